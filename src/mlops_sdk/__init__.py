@@ -1,0 +1,101 @@
+"""mlops_sdk: the whole MLOps loop in your own Python, on Azure or fully local.
+
+Public names are imported lazily (PEP 562): ``import mlops_sdk`` costs a few milliseconds and pulls
+in neither Azure, MLflow, DuckDB nor the web stack. Add a public name by adding it to ``_EXPORTS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mlops_sdk._version import __version__
+
+if TYPE_CHECKING:
+    from mlops_sdk.clients._base import BaseClient
+    from mlops_sdk.clients.hub import MLOpsClient
+    from mlops_sdk.core.clock import Clock, SystemClock
+    from mlops_sdk.core.config import Config, Settings, load_config
+    from mlops_sdk.core.errors import (
+        ApprovalRejectedError,
+        AuthenticationError,
+        ConfigurationError,
+        ConflictError,
+        GateError,
+        MlopsError,
+        OperationCanceledError,
+        OperationError,
+        OperationFailedError,
+        OperationTimeoutError,
+        PermissionDeniedError,
+        ResourceExistsError,
+        ResourceNotFoundError,
+        ServerError,
+        ServiceRequestError,
+        ServiceResponseError,
+        ThrottledError,
+        ValidationFailedError,
+    )
+    from mlops_sdk.core.lineage import Lineage, collect_lineage
+    from mlops_sdk.core.operation import Operation, PollingOptions, ProgressEvent
+    from mlops_sdk.core.retry import RetryPolicy
+    from mlops_sdk.core.status import Status
+    from mlops_sdk.core.targets import AzureMLTarget, LocalTarget, Target
+
+_EXPORTS: dict[str, str] = {
+    "MLOpsClient": "mlops_sdk.clients.hub",
+    "BaseClient": "mlops_sdk.clients._base",
+    "Clock": "mlops_sdk.core.clock",
+    "SystemClock": "mlops_sdk.core.clock",
+    "Config": "mlops_sdk.core.config",
+    "Settings": "mlops_sdk.core.config",
+    "load_config": "mlops_sdk.core.config",
+    "Lineage": "mlops_sdk.core.lineage",
+    "collect_lineage": "mlops_sdk.core.lineage",
+    "Operation": "mlops_sdk.core.operation",
+    "PollingOptions": "mlops_sdk.core.operation",
+    "ProgressEvent": "mlops_sdk.core.operation",
+    "RetryPolicy": "mlops_sdk.core.retry",
+    "Status": "mlops_sdk.core.status",
+    "Target": "mlops_sdk.core.targets",
+    "LocalTarget": "mlops_sdk.core.targets",
+    "AzureMLTarget": "mlops_sdk.core.targets",
+    **{
+        name: "mlops_sdk.core.errors"
+        for name in (
+            "ApprovalRejectedError",
+            "AuthenticationError",
+            "ConfigurationError",
+            "ConflictError",
+            "GateError",
+            "MlopsError",
+            "OperationCanceledError",
+            "OperationError",
+            "OperationFailedError",
+            "OperationTimeoutError",
+            "PermissionDeniedError",
+            "ResourceExistsError",
+            "ResourceNotFoundError",
+            "ServerError",
+            "ServiceRequestError",
+            "ServiceResponseError",
+            "ThrottledError",
+            "ValidationFailedError",
+        )
+    },
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlops_sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

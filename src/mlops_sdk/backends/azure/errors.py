@@ -1,0 +1,92 @@
+"""Translate azure-core and msrest (azure-devops) exceptions into the SDK's error tree."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mlops_sdk.core.errors import (
+    AuthenticationError,
+    MlopsError,
+    ServiceRequestError,
+    error_for_status,
+)
+from mlops_sdk.core.retry import parse_retry_after
+
+__all__ = ["azure_errors", "translate_error"]
+
+_REQUEST_ID_HEADERS = ("x-ms-request-id", "x-ms-client-request-id", "x-request-id", "x-ms-correlation-request-id",
+                       "activityid", "x-vss-e2eid")
+
+
+def _headers(response: Any) -> Mapping[str, str]:
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return {}
+    try:
+        return {str(key): str(value) for key, value in headers.items()}
+    except AttributeError:
+        return {}
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    lowered = {key.lower(): value for key, value in headers.items()}
+    for name in _REQUEST_ID_HEADERS:
+        if lowered.get(name):
+            return lowered[name]
+    return None
+
+
+def translate_error(error: BaseException, *, what: str, operation_id: str | None = None) -> MlopsError:
+    """Return the :class:`MlopsError` for an exception raised by an Azure client library.
+
+    Args:
+        error: The exception from azure-core, msrest/azure-devops or requests.
+        what: What we were doing, for the message (``"starting pipeline run of 'refresh'"``).
+        operation_id: The run/job the call was about, if any.
+    """
+    if isinstance(error, MlopsError):
+        return error
+    from azure.core import exceptions as core
+
+    name = type(error).__name__
+    if isinstance(error, core.ClientAuthenticationError) and getattr(error, "status_code", None) is None:
+        return AuthenticationError(
+            f"{what}: could not get a token ({error}). Sign in (az login) or check the credential settings",
+            backend="azure",
+            operation_id=operation_id,
+        )
+    if isinstance(error, core.ServiceRequestError) or isinstance(error, (ConnectionError, TimeoutError)):
+        return ServiceRequestError(
+            f"{what}: the request did not reach the service ({error})", backend="azure", operation_id=operation_id
+        )
+    status = getattr(error, "status_code", None)
+    response = getattr(error, "response", None)
+    if status is None and response is not None:
+        status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        headers = _headers(response)
+        reason = getattr(error, "message", None) or str(error)
+        return error_for_status(
+            status,
+            f"{what}: {reason}",
+            retry_after=parse_retry_after(headers),
+            backend="azure",
+            operation_id=operation_id,
+            request_id=_request_id(headers),
+        )
+    if isinstance(error, core.ServiceResponseError) or name in ("ConnectionError", "ReadTimeout", "ClientRequestError"):
+        return ServiceRequestError(f"{what}: the connection failed ({error})", backend="azure", operation_id=operation_id)
+    return MlopsError(f"{what}: {name}: {error}", backend="azure", operation_id=operation_id)
+
+
+@contextlib.contextmanager
+def azure_errors(what: str, *, operation_id: str | None = None) -> Iterator[None]:
+    """Translate any Azure client exception raised in the block (chaining the original)."""
+    try:
+        yield
+    except MlopsError:
+        raise
+    except Exception as error:
+        raise translate_error(error, what=what, operation_id=operation_id) from error

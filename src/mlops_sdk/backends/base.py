@@ -1,0 +1,138 @@
+"""The backend SPI: what every backend (built-in or third-party) provides.
+
+A backend owns a target and hands out one *service* per capability (``training``, ``models``,
+``data_factory``, ...). Services are found by convention: capability ``X`` of a backend whose class
+lives in package ``P`` is the module ``P.X``, which exposes ``create_service(backend)``. So adding a
+capability to a backend is adding one module, and a backend that lacks one answers with a clear
+:class:`~mlops_sdk.core.errors.ConfigurationError` instead of an ``AttributeError``.
+
+The capability protocols themselves live next to their clients' value types (``backends/spi_*.py``).
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import importlib.util
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar, cast
+
+from mlops_sdk.core.clock import Clock, SystemClock
+from mlops_sdk.core.config import Config
+from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.retry import RetryPolicy
+from mlops_sdk.core.targets import Target
+
+__all__ = ["Backend", "DoctorCheck", "require_modules"]
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """One line of ``mlops doctor``: what was checked, whether it is fine, and how to fix it if not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+def require_modules(modules: Sequence[str], *, extra: str, purpose: str) -> None:
+    """Raise :class:`ConfigurationError` naming the ``pip install`` to run when a module is missing."""
+    missing = [name for name in modules if importlib.util.find_spec(name.split(".")[0]) is None]
+    if not missing:
+        # find_spec on a dotted name imports the parent packages: only check those that exist.
+        missing = [name for name in modules if _find_dotted(name) is None]
+    if missing:
+        raise ConfigurationError(
+            f"{purpose} needs {', '.join(missing)}, which is not installed. "
+            f"Run: pip install 'mlops-sdk[{extra}]'",
+            details={"missing": missing, "extra": extra},
+        )
+
+
+def _find_dotted(name: str) -> object | None:
+    try:
+        return importlib.util.find_spec(name)
+    except ModuleNotFoundError:
+        return None
+
+
+class Backend(abc.ABC):
+    """Base class of every backend.
+
+    Args:
+        target: The parsed target URI.
+        config: The effective configuration.
+        credential: An azure-identity ``TokenCredential`` (Azure backends) or ``None``.
+        clock: Where time comes from.
+    """
+
+    name: ClassVar[str]
+    """Short name recorded in errors and tokens (``"local"``, ``"azure"``)."""
+    target_type: ClassVar[type[Target]]
+    """The :class:`Target` subclass this backend parses its URI with."""
+
+    def __init__(self, target: Target, config: Config, *, credential: Any = None, clock: Clock | None = None):
+        self.target = target
+        self.config = config
+        self.credential = credential
+        self.clock: Clock = clock or SystemClock()
+        self._services: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy built from the configuration, on this backend's clock."""
+        settings = self.config.settings
+        return RetryPolicy(
+            max_attempts=settings.retry_max_attempts, deadline=settings.retry_deadline, clock=self.clock
+        )
+
+    def service(self, capability: str, protocol: type[S]) -> S:
+        """Return this backend's service for ``capability`` (created once, on first use).
+
+        Raises:
+            ConfigurationError: the backend has no such capability (yet).
+        """
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError(f"the {self.name} backend for {self.target} is closed")
+            if capability not in self._services:
+                self._services[capability] = self._create_service(capability)
+            return cast(S, self._services[capability])
+
+    def _create_service(self, capability: str) -> Any:
+        # The package the backend class lives in (its own package when defined in __init__.py).
+        package = sys.modules[type(self).__module__].__package__
+        module_name = f"{package}.{capability}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            raise ConfigurationError(
+                f"{capability} is not implemented on the {self.name} backend yet",
+                backend=self.name,
+                details={"capability": capability},
+            ) from None
+        factory: Callable[[Backend], Any] = module.create_service
+        return factory(self)
+
+    def doctor(self) -> list[DoctorCheck]:
+        """Checks for ``mlops doctor``: extras installed, credentials obtainable, target reachable."""
+        return []
+
+    def close(self) -> None:
+        """Close every service this backend created (idempotent)."""
+        with self._lock:
+            services, self._services, self._closed = list(self._services.values()), {}, True
+        for service in services:
+            close = getattr(service, "close", None)
+            if callable(close):
+                close()

@@ -1,0 +1,58 @@
+"""The typer application: global options and the command groups.
+
+Every command imports the clients it needs inside its body, so ``mlops --help`` never imports
+Azure, MLflow or DuckDB.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mlops_sdk._version import __version__
+from mlops_sdk.cli import config_cmd, doctor_cmd, resume_cmd
+from mlops_sdk.cli.output import state
+
+app = typer.Typer(
+    name="mlops",
+    help="Drive the MLOps loop (refresh, train, register, validate, approve, deploy) on Azure or locally.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlops-sdk {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output format: text or json.", case_sensitive=False)
+    ] = "text",
+    target: Annotated[
+        Optional[str], typer.Option("--target", "-t", help="Target URI (overrides config).")  # noqa: UP045
+    ] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", "-p", help="Config profile.")] = None,  # noqa: UP045
+    config_file: Annotated[
+        Optional[str], typer.Option("--config", help="Config file instead of mlops.toml / pyproject.toml.")  # noqa: UP045
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    if output.lower() not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--output")
+    state.output = output.lower()
+    state.target = target
+    state.profile = profile
+    state.config_file = config_file
+
+
+app.add_typer(config_cmd.app, name="config")
+app.command("doctor")(doctor_cmd.doctor)
+app.command("resume")(resume_cmd.resume)

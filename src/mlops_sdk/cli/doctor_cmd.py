@@ -1,0 +1,53 @@
+"""``mlops doctor``: is everything in place to work on the configured target?"""
+
+from __future__ import annotations
+
+import typer
+
+from mlops_sdk.backends.base import DoctorCheck
+from mlops_sdk.cli.output import EXIT_ERROR, EXIT_OK, state
+from mlops_sdk.core.errors import MlopsError
+
+
+def _checks() -> list[DoctorCheck]:
+    from mlops_sdk.backends.registry import backend_class, parse_target
+    from mlops_sdk.core.config import load_config
+    from mlops_sdk.core.targets import split_scheme
+
+    try:
+        config = load_config({"target": state.target}, profile=state.profile, config_file=state.config_file)
+    except MlopsError as error:
+        return [DoctorCheck("config", False, error.message, "fix the key or value named above")]
+    where = str(config.file) if config.file else "defaults and environment (no config file)"
+    checks = [DoctorCheck("config", True, f"loaded from {where}, profile {config.settings.profile or '-'}")]
+    target = config.settings.target
+    try:
+        parse_target(target, base_dir=config.base_dir)
+        cls = backend_class(split_scheme(target))
+        checks.append(DoctorCheck("target", True, f"{target} -> {cls.__module__}.{cls.__name__}"))
+        backend = cls(cls.target_type.parse(target), config)
+    except MlopsError as error:
+        checks.append(DoctorCheck("target", False, error.message, "set 'target' in mlops.toml or MLOPS_TARGET"))
+        return checks
+    try:
+        checks.extend(backend.doctor())
+    finally:
+        backend.close()
+    return checks
+
+
+def doctor() -> None:
+    """Check config, installed extras, credentials and the target; print a fix for each problem."""
+    checks = _checks()
+    if state.json:
+        state.emit([{"check": c.name, "ok": c.ok, "detail": c.detail, "fix": c.fix} for c in checks])
+    else:
+        from rich.markup import escape
+
+        console = state.console()
+        for check in checks:
+            mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+            console.print(f"{mark} {check.name}: {escape(check.detail)}")
+            if not check.ok and check.fix:
+                console.print(f"       fix: {escape(check.fix)}")
+    raise typer.Exit(EXIT_OK if all(check.ok for check in checks) else EXIT_ERROR)

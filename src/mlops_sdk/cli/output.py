@@ -1,0 +1,87 @@
+"""Printing for the CLI: rich text for people, ``--output json`` for scripts; exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "CliState", "state"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_GATE = 3
+
+
+def _jsonable(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass
+class CliState:
+    """Global options of one ``mlops`` invocation."""
+
+    output: str = "text"
+    target: str | None = None
+    profile: str | None = None
+    config_file: str | None = None
+
+    @property
+    def json(self) -> bool:
+        """True when ``--output json`` was given."""
+        return self.output == "json"
+
+    def console(self, *, stderr: bool = False) -> Any:
+        """A rich console on stdout (or stderr)."""
+        from rich.console import Console
+
+        return Console(stderr=stderr, soft_wrap=True)
+
+    def emit(self, data: Any, render: Callable[[Any], None] | None = None) -> None:
+        """Print ``data`` as JSON (``--output json``) or through ``render`` (default: pretty repr)."""
+        if self.json:
+            sys.stdout.write(json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n")
+        elif render is not None:
+            render(data)
+        else:
+            self.console().print(data)
+
+    def table(self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Print rows as a table (text mode) or a list of objects (JSON mode)."""
+        if self.json:
+            self.emit([dict(zip(columns, row)) for row in rows])
+            return
+        from rich.table import Table
+
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(cell) for cell in row))
+        self.console().print(table)
+
+    def error(self, error: Exception) -> None:
+        """Report an error: JSON on stdout in JSON mode, a red line on stderr otherwise."""
+        to_dict = getattr(error, "to_dict", None)
+        if self.json:
+            payload = to_dict() if callable(to_dict) else {"type": type(error).__name__, "message": str(error)}
+            sys.stdout.write(json.dumps({"error": payload}, indent=2, sort_keys=True, default=str) + "\n")
+        else:
+            from rich.markup import escape
+
+            self.console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}")
+
+
+state = CliState()

@@ -1,0 +1,25 @@
+"""``mlops resume TOKEN``: wait for an operation started elsewhere (a crashed script, a CI step)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mlops_sdk.cli.output import state
+
+
+def resume(
+    token: Annotated[str, typer.Argument(help="The continuation token an operation printed or returned.")],
+    timeout: Annotated[
+        Optional[float], typer.Option(help="Give up waiting after this many seconds (the work keeps running).")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Re-attach to an operation by its continuation token and wait for its result."""
+    from mlops_sdk.clients.hub import MLOpsClient
+    from mlops_sdk.core.operation import decode_token
+
+    target = state.target or decode_token(token).target
+    with MLOpsClient(target, profile=state.profile, config_file=state.config_file) as client:
+        result = client.resume_operation(token).result(timeout=timeout)
+    state.emit(result)

@@ -1,0 +1,1 @@
+"""Public typed clients: validate inputs, apply retry and timeouts, return value types; backend-agnostic."""

@@ -1,0 +1,172 @@
+"""``MLOpsClient``: one entry point whose sub-clients share configuration and one backend."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from mlops_sdk.clients._base import BaseClient, ClientContext
+from mlops_sdk.core.clock import Clock
+from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.operation import Operation, decode_token
+
+__all__ = ["MLOpsClient"]
+
+# sub-client attribute -> (module, class). Modules are imported on first access only.
+_SUB_CLIENTS: dict[str, tuple[str, str]] = {
+    "data_factory": ("mlops_sdk.clients.data_factory", "DataFactoryClient"),
+    "training": ("mlops_sdk.clients.training", "TrainingClient"),
+    "models": ("mlops_sdk.clients.models", "ModelClient"),
+    "validation": ("mlops_sdk.clients.validation", "ValidationClient"),
+    "approvals": ("mlops_sdk.clients.approvals", "ApprovalClient"),
+    "deployments": ("mlops_sdk.clients.deployments", "DeploymentClient"),
+    "pipelines": ("mlops_sdk.clients.pipelines", "PipelineClient"),
+}
+
+
+class MLOpsClient:
+    """The whole MLOps loop behind one object.
+
+    ``MLOpsClient("local://.mlops")`` works on the embedded backend;
+    ``MLOpsClient("azureml://subscriptions/S/resourceGroups/RG/workspaces/WS", credential=cred,
+    data_factory="my-factory", devops="https://dev.azure.com/org/project")`` on Azure. Sub-clients
+    (``training``, ``models``, ``validation``, ``approvals``, ``deployments``, ``data_factory``,
+    ``pipelines``) are created on first access and share one backend; ``close()`` (or ``with``)
+    releases it.
+
+    Args:
+        target: Target URI (default from configuration, else ``local://.mlops``).
+        credential: azure-identity credential for Azure targets (default: chosen from the config).
+        clock: Time source for every wait (tests pass a fake clock).
+        profile: Config profile to apply (``dev``, ``prod``, ...).
+        config_file: Config file to read instead of searching for one.
+        **settings: Any other setting as an argument (``data_factory=``, ``devops=``, ``cloud=``, ...).
+    """
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        credential: Any = None,
+        clock: Clock | None = None,
+        profile: str | None = None,
+        config_file: str | Path | None = None,
+        **settings: Any,
+    ) -> None:
+        self._context = ClientContext.create(
+            target, credential=credential, clock=clock, profile=profile, config_file=config_file, settings=settings
+        )
+        self._clients: dict[str, BaseClient] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(
+        cls,
+        *,
+        profile: str | None = None,
+        config_file: str | Path | None = None,
+        credential: Any = None,
+        **settings: Any,
+    ) -> MLOpsClient:
+        """Build a client from ``mlops.toml`` / ``[tool.mlops]`` / ``MLOPS_*`` (arguments still win)."""
+        return cls(credential=credential, profile=profile, config_file=config_file, **settings)
+
+    def __repr__(self) -> str:
+        return f"MLOpsClient({self.target!r})"
+
+    def __enter__(self) -> MLOpsClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def target(self) -> str:
+        """The target URI."""
+        return self._context.target
+
+    @property
+    def config(self) -> Any:
+        """The effective :class:`~mlops_sdk.core.config.Config` (settings and their sources)."""
+        return self._context.config
+
+    def _sub_client(self, name: str) -> Any:
+        with self._lock:
+            if name not in self._clients:
+                module_name, class_name = _SUB_CLIENTS[name]
+                try:
+                    module = importlib.import_module(module_name)
+                except ModuleNotFoundError as error:
+                    if error.name != module_name:
+                        raise
+                    raise ConfigurationError(
+                        f"client.{name} is not implemented yet in mlops-sdk {_version()}",
+                        details={"client": name},
+                    ) from None
+                self._clients[name] = getattr(module, class_name)(context=self._context)
+            return self._clients[name]
+
+    @property
+    def data_factory(self) -> Any:
+        """Data refreshes on Azure Data Factory or the local engine (``DataFactoryClient``)."""
+        return self._sub_client("data_factory")
+
+    @property
+    def training(self) -> Any:
+        """Training jobs on Azure ML or local subprocesses (``TrainingClient``)."""
+        return self._sub_client("training")
+
+    @property
+    def models(self) -> Any:
+        """The model registry: versions, aliases, lineage (``ModelClient``)."""
+        return self._sub_client("models")
+
+    @property
+    def validation(self) -> Any:
+        """Validation gates and reports (``ValidationClient``)."""
+        return self._sub_client("validation")
+
+    @property
+    def approvals(self) -> Any:
+        """Policy and human approval gates with audit (``ApprovalClient``)."""
+        return self._sub_client("approvals")
+
+    @property
+    def deployments(self) -> Any:
+        """Online endpoints with blue/green rollout and rollback (``DeploymentClient``)."""
+        return self._sub_client("deployments")
+
+    @property
+    def pipelines(self) -> Any:
+        """Azure DevOps pipeline runs (``PipelineClient``)."""
+        return self._sub_client("pipelines")
+
+    def resume_operation(self, token: str) -> Operation[Any]:
+        """Rebuild any operation from its continuation token (routed to the sub-client that made it)."""
+        kind = decode_token(token).kind
+        name = kind.split(".", 1)[0]
+        if name not in _SUB_CLIENTS:
+            raise ConfigurationError(
+                f"continuation token of unknown kind {kind!r}; known clients: {', '.join(sorted(_SUB_CLIENTS))}"
+            )
+        resumed: Operation[Any] = self._sub_client(name).resume_operation(token)
+        return resumed
+
+    def close(self) -> None:
+        """Close every sub-client and the shared backend (idempotent)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+        self._context.close()
+
+
+def _version() -> str:
+    from mlops_sdk._version import __version__
+
+    return __version__

@@ -1,0 +1,301 @@
+"""Configuration: one typed settings object, four layers, named profiles, and where each value came from.
+
+Precedence, highest first: arguments > ``MLOPS_*`` environment variables > the config file
+(``mlops.toml``, or ``[tool.mlops]`` in ``pyproject.toml``) with the selected profile's section laid
+over its top level > defaults. The file is found in the working directory or the nearest parent that
+has one (``MLOPS_CONFIG`` or ``config_file=`` name it explicitly). A profile is chosen by argument,
+``MLOPS_PROFILE`` or the file's own ``profile`` key. An unknown key in the file is an error naming
+the key and the file; a wrong value is an error naming the field and where it came from.
+
+.. code-block:: toml
+
+    # mlops.toml
+    target = "local://.mlops"
+
+    [profiles.prod]
+    target = "azureml://subscriptions/S/resourceGroups/RG/workspaces/WS"
+    data_factory = "my-factory"
+"""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from mlops_sdk.core.errors import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["Config", "Settings", "find_config_file", "load_config"]
+
+ENV_PREFIX = "MLOPS_"
+CONFIG_ENV = "MLOPS_CONFIG"
+PROFILE_ENV = "MLOPS_PROFILE"
+
+CredentialKind = Literal[
+    "auto", "default", "azure_cli", "managed_identity", "workload_identity", "azure_pipelines", "client_secret"
+]
+
+
+class Settings(BaseSettings):
+    """Every setting the SDK reads. Each field can come from an argument, ``MLOPS_<NAME>`` or the file."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, case_sensitive=False)
+
+    target: str = "local://.mlops"
+    """Where everything runs: ``local://<folder>`` or ``azureml://subscriptions/.../workspaces/<ws>``."""
+
+    profile: str | None = None
+    """Name of the profile section applied from the config file (``dev``, ``prod``, ...)."""
+
+    # --- Azure -----------------------------------------------------------------------------------
+    cloud: str = "AzureCloud"
+    """Azure cloud: ``AzureCloud``, ``AzureChinaCloud``, ``AzureUSGovernment`` or a custom name."""
+    resource_manager_url: str | None = None
+    """Override of the Azure Resource Manager endpoint (sovereign clouds, private links, test fakes)."""
+    authority_url: str | None = None
+    """Override of the Microsoft Entra authority host."""
+    ca_bundle: Path | None = None
+    """CA bundle (PEM) trusted for every Azure and Azure DevOps connection."""
+    credential: CredentialKind = "auto"
+    """Which azure-identity credential to use; ``auto`` picks the right one for the CI runner or desktop."""
+    data_factory: str | None = None
+    """Azure Data Factory name used by ``client.data_factory``."""
+    data_factory_resource_group: str | None = None
+    """Resource group of the factory, when it differs from the workspace's."""
+    devops: str | None = None
+    """Azure DevOps project URL, e.g. ``https://dev.azure.com/org/project``."""
+    devops_pat: SecretStr | None = None
+    """Azure DevOps personal access token (else a bearer token from the credential is used)."""
+    approval_pipeline: int | None = None
+    """Azure DevOps pipeline id whose stage carries the environment approval check."""
+
+    # --- behaviour -----------------------------------------------------------------------------
+    retry_deadline: float = 300.0
+    """Upper bound in seconds of one call including its retries."""
+    retry_max_attempts: int = 8
+    """Attempts in total for one retried call."""
+    poll_interval: float = 1.0
+    """First polling interval of long-running operations (seconds)."""
+    poll_max_interval: float = 15.0
+    """Largest polling interval of long-running operations (seconds)."""
+    show_progress: bool | None = None
+    """Progress bars for long waits: unset decides by terminal/notebook, true/false force."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``MLOPS_*`` variables, then the config file layer (no dotenv, no secrets dir)."""
+        return init_settings, env_settings, _FileLayerSource(settings_cls, _FILE_LAYER.get())
+
+
+SECRET_FIELDS = frozenset({"devops_pat"})
+
+_FILE_LAYER: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("mlops_file_layer", default={})
+
+
+class _FileLayerSource(PydanticBaseSettingsSource):
+    """The already-merged values from the config file (top level + profile section)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Effective settings plus where each value came from.
+
+    Attributes:
+        settings: The validated settings.
+        sources: For every field, ``"argument"``, ``"env MLOPS_X"``, ``"<file>"``,
+            ``"<file> [profiles.<name>]"`` or ``"default"``.
+        file: The config file that was read, if any.
+        base_dir: Folder relative ``local://`` targets resolve against (the config file's folder,
+            else the working directory).
+    """
+
+    settings: Settings
+    sources: Mapping[str, str] = field(default_factory=dict)
+    file: Path | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """Return ``(name, value, source)`` rows for display; secrets are masked."""
+        rows = []
+        for name in Settings.model_fields:
+            value = getattr(self.settings, name)
+            if name in SECRET_FIELDS:
+                shown = "***" if value is not None else "None"
+            else:
+                shown = str(value)
+            rows.append((name, shown, self.sources.get(name, "default")))
+        return rows
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """Return ``MLOPS_CONFIG``, else the nearest ``mlops.toml`` or ``pyproject.toml`` with ``[tool.mlops]``."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        return Path(explicit)
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        mlops_toml = candidate / "mlops.toml"
+        if mlops_toml.is_file():
+            return mlops_toml
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "mlops" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigurationError(f"config file {path} does not exist; fix {CONFIG_ENV} or config_file=") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {error}") from error
+
+
+def _file_table(path: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("mlops", {})
+        return dict(table) if isinstance(table, dict) else {}
+    return data
+
+
+def _check_keys(values: Mapping[str, Any], where: str) -> None:
+    known = set(Settings.model_fields)
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
+            raise ConfigurationError(f"unknown configuration key {key!r} in {where}{hint}", details={"key": key})
+
+
+def _file_layers(
+    path: Path | None, profile: str | None
+) -> tuple[dict[str, Any], dict[str, Any], str | None, str]:
+    """Return (top-level values, profile values, chosen profile, display name of the file)."""
+    if path is None:
+        if profile:
+            raise ConfigurationError(
+                f"profile {profile!r} was requested but no mlops.toml or [tool.mlops] was found; "
+                f"create one or set {CONFIG_ENV}"
+            )
+        return {}, {}, None, ""
+    table = _file_table(path)
+    where = f"{path} [tool.mlops]" if path.name == "pyproject.toml" else str(path)
+    profiles = table.pop("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigurationError(f"'profiles' in {where} must be a table of tables like [profiles.dev]")
+    _check_keys(table, where)
+    chosen = profile or table.get("profile")
+    section: dict[str, Any] = {}
+    if chosen:
+        if chosen not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise ConfigurationError(
+                f"profile {chosen!r} is not defined in {where}; defined profiles: {known}",
+                details={"profile": chosen},
+            )
+        section = dict(profiles[chosen])
+        _check_keys(section, f"{where} [profiles.{chosen}]")
+        section.pop("profile", None)
+    return table, section, chosen, where
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    profile: str | None = None,
+    config_file: str | Path | None = None,
+) -> Config:
+    """Resolve the effective configuration.
+
+    Args:
+        overrides: Values given as arguments (highest precedence); ``None`` values are ignored.
+        profile: Profile to apply (else ``MLOPS_PROFILE``, else the file's ``profile`` key).
+        config_file: Config file to read instead of searching for one.
+
+    Raises:
+        ConfigurationError: unknown key, unknown profile, unreadable file or invalid value.
+    """
+    arguments = {key: value for key, value in (overrides or {}).items() if value is not None}
+    _check_keys(arguments, "the arguments")
+    path = Path(config_file) if config_file is not None else find_config_file()
+    requested = profile or arguments.get("profile")
+    if requested:
+        arguments["profile"] = requested
+    top, section, chosen, where = _file_layers(path, requested or os.environ.get(PROFILE_ENV) or None)
+    file_values = {**top, **section}
+    if chosen:
+        file_values["profile"] = chosen
+
+    env_values = EnvSettingsSource(Settings)()
+    sources: dict[str, str] = {}
+    for name in Settings.model_fields:
+        if name in arguments:
+            sources[name] = "argument"
+        elif name in env_values:
+            sources[name] = f"env {ENV_PREFIX}{name.upper()}"
+        elif name in section:
+            sources[name] = f"{where} [profiles.{chosen}]"
+        elif name in top or (name == "profile" and chosen):
+            sources[name] = where
+        else:
+            sources[name] = "default"
+
+    reset = _FILE_LAYER.set(file_values)
+    try:
+        settings = Settings(**arguments)
+    except ValidationError as error:
+        raise _invalid_value(error, sources) from error
+    finally:
+        _FILE_LAYER.reset(reset)
+    base_dir = path.resolve().parent if path is not None and sources["target"] != "argument" else Path.cwd()
+    return Config(settings=settings, sources=sources, file=path, base_dir=base_dir)
+
+
+def _invalid_value(error: ValidationError, sources: Mapping[str, str]) -> ConfigurationError:
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"unknown key {name!r}")
+        else:
+            problems.append(f"{name} (from {sources.get(name, 'default')}): {item['msg']}")
+    return ConfigurationError("invalid configuration: " + "; ".join(problems), details={"errors": problems})

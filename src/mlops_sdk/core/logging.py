@@ -1,0 +1,46 @@
+"""Library loggers under ``mlops_sdk.*``, each with a redaction filter.
+
+The library never configures logging (no handlers, no levels): applications decide. Every logger
+obtained through :func:`get_logger` masks secrets in the message and its arguments before any handler
+sees the record.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mlops_sdk.core.redaction import redact
+
+__all__ = ["RedactionFilter", "get_logger"]
+
+
+class RedactionFilter(logging.Filter):
+    """A logging filter that replaces secrets in a record's message with ``***``.
+
+    Attach it to a handler to redact records from any logger, not only the SDK's.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place; never drops it."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+_FILTER = RedactionFilter()
+
+
+def get_logger(name: str) -> logging.Logger:
+    """Return the logger ``name`` (which must live under ``mlops_sdk``) with redaction attached."""
+    if not name.startswith("mlops_sdk"):
+        name = f"mlops_sdk.{name}"
+    logger = logging.getLogger(name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    return logger

@@ -1,0 +1,111 @@
+"""Target URIs (DESIGN.md §1, contract): ``local://<folder>`` and ``azureml://subscriptions/.../workspaces/<ws>``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
+
+from mlops_sdk.core.errors import ConfigurationError
+
+__all__ = ["AzureMLTarget", "LocalTarget", "Target", "split_scheme"]
+
+
+def split_scheme(uri: str) -> str:
+    """Return the scheme of ``uri`` (``"local"`` for ``local://.mlops``); error if there is none."""
+    if "://" not in uri:
+        raise ConfigurationError(
+            f"target {uri!r} has no scheme; write it as local://<folder> or "
+            "azureml://subscriptions/<sub>/resourceGroups/<rg>/workspaces/<ws>",
+            details={"target": uri},
+        )
+    return uri.split("://", 1)[0].lower()
+
+
+class Target(BaseModel):
+    """Where a backend works. Subclasses parse one scheme."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scheme: ClassVar[str]
+    uri: str
+
+    @classmethod
+    def parse(cls, uri: str) -> Target:
+        """Parse ``uri``; a malformed one is a :class:`ConfigurationError` showing the expected form."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+class LocalTarget(Target):
+    """``local://<folder>``: the embedded backend storing everything under ``folder``.
+
+    ``local://.mlops`` is relative (to the config file's folder or the working directory),
+    ``local:///abs/path`` absolute, and ``local://`` means ``.mlops``.
+    """
+
+    scheme: ClassVar[str] = "local"
+    folder: Path
+
+    @classmethod
+    def parse(cls, uri: str) -> LocalTarget:
+        """Parse a ``local://`` URI."""
+        if split_scheme(uri) != cls.scheme:
+            raise ConfigurationError(f"{uri!r} is not a local:// target")
+        rest = uri.split("://", 1)[1]
+        folder = Path(rest) if rest else Path(".mlops")
+        return cls(uri=f"local://{rest or '.mlops'}", folder=folder)
+
+    def resolved(self, base_dir: Path) -> LocalTarget:
+        """Return the target with an absolute folder (relative folders resolve against ``base_dir``)."""
+        folder = self.folder if self.folder.is_absolute() else (base_dir / self.folder)
+        return LocalTarget(uri=self.uri, folder=folder.resolve())
+
+
+_AZUREML = re.compile(
+    r"^subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
+    r"(?:/providers/microsoft\.machinelearningservices)?/workspaces/(?P<ws>[^/]+)/?$",
+    re.IGNORECASE,
+)
+
+
+class AzureMLTarget(Target):
+    """``azureml://subscriptions/<sub>/resourceGroups/<rg>/workspaces/<ws>``: an Azure ML workspace."""
+
+    scheme: ClassVar[str] = "azureml"
+    subscription_id: str
+    resource_group: str
+    workspace: str
+
+    @classmethod
+    def parse(cls, uri: str) -> AzureMLTarget:
+        """Parse an ``azureml://`` URI (the ARM form with ``providers/Microsoft.MachineLearningServices`` too)."""
+        if split_scheme(uri) != cls.scheme:
+            raise ConfigurationError(f"{uri!r} is not an azureml:// target")
+        parts = urlsplit(uri)
+        match = _AZUREML.match(f"{parts.netloc}{parts.path}")
+        if match is None:
+            raise ConfigurationError(
+                f"target {uri!r} is not a workspace URI; expected "
+                "azureml://subscriptions/<subscription-id>/resourceGroups/<resource-group>/workspaces/<workspace>",
+                details={"target": uri},
+            )
+        return cls(
+            uri=uri,
+            subscription_id=match["sub"],
+            resource_group=match["rg"],
+            workspace=match["ws"],
+        )
+
+    @property
+    def resource_id(self) -> str:
+        """The workspace's ARM resource id."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )

@@ -1,0 +1,33 @@
+"""One OpenTelemetry span per public operation, when ``opentelemetry-api`` is installed (else nothing)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import Any
+
+__all__ = ["span"]
+
+
+@cache
+def _tracer() -> Any:
+    if importlib.util.find_spec("opentelemetry") is None:
+        return None
+    from opentelemetry import trace
+
+    from mlops_sdk._version import __version__
+
+    return trace.get_tracer("mlops_sdk", __version__)
+
+
+@contextlib.contextmanager
+def span(name: str, attributes: Mapping[str, str | int | float | bool] | None = None) -> Iterator[None]:
+    """Run the block inside a span named ``mlops.<name>`` (a no-op without OpenTelemetry)."""
+    tracer = _tracer()
+    if tracer is None:
+        yield
+        return
+    with tracer.start_as_current_span(f"mlops.{name}", attributes=dict(attributes or {})):
+        yield

@@ -1,0 +1,43 @@
+"""Every error the SDK raises (also importable from ``mlops_sdk``)."""
+
+from mlops_sdk.core.errors import (
+    ApprovalRejectedError,
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    GateError,
+    MlopsError,
+    OperationCanceledError,
+    OperationError,
+    OperationFailedError,
+    OperationTimeoutError,
+    PermissionDeniedError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServerError,
+    ServiceRequestError,
+    ServiceResponseError,
+    ThrottledError,
+    ValidationFailedError,
+)
+
+__all__ = [
+    "ApprovalRejectedError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConflictError",
+    "GateError",
+    "MlopsError",
+    "OperationCanceledError",
+    "OperationError",
+    "OperationFailedError",
+    "OperationTimeoutError",
+    "PermissionDeniedError",
+    "ResourceExistsError",
+    "ResourceNotFoundError",
+    "ServerError",
+    "ServiceRequestError",
+    "ServiceResponseError",
+    "ThrottledError",
+    "ValidationFailedError",
+]

@@ -1,0 +1,1 @@
+"""Frozen pydantic value types: specs users build, results they receive."""
