@@ -1,0 +1,1 @@
+"""Service protocols (SPI): one module per capability, implemented by every backend."""

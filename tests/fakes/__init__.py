@@ -1,0 +1,1 @@
+"""Loopback fakes of the Azure services, built from ../shared/azure-rest-specs."""
