@@ -42,5 +42,5 @@ class ModelVersion(BaseModel):
 
     @property
     def ref(self) -> str:
-        """``name:version``, the form the CLI and reports use."""
-        return f"{self.name}:{self.version}"
+        """``name@version``, the form the CLI accepts (``name:alias`` names an alias) and reports show."""
+        return f"{self.name}@{self.version}"
