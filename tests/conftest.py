@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,10 +34,10 @@ def tls_ca() -> object:
 
 
 @pytest.fixture
-def ca_bundle(tls_ca: object, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def ca_bundle(tls_ca: object, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The fake CA as a PEM file, also set as REQUESTS_CA_BUNDLE (msrest / azure-devops honour only that)."""
     from tests.fakes.server import write_ca
 
     path = write_ca(tls_ca, tmp_path_factory.mktemp("ca"))  # type: ignore[arg-type]
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(path))
-    yield path
+    return path

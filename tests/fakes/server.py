@@ -189,14 +189,23 @@ class FakeService:
                     return handler(request, match)
                 except Exception as error:  # a fake bug must show up as a clear 500 in the test
                     return Response(500, {"error": {"code": "FakeError", "message": repr(error)}})
-        return Response(404, {"error": {"code": "NotFound", "message": f"no fake route for {request.method} {request.path}"}})
+        return Response(
+            404, {"error": {"code": "NotFound", "message": f"no fake route for {request.method} {request.path}"}}
+        )
 
     def _apply_fault(self, http: BaseHTTPRequestHandler, fault: Fault) -> None:
         if fault.drop:
             http.close_connection = True
             http.connection.close()
             return
-        self._send(http, Response(fault.status or 500, fault.body or {"error": {"code": "Injected", "message": "injected fault"}}, dict(fault.headers)))
+        self._send(
+            http,
+            Response(
+                fault.status or 500,
+                fault.body or {"error": {"code": "Injected", "message": "injected fault"}},
+                dict(fault.headers),
+            ),
+        )
 
     @staticmethod
     def _send(http: BaseHTTPRequestHandler, response: Response) -> None:

@@ -49,8 +49,7 @@ def require_modules(modules: Sequence[str], *, extra: str, purpose: str) -> None
         missing = [name for name in modules if _find_dotted(name) is None]
     if missing:
         raise ConfigurationError(
-            f"{purpose} needs {', '.join(missing)}, which is not installed. "
-            f"Run: pip install 'mlops-sdk[{extra}]'",
+            f"{purpose} needs {', '.join(missing)}, which is not installed. Run: pip install 'mlops-sdk[{extra}]'",
             details={"missing": missing, "extra": extra},
         )
 
@@ -90,9 +89,7 @@ class Backend(abc.ABC):
     def retry_policy(self) -> RetryPolicy:
         """The retry policy built from the configuration, on this backend's clock."""
         settings = self.config.settings
-        return RetryPolicy(
-            max_attempts=settings.retry_max_attempts, deadline=settings.retry_deadline, clock=self.clock
-        )
+        return RetryPolicy(max_attempts=settings.retry_max_attempts, deadline=settings.retry_deadline, clock=self.clock)
 
     def service(self, capability: str, protocol: type[S]) -> S:
         """Return this backend's service for ``capability`` (created once, on first use).

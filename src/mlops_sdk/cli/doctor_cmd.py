@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from mlops_sdk.backends.base import DoctorCheck
 from mlops_sdk.cli.output import EXIT_ERROR, EXIT_OK, state
 from mlops_sdk.core.errors import MlopsError
 
+if TYPE_CHECKING:
+    from mlops_sdk.backends.base import DoctorCheck
+
 
 def _checks() -> list[DoctorCheck]:
+    from mlops_sdk.backends.base import DoctorCheck
     from mlops_sdk.backends.registry import backend_class, parse_target
     from mlops_sdk.core.config import load_config
     from mlops_sdk.core.targets import split_scheme

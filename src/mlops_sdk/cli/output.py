@@ -61,7 +61,7 @@ class CliState:
     def table(self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Print rows as a table (text mode) or a list of objects (JSON mode)."""
         if self.json:
-            self.emit([dict(zip(columns, row)) for row in rows])
+            self.emit([dict(zip(columns, row, strict=True)) for row in rows])
             return
         from rich.table import Table
 

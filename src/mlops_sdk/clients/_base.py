@@ -164,7 +164,9 @@ class BaseClient:
             description=description,
         )
 
-    def _resume(self, token: str, resumers: Mapping[str, Callable[[str, dict[str, Any]], Operation[Any]]]) -> Operation[Any]:
+    def _resume(
+        self, token: str, resumers: Mapping[str, Callable[[str, dict[str, Any]], Operation[Any]]]
+    ) -> Operation[Any]:
         """Decode ``token``, check it belongs to this target and kind, and rebuild the operation."""
         decoded = decode_token(token)
         token_matches_target(decoded, self.target)

@@ -42,7 +42,7 @@ from mlops_sdk.core.errors import ConfigurationError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Config", "Settings", "find_config_file", "load_config"]
 
@@ -110,12 +110,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments, then ``MLOPS_*`` variables, then the config file layer (no dotenv, no secrets dir)."""
-        return init_settings, env_settings, _FileLayerSource(settings_cls, _FILE_LAYER.get())
+        return init_settings, env_settings, _FileLayerSource(settings_cls, _FILE_LAYER.get() or {})
 
 
 SECRET_FIELDS = frozenset({"devops_pat"})
 
-_FILE_LAYER: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("mlops_file_layer", default={})
+_FILE_LAYER: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("mlops_file_layer", default=None)
 
 
 class _FileLayerSource(PydanticBaseSettingsSource):
@@ -155,10 +155,8 @@ class Config:
         rows = []
         for name in Settings.model_fields:
             value = getattr(self.settings, name)
-            if name in SECRET_FIELDS:
-                shown = "***" if value is not None else "None"
-            else:
-                shown = str(value)
+            secret = name in SECRET_FIELDS and value is not None
+            shown = "***" if secret else str(value)
             rows.append((name, shown, self.sources.get(name, "default")))
         return rows
 
@@ -182,7 +180,8 @@ def find_config_file(start: Path | None = None) -> Path | None:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            data: dict[str, Any] = tomllib.load(handle)
+            return data
     except FileNotFoundError:
         raise ConfigurationError(f"config file {path} does not exist; fix {CONFIG_ENV} or config_file=") from None
     except tomllib.TOMLDecodeError as error:
@@ -206,9 +205,7 @@ def _check_keys(values: Mapping[str, Any], where: str) -> None:
             raise ConfigurationError(f"unknown configuration key {key!r} in {where}{hint}", details={"key": key})
 
 
-def _file_layers(
-    path: Path | None, profile: str | None
-) -> tuple[dict[str, Any], dict[str, Any], str | None, str]:
+def _file_layers(path: Path | None, profile: str | None) -> tuple[dict[str, Any], dict[str, Any], str | None, str]:
     """Return (top-level values, profile values, chosen profile, display name of the file)."""
     if path is None:
         if profile:

@@ -73,14 +73,12 @@ class Lineage(BaseModel):
                 values[name] = value == "true"
             elif name in cls.model_fields:
                 values[name] = value
-        return cls(**values, data_versions=data_versions)
+        return cls.model_validate({**values, "data_versions": data_versions})
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        completed = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
+        completed = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return completed.stdout.strip() if completed.returncode == 0 else None

@@ -256,7 +256,9 @@ class Operation(Generic[T]):
             while True:
                 state = self._poll()
                 elapsed = self._clock.monotonic() - start
-                self._report(state, elapsed, display)
+                event = self._report(state, elapsed)
+                if display is not None:
+                    display.update(_describe(self._description, event))
                 if state.status.is_terminal:
                     return
                 if state.status != previous:
@@ -269,7 +271,8 @@ class Operation(Generic[T]):
                     delay = min(delay, max(0.0, timeout - elapsed))
                 if display is None and elapsed + delay >= self._polling.progress_after:
                     display = self._open_display()
-                    self._report(state, elapsed, display)
+                    if display is not None:
+                        display.update(_describe(self._description, event))
                 self._clock.sleep(delay)
                 interval = min(self._polling.max_interval, interval * self._polling.factor)
         except KeyboardInterrupt:
@@ -323,7 +326,7 @@ class Operation(Generic[T]):
             self._final = state
         return state
 
-    def _report(self, state: PollResult, elapsed: float, display: ProgressDisplay | None) -> None:
+    def _report(self, state: PollResult, elapsed: float) -> ProgressEvent:
         event = ProgressEvent(
             operation_id=self.id,
             kind=self.kind,
@@ -334,8 +337,7 @@ class Operation(Generic[T]):
         )
         if self._progress is not None:
             self._progress(event)
-        if display is not None:
-            display.update(_describe(self._description, event))
+        return event
 
     def _open_display(self) -> ProgressDisplay | None:
         if not should_show_progress(self._show_progress):

@@ -101,10 +101,10 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, error: BaseException | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        hint = getattr(error, "retry_after", None)
+        hint: object = getattr(error, "retry_after", None)
         if isinstance(hint, (int, float)) and hint >= 0:
             return float(hint)
-        base = min(self.max_backoff, self.initial_backoff * (2 ** (attempt - 1)))
+        base = min(self.max_backoff, self.initial_backoff * (2.0 ** (attempt - 1)))
         return base * (1.0 - self.jitter * self.rng())
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

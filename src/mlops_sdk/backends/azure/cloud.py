@@ -30,10 +30,16 @@ _KNOWN = {
         "AzureCloud", "https://management.azure.com/", "https://login.microsoftonline.com/", "core.windows.net"
     ),
     "azurechinacloud": CloudEndpoints(
-        "AzureChinaCloud", "https://management.chinacloudapi.cn/", "https://login.chinacloudapi.cn/", "core.chinacloudapi.cn"
+        "AzureChinaCloud",
+        "https://management.chinacloudapi.cn/",
+        "https://login.chinacloudapi.cn/",
+        "core.chinacloudapi.cn",
     ),
     "azureusgovernment": CloudEndpoints(
-        "AzureUSGovernment", "https://management.usgovcloudapi.net/", "https://login.microsoftonline.us/", "core.usgovcloudapi.net"
+        "AzureUSGovernment",
+        "https://management.usgovcloudapi.net/",
+        "https://login.microsoftonline.us/",
+        "core.usgovcloudapi.net",
     ),
 }
 
@@ -51,7 +57,9 @@ def cloud_endpoints(settings: Settings) -> CloudEndpoints:
                 "AzureUSGovernment, or set resource_manager_url and authority_url for a custom cloud",
                 details={"cloud": settings.cloud},
             )
-        known = CloudEndpoints(settings.cloud, settings.resource_manager_url, settings.authority_url, "core.windows.net")
+        known = CloudEndpoints(
+            settings.cloud, settings.resource_manager_url, settings.authority_url, "core.windows.net"
+        )
     return CloudEndpoints(
         name=known.name,
         resource_manager=settings.resource_manager_url or known.resource_manager,

@@ -60,8 +60,12 @@ def create_credential(settings: Settings, cloud: CloudEndpoints, env: Mapping[st
     if kind == "azure_pipelines":
         values = _need(
             env,
-            ("AZURESUBSCRIPTION_TENANT_ID", "AZURESUBSCRIPTION_CLIENT_ID",
-             "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "SYSTEM_ACCESSTOKEN"),
+            (
+                "AZURESUBSCRIPTION_TENANT_ID",
+                "AZURESUBSCRIPTION_CLIENT_ID",
+                "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+                "SYSTEM_ACCESSTOKEN",
+            ),
             kind,
         )
         return identity.AzurePipelinesCredential(
@@ -86,7 +90,11 @@ def create_credential(settings: Settings, cloud: CloudEndpoints, env: Mapping[st
         )
     if kind == "managed_identity":
         client_id = env.get("AZURE_CLIENT_ID")
-        return identity.ManagedIdentityCredential(client_id=client_id) if client_id else identity.ManagedIdentityCredential()
+        return (
+            identity.ManagedIdentityCredential(client_id=client_id)
+            if client_id
+            else identity.ManagedIdentityCredential()
+        )
     if kind == "azure_cli":
         return identity.AzureCliCredential()
     return identity.DefaultAzureCredential(authority=cloud.authority, exclude_interactive_browser_credential=True)

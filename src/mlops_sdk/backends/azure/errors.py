@@ -16,8 +16,14 @@ from mlops_sdk.core.retry import parse_retry_after
 
 __all__ = ["azure_errors", "translate_error"]
 
-_REQUEST_ID_HEADERS = ("x-ms-request-id", "x-ms-client-request-id", "x-request-id", "x-ms-correlation-request-id",
-                       "activityid", "x-vss-e2eid")
+_REQUEST_ID_HEADERS = (
+    "x-ms-request-id",
+    "x-ms-client-request-id",
+    "x-request-id",
+    "x-ms-correlation-request-id",
+    "activityid",
+    "x-vss-e2eid",
+)
 
 
 def _headers(response: Any) -> Mapping[str, str]:
@@ -57,7 +63,7 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
             backend="azure",
             operation_id=operation_id,
         )
-    if isinstance(error, core.ServiceRequestError) or isinstance(error, (ConnectionError, TimeoutError)):
+    if isinstance(error, (core.ServiceRequestError, ConnectionError, TimeoutError)):
         return ServiceRequestError(
             f"{what}: the request did not reach the service ({error})", backend="azure", operation_id=operation_id
         )
@@ -77,7 +83,9 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
             request_id=_request_id(headers),
         )
     if isinstance(error, core.ServiceResponseError) or name in ("ConnectionError", "ReadTimeout", "ClientRequestError"):
-        return ServiceRequestError(f"{what}: the connection failed ({error})", backend="azure", operation_id=operation_id)
+        return ServiceRequestError(
+            f"{what}: the connection failed ({error})", backend="azure", operation_id=operation_id
+        )
     return MlopsError(f"{what}: {name}: {error}", backend="azure", operation_id=operation_id)
 
 

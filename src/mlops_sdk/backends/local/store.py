@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,7 @@ class LocalStore:
             )
             connection.row_factory = sqlite3.Row
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
             self._local.connection = connection
@@ -98,9 +99,11 @@ class LocalStore:
 
     def schema_version(self, component: str) -> int:
         """Highest migration applied for ``component`` (0 when none)."""
-        row = self.connection().execute(
-            "SELECT MAX(version) FROM schema_versions WHERE component = ?", (component,)
-        ).fetchone()
+        row = (
+            self.connection()
+            .execute("SELECT MAX(version) FROM schema_versions WHERE component = ?", (component,))
+            .fetchone()
+        )
         return int(row[0] or 0)
 
     def ensure_schema(self, component: str, migrations: Sequence[Migration]) -> int:
@@ -144,6 +147,20 @@ class LocalStore:
             with contextlib.suppress(sqlite3.Error):
                 connection.close()
         self._local = threading.local()
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    # Switching a new database to WAL needs an exclusive lock and SQLite reports "locked" at once
+    # instead of waiting for busy_timeout when another process holds it: retry for a bounded time.
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _statements(script: str) -> list[str]:

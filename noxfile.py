@@ -1,0 +1,60 @@
+"""Developer sessions: tests, lint, typecheck, docs, bench, demo.
+
+python -m pip install nox
+python -m nox -s tests        # the full test suite (what CI runs)
+python -m nox -s demo         # the end-to-end demo on the local backend
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (pytest exits 5 when it collects nothing: that fails the session too)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-n", "2", "--dist", "loadfile", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff lint over sources, tests, examples and benchmarks."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[all]", "mypy>=1.11")
+    session.run("mypy", "--strict", "src/mlops_sdk")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation with warnings as errors."""
+    session.install("-e", ".", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every benchmark side by side with its alternative and print ratios."""
+    session.install("-e", ".[dev]")
+    import pathlib
+
+    for script in sorted(pathlib.Path("benchmarks").glob("*.py")):
+        if not script.name.startswith("_"):
+            session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The end-to-end demo on the local backend (examples/diabetes)."""
+    session.install("-e", ".[local]")
+    session.run("python", "examples/diabetes/demo.py", *session.posargs)

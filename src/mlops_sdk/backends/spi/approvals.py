@@ -1,0 +1,101 @@
+"""Service protocol of the ``approvals`` capability (implemented by ``backends/local`` and ``backends/azure``)."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.models.approvals import (
+    ApprovalDecision,
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalStatus,
+    ApproverIdentity,
+    AuditVerification,
+    ReportFacts,
+)
+
+__all__ = ["ApprovalDraft", "ApprovalService"]
+
+
+class ApprovalDraft(BaseModel):
+    """A request the client validated, ready for the backend to record (and, on Azure, to start).
+
+    Attributes:
+        model_name / model_version: The model version to approve.
+        requester: Identity barred from approving under ``forbid_self_approval``.
+        reason: Why approval is requested.
+        policy: The policy that applies.
+        report: Facts of the validation report, if one was given.
+        lineage: Provenance of the request.
+        profile: Active configuration profile.
+        idempotency_key: Same key, same request: a retried or re-run ``request`` attaches to the first.
+        decided: When the policy already decided at request time (blocked by a failed validation,
+            or auto-approved), the decision to record; the request is then never pending.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model_name: str
+    model_version: str
+    requester: str | None
+    reason: str | None = None
+    policy: ApprovalPolicy
+    report: ReportFacts | None = None
+    lineage: Lineage = Field(default_factory=Lineage)
+    profile: str | None = None
+    idempotency_key: str | None = None
+    decided: ApprovalDecision | None = None
+
+
+class ApprovalService(Protocol):
+    """What a backend implements for approval gates. Every method applies the request's policy."""
+
+    def create(self, draft: ApprovalDraft) -> ApprovalRequest:
+        """Record the request (and start the approval process where the backend has one)."""
+        ...
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        """Return the request with its current votes, recording a decision once the policy reaches one.
+
+        Raises:
+            ResourceNotFoundError: no such request.
+        """
+        ...
+
+    def list(
+        self, *, status: ApprovalStatus | None = None, model_name: str | None = None, model_version: str | None = None
+    ) -> list[ApprovalRequest]:
+        """Requests, newest first, filtered by status and model."""
+        ...
+
+    def vote(
+        self,
+        request_id: str,
+        decision: Literal["approve", "reject"],
+        *,
+        comment: str | None,
+        on_behalf_of: str | None = None,
+    ) -> ApprovalRequest:
+        """Cast a vote as the caller's identity (or on behalf of another when the policy allows delegation).
+
+        Raises:
+            PermissionDeniedError: the policy does not let this identity vote (not listed, requester,
+                delegation not allowed). Nothing is recorded at the service.
+            ConflictError: the request is already decided.
+        """
+        ...
+
+    def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
+        """Withdraw a pending request (status ``canceled``)."""
+        ...
+
+    def whoami(self) -> ApproverIdentity:
+        """The identity votes from this process are recorded as."""
+        ...
+
+    def verify_audit(self) -> AuditVerification:
+        """Check the audit trail for edited, deleted or reordered entries."""
+        ...

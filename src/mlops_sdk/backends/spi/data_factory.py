@@ -1,0 +1,139 @@
+"""Service protocol of the ``data_factory`` capability (implemented by the local engine and Azure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.operation import PollResult
+from mlops_sdk.core.status import Status
+from mlops_sdk.models.data_factory import (
+    PipelineInfo,
+    RefreshPipeline,
+    RefreshRun,
+    Schedule,
+    StorageEvent,
+    TriggerInfo,
+)
+
+__all__ = ["DataFactoryService", "RunMonitor", "WatchedRun"]
+
+
+@dataclass(frozen=True)
+class WatchedRun:
+    """A run :meth:`DataFactoryService.monitor` watches.
+
+    Attributes:
+        run_id: The run.
+        pipeline: Its pipeline (lets Azure filter ``queryPipelineRuns`` by pipeline name).
+        submitted_at: Wall-clock time it was submitted, if known (start of the query window).
+    """
+
+    run_id: str
+    pipeline: str
+    submitted_at: datetime | None = None
+
+
+class RunMonitor(Protocol):
+    """Watches many runs at once: one service request (or one SQL query) per :meth:`poll`."""
+
+    @property
+    def requests(self) -> int:
+        """Service requests (or queries) made so far, for diagnostics and benchmarks."""
+        ...
+
+    def poll(self) -> Mapping[str, PollResult]:
+        """Look at every watched run that is not finished yet; return the latest state of each."""
+        ...
+
+    def result(self, run_id: str) -> RefreshRun:
+        """The full run (activities, outputs) once :meth:`poll` reported it finished."""
+        ...
+
+
+class DataFactoryService(Protocol):
+    """What a backend implements for data refreshes."""
+
+    def describe_pipeline(self, name: str) -> PipelineInfo:
+        """The pipeline and its declared parameters.
+
+        Raises:
+            ResourceNotFoundError: no such pipeline; the message lists the known ones.
+        """
+        ...
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        """Every pipeline the backend knows."""
+        ...
+
+    def define_pipeline(self, pipeline: RefreshPipeline) -> PipelineInfo:
+        """Register (or replace) a pipeline declaration (local engine; Azure refuses)."""
+        ...
+
+    def start_refresh(
+        self, pipeline: str, parameters: Mapping[str, Any], *, idempotency_key: str, lineage: Lineage
+    ) -> str:
+        """Start a run (or re-attach to the run already started with ``idempotency_key``); return its id."""
+        ...
+
+    def start_rerun(self, run_id: str, *, from_failure: bool, start_activity: str | None) -> tuple[str, str]:
+        """Start a recovery run of ``run_id``; return ``(new run id, pipeline)``."""
+        ...
+
+    def poll_run(self, run_id: str) -> PollResult:
+        """Look at a run once; a failed run's ``error`` names the failed activity and its error."""
+        ...
+
+    def get_run(self, run_id: str) -> RefreshRun:
+        """The run with its activities and outputs (``ResourceNotFoundError`` if unknown)."""
+        ...
+
+    def list_runs(
+        self, *, pipeline: str | None, status: Status | None, since: datetime | None
+    ) -> list[RefreshRun]:
+        """Runs, newest first (activities are not filled in: use :meth:`get_run` for those)."""
+        ...
+
+    def cancel(self, run_id: str, *, recursive: bool) -> None:
+        """Ask for cancellation; returns without waiting."""
+        ...
+
+    def monitor(self, runs: Sequence[WatchedRun]) -> RunMonitor:
+        """A monitor for many runs (one request per poll)."""
+        ...
+
+    def create_trigger(
+        self,
+        name: str,
+        pipeline: str,
+        *,
+        schedule: Schedule | None,
+        storage_event: StorageEvent | None,
+        parameters: Mapping[str, Any],
+        start: bool,
+    ) -> TriggerInfo:
+        """Create or replace a trigger (schedule or storage event) and optionally start it."""
+        ...
+
+    def start_trigger(self, name: str) -> TriggerInfo:
+        """Start a trigger."""
+        ...
+
+    def stop_trigger(self, name: str) -> TriggerInfo:
+        """Stop a trigger."""
+        ...
+
+    def get_trigger(self, name: str) -> TriggerInfo:
+        """A trigger (``ResourceNotFoundError`` if unknown)."""
+        ...
+
+    def list_triggers(self) -> list[TriggerInfo]:
+        """Every trigger of the factory."""
+        ...
+
+    def delete_trigger(self, name: str) -> None:
+        """Delete a trigger (stop it first)."""
+        ...

@@ -1,0 +1,83 @@
+"""The CLI shell: version, config show with sources, doctor, output formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlops_sdk._version import __version__
+from mlops_sdk.cli.main import run
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"mlops-sdk {__version__}"
+
+
+def test_config_show_json_reports_sources_and_masks_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mlops.toml").write_text('target = "local://store"\ndevops_pat = "pat-very-secret-123"\n')
+    monkeypatch.setenv("MLOPS_DATA_FACTORY", "df1")
+    assert run(["--output", "json", "config", "show"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    settings = shown["settings"]
+    assert settings["target"] == {"value": "local://store", "source": str(tmp_path / "mlops.toml")}
+    assert settings["data_factory"] == {"value": "df1", "source": "env MLOPS_DATA_FACTORY"}
+    assert settings["devops_pat"]["value"] == "***"
+    assert settings["cloud"]["source"] == "default"
+
+
+def test_config_show_text_never_prints_the_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mlops.toml").write_text('devops_pat = "pat-very-secret-123"\n')
+    assert run(["config", "show"]) == 0
+    output = capsys.readouterr().out
+    assert "pat-very-secret-123" not in output
+    assert "devops_pat" in output
+
+
+def test_doctor_on_local_target_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["-o", "json", "-t", "local://.mlops", "doctor"]) == 0
+    checks = {check["check"]: check for check in json.loads(capsys.readouterr().out)}
+    assert checks["config"]["ok"]
+    assert checks["target"]["ok"]
+    assert checks["local store"]["ok"]
+    assert checks["local extra"]["ok"]
+
+
+def test_doctor_names_the_fix_for_a_bad_target(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["-t", "s3://bucket", "doctor"]) == 1
+    output = capsys.readouterr().out
+    assert "FAIL" in output
+    assert "supported schemes: azureml, local" in output
+    assert "fix:" in output
+
+
+def test_config_error_exits_1_with_a_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mlops.toml").write_text("nope = 1\n")
+    assert run(["config", "show"]) == 1
+    captured = capsys.readouterr()
+    assert "unknown configuration key 'nope'" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_errors_are_json_in_json_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mlops.toml").write_text("nope = 1\n")
+    assert run(["-o", "json", "config", "show"]) == 1
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["type"] == "ConfigurationError"
+    assert error["details"] == {"key": "nope"}
+
+
+@pytest.mark.parametrize("argv", [["no-such-command"], ["--output", "yaml", "config", "show"], ["doctor", "--bogus"]])
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    assert run(argv) == 2
+
+
+def test_resume_rejects_a_malformed_token(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["resume", "not-a-token"]) == 1
+    assert "continuation token is not valid JSON" in capsys.readouterr().err

@@ -1,0 +1,181 @@
+"""Operation[T]: polling, timeouts that leave work running, resume by token, cancel, progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    OperationCanceledError,
+    OperationFailedError,
+    OperationTimeoutError,
+    ServerError,
+)
+from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent, decode_token
+from mlops_sdk.core.status import Status
+from mlops_sdk.testing import FakeClock
+
+
+class Work:
+    """Simulated remote work that finishes at a given simulated time (a stand-in for a service)."""
+
+    registry: dict[str, Work] = {}
+
+    def __init__(self, clock: FakeClock, work_id: str, finish_at: float, outcome: Status = Status.SUCCEEDED):
+        self.clock, self.id, self.finish_at, self.outcome = clock, work_id, finish_at, outcome
+        self.canceled = False
+        self.polls = 0
+        Work.registry[work_id] = self
+
+    def status(self) -> Status:
+        if self.canceled:
+            return Status.CANCELED
+        return self.outcome if self.clock.monotonic() >= self.finish_at else Status.RUNNING
+
+
+class WorkDriver:
+    kind = "jobs.run"
+
+    def __init__(self, work: Work, *, hint: float | None = None, flaky: int = 0) -> None:
+        self.work, self.hint, self.flaky = work, hint, flaky
+
+    @property
+    def id(self) -> str:
+        return self.work.id
+
+    def poll(self) -> PollResult:
+        self.work.polls += 1
+        if self.flaky:
+            self.flaky -= 1
+            raise ServerError("poll failed", status_code=503)
+        status = self.work.status()
+        error = OperationFailedError(f"job {self.id} failed: step 'fit' exited 1") if status is Status.FAILED else None
+        return PollResult(status, native_status=status.value.lower(), retry_after=self.hint, error=error)
+
+    def result(self) -> dict[str, Any]:
+        return {"id": self.id, "finished_at": self.work.finish_at}
+
+    def cancel(self) -> None:
+        self.work.canceled = True
+
+    def state(self) -> dict[str, Any]:
+        return {"work": self.id}
+
+
+class JobsClient(BaseClient):
+    """A minimal client written the way capability clients are (a third party could do the same)."""
+
+    def begin_run(self, work: Work) -> Operation[dict[str, Any]]:
+        return self._operation(WorkDriver(work), description="job")
+
+    def resume_operation(self, token: str) -> Operation[dict[str, Any]]:
+        return self._resume(
+            token,
+            {
+                "jobs.run": lambda _id, state: self._operation(
+                    WorkDriver(Work.registry[state["work"]]), description="job"
+                )
+            },
+        )
+
+
+def test_result_polls_until_done_with_growing_interval(clock: FakeClock) -> None:
+    work = Work(clock, "j1", finish_at=10.0)
+    operation = Operation(WorkDriver(work), clock=clock, polling=PollingOptions(initial_interval=1.0, factor=2.0))
+    assert operation.result() == {"id": "j1", "finished_at": 10.0}
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]
+    assert operation.status() is Status.SUCCEEDED
+    assert operation.done()
+    polls = work.polls
+    assert operation.result()["id"] == "j1"
+    assert work.polls == polls  # a finished operation is not polled again
+
+
+def test_service_retry_after_hint_wins(clock: FakeClock) -> None:
+    work = Work(clock, "j2", finish_at=1.0)
+    Operation(WorkDriver(work, hint=0.02), clock=clock).wait()
+    assert set(clock.sleeps) == {0.02}
+
+
+def test_timeout_leaves_work_running_and_token_resumes_it(clock: FakeClock) -> None:
+    client = JobsClient("local://.mlops", clock=clock)
+    work = Work(clock, "j3", finish_at=100.0)
+    operation = client.begin_run(work)
+    with pytest.raises(OperationTimeoutError) as caught:
+        operation.result(timeout=30)
+    assert clock.monotonic() == pytest.approx(30.0)
+    assert not work.canceled
+    assert work.status() is Status.RUNNING
+    token = caught.value.details["continuation_token"]
+    assert token == operation.continuation_token()
+    assert decode_token(token).state == {"work": "j3"}
+
+    other_process_client = JobsClient("local://.mlops", clock=clock)
+    resumed = other_process_client.resume_operation(token)
+    assert resumed.id == "j3"
+    assert resumed.result() == {"id": "j3", "finished_at": 100.0}
+    assert clock.monotonic() >= 100.0
+
+
+def test_resume_refuses_other_target_and_unknown_kind(clock: FakeClock) -> None:
+    token = JobsClient("local://.mlops", clock=clock).begin_run(Work(clock, "j4", 1)).continuation_token()
+    with pytest.raises(ConfigurationError, match="belongs to target 'local://.mlops'"):
+        JobsClient("local://elsewhere", clock=clock).resume_operation(token)
+    forged = token.replace("jobs.run", "jobs.other")
+    with pytest.raises(ConfigurationError, match="cannot resume operations of kind 'jobs.other'"):
+        JobsClient("local://.mlops", clock=clock).resume_operation(forged)
+    for bad in ("not json", '{"v": 99}', '{"v": 1, "kind": 3}'):
+        with pytest.raises(ConfigurationError):
+            decode_token(bad)
+
+
+def test_cancel_is_observed_by_wait(clock: FakeClock) -> None:
+    work = Work(clock, "j5", finish_at=1000.0)
+    operation = Operation(WorkDriver(work), clock=clock)
+    clock.at(5.0, operation.cancel)
+    with pytest.raises(OperationCanceledError, match="j5 was canceled"):
+        operation.result()
+    assert work.canceled
+    assert clock.monotonic() < 20
+
+
+def test_failure_raises_the_drivers_error(clock: FakeClock) -> None:
+    operation = Operation(WorkDriver(Work(clock, "j6", 3.0, Status.FAILED)), clock=clock)
+    with pytest.raises(OperationFailedError, match="step 'fit' exited 1"):
+        operation.result()
+    assert operation.status() is Status.FAILED
+
+
+def test_transient_poll_errors_are_tolerated(clock: FakeClock) -> None:
+    work = Work(clock, "j7", finish_at=0.0)
+    assert Operation(WorkDriver(work, flaky=2), clock=clock).result()["id"] == "j7"
+    assert work.polls == 3
+
+
+def test_progress_callback_sees_every_poll(clock: FakeClock) -> None:
+    events: list[ProgressEvent] = []
+    Operation(WorkDriver(Work(clock, "j8", 3.0)), clock=clock, progress=events.append, show_progress=False).wait()
+    assert [event.status for event in events] == [Status.RUNNING, Status.RUNNING, Status.RUNNING, Status.SUCCEEDED]
+    assert events[-1].elapsed >= 3.0
+    assert events[0].operation_id == "j8"
+
+
+def test_keyboard_interrupt_cancels_only_when_asked(clock: FakeClock, capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    left = Work(clock, "j9", finish_at=1000.0)
+    clock.at(2.0, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        Operation(WorkDriver(left), clock=clock, cancel_on_interrupt=False).wait()
+    assert not left.canceled
+    assert "mlops resume" in capsys.readouterr().err
+
+    canceled = Work(clock, "j10", finish_at=1000.0)
+    clock.at(clock.monotonic() + 2.0, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        Operation(WorkDriver(canceled), clock=clock, cancel_on_interrupt=True).wait()
+    assert canceled.canceled

@@ -1,0 +1,54 @@
+"""Secrets never reach logs or messages."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from mlops_sdk.core.logging import RedactionFilter, get_logger
+from mlops_sdk.core.redaction import redact, register_secret
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Bearer eyJhbGciOi.eyJzdWIiOiIx.sig-part", "eyJhbGciOi"),
+        ("conn DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc123+/==;", "abc123"),
+        ("https://acct.blob.core.windows.net/c/f?sv=2021&sig=AbCd%2Fef&se=1", "AbCd%2Fef"),
+        ('{"primaryKey": "k-0123456789", "x": 1}', "k-0123456789"),
+        ("token=ghp_abcdefgh12345 other", "ghp_abcdefgh12345"),
+        ("client_secret: s3cr3t-value", "s3cr3t-value"),
+        ("basic dXNlcjpwYXQ=", "dXNlcjpwYXQ"),
+    ],
+)
+def test_patterns(text: str, secret: str) -> None:
+    cleaned = redact(text)
+    assert secret not in cleaned
+    assert "***" in cleaned
+
+
+def test_registered_exact_values() -> None:
+    register_secret("plainlookingvalue42")
+    assert redact("the endpoint answered with plainlookingvalue42 inside") == "the endpoint answered with *** inside"
+    register_secret("abc")  # too short to mask safely: ignored
+    assert redact("abc") == "abc"
+
+
+def test_ordinary_text_is_untouched() -> None:
+    text = "training run r-1 finished: rmse=53.2, model diabetes@3 registered"
+    assert redact(text) == text
+
+
+def test_library_loggers_redact(caplog: pytest.LogCaptureFixture) -> None:
+    logger = get_logger("mlops_sdk.tests.demo")
+    with caplog.at_level(logging.INFO, logger="mlops_sdk"):
+        logger.info("calling with %s", "Bearer eyJabcdefghij.eyJklmnopqrs.xyz")
+    assert "eyJabcdefghij" not in caplog.text
+    assert "Bearer ***" in caplog.text
+
+
+def test_filter_can_be_used_on_any_handler() -> None:
+    record = logging.LogRecord("other", logging.INFO, __file__, 1, "pat=%s", ("abcdefgh1234",), None)
+    assert RedactionFilter().filter(record)
+    assert record.getMessage() == "pat=***"
