@@ -1,0 +1,378 @@
+"""``ApprovalClient``: policy + human approval of a model version, with identity, timeout and audit."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from mlops_sdk.backends.spi.approvals import ApprovalDraft, ApprovalService
+from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
+from mlops_sdk.core.lineage import collect_lineage, current_identity
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.operation import Operation, PollResult, ProgressEvent
+from mlops_sdk.core.status import Status
+from mlops_sdk.core.tracing import span
+from mlops_sdk.models.approvals import (
+    ApprovalDecision,
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalStatus,
+    ApproverIdentity,
+    AuditVerification,
+    ReportFacts,
+)
+from mlops_sdk.models.registry import ModelVersion
+
+__all__ = ["ApprovalClient", "parse_model_ref"]
+
+WAIT_KIND = "approvals.wait"
+_log = get_logger(__name__)
+
+
+def parse_model_ref(model: ModelVersion | str) -> tuple[str, str, str | None]:
+    """``(name, version, created_by)`` of a :class:`ModelVersion` or a ``"name@version"`` string."""
+    if isinstance(model, ModelVersion):
+        return model.name, model.version, model.created_by
+    if isinstance(model, str):
+        name, sep, version = model.strip().rpartition("@")
+        if sep and name and version:
+            return name, version, None
+    raise ConfigurationError(
+        f"model must be a ModelVersion or a 'name@version' string, got {model!r}; "
+        "resolve an alias first with client.models.get_by_alias(name, alias)",
+        details={"field": "model"},
+    )
+
+
+def _policy(policy: ApprovalPolicy | Mapping[str, Any]) -> ApprovalPolicy:
+    if isinstance(policy, ApprovalPolicy):
+        return policy
+    try:
+        return ApprovalPolicy.model_validate(policy)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}" for item in error.errors()
+        )
+        raise ConfigurationError(f"invalid approval policy: {problems}", details={"field": "policy"}) from error
+
+
+class _WaitDriver:
+    """Polls one approval request until it is decided (or canceled)."""
+
+    def __init__(self, client: ApprovalClient, request_id: str) -> None:
+        self._client = client
+        self._id = request_id
+        self._request: ApprovalRequest | None = None
+
+    @property
+    def kind(self) -> str:
+        return WAIT_KIND
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    def poll(self) -> PollResult:
+        request = self._client.get(self._id)
+        self._request = request
+        if request.status is ApprovalStatus.CANCELED:
+            return PollResult(Status.CANCELED, native_status=request.status.value)
+        if request.status.is_final:
+            return PollResult(Status.SUCCEEDED, native_status=request.status.value, message=_summary(request))
+        tally = request.policy.evaluate(
+            request.votes, requester=request.requester, requested_at=request.created_at, now=self._client.now()
+        )
+        message = tally.reason
+        if request.deadline is not None:
+            message += f"; times out at {request.deadline:%Y-%m-%d %H:%M} UTC"
+        return PollResult(Status.RUNNING, native_status=request.status.value, message=message)
+
+    def result(self) -> ApprovalDecision:
+        request = self._request or self._client.get(self._id)
+        if request.decision is None:
+            raise OperationFailedError(f"approval request {self._id} ended {request.status.value} without a decision",
+                                       operation_id=self._id)
+        self._client._record_on_model(request.decision)
+        return request.decision
+
+    def cancel(self) -> None:
+        self._client.cancel(self._id, comment="canceled while waiting")
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+
+def _summary(request: ApprovalRequest) -> str:
+    return request.decision.reason if request.decision is not None else request.status.value
+
+
+class ApprovalClient(BaseClient):
+    """Approval gates: a policy says who may approve a model version, how many must, and until when.
+
+    Locally, requests and votes live in SQLite with a hash-chained audit log and voters are the OS
+    user (plus git ``user.email``). On Azure, ``request`` runs the configured Azure DevOps pipeline
+    whose stage targets an environment with an approval check, and votes are that check's approvals.
+    Both backends apply the same policy, so a vote the policy does not allow never counts.
+    """
+
+    _capability = "approvals"
+
+    @property
+    def _approvals(self) -> ApprovalService:
+        return self._service(ApprovalService)  # type: ignore[type-abstract]
+
+    def now(self) -> Any:
+        """The current time on this client's clock (tests use a fake clock)."""
+        return self._context.clock.now()
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def request(
+        self,
+        model: ModelVersion | str,
+        *,
+        policy: ApprovalPolicy | Mapping[str, Any],
+        report: Any = None,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ApprovalRequest:
+        """Ask for approval of a model version under ``policy``.
+
+        Args:
+            model: A :class:`ModelVersion` or ``"name@version"``. The requester (barred from approving
+                under ``forbid_self_approval``) is the version's ``created_by``, else whoever runs this.
+            policy: The :class:`ApprovalPolicy` (or a dict of its fields).
+            report: The validation report (anything with ``passed``, ``outcome``, ``digest``).
+            reason: Why approval is requested (shown to approvers, kept in the audit trail).
+            idempotency_key: Requests with the same key are one request: re-running a script attaches to it.
+
+        Returns:
+            The request. When the policy decides at once (failed validation with
+            ``require_validation_passed``, or an ``auto_approve_when`` rule holds) it already carries
+            its ``decision`` and no person is asked.
+
+        Raises:
+            ConfigurationError: bad model reference, policy or report; or the policy requires a
+                passed validation and no report was given.
+        """
+        name, version, created_by = parse_model_ref(model)
+        rules = _policy(policy)
+        facts: ReportFacts | None = None
+        if report is not None:
+            try:
+                facts = ReportFacts.of(report)
+            except (TypeError, ValidationError) as error:
+                raise ConfigurationError(f"invalid report: {error}", details={"field": "report"}) from error
+        if rules.require_validation_passed and facts is None:
+            raise ConfigurationError(
+                f"the approval policy requires a passed validation (require_validation_passed=True) but no report "
+                f"was given for {name}@{version}; pass report=client.validation.validate(...) or set "
+                "require_validation_passed=False in the policy",
+                details={"field": "report"},
+            )
+        requester = created_by or current_identity()
+        profile = self._context.config.settings.profile
+        draft = ApprovalDraft(
+            model_name=name,
+            model_version=version,
+            requester=requester,
+            reason=reason,
+            policy=rules,
+            report=facts,
+            lineage=collect_lineage().with_inputs(validation_digest=facts.digest if facts else None),
+            profile=profile,
+            idempotency_key=idempotency_key,
+            decided=self._decided_at_request(name, version, requester, rules, facts, profile),
+        )
+        with span("approvals.request", {"model": f"{name}@{version}"}):
+            created = self._approvals.create(draft)
+        if created.decision is not None:
+            self._record_on_model(created.decision)
+        return created
+
+    def _decided_at_request(
+        self,
+        name: str,
+        version: str,
+        requester: str | None,
+        policy: ApprovalPolicy,
+        report: ReportFacts | None,
+        profile: str | None,
+    ) -> ApprovalDecision | None:
+        now = self.now()
+        common: dict[str, Any] = {
+            "request_id": str(uuid.uuid4()),
+            "model_name": name,
+            "model_version": version,
+            "requester": requester,
+            "requested_at": now,
+            "decided_at": now,
+            "policy": policy,
+            "report_digest": report.digest if report else None,
+        }
+        if report is not None and not report.passed and policy.require_validation_passed:
+            return ApprovalDecision(
+                status="rejected",
+                reason=(
+                    f"blocked: validation report {report.digest} did not pass (outcome {report.outcome!r}) and the "
+                    "policy requires a passed validation (require_validation_passed=True)"
+                ),
+                **common,
+            )
+        rule = policy.matching_rule(profile=profile, model_name=name, report=report)
+        if rule is not None:
+            return ApprovalDecision(
+                status="auto_approved",
+                reason=f"auto-approved: rule '{rule.describe()}' holds (profile {profile or '-'})",
+                **common,
+            )
+        return None
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        """The request with its votes and, once decided, its decision.
+
+        Raises:
+            ResourceNotFoundError: no such request.
+        """
+        return self._approvals.get(_check_id(request_id))
+
+    def list(
+        self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None
+    ) -> builtins.list[ApprovalRequest]:
+        """Requests, newest first. ``status`` is ``"pending"`` (default), another status, or ``"all"``/``None``."""
+        wanted: ApprovalStatus | None
+        if status is None or status == "all":
+            wanted = None
+        else:
+            try:
+                wanted = ApprovalStatus(status)
+            except ValueError:
+                known = ", ".join([item.value for item in ApprovalStatus] + ["all"])
+                raise ConfigurationError(f"unknown status {status!r}; use one of {known}",
+                                         details={"field": "status"}) from None
+        name = version = None
+        if model is not None:
+            name, version, _ = parse_model_ref(model)
+        return self._approvals.list(status=wanted, model_name=name, model_version=version)
+
+    def decisions_for(self, model: ModelVersion | str) -> builtins.list[ApprovalDecision]:
+        """Every decision recorded for a model version, newest first (the promotion audit of that version)."""
+        return [request.decision for request in self.list("all", model=model) if request.decision is not None]
+
+    # -- votes -----------------------------------------------------------------------------------------
+
+    def approve(self, request_id: str, *, comment: str, on_behalf_of: str | None = None) -> ApprovalRequest:
+        """Approve as the caller's identity (OS user locally, the Azure DevOps user on Azure).
+
+        Args:
+            request_id: The request.
+            comment: Why (kept in the audit trail).
+            on_behalf_of: Record the vote for another identity; refused unless the policy allows delegation.
+
+        Raises:
+            PermissionDeniedError: the policy does not allow this identity to approve (not listed,
+                the requester, or delegation not allowed). The refusal is audited; nothing else changes.
+            ConflictError: the request is already decided.
+        """
+        return self._vote(request_id, "approve", comment, on_behalf_of)
+
+    def reject(self, request_id: str, *, comment: str, on_behalf_of: str | None = None) -> ApprovalRequest:
+        """Reject as the caller's identity; one counted rejection decides the request. See :meth:`approve`."""
+        return self._vote(request_id, "reject", comment, on_behalf_of)
+
+    def _vote(
+        self, request_id: str, decision: Literal["approve", "reject"], comment: str, on_behalf_of: str | None
+    ) -> ApprovalRequest:
+        if not isinstance(comment, str) or not comment.strip():
+            raise ConfigurationError(f"{decision} needs a comment saying why (it goes into the audit trail)",
+                                     details={"field": "comment"})
+        if on_behalf_of is not None and not on_behalf_of.strip():
+            raise ConfigurationError("on_behalf_of must name an identity", details={"field": "on_behalf_of"})
+        with span(f"approvals.{decision}", {"request_id": request_id}):
+            request = self._approvals.vote(
+                _check_id(request_id), decision, comment=comment.strip(), on_behalf_of=on_behalf_of
+            )
+        if request.decision is not None:
+            self._record_on_model(request.decision)
+        return request
+
+    def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
+        """Withdraw a pending request (status ``canceled``; waiting on it raises ``OperationCanceledError``)."""
+        return self._approvals.cancel(_check_id(request_id), comment=comment)
+
+    def whoami(self) -> ApproverIdentity:
+        """The identity this process's votes are recorded as."""
+        return self._approvals.whoami()
+
+    def verify_audit(self) -> AuditVerification:
+        """Check the audit trail for edited, deleted or reordered entries (``ok`` is False if any)."""
+        return self._approvals.verify_audit()
+
+    # -- waiting -------------------------------------------------------------------------------------
+
+    def begin_wait(
+        self,
+        request_id: str,
+        *,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        show_progress: bool | None = None,
+        cancel_on_interrupt: bool = False,
+    ) -> Operation[ApprovalDecision]:
+        """Wait for the decision. ``.result()`` returns the :class:`ApprovalDecision` (rejections included).
+
+        Ctrl-C while waiting leaves the request pending (``cancel_on_interrupt=False``); resume with
+        ``client.resume_operation(token)`` or ``mlops resume TOKEN``.
+        """
+        self.get(request_id)  # fail fast on an unknown id
+        return self._wait_operation(request_id, progress=progress, show_progress=show_progress,
+                                    cancel_on_interrupt=cancel_on_interrupt)
+
+    def _wait_operation(
+        self,
+        request_id: str,
+        *,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        show_progress: bool | None = None,
+        cancel_on_interrupt: bool = False,
+    ) -> Operation[ApprovalDecision]:
+        return self._operation(
+            _WaitDriver(self, request_id),
+            description="approval request",
+            progress=progress,
+            show_progress=show_progress,
+            cancel_on_interrupt=cancel_on_interrupt,
+        )
+
+    def resume_operation(self, token: str) -> Operation[ApprovalDecision]:
+        """Rebuild a wait from its continuation token."""
+        resumed: Operation[ApprovalDecision] = self._resume(
+            token, {WAIT_KIND: lambda request_id, state: self._wait_operation(request_id)}
+        )
+        return resumed
+
+    # -- model registry --------------------------------------------------------------------------------
+
+    def _record_on_model(self, decision: ApprovalDecision) -> None:
+        """Write ``mlops.approval.*`` tags onto the model version when the backend has a model registry."""
+        try:
+            models = self._context.backend.service("models", object)
+        except ConfigurationError:
+            return  # no registry on this backend yet: the decision stays in the approvals store
+        set_tags = getattr(models, "set_tags", None)
+        if not callable(set_tags):
+            return
+        try:
+            set_tags(decision.model_name, decision.model_version, decision.to_tags())
+        except MlopsError as error:
+            _log.warning("could not tag %s with approval decision %s: %s", decision.model_ref, decision.status, error)
+
+
+def _check_id(request_id: str) -> str:
+    if not isinstance(request_id, str) or not request_id.strip():
+        raise ConfigurationError("request_id must be a non-empty string", details={"field": "request_id"})
+    return request_id.strip()
