@@ -179,3 +179,12 @@ def test_keyboard_interrupt_cancels_only_when_asked(clock: FakeClock, capsys: py
     with pytest.raises(KeyboardInterrupt):
         Operation(WorkDriver(canceled), clock=clock, cancel_on_interrupt=True).wait()
     assert canceled.canceled
+
+
+def test_progress_line_appears_only_for_long_waits(clock: FakeClock, capsys: pytest.CaptureFixture[str]) -> None:
+    Operation(WorkDriver(Work(clock, "quick", 1.0)), clock=clock, show_progress=True, description="refresh").wait()
+    assert "quick" not in capsys.readouterr().err
+
+    Operation(WorkDriver(Work(clock, "slow", 60.0)), clock=clock, show_progress=True, description="refresh").wait()
+    err = capsys.readouterr().err
+    assert "refresh slow: Succeeded" in err

@@ -6,6 +6,7 @@ sub-client of :class:`~mlops_sdk.MLOpsClient` (sharing the hub's backend, which 
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from mlops_sdk.core.operation import (
     require_kind,
     token_matches_target,
 )
+from mlops_sdk.core.tracing import traced
 
 __all__ = ["BaseClient", "ClientContext"]
 
@@ -95,6 +97,15 @@ class BaseClient:
 
     _capability: str = ""
     """The backend capability this client drives (``"training"``, ...)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap every public method of a client in one OpenTelemetry span (``mlops.<capability>.<method>``)."""
+        super().__init_subclass__(**kwargs)
+        prefix = cls._capability or cls.__name__.lower()
+        for name, member in list(vars(cls).items()):
+            if name.startswith("_") or not inspect.isfunction(member) or getattr(member, "__mlops_traced__", False):
+                continue
+            setattr(cls, name, traced(f"{prefix}.{name}")(member))
 
     def __init__(
         self,

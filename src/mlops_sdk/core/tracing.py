@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["span"]
+__all__ = ["span", "traced"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @cache
@@ -31,3 +34,18 @@ def span(name: str, attributes: Mapping[str, str | int | float | bool] | None = 
         return
     with tracer.start_as_current_span(f"mlops.{name}", attributes=dict(attributes or {})):
         yield
+
+
+def traced(name: str) -> Callable[[F], F]:
+    """Decorate a function so every call runs inside :func:`span` ``name``."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with span(name):
+                return function(*args, **kwargs)
+
+        wrapper.__mlops_traced__ = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

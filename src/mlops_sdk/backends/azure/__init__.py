@@ -13,13 +13,14 @@ from mlops_sdk.backends.azure.cloud import CloudEndpoints, cloud_endpoints
 from mlops_sdk.backends.base import Backend, DoctorCheck, require_modules
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.config import Config
-from mlops_sdk.core.errors import ConfigurationError, MlopsError
+from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.targets import AzureMLTarget, Target
 
 __all__ = ["AZURE_EXTRA_MODULES", "AzureBackend"]
 
 AZURE_EXTRA_MODULES = ("azure.identity", "azure.ai.ml", "azure.mgmt.datafactory", "azure.devops")
+_WORKSPACE_API = "2025-12-01"
 
 
 class AzureBackend(Backend):
@@ -61,7 +62,7 @@ class AzureBackend(Backend):
         require_modules(modules, extra="azure", purpose=purpose)
 
     def doctor(self) -> list[DoctorCheck]:
-        """Extras installed, a token obtainable for Azure Resource Manager."""
+        """Extras installed, a token obtainable for Azure Resource Manager, the workspace reachable."""
         checks = []
         try:
             self.require(*AZURE_EXTRA_MODULES, purpose="the azure backend")
@@ -74,7 +75,7 @@ class AzureBackend(Backend):
             kind = choose_credential_kind(self.config.settings)
             self.get_credential().get_token(self.cloud.arm_scope)
             checks.append(DoctorCheck("credential", True, f"{kind}: token obtained for {self.cloud.resource_manager}"))
-        except (MlopsError, Exception) as error:  # any credential failure is a finding, not a crash
+        except Exception as error:  # any credential failure is a finding for the report, not a crash
             checks.append(
                 DoctorCheck(
                     "credential",
@@ -83,4 +84,36 @@ class AzureBackend(Backend):
                     "run `az login`, or set the 'credential' setting for your CI runner",
                 )
             )
+            return checks
+        checks.append(self._check_workspace())
         return checks
+
+    def _check_workspace(self) -> DoctorCheck:
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+        from azure.core.rest import HttpRequest
+
+        url = f"{self.cloud.resource_manager.rstrip('/')}{self.workspace.resource_id}?api-version={_WORKSPACE_API}"
+        policy = BearerTokenCredentialPolicy(self.get_credential(), self.cloud.arm_scope)
+        try:
+            with PipelineClient(
+                self.cloud.resource_manager, policies=[policy], connection_verify=self.connection_verify
+            ) as client:
+                response = client.send_request(HttpRequest("GET", url))
+        except Exception as error:  # unreachable endpoint: report it with the fix
+            return DoctorCheck(
+                "workspace", False, f"{url} unreachable: {error}", "check network access and resource_manager_url"
+            )
+        if response.status_code == 200:
+            return DoctorCheck("workspace", True, f"{self.workspace.workspace} reachable")
+        fixes = {
+            401: "the token was rejected: check the tenant (authority_url) and credential",
+            403: "grant the identity a role on the workspace (AzureML Data Scientist or Contributor)",
+            404: "check subscription, resource group and workspace name in the target URI",
+        }
+        return DoctorCheck(
+            "workspace",
+            False,
+            f"{self.workspace.workspace}: HTTP {response.status_code}",
+            fixes.get(response.status_code, "see the service answer above"),
+        )
