@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("azure.identity")
 
-from mlops_sdk.backends.azure import AzureBackend  # noqa: E402
-from mlops_sdk.core.config import load_config  # noqa: E402
-from mlops_sdk.core.targets import AzureMLTarget  # noqa: E402
-from tests.fakes.credential import StaticTokenCredential  # noqa: E402
-from tests.fakes.server import FakeService, Response  # noqa: E402
+from mlops_sdk.backends.azure import AzureBackend
+from mlops_sdk.core.config import load_config
+from mlops_sdk.core.targets import AzureMLTarget
+from tests.fakes.credential import StaticTokenCredential
+from tests.fakes.server import FakeService, Response
 
 WS = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1"
 TARGET = "azureml://subscriptions/sub-1/resourceGroups/rg-1/workspaces/ws-1"

@@ -96,9 +96,10 @@ class AzureBackend(Backend):
         url = f"{self.cloud.resource_manager.rstrip('/')}{self.workspace.resource_id}?api-version={_WORKSPACE_API}"
         policy = BearerTokenCredentialPolicy(self.get_credential(), self.cloud.arm_scope)
         try:
-            with PipelineClient(
+            client: Any = PipelineClient(
                 self.cloud.resource_manager, policies=[policy], connection_verify=self.connection_verify
-            ) as client:
+            )
+            with client:
                 response = client.send_request(HttpRequest("GET", url))
         except Exception as error:  # unreachable endpoint: report it with the fix
             return DoctorCheck(
