@@ -13,6 +13,7 @@ from mlops_sdk._version import __version__
 
 if TYPE_CHECKING:
     from mlops_sdk.clients._base import BaseClient
+    from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.core.clock import Clock, SystemClock
     from mlops_sdk.core.config import Config, Settings, load_config
@@ -41,6 +42,17 @@ if TYPE_CHECKING:
     from mlops_sdk.core.retry import RetryPolicy
     from mlops_sdk.core.status import Status
     from mlops_sdk.core.targets import AzureMLTarget, LocalTarget, Target
+    from mlops_sdk.models.approvals import (
+        ApprovalDecision,
+        ApprovalPolicy,
+        ApprovalRequest,
+        ApprovalStatus,
+        ApprovalVote,
+        ApproverIdentity,
+        AuditVerification,
+        AutoApproveRule,
+        GateReport,
+    )
 
 _EXPORTS: dict[str, str] = {
     "MLOpsClient": "mlops_sdk.clients.hub",
@@ -60,6 +72,21 @@ _EXPORTS: dict[str, str] = {
     "Target": "mlops_sdk.core.targets",
     "LocalTarget": "mlops_sdk.core.targets",
     "AzureMLTarget": "mlops_sdk.core.targets",
+    "ApprovalClient": "mlops_sdk.clients.approvals",
+    **{
+        name: "mlops_sdk.models.approvals"
+        for name in (
+            "ApprovalDecision",
+            "ApprovalPolicy",
+            "ApprovalRequest",
+            "ApprovalStatus",
+            "ApprovalVote",
+            "ApproverIdentity",
+            "AuditVerification",
+            "AutoApproveRule",
+            "GateReport",
+        )
+    },
     **{
         name: "mlops_sdk.core.errors"
         for name in (

@@ -6,12 +6,15 @@ import importlib
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.clients._base import BaseClient, ClientContext
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.operation import Operation, decode_token
+
+if TYPE_CHECKING:
+    from mlops_sdk.clients.approvals import ApprovalClient
 
 __all__ = ["MLOpsClient"]
 
@@ -132,9 +135,10 @@ class MLOpsClient:
         return self._sub_client("validation")
 
     @property
-    def approvals(self) -> Any:
+    def approvals(self) -> ApprovalClient:
         """Policy and human approval gates with audit (``ApprovalClient``)."""
-        return self._sub_client("approvals")
+        client: ApprovalClient = self._sub_client("approvals")
+        return client
 
     @property
     def deployments(self) -> Any:

@@ -287,7 +287,9 @@ class ApprovalPolicy(BaseModel):
         """When a request made at ``requested_at`` times out."""
         return requested_at + self.timeout if self.timeout is not None else None
 
-    def matching_rule(self, *, profile: str | None, model_name: str, report: ReportFacts | None) -> AutoApproveRule | None:
+    def matching_rule(
+        self, *, profile: str | None, model_name: str, report: ReportFacts | None
+    ) -> AutoApproveRule | None:
         """The first auto-approval rule that holds, if any."""
         for rule in self.auto_approve_when:
             if rule.holds(profile=profile, model_name=model_name, report=report):

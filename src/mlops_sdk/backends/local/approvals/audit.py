@@ -139,7 +139,9 @@ def verify_chain(connection: sqlite3.Connection) -> tuple[list[AuditEntry], list
                 problems.append(f"entries {missing} are missing (deleted)")
             expected_seq = entry.seq
         if entry.hash != entry.expected_hash():
-            problems.append(f"entry {entry.seq} ({entry.event} of {entry.request_id}) was edited: its hash does not match")
+            problems.append(
+                f"entry {entry.seq} ({entry.event} of {entry.request_id}) was edited: its hash does not match"
+            )
         if entry.prev_hash != previous_hash:
             problems.append(
                 f"entry {entry.seq} does not link to the entry before it (entries were deleted, inserted or reordered)"

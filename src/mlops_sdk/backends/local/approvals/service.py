@@ -8,6 +8,7 @@ chain and replays it against the state tables, so an edited vote or decision row
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import uuid
@@ -77,6 +78,11 @@ MIGRATIONS = [
 _FIXED = ("model_name", "model_version", "requester", "reason", "policy", "report", "lineage", "profile",
           "idempotency_key", "created_at", "deadline")
 
+_INSERT_REQUEST = (
+    f"INSERT INTO approval_requests (id, {', '.join(_FIXED)}, status, decision)"  # noqa: S608 - fixed column names
+    f" VALUES (?, {', '.join('?' for _ in _FIXED)}, ?, NULL)"
+)
+
 
 def _json(model: Any) -> str | None:
     if model is None:
@@ -135,8 +141,7 @@ class LocalApprovalService:
                 "deadline": deadline.isoformat() if deadline else None,
             }
             connection.execute(
-                f"INSERT INTO approval_requests (id, {', '.join(_FIXED)}, status, decision)"
-                f" VALUES (?, {', '.join('?' for _ in _FIXED)}, ?, NULL)",
+                _INSERT_REQUEST,
                 (request_id, *(fixed[name] for name in _FIXED), ApprovalStatus.PENDING.value),
             )
             audit.append(connection, at=now, request_id=request_id, event="requested", actor=actor, payload=fixed)
@@ -160,12 +165,14 @@ class LocalApprovalService:
 
     def list(
         self, *, status: ApprovalStatus | None = None, model_name: str | None = None, model_version: str | None = None
-    ) -> list[ApprovalRequest]:
+    ) -> builtins.list[ApprovalRequest]:
         """Requests, newest first (pending ones re-evaluated first, so timeouts show up)."""
         connection = self._store.connection()
         pending = [
             str(row[0])
-            for row in connection.execute("SELECT id FROM approval_requests WHERE status = ?", (ApprovalStatus.PENDING.value,))
+            for row in connection.execute(
+                "SELECT id FROM approval_requests WHERE status = ?", (ApprovalStatus.PENDING.value,)
+            )
         ]
         for request_id in pending:
             self.get(request_id)
@@ -276,7 +283,9 @@ class LocalApprovalService:
         problems.extend(self._replay_problems(connection, checked))
         return AuditVerification(ok=not problems, entries=len(checked), head=head, problems=tuple(problems))
 
-    def _replay_problems(self, connection: sqlite3.Connection, checked: list[audit.AuditEntry]) -> list[str]:
+    def _replay_problems(
+        self, connection: sqlite3.Connection, checked: builtins.list[audit.AuditEntry]
+    ) -> builtins.list[str]:
         expected: dict[str, dict[str, Any]] = {}
         votes: dict[int, tuple[str, str]] = {}
         for entry in checked:
@@ -292,7 +301,7 @@ class LocalApprovalService:
                 expected[entry.request_id]["status"] = data.get("status")
             elif entry.event == "canceled" and entry.request_id in expected:
                 expected[entry.request_id]["status"] = ApprovalStatus.CANCELED.value
-        problems = []
+        problems: builtins.list[str] = []
         rows = {str(row["id"]): row for row in connection.execute("SELECT * FROM approval_requests")}
         for request_id, row in rows.items():
             want = expected.pop(request_id, None)
@@ -316,7 +325,9 @@ class LocalApprovalService:
 
     @staticmethod
     def _row(connection: sqlite3.Connection, request_id: str) -> sqlite3.Row:
-        row = connection.execute("SELECT * FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+        row: sqlite3.Row | None = connection.execute(
+            "SELECT * FROM approval_requests WHERE id = ?", (request_id,)
+        ).fetchone()
         if row is None:
             raise ResourceNotFoundError(
                 f"no approval request {request_id!r} in this store; list them with `mlops approvals list --status all`",

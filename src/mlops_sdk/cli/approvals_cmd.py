@@ -1,0 +1,135 @@
+"""``mlops approvals list / show / approve / reject / verify``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from mlops_sdk.cli.output import EXIT_ERROR, EXIT_OK, state
+
+if TYPE_CHECKING:
+    from mlops_sdk.clients.approvals import ApprovalClient
+    from mlops_sdk.models.approvals import ApprovalRequest
+
+app = typer.Typer(help="Approval gates: list, inspect, approve, reject, verify the audit trail.", no_args_is_help=True)
+
+
+def _client() -> ApprovalClient:
+    from mlops_sdk.clients.approvals import ApprovalClient
+
+    return ApprovalClient(state.target, profile=state.profile, config_file=state.config_file)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _render_request(request: ApprovalRequest) -> None:
+    from rich.markup import escape
+
+    console = state.console()
+    policy = request.policy
+    console.print(f"[bold]{escape(request.id)}[/]  {escape(request.model_ref)}  [bold]{request.status.value}[/]")
+    console.print(f"  requested by {escape(str(request.requester))} at {_when(request.created_at)}"
+                  f"{'  - ' + escape(request.reason) if request.reason else ''}")
+    console.print(f"  deadline     {_when(request.deadline)}")
+    if request.report is not None:
+        console.print(f"  validation   {request.report.outcome} (digest {escape(request.report.digest)})")
+    console.print(
+        f"  policy       {policy.min_approvals} of users [{escape(', '.join(policy.approvers) or '-')}] "
+        f"groups [{escape(', '.join(policy.approver_groups) or '-')}], self-approval "
+        f"{'forbidden' if policy.forbid_self_approval else 'allowed'}, delegation "
+        f"{'allowed' if policy.allow_delegation else 'refused'} (policy {policy.digest})"
+    )
+    for vote in request.votes:
+        by = f" (recorded by {escape(str(vote.delegated_by))})" if vote.delegated_by else ""
+        console.print(f"  {_when(vote.at)}  {vote.decision:7}  {escape(str(vote.approver))}{by}: "
+                      f"{escape(vote.comment or '')}")
+    if request.decision is not None:
+        console.print(f"  decision     [bold]{request.decision.status}[/]: {escape(request.decision.reason)}")
+        for who, why in request.decision.ignored:
+            console.print(f"  not counted  {escape(who)}: {escape(why)}")
+    for key, value in sorted(request.external.items()):
+        console.print(f"  {key:12} {escape(value)}")
+
+
+def list_(
+    status: Annotated[str, typer.Option(help="pending, approved, auto_approved, rejected, timed_out, canceled or all.")]
+    = "pending",
+    model: Annotated[Optional[str], typer.Option(help="Only requests for this model (name@version).")] = None,  # noqa: UP045
+) -> None:
+    """List approval requests (pending ones by default)."""
+    with _client() as client:
+        requests = client.list(status, model=model)
+    if state.json:
+        state.emit(requests)
+        return
+    rows = [
+        (r.id, r.model_ref, r.status.value, r.requester or "-", _when(r.created_at), _when(r.deadline),
+         f"{len({v.approver.name for v in r.votes if v.decision == 'approve'})}/{r.policy.min_approvals}")
+        for r in requests
+    ]
+    state.table("approval requests", ["id", "model", "status", "requester", "requested", "deadline", "approvals"], rows)
+
+
+def show(request_id: Annotated[str, typer.Argument(help="The approval request id.")]) -> None:
+    """Show one request: policy, votes (who, when, comment) and the decision."""
+    with _client() as client:
+        request = client.get(request_id)
+    state.emit(request, _render_request)
+
+
+def _vote(request_id: str, decision: str, comment: str, on_behalf_of: str | None) -> None:
+    with _client() as client:
+        method = client.approve if decision == "approve" else client.reject
+        request = method(request_id, comment=comment, on_behalf_of=on_behalf_of)
+    state.emit(request, _render_request)
+
+
+def approve(
+    request_id: Annotated[str, typer.Argument(help="The approval request id.")],
+    comment: Annotated[str, typer.Option("--comment", "-m", help="Why you approve (kept in the audit trail).")],
+    on_behalf_of: Annotated[
+        Optional[str], typer.Option(help="Record the approval for another identity (policy must allow delegation).")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Approve a request as your identity (OS user locally, your Azure DevOps user on Azure)."""
+    _vote(request_id, "approve", comment, on_behalf_of)
+
+
+def reject(
+    request_id: Annotated[str, typer.Argument(help="The approval request id.")],
+    comment: Annotated[str, typer.Option("--comment", "-m", help="Why you reject (kept in the audit trail).")],
+    on_behalf_of: Annotated[
+        Optional[str], typer.Option(help="Record the rejection for another identity (policy must allow delegation).")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Reject a request; one counted rejection decides it."""
+    _vote(request_id, "reject", comment, on_behalf_of)
+
+
+def verify() -> None:
+    """Check the audit trail: exit 0 when intact, 1 when an entry was edited, deleted or reordered."""
+    with _client() as client:
+        result = client.verify_audit()
+    if state.json:
+        state.emit(result)
+    else:
+        from rich.markup import escape
+
+        console = state.console()
+        if result.ok:
+            console.print(f"[green]ok[/]  {result.entries} audit entries intact; head {result.head or '-'}")
+        else:
+            console.print(f"[red]TAMPERED[/]  {len(result.problems)} problem(s) in {result.entries} entries:")
+            for problem in result.problems:
+                console.print(f"  - {escape(problem)}")
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_ERROR)
+
+
+app.command("list")(list_)
+app.command("show")(show)
+app.command("approve")(approve)
+app.command("reject")(reject)
+app.command("verify")(verify)
