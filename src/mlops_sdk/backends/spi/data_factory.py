@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from mlops_sdk.core.errors import OperationFailedError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.data_factory import (
+    ActivityRun,
     PipelineInfo,
     RefreshPipeline,
     RefreshRun,
@@ -19,7 +21,39 @@ from mlops_sdk.models.data_factory import (
     TriggerInfo,
 )
 
-__all__ = ["DataFactoryService", "RunMonitor", "WatchedRun"]
+__all__ = ["DataFactoryService", "RunMonitor", "WatchedRun", "refresh_failure"]
+
+
+def refresh_failure(
+    *,
+    run_id: str,
+    pipeline: str,
+    activities: Sequence[ActivityRun],
+    message: str | None,
+    backend: str,
+) -> OperationFailedError:
+    """The error a failed run raises: it names the failed activity, its type and the service's error."""
+    failed = [activity for activity in activities if activity.status is Status.FAILED]
+    details: dict[str, Any] = {"pipeline": pipeline}
+    if failed:
+        parts = []
+        for activity in failed:
+            error = activity.error
+            reason = (error.message if error and error.message else None) or message or "no error reported"
+            code = f"{error.code}: " if error and error.code else ""
+            parts.append(f"activity {activity.name!r} ({activity.type}) failed: {code}{reason}")
+        details["failed_activities"] = [
+            {"name": a.name, "type": a.type, "error": a.error.model_dump() if a.error else None} for a in failed
+        ]
+        text = "; ".join(parts)
+    else:
+        text = message or "the service gave no reason"
+    return OperationFailedError(
+        f"refresh run {run_id} of pipeline {pipeline!r} failed: {text}",
+        backend=backend,
+        operation_id=run_id,
+        details=details,
+    )
 
 
 @dataclass(frozen=True)

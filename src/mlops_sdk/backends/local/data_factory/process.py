@@ -1,0 +1,31 @@
+"""Is a refresh worker process still alive? (pid checks that survive pid reuse and zombies)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["pid_alive"]
+
+
+def pid_alive(pid: int, marker: str) -> bool:
+    """True when process ``pid`` runs and (where ``/proc`` exists) its command line contains ``marker``.
+
+    The marker (the run id) protects against a recycled pid; a zombie counts as dead.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
+        return True
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            return False
+        return marker.encode() in (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False

@@ -1,0 +1,588 @@
+"""The local refresh engine: pipelines in SQLite / ``pipelines.toml``, one worker process per run.
+
+Runs move ``Queued -> InProgress -> Succeeded | Failed | Cancelled`` (``Canceling`` in between when
+canceled) exactly like Data Factory runs. The worker (``worker.py``) writes the progress; this
+service starts workers, answers reads, and reconciles what a dead worker left behind: a run whose
+worker is gone is ``Failed`` (or ``Cancelled`` when a cancel was pending) the next time anyone looks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_sdk.backends.local.data_factory.declarations import load_declared_pipelines, pipelines_file
+from mlops_sdk.backends.local.data_factory.process import pid_alive
+from mlops_sdk.backends.local.data_factory.schema import COMPONENT, MIGRATIONS, NATIVE_ACTIVE
+from mlops_sdk.backends.spi.data_factory import WatchedRun, refresh_failure
+from mlops_sdk.core.clock import utcnow
+from mlops_sdk.core.errors import ConfigurationError, ConflictError, ResourceNotFoundError
+from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.operation import PollResult
+from mlops_sdk.core.status import Status, status_from_adf
+from mlops_sdk.models.data_factory import (
+    REQUEST_ID_PARAMETER,
+    ActivityError,
+    ActivityRun,
+    Column,
+    DataOutput,
+    PipelineInfo,
+    RefreshPipeline,
+    RefreshRun,
+    Schedule,
+    StorageEvent,
+    TriggerInfo,
+)
+
+if TYPE_CHECKING:
+    from mlops_sdk.backends.local import LocalBackend
+
+__all__ = ["LocalDataFactoryService", "LocalRunMonitor"]
+
+WORKER_MODULE = "mlops_sdk.backends.local.data_factory.worker"
+NEVER_STARTED_AFTER = timedelta(seconds=120)
+"""A ``Queued`` run whose worker pid was never recorded is failed after this long."""
+CANCEL_GRACE = timedelta(seconds=10)
+"""After this long in ``Canceling``, a worker that ignored SIGTERM is killed."""
+_LOG_TAIL_LINES = 5
+_NATIVE_FOR_STATUS = {
+    Status.NOT_STARTED: ("Queued",),
+    Status.RUNNING: ("InProgress", "Canceling"),
+    Status.SUCCEEDED: ("Succeeded",),
+    Status.FAILED: ("Failed",),
+    Status.CANCELED: ("Cancelled",),
+}
+_TRIGGERS_UNSUPPORTED = (
+    "schedule and storage-event triggers are not supported on the local backend: nothing runs there "
+    "between your commands. Schedule `mlops data refresh PIPELINE` with cron / Task Scheduler / CI, or use "
+    "an azureml:// target with a Data Factory"
+)
+_log = get_logger(__name__)
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class LocalDataFactoryService:
+    """``DataFactoryService`` on the local store (see module docstring)."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self._backend = backend
+        self._store = backend.store
+        self._store.ensure_schema(COMPONENT, MIGRATIONS)
+        self._folder = backend.folder
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def _datasets(self) -> Path:
+        return self._folder / "datasets"
+
+    def _log_path(self, run_id: str) -> Path:
+        return self._folder / "data_factory" / "logs" / f"{run_id}.log"
+
+    # -- pipelines ---------------------------------------------------------------------------------
+
+    def _pipelines(self) -> dict[str, RefreshPipeline]:
+        pipelines = load_declared_pipelines(pipelines_file(self._backend.config))
+        rows = self._store.connection().execute("SELECT name, spec_json FROM df_pipelines").fetchall()
+        for row in rows:  # defined in code wins over the file
+            pipelines[row["name"]] = RefreshPipeline.model_validate_json(row["spec_json"])
+        return pipelines
+
+    def _pipeline(self, name: str) -> RefreshPipeline:
+        pipelines = self._pipelines()
+        if name not in pipelines:
+            known = ", ".join(sorted(pipelines)) or "none"
+            raise ResourceNotFoundError(
+                f"refresh pipeline {name!r} does not exist on the local backend; known pipelines: {known}. "
+                f"Define it with client.data_factory.define(...) or in {pipelines_file(self._backend.config)}",
+                backend="local",
+                status_code=404,
+                details={"pipeline": name, "known": sorted(pipelines)},
+            )
+        return pipelines[name]
+
+    @staticmethod
+    def _info(pipeline: RefreshPipeline) -> PipelineInfo:
+        return PipelineInfo(
+            name=pipeline.name,
+            parameters=dict(pipeline.parameters),
+            activities=tuple(activity.name for activity in pipeline.activities),
+            description=pipeline.description,
+        )
+
+    def describe_pipeline(self, name: str) -> PipelineInfo:
+        """The pipeline's declaration summary."""
+        return self._info(self._pipeline(name))
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        """Pipelines from ``pipelines.toml`` and from ``define``."""
+        return [self._info(pipeline) for _, pipeline in sorted(self._pipelines().items())]
+
+    def define_pipeline(self, pipeline: RefreshPipeline) -> PipelineInfo:
+        """Store (or replace) a declaration in ``mlops.db``."""
+        with self._store.transaction() as connection:
+            connection.execute(
+                "INSERT INTO df_pipelines (name, spec_json, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET spec_json = excluded.spec_json, updated_at = excluded.updated_at",
+                (pipeline.name, pipeline.model_dump_json(), _now().isoformat()),
+            )
+        return self._info(pipeline)
+
+    # -- starting runs -------------------------------------------------------------------------------
+
+    def start_refresh(
+        self, pipeline: str, parameters: Mapping[str, Any], *, idempotency_key: str, lineage: Lineage
+    ) -> str:
+        """Insert a ``Queued`` run (or find the one with this key) and start its worker."""
+        spec = self._pipeline(pipeline)
+        run_id = str(uuid.uuid4())
+        defaults = {name: spec_.default for name, spec_ in spec.parameters.items() if not spec_.required}
+        values = {**defaults, **parameters, REQUEST_ID_PARAMETER: idempotency_key}
+        with self._store.transaction() as connection:
+            existing = connection.execute(
+                "SELECT run_id, pipeline FROM df_runs WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
+            if existing is not None:
+                if existing["pipeline"] != pipeline:
+                    raise ConflictError(
+                        f"idempotency key {idempotency_key!r} was already used for a run of pipeline "
+                        f"{existing['pipeline']!r} ({existing['run_id']}); use another key for {pipeline!r}",
+                        backend="local",
+                        operation_id=existing["run_id"],
+                    )
+                _log.info("re-attaching to refresh run %s (key %s)", existing["run_id"], idempotency_key)
+                return str(existing["run_id"])
+            self._insert_run(
+                connection,
+                run_id=run_id,
+                pipeline=pipeline,
+                spec=spec,
+                parameters=values,
+                key=idempotency_key,
+                group_id=run_id,
+                reference=None,
+                reuse=[],
+                lineage=lineage.with_inputs(refresh_run_id=run_id),
+            )
+        self._spawn(run_id)
+        return run_id
+
+    def _insert_run(
+        self,
+        connection: sqlite3.Connection,
+        *,
+        run_id: str,
+        pipeline: str,
+        spec: RefreshPipeline,
+        parameters: Mapping[str, Any],
+        key: str | None,
+        group_id: str,
+        reference: str | None,
+        reuse: list[dict[str, str | None]],
+        lineage: Lineage,
+    ) -> None:
+        now = _now().isoformat()
+        connection.execute(
+            "INSERT INTO df_runs (run_id, pipeline, status, spec_json, parameters_json, idempotency_key, group_id,"
+            " reference_run_id, reuse_json, base_dir, lineage_json, created_at, updated_at)"
+            " VALUES (?, ?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id, pipeline, spec.model_dump_json(), json.dumps(dict(parameters)), key, group_id, reference,
+                json.dumps(reuse), str(self._backend.config.base_dir), lineage.model_dump_json(), now, now,
+            ),
+        )
+
+    def _spawn(self, run_id: str) -> None:
+        log = self._log_path(run_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        # The worker imports what this process can import (python activities' modules).
+        paths = [str(Path(entry).resolve()) for entry in sys.path if entry]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        with log.open("ab") as handle:
+            child = subprocess.Popen(
+                [sys.executable, "-m", WORKER_MODULE, str(self._folder), run_id],
+                cwd=str(self._backend.config.base_dir),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        with self._lock:
+            self._children[run_id] = child
+        with self._store.transaction() as connection:
+            connection.execute("UPDATE df_runs SET pid = ? WHERE run_id = ? AND pid IS NULL", (child.pid, run_id))
+        _log.info("refresh run %s: worker pid %d", run_id, child.pid)
+
+    def start_rerun(self, run_id: str, *, from_failure: bool, start_activity: str | None) -> tuple[str, str]:
+        """A recovery run reusing the snapshots of the activities it skips."""
+        reference = self._row(run_id)
+        if reference["status"] in NATIVE_ACTIVE:
+            raise ConflictError(
+                f"refresh run {run_id} is still {reference['status']}; wait for it or cancel it before a rerun",
+                backend="local",
+                operation_id=run_id,
+            )
+        spec = RefreshPipeline.model_validate_json(reference["spec_json"])
+        activities = {row["name"]: row for row in self._activity_rows(run_id)}
+        names = [activity.name for activity in spec.activities]
+        reuse: list[dict[str, str | None]] = []
+        if start_activity is not None:
+            if start_activity not in names:
+                raise ConfigurationError(
+                    f"start_activity {start_activity!r} is not an activity of pipeline {reference['pipeline']!r}; "
+                    f"activities: {names}",
+                    details={"start_activity": start_activity, "activities": names},
+                )
+            for name in names[: names.index(start_activity)]:
+                row = activities.get(name)
+                if row is None or row["status"] != "Succeeded":
+                    raise ConfigurationError(
+                        f"cannot start at {start_activity!r}: earlier activity {name!r} did not succeed in run "
+                        f"{run_id}; start earlier or use from_failure=True"
+                    )
+                reuse.append({"name": name, "digest": json.loads(row["output_json"]).get("digest")})
+        elif from_failure:
+            for name in names:
+                row = activities.get(name)
+                if row is None or row["status"] != "Succeeded":
+                    break
+                reuse.append({"name": name, "digest": json.loads(row["output_json"]).get("digest")})
+        new_id = str(uuid.uuid4())
+        lineage = Lineage.model_validate_json(reference["lineage_json"]).with_inputs(refresh_run_id=new_id)
+        with self._store.transaction() as connection:
+            self._insert_run(
+                connection,
+                run_id=new_id,
+                pipeline=reference["pipeline"],
+                spec=spec,
+                parameters=json.loads(reference["parameters_json"]),
+                key=None,
+                group_id=reference["group_id"],
+                reference=run_id,
+                reuse=reuse,
+                lineage=lineage,
+            )
+        self._spawn(new_id)
+        return new_id, str(reference["pipeline"])
+
+    # -- reading runs --------------------------------------------------------------------------------
+
+    def _row(self, run_id: str) -> sqlite3.Row:
+        row = self._store.connection().execute("SELECT * FROM df_runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise ResourceNotFoundError(
+                f"refresh run {run_id!r} does not exist in {self._store.path}; list runs with `mlops data runs`",
+                backend="local",
+                operation_id=run_id,
+                status_code=404,
+            )
+        return self._reconcile(row)
+
+    def _activity_rows(self, run_id: str) -> list[sqlite3.Row]:
+        return self._store.connection().execute(
+            "SELECT * FROM df_activity_runs WHERE run_id = ? ORDER BY position", (run_id,)
+        ).fetchall()
+
+    def _reconcile(self, row: sqlite3.Row) -> sqlite3.Row:
+        """Settle a run whose worker is gone (killed, crashed, never started)."""
+        status, run_id, pid = row["status"], row["run_id"], row["pid"]
+        if status not in NATIVE_ACTIVE:
+            return row
+        with self._lock:
+            child = self._children.get(run_id)
+        if child is not None and child.poll() is not None:
+            with self._lock:
+                self._children.pop(run_id, None)
+        now = _now()
+        if pid is None:
+            if status == "Canceling":
+                return self._settle(row, "Cancelled", "Cancelled by user")
+            if now - datetime.fromisoformat(row["created_at"]) > NEVER_STARTED_AFTER:
+                return self._settle(row, "Failed", "the refresh worker never started (the starting process died)")
+            return row
+        if pid_alive(pid, run_id):
+            requested = _parse_time(row["cancel_requested_at"])
+            if status == "Canceling" and requested is not None and now - requested > CANCEL_GRACE:
+                _log.warning("refresh worker %d ignored SIGTERM for %s; killing it", pid, CANCEL_GRACE)
+                self._kill(pid, signal.SIGKILL)
+            return row
+        if status == "Canceling":
+            return self._settle(row, "Cancelled", "Cancelled by user")
+        tail = self._log_tail(run_id)
+        message = (
+            f"the refresh worker (pid {pid}) ended without finishing the run: it was killed or crashed"
+            + (f". Last log lines: {tail}" if tail else "")
+        )
+        return self._settle(row, "Failed", message)
+
+    def _log_tail(self, run_id: str) -> str:
+        try:
+            lines = self._log_path(run_id).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(lines[-_LOG_TAIL_LINES:])
+
+    def _settle(self, row: sqlite3.Row, new: str, message: str) -> sqlite3.Row:
+        now = _now().isoformat()
+        activity_status = "Cancelled" if new == "Cancelled" else "Failed"
+        error = json.dumps({"code": "WorkerLost", "message": message, "failure_type": "SystemError"})
+        with self._store.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE df_runs SET status = ?, message = ?, ended_at = ?, updated_at = ?"
+                " WHERE run_id = ? AND status = ?",
+                (new, message, now, now, row["run_id"], row["status"]),
+            )
+            if cursor.rowcount == 1:
+                connection.execute(
+                    "UPDATE df_activity_runs SET status = ?, ended_at = ?, error_json = ?"
+                    " WHERE run_id = ? AND status IN ('Queued', 'InProgress')",
+                    (activity_status, now, None if new == "Cancelled" else error, row["run_id"]),
+                )
+        import shutil
+
+        shutil.rmtree(self._datasets / ".tmp" / row["run_id"], ignore_errors=True)
+        fresh = self._store.connection().execute("SELECT * FROM df_runs WHERE run_id = ?", (row["run_id"],)).fetchone()
+        return fresh if fresh is not None else row
+
+    @staticmethod
+    def _kill(pid: int, sig: signal.Signals) -> None:
+        try:
+            if sig is signal.SIGKILL and hasattr(os, "killpg"):
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _activities(self, run_id: str) -> tuple[ActivityRun, ...]:
+        activities = []
+        for row in self._activity_rows(run_id):
+            error = json.loads(row["error_json"]) if row["error_json"] else None
+            activities.append(
+                ActivityRun(
+                    name=row["name"],
+                    type=row["type"].capitalize(),
+                    status=status_from_adf(row["status"]),
+                    native_status=row["status"],
+                    started_at=_parse_time(row["started_at"]),
+                    ended_at=_parse_time(row["ended_at"]),
+                    error=ActivityError(**error) if error else None,
+                    output=json.loads(row["output_json"]),
+                )
+            )
+        return tuple(activities)
+
+    def _outputs(self, run_id: str) -> dict[str, DataOutput]:
+        rows = self._store.connection().execute(
+            "SELECT o.name, s.digest, s.schema_json, s.row_count FROM df_outputs o"
+            " JOIN df_snapshots s ON s.digest = o.digest WHERE o.run_id = ? ORDER BY o.rowid",
+            (run_id,),
+        ).fetchall()
+        from mlops_sdk.backends.local.data_factory.snapshots import snapshot_path
+
+        return {
+            row["name"]: DataOutput(
+                name=row["name"],
+                uri=str(snapshot_path(self._datasets, row["digest"])),
+                digest=row["digest"],
+                version=row["digest"].split(":", 1)[1][:12],
+                columns=tuple(Column(**column) for column in json.loads(row["schema_json"])),
+                row_count=row["row_count"],
+                format="parquet",
+                run_id=run_id,
+            )
+            for row in rows
+        }
+
+    def _to_run(self, row: sqlite3.Row, *, details: bool) -> RefreshRun:
+        activities = self._activities(row["run_id"]) if details else ()
+        outputs = self._outputs(row["run_id"]) if details else {}
+        lineage = Lineage.model_validate_json(row["lineage_json"])
+        if outputs:
+            lineage = lineage.with_inputs(
+                data_versions={**lineage.data_versions, **{name: out.version for name, out in outputs.items()}}
+            )
+        return RefreshRun(
+            run_id=row["run_id"],
+            pipeline=row["pipeline"],
+            status=status_from_adf(row["status"]),
+            native_status=row["status"],
+            started_at=_parse_time(row["started_at"]),
+            ended_at=_parse_time(row["ended_at"]),
+            parameters=json.loads(row["parameters_json"]),
+            activities=activities,
+            outputs=outputs,
+            message=row["message"] or None,
+            idempotency_key=row["idempotency_key"],
+            reference_run_id=row["reference_run_id"],
+            lineage=lineage,
+        )
+
+    def _poll_result(self, row: sqlite3.Row) -> PollResult:
+        status = status_from_adf(row["status"])
+        error = None
+        if status is Status.FAILED:
+            error = refresh_failure(
+                run_id=row["run_id"],
+                pipeline=row["pipeline"],
+                activities=self._activities(row["run_id"]),
+                message=row["message"],
+                backend="local",
+            )
+        running = next(
+            (a["name"] for a in self._activity_rows(row["run_id"]) if a["status"] == "InProgress"), None
+        ) if status is Status.RUNNING else None
+        return PollResult(
+            status=status,
+            native_status=row["status"],
+            message=f"activity {running}" if running else (row["message"] or None),
+            error=error,
+        )
+
+    def poll_run(self, run_id: str) -> PollResult:
+        """Look at a run once (settling it if its worker died)."""
+        return self._poll_result(self._row(run_id))
+
+    def get_run(self, run_id: str) -> RefreshRun:
+        """The run with activities and outputs."""
+        return self._to_run(self._row(run_id), details=True)
+
+    def list_runs(self, *, pipeline: str | None, status: Status | None, since: datetime | None) -> list[RefreshRun]:
+        """Runs newest first, filtered."""
+        clauses, args = [], []
+        if pipeline is not None:
+            clauses.append("pipeline = ?")
+            args.append(pipeline)
+        if status is not None:
+            natives = _NATIVE_FOR_STATUS[status]
+            clauses.append(f"status IN ({', '.join('?' for _ in natives)})")
+            args.extend(natives)
+        if since is not None:
+            clauses.append("created_at >= ?")
+            args.append(since.isoformat())
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._store.connection().execute(
+            f"SELECT * FROM df_runs{where} ORDER BY created_at DESC, rowid DESC", args  # noqa: S608
+        ).fetchall()
+        runs = [self._to_run(self._reconcile(row), details=False) for row in rows]
+        return [run for run in runs if status is None or run.status is status]
+
+    def cancel(self, run_id: str, *, recursive: bool) -> None:
+        """Mark ``Canceling`` and send SIGTERM to the worker (``recursive`` has no meaning locally)."""
+        row = self._row(run_id)
+        if row["status"] not in ("Queued", "InProgress"):
+            return
+        now = _now().isoformat()
+        with self._store.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE df_runs SET status = 'Canceling', cancel_requested_at = ?, updated_at = ?"
+                " WHERE run_id = ? AND status IN ('Queued', 'InProgress')",
+                (now, now, run_id),
+            )
+        if cursor.rowcount == 1 and row["pid"] is not None and pid_alive(row["pid"], run_id):
+            self._kill(row["pid"], signal.SIGTERM)
+
+    def monitor(self, runs: Sequence[WatchedRun]) -> LocalRunMonitor:
+        """One SQL query per poll for all watched runs."""
+        return LocalRunMonitor(self, [run.run_id for run in runs])
+
+    # -- triggers --------------------------------------------------------------------------------------
+
+    def create_trigger(
+        self,
+        name: str,
+        pipeline: str,
+        *,
+        schedule: Schedule | None,
+        storage_event: StorageEvent | None,
+        parameters: Mapping[str, Any],
+        start: bool,
+    ) -> TriggerInfo:
+        """Not supported locally (see ``_TRIGGERS_UNSUPPORTED``)."""
+        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
+
+    def start_trigger(self, name: str) -> TriggerInfo:
+        """Not supported locally."""
+        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
+
+    def stop_trigger(self, name: str) -> TriggerInfo:
+        """Not supported locally."""
+        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
+
+    def get_trigger(self, name: str) -> TriggerInfo:
+        """Not supported locally."""
+        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
+
+    def list_triggers(self) -> list[TriggerInfo]:
+        """Not supported locally."""
+        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
+
+    def delete_trigger(self, name: str) -> None:
+        """Not supported locally."""
+        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
+
+    # -- used by the monitor -----------------------------------------------------------------------------
+
+    def _rows(self, run_ids: Sequence[str]) -> list[sqlite3.Row]:
+        marks = ", ".join("?" for _ in run_ids)
+        return self._store.connection().execute(
+            f"SELECT * FROM df_runs WHERE run_id IN ({marks})", list(run_ids)  # noqa: S608
+        ).fetchall()
+
+    def close(self) -> None:
+        """Forget finished worker handles (running workers keep running, like Data Factory runs)."""
+        with self._lock:
+            for run_id, child in list(self._children.items()):
+                if child.poll() is not None:
+                    del self._children[run_id]
+
+
+class LocalRunMonitor:
+    """Watches many local runs with one SQL query per poll."""
+
+    def __init__(self, service: LocalDataFactoryService, run_ids: list[str]) -> None:
+        self._service = service
+        self._pending = list(dict.fromkeys(run_ids))
+        self._latest: dict[str, PollResult] = {}
+        self.requests = 0
+
+    def poll(self) -> Mapping[str, PollResult]:
+        """Read every pending run in one query; settle dead workers."""
+        if self._pending:
+            self.requests += 1
+            rows = {row["run_id"]: row for row in self._service._rows(self._pending)}
+            missing = [run_id for run_id in self._pending if run_id not in rows]
+            if missing:
+                raise ResourceNotFoundError(
+                    f"refresh run(s) {missing} do not exist in this store", backend="local", status_code=404
+                )
+            for run_id in self._pending:
+                result = self._service._poll_result(self._service._reconcile(rows[run_id]))
+                self._latest[run_id] = result
+            self._pending = [run_id for run_id in self._pending if not self._latest[run_id].status.is_terminal]
+        return dict(self._latest)
+
+    def result(self, run_id: str) -> RefreshRun:
+        """The finished run with activities and outputs."""
+        return self._service.get_run(run_id)
