@@ -1,0 +1,289 @@
+"""``Flow``: compose the loop's steps in plain Python, resumable by run id, stopped cleanly by gates.
+
+.. code-block:: python
+
+    with Flow("diabetes", client=client) as flow:
+        refresh = flow.step("refresh", lambda s: client.data_factory.begin_refresh("features", idempotency_key=s.key))
+        run = flow.step("train", lambda s: client.training.begin_train(job, idempotency_key=s.key))
+        model = flow.step("register", lambda s: client.models.register(run, name="diabetes"))
+        report = flow.gate("validate", lambda s: client.validation.validate(model, checks=checks))
+        ...
+    print(flow.outcome)          # completed | not_promoted | rejected | failed
+
+Each step gets an idempotency key derived from (flow, run id, step name). The journal (SQLite, in the
+local store) records finished steps with their results, so re-running a crashed flow with the same run
+id returns finished steps' results without running them again, and re-runs unfinished ones with the
+SAME key, which makes the backend re-attach to the work in flight instead of starting it twice.
+
+A gate step returns a value with ``passed`` (validation) or ``approved`` (approval); when it does not
+pass, the flow stops at the end of the ``with`` block with ``outcome`` ``not_promoted`` / ``rejected``
+rather than raising. In dry-run mode no action runs: every step records what it would do.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from mlops_sdk.backends.local.store import LocalStore
+from mlops_sdk.core.clock import Clock, SystemClock
+from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.operation import Operation
+from mlops_sdk.flows.journal import StepJournal, decode_result
+
+__all__ = ["Flow", "FlowStopped", "PlannedEffect", "StepContext", "StepRecord", "default_run_id", "gate_outcome"]
+
+T = TypeVar("T")
+_log = get_logger(__name__)
+_KEY_UNSAFE = re.compile(r"[^a-z0-9-]+")
+
+
+def default_run_id(env: dict[str, str] | None = None) -> str:
+    """The CI build id when running in CI (so a re-run of the build resumes), else a new random id."""
+    import os
+
+    env = dict(os.environ) if env is None else env
+    for name in ("BUILD_BUILDID", "GITHUB_RUN_ID"):
+        if env.get(name):
+            return f"{'ado' if name.startswith('BUILD') else 'gh'}-{env[name]}"
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step's action receives.
+
+    Attributes:
+        flow: The flow's name.
+        run_id: The flow run id.
+        step: The step's name.
+        key: Idempotency key for the step's side effect (``<flow>-<run id>-<step>``, lowercase,
+            ``[a-z0-9-]``, at most 63 characters: valid as an Azure ML job name and a pipeline parameter).
+        attempt: 1 on the first execution, 2+ when the step is re-attached after a crash.
+    """
+
+    flow: str
+    run_id: str
+    step: str
+    key: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class PlannedEffect:
+    """A side effect a dry run would have had."""
+
+    step: str
+    description: str
+    key: str
+
+
+@dataclass
+class _Planned:
+    """Stands in for a step's result during a dry run."""
+
+    step: str
+
+    def __repr__(self) -> str:
+        return f"<result of {self.step!r}>"
+
+
+class FlowStopped(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by :meth:`Flow.gate` to end the ``with`` block when a gate did not pass (caught by Flow)."""
+
+    def __init__(self, outcome: str, step: str, value: Any) -> None:
+        super().__init__(f"flow stopped at gate {step!r}: {outcome}")
+        self.outcome = outcome
+        self.step = step
+        self.value = value
+
+
+@dataclass
+class StepRecord:
+    """How one step went in this execution."""
+
+    name: str
+    status: str  # succeeded | skipped (restored from the journal) | failed | stopped | planned
+    result: Any = None
+    message: str | None = None
+
+
+@dataclass
+class _State:
+    outcome: str = "running"
+    steps: list[StepRecord] = field(default_factory=list)
+    plan: list[PlannedEffect] = field(default_factory=list)
+    stopped_at: str | None = None
+
+
+class Flow:
+    """A resumable sequence of steps with idempotency keys, gates and a dry-run mode.
+
+    Args:
+        name: The flow's name (part of every idempotency key).
+        client: The client whose target holds the journal (a local target's folder); optional.
+        run_id: Flow run id; default: the CI build id in CI, else a fresh id. Re-use it to resume.
+        dry_run: Record what each step would do instead of doing it.
+        journal_dir: Folder of the journal store; default: the local target's folder, else ``.mlops``.
+        clock: Time source.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        client: Any = None,
+        run_id: str | None = None,
+        dry_run: bool = False,
+        journal_dir: str | Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise ConfigurationError(
+                f"flow name {name!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'"
+            )
+        self.name = name
+        self.run_id = run_id or default_run_id()
+        self.dry_run = dry_run
+        self._clock = clock or SystemClock()
+        self._state = _State()
+        self._position = 0
+        self._journal: StepJournal | None = None
+        if not dry_run:
+            folder = Path(journal_dir) if journal_dir is not None else _journal_folder(client)
+            self._store = LocalStore(folder)
+            self._journal = StepJournal(self._store, self._clock)
+
+    def __repr__(self) -> str:
+        return f"Flow({self.name!r}, run_id={self.run_id!r}, outcome={self.outcome!r})"
+
+    # -- context management ------------------------------------------------------------------------
+
+    def __enter__(self) -> Flow:
+        if self._journal is not None:
+            self._journal.start_run(self.name, self.run_id)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if isinstance(exc, FlowStopped):
+            self._state.outcome = exc.outcome
+            self._state.stopped_at = exc.step
+            suppress = True
+        else:
+            self._state.outcome = "failed" if exc is not None else ("planned" if self.dry_run else "completed")
+            suppress = False
+        if self._journal is not None:
+            self._journal.finish_run(self.name, self.run_id, self._state.outcome)
+            self._store.close()
+        return suppress
+
+    # -- results -------------------------------------------------------------------------------------
+
+    @property
+    def outcome(self) -> str:
+        """``running``, ``completed``, ``planned`` (dry run), ``not_promoted``, ``rejected`` or ``failed``."""
+        return self._state.outcome
+
+    @property
+    def stopped_at(self) -> str | None:
+        """The gate step that stopped the flow, if one did."""
+        return self._state.stopped_at
+
+    @property
+    def steps(self) -> list[StepRecord]:
+        """The steps of this execution, in order."""
+        return list(self._state.steps)
+
+    @property
+    def plan(self) -> list[PlannedEffect]:
+        """In dry-run mode: the side effects the run would have had, in order."""
+        return list(self._state.plan)
+
+    # -- steps ----------------------------------------------------------------------------------------
+
+    def key(self, step: str) -> str:
+        """The idempotency key of ``step`` in this run."""
+        raw = _KEY_UNSAFE.sub("-", f"{self.name}-{self.run_id}-{step}".lower()).strip("-")
+        if len(raw) <= 63:
+            return raw
+        import hashlib
+
+        digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
+        return f"{raw[:52].rstrip('-')}-{digest}"
+
+    def step(self, name: str, action: Callable[[StepContext], Any], *, describe: str | None = None) -> Any:
+        """Run ``action`` once per flow run; an :class:`Operation` it returns is waited for.
+
+        On a re-run with the same run id, a step that finished returns its recorded result without
+        running; one that was in flight runs again with the same idempotency key (re-attaching).
+        """
+        self._position += 1
+        key = self.key(name)
+        if self.dry_run:
+            self._state.plan.append(PlannedEffect(name, describe or f"run step {name!r}", key))
+            self._state.steps.append(StepRecord(name, "planned"))
+            return _Planned(name)
+        assert self._journal is not None
+        entry = self._journal.get(self.name, self.run_id, name)
+        if entry is not None and entry.status == "succeeded" and entry.result_type and entry.result_json:
+            restored, value = decode_result(entry.result_type, entry.result_json)
+            if restored:
+                _log.info("flow %s run %s: step %s already done, skipped", self.name, self.run_id, name)
+                self._state.steps.append(StepRecord(name, "skipped", value))
+                return value
+        attempt = (entry.attempts + 1) if entry is not None else 1
+        self._journal.started(self.name, self.run_id, name, self._position, key)
+        context = StepContext(self.name, self.run_id, name, key, attempt)
+        try:
+            value = action(context)
+            if isinstance(value, Operation):
+                value = value.result()
+        except BaseException as error:
+            self._journal.finished(self.name, self.run_id, name, "failed", None, str(error))
+            self._state.steps.append(StepRecord(name, "failed", message=str(error)))
+            raise
+        self._journal.finished(self.name, self.run_id, name, "succeeded", value, None)
+        self._state.steps.append(StepRecord(name, "succeeded", value))
+        return value
+
+    def gate(self, name: str, action: Callable[[StepContext], Any], *, describe: str | None = None) -> Any:
+        """Run a gate step; when its result did not pass, stop the flow cleanly (see :class:`Flow`)."""
+        value = self.step(name, action, describe=describe)
+        if self.dry_run:
+            return value
+        outcome = gate_outcome(value)
+        if outcome is not None:
+            self._state.steps[-1].status = "stopped"
+            raise FlowStopped(outcome, name, value)
+        return value
+
+
+def gate_outcome(value: Any) -> str | None:
+    """``None`` when a gate result lets the flow continue, else the flow outcome it causes."""
+    if hasattr(value, "approved"):
+        return None if value.approved else "rejected"
+    if hasattr(value, "passed"):
+        if value.passed:
+            return None
+        outcome = getattr(value, "outcome", "failed")
+        return "not_promoted" if outcome == "not_promoted" else "failed"
+    raise ConfigurationError(
+        f"gate result {type(value).__name__} has neither 'passed' nor 'approved'; use flow.step for ordinary steps"
+    )
+
+
+def _journal_folder(client: Any) -> Path:
+    target = getattr(client, "target", None)
+    if isinstance(target, str) and target.startswith("local://"):
+        backend = client._context.backend
+        folder: Path = backend.folder
+        return folder
+    return Path(".mlops")
