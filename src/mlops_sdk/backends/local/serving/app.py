@@ -1,0 +1,501 @@
+"""The endpoint server's ASGI application (a bare ASGI callable: no framework on the hot path).
+
+Routes:
+
+=====================================  ==========  =====================================================
+``POST /score``                        scoring key Azure ML protocol: ``input_data`` -> bare JSON list
+``POST /invocations``                  scoring key MLflow protocol -> ``{"predictions": ...}`` (JSON or CSV)
+``GET /ping``, ``/health``, ``/version``  none       liveness / readiness / version (no secrets in them)
+``GET /admin/state``                   admin key   deployments, traffic, mirror
+``PUT /admin/deployments/{name}``      admin key   load a model (``{"model_path": ...}``) side by side
+``DELETE /admin/deployments/{name}``   admin key   unload (refused while it has traffic)
+``PUT /admin/traffic``                 admin key   replace the traffic map (and optionally the mirror map)
+``GET /admin/stats``                   admin key   per-deployment counters
+=====================================  ==========  =====================================================
+
+Every scoring answer names the deployment that produced it in ``azureml-model-deployment``, as
+Azure ML does; sending that header routes to one deployment regardless of the weights. Errors are
+``{"error_code", "message"}`` JSON with 400 (bad input), 401 (key), 404, 405, 413 (body too big),
+415 (content type) or 503 (no live traffic): bad input never produces a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
+from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body
+from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
+
+__all__ = ["DEPLOYMENT_HEADER", "DEPLOYMENT_NAME", "EndpointApp", "LoadedDeployment"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+ENDPOINT_HEADER = "x-mlops-endpoint"
+DEPLOYMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
+_DEPLOYMENT_HEADER_B = DEPLOYMENT_HEADER.encode()
+_JSON = b"application/json"
+_INLINE_MAX_ROWS = 2_000
+_log = get_logger("mlops_sdk.serving")
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = list(headers)
+
+
+@dataclass
+class LoadedDeployment:
+    """One deployment held by the server."""
+
+    name: str
+    model: ServedModel
+    model_path: str
+    fast_path: bool
+    loaded_at: float
+    metadata: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        """JSON form for the admin API."""
+        return {
+            "model_path": self.model_path,
+            "fast_path_requested": self.fast_path,
+            "loaded_at": self.loaded_at,
+            "metadata": self.metadata,
+            **self.model.describe(),
+        }
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error_code": code, "message": message}).encode()
+
+
+def _content_type(value: str | None) -> tuple[str, dict[str, str]]:
+    if not value:
+        return "", {}
+    kind, *parameters = (part.strip() for part in value.split(";"))
+    params = {}
+    for parameter in parameters:
+        key, _, item = parameter.partition("=")
+        params[key.strip().lower()] = item.strip().strip('"').lower()
+    return kind.lower(), params
+
+
+class EndpointApp:
+    """The ASGI app of one endpoint.
+
+    Args:
+        name: Endpoint name (reported in ``x-mlops-endpoint``).
+        keys: Accepted scoring keys (primary, secondary).
+        admin_key: Key of the admin API.
+        max_body_bytes: Larger request bodies get 413.
+        state_path: Where deployments/traffic are persisted (``None``: not persisted).
+        loader: Loads a model directory (tests may pass another loader).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        keys: Iterable[str],
+        admin_key: str,
+        max_body_bytes: int = 16 * 2**20,
+        state_path: Path | None = None,
+        loader: Callable[..., ServedModel] = load_served_model,
+    ) -> None:
+        self.name = name
+        self._keys = [f"Bearer {key}".encode() for key in keys if key]
+        self._admin = f"Bearer {admin_key}".encode()
+        self._max_body = max_body_bytes
+        self._state_path = state_path
+        self._loader = loader
+        self.table = RoutingTable({}, {}, {})
+        self.stats: dict[str, dict[str, float]] = {}
+        self._admin_lock: asyncio.Lock | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+        self._version = _version_body()
+
+    # -- ASGI entry --------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection event (``http`` or ``lifespan``)."""
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.restore()
+                except Exception as error:  # report and refuse to start: the manager shows the log
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._background:
+                    await asyncio.wait(self._background, timeout=5)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        try:
+            if path in ("/score", "/invocations"):
+                if method != "POST":
+                    raise _HttpError(405, "METHOD_NOT_ALLOWED", f"use POST {path}", [(b"allow", b"POST")])
+                await self._score(path, headers, receive, send)
+            elif path in ("/ping", "/health", "/version"):
+                if method not in ("GET", "HEAD"):
+                    raise _HttpError(405, "METHOD_NOT_ALLOWED", f"use GET {path}", [(b"allow", b"GET")])
+                await self._probe(path, send)
+            elif path.startswith("/admin/"):
+                await self._admin_route(path, method, headers, receive, send)
+            else:
+                raise _HttpError(
+                    404, "ENDPOINT_NOT_FOUND", f"no route {path}; use POST /score or POST /invocations"
+                )
+        except _HttpError as error:
+            await _respond(send, error.status, _error_body(error.code, error.message), extra=error.headers)
+
+    # -- probes ------------------------------------------------------------------------------------
+
+    async def _probe(self, path: str, send: Send) -> None:
+        if path == "/ping":
+            await _respond(send, 200, b"\n", b"text/plain", extra=[(ENDPOINT_HEADER.encode(), self.name.encode())])
+        elif path == "/health":
+            body = {"status": "ok", "endpoint": self.name, "deployments": len(self.table.deployments)}
+            await _respond(send, 200, json.dumps(body).encode())
+        else:
+            await _respond(send, 200, self._version)
+
+    # -- scoring -----------------------------------------------------------------------------------
+
+    def _authorize(self, headers: Mapping[bytes, bytes]) -> None:
+        supplied = headers.get(b"authorization", b"")
+        for key in self._keys:
+            if hmac.compare_digest(supplied, key):
+                return
+        message = (
+            "missing Authorization header; send 'Authorization: Bearer <endpoint key>'"
+            if not supplied
+            else "the endpoint key is not valid"
+        )
+        raise _HttpError(401, "UNAUTHORIZED", message, [(b"www-authenticate", b"Bearer")])
+
+    async def _score(self, path: str, headers: Mapping[bytes, bytes], receive: Receive, send: Send) -> None:
+        self._authorize(headers)
+        kind, params = _content_type(headers.get(b"content-type", b"").decode("latin-1"))
+        if kind not in ("", "application/json", "text/csv") or params.get("charset", "utf-8") != "utf-8":
+            raise _HttpError(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                f"content type {kind or 'unknown'!r} is not supported; send application/json "
+                "(or text/csv) in UTF-8",
+            )
+        body = await _read_body(receive, headers, self._max_body)
+        protocol = "azureml" if path == "/score" else "mlflow"
+        try:
+            batch = parse_csv(body) if kind == "text/csv" else parse_json_body(body, protocol=protocol)
+        except PayloadError as error:
+            raise _HttpError(400, "BAD_REQUEST", str(error)) from None
+        table = self.table
+        requested = headers.get(_DEPLOYMENT_HEADER_B)
+        if requested:
+            name = requested.decode("latin-1")
+            if name not in table.deployments:
+                raise _HttpError(
+                    404,
+                    "DEPLOYMENT_NOT_FOUND",
+                    f"deployment {name!r} does not exist on endpoint {self.name!r}; "
+                    f"deployments: {sorted(table.deployments)}",
+                )
+            mirrors: tuple[str, ...] = ()
+        else:
+            picked = table.pick()
+            if picked is None:
+                raise _HttpError(
+                    503,
+                    "NO_TRAFFIC",
+                    f"endpoint {self.name!r} has no live traffic set; send the {DEPLOYMENT_HEADER} header "
+                    "to call one deployment, or set traffic",
+                )
+            name = picked
+            mirrors = table.mirrors()
+        deployment: LoadedDeployment = table.deployments[name]
+        counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
+        counters["requests"] += 1
+        try:
+            predictions = await self._predict(deployment.model, batch)
+        except PayloadError as error:
+            counters["errors"] += 1
+            raise _HttpError(400, "BAD_REQUEST", str(error)) from None
+        except Exception as error:  # a model bug, not the caller's input
+            counters["errors"] += 1
+            _log.error(f"deployment {name}: prediction failed: {type(error).__name__}: {error}")
+            raise _HttpError(
+                500, "MODEL_ERROR", f"deployment {name!r} failed to score the input ({type(error).__name__})"
+            ) from None
+        for mirror in mirrors:
+            self._mirror(table, mirror, batch)
+        payload = predictions if protocol == "azureml" else {"predictions": predictions}
+        await _respond(send, 200, json.dumps(payload).encode(), extra=[(_DEPLOYMENT_HEADER_B, name.encode())])
+
+    async def _predict(self, model: ServedModel, batch: Batch) -> Any:
+        if model.inline and len(batch) <= _INLINE_MAX_ROWS:
+            return model.predict(batch)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, model.predict, batch)
+
+    def _mirror(self, table: RoutingTable, name: str, batch: Batch) -> None:
+        deployment = table.deployments.get(name)
+        if deployment is None:
+            return
+        counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
+        counters["mirrored"] += 1
+
+        def run() -> None:
+            try:
+                deployment.model.predict(batch)
+            except Exception:
+                counters["mirror_errors"] += 1
+
+        future = asyncio.get_running_loop().run_in_executor(None, run)
+        self._background.add(future)
+        future.add_done_callback(self._background.discard)
+
+    # -- admin -------------------------------------------------------------------------------------
+
+    async def _admin_route(
+        self, path: str, method: str, headers: Mapping[bytes, bytes], receive: Receive, send: Send
+    ) -> None:
+        if not hmac.compare_digest(headers.get(b"authorization", b""), self._admin):
+            raise _HttpError(401, "UNAUTHORIZED", "the admin API needs the endpoint's admin key",
+                             [(b"www-authenticate", b"Bearer")])
+        if self._admin_lock is None:
+            self._admin_lock = asyncio.Lock()
+        if path == "/admin/state" and method == "GET":
+            await _respond(send, 200, json.dumps(self.snapshot()).encode())
+        elif path == "/admin/stats" and method == "GET":
+            await _respond(send, 200, json.dumps(self.stats).encode())
+        elif path == "/admin/traffic" and method == "PUT":
+            body = _admin_json(await _read_body(receive, headers, self._max_body))
+            async with self._admin_lock:
+                self.set_traffic(body.get("traffic", {}), body.get("mirror"))
+            await _respond(send, 200, json.dumps(self.snapshot()).encode())
+        elif path.startswith("/admin/deployments/") and method in ("PUT", "DELETE"):
+            name = path[len("/admin/deployments/") :]
+            if not DEPLOYMENT_NAME.match(name):
+                raise _HttpError(
+                    400, "BAD_REQUEST",
+                    f"deployment name {name!r} is invalid: 2-32 letters, digits or '-', starting with a letter",
+                )
+            body = _admin_json(await _read_body(receive, headers, self._max_body)) if method == "PUT" else {}
+            async with self._admin_lock:
+                if method == "PUT":
+                    await self.add_deployment(name, body)
+                else:
+                    self.remove_deployment(name)
+            await _respond(send, 200, json.dumps(self.snapshot()).encode())
+        else:
+            raise _HttpError(404, "NOT_FOUND", f"no admin route {method} {path}")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Deployments, traffic and mirror maps as JSON-ready data."""
+        table = self.table
+        return {
+            "endpoint": self.name,
+            "deployments": {name: item.describe() for name, item in sorted(table.deployments.items())},
+            "traffic": dict(table.traffic),
+            "mirror": dict(table.mirror),
+        }
+
+    async def add_deployment(self, name: str, body: Mapping[str, Any]) -> None:
+        """Load a model (off the event loop) and add or replace deployment ``name``; traffic is kept."""
+        model_path = body.get("model_path")
+        if not isinstance(model_path, str) or not model_path:
+            raise _HttpError(400, "BAD_REQUEST", "'model_path' (an MLflow model directory) is required")
+        fast_path = bool(body.get("fast_path", True))
+        metadata = body.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise _HttpError(400, "BAD_REQUEST", "'metadata' must be an object")
+        existing = self.table.deployments.get(name)
+        if existing is not None and existing.model_path == model_path and existing.fast_path == fast_path:
+            if existing.metadata != metadata:
+                existing.metadata = metadata
+                self._persist()
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            model = await loop.run_in_executor(None, lambda: self._loader(model_path, fast_path=fast_path))
+        except ModelLoadError as error:
+            raise _HttpError(400, "MODEL_LOAD_FAILED", str(error)) from None
+        except Exception as error:
+            _log.error(f"deployment {name}: loading {model_path} failed: {type(error).__name__}: {error}")
+            raise _HttpError(400, "MODEL_LOAD_FAILED", f"loading {model_path} failed: {type(error).__name__}: {error}") from None
+        loaded = LoadedDeployment(name, model, model_path, fast_path, time.time(), metadata)
+        table = self.table
+        self._swap({**table.deployments, name: loaded}, table.traffic, table.mirror)
+        _log.info(f"deployment {name}: loaded {model_path} ({model.flavor})")
+
+    def remove_deployment(self, name: str) -> None:
+        """Unload deployment ``name``; refused (409) while it receives live or mirrored traffic."""
+        table = self.table
+        if name not in table.deployments:
+            raise _HttpError(404, "DEPLOYMENT_NOT_FOUND", f"deployment {name!r} does not exist")
+        if table.traffic.get(name, 0) > 0 or table.mirror.get(name, 0) > 0:
+            raise _HttpError(
+                409, "CONFLICT",
+                f"deployment {name!r} still receives traffic ({table.traffic.get(name, 0)}% live, "
+                f"{table.mirror.get(name, 0)}% mirrored); move its traffic first",
+            )
+        deployments = {key: value for key, value in table.deployments.items() if key != name}
+        traffic = {key: value for key, value in table.traffic.items() if key != name}
+        mirror = {key: value for key, value in table.mirror.items() if key != name}
+        self._swap(deployments, traffic, mirror)
+        _log.info(f"deployment {name}: removed")
+
+    def set_traffic(self, traffic: Any, mirror: Any = None) -> None:
+        """Replace the live traffic map (and the mirror map when given) in one swap."""
+        table = self.table
+        if mirror is None:
+            mirror = {key: value for key, value in table.mirror.items() if key in table.deployments}
+        try:
+            clean, mirrored = validate_traffic(traffic, mirror, set(table.deployments))
+        except TrafficError as error:
+            raise _HttpError(400, "BAD_REQUEST", str(error)) from None
+        self._swap(table.deployments, clean, mirrored)
+        _log.info(f"traffic: {clean} mirror: {mirrored}")
+
+    def _swap(self, deployments: Mapping[str, Any], traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
+        self.table = RoutingTable(dict(deployments), dict(traffic), dict(mirror))
+        self._persist()
+
+    def _persist(self) -> None:
+        if self._state_path is None:
+            return
+        table = self.table
+        state = {
+            "deployments": {
+                name: {"model_path": item.model_path, "fast_path": item.fast_path, "metadata": item.metadata}
+                for name, item in table.deployments.items()
+            },
+            "traffic": dict(table.traffic),
+            "mirror": dict(table.mirror),
+        }
+        write_json_atomic(self._state_path, state)
+
+    async def restore(self) -> None:
+        """Reload the deployments and traffic persisted in ``state.json`` (at startup)."""
+        if self._state_path is None or not self._state_path.is_file():
+            return
+        state = json.loads(self._state_path.read_text(encoding="utf-8"))
+        loop = asyncio.get_running_loop()
+        deployments: dict[str, LoadedDeployment] = {}
+        for name, spec in state.get("deployments", {}).items():
+            path, fast = spec["model_path"], bool(spec.get("fast_path", True))
+            model = await loop.run_in_executor(None, lambda p=path, f=fast: self._loader(p, fast_path=f))
+            deployments[name] = LoadedDeployment(name, model, path, fast, time.time(), spec.get("metadata") or {})
+        traffic, mirror = validate_traffic(state.get("traffic", {}), state.get("mirror", {}), set(deployments))
+        self.table = RoutingTable(deployments, traffic, mirror)
+        _log.info(f"restored {sorted(deployments)} traffic {traffic}")
+
+
+def _admin_json(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _HttpError(400, "BAD_REQUEST", f"the body is not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise _HttpError(400, "BAD_REQUEST", "the body must be a JSON object")
+    return data
+
+
+async def _read_body(receive: Receive, headers: Mapping[bytes, bytes], limit: int) -> bytes:
+    declared = headers.get(b"content-length")
+    too_big = _HttpError(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes; send smaller batches")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise too_big
+        except ValueError:
+            raise _HttpError(400, "BAD_REQUEST", "invalid Content-Length header") from None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _HttpError(400, "BAD_REQUEST", "the client disconnected before sending the body")
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: bytes = _JSON, extra: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _version_body() -> bytes:
+    from mlops_sdk._version import __version__
+
+    versions = {"mlops_sdk": __version__}
+    with contextlib.suppress(Exception):
+        from importlib.metadata import version
+
+        versions["mlflow"] = version("mlflow")
+    return json.dumps(versions).encode()
+
+
+def write_json_atomic(path: Path, data: Any, *, mode: int | None = None) -> None:
+    """Write ``data`` as JSON to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        if mode is not None:
+            os.fchmod(handle, mode)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2, sort_keys=True)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

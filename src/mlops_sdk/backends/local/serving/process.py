@@ -1,0 +1,358 @@
+"""Managing endpoint server processes from the SDK: create, start detached, stop, administer, call.
+
+A server is found through its folder: ``server.json`` names pid and port, ``/ping`` answers with the
+endpoint's name (so a recycled pid or port is never mistaken for our server). Starting takes a file
+lock, so two processes starting the same endpoint at once start it once. Waiting for a process to
+come up is real time by nature (a real child process), bounded by a deadline.
+
+HTTP calls use the standard library (``http.client``): nothing heavy is imported in the client process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_sdk.backends.local.serving.app import write_json_atomic
+from mlops_sdk.core.errors import (
+    MlopsError,
+    OperationFailedError,
+    ServiceRequestError,
+    error_for_status,
+)
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.redaction import register_secret
+
+__all__ = ["EndpointServer", "HttpAnswer", "ServerInfo"]
+
+_log = get_logger(__name__)
+_children: dict[int, subprocess.Popen[bytes]] = {}
+DEFAULT_MAX_BODY = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Where a running server listens."""
+
+    pid: int
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:50123``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """One HTTP answer: status, lower-cased headers, raw body and the measured round trip (seconds)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed: float
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def message(self) -> str:
+        """The error message of an error answer (or the body text)."""
+        try:
+            data = self.json()
+        except ValueError:
+            return self.body.decode("utf-8", "replace")[:500]
+        if isinstance(data, dict) and "message" in data:
+            return str(data["message"])
+        return self.body.decode("utf-8", "replace")[:500]
+
+
+def _pid_alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class EndpointServer:
+    """The server process of one endpoint, addressed by its folder.
+
+    Args:
+        folder: ``<store>/endpoints/<name>``.
+        name: Endpoint name.
+    """
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
+        self.name = name
+
+    # -- files -------------------------------------------------------------------------------------
+
+    @property
+    def log_path(self) -> Path:
+        """The server's log file."""
+        return self.folder / "logs" / "server.log"
+
+    @property
+    def exists(self) -> bool:
+        """True once :meth:`create` wrote the endpoint's configuration."""
+        return (self.folder / "config.json").is_file()
+
+    def create(self, *, host: str = "127.0.0.1", port: int = 0, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+        """Write ``config.json`` and (once) ``secrets.json`` with fresh random keys (mode 0600)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "logs").mkdir(exist_ok=True)
+        (self.folder / "models").mkdir(exist_ok=True)
+        write_json_atomic(
+            self.folder / "config.json",
+            {"name": self.name, "host": host, "port": port, "max_body_bytes": max_body_bytes},
+        )
+        if not (self.folder / "secrets.json").is_file():
+            write_json_atomic(
+                self.folder / "secrets.json",
+                {
+                    "primary_key": secrets.token_urlsafe(32),
+                    "secondary_key": secrets.token_urlsafe(32),
+                    "admin_key": secrets.token_urlsafe(32),
+                },
+                mode=0o600,
+            )
+
+    def config(self) -> dict[str, Any]:
+        """The endpoint's ``config.json``."""
+        data: dict[str, Any] = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))
+        return data
+
+    def keys(self) -> dict[str, str]:
+        """The endpoint's keys (registered for redaction before they are returned)."""
+        data: dict[str, str] = json.loads((self.folder / "secrets.json").read_text(encoding="utf-8"))
+        for value in data.values():
+            register_secret(value)
+        return data
+
+    def info(self) -> ServerInfo | None:
+        """What ``server.json`` says (``None`` when the server never started or was stopped)."""
+        try:
+            data = json.loads((self.folder / "server.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return ServerInfo(pid=int(data["pid"]), host=str(data["host"]), port=int(data["port"]))
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def running(self) -> ServerInfo | None:
+        """The server's address when it is alive and answers ``/ping`` as this endpoint, else ``None``."""
+        info = self.info()
+        if info is None or not _pid_alive(info.pid):
+            return None
+        try:
+            answer = self._request(info, "GET", "/ping", timeout=2.0)
+        except ServiceRequestError:
+            return None
+        if answer.status == 200 and answer.headers.get("x-mlops-endpoint") == self.name:
+            return info
+        return None
+
+    @contextlib.contextmanager
+    def _start_lock(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / ".lock").open("a+") as handle:
+            try:
+                import fcntl
+            except ImportError:  # pragma: no cover - Windows: single-process use
+                yield
+                return
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def start(self, *, timeout: float = 120.0) -> ServerInfo:
+        """Start the server detached (unless it already runs) and wait until it answers ``/ping``.
+
+        Raises:
+            OperationFailedError: the process exited or did not answer in time; carries the log tail.
+        """
+        with self._start_lock():
+            info = self.running()
+            if info is not None:
+                return info
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / "server.json").unlink()
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "mlops_sdk.backends.local.serving.server", str(self.folder)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                    close_fds=True,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+            _children[process.pid] = process
+            _log.info("started endpoint server %s (pid %d)", self.name, process.pid)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise self._start_failed(f"exited with code {process.returncode}")
+                info = self.info()
+                if info is not None and info.pid == process.pid:
+                    running = self.running()
+                    if running is not None:
+                        return running
+                time.sleep(0.05)
+            self._terminate(process.pid, timeout=5.0)
+            raise self._start_failed(f"did not answer within {timeout:g}s")
+
+    def _start_failed(self, why: str) -> OperationFailedError:
+        tail = self.log_tail(40)
+        return OperationFailedError(
+            f"the endpoint server of {self.name!r} {why}. Log tail ({self.log_path}):\n{tail}",
+            backend="local",
+            details={"log_tail": tail, "log": str(self.log_path)},
+        )
+
+    def stop(self, *, timeout: float = 15.0) -> bool:
+        """Stop the server gracefully (SIGTERM, in-flight requests finish), SIGKILL after ``timeout``.
+
+        Returns:
+            True when a running server was stopped.
+        """
+        info = self.info()
+        if info is None:
+            return False
+        stopped = False
+        if _pid_alive(info.pid) and self.running() is not None:
+            self._terminate(info.pid, timeout=timeout)
+            stopped = True
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / "server.json").unlink()
+        return stopped
+
+    @staticmethod
+    def _terminate(pid: int, *, timeout: float) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _pid_alive(pid):
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        child = _children.pop(pid, None)
+        if child is not None:
+            child.wait(timeout=5)
+
+    def log_tail(self, lines: int = 50) -> str:
+        """The last ``lines`` lines of the server log (empty when there is none)."""
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                handle.seek(max(0, size - 64 * 1024))
+                text = handle.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+
+    def _require_running(self) -> ServerInfo:
+        info = self.info()
+        if info is None or not _pid_alive(info.pid):
+            raise ServiceRequestError(
+                f"the endpoint server of {self.name!r} is not running; start it with "
+                "client.deployments.begin_deploy(...) or `mlops endpoints start`",
+                backend="local",
+            )
+        return info
+
+    def _request(
+        self,
+        info: ServerInfo,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> HttpAnswer:
+        connection = http.client.HTTPConnection(info.host, info.port, timeout=timeout)
+        start = time.perf_counter()
+        try:
+            connection.request(method, path, body=body, headers=dict(headers or {}))
+            response = connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise ServiceRequestError(
+                f"{method} {path} on endpoint {self.name!r} failed: {error}", backend="local"
+            ) from error
+        finally:
+            connection.close()
+        elapsed = time.perf_counter() - start
+        return HttpAnswer(
+            status=response.status,
+            headers={key.lower(): value for key, value in response.getheaders()},
+            body=data,
+            elapsed=elapsed,
+        )
+
+    def admin(self, method: str, path: str, body: Mapping[str, Any] | None = None, *, timeout: float = 300.0) -> Any:
+        """Call the admin API; an error answer raises the matching :class:`MlopsError` subclass."""
+        info = self._require_running()
+        key = self.keys()["admin_key"]
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {key}"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        answer = self._request(info, method, f"/admin/{path.lstrip('/')}", body=payload, headers=headers, timeout=timeout)
+        if answer.status >= 400:
+            raise error_for_status(
+                answer.status,
+                f"endpoint {self.name!r}: {method} /admin/{path.lstrip('/')} failed: {answer.message}",
+                backend="local",
+            )
+        return answer.json()
+
+    def score(
+        self,
+        body: bytes,
+        *,
+        path: str = "/score",
+        deployment: str | None = None,
+        content_type: str = "application/json",
+        timeout: float = 60.0,
+    ) -> HttpAnswer:
+        """POST a scoring request with the primary key; the answer is returned whatever its status."""
+        info = self._require_running()
+        headers = {"Authorization": f"Bearer {self.keys()['primary_key']}", "Content-Type": content_type}
+        if deployment is not None:
+            headers["azureml-model-deployment"] = deployment
+        return self._request(info, "POST", path, body=body, headers=headers, timeout=timeout)
+
+
+def answer_error(answer: HttpAnswer, what: str) -> MlopsError:
+    """The :class:`MlopsError` for an error answer of a scoring call."""
+    return error_for_status(answer.status, f"{what}: {answer.message}", backend="local")

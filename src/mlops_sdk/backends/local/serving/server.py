@@ -1,0 +1,84 @@
+"""Process entry point of one endpoint server: ``python -m mlops_sdk.backends.local.serving.server FOLDER``.
+
+Reads ``config.json`` and ``secrets.json`` from the endpoint folder, binds the socket itself (so a
+requested port 0 becomes a real port before anything is announced), writes ``server.json``
+(pid, host, port) atomically, restores the persisted deployments and serves with uvicorn until
+SIGTERM/SIGINT, finishing in-flight requests before it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main", "serve"]
+
+
+def _socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets of that protocol, and
+    # without it every answer written in two parts waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(folder: Path) -> None:
+    """Serve the endpoint described in ``folder`` until terminated."""
+    import uvicorn
+
+    from mlops_sdk.backends.local.serving.app import EndpointApp, write_json_atomic
+
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    secrets = json.loads((folder / "secrets.json").read_text(encoding="utf-8"))
+    host = str(config.get("host", "127.0.0.1"))
+    sock = _socket(host, int(config.get("port", 0)))
+    port = sock.getsockname()[1]
+    app = EndpointApp(
+        name=str(config["name"]),
+        keys=[secrets["primary_key"], secrets.get("secondary_key", "")],
+        admin_key=secrets["admin_key"],
+        max_body_bytes=int(config.get("max_body_bytes", 16 * 2**20)),
+        state_path=folder / "state.json",
+    )
+    write_json_atomic(
+        folder / "server.json", {"pid": os.getpid(), "host": host, "port": port, "started_at": time.time()}
+    )
+    logging.getLogger("mlops_sdk").info("endpoint %s listening on http://%s:%d", config["name"], host, port)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=10,
+            server_header=False,
+            date_header=False,
+        )
+    )
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry: one argument, the endpoint folder."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m mlops_sdk.backends.local.serving.server ENDPOINT_FOLDER\n")
+        sys.exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    serve(Path(args[0]))
+
+
+if __name__ == "__main__":
+    main()
