@@ -22,7 +22,7 @@ from mlops_sdk.models.data_factory import Schedule, StorageEvent
 from mlops_sdk.testing import FakeClock
 from tests.fakes.credential import FAKE_TOKEN, StaticTokenCredential
 from tests.fakes.data_factory import API_VERSION, COPY_ACTIVITY, FakeDataFactory, RunPlan, failing_plan
-from tests.fakes.server import Fault, FakeService
+from tests.fakes.server import FakeService, Fault
 
 pytestmark = pytest.mark.azure
 
@@ -70,14 +70,17 @@ def test_refresh_runs_to_success_with_exact_requests(client: DataFactoryClient, 
     )
     run = operation.result()
 
-    assert run.status is Status.SUCCEEDED and run.native_status == "Succeeded"
+    assert run.status is Status.SUCCEEDED
+    assert run.native_status == "Succeeded"
     assert run.pipeline == "examplePipeline"
     assert run.parameters == {"region": "eu", "mlops_request_id": "flow-1:refresh"}
     assert run.idempotency_key == "flow-1:refresh"
     assert [a.name for a in run.activities] == ["ExampleCopyActivity"]
     assert run.lineage.refresh_run_id == run.run_id
     natives = [event.native_status for event in events]
-    assert natives[0] == "Queued" and "InProgress" in natives and natives[-1] == "Succeeded"
+    assert natives[0] == "Queued"
+    assert "InProgress" in natives
+    assert natives[-1] == "Succeeded"
 
     # Every request: api-version 2018-06-01, bearer token from the credential.
     assert adf.service.requests
@@ -97,7 +100,8 @@ def test_refresh_runs_to_success_with_exact_requests(client: DataFactoryClient, 
     assert create.json == {"region": "eu", "mlops_request_id": "flow-1:refresh"}
     assert not {"referencePipelineRunId", "isRecovery"} & set(create.query)
     polls = [path for method, path in sequence[3:] if method == "GET"]
-    assert polls and all(path == f"/pipelineruns/{run.run_id}" for path in polls)
+    assert polls
+    assert all(path == f"/pipelineruns/{run.run_id}" for path in polls)
     activity_query = _requests(adf, "POST", f"/pipelineruns/{run.run_id}/queryActivityruns")[-1]
     assert set(activity_query.json) == {"lastUpdatedAfter", "lastUpdatedBefore"}
 
@@ -131,7 +135,8 @@ def test_faults_on_create_run_leave_exactly_one_run(
     run = client.begin_refresh("examplePipeline", parameters={"region": "us"}, idempotency_key="once").result()
 
     runs = adf.runs_of("examplePipeline")
-    assert len(runs) == 1 and runs[0]["runId"] == run.run_id
+    assert len(runs) == 1
+    assert runs[0]["runId"] == run.run_id
     assert run.status is Status.SUCCEEDED
     # azure-core's own retries are off: every createRun attempt is ours, preceded by a key lookup.
     assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == creates
@@ -151,9 +156,12 @@ def test_queued_then_canceling_then_cancelled(client: DataFactoryClient, adf: Fa
         operation.result()
 
     cancels = _requests(adf, "POST", f"/pipelineruns/{operation.id}/cancel")
-    assert len(cancels) == 1 and cancels[0].query["isRecursive"] == "true" and not cancels[0].body
+    assert len(cancels) == 1
+    assert cancels[0].query["isRecursive"] == "true"
+    assert not cancels[0].body
     natives = [event.native_status for event in events]
-    assert "Canceling" in natives and natives[-1] == "Cancelled"
+    assert "Canceling" in natives
+    assert natives[-1] == "Cancelled"
     canceling = [event.status for event in events if event.native_status == "Canceling"]
     assert set(canceling) == {Status.RUNNING}
     assert client.get_run(operation.id).status is Status.CANCELED
@@ -167,13 +175,16 @@ def test_failed_activity_is_named_with_its_type_and_error(client: DataFactoryCli
         operation.result()
 
     message = str(raised.value)
-    assert "TransformSales" in message and "ExecuteDataFlow" in message
-    assert "DF-Executor-SourceInvalidPayload" in message and "Column 'amount' not found" in message
+    assert "TransformSales" in message
+    assert "ExecuteDataFlow" in message
+    assert "DF-Executor-SourceInvalidPayload" in message
+    assert "Column 'amount' not found" in message
     assert raised.value.operation_id == operation.id
     assert raised.value.details["failed_activities"][0]["name"] == "TransformSales"
     run = client.get_run(operation.id)
     assert run.status is Status.FAILED
-    assert run.failed_activity is not None and run.failed_activity.error is not None
+    assert run.failed_activity is not None
+    assert run.failed_activity.error is not None
     assert run.failed_activity.error.failure_type == "UserError"
 
 
@@ -194,7 +205,8 @@ def test_rerun_from_failure_uses_recovery_mode(client: DataFactoryClient, adf: F
         "startFromFailure": "true",
     }
     assert not create.body
-    assert rerun.status is Status.SUCCEEDED and rerun.run_id != failed.id
+    assert rerun.status is Status.SUCCEEDED
+    assert rerun.run_id != failed.id
     assert rerun.reference_run_id == failed.id  # same run group
     assert rerun.parameters["region"] == "eu"
 
@@ -245,10 +257,13 @@ def test_outputs_come_from_the_pipeline_return_value(client: DataFactoryClient, 
 
     sales = run.output("sales")
     assert sales.uri == "abfss://curated@lake.dfs.core.windows.net/sales/2026-01-01/"
-    assert sales.digest == "sha256:" + "ab" * 32 and sales.version == "ab" * 6
-    assert sales.row_count == 1200 and sales.columns[0].name == "amount"
+    assert sales.digest == "sha256:" + "ab" * 32
+    assert sales.version == "ab" * 6
+    assert sales.row_count == 1200
+    assert sales.columns[0].name == "amount"
     stores = run.output("stores")
-    assert stores.uri == "azureml://datastores/lake/paths/stores/" and stores.version == run.run_id
+    assert stores.uri == "azureml://datastores/lake/paths/stores/"
+    assert stores.version == run.run_id
     assert run.lineage.data_versions == {"sales": "ab" * 6, "stores": run.run_id}
 
 
@@ -266,7 +281,8 @@ def test_wait_all_polls_with_one_query_per_cycle(
     queries = [r for r in monitoring if r.path == f"{BASE}/queryPipelineRuns"]
     assert not [r for r in monitoring if r.method == "GET" and "/pipelineruns/" in r.path]
     cycles = len(clock.sleeps) - sleeps_before + 1
-    assert cycles >= 3 and len(queries) == cycles  # one query per poll cycle, for 13 runs
+    assert cycles >= 3
+    assert len(queries) == cycles
     assert queries[0].json["filters"] == [
         {"operand": "PipelineName", "operator": "In", "values": ["examplePipeline", "failingPipeline"]}
     ]
@@ -276,7 +292,8 @@ def test_wait_all_polls_with_one_query_per_cycle(
     assert windows == sorted(windows)  # the window moves forward: only changes come back
     assert [run.run_id for run in runs] == [operation.id for operation in operations]
     assert [run.status for run in runs] == [Status.SUCCEEDED] * 12 + [Status.FAILED]
-    assert runs[-1].failed_activity is not None and runs[-1].failed_activity.name == "TransformSales"
+    assert runs[-1].failed_activity is not None
+    assert runs[-1].failed_activity.name == "TransformSales"
 
 
 def test_list_runs_filters_on_the_service(client: DataFactoryClient, adf: FakeDataFactory) -> None:
@@ -301,7 +318,8 @@ def test_schedule_trigger_is_created_and_started(client: DataFactoryClient, adf:
         parameters={"region": "eu"},
     )
 
-    assert trigger.runtime_state == "Started" and trigger.type == "ScheduleTrigger"
+    assert trigger.runtime_state == "Started"
+    assert trigger.type == "ScheduleTrigger"
     put = _requests(adf, "PUT", "/triggers/nightly")[0]
     assert put.json == {
         "properties": {
@@ -340,7 +358,8 @@ def test_storage_event_trigger_subscribes_then_starts(client: DataFactoryClient,
                                    blob_path_ends_with=".parquet"),
         parameters={"region": "eu"},
     )
-    assert trigger.type == "BlobEventsTrigger" and trigger.runtime_state == "Started"
+    assert trigger.type == "BlobEventsTrigger"
+    assert trigger.runtime_state == "Started"
     body = _requests(adf, "PUT", "/triggers/on-landing")[0].json["properties"]
     assert body["typeProperties"] == {
         "scope": scope, "events": ["Microsoft.Storage.BlobCreated"], "ignoreEmptyBlobs": True,
