@@ -1,0 +1,118 @@
+"""The embedded MLflow store of the local backend: tracking and registry in ``<folder>/mlflow.db``.
+
+Artifacts go to ``<folder>/artifacts/<experiment>/``. MLflow is imported on first use only (it costs
+about a second), and one :class:`MlflowClient` is shared per store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceExistsError, ResourceNotFoundError
+
+__all__ = ["MlflowStore", "mlflow_errors", "mlflow_store", "quiet"]
+
+_STORES: dict[Path, MlflowStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+class MlflowStore:
+    """Access to the local MLflow tracking + registry database.
+
+    Args:
+        folder: The local backend's store folder.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.db_path = folder / "mlflow.db"
+        self.artifacts = folder / "artifacts"
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def uri(self) -> str:
+        """``sqlite:///<folder>/mlflow.db``: tracking and registry URI of the store."""
+        return f"sqlite:///{self.db_path}"
+
+    @property
+    def client(self) -> Any:
+        """The shared ``mlflow.MlflowClient`` (imports MLflow on first use)."""
+        with self._lock:
+            if self._client is None:
+                from mlops_sdk.backends.base import require_modules
+
+                require_modules(("mlflow",), extra="local", purpose="training and the model registry on the local backend")
+                from mlflow import MlflowClient
+
+                self.folder.mkdir(parents=True, exist_ok=True)
+                with quiet():
+                    self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            return self._client
+
+    def experiment_id(self, name: str) -> str:
+        """Id of experiment ``name``, created (with its artifact folder in the store) if missing."""
+        client = self.client
+        with mlflow_errors(f"opening MLflow experiment {name!r}"):
+            found = client.get_experiment_by_name(name)
+            if found is not None:
+                return str(found.experiment_id)
+            location = (self.artifacts / name).resolve().as_uri()
+            try:
+                return str(client.create_experiment(name, artifact_location=location))
+            except MlopsError:
+                raise
+            except Exception as error:
+                if _code(error) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                return str(client.get_experiment_by_name(name).experiment_id)
+
+
+def mlflow_store(folder: Path) -> MlflowStore:
+    """The one :class:`MlflowStore` of ``folder`` in this process (training and models share it)."""
+    key = folder.resolve()
+    with _STORES_LOCK:
+        if key not in _STORES:
+            _STORES[key] = MlflowStore(key)
+        return _STORES[key]
+
+
+def _code(error: BaseException) -> str | None:
+    code = getattr(error, "error_code", None)
+    return str(code) if code is not None else None
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence MLflow's own deprecation / future warnings inside SDK calls (user state untouched)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        yield
+
+
+@contextlib.contextmanager
+def mlflow_errors(what: str, *, operation_id: str | None = None) -> Iterator[None]:
+    """Translate ``MlflowException`` raised in the block into the SDK's error tree."""
+    try:
+        with quiet():
+            yield
+    except MlopsError:
+        raise
+    except Exception as error:
+        code = _code(error)
+        if code is None:
+            raise
+        message = getattr(error, "message", None) or str(error)
+        if code == "RESOURCE_DOES_NOT_EXIST" or (code == "INVALID_PARAMETER_VALUE" and "not found" in message):
+            raise ResourceNotFoundError(f"{what}: {message}", backend="local", operation_id=operation_id) from error
+        if code == "RESOURCE_ALREADY_EXISTS":
+            raise ResourceExistsError(f"{what}: {message}", backend="local", operation_id=operation_id) from error
+        if code == "INVALID_PARAMETER_VALUE":
+            raise ConfigurationError(f"{what}: {message}", backend="local", operation_id=operation_id) from error
+        raise MlopsError(f"{what}: {code}: {message}", backend="local", operation_id=operation_id) from error

@@ -1,0 +1,571 @@
+"""Local training: the user's command as a supervised subprocess, metrics in the embedded MLflow store.
+
+Each run lives in ``<store>/runs/<run id>/``::
+
+    code/            snapshot of TrainingJob.code (the command's working directory)
+    outputs/<name>/  one folder (or file) per declared output
+    logs/            stdout.log, stderr.log
+    bin/python       the interpreter of the submitting environment
+    launch.json      what the supervisor runs
+    result.json      outcome written by the supervisor
+
+The run's record (status, pids, idempotency key, launch token) lives in ``mlops.db`` so any process
+can re-attach to it by key or id after the submitter died. A detached supervisor
+(:mod:`._supervisor`) owns the process, the timeout and the exit code; cancellation is a SIGTERM
+to it, which it forwards to the command's process group (SIGKILL after a grace period).
+
+The command gets ``MLFLOW_TRACKING_URI`` (the store's ``mlflow.db``), ``MLFLOW_RUN_ID`` and
+``MLFLOW_EXPERIMENT_ID`` of a pre-created run, so ``mlflow.log_metric`` in the script just works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlops_sdk.backends._snapshot import copy_snapshot
+from mlops_sdk.backends.local import LocalBackend
+from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_store
+from mlops_sdk.backends.local.store import Migration
+from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    OperationFailedError,
+    ResourceNotFoundError,
+)
+from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.operation import PollResult
+from mlops_sdk.core.redaction import redact
+from mlops_sdk.core.status import Status
+from mlops_sdk.models.training import TrainingInput, TrainingJob, TrainingRun
+
+__all__ = ["LocalTrainingService", "create_service"]
+
+_log = get_logger(__name__)
+_POLL_SECONDS = 0.1
+_TAIL_LINES = 20
+_MLFLOW_STATUS = {Status.SUCCEEDED: "FINISHED", Status.FAILED: "FAILED", Status.CANCELED: "KILLED"}
+
+MIGRATIONS = [
+    Migration(
+        1,
+        "training runs",
+        """
+        CREATE TABLE training_runs (
+            id TEXT PRIMARY KEY,
+            idempotency_key TEXT UNIQUE,
+            experiment TEXT NOT NULL,
+            display_name TEXT,
+            status TEXT NOT NULL,
+            native_status TEXT,
+            spec TEXT NOT NULL,
+            lineage TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            run_dir TEXT NOT NULL,
+            mlflow_run_id TEXT,
+            launch_token TEXT NOT NULL,
+            submitter_pid INTEGER,
+            submitter_start TEXT,
+            pid INTEGER,
+            pid_start TEXT,
+            child_pid INTEGER,
+            exit_code INTEGER,
+            error TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            finalized INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            ended_at TEXT
+        );
+        CREATE INDEX training_runs_created ON training_runs (created_at);
+        """,
+    )
+]
+
+
+def create_service(backend: LocalBackend) -> LocalTrainingService:
+    """Entry point used by ``Backend.service("training", ...)``."""
+    return LocalTrainingService(backend)
+
+
+def process_start_time(pid: int) -> str | None:
+    """Start time of ``pid`` from ``/proc`` (guards against pid reuse); ``None`` where unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:  # noqa: PTH123
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def process_alive(pid: int | None, start: str | None) -> bool:
+    """True if ``pid`` runs, is not a zombie and (where known) started at ``start``."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:  # noqa: PTH123
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return True  # no /proc (macOS): the kill probe is all we have
+    if fields[0] == "Z":
+        return False
+    return start is None or fields[19] == start
+
+
+class LocalTrainingService:
+    """Training on the local backend (see the module docstring)."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        backend.require_extra("local training", ("mlflow",))
+        self._backend = backend
+        self._store = backend.store
+        self._store.ensure_schema("training", MIGRATIONS)
+        self._mlflow: MlflowStore = mlflow_store(backend.folder)
+        self._runs_root = backend.folder / "runs"
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    # -- SPI ---------------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        job: TrainingJob,
+        *,
+        idempotency_key: str | None,
+        lineage: Lineage,
+        on_log: LogCallback | None = None,
+    ) -> LocalTrainingDriver:
+        """Start ``job`` (or re-attach to the run with ``idempotency_key``)."""
+        if idempotency_key is not None:
+            row = self._row_by_key(idempotency_key)
+            if row is not None:
+                _log.info("training run %s already exists for key %r; re-attaching", row["id"], idempotency_key)
+                self._adopt_if_orphaned(row)
+                return LocalTrainingDriver(self, row["id"], on_log)
+        self._check_inputs(job)
+        run_id = f"train-{uuid.uuid4().hex[:12]}"
+        token = uuid.uuid4().hex
+        run_lineage = lineage.with_inputs(training_run_id=run_id)
+        tags = {**job.tags, **run_lineage.to_tags()}
+        if idempotency_key is not None:
+            tags["mlops.idempotency_key"] = idempotency_key
+        me = os.getpid()
+        try:
+            with self._store.transaction() as connection:
+                connection.execute(
+                    "INSERT INTO training_runs (id, idempotency_key, experiment, display_name, status, spec, lineage,"
+                    " tags, run_dir, launch_token, submitter_pid, submitter_start, created_at)"
+                    " VALUES (?, ?, ?, ?, 'NotStarted', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id, idempotency_key, job.experiment, job.display_name, job.model_dump_json(),
+                        run_lineage.model_dump_json(), json.dumps(tags), str(self._runs_root / run_id), token,
+                        me, process_start_time(me), self._backend.clock.now().isoformat(),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            row = self._row_by_key(idempotency_key or "")
+            if row is None:
+                raise
+            return LocalTrainingDriver(self, row["id"], on_log)
+        self._launch(run_id, token)
+        return LocalTrainingDriver(self, run_id, on_log)
+
+    def attach(self, run_id: str, state: dict[str, Any], *, on_log: LogCallback | None = None) -> LocalTrainingDriver:
+        """Driver of an existing run."""
+        row = self._row(run_id)
+        self._adopt_if_orphaned(row)
+        return LocalTrainingDriver(self, run_id, on_log)
+
+    def get_run(self, run_id: str) -> TrainingRun:
+        """The run as it is now (finalised first if it just ended)."""
+        row = self._refresh(self._row(run_id))
+        return self._to_run(row)
+
+    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
+        """Most recent first."""
+        query = "SELECT * FROM training_runs"
+        params: list[Any] = []
+        if experiment is not None:
+            query += " WHERE experiment = ?"
+            params.append(experiment)
+        query += " ORDER BY created_at DESC LIMIT ?"
+        params.append(limit)
+        rows = self._store.connection().execute(query, params).fetchall()
+        return [self._to_run(self._refresh(row)) for row in rows]
+
+    def cancel(self, run_id: str) -> None:
+        """Record the request, then SIGTERM the supervisor (it stops the command's process group)."""
+        row = self._row(run_id)
+        if row["status"] in ("Succeeded", "Failed", "Canceled"):
+            return
+        with self._store.transaction() as connection:
+            connection.execute("UPDATE training_runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
+            connection.execute(
+                "UPDATE training_runs SET status = 'Canceled', native_status = 'Canceled', ended_at = ?"
+                " WHERE id = ? AND pid IS NULL AND status = 'NotStarted'",
+                (self._backend.clock.now().isoformat(), run_id),
+            )
+        row = self._row(run_id)
+        if row["pid"] and process_alive(row["pid"], row["pid_start"]):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(row["pid"], signal.SIGTERM)
+        elif row["child_pid"]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(row["child_pid"], signal.SIGKILL)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _row(self, run_id: str) -> sqlite3.Row:
+        row = self._store.connection().execute("SELECT * FROM training_runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            recent = [r[0] for r in self._store.connection().execute(
+                "SELECT id FROM training_runs ORDER BY created_at DESC LIMIT 5").fetchall()]
+            raise ResourceNotFoundError(
+                f"no training run {run_id!r} in {self._backend.folder}; recent runs: {', '.join(recent) or 'none'}",
+                backend="local", operation_id=run_id,
+            )
+        return row  # type: ignore[no-any-return]
+
+    def _row_by_key(self, key: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._store.connection().execute(
+            "SELECT * FROM training_runs WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+        return row
+
+    def _check_inputs(self, job: TrainingJob) -> None:
+        for name, item in job.inputs.items():
+            if not item.is_literal:
+                _input_path(name, item)
+
+    def _adopt_if_orphaned(self, row: sqlite3.Row) -> None:
+        """A run whose submitter died before its supervisor claimed it is launched by us (once)."""
+        if row["status"] != "NotStarted" or row["pid"] is not None or row["cancel_requested"]:
+            return
+        if row["submitter_pid"] == os.getpid() or process_alive(row["submitter_pid"], row["submitter_start"]):
+            return
+        token = uuid.uuid4().hex
+        me = os.getpid()
+        with self._store.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE training_runs SET launch_token = ?, submitter_pid = ?, submitter_start = ?"
+                " WHERE id = ? AND launch_token = ? AND pid IS NULL AND status = 'NotStarted'",
+                (token, me, process_start_time(me), row["id"], row["launch_token"]),
+            )
+        if cursor.rowcount == 1:
+            _log.info("training run %s was never started (its submitter died); starting it now", row["id"])
+            self._launch(row["id"], token)
+
+    def _launch(self, run_id: str, token: str) -> None:
+        row = self._row(run_id)
+        job = TrainingJob.model_validate_json(row["spec"])
+        run_dir = Path(row["run_dir"])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        code_dir = run_dir / "code"
+        if code_dir.exists():  # a previous launch attempt died half-way
+            shutil.rmtree(code_dir)
+        copy_snapshot(job.code, code_dir, exclude=[self._backend.folder])
+        (run_dir / "logs").mkdir(exist_ok=True)
+        outputs: dict[str, str] = {}
+        for name, output in job.outputs.items():
+            path = run_dir / "outputs" / name
+            if output.type == "uri_file":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+            outputs[name] = str(path)
+        inputs = {
+            name: str(item.value) if item.is_literal else str(_input_path(name, item))
+            for name, item in job.inputs.items()
+        }
+        quote = shlex.quote if os.name != "nt" else (lambda value: subprocess.list2cmdline([value]))
+        command = job.render_command(
+            {key: quote(value) for key, value in inputs.items()}, {key: quote(value) for key, value in outputs.items()}
+        )
+        mlflow_run_id, experiment_id = self._mlflow_run(row, job)
+        bin_dir = _python_shim(run_dir)
+        env = {
+            **job.environment_variables,
+            "MLFLOW_TRACKING_URI": self._mlflow.uri,
+            "MLFLOW_REGISTRY_URI": self._mlflow.uri,
+            "MLFLOW_RUN_ID": mlflow_run_id,
+            "MLFLOW_EXPERIMENT_ID": experiment_id,
+            "PYTHONUNBUFFERED": "1",
+            "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        }
+        argv = ["cmd", "/c", command] if os.name == "nt" else ["/bin/sh", "-c", command]
+        launch = {
+            "run_id": run_id, "db": str(self._store.path), "argv": argv, "cwd": str(code_dir), "env": env,
+            "timeout": job.timeout, "grace": 10.0,
+        }
+        temporary = run_dir / "launch.json.tmp"
+        temporary.write_text(json.dumps(launch), encoding="utf-8")
+        temporary.replace(run_dir / "launch.json")
+        supervisor = Path(__file__).with_name("_supervisor.py")
+        process = subprocess.Popen(
+            [sys.executable, str(supervisor), str(run_dir), token],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(run_dir / "logs" / "supervisor.log").open("ab"),
+            start_new_session=True, close_fds=True,
+        )
+        with self._lock:
+            self._children[run_id] = process
+        _log.info("started training run %s (supervisor pid %d): %s", run_id, process.pid, redact(command))
+
+    def _mlflow_run(self, row: sqlite3.Row, job: TrainingJob) -> tuple[str, str]:
+        experiment_id = self._mlflow.experiment_id(job.experiment)
+        if row["mlflow_run_id"]:
+            return row["mlflow_run_id"], experiment_id
+        tags = {**json.loads(row["tags"]), "mlops.training_run_id": row["id"], "mlflow.source.type": "JOB"}
+        if job.display_name:
+            tags["mlflow.runName"] = job.display_name
+        user = Lineage.model_validate_json(row["lineage"]).user
+        if user:
+            tags["mlflow.user"] = user
+        with mlflow_errors(f"creating the MLflow run of training run {row['id']}", operation_id=row["id"]):
+            run = self._mlflow.client.create_run(experiment_id, tags=tags, run_name=job.display_name)
+        mlflow_run_id = str(run.info.run_id)
+        with self._store.transaction() as connection:
+            connection.execute("UPDATE training_runs SET mlflow_run_id = ? WHERE id = ?", (mlflow_run_id, row["id"]))
+        return mlflow_run_id, experiment_id
+
+    def _reap(self, run_id: str) -> None:
+        with self._lock:
+            process = self._children.get(run_id)
+        if process is not None and process.poll() is not None:
+            with self._lock:
+                self._children.pop(run_id, None)
+
+    def _refresh(self, row: sqlite3.Row) -> sqlite3.Row:
+        """Detect a dead supervisor, finalise a newly ended run; return the current row."""
+        self._reap(row["id"])
+        if row["status"] == "Running" and not process_alive(row["pid"], row["pid_start"]):
+            row = self._row(row["id"])
+            if row["status"] == "Running":
+                status = "Canceled" if row["cancel_requested"] else "Failed"
+                native = "Canceled" if row["cancel_requested"] else "Lost"
+                if row["child_pid"]:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(row["child_pid"], signal.SIGKILL)
+                with self._store.transaction() as connection:
+                    connection.execute(
+                        "UPDATE training_runs SET status = ?, native_status = ?, ended_at = ?, error = ?"
+                        " WHERE id = ? AND status = 'Running'",
+                        (status, native, self._backend.clock.now().isoformat(),
+                         None if status == "Canceled" else
+                         f"the supervisor process (pid {row['pid']}) died without recording an exit code",
+                         row["id"]),
+                    )
+                row = self._row(row["id"])
+        elif row["status"] == "NotStarted":
+            self._adopt_if_orphaned(row)
+        if row["status"] in ("Succeeded", "Failed", "Canceled") and not row["finalized"]:
+            self._finalize(row)
+            row = self._row(row["id"])
+        return row
+
+    def _finalize(self, row: sqlite3.Row) -> None:
+        """Close the MLflow run if the script did not, and keep the logs as run artifacts."""
+        status = Status(row["status"])
+        if row["mlflow_run_id"]:
+            client = self._mlflow.client
+            with mlflow_errors(f"closing the MLflow run of training run {row['id']}", operation_id=row["id"]):
+                run = client.get_run(row["mlflow_run_id"])
+                if run.info.status in ("RUNNING", "SCHEDULED"):
+                    client.set_terminated(row["mlflow_run_id"], status=_MLFLOW_STATUS[status])
+                logs = Path(row["run_dir"]) / "logs"
+                for name in ("stdout.log", "stderr.log"):
+                    if (logs / name).is_file() and (logs / name).stat().st_size:
+                        client.log_artifact(row["mlflow_run_id"], str(logs / name), artifact_path="logs")
+        error = row["error"]
+        if status is Status.FAILED and error is None:
+            error = self._failure_message(row)
+        with self._store.transaction() as connection:
+            connection.execute("UPDATE training_runs SET finalized = 1, error = ? WHERE id = ?", (error, row["id"]))
+
+    def _failure_message(self, row: sqlite3.Row) -> str:
+        job = TrainingJob.model_validate_json(row["spec"])
+        if row["native_status"] == "TimedOut":
+            head = f"training run {row['id']} exceeded its timeout of {job.timeout:g}s and was stopped"
+        elif row["exit_code"] is not None and row["exit_code"] < 0:
+            head = f"training run {row['id']} was killed by signal {-row['exit_code']}"
+        elif row["exit_code"] is not None:
+            head = f"training run {row['id']} failed with exit code {row['exit_code']}"
+        else:
+            head = f"training run {row['id']} failed ({row['native_status']})"
+        tail = _tail(Path(row["run_dir"]) / "logs")
+        return redact(f"{head}. Last log lines:\n{tail}" if tail else f"{head} (no output)")
+
+    def _to_run(self, row: sqlite3.Row) -> TrainingRun:
+        job = TrainingJob.model_validate_json(row["spec"])
+        run_dir = Path(row["run_dir"])
+        metrics: dict[str, float] = {}
+        params: dict[str, str] = {}
+        if row["mlflow_run_id"] and row["status"] != "NotStarted":
+            with mlflow_errors(f"reading the MLflow run of training run {row['id']}", operation_id=row["id"]):
+                data = self._mlflow.client.get_run(row["mlflow_run_id"]).data
+            metrics = {str(key): float(value) for key, value in data.metrics.items()}
+            params = {str(key): str(value) for key, value in data.params.items()}
+        return TrainingRun(
+            id=row["id"],
+            backend="local",
+            status=Status(row["status"]),
+            native_status=row["native_status"],
+            experiment=row["experiment"],
+            display_name=row["display_name"],
+            idempotency_key=row["idempotency_key"],
+            metrics=metrics,
+            params=params,
+            outputs={name: str(run_dir / "outputs" / name) for name in job.outputs},
+            log_location=str(run_dir / "logs"),
+            lineage=Lineage.model_validate_json(row["lineage"]),
+            tags=json.loads(row["tags"]),
+            mlflow_run_id=row["mlflow_run_id"],
+            created_at=_parse_time(row["created_at"]),
+            ended_at=_parse_time(row["ended_at"]),
+            exit_code=row["exit_code"],
+            error=row["error"],
+        )
+
+
+class LocalTrainingDriver:
+    """Operation driver of one local training run."""
+
+    def __init__(self, service: LocalTrainingService, run_id: str, on_log: LogCallback | None) -> None:
+        self._service = service
+        self._run_id = run_id
+        self._on_log = on_log
+        self._offsets: dict[str, int] = {}
+        self._partial: dict[str, bytes] = {}
+
+    @property
+    def kind(self) -> str:
+        """``training.train``."""
+        return TRAIN_KIND
+
+    @property
+    def id(self) -> str:
+        """The run id."""
+        return self._run_id
+
+    def poll(self) -> PollResult:
+        """Read the run's record (cheap: one SQLite read and a pid probe)."""
+        row = self._service._refresh(self._service._row(self._run_id))
+        final = row["status"] in ("Succeeded", "Failed", "Canceled")
+        self._stream_logs(final)
+        status = Status(row["status"])
+        error = None
+        if status is Status.FAILED:
+            error = OperationFailedError(
+                row["error"] or f"training run {self._run_id} failed",
+                backend="local",
+                operation_id=self._run_id,
+                details={"exit_code": row["exit_code"], "native_status": row["native_status"],
+                         "logs": str(Path(row["run_dir"]) / "logs")},
+            )
+        return PollResult(
+            status=status, native_status=row["native_status"], retry_after=None if final else _POLL_SECONDS,
+            error=error,
+        )
+
+    def result(self) -> TrainingRun:
+        """The finished run with its metrics, params and outputs."""
+        return self._service.get_run(self._run_id)
+
+    def cancel(self) -> None:
+        """Stop the run's process group."""
+        self._service.cancel(self._run_id)
+
+    def state(self) -> dict[str, Any]:
+        """Nothing beyond the id is needed to re-attach."""
+        return {}
+
+    def _stream_logs(self, final: bool) -> None:
+        if self._on_log is None:
+            return
+        logs = Path(self._service._row(self._run_id)["run_dir"]) / "logs"
+        for name in ("stdout.log", "stderr.log"):
+            path = logs / name
+            if not path.is_file():
+                continue
+            with path.open("rb") as handle:
+                handle.seek(self._offsets.get(name, 0))
+                chunk = handle.read()
+            self._offsets[name] = self._offsets.get(name, 0) + len(chunk)
+            data = self._partial.pop(name, b"") + chunk
+            lines = data.split(b"\n")
+            rest = lines.pop()
+            if rest and not final:
+                self._partial[name] = rest
+            elif rest:
+                lines.append(rest)
+            for line in lines:
+                self._on_log(redact(line.decode("utf-8", errors="replace").rstrip("\r")))
+
+
+def _input_path(name: str, item: TrainingInput) -> Path:
+    uri = item.uri or ""
+    if uri.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        path = Path(unquote(urlsplit(uri).path))
+    elif "://" in uri:
+        raise ConfigurationError(
+            f"input {name!r} is {uri!r}, which the local backend cannot read; pass a local path or file:// URI "
+            "(azureml:// inputs need an azureml:// target)",
+            details={"field": f"inputs.{name}", "value": uri},
+        )
+    else:
+        path = Path(uri)
+    path = path.expanduser().resolve()
+    if not path.exists():
+        raise ConfigurationError(
+            f"input {name!r}: {path} does not exist; fix the path (relative paths resolve against {Path.cwd()})",
+            details={"field": f"inputs.{name}", "value": uri},
+        )
+    return path
+
+
+def _python_shim(run_dir: Path) -> Path:
+    """``bin/python`` / ``bin/python3`` in the run folder: exec the submitting interpreter (venv kept)."""
+    bin_dir = run_dir / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    if os.name == "nt":
+        return Path(sys.executable).parent
+    script = f"#!/bin/sh\nexec {shlex.quote(sys.executable)} \"$@\"\n"
+    for name in ("python", "python3"):
+        path = bin_dir / name
+        path.write_text(script, encoding="utf-8")
+        path.chmod(0o755)
+    return bin_dir
+
+
+def _tail(logs: Path) -> str:
+    for name in ("stderr.log", "stdout.log"):
+        path = logs / name
+        if path.is_file() and path.stat().st_size:
+            with path.open("rb") as handle:
+                handle.seek(max(0, path.stat().st_size - 16384))
+                lines = handle.read().decode("utf-8", errors="replace").splitlines()
+            return "\n".join(lines[-_TAIL_LINES:])
+    return ""
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

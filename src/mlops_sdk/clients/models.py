@@ -1,0 +1,173 @@
+"""``ModelClient``: the model registry (MLflow format) with versions, tags, aliases and their history."""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Mapping
+
+from mlops_sdk.backends.spi.models import ModelService
+from mlops_sdk.backends.spi.training import TrainingService
+from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.lineage import current_identity
+from mlops_sdk.core.tracing import span
+from mlops_sdk.models.registry import AliasEvent, ModelVersion, parse_model_ref
+from mlops_sdk.models.training import TrainingRun
+
+__all__ = ["ModelClient"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
+_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+
+class ModelClient(BaseClient):
+    """Register models from training runs; read versions; move aliases such as ``champion``.
+
+    Locally this is MLflow's registry on the store's SQLite database; on Azure ML the workspace's
+    model registry (aliases are kept in tags, see the docs). Also ``MLOpsClient(...).models``.
+    """
+
+    _capability = "models"
+
+    def _svc(self) -> ModelService:
+        return self._service(ModelService)  # type: ignore[type-abstract]
+
+    def register(
+        self,
+        run: TrainingRun | str,
+        *,
+        name: str,
+        output: str = "model",
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Register the MLflow model a training run wrote to its output ``output``.
+
+        The new version carries lineage tags (git commit, CI build, input data versions, training
+        run id) and who registered it. Registering the same run output again returns the version
+        it produced the first time instead of a new one.
+
+        Args:
+            run: The finished :class:`TrainingRun` or its id.
+            name: Registered model name.
+            output: Name of the job output holding the MLflow model.
+            description: Description of the version.
+            tags: Extra tags.
+
+        Raises:
+            ConfigurationError: the run did not succeed, has no such output, or it holds no MLflow model.
+        """
+        _check_name(name)
+        if isinstance(run, str):
+            run = self._context.backend.service("training", TrainingService).get_run(run)  # type: ignore[type-abstract]
+        clean_tags = _check_tags(tags or {})
+        with span("models.register", {"model": name}):
+            return self._svc().register(
+                run,
+                output=output,
+                name=name,
+                description=description,
+                tags=clean_tags,
+                lineage=run.lineage.with_inputs(training_run_id=run.id),
+                actor=current_identity(),
+            )
+
+    def get(self, name: str, version: str | int) -> ModelVersion:
+        """One version. Raises ``ResourceNotFoundError`` (listing what exists) when missing."""
+        _check_name(name)
+        with span("models.get", {"model": name}):
+            return self._svc().get(name, _version(version))
+
+    def list(self, name: str | None = None) -> builtins.list[ModelVersion]:
+        """Every version of ``name``, newest first; without a name, the latest version of every model."""
+        if name is not None:
+            _check_name(name)
+        with span("models.list"):
+            return self._svc().list(name)
+
+    def set_tags(self, name: str, version: str | int, tags: Mapping[str, str]) -> ModelVersion:
+        """Add or overwrite tags on a version (validation and approval digests are written this way)."""
+        _check_name(name)
+        clean = _check_tags(tags)
+        if not clean:
+            raise ConfigurationError("tags must not be empty", details={"field": "tags"})
+        with span("models.set_tags", {"model": name}):
+            return self._svc().set_tags(name, _version(version), clean)
+
+    def set_alias(self, name: str, alias: str, version: str | int) -> ModelVersion:
+        """Point ``alias`` (e.g. ``champion``) at ``version``, moving it from the version that had it.
+
+        The move is recorded with who made it and when (see :meth:`alias_history`).
+        """
+        _check_name(name)
+        _check_alias(alias)
+        with span("models.set_alias", {"model": name, "alias": alias}):
+            return self._svc().set_alias(name, alias, _version(version), actor=current_identity())
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias`` from the model (recorded in the history); a no-op when it is not set."""
+        _check_name(name)
+        _check_alias(alias)
+        with span("models.remove_alias", {"model": name, "alias": alias}):
+            self._svc().remove_alias(name, alias, actor=current_identity())
+
+    def get_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version ``alias`` points at. Raises ``ResourceNotFoundError`` when it is not set."""
+        _check_name(name)
+        _check_alias(alias)
+        with span("models.get_by_alias", {"model": name, "alias": alias}):
+            return self._svc().get_by_alias(name, alias)
+
+    def alias_history(self, name: str) -> builtins.list[AliasEvent]:
+        """Who moved which alias of ``name`` to which version, and when (oldest first)."""
+        _check_name(name)
+        with span("models.alias_history", {"model": name}):
+            return self._svc().alias_history(name)
+
+    def resolve(self, ref: str | ModelVersion) -> ModelVersion:
+        """Resolve ``name@version`` (e.g. ``diabetes@3``) or ``name:alias`` (e.g. ``diabetes:champion``)."""
+        if isinstance(ref, ModelVersion):
+            return ref
+        name, version, alias = parse_model_ref(ref)
+        if version is not None:
+            return self.get(name, version)
+        assert alias is not None
+        return self.get_by_alias(name, alias)
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigurationError(
+            f"model name {name!r} is invalid; use 1-255 letters, digits, '-', '_' or '.', starting with a letter or digit",
+            details={"field": "name", "value": str(name)},
+        )
+
+
+def _check_alias(alias: str) -> None:
+    if not isinstance(alias, str) or not _ALIAS.match(alias) or _RESERVED_ALIAS.match(alias):
+        raise ConfigurationError(
+            f"alias {alias!r} is invalid; use letters, digits, '-' and '_' starting with a letter or '_' "
+            "('latest' and v<number> are reserved)",
+            details={"field": "alias", "value": str(alias)},
+        )
+
+
+def _version(version: str | int) -> str:
+    text = str(version).strip()
+    if isinstance(version, bool) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", text):
+        raise ConfigurationError(
+            f"model version {version!r} is invalid; pass the version number, e.g. 3 or '3'",
+            details={"field": "version", "value": str(version)},
+        )
+    return text
+
+
+def _check_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    clean = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ConfigurationError("tag names must be non-empty strings", details={"field": "tags"})
+        clean[key] = str(value)
+    return clean

@@ -1,0 +1,122 @@
+"""``TrainingClient``: run the data scientist's own training code locally or as an Azure ML job."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback, TrainingService
+from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.lineage import Lineage, collect_lineage
+from mlops_sdk.core.operation import Operation, ProgressEvent
+from mlops_sdk.core.tracing import span
+from mlops_sdk.models.training import TrainingJob, TrainingRun
+
+__all__ = ["TrainingClient"]
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$")
+
+
+class TrainingClient(BaseClient):
+    """Submit, watch, list and cancel training runs.
+
+    ``TrainingClient("local://.mlops")`` runs jobs as local subprocesses with the embedded MLflow
+    store; on an ``azureml://`` target they are Azure ML command jobs. Also available as
+    ``MLOpsClient(...).training``.
+    """
+
+    _capability = "training"
+
+    def _svc(self) -> TrainingService:
+        return self._service(TrainingService)  # type: ignore[type-abstract]
+
+    def begin_train(
+        self,
+        job: TrainingJob | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        on_log: LogCallback | None = None,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        show_progress: bool | None = None,
+        cancel_on_interrupt: bool | None = None,
+    ) -> Operation[TrainingRun]:
+        """Start a training run and return its operation.
+
+        Args:
+            job: The job spec (a :class:`TrainingJob` or a plain dict of its fields).
+            idempotency_key: Makes the submission safe to repeat: a run already started with this key
+                (by this process, a crashed one, or another machine sharing the target) is
+                re-attached to instead of started again. On Azure the job name derives from it.
+            on_log: Called with every new line the script prints (local runs).
+            progress: Called after every poll with a :class:`ProgressEvent`.
+            show_progress: Force the progress display on/off (default: terminals and notebooks).
+            cancel_on_interrupt: On Ctrl-C while waiting: True cancels the run, False leaves it running,
+                ``None`` asks in a terminal and leaves it running otherwise (printing a resume command).
+
+        Raises:
+            ConfigurationError: invalid spec (unknown placeholder, missing code folder or input, ...).
+        """
+        spec = TrainingJob.build(job)
+        if not spec.code.is_dir():
+            raise ConfigurationError(
+                f"code folder {spec.code} does not exist; set 'code' to the folder holding your training script",
+                details={"field": "code", "value": str(spec.code)},
+            )
+        if idempotency_key is not None and not _KEY.match(idempotency_key):
+            raise ConfigurationError(
+                f"idempotency_key {idempotency_key!r} must be 1-200 characters of letters, digits, '-', '_', '.', "
+                "':' or '/', starting with a letter or digit",
+                details={"field": "idempotency_key"},
+            )
+        lineage = _lineage(spec)
+        with span("training.begin_train", {"experiment": spec.experiment, "backend": self.backend_name}):
+            driver = self._svc().submit(spec, idempotency_key=idempotency_key, lineage=lineage, on_log=on_log)
+        return self._operation(
+            driver,
+            description="training run",
+            progress=progress,
+            show_progress=show_progress,
+            cancel_on_interrupt=cancel_on_interrupt,
+        )
+
+    def get_run(self, run_id: str) -> TrainingRun:
+        """Return a run with its status, metrics, params and outputs.
+
+        Raises:
+            ResourceNotFoundError: no such run.
+        """
+        with span("training.get_run"):
+            return self._svc().get_run(_require_id(run_id))
+
+    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
+        """The most recent runs first (optionally of one experiment)."""
+        if limit < 1:
+            raise ConfigurationError("limit must be at least 1", details={"field": "limit"})
+        with span("training.list_runs"):
+            return self._svc().list_runs(experiment=experiment, limit=limit)
+
+    def cancel(self, run_id: str) -> None:
+        """Ask the run to stop and return at once; the run then ends as CANCELED."""
+        with span("training.cancel"):
+            self._svc().cancel(_require_id(run_id))
+
+    def resume_operation(self, token: str, *, on_log: LogCallback | None = None) -> Operation[TrainingRun]:
+        """Rebuild a training operation from its continuation token (in any process)."""
+
+        def attach(run_id: str, state: dict[str, Any]) -> Operation[Any]:
+            return self._operation(self._svc().attach(run_id, state, on_log=on_log), description="training run")
+
+        resumed: Operation[TrainingRun] = self._resume(token, {TRAIN_KIND: attach})
+        return resumed
+
+
+def _require_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise ConfigurationError("run_id must be a non-empty string", details={"field": "run_id"})
+    return run_id.strip()
+
+
+def _lineage(spec: TrainingJob) -> Lineage:
+    return collect_lineage(cwd=spec.code).with_inputs(**spec.data_lineage())

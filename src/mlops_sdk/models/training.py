@@ -1,0 +1,386 @@
+"""Value types of training: the job spec users write (:class:`TrainingJob`) and the run they get back.
+
+The command uses Azure ML's own placeholder syntax, ``${{inputs.NAME}}`` and ``${{outputs.NAME}}``,
+so one spec runs unchanged as a local subprocess and as an Azure ML command job. Every placeholder
+must name a declared input or output: a typo is a :class:`~mlops_sdk.core.errors.ConfigurationError`
+naming it, raised when the spec is built, before anything is submitted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.status import Status
+
+__all__ = [
+    "PLACEHOLDER",
+    "TrainingInput",
+    "TrainingJob",
+    "TrainingOutput",
+    "TrainingRun",
+]
+
+PLACEHOLDER = re.compile(r"\$\{\{\s*(?P<body>[^}]*?)\s*\}\}")
+"""Any ``${{ ... }}`` placeholder in a command."""
+_NAMED = re.compile(r"^(?P<kind>inputs|outputs)\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+InputType = Literal["uri_folder", "uri_file", "mltable", "literal"]
+OutputType = Literal["uri_folder", "uri_file", "mlflow_model", "custom_model"]
+
+# Attribute names probed on data objects (data factory refresh outputs, snapshots) for lineage.
+_VERSION_ATTRIBUTES = ("data_version", "version", "digest", "snapshot_id", "snapshot")
+_REFRESH_ATTRIBUTES = ("refresh_run_id", "run_id")
+
+
+class TrainingInput(BaseModel):
+    """One input of a training job: data (a path or URI) or a literal value.
+
+    Build it directly, or pass what you have to :class:`TrainingJob` and let it convert: a local path
+    (``str`` / :class:`~pathlib.Path`), an ``azureml://`` or ``file://`` URI, anything with a ``.uri``
+    attribute (a refresh output or data snapshot from ``client.data_factory``), or a number / bool
+    (a literal).
+
+    Attributes:
+        uri: Local path, ``file://`` or ``azureml://`` URI of the data.
+        value: The literal value (numbers, strings, booleans), when this input is not data.
+        type: ``uri_folder``, ``uri_file``, ``mltable`` or ``literal``; decided from the value when unset.
+        mode: Azure ML input mode (``ro_mount``, ``download``, ...); locally data is always a path.
+        data_version: Version of the data (snapshot digest, data asset version) recorded as lineage.
+        refresh_run_id: Id of the data refresh run that produced the data, recorded as lineage.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    uri: str | None = Field(default=None, alias="path")
+    value: str | int | float | bool | None = None
+    type: InputType | None = None
+    mode: str | None = None
+    data_version: str | None = None
+    refresh_run_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TrainingInput:
+        if (self.uri is None) == (self.value is None):
+            raise ValueError("give exactly one of 'path' (data) or 'value' (a literal)")
+        if self.value is not None and self.type not in (None, "literal"):
+            raise ValueError(f"a literal value cannot have type {self.type!r}")
+        return self
+
+    @property
+    def is_literal(self) -> bool:
+        """True when this input is a literal value rather than data."""
+        return self.value is not None
+
+    @classmethod
+    def coerce(cls, value: Any) -> TrainingInput:
+        """Convert what a user passes for an input into a :class:`TrainingInput`."""
+        if isinstance(value, TrainingInput):
+            return value
+        if isinstance(value, Mapping):
+            return cls.model_validate(dict(value))
+        if isinstance(value, bool | int | float):
+            return cls(value=value, type="literal")
+        if isinstance(value, Path):
+            return cls(uri=str(value))
+        if isinstance(value, str):
+            return cls(uri=value)
+        uri = getattr(value, "uri", None)
+        if isinstance(uri, str | Path):
+            return cls(uri=str(uri), data_version=_first_attr(value, _VERSION_ATTRIBUTES),
+                       refresh_run_id=_refresh_run_id(value))
+        raise TypeError(
+            f"cannot use a {type(value).__name__} as a training input; pass a path, a URI, a number, "
+            "or an object with a .uri attribute (a data factory refresh output)"
+        )
+
+
+def _first_attr(value: Any, names: tuple[str, ...]) -> str | None:
+    for name in names:
+        found = getattr(value, name, None)
+        if isinstance(found, str | int) and not isinstance(found, bool) and str(found):
+            return str(found)
+    return None
+
+
+def _refresh_run_id(value: Any) -> str | None:
+    found = _first_attr(value, _REFRESH_ATTRIBUTES)
+    if found is None and "refresh" in type(value).__name__.lower():
+        found = _first_attr(value, ("id",))
+    return found
+
+
+class TrainingOutput(BaseModel):
+    """One output of a training job: a folder (or file) the script writes to.
+
+    Attributes:
+        type: ``uri_folder`` (default), ``uri_file``, ``mlflow_model`` or ``custom_model``. Declare the
+            model output as ``mlflow_model`` so Azure ML can deploy it without a scoring script.
+        path: Azure ML only: datastore URI the output is written to (default: the job's own folder).
+        mode: Azure ML output mode (``rw_mount``, ``upload``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: OutputType = "uri_folder"
+    path: str | None = None
+    mode: str | None = None
+
+    @classmethod
+    def coerce(cls, value: Any) -> TrainingOutput:
+        """``None`` -> a folder; a type name string -> that type; a mapping -> its fields."""
+        if isinstance(value, TrainingOutput):
+            return value
+        if value is None:
+            return cls()
+        if isinstance(value, str):
+            return cls.model_validate({"type": value})
+        if isinstance(value, Mapping):
+            return cls.model_validate(dict(value))
+        raise TypeError(f"cannot use a {type(value).__name__} as a training output; pass None, a type or a dict")
+
+
+class TrainingJob(BaseModel):
+    """A training job: THEIR code, run the same way locally and as an Azure ML command job.
+
+    Attributes:
+        code: Folder holding the training code (snapshotted at submission: ``.gitignore`` /
+            ``.amlignore`` honoured, virtualenvs and caches skipped).
+        command: Shell command run in the code snapshot, with ``${{inputs.NAME}}`` /
+            ``${{outputs.NAME}}`` placeholders. ``python`` is the interpreter of the environment.
+        inputs: Name -> data (path, URI, refresh output) or literal.
+        outputs: Name -> output spec (``None`` means a folder).
+        environment: Azure ML environment (``azureml:name:version``, ``name@latest`` or a registry URI).
+            Required on Azure; locally the command runs in the current Python environment.
+        compute: Azure ML compute cluster name (serverless when unset); ignored locally.
+        experiment: Experiment (MLflow experiment locally) the run is grouped under.
+        display_name: Human name of the run.
+        description: Free text.
+        tags: Tags recorded on the run (lineage tags ``mlops.*`` are added automatically).
+        environment_variables: Extra environment variables for the command.
+        timeout: Seconds after which the run is stopped and fails (enforced by the backend).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: Path
+    command: str
+    inputs: dict[str, TrainingInput] = Field(default_factory=dict)
+    outputs: dict[str, TrainingOutput] = Field(default_factory=dict)
+    environment: str | None = None
+    compute: str | None = None
+    experiment: str = "Default"
+    display_name: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    environment_variables: dict[str, str] = Field(default_factory=dict)
+    timeout: float | None = None
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _coerce_inputs(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(key): TrainingInput.coerce(item) for key, item in value.items()}
+        return value
+
+    @field_validator("outputs", mode="before")
+    @classmethod
+    def _coerce_outputs(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(key): TrainingOutput.coerce(item) for key, item in value.items()}
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout_seconds(cls, value: Any) -> Any:
+        if isinstance(value, timedelta):
+            return value.total_seconds()
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}", value):
+            raise ValueError("use letters, digits, '-', '_' and '.', starting with a letter or digit")
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders_resolve(self) -> TrainingJob:
+        for name in (*self.inputs, *self.outputs):
+            if not _IDENTIFIER.match(name):
+                raise ValueError(f"input/output name {name!r} must be a Python identifier (letters, digits, _)")
+        both = set(self.inputs) & set(self.outputs)
+        if both:
+            raise ValueError(f"{sorted(both)} is declared both as an input and as an output")
+        for kind, name in self.placeholders():
+            declared = self.inputs if kind == "inputs" else self.outputs
+            if name not in declared:
+                known = ", ".join(sorted(declared)) or "none"
+                raise ConfigurationError(
+                    f"the command uses ${{{{{kind}.{name}}}}} but the job declares no {kind[:-1]} {name!r} "
+                    f"(declared {kind}: {known}); add it to {kind}= or fix the placeholder",
+                    details={"field": "command", "placeholder": f"{kind}.{name}"},
+                )
+        return self
+
+    def placeholders(self) -> list[tuple[str, str]]:
+        """Every ``(kind, name)`` placeholder of the command, in order (``("inputs", "data")``)."""
+        found = []
+        for match in PLACEHOLDER.finditer(self.command):
+            named = _NAMED.match(match["body"])
+            if named is None:
+                raise ConfigurationError(
+                    f"placeholder ${{{{{match['body']}}}}} in the command is not of the form "
+                    "${{inputs.NAME}} or ${{outputs.NAME}}",
+                    details={"field": "command", "placeholder": match["body"]},
+                )
+            found.append((named["kind"], named["name"]))
+        return found
+
+    def render_command(self, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> str:
+        """Replace every placeholder with the given (already quoted, if needed) values."""
+
+        def replace(match: re.Match[str]) -> str:
+            named = _NAMED.match(match["body"])
+            assert named is not None  # checked at construction
+            table = inputs if named["kind"] == "inputs" else outputs
+            return table[named["name"]]
+
+        return PLACEHOLDER.sub(replace, self.command)
+
+    def data_lineage(self) -> dict[str, object]:
+        """``data_versions`` and ``refresh_run_id`` lineage fields from the inputs that carry them."""
+        versions = {name: item.data_version for name, item in self.inputs.items() if item.data_version}
+        refresh = next((item.refresh_run_id for item in self.inputs.values() if item.refresh_run_id), None)
+        return {"data_versions": versions or None, "refresh_run_id": refresh}
+
+    @classmethod
+    def build(cls, spec: TrainingJob | Mapping[str, Any]) -> TrainingJob:
+        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the field."""
+        if isinstance(spec, TrainingJob):
+            return spec
+        try:
+            return cls.model_validate(dict(spec))
+        except ValidationError as error:
+            raise _config_error(error) from error
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainingJob:
+        """Load a spec file (YAML, Azure ML command-job style); relative ``code`` resolves against its folder.
+
+        Accepted keys: ``code``, ``command``, ``inputs`` (values: a path, a literal, or a mapping with
+        ``path``/``value``/``type``/``mode``), ``outputs``, ``environment``, ``compute``,
+        ``experiment`` (or ``experiment_name``), ``display_name``, ``description``, ``tags``,
+        ``environment_variables``, ``timeout`` (seconds).
+        """
+        source = Path(path)
+        try:
+            import yaml
+        except ImportError as error:  # pragma: no cover - pyyaml ships with both extras
+            raise ConfigurationError("reading a YAML spec needs PyYAML: pip install pyyaml") from error
+        try:
+            data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigurationError(f"training spec {source} does not exist") from None
+        except yaml.YAMLError as error:
+            raise ConfigurationError(f"training spec {source} is not valid YAML: {error}") from error
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"training spec {source} must be a mapping with at least 'code' and 'command'")
+        data.pop("$schema", None)
+        data.pop("type", None)
+        if "experiment_name" in data:
+            data["experiment"] = data.pop("experiment_name")
+        if "code" in data and not Path(str(data["code"])).is_absolute():
+            data["code"] = str((source.resolve().parent / str(data["code"])).resolve())
+        inputs = data.get("inputs")
+        if isinstance(inputs, dict):
+            data["inputs"] = {key: _yaml_input(value, source) for key, value in inputs.items()}
+        return cls.build(data)
+
+
+def _yaml_input(value: Any, source: Path) -> Any:
+    """Relative local paths in a spec file resolve against the spec's folder."""
+    path = value.get("path") if isinstance(value, dict) else value if isinstance(value, str) else None
+    if not isinstance(path, str) or "://" in path or Path(path).is_absolute():
+        return value
+    resolved = str((source.resolve().parent / path).resolve())
+    return {**value, "path": resolved} if isinstance(value, dict) else resolved
+
+
+def _config_error(error: ValidationError) -> ConfigurationError:
+    problems = []
+    for item in error.errors():
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigurationError):
+            return cause
+        where = ".".join(str(part) for part in item["loc"]) or "spec"
+        problems.append(f"{where}: {item['msg']}")
+    return ConfigurationError("invalid training job: " + "; ".join(problems), details={"errors": problems})
+
+
+class TrainingRun(BaseModel):
+    """A training run as the backend reports it.
+
+    Attributes:
+        id: Run id (local run id, or the Azure ML job name).
+        backend: ``"local"`` or ``"azure"``.
+        status: Lifecycle state on the one status enum.
+        native_status: The backend's own word (``Completed``, ``Finalizing``, ``TimedOut``, ...).
+        experiment: Experiment the run belongs to.
+        display_name: Human name.
+        idempotency_key: Key the run was submitted with, if any.
+        metrics: Latest value of each metric the script logged with MLflow.
+        params: Parameters the script logged with MLflow.
+        outputs: Output name -> where it is (a local folder, or an ``azureml://jobs/...`` URI).
+        log_location: Local log folder, or the Azure ML studio URL of the job.
+        lineage: Git commit, CI build, input data versions, this run's id.
+        tags: Tags of the run (lineage tags included).
+        mlflow_run_id: The MLflow run the metrics live in (the job name on Azure ML).
+        created_at: When it was submitted.
+        ended_at: When it finished, if it did.
+        exit_code: Process exit code (local runs).
+        error: Why it failed, if it did (with the last log lines locally).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    backend: str
+    status: Status
+    native_status: str | None = None
+    experiment: str | None = None
+    display_name: str | None = None
+    idempotency_key: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    log_location: str | None = None
+    lineage: Lineage = Field(default_factory=Lineage)
+    tags: dict[str, str] = Field(default_factory=dict)
+    mlflow_run_id: str | None = None
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    error: str | None = None

@@ -1,0 +1,286 @@
+"""Local training for real: subprocesses, the embedded MLflow store, cancel, timeout, re-attach."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlops_sdk import MLOpsClient
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    OperationCanceledError,
+    OperationFailedError,
+    ResourceNotFoundError,
+)
+from mlops_sdk.core.status import Status
+from mlops_sdk.models.training import TrainingJob
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "diabetes"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store per module: the MLflow database is created once (it costs about a second)."""
+    return tmp_path_factory.mktemp("store")
+
+
+@pytest.fixture
+def client(store: Path) -> Iterator[MLOpsClient]:
+    with MLOpsClient(f"local://{store}", show_progress=False) as hub:
+        yield hub
+
+
+def _script(folder: Path, body: str, name: str = "job.py") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(textwrap.dedent(body), encoding="utf-8")
+    return folder
+
+
+def _wait_for(predicate, what: str, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def _dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_example_trains_logs_metrics_registers_and_sets_champion(client: MLOpsClient, tmp_path: Path) -> None:
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        from prepare_data import write_diabetes_csv
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    csv = write_diabetes_csv(tmp_path / "data" / "diabetes.csv")
+    job = TrainingJob.from_yaml(EXAMPLE / "job.yaml").model_copy(update={"inputs": {}})
+    job = TrainingJob.build({**job.model_dump(), "inputs": {"data": str(csv), "alpha": 0.5}})
+    lines: list[str] = []
+
+    run = client.training.begin_train(job, idempotency_key="diabetes-e2e", on_log=lines.append).result()
+
+    assert run.status is Status.SUCCEEDED
+    assert run.native_status == "Completed"
+    assert run.exit_code == 0
+    assert set(run.metrics) == {"rmse", "mae", "r2"}
+    assert 0.3 < run.metrics["r2"] < 0.7
+    assert run.params == {"alpha": "0.5", "rows": "442", "features": "10"}
+    assert (Path(run.outputs["model"]) / "MLmodel").is_file()
+    assert any(line.startswith("saved model to") for line in lines)
+    assert run.lineage.training_run_id == run.id
+    assert run.tags["mlops.idempotency_key"] == "diabetes-e2e"
+    assert run.tags["project"] == "diabetes"
+    # The script's MLflow run is the one we pre-created, closed and holding the logs.
+    from mlflow import MlflowClient
+
+    mlflow_run = MlflowClient(f"sqlite:///{client.config.settings.target[8:]}/mlflow.db").get_run(run.mlflow_run_id)
+    assert mlflow_run.info.status == "FINISHED"
+    assert mlflow_run.data.tags["mlops.training_run_id"] == run.id
+
+    version = client.models.register(run, name="diabetes")
+    assert (version.name, version.version, version.uri) == ("diabetes", "1", "models:/diabetes/1")
+    assert version.run_id == run.id
+    assert version.lineage.training_run_id == run.id
+    assert version.tags["mlops.output"] == "model"
+    assert version.created_by
+    # Registering the same output again is idempotent.
+    assert client.models.register(run.id, name="diabetes").version == "1"
+
+    client.models.set_alias("diabetes", "champion", 1)
+    champion = client.models.get_by_alias("diabetes", "champion")
+    assert champion.version == "1"
+    assert champion.aliases == ("champion",)
+    assert client.models.resolve("diabetes:champion").version == "1"
+    assert client.models.resolve("diabetes@1").aliases == ("champion",)
+    history = client.models.alias_history("diabetes")
+    assert [(e.alias, e.version, e.previous_version, e.action) for e in history] == [("champion", "1", None, "set")]
+
+    import mlflow.pyfunc
+    import pandas as pd
+
+    model = mlflow.pyfunc.load_model(champion.source)
+    predictions = model.predict(pd.read_csv(csv).drop(columns=["target"]).head(3))
+    assert len(predictions) == 3
+
+
+def test_failing_script_raises_with_last_log_lines(client: MLOpsClient, tmp_path: Path) -> None:
+    code = _script(tmp_path / "code", """
+        import sys
+        for i in range(30):
+            print(f"line {i}", file=sys.stderr)
+        raise ValueError("boom: the data has no target column")
+    """)
+    operation = client.training.begin_train({"code": code, "command": "python job.py", "experiment": "failing"})
+    with pytest.raises(OperationFailedError) as caught:
+        operation.result()
+    error = caught.value
+    assert "exit code 1" in error.message
+    assert "ValueError: boom: the data has no target column" in error.message
+    assert "line 29" in error.message and "line 5\n" not in error.message  # only the tail
+    assert error.details["exit_code"] == 1
+    run = client.training.get_run(operation.id)
+    assert run.status is Status.FAILED and run.error == error.message
+
+
+def test_cancel_kills_the_process_group(client: MLOpsClient, tmp_path: Path) -> None:
+    code = _script(tmp_path / "code", """
+        import os, subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        with open(sys.argv[1], "w") as handle:
+            handle.write(f"{os.getpid()} {child.pid}")
+        time.sleep(120)
+    """)
+    pids = tmp_path / "pids.txt"
+    operation = client.training.begin_train(
+        {"code": code, "command": f"python job.py {pids}", "experiment": "cancel"}
+    )
+    _wait_for(lambda: pids.is_file() and pids.read_text().count(" ") == 1, "the script to start")
+    assert operation.status() is Status.RUNNING
+    operation.cancel()
+    with pytest.raises(OperationCanceledError):
+        operation.result()
+    script_pid, grandchild_pid = (int(p) for p in pids.read_text().split())
+    _wait_for(lambda: _dead(script_pid) and _dead(grandchild_pid), "the process group to die", 15)
+    assert client.training.get_run(operation.id).native_status == "Canceled"
+
+
+def test_timeout_stops_the_run_and_fails_it(client: MLOpsClient, tmp_path: Path) -> None:
+    code = _script(tmp_path / "code", """
+        import time
+        print("working", flush=True)
+        time.sleep(120)
+    """)
+    operation = client.training.begin_train(
+        {"code": code, "command": "python job.py", "experiment": "timeout", "timeout": 1}
+    )
+    with pytest.raises(OperationFailedError) as caught:
+        operation.result()
+    assert "exceeded its timeout of 1s" in caught.value.message
+    assert "working" in caught.value.message
+    assert client.training.get_run(operation.id).native_status == "TimedOut"
+
+
+SUBMITTER = """
+import sys
+from mlops_sdk import MLOpsClient
+client = MLOpsClient(sys.argv[1], show_progress=False)
+operation = client.training.begin_train(
+    {"code": sys.argv[2], "command": "python job.py", "experiment": "reattach"}, idempotency_key="nightly-42")
+print(operation.id, flush=True)
+import time
+time.sleep(120)
+"""
+
+
+def test_killed_parent_reattaches_by_key_to_running_then_finished_run(
+    client: MLOpsClient, store: Path, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    code = _script(tmp_path / "code", f"""
+        import time, pathlib, mlflow
+        mlflow.log_metric("started", 1)
+        while not pathlib.Path({str(release)!r}).exists():
+            time.sleep(0.05)
+        mlflow.log_metric("done", 1)
+    """)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", SUBMITTER, f"local://{store}", str(code)], stdout=subprocess.PIPE, text=True
+    )
+    run_id = parent.stdout.readline().strip()  # type: ignore[union-attr]
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert run_id.startswith("train-")
+
+    operation = client.training.begin_train(
+        {"code": code, "command": "python job.py", "experiment": "reattach"}, idempotency_key="nightly-42"
+    )
+    assert operation.id == run_id
+    _wait_for(lambda: operation.status() is Status.RUNNING, "the run to be running")
+    release.write_text("go")
+    run = operation.result()
+    assert run.status is Status.SUCCEEDED
+    assert run.metrics == {"started": 1.0, "done": 1.0}
+
+    again = client.training.begin_train(
+        {"code": code, "command": "python job.py", "experiment": "reattach"}, idempotency_key="nightly-42"
+    )
+    assert again.id == run_id and again.done()
+    assert [r.id for r in client.training.list_runs(experiment="reattach")] == [run_id]
+
+
+def test_resume_operation_from_token_in_a_new_client(client: MLOpsClient, store: Path, tmp_path: Path) -> None:
+    code = _script(tmp_path / "code", 'import mlflow; mlflow.log_param("p", "x")\n')
+    token = client.training.begin_train({"code": code, "command": "python job.py"}).continuation_token()
+    assert json.loads(token)["kind"] == "training.train"
+    with MLOpsClient(f"local://{store}", show_progress=False) as other:
+        run = other.resume_operation(token).result()
+    assert run.params == {"p": "x"}
+
+
+def test_inputs_outputs_and_literals_reach_the_command(client: MLOpsClient, tmp_path: Path) -> None:
+    data = tmp_path / "my data"
+    data.mkdir()
+    (data / "rows.txt").write_text("a\nb\n")
+    code = _script(tmp_path / "code", """
+        import os, sys, pathlib
+        rows = (pathlib.Path(sys.argv[1]) / "rows.txt").read_text().split()
+        out = pathlib.Path(sys.argv[3])
+        (out / "result.txt").write_text(f"{len(rows)} {sys.argv[2]} {os.getcwd()} {os.environ['GREETING']}")
+    """)
+    (code / "notes.pyc").write_text("skip me")
+    run = client.training.begin_train(
+        {
+            "code": code,
+            "command": "python job.py ${{inputs.data}} ${{inputs.alpha}} ${{outputs.result}}",
+            "inputs": {"data": data, "alpha": 0.25},
+            "outputs": {"result": None},
+            "environment_variables": {"GREETING": "hello"},
+        }
+    ).result()
+    count, alpha, cwd, greeting = (Path(run.outputs["result"]) / "result.txt").read_text().split()
+    assert (count, alpha, greeting) == ("2", "0.25", "hello")
+    assert Path(cwd) == Path(run.log_location).parent / "code"  # runs in the snapshot
+    assert not (Path(cwd) / "notes.pyc").exists()
+
+
+def test_bad_specs_are_rejected_before_anything_runs(client: MLOpsClient, tmp_path: Path) -> None:
+    code = _script(tmp_path / "code", "print('hi')\n")
+    with pytest.raises(ConfigurationError, match=r"inputs\.train_data.*declares no input 'train_data'"):
+        client.training.begin_train({"code": code, "command": "python job.py ${{inputs.train_data}}"})
+    with pytest.raises(ConfigurationError, match="not of the form"):
+        client.training.begin_train({"code": code, "command": "python job.py ${{parent.inputs.x}}"})
+    with pytest.raises(ConfigurationError, match="code folder"):
+        client.training.begin_train({"code": tmp_path / "missing", "command": "python job.py"})
+    with pytest.raises(ConfigurationError, match="input 'data'.*does not exist"):
+        client.training.begin_train(
+            {"code": code, "command": "python job.py ${{inputs.data}}", "inputs": {"data": tmp_path / "nope.csv"}}
+        )
+    with pytest.raises(ConfigurationError, match="azureml:// inputs need an azureml:// target"):
+        client.training.begin_train(
+            {"code": code, "command": "python job.py ${{inputs.d}}",
+             "inputs": {"d": "azureml://datastores/workspaceblobstore/paths/x"}}
+        )
+    with pytest.raises(ConfigurationError, match="timeout: Value error, must be a positive"):
+        client.training.begin_train({"code": code, "command": "python job.py", "timeout": 0})
+    with pytest.raises(ConfigurationError, match="idempotency_key"):
+        client.training.begin_train({"code": code, "command": "python job.py"}, idempotency_key="bad key!")
+    with pytest.raises(ResourceNotFoundError, match="no training run 'train-nope'"):
+        client.training.get_run("train-nope")
