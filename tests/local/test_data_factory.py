@@ -257,7 +257,10 @@ def test_rerun_from_failure_reuses_the_succeeded_activities(
     client.define(RefreshPipeline(
         name="checked",
         parameters={"flag_file": "string"},
-        activities=[Copy(name="raw", source="data/sales/2026-01.csv"), Python(name="check", function=fail_while_flagged)],
+        activities=[
+            Copy(name="raw", source="data/sales/2026-01.csv"),
+            Python(name="check", function=fail_while_flagged),
+        ],
     ))
     failed = client.begin_refresh("checked", parameters={"flag_file": str(flag)})
     with pytest.raises(OperationFailedError, match="upstream export is incomplete"):
