@@ -13,6 +13,7 @@ from mlops_sdk._version import __version__
 
 if TYPE_CHECKING:
     from mlops_sdk.clients._base import BaseClient
+    from mlops_sdk.clients.data_factory import DataFactoryClient
     from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.core.clock import Clock, SystemClock
@@ -42,6 +43,19 @@ if TYPE_CHECKING:
     from mlops_sdk.core.retry import RetryPolicy
     from mlops_sdk.core.status import Status
     from mlops_sdk.core.targets import AzureMLTarget, LocalTarget, Target
+    from mlops_sdk.models.data_factory import (
+        ActivityRun,
+        Copy,
+        DataOutput,
+        PipelineParameter,
+        Python,
+        RefreshPipeline,
+        RefreshRun,
+        Schedule,
+        Sql,
+        StorageEvent,
+        TriggerInfo,
+    )
     from mlops_sdk.models.approvals import (
         ApprovalDecision,
         ApprovalPolicy,
@@ -57,6 +71,23 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "MLOpsClient": "mlops_sdk.clients.hub",
     "BaseClient": "mlops_sdk.clients._base",
+    "DataFactoryClient": "mlops_sdk.clients.data_factory",
+    **{
+        name: "mlops_sdk.models.data_factory"
+        for name in (
+            "ActivityRun",
+            "Copy",
+            "DataOutput",
+            "PipelineParameter",
+            "Python",
+            "RefreshPipeline",
+            "RefreshRun",
+            "Schedule",
+            "Sql",
+            "StorageEvent",
+            "TriggerInfo",
+        )
+    },
     "Clock": "mlops_sdk.core.clock",
     "SystemClock": "mlops_sdk.core.clock",
     "Config": "mlops_sdk.core.config",

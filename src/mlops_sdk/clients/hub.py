@@ -15,6 +15,7 @@ from mlops_sdk.core.operation import Operation, decode_token
 
 if TYPE_CHECKING:
     from mlops_sdk.clients.approvals import ApprovalClient
+    from mlops_sdk.clients.data_factory import DataFactoryClient
 
 __all__ = ["MLOpsClient"]
 
@@ -115,9 +116,10 @@ class MLOpsClient:
             return self._clients[name]
 
     @property
-    def data_factory(self) -> Any:
+    def data_factory(self) -> DataFactoryClient:
         """Data refreshes on Azure Data Factory or the local engine (``DataFactoryClient``)."""
-        return self._sub_client("data_factory")
+        client: DataFactoryClient = self._sub_client("data_factory")
+        return client
 
     @property
     def training(self) -> Any:
