@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlops_sdk._version import __version__
-from mlops_sdk.cli import approvals_cmd, config_cmd, doctor_cmd, resume_cmd
+from mlops_sdk.cli import approvals_cmd, config_cmd, data_cmd, doctor_cmd, resume_cmd
 from mlops_sdk.cli.output import state
 
 app = typer.Typer(
@@ -54,6 +54,7 @@ def _global_options(
 
 
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(data_cmd.app, name="data")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("resume")(resume_cmd.resume)

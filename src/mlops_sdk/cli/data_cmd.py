@@ -1,0 +1,147 @@
+"""``mlops data``: start, watch, list and cancel data refreshes (Azure Data Factory or the local engine)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from mlops_sdk.cli.output import state
+
+if TYPE_CHECKING:
+    from mlops_sdk.clients.data_factory import DataFactoryClient
+    from mlops_sdk.models.data_factory import RefreshRun
+
+app = typer.Typer(
+    help="Data refreshes (Azure Data Factory pipelines or local refresh pipelines).", no_args_is_help=True
+)
+
+
+def _client() -> DataFactoryClient:
+    from mlops_sdk.clients.data_factory import DataFactoryClient
+
+    return DataFactoryClient(state.target, profile=state.profile, config_file=state.config_file)
+
+
+def _parameters(values: list[str]) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        parameters[name.strip()] = value
+    return parameters
+
+
+def _show_run(run: RefreshRun) -> None:
+    console = state.console()
+    times = f"  {run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else ""
+    console.print(f"[bold]{run.pipeline}[/] run {run.run_id}: {run.status.value} ({run.native_status}){times}")
+    if run.message:
+        console.print(f"  {run.message}")
+    if run.activities:
+        state.table(
+            None,
+            ["activity", "type", "status", "error"],
+            [
+                (a.name, a.type, a.native_status or a.status.value, a.error.message if a.error else "")
+                for a in run.activities
+            ],
+        )
+    if run.outputs:
+        state.table(
+            None,
+            ["output", "version", "rows", "uri"],
+            [(o.name, o.version, "" if o.row_count is None else o.row_count, o.uri) for o in run.outputs.values()],
+        )
+
+
+@app.command("refresh")
+def refresh(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline name.")],
+    param: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--param", "-P", help="Parameter NAME=VALUE (repeatable); converted to the declared type."),
+    ] = None,
+    key: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--key", help="Idempotency key: a run started with the same key is re-attached."),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the run to finish.")] = False,
+    timeout: Annotated[
+        Optional[float], typer.Option(help="With --wait: give up waiting after this many seconds.")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Start a refresh of PIPELINE; with --wait, wait and show its activities and outputs."""
+    with _client() as client:
+        operation = client.begin_refresh(
+            pipeline, parameters=_parameters(param or []), idempotency_key=key, coerce_strings=True
+        )
+        if not wait:
+            state.emit(
+                {"run_id": operation.id, "pipeline": pipeline, "continuation_token": operation.continuation_token()},
+                lambda data: state.console().print(
+                    f"started {pipeline} run {data['run_id']}\n"
+                    f"wait for it with: mlops resume '{data['continuation_token']}'"
+                ),
+            )
+            return
+        run = operation.result(timeout=timeout)
+        state.emit(run, _show_run)
+
+
+@app.command("runs")
+def runs(
+    pipeline: Annotated[Optional[str], typer.Option("--pipeline", help="Only this pipeline.")] = None,  # noqa: UP045
+    status: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--status", help="NotStarted, Running, Succeeded, Failed or Canceled."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1)] = 20,
+) -> None:
+    """List refresh runs, newest first."""
+    with _client() as client:
+        found = client.list_runs(pipeline, status=status)[:limit]
+    if state.json:
+        state.emit(found)
+        return
+    state.table(
+        "refresh runs",
+        ["run", "pipeline", "status", "native", "started", "ended"],
+        [
+            (
+                run.run_id,
+                run.pipeline,
+                run.status.value,
+                run.native_status or "",
+                f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else "",
+                f"{run.ended_at:%Y-%m-%d %H:%M:%S}" if run.ended_at else "",
+            )
+            for run in found
+        ],
+    )
+
+
+@app.command("show")
+def show(run_id: Annotated[str, typer.Argument(help="Run id.")]) -> None:
+    """Show one run with its activities and outputs."""
+    with _client() as client:
+        run = client.get_run(run_id)
+    state.emit(run, _show_run)
+
+
+@app.command("cancel")
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    recursive: Annotated[
+        bool, typer.Option("--recursive/--no-recursive", help="Also cancel child pipelines (Azure).")
+    ] = True,
+) -> None:
+    """Ask for cancellation of a run (it ends as Cancelled shortly after)."""
+    with _client() as client:
+        client.cancel(run_id, recursive=recursive)
+        run = client.get_run(run_id)
+    state.emit(
+        {"run_id": run_id, "status": run.status.value, "native_status": run.native_status},
+        lambda data: state.console().print(f"cancel requested for {run_id}: now {data['native_status']}"),
+    )
