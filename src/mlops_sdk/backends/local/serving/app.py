@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import os
@@ -34,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_sdk.core.logging import get_logger
 from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
+from mlops_sdk.core.logging import get_logger
 
 __all__ = ["DEPLOYMENT_HEADER", "DEPLOYMENT_NAME", "EndpointApp", "LoadedDeployment"]
 
@@ -356,7 +357,9 @@ class EndpointApp:
             raise _HttpError(400, "MODEL_LOAD_FAILED", str(error)) from None
         except Exception as error:
             _log.error(f"deployment {name}: loading {model_path} failed: {type(error).__name__}: {error}")
-            raise _HttpError(400, "MODEL_LOAD_FAILED", f"loading {model_path} failed: {type(error).__name__}: {error}") from None
+            raise _HttpError(
+                400, "MODEL_LOAD_FAILED", f"loading {model_path} failed: {type(error).__name__}: {error}"
+            ) from None
         loaded = LoadedDeployment(name, model, model_path, fast_path, time.time(), metadata)
         table = self.table
         self._swap({**table.deployments, name: loaded}, table.traffic, table.mirror)
@@ -418,7 +421,7 @@ class EndpointApp:
         deployments: dict[str, LoadedDeployment] = {}
         for name, spec in state.get("deployments", {}).items():
             path, fast = spec["model_path"], bool(spec.get("fast_path", True))
-            model = await loop.run_in_executor(None, lambda p=path, f=fast: self._loader(p, fast_path=f))
+            model = await loop.run_in_executor(None, functools.partial(self._loader, path, fast_path=fast))
             deployments[name] = LoadedDeployment(name, model, path, fast, time.time(), spec.get("metadata") or {})
         traffic, mirror = validate_traffic(state.get("traffic", {}), state.get("mirror", {}), set(deployments))
         self.table = RoutingTable(deployments, traffic, mirror)
@@ -494,8 +497,8 @@ def write_json_atomic(path: Path, data: Any, *, mode: int | None = None) -> None
             json.dump(data, stream, indent=2, sort_keys=True)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        Path(temporary).replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            Path(temporary).unlink()
         raise

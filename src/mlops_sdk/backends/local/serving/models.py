@@ -152,10 +152,8 @@ class PyfuncModel(ServedModel):
         except (TypeError, ValueError) as error:
             raise PayloadError(f"the input cannot form a table: {_first_line(error)}") from None
         try:
-            if batch.params:
-                output = self._model.predict(data, params=batch.params)
-            else:
-                output = self._model.predict(data)
+            params = {"params": batch.params} if batch.params else {}
+            output = self._model.predict(data, **params)
         except MlflowException as error:
             raise PayloadError(f"the model rejected the input: {_first_line(error)}") from None
         except (ValueError, TypeError, KeyError, IndexError) as error:

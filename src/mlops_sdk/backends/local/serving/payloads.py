@@ -111,7 +111,7 @@ def _columnar(value: Mapping[str, Any], where: str) -> Batch:
     lengths = {len(item) for item in lists}
     if len(lengths) > 1:
         raise PayloadError(f"the columns of '{where}' have different lengths {sorted(lengths)}")
-    return Batch(rows=[list(row) for row in zip(*lists)], columns=columns)
+    return Batch(rows=[list(row) for row in zip(*lists, strict=True)], columns=columns)
 
 
 def _tensor_or_records(value: Any, where: str) -> Batch:

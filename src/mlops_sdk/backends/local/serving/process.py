@@ -327,7 +327,8 @@ class EndpointServer:
         headers = {"Authorization": f"Bearer {key}"}
         if payload is not None:
             headers["Content-Type"] = "application/json"
-        answer = self._request(info, method, f"/admin/{path.lstrip('/')}", body=payload, headers=headers, timeout=timeout)
+        route = f"/admin/{path.lstrip('/')}"
+        answer = self._request(info, method, route, body=payload, headers=headers, timeout=timeout)
         if answer.status >= 400:
             raise error_for_status(
                 answer.status,

@@ -1,0 +1,429 @@
+"""Local online endpoints: one endpoint server process per endpoint, rollouts by the shared engine.
+
+Each endpoint lives in ``<store>/endpoints/<name>/`` (see :mod:`.serving`). A deployment is an
+immutable copy of the MLflow model directory under ``models/`` loaded by the server next to the
+others; traffic moves through the server's admin API. History rows (who moved which model version
+to what traffic, when, with lineage) are kept in ``mlops.db``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlops_sdk.backends.local import LocalBackend
+from mlops_sdk.backends.local.serving.process import EndpointServer, answer_error
+from mlops_sdk.backends.local.store import Migration
+from mlops_sdk.backends.spi.deployments import (
+    ModelSpec,
+    RolloutDriver,
+    ScoreAnswer,
+)
+from mlops_sdk.core.clock import Clock
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    MlopsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+)
+from mlops_sdk.core.lineage import Lineage, current_identity
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.status import Status
+from mlops_sdk.models.deployments import (
+    BlueGreen,
+    DeploymentInfo,
+    Endpoint,
+    HistoryEntry,
+    Replace,
+    Shadow,
+    SmokeTest,
+)
+
+__all__ = ["LocalDeploymentService", "LocalPlatform", "check_endpoint_name", "create_service"]
+
+_log = get_logger(__name__)
+ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
+
+MIGRATIONS = [
+    Migration(
+        1,
+        "deployment history",
+        """
+        CREATE TABLE deployment_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            endpoint TEXT NOT NULL,
+            action TEXT NOT NULL,
+            deployment TEXT,
+            model TEXT,
+            model_uri TEXT,
+            traffic TEXT NOT NULL,
+            mirror TEXT NOT NULL,
+            reason TEXT,
+            operation_id TEXT,
+            at TEXT NOT NULL,
+            by TEXT,
+            lineage TEXT NOT NULL
+        );
+        CREATE INDEX deployment_history_endpoint ON deployment_history (endpoint, id);
+        """,
+    )
+]
+
+
+def check_endpoint_name(name: str) -> str:
+    """Azure ML's endpoint naming rule (3-32 letters, digits, '-'; starts with a letter), enforced locally too."""
+    if not isinstance(name, str) or not ENDPOINT_NAME.match(name):
+        raise ConfigurationError(
+            f"endpoint name {name!r} is invalid: use 3-32 letters, digits or '-', starting with a letter "
+            "and not ending with '-' (Azure ML's rule, applied locally so names work on both backends)",
+            details={"field": "endpoint"},
+        )
+    return name
+
+
+def _digest_folder(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(item for item in folder.rglob("*") if item.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(b"\0")
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LocalPlatform:
+    """:class:`~mlops_sdk.backends.spi.deployments.EndpointPlatform` on local endpoint servers."""
+
+    backend = "local"
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self._backend = backend
+        self.clock: Clock = backend.clock
+        self._resolved: dict[str, Path] = {}
+        self._schema_ready = False
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        """``<store>/endpoints``."""
+        return self._backend.folder / "endpoints"
+
+    def server(self, endpoint: str) -> EndpointServer:
+        """The server handle of ``endpoint`` (which may not exist yet)."""
+        return EndpointServer(self.root / endpoint, endpoint)
+
+    def existing(self, endpoint: str) -> EndpointServer:
+        """The server handle of an existing endpoint, else :class:`ResourceNotFoundError` listing the others."""
+        server = self.server(check_endpoint_name(endpoint))
+        if not server.exists:
+            known = sorted(path.name for path in self.root.glob("*") if (path / "config.json").is_file())
+            raise ResourceNotFoundError(
+                f"endpoint {endpoint!r} does not exist on {self._backend.target}; endpoints: {known or 'none'}",
+                backend="local",
+            )
+        return server
+
+    def running(self, endpoint: str) -> EndpointServer:
+        """An existing endpoint's server, started if it is not running (it restores its deployments)."""
+        server = self.existing(endpoint)
+        server.start()
+        return server
+
+    def _store(self) -> Any:
+        store = self._backend.store
+        if not self._schema_ready:
+            store.ensure_schema("deployments", MIGRATIONS)
+            self._schema_ready = True
+        return store
+
+    def resolve_model(self, model: ModelSpec) -> Path:
+        """A local MLflow model directory for ``model`` (registry URIs are downloaded once)."""
+        if model.uri in self._resolved:
+            return self._resolved[model.uri]
+        if model.uri.startswith(("models:/", "runs:/")):
+            from mlops_sdk.backends.local._mlflow import mlflow_errors, mlflow_store, quiet
+
+            self._backend.require_extra("deploying registered models", ("mlflow",))
+            store = mlflow_store(self._backend.folder)
+            target = Path(tempfile.mkdtemp(prefix="model-", dir=self._staging()))
+            import mlflow.artifacts
+
+            with quiet(), mlflow_errors(f"downloading {model.uri} from the local model registry"):
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=model.uri, dst_path=str(target), tracking_uri=store.uri, registry_uri=store.uri
+                )
+            path = Path(local)
+        else:
+            path = Path(model.uri.removeprefix("file://")).expanduser().resolve()
+        if not (path / "MLmodel").is_file():
+            raise ConfigurationError(
+                f"model {model.ref!r} ({path}) is not an MLflow model directory (no MLmodel file); pass a "
+                "ModelVersion, a models:/ URI or a folder written by mlflow.<flavor>.save_model",
+                details={"field": "model"},
+            )
+        self._resolved[model.uri] = path
+        return path
+
+    def _staging(self) -> Path:
+        folder = self.root / ".staging"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    # -- EndpointPlatform --------------------------------------------------------------------------------
+
+    def begin_endpoint(self, endpoint: str) -> None:
+        """Create the endpoint folder and keys if needed and make sure its server runs."""
+        server = self.server(check_endpoint_name(endpoint))
+        if not server.exists:
+            server.create()
+            _log.info("created local endpoint %s in %s", endpoint, server.folder)
+        server.start()
+
+    def endpoint_status(self, endpoint: str) -> tuple[Status, str | None]:
+        """SUCCEEDED once the server answers."""
+        running = self.server(endpoint).running()
+        return (Status.SUCCEEDED, "Running") if running else (Status.FAILED, "the endpoint server is not running")
+
+    def model_digest(self, model: ModelSpec) -> str:
+        """SHA-256 over the model directory's files (names and content)."""
+        return _digest_folder(self.resolve_model(model))
+
+    def deployment_record(self, endpoint: str, deployment: str) -> dict[str, Any] | None:
+        """The metadata stored with the deployment by the server, or None."""
+        state = self.running(endpoint).admin("GET", "state")
+        item = state["deployments"].get(deployment)
+        return dict(item.get("metadata") or {}) if item is not None else None
+
+    def begin_deployment(self, endpoint: str, deployment: str, model: ModelSpec, metadata: dict[str, Any]) -> None:
+        """Copy the model into the endpoint folder (atomically) and load it in the server."""
+        server = self.running(endpoint)
+        source = self.resolve_model(model)
+        target = server.folder / "models" / f"{deployment}-{metadata['digest'][:16]}"
+        if not target.is_dir():
+            staged = Path(tempfile.mkdtemp(prefix=f".{deployment}-", dir=server.folder / "models"))
+            try:
+                shutil.copytree(source, staged, dirs_exist_ok=True)
+                staged.rename(target)
+            except BaseException:
+                shutil.rmtree(staged, ignore_errors=True)
+                raise
+        server.admin("PUT", f"deployments/{deployment}", {"model_path": str(target), "metadata": metadata})
+
+    def deployment_status(self, endpoint: str, deployment: str) -> tuple[Status, str | None]:
+        """Loading is synchronous in the admin call: loaded means SUCCEEDED."""
+        state = self.running(endpoint).admin("GET", "state")
+        if deployment in state["deployments"]:
+            return Status.SUCCEEDED, "Succeeded"
+        return Status.FAILED, f"deployment {deployment!r} is not loaded"
+
+    def get_traffic(self, endpoint: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Every deployment's live share (zeros included) and the mirror map."""
+        state = self.running(endpoint).admin("GET", "state")
+        traffic = {name: int(state["traffic"].get(name, 0)) for name in state["deployments"]}
+        return traffic, {name: int(value) for name, value in state["mirror"].items()}
+
+    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
+        """One admin call swapping both maps."""
+        self.running(endpoint).admin("PUT", "traffic", {"traffic": dict(traffic), "mirror": dict(mirror)})
+
+    def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
+        """POST the payload to one deployment (``/score`` for ``input_data``, else ``/invocations``)."""
+        server = self.running(endpoint)
+        path = "/score" if isinstance(payload, list) or "input_data" in payload else "/invocations"
+        try:
+            answer = server.score(json.dumps(payload).encode(), path=path, deployment=deployment)
+        except ServiceRequestError as error:
+            return ScoreAnswer(status=0, body=None, elapsed=0.0, message=error.message)
+        body = None
+        if answer.status == 200:
+            body = answer.json()
+            if path == "/invocations" and isinstance(body, dict) and "predictions" in body:
+                body = body["predictions"]
+        return ScoreAnswer(answer.status, body, answer.elapsed, None if answer.status == 200 else answer.message)
+
+    def delete_deployment(self, endpoint: str, deployment: str) -> None:
+        """Unload the deployment and remove its model copies."""
+        server = self.running(endpoint)
+        server.admin("DELETE", f"deployments/{deployment}")
+        for folder in (server.folder / "models").glob(f"{deployment}-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def logs(self, endpoint: str, deployment: str, lines: int = 50) -> str:
+        """Tail of the endpoint server's log (it holds every deployment's load and prediction errors)."""
+        return self.server(endpoint).log_tail(lines)
+
+    def record(self, entry: HistoryEntry) -> None:
+        """Insert one history row."""
+        with self._store().transaction() as connection:
+            connection.execute(
+                "INSERT INTO deployment_history (endpoint, action, deployment, model, model_uri, traffic, mirror,"
+                " reason, operation_id, at, by, lineage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.endpoint, entry.action, entry.deployment, entry.model, entry.model_uri,
+                    json.dumps(entry.traffic, sort_keys=True), json.dumps(entry.mirror, sort_keys=True),
+                    entry.reason, entry.operation_id, entry.at.isoformat(), entry.by,
+                    entry.lineage.model_dump_json(),
+                ),
+            )
+
+    def history(self, endpoint: str) -> list[HistoryEntry]:
+        """History rows of ``endpoint``, oldest first."""
+        rows = self._store().connection().execute(
+            "SELECT * FROM deployment_history WHERE endpoint = ? ORDER BY id", (endpoint,)
+        ).fetchall()
+        return [
+            HistoryEntry(
+                endpoint=row["endpoint"], action=row["action"], deployment=row["deployment"], model=row["model"],
+                model_uri=row["model_uri"], traffic=json.loads(row["traffic"]), mirror=json.loads(row["mirror"]),
+                reason=row["reason"], operation_id=row["operation_id"], at=row["at"], by=row["by"],
+                lineage=Lineage.model_validate_json(row["lineage"]),
+            )
+            for row in rows
+        ]
+
+    def scoring_uri(self, endpoint: str) -> str | None:
+        """``http://127.0.0.1:<port>/score`` while the server runs."""
+        info = self.server(endpoint).info()
+        return f"{info.url}/score" if info else None
+
+
+class LocalDeploymentService:
+    """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` of the local backend."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        backend.require_extra("local online endpoints", ("mlflow", "starlette", "uvicorn"))
+        self._backend = backend
+        self.platform = LocalPlatform(backend)
+
+    def deploy(
+        self,
+        model: ModelSpec,
+        *,
+        endpoint: str,
+        deployment: str,
+        strategy: BlueGreen | Replace | Shadow,
+        lineage: Lineage,
+    ) -> RolloutDriver:
+        """A rollout driver (nothing happens before the first poll)."""
+        check_endpoint_name(endpoint)
+        return RolloutDriver.new_deploy(
+            self.platform, _op_id("deploy", endpoint), model=model, endpoint=endpoint, deployment=deployment,
+            strategy=strategy, lineage=lineage,
+        )
+
+    def rollback(
+        self, endpoint: str, *, to: str | None, smoke_test: SmokeTest | None, lineage: Lineage
+    ) -> RolloutDriver:
+        """A rollback driver."""
+        self.platform.existing(endpoint)
+        return RolloutDriver.new_rollback(
+            self.platform, _op_id("rollback", endpoint), endpoint=endpoint, to=to, smoke_test=smoke_test,
+            lineage=lineage,
+        )
+
+    def resume(self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None) -> RolloutDriver:
+        """Rebuild a driver from a token's state."""
+        return RolloutDriver(self.platform, op_id, state, smoke_test)
+
+    def history(self, endpoint: str) -> list[HistoryEntry]:
+        """History of ``endpoint`` (also of deleted endpoints), oldest first."""
+        return self.platform.history(check_endpoint_name(endpoint))
+
+    def invoke(self, endpoint: str, payload: Any, *, deployment: str | None) -> Any:
+        """Score ``payload`` (starting the endpoint's server if it is stopped)."""
+        server = self.platform.running(endpoint)
+        path = "/score" if isinstance(payload, list) or "input_data" in payload else "/invocations"
+        answer = server.score(json.dumps(payload).encode(), path=path, deployment=deployment)
+        if answer.status != 200:
+            raise answer_error(answer, f"invoking endpoint {endpoint!r}")
+        body = answer.json()
+        if path == "/invocations" and isinstance(body, dict) and "predictions" in body:
+            return body["predictions"]
+        return body
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        """The endpoint's state (from the running server, else from its last persisted state)."""
+        server = self.platform.existing(name)
+        info = server.running()
+        if info is not None:
+            state = server.admin("GET", "state")
+        else:
+            try:
+                state = json.loads((server.folder / "state.json").read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                state = {"deployments": {}, "traffic": {}, "mirror": {}}
+        deployments = [
+            DeploymentInfo(
+                name=deployment,
+                model=(item.get("metadata") or {}).get("model"),
+                model_uri=(item.get("metadata") or {}).get("model_uri"),
+                state="Succeeded" if info is not None else "Stopped",
+                details={key: item[key] for key in ("flavor", "fast_path", "model_path") if key in item},
+            )
+            for deployment, item in sorted(state["deployments"].items())
+        ]
+        return Endpoint(
+            name=name,
+            backend="local",
+            scoring_uri=f"{info.url}/score" if info else None,
+            state="Running" if info else "Stopped",
+            traffic={deployment.name: int(state["traffic"].get(deployment.name, 0)) for deployment in deployments},
+            mirror={key: int(value) for key, value in state.get("mirror", {}).items()},
+            deployments=deployments,
+        )
+
+    def list_endpoints(self) -> list[Endpoint]:
+        """Every endpoint under the store."""
+        root = self.platform.root
+        if not root.is_dir():
+            return []
+        names = sorted(path.name for path in root.glob("*") if (path / "config.json").is_file())
+        return [self.get_endpoint(name) for name in names]
+
+    def delete_endpoint(self, name: str) -> None:
+        """Stop the server and remove the endpoint folder (history rows stay)."""
+        server = self.platform.existing(name)
+        traffic: dict[str, int] = {}
+        with contextlib.suppress(MlopsError):
+            traffic = self.get_endpoint(name).traffic
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
+        self.platform.record(
+            HistoryEntry(
+                endpoint=name, action="delete", traffic=traffic, reason="endpoint deleted",
+                at=self.platform.clock.now(), by=current_identity(),
+            )
+        )
+
+    def stop_endpoint(self, name: str) -> bool:
+        """Stop the server (deployments and traffic are kept and restored on the next start)."""
+        return self.platform.existing(name).stop()
+
+    def start_endpoint(self, name: str) -> Endpoint:
+        """Start the server of an existing endpoint."""
+        self.platform.running(name)
+        return self.get_endpoint(name)
+
+    def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
+        """Tail of the endpoint server's log."""
+        return self.platform.existing(endpoint).log_tail(lines)
+
+
+def _op_id(kind: str, endpoint: str) -> str:
+    return f"{kind}-{endpoint}-{uuid.uuid4().hex[:12]}"
+
+
+def create_service(backend: LocalBackend) -> LocalDeploymentService:
+    """Entry point used by :meth:`Backend.service`."""
+    return LocalDeploymentService(backend)
+

@@ -1,0 +1,789 @@
+"""Deployment SPI: the service protocol the client calls, the platform primitives each backend
+implements, and the one rollout engine both backends share.
+
+The rollout logic (smoke test before each step, read-modify-write of the WHOLE traffic map,
+bake times, automatic rollback, idempotent re-runs, history) is identical on Azure ML and on the
+local endpoint server, so it lives here once: :class:`RolloutDriver` is an
+:class:`~mlops_sdk.core.operation.OperationDriver` whose every ``poll()`` performs at most one
+step and whose state is plain JSON (continuation tokens carry it). Backends only provide the
+primitives of :class:`EndpointPlatform`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from pydantic import TypeAdapter
+
+from mlops_sdk.core.clock import Clock
+from mlops_sdk.core.errors import ConfigurationError, ConflictError, MlopsError, OperationFailedError
+from mlops_sdk.core.lineage import Lineage, current_identity
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.operation import OperationDriver, PollResult
+from mlops_sdk.core.retry import is_retryable
+from mlops_sdk.core.status import Status
+from mlops_sdk.models.deployments import (
+    BlueGreen,
+    DeploymentResult,
+    Endpoint,
+    HistoryEntry,
+    Replace,
+    Shadow,
+    SmokeResult,
+    SmokeTest,
+    StepResult,
+    Strategy,
+)
+
+__all__ = [
+    "DEPLOY_KIND",
+    "ROLLBACK_KIND",
+    "DeploymentService",
+    "EndpointPlatform",
+    "ModelSpec",
+    "RolloutDriver",
+    "ScoreAnswer",
+    "previous_production",
+    "shift_traffic",
+]
+
+DEPLOY_KIND = "deployments.deploy"
+ROLLBACK_KIND = "deployments.rollback"
+_NOT_READY = {0, 404, 408, 429, 502, 503, 504}
+_STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model to deploy, normalised by the client.
+
+    Attributes:
+        ref: Human reference (``name@version``, or the path/URI as given).
+        uri: ``models:/name/version`` (local registry), ``azureml:name:version`` / ``azureml://...``,
+            or an MLflow model directory.
+        name: Registered model name, when known.
+        version: Registered version, when known.
+    """
+
+    ref: str
+    uri: str
+    name: str | None = None
+    version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (tokens, metadata)."""
+        return {"ref": self.ref, "uri": self.uri, "name": self.name, "version": self.version}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
+        """Inverse of :meth:`to_dict`."""
+        return cls(ref=data["ref"], uri=data["uri"], name=data.get("name"), version=data.get("version"))
+
+
+@dataclass(frozen=True)
+class ScoreAnswer:
+    """One scoring call's answer (``status`` 0: the request did not reach the deployment)."""
+
+    status: int
+    body: Any
+    elapsed: float
+    message: str | None = None
+
+
+class EndpointPlatform(Protocol):
+    """Primitives a backend provides to :class:`RolloutDriver`."""
+
+    backend: str
+    clock: Clock
+
+    def begin_endpoint(self, endpoint: str) -> None:
+        """Start creating the endpoint if it does not exist (idempotent, does not wait)."""
+        ...
+
+    def endpoint_status(self, endpoint: str) -> tuple[Status, str | None]:
+        """Provisioning state of the endpoint."""
+        ...
+
+    def model_digest(self, model: ModelSpec) -> str:
+        """A value that changes exactly when the model content changes (idempotency key)."""
+        ...
+
+    def deployment_record(self, endpoint: str, deployment: str) -> dict[str, Any] | None:
+        """The SDK metadata stored with an existing deployment (``digest``, ``model``, ``previous_traffic``)."""
+        ...
+
+    def begin_deployment(self, endpoint: str, deployment: str, model: ModelSpec, metadata: dict[str, Any]) -> None:
+        """Start creating or updating a deployment with 0 % traffic (does not wait)."""
+        ...
+
+    def deployment_status(self, endpoint: str, deployment: str) -> tuple[Status, str | None]:
+        """Provisioning state of the deployment."""
+        ...
+
+    def get_traffic(self, endpoint: str) -> tuple[dict[str, int], dict[str, int]]:
+        """The full live traffic map and mirror map, read fresh."""
+        ...
+
+    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
+        """Replace BOTH maps with the given full maps and wait until the change is in effect."""
+        ...
+
+    def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
+        """Send ``payload`` to one deployment directly (bypassing the weights)."""
+        ...
+
+    def delete_deployment(self, endpoint: str, deployment: str) -> None:
+        """Delete a deployment that has no traffic (waits)."""
+        ...
+
+    def logs(self, endpoint: str, deployment: str, lines: int = 50) -> str:
+        """Tail of the deployment's container/server log."""
+        ...
+
+    def record(self, entry: HistoryEntry) -> None:
+        """Append a history entry."""
+        ...
+
+    def history(self, endpoint: str) -> list[HistoryEntry]:
+        """History entries, oldest first."""
+        ...
+
+    def scoring_uri(self, endpoint: str) -> str | None:
+        """The endpoint's scoring URI."""
+        ...
+
+
+class DeploymentService(Protocol):
+    """What :class:`~mlops_sdk.clients.deployments.DeploymentClient` calls on a backend."""
+
+    def deploy(
+        self,
+        model: ModelSpec,
+        *,
+        endpoint: str,
+        deployment: str,
+        strategy: BlueGreen | Replace | Shadow,
+        lineage: Lineage,
+    ) -> OperationDriver[DeploymentResult]:
+        """Driver of a new rollout."""
+        ...
+
+    def rollback(
+        self, endpoint: str, *, to: str | None, smoke_test: SmokeTest | None, lineage: Lineage
+    ) -> OperationDriver[DeploymentResult]:
+        """Driver of a rollback to the previous production deployment (or ``to``)."""
+        ...
+
+    def resume(
+        self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None
+    ) -> OperationDriver[Any]:
+        """Rebuild a driver from a continuation token's state."""
+        ...
+
+    def history(self, endpoint: str) -> list[HistoryEntry]:
+        """History entries of ``endpoint``, oldest first."""
+        ...
+
+    def invoke(self, endpoint: str, payload: Any, *, deployment: str | None) -> Any:
+        """Score ``payload`` on the endpoint (by weights, or on one deployment)."""
+        ...
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        """One endpoint (``ResourceNotFoundError`` when missing)."""
+        ...
+
+    def list_endpoints(self) -> list[Endpoint]:
+        """Every endpoint."""
+        ...
+
+    def delete_endpoint(self, name: str) -> None:
+        """Delete an endpoint and its deployments."""
+        ...
+
+    def stop_endpoint(self, name: str) -> bool:
+        """Stop serving (local servers); backends that cannot stop raise :class:`ConfigurationError`."""
+        ...
+
+    def start_endpoint(self, name: str) -> Endpoint:
+        """Start serving again (local servers)."""
+        ...
+
+    def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
+        """Tail of the endpoint's (or one deployment's) log."""
+        ...
+
+
+# -- traffic math -----------------------------------------------------------------------------------
+
+
+def shift_traffic(current: Mapping[str, int], deployment: str, percent: int) -> dict[str, int]:
+    """Give ``deployment`` ``percent`` of live traffic; the others share the rest in their current proportions.
+
+    Every deployment in ``current`` stays in the result (zeros included): the map is read,
+    modified and written back whole, so no other deployment silently drops to 0 %. Rounding uses
+    the largest remainder, so the result always sums to exactly 100. When no other deployment has
+    traffic, the deployment gets 100 % (a split needs somebody to split with).
+    """
+    others = {name: weight for name, weight in current.items() if name != deployment}
+    live = {name: weight for name, weight in others.items() if weight > 0}
+    result = dict.fromkeys(others, 0)
+    if not live:
+        result[deployment] = 100
+        return result
+    remaining = 100 - percent
+    total = sum(live.values())
+    shares = {name: weight * remaining / total for name, weight in live.items()}
+    floors = {name: int(share) for name, share in shares.items()}
+    leftover = remaining - sum(floors.values())
+    for name in sorted(shares, key=lambda key: (-(shares[key] - floors[key]), key))[:leftover]:
+        floors[name] += 1
+    result.update(floors)
+    result[deployment] = percent
+    return result
+
+
+def _production(traffic: Mapping[str, int]) -> str | None:
+    live = {name: weight for name, weight in traffic.items() if weight > 0}
+    return max(sorted(live), key=lambda name: live[name]) if live else None
+
+
+def previous_production(history: Sequence[HistoryEntry], traffic: Mapping[str, int]) -> str | None:
+    """The deployment that served production before the current one, from the history (newest first)."""
+    current = _production(traffic)
+    for entry in reversed(history):
+        candidate = _production(entry.traffic)
+        if candidate is not None and candidate != current and candidate in traffic:
+            return candidate
+    return None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+# -- the rollout engine -----------------------------------------------------------------------------
+
+
+class RolloutDriver:
+    """Runs a deployment (or a rollback) as a resumable state machine, one action per ``poll()``.
+
+    Args:
+        platform: The backend's primitives.
+        op_id: Operation id.
+        state: The JSON state (new or from a token).
+        smoke_test: The smoke test with its predicate (tokens keep everything but the predicate).
+    """
+
+    def __init__(
+        self, platform: EndpointPlatform, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None = None
+    ) -> None:
+        self._platform = platform
+        self._id = op_id
+        self._state = state
+        self._strategy = _STRATEGY.validate_python(state["strategy"]) if state.get("strategy") else None
+        stored = state.get("smoke_test")
+        if smoke_test is None and stored is not None:
+            if state.get("smoke_predicate"):
+                raise ConfigurationError(
+                    "this operation's smoke test has a predicate, which continuation tokens cannot carry; "
+                    "pass it again: resume_operation(token, smoke_test=SmokeTest(..., predicate=...))"
+                )
+            smoke_test = SmokeTest.model_validate(stored)
+        self._smoke = smoke_test
+
+    # -- construction ------------------------------------------------------------------------------
+
+    @classmethod
+    def new_deploy(
+        cls,
+        platform: EndpointPlatform,
+        op_id: str,
+        *,
+        model: ModelSpec,
+        endpoint: str,
+        deployment: str,
+        strategy: BlueGreen | Replace | Shadow,
+        lineage: Lineage,
+    ) -> RolloutDriver:
+        """A driver for a new rollout."""
+        smoke = strategy.smoke_test
+        state: dict[str, Any] = {
+            "mode": "deploy",
+            "endpoint": endpoint,
+            "deployment": deployment,
+            "model": model.to_dict(),
+            "digest": platform.model_digest(model),
+            "strategy": strategy.model_dump(mode="json", exclude={"smoke_test"}),
+            "smoke_test": smoke.model_dump(mode="json") if smoke else None,
+            "smoke_predicate": bool(smoke and smoke.has_predicate),
+            "phase": "endpoint",
+            "step": 0,
+            "steps": [],
+            "changed": True,
+            "started_at": _iso(platform.clock.now()),
+            "by": current_identity(),
+            "lineage": lineage.model_dump(mode="json"),
+        }
+        return cls(platform, op_id, state, smoke)
+
+    @classmethod
+    def new_rollback(
+        cls,
+        platform: EndpointPlatform,
+        op_id: str,
+        *,
+        endpoint: str,
+        to: str | None,
+        smoke_test: SmokeTest | None,
+        lineage: Lineage,
+    ) -> RolloutDriver:
+        """A driver for a rollback."""
+        state: dict[str, Any] = {
+            "mode": "rollback",
+            "endpoint": endpoint,
+            "deployment": to,
+            "model": None,
+            "strategy": None,
+            "smoke_test": smoke_test.model_dump(mode="json") if smoke_test else None,
+            "smoke_predicate": bool(smoke_test and smoke_test.has_predicate),
+            "phase": "target",
+            "step": 0,
+            "steps": [],
+            "changed": True,
+            "started_at": _iso(platform.clock.now()),
+            "by": current_identity(),
+            "lineage": lineage.model_dump(mode="json"),
+        }
+        return cls(platform, op_id, state, smoke_test)
+
+    # -- OperationDriver ----------------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        """``deployments.deploy`` or ``deployments.rollback``."""
+        return DEPLOY_KIND if self._state["mode"] == "deploy" else ROLLBACK_KIND
+
+    @property
+    def id(self) -> str:
+        """The operation id."""
+        return self._id
+
+    def state(self) -> dict[str, Any]:
+        """The JSON state (everything needed to resume)."""
+        return dict(self._state)
+
+    def cancel(self) -> None:
+        """Ask for cancellation: the next poll restores the previous traffic map and ends CANCELED."""
+        self._state["cancel_requested"] = True
+
+    def result(self) -> DeploymentResult:
+        """The result, once the operation ended."""
+        s = self._state
+        model = ModelSpec.from_dict(s["model"]) if s.get("model") else None
+        previous = (s.get("previous") or {}).get("traffic", {})
+        return DeploymentResult(
+            endpoint=s["endpoint"],
+            deployment=s.get("deployment") or "",
+            model=model.ref if model else s.get("target_model"),
+            model_uri=model.uri if model else None,
+            strategy=self._strategy.kind if self._strategy else "rollback",
+            succeeded=s.get("outcome") == "succeeded",
+            rolled_back=s.get("outcome") == "rolled_back",
+            reason=s.get("reason"),
+            changed=bool(s.get("changed", True)),
+            traffic=s.get("final_traffic", {}),
+            mirror=s.get("final_mirror", {}),
+            previous_traffic=previous,
+            steps=[StepResult.model_validate(step) for step in s.get("steps", [])],
+            log_tail=s.get("log_tail"),
+            scoring_uri=s.get("scoring_uri"),
+            operation_id=self._id,
+            started_at=s.get("started_at"),
+            finished_at=s.get("finished_at"),
+            lineage=Lineage.model_validate(s.get("lineage") or {}),
+        )
+
+    def poll(self) -> PollResult:
+        """Perform the next action (at most one traffic change) and report the state."""
+        s = self._state
+        if s.get("outcome") is not None:
+            return self._final()
+        if s.get("cancel_requested"):
+            return self._cancel_now()
+        try:
+            handler = getattr(self, f"_phase_{s['phase']}")
+            result: PollResult = handler()
+            return result
+        except MlopsError as error:
+            if is_retryable(error):
+                raise  # transient: Operation looks again (with backoff) and the step is redone idempotently
+            return self._fail(str(error.message), error=error)
+
+    # -- phases of a deploy ------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._platform.clock.now().timestamp()
+
+    def _phase_endpoint(self) -> PollResult:
+        s = self._state
+        if not s.get("endpoint_begun"):
+            self._platform.begin_endpoint(s["endpoint"])
+            s["endpoint_begun"] = True
+        status, message = self._platform.endpoint_status(s["endpoint"])
+        if status is Status.FAILED:
+            return self._fail(f"creating endpoint {s['endpoint']!r} failed: {message}")
+        if status is not Status.SUCCEEDED:
+            return PollResult(Status.RUNNING, native_status=message, message=f"creating endpoint {s['endpoint']}")
+        s["phase"] = "deployment"
+        return self._phase_deployment()
+
+    def _final_reached(self, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> bool:
+        name = self._state["deployment"]
+        if isinstance(self._strategy, Shadow):
+            return mirror.get(name, 0) == self._strategy.mirror_percent and traffic.get(name, 0) == 0
+        return traffic.get(name, 0) == 100
+
+    def _phase_deployment(self) -> PollResult:
+        s = self._state
+        platform, endpoint, name = self._platform, s["endpoint"], s["deployment"]
+        if not s.get("deployment_begun"):
+            traffic, mirror = platform.get_traffic(endpoint)
+            record = platform.deployment_record(endpoint, name)
+            previous = {"traffic": traffic, "mirror": mirror}
+            if record is not None and record.get("digest") == s["digest"]:
+                s["changed"] = False
+                stored = record.get("previous")
+                if 0 < traffic.get(name, 0) < 100 and isinstance(stored, dict):
+                    previous = stored  # a re-run of an interrupted rollout: keep the original baseline
+                if self._final_reached(traffic, mirror):
+                    s["previous"] = previous
+                    return self._succeed(traffic, mirror)
+            else:
+                if record is not None and (traffic.get(name, 0) > 0 or mirror.get(name, 0) > 0):
+                    raise ConflictError(
+                        f"deployment {name!r} of endpoint {endpoint!r} serves traffic with another model "
+                        f"({record.get('model') or 'unknown'}); deploy the new model under a new deployment name",
+                        backend=platform.backend,
+                    )
+                s["created"] = record is None
+                metadata = {
+                    "digest": s["digest"],
+                    "model": s["model"]["ref"],
+                    "model_uri": s["model"]["uri"],
+                    "previous": previous,
+                    "by": s["by"],
+                    "operation_id": self._id,
+                }
+                platform.begin_deployment(endpoint, name, ModelSpec.from_dict(s["model"]), metadata)
+                self._record("deploy", traffic, mirror)
+            s["previous"] = previous
+            s["deployment_begun"] = True
+        status, message = platform.deployment_status(endpoint, name)
+        if status is Status.FAILED:
+            s["log_tail"] = self._log_tail()
+            self._record("failed", *platform.get_traffic(endpoint), reason=message)
+            return self._fail(f"deployment {name!r} failed to start: {message}")
+        if status is not Status.SUCCEEDED:
+            return PollResult(Status.RUNNING, native_status=message, message=f"creating deployment {name}")
+        s["phase"] = "step"
+        s["scoring_uri"] = platform.scoring_uri(endpoint)
+        return self._phase_step()
+
+    def _steps(self) -> list[int]:
+        strategy = self._strategy
+        if isinstance(strategy, Shadow):
+            return [strategy.mirror_percent]
+        assert isinstance(strategy, (BlueGreen, Replace))
+        return list(strategy.steps)
+
+    def _waiting(self) -> PollResult | None:
+        next_at = self._state.get("next_at")
+        if next_at is not None:
+            remaining = next_at - self._now()
+            if remaining > 0:
+                return PollResult(
+                    Status.RUNNING, native_status="Baking", message=f"baking {remaining:.0f}s", retry_after=remaining
+                )
+        return None
+
+    def _phase_step(self) -> PollResult:
+        s = self._state
+        waiting = self._waiting()
+        if waiting is not None:
+            return waiting
+        steps = self._steps()
+        if s["step"] >= len(steps):
+            return self._phase_verify()
+        percent = steps[s["step"]]
+        smoke: SmokeResult | None = None
+        if self._smoke is not None:
+            outcome = self._run_smoke()
+            if isinstance(outcome, PollResult):
+                return outcome
+            smoke = outcome
+            if not smoke.passed:
+                return self._check_failed(f"smoke test before the {percent}% step failed: {smoke.reason}", smoke)
+        platform, endpoint, name = self._platform, s["endpoint"], s["deployment"]
+        traffic, mirror = platform.get_traffic(endpoint)
+        if isinstance(self._strategy, Shadow):
+            new_traffic = dict(traffic)
+            new_traffic.setdefault(name, 0)
+            new_mirror = {**mirror, name: percent}
+        else:
+            new_traffic = shift_traffic(traffic, name, percent)
+            new_mirror = {key: value for key, value in mirror.items() if key != name}
+        platform.set_traffic(endpoint, new_traffic, new_mirror)
+        self._record("traffic", new_traffic, new_mirror)
+        s["steps"].append(
+            StepResult(
+                percent=percent, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
+            ).model_dump(mode="json")
+        )
+        s["step"] += 1
+        bake = float(getattr(self._strategy, "bake_time", 0.0))
+        s["next_at"] = self._now() + bake if bake > 0 else None
+        message = f"{name} at {percent}%" + (" (mirrored)" if isinstance(self._strategy, Shadow) else "")
+        if s["step"] >= len(steps) and (bake <= 0 or self._smoke is None):
+            return self._succeed(new_traffic, new_mirror)
+        return PollResult(Status.RUNNING, native_status="Shifting", message=message, retry_after=bake)
+
+    def _phase_verify(self) -> PollResult:
+        """After the last step's bake: one more smoke test, then done."""
+        s = self._state
+        waiting = self._waiting()
+        if waiting is not None:
+            return waiting
+        if self._smoke is not None:
+            outcome = self._run_smoke()
+            if isinstance(outcome, PollResult):
+                return outcome
+            if not outcome.passed:
+                return self._check_failed(f"smoke test after the final bake failed: {outcome.reason}", outcome)
+        return self._succeed(*self._platform.get_traffic(s["endpoint"]))
+
+    # -- phases of a rollback -----------------------------------------------------------------------------
+
+    def _phase_target(self) -> PollResult:
+        s = self._state
+        platform, endpoint = self._platform, s["endpoint"]
+        traffic, mirror = platform.get_traffic(endpoint)
+        target = s.get("deployment")
+        if target is None:
+            target = previous_production(platform.history(endpoint), traffic)
+            if target is None:
+                return self._fail(
+                    f"endpoint {endpoint!r} has no previous production deployment in its history; "
+                    f"pass to=<deployment> (deployments: {sorted(traffic)})"
+                )
+        elif target not in traffic:
+            return self._fail(f"endpoint {endpoint!r} has no deployment {target!r}; deployments: {sorted(traffic)}")
+        s["deployment"] = target
+        s["previous"] = {"traffic": traffic, "mirror": mirror}
+        record = platform.deployment_record(endpoint, target) or {}
+        s["target_model"] = record.get("model")
+        s["phase"] = "switch"
+        return self._phase_switch()
+
+    def _phase_switch(self) -> PollResult:
+        s = self._state
+        platform, endpoint, target = self._platform, s["endpoint"], s["deployment"]
+        smoke: SmokeResult | None = None
+        if self._smoke is not None:
+            outcome = self._run_smoke()
+            if isinstance(outcome, PollResult):
+                return outcome
+            smoke = outcome
+            if not smoke.passed:
+                s["log_tail"] = self._log_tail()
+                return self._fail(f"smoke test of rollback target {target!r} failed: {smoke.reason}")
+        traffic, mirror = platform.get_traffic(endpoint)
+        new_traffic = dict.fromkeys(traffic, 0)
+        new_traffic[target] = 100
+        new_mirror = {key: value for key, value in mirror.items() if key != target}
+        if new_traffic == traffic and new_mirror == mirror:
+            s["changed"] = False
+        else:
+            platform.set_traffic(endpoint, new_traffic, new_mirror)
+            self._record("rollback", new_traffic, new_mirror, reason="rollback requested")
+        s["steps"].append(
+            StepResult(percent=100, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now())
+            .model_dump(mode="json")
+        )
+        s["scoring_uri"] = platform.scoring_uri(endpoint)
+        return self._succeed(new_traffic, new_mirror)
+
+    # -- smoke tests -------------------------------------------------------------------------------------
+
+    def _run_smoke(self) -> SmokeResult | PollResult:
+        """Run the smoke test; a PollResult means "not ready yet, look again later"."""
+        test = self._smoke
+        assert test is not None
+        s = self._state
+        platform, endpoint, name = self._platform, s["endpoint"], s["deployment"]
+        now = self._now()
+        progress = s.setdefault("smoke_progress", {"attempts": 0, "deadline": now + test.ready_deadline})
+        progress["attempts"] += 1
+        answer = platform.score(endpoint, name, test.payload)
+        if answer.status in _NOT_READY:
+            if now + test.retry_interval > progress["deadline"]:
+                s.pop("smoke_progress", None)
+                return SmokeResult(
+                    passed=False,
+                    reason=f"deployment {name!r} was not ready within {test.ready_deadline:g}s "
+                    f"(last answer: {answer.status or 'no connection'} {answer.message or ''})".strip(),
+                    status_code=answer.status or None,
+                    attempts=progress["attempts"],
+                )
+            return PollResult(
+                Status.RUNNING,
+                native_status="WaitingForDeployment",
+                message=f"smoke test: {name} not ready ({answer.status or 'no connection'})",
+                retry_after=test.retry_interval,
+            )
+        attempts = progress["attempts"]
+        s.pop("smoke_progress", None)
+        if answer.status != 200:
+            return SmokeResult(
+                passed=False, reason=f"answered {answer.status}: {answer.message}", status_code=answer.status,
+                latency=answer.elapsed, attempts=attempts,
+            )
+        latencies = [answer.elapsed]
+        for _ in range(test.samples - 1):
+            extra = platform.score(endpoint, name, test.payload)
+            if extra.status != 200:
+                return SmokeResult(
+                    passed=False, reason=f"answered {extra.status}: {extra.message}", status_code=extra.status,
+                    latency=extra.elapsed, attempts=attempts,
+                )
+            latencies.append(extra.elapsed)
+        latency = statistics.median(latencies)
+        reason = test.check(answer.body)
+        if reason is None and test.latency_budget is not None and latency > test.latency_budget:
+            reason = (
+                f"median latency {latency * 1000:.1f} ms over {len(latencies)} requests exceeds the budget of "
+                f"{test.latency_budget * 1000:.1f} ms"
+            )
+        return SmokeResult(
+            passed=reason is None, reason=reason, status_code=200, latency=latency, attempts=attempts,
+            output=_truncate(answer.body),
+        )
+
+    # -- endings -----------------------------------------------------------------------------------------
+
+    def _check_failed(self, reason: str, smoke: SmokeResult) -> PollResult:
+        s = self._state
+        platform, endpoint, name = self._platform, s["endpoint"], s["deployment"]
+        s["log_tail"] = self._log_tail()
+        s["failed_smoke"] = smoke.model_dump(mode="json")
+        self._record("smoke_failed", *platform.get_traffic(endpoint), reason=reason)
+        strategy = self._strategy
+        if strategy is None or not strategy.rollback_on_failure:
+            return self._fail(reason)
+        self._restore(reason)
+        if s.get("created") and not strategy.keep_failed:
+            platform.delete_deployment(endpoint, name)
+            self._record("delete", *platform.get_traffic(endpoint), reason="rolled back")
+        s["outcome"] = "rolled_back"
+        s["reason"] = reason
+        return self._final()
+
+    def _restore(self, reason: str) -> None:
+        """Write the pre-operation traffic and mirror maps back (deployments added since keep 0 %)."""
+        s = self._state
+        platform, endpoint = self._platform, s["endpoint"]
+        previous = s.get("previous") or {"traffic": {}, "mirror": {}}
+        traffic, mirror = platform.get_traffic(endpoint)
+        restored = {name: int(previous["traffic"].get(name, 0)) for name in traffic}
+        restored_mirror = {
+            name: int(weight) for name, weight in previous.get("mirror", {}).items() if name in traffic
+        }
+        if restored != traffic or restored_mirror != mirror:
+            platform.set_traffic(endpoint, restored, restored_mirror)
+        self._record("rollback", restored, restored_mirror, reason=reason)
+        s["final_traffic"], s["final_mirror"] = restored, restored_mirror
+
+    def _cancel_now(self) -> PollResult:
+        s = self._state
+        if s.get("previous") is not None and s["mode"] == "deploy" and s.get("steps"):
+            self._restore("operation canceled")
+        s["outcome"] = "canceled"
+        s["reason"] = "canceled"
+        s["finished_at"] = _iso(self._platform.clock.now())
+        return PollResult(Status.CANCELED, native_status="Canceled", message="canceled; previous traffic restored")
+
+    def _succeed(self, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> PollResult:
+        s = self._state
+        s["outcome"] = "succeeded"
+        s["final_traffic"], s["final_mirror"] = dict(traffic), dict(mirror)
+        s.setdefault("scoring_uri", self._platform.scoring_uri(s["endpoint"]))
+        return self._final()
+
+    def _fail(self, reason: str, error: MlopsError | None = None) -> PollResult:
+        s = self._state
+        s["outcome"] = "failed"
+        s["reason"] = reason
+        if s.get("deployment") and s.get("mode") == "deploy" and s.get("log_tail") is None:
+            s["log_tail"] = self._log_tail()
+        return self._final(error)
+
+    def _final(self, error: MlopsError | None = None) -> PollResult:
+        s = self._state
+        s.setdefault("finished_at", _iso(self._platform.clock.now()))
+        outcome = s["outcome"]
+        if outcome == "failed":
+            tail = s.get("log_tail")
+            failure = OperationFailedError(
+                f"{'deployment' if s['mode'] == 'deploy' else 'rollback'} of {s.get('deployment')!r} on endpoint "
+                f"{s['endpoint']!r} failed: {s.get('reason')}" + (f"\nDeployment log tail:\n{tail}" if tail else ""),
+                backend=self._platform.backend,
+                operation_id=self._id,
+                details={"log_tail": tail, "reason": s.get("reason")},
+            )
+            if error is not None:
+                failure.__cause__ = error
+            return PollResult(Status.FAILED, native_status="Failed", message=s.get("reason"), error=failure)
+        if outcome == "canceled":
+            return PollResult(Status.CANCELED, native_status="Canceled")
+        native = "RolledBack" if outcome == "rolled_back" else "Succeeded"
+        return PollResult(Status.SUCCEEDED, native_status=native, message=s.get("reason"))
+
+    def _record(
+        self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
+    ) -> None:
+        s = self._state
+        model = s.get("model") or {}
+        self._platform.record(
+            HistoryEntry(
+                endpoint=s["endpoint"],
+                action=action,  # type: ignore[arg-type]
+                deployment=s.get("deployment"),
+                model=model.get("ref") or s.get("target_model"),
+                model_uri=model.get("uri"),
+                traffic=dict(traffic),
+                mirror=dict(mirror),
+                reason=reason,
+                operation_id=self._id,
+                at=self._platform.clock.now(),
+                by=s.get("by"),
+                lineage=Lineage.model_validate(s.get("lineage") or {}),
+            )
+        )
+
+    def _log_tail(self) -> str | None:
+        s = self._state
+        try:
+            return self._platform.logs(s["endpoint"], s["deployment"], 50) or None
+        except MlopsError as error:
+            _log.info("could not read the log of %s/%s: %s", s["endpoint"], s["deployment"], error)
+            return None
+
+
+def _truncate(value: Any, limit: int = 20) -> Any:
+    if isinstance(value, list) and len(value) > limit:
+        return value[:limit]
+    return value

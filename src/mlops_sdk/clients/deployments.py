@@ -1,0 +1,273 @@
+"""``DeploymentClient``: online endpoints with progressive blue/green, asserting smoke tests and rollback.
+
+Safe rollout is the default: ``begin_deploy(model, endpoint="e")`` creates the deployment with 0 %
+traffic, smoke-tests it directly (by name) before every step of ``BlueGreen(steps=[10, 50, 100])``,
+moves traffic by rewriting the WHOLE traffic map (other deployments keep their share), and restores
+the previous map automatically when a check fails. Works on Azure ML managed online endpoints and on
+the local endpoint server alike.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from mlops_sdk.backends.spi.deployments import DEPLOY_KIND, ROLLBACK_KIND, DeploymentService, ModelSpec
+from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.lineage import collect_lineage
+from mlops_sdk.core.operation import Operation, ProgressEvent
+from mlops_sdk.core.tracing import span
+from mlops_sdk.models.deployments import (
+    BlueGreen,
+    DeploymentResult,
+    Endpoint,
+    HistoryEntry,
+    Replace,
+    Shadow,
+    SmokeTest,
+    Strategy,
+)
+from mlops_sdk.models.registry import ModelVersion
+
+__all__ = ["DeploymentClient", "default_deployment_name"]
+
+_STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
+_DEPLOYMENT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*[@:][A-Za-z0-9_.\-]+$")
+
+
+def _invalid(field: str, error: ValidationError) -> ConfigurationError:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or field}: {item['msg']}" for item in error.errors()
+    )
+    return ConfigurationError(f"invalid {field}: {problems}", details={"field": field})
+
+
+def default_deployment_name(model: ModelSpec) -> str:
+    """A deployment name derived from the model: ``<name>-v<version>``, or ``<folder>-<hash>`` for a path.
+
+    Names follow Azure ML's rule (letters, digits, '-', 2-32 characters, starting with a letter),
+    so the same model always lands on the same deployment and a re-run is a no-op.
+    """
+    import hashlib
+
+    if model.name and model.version:
+        base, suffix = model.name, f"v{model.version}"
+    else:
+        base = Path(model.uri.rstrip("/")).name or "model"
+        suffix = hashlib.sha256(model.uri.encode()).hexdigest()[:6]
+    base = re.sub(r"[^A-Za-z0-9-]+", "-", base).strip("-") or "model"
+    if not base[0].isalpha():
+        base = f"m-{base}"
+    base = base[: 31 - len(suffix)].rstrip("-")
+    return f"{base}-{suffix}"
+
+
+class DeploymentClient(BaseClient):
+    """Deploy models to online endpoints and operate those endpoints. Also ``MLOpsClient(...).deployments``."""
+
+    _capability = "deployments"
+
+    def _svc(self) -> DeploymentService:
+        return self._service(DeploymentService)  # type: ignore[type-abstract]
+
+    # -- inputs --------------------------------------------------------------------------------------------
+
+    def _model_spec(self, model: ModelVersion | str | Path) -> ModelSpec:
+        if isinstance(model, ModelVersion):
+            return ModelSpec(ref=model.ref, uri=model.uri, name=model.name, version=model.version)
+        if isinstance(model, Path):
+            return ModelSpec(ref=str(model), uri=str(model.expanduser().resolve()))
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigurationError(
+                "model must be a ModelVersion, a model URI (models:/name/1, azureml:name:1) or an MLflow model "
+                f"folder; got {model!r}",
+                details={"field": "model"},
+            )
+        text = model.strip()
+        if "://" in text or text.startswith(("models:/", "runs:/", "azureml:")):
+            match = re.match(r"^models:/([^/@]+)/(\d+)$", text) or re.match(r"^azureml:([^:/]+):(\d+)$", text)
+            name, version = (match.group(1), match.group(2)) if match else (None, None)
+            return ModelSpec(ref=text, uri=text, name=name, version=version)
+        if Path(text).expanduser().exists() or not _REF.match(text):
+            return ModelSpec(ref=text, uri=str(Path(text).expanduser().resolve()))
+        from mlops_sdk.backends.spi.models import ModelService
+        from mlops_sdk.models.registry import parse_model_ref
+
+        name, version, alias = parse_model_ref(text)
+        models = self._context.backend.service("models", ModelService)  # type: ignore[type-abstract]
+        found = models.get(name, version) if version is not None else models.get_by_alias(name, alias or "")
+        return ModelSpec(ref=found.ref, uri=found.uri, name=found.name, version=found.version)
+
+    @staticmethod
+    def _strategy(strategy: BlueGreen | Replace | Shadow | dict[str, Any] | None) -> BlueGreen | Replace | Shadow:
+        if strategy is None:
+            return BlueGreen()
+        if isinstance(strategy, (BlueGreen, Replace, Shadow)):
+            return strategy
+        if isinstance(strategy, dict):
+            data = {"kind": "blue_green", **strategy}
+            try:
+                return _STRATEGY.validate_python(data)
+            except ValidationError as error:
+                raise _invalid("strategy", error) from None
+        raise ConfigurationError(
+            f"strategy must be BlueGreen(...), Replace() or Shadow(...) (or a dict), got {type(strategy).__name__}",
+            details={"field": "strategy"},
+        )
+
+    @staticmethod
+    def _smoke(smoke_test: SmokeTest | dict[str, Any] | None) -> SmokeTest | None:
+        if smoke_test is None or isinstance(smoke_test, SmokeTest):
+            return smoke_test
+        try:
+            return SmokeTest.model_validate(smoke_test)
+        except ValidationError as error:
+            raise _invalid("smoke_test", error) from None
+
+    @staticmethod
+    def _name(value: str, field: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{field} must be a non-empty name", details={"field": field})
+        return value.strip()
+
+    # -- operations ------------------------------------------------------------------------------------------
+
+    def begin_deploy(
+        self,
+        model: ModelVersion | str | Path,
+        *,
+        endpoint: str,
+        deployment: str | None = None,
+        strategy: BlueGreen | Replace | Shadow | dict[str, Any] | None = None,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        show_progress: bool | None = None,
+    ) -> Operation[DeploymentResult]:
+        """Roll ``model`` out to ``endpoint`` with ``strategy`` (default ``BlueGreen()``: 10 -> 50 -> 100 %).
+
+        The endpoint is created when missing. The deployment (default name: ``<model>-v<version>``)
+        is created with 0 % traffic; the smoke test (if any) runs against it directly before every
+        traffic step; every traffic change rewrites the whole map. When a check fails the previous
+        map is restored and the result says ``rolled_back=True`` with the reason (a rollback is a
+        result, not an exception; ``result.raise_for_rollback()`` turns it into one). Re-running
+        with the same model changes nothing (``result.changed is False``).
+
+        Args:
+            model: A :class:`ModelVersion`, a model URI (``models:/name/3``, ``azureml:name:3``), a
+                reference ``name@3`` / ``name:champion``, or an MLflow model folder.
+            endpoint: Endpoint name (3-32 letters, digits, '-').
+            deployment: Deployment name (default derived from the model).
+            strategy: ``BlueGreen(...)``, ``Replace()``, ``Shadow(mirror_percent=..)`` or a dict.
+            progress: Callback receiving a :class:`ProgressEvent` after every poll.
+            show_progress: Force the progress bar on or off.
+
+        Raises:
+            ConfigurationError: invalid model, names or strategy.
+        """
+        endpoint = self._name(endpoint, "endpoint")
+        chosen = self._strategy(strategy)
+        spec = self._model_spec(model)
+        given = deployment.strip() if isinstance(deployment, str) else ""
+        name = given or default_deployment_name(spec)
+        if not _DEPLOYMENT.match(name):
+            raise ConfigurationError(
+                f"deployment name {name!r} is invalid: 2-32 letters, digits or '-', starting with a letter",
+                details={"field": "deployment"},
+            )
+        lineage = collect_lineage()
+        if isinstance(model, ModelVersion):
+            lineage = model.lineage.model_copy(
+                update={key: getattr(lineage, key) for key in ("user", "ci_provider", "ci_build_id", "ci_build_url")
+                        if getattr(lineage, key) is not None}
+            )
+        with span("deployments.begin_deploy", {"endpoint": endpoint, "deployment": name}):
+            driver = self._svc().deploy(spec, endpoint=endpoint, deployment=name, strategy=chosen, lineage=lineage)
+        return self._operation(
+            driver, description=f"deployment {name} to {endpoint}", progress=progress, show_progress=show_progress
+        )
+
+    def begin_rollback(
+        self,
+        endpoint: str,
+        *,
+        to: str | None = None,
+        smoke_test: SmokeTest | dict[str, Any] | None = None,
+        progress: Callable[[ProgressEvent], None] | None = None,
+    ) -> Operation[DeploymentResult]:
+        """Put the previous production deployment (or ``to``) back to 100 % in one traffic change.
+
+        "Previous production" comes from the endpoint's history: the deployment that had the largest
+        share before the current one took over.
+        """
+        endpoint = self._name(endpoint, "endpoint")
+        with span("deployments.begin_rollback", {"endpoint": endpoint}):
+            driver = self._svc().rollback(
+                endpoint, to=to, smoke_test=self._smoke(smoke_test), lineage=collect_lineage()
+            )
+        return self._operation(driver, description=f"rollback of {endpoint}", progress=progress)
+
+    def resume_operation(self, token: str, *, smoke_test: SmokeTest | None = None) -> Operation[DeploymentResult]:
+        """Rebuild a deploy or rollback operation from its token (pass ``smoke_test`` again if it had a predicate)."""
+
+        def attach(op_id: str, state: dict[str, Any], kind: str) -> Operation[Any]:
+            driver = self._svc().resume(kind, op_id, state, smoke_test)
+            return self._operation(driver, description=f"{kind.split('.')[1]} of {state.get('endpoint')}")
+
+        resumed: Operation[DeploymentResult] = self._resume(
+            token,
+            {
+                DEPLOY_KIND: lambda op_id, state: attach(op_id, state, DEPLOY_KIND),
+                ROLLBACK_KIND: lambda op_id, state: attach(op_id, state, ROLLBACK_KIND),
+            },
+        )
+        return resumed
+
+    # -- endpoints --------------------------------------------------------------------------------------------
+
+    def history(self, endpoint: str) -> builtins.list[HistoryEntry]:
+        """Who moved which model version to what traffic, when, and why (oldest first)."""
+        return self._svc().history(self._name(endpoint, "endpoint"))
+
+    def invoke(self, endpoint: str, payload: Any, *, deployment: str | None = None) -> Any:
+        """Score ``payload`` (Azure ML ``input_data`` or an MLflow body) and return the predictions.
+
+        ``deployment`` sends it to that deployment regardless of the traffic weights.
+        """
+        if not isinstance(payload, (dict, list)):
+            raise ConfigurationError(
+                "payload must be a JSON-like dict ({'input_data': ...} or an MLflow body) or a list of rows",
+                details={"field": "payload"},
+            )
+        with span("deployments.invoke", {"endpoint": endpoint}):
+            return self._svc().invoke(self._name(endpoint, "endpoint"), payload, deployment=deployment)
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        """One endpoint with its deployments and traffic; ``ResourceNotFoundError`` when missing."""
+        return self._svc().get_endpoint(self._name(name, "endpoint"))
+
+    def list_endpoints(self) -> builtins.list[Endpoint]:
+        """Every endpoint of the target."""
+        return self._svc().list_endpoints()
+
+    def delete_endpoint(self, name: str) -> None:
+        """Delete an endpoint with its deployments (its history stays)."""
+        self._svc().delete_endpoint(self._name(name, "endpoint"))
+
+    def stop_endpoint(self, name: str) -> bool:
+        """Stop a local endpoint's server (deployments and traffic come back on the next start or invoke)."""
+        return self._svc().stop_endpoint(self._name(name, "endpoint"))
+
+    def start_endpoint(self, name: str) -> Endpoint:
+        """Start a stopped local endpoint's server."""
+        return self._svc().start_endpoint(self._name(name, "endpoint"))
+
+    def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
+        """Tail of the endpoint's (local server) or a deployment's (Azure container) log."""
+        return self._svc().get_logs(self._name(endpoint, "endpoint"), deployment=deployment, lines=lines)
+
