@@ -265,8 +265,10 @@ def parse_pipeline(
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            path = ".".join(str(part) for part in item["loc"]) or "(root)"
+            path = ".".join(str(part) for part in item["loc"])
             message = str(item["msg"]).removeprefix("Value error, ")
+            if not path:  # model-level checks start their message with the field they are about
+                path, _, message = message.partition(": ") if ": " in message else ("(root)", "", message)
             problems.append(f"{path}: {message}")
         raise ConfigurationError(
             f"invalid refresh pipeline in {where}: " + "; ".join(problems),
