@@ -1,0 +1,547 @@
+"""Approval gates on Azure DevOps environment approvals, judged by OUR policy.
+
+``create`` runs the configured pipeline (``approval_pipeline``: its gated stage targets an
+environment with an *Approvals* check) with the model, the report digest and the whole request
+(policy included, as JSON) as template parameters, so the run itself is the durable record. Inside
+a running Azure DevOps job without ``approval_pipeline``, the request attaches to the current run
+instead and is stored as a build property.
+
+Votes are the steps of the run's approvals (``_apis/pipelines/approvals``, found through the run's
+timeline records of type ``Checkpoint.Approval``). Identities come from Azure DevOps. Every vote is
+checked against the request's policy: an approval Azure DevOps accepted from someone the policy
+does not list, or from the requester, does not count. ``approve`` / ``reject`` refuse such a vote
+before anything is sent, then PATCH the approvals as the authenticated user.
+
+Nothing is stored locally: every look re-derives the decision from the run, so any process (a
+notebook, a CI step, ``mlops approvals show``) sees the same answer.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import threading
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import ValidationError
+
+from mlops_sdk.backends.azure._devops import DevOps, current_run_id, devops_errors
+from mlops_sdk.backends.spi.approvals import ApprovalDraft
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    ConflictError,
+    PermissionDeniedError,
+    ResourceNotFoundError,
+)
+from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.models.approvals import (
+    ApprovalDecision,
+    ApprovalPolicy,
+    ApprovalRequest,
+    ApprovalStatus,
+    ApprovalVote,
+    ApproverIdentity,
+    AuditVerification,
+    ReportFacts,
+)
+
+if TYPE_CHECKING:
+    from mlops_sdk.backends.azure import AzureBackend
+
+__all__ = ["REQUEST_PARAMETER", "AzureApprovalService", "create_service"]
+
+REQUEST_PARAMETER = "mlopsRequest"
+"""Template parameter (and build property) holding the request as JSON."""
+MODEL_PARAMETER = "mlopsModel"
+REPORT_PARAMETER = "mlopsReport"
+_PROPERTY = "mlops.approvalRequest"
+_APPROVAL_RECORD = "checkpoint.approval"
+_LIST_LIMIT = 50
+_SERVICE_CLOSED = {"rejected": "rejected", "canceled": "rejected", "failed": "rejected", "skipped": "rejected",
+                   "timedout": "timed_out"}
+_log = get_logger(__name__)
+
+
+def create_service(backend: AzureBackend) -> AzureApprovalService:
+    """Create the approvals service for ``backend``."""
+    return AzureApprovalService(backend)
+
+
+def _run_id(request_id: str) -> int:
+    text = request_id.removeprefix("run-")
+    if not text.isdigit():
+        raise ResourceNotFoundError(
+            f"approval request {request_id!r} is not an Azure DevOps run ('run-<id>'); requests the policy decided "
+            "at request time (blocked or auto-approved) were never sent to Azure DevOps: their decision is on the "
+            "model version's mlops.approval.* tags",
+            backend="azure",
+            operation_id=request_id,
+        )
+    return int(text)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value).replace("Z", "+00:00")
+    # Azure DevOps sends 7 fractional digits; Python reads at most 6.
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _identity(ref: Any) -> dict[str, Any]:
+    return ref if isinstance(ref, dict) else {}
+
+
+def _vote_from_step(step: dict[str, Any]) -> ApprovalVote | None:
+    status = str(step.get("status", "")).lower()
+    if status not in ("approved", "rejected"):
+        return None
+    actual = _identity(step.get("actualApprover")) or _identity(step.get("lastModifiedBy"))
+    assigned = _identity(step.get("assignedApprover"))
+    unique = str(actual.get("uniqueName") or actual.get("displayName") or actual.get("id") or "unknown")
+    groups: tuple[str, ...] = ()
+    if assigned and (assigned.get("isContainer") or (assigned.get("id") and assigned.get("id") != actual.get("id"))):
+        # Azure DevOps let this user act for the group the step was assigned to: membership established.
+        groups = tuple(str(assigned[key]) for key in ("displayName", "uniqueName") if assigned.get(key))
+    at = _parse_time(step.get("lastModifiedOn")) or _parse_time(step.get("initiatedOn")) or datetime.now(timezone.utc)
+    return ApprovalVote(
+        approver=ApproverIdentity(
+            name=unique,
+            email=unique if "@" in unique else None,
+            display_name=actual.get("displayName"),
+            groups=groups,
+            source="devops",
+        ),
+        decision="approve" if status == "approved" else "reject",
+        comment=step.get("comment") or None,
+        at=at,
+    )
+
+
+class AzureApprovalService:
+    """The ``approvals`` capability of the Azure backend (Azure DevOps environment approvals)."""
+
+    def __init__(self, backend: AzureBackend) -> None:
+        self._backend = backend
+        self._devops = DevOps.from_backend(backend)
+        self._pipeline_id = backend.config.settings.approval_pipeline
+        self._specs: dict[int, tuple[dict[str, Any], int | None]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def _project(self) -> str:
+        return self._devops.project.project
+
+    # -- identity ------------------------------------------------------------------------------------
+
+    def whoami(self) -> ApproverIdentity:
+        """The Azure DevOps identity the configured credentials act as."""
+        user = self._devops.authenticated_user()
+        return ApproverIdentity(name=user["name"], email=user["email"], display_name=user["display_name"],
+                                source="devops")
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def create(self, draft: ApprovalDraft) -> ApprovalRequest:
+        """Run the approval pipeline (or attach to the current run); decided drafts are not sent."""
+        now = self._backend.clock.now()
+        spec = {
+            "v": 1,
+            "model_name": draft.model_name,
+            "model_version": draft.model_version,
+            "requester": draft.requester,
+            "reason": draft.reason,
+            "policy": draft.policy.model_dump(mode="json"),
+            "report": draft.report.model_dump(mode="json") if draft.report else None,
+            "lineage": draft.lineage.model_dump(mode="json", exclude_defaults=True),
+            "profile": draft.profile,
+            "idempotency_key": draft.idempotency_key,
+            "created_at": now.isoformat(),
+        }
+        if draft.decided is not None:
+            decision = draft.decided.model_copy(update={"requested_at": now, "decided_at": now})
+            return self._request(decision.request_id, spec, status=ApprovalStatus(decision.status), votes=(),
+                                 decision=decision, external={"sent_to_devops": "no: decided by policy at request"})
+        text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+        if self._pipeline_id is not None:
+            existing = self._find_by_key(draft) if draft.idempotency_key else None
+            if existing is not None:
+                return existing
+            from azure.devops.v7_1.pipelines.models import RunPipelineParameters
+
+            parameters = {
+                MODEL_PARAMETER: f"{draft.model_name}@{draft.model_version}",
+                REPORT_PARAMETER: draft.report.digest if draft.report else "none",
+                REQUEST_PARAMETER: text,
+            }
+            with devops_errors(f"running approval pipeline {self._pipeline_id} for "
+                               f"{draft.model_name}@{draft.model_version}"):
+                # Not retried: a POST that timed out may have started the run (the idempotency key finds it).
+                run = self._devops.pipelines().run_pipeline(
+                    RunPipelineParameters(template_parameters=parameters), self._project, self._pipeline_id
+                )
+            run_id = int(run.id)
+            with self._lock:
+                self._specs[run_id] = (spec, self._pipeline_id)
+            _log.info("approval request run-%s: pipeline %s run for %s@%s", run_id, self._pipeline_id,
+                      draft.model_name, draft.model_version)
+        else:
+            current = current_run_id(self._devops.project)
+            if current is None:
+                raise ConfigurationError(
+                    "approvals on Azure need the Azure DevOps pipeline whose stage targets an environment with an "
+                    "approval check: set approval_pipeline = <pipeline id> (mlops.toml, MLOPS_APPROVAL_PIPELINE), "
+                    "or call request() from inside that pipeline's run",
+                    backend="azure",
+                    details={"field": "approval_pipeline"},
+                )
+            from azure.devops.v7_1.build.models import JsonPatchOperation
+
+            patch = [JsonPatchOperation(op="add", path=f"/{_PROPERTY}", value=text)]
+            with devops_errors(f"attaching the approval request to the current run {current}"):
+                self._devops.build().update_build_properties(patch, self._project, current)
+            run_id = current
+            with self._lock:
+                self._specs[run_id] = (spec, None)
+        return self.get(f"run-{run_id}")
+
+    def _find_by_key(self, draft: ApprovalDraft) -> ApprovalRequest | None:
+        for run_id in self._recent_runs():
+            try:
+                spec = self._spec(run_id)
+            except ResourceNotFoundError:
+                continue
+            if spec.get("idempotency_key") == draft.idempotency_key:
+                if (spec.get("model_name"), spec.get("model_version")) != (draft.model_name, draft.model_version):
+                    raise ConflictError(
+                        f"idempotency key {draft.idempotency_key!r} already belongs to run {run_id} for "
+                        f"{spec.get('model_name')}@{spec.get('model_version')}",
+                        backend="azure",
+                        operation_id=f"run-{run_id}",
+                    )
+                return self.get(f"run-{run_id}")
+        return None
+
+    def _recent_runs(self) -> builtins.list[int]:
+        if self._pipeline_id is None:
+            return []
+        pipeline_id = self._pipeline_id
+        with devops_errors(f"listing runs of approval pipeline {pipeline_id}"):
+            runs = self._backend.retry_policy.call(self._devops.pipelines().list_runs, self._project, pipeline_id)
+        ids = sorted((int(run.id) for run in runs or []), reverse=True)
+        return ids[:_LIST_LIMIT]
+
+    def _spec(self, run_id: int) -> dict[str, Any]:
+        with self._lock:
+            cached = self._specs.get(run_id)
+        if cached is not None:
+            return cached[0]
+        what = f"reading approval request run-{run_id}"
+        build = self._devops.build()
+        with devops_errors(what, operation_id=f"run-{run_id}"):
+            info = self._backend.retry_policy.call(build.get_build, self._project, run_id)
+        definition = getattr(getattr(info, "definition", None), "id", None)
+        text: Any = None
+        if definition is not None:
+            with devops_errors(what, operation_id=f"run-{run_id}"):
+                run = self._backend.retry_policy.call(self._devops.pipelines().get_run, self._project,
+                                                      int(definition), run_id)
+            text = (run.template_parameters or {}).get(REQUEST_PARAMETER)
+        if not text:
+            with devops_errors(what, operation_id=f"run-{run_id}"):
+                properties = self._backend.retry_policy.call(
+                    build.get_build_properties, self._project, run_id, filter=[_PROPERTY]
+                )
+            found = properties.get("value", properties) if isinstance(properties, dict) else {}
+            value = found.get(_PROPERTY) if isinstance(found, dict) else None
+            text = value.get("$value") if isinstance(value, dict) else value
+        if not text:
+            raise ResourceNotFoundError(
+                f"run {run_id} carries no mlops approval request (no '{REQUEST_PARAMETER}' template parameter or "
+                f"'{_PROPERTY}' property)",
+                backend="azure",
+                operation_id=f"run-{run_id}",
+            )
+        spec = json.loads(text) if isinstance(text, str) else dict(text)
+        with self._lock:
+            self._specs[run_id] = (spec, int(definition) if definition is not None else None)
+        return spec
+
+    def _definition(self, run_id: int) -> int | None:
+        with self._lock:
+            cached = self._specs.get(run_id)
+        return cached[1] if cached else None
+
+    def _approvals(self, run_id: int) -> builtins.list[dict[str, Any]]:
+        request_id = f"run-{run_id}"
+        with devops_errors(f"reading the timeline of run {run_id}", operation_id=request_id):
+            timeline = self._backend.retry_policy.call(self._devops.build().get_build_timeline, self._project, run_id)
+        ids = [str(record.id) for record in (getattr(timeline, "records", None) or [])
+               if str(getattr(record, "type", "")).lower() == _APPROVAL_RECORD]
+        if not ids:
+            return []
+        data = self._backend.retry_policy.call(
+            self._devops.rest,
+            "GET",
+            "pipelines/approvals",
+            params={"approvalIds": ",".join(ids), "$expand": "steps"},
+            what=f"reading the approvals of run {run_id}",
+            operation_id=request_id,
+        )
+        return list((data or {}).get("value", []))
+
+    def _run_state(self, run_id: int) -> tuple[str, str | None, str | None]:
+        request_id = f"run-{run_id}"
+        definition = self._definition(run_id)
+        if definition is not None:
+            with devops_errors(f"reading run {run_id}", operation_id=request_id):
+                run = self._backend.retry_policy.call(self._devops.pipelines().get_run, self._project, definition,
+                                                      run_id)
+            url = getattr(getattr(run, "_links", None), "additional_properties", {}) or {}
+            web = url.get("web", {}).get("href") if isinstance(url.get("web"), dict) else None
+            return str(run.state or "unknown"), (str(run.result) if run.result else None), web or run.url
+        with devops_errors(f"reading run {run_id}", operation_id=request_id):
+            build = self._backend.retry_policy.call(self._devops.build().get_build, self._project, run_id)
+        state = {"completed": "completed", "cancelling": "canceling"}.get(str(build.status).lower(), "inProgress")
+        return state, (str(build.result) if build.result else None), None
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        """The request as Azure DevOps has it now, judged by the request's policy."""
+        run_id = _run_id(request_id)
+        spec = self._spec(run_id)
+        state, result, web = self._run_state(run_id)
+        approvals = self._approvals(run_id)
+        votes = tuple(
+            vote for approval in approvals for step in approval.get("steps") or [] if (vote := _vote_from_step(step))
+        )
+        try:
+            policy = ApprovalPolicy.model_validate(spec["policy"])
+        except (KeyError, ValidationError) as error:
+            raise ConfigurationError(f"run {run_id} carries an unreadable approval policy: {error}",
+                                     backend="azure", operation_id=request_id) from error
+        created_at = _parse_time(spec.get("created_at")) or self._backend.clock.now()
+        external = {
+            "devops_project": self._devops.project.url,
+            "run_id": str(run_id),
+            "run_state": state if result is None else f"{state}/{result}",
+            "approval_ids": ",".join(str(a.get("id")) for a in approvals),
+            "devops_status": ",".join(str(a.get("status")) for a in approvals),
+        }
+        if web:
+            external["run_url"] = str(web)
+        status, decision = self._decide(request_id, spec, policy, votes, approvals, state, result, created_at)
+        return self._request(request_id, spec, status=status, votes=votes, decision=decision, external=external)
+
+    def _decide(
+        self,
+        request_id: str,
+        spec: dict[str, Any],
+        policy: ApprovalPolicy,
+        votes: tuple[ApprovalVote, ...],
+        approvals: builtins.list[dict[str, Any]],
+        state: str,
+        result: str | None,
+        created_at: datetime,
+    ) -> tuple[ApprovalStatus, ApprovalDecision | None]:
+        requester = spec.get("requester")
+        now = self._backend.clock.now()
+        tally = policy.evaluate(votes, requester=requester, requested_at=created_at, now=now)
+        status: str = tally.status
+        reason = tally.reason
+        decided_at = now
+        counted = [vote.at for vote in votes if policy.vote_problem(vote, requester=requester) is None]
+        if tally.status in ("approved", "rejected") and counted:
+            decided_at = max(counted)
+        elif tally.status == "timed_out" and policy.deadline(created_at) is not None:
+            decided_at = policy.deadline(created_at) or now
+        if status == "pending" and state.lower() == "completed" and (result or "").lower() == "canceled":
+            return ApprovalStatus.CANCELED, None
+        if status == "pending":
+            closed = [str(a.get("status", "")) for a in approvals if str(a.get("status", "")).lower() != "pending"]
+            ignored = "; ".join(f"{who}: {why}" for who, why in tally.ignored)
+            if closed and len(closed) == len(approvals):
+                native = closed[0]
+                if native.lower() == "approved":
+                    status = "rejected"
+                    reason = (f"Azure DevOps approved the run, but not under the policy: "
+                              f"{ignored or 'too few counted approvals'}")
+                else:
+                    status = _SERVICE_CLOSED.get(native.lower(), "rejected")
+                    reason = f"the Azure DevOps approval ended {native}" + (f" ({ignored})" if ignored else "")
+                stamps = [_parse_time(a.get("lastModifiedOn")) for a in approvals]
+                decided_at = max((stamp for stamp in stamps if stamp is not None), default=now)
+            elif state.lower() == "completed" and not approvals:
+                status = "rejected"
+                reason = f"the pipeline run ended {result or 'without a result'} before any approval was requested"
+        if status == "pending":
+            return ApprovalStatus.PENDING, None
+        report = spec.get("report") or {}
+        decision = ApprovalDecision(
+            request_id=request_id,
+            model_name=str(spec.get("model_name")),
+            model_version=str(spec.get("model_version")),
+            status=status,  # type: ignore[arg-type]
+            approvers=tally.approvers,
+            rejected_by=tally.rejected_by,
+            votes=votes,
+            ignored=tally.ignored,
+            reason=reason,
+            requester=requester,
+            requested_at=created_at,
+            decided_at=decided_at,
+            policy=policy,
+            report_digest=report.get("digest") if isinstance(report, dict) else None,
+        )
+        return ApprovalStatus(status), decision
+
+    def _request(
+        self,
+        request_id: str,
+        spec: dict[str, Any],
+        *,
+        status: ApprovalStatus,
+        votes: tuple[ApprovalVote, ...],
+        decision: ApprovalDecision | None,
+        external: dict[str, str],
+    ) -> ApprovalRequest:
+        policy = ApprovalPolicy.model_validate(spec["policy"])
+        created_at = _parse_time(spec.get("created_at")) or self._backend.clock.now()
+        return ApprovalRequest(
+            id=request_id,
+            model_name=str(spec["model_name"]),
+            model_version=str(spec["model_version"]),
+            requester=spec.get("requester"),
+            reason=spec.get("reason"),
+            policy=policy,
+            report=ReportFacts.model_validate(spec["report"]) if spec.get("report") else None,
+            status=status,
+            created_at=created_at,
+            deadline=policy.deadline(created_at),
+            votes=votes,
+            decision=decision,
+            lineage=Lineage.model_validate(spec.get("lineage") or {}),
+            profile=spec.get("profile"),
+            external=external,
+        )
+
+    def list(
+        self, *, status: ApprovalStatus | None = None, model_name: str | None = None, model_version: str | None = None
+    ) -> builtins.list[ApprovalRequest]:
+        """Requests among the approval pipeline's most recent runs, newest first."""
+        found = []
+        for run_id in self._recent_runs():
+            try:
+                spec = self._spec(run_id)
+            except ResourceNotFoundError:
+                continue  # a run started by hand, not by mlops
+            if model_name is not None and spec.get("model_name") != model_name:
+                continue
+            if model_version is not None and spec.get("model_version") != model_version:
+                continue
+            request = self.get(f"run-{run_id}")
+            if status is None or request.status is status:
+                found.append(request)
+        return found
+
+    # -- votes ---------------------------------------------------------------------------------------
+
+    def vote(
+        self,
+        request_id: str,
+        decision: Literal["approve", "reject"],
+        *,
+        comment: str | None,
+        on_behalf_of: str | None = None,
+    ) -> ApprovalRequest:
+        """Check the vote against the policy as the authenticated user, then PATCH the run's approvals."""
+        request = self.get(request_id)
+        if not request.is_pending:
+            raise ConflictError(
+                f"approval request {request_id} is already {request.status.value}; it takes no more votes",
+                backend="azure",
+                operation_id=request_id,
+            )
+        me = self.whoami()
+        if on_behalf_of is not None and not me.matches(on_behalf_of):
+            if not request.policy.allow_delegation:
+                raise PermissionDeniedError(
+                    f"{me} may not vote on behalf of {on_behalf_of}: the policy does not allow delegation",
+                    backend="azure",
+                    operation_id=request_id,
+                )
+            raise ConfigurationError(
+                "Azure DevOps records every approval under the authenticated identity, so votes on behalf of "
+                "someone else cannot be cast there; that person approves with their own credentials",
+                backend="azure",
+                operation_id=request_id,
+            )
+        run_id = _run_id(request_id)
+        pending = [a for a in self._approvals(run_id) if str(a.get("status", "")).lower() == "pending"]
+        if not pending:
+            raise ConflictError(
+                f"run {run_id} has no pending Azure DevOps approval yet (the gated stage has not been reached); "
+                "vote once the stage waits for approval",
+                backend="azure",
+                operation_id=request_id,
+            )
+        groups = tuple(
+            str(step["assignedApprover"]["displayName"])
+            for approval in pending
+            for step in approval.get("steps") or []
+            if isinstance(step.get("assignedApprover"), dict) and step["assignedApprover"].get("isContainer")
+            and step["assignedApprover"].get("displayName")
+        )
+        candidate = ApprovalVote(approver=me.model_copy(update={"groups": groups}), decision=decision,
+                                 comment=comment, at=self._backend.clock.now())
+        problem = request.policy.vote_problem(candidate, requester=request.requester)
+        if problem is not None:
+            raise PermissionDeniedError(
+                f"{decision} of approval request {request_id} refused by the policy: {problem}",
+                backend="azure",
+                operation_id=request_id,
+            )
+        body = [
+            {"approvalId": approval["id"], "status": "approved" if decision == "approve" else "rejected",
+             "comment": comment or ""}
+            for approval in pending
+        ]
+        # PATCH is not retried: Azure DevOps answers 409/400 for an approval already acted on.
+        self._devops.rest("PATCH", "pipelines/approvals", body=body,
+                          what=f"{decision} of Azure DevOps approvals of run {run_id}", operation_id=request_id)
+        return self.get(request_id)
+
+    def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
+        """Cancel the approval run (its pending approval goes with it)."""
+        request = self.get(request_id)
+        if not request.is_pending:
+            raise ConflictError(f"approval request {request_id} is already {request.status.value}",
+                                backend="azure", operation_id=request_id)
+        from azure.devops.v7_1.build.models import Build
+
+        run_id = _run_id(request_id)
+        with devops_errors(f"canceling run {run_id}", operation_id=request_id):
+            self._devops.build().update_build(Build(status="cancelling"), self._project, run_id)
+        return self.get(request_id)
+
+    def verify_audit(self) -> AuditVerification:
+        """Azure DevOps keeps the approval history itself; there is no local trail to verify."""
+        raise ConfigurationError(
+            "the Azure backend keeps no local audit trail: Azure DevOps records every approval (who, when, comment) "
+            "in the run's checks history and the organization's audit log; `mlops approvals verify` checks the "
+            "local:// store",
+            backend="azure",
+        )
+
+    def close(self) -> None:
+        """Release the REST session."""
+        self._devops.close()
+
