@@ -289,3 +289,26 @@ def test_configuration_and_service_errors_are_typed(devops: FakeDevOps, ca_bundl
     with ApprovalClient(TARGET, credential=StaticTokenCredential(), clock=clock, settings=settings) as client, \
             pytest.raises(ConfigurationError, match="not a project URL"):
         client.request(model(), policy=POLICY, report=PASSED)
+
+
+def test_idempotency_key_finds_the_run_already_started(devops: FakeDevOps, ca_bundle: Path, clock: FakeClock) -> None:
+    with client_as(devops, ca_bundle, clock) as carol:
+        first = carol.request(model(), policy=POLICY, report=PASSED, idempotency_key="flow-9/approve")
+    with client_as(devops, ca_bundle, clock) as again:  # a re-run of the crashed script: nothing cached
+        second = again.request(model(), policy=POLICY, report=PASSED, idempotency_key="flow-9/approve")
+    assert second.id == first.id
+    assert len(devops.service.requests_to("POST", r"/runs$")) == 1
+
+
+def test_throttled_approvals_query_is_retried_on_the_fake_clock(
+    devops: FakeDevOps, ca_bundle: Path, clock: FakeClock
+) -> None:
+    from tests.fakes.server import Fault
+
+    with client_as(devops, ca_bundle, clock) as carol:
+        request = carol.request(model(), policy=POLICY, report=PASSED)
+        devops.service.inject(Fault("GET", r"/_apis/pipelines/approvals$", status=429,
+                                    headers={"Retry-After": "7"}, times=2))
+        assert carol.get(request.id).status is ApprovalStatus.PENDING
+    assert 7 in clock.sleeps
+    assert len(devops.service.requests_to("GET", r"/_apis/pipelines/approvals$")) == 4
