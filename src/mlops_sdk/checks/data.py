@@ -1,0 +1,119 @@
+"""Evaluation and reference data as pinned, versioned frames.
+
+Whatever the user passes (a pandas ``DataFrame``, a Parquet/CSV/JSON path, records, or the
+``DataOutput`` of a refresh) becomes a :class:`Dataset`: the frame plus the version recorded in the
+report — the snapshot version when the data came from a refresh, else ``sha256:`` of the content, so
+two validations that used the same rows can be recognised as such.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_sdk.core.errors import ConfigurationError
+
+__all__ = ["Dataset", "frame_digest", "load_dataset"]
+
+_READERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "jsonl"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A pinned frame.
+
+    Attributes:
+        frame: The rows (a pandas ``DataFrame``).
+        version: Snapshot version or ``sha256:<hex>`` of the content.
+        source: Where it was read from, if it was read.
+    """
+
+    frame: Any
+    version: str
+    source: str | None = None
+
+    @property
+    def rows(self) -> int:
+        """Number of rows."""
+        return len(self.frame)
+
+
+def frame_digest(frame: Any) -> str:
+    """``sha256:<hex>`` of a frame's column names, dtypes and values (row order matters, index does not)."""
+    import pandas
+
+    digest = hashlib.sha256()
+    for name, dtype in frame.dtypes.items():
+        digest.update(f"{name}\x1f{dtype}\x1e".encode())
+    digest.update(pandas.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def _read(path: Path, field: str) -> Any:
+    import pandas
+
+    kind = _READERS.get(path.suffix.lower())
+    if kind is None:
+        raise ConfigurationError(
+            f"{field}: cannot read {path}: use a .parquet, .csv, .json or .jsonl file (or pass a DataFrame)",
+            details={"field": field, "path": str(path)},
+        )
+    if not path.is_file():
+        raise ConfigurationError(f"{field}: no such file {path}", details={"field": field, "path": str(path)})
+    try:
+        if kind == "parquet":
+            return pandas.read_parquet(path)
+        if kind == "csv":
+            return pandas.read_csv(path)
+        return pandas.read_json(path, lines=kind == "jsonl", orient=None if kind == "jsonl" else "records")
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"{field}: cannot read {path}: {error}", details={"field": field}) from error
+
+
+def _as_path(value: str) -> Path:
+    if value.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        return Path(unquote(urlsplit(value).path))
+    return Path(value)
+
+
+def load_dataset(data: Any, *, field: str = "data") -> Dataset:
+    """Turn ``data`` into a :class:`Dataset`.
+
+    Args:
+        data: A ``DataFrame``; a path (``str``/``Path``/``file://``) to Parquet, CSV, JSON records or
+            JSON lines; a list of records or a dict of columns; a refresh ``DataOutput`` (anything with
+            ``uri`` and ``version``); or a :class:`Dataset`.
+        field: Argument name used in error messages.
+
+    Raises:
+        ConfigurationError: the data cannot be read; the message names ``field``.
+    """
+    import pandas
+
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, pandas.DataFrame):
+        return Dataset(data, frame_digest(data))
+    uri, version = getattr(data, "uri", None), getattr(data, "version", None)
+    if isinstance(uri, str) and isinstance(version, str):
+        frame = _read(_as_path(uri), field)
+        return Dataset(frame, version, uri)
+    if isinstance(data, (str, Path)):
+        path = _as_path(str(data))
+        frame = _read(path, field)
+        return Dataset(frame, frame_digest(frame), str(path))
+    if isinstance(data, (list, dict)):
+        try:
+            frame = pandas.DataFrame(data)
+        except ValueError as error:
+            raise ConfigurationError(f"{field}: not a table: {error}", details={"field": field}) from error
+        return Dataset(frame, frame_digest(frame))
+    raise ConfigurationError(
+        f"{field}: expected a pandas DataFrame, a path to a Parquet/CSV/JSON file, records or a refresh output, "
+        f"got {type(data).__name__}",
+        details={"field": field},
+    )

@@ -1,0 +1,147 @@
+"""``ValidationClient``: run checks on a registered model and get the gate's outcome as a value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from mlops_sdk.backends.spi.models import ModelService
+from mlops_sdk.backends.spi.validation import ValidationService
+from mlops_sdk.checks.context import CheckContext
+from mlops_sdk.checks.data import load_dataset
+from mlops_sdk.checks.runner import check_names, run_checks
+from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
+from mlops_sdk.core.lineage import collect_lineage
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.models.registry import ModelVersion, parse_model_ref
+from mlops_sdk.models.validation import ReportModel, ValidationReport
+
+__all__ = ["ValidationClient"]
+
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
+_log = get_logger(__name__)
+
+
+def _report_model(version: ModelVersion) -> ReportModel:
+    return ReportModel(name=version.name, version=version.version, uri=version.uri, run_id=version.run_id)
+
+
+class ValidationClient(BaseClient):
+    """Validation gates: thresholds, champion vs challenger, data quality, drift, signature.
+
+    The outcome is a value (``report.passed`` / ``report.outcome``); ``report.raise_for_gate()``
+    turns it into :class:`~mlops_sdk.core.errors.ValidationFailedError` when you want an exception.
+    Also ``MLOpsClient(...).validation``.
+    """
+
+    _capability = "validation"
+
+    def _svc(self) -> ValidationService:
+        return self._service(ValidationService)  # type: ignore[type-abstract]
+
+    def _models(self) -> ModelService:
+        return self._context.backend.service("models", ModelService)  # type: ignore[type-abstract]
+
+    def _resolve(self, model: ModelVersion | str) -> ModelVersion:
+        if isinstance(model, ModelVersion):
+            return model
+        if not isinstance(model, str):
+            raise ConfigurationError(
+                f"model must be a ModelVersion or 'name@version' / 'name:alias', got {type(model).__name__}",
+                details={"field": "model"},
+            )
+        name, version, alias = parse_model_ref(model)
+        if version is not None:
+            return self._models().get(name, version)
+        assert alias is not None
+        return self._models().get_by_alias(name, alias)
+
+    def _champion(self, model: ModelVersion, alias: str) -> ModelVersion | None:
+        try:
+            return self._models().get_by_alias(model.name, alias)
+        except ResourceNotFoundError:
+            return None
+
+    def validate(
+        self,
+        model: ModelVersion | str,
+        *,
+        data: Any = None,
+        checks: Sequence[Any],
+        champion: str = "champion",
+        target: str | None = None,
+        record: bool = True,
+    ) -> ValidationReport:
+        """Run ``checks`` on ``model`` and return the report (its outcome is a value, never an exception).
+
+        Args:
+            model: A :class:`ModelVersion`, ``"name@version"`` or ``"name:alias"``.
+            data: Evaluation data, pinned for every check: a pandas ``DataFrame``, a Parquet/CSV/JSON
+                path, or a refresh ``DataOutput``. Metric checks and ``BeatsChampion`` score on it.
+            checks: The checks (see :mod:`mlops_sdk.checks`), run in order.
+            champion: Alias of the version to compare with (``BeatsChampion``); not set -> "first model".
+            target: Label column of ``data`` (default: the one column the model's signature does not take).
+            record: Record the report with the model version (tags, and the whole report where the
+                backend keeps it) so its digest is in the version's lineage.
+
+        Returns:
+            The :class:`ValidationReport`: ``outcome`` is ``promote`` (every check passed),
+            ``not_promoted`` (only comparative checks failed: fine but not better) or ``failed``.
+            A check that raised is a failed check carrying its error.
+
+        Raises:
+            ConfigurationError: bad input found before any check ran: unknown metric (the message
+                lists those that exist), data missing a column the model takes (named), unreadable data.
+            ResourceNotFoundError: the model version does not exist.
+        """
+        if isinstance(checks, (str, bytes)) or not isinstance(checks, Sequence) or not checks:
+            raise ConfigurationError("checks must be a non-empty list of checks", details={"field": "checks"})
+        check_names(checks)
+        if not isinstance(champion, str) or not _ALIAS.match(champion):
+            raise ConfigurationError(f"champion must be an alias name such as 'champion', got {champion!r}",
+                                     details={"field": "champion"})
+        candidate = self._resolve(model)
+        champion_version = self._champion(candidate, champion)
+        dataset = load_dataset(data, field="data") if data is not None else None
+        service = self._svc()
+        context = CheckContext(
+            candidate=candidate,
+            champion=champion_version,
+            champion_alias=champion,
+            data=dataset,
+            target=target,
+            load_model=service.load_model,
+            read_training_metrics=service.training_metrics,
+        )
+        results = run_checks(context, checks)
+        lineage = collect_lineage().with_inputs(
+            data_versions=dict(context.data_versions) or None, training_run_id=candidate.run_id
+        )
+        report = ValidationReport.build(
+            model=_report_model(candidate),
+            champion=_report_model(champion_version) if champion_version is not None else None,
+            champion_alias=champion,
+            checks=results,
+            data_versions=context.data_versions,
+            metrics=context.scores.get(candidate.ref, {}),
+            champion_metrics=context.scores.get(champion_version.ref, {}) if champion_version else {},
+            backend=self._context.backend.name,
+            created_at=self._context.clock.now(),
+            lineage=lineage,
+        )
+        _log.info("validation of %s: %s (%s)", candidate.ref, report.outcome, report.digest)
+        if record:
+            service.record_report(candidate, report)
+        return report
+
+    def get_report(self, digest: str) -> ValidationReport:
+        """A report recorded by :meth:`validate`, by digest.
+
+        Raises:
+            ResourceNotFoundError: no report with that digest on this backend.
+        """
+        if not isinstance(digest, str) or not digest.strip():
+            raise ConfigurationError("digest must be a non-empty string", details={"field": "digest"})
+        return self._svc().get_report(digest.strip())
