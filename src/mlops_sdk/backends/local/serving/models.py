@@ -132,9 +132,13 @@ class SklearnModel(ServedModel):
 class PyfuncModel(ServedModel):
     """Any MLflow model, scored through ``mlflow.pyfunc`` with MLflow's schema enforcement."""
 
-    def __init__(self, path: Path, model: Any, columns: list[str] | None) -> None:
+    def __init__(self, path: Path, model: Any, columns: list[str] | None, types: list[str] | None = None) -> None:
         super().__init__(path=path, flavor="pyfunc", columns=columns)
         self._model = model
+        # JSON numbers without a fraction arrive as int64; the signature decides (as MLflow's server does).
+        self._floats = [
+            name for name, kind in zip(columns or [], types or [], strict=False) if kind in ("double", "float")
+        ]
 
     def predict(self, batch: Batch) -> Any:
         """Build a pandas DataFrame (or array for tensor input) and call ``pyfunc.predict``."""
@@ -149,6 +153,9 @@ class PyfuncModel(ServedModel):
                 data: Any = pd.DataFrame(batch.rows, columns=columns)
             else:
                 data = pd.DataFrame(batch.rows)
+            for name in self._floats:
+                if name in data.columns and data[name].dtype.kind in "iub":
+                    data[name] = data[name].astype("float64")
         except (TypeError, ValueError) as error:
             raise PayloadError(f"the input cannot form a table: {_first_line(error)}") from None
         try:
@@ -219,4 +226,4 @@ def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedMode
         model = mlflow.pyfunc.load_model(str(folder))
     except Exception as error:
         raise ModelLoadError(f"cannot load the MLflow model in {folder}: {_first_line(error)}") from error
-    return PyfuncModel(folder, model, names)
+    return PyfuncModel(folder, model, names, types)
