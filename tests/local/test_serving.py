@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import stat
@@ -147,8 +148,10 @@ def test_no_key_wrong_key_secondary_key(http: httpx.Client, endpoint: EndpointSe
     keys = endpoint.keys()
     none = http.post("/score", json={"input_data": ROWS})
     wrong = http.post("/score", json={"input_data": ROWS}, headers={"Authorization": "Bearer not-the-key"})
-    admin_as_scoring = http.post("/score", json={"input_data": ROWS}, headers={"Authorization": f"Bearer {keys['admin_key']}"})
-    secondary = http.post("/score", json={"input_data": ROWS}, headers={"Authorization": f"Bearer {keys['secondary_key']}"})
+    admin_key = {"Authorization": f"Bearer {keys['admin_key']}"}
+    admin_as_scoring = http.post("/score", json={"input_data": ROWS}, headers=admin_key)
+    secondary_key = {"Authorization": f"Bearer {keys['secondary_key']}"}
+    secondary = http.post("/score", json={"input_data": ROWS}, headers=secondary_key)
     assert none.status_code == 401
     assert none.headers["www-authenticate"] == "Bearer"
     assert "Authorization" in none.json()["message"]
@@ -207,7 +210,9 @@ def test_bad_bodies_get_400_with_a_message(
         assert fragment in answer.json()["message"]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"]
+)
 def test_wrong_content_type_is_415(http: httpx.Client, auth: dict[str, str], content_type: str) -> None:
     answer = http.post("/invocations", content=b"{}", headers={**auth, "Content-Type": content_type})
     assert answer.status_code == 415
@@ -261,7 +266,9 @@ def test_admin_validation(endpoint: EndpointServer, models: Models) -> None:
     assert sorted(state["deployments"]) == ["blue", "green"]
 
 
-def test_pyfunc_fallback_and_removal(endpoint: EndpointServer, models: Models, http: httpx.Client, auth: dict[str, str]) -> None:
+def test_pyfunc_fallback_and_removal(
+    endpoint: EndpointServer, models: Models, http: httpx.Client, auth: dict[str, str]
+) -> None:
     state = endpoint.admin("PUT", "deployments/custom", {"model_path": str(models.pyfunc)})
     assert state["deployments"]["custom"]["flavor"] == "pyfunc"
     assert state["deployments"]["blue"]["flavor"] == "sklearn"
@@ -315,7 +322,7 @@ def test_smooth_schedule_interleaves_exactly() -> None:
     schedule = smooth_schedule({"blue": 90, "green": 10})
     assert Counter(schedule) == {"blue": 90, "green": 10}
     positions = [index for index, name in enumerate(schedule) if name == "green"]
-    assert max(b - a for a, b in zip(positions, positions[1:], strict=False)) <= 10
+    assert max(b - a for a, b in itertools.pairwise(positions)) <= 10
     table = RoutingTable({}, {"a": 1, "b": 3}, {})
     assert Counter(table.pick() for _ in range(40)) == {"a": 10, "b": 30}
 
