@@ -1,0 +1,91 @@
+"""Building azure-ai-ml's ``MLClient`` from an :class:`AzureBackend` (shared by training, models, deployments).
+
+The client honours the backend's cloud (public, China, US Government, or any endpoints the
+configuration names, registered under a name derived from the URLs), CA bundle and credential, with
+telemetry and progress bars off. :func:`quiet_azure` silences azure-ai-ml's warnings (marshmallow
+deprecations, "experimental class" notices) inside the SDK's own calls only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from mlops_sdk.backends.azure.cloud import _KNOWN
+
+if TYPE_CHECKING:
+    from mlops_sdk.backends.azure import AzureBackend
+
+__all__ = ["cloud_arguments", "create_ml_client", "quiet_azure"]
+
+_NOISY_LOGGERS = ("azure.ai.ml", "azure.identity", "azure.core.pipeline.policies.http_logging_policy")
+
+
+@contextlib.contextmanager
+def quiet_azure() -> Iterator[None]:
+    """Suppress azure-ai-ml warnings raised in the block (the caller's warning filters are restored)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*experimental.*")
+        yield
+
+
+def cloud_arguments(backend: AzureBackend) -> dict[str, Any]:
+    """``cloud=`` (and ``cloud_metadata=`` for custom endpoints) for ``MLClient``.
+
+    A known cloud with its default endpoints is passed by name. Any endpoint override registers a
+    cloud named after the endpoints (azure-ai-ml ignores a second registration of a name, so the name
+    must change whenever the URLs do).
+    """
+    cloud = backend.cloud
+    known = _KNOWN.get(cloud.name.lower())
+    if known is not None and (known.resource_manager, known.authority) == (cloud.resource_manager, cloud.authority):
+        return {"cloud": known.name}
+    digest = hashlib.sha1(f"{cloud.resource_manager}|{cloud.authority}".encode(), usedforsecurity=False)
+    name = f"{cloud.name}-{digest.hexdigest()[:10]}"
+    resource_manager = cloud.resource_manager if cloud.resource_manager.endswith("/") else cloud.resource_manager + "/"
+    return {
+        "cloud": name,
+        "cloud_metadata": {
+            "resource_manager": resource_manager,
+            "active_directory": cloud.authority,
+            "aml_resource_id": resource_manager,
+            "azure_portal": resource_manager,
+            "registry_discovery_endpoint": resource_manager,
+            "storage_endpoint": cloud.storage_suffix,
+        },
+    }
+
+
+def create_ml_client(backend: AzureBackend) -> Any:
+    """A ready ``azure.ai.ml.MLClient`` for the backend's workspace (imports azure-ai-ml, ~1 s)."""
+    backend.require("azure.ai.ml", purpose="Azure ML training, models and deployments")
+    with quiet_azure():
+        from azure.ai.ml import MLClient
+
+        workspace = backend.workspace
+        for name in _NOISY_LOGGERS[:1]:
+            logging.getLogger(name).addFilter(_ExperimentalFilter())
+        return MLClient(
+            backend.get_credential(),
+            subscription_id=workspace.subscription_id,
+            resource_group_name=workspace.resource_group,
+            workspace_name=workspace.workspace,
+            connection_verify=backend.connection_verify,
+            enable_telemetry=False,
+            show_progress=False,
+            **cloud_arguments(backend),
+        )
+
+
+class _ExperimentalFilter(logging.Filter):
+    """Drops azure-ai-ml's "This is an experimental class" notices (its own logger only)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "experimental" not in record.getMessage().lower()

@@ -1,0 +1,365 @@
+"""Azure ML training: ``command()`` jobs through azure-ai-ml's ``MLClient`` (imported lazily).
+
+* **Idempotency**: with a key, the job name is ``mlops-<key slug>-<hash of key>``. Submission first
+  looks the name up (``GET {ws}/jobs/{name}``) and re-attaches when it exists; a create that failed
+  with a transient error is retried only after another lookup proved the job does not exist. Without
+  a key the name is random (still looked up before every retry).
+* **Code**: the job's ``code`` folder is snapshotted with the shared rules (``.amlignore`` /
+  ``.gitignore``, no virtualenvs or caches, a warning above 100 MiB) into a temporary folder that
+  azure-ai-ml uploads as a code asset.
+* **Metrics and params** are read through the workspace's MLflow tracking URI (the workspace's
+  ``mlFlowTrackingUri``, ``azureml://`` turned into ``https://``) with MLflow's own REST client and a
+  bearer token from the backend's credential: the MLflow run id of an Azure ML job is the job name.
+* **Failure details** come from the run history service (``.../runs/{name}/details`` on the
+  workspace's discovery ``api`` endpoint), the same call ``MLClient.jobs.stream`` makes, because the
+  job resource itself carries no error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_sdk.backends._snapshot import copy_snapshot
+from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
+from mlops_sdk.backends.azure.errors import azure_errors
+from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
+from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError, ResourceNotFoundError
+from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.operation import PollResult
+from mlops_sdk.core.status import Status, status_from_aml
+from mlops_sdk.models.training import TrainingJob, TrainingRun
+
+if TYPE_CHECKING:
+    from mlops_sdk.backends.azure import AzureBackend
+
+__all__ = ["AzureTrainingService", "create_service", "job_name_for_key"]
+
+_log = get_logger(__name__)
+_FILE_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl", ".txt", ".tsv", ".pkl", ".npy", ".npz")
+
+
+def create_service(backend: AzureBackend) -> AzureTrainingService:
+    """Entry point used by ``Backend.service("training", ...)``."""
+    return AzureTrainingService(backend)
+
+
+def job_name_for_key(key: str) -> str:
+    """The Azure ML job name an idempotency key maps to (stable, valid, collision-resistant)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")[:60] or "job"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return f"mlops-{slug}-{digest}"
+
+
+@contextlib.contextmanager
+def aml_errors(what: str, *, operation_id: str | None = None) -> Iterator[None]:
+    """Like ``azure_errors``, and azure-ai-ml's validation errors become :class:`ConfigurationError`."""
+    with quiet_azure():
+        try:
+            with azure_errors(what, operation_id=operation_id):
+                yield
+        except MlopsError as error:
+            cause = error.__cause__
+            if cause is not None and type(cause).__name__ in ("ValidationException", "UserErrorException"):
+                raise ConfigurationError(f"{what}: {cause}", backend="azure", operation_id=operation_id) from cause
+            raise
+
+
+class AzureTrainingService:
+    """Training on Azure ML (see the module docstring)."""
+
+    def __init__(self, backend: AzureBackend) -> None:
+        self._backend = backend
+        self._ml: Any = None
+        self._mlflow: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def ml(self) -> Any:
+        """The shared ``MLClient``."""
+        with self._lock:
+            if self._ml is None:
+                self._ml = create_ml_client(self._backend)
+            return self._ml
+
+    # -- SPI ---------------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        job: TrainingJob,
+        *,
+        idempotency_key: str | None,
+        lineage: Lineage,
+        on_log: LogCallback | None = None,
+    ) -> AzureTrainingDriver:
+        """Create the command job, or re-attach to the job the key names."""
+        if not job.environment:
+            raise ConfigurationError(
+                "Azure ML jobs need an environment; set TrainingJob.environment, e.g. 'azureml:sklearn-env:1' "
+                "or a curated one like 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest'",
+                details={"field": "environment"},
+            )
+        name = job_name_for_key(idempotency_key) if idempotency_key else f"mlops-train-{uuid.uuid4().hex[:12]}"
+        if self._find(name) is not None:
+            _log.info("Azure ML job %s already exists for key %r; re-attaching", name, idempotency_key)
+            return AzureTrainingDriver(self, name)
+        with tempfile.TemporaryDirectory(prefix="mlops-code-") as staging:
+            entity = self._command(job, name, lineage, idempotency_key, Path(staging) / "code")
+            first = True
+
+            def create() -> None:
+                nonlocal first
+                if not first and self._find(name) is not None:
+                    return  # the earlier attempt did create it; its answer was lost
+                first = False
+                with aml_errors(f"creating Azure ML job {name}", operation_id=name):
+                    self.ml.jobs.create_or_update(entity)
+
+            self._backend.retry_policy.call(create)
+        return AzureTrainingDriver(self, name)
+
+    def attach(self, run_id: str, state: dict[str, Any], *, on_log: LogCallback | None = None) -> AzureTrainingDriver:
+        """Driver of an existing job."""
+        return AzureTrainingDriver(self, run_id)
+
+    def get_run(self, run_id: str) -> TrainingRun:
+        """The job with its MLflow metrics and params (and its error when it failed)."""
+        job = self._get(run_id)
+        status = status_from_aml(job.status or "Unknown")
+        metrics, params = self._mlflow_data(run_id) if status is not Status.NOT_STARTED else ({}, {})
+        error = self.failure(run_id) if status is Status.FAILED else None
+        return self._to_run(job, metrics=metrics, params=params, error=error)
+
+    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
+        """Most recent first (without metrics: those cost one MLflow call per run; use ``get_run``)."""
+        runs = []
+        with aml_errors("listing Azure ML jobs"):
+            for job in self.ml.jobs.list():
+                if experiment is not None and job.experiment_name != experiment:
+                    continue
+                runs.append(self._to_run(job))
+                if len(runs) >= limit:
+                    break
+        return runs
+
+    def cancel(self, run_id: str) -> None:
+        """``POST {ws}/jobs/{name}/cancel`` (not waited for)."""
+        with aml_errors(f"canceling Azure ML job {run_id}", operation_id=run_id):
+            self.ml.jobs.begin_cancel(run_id)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _find(self, name: str) -> Any | None:
+        try:
+            return self._get(name)
+        except ResourceNotFoundError:
+            return None
+
+    def _get(self, name: str) -> Any:
+        def get() -> Any:
+            with aml_errors(f"reading Azure ML job {name}", operation_id=name):
+                return self.ml.jobs.get(name)
+
+        return self._backend.retry_policy.call(get)
+
+    def _command(
+        self, job: TrainingJob, name: str, lineage: Lineage, key: str | None, snapshot: Path
+    ) -> Any:
+        from azure.ai.ml import Input, Output, command
+
+        copy_snapshot(job.code, snapshot)
+        inputs: dict[str, Any] = {}
+        for input_name, item in job.inputs.items():
+            if item.is_literal:
+                inputs[input_name] = item.value
+                continue
+            uri = str(item.uri)
+            kind = item.type or _guess_type(uri)
+            inputs[input_name] = Input(type=kind, path=uri, mode=item.mode) if item.mode else Input(type=kind, path=uri)
+        outputs = {
+            output_name: Output(**{k: v for k, v in {"type": o.type, "path": o.path, "mode": o.mode}.items() if v})
+            for output_name, o in job.outputs.items()
+        }
+        from mlops_sdk._version import __version__
+
+        tags = {**job.tags, **lineage.with_inputs(training_run_id=name).to_tags(), "mlops.sdk_version": __version__}
+        if key:
+            tags["mlops.idempotency_key"] = key
+        with aml_errors("building the Azure ML command job"):
+            entity = command(
+                name=name,
+                code=str(snapshot),
+                command=job.command,
+                inputs=inputs,
+                outputs=outputs,
+                environment=job.environment,
+                compute=job.compute,
+                experiment_name=job.experiment,
+                display_name=job.display_name,
+                description=job.description,
+                tags=tags,
+                environment_variables=dict(job.environment_variables) or None,
+            )
+            if job.timeout:
+                entity.set_limits(timeout=math.ceil(job.timeout))
+        return entity
+
+    def failure(self, name: str) -> str:
+        """The error the run history reports for a failed job (code and message)."""
+        try:
+            with aml_errors(f"reading the error of Azure ML job {name}", operation_id=name):
+                details = self.ml.jobs._runs_operations.get_run_details(name)
+        except MlopsError as error:
+            _log.info("no run history details for %s: %s", name, error)
+            return f"Azure ML job {name} failed (its error details could not be read: {error.message})"
+        root = getattr(getattr(details, "error", None), "error", None)
+        if root is None:
+            return f"Azure ML job {name} failed without error details"
+        code = f"{root.code}: " if getattr(root, "code", None) else ""
+        return f"Azure ML job {name} failed: {code}{root.message}"
+
+    def _mlflow_data(self, name: str) -> tuple[dict[str, float], dict[str, str]]:
+        store = self._mlflow_store()
+        try:
+            with aml_errors(f"reading MLflow metrics of Azure ML job {name}", operation_id=name):
+                run = store.get_run(name)
+        except ResourceNotFoundError:
+            return {}, {}
+        except MlopsError:
+            raise
+        metrics = {str(k): float(v) for k, v in run.data.metrics.items()}
+        params = {str(k): str(v) for k, v in run.data.params.items()}
+        return metrics, params
+
+    def _mlflow_store(self) -> Any:
+        with self._lock:
+            if self._mlflow is not None:
+                return self._mlflow
+        from mlops_sdk.backends.base import require_modules
+
+        require_modules(("mlflow",), extra="local", purpose="reading Azure ML metrics through MLflow")
+        with aml_errors("reading the workspace's MLflow tracking URI"):
+            workspace = self.ml.workspaces.get(self._backend.workspace.workspace)
+        uri = workspace.mlflow_tracking_uri
+        if not uri:
+            raise ConfigurationError(f"workspace {self._backend.workspace.workspace} reports no MLflow tracking URI")
+        host = re.sub(r"^azureml://", "https://", uri)
+        with quiet_azure():
+            from mlflow.store.tracking.rest_store import RestStore
+            from mlflow.utils.rest_utils import MlflowHostCreds
+
+        credential = self._backend.get_credential()
+        scope = self._backend.cloud.arm_scope
+        verify = self._backend.connection_verify
+
+        def creds() -> Any:
+            token = credential.get_token(scope).token
+            return MlflowHostCreds(
+                host, token=token, server_cert_path=verify if isinstance(verify, str) else None
+            )
+
+        store = _MlflowErrors(RestStore(creds))
+        with self._lock:
+            self._mlflow = store
+        return store
+
+    def _to_run(
+        self, job: Any, *, metrics: dict[str, float] | None = None, params: dict[str, str] | None = None,
+        error: str | None = None,
+    ) -> TrainingRun:
+        tags = {str(k): str(v) for k, v in (job.tags or {}).items()}
+        native = job.status or "Unknown"
+        created = getattr(getattr(job, "creation_context", None), "created_at", None)
+        return TrainingRun(
+            id=job.name,
+            backend="azure",
+            status=status_from_aml(native),
+            native_status=native,
+            experiment=job.experiment_name,
+            display_name=job.display_name,
+            idempotency_key=tags.get("mlops.idempotency_key"),
+            metrics=metrics or {},
+            params=params or {},
+            outputs={name: f"azureml://jobs/{job.name}/outputs/{name}" for name in (job.outputs or {})},
+            log_location=job.studio_url,
+            lineage=Lineage.from_tags(tags),
+            tags=tags,
+            mlflow_run_id=job.name,
+            created_at=created,
+            error=error,
+        )
+
+
+class _MlflowErrors:
+    """MLflow's RestStore with its ``RESOURCE_DOES_NOT_EXIST`` turned into a 404 azure-style error."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def get_run(self, run_id: str) -> Any:
+        try:
+            return self._store.get_run(run_id)
+        except Exception as error:
+            if getattr(error, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                raise ResourceNotFoundError(f"no MLflow run {run_id}", backend="azure") from error
+            raise
+
+
+def _guess_type(uri: str) -> str:
+    path = uri.split("?", 1)[0].rstrip("/")
+    if "://" not in uri and Path(uri).is_file():
+        return "uri_file"
+    return "uri_file" if path.lower().endswith(_FILE_SUFFIXES) else "uri_folder"
+
+
+class AzureTrainingDriver:
+    """Operation driver of one Azure ML job."""
+
+    def __init__(self, service: AzureTrainingService, name: str) -> None:
+        self._service = service
+        self._name = name
+
+    @property
+    def kind(self) -> str:
+        """``training.train``."""
+        return TRAIN_KIND
+
+    @property
+    def id(self) -> str:
+        """The job name."""
+        return self._name
+
+    def poll(self) -> PollResult:
+        """``GET {ws}/jobs/{name}``; on ``Failed`` also the run history error."""
+        job = self._service._get(self._name)
+        native = job.status or "Unknown"
+        status = status_from_aml(native)
+        error = None
+        if status is Status.FAILED:
+            message = self._service.failure(self._name)
+            error = OperationFailedError(
+                message, backend="azure", operation_id=self._name,
+                details={"native_status": native, "studio_url": job.studio_url},
+            )
+        return PollResult(status=status, native_status=native, error=error)
+
+    def result(self) -> TrainingRun:
+        """The finished job with metrics and params."""
+        return self._service.get_run(self._name)
+
+    def cancel(self) -> None:
+        """Ask Azure ML to cancel the job."""
+        self._service.cancel(self._name)
+
+    def state(self) -> dict[str, Any]:
+        """The job name is all a resume needs."""
+        return {}
