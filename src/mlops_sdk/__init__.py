@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.data_factory import DataFactoryClient
     from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.clients.hub import MLOpsClient
+    from mlops_sdk.clients.models import ModelClient
+    from mlops_sdk.clients.training import TrainingClient
     from mlops_sdk.core.clock import Clock, SystemClock
     from mlops_sdk.core.config import Config, Settings, load_config
     from mlops_sdk.core.errors import (
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from mlops_sdk.core.retry import RetryPolicy
     from mlops_sdk.core.status import Status
     from mlops_sdk.core.targets import AzureMLTarget, LocalTarget, Target
+    from mlops_sdk.models.registry import AliasEvent, ModelVersion
+    from mlops_sdk.models.training import TrainingInput, TrainingJob, TrainingOutput, TrainingRun
     from mlops_sdk.models.data_factory import (
         ActivityRun,
         Copy,
@@ -70,6 +74,14 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "MLOpsClient": "mlops_sdk.clients.hub",
+    "TrainingClient": "mlops_sdk.clients.training",
+    "ModelClient": "mlops_sdk.clients.models",
+    "TrainingJob": "mlops_sdk.models.training",
+    "TrainingInput": "mlops_sdk.models.training",
+    "TrainingOutput": "mlops_sdk.models.training",
+    "TrainingRun": "mlops_sdk.models.training",
+    "ModelVersion": "mlops_sdk.models.registry",
+    "AliasEvent": "mlops_sdk.models.registry",
     "BaseClient": "mlops_sdk.clients._base",
     "DataFactoryClient": "mlops_sdk.clients.data_factory",
     **{

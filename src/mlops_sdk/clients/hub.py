@@ -16,6 +16,8 @@ from mlops_sdk.core.operation import Operation, decode_token
 if TYPE_CHECKING:
     from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.clients.data_factory import DataFactoryClient
+    from mlops_sdk.clients.models import ModelClient
+    from mlops_sdk.clients.training import TrainingClient
 
 __all__ = ["MLOpsClient"]
 
@@ -122,14 +124,16 @@ class MLOpsClient:
         return client
 
     @property
-    def training(self) -> Any:
+    def training(self) -> TrainingClient:
         """Training jobs on Azure ML or local subprocesses (``TrainingClient``)."""
-        return self._sub_client("training")
+        client: TrainingClient = self._sub_client("training")
+        return client
 
     @property
-    def models(self) -> Any:
+    def models(self) -> ModelClient:
         """The model registry: versions, aliases, lineage (``ModelClient``)."""
-        return self._sub_client("models")
+        client: ModelClient = self._sub_client("models")
+        return client
 
     @property
     def validation(self) -> Any:

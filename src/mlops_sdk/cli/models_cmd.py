@@ -1,0 +1,80 @@
+"""``mlops models``: list and show registered models, move aliases, show alias history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mlops_sdk.cli.output import state
+
+app = typer.Typer(help="The model registry: versions, aliases, lineage.", no_args_is_help=True)
+
+
+def _client() -> Any:
+    from mlops_sdk.clients.models import ModelClient
+
+    return ModelClient(state.target, profile=state.profile, config_file=state.config_file)
+
+
+def _render_version(version: Any) -> None:
+    console = state.console()
+    aliases = f" ({', '.join(version.aliases)})" if version.aliases else ""
+    console.print(f"[bold]{version.ref}[/]{aliases}  {version.uri}")
+    console.print(f"  registered {version.created_at} by {version.created_by or '-'} from run {version.run_id or '-'}")
+    if version.source:
+        console.print(f"  source: {version.source}")
+    for key, value in sorted(version.tags.items()):
+        console.print(f"  {key} = {value}")
+
+
+@app.command("list")
+def list_(name: Annotated[Optional[str], typer.Argument(help="Model name (all versions); omit for every model.")] = None) -> None:  # noqa: UP045
+    """List the versions of a model, or the latest version of every model."""
+    with _client() as client:
+        versions = client.list(name)
+    if state.json:
+        state.emit(versions)
+        return
+    rows = [
+        (v.name, v.version, ", ".join(v.aliases), v.run_id or "", v.created_at.isoformat(timespec="seconds") if v.created_at else "")
+        for v in versions
+    ]
+    state.table("models", ["name", "version", "aliases", "run", "created"], rows)
+
+
+@app.command("show")
+def show(ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME:ALIAS, e.g. diabetes@3, diabetes:champion.")]) -> None:
+    """Show one version with its tags and lineage."""
+    with _client() as client:
+        version = client.resolve(ref)
+    state.emit(version, _render_version)
+
+
+@app.command("alias")
+def alias(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias_name: Annotated[Optional[str], typer.Argument(metavar="ALIAS", help="Alias to set or remove.")] = None,  # noqa: UP045
+    version: Annotated[Optional[str], typer.Argument(help="Version the alias should point at.")] = None,  # noqa: UP045
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the alias instead.")] = False,
+) -> None:
+    """Point ALIAS at VERSION (`mlops models alias diabetes champion 3`), remove it, or show the history."""
+    with _client() as client:
+        if alias_name is None:
+            events = client.alias_history(name)
+            if state.json:
+                state.emit(events)
+                return
+            rows = [(e.at.isoformat(timespec="seconds"), e.alias, e.action, e.previous_version or "", e.version or "",
+                     e.actor or "") for e in events]
+            state.table(f"alias history of {name}", ["at", "alias", "action", "from", "to", "by"], rows)
+            return
+        if remove:
+            client.remove_alias(name, alias_name)
+            state.emit({"name": name, "alias": alias_name, "removed": True},
+                       lambda d: state.console().print(f"removed {name}:{alias_name}"))
+            return
+        if version is None:
+            state.emit(client.get_by_alias(name, alias_name), _render_version)
+            return
+        state.emit(client.set_alias(name, alias_name, version), _render_version)

@@ -1,0 +1,98 @@
+"""``mlops train``: submit a training spec, list runs, show or cancel one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mlops_sdk.cli.output import state
+
+app = typer.Typer(help="Training runs (local subprocesses or Azure ML jobs).", no_args_is_help=True)
+
+
+def _client() -> Any:
+    from mlops_sdk.clients.training import TrainingClient
+
+    return TrainingClient(state.target, profile=state.profile, config_file=state.config_file)
+
+
+def _render_run(run: Any) -> None:
+    console = state.console()
+    console.print(f"[bold]{run.id}[/] {run.status.value} ({run.native_status or '-'}) experiment={run.experiment}")
+    for key, value in sorted(run.metrics.items()):
+        console.print(f"  metric {key} = {value:.6g}")
+    for key, value in sorted(run.outputs.items()):
+        console.print(f"  output {key}: {value}")
+    if run.log_location:
+        console.print(f"  logs: {run.log_location}")
+    if run.error:
+        from rich.markup import escape
+
+        console.print(f"[red]{escape(run.error)}[/]")
+
+
+@app.command("submit")
+def submit(
+    spec: Annotated[str, typer.Argument(help="Training spec (YAML): code, command, inputs, outputs, ...")],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the run to finish.")] = False,
+    key: Annotated[
+        Optional[str], typer.Option("--key", help="Idempotency key: re-running re-attaches instead of starting again.")  # noqa: UP045
+    ] = None,
+    timeout: Annotated[
+        Optional[float], typer.Option(help="Stop waiting after this many seconds (the run keeps going).")  # noqa: UP045
+    ] = None,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print the script's output (local runs).")] = True,
+) -> None:
+    """Submit a training job; print its id and continuation token (or its result with --wait)."""
+    from mlops_sdk.models.training import TrainingJob
+
+    job = TrainingJob.from_yaml(spec)
+    on_log = (lambda line: typer.echo(line, err=True)) if wait and stream and not state.json else None
+    with _client() as client:
+        operation = client.begin_train(job, idempotency_key=key, on_log=on_log)
+        if not wait:
+            state.emit(
+                {"id": operation.id, "status": operation.status().value, "token": operation.continuation_token()},
+                lambda data: state.console().print(
+                    f"submitted {data['id']} ({data['status']}); wait with: mlops resume '{data['token']}'"
+                ),
+            )
+            return
+        run = operation.result(timeout=timeout)
+    state.emit(run, _render_run)
+
+
+@app.command("runs")
+def runs(
+    experiment: Annotated[Optional[str], typer.Option(help="Only runs of this experiment.")] = None,  # noqa: UP045
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+) -> None:
+    """List recent training runs, newest first."""
+    with _client() as client:
+        found = client.list_runs(experiment=experiment, limit=limit)
+    if state.json:
+        state.emit(found)
+        return
+    rows = [
+        (r.id, r.status.value, r.experiment or "", ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())),
+         r.created_at.isoformat(timespec="seconds") if r.created_at else "")
+        for r in found
+    ]
+    state.table("training runs", ["id", "status", "experiment", "metrics", "created"], rows)
+
+
+@app.command("show")
+def show(run_id: Annotated[str, typer.Argument(help="Run id (local) or job name (Azure ML).")]) -> None:
+    """Show one run: status, metrics, outputs, logs, error."""
+    with _client() as client:
+        run = client.get_run(run_id)
+    state.emit(run, _render_run)
+
+
+@app.command("cancel")
+def cancel(run_id: Annotated[str, typer.Argument(help="Run id (local) or job name (Azure ML).")]) -> None:
+    """Ask a run to stop."""
+    with _client() as client:
+        client.cancel(run_id)
+    state.emit({"id": run_id, "cancel_requested": True}, lambda d: state.console().print(f"cancel requested for {run_id}"))
