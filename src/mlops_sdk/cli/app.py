@@ -12,6 +12,7 @@ import typer
 
 from mlops_sdk._version import __version__
 from mlops_sdk.cli import approvals_cmd, config_cmd, data_cmd, doctor_cmd, resume_cmd
+from mlops_sdk.cli import models_cmd, train_cmd
 from mlops_sdk.cli.output import state
 
 app = typer.Typer(
@@ -56,5 +57,7 @@ def _global_options(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(approvals_cmd.app, name="approvals")
+app.add_typer(train_cmd.app, name="train")
+app.add_typer(models_cmd.app, name="models")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("resume")(resume_cmd.resume)
