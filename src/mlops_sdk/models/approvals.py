@@ -50,7 +50,7 @@ class GateReport(Protocol):
 
     @property
     def outcome(self) -> str:
-        """``"passed"``, ``"failed"`` or ``"not_promoted"``."""
+        """The validation outcome (``"promote"``, ``"not_promoted"`` or ``"failed"`` for a ValidationReport)."""
         ...
 
     @property
