@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlops_sdk._version import __version__
-from mlops_sdk.cli import approvals_cmd, config_cmd, data_cmd, doctor_cmd, resume_cmd
+from mlops_sdk.cli import approvals_cmd, config_cmd, data_cmd, doctor_cmd, resume_cmd, validate_cmd
 from mlops_sdk.cli import models_cmd, train_cmd
 from mlops_sdk.cli.output import state
 
@@ -61,3 +61,4 @@ app.add_typer(train_cmd.app, name="train")
 app.add_typer(models_cmd.app, name="models")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("resume")(resume_cmd.resume)
+app.command("validate")(validate_cmd.validate)
