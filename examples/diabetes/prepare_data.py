@@ -1,6 +1,6 @@
 """Write scikit-learn's bundled diabetes data set to a CSV file (no download needed).
 
-    python prepare_data.py data/diabetes.csv
+python prepare_data.py data/diabetes.csv
 """
 
 from __future__ import annotations

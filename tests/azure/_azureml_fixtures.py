@@ -18,8 +18,8 @@ SUB, RG, WS = "00000000-1111-2222-3333-444444444444", "test-rg", "my-aml-workspa
 TARGET = f"azureml://subscriptions/{SUB}/resourceGroups/{RG}/workspaces/{WS}"
 
 
-@pytest.fixture
-def aml(tls_ca: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAzureML]:
+@pytest.fixture(name="aml")
+def aml_fixture(tls_ca: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAzureML]:
     # MLClient writes AZUREML_CURRENT_CLOUD into os.environ; monkeypatch restores the original.
     monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
     service = FakeService(tls_ca).start()
@@ -27,8 +27,8 @@ def aml(tls_ca: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAzureML]:
     service.stop()
 
 
-@pytest.fixture
-def hub(aml: FakeAzureML, ca_bundle: Path, clock: FakeClock) -> Iterator[MLOpsClient]:
+@pytest.fixture(name="hub")
+def hub_fixture(aml: FakeAzureML, ca_bundle: Path, clock: FakeClock) -> Iterator[MLOpsClient]:
     with MLOpsClient(
         TARGET,
         credential=StaticTokenCredential(),

@@ -11,7 +11,7 @@ from mlops_sdk import MLOpsClient
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.models.training import TrainingRun
 from mlops_sdk.testing import FakeClock
-from tests.azure._azureml_fixtures import aml, hub  # noqa: F401 - fixtures
+from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401 - fixtures
 from tests.fakes.azureml import FakeAzureML, JobPlan
 
 pytestmark = pytest.mark.azure
@@ -20,13 +20,24 @@ JOB = "mlops-nightly-1234567890"
 
 
 def _finished_run(hub: MLOpsClient, aml: FakeAzureML, name: str = JOB) -> TrainingRun:
-    aml.add_job(name, {"properties": {
-        "jobType": "Command", "command": "python train.py", "experimentName": "diabetes",
-        "environmentId": "azureml:sklearn-env:1",
-        "tags": {"mlops.training_run_id": name, "mlops.git_commit": "abc123", "mlops.ci_build_id": "4711",
-                 "mlops.data_versions.data": "9f86d081884c"},
-        "outputs": {"model": {"jobOutputType": "mlflow_model"}},
-    }})
+    aml.add_job(
+        name,
+        {
+            "properties": {
+                "jobType": "Command",
+                "command": "python train.py",
+                "experimentName": "diabetes",
+                "environmentId": "azureml:sklearn-env:1",
+                "tags": {
+                    "mlops.training_run_id": name,
+                    "mlops.git_commit": "abc123",
+                    "mlops.ci_build_id": "4711",
+                    "mlops.data_versions.data": "9f86d081884c",
+                },
+                "outputs": {"model": {"jobOutputType": "mlflow_model"}},
+            }
+        },
+    )
     aml.plan(name, JobPlan(statuses=["Completed"]))
     return hub.training.get_run(name)
 
@@ -85,7 +96,9 @@ def test_aliases_move_between_versions_with_history(hub: MLOpsClient, aml: FakeA
 
     history = hub.models.alias_history("diabetes")
     assert [(e.alias, e.version, e.previous_version, e.action) for e in history] == [
-        ("champion", "1", None, "set"), ("champion", "2", "1", "set")]
+        ("champion", "1", None, "set"),
+        ("champion", "2", "1", "set"),
+    ]
     assert all(e.actor for e in history)
 
     hub.models.remove_alias("diabetes", "champion")

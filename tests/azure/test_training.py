@@ -12,7 +12,7 @@ from mlops_sdk.backends.azure.training import job_name_for_key
 from mlops_sdk.core.errors import ConfigurationError, OperationCanceledError, OperationFailedError
 from mlops_sdk.core.operation import ProgressEvent
 from mlops_sdk.core.status import Status
-from tests.azure._azureml_fixtures import aml, hub  # noqa: F401 - fixtures
+from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401 - fixtures
 from tests.fakes.azureml import FakeAzureML, JobPlan
 
 pytestmark = pytest.mark.azure
@@ -64,8 +64,14 @@ def test_command_job_put_body_status_progression_and_mlflow_metrics(
     monkeypatch.setenv("SYSTEM_TEAMPROJECT", "ml")
     monkeypatch.setenv("BUILD_SOURCEVERSION", "0123456789abcdef0123456789abcdef01234567")
     name = job_name_for_key("nightly-2026-01-01")
-    aml.plan(name, JobPlan(statuses=["NotStarted", "Queued", "Running", "Finalizing", "Completed"],
-                           metrics={"rmse": 53.9, "r2": 0.45}, params={"alpha": "0.5"}))
+    aml.plan(
+        name,
+        JobPlan(
+            statuses=["NotStarted", "Queued", "Running", "Finalizing", "Completed"],
+            metrics={"rmse": 53.9, "r2": 0.45},
+            params={"alpha": "0.5"},
+        ),
+    )
     events: list[ProgressEvent] = []
 
     operation = hub.training.begin_train(_job(code), idempotency_key="nightly-2026-01-01", progress=events.append)
@@ -101,7 +107,8 @@ def test_command_job_put_body_status_progression_and_mlflow_metrics(
     assert run.params == {"alpha": "0.5"}
     assert run.outputs == {"model": f"azureml://jobs/{name}/outputs/model"}
     assert run.lineage.ci_build_id == "4711"
-    assert run.log_location and name in run.log_location
+    assert run.log_location
+    assert name in run.log_location
     [mlflow_get] = aml.service.requests_to("GET", r"/api/2.0/mlflow/runs/get$")
     assert mlflow_get.query["run_id"] == name
     assert mlflow_get.headers["authorization"].startswith("Bearer ")
@@ -117,13 +124,23 @@ def test_code_snapshot_skips_ignored_files_virtualenvs_and_caches(
 
 def test_failed_job_raises_with_the_service_error(hub: MLOpsClient, aml: FakeAzureML, code: Path) -> None:
     name = job_name_for_key("bad-run")
-    aml.plan(name, JobPlan(statuses=["Running", "Failed"], error={
-        "code": "UserError", "message": "Execution failed. ValueError: Input X contains NaN.",
-    }))
+    aml.plan(
+        name,
+        JobPlan(
+            statuses=["Running", "Failed"],
+            error={
+                "code": "UserError",
+                "message": "Execution failed. ValueError: Input X contains NaN.",
+            },
+        ),
+    )
     operation = hub.training.begin_train(_job(code), idempotency_key="bad-run")
     with pytest.raises(OperationFailedError) as caught:
         operation.result()
-    assert caught.value.message == f"Azure ML job {name} failed: UserError: Execution failed. ValueError: Input X contains NaN."
+    assert (
+        caught.value.message
+        == f"Azure ML job {name} failed: UserError: Execution failed. ValueError: Input X contains NaN."
+    )
     assert caught.value.operation_id == name
     [details] = aml.service.requests_to("GET", rf"/history/v1.0{aml.ws}/runs/{name}/details$")
     assert details.headers["authorization"].startswith("Bearer ")
@@ -142,11 +159,22 @@ def test_resubmitting_the_same_key_reattaches_without_a_second_put(
 
 def test_job_left_by_a_crashed_submitter_is_reattached(hub: MLOpsClient, aml: FakeAzureML, code: Path) -> None:
     name = job_name_for_key("crashed")
-    aml.add_job(name, {"properties": {"jobType": "Command", "command": "python train.py", "experimentName": "diabetes",
-                                      "environmentId": "azureml:sklearn-env:1", "tags": {"mlops.idempotency_key": "crashed"},
-                                      "outputs": {"model": {"jobOutputType": "mlflow_model"}}}})
+    aml.add_job(
+        name,
+        {
+            "properties": {
+                "jobType": "Command",
+                "command": "python train.py",
+                "experimentName": "diabetes",
+                "environmentId": "azureml:sklearn-env:1",
+                "tags": {"mlops.idempotency_key": "crashed"},
+                "outputs": {"model": {"jobOutputType": "mlflow_model"}},
+            }
+        },
+    )
     run = hub.training.begin_train(_job(code), idempotency_key="crashed").result()
-    assert run.id == name and run.idempotency_key == "crashed"
+    assert run.id == name
+    assert run.idempotency_key == "crashed"
     assert _job_puts(aml) == []
     assert aml.service.requests_to("POST", "startPendingUpload") == []
 

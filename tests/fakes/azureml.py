@@ -77,7 +77,9 @@ class FakeAzureML:
         route("GET", ws + r"/codes/(?P<name>[^/]+)/versions", self._list_codes)
         route("GET", ws + r"/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._get_code)
         route("PUT", ws + r"/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._put_code)
-        route("POST", ws + r"/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload", self._pending_upload)
+        route(
+            "POST", ws + r"/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload", self._pending_upload
+        )
         route("PUT", r"/blob/(?P<path>.+)", self._put_blob)
         route("HEAD", r"/blob/(?P<path>.+)", self._head_blob)
         route("GET", r"/blob/(?P<path>.*)", self._get_blob)
@@ -100,8 +102,14 @@ class FakeAzureML:
         self.jobs[name] = self._job_resource(name, body)
         self.job_gets[name] = 0
 
-    def add_model_version(self, name: str, version: str, *, tags: dict[str, str] | None = None,
-                          path: str = "azureml://jobs/earlier/outputs/model") -> None:
+    def add_model_version(
+        self,
+        name: str,
+        version: str,
+        *,
+        tags: dict[str, str] | None = None,
+        path: str = "azureml://jobs/earlier/outputs/model",
+    ) -> None:
         """Pretend a model version exists."""
         body = {"properties": {"modelUri": path, "modelType": "mlflow_model", "tags": tags or {}}}
         self.models.setdefault(name, {})[version] = self._version_resource(name, version, body)
@@ -110,23 +118,45 @@ class FakeAzureML:
 
     def _workspace(self, request: Request, match: re.Match[str]) -> Response:
         host = self.service.url.split("://", 1)[1]
-        return Response(200, {
-            "id": self.ws, "name": self.workspace, "type": "Microsoft.MachineLearningServices/workspaces",
-            "location": "westeurope", "kind": "Default",
-            "properties": {
-                "friendlyName": self.workspace, "workspaceId": "00000000-0000-0000-0000-00000000beef",
-                "discoveryUrl": f"{self.service.url}/discovery",
-                "mlFlowTrackingUri": f"azureml://{host}/mlflow/v1.0{self.ws}",
-                "provisioningState": "Succeeded",
+        return Response(
+            200,
+            {
+                "id": self.ws,
+                "name": self.workspace,
+                "type": "Microsoft.MachineLearningServices/workspaces",
+                "location": "westeurope",
+                "kind": "Default",
+                "properties": {
+                    "friendlyName": self.workspace,
+                    "workspaceId": "00000000-0000-0000-0000-00000000beef",
+                    "discoveryUrl": f"{self.service.url}/discovery",
+                    "mlFlowTrackingUri": f"azureml://{host}/mlflow/v1.0{self.ws}",
+                    "provisioningState": "Succeeded",
+                },
+                "systemData": SYSTEM_DATA,
             },
-            "systemData": SYSTEM_DATA,
-        })
+        )
 
     def _discovery(self, request: Request, match: re.Match[str]) -> Response:
         url = self.service.url
-        return Response(200, {name: url for name in (
-            "api", "catalog", "experimentation", "gallery", "history", "hyperdrive", "labeling", "modelmanagement",
-            "pipelines", "studio")})
+        return Response(
+            200,
+            dict.fromkeys(
+                (
+                    "api",
+                    "catalog",
+                    "experimentation",
+                    "gallery",
+                    "history",
+                    "hyperdrive",
+                    "labeling",
+                    "modelmanagement",
+                    "pipelines",
+                    "studio",
+                ),
+                url,
+            ),
+        )
 
     def _run_details(self, request: Request, match: re.Match[str]) -> Response:
         name = match["name"]
@@ -144,16 +174,31 @@ class FakeAzureML:
         if name not in self.jobs:
             return Response(404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Run '{name}' not found"})
         plan = self.plans.get(name, self.default_plan)
-        return Response(200, {"run": {
-            "info": {"run_id": name, "run_uuid": name, "experiment_id": "1", "status": "FINISHED",
-                     "start_time": 1767225600000, "artifact_uri": f"azureml://jobs/{name}/artifacts",
-                     "lifecycle_stage": "active", "run_name": name},
-            "data": {
-                "metrics": [{"key": k, "value": v, "timestamp": 1767225600000, "step": 0} for k, v in plan.metrics.items()],
-                "params": [{"key": k, "value": v} for k, v in plan.params.items()],
-                "tags": [],
+        return Response(
+            200,
+            {
+                "run": {
+                    "info": {
+                        "run_id": name,
+                        "run_uuid": name,
+                        "experiment_id": "1",
+                        "status": "FINISHED",
+                        "start_time": 1767225600000,
+                        "artifact_uri": f"azureml://jobs/{name}/artifacts",
+                        "lifecycle_stage": "active",
+                        "run_name": name,
+                    },
+                    "data": {
+                        "metrics": [
+                            {"key": k, "value": v, "timestamp": 1767225600000, "step": 0}
+                            for k, v in plan.metrics.items()
+                        ],
+                        "params": [{"key": k, "value": v} for k, v in plan.params.items()],
+                        "tags": [],
+                    },
+                }
             },
-        }})
+        )
 
     # -- jobs ----------------------------------------------------------------------------------------
 
@@ -168,8 +213,14 @@ class FakeAzureML:
         }
         for output in (properties.get("outputs") or {}).values():
             output.setdefault("mode", "ReadWriteMount")
-        resource.update({"id": f"{self.ws}/jobs/{name}", "name": name,
-                         "type": "Microsoft.MachineLearningServices/workspaces/jobs", "systemData": SYSTEM_DATA})
+        resource.update(
+            {
+                "id": f"{self.ws}/jobs/{name}",
+                "name": name,
+                "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+                "systemData": SYSTEM_DATA,
+            }
+        )
         return resource
 
     def _current(self, name: str) -> dict[str, Any]:
@@ -215,8 +266,11 @@ class FakeAzureML:
 
     def _list_codes(self, request: Request, match: re.Match[str]) -> Response:
         wanted = request.query.get("hash")
-        found = [code for code in self.codes.values()
-                 if wanted is None or (code.get("properties") or {}).get("properties", {}).get("hash_sha256") == wanted]
+        found = [
+            code
+            for code in self.codes.values()
+            if wanted is None or (code.get("properties") or {}).get("properties", {}).get("hash_sha256") == wanted
+        ]
         return Response(200, {"value": copy.deepcopy(found)})
 
     def _get_code(self, request: Request, match: re.Match[str]) -> Response:
@@ -227,35 +281,53 @@ class FakeAzureML:
 
     def _put_code(self, request: Request, match: re.Match[str]) -> Response:
         name, version = match["name"], match["version"]
-        resource = {**request.json, "id": f"{self.ws}/codes/{name}/versions/{version}", "name": version,
-                    "type": "Microsoft.MachineLearningServices/workspaces/codes/versions", "systemData": SYSTEM_DATA}
+        resource = {
+            **request.json,
+            "id": f"{self.ws}/codes/{name}/versions/{version}",
+            "name": version,
+            "type": "Microsoft.MachineLearningServices/workspaces/codes/versions",
+            "systemData": SYSTEM_DATA,
+        }
         self.codes[(name, version)] = resource
         return Response(201, resource)
 
     def _pending_upload(self, request: Request, match: re.Match[str]) -> Response:
         container = f"{self.service.url}/blob/code-{match['name']}"
-        return Response(200, {
-            "blobReferenceForConsumption": {
-                "blobUri": container,
-                "storageAccountArmId": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/fake",
-                "credential": {"credentialType": "SAS", "sasUri": f"{container}?sv=2021-08-06&sr=c&sig=fakesig"},
+        return Response(
+            200,
+            {
+                "blobReferenceForConsumption": {
+                    "blobUri": container,
+                    "storageAccountArmId": "/subscriptions/x/providers/Microsoft.Storage/storageAccounts/fake",
+                    "credential": {"credentialType": "SAS", "sasUri": f"{container}?sv=2021-08-06&sr=c&sig=fakesig"},
+                },
+                "pendingUploadId": match["version"],
+                "pendingUploadType": "TemporaryBlobReference",
             },
-            "pendingUploadId": match["version"],
-            "pendingUploadType": "TemporaryBlobReference",
-        })
+        )
 
     def _put_blob(self, request: Request, match: re.Match[str]) -> Response:
         if request.query.get("comp"):  # set metadata / properties on an uploaded blob
             return Response(200, None, {"ETag": '"0x2"', "Last-Modified": "Thu, 01 Jan 2026 00:00:00 GMT"})
         self.blobs[match["path"]] = request.body
-        return Response(201, None, {"ETag": '"0x1"', "Last-Modified": "Thu, 01 Jan 2026 00:00:00 GMT",
-                                     "x-ms-request-server-encrypted": "true"})
+        return Response(
+            201,
+            None,
+            {
+                "ETag": '"0x1"',
+                "Last-Modified": "Thu, 01 Jan 2026 00:00:00 GMT",
+                "x-ms-request-server-encrypted": "true",
+            },
+        )
 
     def _head_blob(self, request: Request, match: re.Match[str]) -> Response:
         if match["path"] not in self.blobs:
             return Response(404, None, {"x-ms-error-code": "BlobNotFound"})
-        return Response(200, None, {"Content-Length": str(len(self.blobs[match["path"]])),
-                                     "x-ms-blob-type": "BlockBlob", "ETag": '"0x1"'})
+        return Response(
+            200,
+            None,
+            {"Content-Length": str(len(self.blobs[match["path"]])), "x-ms-blob-type": "BlockBlob", "ETag": '"0x1"'},
+        )
 
     def _get_blob(self, request: Request, match: re.Match[str]) -> Response:
         if request.query.get("comp") == "list":
@@ -273,9 +345,14 @@ class FakeAzureML:
         properties.setdefault("properties", {})
         properties.setdefault("tags", {})
         properties["provisioningState"] = "Succeeded"
-        resource.update({"id": f"{self.ws}/models/{name}/versions/{version}", "name": version,
-                         "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
-                         "systemData": SYSTEM_DATA})
+        resource.update(
+            {
+                "id": f"{self.ws}/models/{name}/versions/{version}",
+                "name": version,
+                "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
+                "systemData": SYSTEM_DATA,
+            }
+        )
         return resource
 
     def _list_containers(self, request: Request, match: re.Match[str]) -> Response:
@@ -291,17 +368,24 @@ class FakeAzureML:
         numbers = [int(v) for v in versions if v.isdigit()]
         latest = str(max(numbers)) if numbers else None
         return {
-            "id": f"{self.ws}/models/{name}", "name": name,
+            "id": f"{self.ws}/models/{name}",
+            "name": name,
             "type": "Microsoft.MachineLearningServices/workspaces/models",
-            "properties": {"description": None, "tags": {}, "latestVersion": latest,
-                           "nextVersion": str((max(numbers) if numbers else 0) + 1), "provisioningState": "Succeeded"},
+            "properties": {
+                "description": None,
+                "tags": {},
+                "latestVersion": latest,
+                "nextVersion": str((max(numbers) if numbers else 0) + 1),
+                "provisioningState": "Succeeded",
+            },
             "systemData": SYSTEM_DATA,
         }
 
     def _list_versions(self, request: Request, match: re.Match[str]) -> Response:
         versions = self.models.get(match["name"], {})
-        ordered = sorted(versions.values(), key=lambda item: int(item["name"]) if item["name"].isdigit() else 0,
-                         reverse=True)
+        ordered = sorted(
+            versions.values(), key=lambda item: int(item["name"]) if item["name"].isdigit() else 0, reverse=True
+        )
         top = request.query.get("$top")
         if top:
             ordered = ordered[: int(top)]
@@ -316,8 +400,12 @@ class FakeAzureML:
     def _put_version(self, request: Request, match: re.Match[str]) -> Response:
         name, version = match["name"], match["version"]
         existing = self.models.get(name, {}).get(version)
-        if existing is not None and existing["properties"].get("modelUri") != request.json["properties"].get("modelUri"):
-            return Response(409, {"error": {"code": "UserError", "message": "Cannot change the path of an existing asset"}})
+        if existing is not None and existing["properties"].get("modelUri") != request.json["properties"].get(
+            "modelUri"
+        ):
+            return Response(
+                409, {"error": {"code": "UserError", "message": "Cannot change the path of an existing asset"}}
+            )
         resource = self._version_resource(name, version, request.json)
         self.models.setdefault(name, {})[version] = resource
         return Response(200 if existing else 201, copy.deepcopy(resource))

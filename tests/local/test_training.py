@@ -122,36 +122,42 @@ def test_example_trains_logs_metrics_registers_and_sets_champion(client: MLOpsCl
 
 
 def test_failing_script_raises_with_last_log_lines(client: MLOpsClient, tmp_path: Path) -> None:
-    code = _script(tmp_path / "code", """
+    code = _script(
+        tmp_path / "code",
+        """
         import sys
         for i in range(30):
             print(f"line {i}", file=sys.stderr)
         raise ValueError("boom: the data has no target column")
-    """)
+    """,
+    )
     operation = client.training.begin_train({"code": code, "command": "python job.py", "experiment": "failing"})
     with pytest.raises(OperationFailedError) as caught:
         operation.result()
     error = caught.value
     assert "exit code 1" in error.message
     assert "ValueError: boom: the data has no target column" in error.message
-    assert "line 29" in error.message and "line 5\n" not in error.message  # only the tail
+    assert "line 29" in error.message
+    assert "line 5\n" not in error.message
     assert error.details["exit_code"] == 1
     run = client.training.get_run(operation.id)
-    assert run.status is Status.FAILED and run.error == error.message
+    assert run.status is Status.FAILED
+    assert run.error == error.message
 
 
 def test_cancel_kills_the_process_group(client: MLOpsClient, tmp_path: Path) -> None:
-    code = _script(tmp_path / "code", """
+    code = _script(
+        tmp_path / "code",
+        """
         import os, subprocess, sys, time
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
         with open(sys.argv[1], "w") as handle:
             handle.write(f"{os.getpid()} {child.pid}")
         time.sleep(120)
-    """)
-    pids = tmp_path / "pids.txt"
-    operation = client.training.begin_train(
-        {"code": code, "command": f"python job.py {pids}", "experiment": "cancel"}
+    """,
     )
+    pids = tmp_path / "pids.txt"
+    operation = client.training.begin_train({"code": code, "command": f"python job.py {pids}", "experiment": "cancel"})
     _wait_for(lambda: pids.is_file() and pids.read_text().count(" ") == 1, "the script to start")
     assert operation.status() is Status.RUNNING
     operation.cancel()
@@ -163,11 +169,14 @@ def test_cancel_kills_the_process_group(client: MLOpsClient, tmp_path: Path) -> 
 
 
 def test_timeout_stops_the_run_and_fails_it(client: MLOpsClient, tmp_path: Path) -> None:
-    code = _script(tmp_path / "code", """
+    code = _script(
+        tmp_path / "code",
+        """
         import time
         print("working", flush=True)
         time.sleep(120)
-    """)
+    """,
+    )
     operation = client.training.begin_train(
         {"code": code, "command": "python job.py", "experiment": "timeout", "timeout": 1}
     )
@@ -194,13 +203,16 @@ def test_killed_parent_reattaches_by_key_to_running_then_finished_run(
     client: MLOpsClient, store: Path, tmp_path: Path
 ) -> None:
     release = tmp_path / "release"
-    code = _script(tmp_path / "code", f"""
+    code = _script(
+        tmp_path / "code",
+        f"""
         import time, pathlib, mlflow
         mlflow.log_metric("started", 1)
         while not pathlib.Path({str(release)!r}).exists():
             time.sleep(0.05)
         mlflow.log_metric("done", 1)
-    """)
+    """,
+    )
     parent = subprocess.Popen(
         [sys.executable, "-c", SUBMITTER, f"local://{store}", str(code)], stdout=subprocess.PIPE, text=True
     )
@@ -222,7 +234,8 @@ def test_killed_parent_reattaches_by_key_to_running_then_finished_run(
     again = client.training.begin_train(
         {"code": code, "command": "python job.py", "experiment": "reattach"}, idempotency_key="nightly-42"
     )
-    assert again.id == run_id and again.done()
+    assert again.id == run_id
+    assert again.done()
     assert [r.id for r in client.training.list_runs(experiment="reattach")] == [run_id]
 
 
@@ -239,12 +252,15 @@ def test_inputs_outputs_and_literals_reach_the_command(client: MLOpsClient, tmp_
     data = tmp_path / "my data"
     data.mkdir()
     (data / "rows.txt").write_text("a\nb\n")
-    code = _script(tmp_path / "code", """
+    code = _script(
+        tmp_path / "code",
+        """
         import os, sys, pathlib
         rows = (pathlib.Path(sys.argv[1]) / "rows.txt").read_text().split()
         out = pathlib.Path(sys.argv[3])
         (out / "result.txt").write_text(f"{len(rows)} {sys.argv[2]} {os.getcwd()} {os.environ['GREETING']}")
-    """)
+    """,
+    )
     (code / "notes.pyc").write_text("skip me")
     run = client.training.begin_train(
         {
@@ -275,8 +291,11 @@ def test_bad_specs_are_rejected_before_anything_runs(client: MLOpsClient, tmp_pa
         )
     with pytest.raises(ConfigurationError, match="azureml:// inputs need an azureml:// target"):
         client.training.begin_train(
-            {"code": code, "command": "python job.py ${{inputs.d}}",
-             "inputs": {"d": "azureml://datastores/workspaceblobstore/paths/x"}}
+            {
+                "code": code,
+                "command": "python job.py ${{inputs.d}}",
+                "inputs": {"d": "azureml://datastores/workspaceblobstore/paths/x"},
+            }
         )
     with pytest.raises(ConfigurationError, match="timeout: Value error, must be a positive"):
         client.training.begin_train({"code": code, "command": "python job.py", "timeout": 0})

@@ -28,8 +28,21 @@ __all__ = ["ALWAYS_SKIPPED", "WARN_BYTES", "CodeSnapshot", "collect_snapshot", "
 WARN_BYTES = 100 * 2**20
 ALWAYS_SKIPPED = frozenset(
     {
-        ".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints",
-        ".tox", ".nox", "node_modules", "mlruns", ".mlops", ".venv", "venv", ".hg", ".svn",
+        ".git",
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".ipynb_checkpoints",
+        ".tox",
+        ".nox",
+        "node_modules",
+        "mlruns",
+        ".mlops",
+        ".venv",
+        "venv",
+        ".hg",
+        ".svn",
     }
 )
 _log = get_logger(__name__)
@@ -195,7 +208,10 @@ def collect_snapshot(code: Path, *, exclude: Iterable[Path] = ()) -> CodeSnapsho
         _log.warning(
             "code snapshot of %s is %.0f MiB (%d files); the biggest: %s. Add data, models and outputs "
             "to .amlignore or .gitignore",
-            root, snapshot.total_bytes / 2**20, len(snapshot.files), ", ".join(str(p) for p in biggest),
+            root,
+            snapshot.total_bytes / 2**20,
+            len(snapshot.files),
+            ", ".join(str(p) for p in biggest),
         )
     return snapshot
 

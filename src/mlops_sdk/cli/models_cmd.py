@@ -29,7 +29,9 @@ def _render_version(version: Any) -> None:
 
 
 @app.command("list")
-def list_(name: Annotated[Optional[str], typer.Argument(help="Model name (all versions); omit for every model.")] = None) -> None:  # noqa: UP045
+def list_(
+    name: Annotated[Optional[str], typer.Argument(help="Model name (all versions); omit for every model.")] = None,  # noqa: UP045
+) -> None:
     """List the versions of a model, or the latest version of every model."""
     with _client() as client:
         versions = client.list(name)
@@ -37,14 +39,22 @@ def list_(name: Annotated[Optional[str], typer.Argument(help="Model name (all ve
         state.emit(versions)
         return
     rows = [
-        (v.name, v.version, ", ".join(v.aliases), v.run_id or "", v.created_at.isoformat(timespec="seconds") if v.created_at else "")
+        (
+            v.name,
+            v.version,
+            ", ".join(v.aliases),
+            v.run_id or "",
+            v.created_at.isoformat(timespec="seconds") if v.created_at else "",
+        )
         for v in versions
     ]
     state.table("models", ["name", "version", "aliases", "run", "created"], rows)
 
 
 @app.command("show")
-def show(ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME:ALIAS, e.g. diabetes@3, diabetes:champion.")]) -> None:
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME:ALIAS, e.g. diabetes@3, diabetes:champion.")],
+) -> None:
     """Show one version with its tags and lineage."""
     with _client() as client:
         version = client.resolve(ref)
@@ -65,14 +75,25 @@ def alias(
             if state.json:
                 state.emit(events)
                 return
-            rows = [(e.at.isoformat(timespec="seconds"), e.alias, e.action, e.previous_version or "", e.version or "",
-                     e.actor or "") for e in events]
+            rows = [
+                (
+                    e.at.isoformat(timespec="seconds"),
+                    e.alias,
+                    e.action,
+                    e.previous_version or "",
+                    e.version or "",
+                    e.actor or "",
+                )
+                for e in events
+            ]
             state.table(f"alias history of {name}", ["at", "alias", "action", "from", "to", "by"], rows)
             return
         if remove:
             client.remove_alias(name, alias_name)
-            state.emit({"name": name, "alias": alias_name, "removed": True},
-                       lambda d: state.console().print(f"removed {name}:{alias_name}"))
+            state.emit(
+                {"name": name, "alias": alias_name, "removed": True},
+                lambda d: state.console().print(f"removed {name}:{alias_name}"),
+            )
             return
         if version is None:
             state.emit(client.get_by_alias(name, alias_name), _render_version)

@@ -42,7 +42,9 @@ def submit(
     timeout: Annotated[
         Optional[float], typer.Option(help="Stop waiting after this many seconds (the run keeps going).")  # noqa: UP045
     ] = None,
-    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print the script's output (local runs).")] = True,
+    stream: Annotated[
+        bool, typer.Option("--stream/--no-stream", help="Print the script's output (local runs).")
+    ] = True,
 ) -> None:
     """Submit a training job; print its id and continuation token (or its result with --wait)."""
     from mlops_sdk.models.training import TrainingJob
@@ -75,8 +77,13 @@ def runs(
         state.emit(found)
         return
     rows = [
-        (r.id, r.status.value, r.experiment or "", ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())),
-         r.created_at.isoformat(timespec="seconds") if r.created_at else "")
+        (
+            r.id,
+            r.status.value,
+            r.experiment or "",
+            ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())),
+            r.created_at.isoformat(timespec="seconds") if r.created_at else "",
+        )
         for r in found
     ]
     state.table("training runs", ["id", "status", "experiment", "metrics", "created"], rows)
@@ -95,4 +102,6 @@ def cancel(run_id: Annotated[str, typer.Argument(help="Run id (local) or job nam
     """Ask a run to stop."""
     with _client() as client:
         client.cancel(run_id)
-    state.emit({"id": run_id, "cancel_requested": True}, lambda d: state.console().print(f"cancel requested for {run_id}"))
+    state.emit(
+        {"id": run_id, "cancel_requested": True}, lambda d: state.console().print(f"cancel requested for {run_id}")
+    )

@@ -140,7 +140,8 @@ class ModelClient(BaseClient):
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigurationError(
-            f"model name {name!r} is invalid; use 1-255 letters, digits, '-', '_' or '.', starting with a letter or digit",
+            f"model name {name!r} is invalid; use 1-255 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit",
             details={"field": "name", "value": str(name)},
         )
 

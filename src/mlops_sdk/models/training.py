@@ -90,13 +90,18 @@ class TrainingInput(BaseModel):
         if isinstance(value, bool | int | float):
             return cls(value=value, type="literal")
         if isinstance(value, Path):
-            return cls(uri=str(value))
+            return cls.model_validate({"uri": str(value)})
         if isinstance(value, str):
-            return cls(uri=value)
+            return cls.model_validate({"uri": value})
         uri = getattr(value, "uri", None)
         if isinstance(uri, str | Path):
-            return cls(uri=str(uri), data_version=_first_attr(value, _VERSION_ATTRIBUTES),
-                       refresh_run_id=_refresh_run_id(value))
+            return cls.model_validate(
+                {
+                    "uri": str(uri),
+                    "data_version": _first_attr(value, _VERSION_ATTRIBUTES),
+                    "refresh_run_id": _refresh_run_id(value),
+                }
+            )
         raise TypeError(
             f"cannot use a {type(value).__name__} as a training input; pass a path, a URI, a number, "
             "or an object with a .uri attribute (a data factory refresh output)"
@@ -297,7 +302,7 @@ class TrainingJob(BaseModel):
         """
         source = Path(path)
         try:
-            import yaml
+            import yaml  # type: ignore[import-untyped]
         except ImportError as error:  # pragma: no cover - pyyaml ships with both extras
             raise ConfigurationError("reading a YAML spec needs PyYAML: pip install pyyaml") from error
         try:

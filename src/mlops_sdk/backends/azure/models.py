@@ -88,7 +88,8 @@ class AzureModelService:
             )
         if output not in run.outputs:
             raise ConfigurationError(
-                f"Azure ML job {run.id} has no output {output!r}; its outputs: {', '.join(sorted(run.outputs)) or 'none'}",
+                f"Azure ML job {run.id} has no output {output!r}; "
+                f"its outputs: {', '.join(sorted(run.outputs)) or 'none'}",
                 details={"field": "output", "value": output},
             )
         existing = self._existing(name, run.id, output)
@@ -154,8 +155,9 @@ class AzureModelService:
         now = self._backend.clock.now().isoformat()
         tags = dict(target.tags or {})
         tags[ALIAS_TAG_PREFIX + alias] = now
-        tags[ALIAS_HISTORY_TAG] = _append_event(tags, {"alias": alias, "action": "set", "at": now, "by": actor,
-                                                        "previous": previous})
+        tags[ALIAS_HISTORY_TAG] = _append_event(
+            tags, {"alias": alias, "action": "set", "at": now, "by": actor, "previous": previous}
+        )
         target.tags = tags
         updated = self._put(target)
         for holder in holders:
@@ -239,13 +241,17 @@ class AzureModelService:
         if versions is None:
             versions = self._entities(name)
         if not versions:
-            return ResourceNotFoundError(f"no registered model {name!r} in workspace {self._backend.workspace.workspace}",
-                                         backend="azure", details={"name": name})
+            return ResourceNotFoundError(
+                f"no registered model {name!r} in workspace {self._backend.workspace.workspace}",
+                backend="azure",
+                details={"name": name},
+            )
         aliases = sorted({alias for item in versions for alias in _aliases_of(item)})
         return ResourceNotFoundError(
             f"model {name!r} has no {what}; versions: {', '.join(str(v.version) for v in versions)}; "
             f"aliases: {', '.join(aliases) or 'none'}",
-            backend="azure", details={"name": name},
+            backend="azure",
+            details={"name": name},
         )
 
     def _to_version(self, entity: Any, *, aliases: builtins.list[str] | None = None) -> ModelVersion:
@@ -269,7 +275,7 @@ class AzureModelService:
 
 
 def _aliases_of(entity: Any) -> builtins.list[str]:
-    return [key[len(ALIAS_TAG_PREFIX):] for key in (entity.tags or {}) if key.startswith(ALIAS_TAG_PREFIX)]
+    return [key[len(ALIAS_TAG_PREFIX) :] for key in (entity.tags or {}) if key.startswith(ALIAS_TAG_PREFIX)]
 
 
 def _holders(entities: builtins.list[Any], alias: str) -> builtins.list[Any]:

@@ -171,9 +171,7 @@ class AzureTrainingService:
 
         return self._backend.retry_policy.call(get)
 
-    def _command(
-        self, job: TrainingJob, name: str, lineage: Lineage, key: str | None, snapshot: Path
-    ) -> Any:
+    def _command(self, job: TrainingJob, name: str, lineage: Lineage, key: str | None, snapshot: Path) -> Any:
         from azure.ai.ml import Input, Output, command
 
         copy_snapshot(job.code, snapshot)
@@ -254,8 +252,10 @@ class AzureTrainingService:
             raise ConfigurationError(f"workspace {self._backend.workspace.workspace} reports no MLflow tracking URI")
         host = re.sub(r"^azureml://", "https://", uri)
         with quiet_azure():
-            from mlflow.store.tracking.rest_store import RestStore
-            from mlflow.utils.rest_utils import MlflowHostCreds
+            from mlflow.store.tracking import rest_store
+            from mlflow.utils import rest_utils
+        host_creds: Any = rest_utils.MlflowHostCreds
+        rest: Any = rest_store.RestStore
 
         credential = self._backend.get_credential()
         scope = self._backend.cloud.arm_scope
@@ -263,17 +263,19 @@ class AzureTrainingService:
 
         def creds() -> Any:
             token = credential.get_token(scope).token
-            return MlflowHostCreds(
-                host, token=token, server_cert_path=verify if isinstance(verify, str) else None
-            )
+            return host_creds(host, token=token, server_cert_path=verify if isinstance(verify, str) else None)
 
-        store = _MlflowErrors(RestStore(creds))
+        store = _MlflowErrors(rest(creds))
         with self._lock:
             self._mlflow = store
         return store
 
     def _to_run(
-        self, job: Any, *, metrics: dict[str, float] | None = None, params: dict[str, str] | None = None,
+        self,
+        job: Any,
+        *,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, str] | None = None,
         error: str | None = None,
     ) -> TrainingRun:
         tags = {str(k): str(v) for k, v in (job.tags or {}).items()}
@@ -347,7 +349,9 @@ class AzureTrainingDriver:
         if status is Status.FAILED:
             message = self._service.failure(self._name)
             error = OperationFailedError(
-                message, backend="azure", operation_id=self._name,
+                message,
+                backend="azure",
+                operation_id=self._name,
                 details={"native_status": native, "studio_url": job.studio_url},
             )
         return PollResult(status=status, native_status=native, error=error)

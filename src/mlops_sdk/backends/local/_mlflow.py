@@ -47,7 +47,9 @@ class MlflowStore:
             if self._client is None:
                 from mlops_sdk.backends.base import require_modules
 
-                require_modules(("mlflow",), extra="local", purpose="training and the model registry on the local backend")
+                require_modules(
+                    ("mlflow",), extra="local", purpose="training and the model registry on the local backend"
+                )
                 from mlflow import MlflowClient
 
                 self.folder.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,7 @@ def _killpg(pgid: int, sig: int) -> None:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(temporary, path)
+    temporary.replace(path)
 
 
 def main(argv: list[str]) -> int:
@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     connection = _connect(spec["db"])
     if not _claim(connection, spec["run_id"], token):
         return 0
-    state = {"canceled": False, "child": None}
+    state: dict[str, Any] = {"canceled": False, "child": None}
     grace = float(spec.get("grace", 10.0))
 
     def on_terminate(signum: int, frame: Any) -> None:
@@ -100,7 +100,12 @@ def main(argv: list[str]) -> int:
     with (logs / "stdout.log").open("ab") as out, (logs / "stderr.log").open("ab") as err:
         try:
             child = subprocess.Popen(
-                spec["argv"], cwd=spec["cwd"], env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                spec["argv"],
+                cwd=spec["cwd"],
+                env=env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         except OSError as error:
@@ -109,7 +114,8 @@ def main(argv: list[str]) -> int:
     if child is not None:
         state["child"] = child.pid
         connection.execute(
-            "UPDATE training_runs SET child_pid = ?, native_status = 'Running' WHERE id = ?", (child.pid, spec["run_id"])
+            "UPDATE training_runs SET child_pid = ?, native_status = 'Running' WHERE id = ?",
+            (child.pid, spec["run_id"]),
         )
         if state["canceled"]:
             _killpg(child.pid, signal.SIGTERM)
@@ -146,7 +152,9 @@ def main(argv: list[str]) -> int:
     else:
         status, native = "Failed", "Failed"
     ended = _now()
-    _write_json(run_dir / "result.json", {"status": status, "native_status": native, "exit_code": code, "ended_at": ended})
+    _write_json(
+        run_dir / "result.json", {"status": status, "native_status": native, "exit_code": code, "ended_at": ended}
+    )
     connection.execute("BEGIN IMMEDIATE")
     connection.execute(
         "UPDATE training_runs SET status = ?, native_status = ?, exit_code = ?, ended_at = ? WHERE id = ?"

@@ -90,7 +90,8 @@ class LocalModelService:
             )
         if output not in run.outputs:
             raise ConfigurationError(
-                f"training run {run.id} has no output {output!r}; its outputs: {', '.join(sorted(run.outputs)) or 'none'}",
+                f"training run {run.id} has no output {output!r}; "
+                f"its outputs: {', '.join(sorted(run.outputs)) or 'none'}",
                 details={"field": "output", "value": output},
             )
         folder = Path(run.outputs[output])
@@ -119,7 +120,10 @@ class LocalModelService:
             client.log_artifacts(run.mlflow_run_id, str(folder), artifact_path=output)
             artifact_uri = client.get_run(run.mlflow_run_id).info.artifact_uri
             version = client.create_model_version(
-                name, f"{artifact_uri.rstrip('/')}/{output}", run_id=run.mlflow_run_id, tags=all_tags,
+                name,
+                f"{artifact_uri.rstrip('/')}/{output}",
+                run_id=run.mlflow_run_id,
+                tags=all_tags,
                 description=description,
             )
         return self._to_version(version)
@@ -185,13 +189,20 @@ class LocalModelService:
 
     def alias_history(self, name: str) -> builtins.list[AliasEvent]:
         """Oldest first."""
-        rows = self._store.connection().execute(
-            "SELECT * FROM model_alias_events WHERE name = ? ORDER BY seq", (name,)
-        ).fetchall()
+        rows = (
+            self._store.connection()
+            .execute("SELECT * FROM model_alias_events WHERE name = ? ORDER BY seq", (name,))
+            .fetchall()
+        )
         return [
             AliasEvent(
-                name=row["name"], alias=row["alias"], version=row["version"], previous_version=row["previous_version"],
-                action=row["action"], actor=row["actor"], at=datetime.fromisoformat(row["at"]),
+                name=row["name"],
+                alias=row["alias"],
+                version=row["version"],
+                previous_version=row["previous_version"],
+                action=row["action"],
+                actor=row["actor"],
+                at=datetime.fromisoformat(row["at"]),
             )
             for row in rows
         ]
@@ -212,7 +223,9 @@ class LocalModelService:
         except ResourceNotFoundError:
             return None
 
-    def _record(self, name: str, alias: str, version: str | None, previous: str | None, action: str, actor: str) -> None:
+    def _record(
+        self, name: str, alias: str, version: str | None, previous: str | None, action: str, actor: str
+    ) -> None:
         with self._store.transaction() as connection:
             connection.execute(
                 "INSERT INTO model_alias_events (name, alias, version, previous_version, action, actor, at)"
@@ -229,14 +242,16 @@ class LocalModelService:
                 names = sorted(item.name for item in self._client.search_registered_models())
             return ResourceNotFoundError(
                 f"no registered model {name!r} in {self._backend.folder}; models: {', '.join(names) or 'none'}",
-                backend="local", details={"name": name},
+                backend="local",
+                details={"name": name},
             )
         versions = sorted((item.version for item in self.list(name)), key=int)
         aliases = sorted((getattr(model, "aliases", None) or {}).keys())
         return ResourceNotFoundError(
             f"model {name!r} has no {what}; versions: {', '.join(versions) or 'none'}; "
             f"aliases: {', '.join(aliases) or 'none'}",
-            backend="local", details={"name": name},
+            backend="local",
+            details={"name": name},
         )
 
     def _to_version(self, item: Any) -> ModelVersion:

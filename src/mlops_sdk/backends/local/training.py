@@ -175,9 +175,18 @@ class LocalTrainingService:
                     " tags, run_dir, launch_token, submitter_pid, submitter_start, created_at)"
                     " VALUES (?, ?, ?, ?, 'NotStarted', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        run_id, idempotency_key, job.experiment, job.display_name, job.model_dump_json(),
-                        run_lineage.model_dump_json(), json.dumps(tags), str(self._runs_root / run_id), token,
-                        me, process_start_time(me), self._backend.clock.now().isoformat(),
+                        run_id,
+                        idempotency_key,
+                        job.experiment,
+                        job.display_name,
+                        job.model_dump_json(),
+                        run_lineage.model_dump_json(),
+                        json.dumps(tags),
+                        str(self._runs_root / run_id),
+                        token,
+                        me,
+                        process_start_time(me),
+                        self._backend.clock.now().isoformat(),
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -236,18 +245,23 @@ class LocalTrainingService:
     def _row(self, run_id: str) -> sqlite3.Row:
         row = self._store.connection().execute("SELECT * FROM training_runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            recent = [r[0] for r in self._store.connection().execute(
-                "SELECT id FROM training_runs ORDER BY created_at DESC LIMIT 5").fetchall()]
+            recent = [
+                r[0]
+                for r in self._store.connection()
+                .execute("SELECT id FROM training_runs ORDER BY created_at DESC LIMIT 5")
+                .fetchall()
+            ]
             raise ResourceNotFoundError(
                 f"no training run {run_id!r} in {self._backend.folder}; recent runs: {', '.join(recent) or 'none'}",
-                backend="local", operation_id=run_id,
+                backend="local",
+                operation_id=run_id,
             )
         return row  # type: ignore[no-any-return]
 
     def _row_by_key(self, key: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._store.connection().execute(
-            "SELECT * FROM training_runs WHERE idempotency_key = ?", (key,)
-        ).fetchone()
+        row: sqlite3.Row | None = (
+            self._store.connection().execute("SELECT * FROM training_runs WHERE idempotency_key = ?", (key,)).fetchone()
+        )
         return row
 
     def _check_inputs(self, job: TrainingJob) -> None:
@@ -312,8 +326,13 @@ class LocalTrainingService:
         }
         argv = ["cmd", "/c", command] if os.name == "nt" else ["/bin/sh", "-c", command]
         launch = {
-            "run_id": run_id, "db": str(self._store.path), "argv": argv, "cwd": str(code_dir), "env": env,
-            "timeout": job.timeout, "grace": 10.0,
+            "run_id": run_id,
+            "db": str(self._store.path),
+            "argv": argv,
+            "cwd": str(code_dir),
+            "env": env,
+            "timeout": job.timeout,
+            "grace": 10.0,
         }
         temporary = run_dir / "launch.json.tmp"
         temporary.write_text(json.dumps(launch), encoding="utf-8")
@@ -321,8 +340,11 @@ class LocalTrainingService:
         supervisor = Path(__file__).with_name("_supervisor.py")
         process = subprocess.Popen(
             [sys.executable, str(supervisor), str(run_dir), token],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(run_dir / "logs" / "supervisor.log").open("ab"),
-            start_new_session=True, close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(run_dir / "logs" / "supervisor.log").open("ab"),
+            start_new_session=True,
+            close_fds=True,
         )
         with self._lock:
             self._children[run_id] = process
@@ -367,10 +389,15 @@ class LocalTrainingService:
                     connection.execute(
                         "UPDATE training_runs SET status = ?, native_status = ?, ended_at = ?, error = ?"
                         " WHERE id = ? AND status = 'Running'",
-                        (status, native, self._backend.clock.now().isoformat(),
-                         None if status == "Canceled" else
-                         f"the supervisor process (pid {row['pid']}) died without recording an exit code",
-                         row["id"]),
+                        (
+                            status,
+                            native,
+                            self._backend.clock.now().isoformat(),
+                            None
+                            if status == "Canceled"
+                            else f"the supervisor process (pid {row['pid']}) died without recording an exit code",
+                            row["id"],
+                        ),
                     )
                 row = self._row(row["id"])
         elif row["status"] == "NotStarted":
@@ -476,11 +503,16 @@ class LocalTrainingDriver:
                 row["error"] or f"training run {self._run_id} failed",
                 backend="local",
                 operation_id=self._run_id,
-                details={"exit_code": row["exit_code"], "native_status": row["native_status"],
-                         "logs": str(Path(row["run_dir"]) / "logs")},
+                details={
+                    "exit_code": row["exit_code"],
+                    "native_status": row["native_status"],
+                    "logs": str(Path(row["run_dir"]) / "logs"),
+                },
             )
         return PollResult(
-            status=status, native_status=row["native_status"], retry_after=None if final else _POLL_SECONDS,
+            status=status,
+            native_status=row["native_status"],
+            retry_after=None if final else _POLL_SECONDS,
             error=error,
         )
 
@@ -548,7 +580,7 @@ def _python_shim(run_dir: Path) -> Path:
     bin_dir.mkdir(exist_ok=True)
     if os.name == "nt":
         return Path(sys.executable).parent
-    script = f"#!/bin/sh\nexec {shlex.quote(sys.executable)} \"$@\"\n"
+    script = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n'
     for name in ("python", "python3"):
         path = bin_dir / name
         path.write_text(script, encoding="utf-8")

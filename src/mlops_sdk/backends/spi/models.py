@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -36,7 +37,7 @@ class ModelService(Protocol):
         """One version; :class:`~mlops_sdk.core.errors.ResourceNotFoundError` if missing."""
         ...
 
-    def list(self, name: str | None) -> list[ModelVersion]:
+    def list(self, name: str | None) -> builtins.list[ModelVersion]:
         """Every version of ``name`` (newest first), or the latest version of every model."""
         ...
 
@@ -56,6 +57,6 @@ class ModelService(Protocol):
         """The version ``alias`` points at; :class:`~mlops_sdk.core.errors.ResourceNotFoundError` if unset."""
         ...
 
-    def alias_history(self, name: str) -> list[AliasEvent]:
+    def alias_history(self, name: str) -> builtins.list[AliasEvent]:
         """Every recorded alias move of ``name``, oldest first."""
         ...

@@ -38,7 +38,9 @@ class TrainingService(Protocol):
         """
         ...
 
-    def attach(self, run_id: str, state: dict[str, Any], *, on_log: LogCallback | None = None) -> OperationDriver[TrainingRun]:
+    def attach(
+        self, run_id: str, state: dict[str, Any], *, on_log: LogCallback | None = None
+    ) -> OperationDriver[TrainingRun]:
         """Rebuild the driver of an existing run (from a continuation token)."""
         ...
 
