@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.clients.models import ModelClient
     from mlops_sdk.clients.training import TrainingClient
+    from mlops_sdk.clients.validation import ValidationClient
     from mlops_sdk.core.clock import Clock, SystemClock
     from mlops_sdk.core.config import Config, Settings, load_config
     from mlops_sdk.core.errors import (
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from mlops_sdk.core.targets import AzureMLTarget, LocalTarget, Target
     from mlops_sdk.models.registry import AliasEvent, ModelVersion
     from mlops_sdk.models.training import TrainingInput, TrainingJob, TrainingOutput, TrainingRun
+    from mlops_sdk.models.validation import CheckResult, FeatureDrift, MetricComparison, ValidationReport
     from mlops_sdk.models.data_factory import (
         ActivityRun,
         Copy,
@@ -116,6 +118,11 @@ _EXPORTS: dict[str, str] = {
     "LocalTarget": "mlops_sdk.core.targets",
     "AzureMLTarget": "mlops_sdk.core.targets",
     "ApprovalClient": "mlops_sdk.clients.approvals",
+    "ValidationClient": "mlops_sdk.clients.validation",
+    **{
+        name: "mlops_sdk.models.validation"
+        for name in ("CheckResult", "FeatureDrift", "MetricComparison", "ValidationReport")
+    },
     **{
         name: "mlops_sdk.models.approvals"
         for name in (

@@ -56,7 +56,8 @@ def _register(folder: Path) -> None:
 
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.create_experiment("validation", artifact_location=(folder / "artifacts" / "validation").as_uri())
+    location = (folder / "artifacts" / "validation").as_uri()
+    experiment = client.create_experiment("validation", artifact_location=location)
     train = _frame(200, seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.data_factory import DataFactoryClient
     from mlops_sdk.clients.models import ModelClient
     from mlops_sdk.clients.training import TrainingClient
+    from mlops_sdk.clients.validation import ValidationClient
 
 __all__ = ["MLOpsClient"]
 
@@ -136,9 +137,10 @@ class MLOpsClient:
         return client
 
     @property
-    def validation(self) -> Any:
+    def validation(self) -> ValidationClient:
         """Validation gates and reports (``ValidationClient``)."""
-        return self._sub_client("validation")
+        client: ValidationClient = self._sub_client("validation")
+        return client
 
     @property
     def approvals(self) -> ApprovalClient:
