@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.clients.models import ModelClient
+    from mlops_sdk.clients.pipelines import PipelineClient
     from mlops_sdk.clients.training import TrainingClient
     from mlops_sdk.clients.validation import ValidationClient
     from mlops_sdk.core.clock import Clock, SystemClock
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
         StorageEvent,
         TriggerInfo,
     )
+    from mlops_sdk.models.pipelines import PipelineRun
     from mlops_sdk.models.approvals import (
         ApprovalDecision,
         ApprovalPolicy,
@@ -118,6 +120,8 @@ _EXPORTS: dict[str, str] = {
     "LocalTarget": "mlops_sdk.core.targets",
     "AzureMLTarget": "mlops_sdk.core.targets",
     "ApprovalClient": "mlops_sdk.clients.approvals",
+    "PipelineClient": "mlops_sdk.clients.pipelines",
+    "PipelineRun": "mlops_sdk.models.pipelines",
     "ValidationClient": "mlops_sdk.clients.validation",
     **{
         name: "mlops_sdk.models.validation"

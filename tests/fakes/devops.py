@@ -31,13 +31,28 @@ PIPELINE_ID = 7
 
 _LOCATIONS = [
     # (id, area, resource, route template, resource version)
-    ("7859261e-d2e9-4a68-b820-a5d84cc5bb3d", "pipelines", "runs",
-     "{project}/_apis/pipelines/{pipelineId}/runs/{runId}", 1),
+    (
+        "7859261e-d2e9-4a68-b820-a5d84cc5bb3d",
+        "pipelines",
+        "runs",
+        "{project}/_apis/pipelines/{pipelineId}/runs/{runId}",
+        1,
+    ),
     ("0cd358e1-9217-4d94-8269-1c1ee6f93dcf", "build", "builds", "{project}/_apis/build/builds/{buildId}", 7),
-    ("8baac422-4c6e-4de5-8532-db96d92acffa", "build", "Timeline",
-     "{project}/_apis/build/builds/{buildId}/Timeline/{timelineId}", 2),
-    ("0a6312e9-0627-49b7-8083-7d74a64849c9", "build", "properties",
-     "{project}/_apis/build/builds/{buildId}/properties", 1),
+    (
+        "8baac422-4c6e-4de5-8532-db96d92acffa",
+        "build",
+        "Timeline",
+        "{project}/_apis/build/builds/{buildId}/Timeline/{timelineId}",
+        2,
+    ),
+    (
+        "0a6312e9-0627-49b7-8083-7d74a64849c9",
+        "build",
+        "properties",
+        "{project}/_apis/build/builds/{buildId}/properties",
+        1,
+    ),
     ("00d9565f-ed9c-4a06-9a50-00e7896ccab4", "Location", "ConnectionData", "_apis/connectionData", 1),
     ("e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/ResourceAreas/{areaId}", 1),
 ]
@@ -69,6 +84,9 @@ class FakeRun:
     result: str | None = None
     approval_ids: list[str] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
+    ref_name: str = "refs/heads/main"
+    variables: dict[str, str] = field(default_factory=dict)
+    failed_tasks: list[tuple[str, str]] = field(default_factory=list)
 
 
 class FakeDevOps:
@@ -83,6 +101,7 @@ class FakeDevOps:
         self.service_allows_anyone = False
         self.create_approval_on_run = True
         self.runs: dict[int, FakeRun] = {}
+        self.pipelines: dict[int, str] = {PIPELINE_ID: "model-approval"}
         self.approvals: dict[str, dict[str, Any]] = {}
         self._next_run = 100
         self._register()
@@ -108,6 +127,17 @@ class FakeDevOps:
         with self.lock:
             run = self._new_run(PIPELINE_ID, {})
         return run.id
+
+    def add_pipeline(self, pipeline_id: int, name: str) -> None:
+        """Another YAML pipeline of the project (its runs carry no approval)."""
+        self.pipelines[pipeline_id] = name
+
+    def finish(self, run_id: int, result: str, failed_tasks: list[tuple[str, str]] | None = None) -> None:
+        """Complete a run with ``result``; failed tasks appear in its timeline with their issue message."""
+        with self.lock:
+            run = self.runs[run_id]
+            run.state, run.result = "completed", result
+            run.failed_tasks = list(failed_tasks or [])
 
     def act(self, approval_id: str, who: dict[str, Any], status: str, comment: str) -> None:
         """Record an approve/reject made by ``who`` in the web UI."""
@@ -148,16 +178,32 @@ class FakeDevOps:
     def _authorized(self, request: Request) -> dict[str, Any] | Response:
         caller = self._caller(request)
         if caller is None:
-            return Response(401, {"$id": "1", "innerException": None,
-                                  "message": "TF400813: The user is not authorized to access this resource.",
-                                  "typeName": "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException",
-                                  "typeKey": "UnauthorizedRequestException", "errorCode": 0, "eventId": 3000})
+            return Response(
+                401,
+                {
+                    "$id": "1",
+                    "innerException": None,
+                    "message": "TF400813: The user is not authorized to access this resource.",
+                    "typeName": "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException",
+                    "typeKey": "UnauthorizedRequestException",
+                    "errorCode": 0,
+                    "eventId": 3000,
+                },
+            )
         return caller
 
     def _options(self, request: Request, match: re.Match[str]) -> Response:
         value = [
-            {"id": lid, "area": area, "resourceName": resource, "routeTemplate": template,
-             "resourceVersion": version, "minVersion": 1.0, "maxVersion": 7.1, "releasedVersion": "7.0"}
+            {
+                "id": lid,
+                "area": area,
+                "resourceName": resource,
+                "routeTemplate": template,
+                "resourceVersion": version,
+                "minVersion": 1.0,
+                "maxVersion": 7.1,
+                "releasedVersion": "7.0",
+            }
             for lid, area, resource, template, version in _LOCATIONS
         ]
         return Response(200, {"count": len(value), "value": value})
@@ -166,11 +212,22 @@ class FakeDevOps:
         caller = self._authorized(request)
         if isinstance(caller, Response):
             return caller
-        user = {"id": caller["id"], "descriptor": caller["descriptor"], "providerDisplayName": caller["displayName"],
-                "isActive": True,
-                "properties": {"Account": {"$type": "System.String", "$value": caller["uniqueName"]}}}
-        return Response(200, {"authenticatedUser": user, "authorizedUser": user,
-                              "instanceId": str(uuid.uuid4()), "deploymentType": "hosted"})
+        user = {
+            "id": caller["id"],
+            "descriptor": caller["descriptor"],
+            "providerDisplayName": caller["displayName"],
+            "isActive": True,
+            "properties": {"Account": {"$type": "System.String", "$value": caller["uniqueName"]}},
+        }
+        return Response(
+            200,
+            {
+                "authenticatedUser": user,
+                "authorizedUser": user,
+                "instanceId": str(uuid.uuid4()),
+                "deploymentType": "hosted",
+            },
+        )
 
     def _run_json(self, run: FakeRun) -> dict[str, Any]:
         web = f"{self.project_url}/_build/results?buildId={run.id}"
@@ -180,9 +237,14 @@ class FakeDevOps:
             "state": run.state,
             **({"result": run.result} if run.result else {}),
             "createdDate": _stamp(run.created),
-            "pipeline": {"id": run.pipeline_id, "name": "model-approval", "folder": "\\",
-                         "url": f"{self.project_url}/_apis/pipelines/{run.pipeline_id}"},
+            "pipeline": {
+                "id": run.pipeline_id,
+                "name": self.pipelines[run.pipeline_id],
+                "folder": "\\",
+                "url": f"{self.project_url}/_apis/pipelines/{run.pipeline_id}",
+            },
             "templateParameters": run.template_parameters,
+            "resources": {"repositories": {"self": {"refName": run.ref_name, "version": "a1b2c3"}}},
             "url": f"{self.project_url}/_apis/pipelines/{run.pipeline_id}/runs/{run.id}",
             "_links": {"web": {"href": web}, "self": {"href": web}},
         }
@@ -191,14 +253,20 @@ class FakeDevOps:
         self._next_run += 1
         run = FakeRun(self._next_run, pipeline_id, parameters, datetime.now(timezone.utc))
         self.runs[run.id] = run
-        if self.create_approval_on_run:
+        if self.create_approval_on_run and pipeline_id == PIPELINE_ID:
             approval_id = str(uuid.uuid4())
             now = datetime.now(timezone.utc)
             self.approvals[approval_id] = {
                 "id": approval_id,
                 "steps": [
-                    {"assignedApprover": approver, "status": "pending", "comment": None, "order": 1,
-                     "initiatedOn": _stamp(now), "history": []}
+                    {
+                        "assignedApprover": approver,
+                        "status": "pending",
+                        "comment": None,
+                        "order": 1,
+                        "initiatedOn": _stamp(now),
+                        "history": [],
+                    }
                     for approver in self.check_approvers
                 ],
                 "status": "pending",
@@ -209,8 +277,11 @@ class FakeDevOps:
                 "minRequiredApprovers": self.min_required,
                 "blockedApprovers": [],
                 "_links": {"self": {"href": f"{self.project_url}/_apis/pipelines/approvals/{approval_id}"}},
-                "pipeline": {"owner": {"id": run.id, "name": f"20260101.{run.id}"}, "id": str(pipeline_id),
-                             "name": "model-approval"},
+                "pipeline": {
+                    "owner": {"id": run.id, "name": f"20260101.{run.id}"},
+                    "id": str(pipeline_id),
+                    "name": "model-approval",
+                },
             }
             run.approval_ids.append(approval_id)
         return run
@@ -220,12 +291,22 @@ class FakeDevOps:
         if isinstance(caller, Response):
             return caller
         pipeline_id = int(match["pid"])
-        if pipeline_id != PIPELINE_ID:
-            return Response(404, {"message": f"Pipeline with id {pipeline_id} not found.",
-                                  "typeKey": "PipelineNotFoundException", "typeName": "PipelineNotFoundException"})
+        if pipeline_id not in self.pipelines:
+            return Response(
+                404,
+                {
+                    "message": f"Pipeline with id {pipeline_id} not found.",
+                    "typeKey": "PipelineNotFoundException",
+                    "typeName": "PipelineNotFoundException",
+                },
+            )
         body = request.json or {}
         with self.lock:
             run = self._new_run(pipeline_id, dict(body.get("templateParameters") or {}))
+            ref = (((body.get("resources") or {}).get("repositories") or {}).get("self") or {}).get("refName")
+            if ref:
+                run.ref_name = ref
+            run.variables = {name: item.get("value") for name, item in (body.get("variables") or {}).items()}
         return Response(200, self._run_json(run))
 
     def _run(self, match: re.Match[str]) -> FakeRun | Response:
@@ -246,10 +327,15 @@ class FakeDevOps:
 
     def _build_json(self, run: FakeRun) -> dict[str, Any]:
         status = {"inProgress": "inProgress", "canceling": "cancelling", "completed": "completed"}[run.state]
-        return {"id": run.id, "buildNumber": f"20260101.{run.id}", "status": status,
-                **({"result": run.result} if run.result else {}),
-                "definition": {"id": run.pipeline_id, "name": "model-approval", "type": "build"},
-                "project": {"name": PROJECT}, "queueTime": _stamp(run.created)}
+        return {
+            "id": run.id,
+            "buildNumber": f"20260101.{run.id}",
+            "status": status,
+            **({"result": run.result} if run.result else {}),
+            "definition": {"id": run.pipeline_id, "name": self.pipelines[run.pipeline_id], "type": "build"},
+            "project": {"name": PROJECT},
+            "queueTime": _stamp(run.created),
+        }
 
     def _get_build(self, request: Request, match: re.Match[str]) -> Response:
         run = self._run(match)
@@ -275,12 +361,32 @@ class FakeDevOps:
         records: list[dict[str, Any]] = [
             {"id": stage, "type": "Stage", "name": "Deploy", "identifier": "deploy", "state": "pending", "order": 2}
         ]
+        for name, message in run.failed_tasks:
+            records.append(
+                {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"task-{run.id}-{name}")),
+                    "parentId": stage,
+                    "type": "Task",
+                    "name": name,
+                    "state": "completed",
+                    "result": "failed",
+                    "issues": [{"type": "error", "category": "General", "message": message}],
+                }
+            )
         for approval_id in run.approval_ids:
             checkpoint = str(uuid.uuid5(uuid.NAMESPACE_OID, f"checkpoint-{approval_id}"))
-            records.append({"id": checkpoint, "parentId": stage, "type": "Checkpoint", "name": "Checkpoint",
-                            "state": "inProgress"})
-            records.append({"id": approval_id, "parentId": checkpoint, "type": "Checkpoint.Approval",
-                            "name": "Checkpoint.Approval", "state": "inProgress"})
+            records.append(
+                {"id": checkpoint, "parentId": stage, "type": "Checkpoint", "name": "Checkpoint", "state": "inProgress"}
+            )
+            records.append(
+                {
+                    "id": approval_id,
+                    "parentId": checkpoint,
+                    "type": "Checkpoint.Approval",
+                    "name": "Checkpoint.Approval",
+                    "state": "inProgress",
+                }
+            )
         return Response(200, {"records": records, "id": str(uuid.uuid4()), "changeId": 3})
 
     def _get_properties(self, request: Request, match: re.Match[str]) -> Response:
@@ -288,8 +394,11 @@ class FakeDevOps:
         if isinstance(run, Response):
             return run
         wanted = set(filter(None, request.query.get("filter", "").split(",")))
-        value = {key: {"$type": "System.String", "$value": item} for key, item in run.properties.items()
-                 if not wanted or key in wanted}
+        value = {
+            key: {"$type": "System.String", "$value": item}
+            for key, item in run.properties.items()
+            if not wanted or key in wanted
+        }
         return Response(200, {"count": len(value), "value": value})
 
     def _update_properties(self, request: Request, match: re.Match[str]) -> Response:
@@ -340,16 +449,30 @@ class FakeDevOps:
 
     def _apply(self, approval: dict[str, Any], who: dict[str, Any], status: str, comment: str) -> str | None:
         """Record ``who``'s decision on the step assigned to them (or to their group); the service's own rules."""
-        step = next((s for s in approval["steps"] if s["status"] == "pending"
-                     and (s["assignedApprover"]["id"] == who["id"] or s["assignedApprover"].get("isContainer"))), None)
+        step = next(
+            (
+                s
+                for s in approval["steps"]
+                if s["status"] == "pending"
+                and (s["assignedApprover"]["id"] == who["id"] or s["assignedApprover"].get("isContainer"))
+            ),
+            None,
+        )
         if step is None and self.service_allows_anyone:
             step = {"assignedApprover": who, "status": "pending", "order": len(approval["steps"]) + 1, "history": []}
             approval["steps"].append(step)
         if step is None:
             return f"{who['uniqueName']} is not an approver of this check"
         now = datetime.now(timezone.utc) + timedelta(milliseconds=len(approval["steps"]))
-        step.update({"status": status, "comment": comment, "actualApprover": who, "lastModifiedBy": who,
-                     "lastModifiedOn": _stamp(now)})
+        step.update(
+            {
+                "status": status,
+                "comment": comment,
+                "actualApprover": who,
+                "lastModifiedBy": who,
+                "lastModifiedOn": _stamp(now),
+            }
+        )
         approved = sum(1 for s in approval["steps"] if s["status"] == "approved")
         if status == "rejected":
             approval["status"] = "rejected"

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.clients.data_factory import DataFactoryClient
     from mlops_sdk.clients.models import ModelClient
+    from mlops_sdk.clients.pipelines import PipelineClient
     from mlops_sdk.clients.training import TrainingClient
     from mlops_sdk.clients.validation import ValidationClient
 
@@ -154,9 +155,10 @@ class MLOpsClient:
         return self._sub_client("deployments")
 
     @property
-    def pipelines(self) -> Any:
+    def pipelines(self) -> PipelineClient:
         """Azure DevOps pipeline runs (``PipelineClient``)."""
-        return self._sub_client("pipelines")
+        client: PipelineClient = self._sub_client("pipelines")
+        return client
 
     def resume_operation(self, token: str) -> Operation[Any]:
         """Rebuild any operation from its continuation token (routed to the sub-client that made it)."""
