@@ -89,6 +89,26 @@ def check_endpoint_name(name: str) -> str:
     return name
 
 
+def _registry_source(client: Any, uri: str) -> str:
+    """Where a ``models:/name/<version>`` or ``models:/name@alias`` URI's files live, asked of OUR registry.
+
+    (``mlflow.artifacts.download_artifacts`` resolves ``models:/`` URIs against the process-global
+    registry URI, not the one it is given, so the store's client resolves them first.)
+    """
+    if not uri.startswith("models:/"):
+        return uri
+    reference = uri[len("models:/") :].strip("/")
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        version = str(client.get_model_version_by_alias(name, alias).version)
+    else:
+        name, _, version = reference.partition("/")
+    source = str(client.get_model_version_download_uri(name, version))
+    if source.startswith("models:/"):  # an MLflow 3 logged model: its files are at its artifact location
+        source = str(client.get_logged_model(source[len("models:/") :]).artifact_location)
+    return source
+
+
 def _digest_folder(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(item for item in folder.rglob("*") if item.is_file()):
@@ -159,8 +179,9 @@ class LocalPlatform:
             import mlflow.artifacts
 
             with quiet(), mlflow_errors(f"downloading {model.uri} from the local model registry"):
+                source = _registry_source(store.client, model.uri)
                 local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=model.uri, dst_path=str(target), tracking_uri=store.uri, registry_uri=store.uri
+                    artifact_uri=source, dst_path=str(target), tracking_uri=store.uri, registry_uri=store.uri
                 )
             path = Path(local)
         else:

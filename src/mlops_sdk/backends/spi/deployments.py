@@ -486,7 +486,6 @@ class RolloutDriver:
         status, message = platform.deployment_status(endpoint, name)
         if status is Status.FAILED:
             s["log_tail"] = self._log_tail()
-            self._record("failed", *platform.get_traffic(endpoint), reason=message)
             return self._fail(f"deployment {name!r} failed to start: {message}")
         if status is not Status.SUCCEEDED:
             return PollResult(Status.RUNNING, native_status=message, message=f"creating deployment {name}")
@@ -727,8 +726,13 @@ class RolloutDriver:
         s = self._state
         s["outcome"] = "failed"
         s["reason"] = reason
-        if s.get("deployment") and s.get("mode") == "deploy" and s.get("log_tail") is None:
-            s["log_tail"] = self._log_tail()
+        if s.get("mode") == "deploy" and s.get("phase") != "endpoint":
+            if s.get("log_tail") is None:
+                s["log_tail"] = self._log_tail()
+            try:
+                self._record("failed", *self._platform.get_traffic(s["endpoint"]), reason=reason)
+            except MlopsError as failure:  # the history must not hide the original failure
+                _log.info("could not record the failure of %s: %s", self._id, failure)
         return self._final(error)
 
     def _final(self, error: MlopsError | None = None) -> PollResult:

@@ -354,6 +354,7 @@ class EndpointApp:
         try:
             model = await loop.run_in_executor(None, lambda: self._loader(model_path, fast_path=fast_path))
         except ModelLoadError as error:
+            _log.error(f"deployment {name}: {error}")
             raise _HttpError(400, "MODEL_LOAD_FAILED", str(error)) from None
         except Exception as error:
             _log.error(f"deployment {name}: loading {model_path} failed: {type(error).__name__}: {error}")
