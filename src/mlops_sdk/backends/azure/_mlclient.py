@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["cloud_arguments", "create_ml_client", "quiet_azure"]
 
-_NOISY_LOGGERS = ("azure.ai.ml", "azure.identity", "azure.core.pipeline.policies.http_logging_policy")
 
 
 @contextlib.contextmanager
@@ -70,8 +68,6 @@ def create_ml_client(backend: AzureBackend) -> Any:
         from azure.ai.ml import MLClient
 
         workspace = backend.workspace
-        for name in _NOISY_LOGGERS[:1]:
-            logging.getLogger(name).addFilter(_ExperimentalFilter())
         return MLClient(
             backend.get_credential(),
             subscription_id=workspace.subscription_id,
@@ -82,10 +78,3 @@ def create_ml_client(backend: AzureBackend) -> Any:
             show_progress=False,
             **cloud_arguments(backend),
         )
-
-
-class _ExperimentalFilter(logging.Filter):
-    """Drops azure-ai-ml's "This is an experimental class" notices (its own logger only)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "experimental" not in record.getMessage().lower()
