@@ -1,0 +1,490 @@
+"""Azure ML managed online endpoints and deployments through azure-ai-ml, rollouts by the shared engine.
+
+* Deployments are MLflow models with no scoring script or environment (Azure builds the serving
+  image), created with 0 % traffic; long provisioning runs as an LRO our Operation polls.
+* Every traffic change is a read-modify-write of the WHOLE endpoint: GET the endpoint (with every
+  deployment's share), change only what the step changes, PUT it back with ``traffic`` and
+  ``mirror_traffic``. Azure has no PATCH for traffic; writing a partial map is how other deployments
+  silently drop to 0 %.
+* Endpoint keys are fetched (listKeys) for smoke tests and registered for redaction at once.
+* History (who moved which model to what traffic, when) is kept in the endpoint's own tags
+  (``mlops.history.<n>``, the most recent entries), written in the same PUT as the traffic change
+  it describes; the SDK metadata of a deployment (model digest, previous traffic) in its tags.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from mlops_sdk.backends.azure import AzureBackend
+from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
+from mlops_sdk.backends.azure.errors import azure_errors
+from mlops_sdk.backends.spi.deployments import ModelSpec, RolloutDriver, ScoreAnswer
+from mlops_sdk.core.clock import Clock
+from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError, error_for_status
+from mlops_sdk.core.lineage import Lineage, current_identity
+from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.redaction import register_secret
+from mlops_sdk.core.retry import is_retryable
+from mlops_sdk.core.status import Status, status_from_aml
+from mlops_sdk.models.deployments import (
+    BlueGreen,
+    DeploymentInfo,
+    Endpoint,
+    HistoryEntry,
+    Replace,
+    Shadow,
+    SmokeTest,
+)
+
+__all__ = ["AzureDeploymentService", "AzurePlatform", "create_service"]
+
+_log = get_logger(__name__)
+HISTORY_PREFIX = "mlops.history."
+HISTORY_KEEP = 20
+_META = "mlops.deployment"
+DEFAULT_INSTANCE_TYPE = "Standard_DS3_v2"
+
+
+def _compact(entry: HistoryEntry) -> str:
+    """A history entry as compact JSON within Azure's 256-character tag value limit."""
+    data: dict[str, Any] = {
+        "t": entry.at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "a": entry.action,
+        "d": entry.deployment,
+        "m": entry.model,
+        "tr": {name: weight for name, weight in entry.traffic.items() if weight},
+        "mi": entry.mirror or None,
+        "by": entry.by,
+        "op": entry.operation_id,
+        "r": (entry.reason or "")[:60] or None,
+    }
+    data = {key: value for key, value in data.items() if value not in (None, {}, "")}
+    text = json.dumps(data, separators=(",", ":"))
+    for key in ("r", "op", "m"):
+        if len(text) <= 256:
+            break
+        data.pop(key, None)
+        text = json.dumps(data, separators=(",", ":"))
+    return text[:256]
+
+
+def _expand(endpoint: str, text: str) -> HistoryEntry | None:
+    try:
+        data = json.loads(text)
+        return HistoryEntry(
+            endpoint=endpoint, action=data["a"], deployment=data.get("d"), model=data.get("m"),
+            traffic=data.get("tr", {}), mirror=data.get("mi") or {}, reason=data.get("r"),
+            operation_id=data.get("op"), at=datetime.fromisoformat(data["t"].replace("Z", "+00:00")),
+            by=data.get("by"),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class AzurePlatform:
+    """:class:`~mlops_sdk.backends.spi.deployments.EndpointPlatform` on Azure ML online endpoints."""
+
+    backend = "azure"
+
+    def __init__(self, backend: AzureBackend) -> None:
+        self._backend = backend
+        self.clock: Clock = backend.clock
+        self._client: Any = None
+        self._pollers: dict[tuple[str, str], Any] = {}
+        self._pending: dict[str, list[HistoryEntry]] = {}
+        self._keys: dict[str, str] = {}
+
+    @property
+    def ml(self) -> Any:
+        """The ``MLClient`` (created on first use)."""
+        if self._client is None:
+            self._client = create_ml_client(self._backend)
+        return self._client
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def get_endpoint(self, endpoint: str) -> Any:
+        """The endpoint entity (``traffic`` lists every deployment, zeros included)."""
+        with quiet_azure(), azure_errors(f"reading online endpoint {endpoint!r}"):
+            return self.ml.online_endpoints.get(endpoint)
+
+    def _exists(self, endpoint: str) -> bool:
+        try:
+            self.get_endpoint(endpoint)
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def _put_endpoint(self, entity: Any, what: str) -> Any:
+        with quiet_azure(), azure_errors(what):
+            return self.ml.online_endpoints.begin_create_or_update(entity).result()
+
+    def _model_reference(self, model: ModelSpec) -> Any:
+        uri = model.uri
+        if uri.startswith("azureml:") or uri.startswith("azureml://"):
+            return uri
+        if model.name and model.version and not uri.startswith(("models:/", "runs:/")):
+            return f"azureml:{model.name}:{model.version}"
+        if uri.startswith(("models:/", "runs:/")):
+            raise ConfigurationError(
+                f"model {model.ref!r} ({uri}) lives in a local MLflow registry; register it in the Azure ML "
+                "workspace (client.models on the azureml:// target) and deploy that version",
+                details={"field": "model"},
+            )
+        from azure.ai.ml.constants import AssetTypes
+        from azure.ai.ml.entities import Model
+
+        return Model(path=uri, type=AssetTypes.MLFLOW_MODEL, name=model.name)
+
+    # -- EndpointPlatform -----------------------------------------------------------------------------------
+
+    def begin_endpoint(self, endpoint: str) -> None:
+        """PUT a key-authenticated managed endpoint unless it exists (the LRO is polled by endpoint_status)."""
+        if self._exists(endpoint):
+            return
+        from azure.ai.ml.entities import ManagedOnlineEndpoint
+
+        entity = ManagedOnlineEndpoint(name=endpoint, auth_mode="key", tags={"mlops.created_by": current_identity()})
+        with quiet_azure(), azure_errors(f"creating online endpoint {endpoint!r}"):
+            self._pollers[(endpoint, "")] = self.ml.online_endpoints.begin_create_or_update(entity)
+
+    def endpoint_status(self, endpoint: str) -> tuple[Status, str | None]:
+        """From the creation poller in this process, else from the endpoint's provisioning state."""
+        poller = self._pollers.get((endpoint, ""))
+        if poller is not None:
+            with quiet_azure(), azure_errors(f"creating online endpoint {endpoint!r}"):
+                poller.wait(timeout=1.0)
+                if not poller.done():
+                    return Status.RUNNING, "Creating"
+                self._pollers.pop((endpoint, ""), None)
+                poller.result()
+        state = _state(self.get_endpoint(endpoint).provisioning_state)
+        return status_from_aml(state), state
+
+    def model_digest(self, model: ModelSpec) -> str:
+        """The model asset reference: Azure ML model versions are immutable."""
+        reference = self._model_reference(model)
+        return reference if isinstance(reference, str) else f"path:{model.uri}"
+
+    def deployment_record(self, endpoint: str, deployment: str) -> dict[str, Any] | None:
+        """The SDK metadata kept in the deployment's ``mlops.deployment`` tag."""
+        try:
+            with quiet_azure(), azure_errors(f"reading deployment {deployment!r}"):
+                entity = self.ml.online_deployments.get(deployment, endpoint_name=endpoint)
+        except ResourceNotFoundError:
+            return None
+        try:
+            record: dict[str, Any] = json.loads((entity.tags or {}).get(_META, "{}"))
+        except ValueError:
+            record = {}
+        return record
+
+    def begin_deployment(self, endpoint: str, deployment: str, model: ModelSpec, metadata: dict[str, Any]) -> None:
+        """PUT a managed deployment of the MLflow model (no scoring script) and keep its poller."""
+        from azure.ai.ml.entities import ManagedOnlineDeployment
+
+        tag = {
+            "digest": metadata["digest"],
+            "model": metadata.get("model"),
+            "previous": {
+                "traffic": {k: v for k, v in metadata["previous"]["traffic"].items() if v},
+                "mirror": metadata["previous"].get("mirror", {}),
+            },
+        }
+        entity = ManagedOnlineDeployment(
+            name=deployment,
+            endpoint_name=endpoint,
+            model=self._model_reference(model),
+            instance_type=DEFAULT_INSTANCE_TYPE,
+            instance_count=1,
+            tags={_META: json.dumps(tag, separators=(",", ":"))[:256], "mlops.by": str(metadata.get("by"))},
+        )
+        with quiet_azure(), azure_errors(f"creating deployment {deployment!r} on {endpoint!r}"):
+            self._pollers[(endpoint, deployment)] = self.ml.online_deployments.begin_create_or_update(entity)
+
+    def deployment_status(self, endpoint: str, deployment: str) -> tuple[Status, str | None]:
+        """From the creation poller in this process, else from the deployment's provisioning state."""
+        poller = self._pollers.get((endpoint, deployment))
+        if poller is not None:
+            try:
+                with quiet_azure(), azure_errors(f"creating deployment {deployment!r}"):
+                    poller.wait(timeout=1.0)  # re-raises the LRO's failure once it is known
+                    if not poller.done():
+                        return Status.RUNNING, "Creating"
+                    poller.result()
+            except MlopsError as error:  # the deployment failed: a state, with the service's reason
+                self._pollers.pop((endpoint, deployment), None)
+                if is_retryable(error):
+                    raise
+                return Status.FAILED, error.message
+            self._pollers.pop((endpoint, deployment), None)
+        with quiet_azure(), azure_errors(f"reading deployment {deployment!r}"):
+            entity = self.ml.online_deployments.get(deployment, endpoint_name=endpoint)
+        state = _state(entity.provisioning_state)
+        return status_from_aml(state), state
+
+    def get_traffic(self, endpoint: str) -> tuple[dict[str, int], dict[str, int]]:
+        """The full maps, as the service holds them (every deployment listed)."""
+        entity = self.get_endpoint(endpoint)
+        traffic = {str(k): int(v) for k, v in (entity.traffic or {}).items()}
+        mirror = {str(k): int(v) for k, v in (entity.mirror_traffic or {}).items() if int(v)}
+        return traffic, mirror
+
+    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
+        """GET the endpoint, replace both maps whole, add pending history tags, PUT it back (waits for the LRO)."""
+        entity = self.get_endpoint(endpoint)
+        entity.traffic = {name: int(weight) for name, weight in traffic.items()}
+        entity.mirror_traffic = {name: int(weight) for name, weight in mirror.items() if weight}
+        self._apply_history(endpoint, entity)
+        self._put_endpoint(entity, f"updating the traffic of endpoint {endpoint!r}")
+
+    def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
+        """POST to the scoring URI with the endpoint key (and ``azureml-model-deployment`` unless empty)."""
+        uri = self.scoring_uri(endpoint)
+        if not uri:
+            return ScoreAnswer(status=0, body=None, elapsed=0.0, message="the endpoint has no scoring URI yet")
+        key = self._key(endpoint)
+        parts = urlsplit(uri)
+        verify = self._backend.connection_verify
+        context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        connection: http.client.HTTPConnection = (
+            http.client.HTTPSConnection(parts.hostname or "", port, timeout=60, context=context)
+            if parts.scheme == "https"
+            else http.client.HTTPConnection(parts.hostname or "", port, timeout=60)
+        )
+        body = json.dumps(payload).encode()
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        if deployment:
+            headers["azureml-model-deployment"] = deployment
+        start = time.perf_counter()
+        try:
+            connection.request("POST", parts.path or "/score", body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            return ScoreAnswer(status=0, body=None, elapsed=time.perf_counter() - start, message=str(error))
+        finally:
+            connection.close()
+        elapsed = time.perf_counter() - start
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        if response.status != 200:
+            message = parsed.get("message") if isinstance(parsed, dict) else data.decode("utf-8", "replace")[:300]
+            return ScoreAnswer(response.status, None, elapsed, str(message))
+        return ScoreAnswer(200, parsed, elapsed)
+
+    def _key(self, endpoint: str) -> str:
+        if endpoint not in self._keys:
+            with quiet_azure(), azure_errors(f"fetching the keys of endpoint {endpoint!r}"):
+                keys = self.ml.online_endpoints.get_keys(endpoint)
+            key = str(getattr(keys, "primary_key", None) or "")
+            if not key:
+                raise ConfigurationError(
+                    f"endpoint {endpoint!r} does not use key authentication; smoke tests need auth_mode='key'"
+                )
+            register_secret(key)
+            register_secret(getattr(keys, "secondary_key", None))
+            self._keys[endpoint] = key
+        return self._keys[endpoint]
+
+    def delete_deployment(self, endpoint: str, deployment: str) -> None:
+        """DELETE the deployment and wait for the LRO."""
+        with quiet_azure(), azure_errors(f"deleting deployment {deployment!r}"):
+            self.ml.online_deployments.begin_delete(deployment, endpoint_name=endpoint).result()
+
+    def logs(self, endpoint: str, deployment: str, lines: int = 50) -> str:
+        """The inference server container's log tail (getLogs)."""
+        with quiet_azure(), azure_errors(f"reading the logs of deployment {deployment!r}"):
+            return str(self.ml.online_deployments.get_logs(deployment, endpoint_name=endpoint, lines=lines) or "")
+
+    def record(self, entry: HistoryEntry) -> None:
+        """Queue an entry; it is written with the next endpoint PUT (traffic change or :meth:`flush`)."""
+        self._pending.setdefault(entry.endpoint, []).append(entry)
+
+    def flush(self, endpoint: str) -> None:
+        """Write queued history entries that no traffic change carried (one endpoint PUT)."""
+        if not self._pending.get(endpoint):
+            return
+        try:
+            entity = self.get_endpoint(endpoint)
+        except ResourceNotFoundError:
+            self._pending.pop(endpoint, None)
+            return
+        self._apply_history(endpoint, entity)
+        self._put_endpoint(entity, f"recording the history of endpoint {endpoint!r}")
+
+    def _apply_history(self, endpoint: str, entity: Any) -> None:
+        pending = self._pending.pop(endpoint, [])
+        if not pending:
+            return
+        tags = dict(entity.tags or {})
+        numbers = sorted(int(key[len(HISTORY_PREFIX):]) for key in tags if key.startswith(HISTORY_PREFIX)
+                         and key[len(HISTORY_PREFIX):].isdigit())
+        next_number = (numbers[-1] + 1) if numbers else 1
+        for entry in pending:
+            tags[f"{HISTORY_PREFIX}{next_number:06d}"] = _compact(entry)
+            numbers.append(next_number)
+            next_number += 1
+        for old in numbers[:-HISTORY_KEEP]:
+            tags.pop(f"{HISTORY_PREFIX}{old:06d}", None)
+        entity.tags = tags
+
+    def history(self, endpoint: str) -> list[HistoryEntry]:
+        """Entries from the endpoint's tags (most recent ones kept), oldest first, plus unwritten ones."""
+        try:
+            tags = dict(self.get_endpoint(endpoint).tags or {})
+        except ResourceNotFoundError:
+            tags = {}
+        entries = [
+            _expand(endpoint, tags[key]) for key in sorted(tags) if key.startswith(HISTORY_PREFIX)
+        ]
+        return [entry for entry in entries if entry is not None] + list(self._pending.get(endpoint, []))
+
+    def scoring_uri(self, endpoint: str) -> str | None:
+        """The endpoint's scoring URI."""
+        uri = self.get_endpoint(endpoint).scoring_uri
+        return str(uri) if uri else None
+
+
+class _FlushingDriver(RolloutDriver):
+    """The shared engine, writing queued history tags when the operation ends."""
+
+    def poll(self) -> Any:
+        result = super().poll()
+        if result.status.is_terminal:
+            platform = self._platform
+            assert isinstance(platform, AzurePlatform)
+            platform.flush(self._state["endpoint"])
+        return result
+
+
+class AzureDeploymentService:
+    """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` on Azure ML."""
+
+    def __init__(self, backend: AzureBackend) -> None:
+        backend.require("azure.ai.ml", purpose="Azure ML online endpoints")
+        self.platform = AzurePlatform(backend)
+
+    def deploy(
+        self, model: ModelSpec, *, endpoint: str, deployment: str, strategy: BlueGreen | Replace | Shadow,
+        lineage: Lineage,
+    ) -> RolloutDriver:
+        """A rollout driver (nothing is sent before the first poll except model validation)."""
+        op_id = f"deploy-{endpoint}-{_suffix()}"
+        driver = RolloutDriver.new_deploy(
+            self.platform, op_id, model=model, endpoint=endpoint, deployment=deployment, strategy=strategy,
+            lineage=lineage,
+        )
+        return _FlushingDriver(self.platform, op_id, driver.state(), strategy.smoke_test)
+
+    def rollback(
+        self, endpoint: str, *, to: str | None, smoke_test: SmokeTest | None, lineage: Lineage
+    ) -> RolloutDriver:
+        """A rollback driver."""
+        op_id = f"rollback-{endpoint}-{_suffix()}"
+        driver = RolloutDriver.new_rollback(
+            self.platform, op_id, endpoint=endpoint, to=to, smoke_test=smoke_test, lineage=lineage
+        )
+        return _FlushingDriver(self.platform, op_id, driver.state(), smoke_test)
+
+    def resume(self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None) -> RolloutDriver:
+        """Rebuild a driver from a token (deployment LROs are then followed by their provisioning state)."""
+        return _FlushingDriver(self.platform, op_id, state, smoke_test)
+
+    def history(self, endpoint: str) -> list[HistoryEntry]:
+        """History from the endpoint's tags."""
+        return self.platform.history(endpoint)
+
+    def invoke(self, endpoint: str, payload: Any, *, deployment: str | None) -> Any:
+        """Score through the endpoint (by weights unless ``deployment`` is given)."""
+        answer = self.platform.score(endpoint, deployment or "", payload)
+        if answer.status != 200:
+            raise error_for_status(answer.status or 503, f"invoking endpoint {endpoint!r}: {answer.message}",
+                                   backend="azure")
+        return answer.body
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        """The endpoint with its deployments."""
+        entity = self.platform.get_endpoint(name)
+        with quiet_azure(), azure_errors(f"listing the deployments of {name!r}"):
+            deployments = list(self.platform.ml.online_deployments.list(endpoint_name=name))
+        return self._endpoint(entity, deployments)
+
+    @staticmethod
+    def _endpoint(entity: Any, deployments: list[Any]) -> Endpoint:
+        infos = []
+        for item in deployments:
+            meta = {}
+            try:
+                meta = json.loads((item.tags or {}).get(_META, "{}"))
+            except ValueError:
+                meta = {}
+            model = item.model if isinstance(item.model, str) else getattr(item.model, "id", None)
+            infos.append(DeploymentInfo(name=item.name, model=meta.get("model"), model_uri=model,
+                                        state=_state(item.provisioning_state)))
+        return Endpoint(
+            name=entity.name,
+            backend="azure",
+            scoring_uri=entity.scoring_uri,
+            state=_state(entity.provisioning_state),
+            traffic={str(k): int(v) for k, v in (entity.traffic or {}).items()},
+            mirror={str(k): int(v) for k, v in (entity.mirror_traffic or {}).items()},
+            deployments=sorted(infos, key=lambda info: info.name),
+            auth_mode=str(entity.auth_mode or "key").lower(),
+        )
+
+    def list_endpoints(self) -> list[Endpoint]:
+        """Every online endpoint of the workspace (deployments not listed, for speed)."""
+        with quiet_azure(), azure_errors("listing online endpoints"):
+            return [self._endpoint(entity, []) for entity in self.platform.ml.online_endpoints.list()]
+
+    def delete_endpoint(self, name: str) -> None:
+        """DELETE the endpoint (and its deployments) and wait for the LRO."""
+        with quiet_azure(), azure_errors(f"deleting online endpoint {name!r}"):
+            self.platform.ml.online_endpoints.begin_delete(name=name).result()
+
+    def stop_endpoint(self, name: str) -> bool:
+        """Managed endpoints cannot be stopped."""
+        raise ConfigurationError(
+            "Azure ML managed online endpoints cannot be stopped; delete the endpoint or its deployments instead"
+        )
+
+    def start_endpoint(self, name: str) -> Endpoint:
+        """Managed endpoints are always running."""
+        return self.get_endpoint(name)
+
+    def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
+        """A deployment's container log (default: the production deployment's)."""
+        if deployment is None:
+            deployment = self.get_endpoint(endpoint).production
+            if deployment is None:
+                raise ConfigurationError(f"endpoint {endpoint!r} has no live traffic; name the deployment")
+        return self.platform.logs(endpoint, deployment, lines)
+
+
+def _state(value: Any) -> str:
+    """A provisioning state as the service's word (azure-ai-ml hands out enums or strings)."""
+    value = getattr(value, "value", value)
+    return str(value) if value else "Succeeded"
+
+
+def _suffix() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:12]
+
+
+def create_service(backend: AzureBackend) -> AzureDeploymentService:
+    """Entry point used by :meth:`Backend.service`."""
+    return AzureDeploymentService(backend)

@@ -1,0 +1,156 @@
+"""Deployments on Azure ML: the REAL MLClient over loopback TLS against the online-endpoint fake."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from mlops_sdk import MLOpsClient
+from mlops_sdk.core.errors import ConfigurationError, OperationFailedError
+from mlops_sdk.core.redaction import redact
+from mlops_sdk.models.deployments import BlueGreen, Replace, SmokeTest
+from mlops_sdk.models.registry import ModelVersion
+from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401  (fixtures)
+from tests.fakes.azureml import FakeAzureML
+from tests.fakes.azureml_endpoints import PRIMARY_KEY, FakeOnlineEndpoints
+
+pytestmark = pytest.mark.azure
+
+PAYLOAD = {"input_data": {"columns": ["a", "b"], "data": [[1, 2], [3, 4]]}}
+
+
+def version(number: int) -> ModelVersion:
+    return ModelVersion(name="diabetes", version=str(number), uri=f"azureml:diabetes:{number}")
+
+
+def smoke_for(number: int) -> SmokeTest:
+    return SmokeTest(payload=PAYLOAD, expected=[float(number)] * 2, ready_deadline=60, retry_interval=1)
+
+
+@pytest.fixture
+def endpoints(aml: FakeAzureML) -> FakeOnlineEndpoints:
+    for number in (1, 2, 3, 9):
+        aml.add_model_version("diabetes", str(number))
+    return FakeOnlineEndpoints(aml.service, aml.ws)
+
+
+@pytest.fixture
+def deployments(hub: MLOpsClient, endpoints: FakeOnlineEndpoints) -> Any:
+    return hub.deployments
+
+
+def _api_versions(endpoints: FakeOnlineEndpoints, pattern: str) -> set[str | None]:
+    return {r.api_version for r in endpoints.service.requests if r.path.endswith(pattern) or pattern in r.path}
+
+
+def test_blue_green_rollout_puts_the_full_map_and_rolls_back(
+    deployments: Any, endpoints: FakeOnlineEndpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = deployments.begin_deploy(
+        version(1), endpoint="churn", deployment="blue", strategy=Replace(smoke_test=smoke_for(1))
+    ).result()
+    assert first.succeeded
+    assert first.traffic == {"blue": 100}
+    second = deployments.begin_deploy(
+        version(2), endpoint="churn", deployment="green",
+        strategy=BlueGreen(steps=[10, 50, 100], smoke_test=smoke_for(2)),
+    ).result()
+    assert second.succeeded
+    assert [step.traffic for step in second.steps] == [
+        {"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}
+    ]
+    checks: list[object] = []
+
+    def healthy_only_once(output: object) -> bool:  # passes before 10 %, fails before 100 %
+        checks.append(output)
+        return len(checks) == 1
+
+    bad = deployments.begin_deploy(
+        version(9), endpoint="churn", deployment="red",
+        strategy=BlueGreen(steps=[10, 100], smoke_test=SmokeTest(payload=PAYLOAD, predicate=healthy_only_once)),
+    ).result()
+    assert bad.rolled_back
+    assert "before the 100% step failed: the predicate rejected the output [9.0, 9.0]" in (bad.reason or "")
+    assert bad.previous_traffic == {"blue": 0, "green": 100}
+    assert bad.log_tail
+    assert "Listening" in bad.log_tail
+    back = deployments.begin_rollback("churn").result()
+    assert back.deployment == "blue"
+
+    # Every endpoint PUT carried the whole map (azure-ai-ml leaves out 0 % entries; absent means 0).
+    assert endpoints.traffic_puts("churn") == [
+        {},                                  # creation
+        {"blue": 100},                       # Replace
+        {"blue": 100},                       # history flush (same map, re-sent whole)
+        {"blue": 90, "green": 10},
+        {"blue": 50, "green": 50},
+        {"green": 100},
+        {"green": 100},                      # history flush
+        {"green": 90, "red": 10},            # the bad model's first step
+        {"green": 100},                      # automatic rollback: the previous map, whole
+        {"green": 100},                      # history flush after deleting 'red'
+        {"blue": 100},                       # begin_rollback: previous production back to 100 %
+        {"blue": 100},                       # history flush
+    ]
+    assert "red" not in endpoints.deployments["churn"]
+    assert endpoints.endpoints["churn"]["properties"]["traffic"] == {"blue": 100}
+
+    # What was sent: paths, api-versions, bodies.
+    service = endpoints.service
+    ws = endpoints.ws
+    deployment_puts = service.requests_to("PUT", r"/onlineEndpoints/churn/deployments/[^/]+$")
+    assert [r.path.rsplit("/", 1)[1] for r in deployment_puts] == ["blue", "green", "red"]
+    body = deployment_puts[1].json
+    assert body["properties"]["model"].endswith(f"{ws}/models/diabetes/versions/2")
+    assert "codeConfiguration" not in body["properties"]
+    assert "environmentId" not in body["properties"]
+    assert body["properties"]["endpointComputeType"] == "Managed"
+    assert body["sku"]["capacity"] == 1
+    assert {r.api_version for r in deployment_puts} == {"2023-04-01-preview"}
+    endpoint_puts = service.requests_to("PUT", r"/onlineEndpoints/churn$")
+    assert {r.api_version for r in endpoint_puts} == {"2022-02-01-preview"}
+    assert endpoint_puts[0].json["properties"]["authMode"] == "Key"
+    assert service.requests_to("GET", r"^/operations/"), "LROs were polled"
+    assert len(service.requests_to("POST", r"/onlineEndpoints/churn/listKeys$")) == 1
+    scoring = service.requests_to("POST", r"^/score/churn$")
+    assert all(r.headers["authorization"] == f"Bearer {PRIMARY_KEY}" for r in scoring)
+    assert {r.headers.get("azureml-model-deployment") for r in scoring} == {"blue", "green", "red"}
+    assert service.requests_to("POST", r"/deployments/red/getLogs$")[0].json == {"tail": 50}
+    assert service.requests_to("DELETE", r"/onlineEndpoints/churn/deployments/red$")
+
+    # The key was registered for redaction and never reached a log record.
+    assert redact(f"key={PRIMARY_KEY}") == "key=***"
+    assert PRIMARY_KEY not in caplog.text
+
+    history = deployments.history("churn")
+    assert [entry.action for entry in history][-4:] == ["smoke_failed", "rollback", "delete", "rollback"]
+    assert history[-1].traffic == {"blue": 100}
+    assert history[-1].by
+
+
+def test_idempotent_rerun_sends_no_put(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
+    deployments.begin_deploy(version(1), endpoint="idem", deployment="blue", strategy=Replace()).result()
+    puts = len([r for r in endpoints.service.requests if r.method == "PUT"])
+    again = deployments.begin_deploy(version(1), endpoint="idem", deployment="blue", strategy=Replace()).result()
+    assert again.changed is False
+    assert again.traffic == {"blue": 100}
+    assert len([r for r in endpoints.service.requests if r.method == "PUT"]) == puts
+
+
+def test_failed_deployment_carries_the_container_log(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
+    endpoints.failing_models.add("diabetes/versions/3")
+    with pytest.raises(OperationFailedError) as raised:
+        deployments.begin_deploy(version(3), endpoint="broken", deployment="blue").result()
+    assert "cannot load" in str(raised.value)
+    assert "Deployment log tail" in str(raised.value)
+    assert endpoints.endpoints["broken"]["properties"]["traffic"] == {}
+
+
+def test_local_registry_uri_is_refused_on_azure(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
+    local = ModelVersion(name="m", version="1", uri="models:/m/1")
+    with pytest.raises(ConfigurationError, match="local MLflow registry"):
+        deployments.begin_deploy(local, endpoint="nope").result()
+    assert deployments.list_endpoints() == []
