@@ -122,7 +122,8 @@ class FakeOnlineEndpoints:
             "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
             "location": body.get("location", "westeurope"),
             "kind": body.get("kind") or "Managed",
-            "identity": body.get("identity") or {"type": "SystemAssigned", "principalId": IDENTITY, "tenantId": IDENTITY},
+            "identity": body.get("identity")
+            or {"type": "SystemAssigned", "principalId": IDENTITY, "tenantId": IDENTITY},
             "properties": properties,
             "tags": body.get("tags") or {},
             "systemData": SYSTEM_DATA,
