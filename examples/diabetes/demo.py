@@ -1,0 +1,254 @@
+"""The whole loop on the local backend, twice: first model, then champion vs challenger on new data.
+
+    python examples/diabetes/demo.py [--workdir .demo] [--keep-endpoint]
+
+Each round: new files land in the "data lake" -> a refresh pipeline snapshots and splits them ->
+train.py trains (your code, logging with MLflow) -> the model is registered -> validated against the
+champion on the same pinned evaluation data -> a policy approves it (auto-approval rule: all checks
+passed) -> blue/green rollout 10 -> 50 -> 100 % with a smoke test before every step -> a few rows
+are scored through the endpoint -> an HTML run report is written. At the end the endpoint stops.
+
+Round 1 has 300 rows and a heavily regularised Ridge; round 2 has all 442 rows and lighter
+regularisation, so the challenger should beat the champion. If it does not, the flow stops cleanly
+with outcome ``not_promoted`` and the champion keeps serving: that is the gate working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from prepare_data import write_diabetes_csv  # noqa: E402
+
+from mlops_sdk import MLOpsClient, TrainingJob  # noqa: E402
+from mlops_sdk.checks import BeatsChampion, DataQuality, MetricThreshold, NoDrift, SignatureCheck  # noqa: E402
+from mlops_sdk.flows import Flow  # noqa: E402
+from mlops_sdk.models.approvals import ApprovalPolicy, AutoApproveRule  # noqa: E402
+from mlops_sdk.models.data_factory import Copy, RefreshPipeline, Sql  # noqa: E402
+from mlops_sdk.models.deployments import BlueGreen, SmokeTest  # noqa: E402
+
+ENDPOINT = "diabetes"
+FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+ROUNDS = [
+    {"rows": 300, "alpha": 2.0, "label": "round 1: first model"},
+    {"rows": 442, "alpha": 0.05, "label": "round 2: new data, champion vs challenger"},
+]
+
+PIPELINE_NAME = "diabetes-features"
+
+
+def refresh_pipeline(lake: Path) -> RefreshPipeline:
+    """Snapshot the lake files and split them into a training set and a pinned evaluation set."""
+    return RefreshPipeline(
+        name=PIPELINE_NAME,
+        description="Snapshot the lake files and split them into a training set and a pinned evaluation set.",
+        activities=[
+            Copy(name="raw", source=str(lake / "*.csv")),
+            Sql(name="train_set", query="SELECT * EXCLUDE (row_id) FROM raw WHERE row_id % 5 <> 0 ORDER BY row_id"),
+            Sql(name="eval_set", query="SELECT * EXCLUDE (row_id) FROM raw WHERE row_id % 5 = 0 ORDER BY row_id"),
+        ],
+    )
+
+
+def land_files(lake: Path, rows: int) -> None:
+    """Simulate new files landing in the data lake (the refresh reads every CSV there)."""
+    import pandas as pd
+
+    source = write_diabetes_csv(lake.parent / "source" / "diabetes.csv")
+    frame = pd.read_csv(source).head(rows)
+    frame.insert(0, "row_id", range(len(frame)))
+    lake.mkdir(parents=True, exist_ok=True)
+    for old in lake.glob("*.csv"):
+        old.unlink()
+    frame.to_csv(lake / f"diabetes-{rows}.csv", index=False)
+
+
+def training_job(data: Any, alpha: float) -> TrainingJob:
+    """The example's job, pointed at this round's training snapshot."""
+    job = TrainingJob.from_yaml(HERE / "job.yaml")
+    return TrainingJob.model_validate({**job.model_dump(), "inputs": {"data": data, "alpha": alpha}})
+
+
+def run_round(client: MLOpsClient, workdir: Path, number: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """One pass of the loop as a resumable flow; returns what the report needs."""
+    land_files(workdir / "lake", settings["rows"])
+    facts: dict[str, Any] = {"round": number, "label": settings["label"]}
+    started = time.perf_counter()
+    with Flow("diabetes-demo", client=client, run_id=f"round-{number}-{int(time.time())}") as flow:
+        refresh = flow.step(
+            "refresh", lambda step: client.data_factory.begin_refresh(PIPELINE_NAME, idempotency_key=step.key)
+        )
+        facts["snapshots"] = {name: (out.row_count, out.version[:19]) for name, out in refresh.outputs.items()}
+        run = flow.step(
+            "train",
+            lambda step: client.training.begin_train(
+                training_job(refresh.outputs["train_set"], settings["alpha"]), idempotency_key=step.key
+            ),
+        )
+        facts["metrics"] = run.metrics
+        model = flow.step("register", lambda step: client.models.register(run, name="diabetes"))
+        facts["model"] = model.ref
+        previous = _champion(client)
+        checks = [
+            MetricThreshold("r2", min=0.1),
+            BeatsChampion("rmse", greater_is_better=False, min_delta=0.0),
+            DataQuality(not_null=FEATURES, min_rows=40),
+            SignatureCheck(rows=3),
+        ]
+        if previous is not None and previous.tags.get("mlops.demo.train_snapshot"):
+            checks.append(NoDrift(reference=previous.tags["mlops.demo.train_snapshot"], max_psi=0.25))
+        report = flow.gate(
+            "validate",
+            lambda step: client.validation.validate(model, data=refresh.outputs["eval_set"], checks=checks),
+        )
+        facts["report"] = report
+        client.models.set_tags(
+            model.name, model.version, {"mlops.demo.train_snapshot": refresh.outputs["train_set"].uri}
+        )
+        policy = ApprovalPolicy(
+            approvers=("release-manager@example.com",),
+            auto_approve_when=(AutoApproveRule(require_validation_passed=True),),
+        )
+        request = flow.step(
+            "request-approval",
+            lambda step: client.approvals.request(model, report=report, policy=policy, reason=settings["label"]),
+        )
+        decision = flow.gate("approval", lambda step: client.approvals.begin_wait(request.id))
+        facts["approval"] = f"{decision.status} ({decision.reason})" if hasattr(decision, "reason") else decision.status
+        sample = {
+            "input_data": {
+                "columns": FEATURES,
+                "data": [[0.04, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, -0.02]],
+            }
+        }
+        smoke = SmokeTest(payload=sample, shape=[1], dtype="number", latency_budget=1.0, ready_deadline=60)
+        deployed = flow.step(
+            "deploy",
+            lambda step: client.deployments.begin_deploy(
+                model, endpoint=ENDPOINT, strategy=BlueGreen(steps=[10, 50, 100], smoke_test=smoke)
+            ),
+        )
+        facts["deployment"] = deployed
+        client.models.set_alias(model.name, "champion", model.version)
+        rows = refresh_rows(refresh.outputs["eval_set"].uri, 3)
+        facts["scores"] = client.deployments.invoke(ENDPOINT, {"input_data": {"columns": FEATURES, "data": rows}})
+    facts["outcome"] = flow.outcome
+    if flow.stopped_at == "validate":
+        facts["report"] = flow.steps[-1].result
+    facts["seconds"] = time.perf_counter() - started
+    facts["steps"] = [(record.name, record.status) for record in flow.steps]
+    return facts
+
+
+def _champion(client: MLOpsClient) -> Any:
+    from mlops_sdk.core.errors import ResourceNotFoundError
+
+    try:
+        return client.models.get_by_alias("diabetes", "champion")
+    except ResourceNotFoundError:
+        return None
+
+
+def refresh_rows(uri: str, count: int) -> list[list[float]]:
+    """The first rows of the evaluation snapshot, as the endpoint expects them."""
+    import pandas as pd
+
+    frame = pd.read_parquet(uri)
+    return frame[FEATURES].head(count).to_numpy().tolist()  # type: ignore[no-any-return]
+
+
+def write_report(path: Path, rounds: list[dict[str, Any]], client: MLOpsClient) -> None:
+    """A self-contained HTML run report: each round's steps, metrics, decision, rollout and scores."""
+    sections = []
+    for facts in rounds:
+        report = facts.get("report")
+        steps = "".join(f"<li>{html.escape(name)}: {html.escape(status)}</li>" for name, status in facts["steps"])
+        deployed = facts.get("deployment")
+        rollout = ""
+        if deployed is not None:
+            rollout = "".join(
+                f"<li>{step.percent}% &rarr; {html.escape(str(step.traffic))}</li>" for step in deployed.steps
+            )
+        sections.append(
+            f"<section><h2>{html.escape(facts['label'])}: {html.escape(facts['outcome'])}</h2>"
+            f"<p>model {html.escape(str(facts.get('model')))} &middot; {facts['seconds']:.1f}s &middot; "
+            f"approval: {html.escape(str(facts.get('approval', '-')))}</p>"
+            f"<p>training metrics: {html.escape(str(facts.get('metrics')))}</p><ul>{steps}</ul>"
+            f"<h3>Rollout</h3><ul>{rollout or '<li>not deployed</li>'}</ul>"
+            f"<p>scores for 3 evaluation rows: {html.escape(str(facts.get('scores', '-')))}</p>"
+            f"{report.to_html() if report is not None else ''}</section>"
+        )
+    history = "".join(
+        f"<tr><td>{entry.at:%H:%M:%S}</td><td>{html.escape(str(entry.action))}</td>"
+        f"<td>{html.escape(str(entry.traffic))}</td></tr>"
+        for entry in client.deployments.history(ENDPOINT)
+    )
+    path.write_text(
+        "<!doctype html><meta charset='utf-8'><title>mlops_sdk demo run</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto}</style>"
+        f"<h1>mlops_sdk demo</h1>{''.join(sections)}"
+        f"<h2>Endpoint history</h2><table><tr><th>at</th><th>action</th><th>traffic</th></tr>{history}</table>",
+        encoding="utf-8",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="where the demo keeps everything")
+    parser.add_argument("--keep-endpoint", action="store_true", help="leave the endpoint running at the end")
+    args = parser.parse_args()
+    workdir = args.workdir.resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    started = time.perf_counter()
+    rounds = []
+    with MLOpsClient(f"local://{workdir / '.mlops'}", show_progress=False) as client:
+        client.data_factory.define(refresh_pipeline(workdir / "lake"))
+        try:
+            for number, settings in enumerate(ROUNDS, start=1):
+                facts = run_round(client, workdir, number, settings)
+                rounds.append(facts)
+                _print_round(facts)
+            report_path = workdir / "run-report.html"
+            write_report(report_path, rounds, client)
+        finally:
+            if not args.keep_endpoint and any(e.name == ENDPOINT for e in client.deployments.list_endpoints()):
+                client.deployments.stop_endpoint(ENDPOINT)
+    total = time.perf_counter() - started
+    print(f"\ndone in {total:.1f}s")
+    print(f"  store:       {workdir / '.mlops'}   (mlops.db, mlflow.db, datasets/, runs/, endpoints/)")
+    print(f"  run report:  {report_path}")
+    state = "running" if args.keep_endpoint else "stopped"
+    print(f"  endpoint:    {state} (mlops -t local://{workdir / '.mlops'} endpoints list)")
+    return 0
+
+
+def _print_round(facts: dict[str, Any]) -> None:
+    print(f"\n== {facts['label']} -> {facts['outcome']} ({facts['seconds']:.1f}s)")
+    for name, (rows, version) in facts.get("snapshots", {}).items():
+        print(f"  snapshot {name:<10} {rows:>4} rows  {version}")
+    print(f"  trained   {facts.get('metrics')}")
+    print(f"  model     {facts.get('model')}")
+    report = facts.get("report")
+    if report is not None:
+        print(f"  validate  {report.outcome}")
+        for check in report.checks:
+            print(f"            {'PASS' if check.passed else 'FAIL'} {check.name}: {check.message}")
+    print(f"  approval  {facts.get('approval', '-')}")
+    deployed = facts.get("deployment")
+    if deployed is not None:
+        print(f"  deploy    {deployed.deployment}: " + " -> ".join(f"{s.percent}%" for s in deployed.steps))
+    print(f"  scores    {facts.get('scores', '-')}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
