@@ -14,6 +14,19 @@ from mlops_sdk._version import __version__
 if TYPE_CHECKING:
     from mlops_sdk.clients._base import BaseClient
     from mlops_sdk.clients.data_factory import DataFactoryClient
+    from mlops_sdk.clients.deployments import DeploymentClient
+    from mlops_sdk.models.deployments import (
+        BlueGreen,
+        DeploymentInfo,
+        DeploymentResult,
+        Endpoint,
+        HistoryEntry,
+        Replace,
+        Shadow,
+        SmokeResult,
+        SmokeTest,
+        StepResult,
+    )
     from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.clients.models import ModelClient
@@ -88,6 +101,22 @@ _EXPORTS: dict[str, str] = {
     "AliasEvent": "mlops_sdk.models.registry",
     "BaseClient": "mlops_sdk.clients._base",
     "DataFactoryClient": "mlops_sdk.clients.data_factory",
+    "DeploymentClient": "mlops_sdk.clients.deployments",
+    **{
+        name: "mlops_sdk.models.deployments"
+        for name in (
+            "BlueGreen",
+            "DeploymentInfo",
+            "DeploymentResult",
+            "Endpoint",
+            "HistoryEntry",
+            "Replace",
+            "Shadow",
+            "SmokeResult",
+            "SmokeTest",
+            "StepResult",
+        )
+    },
     **{
         name: "mlops_sdk.models.data_factory"
         for name in (

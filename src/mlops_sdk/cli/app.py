@@ -12,7 +12,7 @@ import typer
 
 from mlops_sdk._version import __version__
 from mlops_sdk.cli import approvals_cmd, config_cmd, data_cmd, doctor_cmd, resume_cmd, validate_cmd
-from mlops_sdk.cli import models_cmd, train_cmd
+from mlops_sdk.cli import endpoints_cmd, models_cmd, train_cmd
 from mlops_sdk.cli.output import state
 
 app = typer.Typer(
@@ -62,3 +62,6 @@ app.add_typer(models_cmd.app, name="models")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("resume")(resume_cmd.resume)
 app.command("validate")(validate_cmd.validate)
+app.add_typer(endpoints_cmd.app, name="endpoints")
+app.command("deploy")(endpoints_cmd.deploy)
+app.command("rollback")(endpoints_cmd.rollback)

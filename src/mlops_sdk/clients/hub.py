@@ -16,6 +16,7 @@ from mlops_sdk.core.operation import Operation, decode_token
 if TYPE_CHECKING:
     from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.clients.data_factory import DataFactoryClient
+    from mlops_sdk.clients.deployments import DeploymentClient
     from mlops_sdk.clients.models import ModelClient
     from mlops_sdk.clients.pipelines import PipelineClient
     from mlops_sdk.clients.training import TrainingClient
@@ -150,9 +151,10 @@ class MLOpsClient:
         return client
 
     @property
-    def deployments(self) -> Any:
+    def deployments(self) -> DeploymentClient:
         """Online endpoints with blue/green rollout and rollback (``DeploymentClient``)."""
-        return self._sub_client("deployments")
+        client: DeploymentClient = self._sub_client("deployments")
+        return client
 
     @property
     def pipelines(self) -> PipelineClient:

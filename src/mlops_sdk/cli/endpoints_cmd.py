@@ -1,0 +1,208 @@
+"""``mlops endpoints list/show/invoke/logs/history/stop/start/delete`` and ``mlops deploy`` / ``mlops rollback``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mlops_sdk.cli.output import EXIT_ERROR, state
+
+app = typer.Typer(help="Online endpoints: list, invoke, logs, history, stop.", no_args_is_help=True)
+
+
+def _client() -> Any:
+    from mlops_sdk.clients.deployments import DeploymentClient
+
+    return DeploymentClient(state.target, profile=state.profile, config_file=state.config_file)
+
+
+def _render_endpoint(endpoint: Any) -> None:
+    console = state.console()
+    console.print(f"[bold]{endpoint.name}[/] ({endpoint.backend}) {endpoint.state}  {endpoint.scoring_uri or '-'}")
+    for deployment in endpoint.deployments:
+        share = endpoint.traffic.get(deployment.name, 0)
+        mirror = endpoint.mirror.get(deployment.name)
+        extra = f", mirror {mirror}%" if mirror else ""
+        console.print(f"  {deployment.name:<24} {share:>3}%{extra}  {deployment.model or deployment.model_uri or '-'}")
+
+
+@app.command("list")
+def list_() -> None:
+    """List endpoints with their traffic."""
+    with _client() as client:
+        endpoints = client.list_endpoints()
+    rows = [
+        (e.name, e.backend, e.state, ", ".join(f"{k}={v}" for k, v in e.traffic.items() if v), e.scoring_uri or "")
+        for e in endpoints
+    ]
+    if state.json:
+        state.emit(endpoints)
+    else:
+        state.table("endpoints", ["name", "backend", "state", "traffic", "scoring_uri"], rows)
+
+
+@app.command("show")
+def show(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Show one endpoint's deployments and traffic."""
+    with _client() as client:
+        endpoint = client.get_endpoint(name)
+    state.emit(endpoint, _render_endpoint)
+
+
+@app.command("invoke")
+def invoke(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    data: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--data", "-d", help="JSON body, @file.json, or - for stdin ({'input_data': ...} or MLflow)."),
+    ] = None,
+    deployment: Annotated[
+        Optional[str], typer.Option("--deployment", help="Send to this deployment regardless of traffic.")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Score a JSON payload and print the predictions."""
+    text = data if data is not None else "-"
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        text = Path(text[1:]).read_text(encoding="utf-8")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise typer.BadParameter(f"not valid JSON ({error})", param_hint="--data") from None
+    with _client() as client:
+        predictions = client.invoke(name, payload, deployment=deployment)
+    sys.stdout.write(json.dumps(predictions) + "\n")
+
+
+@app.command("logs")
+def logs(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    deployment: Annotated[Optional[str], typer.Option("--deployment", help="Deployment (Azure).")] = None,  # noqa: UP045
+    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines from the end.")] = 50,
+) -> None:
+    """Print the tail of the endpoint's (or a deployment's) log."""
+    with _client() as client:
+        text = client.get_logs(name, deployment=deployment, lines=lines)
+    if state.json:
+        state.emit({"endpoint": name, "log": text})
+    else:
+        sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))
+
+
+@app.command("history")
+def history(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Who moved which model version to what traffic, when."""
+    with _client() as client:
+        entries = client.history(name)
+    rows = [
+        (
+            e.at.isoformat(timespec="seconds"), e.action, e.deployment or "", e.model or "",
+            ", ".join(f"{k}={v}" for k, v in e.traffic.items() if v), e.by or "", e.reason or "",
+        )
+        for e in entries
+    ]
+    if state.json:
+        state.emit(entries)
+    else:
+        state.table(f"history of {name}", ["at", "action", "deployment", "model", "traffic", "by", "reason"], rows)
+
+
+@app.command("stop")
+def stop(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Stop a local endpoint's server (its deployments and traffic come back on the next start)."""
+    with _client() as client:
+        stopped = client.stop_endpoint(name)
+    state.emit({"endpoint": name, "stopped": stopped}, lambda data: state.console().print(
+        f"stopped {name}" if data["stopped"] else f"{name} was not running"
+    ))
+
+
+@app.command("start")
+def start(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Start a stopped local endpoint's server."""
+    with _client() as client:
+        endpoint = client.start_endpoint(name)
+    state.emit(endpoint, _render_endpoint)
+
+
+@app.command("delete")
+def delete(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an endpoint and its deployments."""
+    if not yes and not typer.confirm(f"Delete endpoint {name} and all its deployments?"):
+        raise typer.Exit(EXIT_ERROR)
+    with _client() as client:
+        client.delete_endpoint(name)
+    state.emit({"endpoint": name, "deleted": True}, lambda data: state.console().print(f"deleted {name}"))
+
+
+def _render_result(result: Any) -> None:
+    console = state.console()
+    if result.succeeded:
+        verdict = "[green]succeeded[/]" if result.changed else "[green]unchanged[/] (already deployed)"
+    elif result.rolled_back:
+        verdict = "[red]rolled back[/]"
+    else:
+        verdict = "[red]failed[/]"
+    console.print(f"{result.strategy} of {result.model or result.deployment} to {result.endpoint}: {verdict}")
+    for step in result.steps:
+        smoke = ""
+        if step.smoke:
+            smoke = f"smoke {'ok' if step.smoke.passed else 'FAILED'} ({(step.smoke.latency or 0) * 1000:.1f} ms)"
+        console.print(f"  {step.percent:>3}%  {dict(step.traffic)}  {smoke}")
+    if result.reason:
+        console.print(f"  reason: {result.reason}")
+    console.print(f"  traffic now: {dict(result.traffic)}")
+
+
+def deploy(
+    model: Annotated[str, typer.Argument(help="NAME@VERSION, NAME:ALIAS, a model URI or an MLflow model folder.")],
+    endpoint: Annotated[str, typer.Option("--endpoint", "-e", help="Endpoint name (created if missing).")],
+    deployment: Annotated[
+        Optional[str], typer.Option("--deployment", help="Deployment name (default: from the model).")  # noqa: UP045
+    ] = None,
+    steps: Annotated[str, typer.Option("--steps", help="Traffic steps in percent, ending at 100.")] = "10,50,100",
+    bake: Annotated[float, typer.Option("--bake", help="Seconds to wait after each step.")] = 0.0,
+    smoke: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--smoke", help="Smoke test (JSON or @file): {payload, expected|shape|dtype, latency_budget}."),
+    ] = None,
+    no_rollback: Annotated[bool, typer.Option("--no-rollback", help="Fail instead of rolling back.")] = False,
+) -> None:
+    """Roll a model out blue/green (10 -> 50 -> 100 by default), smoke-testing before every step."""
+    try:
+        percents = [int(part) for part in steps.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter("use comma-separated integers, e.g. 10,50,100", param_hint="--steps") from None
+    strategy: dict[str, Any] = {"kind": "blue_green", "steps": percents, "bake_time": bake,
+                                "rollback_on_failure": not no_rollback}
+    if smoke:
+        text = Path(smoke[1:]).read_text(encoding="utf-8") if smoke.startswith("@") else smoke
+        try:
+            strategy["smoke_test"] = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise typer.BadParameter(f"not valid JSON ({error})", param_hint="--smoke") from None
+    with _client() as client:
+        result = client.begin_deploy(model, endpoint=endpoint, deployment=deployment, strategy=strategy).result()
+    state.emit(result, _render_result)
+    if not result.succeeded:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def rollback(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    to: Annotated[
+        Optional[str], typer.Option("--to", help="Deployment to restore (default: previous production).")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Put the previous production deployment back to 100 % in one traffic change."""
+    with _client() as client:
+        result = client.begin_rollback(endpoint, to=to).result()
+    state.emit(result, _render_result)
