@@ -536,8 +536,9 @@ class RolloutDriver:
         else:
             new_traffic = shift_traffic(traffic, name, percent)
             new_mirror = {key: value for key, value in mirror.items() if key != name}
-        platform.set_traffic(endpoint, new_traffic, new_mirror)
-        self._record("traffic", new_traffic, new_mirror)
+        if new_traffic != traffic or new_mirror != mirror:  # e.g. a first deployment is at 100 % from step one
+            platform.set_traffic(endpoint, new_traffic, new_mirror)
+            self._record("traffic", new_traffic, new_mirror)
         s["steps"].append(
             StepResult(
                 percent=percent, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
