@@ -20,7 +20,7 @@ class ModelVersion(BaseModel):
     Attributes:
         name: Registered model name.
         version: Version as a string ("1", "2", ...): Azure ML versions are strings.
-        uri: Where the model can be loaded from (``models:/name/1`` locally, an ``azureml://`` URI on Azure).
+        uri: Where the model can be loaded from (``models:/name/1`` locally, ``azureml:name:1`` on Azure).
         aliases: Aliases currently pointing at this version (``champion``, ...).
         tags: Free-form tags, lineage tags (``mlops.*``) included.
         description: Optional description.
