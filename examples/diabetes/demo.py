@@ -145,6 +145,7 @@ def run_round(client: MLOpsClient, workdir: Path, number: int, settings: dict[st
         facts["report"] = flow.steps[-1].result
     facts["seconds"] = time.perf_counter() - started
     facts["steps"] = [(record.name, record.status) for record in flow.steps]
+    facts["timings"] = {record.name: record.seconds for record in flow.steps}
     return facts
 
 
@@ -204,6 +205,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="where the demo keeps everything")
     parser.add_argument("--keep-endpoint", action="store_true", help="leave the endpoint running at the end")
+    parser.add_argument("--rounds", type=int, choices=(1, 2), default=2, help="1: first model only")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     if workdir.exists():
@@ -214,7 +216,7 @@ def main() -> int:
     with MLOpsClient(f"local://{workdir / '.mlops'}", show_progress=False) as client:
         client.data_factory.define(refresh_pipeline(workdir / "lake"))
         try:
-            for number, settings in enumerate(ROUNDS, start=1):
+            for number, settings in enumerate(ROUNDS[: args.rounds], start=1):
                 facts = run_round(client, workdir, number, settings)
                 rounds.append(facts)
                 _print_round(facts)
@@ -248,6 +250,7 @@ def _print_round(facts: dict[str, Any]) -> None:
     if deployed is not None:
         print(f"  deploy    {deployed.deployment}: " + " -> ".join(f"{s.percent}%" for s in deployed.steps))
     print(f"  scores    {facts.get('scores', '-')}")
+    print("  seconds   " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in facts["timings"].items()))
 
 
 if __name__ == "__main__":

@@ -80,3 +80,15 @@ def test_azure_backend_without_the_azure_extra(tmp_path: Path) -> None:
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "pip install 'mlops-sdk[azure]'" in completed.stdout
     assert "azure.identity" in completed.stdout
+
+
+def test_polling_comes_from_the_backend_unless_configured(tmp_path: Path) -> None:
+    from mlops_sdk.clients._base import BaseClient
+    from mlops_sdk.core.operation import PollingOptions
+
+    local = BaseClient("local://.mlops")
+    assert local._polling() == PollingOptions(initial_interval=0.1, max_interval=2.0)
+    assert local._polling(PollingOptions(initial_interval=1.0, max_interval=15.0)).initial_interval == 1.0
+    configured = BaseClient("local://.mlops", settings={"poll_interval": 5, "poll_max_interval": 60})
+    assert configured._polling() == PollingOptions(initial_interval=5.0, max_interval=60.0)
+    assert configured._polling(PollingOptions(initial_interval=1.0)).initial_interval == 5.0

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from mlops_sdk.core.clock import Clock, SystemClock
 from mlops_sdk.core.config import Config
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.operation import PollingOptions
 from mlops_sdk.core.retry import RetryPolicy
 from mlops_sdk.core.targets import Target
 
@@ -75,6 +76,8 @@ class Backend(abc.ABC):
     """Short name recorded in errors and tokens (``"local"``, ``"azure"``)."""
     target_type: ClassVar[type[Target]]
     """The :class:`Target` subclass this backend parses its URI with."""
+    polling: ClassVar[PollingOptions] = PollingOptions()
+    """How often operations on this backend are polled unless configured (a local poll is one SQLite read)."""
 
     def __init__(self, target: Target, config: Config, *, credential: Any = None, clock: Clock | None = None):
         self.target = target

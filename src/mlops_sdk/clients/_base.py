@@ -7,6 +7,7 @@ sub-client of :class:`~mlops_sdk.MLOpsClient` (sharing the hub's backend, which 
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -154,6 +155,16 @@ class BaseClient:
     def _service(self, protocol: type[S]) -> S:
         return self._context.backend.service(self._capability, protocol)
 
+    def _polling(self, default: PollingOptions | None = None) -> PollingOptions:
+        """Polling intervals: the configured ones win, else ``default``, else the backend's."""
+        settings = self._context.config.settings
+        base = default or self._context.backend.polling
+        return replace(
+            base,
+            initial_interval=settings.poll_interval or base.initial_interval,
+            max_interval=settings.poll_max_interval or base.max_interval,
+        )
+
     def _operation(
         self,
         driver: OperationDriver[T],
@@ -162,13 +173,14 @@ class BaseClient:
         progress: Callable[[ProgressEvent], None] | None = None,
         show_progress: bool | None = None,
         cancel_on_interrupt: bool | None = None,
+        polling: PollingOptions | None = None,
     ) -> Operation[T]:
         settings = self._context.config.settings
         return Operation(
             driver,
             target=self.target,
             clock=self._context.clock,
-            polling=PollingOptions(initial_interval=settings.poll_interval, max_interval=settings.poll_max_interval),
+            polling=self._polling(polling),
             progress=progress,
             show_progress=settings.show_progress if show_progress is None else show_progress,
             cancel_on_interrupt=cancel_on_interrupt,

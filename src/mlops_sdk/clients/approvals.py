@@ -14,7 +14,7 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.core.operation import Operation, PollResult, ProgressEvent
+from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent
 from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import span
 from mlops_sdk.models.approvals import (
@@ -59,6 +59,9 @@ def _policy(policy: ApprovalPolicy | Mapping[str, Any]) -> ApprovalPolicy:
             f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}" for item in error.errors()
         )
         raise ConfigurationError(f"invalid approval policy: {problems}", details={"field": "policy"}) from error
+
+# People answer in minutes, not milliseconds: poll like a remote service even on the local backend.
+_HUMAN_POLLING = PollingOptions(initial_interval=1.0, max_interval=15.0)
 
 
 class _WaitDriver:
@@ -346,6 +349,7 @@ class ApprovalClient(BaseClient):
             progress=progress,
             show_progress=show_progress,
             cancel_on_interrupt=cancel_on_interrupt,
+            polling=_HUMAN_POLLING,
         )
 
     def resume_operation(self, token: str) -> Operation[ApprovalDecision]:

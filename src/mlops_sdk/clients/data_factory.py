@@ -257,9 +257,9 @@ class DataFactoryClient(BaseClient):
             return []
         monitor = self._svc().monitor(watched)
         clock = self._context.clock
-        settings = self._context.config.settings
+        polling = self._polling()
         start = clock.monotonic()
-        interval = settings.poll_interval
+        interval = polling.initial_interval
         seen: dict[str, Status] = {}
         while True:
             states = monitor.poll()
@@ -286,10 +286,10 @@ class DataFactoryClient(BaseClient):
                     details={"pending": pending},
                 )
             if changed:
-                interval = settings.poll_interval
+                interval = polling.initial_interval
             delay = interval if timeout is None else min(interval, max(0.0, timeout - elapsed))
             clock.sleep(delay)
-            interval = min(settings.poll_max_interval, interval * 1.5)
+            interval = min(polling.max_interval, interval * polling.factor)
         _log.info("wait_all: %d runs finished after %d status requests", len(watched), monitor.requests)
         return [monitor.result(run.run_id) for run in watched]
 

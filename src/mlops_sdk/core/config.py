@@ -93,10 +93,10 @@ class Settings(BaseSettings):
     """Upper bound in seconds of one call including its retries."""
     retry_max_attempts: int = 8
     """Attempts in total for one retried call."""
-    poll_interval: float = 1.0
-    """First polling interval of long-running operations (seconds)."""
-    poll_max_interval: float = 15.0
-    """Largest polling interval of long-running operations (seconds)."""
+    poll_interval: float | None = None
+    """First polling interval of long-running operations (seconds); unset: the backend's (local 0.1, Azure 1)."""
+    poll_max_interval: float | None = None
+    """Largest polling interval of long-running operations (seconds); unset: the backend's (local 2, Azure 15)."""
     show_progress: bool | None = None
     """Progress bars for long waits: unset decides by terminal/notebook, true/false force."""
 

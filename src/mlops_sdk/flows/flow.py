@@ -112,6 +112,7 @@ class StepRecord:
     status: str  # succeeded | skipped (restored from the journal) | failed | stopped | planned
     result: Any = None
     message: str | None = None
+    seconds: float = 0.0
 
 
 @dataclass
@@ -242,16 +243,18 @@ class Flow:
         attempt = (entry.attempts + 1) if entry is not None else 1
         self._journal.started(self.name, self.run_id, name, self._position, key)
         context = StepContext(self.name, self.run_id, name, key, attempt)
+        started = self._clock.monotonic()
         try:
             value = action(context)
             if isinstance(value, Operation):
                 value = value.result()
         except BaseException as error:
             self._journal.finished(self.name, self.run_id, name, "failed", None, str(error))
-            self._state.steps.append(StepRecord(name, "failed", message=str(error)))
+            seconds = self._clock.monotonic() - started
+            self._state.steps.append(StepRecord(name, "failed", message=str(error), seconds=seconds))
             raise
         self._journal.finished(self.name, self.run_id, name, "succeeded", value, None)
-        self._state.steps.append(StepRecord(name, "succeeded", value))
+        self._state.steps.append(StepRecord(name, "succeeded", value, seconds=self._clock.monotonic() - started))
         return value
 
     def gate(self, name: str, action: Callable[[StepContext], Any], *, describe: str | None = None) -> Any:

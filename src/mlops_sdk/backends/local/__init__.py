@@ -13,6 +13,7 @@ from mlops_sdk.backends.local.store import LocalStore
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.config import Config
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.operation import PollingOptions
 from mlops_sdk.core.targets import LocalTarget, Target
 
 __all__ = ["LOCAL_EXTRA_MODULES", "LocalBackend"]
@@ -25,6 +26,7 @@ class LocalBackend(Backend):
 
     name: ClassVar[str] = "local"
     target_type: ClassVar[type[Target]] = LocalTarget
+    polling: ClassVar[PollingOptions] = PollingOptions(initial_interval=0.1, max_interval=2.0)
 
     def __init__(self, target: Target, config: Config, *, credential: Any = None, clock: Clock | None = None):
         if not isinstance(target, LocalTarget):
