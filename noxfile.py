@@ -26,6 +26,7 @@ def lint(session: nox.Session) -> None:
     """ruff lint over sources, tests, examples and benchmarks."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "noxfile.py")
 
 
 @nox.session

@@ -45,8 +45,14 @@ def _setup(ca: trustme.CA, bundle: Path) -> tuple[FakeService, FakeDataFactory, 
         TARGET,
         credential=StaticTokenCredential(),
         clock=clock,
-        settings={"resource_manager_url": service.url, "ca_bundle": str(bundle), "data_factory": FACTORY,
-                  "show_progress": False, "poll_interval": INITIAL, "poll_max_interval": MAXIMUM},
+        settings={
+            "resource_manager_url": service.url,
+            "ca_bundle": str(bundle),
+            "data_factory": FACTORY,
+            "show_progress": False,
+            "poll_interval": INITIAL,
+            "poll_max_interval": MAXIMUM,
+        },
     )
     return service, fake, clock, client
 

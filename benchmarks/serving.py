@@ -27,7 +27,7 @@ from mlops_sdk.backends.local.serving.loadgen import LoadRun, build_request
 from mlops_sdk.backends.local.serving.process import EndpointServer
 
 MINIMAL_APP = textwrap.dedent(
-    '''
+    """
     import sys, warnings, numpy as np, mlflow.sklearn, uvicorn
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
@@ -45,7 +45,7 @@ MINIMAL_APP = textwrap.dedent(
 
     app = Starlette(routes=[Route("/score", score, methods=["POST"]), Route("/ping", ping)])
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=False, log_level="warning")
-    '''
+    """
 )
 
 
@@ -133,10 +133,22 @@ def main() -> None:
             mlflow_port = free_port()
             mlflow_cli = str(Path(sys.executable).with_name("mlflow"))
             served = subprocess.Popen(
-                [mlflow_cli, "models", "serve", "-m", str(model_path), "--env-manager", "local",
-                 "--host", "127.0.0.1", "--port", str(mlflow_port)],
+                [
+                    mlflow_cli,
+                    "models",
+                    "serve",
+                    "-m",
+                    str(model_path),
+                    "--env-manager",
+                    "local",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(mlflow_port),
+                ],
                 env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             processes.append(served)
             cold["mlflow models serve"] = wait_ping(mlflow_port, served)
@@ -155,14 +167,18 @@ def main() -> None:
     print(f"\nserving benchmark: Ridge (10 columns), concurrency 8, {args.requests} requests (1 row)\n")
     print(f"{'server':<22}{'rows':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cold s':>8}")
     for (name, size), summary in results.items():
-        print(f"{name:<22}{size:>5}{summary['rps']:>10.0f}{summary['p50_ms']:>9.2f}{summary['p99_ms']:>9.2f}"
-              f"{cold[name]:>8.2f}")
+        print(
+            f"{name:<22}{size:>5}{summary['rps']:>10.0f}{summary['p50_ms']:>9.2f}{summary['p99_ms']:>9.2f}"
+            f"{cold[name]:>8.2f}"
+        )
     print()
     for size in (1, 100):
         ours = results[("mlops endpoint", size)]["rps"]
-        print(f"{size:>3} row(s): mlops / mlflow serve = {ours / results[('mlflow models serve', size)]['rps']:.1f}x "
-              f"(goal >= 10x); minimal / mlops = {results[('minimal starlette', size)]['rps'] / ours:.2f}x "
-              f"(goal <= 1.3x)")
+        print(
+            f"{size:>3} row(s): mlops / mlflow serve = {ours / results[('mlflow models serve', size)]['rps']:.1f}x "
+            f"(goal >= 10x); minimal / mlops = {results[('minimal starlette', size)]['rps'] / ours:.2f}x "
+            f"(goal <= 1.3x)"
+        )
 
 
 if __name__ == "__main__":

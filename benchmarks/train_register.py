@@ -49,7 +49,8 @@ with mlflow.start_run() as run:
     mlflow.log_metrics({"rmse": float(mean_squared_error(y_test, predictions) ** 0.5),
                         "mae": float(mean_absolute_error(y_test, predictions)),
                         "r2": float(r2_score(y_test, predictions))})
-    extra = {"pip_requirements": [f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"]} if explicit else {}
+    requirements = [f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"]
+    extra = {"pip_requirements": requirements} if explicit else {}
     info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(x_test, predictions),
                                     input_example=x_test.head(3), **extra)
 version = mlflow.register_model(info.model_uri, "diabetes")

@@ -35,8 +35,12 @@ pytestmark = pytest.mark.azure
 
 TARGET = "azureml://subscriptions/sub-1/resourceGroups/rg-1/workspaces/ws-1"
 ALICE, BOB, MALLORY, CAROL = "alice@contoso.com", "bob@contoso.com", "mallory@contoso.com", "carol@contoso.com"
-PATS = {ALICE: "alice-pat-0123456789", BOB: "bob-pat-0123456789", MALLORY: "mallory-pat-0123456789",
-        CAROL: "carol-pat-0123456789"}
+PATS = {
+    ALICE: "alice-pat-0123456789",
+    BOB: "bob-pat-0123456789",
+    MALLORY: "mallory-pat-0123456789",
+    CAROL: "carol-pat-0123456789",
+}
 PASSED = ReportFacts(passed=True, outcome="passed", digest="sha256:report-1")
 POLICY = ApprovalPolicy(approvers=[ALICE, BOB], timeout=timedelta(hours=4))
 
@@ -57,10 +61,14 @@ def clock() -> FakeClock:
     return FakeClock(start=datetime.now(timezone.utc) - timedelta(seconds=5))
 
 
-def client_as(devops: FakeDevOps, ca_bundle: Path, clock: FakeClock, who: str | None = CAROL,
-              **settings: Any) -> ApprovalClient:
-    values: dict[str, Any] = {"devops": devops.project_url, "approval_pipeline": PIPELINE_ID,
-                              "ca_bundle": str(ca_bundle)}
+def client_as(
+    devops: FakeDevOps, ca_bundle: Path, clock: FakeClock, who: str | None = CAROL, **settings: Any
+) -> ApprovalClient:
+    values: dict[str, Any] = {
+        "devops": devops.project_url,
+        "approval_pipeline": PIPELINE_ID,
+        "ca_bundle": str(ca_bundle),
+    }
     if who is not None:
         values["devops_pat"] = PATS[who]
     values.update(settings)
@@ -68,8 +76,9 @@ def client_as(devops: FakeDevOps, ca_bundle: Path, clock: FakeClock, who: str | 
 
 
 def model(created_by: str = CAROL) -> ModelVersion:
-    return ModelVersion(name="churn", version="12", uri="azureml://registries/r/models/churn/versions/12",
-                        created_by=created_by)
+    return ModelVersion(
+        name="churn", version="12", uri="azureml://registries/r/models/churn/versions/12", created_by=created_by
+    )
 
 
 def test_request_runs_the_pipeline_with_template_parameters(
@@ -118,8 +127,9 @@ def test_listed_approver_approves_through_the_approvals_api(
     assert decided.votes[0].comment == "AUC holds, fairness ok"
     (patch,) = devops.service.requests_to("PATCH", r"/_apis/pipelines/approvals$")
     assert patch.query["api-version"] == "7.1"
-    assert patch.json == [{"approvalId": devops.runs[101].approval_ids[0], "status": "approved",
-                           "comment": "AUC holds, fairness ok"}]
+    assert patch.json == [
+        {"approvalId": devops.runs[101].approval_ids[0], "status": "approved", "comment": "AUC holds, fairness ok"}
+    ]
     assert patch.headers["authorization"] == "Basic " + base64.b64encode(f":{PATS[ALICE]}".encode()).decode()
     assert devops.service.requests_to("GET", r"/_apis/connectionData")
 
@@ -130,8 +140,10 @@ def test_non_listed_user_is_refused_before_anything_is_sent(
     devops.service_allows_anyone = True  # the service would accept mallory's approval
     with client_as(devops, ca_bundle, clock) as carol:
         request = carol.request(model(), policy=POLICY, report=PASSED)
-    with client_as(devops, ca_bundle, clock, MALLORY) as mallory, \
-            pytest.raises(PermissionDeniedError, match="not an allowed approver"):
+    with (
+        client_as(devops, ca_bundle, clock, MALLORY) as mallory,
+        pytest.raises(PermissionDeniedError, match="not an allowed approver"),
+    ):
         mallory.approve(request.id, comment="ship it")
     assert devops.service.requests_to("PATCH", r"approvals") == []
 
@@ -273,11 +285,15 @@ def test_policy_decided_requests_never_reach_devops(devops: FakeDevOps, ca_bundl
 
 
 def test_configuration_and_service_errors_are_typed(devops: FakeDevOps, ca_bundle: Path, clock: FakeClock) -> None:
-    with client_as(devops, ca_bundle, clock, approval_pipeline=None) as client, \
-            pytest.raises(ConfigurationError, match="approval_pipeline"):
+    with (
+        client_as(devops, ca_bundle, clock, approval_pipeline=None) as client,
+        pytest.raises(ConfigurationError, match="approval_pipeline"),
+    ):
         client.request(model(), policy=POLICY, report=PASSED)
-    with client_as(devops, ca_bundle, clock, approval_pipeline=99) as client, \
-            pytest.raises(ResourceNotFoundError, match="Pipeline with id 99 not found"):
+    with (
+        client_as(devops, ca_bundle, clock, approval_pipeline=99) as client,
+        pytest.raises(ResourceNotFoundError, match="Pipeline with id 99 not found"),
+    ):
         client.request(model(), policy=POLICY, report=PASSED)
     with client_as(devops, ca_bundle, clock, devops_pat="not-a-known-pat-0000") as client:
         with pytest.raises(AuthenticationError) as caught:
@@ -286,8 +302,10 @@ def test_configuration_and_service_errors_are_typed(devops: FakeDevOps, ca_bundl
         with pytest.raises(ConfigurationError, match="no local audit trail"):
             client.verify_audit()
     settings = {"devops": "https://dev.azure.com/only-org", "approval_pipeline": PIPELINE_ID}
-    with ApprovalClient(TARGET, credential=StaticTokenCredential(), clock=clock, settings=settings) as client, \
-            pytest.raises(ConfigurationError, match="not a project URL"):
+    with (
+        ApprovalClient(TARGET, credential=StaticTokenCredential(), clock=clock, settings=settings) as client,
+        pytest.raises(ConfigurationError, match="not a project URL"),
+    ):
         client.request(model(), policy=POLICY, report=PASSED)
 
 
@@ -307,8 +325,9 @@ def test_throttled_approvals_query_is_retried_on_the_fake_clock(
 
     with client_as(devops, ca_bundle, clock) as carol:
         request = carol.request(model(), policy=POLICY, report=PASSED)
-        devops.service.inject(Fault("GET", r"/_apis/pipelines/approvals$", status=429,
-                                    headers={"Retry-After": "7"}, times=2))
+        devops.service.inject(
+            Fault("GET", r"/_apis/pipelines/approvals$", status=429, headers={"Retry-After": "7"}, times=2)
+        )
         assert carol.get(request.id).status is ApprovalStatus.PENDING
     assert 7 in clock.sleeps
     assert len(devops.service.requests_to("GET", r"/_apis/pipelines/approvals$")) == 4

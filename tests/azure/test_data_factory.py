@@ -243,10 +243,18 @@ def test_outputs_come_from_the_pipeline_return_value(client: DataFactoryClient, 
         "output": {
             "name": "pipelineReturnValue",
             "value": [
-                {"key": "sales", "value": {"type": "Object", "content": {
-                    "uri": "abfss://curated@lake.dfs.core.windows.net/sales/2026-01-01/",
-                    "digest": "ab" * 32, "rowCount": 1200,
-                    "columns": [{"name": "amount", "type": "double"}]}}},
+                {
+                    "key": "sales",
+                    "value": {
+                        "type": "Object",
+                        "content": {
+                            "uri": "abfss://curated@lake.dfs.core.windows.net/sales/2026-01-01/",
+                            "digest": "ab" * 32,
+                            "rowCount": 1200,
+                            "columns": [{"name": "amount", "type": "double"}],
+                        },
+                    },
+                },
                 {"key": "stores", "value": {"type": "String", "content": "azureml://datastores/lake/paths/stores/"}},
             ],
         },
@@ -313,7 +321,8 @@ def test_schedule_trigger_is_created_and_started(client: DataFactoryClient, adf:
 
     start = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
     trigger = client.create_trigger(
-        "nightly", "examplePipeline",
+        "nightly",
+        "examplePipeline",
         schedule=Schedule(frequency="day", interval=1, start_time=start, hours=(2,), minutes=(0,)),
         parameters={"region": "eu"},
     )
@@ -326,13 +335,18 @@ def test_schedule_trigger_is_created_and_started(client: DataFactoryClient, adf:
             "type": "ScheduleTrigger",
             "typeProperties": {
                 "recurrence": {
-                    "frequency": "Day", "interval": 1, "startTime": "2026-01-01T02:00:00Z", "timeZone": "UTC",
+                    "frequency": "Day",
+                    "interval": 1,
+                    "startTime": "2026-01-01T02:00:00Z",
+                    "timeZone": "UTC",
                     "schedule": {"hours": [2], "minutes": [0]},
                 }
             },
             "pipelines": [
-                {"pipelineReference": {"referenceName": "examplePipeline", "type": "PipelineReference"},
-                 "parameters": {"region": "eu"}}
+                {
+                    "pipelineReference": {"referenceName": "examplePipeline", "type": "PipelineReference"},
+                    "parameters": {"region": "eu"},
+                }
             ],
         }
     }
@@ -341,8 +355,9 @@ def test_schedule_trigger_is_created_and_started(client: DataFactoryClient, adf:
 
     # Updating a started trigger stops it first (the service refuses to update an enabled trigger).
     client.start_trigger("nightly")
-    client.create_trigger("nightly", "examplePipeline", schedule={"frequency": "Hour", "interval": 6},
-                          parameters={"region": "us"})
+    client.create_trigger(
+        "nightly", "examplePipeline", schedule={"frequency": "Hour", "interval": 6}, parameters={"region": "us"}
+    )
     assert len(_requests(adf, "POST", "/triggers/nightly/stop")) == 2
     assert [t.name for t in client.list_triggers()] == ["nightly"]
     client.delete_trigger("nightly")
@@ -353,25 +368,34 @@ def test_schedule_trigger_is_created_and_started(client: DataFactoryClient, adf:
 def test_storage_event_trigger_subscribes_then_starts(client: DataFactoryClient, adf: FakeDataFactory) -> None:
     scope = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Storage/storageAccounts/lake"
     trigger = client.create_trigger(
-        "on-landing", "examplePipeline",
-        storage_event=StorageEvent(scope=scope, blob_path_begins_with="/landing/blobs/sales/",
-                                   blob_path_ends_with=".parquet"),
+        "on-landing",
+        "examplePipeline",
+        storage_event=StorageEvent(
+            scope=scope, blob_path_begins_with="/landing/blobs/sales/", blob_path_ends_with=".parquet"
+        ),
         parameters={"region": "eu"},
     )
     assert trigger.type == "BlobEventsTrigger"
     assert trigger.runtime_state == "Started"
     body = _requests(adf, "PUT", "/triggers/on-landing")[0].json["properties"]
     assert body["typeProperties"] == {
-        "scope": scope, "events": ["Microsoft.Storage.BlobCreated"], "ignoreEmptyBlobs": True,
-        "blobPathBeginsWith": "/landing/blobs/sales/", "blobPathEndsWith": ".parquet",
+        "scope": scope,
+        "events": ["Microsoft.Storage.BlobCreated"],
+        "ignoreEmptyBlobs": True,
+        "blobPathBeginsWith": "/landing/blobs/sales/",
+        "blobPathEndsWith": ".parquet",
     }
     order = [r.path.rsplit("/", 1)[-1] for r in adf.service.requests if r.method == "POST" and "/triggers/" in r.path]
     assert order == ["subscribeToEvents", "start"]
 
 
 def test_missing_factory_setting_is_a_configuration_error(ca_bundle: Path, adf: FakeDataFactory) -> None:
-    with DataFactoryClient(
-        TARGET, credential=StaticTokenCredential(),
-        settings={"resource_manager_url": adf.service.url, "ca_bundle": str(ca_bundle)},
-    ) as factory, pytest.raises(ConfigurationError, match="data_factory"):
+    with (
+        DataFactoryClient(
+            TARGET,
+            credential=StaticTokenCredential(),
+            settings={"resource_manager_url": adf.service.url, "ca_bundle": str(ca_bundle)},
+        ) as factory,
+        pytest.raises(ConfigurationError, match="data_factory"),
+    ):
         factory.list_runs()

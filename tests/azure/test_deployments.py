@@ -55,12 +55,16 @@ def test_blue_green_rollout_puts_the_full_map_and_rolls_back(
     assert first.succeeded
     assert first.traffic == {"blue": 100}
     second = deployments.begin_deploy(
-        version(2), endpoint="churn", deployment="green",
+        version(2),
+        endpoint="churn",
+        deployment="green",
         strategy=BlueGreen(steps=[10, 50, 100], smoke_test=smoke_for(2)),
     ).result()
     assert second.succeeded
     assert [step.traffic for step in second.steps] == [
-        {"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}
+        {"blue": 90, "green": 10},
+        {"blue": 50, "green": 50},
+        {"blue": 0, "green": 100},
     ]
     checks: list[object] = []
 
@@ -69,7 +73,9 @@ def test_blue_green_rollout_puts_the_full_map_and_rolls_back(
         return len(checks) == 1
 
     bad = deployments.begin_deploy(
-        version(9), endpoint="churn", deployment="red",
+        version(9),
+        endpoint="churn",
+        deployment="red",
         strategy=BlueGreen(steps=[10, 100], smoke_test=SmokeTest(payload=PAYLOAD, predicate=healthy_only_once)),
     ).result()
     assert bad.rolled_back
@@ -82,18 +88,18 @@ def test_blue_green_rollout_puts_the_full_map_and_rolls_back(
 
     # Every endpoint PUT carried the whole map (azure-ai-ml leaves out 0 % entries; absent means 0).
     assert endpoints.traffic_puts("churn") == [
-        {},                                  # creation
-        {"blue": 100},                       # Replace
-        {"blue": 100},                       # history flush (same map, re-sent whole)
+        {},  # creation
+        {"blue": 100},  # Replace
+        {"blue": 100},  # history flush (same map, re-sent whole)
         {"blue": 90, "green": 10},
         {"blue": 50, "green": 50},
         {"green": 100},
-        {"green": 100},                      # history flush
-        {"green": 90, "red": 10},            # the bad model's first step
-        {"green": 100},                      # automatic rollback: the previous map, whole
-        {"green": 100},                      # history flush after deleting 'red'
-        {"blue": 100},                       # begin_rollback: previous production back to 100 %
-        {"blue": 100},                       # history flush
+        {"green": 100},  # history flush
+        {"green": 90, "red": 10},  # the bad model's first step
+        {"green": 100},  # automatic rollback: the previous map, whole
+        {"green": 100},  # history flush after deleting 'red'
+        {"blue": 100},  # begin_rollback: previous production back to 100 %
+        {"blue": 100},  # history flush
     ]
     assert "red" not in endpoints.deployments["churn"]
     assert endpoints.endpoints["churn"]["properties"]["traffic"] == {"blue": 100}

@@ -146,8 +146,15 @@ class FakeOnlineEndpoints:
         known = self.deployments.get(name, {})
         for key in (*traffic, *mirror):
             if key not in known:
-                return Response(400, {"error": {"code": "BadArgument",
-                                                "message": f"Deployment {key} does not exist for endpoint {name}."}})
+                return Response(
+                    400,
+                    {
+                        "error": {
+                            "code": "BadArgument",
+                            "message": f"Deployment {key} does not exist for endpoint {name}.",
+                        }
+                    },
+                )
         if traffic and sum(traffic.values()) != 100:
             return Response(400, {"error": {"code": "BadArgument", "message": "Traffic must sum to 100."}})
         with self._lock:

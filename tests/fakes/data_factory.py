@@ -73,9 +73,12 @@ class RunPlan:
     message: str = ""
 
 
-def failing_plan(activity: str = "TransformSales", activity_type: str = "ExecuteDataFlow",
-                 error_code: str = "DF-Executor-SourceInvalidPayload",
-                 message: str = "Column 'amount' not found in source schema") -> RunPlan:
+def failing_plan(
+    activity: str = "TransformSales",
+    activity_type: str = "ExecuteDataFlow",
+    error_code: str = "DF-Executor-SourceInvalidPayload",
+    message: str = "Column 'amount' not found in source schema",
+) -> RunPlan:
     """A plan whose second activity fails with a service error."""
     failed = {
         **copy.deepcopy(COPY_ACTIVITY),
@@ -259,8 +262,13 @@ class FakeDataFactory:
     @staticmethod
     def _matches(run: dict[str, Any], flt: dict[str, Any]) -> bool:
         operand = flt["operand"]
-        field_name = {"PipelineName": "pipelineName", "Status": "status", "RunGroupId": "runGroupId",
-                      "RunStart": "runStart", "RunEnd": "runEnd"}.get(operand)
+        field_name = {
+            "PipelineName": "pipelineName",
+            "Status": "status",
+            "RunGroupId": "runGroupId",
+            "RunStart": "runStart",
+            "RunEnd": "runEnd",
+        }.get(operand)
         if field_name is None:
             raise ValueError(f"unsupported operand {operand}")
         value = run.get(field_name)
@@ -280,16 +288,18 @@ class FakeDataFactory:
         with self._lock:
             runs = [self._materialise(run) for run in self.runs.values()]
         selected = [
-            run for run in runs
+            run
+            for run in runs
             if after <= parse_iso(run["lastUpdated"]) <= before
             and all(self._matches(run, flt) for flt in body.get("filters") or [])
         ]
         for order in reversed(body.get("orderBy") or []):
-            key = {"RunStart": "runStart", "RunEnd": "runEnd", "PipelineName": "pipelineName",
-                   "Status": "status"}[order["orderBy"]]
+            key = {"RunStart": "runStart", "RunEnd": "runEnd", "PipelineName": "pipelineName", "Status": "status"}[
+                order["orderBy"]
+            ]
             selected.sort(key=lambda run: str(run.get(key) or ""), reverse=order["order"] == "DESC")
         offset = int(body.get("continuationToken") or 0)
-        page = selected[offset: offset + self.page_size]
+        page = selected[offset : offset + self.page_size]
         answer: dict[str, Any] = {"value": page}
         if offset + self.page_size < len(selected):
             answer["continuationToken"] = str(offset + self.page_size)
@@ -337,7 +347,8 @@ class FakeDataFactory:
         existing = self.triggers.get(name)
         if existing is not None and existing["properties"].get("runtimeState") == "Started":
             return self._error(
-                400, "TriggerEnabledCannotUpdate",
+                400,
+                "TriggerEnabledCannotUpdate",
                 f"Cannot update enabled Trigger; it needs to be stopped. Trigger name: {name}",
             )
         properties = copy.deepcopy((request.json or {}).get("properties") or {})

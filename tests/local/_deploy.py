@@ -73,9 +73,7 @@ def save_models(folder: Path) -> Models:
             str(pyfunc), python_model=str(code), signature=infer_signature(frame, frame.a), pip_requirements=["pandas"]
         )
     broken = folder / "model_broken"
-    mlflow.sklearn.save_model(
-        LinearRegression().fit(frame, frame.a), str(broken), pip_requirements=["scikit-learn"]
-    )
+    mlflow.sklearn.save_model(LinearRegression().fit(frame, frame.a), str(broken), pip_requirements=["scikit-learn"])
     for item in broken.iterdir():
         if item.name.startswith("model."):
             item.write_bytes(b"not a model")

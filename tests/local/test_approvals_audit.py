@@ -95,9 +95,12 @@ def test_the_log_refuses_update_and_delete_through_sqlite(store: Store) -> None:
 
 
 def test_edited_entry_is_detected(store: Store) -> None:
-    _sql(store.db, *UNLOCK,
-         "UPDATE approval_audit SET payload = replace(payload, 'signed off by alice', 'signed off by carol')"
-         " WHERE event = 'voted'")
+    _sql(
+        store.db,
+        *UNLOCK,
+        "UPDATE approval_audit SET payload = replace(payload, 'signed off by alice', 'signed off by carol')"
+        " WHERE event = 'voted'",
+    )
     ok, problems = store.verify()
     assert not ok
     assert any("was edited: its hash does not match" in problem for problem in problems)

@@ -137,24 +137,31 @@ def test_copy_sql_python_produce_content_addressed_snapshots(
     assert run.status is Status.SUCCEEDED
     assert statuses[-1] == "Succeeded"
     assert [(a.name, a.type, a.native_status) for a in run.activities] == [
-        ("raw", "Copy", "Succeeded"), ("clean", "Sql", "Succeeded"), ("enriched", "Python", "Succeeded")
+        ("raw", "Copy", "Succeeded"),
+        ("clean", "Sql", "Succeeded"),
+        ("enriched", "Python", "Succeeded"),
     ]
     assert run.parameters == {"min_amount": 5.0, "rate": 1.5, "mlops_request_id": run.idempotency_key}
 
     enriched = run.output("enriched")
-    expected = pa.table({
-        "id": pa.array([1, 3], pa.int64()),
-        "amount": pa.array([10.5, 7.25]),
-        "region": pa.array(["eu", "eu"]),
-        "total": pa.array([15.75, 10.875]),
-    })
+    expected = pa.table(
+        {
+            "id": pa.array([1, 3], pa.int64()),
+            "amount": pa.array([10.5, 7.25]),
+            "region": pa.array(["eu", "eu"]),
+            "total": pa.array([15.75, 10.875]),
+        }
+    )
     stored = pq.read_table(enriched.uri)
     assert stored.equals(expected)
     assert enriched.digest == _digest(expected)
     assert Path(enriched.uri).name == enriched.digest.split(":")[1] + ".parquet"
     assert enriched.row_count == 2
     assert [(c.name, c.type) for c in enriched.columns] == [
-        ("id", "int64"), ("amount", "double"), ("region", "string"), ("total", "double")
+        ("id", "int64"),
+        ("amount", "double"),
+        ("region", "string"),
+        ("total", "double"),
     ]
     assert run.output() == enriched  # the last activity's output
     assert pq.read_table(run.output("raw").uri).num_rows == 4
@@ -184,11 +191,13 @@ def test_identical_refresh_reuses_the_digest_and_changed_data_does_not(
 def test_cancel_stops_the_worker_and_marks_the_run_cancelled(
     client: DataFactoryClient, data: Path, tmp_path: Path
 ) -> None:
-    client.define(RefreshPipeline(
-        name="slow",
-        parameters={"release_file": "string"},
-        activities=[Copy(name="raw", source="data/sales"), Python(name="hold", function=wait_for_release)],
-    ))
+    client.define(
+        RefreshPipeline(
+            name="slow",
+            parameters={"release_file": "string"},
+            activities=[Copy(name="raw", source="data/sales"), Python(name="hold", function=wait_for_release)],
+        )
+    )
     operation = client.begin_refresh("slow", parameters={"release_file": str(tmp_path / "never")})
     _wait_for_activity(client, operation.id, "hold")
     pid = _worker_pid(tmp_path, operation.id)
@@ -211,11 +220,13 @@ def test_cancel_stops_the_worker_and_marks_the_run_cancelled(
 def test_killed_worker_leaves_the_run_failed_and_no_partial_snapshot(
     client: DataFactoryClient, data: Path, tmp_path: Path
 ) -> None:
-    client.define(RefreshPipeline(
-        name="slow",
-        parameters={"release_file": "string"},
-        activities=[Copy(name="raw", source="data/sales"), Python(name="hold", function=wait_for_release)],
-    ))
+    client.define(
+        RefreshPipeline(
+            name="slow",
+            parameters={"release_file": "string"},
+            activities=[Copy(name="raw", source="data/sales"), Python(name="hold", function=wait_for_release)],
+        )
+    )
     operation = client.begin_refresh("slow", parameters={"release_file": str(tmp_path / "never")})
     _wait_for_activity(client, operation.id, "hold")
     pid = _worker_pid(tmp_path, operation.id)
@@ -238,10 +249,12 @@ def test_killed_worker_leaves_the_run_failed_and_no_partial_snapshot(
 
 
 def test_failed_sql_activity_names_the_activity_and_the_error(client: DataFactoryClient, data: Path) -> None:
-    client.define(RefreshPipeline(
-        name="broken",
-        activities=[Copy(name="raw", source="data/sales"), Sql(name="clean", query="SELECT price FROM raw")],
-    ))
+    client.define(
+        RefreshPipeline(
+            name="broken",
+            activities=[Copy(name="raw", source="data/sales"), Sql(name="clean", query="SELECT price FROM raw")],
+        )
+    )
     with pytest.raises(OperationFailedError) as raised:
         client.begin_refresh("broken").result(timeout=60)
     message = str(raised.value)
@@ -254,14 +267,16 @@ def test_rerun_from_failure_reuses_the_succeeded_activities(
 ) -> None:
     flag = tmp_path / "incomplete.flag"
     flag.write_text("x")
-    client.define(RefreshPipeline(
-        name="checked",
-        parameters={"flag_file": "string"},
-        activities=[
-            Copy(name="raw", source="data/sales/2026-01.csv"),
-            Python(name="check", function=fail_while_flagged),
-        ],
-    ))
+    client.define(
+        RefreshPipeline(
+            name="checked",
+            parameters={"flag_file": "string"},
+            activities=[
+                Copy(name="raw", source="data/sales/2026-01.csv"),
+                Python(name="check", function=fail_while_flagged),
+            ],
+        )
+    )
     failed = client.begin_refresh("checked", parameters={"flag_file": str(flag)})
     with pytest.raises(OperationFailedError, match="upstream export is incomplete"):
         failed.result(timeout=60)
@@ -318,8 +333,12 @@ def test_bad_input_gets_typed_errors_naming_what_is_wrong(client: DataFactoryCli
     with pytest.raises(ConfigurationError, match="mlops_request_id"):
         client.begin_refresh("sales", parameters={"mlops_request_id": "x"})
     with pytest.raises(ConfigurationError, match=r"activities\.1\.sql\.query: Field required"):
-        client.define({"name": "p", "activities": [{"type": "copy", "name": "a", "source": "x.csv"},
-                                                   {"type": "sql", "name": "b"}]})
+        client.define(
+            {
+                "name": "p",
+                "activities": [{"type": "copy", "name": "a", "source": "x.csv"}, {"type": "sql", "name": "b"}],
+            }
+        )
     with pytest.raises(ConfigurationError, match=r"activities\.0: Input tag 'shell'"):
         client.define({"name": "p", "activities": [{"type": "shell", "name": "a"}]})
     with pytest.raises(ConfigurationError, match="names must be unique"):

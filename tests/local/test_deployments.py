@@ -98,15 +98,18 @@ def test_blue_green_rollout_and_rollback_under_load_drop_nothing(store: Path, mo
     server = EndpointServer(store / "endpoints" / "load-ep", "load-ep")
     info = server.info()
     assert info is not None
-    request = build_request(info.host, info.port, "/score", b'{"input_data": [[1.0, 2.0, 3.0]]}',
-                            key=server.keys()["primary_key"])
+    request = build_request(
+        info.host, info.port, "/score", b'{"input_data": [[1.0, 2.0, 3.0]]}', key=server.keys()["primary_key"]
+    )
     load = LoadRun(info.host, info.port, [request], total=6000, concurrency=8)
     clock = PhaseClock(server, load, per_window=400)
     load.start()
     try:
         with DeploymentClient(f"local://{store}", clock=clock, settings=SETTINGS) as deployments:
             rollout = deployments.begin_deploy(
-                models.b, endpoint="load-ep", deployment="green",
+                models.b,
+                endpoint="load-ep",
+                deployment="green",
                 strategy=BlueGreen(steps=[10, 50, 100], bake_time=60, smoke_test=smoke(formula_b)),
             ).result()
             back = deployments.begin_rollback("load-ep").result()
@@ -120,7 +123,9 @@ def test_blue_green_rollout_and_rollback_under_load_drop_nothing(store: Path, mo
     assert rollout.succeeded
     assert not rollout.rolled_back
     assert [step.traffic for step in rollout.steps] == [
-        {"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}
+        {"blue": 90, "green": 10},
+        {"blue": 50, "green": 50},
+        {"blue": 0, "green": 100},
     ]
     assert all(step.smoke is not None and step.smoke.passed for step in rollout.steps)
     assert back.deployment == "blue"
@@ -147,7 +152,9 @@ def test_wrong_output_rolls_back_and_traffic_ends_exactly_as_before(client: Depl
     client.begin_deploy(models.a, endpoint="ep1", deployment="blue", strategy=Replace()).result()
     before = client.get_endpoint("ep1").traffic
     result = client.begin_deploy(
-        models.b, endpoint="ep1", deployment="green",
+        models.b,
+        endpoint="ep1",
+        deployment="green",
         strategy=BlueGreen(steps=[10, 100], smoke_test=smoke(formula_a)),  # B's output is not A's
     ).result()
     assert result.rolled_back
@@ -170,7 +177,9 @@ def test_wrong_output_rolls_back_and_traffic_ends_exactly_as_before(client: Depl
 def test_too_slow_rolls_back_after_a_step(client: DeploymentClient, models: Models) -> None:
     client.begin_deploy(models.a, endpoint="ep2", deployment="blue", strategy=Replace()).result()
     result = client.begin_deploy(
-        models.b, endpoint="ep2", deployment="green",
+        models.b,
+        endpoint="ep2",
+        deployment="green",
         strategy=BlueGreen(steps=[50, 100], smoke_test=smoke(formula_b, latency_budget=1e-7), keep_failed=True),
     ).result()
     assert result.rolled_back
@@ -185,7 +194,9 @@ def test_too_slow_rolls_back_after_a_step(client: DeploymentClient, models: Mode
 def test_rollback_off_fails_the_operation_and_leaves_traffic(client: DeploymentClient, models: Models) -> None:
     client.begin_deploy(models.a, endpoint="ep3", deployment="blue", strategy=Replace()).result()
     operation = client.begin_deploy(
-        models.b, endpoint="ep3", deployment="green",
+        models.b,
+        endpoint="ep3",
+        deployment="green",
         strategy={"steps": [100], "smoke_test": {"payload": PAYLOAD, "shape": [5]}, "rollback_on_failure": False},
     )
     with pytest.raises(OperationFailedError, match=r"output shape \[2\] does not match"):

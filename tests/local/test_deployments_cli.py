@@ -39,8 +39,21 @@ def test_deploy_invoke_history_rollback_stop(capsys: pytest.CaptureFixture[str],
     assert json.loads(out)["traffic"] == {"blue": 100}
     smoke = json.dumps({"payload": {"input_data": ROWS}, "expected": [formula_b(r) for r in ROWS]})
     code, out = cli(
-        capsys, "-t", target, "-o", "json", "deploy", str(models.b), "-e", "cli-ep", "--deployment", "green",
-        "--steps", "25,100", "--smoke", smoke,
+        capsys,
+        "-t",
+        target,
+        "-o",
+        "json",
+        "deploy",
+        str(models.b),
+        "-e",
+        "cli-ep",
+        "--deployment",
+        "green",
+        "--steps",
+        "25,100",
+        "--smoke",
+        smoke,
     )
     assert code == 0, out
     steps = [step["traffic"] for step in json.loads(out)["steps"]]

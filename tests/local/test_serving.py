@@ -336,7 +336,7 @@ def test_validate_traffic_rules() -> None:
 
 def test_payload_parsing_units() -> None:
     assert parse_json_body(b'{"inputs": {"a": 1, "b": 2}}', protocol="mlflow").rows == [[1, 2]]
-    assert parse_json_body(b'[[1, 2]]', protocol="azureml").rows == [[1, 2]]
+    assert parse_json_body(b"[[1, 2]]", protocol="azureml").rows == [[1, 2]]
     assert parse_csv(b"a,b\n1,2\n\n3,4\n").rows == [["1", "2"], ["3", "4"]]
     with pytest.raises(PayloadError, match="header"):
         parse_csv(b"")

@@ -30,7 +30,7 @@ TRUE_COEF = np.array([3.0, -2.0, 1.0])
 MODELS = {
     "reg": [
         (TRUE_COEF * [1.0, 1.0, 0.5], 0.62),  # v1 champion: half of c's effect
-        (TRUE_COEF, 0.11),                     # v2 better
+        (TRUE_COEF, 0.11),  # v2 better
         (TRUE_COEF * [1.0, 1.0, 0.5], 0.62),  # v3 the same as the champion
         (TRUE_COEF * [0.6, 1.0, 0.5], 0.95),  # v4 worse (and the latest registered)
     ],
@@ -224,28 +224,60 @@ ranges = {{ a = [-10, 10] }}
     return path
 
 
-def test_cli_exit_codes_and_report(store: Path, evaluation: pd.DataFrame, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes_and_report(
+    store: Path, evaluation: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "eval.parquet"
     evaluation.to_parquet(data)
     _frame(200, seed=1).to_parquet(tmp_path / "train.parquet")
     checks = _write_checks(tmp_path / "checks.toml", tmp_path / "train.parquet", min_delta=0.05, max_rmse=2.0)
     target = ["--target", f"local://{store}"]
     html = tmp_path / "out" / "report.html"
-    assert run([*target, "validate", "reg@2", "--data", str(data), "--checks", str(checks), "--report", str(html),
-                "--no-record"]) == 0
+    assert (
+        run(
+            [
+                *target,
+                "validate",
+                "reg@2",
+                "--data",
+                str(data),
+                "--checks",
+                str(checks),
+                "--report",
+                str(html),
+                "--no-record",
+            ]
+        )
+        == 0
+    )
     page = html.read_text(encoding="utf-8")
     assert "<svg" in page
     assert "candidate reg@2" in page
     assert "PSI per feature" in page
     assert "promote" in capsys.readouterr().out
-    assert run([*target, "validate", "reg:champion", "--data", str(data), "--checks", str(checks),
-                "--no-record"]) == 0  # the champion itself: nothing to beat
+    assert (
+        run([*target, "validate", "reg:champion", "--data", str(data), "--checks", str(checks), "--no-record"]) == 0
+    )  # the champion itself: nothing to beat
     assert run([*target, "validate", "reg@4", "--data", str(data), "--checks", str(checks), "--no-record"]) == 3
     strict = _write_checks(tmp_path / "strict.toml", tmp_path / "train.parquet", min_delta=0.05, max_rmse=0.01)
     capsys.readouterr()
-    assert run([*target, "--output", "json", "validate", "reg@2", "--data", str(data), "--checks", str(strict),
-                "--no-record"]) == 1
+    assert (
+        run(
+            [
+                *target,
+                "--output",
+                "json",
+                "validate",
+                "reg@2",
+                "--data",
+                str(data),
+                "--checks",
+                str(strict),
+                "--no-record",
+            ]
+        )
+        == 1
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed["outcome"] == "failed"
     assert printed["passed"] is False

@@ -32,16 +32,28 @@ def test_report_plots_render_in_headless_chromium(tmp_path: Path) -> None:
     page.write_text(sample_report().to_html(), encoding="utf-8")
     shot = tmp_path / "report.png"
     completed = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,1300", f"--screenshot={shot}",
-         page.as_uri()],
-        capture_output=True, text=True, timeout=90, check=False,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1000,1300",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
     assert shot.is_file(), completed.stderr[-2000:]
     image = image_module.open(shot)
     assert image.size == (1000, 1300)
     # Each plot paints in its own colour: candidate bars, champion bars, drifted-feature bar, stable bars.
-    assert _colour_pixels(image, (0x3D, 0x5A, 0x80)) > 500   # candidate metric bars
-    assert _colour_pixels(image, (0x98, 0xA6, 0xB5)) > 500   # champion metric bars
-    assert _colour_pixels(image, (0xD1, 0x49, 0x5B)) > 300   # drifted feature (bmi) PSI bar
-    assert _colour_pixels(image, (0x2A, 0x9D, 0x8F)) > 300   # stable feature bar, CI, verdict badge
+    assert _colour_pixels(image, (0x3D, 0x5A, 0x80)) > 500  # candidate metric bars
+    assert _colour_pixels(image, (0x98, 0xA6, 0xB5)) > 500  # champion metric bars
+    assert _colour_pixels(image, (0xD1, 0x49, 0x5B)) > 300  # drifted feature (bmi) PSI bar
+    assert _colour_pixels(image, (0x2A, 0x9D, 0x8F)) > 300  # stable feature bar, CI, verdict badge

@@ -17,22 +17,54 @@ from mlops_sdk.models.validation import CheckResult, FeatureDrift, MetricCompari
 
 def sample_report(*, comparative_fails: bool = False, hard_fails: bool = False) -> ValidationReport:
     checks = [
-        CheckResult(name="threshold:rmse", passed=not hard_fails, kind="MetricThreshold", observed=52.5,
-                    expected={"max": 60.0}, message="rmse 52.5 is at most 60"),
         CheckResult(
-            name="beats_champion:rmse", passed=not comparative_fails, kind="BeatsChampion", comparative=True,
-            observed=2.5, expected={"min_delta": 0.5, "relative": False}, message="improvement 2.5",
-            comparison=MetricComparison(metric="rmse", greater_is_better=False, candidate=52.5, champion=55.0,
-                                        improvement=2.5, min_delta=0.5, ci_low=0.7, ci_high=4.1, confidence=0.95,
-                                        resamples=500),
+            name="threshold:rmse",
+            passed=not hard_fails,
+            kind="MetricThreshold",
+            observed=52.5,
+            expected={"max": 60.0},
+            message="rmse 52.5 is at most 60",
         ),
         CheckResult(
-            name="no_drift", passed=True, kind="NoDrift", observed={"max_psi": 0.31, "drifted": ["bmi"]},
-            expected={"max_psi": 0.2}, message="drift in bmi",
-            drift=(FeatureDrift(feature="age", kind="numeric", psi=0.01, ks_statistic=0.02, ks_pvalue=0.9,
-                                drifted=False),
-                   FeatureDrift(feature="bmi", kind="numeric", psi=0.31, ks_statistic=0.2, ks_pvalue=1e-6,
-                                drifted=True, reason="PSI 0.31 > 0.2")),
+            name="beats_champion:rmse",
+            passed=not comparative_fails,
+            kind="BeatsChampion",
+            comparative=True,
+            observed=2.5,
+            expected={"min_delta": 0.5, "relative": False},
+            message="improvement 2.5",
+            comparison=MetricComparison(
+                metric="rmse",
+                greater_is_better=False,
+                candidate=52.5,
+                champion=55.0,
+                improvement=2.5,
+                min_delta=0.5,
+                ci_low=0.7,
+                ci_high=4.1,
+                confidence=0.95,
+                resamples=500,
+            ),
+        ),
+        CheckResult(
+            name="no_drift",
+            passed=True,
+            kind="NoDrift",
+            observed={"max_psi": 0.31, "drifted": ["bmi"]},
+            expected={"max_psi": 0.2},
+            message="drift in bmi",
+            drift=(
+                FeatureDrift(feature="age", kind="numeric", psi=0.01, ks_statistic=0.02, ks_pvalue=0.9, drifted=False),
+                FeatureDrift(
+                    feature="bmi",
+                    kind="numeric",
+                    psi=0.31,
+                    ks_statistic=0.2,
+                    ks_pvalue=1e-6,
+                    drifted=True,
+                    reason="PSI 0.31 > 0.2",
+                ),
+            ),
         ),
     ]
     return ValidationReport.build(
@@ -55,7 +87,9 @@ def test_outcome_passed_and_gate() -> None:
     with pytest.raises(ValidationFailedError) as caught:
         held.raise_for_gate()
     assert caught.value.details == {
-        "outcome": "not_promoted", "model": "diabetes@3", "digest": held.digest,
+        "outcome": "not_promoted",
+        "model": "diabetes@3",
+        "digest": held.digest,
         "failed_checks": ["beats_champion:rmse"],
     }
     assert sample_report(comparative_fails=True, hard_fails=True).outcome == "failed"
@@ -163,8 +197,10 @@ ranges = { age = [0, 120] }
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("[[checks]]\ntype = 'MetricThreshold'\nmetric = 'rmse'\nmaximum = 3\n",
-         r"checks\[0\]: unknown key\(s\) maximum for MetricThreshold; it takes: metric, min, max, source, name"),
+        (
+            "[[checks]]\ntype = 'MetricThreshold'\nmetric = 'rmse'\nmaximum = 3\n",
+            r"checks\[0\]: unknown key\(s\) maximum for MetricThreshold; it takes: metric, min, max, source, name",
+        ),
         ("[[checks]]\ntype = 'Nope'\n", "unknown check type 'Nope'; built-in types: MetricThreshold, BeatsChampion"),
         ("[[checks]]\ntype = 'BeatsChampion'\nmetric = 'rmsee'\n", r"unknown metric 'rmsee' \(did you mean 'rmse'\?\)"),
         ("champions = 'x'\n", r"unknown key\(s\) champions"),

@@ -42,7 +42,11 @@ def test_parameters_are_checked_by_declared_type() -> None:
 def test_strings_are_coerced_for_the_cli() -> None:
     values = {"region": "7", "days": "3", "ratio": "0.25", "full": "true", "tables": '["a"]'}
     assert check_parameters(INFO, values, coerce_strings=True) == {
-        "region": "7", "days": 3, "ratio": 0.25, "full": True, "tables": ["a"]
+        "region": "7",
+        "days": 3,
+        "ratio": 0.25,
+        "full": True,
+        "tables": ["a"],
     }
     with pytest.raises(ConfigurationError, match="parameter 'full' must be bool, got 'maybe'"):
         check_parameters(INFO, {"region": "x", "full": "maybe"}, coerce_strings=True)
@@ -54,16 +58,34 @@ def test_strings_are_coerced_for_the_cli() -> None:
         ({"name": "p", "activities": []}, "activities"),
         ({"name": "bad name", "activities": [{"type": "copy", "name": "a", "source": "x"}]}, "name"),
         ({"name": "p", "activities": [{"type": "copy", "name": "a", "source": " "}]}, "activities.0.copy.source"),
-        ({"name": "p", "activities": [{"type": "copy", "name": "a", "source": "x", "sink": "y"}]},
-         "activities.0.copy.sink"),
-        ({"name": "p", "activities": [{"type": "python", "name": "a", "function": "no_colon"}]},
-         "activities.0.python.function"),
-        ({"name": "p", "parameters": {"x": {"type": "date"}}, "activities": [{"type": "sql", "name": "a",
-          "query": "select 1"}]}, "parameters.x.type"),
-        ({"name": "p", "parameters": {"mlops_request_id": "string"},
-          "activities": [{"type": "sql", "name": "a", "query": "select 1"}]}, "parameters"),
-        ({"name": "p", "activities": [{"type": "python", "name": "b", "function": "m:f", "inputs": ["a"]}]},
-         "activities"),
+        (
+            {"name": "p", "activities": [{"type": "copy", "name": "a", "source": "x", "sink": "y"}]},
+            "activities.0.copy.sink",
+        ),
+        (
+            {"name": "p", "activities": [{"type": "python", "name": "a", "function": "no_colon"}]},
+            "activities.0.python.function",
+        ),
+        (
+            {
+                "name": "p",
+                "parameters": {"x": {"type": "date"}},
+                "activities": [{"type": "sql", "name": "a", "query": "select 1"}],
+            },
+            "parameters.x.type",
+        ),
+        (
+            {
+                "name": "p",
+                "parameters": {"mlops_request_id": "string"},
+                "activities": [{"type": "sql", "name": "a", "query": "select 1"}],
+            },
+            "parameters",
+        ),
+        (
+            {"name": "p", "activities": [{"type": "python", "name": "b", "function": "m:f", "inputs": ["a"]}]},
+            "activities",
+        ),
     ],
 )
 def test_malformed_declarations_name_the_field(declaration: dict[str, object], field: str) -> None:
@@ -74,8 +96,11 @@ def test_malformed_declarations_name_the_field(declaration: dict[str, object], f
 
 def test_parameter_shorthand_and_required() -> None:
     pipeline = RefreshPipeline.model_validate(
-        {"name": "p", "parameters": {"since": "String", "n": {"type": "int", "default": 1}},
-         "activities": [{"type": "sql", "name": "a", "query": "select 1"}]}
+        {
+            "name": "p",
+            "parameters": {"since": "String", "n": {"type": "int", "default": 1}},
+            "activities": [{"type": "sql", "name": "a", "query": "select 1"}],
+        }
     )
     assert pipeline.parameters["since"].type == "string"
     assert pipeline.parameters["since"].required

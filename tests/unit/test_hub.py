@@ -92,3 +92,20 @@ def test_polling_comes_from_the_backend_unless_configured(tmp_path: Path) -> Non
     configured = BaseClient("local://.mlops", settings={"poll_interval": 5, "poll_max_interval": 60})
     assert configured._polling() == PollingOptions(initial_interval=5.0, max_interval=60.0)
     assert configured._polling(PollingOptions(initial_interval=1.0)).initial_interval == 5.0
+
+
+def test_public_names_are_declared_consistently() -> None:
+    import ast
+    import inspect
+
+    assert set(mlops_sdk.__all__) == {*mlops_sdk._EXPORTS, "__version__"}
+    tree = ast.parse(inspect.getsource(mlops_sdk))
+    guarded = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+        for item in node.body
+        if isinstance(item, ast.ImportFrom)
+        for alias in item.names
+    }
+    assert guarded == set(mlops_sdk._EXPORTS)

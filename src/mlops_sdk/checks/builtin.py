@@ -121,7 +121,8 @@ class MetricThreshold:
             passed, why = False, f"is above the maximum {_fmt(self.max)}"
         else:
             bounds = " and ".join(
-                f"{word} {_fmt(bound)}" for word, bound in (("at least", self.min), ("at most", self.max))
+                f"{word} {_fmt(bound)}"
+                for word, bound in (("at least", self.min), ("at most", self.max))
                 if bound is not None
             )
             passed, why = True, f"is {bounds}"
@@ -195,20 +196,35 @@ class BeatsChampion:
         metric = get_metric(self.metric)
         greater = metric.greater_is_better if self.greater_is_better is None else self.greater_is_better
         candidate = context.score(context.candidate, metric)
-        base = MetricComparison(metric=metric.name, greater_is_better=greater, candidate=candidate,
-                                relative=self.relative, min_delta=self.min_delta)
+        base = MetricComparison(
+            metric=metric.name,
+            greater_is_better=greater,
+            candidate=candidate,
+            relative=self.relative,
+            min_delta=self.min_delta,
+        )
         expected: dict[str, Any] = {"min_delta": self.min_delta, "relative": self.relative}
         champion_version = context.champion
         if champion_version is None:
             return CheckResult(
-                name=self.name, passed=True, kind="BeatsChampion", comparative=True, observed=None, expected=expected,
+                name=self.name,
+                passed=True,
+                kind="BeatsChampion",
+                comparative=True,
+                observed=None,
+                expected=expected,
                 message=f"first model: no version of {context.candidate.name} holds alias "
                 f"{context.champion_alias!r}; {metric.name} {_fmt(candidate)}",
                 comparison=base,
             )
         if champion_version.ref == context.candidate.ref:
             return CheckResult(
-                name=self.name, passed=True, kind="BeatsChampion", comparative=True, observed=0.0, expected=expected,
+                name=self.name,
+                passed=True,
+                kind="BeatsChampion",
+                comparative=True,
+                observed=0.0,
+                expected=expected,
                 message=f"{context.candidate.ref} is the current champion ({context.champion_alias!r})",
                 comparison=base.model_copy(update={"champion": candidate, "improvement": 0.0}),
             )
@@ -223,9 +239,15 @@ class BeatsChampion:
         )
         if passed and self.bootstrap:
             low, high = paired_bootstrap(
-                context.labels(), context.predictions(context.candidate), context.predictions(champion_version),
-                metric, greater_is_better=greater, relative=self.relative, resamples=self.bootstrap,
-                confidence=self.confidence, seed=self.seed,
+                context.labels(),
+                context.predictions(context.candidate),
+                context.predictions(champion_version),
+                metric,
+                greater_is_better=greater,
+                relative=self.relative,
+                resamples=self.bootstrap,
+                confidence=self.confidence,
+                seed=self.seed,
             )
             if low <= self.min_delta:
                 passed = False
@@ -243,13 +265,25 @@ class BeatsChampion:
             message = f"{summary} > required {_fmt(self.min_delta)}"
         else:
             message = f"{summary} is not more than min_delta {_fmt(self.min_delta)}: not better than the champion"
-        comparison = base.model_copy(update={
-            "champion": champion, "improvement": gain, "ci_low": low, "ci_high": high,
-            "confidence": self.confidence if self.bootstrap else None, "resamples": self.bootstrap,
-        })
+        comparison = base.model_copy(
+            update={
+                "champion": champion,
+                "improvement": gain,
+                "ci_low": low,
+                "ci_high": high,
+                "confidence": self.confidence if self.bootstrap else None,
+                "resamples": self.bootstrap,
+            }
+        )
         return CheckResult(
-            name=self.name, passed=passed, kind="BeatsChampion", comparative=True, observed=gain, expected=expected,
-            message=message, comparison=comparison,
+            name=self.name,
+            passed=passed,
+            kind="BeatsChampion",
+            comparative=True,
+            observed=gain,
+            expected=expected,
+            message=message,
+            comparison=comparison,
         )
 
 
@@ -373,7 +407,11 @@ class DataQuality:
             ]
         message = "; ".join(problems) if problems else f"{len(frame)} rows meet every rule"
         return CheckResult(
-            name=self.name, passed=not problems, kind="DataQuality", observed=observed, expected=self.expected(),
+            name=self.name,
+            passed=not problems,
+            kind="DataQuality",
+            observed=observed,
+            expected=self.expected(),
             message=message,
         )
 
@@ -421,11 +459,13 @@ class NoDrift:
                 details={"field": "reference"},
             )
         if self.max_psi <= 0:
-            raise ConfigurationError(f"NoDrift max_psi must be positive, got {self.max_psi}",
-                                     details={"field": "max_psi"})
+            raise ConfigurationError(
+                f"NoDrift max_psi must be positive, got {self.max_psi}", details={"field": "max_psi"}
+            )
         if self.ks_pvalue is not None and not 0 < self.ks_pvalue < 1:
-            raise ConfigurationError(f"NoDrift ks_pvalue must be in (0, 1), got {self.ks_pvalue}",
-                                     details={"field": "ks_pvalue"})
+            raise ConfigurationError(
+                f"NoDrift ks_pvalue must be in (0, 1), got {self.ks_pvalue}", details={"field": "ks_pvalue"}
+            )
         if self.bins < 2:
             raise ConfigurationError(f"NoDrift bins must be at least 2, got {self.bins}", details={"field": "bins"})
         _set_default_name(self, "no_drift")
@@ -487,8 +527,15 @@ class NoDrift:
             if self.ks_pvalue is not None and pvalue is not None and pvalue < self.ks_pvalue:
                 reasons.append(f"KS p-value {pvalue:.3g} < {self.ks_pvalue:g}")
             results.append(
-                FeatureDrift(feature=feature, kind=kind, psi=psi, ks_statistic=statistic, ks_pvalue=pvalue,
-                             drifted=bool(reasons), reason="; ".join(reasons) or None)
+                FeatureDrift(
+                    feature=feature,
+                    kind=kind,
+                    psi=psi,
+                    ks_statistic=statistic,
+                    ks_pvalue=pvalue,
+                    drifted=bool(reasons),
+                    reason="; ".join(reasons) or None,
+                )
             )
         drifted = [item for item in results if item.drifted]
         worst = max(results, key=lambda item: item.psi if not math.isnan(item.psi) else math.inf)
@@ -500,9 +547,13 @@ class NoDrift:
         if self.ks_pvalue is not None:
             expected["ks_pvalue"] = self.ks_pvalue
         return CheckResult(
-            name=self.name, passed=not drifted, kind="NoDrift",
+            name=self.name,
+            passed=not drifted,
+            kind="NoDrift",
             observed={"max_psi": worst.psi, "drifted": [item.feature for item in drifted]},
-            expected=expected, message=message, drift=tuple(results),
+            expected=expected,
+            message=message,
+            drift=tuple(results),
         )
 
 
@@ -527,8 +578,9 @@ class SignatureCheck:
 
     def __post_init__(self) -> None:
         if self.rows < 1:
-            raise ConfigurationError(f"SignatureCheck rows must be at least 1, got {self.rows}",
-                                     details={"field": "rows"})
+            raise ConfigurationError(
+                f"SignatureCheck rows must be at least 1, got {self.rows}", details={"field": "rows"}
+            )
         _set_default_name(self, "signature")
 
     def _frame(self, context: CheckContext) -> Any:
@@ -553,7 +605,10 @@ class SignatureCheck:
             missing = [name for name in columns if name not in frame.columns]
             if missing:
                 return CheckResult(
-                    name=self.name, passed=False, kind="SignatureCheck", observed={"missing_columns": missing},
+                    name=self.name,
+                    passed=False,
+                    kind="SignatureCheck",
+                    observed={"missing_columns": missing},
                     expected=expected,
                     message=f"the sample lacks column(s) {', '.join(missing)} of the signature of "
                     f"{context.candidate.ref}",
@@ -572,5 +627,11 @@ class SignatureCheck:
         message = "; ".join(problems) or (
             f"{context.candidate.ref} answered {answered} predictions for {len(frame)} rows"
         )
-        return CheckResult(name=self.name, passed=not problems, kind="SignatureCheck", observed=observed,
-                           expected=expected, message=message)
+        return CheckResult(
+            name=self.name,
+            passed=not problems,
+            kind="SignatureCheck",
+            observed=observed,
+            expected=expected,
+            message=message,
+        )

@@ -75,8 +75,9 @@ def _check_class(kind: str, where: str) -> type[Any]:
     try:
         loaded = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
-        raise ConfigurationError(f"{where}: cannot import check {kind!r}: {error}",
-                                 details={"field": "type", "value": kind}) from error
+        raise ConfigurationError(
+            f"{where}: cannot import check {kind!r}: {error}", details={"field": "type", "value": kind}
+        ) from error
     if not inspect.isclass(loaded):
         raise ConfigurationError(f"{where}: {kind!r} is not a class", details={"field": "type", "value": kind})
     return loaded
@@ -85,8 +86,9 @@ def _check_class(kind: str, where: str) -> type[Any]:
 def _build(entry: Any, index: int, base: Path, file: Path) -> Any:
     where = f"{file} checks[{index}]"
     if not isinstance(entry, dict) or "type" not in entry:
-        raise ConfigurationError(f"{where}: each [[checks]] table needs a type = \"...\" key",
-                                 details={"field": "type", "file": str(file)})
+        raise ConfigurationError(
+            f'{where}: each [[checks]] table needs a type = "..." key', details={"field": "type", "file": str(file)}
+        )
     options = dict(entry)
     kind = str(options.pop("type"))
     cls = _check_class(kind, where)

@@ -11,8 +11,17 @@ from typing import Annotated, Optional
 import typer
 
 from mlops_sdk._version import __version__
-from mlops_sdk.cli import approvals_cmd, config_cmd, data_cmd, doctor_cmd, resume_cmd, validate_cmd
-from mlops_sdk.cli import endpoints_cmd, models_cmd, train_cmd
+from mlops_sdk.cli import (
+    approvals_cmd,
+    config_cmd,
+    data_cmd,
+    doctor_cmd,
+    endpoints_cmd,
+    models_cmd,
+    resume_cmd,
+    train_cmd,
+    validate_cmd,
+)
 from mlops_sdk.cli.output import state
 
 app = typer.Typer(

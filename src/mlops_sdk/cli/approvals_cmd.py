@@ -31,8 +31,10 @@ def _render_request(request: ApprovalRequest) -> None:
     console = state.console()
     policy = request.policy
     console.print(f"[bold]{escape(request.id)}[/]  {escape(request.model_ref)}  [bold]{request.status.value}[/]")
-    console.print(f"  requested by {escape(str(request.requester))} at {_when(request.created_at)}"
-                  f"{'  - ' + escape(request.reason) if request.reason else ''}")
+    console.print(
+        f"  requested by {escape(str(request.requester))} at {_when(request.created_at)}"
+        f"{'  - ' + escape(request.reason) if request.reason else ''}"
+    )
     console.print(f"  deadline     {_when(request.deadline)}")
     if request.report is not None:
         console.print(f"  validation   {request.report.outcome} (digest {escape(request.report.digest)})")
@@ -44,8 +46,9 @@ def _render_request(request: ApprovalRequest) -> None:
     )
     for vote in request.votes:
         by = f" (recorded by {escape(str(vote.delegated_by))})" if vote.delegated_by else ""
-        console.print(f"  {_when(vote.at)}  {vote.decision:7}  {escape(str(vote.approver))}{by}: "
-                      f"{escape(vote.comment or '')}")
+        console.print(
+            f"  {_when(vote.at)}  {vote.decision:7}  {escape(str(vote.approver))}{by}: {escape(vote.comment or '')}"
+        )
     if request.decision is not None:
         console.print(f"  decision     [bold]{request.decision.status}[/]: {escape(request.decision.reason)}")
         for who, why in request.decision.ignored:
@@ -55,8 +58,9 @@ def _render_request(request: ApprovalRequest) -> None:
 
 
 def list_(
-    status: Annotated[str, typer.Option(help="pending, approved, auto_approved, rejected, timed_out, canceled or all.")]
-    = "pending",
+    status: Annotated[
+        str, typer.Option(help="pending, approved, auto_approved, rejected, timed_out, canceled or all.")
+    ] = "pending",
     model: Annotated[Optional[str], typer.Option(help="Only requests for this model (name@version).")] = None,  # noqa: UP045
 ) -> None:
     """List approval requests (pending ones by default)."""
@@ -66,8 +70,15 @@ def list_(
         state.emit(requests)
         return
     rows = [
-        (r.id, r.model_ref, r.status.value, r.requester or "-", _when(r.created_at), _when(r.deadline),
-         f"{len({v.approver.name for v in r.votes if v.decision == 'approve'})}/{r.policy.min_approvals}")
+        (
+            r.id,
+            r.model_ref,
+            r.status.value,
+            r.requester or "-",
+            _when(r.created_at),
+            _when(r.deadline),
+            f"{len({v.approver.name for v in r.votes if v.decision == 'approve'})}/{r.policy.min_approvals}",
+        )
         for r in requests
     ]
     state.table("approval requests", ["id", "model", "status", "requester", "requested", "deadline", "approvals"], rows)

@@ -101,8 +101,13 @@ def history(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None
         entries = client.history(name)
     rows = [
         (
-            e.at.isoformat(timespec="seconds"), e.action, e.deployment or "", e.model or "",
-            ", ".join(f"{k}={v}" for k, v in e.traffic.items() if v), e.by or "", e.reason or "",
+            e.at.isoformat(timespec="seconds"),
+            e.action,
+            e.deployment or "",
+            e.model or "",
+            ", ".join(f"{k}={v}" for k, v in e.traffic.items() if v),
+            e.by or "",
+            e.reason or "",
         )
         for e in entries
     ]
@@ -117,9 +122,10 @@ def stop(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
     """Stop a local endpoint's server (its deployments and traffic come back on the next start)."""
     with _client() as client:
         stopped = client.stop_endpoint(name)
-    state.emit({"endpoint": name, "stopped": stopped}, lambda data: state.console().print(
-        f"stopped {name}" if data["stopped"] else f"{name} was not running"
-    ))
+    state.emit(
+        {"endpoint": name, "stopped": stopped},
+        lambda data: state.console().print(f"stopped {name}" if data["stopped"] else f"{name} was not running"),
+    )
 
 
 @app.command("start")
@@ -181,8 +187,12 @@ def deploy(
         percents = [int(part) for part in steps.split(",") if part.strip()]
     except ValueError:
         raise typer.BadParameter("use comma-separated integers, e.g. 10,50,100", param_hint="--steps") from None
-    strategy: dict[str, Any] = {"kind": "blue_green", "steps": percents, "bake_time": bake,
-                                "rollback_on_failure": not no_rollback}
+    strategy: dict[str, Any] = {
+        "kind": "blue_green",
+        "steps": percents,
+        "bake_time": bake,
+        "rollback_on_failure": not no_rollback,
+    }
     if smoke:
         text = Path(smoke[1:]).read_text(encoding="utf-8") if smoke.startswith("@") else smoke
         try:

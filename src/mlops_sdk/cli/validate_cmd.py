@@ -53,8 +53,10 @@ def validate(
         )
     if report is not None:
         suffix = report.suffix.lower()
-        text = result.to_html() if suffix in (".html", ".htm") else (
-            result.to_json() if suffix == ".json" else result.to_markdown()
+        text = (
+            result.to_html()
+            if suffix in (".html", ".htm")
+            else (result.to_json() if suffix == ".json" else result.to_markdown())
         )
         report.parent.mkdir(parents=True, exist_ok=True)
         temporary = report.with_name(report.name + ".tmp")

@@ -7,9 +7,9 @@ sub-client of :class:`~mlops_sdk.MLOpsClient` (sharing the hub's backend, which 
 from __future__ import annotations
 
 import inspect
-from dataclasses import replace
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar

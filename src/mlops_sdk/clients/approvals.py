@@ -60,6 +60,7 @@ def _policy(policy: ApprovalPolicy | Mapping[str, Any]) -> ApprovalPolicy:
         )
         raise ConfigurationError(f"invalid approval policy: {problems}", details={"field": "policy"}) from error
 
+
 # People answer in minutes, not milliseconds: poll like a remote service even on the local backend.
 _HUMAN_POLLING = PollingOptions(initial_interval=1.0, max_interval=15.0)
 
@@ -98,8 +99,9 @@ class _WaitDriver:
     def result(self) -> ApprovalDecision:
         request = self._request or self._client.get(self._id)
         if request.decision is None:
-            raise OperationFailedError(f"approval request {self._id} ended {request.status.value} without a decision",
-                                       operation_id=self._id)
+            raise OperationFailedError(
+                f"approval request {self._id} ended {request.status.value} without a decision", operation_id=self._id
+            )
         self._client._record_on_model(request.decision)
         return request.decision
 
@@ -256,8 +258,9 @@ class ApprovalClient(BaseClient):
                 wanted = ApprovalStatus(status)
             except ValueError:
                 known = ", ".join([item.value for item in ApprovalStatus] + ["all"])
-                raise ConfigurationError(f"unknown status {status!r}; use one of {known}",
-                                         details={"field": "status"}) from None
+                raise ConfigurationError(
+                    f"unknown status {status!r}; use one of {known}", details={"field": "status"}
+                ) from None
         name = version = None
         if model is not None:
             name, version, _ = parse_model_ref(model)
@@ -292,8 +295,9 @@ class ApprovalClient(BaseClient):
         self, request_id: str, decision: Literal["approve", "reject"], comment: str, on_behalf_of: str | None
     ) -> ApprovalRequest:
         if not isinstance(comment, str) or not comment.strip():
-            raise ConfigurationError(f"{decision} needs a comment saying why (it goes into the audit trail)",
-                                     details={"field": "comment"})
+            raise ConfigurationError(
+                f"{decision} needs a comment saying why (it goes into the audit trail)", details={"field": "comment"}
+            )
         if on_behalf_of is not None and not on_behalf_of.strip():
             raise ConfigurationError("on_behalf_of must name an identity", details={"field": "on_behalf_of"})
         with span(f"approvals.{decision}", {"request_id": request_id}):
@@ -332,8 +336,9 @@ class ApprovalClient(BaseClient):
         ``client.resume_operation(token)`` or ``mlops resume TOKEN``.
         """
         self.get(request_id)  # fail fast on an unknown id
-        return self._wait_operation(request_id, progress=progress, show_progress=show_progress,
-                                    cancel_on_interrupt=cancel_on_interrupt)
+        return self._wait_operation(
+            request_id, progress=progress, show_progress=show_progress, cancel_on_interrupt=cancel_on_interrupt
+        )
 
     def _wait_operation(
         self,

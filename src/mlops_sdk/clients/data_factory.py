@@ -163,9 +163,7 @@ class DataFactoryClient(BaseClient):
         run_id = service.start_refresh(
             pipeline, values, idempotency_key=key, lineage=collect_lineage(self._context.config.base_dir)
         )
-        driver = _RefreshDriver(
-            service, run_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=key
-        )
+        driver = _RefreshDriver(service, run_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=key)
         return self._operation(
             driver, description=f"refresh of {pipeline!r}", progress=progress, show_progress=show_progress
         )

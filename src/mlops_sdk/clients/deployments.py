@@ -183,8 +183,11 @@ class DeploymentClient(BaseClient):
         lineage = collect_lineage()
         if isinstance(model, ModelVersion):
             lineage = model.lineage.model_copy(
-                update={key: getattr(lineage, key) for key in ("user", "ci_provider", "ci_build_id", "ci_build_url")
-                        if getattr(lineage, key) is not None}
+                update={
+                    key: getattr(lineage, key)
+                    for key in ("user", "ci_provider", "ci_build_id", "ci_build_url")
+                    if getattr(lineage, key) is not None
+                }
             )
         with span("deployments.begin_deploy", {"endpoint": endpoint, "deployment": name}):
             driver = self._svc().deploy(spec, endpoint=endpoint, deployment=name, strategy=chosen, lineage=lineage)
@@ -270,4 +273,3 @@ class DeploymentClient(BaseClient):
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
         """Tail of the endpoint's (local server) or a deployment's (Azure container) log."""
         return self._svc().get_logs(self._name(endpoint, "endpoint"), deployment=deployment, lines=lines)
-

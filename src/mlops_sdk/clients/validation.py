@@ -100,8 +100,9 @@ class ValidationClient(BaseClient):
             raise ConfigurationError("checks must be a non-empty list of checks", details={"field": "checks"})
         check_names(checks)
         if not isinstance(champion, str) or not _ALIAS.match(champion):
-            raise ConfigurationError(f"champion must be an alias name such as 'champion', got {champion!r}",
-                                     details={"field": "champion"})
+            raise ConfigurationError(
+                f"champion must be an alias name such as 'champion', got {champion!r}", details={"field": "champion"}
+            )
         candidate = self._resolve(model)
         champion_version = self._champion(candidate, champion)
         dataset = load_dataset(data, field="data") if data is not None else None

@@ -554,8 +554,7 @@ def check_parameters(
         expected = _PYTHON_TYPES[kind]
         if not isinstance(value, expected) or (kind in ("int", "float") and isinstance(value, bool)):
             raise ConfigurationError(
-                f"parameter {name!r} of pipeline {info.name!r} must be {kind}, got {type(value).__name__} "
-                f"{value!r}",
+                f"parameter {name!r} of pipeline {info.name!r} must be {kind}, got {type(value).__name__} {value!r}",
                 details={"parameter": name, "type": kind, "got": type(value).__name__},
             )
         result[name] = list(value) if isinstance(value, tuple) else value

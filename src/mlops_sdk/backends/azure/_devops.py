@@ -145,7 +145,9 @@ def translate_devops_error(error: BaseException, *, what: str, operation_id: str
     if status == 401:
         return AuthenticationError(
             f"{what}: Azure DevOps refused the credentials ({reason}); check devops_pat or the identity's access",
-            backend="azure", status_code=401, operation_id=operation_id,
+            backend="azure",
+            status_code=401,
+            operation_id=operation_id,
         )
     if status is not None:
         return error_for_status(status, f"{what}: {reason}", backend="azure", operation_id=operation_id)
@@ -233,8 +235,9 @@ class DevOps:
         if self._connection is None:
             from azure.devops.connection import Connection
 
-            self._connection = Connection(base_url=self.project.organization_url, creds=self._auth,
-                                          user_agent="mlops-sdk")
+            self._connection = Connection(
+                base_url=self.project.organization_url, creds=self._auth, user_agent="mlops-sdk"
+            )
         return self._connection
 
     def _client(self, name: str) -> Any:
@@ -269,8 +272,12 @@ class DevOps:
         account = properties.get("Account", {}) if isinstance(properties, dict) else {}
         email = account.get("$value") if isinstance(account, dict) else None
         display = getattr(user, "provider_display_name", None) or getattr(user, "custom_display_name", None)
-        return {"id": getattr(user, "id", None), "name": email or display or str(getattr(user, "id", "unknown")),
-                "email": email if email and "@" in email else None, "display_name": display}
+        return {
+            "id": getattr(user, "id", None),
+            "name": email or display or str(getattr(user, "id", "unknown")),
+            "email": email if email and "@" in email else None,
+            "display_name": display,
+        }
 
     # -- raw REST (APIs the package does not wrap) -----------------------------------------------
 
@@ -300,12 +307,18 @@ class DevOps:
         query = {**(params or {}), "api-version": api_version}
         try:
             response = self._session.request(
-                method, url, params=query, json=body, verify=self._verify, timeout=60,
+                method,
+                url,
+                params=query,
+                json=body,
+                verify=self._verify,
+                timeout=60,
                 headers={"Accept": "application/json", "X-TFS-FedAuthRedirect": "Suppress"},
             )
         except requests.RequestException as error:
-            raise ServiceRequestError(f"{what}: the request did not reach Azure DevOps ({error})",
-                                      backend="azure", operation_id=operation_id) from error
+            raise ServiceRequestError(
+                f"{what}: the request did not reach Azure DevOps ({error})", backend="azure", operation_id=operation_id
+            ) from error
         if response.status_code >= 400:
             try:
                 detail = response.json().get("message") or response.text

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["cloud_arguments", "create_ml_client", "quiet_azure"]
 
 
-
 @contextlib.contextmanager
 def quiet_azure() -> Iterator[None]:
     """Suppress azure-ai-ml warnings raised in the block (the caller's warning filters are restored)."""

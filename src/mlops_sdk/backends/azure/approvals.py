@@ -59,8 +59,13 @@ REPORT_PARAMETER = "mlopsReport"
 _PROPERTY = "mlops.approvalRequest"
 _APPROVAL_RECORD = "checkpoint.approval"
 _LIST_LIMIT = 50
-_SERVICE_CLOSED = {"rejected": "rejected", "canceled": "rejected", "failed": "rejected", "skipped": "rejected",
-                   "timedout": "timed_out"}
+_SERVICE_CLOSED = {
+    "rejected": "rejected",
+    "canceled": "rejected",
+    "failed": "rejected",
+    "skipped": "rejected",
+    "timedout": "timed_out",
+}
 _log = get_logger(__name__)
 
 
@@ -92,7 +97,7 @@ def _parse_time(value: Any) -> datetime | None:
     head, dot, rest = text.partition(".")
     if dot:
         digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
@@ -146,8 +151,9 @@ class AzureApprovalService:
     def whoami(self) -> ApproverIdentity:
         """The Azure DevOps identity the configured credentials act as."""
         user = self._devops.authenticated_user()
-        return ApproverIdentity(name=user["name"], email=user["email"], display_name=user["display_name"],
-                                source="devops")
+        return ApproverIdentity(
+            name=user["name"], email=user["email"], display_name=user["display_name"], source="devops"
+        )
 
     # -- requests ------------------------------------------------------------------------------------
 
@@ -169,8 +175,14 @@ class AzureApprovalService:
         }
         if draft.decided is not None:
             decision = draft.decided.model_copy(update={"requested_at": now, "decided_at": now})
-            return self._request(decision.request_id, spec, status=ApprovalStatus(decision.status), votes=(),
-                                 decision=decision, external={"sent_to_devops": "no: decided by policy at request"})
+            return self._request(
+                decision.request_id,
+                spec,
+                status=ApprovalStatus(decision.status),
+                votes=(),
+                decision=decision,
+                external={"sent_to_devops": "no: decided by policy at request"},
+            )
         text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
         if self._pipeline_id is not None:
             existing = self._find_by_key(draft) if draft.idempotency_key else None
@@ -183,8 +195,9 @@ class AzureApprovalService:
                 REPORT_PARAMETER: draft.report.digest if draft.report else "none",
                 REQUEST_PARAMETER: text,
             }
-            with devops_errors(f"running approval pipeline {self._pipeline_id} for "
-                               f"{draft.model_name}@{draft.model_version}"):
+            with devops_errors(
+                f"running approval pipeline {self._pipeline_id} for {draft.model_name}@{draft.model_version}"
+            ):
                 # Not retried: a POST that timed out may have started the run (the idempotency key finds it).
                 run = self._devops.pipelines().run_pipeline(
                     RunPipelineParameters(template_parameters=parameters), self._project, self._pipeline_id
@@ -192,8 +205,13 @@ class AzureApprovalService:
             run_id = int(run.id)
             with self._lock:
                 self._specs[run_id] = (spec, self._pipeline_id)
-            _log.info("approval request run-%s: pipeline %s run for %s@%s", run_id, self._pipeline_id,
-                      draft.model_name, draft.model_version)
+            _log.info(
+                "approval request run-%s: pipeline %s run for %s@%s",
+                run_id,
+                self._pipeline_id,
+                draft.model_name,
+                draft.model_version,
+            )
         else:
             current = current_run_id(self._devops.project)
             if current is None:
@@ -253,8 +271,9 @@ class AzureApprovalService:
         text: Any = None
         if definition is not None:
             with devops_errors(what, operation_id=f"run-{run_id}"):
-                run = self._backend.retry_policy.call(self._devops.pipelines().get_run, self._project,
-                                                      int(definition), run_id)
+                run = self._backend.retry_policy.call(
+                    self._devops.pipelines().get_run, self._project, int(definition), run_id
+                )
             text = (run.template_parameters or {}).get(REQUEST_PARAMETER)
         if not text:
             with devops_errors(what, operation_id=f"run-{run_id}"):
@@ -285,8 +304,11 @@ class AzureApprovalService:
         request_id = f"run-{run_id}"
         with devops_errors(f"reading the timeline of run {run_id}", operation_id=request_id):
             timeline = self._backend.retry_policy.call(self._devops.build().get_build_timeline, self._project, run_id)
-        ids = [str(record.id) for record in (getattr(timeline, "records", None) or [])
-               if str(getattr(record, "type", "")).lower() == _APPROVAL_RECORD]
+        ids = [
+            str(record.id)
+            for record in (getattr(timeline, "records", None) or [])
+            if str(getattr(record, "type", "")).lower() == _APPROVAL_RECORD
+        ]
         if not ids:
             return []
         data = self._backend.retry_policy.call(
@@ -304,8 +326,9 @@ class AzureApprovalService:
         definition = self._definition(run_id)
         if definition is not None:
             with devops_errors(f"reading run {run_id}", operation_id=request_id):
-                run = self._backend.retry_policy.call(self._devops.pipelines().get_run, self._project, definition,
-                                                      run_id)
+                run = self._backend.retry_policy.call(
+                    self._devops.pipelines().get_run, self._project, definition, run_id
+                )
             url = getattr(getattr(run, "_links", None), "additional_properties", {}) or {}
             web = url.get("web", {}).get("href") if isinstance(url.get("web"), dict) else None
             return str(run.state or "unknown"), (str(run.result) if run.result else None), web or run.url
@@ -326,8 +349,9 @@ class AzureApprovalService:
         try:
             policy = ApprovalPolicy.model_validate(spec["policy"])
         except (KeyError, ValidationError) as error:
-            raise ConfigurationError(f"run {run_id} carries an unreadable approval policy: {error}",
-                                     backend="azure", operation_id=request_id) from error
+            raise ConfigurationError(
+                f"run {run_id} carries an unreadable approval policy: {error}", backend="azure", operation_id=request_id
+            ) from error
         created_at = _parse_time(spec.get("created_at")) or self._backend.clock.now()
         external = {
             "devops_project": self._devops.project.url,
@@ -372,8 +396,10 @@ class AzureApprovalService:
                 native = closed[0]
                 if native.lower() == "approved":
                     status = "rejected"
-                    reason = (f"Azure DevOps approved the run, but not under the policy: "
-                              f"{ignored or 'too few counted approvals'}")
+                    reason = (
+                        f"Azure DevOps approved the run, but not under the policy: "
+                        f"{ignored or 'too few counted approvals'}"
+                    )
                 else:
                     status = _SERVICE_CLOSED.get(native.lower(), "rejected")
                     reason = f"the Azure DevOps approval ended {native}" + (f" ({ignored})" if ignored else "")
@@ -497,11 +523,16 @@ class AzureApprovalService:
             str(step["assignedApprover"]["displayName"])
             for approval in pending
             for step in approval.get("steps") or []
-            if isinstance(step.get("assignedApprover"), dict) and step["assignedApprover"].get("isContainer")
+            if isinstance(step.get("assignedApprover"), dict)
+            and step["assignedApprover"].get("isContainer")
             and step["assignedApprover"].get("displayName")
         )
-        candidate = ApprovalVote(approver=me.model_copy(update={"groups": groups}), decision=decision,
-                                 comment=comment, at=self._backend.clock.now())
+        candidate = ApprovalVote(
+            approver=me.model_copy(update={"groups": groups}),
+            decision=decision,
+            comment=comment,
+            at=self._backend.clock.now(),
+        )
         problem = request.policy.vote_problem(candidate, requester=request.requester)
         if problem is not None:
             raise PermissionDeniedError(
@@ -510,21 +541,32 @@ class AzureApprovalService:
                 operation_id=request_id,
             )
         body = [
-            {"approvalId": approval["id"], "status": "approved" if decision == "approve" else "rejected",
-             "comment": comment or ""}
+            {
+                "approvalId": approval["id"],
+                "status": "approved" if decision == "approve" else "rejected",
+                "comment": comment or "",
+            }
             for approval in pending
         ]
         # PATCH is not retried: Azure DevOps answers 409/400 for an approval already acted on.
-        self._devops.rest("PATCH", "pipelines/approvals", body=body,
-                          what=f"{decision} of Azure DevOps approvals of run {run_id}", operation_id=request_id)
+        self._devops.rest(
+            "PATCH",
+            "pipelines/approvals",
+            body=body,
+            what=f"{decision} of Azure DevOps approvals of run {run_id}",
+            operation_id=request_id,
+        )
         return self.get(request_id)
 
     def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
         """Cancel the approval run (its pending approval goes with it)."""
         request = self.get(request_id)
         if not request.is_pending:
-            raise ConflictError(f"approval request {request_id} is already {request.status.value}",
-                                backend="azure", operation_id=request_id)
+            raise ConflictError(
+                f"approval request {request_id} is already {request.status.value}",
+                backend="azure",
+                operation_id=request_id,
+            )
         from azure.devops.v7_1.build.models import Build
 
         run_id = _run_id(request_id)
@@ -544,4 +586,3 @@ class AzureApprovalService:
     def close(self) -> None:
         """Release the REST session."""
         self._devops.close()
-

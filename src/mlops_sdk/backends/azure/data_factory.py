@@ -113,8 +113,8 @@ class AzureDataFactoryService:
         settings = backend.config.settings
         if not settings.data_factory:
             raise ConfigurationError(
-                "client.data_factory on Azure needs the factory name: set data_factory = \"<factory>\" in "
-                "mlops.toml, MLOPS_DATA_FACTORY, or MLOpsClient(..., data_factory=\"<factory>\")",
+                'client.data_factory on Azure needs the factory name: set data_factory = "<factory>" in '
+                'mlops.toml, MLOPS_DATA_FACTORY, or MLOpsClient(..., data_factory="<factory>")',
                 backend="azure",
                 details={"setting": "data_factory"},
             )
@@ -198,9 +198,7 @@ class AzureDataFactoryService:
             page = dict(body)
 
             def query(page: dict[str, Any] = page) -> Any:
-                return self.client.activity_runs.query_by_pipeline_run(
-                    self.resource_group, self.factory, run_id, page
-                )
+                return self.client.activity_runs.query_by_pipeline_run(self.resource_group, self.factory, run_id, page)
 
             response = _raw(self._call(f"reading the activity runs of {run_id}", query, operation_id=run_id))
             items.extend(dict(item) for item in response.get("value") or [])
@@ -381,9 +379,7 @@ class AzureDataFactoryService:
         """``POST .../pipelineruns/{id}/cancel?isRecursive=``."""
         self._call(
             f"canceling pipeline run {run_id}",
-            lambda: self.client.pipeline_runs.cancel(
-                self.resource_group, self.factory, run_id, is_recursive=recursive
-            ),
+            lambda: self.client.pipeline_runs.cancel(self.resource_group, self.factory, run_id, is_recursive=recursive),
             operation_id=run_id,
         )
 
@@ -434,9 +430,10 @@ class AzureDataFactoryService:
         except ResourceNotFoundError:
             existing = {}
         if (existing.get("properties") or {}).get("runtimeState") == "Started":
-            self._lro(f"stopping trigger {name!r} to update it", lambda: self.client.triggers.begin_stop(
-                self.resource_group, self.factory, name
-            ))
+            self._lro(
+                f"stopping trigger {name!r} to update it",
+                lambda: self.client.triggers.begin_stop(self.resource_group, self.factory, name),
+            )
         self._call(
             f"creating trigger {name!r}",
             lambda: self.client.triggers.create_or_update(
@@ -479,8 +476,7 @@ class AzureDataFactoryService:
 
         def triggers() -> list[TriggerInfo]:
             return [
-                _trigger(_raw(item))
-                for item in self.client.triggers.list_by_factory(self.resource_group, self.factory)
+                _trigger(_raw(item)) for item in self.client.triggers.list_by_factory(self.resource_group, self.factory)
             ]
 
         return self._call("listing triggers", triggers)
@@ -509,7 +505,7 @@ class AzureRunMonitor:
         self._results: dict[str, PollResult] = {}
         self._activities: dict[str, tuple[ActivityRun, ...]] = {}
         submitted = [run.submitted_at for run in runs if run.submitted_at is not None]
-        self._since = (min(submitted) if len(submitted) == len(runs) and submitted else utcnow() - RETENTION)
+        self._since = min(submitted) if len(submitted) == len(runs) and submitted else utcnow() - RETENTION
         self._since -= WATERMARK_MARGIN
         self.requests = 0
 

@@ -80,9 +80,15 @@ def _expand(endpoint: str, text: str) -> HistoryEntry | None:
     try:
         data = json.loads(text)
         return HistoryEntry(
-            endpoint=endpoint, action=data["a"], deployment=data.get("d"), model=data.get("m"),
-            traffic=data.get("tr", {}), mirror=data.get("mi") or {}, reason=data.get("r"),
-            operation_id=data.get("op"), at=datetime.fromisoformat(data["t"].replace("Z", "+00:00")),
+            endpoint=endpoint,
+            action=data["a"],
+            deployment=data.get("d"),
+            model=data.get("m"),
+            traffic=data.get("tr", {}),
+            mirror=data.get("mi") or {},
+            reason=data.get("r"),
+            operation_id=data.get("op"),
+            at=datetime.fromisoformat(data["t"].replace("Z", "+00:00")),
             by=data.get("by"),
         )
     except (ValueError, KeyError, TypeError):
@@ -329,8 +335,11 @@ class AzurePlatform:
         if not pending:
             return
         tags = dict(entity.tags or {})
-        numbers = sorted(int(key[len(HISTORY_PREFIX):]) for key in tags if key.startswith(HISTORY_PREFIX)
-                         and key[len(HISTORY_PREFIX):].isdigit())
+        numbers = sorted(
+            int(key[len(HISTORY_PREFIX) :])
+            for key in tags
+            if key.startswith(HISTORY_PREFIX) and key[len(HISTORY_PREFIX) :].isdigit()
+        )
         next_number = (numbers[-1] + 1) if numbers else 1
         for entry in pending:
             tags[f"{HISTORY_PREFIX}{next_number:06d}"] = _compact(entry)
@@ -346,9 +355,7 @@ class AzurePlatform:
             tags = dict(self.get_endpoint(endpoint).tags or {})
         except ResourceNotFoundError:
             tags = {}
-        entries = [
-            _expand(endpoint, tags[key]) for key in sorted(tags) if key.startswith(HISTORY_PREFIX)
-        ]
+        entries = [_expand(endpoint, tags[key]) for key in sorted(tags) if key.startswith(HISTORY_PREFIX)]
         return [entry for entry in entries if entry is not None] + list(self._pending.get(endpoint, []))
 
     def scoring_uri(self, endpoint: str) -> str | None:
@@ -377,13 +384,23 @@ class AzureDeploymentService:
         self.platform = AzurePlatform(backend)
 
     def deploy(
-        self, model: ModelSpec, *, endpoint: str, deployment: str, strategy: BlueGreen | Replace | Shadow,
+        self,
+        model: ModelSpec,
+        *,
+        endpoint: str,
+        deployment: str,
+        strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
     ) -> RolloutDriver:
         """A rollout driver (nothing is sent before the first poll except model validation)."""
         op_id = f"deploy-{endpoint}-{_suffix()}"
         driver = RolloutDriver.new_deploy(
-            self.platform, op_id, model=model, endpoint=endpoint, deployment=deployment, strategy=strategy,
+            self.platform,
+            op_id,
+            model=model,
+            endpoint=endpoint,
+            deployment=deployment,
+            strategy=strategy,
             lineage=lineage,
         )
         return _FlushingDriver(self.platform, op_id, driver.state(), strategy.smoke_test)
@@ -410,8 +427,9 @@ class AzureDeploymentService:
         """Score through the endpoint (by weights unless ``deployment`` is given)."""
         answer = self.platform.score(endpoint, deployment or "", payload)
         if answer.status != 200:
-            raise error_for_status(answer.status or 503, f"invoking endpoint {endpoint!r}: {answer.message}",
-                                   backend="azure")
+            raise error_for_status(
+                answer.status or 503, f"invoking endpoint {endpoint!r}: {answer.message}", backend="azure"
+            )
         return answer.body
 
     def get_endpoint(self, name: str) -> Endpoint:
@@ -431,8 +449,11 @@ class AzureDeploymentService:
             except ValueError:
                 meta = {}
             model = item.model if isinstance(item.model, str) else getattr(item.model, "id", None)
-            infos.append(DeploymentInfo(name=item.name, model=meta.get("model"), model_uri=model,
-                                        state=_state(item.provisioning_state)))
+            infos.append(
+                DeploymentInfo(
+                    name=item.name, model=meta.get("model"), model_uri=model, state=_state(item.provisioning_state)
+                )
+            )
         return Endpoint(
             name=entity.name,
             backend="azure",

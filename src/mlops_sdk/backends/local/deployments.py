@@ -290,23 +290,42 @@ class LocalPlatform:
                 "INSERT INTO deployment_history (endpoint, action, deployment, model, model_uri, traffic, mirror,"
                 " reason, operation_id, at, by, lineage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    entry.endpoint, entry.action, entry.deployment, entry.model, entry.model_uri,
-                    json.dumps(entry.traffic, sort_keys=True), json.dumps(entry.mirror, sort_keys=True),
-                    entry.reason, entry.operation_id, entry.at.isoformat(), entry.by,
+                    entry.endpoint,
+                    entry.action,
+                    entry.deployment,
+                    entry.model,
+                    entry.model_uri,
+                    json.dumps(entry.traffic, sort_keys=True),
+                    json.dumps(entry.mirror, sort_keys=True),
+                    entry.reason,
+                    entry.operation_id,
+                    entry.at.isoformat(),
+                    entry.by,
                     entry.lineage.model_dump_json(),
                 ),
             )
 
     def history(self, endpoint: str) -> list[HistoryEntry]:
         """History rows of ``endpoint``, oldest first."""
-        rows = self._store().connection().execute(
-            "SELECT * FROM deployment_history WHERE endpoint = ? ORDER BY id", (endpoint,)
-        ).fetchall()
+        rows = (
+            self._store()
+            .connection()
+            .execute("SELECT * FROM deployment_history WHERE endpoint = ? ORDER BY id", (endpoint,))
+            .fetchall()
+        )
         return [
             HistoryEntry(
-                endpoint=row["endpoint"], action=row["action"], deployment=row["deployment"], model=row["model"],
-                model_uri=row["model_uri"], traffic=json.loads(row["traffic"]), mirror=json.loads(row["mirror"]),
-                reason=row["reason"], operation_id=row["operation_id"], at=row["at"], by=row["by"],
+                endpoint=row["endpoint"],
+                action=row["action"],
+                deployment=row["deployment"],
+                model=row["model"],
+                model_uri=row["model_uri"],
+                traffic=json.loads(row["traffic"]),
+                mirror=json.loads(row["mirror"]),
+                reason=row["reason"],
+                operation_id=row["operation_id"],
+                at=row["at"],
+                by=row["by"],
                 lineage=Lineage.model_validate_json(row["lineage"]),
             )
             for row in rows
@@ -338,8 +357,13 @@ class LocalDeploymentService:
         """A rollout driver (nothing happens before the first poll)."""
         check_endpoint_name(endpoint)
         return RolloutDriver.new_deploy(
-            self.platform, _op_id("deploy", endpoint), model=model, endpoint=endpoint, deployment=deployment,
-            strategy=strategy, lineage=lineage,
+            self.platform,
+            _op_id("deploy", endpoint),
+            model=model,
+            endpoint=endpoint,
+            deployment=deployment,
+            strategy=strategy,
+            lineage=lineage,
         )
 
     def rollback(
@@ -348,7 +372,11 @@ class LocalDeploymentService:
         """A rollback driver."""
         self.platform.existing(endpoint)
         return RolloutDriver.new_rollback(
-            self.platform, _op_id("rollback", endpoint), endpoint=endpoint, to=to, smoke_test=smoke_test,
+            self.platform,
+            _op_id("rollback", endpoint),
+            endpoint=endpoint,
+            to=to,
+            smoke_test=smoke_test,
             lineage=lineage,
         )
 
@@ -421,8 +449,12 @@ class LocalDeploymentService:
         shutil.rmtree(server.folder, ignore_errors=True)
         self.platform.record(
             HistoryEntry(
-                endpoint=name, action="delete", traffic=traffic, reason="endpoint deleted",
-                at=self.platform.clock.now(), by=current_identity(),
+                endpoint=name,
+                action="delete",
+                traffic=traffic,
+                reason="endpoint deleted",
+                at=self.platform.clock.now(),
+                by=current_identity(),
             )
         )
 
@@ -447,4 +479,3 @@ def _op_id(kind: str, endpoint: str) -> str:
 def create_service(backend: LocalBackend) -> LocalDeploymentService:
     """Entry point used by :meth:`Backend.service`."""
     return LocalDeploymentService(backend)
-

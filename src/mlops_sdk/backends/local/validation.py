@@ -119,7 +119,8 @@ class LocalValidationService:
         )
         if row is None:
             raise ResourceNotFoundError(
-                f"no validation report with digest {digest} in {self._backend.folder}", backend="local",
+                f"no validation report with digest {digest} in {self._backend.folder}",
+                backend="local",
                 details={"digest": digest},
             )
         return ValidationReport.from_json(row["report"])

@@ -125,9 +125,7 @@ class DataFactoryService(Protocol):
         """The run with its activities and outputs (``ResourceNotFoundError`` if unknown)."""
         ...
 
-    def list_runs(
-        self, *, pipeline: str | None, status: Status | None, since: datetime | None
-    ) -> list[RefreshRun]:
+    def list_runs(self, *, pipeline: str | None, status: Status | None, since: datetime | None) -> list[RefreshRun]:
         """Runs, newest first (activities are not filled in: use :meth:`get_run` for those)."""
         ...
 

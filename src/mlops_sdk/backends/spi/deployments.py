@@ -611,8 +611,9 @@ class RolloutDriver:
             platform.set_traffic(endpoint, new_traffic, new_mirror)
             self._record("rollback", new_traffic, new_mirror, reason="rollback requested")
         s["steps"].append(
-            StepResult(percent=100, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now())
-            .model_dump(mode="json")
+            StepResult(
+                percent=100, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
+            ).model_dump(mode="json")
         )
         s["scoring_uri"] = platform.scoring_uri(endpoint)
         return self._succeed(new_traffic, new_mirror)
@@ -649,16 +650,22 @@ class RolloutDriver:
         s.pop("smoke_progress", None)
         if answer.status != 200:
             return SmokeResult(
-                passed=False, reason=f"answered {answer.status}: {answer.message}", status_code=answer.status,
-                latency=answer.elapsed, attempts=attempts,
+                passed=False,
+                reason=f"answered {answer.status}: {answer.message}",
+                status_code=answer.status,
+                latency=answer.elapsed,
+                attempts=attempts,
             )
         latencies = [answer.elapsed]
         for _ in range(test.samples - 1):
             extra = platform.score(endpoint, name, test.payload)
             if extra.status != 200:
                 return SmokeResult(
-                    passed=False, reason=f"answered {extra.status}: {extra.message}", status_code=extra.status,
-                    latency=extra.elapsed, attempts=attempts,
+                    passed=False,
+                    reason=f"answered {extra.status}: {extra.message}",
+                    status_code=extra.status,
+                    latency=extra.elapsed,
+                    attempts=attempts,
                 )
             latencies.append(extra.elapsed)
         latency = statistics.median(latencies)
@@ -669,7 +676,11 @@ class RolloutDriver:
                 f"{test.latency_budget * 1000:.1f} ms"
             )
         return SmokeResult(
-            passed=reason is None, reason=reason, status_code=200, latency=latency, attempts=attempts,
+            passed=reason is None,
+            reason=reason,
+            status_code=200,
+            latency=latency,
+            attempts=attempts,
             output=_truncate(answer.body),
         )
 
@@ -699,9 +710,7 @@ class RolloutDriver:
         previous = s.get("previous") or {"traffic": {}, "mirror": {}}
         traffic, mirror = platform.get_traffic(endpoint)
         restored = {name: int(previous["traffic"].get(name, 0)) for name in traffic}
-        restored_mirror = {
-            name: int(weight) for name, weight in previous.get("mirror", {}).items() if name in traffic
-        }
+        restored_mirror = {name: int(weight) for name, weight in previous.get("mirror", {}).items() if name in traffic}
         if restored != traffic or restored_mirror != mirror:
             platform.set_traffic(endpoint, restored, restored_mirror)
         self._record("rollback", restored, restored_mirror, reason=reason)

@@ -149,14 +149,14 @@ def _drift_charts(report: ValidationReport) -> list[str]:
 
 def _drift_table(check: CheckResult) -> str:
     rows = "".join(
-        f"<tr class=\"{'fail' if d.drifted else ''}\"><td>{escape(d.feature)}</td><td>{d.kind}</td>"
+        f'<tr class="{"fail" if d.drifted else ""}"><td>{escape(d.feature)}</td><td>{d.kind}</td>'
         f"<td>{d.psi:.4g}</td><td>{'' if d.ks_statistic is None else f'{d.ks_statistic:.4g}'}</td>"
         f"<td>{'' if d.ks_pvalue is None else f'{d.ks_pvalue:.3g}'}</td>"
         f"<td>{'drifted: ' + escape(d.reason or '') if d.drifted else 'stable'}</td></tr>"
         for d in check.drift
     )
     return (
-        f"<table class=\"drift\"><tr><th>feature</th><th>kind</th><th>PSI</th><th>KS</th><th>KS p-value</th>"
+        f'<table class="drift"><tr><th>feature</th><th>kind</th><th>PSI</th><th>KS</th><th>KS p-value</th>'
         f"<th></th></tr>{rows}</table>"
     )
 

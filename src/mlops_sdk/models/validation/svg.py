@@ -130,8 +130,12 @@ def threshold_bars(title: str, rows: Sequence[tuple[str, float, bool]], threshol
 def interval_chart(title: str, intervals: Sequence[Interval]) -> str:
     """Improvements with their confidence intervals against the zero line and the required delta."""
     width = _LABEL_W + _BAR_W + _VALUE_W
-    points = [value for item in intervals for value in (item.value, item.low, item.high, item.threshold, 0.0)
-              if value is not None and math.isfinite(value)]
+    points = [
+        value
+        for item in intervals
+        for value in (item.value, item.low, item.high, item.threshold, 0.0)
+        if value is not None and math.isfinite(value)
+    ]
     low, high = (min(points), max(points)) if points else (-1.0, 1.0)
     pad = (high - low) * 0.1 or 1.0
     low, high = low - pad, high + pad

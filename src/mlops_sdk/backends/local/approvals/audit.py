@@ -99,8 +99,16 @@ def append(
     seq, prev_hash = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
     text = canonical(dict(payload))
     stamp = at.isoformat()
-    entry = AuditEntry(seq, stamp, request_id, event, actor, text, prev_hash,
-                       _digest(seq, stamp, request_id, event, actor, text, prev_hash))
+    entry = AuditEntry(
+        seq,
+        stamp,
+        request_id,
+        event,
+        actor,
+        text,
+        prev_hash,
+        _digest(seq, stamp, request_id, event, actor, text, prev_hash),
+    )
     connection.execute(
         "INSERT INTO approval_audit (seq, at, request_id, event, actor, payload, prev_hash, hash)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -122,8 +130,9 @@ def entries(connection: sqlite3.Connection, request_id: str | None = None) -> It
         sql += " WHERE request_id = ?"
         args = (request_id,)
     for row in connection.execute(sql + " ORDER BY seq", args):
-        yield AuditEntry(int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]),
-                         str(row[6]), str(row[7]))
+        yield AuditEntry(
+            int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]), str(row[6]), str(row[7])
+        )
 
 
 def verify_chain(connection: sqlite3.Connection) -> tuple[list[AuditEntry], list[str], str | None]:

@@ -75,8 +75,19 @@ MIGRATIONS = [
 ]
 
 # Fields of a request fixed at creation: the "requested" audit entry carries them and verify compares.
-_FIXED = ("model_name", "model_version", "requester", "reason", "policy", "report", "lineage", "profile",
-          "idempotency_key", "created_at", "deadline")
+_FIXED = (
+    "model_name",
+    "model_version",
+    "requester",
+    "reason",
+    "policy",
+    "report",
+    "lineage",
+    "profile",
+    "idempotency_key",
+    "created_at",
+    "deadline",
+)
 
 _INSERT_REQUEST = (
     f"INSERT INTO approval_requests (id, {', '.join(_FIXED)}, status, decision)"  # noqa: S608 - fixed column names
@@ -291,8 +302,11 @@ class LocalApprovalService:
         for entry in checked:
             data = entry.data
             if entry.event == "requested":
-                expected[entry.request_id] = {**{name: data.get(name) for name in _FIXED}, "status": "pending",
-                                              "decision": None}
+                expected[entry.request_id] = {
+                    **{name: data.get(name) for name in _FIXED},
+                    "status": "pending",
+                    "decision": None,
+                }
             elif entry.event == "voted" and isinstance(data.get("vote_id"), int):
                 votes[int(data["vote_id"])] = (entry.request_id, audit.canonical(data.get("vote")))
             elif entry.event == "decided" and entry.request_id in expected:

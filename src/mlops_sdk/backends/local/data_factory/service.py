@@ -205,8 +205,18 @@ class LocalDataFactoryService:
             " reference_run_id, reuse_json, base_dir, lineage_json, created_at, updated_at)"
             " VALUES (?, ?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                run_id, pipeline, spec.model_dump_json(), json.dumps(dict(parameters)), key, group_id, reference,
-                json.dumps(reuse), str(self._backend.config.base_dir), lineage.model_dump_json(), now, now,
+                run_id,
+                pipeline,
+                spec.model_dump_json(),
+                json.dumps(dict(parameters)),
+                key,
+                group_id,
+                reference,
+                json.dumps(reuse),
+                str(self._backend.config.base_dir),
+                lineage.model_dump_json(),
+                now,
+                now,
             ),
         )
 
@@ -300,9 +310,11 @@ class LocalDataFactoryService:
         return self._reconcile(row)
 
     def _activity_rows(self, run_id: str) -> list[sqlite3.Row]:
-        return self._store.connection().execute(
-            "SELECT * FROM df_activity_runs WHERE run_id = ? ORDER BY position", (run_id,)
-        ).fetchall()
+        return (
+            self._store.connection()
+            .execute("SELECT * FROM df_activity_runs WHERE run_id = ? ORDER BY position", (run_id,))
+            .fetchall()
+        )
 
     def _reconcile(self, row: sqlite3.Row) -> sqlite3.Row:
         """Settle a run whose worker is gone (killed, crashed, never started)."""
@@ -330,9 +342,8 @@ class LocalDataFactoryService:
         if status == "Canceling":
             return self._settle(row, "Cancelled", "Cancelled by user")
         tail = self._log_tail(run_id)
-        message = (
-            f"the refresh worker (pid {pid}) ended without finishing the run: it was killed or crashed"
-            + (f". Last log lines: {tail}" if tail else "")
+        message = f"the refresh worker (pid {pid}) ended without finishing the run: it was killed or crashed" + (
+            f". Last log lines: {tail}" if tail else ""
         )
         return self._settle(row, "Failed", message)
 
@@ -394,11 +405,15 @@ class LocalDataFactoryService:
         return tuple(activities)
 
     def _outputs(self, run_id: str) -> dict[str, DataOutput]:
-        rows = self._store.connection().execute(
-            "SELECT o.name, s.digest, s.schema_json, s.row_count FROM df_outputs o"
-            " JOIN df_snapshots s ON s.digest = o.digest WHERE o.run_id = ? ORDER BY o.rowid",
-            (run_id,),
-        ).fetchall()
+        rows = (
+            self._store.connection()
+            .execute(
+                "SELECT o.name, s.digest, s.schema_json, s.row_count FROM df_outputs o"
+                " JOIN df_snapshots s ON s.digest = o.digest WHERE o.run_id = ? ORDER BY o.rowid",
+                (run_id,),
+            )
+            .fetchall()
+        )
         from mlops_sdk.backends.local.data_factory.snapshots import snapshot_path
 
         return {
@@ -450,9 +465,11 @@ class LocalDataFactoryService:
                 message=row["message"],
                 backend="local",
             )
-        running = next(
-            (a["name"] for a in self._activity_rows(row["run_id"]) if a["status"] == "InProgress"), None
-        ) if status is Status.RUNNING else None
+        running = (
+            next((a["name"] for a in self._activity_rows(row["run_id"]) if a["status"] == "InProgress"), None)
+            if status is Status.RUNNING
+            else None
+        )
         return PollResult(
             status=status,
             native_status=row["status"],
@@ -482,9 +499,14 @@ class LocalDataFactoryService:
             clauses.append("created_at >= ?")
             args.append(since.isoformat())
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._store.connection().execute(
-            f"SELECT * FROM df_runs{where} ORDER BY created_at DESC, rowid DESC", args  # noqa: S608
-        ).fetchall()
+        rows = (
+            self._store.connection()
+            .execute(
+                f"SELECT * FROM df_runs{where} ORDER BY created_at DESC, rowid DESC",
+                args,
+            )
+            .fetchall()
+        )
         runs = [self._to_run(self._reconcile(row), details=False) for row in rows]
         return [run for run in runs if status is None or run.status is status]
 
@@ -546,9 +568,14 @@ class LocalDataFactoryService:
 
     def _rows(self, run_ids: Sequence[str]) -> list[sqlite3.Row]:
         marks = ", ".join("?" for _ in run_ids)
-        return self._store.connection().execute(
-            f"SELECT * FROM df_runs WHERE run_id IN ({marks})", list(run_ids)  # noqa: S608
-        ).fetchall()
+        return (
+            self._store.connection()
+            .execute(
+                f"SELECT * FROM df_runs WHERE run_id IN ({marks})",
+                list(run_ids),
+            )
+            .fetchall()
+        )
 
     def close(self) -> None:
         """Forget finished worker handles (running workers keep running, like Data Factory runs)."""

@@ -37,8 +37,16 @@ from mlops_sdk.models.data_factory import (
 __all__ = ["ActivityFailedError", "main"]
 
 _SQL_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-               ".json": "json", ".jsonl": "json", ".ndjson": "json"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
 
 
 class _Cancelled(BaseException):
@@ -134,7 +142,11 @@ class RunExecutor:
                     snapshot = self._reuse(digest) if digest else None
                     reused = _snapshot_output(snapshot) if snapshot else {}
                     self._set_activity(
-                        position, activity.name, activity.type, "Succeeded", ended_at=_now(),
+                        position,
+                        activity.name,
+                        activity.type,
+                        "Succeeded",
+                        ended_at=_now(),
                         output_json=json.dumps({**reused, "reusedFrom": row["reference_run_id"]}),
                     )
                 else:
@@ -145,8 +157,12 @@ class RunExecutor:
                         self._record_snapshot(snapshot)
                     output = _snapshot_output(snapshot) if snapshot is not None else {}
                     self._set_activity(
-                        position, activity.name, activity.type, "Succeeded",
-                        ended_at=_now(), output_json=json.dumps(output),
+                        position,
+                        activity.name,
+                        activity.type,
+                        "Succeeded",
+                        ended_at=_now(),
+                        output_json=json.dumps(output),
                     )
                 if snapshot is not None:
                     import pyarrow.parquet as pq
@@ -170,8 +186,7 @@ class RunExecutor:
         except _Cancelled:
             if current is not None:
                 self._set_activity(*current, "Cancelled", ended_at=_now())
-            self._set_run("Cancelled", expect=("InProgress", "Canceling"), ended_at=_now(),
-                          message="Cancelled by user")
+            self._set_run("Cancelled", expect=("InProgress", "Canceling"), ended_at=_now(), message="Cancelled by user")
             return 0
         except Exception as error:
             failure = error if isinstance(error, ActivityFailedError) else None
@@ -180,7 +195,11 @@ class RunExecutor:
             if current is not None:
                 position, name, kind = current
                 self._set_activity(
-                    position, name, kind, "Failed", ended_at=_now(),
+                    position,
+                    name,
+                    kind,
+                    "Failed",
+                    ended_at=_now(),
                     error_json=json.dumps({"code": code, "message": message, "failure_type": "UserError"}),
                 )
                 summary = f"Operation on target {name} failed: {message}"
@@ -194,9 +213,7 @@ class RunExecutor:
             self.store.close()
 
     def _reuse(self, digest: str) -> Snapshot:
-        row = self.store.connection().execute(
-            "SELECT * FROM df_snapshots WHERE digest = ?", (digest,)
-        ).fetchone()
+        row = self.store.connection().execute("SELECT * FROM df_snapshots WHERE digest = ?", (digest,)).fetchone()
         path = snapshot_path(self.datasets, digest)
         if row is None or not path.exists():
             raise ActivityFailedError(f"snapshot {digest} of the reference run is gone; rerun from the start")

@@ -177,9 +177,7 @@ class EndpointApp:
             elif path.startswith("/admin/"):
                 await self._admin_route(path, method, headers, receive, send)
             else:
-                raise _HttpError(
-                    404, "ENDPOINT_NOT_FOUND", f"no route {path}; use POST /score or POST /invocations"
-                )
+                raise _HttpError(404, "ENDPOINT_NOT_FOUND", f"no route {path}; use POST /score or POST /invocations")
         except _HttpError as error:
             await _respond(send, error.status, _error_body(error.code, error.message), extra=error.headers)
 
@@ -215,8 +213,7 @@ class EndpointApp:
             raise _HttpError(
                 415,
                 "UNSUPPORTED_MEDIA_TYPE",
-                f"content type {kind or 'unknown'!r} is not supported; send application/json "
-                "(or text/csv) in UTF-8",
+                f"content type {kind or 'unknown'!r} is not supported; send application/json (or text/csv) in UTF-8",
             )
         body = await _read_body(receive, headers, self._max_body)
         protocol = "azureml" if path == "/score" else "mlflow"
@@ -295,8 +292,9 @@ class EndpointApp:
         self, path: str, method: str, headers: Mapping[bytes, bytes], receive: Receive, send: Send
     ) -> None:
         if not hmac.compare_digest(headers.get(b"authorization", b""), self._admin):
-            raise _HttpError(401, "UNAUTHORIZED", "the admin API needs the endpoint's admin key",
-                             [(b"www-authenticate", b"Bearer")])
+            raise _HttpError(
+                401, "UNAUTHORIZED", "the admin API needs the endpoint's admin key", [(b"www-authenticate", b"Bearer")]
+            )
         if self._admin_lock is None:
             self._admin_lock = asyncio.Lock()
         if path == "/admin/state" and method == "GET":
@@ -312,7 +310,8 @@ class EndpointApp:
             name = path[len("/admin/deployments/") :]
             if not DEPLOYMENT_NAME.match(name):
                 raise _HttpError(
-                    400, "BAD_REQUEST",
+                    400,
+                    "BAD_REQUEST",
                     f"deployment name {name!r} is invalid: 2-32 letters, digits or '-', starting with a letter",
                 )
             body = _admin_json(await _read_body(receive, headers, self._max_body)) if method == "PUT" else {}
@@ -373,7 +372,8 @@ class EndpointApp:
             raise _HttpError(404, "DEPLOYMENT_NOT_FOUND", f"deployment {name!r} does not exist")
         if table.traffic.get(name, 0) > 0 or table.mirror.get(name, 0) > 0:
             raise _HttpError(
-                409, "CONFLICT",
+                409,
+                "CONFLICT",
                 f"deployment {name!r} still receives traffic ({table.traffic.get(name, 0)}% live, "
                 f"{table.mirror.get(name, 0)}% mirrored); move its traffic first",
             )

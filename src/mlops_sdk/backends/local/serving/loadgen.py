@@ -21,12 +21,22 @@ __all__ = ["LoadRun", "Sample", "build_request", "percentile"]
 
 
 def build_request(
-    host: str, port: int, path: str, body: bytes, *, key: str | None = None,
-    content_type: str = "application/json", headers: dict[str, str] | None = None,
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    *,
+    key: str | None = None,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> bytes:
     """The bytes of one keep-alive ``POST`` request."""
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Type: {content_type}",
-             f"Content-Length: {len(body)}"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+    ]
     if key is not None:
         lines.append(f"Authorization: Bearer {key}")
     for name, value in (headers or {}).items():

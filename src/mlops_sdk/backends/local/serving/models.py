@@ -63,9 +63,7 @@ class ServedModel(abc.ABC):
 class SklearnModel(ServedModel):
     """A scikit-learn estimator with a numeric (or absent) signature, scored with numpy directly."""
 
-    def __init__(
-        self, path: Path, estimator: Any, columns: list[str] | None, integer_columns: list[int]
-    ) -> None:
+    def __init__(self, path: Path, estimator: Any, columns: list[str] | None, integer_columns: list[int]) -> None:
         super().__init__(path=path, flavor="sklearn", columns=columns)
         import numpy
 
@@ -89,9 +87,7 @@ class SklearnModel(ServedModel):
             positions = {name: index for index, name in enumerate(batch.columns)}
             missing = [name for name in self.columns if name not in positions]
             if missing:
-                raise PayloadError(
-                    f"the input lacks the column(s) {missing}; the model expects {self.columns}"
-                )
+                raise PayloadError(f"the input lacks the column(s) {missing}; the model expects {self.columns}")
             order = [positions[name] for name in self.columns]
             rows = [[row[index] for index in order] for row in rows]
         try:

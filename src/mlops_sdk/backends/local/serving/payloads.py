@@ -155,8 +155,10 @@ def parse_json_body(body: bytes, *, protocol: str) -> Batch:
         return batch
     keys = [name for name in MLFLOW_FORMATS if name in data]
     if len(keys) != 1:
-        expected = ("'input_data' or " if protocol == "azureml" else "") + "exactly one of " + ", ".join(
-            f"'{name}'" for name in MLFLOW_FORMATS
+        expected = (
+            ("'input_data' or " if protocol == "azureml" else "")
+            + "exactly one of "
+            + ", ".join(f"'{name}'" for name in MLFLOW_FORMATS)
         )
         found = ", ".join(repr(key) for key in list(data)[:10]) or "nothing"
         raise PayloadError(f"the JSON object must contain {expected}; found {found}")
