@@ -502,7 +502,7 @@ class LocalDataFactoryService:
         rows = (
             self._store.connection()
             .execute(
-                f"SELECT * FROM df_runs{where} ORDER BY created_at DESC, rowid DESC",
+                f"SELECT * FROM df_runs{where} ORDER BY created_at DESC, rowid DESC",  # noqa: S608 - placeholders only
                 args,
             )
             .fetchall()
@@ -571,7 +571,7 @@ class LocalDataFactoryService:
         return (
             self._store.connection()
             .execute(
-                f"SELECT * FROM df_runs WHERE run_id IN ({marks})",
+                f"SELECT * FROM df_runs WHERE run_id IN ({marks})",  # noqa: S608 - placeholders only
                 list(run_ids),
             )
             .fetchall()
