@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.tracing import annotate
 
 otel_sdk = pytest.importorskip("opentelemetry.sdk.trace")
 from opentelemetry import trace  # noqa: E402
@@ -26,6 +27,7 @@ class EchoClient(BaseClient):
 
     def say(self, text: str) -> str:
         """Public: traced."""
+        annotate({"echo.length": len(text)})
         return self._shout(text)
 
     def _shout(self, text: str) -> str:
@@ -43,6 +45,7 @@ def test_public_methods_get_one_span_each() -> None:
     with pytest.raises(ValueError, match="nope"):
         client.fail()
     names = [span.name for span in _EXPORTER.get_finished_spans()]
-    assert names == ["mlops.echo.say", "mlops.echo.fail"]
+    assert names == ["mlops.echo.say", "mlops.echo.fail"]  # one span each, no nested duplicates
+    assert _EXPORTER.get_finished_spans()[0].attributes == {"echo.length": 2}
     assert _EXPORTER.get_finished_spans()[1].status.status_code.name == "ERROR"
     assert EchoClient.say.__doc__ == "Public: traced."

@@ -16,7 +16,7 @@ from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent
 from mlops_sdk.core.status import Status
-from mlops_sdk.core.tracing import span
+from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
     ApprovalPolicy,
@@ -194,8 +194,8 @@ class ApprovalClient(BaseClient):
             idempotency_key=idempotency_key,
             decided=self._decided_at_request(name, version, requester, rules, facts, profile),
         )
-        with span("approvals.request", {"model": f"{name}@{version}"}):
-            created = self._approvals.create(draft)
+        annotate({"model": f"{name}@{version}"})
+        created = self._approvals.create(draft)
         if created.decision is not None:
             self._record_on_model(created.decision)
         return created
@@ -300,10 +300,10 @@ class ApprovalClient(BaseClient):
             )
         if on_behalf_of is not None and not on_behalf_of.strip():
             raise ConfigurationError("on_behalf_of must name an identity", details={"field": "on_behalf_of"})
-        with span(f"approvals.{decision}", {"request_id": request_id}):
-            request = self._approvals.vote(
-                _check_id(request_id), decision, comment=comment.strip(), on_behalf_of=on_behalf_of
-            )
+        annotate({"request_id": request_id})
+        request = self._approvals.vote(
+            _check_id(request_id), decision, comment=comment.strip(), on_behalf_of=on_behalf_of
+        )
         if request.decision is not None:
             self._record_on_model(request.decision)
         return request

@@ -22,7 +22,7 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.operation import Operation, ProgressEvent
-from mlops_sdk.core.tracing import span
+from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.deployments import (
     BlueGreen,
     DeploymentResult,
@@ -189,8 +189,8 @@ class DeploymentClient(BaseClient):
                     if getattr(lineage, key) is not None
                 }
             )
-        with span("deployments.begin_deploy", {"endpoint": endpoint, "deployment": name}):
-            driver = self._svc().deploy(spec, endpoint=endpoint, deployment=name, strategy=chosen, lineage=lineage)
+        annotate({"endpoint": endpoint, "deployment": name})
+        driver = self._svc().deploy(spec, endpoint=endpoint, deployment=name, strategy=chosen, lineage=lineage)
         return self._operation(
             driver, description=f"deployment {name} to {endpoint}", progress=progress, show_progress=show_progress
         )
@@ -209,10 +209,8 @@ class DeploymentClient(BaseClient):
         share before the current one took over.
         """
         endpoint = self._name(endpoint, "endpoint")
-        with span("deployments.begin_rollback", {"endpoint": endpoint}):
-            driver = self._svc().rollback(
-                endpoint, to=to, smoke_test=self._smoke(smoke_test), lineage=collect_lineage()
-            )
+        annotate({"endpoint": endpoint})
+        driver = self._svc().rollback(endpoint, to=to, smoke_test=self._smoke(smoke_test), lineage=collect_lineage())
         return self._operation(driver, description=f"rollback of {endpoint}", progress=progress)
 
     def resume_operation(self, token: str, *, smoke_test: SmokeTest | None = None) -> Operation[DeploymentResult]:
@@ -247,8 +245,8 @@ class DeploymentClient(BaseClient):
                 "payload must be a JSON-like dict ({'input_data': ...} or an MLflow body) or a list of rows",
                 details={"field": "payload"},
             )
-        with span("deployments.invoke", {"endpoint": endpoint}):
-            return self._svc().invoke(self._name(endpoint, "endpoint"), payload, deployment=deployment)
+        annotate({"endpoint": endpoint})
+        return self._svc().invoke(self._name(endpoint, "endpoint"), payload, deployment=deployment)
 
     def get_endpoint(self, name: str) -> Endpoint:
         """One endpoint with its deployments and traffic; ``ResourceNotFoundError`` when missing."""

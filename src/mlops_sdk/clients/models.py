@@ -11,7 +11,7 @@ from mlops_sdk.backends.spi.training import TrainingService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import current_identity
-from mlops_sdk.core.tracing import span
+from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.registry import AliasEvent, ModelVersion, parse_model_ref
 from mlops_sdk.models.training import TrainingRun
 
@@ -63,29 +63,28 @@ class ModelClient(BaseClient):
         if isinstance(run, str):
             run = self._context.backend.service("training", TrainingService).get_run(run)  # type: ignore[type-abstract]
         clean_tags = _check_tags(tags or {})
-        with span("models.register", {"model": name}):
-            return self._svc().register(
-                run,
-                output=output,
-                name=name,
-                description=description,
-                tags=clean_tags,
-                lineage=run.lineage.with_inputs(training_run_id=run.id),
-                actor=current_identity(),
-            )
+        annotate({"model": name})
+        return self._svc().register(
+            run,
+            output=output,
+            name=name,
+            description=description,
+            tags=clean_tags,
+            lineage=run.lineage.with_inputs(training_run_id=run.id),
+            actor=current_identity(),
+        )
 
     def get(self, name: str, version: str | int) -> ModelVersion:
         """One version. Raises ``ResourceNotFoundError`` (listing what exists) when missing."""
         _check_name(name)
-        with span("models.get", {"model": name}):
-            return self._svc().get(name, _version(version))
+        annotate({"model": name})
+        return self._svc().get(name, _version(version))
 
     def list(self, name: str | None = None) -> builtins.list[ModelVersion]:
         """Every version of ``name``, newest first; without a name, the latest version of every model."""
         if name is not None:
             _check_name(name)
-        with span("models.list"):
-            return self._svc().list(name)
+        return self._svc().list(name)
 
     def set_tags(self, name: str, version: str | int, tags: Mapping[str, str]) -> ModelVersion:
         """Add or overwrite tags on a version (validation and approval digests are written this way)."""
@@ -93,8 +92,8 @@ class ModelClient(BaseClient):
         clean = _check_tags(tags)
         if not clean:
             raise ConfigurationError("tags must not be empty", details={"field": "tags"})
-        with span("models.set_tags", {"model": name}):
-            return self._svc().set_tags(name, _version(version), clean)
+        annotate({"model": name})
+        return self._svc().set_tags(name, _version(version), clean)
 
     def set_alias(self, name: str, alias: str, version: str | int) -> ModelVersion:
         """Point ``alias`` (e.g. ``champion``) at ``version``, moving it from the version that had it.
@@ -103,28 +102,28 @@ class ModelClient(BaseClient):
         """
         _check_name(name)
         _check_alias(alias)
-        with span("models.set_alias", {"model": name, "alias": alias}):
-            return self._svc().set_alias(name, alias, _version(version), actor=current_identity())
+        annotate({"model": name, "alias": alias})
+        return self._svc().set_alias(name, alias, _version(version), actor=current_identity())
 
     def remove_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from the model (recorded in the history); a no-op when it is not set."""
         _check_name(name)
         _check_alias(alias)
-        with span("models.remove_alias", {"model": name, "alias": alias}):
-            self._svc().remove_alias(name, alias, actor=current_identity())
+        annotate({"model": name, "alias": alias})
+        self._svc().remove_alias(name, alias, actor=current_identity())
 
     def get_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``alias`` points at. Raises ``ResourceNotFoundError`` when it is not set."""
         _check_name(name)
         _check_alias(alias)
-        with span("models.get_by_alias", {"model": name, "alias": alias}):
-            return self._svc().get_by_alias(name, alias)
+        annotate({"model": name, "alias": alias})
+        return self._svc().get_by_alias(name, alias)
 
     def alias_history(self, name: str) -> builtins.list[AliasEvent]:
         """Who moved which alias of ``name`` to which version, and when (oldest first)."""
         _check_name(name)
-        with span("models.alias_history", {"model": name}):
-            return self._svc().alias_history(name)
+        annotate({"model": name})
+        return self._svc().alias_history(name)
 
     def resolve(self, ref: str | ModelVersion) -> ModelVersion:
         """Resolve ``name@version`` (e.g. ``diabetes@3``) or ``name:alias`` (e.g. ``diabetes:champion``)."""

@@ -11,7 +11,7 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage, collect_lineage
 from mlops_sdk.core.operation import Operation, ProgressEvent
-from mlops_sdk.core.tracing import span
+from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.training import TrainingJob, TrainingRun
 
 __all__ = ["TrainingClient"]
@@ -71,8 +71,8 @@ class TrainingClient(BaseClient):
                 details={"field": "idempotency_key"},
             )
         lineage = _lineage(spec)
-        with span("training.begin_train", {"experiment": spec.experiment, "backend": self.backend_name}):
-            driver = self._svc().submit(spec, idempotency_key=idempotency_key, lineage=lineage, on_log=on_log)
+        annotate({"experiment": spec.experiment, "backend": self.backend_name})
+        driver = self._svc().submit(spec, idempotency_key=idempotency_key, lineage=lineage, on_log=on_log)
         return self._operation(
             driver,
             description="training run",
@@ -87,20 +87,17 @@ class TrainingClient(BaseClient):
         Raises:
             ResourceNotFoundError: no such run.
         """
-        with span("training.get_run"):
-            return self._svc().get_run(_require_id(run_id))
+        return self._svc().get_run(_require_id(run_id))
 
     def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
         """The most recent runs first (optionally of one experiment)."""
         if limit < 1:
             raise ConfigurationError("limit must be at least 1", details={"field": "limit"})
-        with span("training.list_runs"):
-            return self._svc().list_runs(experiment=experiment, limit=limit)
+        return self._svc().list_runs(experiment=experiment, limit=limit)
 
     def cancel(self, run_id: str) -> None:
         """Ask the run to stop and return at once; the run then ends as CANCELED."""
-        with span("training.cancel"):
-            self._svc().cancel(_require_id(run_id))
+        self._svc().cancel(_require_id(run_id))
 
     def resume_operation(self, token: str, *, on_log: LogCallback | None = None) -> Operation[TrainingRun]:
         """Rebuild a training operation from its continuation token (in any process)."""

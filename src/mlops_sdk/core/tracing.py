@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from typing import Any, TypeVar
 
-__all__ = ["span", "traced"]
+__all__ = ["annotate", "span", "traced"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,3 +49,12 @@ def traced(name: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def annotate(attributes: Mapping[str, str | int | float | bool]) -> None:
+    """Add attributes to the current span (the one the public method runs in); a no-op without OpenTelemetry."""
+    if _tracer() is None:
+        return
+    from opentelemetry import trace
+
+    trace.get_current_span().set_attributes(dict(attributes))
