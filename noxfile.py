@@ -32,7 +32,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".[all]", "mypy>=1.11")
+    session.install("-e", ".[all]", "mypy>=1.11", "types-PyYAML")
     session.run("mypy", "--strict", "src/mlops_sdk")
 
 

@@ -302,8 +302,8 @@ class TrainingJob(BaseModel):
         """
         source = Path(path)
         try:
-            import yaml  # type: ignore[import-untyped]
-        except ImportError as error:  # pragma: no cover - pyyaml ships with both extras
+            import yaml  # type: ignore[import-untyped,unused-ignore]
+        except ImportError as error:  # pragma: no cover - pyyaml is a base dependency
             raise ConfigurationError("reading a YAML spec needs PyYAML: pip install pyyaml") from error
         try:
             data = yaml.safe_load(source.read_text(encoding="utf-8"))
