@@ -151,7 +151,7 @@ class ApprovalVote(BaseModel):
 class AutoApproveRule(BaseModel):
     """A condition under which a request is approved without a person (every given field must hold).
 
-    Args:
+    Attributes:
         profiles: Configuration profiles the rule applies in (``("dev",)``); empty means any profile.
         models: Model-name patterns (``fnmatch``, e.g. ``"sandbox-*"``); empty means any model.
         require_validation_passed: The validation report must be present and passed ("all checks passed").
@@ -215,7 +215,7 @@ class Tally(BaseModel):
 class ApprovalPolicy(BaseModel):
     """Who may approve a model version, how many must, and until when.
 
-    Args:
+    Attributes:
         approvers: Identities allowed to approve (OS user names or e-mail addresses locally, Azure
             DevOps unique names / e-mail addresses on Azure). Compared case-insensitively.
         approver_groups: Groups whose members may approve (OS groups locally; Azure DevOps groups the

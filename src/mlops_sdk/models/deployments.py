@@ -53,7 +53,7 @@ class SmokeTest(BaseModel):
     * ``predicate``: a callable receiving the output and returning True when it is acceptable;
     * ``shape`` / ``dtype``: the output's shape (``None`` for any size in that dimension) and element type.
 
-    Args:
+    Attributes:
         payload: The request body: Azure ML ``{"input_data": ...}`` or an MLflow body
             (``dataframe_split``, ``inputs``, ...).
         expected: Exact expected output (the bare list ``/score`` returns).
@@ -181,7 +181,7 @@ class _Strategy(BaseModel):
 class BlueGreen(_Strategy):
     """Shift live traffic to the new deployment in steps, smoke-testing it before each step.
 
-    Args:
+    Attributes:
         steps: Increasing percentages ending at 100 (default ``[10, 50, 100]``).
         bake_time: Seconds (or a timedelta) to wait after each step before the next one.
         smoke_test: Run against the new deployment before every step (and after the last bake).
@@ -228,7 +228,7 @@ class Replace(_Strategy):
 class Shadow(_Strategy):
     """Mirror a share of live traffic to the new deployment; its answers are discarded.
 
-    Args:
+    Attributes:
         mirror_percent: Percentage of requests copied to the new deployment (1..50, Azure's cap).
     """
 
