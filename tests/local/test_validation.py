@@ -283,3 +283,27 @@ def test_cli_exit_codes_and_report(
     assert printed["passed"] is False
     assert ValidationReport.from_json(json.dumps(printed)).outcome == "failed"
     assert run([*target, "validate", "reg@2", "--data", str(data), "--checks", str(tmp_path / "none.toml")]) == 1
+
+
+def test_validation_and_approval_decisions_land_on_the_model_version(
+    client: Any, evaluation: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops_sdk.models.approvals import ApprovalPolicy
+
+    monkeypatch.setenv("BUILD_REQUESTEDFOREMAIL", "carol@contoso.com")  # the requester, not an approver
+    model = client.models.get("reg", "2")
+    report = client.validation.validate(model, data=evaluation, checks=[BeatsChampion("rmse", greater_is_better=False)])
+    assert report.outcome == "promote"
+    policy = ApprovalPolicy(approvers=(client.approvals.whoami().name,), forbid_self_approval=False)
+    request = client.approvals.request(model, report=report, policy=policy, reason="promote v2")
+    client.approvals.approve(request.id, comment="metrics look right")
+    decision = client.approvals.begin_wait(request.id).result()
+    assert decision.approved
+
+    tags = client.models.get("reg", "2").tags
+    assert tags["mlops.validation_digest"] == report.digest
+    assert tags["mlops.approval.status"] == "approved"
+    assert tags["mlops.approval.request_id"] == request.id
+    assert tags["mlops.approval.report"] == report.digest
+    assert client.approvals.whoami().name in tags["mlops.approval.approvers"]
+    assert client.models.get("reg", "2").lineage.validation_digest == report.digest
