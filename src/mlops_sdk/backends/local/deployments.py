@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from mlops_sdk.backends.local import LocalBackend
 from mlops_sdk.backends.local.serving.process import EndpointServer, answer_error
@@ -180,9 +181,14 @@ class LocalPlatform:
 
             with quiet(), mlflow_errors(f"downloading {model.uri} from the local model registry"):
                 source = _registry_source(store.client, model.uri)
-                local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=source, dst_path=str(target), tracking_uri=store.uri, registry_uri=store.uri
-                )
+                if source.startswith("file:"):
+                    # The store's artifacts are already on this disk: copy them, no download machinery.
+                    local = str(target / "model")
+                    shutil.copytree(Path(unquote(urlsplit(source).path)), local)
+                else:
+                    local = mlflow.artifacts.download_artifacts(
+                        artifact_uri=source, dst_path=str(target), tracking_uri=store.uri, registry_uri=store.uri
+                    )
             path = Path(local)
         else:
             path = Path(model.uri.removeprefix("file://")).expanduser().resolve()
