@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from mlops_sdk.backends.spi.approvals import ApprovalDraft, ApprovalService
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
@@ -191,7 +192,7 @@ class ApprovalClient(BaseClient):
             report=facts,
             lineage=collect_lineage().with_inputs(validation_digest=facts.digest if facts else None),
             profile=profile,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key or ambient_idempotency_key(),
             decided=self._decided_at_request(name, version, requester, rules, facts, profile),
         )
         annotate({"model": f"{name}@{version}"})

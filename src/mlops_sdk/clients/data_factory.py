@@ -19,6 +19,7 @@ from typing import Any
 from mlops_sdk.backends.spi.data_factory import DataFactoryService, WatchedRun
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.clock import utcnow
+from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError, OperationTimeoutError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
@@ -158,7 +159,7 @@ class DataFactoryClient(BaseClient):
         values = check_parameters(info, parameters, coerce_strings=coerce_strings)
         if idempotency_key is not None:
             _require_name(idempotency_key, "idempotency_key")
-        key = idempotency_key or uuid.uuid4().hex
+        key = idempotency_key or ambient_idempotency_key() or uuid.uuid4().hex
         submitted_at = utcnow()
         run_id = service.start_refresh(
             pipeline, values, idempotency_key=key, lineage=collect_lineage(self._context.config.base_dir)

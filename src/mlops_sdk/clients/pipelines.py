@@ -7,6 +7,7 @@ from typing import Any
 
 from mlops_sdk.backends.spi.pipelines import PipelineService
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.models.pipelines import PipelineRun
@@ -76,7 +77,7 @@ class PipelineClient(BaseClient):
             branch=branch,
             parameters=_check_strings(parameters, "parameters"),
             variables=_check_strings(variables, "variables"),
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key or ambient_idempotency_key(),
         )
         return self._operation(driver, description=f"pipeline {checked_id} run", progress=progress)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback, TrainingService
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage, collect_lineage
 from mlops_sdk.core.operation import Operation, ProgressEvent
@@ -72,7 +73,8 @@ class TrainingClient(BaseClient):
             )
         lineage = _lineage(spec)
         annotate({"experiment": spec.experiment, "backend": self.backend_name})
-        driver = self._svc().submit(spec, idempotency_key=idempotency_key, lineage=lineage, on_log=on_log)
+        key = idempotency_key or ambient_idempotency_key()
+        driver = self._svc().submit(spec, idempotency_key=key, lineage=lineage, on_log=on_log)
         return self._operation(
             driver,
             description="training run",

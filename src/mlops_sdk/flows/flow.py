@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from mlops_sdk.backends.local.store import LocalStore
 from mlops_sdk.core.clock import Clock, SystemClock
+from mlops_sdk.core.context import step_scope
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import Operation
@@ -245,9 +246,10 @@ class Flow:
         context = StepContext(self.name, self.run_id, name, key, attempt)
         started = self._clock.monotonic()
         try:
-            value = action(context)
-            if isinstance(value, Operation):
-                value = value.result()
+            with step_scope(key):
+                value = action(context)
+                if isinstance(value, Operation):
+                    value = value.result()
         except BaseException as error:
             self._journal.finished(self.name, self.run_id, name, "failed", None, str(error))
             seconds = self._clock.monotonic() - started

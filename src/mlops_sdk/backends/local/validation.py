@@ -65,7 +65,7 @@ class LocalValidationService:
 
     def _model_path(self, model: ModelVersion) -> Path:
         source = model.source
-        if not source or "://" in source and not source.startswith("file:"):
+        if not source or ("://" in source and not source.startswith("file:")):
             # The registry knows where a version's files are; in the local store that is a folder on
             # disk, so nothing needs copying (a `models:/m-...` source would be downloaded otherwise).
             with mlflow_errors(f"locating the files of {model.ref}"):

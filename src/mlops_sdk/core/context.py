@@ -1,0 +1,48 @@
+"""The idempotency key of the flow step that is running, for clients to default to.
+
+``Flow.step`` sets it around the step's action; a ``begin_*`` call made inside the action without an
+explicit ``idempotency_key`` uses it, so a refresh, training job, approval request or pipeline run
+started in a step is keyed by (flow run id, step name) without the user passing the key. When one step
+starts several things, the second and later get ``<key>-2``, ``<key>-3``... in call order, which is the
+same on a re-run. (It lives in ``core`` so clients can read it without depending on ``flows``.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+__all__ = ["ambient_idempotency_key", "step_scope"]
+
+
+@dataclass
+class _Scope:
+    key: str
+    used: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("mlops_step_scope", default=None)
+
+
+@contextlib.contextmanager
+def step_scope(key: str) -> Iterator[None]:
+    """Make ``key`` the ambient idempotency key inside the block."""
+    token = _SCOPE.set(_Scope(key))
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def ambient_idempotency_key() -> str | None:
+    """The next key for a side effect started in the running step, or ``None`` outside a step."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return None
+    with scope.lock:
+        scope.used += 1
+        return scope.key if scope.used == 1 else f"{scope.key}-{scope.used}"
