@@ -28,7 +28,12 @@ from mlops_sdk.core.errors import (
     OperationTimeoutError,
 )
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.core.progress import ProgressDisplay, should_show_progress
+from mlops_sdk.core.progress import (
+    NotebookProgressDisplay,
+    ProgressDisplay,
+    open_progress_display,
+    should_show_progress,
+)
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status
 
@@ -250,7 +255,7 @@ class Operation(Generic[T]):
             return
         start = self._clock.monotonic()
         interval = self._polling.initial_interval
-        display: ProgressDisplay | None = None
+        display: ProgressDisplay | NotebookProgressDisplay | None = None
         previous: Status | None = None
         try:
             while True:
@@ -339,10 +344,10 @@ class Operation(Generic[T]):
             self._progress(event)
         return event
 
-    def _open_display(self) -> ProgressDisplay | None:
+    def _open_display(self) -> ProgressDisplay | NotebookProgressDisplay | None:
         if not should_show_progress(self._show_progress):
             return None
-        return ProgressDisplay(f"{self._description} {self.id}")
+        return open_progress_display(f"{self._description} {self.id}")
 
     def _timeout_error(self, timeout: float) -> OperationTimeoutError:
         token = self.continuation_token()

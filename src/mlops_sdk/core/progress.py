@@ -1,12 +1,17 @@
-"""A status line / spinner for long waits in terminals and notebooks (rich, imported on first use)."""
+"""A status line for long waits: a rich spinner in terminals, an in-place updated line in notebooks.
+
+In a notebook the line is an IPython display updated in place (``display_id``), which needs no
+ipywidgets (rich's live display in Jupyter does, and prints a warning and nothing else without them).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
-__all__ = ["ProgressDisplay", "should_show_progress"]
+__all__ = ["NotebookProgressDisplay", "ProgressDisplay", "open_progress_display", "should_show_progress"]
 
 
 def _in_notebook() -> bool:
@@ -50,3 +55,28 @@ class ProgressDisplay:
     def close(self) -> None:
         """Stop drawing (the last line stays visible)."""
         self._progress.stop()
+
+
+class NotebookProgressDisplay:
+    """One output line of the running notebook cell, rewritten in place."""
+
+    def __init__(self, title: str) -> None:
+        import IPython.display
+
+        display: Any = IPython.display.display
+        self._title = title
+        self._started = time.monotonic()
+        self._handle: Any = display({"text/plain": title}, raw=True, display_id=True)
+
+    def update(self, text: str) -> None:
+        """Replace the line with ``text`` and the elapsed time."""
+        elapsed = int(time.monotonic() - self._started)
+        self._handle.update({"text/plain": f"{text}  [{elapsed // 60}:{elapsed % 60:02d}]"}, raw=True)
+
+    def close(self) -> None:
+        """Leave the last line as it is."""
+
+
+def open_progress_display(title: str) -> ProgressDisplay | NotebookProgressDisplay:
+    """The right display for where this process runs."""
+    return NotebookProgressDisplay(title) if _in_notebook() else ProgressDisplay(title)
