@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from mlops_sdk.backends.local.store import LocalStore
 from mlops_sdk.core.clock import Clock, SystemClock
@@ -258,6 +258,15 @@ class Flow:
         self._journal.finished(self.name, self.run_id, name, "succeeded", value, None)
         self._state.steps.append(StepRecord(name, "succeeded", value, seconds=self._clock.monotonic() - started))
         return value
+
+    def finish(self, outcome: str = "up_to_date") -> NoReturn:
+        """End the ``with`` block here, cleanly, with ``outcome`` (e.g. nothing to retrain)."""
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", outcome) or outcome in ("running", "failed", "completed"):
+            raise ConfigurationError(
+                f"finish outcome {outcome!r} must be a lowercase word other than running, failed and completed"
+            )
+        last = self._state.steps[-1].name if self._state.steps else ""
+        raise FlowStopped(outcome, last, None)
 
     def gate(self, name: str, action: Callable[[StepContext], Any], *, describe: str | None = None) -> Any:
         """Run a gate step; when its result did not pass, stop the flow cleanly (see :class:`Flow`)."""
