@@ -1,0 +1,60 @@
+"""Kill the whole loop with SIGKILL at step boundaries and mid-step; a re-run with the same flow run id
+finishes with every side effect exactly once: one refresh, one training run, one model version, one
+approval request, one deployment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mlflow")
+
+HELPER = Path(__file__).with_name("_crash_flow.py")
+
+
+def _run(workdir: Path, kill: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLOPS_TEST_KILL": kill, "MLOPS_SHOW_PROGRESS": "false"}
+    return subprocess.run(
+        [sys.executable, str(HELPER), str(workdir), "r1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kill",
+    ["refresh:mid", "train:mid", "register:after", "validate:after", "request:mid", "approval:after", "deploy:mid"],
+)
+def test_killed_loop_resumes_with_every_side_effect_once(tmp_path: Path, kill: str) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "diabetes"))
+    from demo import land_files
+
+    from mlops_sdk import MLOpsClient
+
+    land_files(tmp_path / "lake", 442)
+    killed = _run(tmp_path, kill)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    finished = _run(tmp_path)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert finished.stdout.strip().splitlines()[-1] == "completed"
+
+    with MLOpsClient(f"local://{tmp_path / '.mlops'}") as client:
+        try:
+            assert len(client.data_factory.list_runs("diabetes-features")) == 1
+            assert len(client.training.list_runs()) == 1
+            assert [version.version for version in client.models.list("diabetes")] == ["1"]
+            assert len(client.approvals.list(status=None)) == 1
+            endpoint = client.deployments.get_endpoint("crash")
+            assert endpoint.traffic == {"diabetes-v1": 100}
+            deploys = [entry for entry in client.deployments.history("crash") if "deploy" in str(entry.action)]
+            assert {entry.deployment for entry in deploys} == {"diabetes-v1"}
+        finally:
+            client.deployments.stop_endpoint("crash")
