@@ -134,7 +134,7 @@ def test_list_get_and_errors(hub: MLOpsClient, aml: FakeAzureML) -> None:
 def test_register_refuses_an_unfinished_job(hub: MLOpsClient, aml: FakeAzureML) -> None:
     run = _finished_run(hub, aml)
     running = run.model_copy(update={"status": run.status.RUNNING})
-    with pytest.raises(ConfigurationError, match="only a completed job can be registered"):
+    with pytest.raises(ConfigurationError, match="only a succeeded \\(completed\\) run can be registered"):
         hub.models.register(running, name="diabetes")
     with pytest.raises(ConfigurationError, match="has no output 'weights'"):
         hub.models.register(run, name="diabetes", output="weights")

@@ -11,6 +11,7 @@ from mlops_sdk.backends.spi.training import TrainingService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import current_identity
+from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.registry import AliasEvent, ModelVersion, parse_model_ref
 from mlops_sdk.models.training import TrainingRun
@@ -62,6 +63,7 @@ class ModelClient(BaseClient):
         _check_name(name)
         if isinstance(run, str):
             run = self._context.backend.service("training", TrainingService).get_run(run)  # type: ignore[type-abstract]
+        _check_registrable(run, output)
         clean_tags = _check_tags(tags or {})
         annotate({"model": name})
         return self._svc().register(
@@ -171,3 +173,17 @@ def _check_tags(tags: Mapping[str, str]) -> dict[str, str]:
             raise ConfigurationError("tag names must be non-empty strings", details={"field": "tags"})
         clean[key] = str(value)
     return clean
+
+
+def _check_registrable(run: TrainingRun, output: str) -> None:
+    """Only a succeeded run's existing output can become a model version (same rule on every backend)."""
+    if run.status is not Status.SUCCEEDED:
+        raise ConfigurationError(
+            f"training run {run.id} is {run.status.value}; only a succeeded (completed) run can be registered",
+            details={"field": "run", "status": run.status.value},
+        )
+    if output not in run.outputs:
+        raise ConfigurationError(
+            f"training run {run.id} has no output {output!r}; its outputs: {', '.join(sorted(run.outputs)) or 'none'}",
+            details={"field": "output", "value": output},
+        )

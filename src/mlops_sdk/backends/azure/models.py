@@ -31,7 +31,6 @@ from mlops_sdk.backends.azure._mlclient import create_ml_client
 from mlops_sdk.backends.azure.training import aml_errors
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
-from mlops_sdk.core.status import Status
 from mlops_sdk.models.registry import AliasEvent, ModelVersion
 from mlops_sdk.models.training import TrainingRun
 
@@ -80,17 +79,6 @@ class AzureModelService:
             raise ConfigurationError(
                 f"training run {run.id} was not made on Azure ML; register it with a client for its target",
                 details={"field": "run"},
-            )
-        if run.status is not Status.SUCCEEDED:
-            raise ConfigurationError(
-                f"Azure ML job {run.id} is {run.status.value}; only a completed job can be registered",
-                details={"field": "run", "status": run.status.value},
-            )
-        if output not in run.outputs:
-            raise ConfigurationError(
-                f"Azure ML job {run.id} has no output {output!r}; "
-                f"its outputs: {', '.join(sorted(run.outputs)) or 'none'}",
-                details={"field": "output", "value": output},
             )
         existing = self._existing(name, run.id, output)
         if existing is not None:

@@ -20,7 +20,6 @@ from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
-from mlops_sdk.core.status import Status
 from mlops_sdk.models.registry import AliasEvent, ModelVersion
 from mlops_sdk.models.training import TrainingRun
 
@@ -82,17 +81,6 @@ class LocalModelService:
             raise ConfigurationError(
                 f"training run {run.id} was not made by the local backend; register it with a client for its target",
                 details={"field": "run"},
-            )
-        if run.status is not Status.SUCCEEDED:
-            raise ConfigurationError(
-                f"training run {run.id} is {run.status.value}; only a succeeded run can be registered",
-                details={"field": "run", "status": run.status.value},
-            )
-        if output not in run.outputs:
-            raise ConfigurationError(
-                f"training run {run.id} has no output {output!r}; "
-                f"its outputs: {', '.join(sorted(run.outputs)) or 'none'}",
-                details={"field": "output", "value": output},
             )
         folder = Path(run.outputs[output])
         if not (folder / "MLmodel").is_file():
