@@ -232,7 +232,7 @@ def test_killed_worker_leaves_the_run_failed_and_no_partial_snapshot(
     pid = _worker_pid(tmp_path, operation.id)
 
     os.kill(pid, signal.SIGKILL)
-    with pytest.raises(OperationFailedError, match="killed or crashed") as raised:
+    with pytest.raises(OperationFailedError, match="killed by signal 9") as raised:
         operation.result(timeout=60)
 
     assert "'hold'" in str(raised.value)

@@ -323,7 +323,10 @@ class LocalDataFactoryService:
             return row
         with self._lock:
             child = self._children.get(run_id)
-        if child is not None and child.poll() is not None:
+        exit_code = child.poll() if child is not None else None
+        if child is not None and exit_code is None:
+            return row  # our own worker, still running: no pid heuristics needed
+        if child is not None:
             with self._lock:
                 self._children.pop(run_id, None)
         now = _now()
@@ -342,7 +345,10 @@ class LocalDataFactoryService:
         if status == "Canceling":
             return self._settle(row, "Cancelled", "Cancelled by user")
         tail = self._log_tail(run_id)
-        message = f"the refresh worker (pid {pid}) ended without finishing the run: it was killed or crashed" + (
+        how = "it was killed or crashed"
+        if exit_code is not None:
+            how = f"it was killed by signal {-exit_code}" if exit_code < 0 else f"it exited with code {exit_code}"
+        message = f"the refresh worker (pid {pid}) ended without finishing the run: {how}" + (
             f". Last log lines: {tail}" if tail else ""
         )
         return self._settle(row, "Failed", message)
