@@ -303,3 +303,54 @@ def test_bad_specs_are_rejected_before_anything_runs(client: MLOpsClient, tmp_pa
         client.training.begin_train({"code": code, "command": "python job.py"}, idempotency_key="bad key!")
     with pytest.raises(ResourceNotFoundError, match="no training run 'train-nope'"):
         client.training.get_run("train-nope")
+
+
+def _start_sleeper(client: MLOpsClient, tmp_path: Path) -> tuple[str, Path]:
+    code = _script(
+        tmp_path / "code",
+        """
+        import os, sys, time
+        with open(sys.argv[1], "w") as handle:
+            handle.write(str(os.getpid()))
+        time.sleep(120)
+    """,
+    )
+    pids = tmp_path / "pids.txt"
+    operation = client.training.begin_train({"code": code, "command": f"python job.py {pids}", "experiment": "lost"})
+    _wait_for(lambda: pids.is_file() and pids.read_text().strip(), "the script to start")
+    return operation.id, pids
+
+
+def _kill_supervisor(client: MLOpsClient, run_id: str, *, record_child: int | None = None) -> None:
+    import sqlite3
+
+    with sqlite3.connect(client._context.backend.folder / "mlops.db") as db:
+        (supervisor,) = db.execute("SELECT pid FROM training_runs WHERE id = ?", (run_id,)).fetchone()
+        os.kill(supervisor, signal.SIGKILL)
+        _wait_for(lambda: _dead(supervisor), "the supervisor to die")
+        if record_child is not None:
+            db.execute("UPDATE training_runs SET child_pid = ? WHERE id = ?", (record_child, run_id))
+
+
+def test_lost_supervisor_fails_the_run_and_kills_its_command(client: MLOpsClient, tmp_path: Path) -> None:
+    run_id, pids = _start_sleeper(client, tmp_path)
+    _kill_supervisor(client, run_id)
+    run = client.training.get_run(run_id)
+    assert run.status is Status.FAILED
+    assert run.native_status == "Lost"
+    _wait_for(lambda: _dead(int(pids.read_text())), "the orphaned command to be killed")
+
+
+def test_a_recycled_command_pid_is_never_killed(client: MLOpsClient, tmp_path: Path) -> None:
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    run_id, pids = _start_sleeper(client, tmp_path)
+    try:
+        # The recorded command pid now names an unrelated process group (as after a pid wrap-around).
+        _kill_supervisor(client, run_id, record_child=bystander.pid)
+        assert client.training.get_run(run_id).native_status == "Lost"
+        time.sleep(0.2)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+        os.kill(int(pids.read_text()), signal.SIGKILL)

@@ -237,10 +237,26 @@ class LocalTrainingService:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(row["pid"], signal.SIGTERM)
         elif row["child_pid"]:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(row["child_pid"], signal.SIGKILL)
+            self._kill_command_group(row)
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _kill_command_group(self, row: sqlite3.Row) -> None:
+        """SIGKILL the training command's process group, but only while it provably is that command.
+
+        The pid was recorded when the command started; by now it may belong to an unrelated process
+        (pids wrap around), so the group leader must still run in this run's folder.
+        """
+        pid = row["child_pid"]
+        run_dir = Path(row["run_dir"]).resolve()
+        try:
+            cwd = Path(f"/proc/{pid}/cwd").readlink().resolve()
+        except OSError:
+            return  # gone (or no /proc): nothing we can safely identify
+        if cwd != run_dir and run_dir not in cwd.parents:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
     def _row(self, run_id: str) -> sqlite3.Row:
         row = self._store.connection().execute("SELECT * FROM training_runs WHERE id = ?", (run_id,)).fetchone()
@@ -383,8 +399,7 @@ class LocalTrainingService:
                 status = "Canceled" if row["cancel_requested"] else "Failed"
                 native = "Canceled" if row["cancel_requested"] else "Lost"
                 if row["child_pid"]:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(row["child_pid"], signal.SIGKILL)
+                    self._kill_command_group(row)
                 with self._store.transaction() as connection:
                     connection.execute(
                         "UPDATE training_runs SET status = ?, native_status = ?, ended_at = ?, error = ?"
