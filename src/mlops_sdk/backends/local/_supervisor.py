@@ -69,6 +69,14 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
+def _exited(pid: int) -> bool:
+    """True once ``pid`` (our child) has exited, without reaping it."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(data), encoding="utf-8")
@@ -125,11 +133,13 @@ def main(argv: list[str]) -> int:
     kill_at: float | None = None
     code: int | None = None
     while child is not None:
-        try:
-            code = child.wait(timeout=0.1)
+        if _exited(child.pid):
+            # The command is a zombie now: its pid (and so its group id) cannot be reused until it is
+            # reaped, so stragglers it left in its group can be killed without hitting anyone else.
+            _killpg(child.pid, signal.SIGKILL)
+            code = child.wait()
             break
-        except subprocess.TimeoutExpired:
-            pass
+        time.sleep(0.1)
         now = time.monotonic()
         if deadline is not None and not timed_out and now >= deadline:
             timed_out = True
@@ -138,8 +148,6 @@ def main(argv: list[str]) -> int:
             kill_at = now + grace
         if kill_at is not None and now >= kill_at:
             _killpg(child.pid, signal.SIGKILL)
-    if child is not None:
-        _killpg(child.pid, signal.SIGKILL)  # stragglers the command left in its group
     cancel_requested = connection.execute(
         "SELECT cancel_requested FROM training_runs WHERE id = ?", (spec["run_id"],)
     ).fetchone()
