@@ -34,7 +34,6 @@ def test_walkthrough_notebook_runs(tmp_path: Path) -> None:
         for index, cell in enumerate(notebook.cells)
         if cell.cell_type == "code"
     }
-    assert "Succeeded" in outputs[5], "the training wait showed no status line in the notebook"
     assert 'install "ipywidgets" for Jupyter support' not in outputs[5]
     assert "promote" in html[7], "the validation report did not render as HTML"
     assert "<svg" in html[7]

@@ -354,3 +354,55 @@ def test_a_recycled_command_pid_is_never_killed(client: MLOpsClient, tmp_path: P
         bystander.kill()
         bystander.wait()
         os.kill(int(pids.read_text()), signal.SIGKILL)
+
+
+PROBE = """
+import json, os, sys
+facts = {
+    "warm": "mlflow" in sys.modules,
+    "name": __name__,
+    "argv": sys.argv[1:],
+    "cwd": os.getcwd(),
+    "path0": sys.path[0],
+    "run_id": os.environ.get("MLFLOW_RUN_ID"),
+    "pgid": os.getpgid(0),
+}
+print("probe ran")
+with open(sys.argv[1], "w") as handle:
+    json.dump(facts, handle)
+sys.exit(int(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "warm"),
+    [
+        ("python probe.py {out} 3", True),  # plain script: forked from the warm supervisor
+        ("python -m probe {out} 3", True),  # module form
+        ("python probe.py {out} 3 && echo unreachable", False),  # shell syntax: a fresh interpreter
+    ],
+)
+def test_commands_behave_like_python_whether_warm_started_or_not(
+    client: MLOpsClient, tmp_path: Path, command: str, warm: bool
+) -> None:
+    code = _script(tmp_path / "code", PROBE, name="probe.py")
+    out = tmp_path / "facts.json"
+    operation = client.training.begin_train({"code": code, "command": command.format(out=out), "experiment": "probe"})
+    with pytest.raises(OperationFailedError):
+        operation.result()
+    run = client.training.get_run(operation.id)
+    assert run.exit_code == 3
+    facts = json.loads(out.read_text())
+    assert facts["warm"] is warm
+    assert facts["name"] == "__main__"
+    assert facts["argv"] == [str(out), "3"]
+    assert facts["cwd"].endswith("/code")
+    assert facts["path0"] == facts["cwd"]
+    assert facts["run_id"] == run.mlflow_run_id
+    import sqlite3
+
+    with sqlite3.connect(client._context.backend.folder / "mlops.db") as db:
+        (supervisor,) = db.execute("SELECT pid FROM training_runs WHERE id = ?", (operation.id,)).fetchone()
+    assert facts["pgid"] != supervisor  # its own process group: cancel and timeout kill it, not the supervisor
+    assert run.log_location is not None
+    assert "probe ran" in (Path(run.log_location) / "stdout.log").read_text()

@@ -87,10 +87,10 @@ def test_polling_comes_from_the_backend_unless_configured(tmp_path: Path) -> Non
     from mlops_sdk.core.operation import PollingOptions
 
     local = BaseClient("local://.mlops")
-    assert local._polling() == PollingOptions(initial_interval=0.1, max_interval=2.0)
+    assert local._polling() == PollingOptions(initial_interval=0.05, max_interval=0.5, factor=1.3)
     assert local._polling(PollingOptions(initial_interval=1.0, max_interval=15.0)).initial_interval == 1.0
     configured = BaseClient("local://.mlops", settings={"poll_interval": 5, "poll_max_interval": 60})
-    assert configured._polling() == PollingOptions(initial_interval=5.0, max_interval=60.0)
+    assert configured._polling() == PollingOptions(initial_interval=5.0, max_interval=60.0, factor=1.3)
     assert configured._polling(PollingOptions(initial_interval=1.0)).initial_interval == 5.0
 
 

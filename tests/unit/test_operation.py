@@ -188,3 +188,27 @@ def test_progress_line_appears_only_for_long_waits(clock: FakeClock, capsys: pyt
     Operation(WorkDriver(Work(clock, "slow", 60.0)), clock=clock, show_progress=True, description="refresh").wait()
     err = capsys.readouterr().err
     assert "refresh slow: Succeeded" in err
+
+
+def test_notebook_status_line_updates_in_place(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    display = pytest.importorskip("IPython.display")
+    shown: list[tuple[str, object]] = []
+
+    class Handle:
+        def update(self, data: dict[str, str], raw: bool) -> None:
+            shown.append(("update", data["text/plain"]))
+
+    def fake_display(data: dict[str, str], raw: bool, display_id: bool) -> Handle:
+        shown.append(("display", data["text/plain"]))
+        return Handle()
+
+    # Look like a Jupyter kernel to the SDK: IPython's display() and get_ipython() need a running
+    # kernel, so those two third-party functions record / answer instead.
+    ipython = pytest.importorskip("IPython")
+    pytest.importorskip("ipykernel")
+    monkeypatch.setattr(display, "display", fake_display)
+    monkeypatch.setattr(ipython, "get_ipython", lambda: object())
+    Operation(WorkDriver(Work(clock, "nb", 30.0)), clock=clock, show_progress=True, description="training job").wait()
+    assert shown[0] == ("display", "training job nb")
+    assert [kind for kind, _ in shown[1:]] == ["update"] * (len(shown) - 1)
+    assert str(shown[-1][1]).startswith("training job nb: Succeeded")

@@ -94,9 +94,9 @@ class Settings(BaseSettings):
     retry_max_attempts: int = 8
     """Attempts in total for one retried call."""
     poll_interval: float | None = None
-    """First polling interval of long-running operations (seconds); unset: the backend's (local 0.1, Azure 1)."""
+    """First polling interval of long-running operations (seconds); unset: the backend's (local 0.05, Azure 1)."""
     poll_max_interval: float | None = None
-    """Largest polling interval of long-running operations (seconds); unset: the backend's (local 2, Azure 15)."""
+    """Largest polling interval of long-running operations (seconds); unset: the backend's (local 0.5, Azure 15)."""
     show_progress: bool | None = None
     """Progress bars for long waits: unset decides by terminal/notebook, true/false force."""
 

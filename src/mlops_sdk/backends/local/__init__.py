@@ -26,7 +26,8 @@ class LocalBackend(Backend):
 
     name: ClassVar[str] = "local"
     target_type: ClassVar[type[Target]] = LocalTarget
-    polling: ClassVar[PollingOptions] = PollingOptions(initial_interval=0.1, max_interval=2.0)
+    # A local poll is one SQLite read: look often, so a finished run is noticed within half a second.
+    polling: ClassVar[PollingOptions] = PollingOptions(initial_interval=0.05, max_interval=0.5, factor=1.3)
 
     def __init__(self, target: Target, config: Config, *, credential: Any = None, clock: Clock | None = None):
         if not isinstance(target, LocalTarget):

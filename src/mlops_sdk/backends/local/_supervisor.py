@@ -10,12 +10,16 @@ death of the submitting process leave it alone), it
    SIGKILL after a grace period;
 4. records the outcome (status, exit code, end time) in one transaction, plus ``result.json``.
 
-It deliberately imports nothing from mlops_sdk (or anything heavy): it starts in milliseconds.
+It imports nothing from mlops_sdk and nothing heavy, so it starts in milliseconds, while the
+submitter pre-creates the MLflow run. A plain ``python script.py ...`` command is then warm-started
+(see ``_warm.py``): the supervisor imports MLflow in the meantime and runs the script in a fork of
+itself once the run id arrives (``mlflow.json`` in the run folder).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -27,7 +31,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+_HERE = Path(__file__).resolve().parent
+# This file runs as a script, so Python put its folder first on sys.path; its modules have generic
+# names (training, models, store...) that must not shadow anything the warm path or a script imports.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+
+def _load_sibling(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"mlops_supervisor_{name}", _HERE / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {name}.py next to the supervisor")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+_warm = _load_sibling("_warm")
+
 TERMINAL = ("Succeeded", "Failed", "Canceled")
+_MLFLOW_WAIT = 600.0  # seconds the submitter may take to create the MLflow run
 
 
 def _now() -> str:
@@ -64,6 +87,17 @@ def _claim(connection: sqlite3.Connection, run_id: str, token: str) -> bool:
     return cursor.rowcount == 1
 
 
+class _Forked:
+    """The forked warm child, with the part of the ``Popen`` interface the supervisor uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def wait(self) -> int:
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+
 def _killpg(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -75,6 +109,32 @@ def _exited(pid: int) -> bool:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
+
+
+def _await_mlflow_run(run_dir: Path, spec: dict[str, Any], state: dict[str, Any]) -> dict[str, str] | str:
+    """The MLflow run the submitter created (``mlflow.json``), or why the command cannot start."""
+    submitter = spec.get("submitter") or {}
+    deadline = time.monotonic() + _MLFLOW_WAIT
+    checked = 0.0
+    while True:
+        try:
+            data: dict[str, str] = json.loads((run_dir / "mlflow.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            data = {}
+        if data.get("run_id"):
+            return data
+        if data.get("error"):
+            return data["error"]
+        if state["canceled"]:
+            return "canceled before the command started"
+        now = time.monotonic()
+        if now > deadline:
+            return f"the submitting process did not create the MLflow run within {_MLFLOW_WAIT:g}s"
+        if submitter.get("pid") and now - checked > 1.0:
+            checked = now
+            if _start_time(submitter["pid"]) != submitter.get("start"):
+                return "the submitting process died before it created the MLflow run; submit the job again"
+        time.sleep(0.02)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -105,20 +165,42 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     env.update(spec["env"])
     logs = run_dir / "logs"
-    with (logs / "stdout.log").open("ab") as out, (logs / "stderr.log").open("ab") as err:
+    target = _warm.warm_target(spec["command"], Path(spec["cwd"]), spec["env"]) if spec.get("command") else None
+    if target is not None:
         try:
-            child = subprocess.Popen(
-                spec["argv"],
-                cwd=spec["cwd"],
-                env=env,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as error:
-            err.write(f"could not start the command: {error}\n".encode())
-            child = None
+            _warm.preload(target)
+        except Exception as error:  # no MLflow here after all: run the command the ordinary way
+            sys.stderr.write(f"warm start disabled: {error}\n")
+            target = None
+    mlflow_run = _await_mlflow_run(run_dir, spec, state)
+    child: subprocess.Popen[bytes] | _Forked | None = None
+    with (logs / "stdout.log").open("ab") as out, (logs / "stderr.log").open("ab") as err:
+        if isinstance(mlflow_run, str):
+            err.write(f"the command was not started: {mlflow_run}\n".encode())
+        else:
+            env.update({"MLFLOW_RUN_ID": mlflow_run["run_id"], "MLFLOW_EXPERIMENT_ID": mlflow_run["experiment_id"]})
+            try:
+                if target is not None:
+                    connection.close()  # never share an open SQLite connection across fork
+                    child = _Forked(
+                        _warm.run_forked(
+                            target, cwd=Path(spec["cwd"]), env=env, stdout=out.fileno(), stderr=err.fileno()
+                        )
+                    )
+                    connection = _connect(spec["db"])
+                else:
+                    child = subprocess.Popen(
+                        spec["argv"],
+                        cwd=spec["cwd"],
+                        env=env,
+                        stdout=out,
+                        stderr=err,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+            except OSError as error:
+                err.write(f"could not start the command: {error}\n".encode())
+                child = None
     if child is not None:
         state["child"] = child.pid
         connection.execute(
@@ -159,15 +241,16 @@ def main(argv: list[str]) -> int:
         status, native = "Succeeded", "Completed"
     else:
         status, native = "Failed", "Failed"
+    failure = mlflow_run if isinstance(mlflow_run, str) else None
     ended = _now()
     _write_json(
         run_dir / "result.json", {"status": status, "native_status": native, "exit_code": code, "ended_at": ended}
     )
     connection.execute("BEGIN IMMEDIATE")
     connection.execute(
-        "UPDATE training_runs SET status = ?, native_status = ?, exit_code = ?, ended_at = ? WHERE id = ?"
-        " AND status NOT IN ('Succeeded', 'Failed', 'Canceled')",
-        (status, native, code, ended, spec["run_id"]),
+        "UPDATE training_runs SET status = ?, native_status = ?, exit_code = ?, ended_at = ?,"
+        " error = COALESCE(error, ?) WHERE id = ? AND status NOT IN ('Succeeded', 'Failed', 'Canceled')",
+        (status, native, code, ended, failure, spec["run_id"]),
     )
     connection.execute("COMMIT")
     connection.close()

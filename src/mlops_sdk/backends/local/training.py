@@ -96,6 +96,12 @@ MIGRATIONS = [
 ]
 
 
+def _write_json(path: Path, data: dict[str, str]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data), encoding="utf-8")
+    temporary.replace(path)
+
+
 def create_service(backend: LocalBackend) -> LocalTrainingService:
     """Entry point used by ``Backend.service("training", ...)``."""
     return LocalTrainingService(backend)
@@ -329,14 +335,11 @@ class LocalTrainingService:
         command = job.render_command(
             {key: quote(value) for key, value in inputs.items()}, {key: quote(value) for key, value in outputs.items()}
         )
-        mlflow_run_id, experiment_id = self._mlflow_run(row, job)
         bin_dir = _python_shim(run_dir)
         env = {
             **job.environment_variables,
             "MLFLOW_TRACKING_URI": self._mlflow.uri,
             "MLFLOW_REGISTRY_URI": self._mlflow.uri,
-            "MLFLOW_RUN_ID": mlflow_run_id,
-            "MLFLOW_EXPERIMENT_ID": experiment_id,
             "PYTHONUNBUFFERED": "1",
             "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         }
@@ -345,10 +348,14 @@ class LocalTrainingService:
             "run_id": run_id,
             "db": str(self._store.path),
             "argv": argv,
+            "command": command,
             "cwd": str(code_dir),
             "env": env,
             "timeout": job.timeout,
             "grace": 10.0,
+            # The supervisor starts right away and warms up (imports MLflow) while this process
+            # pre-creates the MLflow run; it starts the command once the run id is in the row.
+            "submitter": {"pid": os.getpid(), "start": process_start_time(os.getpid())},
         }
         temporary = run_dir / "launch.json.tmp"
         temporary.write_text(json.dumps(launch), encoding="utf-8")
@@ -365,6 +372,13 @@ class LocalTrainingService:
         with self._lock:
             self._children[run_id] = process
         _log.info("started training run %s (supervisor pid %d): %s", run_id, process.pid, redact(command))
+        try:
+            mlflow_run_id, experiment_id = self._mlflow_run(row, job)
+        except BaseException as error:
+            _write_json(run_dir / "mlflow.json", {"error": f"creating the MLflow run failed: {error}"})
+            raise
+        # The supervisor waits for this file before it starts the command.
+        _write_json(run_dir / "mlflow.json", {"run_id": mlflow_run_id, "experiment_id": experiment_id})
 
     def _mlflow_run(self, row: sqlite3.Row, job: TrainingJob) -> tuple[str, str]:
         experiment_id = self._mlflow.experiment_id(job.experiment)
