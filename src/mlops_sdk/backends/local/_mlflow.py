@@ -7,6 +7,7 @@ about a second), and one :class:`MlflowClient` is shared per store.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import warnings
 from collections.abc import Iterator
@@ -53,8 +54,11 @@ class MlflowStore:
                 from mlflow import MlflowClient
 
                 self.folder.mkdir(parents=True, exist_ok=True)
-                with quiet():
-                    self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+                with quiet(), _quiet_logger("mlflow.store.db.utils"):
+                    client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+                    # Create / migrate the database now, without MLflow's INFO lines about it on stderr.
+                    client.search_experiments(max_results=1)
+                self._client = client
             return self._client
 
     def experiment_id(self, name: str) -> str:
@@ -87,6 +91,18 @@ def mlflow_store(folder: Path) -> MlflowStore:
 def _code(error: BaseException) -> str | None:
     code = getattr(error, "error_code", None)
     return str(code) if code is not None else None
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Raise one MLflow logger to WARNING for the block (MLflow installs its own INFO handler)."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 @contextlib.contextmanager
