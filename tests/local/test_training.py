@@ -406,3 +406,15 @@ def test_commands_behave_like_python_whether_warm_started_or_not(
     assert facts["pgid"] != supervisor  # its own process group: cancel and timeout kill it, not the supervisor
     assert run.log_location is not None
     assert "probe ran" in (Path(run.log_location) / "stdout.log").read_text()
+
+
+def test_a_warm_started_script_fails_with_the_traceback_python_would_print(client: MLOpsClient, tmp_path: Path) -> None:
+    code = _script(tmp_path / "code", "def main():\n    raise ValueError('bad alpha')\n\nmain()\n", name="fit.py")
+    operation = client.training.begin_train({"code": code, "command": "python fit.py", "experiment": "tb"})
+    with pytest.raises(OperationFailedError, match="ValueError: bad alpha"):
+        operation.result()
+    log = (Path(client.training.get_run(operation.id).log_location or "") / "stderr.log").read_text()
+    assert log.splitlines()[0] == "Traceback (most recent call last):"
+    assert 'fit.py", line 4, in <module>' in log.splitlines()[1]
+    assert "_warm.py" not in log
+    assert "runpy" not in log

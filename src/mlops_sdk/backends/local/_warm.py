@@ -148,12 +148,21 @@ def _run(target: WarmTarget) -> int:
             runpy.run_module(target.module, run_name="__main__", alter_sys=True)
     except SystemExit as exit_:
         return _exit_code(exit_.code)
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
+    except BaseException as error:
+        _print_user_traceback(error, runpy.__file__)
         return 1
     return 0
+
+
+def _print_user_traceback(error: BaseException, runpy_file: str) -> None:
+    """Print the traceback as ``python script.py`` would: starting at the script, not at this module."""
+    import traceback
+
+    frames = error.__traceback__
+    ours = (__file__, runpy_file, "<frozen runpy>")
+    while frames is not None and frames.tb_frame.f_code.co_filename in ours:
+        frames = frames.tb_next
+    traceback.print_exception(type(error), error, frames)
 
 
 def _exit_code(code: object) -> int:
