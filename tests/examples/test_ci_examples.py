@@ -67,15 +67,13 @@ def test_ci_flow_stages_run_locally_and_publish_outputs(tmp_path: Path) -> None:
         "GITHUB_STEP_SUMMARY": str(summary),
         "MLOPS_SHOW_PROGRESS": "false",
     }
-    trained = subprocess.run(
-        [sys.executable, str(CI_FLOW), "train"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+
+    def run_in(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    trained = run_in(str(CI_FLOW), "train")
     assert trained.returncode == 0, trained.stdout + trained.stderr
     found = re.findall(r"^(\w+)<<(mlops_\w+)\n(.*?)\n\2$", output.read_text(), re.MULTILINE | re.DOTALL)
     outputs = {name: value for name, _delimiter, value in found}
@@ -83,46 +81,13 @@ def test_ci_flow_stages_run_locally_and_publish_outputs(tmp_path: Path) -> None:
     assert "Validation of" in summary.read_text()
     assert "flow gh-4242" in trained.stdout  # the CI build id is the flow run id
 
-    deployed = subprocess.run(
-        [sys.executable, str(CI_FLOW), "deploy", "--model", outputs["model"]],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    deployed = run_in(str(CI_FLOW), "deploy", "--model", outputs["model"])
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert "deployed diabetes@1 as diabetes-v1" in deployed.stdout
+    request = f"@{ROOT / 'examples' / 'diabetes' / 'sample-request.json'}"
     try:
-        scored = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mlops_sdk.cli",
-                "-o",
-                "json",
-                "endpoints",
-                "invoke",
-                "diabetes",
-                "--data",
-                f"@{ROOT / 'examples' / 'diabetes' / 'sample-request.json'}",
-            ],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        scored = run_in("-m", "mlops_sdk.cli", "-o", "json", "endpoints", "invoke", "diabetes", "--data", request)
         assert scored.returncode == 0, scored.stdout + scored.stderr
         assert len(json.loads(scored.stdout)) == 2
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "mlops_sdk.cli", "endpoints", "stop", "diabetes"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+        run_in("-m", "mlops_sdk.cli", "endpoints", "stop", "diabetes")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.pipelines import PipelineClient
     from mlops_sdk.clients.training import TrainingClient
     from mlops_sdk.clients.validation import ValidationClient
+    from mlops_sdk.core.config import Config
 
 __all__ = ["MLOpsClient"]
 
@@ -100,7 +101,7 @@ class MLOpsClient:
         return self._context.target
 
     @property
-    def config(self) -> Any:
+    def config(self) -> Config:
         """The effective :class:`~mlops_sdk.core.config.Config` (settings and their sources)."""
         return self._context.config
 
@@ -108,15 +109,7 @@ class MLOpsClient:
         with self._lock:
             if name not in self._clients:
                 module_name, class_name = _SUB_CLIENTS[name]
-                try:
-                    module = importlib.import_module(module_name)
-                except ModuleNotFoundError as error:
-                    if error.name != module_name:
-                        raise
-                    raise ConfigurationError(
-                        f"client.{name} is not implemented yet in mlops-sdk {_version()}",
-                        details={"client": name},
-                    ) from None
+                module = importlib.import_module(module_name)  # deferred: keeps `import mlops_sdk` cheap
                 self._clients[name] = getattr(module, class_name)(context=self._context)
             return self._clients[name]
 
@@ -180,9 +173,3 @@ class MLOpsClient:
         for client in clients:
             client.close()
         self._context.close()
-
-
-def _version() -> str:
-    from mlops_sdk._version import __version__
-
-    return __version__

@@ -269,6 +269,33 @@ def _iso(moment: datetime) -> str:
 # -- the rollout engine -----------------------------------------------------------------------------
 
 
+def _initial_state(
+    platform: EndpointPlatform,
+    mode: str,
+    endpoint: str,
+    deployment: str | None,
+    smoke: SmokeTest | None,
+    lineage: Lineage,
+    *,
+    phase: str,
+) -> dict[str, Any]:
+    """The JSON state every rollout starts from (deploy and rollback add their own fields)."""
+    return {
+        "mode": mode,
+        "endpoint": endpoint,
+        "deployment": deployment,
+        "smoke_test": smoke.model_dump(mode="json") if smoke else None,
+        "smoke_predicate": bool(smoke and smoke.has_predicate),
+        "phase": phase,
+        "step": 0,
+        "steps": [],
+        "changed": True,
+        "started_at": _iso(platform.clock.now()),
+        "by": current_identity(),
+        "lineage": lineage.model_dump(mode="json"),
+    }
+
+
 class RolloutDriver:
     """Runs a deployment (or a rollback) as a resumable state machine, one action per ``poll()``.
 
@@ -312,23 +339,12 @@ class RolloutDriver:
     ) -> RolloutDriver:
         """A driver for a new rollout."""
         smoke = strategy.smoke_test
-        state: dict[str, Any] = {
-            "mode": "deploy",
-            "endpoint": endpoint,
-            "deployment": deployment,
-            "model": model.to_dict(),
-            "digest": platform.model_digest(model),
-            "strategy": strategy.model_dump(mode="json", exclude={"smoke_test"}),
-            "smoke_test": smoke.model_dump(mode="json") if smoke else None,
-            "smoke_predicate": bool(smoke and smoke.has_predicate),
-            "phase": "endpoint",
-            "step": 0,
-            "steps": [],
-            "changed": True,
-            "started_at": _iso(platform.clock.now()),
-            "by": current_identity(),
-            "lineage": lineage.model_dump(mode="json"),
-        }
+        state = _initial_state(platform, "deploy", endpoint, deployment, smoke, lineage, phase="endpoint")
+        state.update(
+            model=model.to_dict(),
+            digest=platform.model_digest(model),
+            strategy=strategy.model_dump(mode="json", exclude={"smoke_test"}),
+        )
         return cls(platform, op_id, state, smoke)
 
     @classmethod
@@ -343,22 +359,8 @@ class RolloutDriver:
         lineage: Lineage,
     ) -> RolloutDriver:
         """A driver for a rollback."""
-        state: dict[str, Any] = {
-            "mode": "rollback",
-            "endpoint": endpoint,
-            "deployment": to,
-            "model": None,
-            "strategy": None,
-            "smoke_test": smoke_test.model_dump(mode="json") if smoke_test else None,
-            "smoke_predicate": bool(smoke_test and smoke_test.has_predicate),
-            "phase": "target",
-            "step": 0,
-            "steps": [],
-            "changed": True,
-            "started_at": _iso(platform.clock.now()),
-            "by": current_identity(),
-            "lineage": lineage.model_dump(mode="json"),
-        }
+        state = _initial_state(platform, "rollback", endpoint, to, smoke_test, lineage, phase="target")
+        state.update(model=None, strategy=None)
         return cls(platform, op_id, state, smoke_test)
 
     # -- OperationDriver ----------------------------------------------------------------------------

@@ -279,8 +279,12 @@ class EndpointApp:
         def run() -> None:
             try:
                 deployment.model.predict(batch)
-            except Exception:
+            except Exception as error:  # a shadow deployment's failure never reaches the caller
                 counters["mirror_errors"] += 1
+                if counters["mirror_errors"] % 100 == 1:  # the first, then every 100th: no log flood
+                    _log.warning(
+                        "mirrored request to %s failed (%d so far): %s", name, counters["mirror_errors"], error
+                    )
 
         future = asyncio.get_running_loop().run_in_executor(None, run)
         self._background.add(future)
