@@ -6,7 +6,7 @@ lives in package ``P`` is the module ``P.X``, which exposes ``create_service(bac
 capability to a backend is adding one module, and a backend that lacks one answers with a clear
 :class:`~mlops_sdk.core.errors.ConfigurationError` instead of an ``AttributeError``.
 
-The capability protocols themselves live next to their clients' value types (``backends/spi_*.py``).
+The capability protocols themselves live in ``backends/spi/<capability>.py``.
 """
 
 from __future__ import annotations
