@@ -307,3 +307,42 @@ def test_validation_and_approval_decisions_land_on_the_model_version(
     assert tags["mlops.approval.report"] == report.digest
     assert client.approvals.whoami().name in tags["mlops.approval.approvers"]
     assert client.models.get("reg", "2").lineage.validation_digest == report.digest
+
+
+def test_loading_a_model_warns_about_requirements_this_environment_does_not_meet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import warnings
+
+    import mlflow
+    import mlflow.sklearn
+    import sklearn
+    from sklearn.linear_model import LinearRegression
+
+    from mlops_sdk.backends._mlflow_model import MlflowPredictor
+
+    train = _frame(50, seed=3)
+    path = tmp_path / "model"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.save_model(
+            LinearRegression().fit(train[COLUMNS], train["y"]),
+            str(path),
+            pip_requirements=[
+                "scikit-learn==0.0.1",
+                "mlops-no-such-package==1.0",
+                f"mlflow=={mlflow.__version__}",
+                "numpy",
+            ],
+        )
+    with caplog.at_level(logging.WARNING, logger="mlops_sdk"):
+        predictor = MlflowPredictor(path, ref="reg@9")
+    expected = [
+        f"scikit-learn (current: {sklearn.__version__}, required: scikit-learn==0.0.1)",
+        "mlops-no-such-package (current: uninstalled, required: mlops-no-such-package==1.0)",
+    ]
+    assert predictor.requirement_mismatches == expected
+    assert "reg@9: this environment does not meet the model's requirements" in caplog.text
+    assert all(item in caplog.text for item in expected)
+    assert len(predictor.predict(train[COLUMNS].head(4))) == 4
