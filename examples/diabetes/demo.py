@@ -58,11 +58,10 @@ def refresh_pipeline(lake: Path) -> RefreshPipeline:
     )
 
 
-def land_files(lake: Path, rows: int) -> None:
+def land_files(lake: Path, rows: int, source: Path) -> None:
     """Simulate new files landing in the data lake (the refresh reads every CSV there)."""
     import pandas as pd
 
-    source = write_diabetes_csv(lake.parent / "source" / "diabetes.csv")
     frame = pd.read_csv(source).head(rows)
     frame.insert(0, "row_id", range(len(frame)))
     lake.mkdir(parents=True, exist_ok=True)
@@ -77,12 +76,17 @@ def training_job(data: Any, alpha: float) -> TrainingJob:
     return TrainingJob.model_validate({**job.model_dump(), "inputs": {"data": data, "alpha": alpha}})
 
 
-def run_round(client: MLOpsClient, workdir: Path, number: int, settings: dict[str, Any]) -> dict[str, Any]:
+def run_round(
+    client: MLOpsClient, workdir: Path, number: int, settings: dict[str, Any], source: Path
+) -> dict[str, Any]:
     """One pass of the loop as a resumable flow; returns what the report needs."""
-    land_files(workdir / "lake", settings["rows"])
+    land_files(workdir / "lake", settings["rows"], source)
     facts: dict[str, Any] = {"round": number, "label": settings["label"]}
     started = time.perf_counter()
     with Flow("diabetes-demo", client=client, run_id=f"round-{number}-{int(time.time())}") as flow:
+        # Started first: the endpoint's server warms up (imports the model loaders) while data
+        # refreshes and the model trains, so the rollout below does not wait for it.
+        flow.step("endpoint", lambda step: client.deployments.begin_create_endpoint(ENDPOINT))
         refresh = flow.step(
             "refresh", lambda step: client.data_factory.begin_refresh(PIPELINE_NAME, idempotency_key=step.key)
         )
@@ -206,18 +210,22 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="where the demo keeps everything")
     parser.add_argument("--keep-endpoint", action="store_true", help="leave the endpoint running at the end")
     parser.add_argument("--rounds", type=int, choices=(1, 2), default=2, help="1: first model only")
+    parser.add_argument(
+        "--data", type=Path, help="the diabetes CSV (default: written from scikit-learn's bundled copy)"
+    )
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
+    source = args.data.resolve() if args.data else write_diabetes_csv(workdir / "source" / "diabetes.csv")
     started = time.perf_counter()
     rounds = []
     with MLOpsClient(f"local://{workdir / '.mlops'}", show_progress=False) as client:
         client.data_factory.define(refresh_pipeline(workdir / "lake"))
         try:
             for number, settings in enumerate(ROUNDS[: args.rounds], start=1):
-                facts = run_round(client, workdir, number, settings)
+                facts = run_round(client, workdir, number, settings, source)
                 rounds.append(facts)
                 _print_round(facts)
             report_path = workdir / "run-report.html"

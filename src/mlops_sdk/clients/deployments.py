@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from mlops_sdk.backends.spi.deployments import DEPLOY_KIND, ROLLBACK_KIND, DeploymentService, ModelSpec
+from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import collect_lineage
@@ -195,6 +196,35 @@ class DeploymentClient(BaseClient):
             driver, description=f"deployment {name} to {endpoint}", progress=progress, show_progress=show_progress
         )
 
+    def begin_create_endpoint(
+        self,
+        name: str,
+        *,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        show_progress: bool | None = None,
+    ) -> Operation[Endpoint]:
+        """Create the endpoint ``name`` now, before its first deployment; a no-op when it exists.
+
+        ``begin_deploy`` creates a missing endpoint itself, but an endpoint started early is ready
+        when the model is: Azure ML takes minutes to create one, and a local endpoint's server
+        imports the model-loading libraries in the background, so the first deployment loads in a
+        fraction of a second. Start it while data refreshes and the model trains, and wait for it
+        (or not) later; the creation has begun when this method returns. Cancelling the operation
+        stops the waiting only: an endpoint being created is left to finish.
+
+        Args:
+            name: Endpoint name (3-32 letters, digits, '-', starting with a letter).
+            progress: Callback receiving a :class:`ProgressEvent` after every poll.
+            show_progress: Force the progress bar on or off.
+
+        Returns:
+            An operation whose result is the :class:`Endpoint`.
+        """
+        name = self._name(name, "endpoint")
+        annotate({"endpoint": name})
+        driver = self._svc().create_endpoint(name)
+        return self._operation(driver, description=f"endpoint {name}", progress=progress, show_progress=show_progress)
+
     def begin_rollback(
         self,
         endpoint: str,
@@ -213,18 +243,23 @@ class DeploymentClient(BaseClient):
         driver = self._svc().rollback(endpoint, to=to, smoke_test=self._smoke(smoke_test), lineage=collect_lineage())
         return self._operation(driver, description=f"rollback of {endpoint}", progress=progress)
 
-    def resume_operation(self, token: str, *, smoke_test: SmokeTest | None = None) -> Operation[DeploymentResult]:
-        """Rebuild a deploy or rollback operation from its token (pass ``smoke_test`` again if it had a predicate)."""
+    def resume_operation(self, token: str, *, smoke_test: SmokeTest | None = None) -> Operation[Any]:
+        """Rebuild a deploy, rollback or endpoint-creation operation from its token.
+
+        Pass ``smoke_test`` again if the deployment's smoke test had a predicate.
+        """
 
         def attach(op_id: str, state: dict[str, Any], kind: str) -> Operation[Any]:
             driver = self._svc().resume(kind, op_id, state, smoke_test)
-            return self._operation(driver, description=f"{kind.split('.')[1]} of {state.get('endpoint')}")
+            what = "creation" if kind == ENDPOINT_KIND else kind.split(".")[1]
+            return self._operation(driver, description=f"{what} of endpoint {state.get('endpoint')}")
 
-        resumed: Operation[DeploymentResult] = self._resume(
+        resumed: Operation[Any] = self._resume(
             token,
             {
                 DEPLOY_KIND: lambda op_id, state: attach(op_id, state, DEPLOY_KIND),
                 ROLLBACK_KIND: lambda op_id, state: attach(op_id, state, ROLLBACK_KIND),
+                ENDPOINT_KIND: lambda op_id, state: attach(op_id, state, ENDPOINT_KIND),
             },
         )
         return resumed

@@ -103,6 +103,10 @@ class OperationDriver(Protocol[T_co]):
         """JSON-serialisable facts from which the backend can rebuild this driver."""
         ...
 
+    # Optional: ``while_waiting() -> None``. When a driver has it, :meth:`Operation.wait` calls it
+    # between polls (in the waiting thread, before sleeping the rest of the interval) to do work
+    # the result will need, e.g. importing what loading a model takes while the model trains.
+
 
 @dataclass(frozen=True)
 class PollingOptions:
@@ -278,7 +282,7 @@ class Operation(Generic[T]):
                     display = self._open_display()
                     if display is not None:
                         display.update(_describe(self._description, event))
-                self._clock.sleep(delay)
+                self._clock.sleep(self._while_waiting(delay))
                 interval = min(self._polling.max_interval, interval * self._polling.factor)
         except KeyboardInterrupt:
             self._handle_interrupt()
@@ -286,6 +290,15 @@ class Operation(Generic[T]):
         finally:
             if display is not None:
                 display.close()
+
+    def _while_waiting(self, delay: float) -> float:
+        """Let the driver use the wait (its optional ``while_waiting()``); returns the delay left."""
+        hook = getattr(self._driver, "while_waiting", None)
+        if hook is None or delay <= 0:
+            return delay
+        began = self._clock.monotonic()
+        hook()
+        return max(0.0, delay - (self._clock.monotonic() - began))
 
     def result(self, timeout: float | None = None) -> T:
         """Wait for the work and return its result.

@@ -27,6 +27,7 @@ from mlops_sdk.backends.azure import AzureBackend
 from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
 from mlops_sdk.backends.azure.errors import azure_errors
 from mlops_sdk.backends.spi.deployments import ModelSpec, RolloutDriver, ScoreAnswer
+from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND, EndpointDriver
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError, error_for_status
 from mlops_sdk.core.lineage import Lineage, current_identity
@@ -415,8 +416,17 @@ class AzureDeploymentService:
         )
         return _FlushingDriver(self.platform, op_id, driver.state(), smoke_test)
 
-    def resume(self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None) -> RolloutDriver:
+    def create_endpoint(self, endpoint: str) -> EndpointDriver:
+        """PUT a key-authenticated managed endpoint unless it exists; the driver follows its provisioning."""
+        self.platform.begin_endpoint(endpoint)
+        return EndpointDriver(self.platform, self.get_endpoint, f"endpoint-{endpoint}-{_suffix()}", endpoint)
+
+    def resume(
+        self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None
+    ) -> RolloutDriver | EndpointDriver:
         """Rebuild a driver from a token (deployment LROs are then followed by their provisioning state)."""
+        if kind == ENDPOINT_KIND:
+            return EndpointDriver(self.platform, self.get_endpoint, op_id, state["endpoint"])
         return _FlushingDriver(self.platform, op_id, state, smoke_test)
 
     def history(self, endpoint: str) -> list[HistoryEntry]:

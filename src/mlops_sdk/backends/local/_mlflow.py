@@ -2,13 +2,22 @@
 
 Artifacts go to ``<folder>/artifacts/<experiment>/``. MLflow is imported on first use only (it costs
 about a second), and one :class:`MlflowClient` is shared per store.
+
+A new ``mlflow.db`` is built in scratch space (tmpfs when the machine has one) and linked into the
+store complete: MLflow's schema migrations commit about a thousand times, each commit a disk sync
+that makes the creation crawl while other processes keep the CPUs busy, and a process killed half
+way would otherwise leave a half-migrated database behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
+import tempfile
 import threading
+import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,11 +64,43 @@ class MlflowStore:
 
                 self.folder.mkdir(parents=True, exist_ok=True)
                 with quiet(), _quiet_logger("mlflow.store.db.utils"):
+                    if not self.db_path.exists():
+                        self._create_database()
                     client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
                     # Create / migrate the database now, without MLflow's INFO lines about it on stderr.
                     client.search_experiments(max_results=1)
                 self._client = client
             return self._client
+
+    def _create_database(self) -> None:
+        """Build ``mlflow.db`` with MLflow's schema in scratch space, then link it into the store.
+
+        ``os.link`` never replaces a database another process created meanwhile: theirs is kept.
+        The ``Default`` experiment's artifacts go to ``<folder>/artifacts/Default`` (MLflow's own
+        default would be ``./mlruns`` under whatever the working directory was).
+        """
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        shm = Path("/dev/shm")
+        scratch_root = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.folder
+        with tempfile.TemporaryDirectory(prefix="mlops-mlflow-", dir=scratch_root) as scratch:
+            built = Path(scratch) / "mlflow.db"
+            store = SqlAlchemyStore(f"sqlite:///{built}", (self.artifacts / "Default").resolve().as_uri())
+            store.engine.dispose()
+            staged = self.folder / f".mlflow.db.{uuid.uuid4().hex}.tmp"
+            try:
+                shutil.copyfile(built, staged)
+                with staged.open("rb+") as handle:
+                    os.fsync(handle.fileno())
+                try:
+                    os.link(staged, self.db_path)
+                except FileExistsError:
+                    pass
+                except OSError:  # a file system without hard links
+                    if not self.db_path.exists():
+                        os.replace(staged, self.db_path)
+            finally:
+                staged.unlink(missing_ok=True)
 
     def experiment_id(self, name: str) -> str:
         """Id of experiment ``name``, created (with its artifact folder in the store) if missing."""

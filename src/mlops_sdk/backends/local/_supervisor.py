@@ -169,6 +169,11 @@ def main(argv: list[str]) -> int:
     if target is not None:
         try:
             _warm.preload(target)
+            # Until the submitter has created the MLflow run, import what the script's first MLflow
+            # calls would (the fork inherits it); stop as soon as the run is there.
+            _warm.preload_more(
+                target, spec["env"], stop=lambda: state["canceled"] or (run_dir / "mlflow.json").exists()
+            )
         except Exception as error:  # no MLflow here after all: run the command the ordinary way
             sys.stderr.write(f"warm start disabled: {error}\n")
             target = None

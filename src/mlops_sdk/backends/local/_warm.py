@@ -18,11 +18,22 @@ import re
 import shlex
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WarmTarget", "preload", "run_forked", "warm_target"]
+__all__ = [
+    "FLAVOR_MODULES",
+    "MODEL_MODULES",
+    "WarmTarget",
+    "import_modules",
+    "model_modules",
+    "preload",
+    "preload_more",
+    "run_forked",
+    "script_packages",
+    "warm_target",
+]
 
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\\n*?\[\]{}~#]")
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
@@ -57,6 +68,56 @@ def warm_target(command: str, cwd: Path, env: Mapping[str, str]) -> WarmTarget |
     return WarmTarget(script=script, module=None, args=tuple(words[2:])) if script.is_file() else None
 
 
+# What saving or loading an MLflow model imports beyond MLflow itself: the MLmodel reader, pyfunc, and
+# per flavor (keyed by the library's import name) the flavor module and what it loads lazily; MLflow 3
+# saves scikit-learn models in the skops format.
+MODEL_MODULES = ("mlflow.models", "mlflow.pyfunc")
+FLAVOR_MODULES = {"sklearn": ("mlflow.sklearn", "sklearn.base", "skops.io")}
+
+
+def model_modules(packages: Iterable[str]) -> list[str]:
+    """The modules saving or loading a model built with ``packages`` (import names) needs."""
+    tops = {name.split(".")[0] for name in packages}
+    flavors = [module for flavor, modules in FLAVOR_MODULES.items() if flavor in tops for module in modules]
+    return [*MODEL_MODULES, *flavors]
+
+
+def import_modules(names: Iterable[str], *, stop: Callable[[], bool] | None = None) -> list[str]:
+    """Import each module that is installed and not imported yet, quietly; returns what was imported.
+
+    A module that fails to import is skipped (whoever needs it imports it and reports the error with
+    context). ``stop`` is asked before each import; when it says True the rest is left.
+    """
+    import importlib
+    import importlib.util
+    import warnings
+
+    loaded = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in dict.fromkeys(names):
+            if name in sys.modules:
+                continue
+            if stop is not None and stop():
+                break
+            try:
+                if importlib.util.find_spec(name.split(".")[0]) is None:
+                    continue
+                importlib.import_module(name)
+            except Exception:  # noqa: S112 - see the docstring
+                continue
+            loaded.append(name)
+    return loaded
+
+
+def script_packages(target: WarmTarget) -> list[str]:
+    """The modules a script imports (``import``/``from`` statements anywhere), except the job's own code."""
+    if target.script is None:
+        return []
+    code_dir = target.script.parent
+    return [name for name in _imported_packages(target.script) if not _is_local(name, code_dir)]
+
+
 def preload(target: WarmTarget) -> list[str]:
     """Import MLflow (hence numpy and pandas) and the installed packages the script imports.
 
@@ -64,23 +125,21 @@ def preload(target: WarmTarget) -> list[str]:
     job's own code folder are never imported here, and a package that fails to import is skipped
     (the script then imports it itself and reports the error as usual). Returns what was imported.
     """
-    import importlib
-    import warnings
+    return import_modules(["mlflow", *script_packages(target)])
 
-    names = ["mlflow", *(_imported_packages(target.script) if target.script is not None else [])]
-    code_dir = target.script.parent if target.script is not None else None
-    loaded = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in dict.fromkeys(names):
-            if name in sys.modules or (code_dir is not None and _is_local(name, code_dir)):
-                continue
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: S112 - the script will import it and report the error itself
-                continue
-            loaded.append(name)
-    return loaded
+
+def preload_more(target: WarmTarget, env: Mapping[str, str], *, stop: Callable[[], bool]) -> list[str]:
+    """What the script's first MLflow calls import, for as long as ``stop()`` says the run is not there yet.
+
+    That is MLflow's SQL tracking store (when the tracking URI is a database) and the model modules
+    of the flavors the script imports (:func:`model_modules`). Everything here is what the script
+    would import itself, so the time is never lost, only moved ahead of the fork.
+    """
+    names = []
+    if env.get("MLFLOW_TRACKING_URI", "").startswith(("sqlite:", "postgresql", "mysql", "mssql")):
+        names.append("mlflow.store.tracking.sqlalchemy_store")
+    names += model_modules(script_packages(target))
+    return import_modules(names, stop=stop)
 
 
 def _imported_packages(script: Path) -> list[str]:

@@ -28,6 +28,7 @@ from mlops_sdk.backends.spi.deployments import (
     RolloutDriver,
     ScoreAnswer,
 )
+from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND, EndpointDriver
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -386,8 +387,17 @@ class LocalDeploymentService:
             lineage=lineage,
         )
 
-    def resume(self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None) -> RolloutDriver:
+    def create_endpoint(self, endpoint: str) -> EndpointDriver:
+        """Create the endpoint folder and start its server now (it then preloads the model loaders)."""
+        self.platform.begin_endpoint(endpoint)
+        return EndpointDriver(self.platform, self.get_endpoint, _op_id("endpoint", endpoint), endpoint)
+
+    def resume(
+        self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None
+    ) -> RolloutDriver | EndpointDriver:
         """Rebuild a driver from a token's state."""
+        if kind == ENDPOINT_KIND:
+            return EndpointDriver(self.platform, self.get_endpoint, op_id, state["endpoint"])
         return RolloutDriver(self.platform, op_id, state, smoke_test)
 
     def history(self, endpoint: str) -> list[HistoryEntry]:

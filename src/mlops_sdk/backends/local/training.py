@@ -38,6 +38,7 @@ from typing import Any
 from mlops_sdk.backends._snapshot import copy_snapshot
 from mlops_sdk.backends.local import LocalBackend
 from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_store
+from mlops_sdk.backends.local._warm import import_modules, model_modules, script_packages, warm_target
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
 from mlops_sdk.core.errors import (
@@ -225,6 +226,26 @@ class LocalTrainingService:
         params.append(limit)
         rows = self._store.connection().execute(query, params).fetchall()
         return [self._to_run(self._refresh(row)) for row in rows]
+
+    def prepare_model_loading(self, run_id: str) -> list[str]:
+        """Import what registering, validating or serving the run's model will need in this process.
+
+        Called while the caller waits for the run anyway: MLflow's model modules, and the flavor
+        modules of the libraries the training script imports (for scikit-learn that is two
+        seconds of imports a validation would otherwise wait for). Only installed modules are
+        imported, never the job's own code; commands other than ``python script.py`` get nothing.
+        Returns what was imported.
+        """
+        try:
+            spec = json.loads((Path(self._row(run_id)["run_dir"]) / "launch.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        target = warm_target(str(spec.get("command") or ""), Path(spec["cwd"]), spec.get("env") or {})
+        if target is None:
+            return []
+        loaded = import_modules(model_modules(script_packages(target)))
+        _log.debug("while training run %s ran, imported %s", run_id, loaded)
+        return loaded
 
     def cancel(self, run_id: str) -> None:
         """Record the request, then SIGTERM the supervisor (it stops the command's process group)."""
@@ -509,6 +530,8 @@ class LocalTrainingDriver:
         self._on_log = on_log
         self._offsets: dict[str, int] = {}
         self._partial: dict[str, bytes] = {}
+        self._running = False
+        self._prepared = False
 
     @property
     def kind(self) -> str:
@@ -526,6 +549,7 @@ class LocalTrainingDriver:
         final = row["status"] in ("Succeeded", "Failed", "Canceled")
         self._stream_logs(final)
         status = Status(row["status"])
+        self._running = status is Status.RUNNING
         error = None
         if status is Status.FAILED:
             error = OperationFailedError(
@@ -548,6 +572,12 @@ class LocalTrainingDriver:
     def result(self) -> TrainingRun:
         """The finished run with its metrics, params and outputs."""
         return self._service.get_run(self._run_id)
+
+    def while_waiting(self) -> None:
+        """Once the run is running: import what loading its model will take (see ``prepare_model_loading``)."""
+        if self._running and not self._prepared:
+            self._prepared = True
+            self._service.prepare_model_loading(self._run_id)
 
     def cancel(self) -> None:
         """Stop the run's process group."""

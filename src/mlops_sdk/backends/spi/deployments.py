@@ -179,6 +179,10 @@ class DeploymentService(Protocol):
         """Driver of a rollback to the previous production deployment (or ``to``)."""
         ...
 
+    def create_endpoint(self, endpoint: str) -> OperationDriver[Endpoint]:
+        """Start creating ``endpoint`` unless it exists (no deployment, no traffic); driver of the wait."""
+        ...
+
     def resume(
         self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None
     ) -> OperationDriver[Any]:

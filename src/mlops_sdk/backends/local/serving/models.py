@@ -7,19 +7,43 @@ numeric signature we understand, :class:`SklearnModel` loads the estimator with
 order, enforcing what the signature says (required columns present, integers integral, numbers
 numeric). Any other model (other flavors, string columns, custom pyfunc) is served by
 :class:`PyfuncModel` through ``mlflow.pyfunc``, with MLflow's own schema enforcement.
+
+Importing MLflow and scikit-learn takes two seconds, most of a first deployment's load. The server
+therefore calls :func:`start_preload` as soon as it listens: a background thread imports the
+loaders (at a lower CPU priority on Linux, so it takes idle CPU rather than slowing the training
+running next to it), and :func:`load_served_model` waits for it instead of importing the
+same modules from a second thread.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
+import logging
+import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_sdk.backends.local._warm import FLAVOR_MODULES, import_modules, model_modules
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, to_jsonable
 
-__all__ = ["ModelLoadError", "PyfuncModel", "ServedModel", "SklearnModel", "load_served_model"]
+__all__ = [
+    "PRELOAD_MODULES",
+    "ModelLoadError",
+    "PyfuncModel",
+    "ServedModel",
+    "SklearnModel",
+    "load_served_model",
+    "start_preload",
+]
+
+# Every flavor the loaders know: an endpoint does not know which models it will serve.
+PRELOAD_MODULES = tuple(model_modules(FLAVOR_MODULES))
+_preloaded = threading.Event()
+_preloaded.set()  # nothing to wait for until start_preload() runs
 
 _NUMERIC = {"double": False, "float": False, "long": True, "integer": True, "boolean": False}
 
@@ -187,6 +211,47 @@ def _signature_columns(path: Path) -> tuple[dict[str, Any], list[str] | None, li
     return meta.flavors, list(inputs.input_names()), types
 
 
+_AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def _set_autogroup_nice(niceness: int) -> None:
+    """Linux schedules each session (the server has its own) as one group: set that group's niceness.
+
+    Raising it needs no privilege and going back down to 0 neither, unlike a thread's niceness.
+    Anywhere else this does nothing.
+    """
+    with contextlib.suppress(OSError):
+        _AUTOGROUP.write_text(str(niceness), encoding="ascii")
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    started = time.perf_counter()
+    try:
+        loaded = import_modules(modules)
+        logging.getLogger("mlops_sdk.serving").info(
+            "preloaded %s in %.1fs", ", ".join(loaded) or "nothing", time.perf_counter() - started
+        )
+    finally:
+        _preloaded.set()
+        _set_autogroup_nice(0)
+
+
+def start_preload(modules: tuple[str, ...] = PRELOAD_MODULES, *, niceness: int = 19) -> threading.Thread:
+    """Import ``modules`` in a background daemon thread; :func:`load_served_model` waits for it.
+
+    Modules that are not installed or fail to import are skipped (a load then reports the error).
+    On Linux the server runs at ``niceness`` while it preloads (idle CPU first: the user's training
+    usually runs next to it) and at normal priority again once done, or as soon as a model load
+    has to wait for it.
+    """
+    if niceness:
+        _set_autogroup_nice(niceness)
+    _preloaded.clear()
+    thread = threading.Thread(target=_preload, args=(modules,), name="mlops-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedModel:
     """Load the MLflow model at ``path`` with the fastest loader that keeps MLflow's semantics.
 
@@ -197,6 +262,9 @@ def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedMode
     Raises:
         ModelLoadError: the directory is not a loadable MLflow model.
     """
+    if not _preloaded.is_set():
+        _set_autogroup_nice(0)  # somebody waits now: full priority
+        _preloaded.wait()
     folder = Path(path)
     if not (folder / "MLmodel").is_file():
         raise ModelLoadError(f"{folder} has no MLmodel file; point to an MLflow model directory")

@@ -2,8 +2,9 @@
 
 Reads ``config.json`` and ``secrets.json`` from the endpoint folder, binds the socket itself (so a
 requested port 0 becomes a real port before anything is announced), writes ``server.json``
-(pid, host, port) atomically, restores the persisted deployments and serves with uvicorn until
-SIGTERM/SIGINT, finishing in-flight requests before it exits.
+(pid, host, port) atomically, starts importing the model loaders in the background, restores the
+persisted deployments and serves with uvicorn until SIGTERM/SIGINT, finishing in-flight requests
+before it exits.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def serve(folder: Path) -> None:
     import uvicorn
 
     from mlops_sdk.backends.local.serving.app import EndpointApp, write_json_atomic
+    from mlops_sdk.backends.local.serving.models import start_preload
 
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     secrets = json.loads((folder / "secrets.json").read_text(encoding="utf-8"))
@@ -52,6 +54,7 @@ def serve(folder: Path) -> None:
     write_json_atomic(
         folder / "server.json", {"pid": os.getpid(), "host": host, "port": port, "started_at": time.time()}
     )
+    start_preload()
     logging.getLogger("mlops_sdk").info("endpoint %s listening on http://%s:%d", config["name"], host, port)
     server = uvicorn.Server(
         uvicorn.Config(
