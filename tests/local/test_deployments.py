@@ -368,3 +368,37 @@ def test_bad_arguments_are_configuration_errors(
 def test_missing_model_folder_is_a_configuration_error(client: DeploymentClient, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not an MLflow model directory"):
         client.begin_deploy(tmp_path / "nothing-here", endpoint="ep9").result()
+
+
+def test_endpoint_created_ahead_preloads_and_the_first_deployment_uses_it(store: Path, models: Models) -> None:
+    with DeploymentClient(f"local://{store}", settings=SETTINGS) as client:
+        operation = client.begin_create_endpoint("ep10")
+        # begin_* started the work: the server process exists before anybody waits
+        server = EndpointServer(store / "endpoints" / "ep10", "ep10")
+        assert server.info() is not None
+        endpoint = operation.result()
+        assert (endpoint.name, endpoint.state, endpoint.deployments, endpoint.traffic) == ("ep10", "Running", [], {})
+        pid = server.info().pid  # type: ignore[union-attr]
+        again = client.begin_create_endpoint("ep10").result()  # exists: nothing new starts
+        assert again.scoring_uri == endpoint.scoring_uri
+        assert server.info().pid == pid  # type: ignore[union-attr]
+        deadline = time.monotonic() + 60
+        while "preloaded" not in server.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "preloaded sklearn.base, skops.io" in server.log_tail()
+        result = client.begin_deploy(models.a, endpoint="ep10", deployment="blue", strategy=Replace()).result()
+        assert result.succeeded
+        assert client.invoke("ep10", PAYLOAD) == pytest.approx([formula_a(row) for row in ROWS])
+        assert server.info().pid == pid  # type: ignore[union-attr]
+        assert client.history("ep10")[0].action == "deploy"
+
+
+def test_endpoint_creation_resumes_from_its_token_and_names_are_checked(store: Path) -> None:
+    with DeploymentClient(f"local://{store}", settings=SETTINGS) as client:
+        token = client.begin_create_endpoint("ep11").continuation_token()
+        with pytest.raises(ConfigurationError, match="endpoint name 'x' is invalid"):
+            client.begin_create_endpoint("x")
+    with MLOpsClient(f"local://{store}", show_progress=False) as hub:
+        endpoint = hub.resume_operation(token).result()
+    assert endpoint.name == "ep11"
+    assert endpoint.state == "Running"

@@ -418,3 +418,37 @@ def test_a_warm_started_script_fails_with_the_traceback_python_would_print(clien
     assert 'fit.py", line 4, in <module>' in log.splitlines()[1]
     assert "_warm.py" not in log
     assert "runpy" not in log
+
+
+def test_waiting_for_a_run_imports_what_loading_its_model_needs(tmp_path: Path) -> None:
+    code = _script(
+        tmp_path / "code",
+        """
+        import time
+        if False:
+            import sklearn.linear_model  # the flavor the waiting process prepares for
+        time.sleep(2)
+        """,
+    )
+    waiter = textwrap.dedent(
+        """
+        import json, sys
+        from mlops_sdk import MLOpsClient
+        with MLOpsClient(f"local://{sys.argv[1]}", show_progress=False) as client:
+            before = {name: name in sys.modules for name in ("sklearn", "skops.io", "mlflow.sklearn")}
+            run = client.training.begin_train({"code": sys.argv[2], "command": "python job.py"}).result()
+            after = {name: name in sys.modules for name in ("sklearn", "skops.io", "mlflow.sklearn")}
+        print(json.dumps({"status": str(run.status), "before": before, "after": after}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", waiter, str(tmp_path / "store"), str(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["status"] == "Succeeded"
+    assert seen["before"] == {"sklearn": False, "skops.io": False, "mlflow.sklearn": False}
+    assert seen["after"] == {"sklearn": True, "skops.io": True, "mlflow.sklearn": True}

@@ -212,3 +212,25 @@ def test_notebook_status_line_updates_in_place(clock: FakeClock, monkeypatch: py
     assert shown[0] == ("display", "training job nb")
     assert [kind for kind, _ in shown[1:]] == ["update"] * (len(shown) - 1)
     assert str(shown[-1][1]).startswith("training job nb: Succeeded")
+
+
+class PreparingDriver(WorkDriver):
+    """A driver that uses the waits: each call takes 0.25 simulated seconds of work."""
+
+    def __init__(self, work: Work) -> None:
+        super().__init__(work)
+        self.calls: list[float] = []
+
+    def while_waiting(self) -> None:
+        self.calls.append(self.work.clock.monotonic())
+        self.work.clock.advance(0.25)
+
+
+def test_while_waiting_runs_between_polls_and_its_time_counts_against_the_interval(clock: FakeClock) -> None:
+    work = Work(clock, "j9", finish_at=3.0)
+    driver = PreparingDriver(work)
+    operation = Operation(driver, clock=clock, polling=PollingOptions(initial_interval=1.0, factor=1.0))
+    assert operation.result()["id"] == "j9"
+    assert driver.calls == [0.0, 1.0, 2.0]  # once before each sleep, never after the final poll
+    assert clock.sleeps == [0.75, 0.75, 0.75]  # the interval minus the time the driver used
+    assert work.polls == 4

@@ -81,11 +81,13 @@ class MlflowStore:
         """
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-        shm = Path("/dev/shm")
+        shm = Path("/dev/shm")  # noqa: S108 - a private TemporaryDirectory inside it, not a fixed file
         scratch_root = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.folder
         with tempfile.TemporaryDirectory(prefix="mlops-mlflow-", dir=scratch_root) as scratch:
             built = Path(scratch) / "mlflow.db"
-            store = SqlAlchemyStore(f"sqlite:///{built}", (self.artifacts / "Default").resolve().as_uri())
+            store = SqlAlchemyStore(  # type: ignore[no-untyped-call]
+                f"sqlite:///{built}", (self.artifacts / "Default").resolve().as_uri()
+            )
             store.engine.dispose()
             staged = self.folder / f".mlflow.db.{uuid.uuid4().hex}.tmp"
             try:
@@ -98,7 +100,7 @@ class MlflowStore:
                     pass
                 except OSError:  # a file system without hard links
                     if not self.db_path.exists():
-                        os.replace(staged, self.db_path)
+                        staged.replace(self.db_path)
             finally:
                 staged.unlink(missing_ok=True)
 

@@ -2,24 +2,28 @@
 
 ``mlflow models serve`` spends ~1.5 ms per request in pandas parsing and pyfunc schema enforcement,
 while the estimator itself needs ~0.07 ms (DESIGN.md §7). For a model whose ``sklearn`` flavor and
-numeric signature we understand, :class:`SklearnModel` loads the estimator with
-``mlflow.sklearn.load_model`` and feeds it a float64 numpy matrix built in the signature's column
-order, enforcing what the signature says (required columns present, integers integral, numbers
-numeric). Any other model (other flavors, string columns, custom pyfunc) is served by
-:class:`PyfuncModel` through ``mlflow.pyfunc``, with MLflow's own schema enforcement.
+numeric signature we understand, :class:`SklearnModel` loads the estimator the way
+``mlflow.sklearn.load_model`` does (without importing MLflow) and feeds it a float64 numpy matrix
+built in the signature's column order, enforcing what the signature says (required columns
+present, integers integral, numbers numeric). Any other model (other flavors, string columns,
+custom pyfunc) is served by :class:`PyfuncModel` through ``mlflow.pyfunc``, with MLflow's own
+schema enforcement.
 
-Importing MLflow and scikit-learn takes two seconds, most of a first deployment's load. The server
-therefore calls :func:`start_preload` as soon as it listens: a background thread imports the
-loaders (at a lower CPU priority on Linux, so it takes idle CPU rather than slowing the training
-running next to it), and :func:`load_served_model` waits for it instead of importing the
-same modules from a second thread.
+Importing scikit-learn (and skops) takes over a second, most of a first deployment's load. The
+server therefore calls :func:`start_preload` as soon as it listens: a background thread imports
+the fast path's modules (at a lower CPU priority on Linux, so it takes idle CPU rather than
+slowing the training running next to it), and :func:`load_served_model` waits for it instead of
+importing the same modules from a second thread.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import json
 import logging
+import os
+import pickle
 import threading
 import time
 import warnings
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_sdk.backends.local._warm import FLAVOR_MODULES, import_modules, model_modules
+from mlops_sdk.backends.local._warm import import_modules
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, to_jsonable
 
 __all__ = [
@@ -40,8 +44,9 @@ __all__ = [
     "start_preload",
 ]
 
-# Every flavor the loaders know: an endpoint does not know which models it will serve.
-PRELOAD_MODULES = tuple(model_modules(FLAVOR_MODULES))
+# What the scikit-learn fast path imports (it reads MLmodel itself, without MLflow); other models
+# import MLflow's pyfunc when they are loaded.
+PRELOAD_MODULES = ("sklearn.base", "skops.io")
 _preloaded = threading.Event()
 _preloaded.set()  # nothing to wait for until start_preload() runs
 
@@ -194,21 +199,63 @@ def _first_line(error: BaseException) -> str:
 
 
 def _signature_columns(path: Path) -> tuple[dict[str, Any], list[str] | None, list[str] | None]:
-    """Read ``MLmodel``: (flavors, input names, input type names) — names/types ``None`` when unknown."""
-    from mlflow.models import Model
+    """Read ``MLmodel``: (flavors, input names, input type names) — names/types ``None`` when unknown.
+
+    Plain YAML + JSON, as MLflow writes them (``signature.inputs`` is a JSON list of column specs),
+    so the scikit-learn fast path never imports MLflow. A tensor signature or unnamed columns
+    give ``(flavors, None, ["tensor"])``.
+    """
+    import yaml
 
     try:
-        meta = Model.load(str(path))
-    except Exception as error:  # MLmodel missing, unreadable or not YAML
+        meta = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ModelLoadError(f"{path} is not an MLflow model directory ({_first_line(error)})") from error
-    signature = meta.signature
-    if signature is None or signature.inputs is None:
-        return meta.flavors, None, None
-    inputs = signature.inputs
-    if inputs.is_tensor_spec() or not inputs.has_input_names():
-        return meta.flavors, None, ["tensor"]
-    types = [getattr(kind, "name", str(kind)) for kind in inputs.input_types()]
-    return meta.flavors, list(inputs.input_names()), types
+    flavors = meta.get("flavors") if isinstance(meta, dict) else None
+    if not isinstance(flavors, dict) or not flavors:
+        raise ModelLoadError(f"{path}/MLmodel names no flavors; write the model with mlflow.<flavor>.save_model")
+    signature = meta.get("signature")
+    raw = signature.get("inputs") if isinstance(signature, dict) else None
+    if not raw:
+        return flavors, None, None
+    try:
+        inputs = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError as error:
+        raise ModelLoadError(f"{path}/MLmodel has an unreadable signature ({_first_line(error)})") from error
+    if not isinstance(inputs, list) or not all(isinstance(item, dict) for item in inputs):
+        raise ModelLoadError(f"{path}/MLmodel has an unreadable signature (inputs are not a list of columns)")
+    if any(item.get("type") == "tensor" for item in inputs) or not all(item.get("name") for item in inputs):
+        return flavors, None, ["tensor"]
+    return flavors, [str(item["name"]) for item in inputs], [str(item.get("type")) for item in inputs]
+
+
+def _load_estimator(folder: Path, conf: dict[str, Any]) -> Any:
+    """The estimator of an ``sklearn`` flavor, loaded as ``mlflow.sklearn.load_model`` loads it.
+
+    The usual cases (skops, pickle or cloudpickle file, no model code) are read directly, honouring
+    MLflow's ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` switch; anything else goes through MLflow.
+    """
+    serialization = conf.get("serialization_format", "pickle")
+    if conf.get("code") or serialization not in ("skops", "pickle", "cloudpickle") or not conf.get("pickled_model"):
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(str(folder))
+    if os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").strip().lower() not in ("true", "1"):
+        raise ModelLoadError(
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION is not 'true', so MLflow models may not be deserialized here; "
+            "set it to 'true' for models from trusted sources"
+        )
+    file = folder / str(conf["pickled_model"])
+    if serialization == "skops":
+        import skops.io
+
+        return skops.io.load(file, trusted=conf.get("skops_trusted_types"))
+    with file.open("rb") as handle:
+        if serialization == "cloudpickle":
+            import cloudpickle
+
+            return cloudpickle.load(handle)
+        return pickle.load(handle)  # noqa: S301 - MLflow's own format; gated by MLflow's switch above
 
 
 _AUTOGROUP = Path("/proc/self/autogroup")
@@ -270,11 +317,11 @@ def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedMode
         raise ModelLoadError(f"{folder} has no MLmodel file; point to an MLflow model directory")
     flavors, names, types = _signature_columns(folder)
     numeric = types is None or all(kind in _NUMERIC for kind in types)
-    if fast_path and "sklearn" in flavors and numeric and types != ["tensor"]:
-        import mlflow.sklearn
-
+    if fast_path and isinstance(flavors.get("sklearn"), dict) and numeric and types != ["tensor"]:
         try:
-            estimator = mlflow.sklearn.load_model(str(folder))
+            estimator = _load_estimator(folder, flavors["sklearn"])
+        except ModelLoadError:
+            raise
         except Exception as error:
             raise ModelLoadError(f"cannot load the scikit-learn model in {folder}: {_first_line(error)}") from error
         if callable(getattr(estimator, "predict", None)):

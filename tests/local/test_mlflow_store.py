@@ -1,0 +1,67 @@
+"""The store's MLflow database is created whole or not at all, and never replaces one that exists."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlops_sdk.backends.local._mlflow import MlflowStore
+
+
+def _experiments(db: Path) -> dict[str, str]:
+    with sqlite3.connect(db) as connection:
+        return dict(connection.execute("SELECT name, artifact_location FROM experiments").fetchall())
+
+
+def _head_revision(db: Path) -> str:
+    with sqlite3.connect(db) as connection:
+        return str(connection.execute("SELECT version_num FROM alembic_version").fetchone()[0])
+
+
+def test_a_new_database_is_complete_and_keeps_default_artifacts_in_the_store(tmp_path: Path) -> None:
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    store = MlflowStore(tmp_path / "store")
+    assert store.experiment_id("demo") == "1"
+    assert _head_revision(store.db_path) == _get_latest_schema_revision()
+    default = _experiments(store.db_path)["Default"]
+    assert default == (tmp_path / "store" / "artifacts" / "Default" / "0").as_uri()
+    assert sorted(path.name for path in store.folder.iterdir()) == ["mlflow.db"]  # no staging file left
+
+
+def test_an_existing_database_is_never_replaced(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    folder = tmp_path / "store"
+    folder.mkdir()
+    theirs = MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+    theirs.create_experiment("theirs")
+    store = MlflowStore(folder)
+    store._create_database()  # what a process that lost the creation race does
+    assert "theirs" in _experiments(store.db_path)
+    assert sorted(path.name for path in folder.iterdir()) == ["mlflow.db"]
+
+
+def test_a_process_killed_while_creating_leaves_no_half_built_database(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import mlflow.store.tracking.sqlalchemy_store\n"
+        "from mlops_sdk.backends.local._mlflow import MlflowStore\n"
+        "print('creating', flush=True)\n"
+        "MlflowStore(Path(sys.argv[1])).client\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "creating"
+    time.sleep(0.3)  # inside MLflow's schema migrations
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert not (folder / "mlflow.db").exists()
+    store = MlflowStore(folder)
+    assert store.experiment_id("after-crash") == "1"  # a fresh, complete database
