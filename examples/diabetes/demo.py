@@ -84,9 +84,6 @@ def run_round(
     facts: dict[str, Any] = {"round": number, "label": settings["label"]}
     started = time.perf_counter()
     with Flow("diabetes-demo", client=client, run_id=f"round-{number}-{int(time.time())}") as flow:
-        # Started first: the endpoint's server warms up (imports the model loaders) while data
-        # refreshes and the model trains, so the rollout below does not wait for it.
-        flow.step("endpoint", lambda step: client.deployments.begin_create_endpoint(ENDPOINT))
         refresh = flow.step(
             "refresh", lambda step: client.data_factory.begin_refresh(PIPELINE_NAME, idempotency_key=step.key)
         )
@@ -223,6 +220,9 @@ def main() -> int:
     rounds = []
     with MLOpsClient(f"local://{workdir / '.mlops'}", show_progress=False) as client:
         client.data_factory.define(refresh_pipeline(workdir / "lake"))
+        # Not waited for: the endpoint's server starts and imports the model loaders while data
+        # refreshes and the model trains, so the first rollout does not wait for it.
+        client.deployments.begin_create_endpoint(ENDPOINT)
         try:
             for number, settings in enumerate(ROUNDS[: args.rounds], start=1):
                 facts = run_round(client, workdir, number, settings, source)

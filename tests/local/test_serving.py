@@ -16,7 +16,7 @@ import pytest
 from mlops_sdk.backends.local.serving.payloads import PayloadError, parse_csv, parse_json_body
 from mlops_sdk.backends.local.serving.process import EndpointServer
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, smooth_schedule, validate_traffic
-from mlops_sdk.core.errors import ConflictError, ServiceResponseError
+from mlops_sdk.core.errors import ConflictError, OperationFailedError, ServiceResponseError
 from tests.local._deploy import COLUMNS, ROWS, Models, formula_a, formula_b, save_models
 
 MAX_BODY = 64 * 1024
@@ -313,6 +313,35 @@ def test_restart_restores_deployments_and_traffic(tmp_path: Path, models: Models
     assert state["traffic"] == {"blue": 100}
     assert state["deployments"]["blue"]["metadata"] == {"model": "a@1"}
     assert answer.json() == pytest.approx(_expected(formula_a))
+
+
+def test_launch_does_not_wait_and_start_joins_the_launched_process(tmp_path: Path) -> None:
+    server = EndpointServer(tmp_path / "endpoints" / "ep-launch", "ep-launch")
+    server.create()
+    try:
+        server.launch()
+        server.launch()  # still coming up: not started twice
+        launched = json.loads((server.folder / "starting.json").read_text())["pid"]
+        info = server.start()
+        assert info.pid == launched
+        assert not server.starting()
+    finally:
+        server.stop()
+    assert not (server.folder / "starting.json").exists()
+
+
+def test_a_server_that_dies_while_starting_is_a_failure_with_its_log(tmp_path: Path) -> None:
+    from mlops_sdk import MLOpsClient
+
+    store = tmp_path / ".mlops"
+    server = EndpointServer(store / "endpoints" / "ep-dies", "ep-dies")
+    server.create()
+    (server.folder / "config.json").write_text("{not json", encoding="utf-8")  # the server cannot read it
+    with MLOpsClient(f"local://{store}", show_progress=False) as hub:
+        operation = hub.deployments.begin_create_endpoint("ep-dies")
+        with pytest.raises(OperationFailedError, match="endpoint server is not running") as caught:
+            operation.result()
+    assert "JSONDecodeError" in str(caught.value)
 
 
 # -- pure units ---------------------------------------------------------------------------------------------

@@ -210,17 +210,22 @@ class LocalPlatform:
     # -- EndpointPlatform --------------------------------------------------------------------------------
 
     def begin_endpoint(self, endpoint: str) -> None:
-        """Create the endpoint folder and keys if needed and make sure its server runs."""
+        """Create the endpoint folder and keys if needed and launch its server (without waiting for it)."""
         server = self.server(check_endpoint_name(endpoint))
         if not server.exists:
             server.create()
             _log.info("created local endpoint %s in %s", endpoint, server.folder)
-        server.start()
+        server.launch()
 
     def endpoint_status(self, endpoint: str) -> tuple[Status, str | None]:
-        """SUCCEEDED once the server answers."""
-        running = self.server(endpoint).running()
-        return (Status.SUCCEEDED, "Running") if running else (Status.FAILED, "the endpoint server is not running")
+        """SUCCEEDED once the server answers, RUNNING while it comes up, FAILED (with its log) when it died."""
+        server = self.server(endpoint)
+        if server.running() is not None:
+            return Status.SUCCEEDED, "Running"
+        if server.starting():
+            return Status.RUNNING, "Starting"
+        tail = server.log_tail(20)
+        return Status.FAILED, f"the endpoint server is not running. Log tail ({server.log_path}):\n{tail}"
 
     def model_digest(self, model: ModelSpec) -> str:
         """SHA-256 over the model directory's files (names and content)."""

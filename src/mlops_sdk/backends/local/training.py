@@ -38,6 +38,7 @@ from typing import Any
 from mlops_sdk.backends._snapshot import copy_snapshot
 from mlops_sdk.backends.local import LocalBackend
 from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_store
+from mlops_sdk.backends.local._processes import process_alive, process_start_time
 from mlops_sdk.backends.local._warm import import_modules, model_modules, script_packages, warm_target
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
@@ -106,35 +107,6 @@ def _write_json(path: Path, data: dict[str, str]) -> None:
 def create_service(backend: LocalBackend) -> LocalTrainingService:
     """Entry point used by ``Backend.service("training", ...)``."""
     return LocalTrainingService(backend)
-
-
-def process_start_time(pid: int) -> str | None:
-    """Start time of ``pid`` from ``/proc`` (guards against pid reuse); ``None`` where unavailable."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:  # noqa: PTH123
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def process_alive(pid: int | None, start: str | None) -> bool:
-    """True if ``pid`` runs, is not a zombie and (where known) started at ``start``."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:  # noqa: PTH123
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return True  # no /proc (macOS): the kill probe is all we have
-    if fields[0] == "Z":
-        return False
-    return start is None or fields[19] == start
 
 
 class LocalTrainingService:

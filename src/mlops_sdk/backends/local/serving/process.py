@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_sdk.backends.local._processes import process_alive, process_start_time
 from mlops_sdk.backends.local.serving.app import write_json_atomic
 from mlops_sdk.core.errors import (
     MlopsError,
@@ -188,8 +189,16 @@ class EndpointServer:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
+    def launch(self) -> None:
+        """Start the server detached unless it runs or is already starting; do not wait for it."""
+        with self._start_lock():
+            if self.running() is None and self._starting() is None:
+                self._spawn()
+
     def start(self, *, timeout: float = 120.0) -> ServerInfo:
         """Start the server detached (unless it already runs) and wait until it answers ``/ping``.
+
+        A server another call launched and that is still coming up is waited for, not started twice.
 
         Raises:
             OperationFailedError: the process exited or did not answer in time; carries the log tail.
@@ -198,33 +207,56 @@ class EndpointServer:
             info = self.running()
             if info is not None:
                 return info
-            with contextlib.suppress(FileNotFoundError):
-                (self.folder / "server.json").unlink()
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.log_path.open("ab") as log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "mlops_sdk.backends.local.serving.server", str(self.folder)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,
-                    close_fds=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
-            _children[process.pid] = process
-            _log.info("started endpoint server %s (pid %d)", self.name, process.pid)
+            pid = self._starting() or self._spawn()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise self._start_failed(f"exited with code {process.returncode}")
+                if not _pid_alive(pid):
+                    child = _children.get(pid)
+                    code = child.returncode if child is not None else None
+                    raise self._start_failed(f"exited with code {code}" if code is not None else "exited")
                 info = self.info()
-                if info is not None and info.pid == process.pid:
+                if info is not None and info.pid == pid:
                     running = self.running()
                     if running is not None:
                         return running
                 time.sleep(0.05)
-            self._terminate(process.pid, timeout=5.0)
+            self._terminate(pid, timeout=5.0)
             raise self._start_failed(f"did not answer within {timeout:g}s")
+
+    def starting(self) -> bool:
+        """True while a launched server process lives but does not answer yet."""
+        return self.running() is None and self._starting() is not None
+
+    def _spawn(self) -> int:
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / "server.json").unlink()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mlops_sdk.backends.local.serving.server", str(self.folder)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        _children[process.pid] = process
+        write_json_atomic(self.folder / "starting.json", {"pid": process.pid, "start": process_start_time(process.pid)})
+        _log.info("started endpoint server %s (pid %d)", self.name, process.pid)
+        return process.pid
+
+    def _starting(self) -> int | None:
+        """The pid of the server process launched last, while that very process lives (not a recycled pid)."""
+        try:
+            data = json.loads((self.folder / "starting.json").read_text(encoding="utf-8"))
+            pid = int(data["pid"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+        child = _children.get(pid)
+        if child is not None:  # ours: poll() also reaps it once it exited
+            return pid if child.poll() is None else None
+        return pid if process_alive(pid, data.get("start")) else None
 
     def _start_failed(self, why: str) -> OperationFailedError:
         tail = self.log_tail(40)
@@ -247,8 +279,9 @@ class EndpointServer:
         if _pid_alive(info.pid) and self.running() is not None:
             self._terminate(info.pid, timeout=timeout)
             stopped = True
-        with contextlib.suppress(FileNotFoundError):
-            (self.folder / "server.json").unlink()
+        for name in ("server.json", "starting.json"):
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / name).unlink()
         return stopped
 
     @staticmethod
