@@ -58,10 +58,15 @@ def refresh_pipeline(lake: Path) -> RefreshPipeline:
     )
 
 
-def land_files(lake: Path, rows: int, source: Path) -> None:
-    """Simulate new files landing in the data lake (the refresh reads every CSV there)."""
+def land_files(lake: Path, rows: int, source: Path | None = None) -> None:
+    """Simulate new files landing in the data lake (the refresh reads every CSV there).
+
+    ``source`` is the full diabetes CSV (default: written next to the lake from scikit-learn's copy).
+    """
     import pandas as pd
 
+    if source is None:
+        source = write_diabetes_csv(lake.parent / "source" / "diabetes.csv")
     frame = pd.read_csv(source).head(rows)
     frame.insert(0, "row_id", range(len(frame)))
     lake.mkdir(parents=True, exist_ok=True)
