@@ -46,6 +46,22 @@ def test_an_existing_database_is_never_replaced(tmp_path: Path) -> None:
     assert sorted(path.name for path in folder.iterdir()) == ["mlflow.db"]
 
 
+def test_scratch_folders_of_killed_creations_are_removed_once_stale(tmp_path: Path) -> None:
+    import os
+
+    from mlops_sdk.backends.local._mlflow import _remove_stale_scratch
+
+    stale, fresh = tmp_path / "mlops-mlflow-stale", tmp_path / "mlops-mlflow-fresh"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "mlflow.db").write_bytes(b"half built")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    _remove_stale_scratch(tmp_path)
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a creation in progress
+
+
 def test_a_process_killed_while_creating_leaves_no_half_built_database(tmp_path: Path) -> None:
     folder = tmp_path / "store"
     script = (

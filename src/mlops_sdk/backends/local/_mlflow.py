@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -83,7 +84,8 @@ class MlflowStore:
 
         shm = Path("/dev/shm")  # noqa: S108 - a private TemporaryDirectory inside it, not a fixed file
         scratch_root = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.folder
-        with tempfile.TemporaryDirectory(prefix="mlops-mlflow-", dir=scratch_root) as scratch:
+        _remove_stale_scratch(scratch_root)
+        with tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX, dir=scratch_root) as scratch:
             built = Path(scratch) / "mlflow.db"
             store = SqlAlchemyStore(  # type: ignore[no-untyped-call]
                 f"sqlite:///{built}", (self.artifacts / "Default").resolve().as_uri()
@@ -120,6 +122,19 @@ class MlflowStore:
                 if _code(error) != "RESOURCE_ALREADY_EXISTS":
                     raise
                 return str(client.get_experiment_by_name(name).experiment_id)
+
+
+_SCRATCH_PREFIX = "mlops-mlflow-"
+_STALE_SECONDS = 3600.0
+
+
+def _remove_stale_scratch(root: Path) -> None:
+    """Remove scratch folders that processes killed while creating a database left (tmpfs is memory)."""
+    now = time.time()
+    for folder in root.glob(f"{_SCRATCH_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if now - folder.stat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def mlflow_store(folder: Path) -> MlflowStore:
