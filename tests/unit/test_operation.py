@@ -234,3 +234,11 @@ def test_while_waiting_runs_between_polls_and_its_time_counts_against_the_interv
     assert driver.calls == [0.0, 1.0, 2.0]  # once before each sleep, never after the final poll
     assert clock.sleeps == [0.75, 0.75, 0.75]  # the interval minus the time the driver used
     assert work.polls == 4
+
+
+def test_waits_with_a_timeout_do_not_lend_their_time(clock: FakeClock) -> None:
+    work = Work(clock, "j10", finish_at=2.0)
+    driver = PreparingDriver(work)
+    Operation(driver, clock=clock, polling=PollingOptions(initial_interval=1.0, factor=1.0)).wait(timeout=30)
+    assert driver.calls == []
+    assert clock.sleeps == [1.0, 1.0]

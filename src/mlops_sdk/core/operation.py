@@ -103,9 +103,10 @@ class OperationDriver(Protocol[T_co]):
         """JSON-serialisable facts from which the backend can rebuild this driver."""
         ...
 
-    # Optional: ``while_waiting() -> None``. When a driver has it, :meth:`Operation.wait` calls it
-    # between polls (in the waiting thread, before sleeping the rest of the interval) to do work
-    # the result will need, e.g. importing what loading a model takes while the model trains.
+    # Optional: ``while_waiting() -> None``. When a driver has it, :meth:`Operation.wait` without a
+    # timeout calls it between polls (in the waiting thread, before sleeping the rest of the
+    # interval) to do work the result will need, e.g. importing what loading a model takes while
+    # the model trains. Waits with a timeout skip it, so they stay within their bound.
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ class Operation(Generic[T]):
                     display = self._open_display()
                     if display is not None:
                         display.update(_describe(self._description, event))
-                self._clock.sleep(self._while_waiting(delay))
+                self._clock.sleep(delay if timeout is not None else self._while_waiting(delay))
                 interval = min(self._polling.max_interval, interval * self._polling.factor)
         except KeyboardInterrupt:
             self._handle_interrupt()
