@@ -160,3 +160,25 @@ def test_local_registry_uri_is_refused_on_azure(deployments: Any, endpoints: Fak
     with pytest.raises(ConfigurationError, match="local MLflow registry"):
         deployments.begin_deploy(local, endpoint="nope").result()
     assert deployments.list_endpoints() == []
+
+
+def test_endpoint_created_ahead_is_one_put_polled_to_succeeded(
+    deployments: Any, endpoints: FakeOnlineEndpoints
+) -> None:
+    operation = deployments.begin_create_endpoint("churn")
+    puts = endpoints.service.requests_to("PUT", r"/onlineEndpoints/churn$")
+    assert len(puts) == 1  # begin_* sent the creation before returning
+    body = puts[0].json
+    assert body["properties"]["authMode"] == "Key"
+    assert "mlops.created_by" in body["tags"]
+    endpoint = operation.result()
+    assert (endpoint.name, endpoint.backend, endpoint.deployments) == ("churn", "azure", [])
+    assert endpoints.endpoints["churn"]["properties"]["provisioningState"] == "Succeeded"
+    again = deployments.begin_create_endpoint("churn").result()  # exists: no second PUT
+    assert again.name == "churn"
+    assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/churn$")) == 1
+    result = deployments.begin_deploy(version(1), endpoint="churn", deployment="blue", strategy=Replace()).result()
+    assert result.succeeded
+    endpoint_puts = endpoints.traffic_puts("churn")
+    assert endpoint_puts[0] == {}  # the creation carried no traffic; the deployment's PUT set it
+    assert endpoint_puts[-1] == {"blue": 100}
