@@ -93,3 +93,18 @@ def test_failed_smoke_exits_nonzero_and_says_why(
     assert "output shape [2] does not match the expected [7]" in out
     code, _ = cli(capsys, "-t", target, "deploy", str(models.b), "-e", "cli-ep2", "--steps", "ten")
     assert code == 2
+
+
+def test_create_an_endpoint_ahead_with_and_without_waiting(capsys: pytest.CaptureFixture[str], target: str) -> None:
+    code, out = cli(capsys, "-t", target, "-o", "json", "endpoints", "create", "cli-early", "--no-wait")
+    assert code == 0, out
+    token = json.loads(out)["continuation_token"]
+    code, out = cli(capsys, "-t", target, "-o", "json", "resume", token)
+    assert code == 0, out
+    assert json.loads(out)["state"] == "Running"
+    code, out = cli(capsys, "-t", target, "endpoints", "create", "cli-early")  # exists: shown, not recreated
+    assert code == 0, out
+    assert "cli-early (local) Running" in out
+    capsys.readouterr()
+    assert run(["-t", target, "endpoints", "create", "x"]) == 1
+    assert "endpoint name 'x' is invalid" in capsys.readouterr().err

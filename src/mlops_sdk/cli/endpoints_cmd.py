@@ -1,4 +1,4 @@
-"""``mlops endpoints list/show/invoke/logs/history/stop/start/delete`` and ``mlops deploy`` / ``mlops rollback``."""
+"""``mlops endpoints create/list/show/invoke/logs/history/stop/start/delete``, ``mlops deploy`` / ``mlops rollback``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 
 from mlops_sdk.cli.output import EXIT_ERROR, state
 
-app = typer.Typer(help="Online endpoints: list, invoke, logs, history, stop.", no_args_is_help=True)
+app = typer.Typer(help="Online endpoints: create, list, invoke, logs, history, stop.", no_args_is_help=True)
 
 
 def _client() -> Any:
@@ -28,6 +28,26 @@ def _render_endpoint(endpoint: Any) -> None:
         mirror = endpoint.mirror.get(deployment.name)
         extra = f", mirror {mirror}%" if mirror else ""
         console.print(f"  {deployment.name:<24} {share:>3}%{extra}  {deployment.model or deployment.model_uri or '-'}")
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Endpoint name (3-32 letters, digits, '-').")],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the endpoint is ready.")] = True,
+) -> None:
+    """Create an endpoint ahead of its first deployment (a no-op when it exists)."""
+    with _client() as client:
+        operation = client.begin_create_endpoint(name)
+        if not wait:
+            state.emit(
+                {"endpoint": name, "continuation_token": operation.continuation_token()},
+                lambda data: state.console().print(
+                    f"creating {name}\nwait for it with: mlops resume '{data['continuation_token']}'"
+                ),
+            )
+            return
+        endpoint = operation.result()
+    state.emit(endpoint, _render_endpoint)
 
 
 @app.command("list")
