@@ -357,8 +357,9 @@ def test_a_recycled_command_pid_is_never_killed(client: MLOpsClient, tmp_path: P
 
 
 PROBE = """
-import json, os, sys
+import gc, json, os, sys
 facts = {
+    "gc": gc.isenabled(),
     "warm": "mlflow" in sys.modules,
     "name": __name__,
     "argv": sys.argv[1:],
@@ -394,6 +395,7 @@ def test_commands_behave_like_python_whether_warm_started_or_not(
     assert run.exit_code == 3
     facts = json.loads(out.read_text())
     assert facts["warm"] is warm
+    assert facts["gc"] is True  # the warm start pauses the collector while preloading, never for the script
     assert facts["name"] == "__main__"
     assert facts["argv"] == [str(out), "3"]
     assert facts["cwd"].endswith("/code")

@@ -19,6 +19,7 @@ itself once the run id arrives (``mlflow.json`` in the run folder).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import json
 import os
@@ -177,6 +178,7 @@ def main(argv: list[str]) -> int:
         except Exception as error:  # no MLflow here after all: run the command the ordinary way
             sys.stderr.write(f"warm start disabled: {error}\n")
             target = None
+            gc.enable()
     mlflow_run = _await_mlflow_run(run_dir, spec, state)
     child: subprocess.Popen[bytes] | _Forked | None = None
     with (logs / "stdout.log").open("ab") as out, (logs / "stderr.log").open("ab") as err:
