@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -273,12 +274,15 @@ def _set_autogroup_nice(niceness: int) -> None:
 
 def _preload(modules: tuple[str, ...]) -> None:
     started = time.perf_counter()
+    gc.disable()  # imports only create objects that live as long as the server
     try:
         loaded = import_modules(modules)
         logging.getLogger("mlops_sdk.serving").info(
             "preloaded %s in %.1fs", ", ".join(loaded) or "nothing", time.perf_counter() - started
         )
     finally:
+        gc.freeze()  # and the collector never scans them again while the server answers requests
+        gc.enable()
         _preloaded.set()
         _set_autogroup_nice(0)
 
