@@ -454,3 +454,66 @@ def test_waiting_for_a_run_imports_what_loading_its_model_needs(tmp_path: Path) 
     assert seen["status"] == "Succeeded"
     assert seen["before"] == {"sklearn": False, "skops.io": False, "mlflow.sklearn": False}
     assert seen["after"] == {"sklearn": True, "skops.io": True, "mlflow.sklearn": True}
+
+
+def test_a_store_whose_mlflow_database_is_unreadable_fails_the_run_cleanly(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "mlflow.db").write_bytes(b"this is not a database, just bytes " * 64)
+    code = _script(tmp_path / "code", "print('must not run')\n")
+    with MLOpsClient(f"local://{store}", show_progress=False) as client:
+        with pytest.raises(ConfigurationError, match="cannot open the store's MLflow database") as caught:
+            client.training.begin_train({"code": code, "command": "python job.py"}, idempotency_key="bad-db")
+        assert caught.value.details["path"] == str(store / "mlflow.db")
+        # The supervisor had started already: it ends the run without running the command.
+        run_id = client.training.list_runs()[0].id
+        _wait_for(lambda: client.training.get_run(run_id).status is Status.FAILED, "the run to fail")
+        run = client.training.get_run(run_id)
+    assert "creating the MLflow run failed" in (run.error or "")
+    logs = Path(run.log_location or "")
+    assert "the command was not started" in (logs / "stderr.log").read_text()
+    assert "must not run" not in (logs / "stdout.log").read_text()
+
+
+CTRL_C_WAITER = """
+import sys
+from mlops_sdk import MLOpsClient
+store, code, decision = sys.argv[1], sys.argv[2], sys.argv[3]
+with MLOpsClient(f"local://{store}", show_progress=False) as client:
+    operation = client.training.begin_train(
+        {"code": code, "command": "python job.py"},
+        idempotency_key=f"ctrl-c-{decision}",
+        cancel_on_interrupt={"cancel": True, "leave": False}[decision],
+    )
+    print(operation.id, flush=True)
+    operation.result()
+"""
+
+
+@pytest.mark.parametrize("decision", ["cancel", "leave"])
+def test_ctrl_c_while_waiting_cancels_or_leaves_the_run_as_asked(tmp_path: Path, decision: str) -> None:
+    store = tmp_path / "store"
+    code = _script(tmp_path / "code", "import time\nprint('training', flush=True)\ntime.sleep(120)\n")
+    waiter = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_WAITER, str(store), str(code), decision],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert waiter.stdout is not None
+    run_id = waiter.stdout.readline().strip()
+    with MLOpsClient(f"local://{store}", show_progress=False) as client:
+        _wait_for(lambda: client.training.get_run(run_id).status is Status.RUNNING, "the run to start", 60)
+        waiter.send_signal(signal.SIGINT)
+        _, stderr = waiter.communicate(timeout=60)
+        assert waiter.returncode != 0  # KeyboardInterrupt ends the waiting script, as Ctrl-C should
+        if decision == "cancel":
+            assert f"Canceled training run {run_id}" in stderr
+            _wait_for(lambda: client.training.get_run(run_id).status is Status.CANCELED, "the cancel", 60)
+        else:
+            assert "keeps running. Resume waiting with:" in stderr
+            assert "mlops resume '" in stderr
+            time.sleep(0.5)
+            assert client.training.get_run(run_id).status is Status.RUNNING
+            client.training.cancel(run_id)
+            _wait_for(lambda: client.training.get_run(run_id).status is Status.CANCELED, "the cleanup", 60)

@@ -64,12 +64,24 @@ class MlflowStore:
                 from mlflow import MlflowClient
 
                 self.folder.mkdir(parents=True, exist_ok=True)
-                with quiet(), _quiet_logger("mlflow.store.db.utils"):
-                    if not self.db_path.exists():
-                        self._create_database()
-                    client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-                    # Create / migrate the database now, without MLflow's INFO lines about it on stderr.
-                    client.search_experiments(max_results=1)
+                try:
+                    with quiet(), _quiet_logger("mlflow.store.db.utils"):
+                        if not self.db_path.exists():
+                            self._create_database()
+                        client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+                        # Migrate an older database now, without MLflow's INFO lines about it on stderr.
+                        client.search_experiments(max_results=1)
+                except MlopsError:
+                    raise
+                except Exception as error:
+                    first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+                    raise ConfigurationError(
+                        f"cannot open the store's MLflow database {self.db_path}: {first}. If it is not an "
+                        "MLflow database written by this MLflow version or older, move it away (a new one is "
+                        "created) or point the target at another folder",
+                        backend="local",
+                        details={"path": str(self.db_path)},
+                    ) from error
                 self._client = client
             return self._client
 

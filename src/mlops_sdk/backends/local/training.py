@@ -354,14 +354,15 @@ class LocalTrainingService:
         temporary.write_text(json.dumps(launch), encoding="utf-8")
         temporary.replace(run_dir / "launch.json")
         supervisor = Path(__file__).with_name("_supervisor.py")
-        process = subprocess.Popen(
-            [sys.executable, str(supervisor), str(run_dir), token],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=(run_dir / "logs" / "supervisor.log").open("ab"),
-            start_new_session=True,
-            close_fds=True,
-        )
+        with (run_dir / "logs" / "supervisor.log").open("ab") as supervisor_log:
+            process = subprocess.Popen(
+                [sys.executable, str(supervisor), str(run_dir), token],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=supervisor_log,
+                start_new_session=True,
+                close_fds=True,
+            )
         with self._lock:
             self._children[run_id] = process
         _log.info("started training run %s (supervisor pid %d): %s", run_id, process.pid, redact(command))
