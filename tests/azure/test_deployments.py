@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from mlops_sdk import MLOpsClient
-from mlops_sdk.core.errors import ConfigurationError, OperationFailedError
+from mlops_sdk.core.errors import ConfigurationError, OperationCanceledError, OperationFailedError
 from mlops_sdk.core.redaction import redact
-from mlops_sdk.models.deployments import BlueGreen, Replace, SmokeTest
+from mlops_sdk.models.deployments import BlueGreen, Replace, Shadow, SmokeTest
 from mlops_sdk.models.registry import ModelVersion
 from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401  (fixtures)
 from tests.fakes.azureml import FakeAzureML
@@ -182,3 +182,37 @@ def test_endpoint_created_ahead_is_one_put_polled_to_succeeded(
     endpoint_puts = endpoints.traffic_puts("churn")
     assert endpoint_puts[0] == {}  # the creation carried no traffic; the deployment's PUT set it
     assert endpoint_puts[-1] == {"blue": 100}
+
+
+def test_shadow_mirrors_a_share_without_live_traffic(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
+    deployments.begin_deploy(version(1), endpoint="shady", deployment="blue", strategy=Replace()).result()
+    result = deployments.begin_deploy(
+        version(2), endpoint="shady", deployment="green", strategy=Shadow(mirror_percent=20, smoke_test=smoke_for(2))
+    ).result()
+    assert result.succeeded
+    assert result.mirror == {"green": 20}
+    assert result.traffic.get("green", 0) == 0
+    assert result.traffic["blue"] == 100
+    live = endpoints.endpoints["shady"]["properties"]
+    assert (live["traffic"], live["mirrorTraffic"]) == ({"blue": 100}, {"green": 20})
+    last_put = endpoints.service.requests_to("PUT", r"/onlineEndpoints/shady$")[-1].json["properties"]
+    assert last_put["mirrorTraffic"] == {"green": 20}
+    assert last_put["traffic"] == {"blue": 100}
+
+
+def test_cancel_mid_rollout_puts_the_previous_map_back(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
+    deployments.begin_deploy(version(1), endpoint="halt", deployment="blue", strategy=Replace()).result()
+    operation = deployments.begin_deploy(
+        version(2), endpoint="halt", deployment="green", strategy=BlueGreen(steps=[10, 100], bake_time=3600)
+    )
+    for _ in range(50):  # create the deployment (an LRO), then the 10 % step; then it bakes for an hour
+        operation.status()
+        if endpoints.endpoints["halt"]["properties"]["traffic"].get("green") == 10:
+            break
+    assert endpoints.endpoints["halt"]["properties"]["traffic"] == {"blue": 90, "green": 10}
+    operation.cancel()
+    with pytest.raises(OperationCanceledError):
+        operation.result()
+    assert endpoints.endpoints["halt"]["properties"]["traffic"] == {"blue": 100}
+    assert endpoints.traffic_puts("halt")[-1] == {"blue": 100}
+    assert deployments.history("halt")[-1].traffic == {"blue": 100}
