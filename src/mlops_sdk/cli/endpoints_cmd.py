@@ -35,7 +35,7 @@ def create(
     name: Annotated[str, typer.Argument(help="Endpoint name (3-32 letters, digits, '-').")],
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the endpoint is ready.")] = True,
 ) -> None:
-    """Create an endpoint ahead of its first deployment (a no-op when it exists)."""
+    """Create an endpoint ahead of its first deployment (nothing is created when it exists)."""
     with _client() as client:
         operation = client.begin_create_endpoint(name)
         if not wait:

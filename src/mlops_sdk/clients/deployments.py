@@ -203,13 +203,14 @@ class DeploymentClient(BaseClient):
         progress: Callable[[ProgressEvent], None] | None = None,
         show_progress: bool | None = None,
     ) -> Operation[Endpoint]:
-        """Create the endpoint ``name`` now, before its first deployment; a no-op when it exists.
+        """Create the endpoint ``name`` now, ahead of its first deployment.
 
         ``begin_deploy`` creates a missing endpoint itself, but an endpoint started early is ready
         when the model is: Azure ML takes minutes to create one, and a local endpoint's server
         imports the model-loading libraries in the background, so the first deployment loads in a
         fraction of a second. Start it while data refreshes and the model trains, and wait for it
-        (or not) later; the creation has begun when this method returns. Cancelling the operation
+        (or not) later; the creation has begun when this method returns. When the endpoint exists
+        nothing is created (a stopped local endpoint's server is started). Cancelling the operation
         stops the waiting only: an endpoint being created is left to finish.
 
         Args:
