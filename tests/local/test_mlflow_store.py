@@ -75,9 +75,13 @@ def test_a_process_killed_while_creating_leaves_no_half_built_database(tmp_path:
     process = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "creating"
-    time.sleep(0.3)  # inside MLflow's schema migrations
+    time.sleep(0.3)  # inside MLflow's schema migrations (they take about a second here)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    assert not (folder / "mlflow.db").exists()
+    db = folder / "mlflow.db"
+    if db.exists():  # a machine fast enough to finish first: then it must be complete
+        from mlflow.store.db.utils import _get_latest_schema_revision
+
+        assert _head_revision(db) == _get_latest_schema_revision()
     store = MlflowStore(folder)
-    assert store.experiment_id("after-crash") == "1"  # a fresh, complete database
+    assert store.experiment_id("after-crash") == "1"  # a complete database either way
