@@ -54,6 +54,12 @@ TERMINAL = ("Succeeded", "Failed", "Canceled")
 _MLFLOW_WAIT = 600.0  # seconds the submitter may take to create the MLflow run
 
 
+def _note(message: str) -> None:
+    """One line in ``logs/supervisor.log`` (this process's stderr), for whoever wonders where time went."""
+    sys.stderr.write(f"{_now()} {message}\n")
+    sys.stderr.flush()
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -167,19 +173,22 @@ def main(argv: list[str]) -> int:
     env.update(spec["env"])
     logs = run_dir / "logs"
     target = _warm.warm_target(spec["command"], Path(spec["cwd"]), spec["env"]) if spec.get("command") else None
+    started = time.monotonic()
     if target is not None:
         try:
-            _warm.preload(target)
+            loaded = _warm.preload(target)
             # Until the submitter has created the MLflow run, import what the script's first MLflow
             # calls would (the fork inherits it); stop as soon as the run is there.
-            _warm.preload_more(
+            loaded += _warm.preload_more(
                 target, spec["env"], stop=lambda: state["canceled"] or (run_dir / "mlflow.json").exists()
             )
+            _note(f"warm start: imported {', '.join(loaded) or 'nothing'} in {time.monotonic() - started:.1f}s")
         except Exception as error:  # no MLflow here after all: run the command the ordinary way
             sys.stderr.write(f"warm start disabled: {error}\n")
             target = None
             gc.enable()
     mlflow_run = _await_mlflow_run(run_dir, spec, state)
+    _note(f"MLflow run ready {time.monotonic() - started:.1f}s after the supervisor started")
     child: subprocess.Popen[bytes] | _Forked | None = None
     with (logs / "stdout.log").open("ab") as out, (logs / "stderr.log").open("ab") as err:
         if isinstance(mlflow_run, str):
