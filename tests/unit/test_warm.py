@@ -67,3 +67,24 @@ def test_script_packages_leave_out_the_jobs_own_code(tmp_path: Path) -> None:
     assert target is not None
     assert script_packages(target) == ["argparse", "sklearn.linear_model", "mlflow.sklearn"]
     assert warm_target("python train.py | tee log", tmp_path, {}) is None
+
+
+def test_paused_gc_restores_the_collectors_state() -> None:
+    import gc
+
+    from mlops_sdk.backends.local._warm import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # it was off: it stays off
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), paused_gc():
+        raise RuntimeError("an import failed")
+    assert gc.isenabled()

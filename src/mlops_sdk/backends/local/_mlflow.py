@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlops_sdk.backends.local._warm import paused_gc
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceExistsError, ResourceNotFoundError
 
 __all__ = ["MlflowStore", "mlflow_errors", "mlflow_store", "quiet"]
@@ -61,11 +62,12 @@ class MlflowStore:
                 require_modules(
                     ("mlflow",), extra="local", purpose="training and the model registry on the local backend"
                 )
-                from mlflow import MlflowClient
+                with paused_gc():
+                    from mlflow import MlflowClient
 
                 self.folder.mkdir(parents=True, exist_ok=True)
                 try:
-                    with quiet(), _quiet_logger("mlflow.store.db.utils"):
+                    with quiet(), _quiet_logger("mlflow.store.db.utils"), paused_gc():
                         if not self.db_path.exists():
                             self._create_database()
                         client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
