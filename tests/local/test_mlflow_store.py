@@ -33,6 +33,12 @@ def test_a_new_database_is_complete_and_keeps_default_artifacts_in_the_store(tmp
     assert sorted(path.name for path in store.folder.iterdir()) == ["mlflow.db"]  # no staging file left
 
 
+def test_creating_the_database_makes_the_store_folder(tmp_path: Path) -> None:
+    store = MlflowStore(tmp_path / "not" / "yet")
+    store._create_database()
+    assert "Default" in _experiments(store.db_path)
+
+
 def test_an_existing_database_is_never_replaced(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 

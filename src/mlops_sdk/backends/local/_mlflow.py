@@ -96,6 +96,7 @@ class MlflowStore:
         """
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+        self.folder.mkdir(parents=True, exist_ok=True)
         shm = Path("/dev/shm")  # noqa: S108 - a private TemporaryDirectory inside it, not a fixed file
         scratch_root = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.folder
         _remove_stale_scratch(scratch_root)
