@@ -1,6 +1,6 @@
 """The whole loop on the local backend, twice: first model, then champion vs challenger on new data.
 
-    python examples/diabetes/demo.py [--workdir .demo] [--keep-endpoint]
+    python examples/diabetes/demo.py [--workdir .demo] [--keep-endpoint] [--rounds 1] [--data diabetes.csv]
 
 Each round: new files land in the "data lake" -> a refresh pipeline snapshots and splits them ->
 train.py trains (your code, logging with MLflow) -> the model is registered -> validated against the
