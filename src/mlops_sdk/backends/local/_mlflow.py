@@ -62,30 +62,34 @@ class MlflowStore:
                 require_modules(
                     ("mlflow",), extra="local", purpose="training and the model registry on the local backend"
                 )
+                self.folder.mkdir(parents=True, exist_ok=True)
                 with paused_gc():
                     from mlflow import MlflowClient
 
-                self.folder.mkdir(parents=True, exist_ok=True)
-                try:
-                    with quiet(), _quiet_logger("mlflow.store.db.utils"), paused_gc():
-                        if not self.db_path.exists():
-                            self._create_database()
-                        client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-                        # Migrate an older database now, without MLflow's INFO lines about it on stderr.
-                        client.search_experiments(max_results=1)
-                except MlopsError:
-                    raise
-                except Exception as error:
-                    first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-                    raise ConfigurationError(
-                        f"cannot open the store's MLflow database {self.db_path}: {first}. If it is not an "
-                        "MLflow database written by this MLflow version or older, move it away (a new one is "
-                        "created) or point the target at another folder",
-                        backend="local",
-                        details={"path": str(self.db_path)},
-                    ) from error
-                self._client = client
+                    self._client = self._open(MlflowClient)
             return self._client
+
+    def _open(self, client_class: Any) -> Any:
+        """A client of ``mlflow.db`` (built first when missing); an unreadable file is a ConfigurationError."""
+        try:
+            with quiet(), _quiet_logger("mlflow.store.db.utils"):
+                if not self.db_path.exists():
+                    self._create_database()
+                client = client_class(tracking_uri=self.uri, registry_uri=self.uri)
+                # Migrate an older database now, without MLflow's INFO lines about it on stderr.
+                client.search_experiments(max_results=1)
+        except MlopsError:
+            raise
+        except Exception as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            raise ConfigurationError(
+                f"cannot open the store's MLflow database {self.db_path}: {first}. If it is not an "
+                "MLflow database written by this MLflow version or older, move it away (a new one is "
+                "created) or point the target at another folder",
+                backend="local",
+                details={"path": str(self.db_path)},
+            ) from error
+        return client
 
     def _create_database(self) -> None:
         """Build ``mlflow.db`` with MLflow's schema in scratch space, then link it into the store.
@@ -114,7 +118,7 @@ class MlflowStore:
                 try:
                     os.link(staged, self.db_path)
                 except FileExistsError:
-                    pass
+                    pass  # another process created it first: theirs is kept, ours discarded below
                 except OSError:  # a file system without hard links
                     if not self.db_path.exists():
                         staged.replace(self.db_path)

@@ -49,6 +49,7 @@ def _load_sibling(name: str) -> Any:
 
 
 _warm = _load_sibling("_warm")
+_processes = _load_sibling("_processes")
 
 TERMINAL = ("Succeeded", "Failed", "Canceled")
 _MLFLOW_WAIT = 600.0  # seconds the submitter may take to create the MLflow run
@@ -70,14 +71,6 @@ def _connect(db: str) -> sqlite3.Connection:
     return connection
 
 
-def _start_time(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:  # noqa: PTH123
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
 def _claim(connection: sqlite3.Connection, run_id: str, token: str) -> bool:
     connection.execute("BEGIN IMMEDIATE")
     try:
@@ -85,7 +78,7 @@ def _claim(connection: sqlite3.Connection, run_id: str, token: str) -> bool:
             "UPDATE training_runs SET pid = ?, pid_start = ?, status = 'Running', native_status = 'Starting',"
             " started_at = ? WHERE id = ? AND launch_token = ? AND pid IS NULL AND cancel_requested = 0"
             " AND status = 'NotStarted'",
-            (os.getpid(), _start_time(os.getpid()), _now(), run_id, token),
+            (os.getpid(), _processes.process_start_time(os.getpid()), _now(), run_id, token),
         )
         connection.execute("COMMIT")
     except BaseException:
@@ -139,7 +132,7 @@ def _await_mlflow_run(run_dir: Path, spec: dict[str, Any], state: dict[str, Any]
             return f"the submitting process did not create the MLflow run within {_MLFLOW_WAIT:g}s"
         if submitter.get("pid") and now - checked > 1.0:
             checked = now
-            if _start_time(submitter["pid"]) != submitter.get("start"):
+            if _processes.process_start_time(submitter["pid"]) != submitter.get("start"):
                 return "the submitting process died before it created the MLflow run; submit the job again"
         time.sleep(0.02)
 

@@ -143,8 +143,10 @@ def preload(target: WarmTarget) -> list[str]:
     Modules are read from the script's ``import`` statements (anywhere in the file); modules of the
     job's own code folder are never imported here, and a package that fails to import is skipped
     (the script then imports it itself and reports the error as usual). Returns what was imported.
+    The garbage collector is left off: :func:`run_forked` freezes what was imported and turns it
+    back on (call this in the supervisor only).
     """
-    gc.disable()  # imports create objects that live for good: no collection passes over them (run_forked)
+    gc.disable()
     return import_modules(["mlflow", *script_packages(target)])
 
 

@@ -8,6 +8,7 @@ worker is gone is ``Failed`` (or ``Cancelled`` when a cancel was pending) the ne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -384,13 +385,12 @@ class LocalDataFactoryService:
 
     @staticmethod
     def _kill(pid: int, sig: signal.Signals) -> None:
-        try:
+        """Signal a worker (its whole group for SIGKILL); one that is already gone needs nothing."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             if sig is signal.SIGKILL and hasattr(os, "killpg"):
                 os.killpg(pid, sig)
             else:
                 os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _activities(self, run_id: str) -> tuple[ActivityRun, ...]:
         activities = []

@@ -274,15 +274,13 @@ def _set_autogroup_nice(niceness: int) -> None:
 
 def _preload(modules: tuple[str, ...]) -> None:
     started = time.perf_counter()
-    gc.disable()  # imports only create objects that live as long as the server
     try:
-        loaded = import_modules(modules)
+        loaded = import_modules(modules)  # with the collector paused
         logging.getLogger("mlops_sdk.serving").info(
             "preloaded %s in %.1fs", ", ".join(loaded) or "nothing", time.perf_counter() - started
         )
     finally:
-        gc.freeze()  # and the collector never scans them again while the server answers requests
-        gc.enable()
+        gc.freeze()  # what the imports created lives as long as the server: never scanned again
         _preloaded.set()
         _set_autogroup_nice(0)
 

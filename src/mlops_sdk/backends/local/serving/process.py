@@ -218,14 +218,19 @@ class EndpointServer:
                 if info is not None and info.pid == pid:
                     running = self.running()
                     if running is not None:
+                        with contextlib.suppress(FileNotFoundError):
+                            (self.folder / "starting.json").unlink()
                         return running
                 time.sleep(0.05)
             self._terminate(pid, timeout=5.0)
             raise self._start_failed(f"did not answer within {timeout:g}s")
 
     def starting(self) -> bool:
-        """True while a launched server process lives but does not answer yet."""
-        return self.running() is None and self._starting() is not None
+        """True while the server process launched last lives and nobody has seen it answer yet.
+
+        Ask :meth:`running` first: a server that came up without anybody waiting for it is both.
+        """
+        return self._starting() is not None
 
     def _spawn(self) -> int:
         with contextlib.suppress(FileNotFoundError):
