@@ -54,7 +54,7 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        pass
+        pass  # not seconds: an HTTP date, tried next
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
