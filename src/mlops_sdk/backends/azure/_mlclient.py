@@ -72,8 +72,9 @@ def create_ml_client(backend: AzureBackend) -> Any:
             subscription_id=workspace.subscription_id,
             resource_group_name=workspace.resource_group,
             workspace_name=workspace.workspace,
-            connection_verify=backend.connection_verify,
             enable_telemetry=False,
             show_progress=False,
+            retry_total=0,  # the SDK's own retry policy decides; azure-core's would run under it
+            **backend.http.core_kwargs(),
             **cloud_arguments(backend),
         )

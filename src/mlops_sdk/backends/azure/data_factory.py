@@ -135,8 +135,8 @@ class AzureDataFactoryService:
                 self._backend.workspace.subscription_id,
                 base_url=cloud.resource_manager,
                 credential_scopes=[cloud.arm_scope],
-                connection_verify=self._backend.connection_verify,
                 retry_total=0,
+                **self._backend.http.core_kwargs(),
             )
         return self._client
 

@@ -14,14 +14,11 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import ssl
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from mlops_sdk.backends.azure import AzureBackend
 from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
@@ -259,36 +256,30 @@ class AzurePlatform:
         if not uri:
             return ScoreAnswer(status=0, body=None, elapsed=0.0, message="the endpoint has no scoring URI yet")
         key = self._key(endpoint)
-        parts = urlsplit(uri)
-        verify = self._backend.connection_verify
-        context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        connection: http.client.HTTPConnection = (
-            http.client.HTTPSConnection(parts.hostname or "", port, timeout=60, context=context)
-            if parts.scheme == "https"
-            else http.client.HTTPConnection(parts.hostname or "", port, timeout=60)
-        )
-        body = json.dumps(payload).encode()
+        from azure.core.exceptions import AzureError
+        from azure.core.pipeline.policies import HeadersPolicy
+        from azure.core.rest import HttpRequest
+
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         if deployment:
             headers["azureml-model-deployment"] = deployment
+        # azure-core, not http.client: the configured CA bundle, proxy and timeouts apply (HTTPS_PROXY otherwise).
+        client = self._backend.http.pipeline_client(uri, policies=[HeadersPolicy(headers)])
         start = time.perf_counter()
         try:
-            connection.request("POST", parts.path or "/score", body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as error:
+            with client:
+                response = client.send_request(HttpRequest("POST", uri, content=json.dumps(payload).encode()))
+                data = response.read()
+        except AzureError as error:
             return ScoreAnswer(status=0, body=None, elapsed=time.perf_counter() - start, message=str(error))
-        finally:
-            connection.close()
         elapsed = time.perf_counter() - start
         try:
             parsed = json.loads(data) if data else None
         except ValueError:
             parsed = None
-        if response.status != 200:
+        if response.status_code != 200:
             message = parsed.get("message") if isinstance(parsed, dict) else data.decode("utf-8", "replace")[:300]
-            return ScoreAnswer(response.status, None, elapsed, str(message))
+            return ScoreAnswer(response.status_code, None, elapsed, str(message))
         return ScoreAnswer(200, parsed, elapsed)
 
     def _key(self, endpoint: str) -> str:
