@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from mlops_sdk.backends.azure._aml_shim import captured_notices
 from mlops_sdk.backends.azure.cloud import _KNOWN
 
 if TYPE_CHECKING:
@@ -24,8 +25,8 @@ __all__ = ["cloud_arguments", "create_ml_client", "quiet_azure"]
 
 @contextlib.contextmanager
 def quiet_azure() -> Iterator[None]:
-    """Suppress azure-ai-ml warnings raised in the block (the caller's warning filters are restored)."""
-    with warnings.catch_warnings():
+    """Suppress azure-ai-ml warnings and console notices in the block (the caller's warning filters are restored)."""
+    with warnings.catch_warnings(), captured_notices():
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=UserWarning)
@@ -36,15 +37,17 @@ def quiet_azure() -> Iterator[None]:
 def cloud_arguments(backend: AzureBackend) -> dict[str, Any]:
     """``cloud=`` (and ``cloud_metadata=`` for custom endpoints) for ``MLClient``.
 
-    A known cloud with its default endpoints is passed by name. Any endpoint override registers a
+    A known cloud with its default endpoints is passed by name. Any endpoint override (storage suffix
+    included, so azure-ai-ml's own storage URLs follow sovereign and custom clouds) registers a
     cloud named after the endpoints (azure-ai-ml ignores a second registration of a name, so the name
     must change whenever the URLs do).
     """
     cloud = backend.cloud
     known = _KNOWN.get(cloud.name.lower())
-    if known is not None and (known.resource_manager, known.authority) == (cloud.resource_manager, cloud.authority):
+    current = (cloud.resource_manager, cloud.authority, cloud.storage_suffix)
+    if known is not None and (known.resource_manager, known.authority, known.storage_suffix) == current:
         return {"cloud": known.name}
-    digest = hashlib.sha1(f"{cloud.resource_manager}|{cloud.authority}".encode(), usedforsecurity=False)
+    digest = hashlib.sha1("|".join(current).encode(), usedforsecurity=False)
     name = f"{cloud.name}-{digest.hexdigest()[:10]}"
     resource_manager = cloud.resource_manager if cloud.resource_manager.endswith("/") else cloud.resource_manager + "/"
     return {

@@ -1,11 +1,11 @@
 """Validation on Azure ML: models are downloaded from the workspace and scored on this machine.
 
-``load_model`` downloads the version's files with azure-ai-ml (``MLClient.models.download``, which
-reads the workspace datastore) into a temporary folder owned by this service, then loads the MLflow
-model like the local backend does. Training metrics come from the training service (the job's MLflow
-metrics). The report is recorded as tags on the model version through the Azure model service
-(``mlops.validation.*`` and the lineage tag ``mlops.validation_digest``); Azure keeps no whole report,
-so write ``report.to_json()`` / ``to_html()`` to your pipeline's artifacts.
+``load_model`` downloads the version's files from its datastore with the backend's own blob client
+(its HTTP configuration and endpoint settings apply, see ``_storage``) into a temporary folder owned
+by this service, then loads the MLflow model like the local backend does. Training metrics come from
+the training service (the job's MLflow metrics). The report is recorded as tags on the model version
+through the Azure model service (``mlops.validation.*`` and the lineage tag ``mlops.validation_digest``);
+Azure keeps no whole report, so write ``report.to_json()`` / ``to_html()`` to your pipeline's artifacts.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends._mlflow_model import MlflowPredictor
+from mlops_sdk.backends.azure._aml_shim import storage_settings
+from mlops_sdk.backends.azure._storage import download_folder, parse_datastore_uri
 from mlops_sdk.backends.azure.training import aml_errors
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.backends.spi.training import TrainingService
@@ -64,10 +66,21 @@ class AzureValidationService:
             partial = target.with_name(target.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
-            with aml_errors(f"downloading model {model.ref} from Azure ML", operation_id=model.ref):
-                self._ml().models.download(model.name, model.version, download_path=str(partial))
+            self._download(model, partial)
             partial.replace(target)
         return MlflowPredictor(target, ref=model.ref)
+
+    def _download(self, model: ModelVersion, folder: Path) -> None:
+        """Datastore paths with our own blob client (HTTP configuration, endpoint settings), others via azure-ai-ml."""
+        ml = self._ml()
+        with aml_errors(f"downloading model {model.ref} from Azure ML", operation_id=model.ref):
+            uri = str(ml.models.get(model.name, model.version).path or "")
+            location = parse_datastore_uri(uri)
+            if location is not None:
+                download_folder(self._backend, ml, location, folder)
+            else:  # registry assets: azure-ai-ml's own download, its blob clients given our configuration
+                with storage_settings(self._backend.http.core_kwargs()):
+                    ml.models.download(model.name, model.version, download_path=str(folder))
 
     def training_metrics(self, model: ModelVersion) -> dict[str, float]:
         """The metrics of the Azure ML job the version was registered from."""
