@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     """Azure Data Factory name used by ``client.data_factory``."""
     data_factory_resource_group: str | None = None
     """Resource group of the factory, when it differs from the workspace's."""
+    data_factory_visibility_wait: float = Field(default=30.0, ge=0.0)
+    """Seconds to keep looking for a run whose ``createRun`` answer was lost before creating it again
+    (``queryPipelineRuns`` can lag behind ``createRun``)."""
     devops: str | None = None
     """Azure DevOps project URL, e.g. ``https://dev.azure.com/org/project``."""
     devops_pat: SecretStr | None = None

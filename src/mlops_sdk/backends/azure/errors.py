@@ -14,7 +14,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.retry import parse_retry_after
 
-__all__ = ["azure_errors", "translate_error"]
+__all__ = ["azure_errors", "is_ambiguous", "translate_error"]
 
 _REQUEST_ID_HEADERS = (
     "x-ms-request-id",
@@ -87,6 +87,26 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
             f"{what}: the connection failed ({error})", backend="azure", operation_id=operation_id
         )
     return MlopsError(f"{what}: {name}: {error}", backend="azure", operation_id=operation_id)
+
+
+_AMBIGUOUS_STATUS = frozenset({408, 500, 502, 503, 504})
+
+
+def is_ambiguous(error: MlopsError) -> bool:
+    """True when a failed request may have had its effect: it was sent and no clear refusal came back.
+
+    A dropped or reset connection after sending, a read timeout and 408/5xx answers are ambiguous
+    (the service may have acted before the answer was lost); a connection that never opened
+    (refused, DNS, TLS: azure-core's ``ServiceRequestError``), 429 and other 4xx answers are not.
+    """
+    if error.status_code is not None:
+        return error.status_code in _AMBIGUOUS_STATUS
+    from azure.core import exceptions as core
+
+    cause = error.__cause__
+    if isinstance(cause, core.ServiceRequestError) and not isinstance(cause, core.ServiceResponseError):
+        return False
+    return isinstance(error, ServiceRequestError) or isinstance(cause, (core.ServiceResponseError, TimeoutError))
 
 
 @contextlib.contextmanager
