@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -86,21 +87,28 @@ def test_blue_green_rollout_puts_the_full_map_and_rolls_back(
     back = deployments.begin_rollback("churn").result()
     assert back.deployment == "blue"
 
-    # Every endpoint PUT carried the whole map (azure-ai-ml leaves out 0 % entries; absent means 0).
+    # Every endpoint PUT carried the whole map (azure-ai-ml leaves out 0 % entries; absent means 0), and
+    # the history tags rode on the traffic PUTs: no PUT only to write history after a step.
     assert endpoints.traffic_puts("churn") == [
         {},  # creation
         {"blue": 100},  # Replace
-        {"blue": 100},  # history flush (same map, re-sent whole)
         {"blue": 90, "green": 10},
         {"blue": 50, "green": 50},
         {"green": 100},
-        {"green": 100},  # history flush
         {"green": 90, "red": 10},  # the bad model's first step
         {"green": 100},  # automatic rollback: the previous map, whole
-        {"green": 100},  # history flush after deleting 'red'
+        {"green": 100},  # history of deleting 'red' (no traffic change carries it: failure path only)
         {"blue": 100},  # begin_rollback: previous production back to 100 %
-        {"blue": 100},  # history flush
     ]
+    tags = [r.json.get("tags") or {} for r in endpoints.service.requests_to("PUT", r"/onlineEndpoints/churn$")]
+    actions = [
+        sorted(json.loads(value)["a"] for key, value in put.items() if key.startswith("mlops.history.")) for put in tags
+    ]
+    # Each PUT's tags hold the entry of the change it makes (tags accumulate, most recent kept).
+    assert actions[1] == ["deploy", "traffic"]
+    assert actions[2].count("traffic") == 2
+    assert actions[2].count("deploy") == 2
+    assert actions[-1].count("rollback") == 2
     assert "red" not in endpoints.deployments["churn"]
     assert endpoints.endpoints["churn"]["properties"]["traffic"] == {"blue": 100}
 

@@ -245,13 +245,31 @@ class AzurePlatform:
         mirror = {str(k): int(v) for k, v in (entity.mirror_traffic or {}).items() if int(v)}
         return traffic, mirror
 
-    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
-        """GET the endpoint, replace both maps whole, add pending history tags, PUT it back (waits for the LRO)."""
+    def set_traffic(
+        self,
+        endpoint: str,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int],
+        *,
+        history: HistoryEntry | None = None,
+    ) -> None:
+        """GET the endpoint, replace both maps whole, add the history tags, PUT it back (waits for the LRO).
+
+        ``history`` and entries queued before ride on this PUT; if it fails they stay queued.
+        """
         entity = self.get_endpoint(endpoint)
         entity.traffic = {name: int(weight) for name, weight in traffic.items()}
         entity.mirror_traffic = {name: int(weight) for name, weight in mirror.items() if weight}
+        queued = list(self._pending.get(endpoint, []))
+        if history is not None:
+            self._pending[endpoint] = [*queued, history]
         self._apply_history(endpoint, entity)
-        self._put_endpoint(entity, f"updating the traffic of endpoint {endpoint!r}")
+        try:
+            self._put_endpoint(entity, f"updating the traffic of endpoint {endpoint!r}")
+        except BaseException:
+            if queued:  # the change did not happen: its own entry is dropped, older ones wait
+                self._pending[endpoint] = queued + self._pending.get(endpoint, [])
+            raise
 
     def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
         """POST to the scoring URI with the endpoint key (and ``azureml-model-deployment`` unless empty)."""

@@ -265,9 +265,18 @@ class LocalPlatform:
         traffic = {name: int(state["traffic"].get(name, 0)) for name in state["deployments"]}
         return traffic, {name: int(value) for name, value in state["mirror"].items()}
 
-    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
-        """One admin call swapping both maps."""
+    def set_traffic(
+        self,
+        endpoint: str,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int],
+        *,
+        history: HistoryEntry | None = None,
+    ) -> None:
+        """One admin call swapping both maps, then the history row describing it."""
         self.running(endpoint).admin("PUT", "traffic", {"traffic": dict(traffic), "mirror": dict(mirror)})
+        if history is not None:
+            self.record(history)
 
     def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
         """POST the payload to one deployment (``/score`` for ``input_data``, else ``/invocations``)."""

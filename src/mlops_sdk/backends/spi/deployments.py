@@ -129,8 +129,19 @@ class EndpointPlatform(Protocol):
         """The full live traffic map and mirror map, read fresh."""
         ...
 
-    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
-        """Replace BOTH maps with the given full maps and wait until the change is in effect."""
+    def set_traffic(
+        self,
+        endpoint: str,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int],
+        *,
+        history: HistoryEntry | None = None,
+    ) -> None:
+        """Replace BOTH maps with the given full maps and wait until the change is in effect.
+
+        ``history`` describes the change: it is written together with it (on Azure in the same
+        endpoint PUT, as a tag), never by a separate request.
+        """
         ...
 
     def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
@@ -543,8 +554,7 @@ class RolloutDriver:
             new_traffic = shift_traffic(traffic, name, percent)
             new_mirror = {key: value for key, value in mirror.items() if key != name}
         if new_traffic != traffic or new_mirror != mirror:  # e.g. a first deployment is at 100 % from step one
-            platform.set_traffic(endpoint, new_traffic, new_mirror)
-            self._record("traffic", new_traffic, new_mirror)
+            self._set_traffic("traffic", new_traffic, new_mirror)
         s["steps"].append(
             StepResult(
                 percent=percent, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
@@ -614,8 +624,7 @@ class RolloutDriver:
         if new_traffic == traffic and new_mirror == mirror:
             s["changed"] = False
         else:
-            platform.set_traffic(endpoint, new_traffic, new_mirror)
-            self._record("rollback", new_traffic, new_mirror, reason="rollback requested")
+            self._set_traffic("rollback", new_traffic, new_mirror, reason="rollback requested")
         s["steps"].append(
             StepResult(
                 percent=100, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
@@ -718,8 +727,9 @@ class RolloutDriver:
         restored = {name: int(previous["traffic"].get(name, 0)) for name in traffic}
         restored_mirror = {name: int(weight) for name, weight in previous.get("mirror", {}).items() if name in traffic}
         if restored != traffic or restored_mirror != mirror:
-            platform.set_traffic(endpoint, restored, restored_mirror)
-        self._record("rollback", restored, restored_mirror, reason=reason)
+            self._set_traffic("rollback", restored, restored_mirror, reason=reason)
+        else:
+            self._record("rollback", restored, restored_mirror, reason=reason)
         s["final_traffic"], s["final_mirror"] = restored, restored_mirror
 
     def _cancel_now(self) -> PollResult:
@@ -775,23 +785,34 @@ class RolloutDriver:
     def _record(
         self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
     ) -> None:
+        self._platform.record(self._entry(action, traffic, mirror, reason=reason))
+
+    def _set_traffic(
+        self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
+    ) -> None:
+        """Change the traffic and write its history entry with the same change (one endpoint PUT on Azure)."""
+        s = self._state
+        entry = self._entry(action, traffic, mirror, reason=reason)
+        self._platform.set_traffic(s["endpoint"], traffic, mirror, history=entry)
+
+    def _entry(
+        self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
+    ) -> HistoryEntry:
         s = self._state
         model = s.get("model") or {}
-        self._platform.record(
-            HistoryEntry(
-                endpoint=s["endpoint"],
-                action=action,  # type: ignore[arg-type]
-                deployment=s.get("deployment"),
-                model=model.get("ref") or s.get("target_model"),
-                model_uri=model.get("uri"),
-                traffic=dict(traffic),
-                mirror=dict(mirror),
-                reason=reason,
-                operation_id=self._id,
-                at=self._platform.clock.now(),
-                by=s.get("by"),
-                lineage=Lineage.model_validate(s.get("lineage") or {}),
-            )
+        return HistoryEntry(
+            endpoint=s["endpoint"],
+            action=action,  # type: ignore[arg-type]
+            deployment=s.get("deployment"),
+            model=model.get("ref") or s.get("target_model"),
+            model_uri=model.get("uri"),
+            traffic=dict(traffic),
+            mirror=dict(mirror),
+            reason=reason,
+            operation_id=self._id,
+            at=self._platform.clock.now(),
+            by=s.get("by"),
+            lineage=Lineage.model_validate(s.get("lineage") or {}),
         )
 
     def _log_tail(self) -> str | None:
