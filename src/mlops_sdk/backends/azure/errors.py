@@ -44,6 +44,24 @@ def _request_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+_LRO_CODE_STATUS = {
+    "conflict": 409,
+    "operationinprogress": 409,
+    "anotheroperationinprogress": 409,
+    "authorizationfailed": 403,
+    "linkedauthorizationfailed": 403,
+    "forbidden": 403,
+}
+"""ARM error codes of a failed long-running operation that mean "409 Conflict" or "403 Forbidden"."""
+
+
+def _arm_code(error: BaseException) -> str | None:
+    """The ARM error code (``error.code`` of the body) azure-core parsed, if any."""
+    odata = getattr(error, "error", None)
+    code = getattr(odata, "code", None)
+    return str(code) if code else None
+
+
 def translate_error(error: BaseException, *, what: str, operation_id: str | None = None) -> MlopsError:
     """Return the :class:`MlopsError` for an exception raised by an Azure client library.
 
@@ -74,6 +92,11 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
     if isinstance(status, int):
         headers = _headers(response)
         reason = getattr(error, "message", None) or str(error)
+        code = _arm_code(error)
+        if status < 400 and code is not None:
+            # A long-running operation that failed: the poll answered 200 with the failure inside;
+            # its ARM error code says what kind of failure it was.
+            status = _LRO_CODE_STATUS.get(code.lower(), status)
         return error_for_status(
             status,
             f"{what}: {reason}",
@@ -81,6 +104,7 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
             backend="azure",
             operation_id=operation_id,
             request_id=_request_id(headers),
+            details={"error_code": code} if code else None,
         )
     if isinstance(error, core.ServiceResponseError) or name in ("ConnectionError", "ReadTimeout", "ClientRequestError"):
         return ServiceRequestError(

@@ -252,6 +252,10 @@ class LocalPlatform:
                 raise
         server.admin("PUT", f"deployments/{deployment}", {"model_path": str(target), "metadata": metadata})
 
+    def retry_hint(self, endpoint: str, deployment: str = "") -> float | None:
+        """The local server gives no hint: loading is synchronous."""
+        return None
+
     def deployment_status(self, endpoint: str, deployment: str) -> tuple[Status, str | None]:
         """Loading is synchronous in the admin call: loaded means SUCCEEDED."""
         state = self.running(endpoint).admin("GET", "state")

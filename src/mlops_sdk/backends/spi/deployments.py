@@ -20,7 +20,14 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from mlops_sdk.core.clock import Clock
-from mlops_sdk.core.errors import ConfigurationError, ConflictError, MlopsError, OperationFailedError
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    ConflictError,
+    MlopsError,
+    OperationFailedError,
+    ServiceResponseError,
+    error_from_dict,
+)
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import OperationDriver, PollResult
@@ -54,6 +61,8 @@ __all__ = [
 DEPLOY_KIND = "deployments.deploy"
 ROLLBACK_KIND = "deployments.rollback"
 _NOT_READY = {0, 404, 408, 429, 502, 503, 504}
+_REFUSALS = {401, 403, 409}
+"""Statuses a rollout fails with as the service's own error class (not ``OperationFailedError``)."""
 _STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
 _log = get_logger(__name__)
 
@@ -119,6 +128,11 @@ class EndpointPlatform(Protocol):
 
     def begin_deployment(self, endpoint: str, deployment: str, model: ModelSpec, metadata: dict[str, Any]) -> None:
         """Start creating or updating a deployment with 0 % traffic (does not wait)."""
+        ...
+
+    def retry_hint(self, endpoint: str, deployment: str = "") -> float | None:
+        """Seconds the service asked to wait before the first status look at what was just created
+        (``Retry-After`` of its 201/202), handed out once; ``None`` when it said nothing."""
         ...
 
     def deployment_status(self, endpoint: str, deployment: str) -> tuple[Status, str | None]:
@@ -451,11 +465,23 @@ class RolloutDriver:
         if not s.get("endpoint_begun"):
             self._platform.begin_endpoint(s["endpoint"])
             s["endpoint_begun"] = True
+            hint = self._platform.retry_hint(s["endpoint"])
+            if hint:  # the create answer's Retry-After: the first look waits for it
+                return PollResult(
+                    Status.RUNNING,
+                    native_status="Creating",
+                    message=f"creating endpoint {s['endpoint']}",
+                    retry_after=hint,
+                )
         status, message = self._platform.endpoint_status(s["endpoint"])
         if status is Status.FAILED:
             return self._fail(f"creating endpoint {s['endpoint']!r} failed: {message}")
         if status is not Status.SUCCEEDED:
-            return PollResult(Status.RUNNING, native_status=message, message=f"creating endpoint {s['endpoint']}")
+            return PollResult(
+                Status.RUNNING,
+                native_status=message,
+                message=f"creating endpoint {s['endpoint']}",
+            )
         s["phase"] = "deployment"
         return self._phase_deployment()
 
@@ -500,12 +526,21 @@ class RolloutDriver:
                 self._record("deploy", traffic, mirror)
             s["previous"] = previous
             s["deployment_begun"] = True
+            hint = platform.retry_hint(endpoint, name)
+            if hint:  # the create answer's Retry-After: the first look waits for it
+                return PollResult(
+                    Status.RUNNING, native_status="Creating", message=f"creating deployment {name}", retry_after=hint
+                )
         status, message = platform.deployment_status(endpoint, name)
         if status is Status.FAILED:
             s["log_tail"] = self._log_tail()
             return self._fail(f"deployment {name!r} failed to start: {message}")
         if status is not Status.SUCCEEDED:
-            return PollResult(Status.RUNNING, native_status=message, message=f"creating deployment {name}")
+            return PollResult(
+                Status.RUNNING,
+                native_status=message,
+                message=f"creating deployment {name}",
+            )
         s["phase"] = "step"
         s["scoring_uri"] = platform.scoring_uri(endpoint)
         return self._phase_step()
@@ -765,6 +800,18 @@ class RolloutDriver:
         s = self._state
         s.setdefault("finished_at", _iso(self._platform.clock.now()))
         outcome = s["outcome"]
+        if outcome == "failed" and isinstance(error, ServiceResponseError) and error.status_code in _REFUSALS:
+            # The service refused (401, 403, 409): that class, status code, ARM code and request id are
+            # what the caller acts on, not a generic OperationFailedError. Kept in the state (tokens).
+            error.operation_id = error.operation_id or self._id
+            error.details.setdefault("reason", s.get("reason"))
+            error.details.setdefault("log_tail", s.get("log_tail"))
+            s["refusal"] = error.to_dict()
+        if outcome == "failed" and s.get("refusal"):
+            refusal = error_from_dict(s["refusal"])
+            if error is not None:
+                refusal.__cause__ = error
+            return PollResult(Status.FAILED, native_status="Failed", message=s.get("reason"), error=refusal)
         if outcome == "failed":
             tail = s.get("log_tail")
             failure = OperationFailedError(
