@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     """Azure Data Factory name used by ``client.data_factory``."""
     data_factory_resource_group: str | None = None
     """Resource group of the factory, when it differs from the workspace's."""
+    data_factory_visibility_wait: float = Field(default=30.0, ge=0.0)
+    """Seconds to keep looking for a run whose ``createRun`` answer was lost before creating it again
+    (``queryPipelineRuns`` can lag behind ``createRun``)."""
+    endpoint_busy_wait: float = Field(default=1200.0, ge=0.0)
+    """Seconds an Azure ML endpoint/deployment PUT answered 409 (another operation in progress) is retried
+    before the rollout fails with ``ConflictError``."""
     devops: str | None = None
     """Azure DevOps project URL, e.g. ``https://dev.azure.com/org/project``."""
     devops_pat: SecretStr | None = None

@@ -14,7 +14,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.retry import parse_retry_after
 
-__all__ = ["azure_errors", "network_fix", "translate_error"]
+__all__ = ["azure_errors", "is_ambiguous", "network_fix", "translate_error"]
 
 _REQUEST_ID_HEADERS = (
     "x-ms-request-id",
@@ -82,6 +82,24 @@ def _is_transport_error(error: BaseException) -> bool:
     return isinstance(error, ClientRequestError)
 
 
+_LRO_CODE_STATUS = {
+    "conflict": 409,
+    "operationinprogress": 409,
+    "anotheroperationinprogress": 409,
+    "authorizationfailed": 403,
+    "linkedauthorizationfailed": 403,
+    "forbidden": 403,
+}
+"""ARM error codes of a failed long-running operation that mean "409 Conflict" or "403 Forbidden"."""
+
+
+def _arm_code(error: BaseException) -> str | None:
+    """The ARM error code (``error.code`` of the body) azure-core parsed, if any."""
+    odata = getattr(error, "error", None)
+    code = getattr(odata, "code", None)
+    return str(code) if code else None
+
+
 def translate_error(error: BaseException, *, what: str, operation_id: str | None = None) -> MlopsError:
     """Return the :class:`MlopsError` for an exception raised by an Azure client library.
 
@@ -115,6 +133,11 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
     if isinstance(status, int):
         headers = _headers(response)
         reason = getattr(error, "message", None) or str(error)
+        code = _arm_code(error)
+        if status < 400 and code is not None:
+            # A long-running operation that failed: the poll answered 200 with the failure inside;
+            # its ARM error code says what kind of failure it was.
+            status = _LRO_CODE_STATUS.get(code.lower(), status)
         return error_for_status(
             status,
             f"{what}: {reason}",
@@ -122,12 +145,33 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
             backend="azure",
             operation_id=operation_id,
             request_id=_request_id(headers),
+            details={"error_code": code} if code else None,
         )
     if isinstance(error, core.ServiceResponseError):
         return ServiceRequestError(
             f"{what}: the connection failed; {network_fix(error)} ({error})", backend="azure", operation_id=operation_id
         )
     return MlopsError(f"{what}: {type(error).__name__}: {error}", backend="azure", operation_id=operation_id)
+
+
+_AMBIGUOUS_STATUS = frozenset({408, 500, 502, 503, 504})
+
+
+def is_ambiguous(error: MlopsError) -> bool:
+    """True when a failed request may have had its effect: it was sent and no clear refusal came back.
+
+    A dropped or reset connection after sending, a read timeout and 408/5xx answers are ambiguous
+    (the service may have acted before the answer was lost); a connection that never opened
+    (refused, DNS, TLS: azure-core's ``ServiceRequestError``), 429 and other 4xx answers are not.
+    """
+    if error.status_code is not None:
+        return error.status_code in _AMBIGUOUS_STATUS
+    from azure.core import exceptions as core
+
+    cause = error.__cause__
+    if isinstance(cause, core.ServiceRequestError) and not isinstance(cause, core.ServiceResponseError):
+        return False
+    return isinstance(error, ServiceRequestError) or isinstance(cause, (core.ServiceResponseError, TimeoutError))
 
 
 @contextlib.contextmanager
