@@ -283,3 +283,13 @@ def test_exactly_the_bad_entries_are_reported(tmp_path: Path, content: tuple[lis
         load_config()
     assert _problems(caught.value) == expected
     assert len(caught.value.details["problems"]) == len(expected)
+
+
+def test_a_secret_shaped_value_in_a_wrong_place_is_not_echoed(tmp_path: Path) -> None:
+    secret = "AccountKey=c2VjcmV0LWtleS12YWx1ZQ==;AccountName=acct;DefaultEndpointsProtocol=https;more-text"
+    (tmp_path / "mlops.toml").write_text(f'[profiles.prod]\nretry_deadline = "{secret}"\n')
+    with pytest.raises(ConfigurationError) as caught:
+        load_config()
+    assert "retry_deadline" in str(caught.value)
+    assert "c2VjcmV0LWtleS12YWx1ZQ==" not in str(caught.value)
+    assert "c2VjcmV0LWtleS12YWx1ZQ==" not in repr(caught.value.to_dict())

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.redaction import redact
 
 __all__ = ["ConfigProblem", "check_file_table", "check_keys", "problems_error"]
 
@@ -78,14 +79,15 @@ def problems_error(problems: list[ConfigProblem]) -> ConfigurationError:
         message = lines[0]
     else:
         message = f"{len(lines)} configuration problems:\n" + "\n".join(f"  - {line}" for line in lines)
+    # Messages are redacted by the error itself; the structured copy goes through the same filter.
     data = [
         {
             "file": p.where,
             "profile": p.profile,
             "key": p.key,
-            "problem": p.problem,
+            "problem": redact(p.problem),
             "suggestion": p.suggestion,
-            "message": p.describe(),
+            "message": redact(p.describe()),
             "fix": p.fix(),
         }
         for p in problems
@@ -121,7 +123,7 @@ def _type_problem(name: str, field: FieldInfo, value: Any, secret: bool) -> str 
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = redact(repr(value))  # before shortening: a cut secret may no longer be recognised
     return text if len(text) <= 60 else text[:57] + "..."
 
 
