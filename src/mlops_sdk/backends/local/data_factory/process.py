@@ -1,11 +1,14 @@
-"""Is a refresh worker process still alive? (pid checks that survive pid reuse and zombies)."""
+"""Refresh worker processes: is one still alive (pid checks that survive pid reuse and zombies), how it is started."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["pid_alive"]
+__all__ = ["SECRETS_ON_STDIN", "pid_alive"]
+
+SECRETS_ON_STDIN = "--secrets-on-stdin"
+"""Worker argument: the run's secret parameter values arrive as JSON on stdin (never in a file)."""
 
 
 def pid_alive(pid: int, marker: str) -> bool:
