@@ -29,6 +29,7 @@ from pydantic import (
 
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import MASK, is_secret, protect
 from mlops_sdk.core.status import Status
 
@@ -331,6 +332,11 @@ class ActivityError(BaseModel):
     code: str | None = None
     failure_type: str | None = None
 
+    @field_validator("message")
+    @classmethod
+    def _redact(cls, value: str) -> str:
+        return redact(value)
+
 
 class ActivityRun(BaseModel):
     """One activity of a pipeline run."""
@@ -423,6 +429,12 @@ class RefreshRun(BaseModel):
     @classmethod
     def _mask_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
         return mask_parameters(value)
+
+    @field_validator("message")
+    @classmethod
+    def _redact_message(cls, value: str | None) -> str | None:
+        # The service's own words may quote a connection string it could not use.
+        return redact(value) if value else value
 
     @property
     def failed_activity(self) -> ActivityRun | None:

@@ -425,3 +425,8 @@ class TrainingRun(BaseModel):
     ended_at: datetime | None = None
     exit_code: int | None = None
     error: str | None = None
+
+    @field_validator("error")
+    @classmethod
+    def _redact_error(cls, value: str | None) -> str | None:
+        return redact(value) if value else value
