@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         AutoApproveRule,
         GateReport,
     )
+    from mlops_sdk.core.secrets import Secret
     from mlops_sdk.models.data_factory import (
         ActivityRun,
         Copy,
@@ -160,6 +161,7 @@ _EXPORTS: dict[str, str] = {
     "RefreshPipeline": "mlops_sdk.models.data_factory",
     "RefreshRun": "mlops_sdk.models.data_factory",
     "Schedule": "mlops_sdk.models.data_factory",
+    "Secret": "mlops_sdk.core.secrets",
     "Sql": "mlops_sdk.models.data_factory",
     "StorageEvent": "mlops_sdk.models.data_factory",
     "TriggerInfo": "mlops_sdk.models.data_factory",
@@ -245,6 +247,7 @@ __all__ = [
     "ResourceNotFoundError",
     "RetryPolicy",
     "Schedule",
+    "Secret",
     "ServerError",
     "ServiceRequestError",
     "ServiceResponseError",
