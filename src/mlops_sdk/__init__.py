@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from mlops_sdk.core.lineage import Lineage, collect_lineage
     from mlops_sdk.core.operation import Operation, PollingOptions, ProgressEvent
     from mlops_sdk.core.retry import RetryPolicy
+    from mlops_sdk.core.secrets import Secret
     from mlops_sdk.core.status import Status
     from mlops_sdk.core.targets import AzureMLTarget, LocalTarget, Target
     from mlops_sdk.models.approvals import (
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
         AutoApproveRule,
         GateReport,
     )
-    from mlops_sdk.core.secrets import Secret
     from mlops_sdk.models.data_factory import (
         ActivityRun,
         Copy,

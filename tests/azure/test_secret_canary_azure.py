@@ -5,7 +5,9 @@
   the error of a run whose service message quotes the connection string, not a log record at DEBUG;
   a run started by someone else is masked by the pipeline's declaration alone;
 * the Azure DevOps PAT (and its Basic-auth form) appears in no error, model or log record;
-* the endpoint key fetched with ``listKeys`` appears in no result, error or log record.
+* the endpoint key fetched with ``listKeys`` appears in no result, error or log record;
+* a training job's secret environment values reach the Azure ML job body (the job needs them) and no
+  model, error (even one whose service message quotes them) or log record.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from typing import Any
 import pytest
 
 from mlops_sdk import MLOpsClient, OperationFailedError, ResourceNotFoundError, Status
+from mlops_sdk.backends.azure.training import job_name_for_key
 from mlops_sdk.clients.data_factory import DataFactoryClient
 from mlops_sdk.core.errors import MlopsError
 from mlops_sdk.models.deployments import Replace
 from mlops_sdk.models.registry import ModelVersion
+from mlops_sdk.models.training import TrainingJob
 from mlops_sdk.testing import FakeClock
 from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401  (fixtures)
-from tests.fakes.azureml import FakeAzureML
+from tests.fakes.azureml import FakeAzureML, JobPlan
 from tests.fakes.azureml_endpoints import PRIMARY_KEY, SECONDARY_KEY, FakeOnlineEndpoints
 from tests.fakes.credential import StaticTokenCredential
 from tests.fakes.data_factory import FakeDataFactory, failing_plan
@@ -163,3 +167,34 @@ def test_endpoint_key_never_shows(hub: MLOpsClient, aml: FakeAzureML, caplog: py
     assert scoring[0].headers["authorization"] == f"Bearer {PRIMARY_KEY}"  # the key was used
     texts += [logging.Formatter().format(record) for record in caplog.records]
     assert _leaks(texts, [PRIMARY_KEY, SECONDARY_KEY]) == []
+
+
+def test_training_environment_secrets_reach_the_job_body_only(
+    hub: MLOpsClient, aml: FakeAzureML, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key, token = _canary("AmlKey"), _canary("AmlToken")
+    conn = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};EndpointSuffix=core.windows.net"
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "train.py").write_text("print('training')\n")
+    job = TrainingJob(
+        code=code,
+        command="python train.py",
+        environment="azureml:sklearn-env:1",
+        environment_variables={"STORAGE": conn, "SERVICE_TOKEN": token, "LOG_LEVEL": "debug"},
+    )
+    aml.plan(
+        job_name_for_key("canary"),
+        JobPlan(statuses=["Queued", "Failed"], error={"code": "UserError", "message": f"could not use {conn}"}),
+    )
+    with pytest.raises(OperationFailedError) as failed:
+        hub.training.begin_train(job, idempotency_key="canary").result()
+    [put] = aml.service.requests_to("PUT", r"/jobs/[^/]+$")
+    sent = put.json["properties"]["environmentVariables"]
+    assert sent == {"STORAGE": conn, "SERVICE_TOKEN": token, "LOG_LEVEL": "debug"}
+    assert "could not use" in str(failed.value)
+    texts = [repr(job), job.model_dump_json(), *_error_texts(failed.value)]
+    texts += [repr(run) for run in hub.training.list_runs()]
+    texts += [logging.Formatter().format(record) for record in caplog.records]
+    assert _leaks(texts, [key, token]) == []
