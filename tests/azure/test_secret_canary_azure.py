@@ -4,7 +4,9 @@
   parameter reach ``createRun`` (the service needs them) and nothing else: not the returned runs, not
   the error of a run whose service message quotes the connection string, not a log record at DEBUG;
   a run started by someone else is masked by the pipeline's declaration alone;
-* the Azure DevOps PAT (and its Basic-auth form) appears in no error, model or log record;
+* the Azure DevOps PAT (and its Basic-auth form) appears in no error, model or log record; secret
+  pipeline variables are queued as ``isSecret`` variables, and a connection string in a template
+  parameter reaches the run request but no returned run;
 * the endpoint key fetched with ``listKeys`` appears in no result, error or log record;
 * a training job's secret environment values reach the Azure ML job body (the job needs them) and no
   model, error (even one whose service message quotes them) or log record.
@@ -22,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from mlops_sdk import MLOpsClient, OperationFailedError, ResourceNotFoundError, Status
+from mlops_sdk import MLOpsClient, OperationFailedError, ResourceNotFoundError, Secret, Status
 from mlops_sdk.backends.azure.training import job_name_for_key
 from mlops_sdk.clients.data_factory import DataFactoryClient
 from mlops_sdk.core.errors import MlopsError
@@ -139,8 +141,15 @@ def test_devops_pat_never_shows(tls_ca: Any, ca_bundle: Path, caplog: pytest.Log
         devops.add_pipeline(42, "app-integration-tests")
         settings = {"devops": devops.project_url, "devops_pat": pat, "ca_bundle": str(ca_bundle)}
         texts: list[str] = []
+        variable, explicit, key = _canary("Var"), _canary("Explicit"), _canary("ParamKey")
+        conn = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key}"
         with MLOpsClient(TARGET, credential=StaticTokenCredential(), show_progress=False, **settings) as client:
-            texts.append(repr(client.pipelines.begin_run(42, parameters={"model": "m@1"}).status()))
+            operation = client.pipelines.begin_run(
+                42,
+                parameters={"model": "m@1", "storage": conn},
+                variables={"DEPLOY_TOKEN": variable, "EXTRA": Secret(explicit), "ENV": "staging"},
+            )
+            texts.append(repr(client.pipelines.get_run(42, int(operation.id))))
             with pytest.raises(ResourceNotFoundError) as missing:
                 client.pipelines.begin_run(4242)
             texts += _error_texts(missing.value)
@@ -148,6 +157,15 @@ def test_devops_pat_never_shows(tls_ca: Any, ca_bundle: Path, caplog: pytest.Log
         service.stop()
     sent = [request.headers.get("authorization", "") for request in service.requests]
     assert f"Basic {basic}" in sent  # the PAT was used
+    [queued] = [request for request in service.requests if request.method == "POST" and "/42/runs" in request.path]
+    assert queued.json["templateParameters"] == {"model": "m@1", "storage": conn}
+    assert queued.json["variables"] == {
+        "DEPLOY_TOKEN": {"value": variable, "isSecret": True},
+        "EXTRA": {"value": explicit, "isSecret": True},
+        "ENV": {"value": "staging"},
+    }
+    pat_and_values = [variable, explicit, key]
+    assert _leaks(texts, pat_and_values) == []
     texts += [logging.Formatter().format(record) for record in caplog.records]
     assert _leaks(texts, [pat, basic]) == []
 
