@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from mlops_sdk.core.lineage import Lineage, collect_lineage
     from mlops_sdk.core.operation import Operation, PollingOptions, ProgressEvent
     from mlops_sdk.core.retry import RetryPolicy
+    from mlops_sdk.core.secrets import Secret
     from mlops_sdk.core.status import Status
     from mlops_sdk.core.targets import AzureMLTarget, LocalTarget, Target
     from mlops_sdk.models.approvals import (
@@ -160,6 +161,7 @@ _EXPORTS: dict[str, str] = {
     "RefreshPipeline": "mlops_sdk.models.data_factory",
     "RefreshRun": "mlops_sdk.models.data_factory",
     "Schedule": "mlops_sdk.models.data_factory",
+    "Secret": "mlops_sdk.core.secrets",
     "Sql": "mlops_sdk.models.data_factory",
     "StorageEvent": "mlops_sdk.models.data_factory",
     "TriggerInfo": "mlops_sdk.models.data_factory",
@@ -245,6 +247,7 @@ __all__ = [
     "ResourceNotFoundError",
     "RetryPolicy",
     "Schedule",
+    "Secret",
     "ServerError",
     "ServiceRequestError",
     "ServiceResponseError",

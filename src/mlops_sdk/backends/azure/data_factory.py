@@ -26,6 +26,7 @@ from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.retry import is_retryable
+from mlops_sdk.core.secrets import MASK, reveal
 from mlops_sdk.core.status import Status, status_from_adf
 from mlops_sdk.models.data_factory import (
     REQUEST_ID_PARAMETER,
@@ -124,6 +125,8 @@ class AzureDataFactoryService:
         self.factory: str = settings.data_factory
         self.resource_group: str = settings.data_factory_resource_group or backend.workspace.resource_group
         self._client: Any = None
+        self._secure: dict[str, frozenset[str]] = {}
+        """Pipeline -> its secure parameters (from the pipeline definitions read so far)."""
 
     @property
     def client(self) -> Any:
@@ -241,7 +244,22 @@ class AzureDataFactoryService:
                 request_id=error.request_id,
                 details={"pipeline": name, "known": known},
             ) from error
-        return _pipeline_info(name, resource)
+        info = _pipeline_info(name, resource)
+        self._secure[name] = frozenset(key for key, spec in info.parameters.items() if spec.is_secret)
+        return info
+
+    def _secure_parameters(self, pipeline: str) -> frozenset[str]:
+        """The pipeline's ``secureString`` parameters: masked in every run we return, whatever the service echoes."""
+        if pipeline not in self._secure:
+            try:
+                self.describe_pipeline(pipeline)
+            except MlopsError as error:  # a deleted pipeline's runs are still readable
+                _log.debug("cannot read the definition of pipeline %r: %s", pipeline, error)
+                self._secure[pipeline] = frozenset()
+        return self._secure[pipeline]
+
+    def _run(self, run: Mapping[str, Any], activities: tuple[ActivityRun, ...]) -> RefreshRun:
+        return _refresh_run(run, activities, self._secure_parameters(str(run.get("pipelineName"))))
 
     def list_pipelines(self) -> list[PipelineInfo]:
         """Every pipeline of the factory."""
@@ -325,7 +343,8 @@ class AzureDataFactoryService:
           timeout, 5xx) the key is looked up with a bounded wait (``data_factory_visibility_wait``)
           before creating again. A clean refusal (connection refused, 429, 4xx) needs no lookup.
         """
-        body = {**parameters, REQUEST_ID_PARAMETER: idempotency_key}
+        # Data Factory takes secureString values in the createRun body; they live only in that request.
+        body = {**{name: reveal(value) for name, value in parameters.items()}, REQUEST_ID_PARAMETER: idempotency_key}
         if not fresh_key:
             found = self._call(
                 f"looking up runs of pipeline {pipeline!r} keyed {idempotency_key!r}",
@@ -423,7 +442,7 @@ class AzureDataFactoryService:
     def get_run(self, run_id: str) -> RefreshRun:
         """The run, its activity runs and the outputs they report."""
         run = self._get_raw_run(run_id)
-        return _refresh_run(run, self._activity_runs(run))
+        return self._run(run, self._activity_runs(run))
 
     def list_runs(self, *, pipeline: str | None, status: Status | None, since: datetime | None) -> list[RefreshRun]:
         """``queryPipelineRuns`` (newest first) over the retention window or since ``since``."""
@@ -439,7 +458,7 @@ class AzureDataFactoryService:
             "filters": filters,
             "orderBy": [{"orderBy": "RunStart", "order": "DESC"}],
         }
-        return [_refresh_run(run, ()) for run in self._query_runs(body)]
+        return [self._run(run, ()) for run in self._query_runs(body)]
 
     def cancel(self, run_id: str, *, recursive: bool) -> None:
         """``POST .../pipelineruns/{id}/cancel?isRecursive=``."""
@@ -476,7 +495,7 @@ class AzureDataFactoryService:
         """``PUT .../triggers/{name}`` (stopping a started trigger first), then start it."""
         reference = {
             "pipelineReference": {"referenceName": pipeline, "type": "PipelineReference"},
-            "parameters": dict(parameters),
+            "parameters": {name: reveal(value) for name, value in parameters.items()},
         }
         if schedule is not None:
             properties: dict[str, Any] = {
@@ -617,7 +636,7 @@ class AzureRunMonitor:
             if not activities and _status(run.get("status")) is Status.SUCCEEDED:
                 return _refresh_run(run, ())
             self._activities[run_id] = self._service._activity_runs(run)
-        return _refresh_run(run, self._activities[run_id])
+        return self._service._run(run, self._activities[run_id])
 
 
 # --- JSON -> value types -------------------------------------------------------------------------------
@@ -717,7 +736,9 @@ def _output(name: str, value: Any, run_id: str) -> DataOutput | None:
     )
 
 
-def _refresh_run(run: Mapping[str, Any], activities: tuple[ActivityRun, ...]) -> RefreshRun:
+def _refresh_run(
+    run: Mapping[str, Any], activities: tuple[ActivityRun, ...], secure: frozenset[str] = frozenset()
+) -> RefreshRun:
     run_id = str(run.get("runId"))
     outputs: dict[str, DataOutput] = {}
     for activity in activities:
@@ -725,7 +746,7 @@ def _refresh_run(run: Mapping[str, Any], activities: tuple[ActivityRun, ...]) ->
             parsed = _output(str(name), value, run_id)
             if parsed is not None:
                 outputs[parsed.name] = parsed
-    parameters = dict(run.get("parameters") or {})
+    parameters = {name: MASK if name in secure else value for name, value in (run.get("parameters") or {}).items()}
     lineage = Lineage(
         refresh_run_id=run_id,
         data_versions={name: output.version for name, output in outputs.items()},
