@@ -509,3 +509,31 @@ def test_missing_factory_setting_is_a_configuration_error(ca_bundle: Path, adf: 
         pytest.raises(ConfigurationError, match="data_factory"),
     ):
         factory.list_runs()
+
+
+def test_flow_step_creates_at_once_and_its_rerun_reattaches(
+    client: DataFactoryClient, adf: FakeDataFactory, tmp_path: Path
+) -> None:
+    from mlops_sdk.flows import Flow
+
+    adf.plans["examplePipeline"] = RunPlan(states=[("Queued", 1.0), ("InProgress", 3600.0), ("Succeeded", 0.0)])
+    started: list[str] = []
+
+    def crash_after_start(step: Any) -> None:
+        started.append(client.begin_refresh("examplePipeline", parameters={"region": "eu"}).id)
+        raise KeyboardInterrupt  # the script dies while the run goes on
+
+    with pytest.raises(KeyboardInterrupt), Flow("nightly", run_id="r1", journal_dir=tmp_path) as flow:
+        flow.step("refresh", crash_after_start)
+    first_requests = [(r.method, r.path.removeprefix(BASE)) for r in adf.service.requests]
+    # First attempt of the step: its key was never used, so createRun goes out with no lookup.
+    assert ("POST", "/queryPipelineRuns") not in first_requests
+
+    with pytest.raises(KeyboardInterrupt), Flow("nightly", run_id="r1", journal_dir=tmp_path) as again:
+        again.step("refresh", crash_after_start)
+
+    # The re-run of the step (same flow run id) looks its key up and re-attaches: still one run.
+    assert started[1] == started[0]
+    assert len(adf.runs_of("examplePipeline")) == 1
+    assert len(_requests(adf, "POST", "/queryPipelineRuns")) == 1
+    assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == 1
