@@ -537,3 +537,23 @@ def test_flow_step_creates_at_once_and_its_rerun_reattaches(
     assert len(adf.runs_of("examplePipeline")) == 1
     assert len(_requests(adf, "POST", "/queryPipelineRuns")) == 1
     assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == 1
+
+
+def test_lost_rerun_answer_with_visibility_delay_leaves_exactly_one_rerun(
+    client: DataFactoryClient, adf: FakeDataFactory
+) -> None:
+    adf.plans["examplePipeline"] = failing_plan()
+    failed = client.begin_refresh("examplePipeline", parameters={"region": "eu"})
+    with pytest.raises(OperationFailedError):
+        failed.result()
+    adf.plans["examplePipeline"] = RunPlan()
+    adf.visibility_delay = 5.0
+    adf.service.inject(Fault("POST", "createRun$", drop=True, after_handler=True))
+
+    rerun = client.begin_rerun(failed.id).result()
+
+    runs = adf.runs_of("examplePipeline")
+    assert len(runs) == 2  # the failed run and ONE rerun
+    assert rerun.run_id in {run["runId"] for run in runs}
+    assert rerun.reference_run_id == failed.id
+    assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == 2  # refresh + rerun
