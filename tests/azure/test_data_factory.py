@@ -511,8 +511,9 @@ def test_missing_factory_setting_is_a_configuration_error(ca_bundle: Path, adf: 
         factory.list_runs()
 
 
+@pytest.mark.parametrize("explicit", [True, False], ids=["step.key", "ambient-key"])
 def test_flow_step_creates_at_once_and_its_rerun_reattaches(
-    client: DataFactoryClient, adf: FakeDataFactory, tmp_path: Path
+    client: DataFactoryClient, adf: FakeDataFactory, tmp_path: Path, explicit: bool
 ) -> None:
     from mlops_sdk.flows import Flow
 
@@ -520,7 +521,8 @@ def test_flow_step_creates_at_once_and_its_rerun_reattaches(
     started: list[str] = []
 
     def crash_after_start(step: Any) -> None:
-        started.append(client.begin_refresh("examplePipeline", parameters={"region": "eu"}).id)
+        key = step.key if explicit else None
+        started.append(client.begin_refresh("examplePipeline", parameters={"region": "eu"}, idempotency_key=key).id)
         raise KeyboardInterrupt  # the script dies while the run goes on
 
     with pytest.raises(KeyboardInterrupt), Flow("nightly", run_id="r1", journal_dir=tmp_path) as flow:
