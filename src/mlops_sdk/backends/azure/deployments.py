@@ -396,9 +396,14 @@ class AzurePlatform:
         return self._keys[endpoint]
 
     def delete_deployment(self, endpoint: str, deployment: str) -> None:
-        """DELETE the deployment and wait for the LRO."""
-        with quiet_azure(), azure_errors(f"deleting deployment {deployment!r}"):
-            self.ml.online_deployments.begin_delete(deployment, endpoint_name=endpoint).result()
+        """DELETE the deployment and wait for the LRO (a 409 busy endpoint is waited out)."""
+        what = f"deleting deployment {deployment!r}"
+
+        def delete() -> None:
+            with quiet_azure(), azure_errors(what):
+                self.ml.online_deployments.begin_delete(deployment, endpoint_name=endpoint).result()
+
+        self._while_busy(delete, what)
 
     def logs(self, endpoint: str, deployment: str, lines: int = 50) -> str:
         """The inference server container's log tail (getLogs)."""
