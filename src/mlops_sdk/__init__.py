@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     )
     from mlops_sdk.models.pipelines import PipelineRun
     from mlops_sdk.models.registry import AliasEvent, ModelVersion
+    from mlops_sdk.models.resources import Autoscale, Probe, RequestSettings, Resources
     from mlops_sdk.models.training import (
         TrainingInput,
         TrainingJob,
@@ -172,6 +173,10 @@ _EXPORTS: dict[str, str] = {
     "HistoryEntry": "mlops_sdk.models.deployments",
     "Replace": "mlops_sdk.models.deployments",
     "Shadow": "mlops_sdk.models.deployments",
+    "Autoscale": "mlops_sdk.models.resources",
+    "Probe": "mlops_sdk.models.resources",
+    "RequestSettings": "mlops_sdk.models.resources",
+    "Resources": "mlops_sdk.models.resources",
     "SmokeResult": "mlops_sdk.models.deployments",
     "SmokeTest": "mlops_sdk.models.deployments",
     "StepResult": "mlops_sdk.models.deployments",
@@ -202,6 +207,7 @@ __all__ = [
     "AuditVerification",
     "AuthenticationError",
     "AutoApproveRule",
+    "Autoscale",
     "AzureMLTarget",
     "BaseClient",
     "BlueGreen",
@@ -238,13 +244,16 @@ __all__ = [
     "PipelineParameter",
     "PipelineRun",
     "PollingOptions",
+    "Probe",
     "ProgressEvent",
     "Python",
     "RefreshPipeline",
     "RefreshRun",
     "Replace",
+    "RequestSettings",
     "ResourceExistsError",
     "ResourceNotFoundError",
+    "Resources",
     "RetryPolicy",
     "Schedule",
     "Secret",

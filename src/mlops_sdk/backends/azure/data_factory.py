@@ -293,8 +293,8 @@ class AzureDataFactoryService:
                 return str(run["runId"])
         return None
 
-    def _await_visible(self, pipeline: str, key: str, *, since: datetime) -> str | None:
-        """After an ambiguous ``createRun``: look the key up until it shows or the visibility wait ends.
+    def _await_visible(self, what: str, find: Callable[[], str | None]) -> str | None:
+        """After an ambiguous ``createRun``: ``find()`` until it finds the run or the visibility wait ends.
 
         ``queryPipelineRuns`` can lag behind ``createRun``; a single lookup right after a lost answer
         would miss the run and the retry would start a second one. Lookups back off (0.5 s doubling,
@@ -307,7 +307,7 @@ class AzureDataFactoryService:
         delay = 0.5
         while True:
             try:
-                found = self._find_by_key(pipeline, key, since=since - WATERMARK_MARGIN)
+                found = find()
             except MlopsError as error:
                 if not is_retryable(error):
                     raise
@@ -317,9 +317,9 @@ class AzureDataFactoryService:
             remaining = deadline - clock.monotonic()
             if remaining <= 0:
                 _log.warning(
-                    "run with mlops_request_id %s not visible after %gs; creating it again "
+                    "%s not visible after %gs; creating it again "
                     "(raise data_factory_visibility_wait if the factory lags more)",
-                    key,
+                    what,
                     wait,
                 )
                 return None
@@ -358,7 +358,11 @@ class AzureDataFactoryService:
         def attempt() -> str:
             nonlocal first_ambiguous
             if first_ambiguous is not None:
-                found = self._await_visible(pipeline, idempotency_key, since=first_ambiguous)
+                since = first_ambiguous - WATERMARK_MARGIN
+                found = self._await_visible(
+                    f"run with mlops_request_id {idempotency_key}",
+                    lambda: self._find_by_key(pipeline, idempotency_key, since=since),
+                )
                 if found is not None:
                     _log.info("the lost createRun had started run %s; re-attached", found)
                     return found
@@ -377,33 +381,39 @@ class AzureDataFactoryService:
         return self._backend.retry_policy.call(attempt)
 
     def start_rerun(self, run_id: str, *, from_failure: bool, start_activity: str | None) -> tuple[str, str]:
-        """``createRun`` in recovery mode; after an ambiguous failure, look for the rerun in the run group."""
+        """``createRun`` in recovery mode; after an ambiguous failure, look for the rerun in the run group
+        (with the same bounded visibility wait as :meth:`start_refresh`)."""
         reference = self._get_raw_run(run_id)
         pipeline = str(reference.get("pipelineName"))
         group = str(reference.get("runGroupId") or run_id)
         started = utcnow()
-        first = True
+        ambiguous = False
 
         def attempt() -> str:
-            nonlocal first
-            if not first:
-                found = self._find_rerun(pipeline, run_id, group, started)
+            nonlocal ambiguous
+            if ambiguous:  # the previous attempt may have started the rerun: find it in the run group
+                found = self._await_visible(
+                    f"rerun of {run_id}", lambda: self._find_rerun(pipeline, run_id, group, started)
+                )
                 if found is not None:
                     return found
-            first = False
-            response = self._once(
-                f"rerunning pipeline run {run_id}",
-                lambda: self.client.pipelines.create_run(
-                    self.resource_group,
-                    self.factory,
-                    pipeline,
-                    reference_pipeline_run_id=run_id,
-                    is_recovery=True,
-                    start_activity_name=start_activity,
-                    start_from_failure=from_failure if start_activity is None else None,
-                ),
-                operation_id=run_id,
-            )
+            try:
+                response = self._once(
+                    f"rerunning pipeline run {run_id}",
+                    lambda: self.client.pipelines.create_run(
+                        self.resource_group,
+                        self.factory,
+                        pipeline,
+                        reference_pipeline_run_id=run_id,
+                        is_recovery=True,
+                        start_activity_name=start_activity,
+                        start_from_failure=from_failure if start_activity is None else None,
+                    ),
+                    operation_id=run_id,
+                )
+            except MlopsError as error:
+                ambiguous = ambiguous or is_ambiguous(error)
+                raise
             return str(_raw(response)["runId"])
 
         return self._backend.retry_policy.call(attempt), pipeline
