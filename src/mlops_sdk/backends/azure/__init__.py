@@ -6,6 +6,8 @@ Azure packages are imported only inside the services that use them (``training``
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -36,6 +38,8 @@ class AzureBackend(Backend):
         require_modules(("azure.identity", "azure.core"), extra="azure", purpose="the azure backend")
         super().__init__(target, config, credential=credential, clock=clock)
         self.workspace: AzureMLTarget = target
+        self._saved_env: dict[str, str | None] = {}
+        self._env_lock = threading.Lock()
         if config.settings.devops_pat is not None:
             register_secret(config.settings.devops_pat.get_secret_value())
         if self.http.proxy_password:
@@ -45,6 +49,29 @@ class AzureBackend(Backend):
     def cloud(self) -> CloudEndpoints:
         """The cloud's endpoints with the configured overrides."""
         return cloud_endpoints(self.config.settings)
+
+    def remember_environment(self, name: str) -> None:
+        """Record ``os.environ[name]`` before a library changes it, so :meth:`close` can put it back.
+
+        azure-ai-ml's ``MLClient`` writes ``AZUREML_CURRENT_CLOUD`` (it reads the current cloud from there
+        while the client lives); the SDK itself never writes the environment.
+        """
+        with self._env_lock:
+            if name not in self._saved_env:
+                self._saved_env[name] = os.environ.get(name)
+
+    def close(self) -> None:
+        """Close every service, then restore environment variables the client libraries changed."""
+        try:
+            super().close()
+        finally:
+            with self._env_lock:
+                saved, self._saved_env = self._saved_env, {}
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     @cached_property
     def http(self) -> HttpConfig:

@@ -70,6 +70,7 @@ def create_ml_client(backend: AzureBackend) -> Any:
         from azure.ai.ml import MLClient
 
         workspace = backend.workspace
+        backend.remember_environment("AZUREML_CURRENT_CLOUD")  # MLClient sets it; restored on close
         return MLClient(
             backend.get_credential(),
             subscription_id=workspace.subscription_id,
