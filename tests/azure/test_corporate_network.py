@@ -282,3 +282,96 @@ def test_model_files_for_data_checks_are_read_from_azurite_through_the_proxy(
     assert proxy.tunnels_to(azurite.url) >= 1
     assert proxy.refused == []
     assert _environment() == hostile_env
+
+
+# -- Azure DevOps (msrest, including the LocationClients azure-devops builds internally) ----------------
+
+
+def test_devops_uses_the_configured_proxy_and_ca_and_leaves_the_environment_alone(
+    hostile_env: dict[str, str], proxy: ConnectProxy, service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    pytest.importorskip("azure.devops")
+    from mlops_sdk.clients.pipelines import PipelineClient
+    from mlops_sdk.core.errors import OperationFailedError
+    from tests.fakes.devops import FakeDevOps
+
+    devops = FakeDevOps(service)
+    devops.add_user("corp-pat-0123456789", "builder@contoso.com")
+    devops.add_pipeline(42, "app-integration-tests")
+    settings = {**_network(ca_bundle, proxy), "devops": devops.project_url, "devops_pat": "corp-pat-0123456789"}
+    with PipelineClient(TARGET, credential=StaticTokenCredential(), clock=clock, settings=settings) as client:
+        operation = client.begin_run(42)
+        devops.finish(101, "failed", [("Run integration tests", "3 tests failed")])
+        with pytest.raises(OperationFailedError, match="task 'Run integration tests': 3 tests failed"):
+            operation.result()
+    # OPTIONS (location discovery), ResourceAreas (BuildClient's internal LocationClient), run, timeline.
+    assert service.requests[0].method == "OPTIONS"
+    assert service.requests_to("GET", r"/_apis/ResourceAreas$")
+    assert service.requests_to("GET", r"/build/builds/101/Timeline")
+    assert proxy.tunnels_to(service.url) >= 1
+    assert proxy.refused == []
+    assert _environment() == hostile_env
+
+
+def test_devops_does_not_export_the_ca_bundle(
+    service: FakeService, ca_bundle: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("azure.devops")
+    from mlops_sdk.clients.pipelines import PipelineClient
+    from tests.fakes.devops import FakeDevOps
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    before = _environment()
+    devops = FakeDevOps(service)
+    devops.add_user("corp-pat-0123456789", "builder@contoso.com")
+    devops.add_pipeline(42, "app-integration-tests")
+    settings = {"ca_bundle": str(ca_bundle), "devops": devops.project_url, "devops_pat": "corp-pat-0123456789"}
+    with PipelineClient(TARGET, credential=StaticTokenCredential(), clock=clock, settings=settings) as client:
+        assert client.begin_run(42).id == "101"
+        assert "REQUESTS_CA_BUNDLE" not in os.environ
+    assert _environment() == before
+
+
+# -- Scoring smoke test and invoke ------------------------------------------------------------------
+
+
+def test_scoring_goes_through_the_configured_proxy(
+    hostile_env: dict[str, str],
+    proxy: ConnectProxy,
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+) -> None:
+    from mlops_sdk.models.deployments import Replace, SmokeTest
+    from mlops_sdk.models.registry import ModelVersion
+    from tests.fakes.azureml_endpoints import FakeOnlineEndpoints
+
+    aml = FakeAzureML(service, SUB, RG, WS)
+    aml.add_model_version("diabetes", "1")
+    endpoints = FakeOnlineEndpoints(service, aml.ws)
+    payload = {"input_data": {"columns": ["a", "b"], "data": [[1, 2], [3, 4]]}}
+    smoke = SmokeTest(payload=payload, expected=[1.0, 1.0], ready_deadline=60, retry_interval=1)
+    with MLOpsClient(
+        TARGET,
+        credential=StaticTokenCredential(),
+        clock=clock,
+        cloud="CorpCloud",
+        resource_manager_url=service.url,
+        authority_url=service.url,
+        **_network(ca_bundle, proxy),
+    ) as hub:
+        result = hub.deployments.begin_deploy(
+            ModelVersion(name="diabetes", version="1", uri="azureml:diabetes:1"),
+            endpoint="churn",
+            deployment="blue",
+            strategy=Replace(smoke_test=smoke),
+        ).result()
+        assert result.succeeded
+        assert hub.deployments.invoke("churn", payload) == [1.0, 1.0]
+    scores = service.requests_to("POST", r"/score/churn$")
+    assert len(scores) >= 2
+    assert scores[-1].headers["user-agent"].startswith("mlops-sdk/")
+    assert endpoints.service is service
+    assert proxy.tunnels_to(service.url) >= 1
+    assert proxy.refused == []
+    assert _environment() == hostile_env
