@@ -98,7 +98,7 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
 
     if isinstance(error, core.ClientAuthenticationError) and getattr(error, "status_code", None) is None:
         return AuthenticationError(
-            f"{what}: could not get a token: {summarize_credential_error(error)}",
+            f"{what}: could not get an access token; {summarize_credential_error(error)}",
             backend="azure",
             operation_id=operation_id,
         )
