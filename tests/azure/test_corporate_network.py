@@ -375,3 +375,40 @@ def test_scoring_goes_through_the_configured_proxy(
     assert proxy.tunnels_to(service.url) >= 1
     assert proxy.refused == []
     assert _environment() == hostile_env
+
+
+def test_code_upload_to_storage_signed_by_another_ca_is_a_service_request_error(
+    hostile_env: dict[str, str],
+    proxy: ConnectProxy,
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    aml = FakeAzureML(service, SUB, RG, WS)
+    foreign = FakeService(trustme.CA()).start()  # storage whose certificate the configured ca_bundle does not sign
+    try:
+        aml.code_container_url = lambda container: f"{foreign.url}/blob/{container}?sv=2021-08-06&sr=c&sig=fakesig"
+        code = tmp_path / "src"
+        code.mkdir()
+        (code / "train.py").write_text("print('training')\n")
+        job = TrainingJob(code=str(code), command="python train.py", environment="azureml:sklearn-env:1")
+        with (
+            MLOpsClient(
+                TARGET,
+                credential=StaticTokenCredential(),
+                clock=clock,
+                cloud="CorpCloud",
+                resource_manager_url=service.url,
+                authority_url=service.url,
+                retry_max_attempts=1,
+                **_network(ca_bundle, proxy),
+            ) as hub,
+            pytest.raises(ServiceRequestError) as caught,
+        ):
+            hub.training.begin_train(job, idempotency_key="corp-train-tls")
+    finally:
+        foreign.stop()
+    assert "'ca_bundle'" in caught.value.message
+    assert proxy.tunnels_to(foreign.url) >= 1
+    assert service.requests_to("PUT", r"/jobs/") == []  # no job was created without its code
