@@ -412,3 +412,35 @@ def test_code_upload_to_storage_signed_by_another_ca_is_a_service_request_error(
     assert "'ca_bundle'" in caught.value.message
     assert proxy.tunnels_to(foreign.url) >= 1
     assert service.requests_to("PUT", r"/jobs/") == []  # no job was created without its code
+
+
+def test_devops_approvals_raw_rest_uses_the_configured_proxy_and_ca(
+    hostile_env: dict[str, str], proxy: ConnectProxy, service: FakeService, ca_bundle: Path
+) -> None:
+    pytest.importorskip("azure.devops")
+    from datetime import datetime, timedelta, timezone
+
+    from mlops_sdk.models.approvals import ApprovalStatus
+    from tests.azure.test_approvals import ALICE, BOB, CAROL, PASSED, PATS, POLICY, client_as, model
+    from tests.fakes.devops import FakeDevOps, identity
+
+    devops = FakeDevOps(service)
+    for email, pat in PATS.items():
+        devops.add_user(pat, email, email.split("@")[0].title())
+    devops.check_approvers = [identity(ALICE, "Alice"), identity(BOB, "Bob")]
+    clock = FakeClock(start=datetime.now(timezone.utc) - timedelta(seconds=5))
+    network = {
+        "proxy": proxy.url,
+        "cloud": "CorpCloud",
+        "resource_manager_url": service.url,
+        "authority_url": service.url,
+    }
+    with client_as(devops, ca_bundle, clock, CAROL, **network) as carol:
+        request = carol.request(model(), policy=POLICY, report=PASSED)
+    with client_as(devops, ca_bundle, clock, ALICE, **network) as alice:
+        decided = alice.approve(request.id, comment="ok")
+    assert decided.status is ApprovalStatus.APPROVED
+    assert service.requests_to("PATCH", r"/_apis/pipelines/approvals$")  # the raw REST call (not in azure-devops)
+    assert proxy.tunnels_to(service.url) >= 2
+    assert proxy.refused == []
+    assert _environment() == hostile_env
