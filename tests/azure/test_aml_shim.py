@@ -83,3 +83,29 @@ def test_captured_notices_reroutes_azure_ai_ml_console_records() -> None:
     finally:
         aml_logger.removeHandler(collector)
     assert seen == ["Class Foo: This is an experimental class, outside the SDK"]  # users' own calls still print
+
+
+def test_sdk_calls_print_no_azure_ai_ml_notices(hub: Any, aml: FakeAzureML, tmp_path: Path) -> None:
+    from azure.ai.ml._utils import _experimental
+
+    from mlops_sdk.models.training import TrainingJob
+
+    _experimental._warning_cache.clear()  # azure-ai-ml prints each notice once per process
+    aml_logger = logging.getLogger(_aml_shim.AML_LOGGER)
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    collector = Collect(logging.INFO)
+    aml_logger.addHandler(collector)  # sees what azure-ai-ml's own console handler would print
+    try:
+        code = tmp_path / "src"
+        code.mkdir()
+        (code / "train.py").write_text("print('hi')\n")
+        job = TrainingJob(code=str(code), command="python train.py", environment="azureml:sklearn-env:1")
+        hub.training.begin_train(job, idempotency_key="notices-1").result()
+    finally:
+        aml_logger.removeHandler(collector)
+    assert [message for message in seen if "experimental" in message or "tenant" in message] == []
