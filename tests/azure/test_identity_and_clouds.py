@@ -148,3 +148,14 @@ def test_ml_client_leaves_retries_to_the_sdk(aml: FakeAzureML, ca_bundle: Path) 
     # One GET: azure-core's RetryPolicy (10 attempts by default) no longer retries under ours.
     assert len(aml.service.requests_to("GET", r"/models/diabetes/versions/1$")) == 1
     assert os.environ.get("AZUREML_CURRENT_CLOUD") is None  # put back when the client closed
+
+
+def test_proxy_password_is_a_secret() -> None:
+    from mlops_sdk.core.redaction import redact
+
+    backend = _backend(proxy="http://corp-user:proxy-pass-0123456789@proxy.corp.example:3128")
+    assert backend.http.proxies == {
+        "http": "http://corp-user:proxy-pass-0123456789@proxy.corp.example:3128",
+        "https": "http://corp-user:proxy-pass-0123456789@proxy.corp.example:3128",
+    }
+    assert "proxy-pass-0123456789" not in redact("connecting via http://corp-user:proxy-pass-0123456789@proxy")
