@@ -335,13 +335,23 @@ def test_devops_does_not_export_the_ca_bundle(
 # -- Scoring smoke test and invoke ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("where", ["setting", "environment"])
 def test_scoring_goes_through_the_configured_proxy(
     hostile_env: dict[str, str],
     proxy: ConnectProxy,
     service: FakeService,
     ca_bundle: Path,
     clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    tls_ca: Any,
+    where: str,
 ) -> None:
+    network = _network(ca_bundle, proxy)
+    if where == "environment":  # no proxy setting: HTTPS_PROXY applies (http.client used to ignore it)
+        del network["proxy"]
+        for name in ("HTTPS_PROXY", "https_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        hostile_env = _environment()
     from mlops_sdk.models.deployments import Replace, SmokeTest
     from mlops_sdk.models.registry import ModelVersion
     from tests.fakes.azureml_endpoints import FakeOnlineEndpoints
@@ -358,7 +368,7 @@ def test_scoring_goes_through_the_configured_proxy(
         cloud="CorpCloud",
         resource_manager_url=service.url,
         authority_url=service.url,
-        **_network(ca_bundle, proxy),
+        **network,
     ) as hub:
         result = hub.deployments.begin_deploy(
             ModelVersion(name="diabetes", version="1", uri="azureml:diabetes:1"),
@@ -367,12 +377,19 @@ def test_scoring_goes_through_the_configured_proxy(
             strategy=Replace(smoke_test=smoke),
         ).result()
         assert result.succeeded
-        assert hub.deployments.invoke("churn", payload) == [1.0, 1.0]
-    scores = service.requests_to("POST", r"/score/churn$")
-    assert len(scores) >= 2
-    assert scores[-1].headers["user-agent"].startswith("mlops-sdk/")
-    assert endpoints.service is service
-    assert proxy.tunnels_to(service.url) >= 1
+        assert service.requests_to("POST", r"/score/churn$")  # the smoke test
+        # The scoring host moves to a server of its own, so its tunnels are counted apart from ARM's.
+        scoring = FakeService(tls_ca).start()
+        try:
+            scoring.route("POST", r"/score/(?P<e>[^/]+)", endpoints._score)
+            endpoints.endpoints["churn"]["properties"]["scoringUri"] = f"{scoring.url}/score/churn"
+            assert hub.deployments.invoke("churn", payload) == [1.0, 1.0]
+        finally:
+            scoring.stop()
+    (score,) = scoring.requests_to("POST", r"/score/churn$")
+    assert score.headers["user-agent"].startswith("mlops-sdk/")
+    assert score.headers["authorization"].startswith("Bearer ")
+    assert proxy.tunnels_to(scoring.url) == 1
     assert proxy.refused == []
     assert _environment() == hostile_env
 
