@@ -76,7 +76,7 @@ def test_default_credential_failure_is_one_line_with_the_fix_first(
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))  # no az, azd, pwsh
     monkeypatch.setenv("IDENTITY_ENDPOINT", "")
-    backend = _backend(credential="default", proxy="http://127.0.0.1:9")  # IMDS probe fails fast, offline
+    backend = _backend(credential="default")
     credential = create_credential(backend.config.settings, backend.cloud, {}, http=backend.http)
     from azure.core.exceptions import ClientAuthenticationError
 
@@ -159,3 +159,15 @@ def test_proxy_password_is_a_secret() -> None:
         "https": "http://corp-user:proxy-pass-0123456789@proxy.corp.example:3128",
     }
     assert "proxy-pass-0123456789" not in redact("connecting via http://corp-user:proxy-pass-0123456789@proxy")
+
+
+def test_managed_identity_never_goes_through_the_proxy() -> None:
+    backend = _backend(proxy="http://proxy.corp.example:3128")
+    for kind in ("managed_identity", "default"):
+        settings = backend.config.settings.model_copy(update={"credential": kind})
+        credential = create_credential(settings, backend.cloud, {}, http=backend.http)
+        managed = credential if kind == "managed_identity" else credential.credentials[2]
+        assert type(managed).__name__ == "ManagedIdentityCredential"
+        pipeline = managed._credential._client._pipeline
+        proxies = [getattr(getattr(p, "_policy", p), "proxies", None) for p in pipeline._impl_policies]
+        assert not any(proxies), proxies  # IMDS (169.254.169.254) must not be sent to a corporate proxy
