@@ -70,17 +70,18 @@ def create_ml_client(backend: AzureBackend) -> Any:
         from azure.ai.ml import MLClient
 
         workspace = backend.workspace
-        return MLClient(
-            backend.get_credential(),
-            subscription_id=workspace.subscription_id,
-            resource_group_name=workspace.resource_group,
-            workspace_name=workspace.workspace,
-            enable_telemetry=False,
-            show_progress=False,
-            retry_total=0,  # the SDK's own retry policy decides; azure-core's would run under it
-            **backend.http.core_kwargs(),
-            **cloud_arguments(backend),
-        )
+        with backend.environment_restored_on_close("AZUREML_CURRENT_CLOUD"):  # MLClient sets it
+            return MLClient(
+                backend.get_credential(),
+                subscription_id=workspace.subscription_id,
+                resource_group_name=workspace.resource_group,
+                workspace_name=workspace.workspace,
+                enable_telemetry=False,
+                show_progress=False,
+                retry_total=0,  # the SDK's own retry policy decides; azure-core's would run under it
+                **backend.http.core_kwargs(),
+                **cloud_arguments(backend),
+            )
 
 
 def initial_retry_after(poller: Any) -> float | None:
