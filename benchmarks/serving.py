@@ -23,7 +23,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mlops_sdk.backends.local.serving.loadgen import LoadRun, build_request
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.loadgen import LoadRun, build_request  # test and benchmark tooling, not shipped
+
 from mlops_sdk.backends.local.serving.process import EndpointServer
 
 MINIMAL_APP = textwrap.dedent(

@@ -5,9 +5,9 @@ while the estimator itself needs ~0.07 ms (DESIGN.md §7). For a model whose ``s
 numeric signature we understand, :class:`SklearnModel` loads the estimator the way
 ``mlflow.sklearn.load_model`` does (without importing MLflow) and feeds it a float64 numpy matrix
 built in the signature's column order, after :mod:`.schema` checked the input against the
-signature (the columns, every cell's type, naming the row and column at fault). Any other model (other flavors, string columns,
-custom pyfunc) is served by :class:`PyfuncModel` through ``mlflow.pyfunc``, with MLflow's own
-schema enforcement.
+signature (the columns, every cell's type, naming the row and column at fault). Any other model
+(other flavors, string columns, custom pyfunc) is served by :class:`PyfuncModel` through
+``mlflow.pyfunc``: :mod:`.schema` checks what it knows first, then MLflow's own schema enforcement.
 
 Importing scikit-learn (and skops) takes over a second, most of a first deployment's load. The
 server therefore calls :func:`start_preload` as soon as it listens: a background thread imports
@@ -129,7 +129,11 @@ class SklearnModel(ServedModel):
             raise PayloadError(f"the input values must be numbers ({_first_line(error)})") from None
         if self._integer_columns:
             integers = matrix[:, self._integer_columns]
-            if not np.all(np.isfinite(integers)) or np.any(np.mod(integers, 1) != 0) or np.any(np.abs(integers) > 2**31):
+            if (
+                not np.all(np.isfinite(integers))
+                or np.any(np.mod(integers, 1) != 0)
+                or np.any(np.abs(integers) > 2**31)
+            ):
                 check_cells(rows, names, types, csv=False)  # names the cell at fault
         return matrix, names
 

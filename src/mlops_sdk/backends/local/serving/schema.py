@@ -28,7 +28,7 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
 
-class _Bad(Exception):
+class _CellError(Exception):
     """One cell is refused; the message says why (the caller adds row and column)."""
 
 
@@ -59,7 +59,7 @@ def _number(value: Any, csv: bool) -> Any:
         try:
             float(value)
         except OverflowError:
-            raise _Bad(f"the integer {_show(value)} is too large for a 64-bit float") from None
+            raise _CellError(f"the integer {_show(value)} is too large for a 64-bit float") from None
         return value
     if kind is str and csv:
         text = value.strip()
@@ -68,10 +68,10 @@ def _number(value: Any, csv: bool) -> Any:
         try:
             return float(text)
         except ValueError:
-            raise _Bad(f"{_show(value)} is not a number") from None
+            raise _CellError(f"{_show(value)} is not a number") from None
     if kind is str:
-        raise _Bad(f"{_kind(value)}, not a number (send 1.5, not \"1.5\")")
-    raise _Bad(f"{_kind(value)}, not a number")
+        raise _CellError(f'{_kind(value)}, not a number (send 1.5, not "1.5")')
+    raise _CellError(f"{_kind(value)}, not a number")
 
 
 def _integer(bounds: tuple[int, int], name: str) -> Callable[[Any, bool], Any]:
@@ -79,7 +79,7 @@ def _integer(bounds: tuple[int, int], name: str) -> Callable[[Any, bool], Any]:
 
     def check(value: Any, csv: bool) -> Any:
         if value is None or (csv and isinstance(value, str) and not value.strip()):
-            raise _Bad(f"a missing value; the {name} column takes integers only")
+            raise _CellError(f"a missing value; the {name} column takes integers only")
         if csv and isinstance(value, str):
             text = value.strip()
             try:
@@ -88,15 +88,15 @@ def _integer(bounds: tuple[int, int], name: str) -> Callable[[Any, bool], Any]:
                 try:
                     value = float(text)
                 except ValueError:
-                    raise _Bad(f"{_show(text)} is not an integer") from None
+                    raise _CellError(f"{_show(text)} is not an integer") from None
         if type(value) is float:
             if not math.isfinite(value) or not value.is_integer():
-                raise _Bad(f"{_show(value)} is not an integer")
+                raise _CellError(f"{_show(value)} is not an integer")
             value = int(value)
         elif type(value) is not int:
-            raise _Bad(f"{_kind(value)}, not an integer")
+            raise _CellError(f"{_kind(value)}, not an integer")
         if not low <= value <= high:
-            raise _Bad(f"the integer {_show(value)} is out of the {name} range [{low}, {high}]")
+            raise _CellError(f"the integer {_show(value)} is out of the {name} range [{low}, {high}]")
         return value
 
     return check
@@ -113,13 +113,13 @@ def _boolean(value: Any, csv: bool) -> Any:
             return False
         if not text:
             return None
-    raise _Bad(f"{_kind(value)}, not a boolean (true or false)")
+    raise _CellError(f"{_kind(value)}, not a boolean (true or false)")
 
 
 def _string(value: Any, csv: bool) -> Any:
     if value is None or isinstance(value, str):
         return value
-    raise _Bad(f"{_kind(value)}, not a string")
+    raise _CellError(f"{_kind(value)}, not a string")
 
 
 _CHECKS: dict[str, Callable[[Any, bool], Any]] = {
@@ -227,7 +227,7 @@ def check_cells(
                 continue
             try:
                 out[index] = check(row[index], csv)
-            except _Bad as bad:
+            except _CellError as bad:
                 raise PayloadError(f"row {number}, {_column(names, index)}: {bad}") from None
         converted.append(out)
     return converted
