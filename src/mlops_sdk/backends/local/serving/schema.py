@@ -66,9 +66,12 @@ def _number(value: Any, csv: bool) -> Any:
         if not text:
             return None
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             raise _CellError(f"{_show(value)} is not a number") from None
+        if math.isinf(number) and not text.lstrip("+-").lower().startswith("inf"):
+            raise _CellError(f"{_show(text)} is too large for a 64-bit float")
+        return number
     if kind is str:
         raise _CellError(f'{_kind(value)}, not a number (send 1.5, not "1.5")')
     raise _CellError(f"{_kind(value)}, not a number")
