@@ -16,6 +16,7 @@ Everything binds 127.0.0.1 and is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -163,6 +164,7 @@ def routing_cost(model_path: Path, body: bytes, calls: int = 300, rounds: int = 
     async def run() -> dict[str, float]:
         await app.add_deployment("blue", {"model_path": str(model_path)})
         app.set_traffic({"blue": 100})
+        gc.freeze()  # as the server does after its imports: the collector never rescans the libraries
         best = {"starlette-routed": float("inf"), "hand-routed": float("inf")}
         variants = {"starlette-routed": app, "hand-routed": hand_routed}
         for _ in range(rounds):
@@ -303,7 +305,7 @@ def main() -> None:
             )
             processes.append(served)
             cold["mlflow models serve"] = wait_ping(mlflow_port, served)
-            for _ in range(args.rounds):  # interleaved, so a busy moment of the shared machine hits every server
+            for round_number in range(args.rounds):  # interleaved: a busy moment of the machine hits every server
                 for size, (azure_body, mlflow_body) in payloads.items():
                     total = args.requests if size == 1 else max(400, args.requests // 4)
                     runs = {
@@ -312,7 +314,10 @@ def main() -> None:
                         "minimal starlette": ("minimal", minimal_port, "/score", azure_body, total, None),
                         "mlflow models serve": ("mlflow", mlflow_port, "/invocations", mlflow_body, total // 4, None),
                     }
-                    for name, (label, port, path, body, count, auth) in runs.items():
+                    order = list(runs)  # each round starts with another server: no server always comes first
+                    order = order[round_number % len(order) :] + order[: round_number % len(order)]
+                    for name in order:
+                        label, port, path, body, count, auth = runs[name]
                         summary = measure(label, port, path, body, max(200, count), auth)
                         best = results.get((name, size))
                         if best is None or summary["rps"] > best["rps"]:
