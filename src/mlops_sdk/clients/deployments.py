@@ -223,6 +223,7 @@ class DeploymentClient(BaseClient):
         self,
         name: str,
         *,
+        stop_with_client: bool = False,
         progress: Callable[[ProgressEvent], None] | None = None,
         show_progress: bool | None = None,
     ) -> Operation[Endpoint]:
@@ -236,8 +237,17 @@ class DeploymentClient(BaseClient):
         nothing is created (a stopped local endpoint's server is started). Cancelling the operation
         stops the waiting only: an endpoint being created is left to finish.
 
+        On ``local://`` the endpoint's server is a detached process: it keeps running after your
+        script ends, also when the script crashes, so that later scripts and ``mlops endpoints
+        invoke`` find it. Stop it with ``client.deployments.stop_endpoint(name)`` or
+        ``mlops endpoints stop NAME``, or pass ``stop_with_client=True``: the server then stops when
+        this client closes (``close()``, or the end of a ``with MLOpsClient(...)`` block), when the
+        process exits (also on an uncaught exception), and, checked by the server itself every
+        second, when the process is killed. Azure ML endpoints are managed resources and ignore it.
+
         Args:
             name: Endpoint name (3-32 letters, digits, '-', starting with a letter).
+            stop_with_client: Tie a local endpoint server's life to this client (see above).
             progress: Callback receiving a :class:`ProgressEvent` after every poll.
             show_progress: Force the progress bar on or off.
 
@@ -246,7 +256,7 @@ class DeploymentClient(BaseClient):
         """
         name = self._name(name, "endpoint")
         annotate({"endpoint": name})
-        driver = self._svc().create_endpoint(name)
+        driver = self._svc().create_endpoint(name, stop_with_client=stop_with_client)
         return self._operation(driver, description=f"endpoint {name}", progress=progress, show_progress=show_progress)
 
     def begin_rollback(

@@ -515,8 +515,11 @@ class AzureDeploymentService:
         )
         return _FlushingDriver(self.platform, op_id, driver.state(), smoke_test)
 
-    def create_endpoint(self, endpoint: str) -> EndpointDriver:
-        """PUT a key-authenticated managed endpoint unless it exists; the driver follows its provisioning."""
+    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> EndpointDriver:
+        """PUT a key-authenticated managed endpoint unless it exists; the driver follows its provisioning.
+
+        ``stop_with_client`` is ignored: a managed endpoint runs in Azure, not in the client's machine.
+        """
         self.platform.begin_endpoint(endpoint)
         return EndpointDriver(self.platform, self.get_endpoint, f"endpoint-{endpoint}-{_suffix()}", endpoint)
 

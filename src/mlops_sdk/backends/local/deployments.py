@@ -8,12 +8,15 @@ to what traffic, when, with lineage) are kept in ``mlops.db``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -396,6 +399,31 @@ class LocalDeploymentService:
         backend.require_extra("local online endpoints", ("mlflow", "starlette", "uvicorn"))
         self._backend = backend
         self.platform = LocalPlatform(backend)
+        self._owned: set[str] = set()
+        self._owned_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the servers of the endpoints created with ``stop_with_client=True`` (idempotent)."""
+        with self._owned_lock:
+            owned, self._owned = sorted(self._owned), set()
+        atexit.unregister(self.close)
+        for endpoint in owned:
+            server = self.platform.server(endpoint)
+            try:
+                if server.stop():
+                    _log.info("stopped endpoint server %s with its client", endpoint)
+            except (MlopsError, OSError) as error:  # closing must go on for the other endpoints
+                _log.warning("could not stop endpoint server %s: %s", endpoint, error)
+
+    def _tie(self, endpoint: str) -> None:
+        """Stop ``endpoint``'s server when this client closes, when this process exits, or (the server
+        watching ``owner.json``) when this process dies without a chance to clean up."""
+        self.platform.server(endpoint).set_owner(os.getpid())
+        with self._owned_lock:
+            first = not self._owned
+            self._owned.add(endpoint)
+        if first:
+            atexit.register(self.close)  # also after an uncaught exception; a SIGKILL leaves it to the server
 
     def deploy(
         self,
@@ -434,9 +462,14 @@ class LocalDeploymentService:
             lineage=lineage,
         )
 
-    def create_endpoint(self, endpoint: str) -> EndpointDriver:
-        """Create the endpoint folder and start its server now (it then preloads the model loaders)."""
+    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> EndpointDriver:
+        """Create the endpoint folder and start its server now (it then preloads the model loaders).
+
+        The server runs detached and outlives this process unless ``stop_with_client`` ties it to the client.
+        """
         self.platform.begin_endpoint(endpoint)
+        if stop_with_client:
+            self._tie(endpoint)
         return EndpointDriver(self.platform, self.get_endpoint, _op_id("endpoint", endpoint), endpoint)
 
     def resume(

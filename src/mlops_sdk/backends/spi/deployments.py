@@ -214,8 +214,12 @@ class DeploymentService(Protocol):
         """Driver of a rollback to the previous production deployment (or ``to``)."""
         ...
 
-    def create_endpoint(self, endpoint: str) -> OperationDriver[Endpoint]:
-        """Start creating ``endpoint`` unless it exists (no deployment, no traffic); driver of the wait."""
+    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> OperationDriver[Endpoint]:
+        """Start creating ``endpoint`` unless it exists (no deployment, no traffic); driver of the wait.
+
+        ``stop_with_client``: a backend that runs the endpoint in the user's machine (local servers)
+        stops it when the client closes or its process ends; managed endpoints ignore it.
+        """
         ...
 
     def resume(
