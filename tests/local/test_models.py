@@ -123,3 +123,17 @@ def test_cli_train_submit_runs_and_models(store: Path, tmp_path: Path, capsys: p
     assert [e["alias"] for e in json.loads(capsys.readouterr().out)] == ["champion"]
     assert cli([*target, "models", "show", "cli-model@7"]) == 1
     assert "has no version 7" in json.loads(capsys.readouterr().out)["error"]["message"]
+
+
+def test_list_shows_aliases_like_show_does(
+    client: MLOpsClient, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = client.models.register(_train(client, tmp_path), name="aliased")
+    client.models.set_alias("aliased", "champion", version.version)
+    assert [v.aliases for v in client.models.list("aliased")] == [("champion",)]
+    assert {v.name: v.aliases for v in client.models.list()}["aliased"] == ("champion",)
+    capsys.readouterr()
+    assert cli(["-t", f"local://{store}", "-o", "json", "models", "list", "aliased"]) == 0
+    assert [item["aliases"] for item in json.loads(capsys.readouterr().out)] == [["champion"]]
+    assert cli(["-t", f"local://{store}", "models", "list", "aliased"]) == 0
+    assert "champion" in capsys.readouterr().out

@@ -35,14 +35,17 @@ def _render_request(request: ApprovalRequest) -> None:
         f"  requested by {escape(str(request.requester))} at {_when(request.created_at)}"
         f"{'  - ' + escape(request.reason) if request.reason else ''}"
     )
-    console.print(f"  deadline     {_when(request.deadline)}")
+    state.line(f"  deadline     {_when(request.deadline)}")
     if request.report is not None:
         console.print(f"  validation   {request.report.outcome} (digest {escape(request.report.digest)})")
+    # Escape the whole line: the brackets around the lists are text, not rich markup.
     console.print(
-        f"  policy       {policy.min_approvals} of users [{escape(', '.join(policy.approvers) or '-')}] "
-        f"groups [{escape(', '.join(policy.approver_groups) or '-')}], self-approval "
-        f"{'forbidden' if policy.forbid_self_approval else 'allowed'}, delegation "
-        f"{'allowed' if policy.allow_delegation else 'refused'} (policy {policy.digest})"
+        escape(
+            f"  policy       {policy.min_approvals} of users [{', '.join(policy.approvers) or '-'}] "
+            f"groups [{', '.join(policy.approver_groups) or '-'}], self-approval "
+            f"{'forbidden' if policy.forbid_self_approval else 'allowed'}, delegation "
+            f"{'allowed' if policy.allow_delegation else 'refused'} (policy {policy.digest})"
+        )
     )
     for vote in request.votes:
         by = f" (recorded by {escape(str(vote.delegated_by))})" if vote.delegated_by else ""
@@ -131,7 +134,7 @@ def verify() -> None:
 
         console = state.console()
         if result.ok:
-            console.print(f"[green]ok[/]  {result.entries} audit entries intact; head {result.head or '-'}")
+            console.print(f"[green]ok[/]  {result.entries} audit entries intact; head {escape(result.head or '-')}")
         else:
             console.print(f"[red]TAMPERED[/]  {len(result.problems)} problem(s) in {result.entries} entries:")
             for problem in result.problems:

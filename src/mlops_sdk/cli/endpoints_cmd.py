@@ -21,13 +21,18 @@ def _client() -> Any:
 
 
 def _render_endpoint(endpoint: Any) -> None:
+    from rich.markup import escape
+
     console = state.console()
-    console.print(f"[bold]{endpoint.name}[/] ({endpoint.backend}) {endpoint.state}  {endpoint.scoring_uri or '-'}")
+    console.print(
+        f"[bold]{escape(endpoint.name)}[/]"
+        + escape(f" ({endpoint.backend}) {endpoint.state}  {endpoint.scoring_uri or '-'}")
+    )
     for deployment in endpoint.deployments:
         share = endpoint.traffic.get(deployment.name, 0)
         mirror = endpoint.mirror.get(deployment.name)
         extra = f", mirror {mirror}%" if mirror else ""
-        console.print(f"  {deployment.name:<24} {share:>3}%{extra}  {deployment.model or deployment.model_uri or '-'}")
+        state.line(f"  {deployment.name:<24} {share:>3}%{extra}  {deployment.model or deployment.model_uri or '-'}")
 
 
 @app.command("create")
@@ -144,7 +149,7 @@ def stop(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
         stopped = client.stop_endpoint(name)
     state.emit(
         {"endpoint": name, "stopped": stopped},
-        lambda data: state.console().print(f"stopped {name}" if data["stopped"] else f"{name} was not running"),
+        lambda data: state.line(f"stopped {name}" if data["stopped"] else f"{name} was not running"),
     )
 
 
@@ -166,10 +171,12 @@ def delete(
         raise typer.Exit(EXIT_ERROR)
     with _client() as client:
         client.delete_endpoint(name)
-    state.emit({"endpoint": name, "deleted": True}, lambda data: state.console().print(f"deleted {name}"))
+    state.emit({"endpoint": name, "deleted": True}, lambda data: state.line(f"deleted {name}"))
 
 
 def _render_result(result: Any) -> None:
+    from rich.markup import escape
+
     console = state.console()
     if result.succeeded:
         verdict = "[green]succeeded[/]" if result.changed else "[green]unchanged[/] (already deployed)"
@@ -177,15 +184,15 @@ def _render_result(result: Any) -> None:
         verdict = "[red]rolled back[/]"
     else:
         verdict = "[red]failed[/]"
-    console.print(f"{result.strategy} of {result.model or result.deployment} to {result.endpoint}: {verdict}")
+    console.print(escape(f"{result.strategy} of {result.model or result.deployment} to {result.endpoint}: ") + verdict)
     for step in result.steps:
         smoke = ""
         if step.smoke:
             smoke = f"smoke {'ok' if step.smoke.passed else 'FAILED'} ({(step.smoke.latency or 0) * 1000:.1f} ms)"
-        console.print(f"  {step.percent:>3}%  {dict(step.traffic)}  {smoke}")
+        state.line(f"  {step.percent:>3}%  {dict(step.traffic)}  {smoke}")
     if result.reason:
-        console.print(f"  reason: {result.reason}")
-    console.print(f"  traffic now: {dict(result.traffic)}")
+        state.line(f"  reason: {result.reason}")
+    state.line(f"  traffic now: {dict(result.traffic)}")
 
 
 def deploy(

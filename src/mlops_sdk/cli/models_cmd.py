@@ -18,14 +18,16 @@ def _client() -> Any:
 
 
 def _render_version(version: Any) -> None:
+    from rich.markup import escape
+
     console = state.console()
     aliases = f" ({', '.join(version.aliases)})" if version.aliases else ""
-    console.print(f"[bold]{version.ref}[/]{aliases}  {version.uri}")
-    console.print(f"  registered {version.created_at} by {version.created_by or '-'} from run {version.run_id or '-'}")
+    console.print(f"[bold]{escape(version.ref)}[/]" + escape(f"{aliases}  {version.uri}"))
+    state.line(f"  registered {version.created_at} by {version.created_by or '-'} from run {version.run_id or '-'}")
     if version.source:
-        console.print(f"  source: {version.source}")
+        state.line(f"  source: {version.source}")
     for key, value in sorted(version.tags.items()):
-        console.print(f"  {key} = {value}")
+        state.line(f"  {key} = {value}")
 
 
 @app.command("list")
@@ -92,7 +94,7 @@ def alias(
             client.remove_alias(name, alias_name)
             state.emit(
                 {"name": name, "alias": alias_name, "removed": True},
-                lambda d: state.console().print(f"removed {name}:{alias_name}"),
+                lambda d: state.line(f"removed {name}:{alias_name}"),
             )
             return
         if version is None:

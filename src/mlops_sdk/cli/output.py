@@ -8,12 +8,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "CliState", "state"]
+__all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "ID_COLUMNS", "CliState", "state"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
+
+ID_COLUMNS = ("id", "run")
+"""Table columns that hold ids: printed whole so they can be pasted back into a command."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -58,19 +61,41 @@ class CliState:
         else:
             self.console().print(data)
 
-    def table(self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Print rows as a table (text mode) or a list of objects (JSON mode)."""
+    def table(
+        self,
+        title: str | None,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        whole: Sequence[str] = ID_COLUMNS,
+    ) -> None:
+        """Print rows as a table (text mode) or a list of objects (JSON mode).
+
+        Cells are plain text (never rich markup). Columns named in ``whole`` (ids by default) are
+        never wrapped or cut, so every id printed can be copied back into a command; other columns
+        fold instead of being cut with an ellipsis.
+        """
         if self.json:
             self.emit([dict(zip(columns, row, strict=True)) for row in rows])
             return
         from rich.table import Table
+        from rich.text import Text
 
+        cells = [[str(cell) for cell in row] for row in rows]
         table = Table(title=title)
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(cell) for cell in row))
+        for index, column in enumerate(columns):
+            if column in whole:
+                widest = max([len(column), *(len(row[index]) for row in cells)])
+                table.add_column(column, no_wrap=True, min_width=widest)
+            else:
+                table.add_column(column, overflow="fold")
+        for row in cells:
+            table.add_row(*(Text(cell) for cell in row))
         self.console().print(table)
+
+    def line(self, text: str) -> None:
+        """Print one line of plain text (user data inside is never read as rich markup)."""
+        self.console().print(text, markup=False, highlight=False)
 
     def error(self, error: Exception) -> None:
         """Report an error: JSON on stdout in JSON mode, a red line on stderr otherwise."""

@@ -18,17 +18,20 @@ def _client() -> Any:
 
 
 def _render_run(run: Any) -> None:
-    console = state.console()
-    console.print(f"[bold]{run.id}[/] {run.status.value} ({run.native_status or '-'}) experiment={run.experiment}")
-    for key, value in sorted(run.metrics.items()):
-        console.print(f"  metric {key} = {value:.6g}")
-    for key, value in sorted(run.outputs.items()):
-        console.print(f"  output {key}: {value}")
-    if run.log_location:
-        console.print(f"  logs: {run.log_location}")
-    if run.error:
-        from rich.markup import escape
+    from rich.markup import escape
 
+    console = state.console()
+    console.print(
+        f"[bold]{escape(run.id)}[/]"
+        + escape(f" {run.status.value} ({run.native_status or '-'}) experiment={run.experiment}")
+    )
+    for key, value in sorted(run.metrics.items()):
+        state.line(f"  metric {key} = {value:.6g}")
+    for key, value in sorted(run.outputs.items()):
+        state.line(f"  output {key}: {value}")
+    if run.log_location:
+        state.line(f"  logs: {run.log_location}")
+    if run.error:
         console.print(f"[red]{escape(run.error)}[/]")
 
 
@@ -102,6 +105,4 @@ def cancel(run_id: Annotated[str, typer.Argument(help="Run id (local) or job nam
     """Ask a run to stop."""
     with _client() as client:
         client.cancel(run_id)
-    state.emit(
-        {"id": run_id, "cancel_requested": True}, lambda d: state.console().print(f"cancel requested for {run_id}")
-    )
+    state.emit({"id": run_id, "cancel_requested": True}, lambda d: state.line(f"cancel requested for {run_id}"))

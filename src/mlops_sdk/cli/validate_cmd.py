@@ -69,5 +69,5 @@ def validate(
 
         state.console().print(Markdown(result.to_markdown()))
         if report is not None:
-            state.console().print(f"report written to {report}")
+            state.line(f"report written to {report}")
     raise typer.Exit(EXIT_CODES[result.outcome])
