@@ -17,6 +17,7 @@ from mlops_sdk.cli import (
     data_cmd,
     doctor_cmd,
     endpoints_cmd,
+    init_cmd,
     models_cmd,
     resume_cmd,
     train_cmd,
@@ -63,6 +64,7 @@ def _global_options(
     state.config_file = config_file
 
 
+app.command("init")(init_cmd.init)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(approvals_cmd.app, name="approvals")
