@@ -364,3 +364,28 @@ def test_refresh_snapshot_and_report_carry_one_data_version(client: Any, tmp_pat
     from_frame = client.validation.validate("reg@2", data=pd.read_parquet(output.uri), checks=checks, record=False)
     versions = {r.data_versions["evaluation"] for r in (from_output, from_path, from_frame)}
     assert versions == {output.version}
+
+
+def test_cli_errors_name_flags_and_accept_output_after_the_subcommand(
+    store: Path, evaluation: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "eval.parquet"
+    evaluation.to_parquet(data)
+    checks = tmp_path / "checks.toml"
+    checks.write_text('target = "y"\n\n[[checks]]\ntype = "BeatsChampion"\nmetric = "rmse"\n', encoding="utf-8")
+    target = ["-t", f"local://{store}"]
+    capsys.readouterr()
+    assert run([*target, "validate", "reg@2", "--checks", str(checks), "--no-record"]) == 1
+    err = capsys.readouterr().err
+    assert "pass --data" in err
+    assert "data=" not in err
+    assert run([*target, "validate", "reg@2", "--checks", str(checks), "--data", "missing.csv"]) == 1
+    assert "--data: no such file missing.csv" in capsys.readouterr().err
+    # -o after the subcommand means the same as before it.
+    assert (
+        run([*target, "validate", "reg@2", "--data", str(data), "--checks", str(checks), "--no-record", "-o", "json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["outcome"] == "promote"
+    assert run([*target, "models", "list", "reg", "--output=json"]) == 0
+    assert [item["version"] for item in json.loads(capsys.readouterr().out)] == ["4", "3", "2", "1"]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from mlops_sdk.cli.output import EXIT_ERROR, EXIT_OK, state
+from mlops_sdk.cli.output import EXIT_ERROR, EXIT_OK, as_flags, state
 
 if TYPE_CHECKING:
     from mlops_sdk.clients.approvals import ApprovalClient
@@ -95,7 +95,7 @@ def show(request_id: Annotated[str, typer.Argument(help="The approval request id
 
 
 def _vote(request_id: str, decision: str, comment: str, on_behalf_of: str | None) -> None:
-    with _client() as client:
+    with as_flags(comment="--comment", on_behalf_of="--on-behalf-of", request_id="REQUEST_ID"), _client() as client:
         method = client.approve if decision == "approve" else client.reject
         request = method(request_id, comment=comment, on_behalf_of=on_behalf_of)
     state.emit(request, _render_request)

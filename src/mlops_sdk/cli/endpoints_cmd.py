@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mlops_sdk.cli.output import EXIT_ERROR, state
+from mlops_sdk.cli.output import EXIT_ERROR, as_flags, state
 
 app = typer.Typer(help="Online endpoints: create, list, invoke, logs, history, stop.", no_args_is_help=True)
 
@@ -226,7 +226,7 @@ def deploy(
             strategy["smoke_test"] = json.loads(text)
         except json.JSONDecodeError as error:
             raise typer.BadParameter(f"not valid JSON ({error})", param_hint="--smoke") from None
-    with _client() as client:
+    with as_flags(endpoint="--endpoint", deployment="--deployment", model="MODEL"), _client() as client:
         result = client.begin_deploy(model, endpoint=endpoint, deployment=deployment, strategy=strategy).result()
     state.emit(result, _render_result)
     if not result.succeeded:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mlops_sdk.cli.output import state
+from mlops_sdk.cli.output import as_flags, state
 
 app = typer.Typer(help="The model registry: versions, aliases, lineage.", no_args_is_help=True)
 
@@ -51,6 +51,29 @@ def list_(
         for v in versions
     ]
     state.table("models", ["name", "version", "aliases", "run", "created"], rows)
+
+
+@app.command("register")
+def register(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Training run id (as `mlops train runs` prints it).")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Registered model name.")],
+    job_output: Annotated[str, typer.Option("--job-output", help="The job output holding the MLflow model.")] = "model",
+    description: Annotated[Optional[str], typer.Option(help="Description of the version.")] = None,  # noqa: UP045
+    tag: Annotated[
+        Optional[list[str]], typer.Option("--tag", help="KEY=VALUE tag (repeatable).")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Register the MLflow model a finished training run wrote (again: the same version, not a new one)."""
+    tags: dict[str, str] = {}
+    for item in tag or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--tag")
+        tags[key.strip()] = value
+    flags = as_flags(name="--name", output="--job-output", run="RUN", tags="--tag", description="--description")
+    with flags, _client() as client:
+        version = client.register(run_id, name=name, output=job_output, description=description, tags=tags)
+    state.emit(version, _render_version)
 
 
 @app.command("show")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "ID_COLUMNS", "CliState", "state"]
+from mlops_sdk.core.errors import MlopsError
+
+__all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "ID_COLUMNS", "CliState", "as_flags", "state"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -107,6 +111,28 @@ class CliState:
             from rich.markup import escape
 
             self.console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}")
+
+
+@contextmanager
+def as_flags(**flags: str) -> Iterator[None]:
+    """Re-word errors about a Python argument as the command's flag: ``pass data=`` -> ``pass --data``.
+
+    Clients name their keyword arguments (``data=``, ``comment``) in errors; at the command line the
+    user typed flags. ``flags`` maps an argument name to its flag; errors whose ``details["field"]``
+    is one of them get the argument's mentions (``data=``, a leading ``data:``) replaced by the flag.
+    """
+    try:
+        yield
+    except MlopsError as error:
+        field = error.details.get("field")
+        if not isinstance(field, str) or field not in flags:
+            raise
+        flag = flags[field]
+        message = re.sub(rf"(?<![\w.-]){re.escape(field)}=", flag, error.message)
+        error.message = re.sub(rf"^{re.escape(field)}:", f"{flag}:", message)
+        error.details["flag"] = flag
+        error.args = (error.message,)
+        raise
 
 
 state = CliState()

@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from mlops_sdk.backends.spi.approvals import ApprovalDraft, ApprovalService
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
-from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError, ResourceNotFoundError
+from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent
@@ -37,7 +38,6 @@ __all__ = ["POLICY_FILE", "ApprovalClient", "parse_model_ref"]
 WAIT_KIND = "approvals.wait"
 POLICY_FILE = "approvals.toml"
 """Default file of :meth:`ApprovalClient.load_policy` (written by ``mlops init``)."""
-_MIN_PREFIX = 4
 _log = get_logger(__name__)
 
 if sys.version_info >= (3, 11):
@@ -260,22 +260,12 @@ class ApprovalClient(BaseClient):
 
     def _resolve(self, request_id: str) -> str:
         """The full id of ``request_id``, which may be a unique prefix of one (as tables and logs show ids)."""
-        wanted = _check_id(request_id)
-        try:
-            return self._approvals.get(wanted).id
-        except ResourceNotFoundError:
-            if len(wanted) < _MIN_PREFIX:
-                raise
-            matches = [item.id for item in self._approvals.list() if item.id.startswith(wanted)]
-            if len(matches) == 1:
-                return matches[0]
-            if not matches:
-                raise
-            raise ConfigurationError(
-                f"approval request id prefix {wanted!r} is ambiguous: it matches {', '.join(sorted(matches))}; "
-                "give more characters",
-                details={"field": "request_id", "matches": sorted(matches)},
-            ) from None
+        return resolve_prefix(
+            _check_id(request_id),
+            get=lambda wanted: self._approvals.get(wanted).id,
+            candidates=lambda: [item.id for item in self._approvals.list()],
+            what="approval request",
+        )
 
     def list(
         self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback, TrainingService
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage, collect_lineage
@@ -86,10 +87,22 @@ class TrainingClient(BaseClient):
     def get_run(self, run_id: str) -> TrainingRun:
         """Return a run with its status, metrics, params and outputs.
 
+        ``run_id`` may be a unique prefix of a recent run's id.
+
         Raises:
             ResourceNotFoundError: no such run.
+            ConfigurationError: a prefix matching several runs.
         """
-        return self._svc().get_run(_require_id(run_id))
+        return self._svc().get_run(self._resolve(run_id))
+
+    def _resolve(self, run_id: str) -> str:
+        """The full id of ``run_id`` or of the one recent run whose id starts with it."""
+        return resolve_prefix(
+            _require_id(run_id),
+            get=lambda wanted: self._svc().get_run(wanted).id,
+            candidates=lambda: [run.id for run in self._svc().list_runs(experiment=None, limit=500)],
+            what="training run",
+        )
 
     def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
         """The most recent runs first (optionally of one experiment)."""
@@ -99,7 +112,7 @@ class TrainingClient(BaseClient):
 
     def cancel(self, run_id: str) -> None:
         """Ask the run to stop and return at once; the run then ends as CANCELED."""
-        self._svc().cancel(_require_id(run_id))
+        self._svc().cancel(self._resolve(run_id))
 
     def resume_operation(self, token: str, *, on_log: LogCallback | None = None) -> Operation[TrainingRun]:
         """Rebuild a training operation from its continuation token (in any process)."""
