@@ -21,6 +21,7 @@ from mlops_sdk.cli import (
     models_cmd,
     resume_cmd,
     train_cmd,
+    ui_cmd,
     validate_cmd,
 )
 from mlops_sdk.cli.output import state
@@ -76,3 +77,4 @@ app.command("validate")(validate_cmd.validate)
 app.add_typer(endpoints_cmd.app, name="endpoints")
 app.command("deploy")(endpoints_cmd.deploy)
 app.command("rollback")(endpoints_cmd.rollback)
+app.command("ui")(ui_cmd.ui)

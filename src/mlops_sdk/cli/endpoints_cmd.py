@@ -20,6 +20,23 @@ def _client() -> Any:
     return DeploymentClient(state.target, profile=state.profile, config_file=state.config_file)
 
 
+KEY_VARIABLE = "MLOPS_ENDPOINT_KEY"
+"""Shell variable the printed ``curl`` line reads the key from (the key itself is never printed there)."""
+
+
+def curl_line(scoring_uri: str, payload: str = "@sample-request.json") -> str:
+    """A ready-to-paste ``curl`` scoring call; the key comes from ``$MLOPS_ENDPOINT_KEY``."""
+    return (
+        f'curl -sS {scoring_uri} -H "Authorization: Bearer ${KEY_VARIABLE}" '
+        f"-H 'Content-Type: application/json' -d {payload}"
+    )
+
+
+def key_hint(endpoint: str) -> str:
+    """How to put the endpoint's key into ``$MLOPS_ENDPOINT_KEY``."""
+    return f"{KEY_VARIABLE}=$(mlops endpoints keys {endpoint} --primary)"
+
+
 def _render_endpoint(endpoint: Any) -> None:
     from rich.markup import escape
 
@@ -33,6 +50,10 @@ def _render_endpoint(endpoint: Any) -> None:
         mirror = endpoint.mirror.get(deployment.name)
         extra = f", mirror {mirror}%" if mirror else ""
         state.line(f"  {deployment.name:<24} {share:>3}%{extra}  {deployment.model or deployment.model_uri or '-'}")
+    if endpoint.scoring_uri:
+        state.line("score it:")
+        state.line(f"  export {key_hint(endpoint.name)}")
+        state.line(f"  {curl_line(endpoint.scoring_uri)}")
 
 
 @app.command("create")
@@ -117,6 +138,35 @@ def logs(
         state.emit({"endpoint": name, "log": text})
     else:
         sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))
+
+
+@app.command("keys")
+def keys(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    primary: Annotated[
+        bool, typer.Option("--primary", help="Print only the primary key (for $(...) in a shell).")
+    ] = False,
+    regenerate: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--regenerate", help="Replace this key first: primary or secondary."),
+    ] = None,
+) -> None:
+    """Print the endpoint's scoring keys (you asked for them: they are printed in clear)."""
+    if regenerate is not None and regenerate not in ("primary", "secondary"):
+        raise typer.BadParameter("use primary or secondary", param_hint="--regenerate")
+    with _client() as client:
+        found = client.regenerate_keys(name, key=regenerate) if regenerate else client.get_keys(name)
+    primary_key = found.primary_key.get_secret_value()
+    secondary_key = found.secondary_key.get_secret_value() if found.secondary_key else None
+    if primary:
+        sys.stdout.write(primary_key + "\n")
+        return
+    if state.json:
+        state.emit({"endpoint": name, "primary_key": primary_key, "secondary_key": secondary_key})
+        return
+    state.line(f"primary_key    {primary_key}")
+    if secondary_key:
+        state.line(f"secondary_key  {secondary_key}")
 
 
 @app.command("history")
@@ -228,7 +278,16 @@ def deploy(
             raise typer.BadParameter(f"not valid JSON ({error})", param_hint="--smoke") from None
     with as_flags(endpoint="--endpoint", deployment="--deployment", model="MODEL"), _client() as client:
         result = client.begin_deploy(model, endpoint=endpoint, deployment=deployment, strategy=strategy).result()
-    state.emit(result, _render_result)
+        scoring_uri = client.get_endpoint(endpoint).scoring_uri if result.succeeded else None
+
+    def render(data: Any) -> None:
+        _render_result(data)
+        if scoring_uri:
+            state.line("score it:")
+            state.line(f"  export {key_hint(endpoint)}")
+            state.line(f"  {curl_line(scoring_uri)}")
+
+    state.emit(result, render)
     if not result.succeeded:
         raise typer.Exit(EXIT_ERROR)
 

@@ -20,7 +20,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from mlops_sdk.backends.azure import AzureBackend
@@ -39,6 +39,7 @@ from mlops_sdk.models.deployments import (
     BlueGreen,
     DeploymentInfo,
     Endpoint,
+    EndpointKeys,
     HistoryEntry,
     Replace,
     Shadow,
@@ -291,6 +292,10 @@ class AzurePlatform:
             return ScoreAnswer(response.status, None, elapsed, str(message))
         return ScoreAnswer(200, parsed, elapsed)
 
+    def forget_key(self, endpoint: str) -> None:
+        """Drop the cached key of ``endpoint`` (after it was regenerated)."""
+        self._keys.pop(endpoint, None)
+
     def _key(self, endpoint: str) -> str:
         if endpoint not in self._keys:
             with quiet_azure(), azure_errors(f"fetching the keys of endpoint {endpoint!r}"):
@@ -502,6 +507,28 @@ class AzureDeploymentService:
             if deployment is None:
                 raise ConfigurationError(f"endpoint {endpoint!r} has no live traffic; name the deployment")
         return self.platform.logs(endpoint, deployment, lines)
+
+    def get_keys(self, endpoint: str) -> EndpointKeys:
+        """``listKeys`` of the endpoint (the keys are registered for redaction at once)."""
+        with quiet_azure(), azure_errors(f"fetching the keys of endpoint {endpoint!r}"):
+            keys = self.platform.ml.online_endpoints.get_keys(endpoint)
+        primary = str(getattr(keys, "primary_key", None) or "")
+        if not primary:
+            raise ConfigurationError(
+                f"endpoint {endpoint!r} does not use key authentication (auth_mode is not 'key'); it has no keys",
+                details={"endpoint": endpoint},
+            )
+        secondary = getattr(keys, "secondary_key", None) or None
+        register_secret(primary)
+        register_secret(secondary)
+        return EndpointKeys.model_validate({"endpoint": endpoint, "primary_key": primary, "secondary_key": secondary})
+
+    def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"]) -> EndpointKeys:
+        """``regenerateKeys`` (an LRO, waited for), then the keys as the service now reports them."""
+        with quiet_azure(), azure_errors(f"regenerating the {key} key of endpoint {endpoint!r}"):
+            self.platform.ml.online_endpoints.begin_regenerate_keys(endpoint, key_type=key).result()
+        self.platform.forget_key(endpoint)
+        return self.get_keys(endpoint)
 
 
 def _state(value: Any) -> str:
