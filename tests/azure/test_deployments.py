@@ -14,7 +14,7 @@ from mlops_sdk.models.deployments import BlueGreen, Replace, Shadow, SmokeTest
 from mlops_sdk.models.registry import ModelVersion
 from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401  (fixtures)
 from tests.fakes.azureml import FakeAzureML
-from tests.fakes.azureml_endpoints import PRIMARY_KEY, FakeOnlineEndpoints
+from tests.fakes.azureml_endpoints import PRIMARY_KEY, SECONDARY_KEY, FakeOnlineEndpoints
 
 pytestmark = pytest.mark.azure
 
@@ -216,3 +216,20 @@ def test_cancel_mid_rollout_puts_the_previous_map_back(deployments: Any, endpoin
     assert endpoints.endpoints["halt"]["properties"]["traffic"] == {"blue": 100}
     assert endpoints.traffic_puts("halt")[-1] == {"blue": 100}
     assert deployments.history("halt")[-1].traffic == {"blue": 100}
+
+
+def test_keys_listed_and_regenerated_with_the_real_mlclient(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
+    deployments.begin_create_endpoint("keyed").result()
+    keys = deployments.get_keys("keyed")
+    assert keys.primary_key.get_secret_value() == PRIMARY_KEY
+    assert PRIMARY_KEY not in repr(keys)
+    rotated = deployments.regenerate_keys("keyed", key="secondary")
+    assert rotated.primary_key.get_secret_value() == PRIMARY_KEY
+    new_secondary = rotated.secondary_key.get_secret_value()
+    assert new_secondary not in (SECONDARY_KEY, "")
+    assert endpoints.keys["secondaryKey"] == new_secondary
+    posts = endpoints.service.requests_to("POST", r"/onlineEndpoints/keyed/regenerateKeys$")
+    assert len(posts) == 1
+    # No keyValue: the service makes the new key (sending the old one, as MLClient does, would keep it).
+    assert posts[0].json == {"keyType": "Secondary"}
+    assert posts[0].api_version is not None

@@ -524,9 +524,21 @@ class AzureDeploymentService:
         return EndpointKeys.model_validate({"endpoint": endpoint, "primary_key": primary, "secondary_key": secondary})
 
     def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"]) -> EndpointKeys:
-        """``regenerateKeys`` (an LRO, waited for), then the keys as the service now reports them."""
+        """``regenerateKeys`` without a ``keyValue`` (the service makes the new key), waited for.
+
+        Not ``MLClient.online_endpoints.begin_regenerate_keys``: it sends the *current* key as
+        ``keyValue``, which the spec defines as "the value the key is set to", so the key would
+        not change. The workspace's generated operations client takes the request as the spec has it.
+        """
+        ml = self.platform.ml
+        operations = ml.online_endpoints._online_operation  # the generated REST operations of MLClient
         with quiet_azure(), azure_errors(f"regenerating the {key} key of endpoint {endpoint!r}"):
-            self.platform.ml.online_endpoints.begin_regenerate_keys(endpoint, key_type=key).result()
+            operations.begin_regenerate_keys(
+                resource_group_name=ml.resource_group_name,
+                workspace_name=ml.workspace_name,
+                endpoint_name=endpoint,
+                body={"keyType": key.capitalize()},
+            ).result()
         self.platform.forget_key(endpoint)
         return self.get_keys(endpoint)
 
