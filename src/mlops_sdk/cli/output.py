@@ -19,8 +19,8 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
 
-ID_COLUMNS = ("id", "run")
-"""Table columns that hold ids: printed whole so they can be pasted back into a command."""
+ID_COLUMNS = ("id", "run", "uri", "scoring_uri")
+"""Table columns that hold ids or paths: printed whole so they can be pasted back into a command."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -87,6 +87,9 @@ class CliState:
 
         cells = [[str(cell) for cell in row] for row in rows]
         table = Table(title=title)
+        console = self.console()
+        if not console.is_terminal:  # piped or captured: no terminal width to fit, keep rows on one line
+            console.width = max(console.width, 1000)
         for index, column in enumerate(columns):
             if column in whole:
                 widest = max([len(column), *(len(row[index]) for row in cells)])
@@ -95,7 +98,7 @@ class CliState:
                 table.add_column(column, overflow="fold")
         for row in cells:
             table.add_row(*(Text(cell) for cell in row))
-        self.console().print(table)
+        console.print(table)
 
     def line(self, text: str) -> None:
         """Print one line of plain text (user data inside is never read as rich markup)."""

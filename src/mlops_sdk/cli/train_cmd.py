@@ -48,11 +48,23 @@ def submit(
     stream: Annotated[
         bool, typer.Option("--stream/--no-stream", help="Print the script's output (local runs).")
     ] = True,
+    inputs: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--input", "-i", help="NAME=VALUE replacing an input of the spec, e.g. data=<snapshot path>."),
+    ] = None,
 ) -> None:
     """Submit a training job; print its id and continuation token (or its result with --wait)."""
     from mlops_sdk.models.training import TrainingJob
 
     job = TrainingJob.from_yaml(spec)
+    overrides: dict[str, str] = {}
+    for item in inputs or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--input")
+        overrides[name.strip()] = value
+    if overrides:
+        job = job.with_inputs(**overrides)
     on_log = (lambda line: typer.echo(line, err=True)) if wait and stream and not state.json else None
     with _client() as client:
         operation = client.begin_train(job, idempotency_key=key, on_log=on_log)
