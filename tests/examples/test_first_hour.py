@@ -114,6 +114,22 @@ def test_readme_first_look_runs_as_printed_to_a_deployed_scored_model(
         assert all(isinstance(score, float) for score in scores)
         assert run(["-o", "json", "models", "list", "diabetes"]) == 0
         assert [(v["version"], v["aliases"]) for v in json.loads(capsys.readouterr().out)] == [("1", ["champion"])]
+
+        # The project's flow script: the same data trains the same model, which does not beat the
+        # champion, so the flow stops cleanly at the gate (exit 3) and the champion keeps serving.
+        flow = subprocess.run(
+            [sys.executable, "flow.py", "--run-id", "second"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert flow.returncode == 3, flow.stdout + flow.stderr
+        assert "flow second: not_promoted" in flow.stdout
+        assert run(["-o", "json", "models", "list", "diabetes"]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert [(v["version"], v["aliases"]) for v in listed] == [("2", []), ("1", ["champion"])]
     finally:
         if process.poll() is None:
             process.kill()
