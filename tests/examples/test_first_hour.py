@@ -53,6 +53,15 @@ def test_init_writes_a_project_whose_first_look_is_the_readmes(
     assert (project / "train.py").read_text(encoding="utf-8") == "# mine\n"
     assert run(["init", str(project), "--force"]) == 0
     assert (project / "train.py").read_text(encoding="utf-8") != "# mine\n"
+    # In an existing repository its own README and .gitignore stay; only the project's files are added.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text("# ours\n", encoding="utf-8")
+    capsys.readouterr()
+    assert run(["init", str(repo)]) == 0
+    assert "kept your README.md" in capsys.readouterr().out
+    assert (repo / "README.md").read_text(encoding="utf-8") == "# ours\n"
+    assert (repo / "first_look.py").is_file()
     assert run(["init", str(tmp_path / "other"), "--from-example", "nope"]) == 1
     assert "available: diabetes" in capsys.readouterr().err
 

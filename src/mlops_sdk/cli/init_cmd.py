@@ -3,7 +3,8 @@
 The files are package data (``mlops_sdk/cli/templates/<example>/``); ``*.tmpl`` loses its suffix,
 ``gitignore`` becomes ``.gitignore``, and ``approvals.toml`` names the account running ``init`` as
 the local approver. The sample data is scikit-learn's bundled diabetes set, written locally (no
-download). Existing files are never overwritten unless ``--force``; every file is written to a
+download). Existing files are never overwritten unless ``--force`` (an existing ``README.md`` or
+``.gitignore`` is kept and reported, not a conflict); every file is written to a
 temporary name first and renamed, so an interrupted ``init`` leaves no half-written file.
 """
 
@@ -24,6 +25,8 @@ __all__ = ["EXAMPLES", "init", "project_files"]
 EXAMPLES = ("diabetes",)
 DATA_FILE = "data/diabetes.csv"
 _RENAMES = {"gitignore": ".gitignore"}
+KEEP_IF_PRESENT = frozenset({"README.md", ".gitignore"})
+"""Files of the folder's own that ``init`` leaves alone (not a conflict): a repository's README and ignores."""
 
 
 def project_files(example: str, approver: str) -> dict[str, str]:
@@ -82,6 +85,9 @@ def init(
     files = project_files(from_example, os_identity().name)
     files[DATA_FILE] = _diabetes_csv()
     root = folder.resolve()
+    kept = sorted(name for name in KEEP_IF_PRESENT if name in files and (root / name).exists() and not force)
+    for name in kept:
+        del files[name]
     existing = sorted(name for name in files if (root / name).exists())
     if existing and not force:
         raise ConfigurationError(
@@ -95,10 +101,12 @@ def init(
 
     def render(_: object) -> None:
         state.line(f"wrote {len(written)} files to {root}: {', '.join(written)}")
+        if kept:
+            state.line(f"kept your {', '.join(kept)} (the project's versions are written with --force)")
         cd = f"cd {shown} && " if shown != Path() else ""
         state.line("next:")
         state.line(f"  {cd}python first_look.py      # refresh, train, validate; waits for your approval")
         state.line('  mlops approvals approve <id> -m "checked the report"   # the command is printed for you')
         state.line("  mlops endpoints invoke diabetes --data @sample-request.json")
 
-    state.emit({"folder": str(root), "example": from_example, "files": written}, render)
+    state.emit({"folder": str(root), "example": from_example, "files": written, "kept": kept}, render)
