@@ -8,7 +8,7 @@ import sys
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
@@ -34,6 +34,8 @@ from mlops_sdk.models.approvals import (
 from mlops_sdk.models.registry import ModelVersion
 
 __all__ = ["POLICY_FILE", "ApprovalClient", "parse_model_ref"]
+
+T = TypeVar("T")
 
 WAIT_KIND = "approvals.wait"
 POLICY_FILE = "approvals.toml"
@@ -256,13 +258,13 @@ class ApprovalClient(BaseClient):
         Raises:
             ResourceNotFoundError: no such request.
         """
-        return self._approvals.get(self._resolve(request_id))
+        return self._by_id(request_id, self._approvals.get)
 
-    def _resolve(self, request_id: str) -> str:
-        """The full id of ``request_id``, which may be a unique prefix of one (as tables and logs show ids)."""
+    def _by_id(self, request_id: str, call: Callable[[str], T]) -> T:
+        """``call(id)``; when the id is not found, ``call`` on the one request id it is a unique prefix of."""
         return resolve_prefix(
             _check_id(request_id),
-            get=lambda wanted: self._approvals.get(wanted).id,
+            get=call,
             candidates=lambda: [item.id for item in self._approvals.list()],
             what="approval request",
         )
@@ -322,8 +324,9 @@ class ApprovalClient(BaseClient):
         if on_behalf_of is not None and not on_behalf_of.strip():
             raise ConfigurationError("on_behalf_of must name an identity", details={"field": "on_behalf_of"})
         annotate({"request_id": request_id})
-        request = self._approvals.vote(
-            self._resolve(request_id), decision, comment=comment.strip(), on_behalf_of=on_behalf_of
+        request = self._by_id(
+            request_id,
+            lambda full_id: self._approvals.vote(full_id, decision, comment=comment.strip(), on_behalf_of=on_behalf_of),
         )
         if request.decision is not None:
             self._record_on_model(request.decision)
@@ -331,7 +334,7 @@ class ApprovalClient(BaseClient):
 
     def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
         """Withdraw a pending request (status ``canceled``; waiting on it raises ``OperationCanceledError``)."""
-        return self._approvals.cancel(self._resolve(request_id), comment=comment)
+        return self._by_id(request_id, lambda full_id: self._approvals.cancel(full_id, comment=comment))
 
     def load_policy(self, path: str | Path = POLICY_FILE) -> ApprovalPolicy:
         """The approval policy declared in a TOML file for this client's profile.
