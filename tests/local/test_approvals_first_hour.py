@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shlex
 import sqlite3
 from datetime import datetime, timezone
@@ -64,9 +65,13 @@ def test_unique_prefixes_of_printed_ids_are_accepted(folder: Path, capsys: pytes
             for v in range(4, 40)
         ]
     uri = f"local://{folder}"
-    # The table prints every id whole, even on an 80-column console.
-    assert run(["-t", uri, "approvals", "list"]) == 0
-    table = capsys.readouterr().out
+    # The table prints every id whole, even on an 80-column terminal (other columns fold).
+    with pytest.MonkeyPatch.context() as terminal:
+        terminal.setenv("TTY_COMPATIBLE", "1")
+        terminal.setenv("COLUMNS", "80")
+        assert run(["-t", uri, "approvals", "list"]) == 0
+    table = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # without colour codes
+    assert max(len(line) for line in table.splitlines()) <= 80  # really laid out for a narrow terminal
     assert all(item in table for item in ids)
 
     prefix = next(first.id[:n] for n in range(4, 36) if sum(i.startswith(first.id[:n]) for i in ids) == 1)
