@@ -341,13 +341,13 @@ class ApprovalClient(BaseClient):
 
         The file's top-level keys are the policy's fields (``approvers``, ``min_approvals``,
         ``forbid_self_approval``, ``timeout`` in seconds, ...); a ``[profiles.<name>]`` table replaces
-        them for that profile. ``mlops init`` writes one naming you as the approver of the local
+        them for that profile (a profile without a table gets the top-level policy). ``mlops init`` writes one naming you as the approver of the local
         project (self-approval allowed and recorded) and a release manager for the ``azure`` profile.
         A relative path is read from the project folder (where ``mlops.toml`` is).
 
         Raises:
-            ConfigurationError: the file is missing or not TOML, names an unknown profile table, or
-                declares an invalid policy (the message names the field and the file).
+            ConfigurationError: the file is missing or not TOML, has an unknown key, or declares an
+                invalid policy (the message names the field and the file).
         """
         file = Path(path)
         if not file.is_absolute():
