@@ -341,8 +341,9 @@ class ApprovalClient(BaseClient):
 
         The file's top-level keys are the policy's fields (``approvers``, ``min_approvals``,
         ``forbid_self_approval``, ``timeout`` in seconds, ...); a ``[profiles.<name>]`` table replaces
-        them for that profile (a profile without a table gets the top-level policy). ``mlops init`` writes one naming you as the approver of the local
-        project (self-approval allowed and recorded) and a release manager for the ``azure`` profile.
+        them for that profile (a profile without a table gets the top-level policy). ``mlops init``
+        writes one naming you as the approver of the local project (self-approval allowed and
+        recorded) and a release manager for the ``azure`` profile.
         A relative path is read from the project folder (where ``mlops.toml`` is).
 
         Raises:
