@@ -11,7 +11,7 @@ import typer
 
 from mlops_sdk.cli.output import EXIT_ERROR, as_flags, state
 
-app = typer.Typer(help="Online endpoints: create, list, invoke, logs, history, stop.", no_args_is_help=True)
+app = typer.Typer(help="Online endpoints: create, list, show, invoke, keys, logs, history, stop.", no_args_is_help=True)
 
 
 def _client() -> Any:
