@@ -109,3 +109,23 @@ def test_sdk_calls_print_no_azure_ai_ml_notices(hub: Any, aml: FakeAzureML, tmp_
     finally:
         aml_logger.removeHandler(collector)
     assert [message for message in seen if "experimental" in message or "tenant" in message] == []
+
+
+def test_regenerate_endpoint_key_reaches_the_generated_operation(hub: Any) -> None:
+    ml = hub.training._svc().ml  # the shared MLClient
+    operation = ml.online_endpoints._online_operation.begin_regenerate_keys
+    parameters = set(inspect.signature(operation).parameters)
+    assert {"resource_group_name", "workspace_name", "endpoint_name", "body"} <= parameters
+    # The public method still sends the current key as keyValue: the reason the shim exists.
+    from azure.ai.ml.operations._online_endpoint_operations import OnlineEndpointOperations
+
+    assert "key_value" in inspect.getsource(OnlineEndpointOperations._regenerate_online_keys)
+
+
+def test_initial_retry_after_reads_the_first_answer_of_azure_cores_poller() -> None:
+    from azure.core.polling.base_polling import LROBasePolling
+
+    # azure-core keeps the answer that started the operation here; the shim reads its headers.
+    source = inspect.getsource(LROBasePolling.initialize)
+    assert "self._initial_response" in source
+    assert "self._initial_response.http_response" in source

@@ -13,7 +13,7 @@ import builtins
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -28,6 +28,7 @@ from mlops_sdk.models.deployments import (
     BlueGreen,
     DeploymentResult,
     Endpoint,
+    EndpointKeys,
     HistoryEntry,
     Replace,
     Shadow,
@@ -340,3 +341,26 @@ class DeploymentClient(BaseClient):
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
         """Tail of the endpoint's (local server) or a deployment's (Azure container) log."""
         return self._svc().get_logs(self._name(endpoint, "endpoint"), deployment=deployment, lines=lines)
+
+    def get_keys(self, endpoint: str) -> EndpointKeys:
+        """The endpoint's scoring keys (``Authorization: Bearer <key>``); shown as ``***`` unless asked for.
+
+        Locally they live in the endpoint folder's ``secrets.json`` (mode 0600); on Azure they come
+        from ``listKeys``. ``keys.primary_key.get_secret_value()`` is the key itself.
+        """
+        return self._svc().get_keys(self._name(endpoint, "endpoint"))
+
+    def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"] = "primary") -> EndpointKeys:
+        """Replace the ``primary`` or ``secondary`` key; on return the endpoint accepts the new key, not the old.
+
+        Rotate without downtime by moving clients to the other key first. Locally the endpoint's
+        server restarts to read its new key (deployments and traffic are kept); on Azure this is
+        ``regenerateKeys``.
+
+        Raises:
+            ConfigurationError: ``key`` is not ``primary`` or ``secondary``.
+            ResourceNotFoundError: no such endpoint.
+        """
+        if key not in ("primary", "secondary"):
+            raise ConfigurationError(f"key must be 'primary' or 'secondary', got {key!r}", details={"field": "key"})
+        return self._svc().regenerate_keys(self._name(endpoint, "endpoint"), key=key)

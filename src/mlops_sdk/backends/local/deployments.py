@@ -14,16 +14,18 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from mlops_sdk.backends.local import LocalBackend
+from mlops_sdk.backends.local.serving.app import write_json_atomic
 from mlops_sdk.backends.local.serving.process import EndpointServer, answer_error
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.backends.spi.deployments import (
@@ -41,11 +43,13 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
     BlueGreen,
     DeploymentInfo,
     Endpoint,
+    EndpointKeys,
     HistoryEntry,
     Replace,
     Shadow,
@@ -566,6 +570,29 @@ class LocalDeploymentService:
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
         """Tail of the endpoint server's log."""
         return self.platform.existing(endpoint).log_tail(lines)
+
+    def get_keys(self, endpoint: str) -> EndpointKeys:
+        """The keys in the endpoint's ``secrets.json`` (mode 0600)."""
+        keys = self.platform.existing(endpoint).keys()
+        return EndpointKeys.model_validate(
+            {"endpoint": endpoint, "primary_key": keys["primary_key"], "secondary_key": keys.get("secondary_key")}
+        )
+
+    def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"]) -> EndpointKeys:
+        """Rewrite ``secrets.json`` (0600, atomically) with a new key; a running server is restarted to use it.
+
+        The server reads its keys when it starts, so the restart is what retires the old key: its
+        deployments and traffic come back as they were (a request in the short gap is refused).
+        """
+        server = self.platform.existing(endpoint)
+        keys = dict(server.keys())
+        keys[f"{key}_key"] = secrets.token_urlsafe(32)
+        register_secret(keys[f"{key}_key"])
+        write_json_atomic(server.folder / "secrets.json", keys, mode=0o600)
+        if server.running() is not None:
+            server.stop()
+            server.start()
+        return self.get_keys(endpoint)
 
 
 def _op_id(kind: str, endpoint: str) -> str:
