@@ -24,10 +24,20 @@ MEMORY_SUPPORTS = frozenset(
     }
 )
 
+MEMORY_UNSUPPORTED = dict.fromkeys(
+    ("data_factory.define", "data_factory.refresh", "data_factory.cancel"),
+    "the memory backend has no data_factory capability yet (refreshes run on local:// or Azure)",
+)
+
 
 @pytest.fixture
 def conformance_backend() -> ConformanceBackend:
     def make_client(clock: Clock | None) -> MLOpsClient:
         return MLOpsClient("memory://", clock=clock, show_progress=False)
 
-    return ConformanceBackend(name="memory", make_client=make_client, supports=MEMORY_SUPPORTS)
+    return ConformanceBackend(
+        name="memory",
+        make_client=make_client,
+        supports=MEMORY_SUPPORTS,
+        unsupported=MEMORY_UNSUPPORTED,
+    )

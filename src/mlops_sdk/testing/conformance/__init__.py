@@ -35,6 +35,7 @@ from mlops_sdk.testing.conformance.approvals import (
     TestApprovalPolicyConformance,
     TestApprovalTimeoutConformance,
 )
+from mlops_sdk.testing.conformance.data_factory import TestDataFactoryConformance
 from mlops_sdk.testing.conformance.models import TestModelAliasesConformance, TestModelRegistryConformance
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
 
@@ -44,6 +45,7 @@ __all__ = [
     "TestApprovalAuditConformance",
     "TestApprovalPolicyConformance",
     "TestApprovalTimeoutConformance",
+    "TestDataFactoryConformance",
     "TestModelAliasesConformance",
     "TestModelRegistryConformance",
     "TestTrainingConformance",

@@ -44,6 +44,9 @@ CAPABILITIES: Mapping[str, str] = {
     "training.metrics": "metrics and params the script logs with mlflow.log_metric / log_param",
     "training.idempotency": "a second submission with the same idempotency key attaches to the first run",
     "training.failure": "a script that exits non-zero ends FAILED with an OperationFailedError",
+    "data_factory.define": "client.data_factory.define() declares a refresh pipeline (Copy, Sql, Python)",
+    "data_factory.refresh": "refresh -> activities and outputs; idempotency key; failure names the activity",
+    "data_factory.cancel": "cancel a running refresh: the run and its running activity end CANCELED",
 }
 """Every capability a scenario may require, with what it means."""
 
