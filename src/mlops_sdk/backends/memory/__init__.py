@@ -36,14 +36,14 @@ class MemoryTarget(Target):
     def parse(cls, uri: str) -> MemoryTarget:
         """Parse a ``memory://`` URI."""
         if split_scheme(uri) != cls.scheme:
-            raise ConfigurationError(f"{uri!r} is not a memory:// target")
+            raise ConfigurationError(f"{uri!r} is not a {cls.scheme}:// target")
         rest = uri.split("://", 1)[1].strip("/")
         if rest and not rest.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise ConfigurationError(
                 f"memory target {uri!r} is invalid; use memory:// or memory://NAME (letters, digits, '-', '_', '.')",
                 details={"field": "target", "value": uri},
             )
-        return cls(uri=f"memory://{rest}", namespace=rest)
+        return cls(uri=f"{cls.scheme}://{rest}", namespace=rest)
 
 
 class MemoryStore:
