@@ -13,6 +13,7 @@ MEMORY_SUPPORTS = frozenset(
     {
         "models.registry",
         "models.aliases",
+        "models.output_check",
         "approvals.policy",
         "approvals.delegation",
         "approvals.timeout",

@@ -36,7 +36,11 @@ from mlops_sdk.testing.conformance.approvals import (
     TestApprovalTimeoutConformance,
 )
 from mlops_sdk.testing.conformance.data_factory import TestDataFactoryConformance
-from mlops_sdk.testing.conformance.models import TestModelAliasesConformance, TestModelRegistryConformance
+from mlops_sdk.testing.conformance.models import (
+    TestModelAliasesConformance,
+    TestModelOutputCheckConformance,
+    TestModelRegistryConformance,
+)
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
 
 __all__ = [
@@ -47,6 +51,7 @@ __all__ = [
     "TestApprovalTimeoutConformance",
     "TestDataFactoryConformance",
     "TestModelAliasesConformance",
+    "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",
     "TestTrainingConformance",
     "_conformance_record",

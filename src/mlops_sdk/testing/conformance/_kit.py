@@ -29,12 +29,14 @@ __all__ = [
     "conformance_client",
     "conformance_clock",
     "conformance_clocked_client",
+    "registrable_run",
     "require",
     "train_model",
 ]
 
 CAPABILITIES: Mapping[str, str] = {
     "models.registry": "register a training run's MLflow model; get, list, tags, resolve name@version",
+    "models.output_check": "registering an output that holds no MLflow model is refused; nothing is created",
     "models.aliases": "set/move/remove aliases, resolve name:alias, alias history",
     "approvals.policy": "request approval; self-approval and unlisted approvers refused; reject wins",
     "approvals.delegation": "vote on behalf of another identity when the policy allows it",
@@ -61,12 +63,18 @@ class ConformanceBackend:
             :class:`FakeClock` for scenarios that move time, else with ``None`` (the backend's own clock).
         supports: The capabilities (keys of :data:`CAPABILITIES`) the backend implements.
         unsupported: Why each capability it does not implement is missing (shown in the skip).
+        make_run: How registry scenarios get a finished training run whose output ``model`` holds an
+            MLflow model (``with_model=False``: an output without one), called as
+            ``make_run(client, folder, with_model)``. Default: :func:`train_model` through the public
+            training client (the scenario then also needs ``training.script``). A backend whose test
+            double cannot run scripts (e.g. a fake service) sets this to a run it prepared.
     """
 
     name: str
     make_client: Callable[[Clock | None], MLOpsClient]
     supports: frozenset[str]
     unsupported: Mapping[str, str] = field(default_factory=dict)
+    make_run: Callable[[MLOpsClient, Path, bool], TrainingRun] | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted((set(self.supports) | set(self.unsupported)) - set(CAPABILITIES))
@@ -84,6 +92,16 @@ class ConformanceBackend:
             return None
         reason = self.unsupported.get(capability, "not declared in ConformanceBackend.supports")
         return f"{self.name} does not support {capability}: {reason}"
+
+
+def registrable_run(
+    backend: ConformanceBackend, client: MLOpsClient, folder: Path, *, with_model: bool = True
+) -> TrainingRun:
+    """A finished run for registry scenarios: from ``backend.make_run``, else trained by script."""
+    if backend.make_run is not None:
+        return backend.make_run(client, folder, with_model)
+    require(backend, "training.script")
+    return train_model(client, folder, script=None if with_model else "print('no model saved')\n")
 
 
 def require(backend: ConformanceBackend, *capabilities: str) -> None:

@@ -8,9 +8,9 @@ import pytest
 
 from mlops_sdk.clients.hub import MLOpsClient
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
-from mlops_sdk.testing.conformance._kit import ConformanceBackend, require, train_model
+from mlops_sdk.testing.conformance._kit import ConformanceBackend, registrable_run, require
 
-__all__ = ["TestModelAliasesConformance", "TestModelRegistryConformance"]
+__all__ = ["TestModelAliasesConformance", "TestModelOutputCheckConformance", "TestModelRegistryConformance"]
 
 
 class TestModelRegistryConformance:
@@ -21,11 +21,13 @@ class TestModelRegistryConformance:
     def test_register_numbers_versions_and_lists_newest_first(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "models.registry", "training.script")
+        require(conformance_backend, "models.registry")
         models = conformance_client.models
-        first = models.register(train_model(conformance_client, tmp_path), name="conf-reg", tags={"team": "risk"})
+        first = models.register(
+            registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-reg", tags={"team": "risk"}
+        )
         second = models.register(
-            train_model(conformance_client, tmp_path, rmse=0.2), name="conf-reg", description="retrained"
+            registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-reg", description="retrained"
         )
         assert (first.name, first.version, second.version) == ("conf-reg", "1", "2")
         assert first.tags["team"] == "risk"
@@ -39,8 +41,8 @@ class TestModelRegistryConformance:
     def test_registering_the_same_run_output_again_returns_the_same_version(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "models.registry", "training.script")
-        run = train_model(conformance_client, tmp_path)
+        require(conformance_backend, "models.registry")
+        run = registrable_run(conformance_backend, conformance_client, tmp_path)
         first = conformance_client.models.register(run, name="conf-idem")
         again = conformance_client.models.register(run.id, name="conf-idem")
         assert (first.version, again.version) == ("1", "1")
@@ -50,9 +52,11 @@ class TestModelRegistryConformance:
     def test_tags_are_added_and_overwritten(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "models.registry", "training.script")
+        require(conformance_backend, "models.registry")
         models = conformance_client.models
-        models.register(train_model(conformance_client, tmp_path), name="conf-tags", tags={"team": "risk"})
+        models.register(
+            registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-tags", tags={"team": "risk"}
+        )
         tagged = models.set_tags("conf-tags", 1, {"team": "growth", "mlops.validation_digest": "sha256:abc"})
         assert (tagged.tags["team"], tagged.tags["mlops.validation_digest"]) == ("growth", "sha256:abc")
         assert models.get("conf-tags", "1").tags["team"] == "growth"
@@ -60,33 +64,39 @@ class TestModelRegistryConformance:
     def test_missing_models_and_versions_are_not_found_errors(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "models.registry", "training.script")
+        require(conformance_backend, "models.registry")
         models = conformance_client.models
         with pytest.raises(ResourceNotFoundError, match="no registered model 'conf-ghost'"):
             models.get("conf-ghost", 1)
-        models.register(train_model(conformance_client, tmp_path), name="conf-missing")
+        models.register(registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-missing")
         with pytest.raises(ResourceNotFoundError, match="has no version 7"):
             models.resolve("conf-missing@7")
 
     def test_bad_input_is_a_configuration_error_naming_the_field(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "models.registry", "training.script")
+        require(conformance_backend, "models.registry")
         models = conformance_client.models
         with pytest.raises(ConfigurationError, match="model name 'bad name' is invalid") as caught:
             models.get("bad name", 1)
         assert caught.value.details["field"] == "name"
         with pytest.raises(ConfigurationError, match="NAME@VERSION"):
             models.resolve("conf-model")
-        run = train_model(conformance_client, tmp_path)
+        run = registrable_run(conformance_backend, conformance_client, tmp_path)
         with pytest.raises(ConfigurationError, match="has no output 'weights'; its outputs: model"):
             models.register(run, name="conf-bad", output="weights")
+
+
+class TestModelOutputCheckConformance:
+    """Only an output holding an MLflow model becomes a version."""
+
+    capability = "models.output_check"
 
     def test_an_output_without_an_mlflow_model_is_refused(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "models.registry", "training.script")
-        run = train_model(conformance_client, tmp_path, script="print('no model saved')\n")
+        require(conformance_backend, "models.registry", "models.output_check")
+        run = registrable_run(conformance_backend, conformance_client, tmp_path, with_model=False)
         with pytest.raises(ConfigurationError, match="holds no MLflow model"):
             conformance_client.models.register(run, name="conf-empty")
         with pytest.raises(ResourceNotFoundError):
@@ -101,10 +111,10 @@ class TestModelAliasesConformance:
     def test_alias_moves_removal_and_history(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "models.registry", "models.aliases", "training.script")
+        require(conformance_backend, "models.registry", "models.aliases")
         models = conformance_client.models
-        models.register(train_model(conformance_client, tmp_path), name="conf-alias")
-        models.register(train_model(conformance_client, tmp_path, rmse=0.2), name="conf-alias")
+        models.register(registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-alias")
+        models.register(registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-alias")
 
         models.set_alias("conf-alias", "champion", 1)
         models.set_alias("conf-alias", "champion", 1)  # no move: not recorded twice
@@ -131,9 +141,9 @@ class TestModelAliasesConformance:
     def test_alias_on_a_missing_version_is_not_found_and_reserved_names_are_refused(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "models.registry", "models.aliases", "training.script")
+        require(conformance_backend, "models.registry", "models.aliases")
         models = conformance_client.models
-        models.register(train_model(conformance_client, tmp_path), name="conf-alias2")
+        models.register(registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-alias2")
         with pytest.raises(ResourceNotFoundError, match="has no version 9"):
             models.set_alias("conf-alias2", "champion", 9)
         with pytest.raises(ConfigurationError, match="alias 'latest' is invalid"):
