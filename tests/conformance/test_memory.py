@@ -22,6 +22,7 @@ MEMORY_SUPPORTS = frozenset(
         "training.metrics",
         "training.idempotency",
         "training.failure",
+        "validation.checks",
     }
 )
 

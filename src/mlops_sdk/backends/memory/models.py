@@ -117,7 +117,9 @@ class MemoryModelService:
         self._faults.before("models.set_tags")
         with self._store.lock:
             item = self._find(name, version)
-            updated = item.model_copy(update={"tags": {**item.tags, **{k: str(v) for k, v in tags.items()}}})
+            merged = {**item.tags, **{key: str(value) for key, value in tags.items()}}
+            # Lineage is read from the tags (as on local://), so a validation digest tag shows in it.
+            updated = item.model_copy(update={"tags": merged, "lineage": Lineage.from_tags(merged)})
             versions = self._registry.versions[name]
             versions[versions.index(item)] = updated
             result = self._with_aliases(updated)

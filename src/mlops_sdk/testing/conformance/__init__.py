@@ -42,6 +42,7 @@ from mlops_sdk.testing.conformance.models import (
     TestModelRegistryConformance,
 )
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
+from mlops_sdk.testing.conformance.validation import TestValidationConformance
 
 __all__ = [
     "CAPABILITIES",
@@ -54,6 +55,7 @@ __all__ = [
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",
     "TestTrainingConformance",
+    "TestValidationConformance",
     "_conformance_record",
     "conformance_backend",
     "conformance_client",
