@@ -47,3 +47,41 @@ def test_the_ini_option_switches_the_default_backend(pytester: pytest.Pytester) 
     pytester.makepyfile(test_user="def test_it(mlops_client):\n    assert mlops_client.models.backend_name == 'local'")
     result = pytester.runpytest_subprocess("-p", "mlops_sdk.testing.pytest_plugin", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+COUNTED_SUITE = """
+import pytest
+from mlops_sdk import MLOpsClient
+from mlops_sdk.testing.conformance import *  # noqa: F403
+from mlops_sdk.testing.conformance import ConformanceBackend
+
+
+@pytest.fixture
+def conformance_backend():
+    return ConformanceBackend(
+        name="tiny",
+        make_client=lambda clock: MLOpsClient("memory://", clock=clock, show_progress=False),
+        supports=frozenset({"approvals.policy", "approvals.audit"}),
+        unsupported={"approvals.timeout": "decided by the service clock"},
+    )
+"""
+
+
+def test_conformance_counts_per_backend_and_capability(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=COUNTED_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "mlops_sdk.testing.pytest_plugin", "-p", "no:cacheprovider", "--conformance-counts", "-rs"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*conformance scenarios per backend and capability*",
+            "tiny*approvals.audit*1*0*0",
+            "tiny*approvals.policy*6*2*0",
+            "tiny*approvals.timeout*0*2*0",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*tiny does not support approvals.timeout: decided by the service clock*"])
+    result.stdout.fnmatch_lines(
+        ["*tiny does not support approvals.delegation: not declared in ConformanceBackend.supports*"]
+    )
+    result.stdout.fnmatch_lines(["tiny: 7 passed, * skipped, 0 failed"])
