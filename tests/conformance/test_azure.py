@@ -23,15 +23,17 @@ from tests.fakes.credential import StaticTokenCredential
 
 pytestmark = pytest.mark.azure
 
+_DEVOPS = "approvals run through Azure DevOps: covered by test_azure_approvals.py against the DevOps fake"
+
 AZURE_UNSUPPORTED = {
     "models.output_check": (
         "known divergence: the job output's content is not inspected before the model PUT (TrainingRun does not "
         "carry output types), and the fake workspace accepts any output"
     ),
-    "approvals.policy": "approvals run through Azure DevOps pipeline checks; the DevOps fake is not wired here yet",
-    "approvals.delegation": "approvals run through Azure DevOps pipeline checks; the DevOps fake is not wired here yet",
-    "approvals.timeout": "approvals run through Azure DevOps pipeline checks; the DevOps fake is not wired here yet",
-    "approvals.audit": "approvals run through Azure DevOps pipeline checks; the DevOps fake is not wired here yet",
+    "approvals.policy": _DEVOPS,
+    "approvals.delegation": _DEVOPS,
+    "approvals.timeout": _DEVOPS,
+    "approvals.audit": _DEVOPS,
     "training.script": "the fake workspace reports planned job states; it does not run scripts",
     "training.metrics": "the fake workspace reports planned job states; it does not run scripts",
     "training.idempotency": "needs code upload to blob storage (Azurite), not wired into this suite yet",
