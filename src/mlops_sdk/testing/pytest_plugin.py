@@ -6,6 +6,9 @@ Fixtures:
         ``fake_clock``; mark a test ``@pytest.mark.mlops_backend("local")`` (or set the ini option
         ``mlops_backend = local``) for a real ``local://`` store in a temp folder instead.
     ``mlops_faults``: the fault injector of ``mlops_client`` (memory only).
+    ``served_model``: call it with ``"name@3"`` / ``"name:champion"`` (registered in ``mlops_client``,
+        which must be ``local``) to get a :class:`~mlops_sdk.testing.serving.ServedModel` with the running
+        endpoint's ``url`` and ``key``; the endpoint is deleted after the test.
 
 With ``--conformance-counts`` the terminal summary counts the conformance scenarios run, per backend
 and capability (passed / skipped / failed).
@@ -14,7 +17,7 @@ and capability (passed / skipped / failed).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +28,9 @@ from mlops_sdk.testing.clock import FakeClock
 if TYPE_CHECKING:
     from mlops_sdk.backends.memory import FaultInjector
     from mlops_sdk.clients.hub import MLOpsClient
+    from mlops_sdk.testing.serving import ServedModel
 
-__all__ = ["fake_clock", "mlops_client", "mlops_faults"]
+__all__ = ["fake_clock", "mlops_client", "mlops_faults", "served_model"]
 
 _BACKENDS = ("memory", "local")
 
@@ -78,6 +82,23 @@ def mlops_faults(mlops_client: MLOpsClient) -> FaultInjector:
     from mlops_sdk.testing.memory import faults
 
     return faults(mlops_client)
+
+
+@pytest.fixture
+def served_model(mlops_client: MLOpsClient) -> Iterator[Callable[..., ServedModel]]:
+    """``served_model("churn@1")`` -> a :class:`ServedModel` (url, key) on a real local endpoint."""
+    from mlops_sdk.testing.serving import serve_model
+
+    started: list[str] = []
+
+    def serve(model: Any, *, endpoint: str | None = None) -> ServedModel:
+        served = serve_model(mlops_client, model, endpoint=endpoint)
+        started.append(served.endpoint)
+        return served
+
+    yield serve
+    for name in started:
+        mlops_client.deployments.delete_endpoint(name)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
