@@ -29,7 +29,8 @@ MEMORY_SUPPORTS = frozenset(
 )
 
 MEMORY_UNSUPPORTED = {
-    "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel"
+    "deployments.rollout": "the memory backend has no deployments capability yet (use local:// and served_model)",
+    "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel",
 }
 
 

@@ -36,6 +36,7 @@ from mlops_sdk.testing.conformance.approvals import (
     TestApprovalTimeoutConformance,
 )
 from mlops_sdk.testing.conformance.data_factory import TestDataFactoryConformance
+from mlops_sdk.testing.conformance.deployments import TestDeploymentConformance
 from mlops_sdk.testing.conformance.models import (
     TestModelAliasesConformance,
     TestModelOutputCheckConformance,
@@ -51,6 +52,7 @@ __all__ = [
     "TestApprovalPolicyConformance",
     "TestApprovalTimeoutConformance",
     "TestDataFactoryConformance",
+    "TestDeploymentConformance",
     "TestModelAliasesConformance",
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",

@@ -47,6 +47,7 @@ CAPABILITIES: Mapping[str, str] = {
     "training.idempotency": "a second submission with the same idempotency key attaches to the first run",
     "training.failure": "a script that exits non-zero ends FAILED with an OperationFailedError",
     "validation.checks": "validate a registered MLflow model on data and training metrics; report recorded",
+    "deployments.rollout": "deploy an MLflow model folder with all traffic, score it, re-deploy unchanged, delete",
     "data_factory.define": "client.data_factory.define() declares a refresh pipeline (Copy, Sql, Python)",
     "data_factory.refresh": "refresh -> activities and outputs; idempotency key; failure names the activity",
     "data_factory.cancel": "cancel a running refresh: the run and its running activity end CANCELED",
