@@ -36,12 +36,7 @@ class TestApprovalPolicyConformance:
         me = approvals.whoami().name
         request = approvals.request(
             _model("conf-self", created_by=me),
-            policy=ApprovalPolicy(
-                approvers=(
-                    me,
-                    "alice",
-                )
-            ),
+            policy=ApprovalPolicy(approvers=(me, "alice")),
             report=PASSED,
         )
         assert (request.requester, request.status) == (me, ApprovalStatus.PENDING)
@@ -58,12 +53,7 @@ class TestApprovalPolicyConformance:
         approvals = conformance_client.approvals
         request = approvals.request(
             _model("conf-unlisted"),
-            policy=ApprovalPolicy(
-                approvers=(
-                    "alice",
-                    "bob",
-                )
-            ),
+            policy=ApprovalPolicy(approvers=("alice", "bob")),
             report=PASSED,
         )
         with pytest.raises(PermissionDeniedError, match="not an allowed approver") as caught:
@@ -130,15 +120,7 @@ class TestApprovalPolicyConformance:
         require(conformance_backend, "approvals.policy", "approvals.delegation")
         approvals = conformance_client.approvals
         me = approvals.whoami()
-        policy = ApprovalPolicy(
-            approvers=(
-                me.name,
-                "alice",
-                "bob",
-            ),
-            min_approvals=2,
-            allow_delegation=True,
-        )
+        policy = ApprovalPolicy(approvers=(me.name, "alice", "bob"), min_approvals=2, allow_delegation=True)
 
         approved = approvals.request(_model("conf-min"), policy=policy, report=PASSED)
         once = approvals.approve(approved.id, comment="first")
@@ -165,12 +147,7 @@ class TestApprovalPolicyConformance:
         me = approvals.whoami().name
         request = approvals.request(
             _model("conf-deleg"),
-            policy=ApprovalPolicy(
-                approvers=(
-                    me,
-                    "alice",
-                )
-            ),
+            policy=ApprovalPolicy(approvers=(me, "alice")),
             report=PASSED,
         )
         with pytest.raises(PermissionDeniedError, match="does not allow delegation"):
@@ -232,12 +209,7 @@ class TestApprovalAuditConformance:
         assert before.ok
         request = approvals.request(
             _model("conf-audit", created_by=me),
-            policy=ApprovalPolicy(
-                approvers=(
-                    me,
-                    "alice",
-                )
-            ),
+            policy=ApprovalPolicy(approvers=(me, "alice")),
             report=PASSED,
         )
         with pytest.raises(PermissionDeniedError):
