@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -157,3 +158,21 @@ def test_act_as_votes_as_other_people(client: MLOpsClient) -> None:
 def test_fault_helpers_refuse_other_backends(tmp_path: Path) -> None:
     with MLOpsClient(f"local://{tmp_path / 'store'}") as local, pytest.raises(ConfigurationError, match="memory://"):
         faults(local)
+
+
+def test_environment_variables_reach_the_script_and_registered_secrets_never_reach_the_logs(
+    client: MLOpsClient, tmp_path: Path
+) -> None:
+    from mlops_sdk.core.redaction import register_secret
+
+    secret = "s3cr3t-value-for-the-memory-test"
+    register_secret(secret)
+    script = "import os\nprint('region', os.environ['REGION'])\nprint('token', os.environ['API_TOKEN'])\n"
+    lines: list[str] = []
+    job = {**_job(tmp_path, script=script), "environment_variables": {"REGION": "eu", "API_TOKEN": secret}}
+    run = client.training.begin_train(job, on_log=lines.append).result()
+    assert run.status is Status.SUCCEEDED
+    assert lines[0] == "region eu"
+    assert lines[1].startswith("token ")
+    assert secret not in lines[1]
+    assert "API_TOKEN" not in os.environ

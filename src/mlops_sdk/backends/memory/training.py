@@ -164,11 +164,13 @@ class MemoryTrainingService:
         lines = self._runs.logs[run_id]
 
         def line(text: str) -> None:
+            text = redact(text)  # a secret the script printed never reaches logs or callbacks
             lines.append(text)
             if on_log is not None:
                 on_log(text)
 
-        result = run_script(argv, cwd=job.code, env=job.environment_variables, on_line=line)
+        env = {name: _plain(value) for name, value in job.environment_variables.items()}
+        result = run_script(argv, cwd=job.code, env=env, on_line=line)
         error = None
         if result.exit_code != 0:
             tail = "\n".join(result.lines[-_TAIL:])
@@ -221,6 +223,12 @@ class MemoryTrainingService:
             else:
                 values[name] = item.uri
         return {name: shlex.quote(value) for name, value in values.items()}
+
+
+def _plain(value: object) -> str:
+    """An environment value as the script sees it (a secret's real value; it is never stored or shown)."""
+    reveal = getattr(value, "get_secret_value", None)
+    return str(reveal()) if callable(reveal) else str(value)
 
 
 class MemoryTrainingDriver:
