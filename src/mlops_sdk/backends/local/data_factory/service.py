@@ -4,6 +4,11 @@ Runs move ``Queued -> InProgress -> Succeeded | Failed | Cancelled`` (``Cancelin
 canceled) exactly like Data Factory runs. The worker (``worker.py``) writes the progress; this
 service starts workers, answers reads, and reconciles what a dead worker left behind: a run whose
 worker is gone is ``Failed`` (or ``Cancelled`` when a cancel was pending) the next time anyone looks.
+
+A ``Queued`` row is a claim: the process that inserted it (``starter_pid``) starts its worker next.
+When that process died first, whoever looks at the run next starts the worker instead, and a keyed
+``start_refresh`` of a run that failed before its worker ever began (``started_at`` unset) queues it
+again under the same key: the worker's ``Queued -> InProgress`` compare-and-set lets one worker run it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_sdk.backends.local._processes import process_alive, process_start_time
 from mlops_sdk.backends.local.data_factory.declarations import load_declared_pipelines, pipelines_file
 from mlops_sdk.backends.local.data_factory.process import pid_alive
 from mlops_sdk.backends.local.data_factory.schema import COMPONENT, MIGRATIONS, NATIVE_ACTIVE
@@ -53,7 +59,7 @@ __all__ = ["LocalDataFactoryService", "LocalRunMonitor"]
 
 WORKER_MODULE = "mlops_sdk.backends.local.data_factory.worker"
 NEVER_STARTED_AFTER = timedelta(seconds=120)
-"""A ``Queued`` run whose worker pid was never recorded is failed after this long."""
+"""A ``Queued`` run whose worker pid was never recorded (by a starter still alive) is failed after this long."""
 CANCEL_GRACE = timedelta(seconds=10)
 """After this long in ``Canceling``, a worker that ignored SIGTERM is killed."""
 _LOG_TAIL_LINES = 5
@@ -159,32 +165,105 @@ class LocalDataFactoryService:
         values = {**defaults, **parameters, REQUEST_ID_PARAMETER: idempotency_key}
         with self._store.transaction() as connection:
             existing = connection.execute(
-                "SELECT run_id, pipeline FROM df_runs WHERE idempotency_key = ?", (idempotency_key,)
+                "SELECT * FROM df_runs WHERE idempotency_key = ?", (idempotency_key,)
             ).fetchone()
-            if existing is not None:
-                if existing["pipeline"] != pipeline:
-                    raise ConflictError(
-                        f"idempotency key {idempotency_key!r} was already used for a run of pipeline "
-                        f"{existing['pipeline']!r} ({existing['run_id']}); use another key for {pipeline!r}",
-                        backend="local",
-                        operation_id=existing["run_id"],
-                    )
-                _log.info("re-attaching to refresh run %s (key %s)", existing["run_id"], idempotency_key)
-                return str(existing["run_id"])
-            self._insert_run(
-                connection,
-                run_id=run_id,
-                pipeline=pipeline,
-                spec=spec,
-                parameters=values,
-                key=idempotency_key,
-                group_id=run_id,
-                reference=None,
-                reuse=[],
-                lineage=lineage.with_inputs(refresh_run_id=run_id),
-            )
-        self._spawn(run_id)
+            if existing is not None and existing["pipeline"] != pipeline:
+                raise ConflictError(
+                    f"idempotency key {idempotency_key!r} was already used for a run of pipeline "
+                    f"{existing['pipeline']!r} ({existing['run_id']}); use another key for {pipeline!r}",
+                    backend="local",
+                    operation_id=existing["run_id"],
+                )
+            if existing is None:
+                self._insert_run(
+                    connection,
+                    run_id=run_id,
+                    pipeline=pipeline,
+                    spec=spec,
+                    parameters=values,
+                    key=idempotency_key,
+                    group_id=run_id,
+                    reference=None,
+                    reuse=[],
+                    lineage=lineage.with_inputs(refresh_run_id=run_id),
+                )
+        if existing is not None:
+            _log.info("re-attaching to refresh run %s (key %s)", existing["run_id"], idempotency_key)
+            if not self._retry_if_never_started(existing):
+                self._reconcile(existing)  # starts the worker if the process that queued the run died
+            return str(existing["run_id"])
+        self._spawn_or_release(run_id)
         return run_id
+
+    def _spawn_or_release(self, run_id: str) -> None:
+        """Start the run's worker; if that fails, fail the run as never started (its key can retry it)."""
+        try:
+            self._spawn(run_id)
+        except BaseException as error:
+            now = _now().isoformat()
+            message = f"the refresh worker could not be started: {error}"
+            with self._store.transaction() as connection:
+                connection.execute(
+                    "UPDATE df_runs SET status = 'Failed', message = ?, ended_at = ?, updated_at = ?"
+                    " WHERE run_id = ? AND status = 'Queued' AND pid IS NULL",
+                    (message, now, now, run_id),
+                )
+            raise
+
+    def _retry_if_never_started(self, row: sqlite3.Row) -> bool:
+        """Queue again a run that failed before any worker began it; True if this call did.
+
+        ``started_at`` is set by the worker's ``Queued -> InProgress`` compare-and-set, before any
+        activity runs: a ``Failed`` run without it provably did nothing, so retrying it under the
+        same key cannot run anything twice.
+        """
+        if row["status"] != "Failed" or row["started_at"] is not None:
+            return False
+        now = _now().isoformat()
+        me = os.getpid()
+        with self._store.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE df_runs SET status = 'Queued', message = NULL, ended_at = NULL, pid = NULL,"
+                " starter_pid = ?, starter_start = ?, updated_at = ?"
+                " WHERE run_id = ? AND status = 'Failed' AND started_at IS NULL",
+                (me, process_start_time(me), now, row["run_id"]),
+            )
+        if cursor.rowcount != 1:
+            return False
+        _log.info("refresh run %s never started (%s); queued it again", row["run_id"], row["message"])
+        self._spawn_or_release(row["run_id"])
+        return True
+
+    def _adopt_if_orphaned(self, row: sqlite3.Row) -> bool:
+        """Start the worker of a ``Queued`` run whose starting process died before recording one.
+
+        Returns True when this call started it. A worker that the dead process did start meanwhile
+        is harmless: of two workers only the first passes the ``Queued -> InProgress`` compare-and-set.
+        """
+        if row["status"] != "Queued" or row["pid"] is not None or row["starter_pid"] is None:
+            return False
+        if process_alive(row["starter_pid"], row["starter_start"]):
+            return False
+        me = os.getpid()
+        with self._store.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE df_runs SET starter_pid = ?, starter_start = ?, updated_at = ?"
+                " WHERE run_id = ? AND status = 'Queued' AND pid IS NULL AND starter_pid = ?"
+                " AND starter_start IS ?",
+                (
+                    me,
+                    process_start_time(me),
+                    _now().isoformat(),
+                    row["run_id"],
+                    row["starter_pid"],
+                    row["starter_start"],
+                ),
+            )
+        if cursor.rowcount != 1:
+            return False
+        _log.info("refresh run %s: the process that queued it died; starting its worker", row["run_id"])
+        self._spawn(row["run_id"])
+        return True
 
     def _insert_run(
         self,
@@ -201,10 +280,11 @@ class LocalDataFactoryService:
         lineage: Lineage,
     ) -> None:
         now = _now().isoformat()
+        me = os.getpid()
         connection.execute(
             "INSERT INTO df_runs (run_id, pipeline, status, spec_json, parameters_json, idempotency_key, group_id,"
-            " reference_run_id, reuse_json, base_dir, lineage_json, created_at, updated_at)"
-            " VALUES (?, ?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " reference_run_id, reuse_json, base_dir, lineage_json, created_at, updated_at, starter_pid,"
+            " starter_start) VALUES (?, ?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 pipeline,
@@ -218,6 +298,8 @@ class LocalDataFactoryService:
                 lineage.model_dump_json(),
                 now,
                 now,
+                me,
+                process_start_time(me),
             ),
         )
 
@@ -334,7 +416,9 @@ class LocalDataFactoryService:
         if pid is None:
             if status == "Canceling":
                 return self._settle(row, "Cancelled", "Cancelled by user")
-            if now - datetime.fromisoformat(row["created_at"]) > NEVER_STARTED_AFTER:
+            if self._adopt_if_orphaned(row):
+                return self._store.connection().execute("SELECT * FROM df_runs WHERE run_id = ?", (run_id,)).fetchone()
+            if now - datetime.fromisoformat(row["updated_at"]) > NEVER_STARTED_AFTER:
                 return self._settle(row, "Failed", "the refresh worker never started (the starting process died)")
             return row
         if pid_alive(pid, run_id):
