@@ -181,7 +181,10 @@ def run_chain(workdir: Path, run_id: str, moments: list[Moment]) -> ChainResult:
                 if now - launched > RUN_TIMEOUT:
                     process.kill()
                     process.wait()
-                    raise AssertionError(f"run {result.runs} of {run_id} took over {RUN_TIMEOUT:g}s; log: {log}")
+                    raise AssertionError(
+                        f"run {result.runs} of {run_id} took over {RUN_TIMEOUT:g}s after kills "
+                        f"{[str(kill.moment) for kill in result.kills]}:\n{diagnose(workdir, log)}"
+                    )
                 steps = journal.steps()
                 for step, (status, attempts) in steps.items():
                     if step not in anchors and before.get(step, (None, 0))[1] != attempts:
@@ -203,20 +206,42 @@ def run_chain(workdir: Path, run_id: str, moments: list[Moment]) -> ChainResult:
                 time.sleep(0.02)
             if killed:
                 continue
-            if process.returncode != 0:
+            if process.returncode != 0 or "-> completed" not in log.read_text(errors="replace"):
                 raise AssertionError(
-                    f"run {result.runs} of {run_id} was not killed but exited with {process.returncode}; "
-                    f"log {log}:\n{log.read_text(errors='replace')[-4000:]}"
+                    f"run {result.runs} of {run_id} was not killed but did not complete (exit code "
+                    f"{process.returncode}) after kills {[str(kill.moment) for kill in result.kills]}:\n"
+                    f"{diagnose(workdir, log)}"
                 )
-            output = log.read_text(errors="replace")
-            if "-> completed" not in output:
-                raise AssertionError(f"run {result.runs} of {run_id} ended without completing:\n{output[-4000:]}")
             result.missed.extend(pending)  # the run finished before these moments came
             break
     finally:
         journal.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def diagnose(workdir: Path, log: Path) -> str:
+    """What a failed chain left: the demo's log, the store's rows and the tails of every process log."""
+    parts = [f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"]
+    try:
+        with sqlite3.connect(f"file:{workdir / '.mlops' / 'mlops.db'}?mode=ro", uri=True, timeout=5) as db:
+            for sql in (
+                "SELECT step, status, attempts, message FROM flow_steps",
+                "SELECT id, status, native_status, pid, child_pid, mlflow_run_id, submitter_pid, error"
+                " FROM training_runs",
+                "SELECT run_id, status, pid, starter_pid, started_at, message FROM df_runs",
+                "SELECT id, status FROM approval_requests",
+            ):
+                parts.append(f"--- {sql}\n{db.execute(sql).fetchall()}")
+    except sqlite3.Error as error:
+        parts.append(f"--- mlops.db: {error}")
+    store = workdir / ".mlops"
+    patterns = ("runs/*/logs/*.log", "data_factory/logs/*.log", "endpoints/*/logs/*", "endpoints/*/*.json")
+    patterns += ("runs/*/*.json",)
+    for path in sorted(path for pattern in patterns for path in store.glob(pattern)):
+        if path.name != "secrets.json":
+            parts.append(f"--- {path.relative_to(store)}\n{path.read_text(errors='replace')[-1500:]}")
+    return "\n".join(parts)
 
 
 def count_side_effects(workdir: Path, run_id: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ death of the submitting process leave it alone), it
 3. enforces the timeout and handles SIGTERM (cancellation): SIGTERM to the command's process group,
    SIGKILL after a grace period;
 4. records the outcome (status, exit code, end time) in one transaction, plus ``result.json``.
+   When it never started the command (the submitter died or failed before creating the MLflow run),
+   the run is ``Failed`` with native status ``NotStarted``: a keyed re-submission launches it again.
 
 It imports nothing from mlops_sdk and nothing heavy, so it starts in milliseconds, while the
 submitter pre-creates the MLflow run. A plain ``python script.py ...`` command is then warm-started

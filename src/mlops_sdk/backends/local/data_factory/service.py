@@ -417,9 +417,12 @@ class LocalDataFactoryService:
             if status == "Canceling":
                 return self._settle(row, "Cancelled", "Cancelled by user")
             if self._adopt_if_orphaned(row):
-                return self._store.connection().execute("SELECT * FROM df_runs WHERE run_id = ?", (run_id,)).fetchone()
+                adopted: sqlite3.Row = (
+                    self._store.connection().execute("SELECT * FROM df_runs WHERE run_id = ?", (run_id,)).fetchone()
+                )
+                return adopted
             if now - datetime.fromisoformat(row["updated_at"]) > NEVER_STARTED_AFTER:
-                return self._settle(row, "Failed", "the refresh worker never started (the starting process died)")
+                return self._settle(row, "Failed", "the refresh worker never started (its starting process is stuck)")
             return row
         if pid_alive(pid, run_id):
             requested = _parse_time(row["cancel_requested_at"])
