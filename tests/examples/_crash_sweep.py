@@ -29,7 +29,7 @@ ANCHORS = ("start", *STEPS, "deploy:done")
 # Where each side effect is submitted: a kill every ~0.25 s of these (seconds from the step's start).
 SUBMISSION_WINDOWS = {"refresh": 1.0, "train": 2.0, "register": 1.0, "request-approval": 0.25, "deploy": 2.0}
 GRID = 0.25
-RUN_TIMEOUT = 300.0
+RUN_TIMEOUT = 600.0  # a hang detector; a loaded 2-core machine can take minutes per run
 
 
 @dataclass(frozen=True, order=True)

@@ -262,7 +262,7 @@ class LocalDataFactoryService:
         if cursor.rowcount != 1:
             return False
         _log.info("refresh run %s: the process that queued it died; starting its worker", row["run_id"])
-        self._spawn(row["run_id"])
+        self._spawn_or_release(row["run_id"])
         return True
 
     def _insert_run(
