@@ -1,8 +1,9 @@
-"""Developer sessions: tests, lint, typecheck, docs, bench, demo.
+"""Developer sessions: tests, lint, typecheck, docs, bench, demo, soak.
 
 python -m pip install nox
 python -m nox -s tests        # the full test suite (what CI runs)
 python -m nox -s demo         # the end-to-end demo on the local backend
+python -m nox -s soak         # the demo SIGKILLed at 40 moments and resumed each time (~10-20 min)
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def bench(session: nox.Session) -> None:
             continue
         extra = ["--zenml-python", str(zenml_python)] if script.name == "demo_loop.py" else []
         session.run("python", str(script), *extra, *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """Long randomized sweeps: the demo killed at every moment of its run (seed: MLOPS_CRASH_SEED)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "soak", "-n", "0", "-s", "tests/examples/test_crash_sweep.py", *session.posargs)
 
 
 @nox.session

@@ -15,6 +15,16 @@ if TYPE_CHECKING:
     from tests.fakes.azurite import Azurite
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Soak tests (long randomized sweeps) run only when selected: ``pytest -m soak`` / ``nox -s soak``."""
+    if "soak" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="soak test: run it with `nox -s soak` (pytest -m soak)")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs in its own folder with no MLOPS_* or CI variables leaking in."""

@@ -1,6 +1,7 @@
 """The whole loop on the local backend, twice: first model, then champion vs challenger on new data.
 
     python examples/diabetes/demo.py [--workdir .demo] [--keep-endpoint] [--rounds 1] [--data diabetes.csv]
+                                     [--run-id ID]
 
 Each round: new files land in the "data lake" -> a refresh pipeline snapshots and splits them ->
 train.py trains (your code, logging with MLflow) -> the model is registered -> validated against the
@@ -11,15 +12,23 @@ are scored through the endpoint -> an HTML run report is written. At the end the
 Round 1 has 300 rows and a heavily regularised Ridge; round 2 has all 442 rows and lighter
 regularisation, so the challenger should beat the champion. If it does not, the flow stops cleanly
 with outcome ``not_promoted`` and the champion keeps serving: that is the gate working.
+
+Every round is a ``Flow`` whose run id is ``<run id>-round-<n>``. Without ``--run-id`` the demo
+starts from an empty work folder with a fresh run id. With ``--run-id`` it keeps the work folder and
+resumes that run: kill it at any moment (Ctrl-C, SIGKILL, a closed laptop) and start it again with
+the same ``--run-id``; finished steps are skipped, unfinished ones re-attach to their side effect
+under the same idempotency key, and each side effect happens once.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import re
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +71,8 @@ def land_files(lake: Path, rows: int, source: Path | None = None) -> None:
     """Simulate new files landing in the data lake (the refresh reads every CSV there).
 
     ``source`` is the full diabetes CSV (default: written next to the lake from scikit-learn's copy).
+    Landing the same files again changes nothing (a resumed run may find a refresh still reading
+    them), and a file appears whole or not at all.
     """
     import pandas as pd
 
@@ -69,10 +80,17 @@ def land_files(lake: Path, rows: int, source: Path | None = None) -> None:
         source = write_diabetes_csv(lake.parent / "source" / "diabetes.csv")
     frame = pd.read_csv(source).head(rows)
     frame.insert(0, "row_id", range(len(frame)))
+    text = frame.to_csv(index=False)
+    target = lake / f"diabetes-{rows}.csv"
     lake.mkdir(parents=True, exist_ok=True)
     for old in lake.glob("*.csv"):
-        old.unlink()
-    frame.to_csv(lake / f"diabetes-{rows}.csv", index=False)
+        if old != target:
+            old.unlink()
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        return
+    partial = lake / f".{target.name}.partial"
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)
 
 
 def training_job(data: Any, alpha: float) -> TrainingJob:
@@ -82,13 +100,13 @@ def training_job(data: Any, alpha: float) -> TrainingJob:
 
 
 def run_round(
-    client: MLOpsClient, workdir: Path, number: int, settings: dict[str, Any], source: Path
+    client: MLOpsClient, workdir: Path, number: int, settings: dict[str, Any], source: Path, run_id: str
 ) -> dict[str, Any]:
-    """One pass of the loop as a resumable flow; returns what the report needs."""
+    """One pass of the loop as a resumable flow (``<run_id>-round-<number>``); returns what the report needs."""
     land_files(workdir / "lake", settings["rows"], source)
     facts: dict[str, Any] = {"round": number, "label": settings["label"]}
     started = time.perf_counter()
-    with Flow("diabetes-demo", client=client, run_id=f"round-{number}-{int(time.time())}") as flow:
+    with Flow("diabetes-demo", client=client, run_id=f"{run_id}-round-{number}") as flow:
         refresh = flow.step(
             "refresh", lambda step: client.data_factory.begin_refresh(PIPELINE_NAME, idempotency_key=step.key)
         )
@@ -125,7 +143,9 @@ def run_round(
         )
         request = flow.step(
             "request-approval",
-            lambda step: client.approvals.request(model, report=report, policy=policy, reason=settings["label"]),
+            lambda step: client.approvals.request(
+                model, report=report, policy=policy, reason=settings["label"], idempotency_key=step.key
+            ),
         )
         decision = flow.gate("approval", lambda step: client.approvals.begin_wait(request.id))
         facts["approval"] = f"{decision.status} ({decision.reason})" if hasattr(decision, "reason") else decision.status
@@ -215,12 +235,25 @@ def main() -> int:
     parser.add_argument(
         "--data", type=Path, help="the diabetes CSV (default: written from scikit-learn's bundled copy)"
     )
+    parser.add_argument(
+        "--run-id",
+        type=_run_id,
+        help="resume this run (same id: finished steps are skipped, unfinished ones re-attached); "
+        "default: a fresh run in an emptied work folder",
+    )
     args = parser.parse_args()
     workdir = args.workdir.resolve()
-    if workdir.exists():
+    if args.run_id is None and workdir.exists():
         shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    source = args.data.resolve() if args.data else write_diabetes_csv(workdir / "source" / "diabetes.csv")
+    workdir.mkdir(parents=True, exist_ok=True)
+    run_id = args.run_id or uuid.uuid4().hex[:8]
+    print(f"run id: {run_id}   (resume with --run-id {run_id})", flush=True)
+    if args.data:
+        source = args.data.resolve()
+    elif (workdir / "source" / "diabetes.csv").is_file():
+        source = workdir / "source" / "diabetes.csv"
+    else:
+        source = write_diabetes_csv(workdir / "source" / "diabetes.csv")
     started = time.perf_counter()
     rounds = []
     with MLOpsClient(f"local://{workdir / '.mlops'}", show_progress=False) as client:
@@ -230,7 +263,7 @@ def main() -> int:
         client.deployments.begin_create_endpoint(ENDPOINT)
         try:
             for number, settings in enumerate(ROUNDS[: args.rounds], start=1):
-                facts = run_round(client, workdir, number, settings, source)
+                facts = run_round(client, workdir, number, settings, source, run_id)
                 rounds.append(facts)
                 _print_round(facts)
             report_path = workdir / "run-report.html"
@@ -245,6 +278,14 @@ def main() -> int:
     state = "running" if args.keep_endpoint else "stopped"
     print(f"  endpoint:    {state} (mlops -t local://{workdir / '.mlops'} endpoints list)")
     return 0
+
+
+def _run_id(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: use 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
 
 
 def _print_round(facts: dict[str, Any]) -> None:

@@ -16,7 +16,9 @@ def write_diabetes_csv(path: str | Path) -> Path:
     frame = load_diabetes(as_frame=True).frame
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(target, index=False)
+    partial = target.with_name(f".{target.name}.partial")
+    frame.to_csv(partial, index=False)
+    partial.replace(target)  # a killed run never leaves a half-written CSV behind
     return target
 
 

@@ -10,6 +10,8 @@ death of the submitting process leave it alone), it
 3. enforces the timeout and handles SIGTERM (cancellation): SIGTERM to the command's process group,
    SIGKILL after a grace period;
 4. records the outcome (status, exit code, end time) in one transaction, plus ``result.json``.
+   When it never started the command (the submitter died or failed before creating the MLflow run),
+   the run is ``Failed`` with native status ``NotStarted``: a keyed re-submission launches it again.
 
 It imports nothing from mlops_sdk and nothing heavy, so it starts in milliseconds, while the
 submitter pre-creates the MLflow run. A plain ``python script.py ...`` command is then warm-started
@@ -53,6 +55,8 @@ _warm = _load_sibling("_warm")
 _processes = _load_sibling("_processes")
 
 TERMINAL = ("Succeeded", "Failed", "Canceled")
+NEVER_STARTED = "NotStarted"
+"""Native status of a Failed run whose command was never started (the training service retries it)."""
 _MLFLOW_WAIT = 600.0  # seconds the submitter may take to create the MLflow run
 
 
@@ -133,8 +137,11 @@ def _await_mlflow_run(run_dir: Path, spec: dict[str, Any], state: dict[str, Any]
             return f"the submitting process did not create the MLflow run within {_MLFLOW_WAIT:g}s"
         if submitter.get("pid") and now - checked > 1.0:
             checked = now
-            if _processes.process_start_time(submitter["pid"]) != submitter.get("start"):
-                return "the submitting process died before it created the MLflow run; submit the job again"
+            if not _processes.process_alive(submitter["pid"], submitter.get("start")):
+                return (
+                    "the submitting process died before it created the MLflow run; submitting the job again "
+                    "with the same idempotency key starts it"
+                )
         time.sleep(0.02)
 
 
@@ -248,6 +255,9 @@ def main(argv: list[str]) -> int:
     ).fetchone()
     if state["canceled"] or (cancel_requested and cancel_requested[0]):
         status, native = "Canceled", "Canceled"
+    elif child is None:
+        # The command provably never ran: a keyed re-submission may start the run again (NEVER_STARTED).
+        status, native = "Failed", NEVER_STARTED
     elif timed_out:
         status, native = "Failed", "TimedOut"
     elif code == 0:

@@ -67,6 +67,8 @@ _log = get_logger(__name__)
 _POLL_SECONDS = 0.1
 _TAIL_LINES = 20
 _MLFLOW_STATUS = {Status.SUCCEEDED: "FINISHED", Status.FAILED: "FAILED", Status.CANCELED: "KILLED"}
+NEVER_STARTED = "NotStarted"
+"""Native status of a Failed run whose command never started (the supervisor says so): retryable by key."""
 
 MIGRATIONS = [
     Migration(
@@ -143,9 +145,7 @@ class LocalTrainingService:
         if idempotency_key is not None:
             row = self._row_by_key(idempotency_key)
             if row is not None:
-                _log.info("training run %s already exists for key %r; re-attaching", row["id"], idempotency_key)
-                self._adopt_if_orphaned(row, _secret_environment(job))
-                return LocalTrainingDriver(self, row["id"], on_log)
+                return self._resubmit(row, on_log, _secret_environment(job))
         self._check_inputs(job)
         run_id = f"train-{uuid.uuid4().hex[:12]}"
         token = uuid.uuid4().hex
@@ -179,7 +179,7 @@ class LocalTrainingService:
             row = self._row_by_key(idempotency_key or "")
             if row is None:
                 raise
-            return LocalTrainingDriver(self, row["id"], on_log)
+            return self._resubmit(row, on_log, _secret_environment(job))
         self._launch(run_id, token, _secret_environment(job))
         return LocalTrainingDriver(self, run_id, on_log)
 
@@ -291,25 +291,85 @@ class LocalTrainingService:
             if not item.is_literal:
                 _input_path(name, item)
 
+    def _resubmit(self, row: sqlite3.Row, on_log: LogCallback | None, secrets: dict[str, str]) -> LocalTrainingDriver:
+        """A keyed submission of an existing run: retry it if it provably never started, else re-attach.
+
+        ``secrets`` are the real values of the re-submitted job's secret environment variables: they
+        were never stored, so only a re-submission can start a run that needs them.
+        """
+        _log.info("training run %s already exists for key %r; re-attaching", row["id"], row["idempotency_key"])
+        if self._retry_if_never_started(row, secrets):
+            return LocalTrainingDriver(self, row["id"], on_log)
+        self._adopt_if_orphaned(row, secrets)
+        # Still in flight: if that attempt ends without ever starting the command (its submitter
+        # died), the driver retries it once under the same key.
+        return LocalTrainingDriver(self, row["id"], on_log, retry_never_started=True, secrets=secrets)
+
+    def _missing_secrets(self, row: sqlite3.Row, secrets: dict[str, str] | None) -> list[str]:
+        """Secret environment variables the run's job needs that ``secrets`` does not bring."""
+        needed = sorted(_secret_names(TrainingJob.model_validate_json(row["spec"])))
+        return [name for name in needed if name not in (secrets or {})]
+
+    def _retry_if_never_started(self, row: sqlite3.Row, secrets: dict[str, str] | None = None) -> bool:
+        """Launch again a run that failed before its command started; True if this call did.
+
+        Such a run is a claim whose side effect never happened (typically: the submitter was killed
+        before it created the MLflow run), so retrying it under the same key cannot run anything twice.
+        The compare-and-set on the launch token lets one caller win when several retry at once.
+        """
+        if row["status"] != "Failed" or row["native_status"] != NEVER_STARTED:
+            return False
+        missing = self._missing_secrets(row, secrets)
+        if missing:
+            _log.warning(
+                "training run %s never started and its secret environment variable(s) %s are not stored; "
+                "submit the same job with the same idempotency key to start it",
+                row["id"],
+                missing,
+            )
+            return False
+        token = uuid.uuid4().hex
+        me = os.getpid()
+        with self._store.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE training_runs SET status = 'NotStarted', native_status = NULL, pid = NULL, pid_start = NULL,"
+                " child_pid = NULL, exit_code = NULL, error = NULL, finalized = 0, started_at = NULL,"
+                " ended_at = NULL, launch_token = ?, submitter_pid = ?, submitter_start = ?"
+                " WHERE id = ? AND launch_token = ? AND status = 'Failed' AND native_status = ?",
+                (token, me, process_start_time(me), row["id"], row["launch_token"], NEVER_STARTED),
+            )
+        if cursor.rowcount != 1:
+            return False
+        _log.info("training run %s never started its command (%s); starting it again", row["id"], row["error"])
+        self._launch(row["id"], token, secrets or {}, retry=True)
+        return True
+
     def _adopt_if_orphaned(self, row: sqlite3.Row, secrets: dict[str, str] | None = None) -> None:
         """A run whose submitter died before its supervisor claimed it is launched by us (once).
 
-        A job with secret environment variables can only be adopted by a process that has their
-        values (``secrets``: a re-submission of the same job), since they were never stored.
+        A job with secret environment variables can only be started by a process that has their
+        values (``secrets``: a re-submission of the same job), since they were never stored; without
+        them the claim is released as never started, which a keyed re-submission retries.
         """
         if row["status"] != "NotStarted" or row["pid"] is not None or row["cancel_requested"]:
             return
         if row["submitter_pid"] == os.getpid() or process_alive(row["submitter_pid"], row["submitter_start"]):
             return
-        needed = sorted(_secret_names(TrainingJob.model_validate_json(row["spec"])))
-        missing = [name for name in needed if name not in (secrets or {})]
+        missing = self._missing_secrets(row, secrets)
         if missing:
-            _log.warning(
-                "training run %s was never started and its secret environment variable(s) %s are not stored; "
-                "submit the same job with the same idempotency key to start it",
-                row["id"],
-                missing,
-            )
+            with self._store.transaction() as connection:
+                connection.execute(
+                    "UPDATE training_runs SET status = 'Failed', native_status = ?, error = ?, ended_at = ?"
+                    " WHERE id = ? AND launch_token = ? AND status = 'NotStarted' AND pid IS NULL",
+                    (
+                        NEVER_STARTED,
+                        f"its submitter died before starting it and its secret environment variable(s) {missing} "
+                        "are not stored: submit the same job with the same idempotency key to start it",
+                        self._backend.clock.now().isoformat(),
+                        row["id"],
+                        row["launch_token"],
+                    ),
+                )
             return
         token = uuid.uuid4().hex
         me = os.getpid()
@@ -321,13 +381,35 @@ class LocalTrainingService:
             )
         if cursor.rowcount == 1:
             _log.info("training run %s was never started (its submitter died); starting it now", row["id"])
-            self._launch(row["id"], token, secrets or {})
+            self._launch(row["id"], token, secrets or {}, retry=True)
 
-    def _launch(self, run_id: str, token: str, secrets: dict[str, str]) -> None:
+    def _launch(self, run_id: str, token: str, secrets: dict[str, str], *, retry: bool = False) -> None:
+        try:
+            self._start_supervisor(run_id, token, secrets)
+        except BaseException as error:
+            # Nothing was started: release the claim as a run that never started (its key retries it).
+            with self._store.transaction() as connection:
+                connection.execute(
+                    "UPDATE training_runs SET status = 'Failed', native_status = ?, error = ?, ended_at = ?"
+                    " WHERE id = ? AND launch_token = ? AND status = 'NotStarted' AND pid IS NULL",
+                    (
+                        NEVER_STARTED,
+                        redact(f"the training run could not be started: {error}"),
+                        self._backend.clock.now().isoformat(),
+                        run_id,
+                        token,
+                    ),
+                )
+            raise
+        self._hand_over_mlflow_run(run_id, retry=retry)
+
+    def _start_supervisor(self, run_id: str, token: str, secrets: dict[str, str]) -> None:
         row = self._row(run_id)
         job = TrainingJob.model_validate_json(row["spec"])
         run_dir = Path(row["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in ("mlflow.json", "result.json"):  # a previous attempt's hand-over files
+            (run_dir / stale).unlink(missing_ok=True)
         code_dir = run_dir / "code"
         if code_dir.exists():  # a previous launch attempt died half-way
             shutil.rmtree(code_dir)
@@ -393,18 +475,48 @@ class LocalTrainingService:
         with self._lock:
             self._children[run_id] = process
         _log.info("started training run %s (supervisor pid %d): %s", run_id, process.pid, redact(command))
+
+    def _hand_over_mlflow_run(self, run_id: str, *, retry: bool) -> None:
+        """Create (or find) the MLflow run and hand it to the waiting supervisor through ``mlflow.json``."""
+        row = self._row(run_id)
+        job = TrainingJob.model_validate_json(row["spec"])
+        run_dir = Path(row["run_dir"])
         try:
-            mlflow_run_id, experiment_id = self._mlflow_run(row, job)
+            mlflow_run_id, experiment_id = self._mlflow_run(row, job, retry=retry)
         except BaseException as error:
             _write_json(run_dir / "mlflow.json", {"error": f"creating the MLflow run failed: {error}"})
             raise
         # The supervisor waits for this file before it starts the command.
         _write_json(run_dir / "mlflow.json", {"run_id": mlflow_run_id, "experiment_id": experiment_id})
 
-    def _mlflow_run(self, row: sqlite3.Row, job: TrainingJob) -> tuple[str, str]:
+    def _mlflow_run(self, row: sqlite3.Row, job: TrainingJob, *, retry: bool = False) -> tuple[str, str]:
         experiment_id = self._mlflow.experiment_id(job.experiment)
+        if retry:
+            # A previous attempt may have created the MLflow run (and died before recording it, or
+            # had it closed as failed): use that one, so the run keeps exactly one MLflow run.
+            return self._reuse_mlflow_run(row, experiment_id), experiment_id
         if row["mlflow_run_id"]:
             return row["mlflow_run_id"], experiment_id
+        return self._create_mlflow_run(row, job, experiment_id), experiment_id
+
+    def _reuse_mlflow_run(self, row: sqlite3.Row, experiment_id: str) -> str:
+        client = self._mlflow.client
+        with mlflow_errors(f"finding the MLflow run of training run {row['id']}", operation_id=row["id"]):
+            mlflow_run_id = row["mlflow_run_id"]
+            if not mlflow_run_id:
+                found = client.search_runs(
+                    [experiment_id], filter_string=f"tags.`mlops.training_run_id` = '{row['id']}'", max_results=1
+                )
+                if not found:
+                    return self._create_mlflow_run(row, TrainingJob.model_validate_json(row["spec"]), experiment_id)
+                mlflow_run_id = str(found[0].info.run_id)
+            if client.get_run(mlflow_run_id).info.status != "RUNNING":
+                client.update_run(mlflow_run_id, status="RUNNING")
+        with self._store.transaction() as connection:
+            connection.execute("UPDATE training_runs SET mlflow_run_id = ? WHERE id = ?", (mlflow_run_id, row["id"]))
+        return str(mlflow_run_id)
+
+    def _create_mlflow_run(self, row: sqlite3.Row, job: TrainingJob, experiment_id: str) -> str:
         tags = {**json.loads(row["tags"]), "mlops.training_run_id": row["id"], "mlflow.source.type": "JOB"}
         if job.display_name:
             tags["mlflow.runName"] = job.display_name
@@ -416,7 +528,7 @@ class LocalTrainingService:
         mlflow_run_id = str(run.info.run_id)
         with self._store.transaction() as connection:
             connection.execute("UPDATE training_runs SET mlflow_run_id = ? WHERE id = ?", (mlflow_run_id, row["id"]))
-        return mlflow_run_id, experiment_id
+        return mlflow_run_id
 
     def _reap(self, run_id: str) -> None:
         with self._lock:
@@ -524,9 +636,19 @@ class LocalTrainingService:
 class LocalTrainingDriver:
     """Operation driver of one local training run."""
 
-    def __init__(self, service: LocalTrainingService, run_id: str, on_log: LogCallback | None) -> None:
+    def __init__(
+        self,
+        service: LocalTrainingService,
+        run_id: str,
+        on_log: LogCallback | None,
+        *,
+        retry_never_started: bool = False,
+        secrets: dict[str, str] | None = None,
+    ) -> None:
         self._service = service
         self._run_id = run_id
+        self._retry_never_started = retry_never_started
+        self._secrets = secrets  # in memory only: what a retry of a never-started attempt needs
         self._on_log = on_log
         self._offsets: dict[str, int] = {}
         self._partial: dict[str, bytes] = {}
@@ -546,6 +668,10 @@ class LocalTrainingDriver:
     def poll(self) -> PollResult:
         """Read the run's record (cheap: one SQLite read and a pid probe)."""
         row = self._service._refresh(self._service._row(self._run_id))
+        if self._retry_never_started and row["status"] == "Failed" and row["native_status"] == NEVER_STARTED:
+            self._retry_never_started = False  # once: a failure of our own attempt is reported
+            self._service._retry_if_never_started(row, self._secrets)
+            row = self._service._refresh(self._service._row(self._run_id))
         final = row["status"] in ("Succeeded", "Failed", "Canceled")
         self._stream_logs(final)
         status = Status(row["status"])

@@ -70,4 +70,12 @@ MIGRATIONS = [
         );
         """,
     ),
+    Migration(
+        2,
+        "the process that queued a run (a run queued by a process that died is started by the next one)",
+        """
+        ALTER TABLE df_runs ADD COLUMN starter_pid INTEGER;
+        ALTER TABLE df_runs ADD COLUMN starter_start TEXT;
+        """,
+    ),
 ]

@@ -7,6 +7,11 @@ worker is gone is ``Failed`` (or ``Cancelled`` when a cancel was pending) the ne
 
 Secret parameter values (see :mod:`mlops_sdk.core.secrets`) are stored as ``***``; the worker gets
 the real values on its stdin, which nothing persists.
+
+A ``Queued`` row is a claim: the process that inserted it (``starter_pid``) starts its worker next.
+When that process died first, whoever looks at the run next starts the worker instead, and a keyed
+``start_refresh`` of a run that failed before its worker ever began (``started_at`` unset) queues it
+again under the same key: the worker's ``Queued -> InProgress`` compare-and-set lets one worker run it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_sdk.backends.local._processes import process_alive, process_start_time
 from mlops_sdk.backends.local.data_factory.declarations import load_declared_pipelines, pipelines_file
 from mlops_sdk.backends.local.data_factory.process import SECRETS_ON_STDIN, pid_alive
 from mlops_sdk.backends.local.data_factory.schema import COMPONENT, MIGRATIONS, NATIVE_ACTIVE
@@ -34,6 +40,7 @@ from mlops_sdk.core.errors import ConfigurationError, ConflictError, ResourceNot
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
+from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import is_masked, split_secrets
 from mlops_sdk.core.status import Status, status_from_adf
 from mlops_sdk.models.data_factory import (
@@ -57,7 +64,7 @@ __all__ = ["LocalDataFactoryService", "LocalRunMonitor"]
 
 WORKER_MODULE = "mlops_sdk.backends.local.data_factory.worker"
 NEVER_STARTED_AFTER = timedelta(seconds=120)
-"""A ``Queued`` run whose worker pid was never recorded is failed after this long."""
+"""A ``Queued`` run whose worker pid was never recorded (by a starter still alive) is failed after this long."""
 CANCEL_GRACE = timedelta(seconds=10)
 """After this long in ``Canceling``, a worker that ignored SIGTERM is killed."""
 _LOG_TAIL_LINES = 5
@@ -179,32 +186,117 @@ class LocalDataFactoryService:
         values, secrets = split_secrets({**defaults, **parameters, REQUEST_ID_PARAMETER: idempotency_key})
         with self._store.transaction() as connection:
             existing = connection.execute(
-                "SELECT run_id, pipeline FROM df_runs WHERE idempotency_key = ?", (idempotency_key,)
+                "SELECT * FROM df_runs WHERE idempotency_key = ?", (idempotency_key,)
             ).fetchone()
-            if existing is not None:
-                if existing["pipeline"] != pipeline:
-                    raise ConflictError(
-                        f"idempotency key {idempotency_key!r} was already used for a run of pipeline "
-                        f"{existing['pipeline']!r} ({existing['run_id']}); use another key for {pipeline!r}",
-                        backend="local",
-                        operation_id=existing["run_id"],
-                    )
-                _log.info("re-attaching to refresh run %s (key %s)", existing["run_id"], idempotency_key)
-                return str(existing["run_id"])
-            self._insert_run(
-                connection,
-                run_id=run_id,
-                pipeline=pipeline,
-                spec=spec,
-                parameters=values,
-                key=idempotency_key,
-                group_id=run_id,
-                reference=None,
-                reuse=[],
-                lineage=lineage.with_inputs(refresh_run_id=run_id),
-            )
-        self._spawn(run_id, secrets)
+            if existing is not None and existing["pipeline"] != pipeline:
+                raise ConflictError(
+                    f"idempotency key {idempotency_key!r} was already used for a run of pipeline "
+                    f"{existing['pipeline']!r} ({existing['run_id']}); use another key for {pipeline!r}",
+                    backend="local",
+                    operation_id=existing["run_id"],
+                )
+            if existing is None:
+                self._insert_run(
+                    connection,
+                    run_id=run_id,
+                    pipeline=pipeline,
+                    spec=spec,
+                    parameters=values,
+                    key=idempotency_key,
+                    group_id=run_id,
+                    reference=None,
+                    reuse=[],
+                    lineage=lineage.with_inputs(refresh_run_id=run_id),
+                )
+        if existing is not None:
+            _log.info("re-attaching to refresh run %s (key %s)", existing["run_id"], idempotency_key)
+            if not self._retry_if_never_started(existing, secrets) and not self._adopt_if_orphaned(existing, secrets):
+                self._reconcile(existing)  # starts the worker if the process that queued the run died
+            return str(existing["run_id"])
+        self._spawn_or_release(run_id, secrets)
         return run_id
+
+    def _spawn_or_release(self, run_id: str, secrets: Mapping[str, str] | None = None) -> None:
+        """Start the run's worker; if that fails, fail the run as never started (its key can retry it)."""
+        try:
+            self._spawn(run_id, secrets)
+        except BaseException as error:
+            self._release_never_started(run_id, f"the refresh worker could not be started: {error}")
+            raise
+
+    def _release_never_started(self, run_id: str, message: str) -> None:
+        """Fail a ``Queued`` run that no worker took as never started: a keyed ``start_refresh`` retries it."""
+        now = _now().isoformat()
+        with self._store.transaction() as connection:
+            connection.execute(
+                "UPDATE df_runs SET status = 'Failed', message = ?, ended_at = ?, updated_at = ?"
+                " WHERE run_id = ? AND status = 'Queued' AND pid IS NULL",
+                (redact(message), now, now, run_id),
+            )
+
+    def _retry_if_never_started(self, row: sqlite3.Row, secrets: Mapping[str, str] | None = None) -> bool:
+        """Queue again a run that failed before any worker began it; True if this call did.
+
+        ``started_at`` is set by the worker's ``Queued -> InProgress`` compare-and-set, before any
+        activity runs: a ``Failed`` run without it provably did nothing, so retrying it under the
+        same key cannot run anything twice.
+        """
+        if row["status"] != "Failed" or row["started_at"] is not None:
+            return False
+        now = _now().isoformat()
+        me = os.getpid()
+        with self._store.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE df_runs SET status = 'Queued', message = NULL, ended_at = NULL, pid = NULL,"
+                " starter_pid = ?, starter_start = ?, updated_at = ?"
+                " WHERE run_id = ? AND status = 'Failed' AND started_at IS NULL",
+                (me, process_start_time(me), now, row["run_id"]),
+            )
+        if cursor.rowcount != 1:
+            return False
+        _log.info("refresh run %s never started (%s); queued it again", row["run_id"], row["message"])
+        self._spawn_or_release(row["run_id"], secrets)
+        return True
+
+    def _adopt_if_orphaned(self, row: sqlite3.Row, secrets: Mapping[str, str] | None = None) -> bool:
+        """Start the worker of a ``Queued`` run whose starting process died before recording one.
+
+        Returns True when this call started it. A worker that the dead process did start meanwhile
+        is harmless: of two workers only the first passes the ``Queued -> InProgress`` compare-and-set.
+        A run with secret parameters is adopted only by a keyed re-submission that brings their values
+        (``secrets``): they are never stored, so a mere read releases it as never started instead.
+        """
+        if row["status"] != "Queued" or row["pid"] is not None or row["starter_pid"] is None:
+            return False
+        if process_alive(row["starter_pid"], row["starter_start"]):
+            return False
+        if secrets is None and any(is_masked(value) for value in json.loads(row["parameters_json"] or "{}").values()):
+            self._release_never_started(
+                row["run_id"],
+                "the process that queued this run died before starting its worker, and its secret parameters "
+                "are not stored: refresh again with the same idempotency key (or flow run id) to start it",
+            )
+            return False
+        me = os.getpid()
+        with self._store.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE df_runs SET starter_pid = ?, starter_start = ?, updated_at = ?"
+                " WHERE run_id = ? AND status = 'Queued' AND pid IS NULL AND starter_pid = ?"
+                " AND starter_start IS ?",
+                (
+                    me,
+                    process_start_time(me),
+                    _now().isoformat(),
+                    row["run_id"],
+                    row["starter_pid"],
+                    row["starter_start"],
+                ),
+            )
+        if cursor.rowcount != 1:
+            return False
+        _log.info("refresh run %s: the process that queued it died; starting its worker", row["run_id"])
+        self._spawn_or_release(row["run_id"])
+        return True
 
     def _insert_run(
         self,
@@ -221,10 +313,11 @@ class LocalDataFactoryService:
         lineage: Lineage,
     ) -> None:
         now = _now().isoformat()
+        me = os.getpid()
         connection.execute(
             "INSERT INTO df_runs (run_id, pipeline, status, spec_json, parameters_json, idempotency_key, group_id,"
-            " reference_run_id, reuse_json, base_dir, lineage_json, created_at, updated_at)"
-            " VALUES (?, ?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " reference_run_id, reuse_json, base_dir, lineage_json, created_at, updated_at, starter_pid,"
+            " starter_start) VALUES (?, ?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 pipeline,
@@ -238,6 +331,8 @@ class LocalDataFactoryService:
                 lineage.model_dump_json(),
                 now,
                 now,
+                me,
+                process_start_time(me),
             ),
         )
 
@@ -370,8 +465,13 @@ class LocalDataFactoryService:
         if pid is None:
             if status == "Canceling":
                 return self._settle(row, "Cancelled", "Cancelled by user")
-            if now - datetime.fromisoformat(row["created_at"]) > NEVER_STARTED_AFTER:
-                return self._settle(row, "Failed", "the refresh worker never started (the starting process died)")
+            if self._adopt_if_orphaned(row):
+                adopted: sqlite3.Row = (
+                    self._store.connection().execute("SELECT * FROM df_runs WHERE run_id = ?", (run_id,)).fetchone()
+                )
+                return adopted
+            if now - datetime.fromisoformat(row["updated_at"]) > NEVER_STARTED_AFTER:
+                return self._settle(row, "Failed", "the refresh worker never started (its starting process is stuck)")
             return row
         if pid_alive(pid, run_id):
             requested = _parse_time(row["cancel_requested_at"])

@@ -115,14 +115,14 @@ class EndpointServer:
         return (self.folder / "config.json").is_file()
 
     def create(self, *, host: str = "127.0.0.1", port: int = 0, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
-        """Write ``config.json`` and (once) ``secrets.json`` with fresh random keys (mode 0600)."""
+        """Write (once) ``secrets.json`` with fresh random keys (mode 0600), then ``config.json``.
+
+        ``config.json`` is written last: it marks the endpoint as existing, so a process killed
+        half-way leaves an endpoint that does not exist yet (created again), never one without keys.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "logs").mkdir(exist_ok=True)
         (self.folder / "models").mkdir(exist_ok=True)
-        write_json_atomic(
-            self.folder / "config.json",
-            {"name": self.name, "host": host, "port": port, "max_body_bytes": max_body_bytes},
-        )
         if not (self.folder / "secrets.json").is_file():
             write_json_atomic(
                 self.folder / "secrets.json",
@@ -133,6 +133,10 @@ class EndpointServer:
                 },
                 mode=0o600,
             )
+        write_json_atomic(
+            self.folder / "config.json",
+            {"name": self.name, "host": host, "port": port, "max_body_bytes": max_body_bytes},
+        )
 
     def config(self) -> dict[str, Any]:
         """The endpoint's ``config.json``."""
@@ -205,6 +209,8 @@ class EndpointServer:
             pid = self._starting() or self._spawn()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
+                if not _pid_alive(pid) and (holder := self._instance()) is not None:
+                    pid = holder  # ours gave way to a server already holding the endpoint's lock
                 if not _pid_alive(pid):
                     child = _children.get(pid)
                     code = child.returncode if child is not None else None
@@ -246,6 +252,15 @@ class EndpointServer:
         write_json_atomic(self.folder / "starting.json", {"pid": process.pid, "start": process_start_time(process.pid)})
         _log.info("started endpoint server %s (pid %d)", self.name, process.pid)
         return process.pid
+
+    def _instance(self) -> int | None:
+        """The pid of the live server holding this endpoint's instance lock (``server.lock``), if any."""
+        try:
+            pid_text, start = (self.folder / "server.lock").read_text(encoding="ascii").split()
+        except (OSError, ValueError):
+            return None
+        pid = int(pid_text)
+        return pid if process_alive(pid, None if start == "-" else start) else None
 
     def _starting(self) -> int | None:
         """The pid of the server process launched last, while that very process lives (not a recycled pid)."""

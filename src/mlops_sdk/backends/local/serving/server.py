@@ -61,8 +61,40 @@ def _watch_owner(folder: Path, server: Any, interval: float = 1.0) -> None:
             return
 
 
+def _hold_instance_lock(folder: Path) -> bool:
+    """Take ``server.lock`` for the life of this process; False when another server of the endpoint has it.
+
+    A launcher killed between starting a server and recording it makes the next launcher start a
+    second one: that one gives way here instead of serving (and persisting state) next to the first.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: single-process use
+        return True
+    from mlops_sdk.backends.local._processes import process_start_time
+
+    handle = (folder / "server.lock").open("a+", encoding="ascii")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()} {process_start_time(os.getpid()) or '-'}\n")
+    handle.flush()
+    _held.append(handle)  # kept open (and locked) until the process exits
+    return True
+
+
+_held: list[object] = []
+
+
 def serve(folder: Path) -> None:
     """Serve the endpoint described in ``folder`` until terminated."""
+    if not _hold_instance_lock(folder):
+        logging.getLogger("mlops_sdk").info("another server of %s is running; this one exits", folder.name)
+        os._exit(0)
     import uvicorn
 
     from mlops_sdk.backends.local.serving.app import EndpointApp, write_json_atomic
