@@ -849,7 +849,14 @@ def _shape(path: str) -> str:
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "diabetes" / "demo.py"
 
 
-def run_demo(emulation: EmulatedAzure, folder: Path, *, rounds: int = 2, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_demo(
+    emulation: EmulatedAzure,
+    folder: Path,
+    *,
+    rounds: int = 2,
+    timeout: float = 300,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run examples/diabetes/demo.py in a child process, configured (files and environment only) for ``emulation``."""
     config = emulation.write_config(folder)
     env = {
@@ -860,6 +867,7 @@ def run_demo(emulation: EmulatedAzure, folder: Path, *, rounds: int = 2, timeout
     env.update(emulation.environment())
     env["MLOPS_CONFIG"] = str(config)
     env["AZURE_DEVOPS_CACHE_DIR"] = str(folder / ".azure-devops-cache")
+    env.update(extra_env or {})
     root = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "src"), env.get("PYTHONPATH")]))
     return subprocess.run(  # noqa: S603 - the repository's own demo
@@ -881,12 +889,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=2, choices=(1, 2))
+    parser.add_argument("--requests-ca-bundle", action="store_true", help="also export REQUESTS_CA_BUNDLE")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="emulated-azure-") as scratch:
         folder = Path(scratch)
         started = time.perf_counter()
         with EmulatedAzure(folder, fault_rate=args.faults, seed=args.seed) as emulation:
-            completed = run_demo(emulation, folder, rounds=args.rounds)
+            extra = {"REQUESTS_CA_BUNDLE": str(emulation.ca_path)} if args.requests_ca_bundle else {}
+            completed = run_demo(emulation, folder, rounds=args.rounds, extra_env=extra)
             print(completed.stdout)
             if completed.returncode != 0:
                 print(completed.stderr[-6000:], file=sys.stderr)
