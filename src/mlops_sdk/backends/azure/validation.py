@@ -3,13 +3,18 @@
 ``load_model`` downloads the version's files with azure-ai-ml (``MLClient.models.download``, which
 reads the workspace datastore) into a temporary folder owned by this service, then loads the MLflow
 model like the local backend does. Training metrics come from the training service (the job's MLflow
-metrics). The report is recorded as tags on the model version through the Azure model service
+metrics). Data on a datastore (``azureml://datastores/<name>/paths/<path>``, e.g. a refresh output) is
+copied to the same folder for checks to read: the datastore's account, container and key or SAS come
+from ``MLClient.datastores.get(..., include_secrets=True)`` and the blob is read with azure-storage-blob
+at the configured blob endpoint (``blob_endpoint`` / ``storage_suffix``), with the backend's HTTP settings. The report is recorded as tags on the model version through the Azure model service
 (``mlops.validation.*`` and the lineage tag ``mlops.validation_digest``); Azure keeps no whole report,
 so write ``report.to_json()`` / ``to_html()`` to your pipeline's artifacts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import tempfile
 import threading
@@ -20,7 +25,7 @@ from mlops_sdk.backends._mlflow_model import MlflowPredictor
 from mlops_sdk.backends.azure.training import aml_errors
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.backends.spi.training import TrainingService
-from mlops_sdk.core.errors import ResourceNotFoundError
+from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.models.validation import ValidationReport
 
@@ -29,10 +34,24 @@ if TYPE_CHECKING:
 
 __all__ = ["AzureValidationService", "create_service"]
 
+_DATASTORE_URI = re.compile(
+    r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
+    r"datastores/(?P<datastore>[^/]+)/paths/(?P<path>[^?#]+)$",
+    re.IGNORECASE,
+)
+
 
 def create_service(backend: AzureBackend) -> AzureValidationService:
     """Entry point used by ``Backend.service("validation", ...)``."""
     return AzureValidationService(backend)
+
+
+def _account_url(backend: AzureBackend, account: str) -> str:
+    """The blob endpoint of ``account``: the ``blob_endpoint`` template, else ``https://<account>.blob.<suffix>``."""
+    template = backend.config.settings.blob_endpoint
+    if template:
+        return template.replace("{account}", account)
+    return f"https://{account}.blob.{backend.cloud.storage_suffix}"
 
 
 class AzureValidationService:
@@ -68,6 +87,48 @@ class AzureValidationService:
                 self._ml().models.download(model.name, model.version, download_path=str(partial))
             partial.replace(target)
         return MlflowPredictor(target, ref=model.ref)
+
+    def fetch_data(self, uri: str) -> Path:
+        """Copy one datastore file (``azureml://datastores/<name>/paths/<path>``) here, once per service."""
+        match = _DATASTORE_URI.match(uri)
+        if match is None or match["path"].endswith("/"):
+            raise ConfigurationError(
+                f"cannot read {uri}: on Azure, checks read one file on a workspace datastore "
+                "(azureml://datastores/<name>/paths/<file>), a DataFrame or a local file",
+                backend="azure",
+                details={"uri": uri},
+            )
+        digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+        target = self._download_folder() / "data" / digest / Path(match["path"]).name
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        with aml_errors(f"reading {uri}", operation_id=uri):
+            blob = self._blob(match["datastore"], match["path"])
+            with partial.open("wb") as handle:
+                blob.download_blob().readinto(handle)
+        partial.replace(target)
+        return target
+
+    def _blob(self, datastore: str, path: str) -> Any:
+        from azure.storage.blob import BlobClient
+
+        store = self._ml().datastores.get(datastore, include_secrets=True)
+        account = str(store.account_name)
+        secrets = getattr(store, "credentials", None)
+        credential: Any = getattr(secrets, "account_key", None)
+        if credential:
+            credential = {"account_name": account, "account_key": credential}
+        else:
+            credential = getattr(secrets, "sas_token", None) or self._backend.get_credential()
+        return BlobClient(
+            _account_url(self._backend, account),
+            container_name=str(store.container_name),
+            blob_name=path,
+            credential=credential,
+            **self._backend.http.core_kwargs(),
+        )
 
     def training_metrics(self, model: ModelVersion) -> dict[str, float]:
         """The metrics of the Azure ML job the version was registered from."""
