@@ -135,6 +135,7 @@ class ChaosService(FakeService):
         super().__init__(ca)
         self.name = name
         self.chaos = chaos
+        self.timeline: list[tuple[float, str, str]] = []
         if hostnames:  # a certificate naming the extra hosts (storage account style names)
             import ssl
 
@@ -145,6 +146,10 @@ class ChaosService(FakeService):
     def classify(self, path: str) -> str:
         """The service name a request counts under."""
         return self.name
+
+    def _dispatch(self, http: Any) -> None:
+        self.timeline.append((time.monotonic(), self.classify(http.path.split("?", 1)[0]), f"{http.command} {http.path[:120]}"))
+        super()._dispatch(http)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         queued = super()._take_fault(method, path)
@@ -247,7 +252,7 @@ class StorageFront(ChaosService):
         self._azurite = azurite
         self._raw = threading.local()
 
-    def _dispatch(self, http: Any) -> None:
+    def _dispatch(self, http: Any) -> None:  # type: ignore[override]
         self._raw.path = http.path
         self._raw.headers = list(http.headers.items())
         super()._dispatch(http)
@@ -699,20 +704,24 @@ class EmulatedAzure:
         seed: Seed of the fault draws.
     """
 
-    def __init__(self, workdir: Path, *, fault_rate: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self, workdir: Path, *, fault_rate: float = 0.0, seed: int = 0, azurite: Azurite | None = None
+    ) -> None:
         self.workdir = workdir
         self.chaos = Chaos(rate=fault_rate, seed=seed)
         self.ca = trustme.CA()
         self.ca_path = write_ca(self.ca, workdir)
-        self.azurite = Azurite()
+        self._own_azurite = azurite is None
+        self.azurite = azurite or Azurite()
         self._services: list[ChaosService] = []
         self._closers: list[Any] = []
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> EmulatedAzure:
-        self.azurite.start()
-        self._closers.append(self.azurite.stop)
+        if self._own_azurite:
+            self.azurite.start()
+            self._closers.append(self.azurite.stop)
         self.storage = StorageFront(self.ca, self.chaos, self.azurite).start()
         self.storage.storage_suffix = f"core.localhost:{self.storage.url.rsplit(':', 1)[1]}"
         self.login_service = ChaosService(self.ca, "login", self.chaos).start()
@@ -728,6 +737,8 @@ class EmulatedAzure:
         self.devops.add_user(self.login.token_for(f"{DEVOPS_SCOPE_PREFIX}/.default"), SP_NAME, "mlops CI")
         blobs = self.azurite.service_client()
         for container in (DATASTORE_CONTAINER, LAKE_CONTAINER):
+            with contextlib.suppress(Exception):  # left by an earlier emulation on a shared Azurite
+                blobs.delete_container(container)
             blobs.create_container(container)
         return self
 
@@ -758,10 +769,14 @@ class EmulatedAzure:
             "resource_manager_url": self.arm.url,
             "authority_url": self.login_service.url,
             "ca_bundle": str(self.ca_path),
+            "blob_endpoint": f"{self.storage.url}/{{account}}",
             "credential": "client_secret",
             "data_factory": FACTORY,
             "devops": f"{self.devops.project_url}",
             "approval_pipeline": PIPELINE_ID,
+            # The emulated services answer in milliseconds: poll them like that (Azure's default starts at 1 s).
+            "poll_interval": 0.2,
+            "poll_max_interval": 1.0,
         }
 
     def environment(self) -> dict[str, str]:
@@ -870,15 +885,18 @@ def run_demo(
     env.update(extra_env or {})
     root = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "src"), env.get("PYTHONPATH")]))
-    return subprocess.run(  # noqa: S603 - the repository's own demo
-        [sys.executable, str(DEMO), "--workdir", str(folder / "demo"), "--rounds", str(rounds)],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    command = [sys.executable, str(DEMO), "--workdir", str(folder / "demo"), "--rounds", str(rounds)]
+    try:
+        return subprocess.run(  # noqa: S603 - the repository's own demo
+            command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as expired:
+        def text(value: Any) -> str:
+            return value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
+
+        return subprocess.CompletedProcess(
+            command, -1, text(expired.stdout), text(expired.stderr) + f"\ntimed out after {timeout:.0f}s"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -902,6 +920,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(completed.stderr[-6000:], file=sys.stderr)
             print(f"\n== requests per service ({time.perf_counter() - started:.1f}s)")
             print(emulation.report())
+            if os.environ.get("EMULATED_AZURE_TIMELINE"):
+                events = sorted(e for service in emulation._services for e in service.timeline)
+                for moment, service, what in events:
+                    print(f"{moment - started:7.2f} {service:12s} {what}")
         return completed.returncode
 
 
