@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from mlops_sdk.testing import FakeClock
+
+if TYPE_CHECKING:
+    from tests.fakes.azurite import Azurite
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +46,20 @@ def ca_bundle(tls_ca: object, tmp_path_factory: pytest.TempPathFactory, monkeypa
     path = write_ca(tls_ca, tmp_path_factory.mktemp("ca"))  # type: ignore[arg-type]
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def azurite(tls_ca: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite's blob service over HTTPS on 127.0.0.1 (trusting ``tls_ca``), in memory, one per session.
+
+    Installed into ``.ci-node/`` by ``.ci/run`` (or on first use when npm is available); skips only when
+    Node.js or npm is missing.
+    """
+    from tests.fakes.azurite import AzuriteUnavailableError, azurite_executable, run_azurite
+
+    try:
+        azurite_executable()
+    except AzuriteUnavailableError as exc:
+        pytest.skip(f"Azurite unavailable: {exc}")
+    with run_azurite(tls_ca, tmp_path_factory.mktemp("azurite")) as service:  # type: ignore[arg-type]
+        yield service

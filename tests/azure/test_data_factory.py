@@ -65,16 +65,15 @@ def _requests(adf: FakeDataFactory, method: str, suffix: str) -> list[Any]:
 
 def test_refresh_runs_to_success_with_exact_requests(client: DataFactoryClient, adf: FakeDataFactory) -> None:
     events: list[ProgressEvent] = []
-    operation = client.begin_refresh(
-        "examplePipeline", parameters={"region": "eu"}, idempotency_key="flow-1:refresh", progress=events.append
-    )
+    operation = client.begin_refresh("examplePipeline", parameters={"region": "eu"}, progress=events.append)
     run = operation.result()
 
     assert run.status is Status.SUCCEEDED
     assert run.native_status == "Succeeded"
     assert run.pipeline == "examplePipeline"
-    assert run.parameters == {"region": "eu", "mlops_request_id": "flow-1:refresh"}
-    assert run.idempotency_key == "flow-1:refresh"
+    assert run.parameters["region"] == "eu"
+    assert run.idempotency_key is not None
+    assert run.parameters == {"region": "eu", "mlops_request_id": run.idempotency_key}
     assert [a.name for a in run.activities] == ["ExampleCopyActivity"]
     assert run.lineage.refresh_run_id == run.run_id
     natives = [event.native_status for event in events]
@@ -88,22 +87,32 @@ def test_refresh_runs_to_success_with_exact_requests(client: DataFactoryClient, 
         assert request.api_version == API_VERSION
         assert request.headers["authorization"] == f"Bearer {FAKE_TOKEN}"
     sequence = [(r.method, r.path.removeprefix(BASE)) for r in adf.service.requests]
-    assert sequence[:3] == [
+    # The happy path: createRun straight away, no lookup of the (generated, fresh) key at all.
+    assert sequence[:2] == [("GET", "/pipelines/examplePipeline"), ("POST", "/pipelines/examplePipeline/createRun")]
+    assert not _requests(adf, "POST", "/queryPipelineRuns")
+    create = adf.service.requests[1]
+    assert create.json == {"region": "eu", "mlops_request_id": run.idempotency_key}
+    assert not {"referencePipelineRunId", "isRecovery"} & set(create.query)
+    polls = [path for method, path in sequence[2:] if method == "GET"]
+    assert polls
+    assert all(path == f"/pipelineruns/{run.run_id}" for path in polls)
+    activity_query = _requests(adf, "POST", f"/pipelineruns/{run.run_id}/queryActivityruns")[-1]
+    assert set(activity_query.json) == {"lastUpdatedAfter", "lastUpdatedBefore"}
+
+
+def test_an_explicit_key_is_looked_up_once_before_creating(client: DataFactoryClient, adf: FakeDataFactory) -> None:
+    client.begin_refresh("examplePipeline", parameters={"region": "eu"}, idempotency_key="flow-1:refresh")
+
+    sequence = [(r.method, r.path.removeprefix(BASE)) for r in adf.service.requests]
+    assert sequence == [
         ("GET", "/pipelines/examplePipeline"),
         ("POST", "/queryPipelineRuns"),
         ("POST", "/pipelines/examplePipeline/createRun"),
     ]
     lookup = adf.service.requests[1].json
-    assert set(lookup) == {"lastUpdatedAfter", "lastUpdatedBefore", "filters"}
+    assert set(lookup) == {"lastUpdatedAfter", "lastUpdatedBefore", "filters", "orderBy"}
     assert lookup["filters"] == [{"operand": "PipelineName", "operator": "Equals", "values": ["examplePipeline"]}]
-    create = adf.service.requests[2]
-    assert create.json == {"region": "eu", "mlops_request_id": "flow-1:refresh"}
-    assert not {"referencePipelineRunId", "isRecovery"} & set(create.query)
-    polls = [path for method, path in sequence[3:] if method == "GET"]
-    assert polls
-    assert all(path == f"/pipelineruns/{run.run_id}" for path in polls)
-    activity_query = _requests(adf, "POST", f"/pipelineruns/{run.run_id}/queryActivityruns")[-1]
-    assert set(activity_query.json) == {"lastUpdatedAfter", "lastUpdatedBefore"}
+    assert lookup["orderBy"] == [{"orderBy": "RunStart", "order": "DESC"}]  # newest first: stops at the match
 
 
 def test_same_idempotency_key_reattaches_instead_of_starting_a_second_run(
@@ -118,31 +127,115 @@ def test_same_idempotency_key_reattaches_instead_of_starting_a_second_run(
 
 
 @pytest.mark.parametrize(
-    ("fault", "creates"),
+    ("fault", "creates", "ambiguous"),
     [
-        pytest.param(Fault("POST", "createRun$", status=429, headers={"Retry-After": "7"}), 2, id="429-retry-after"),
-        pytest.param(Fault("POST", "createRun$", status=503), 2, id="503-before-run-created"),
-        pytest.param(Fault("POST", "createRun$", status=503, after_handler=True), 1, id="503-after-run-created"),
-        pytest.param(Fault("POST", "createRun$", drop=True, after_handler=True), 1, id="dropped-after-run-created"),
-        pytest.param(Fault("POST", "createRun$", drop=True), 2, id="dropped-before-run-created"),
+        pytest.param(
+            Fault("POST", "createRun$", status=429, headers={"Retry-After": "7"}), 2, False, id="429-retry-after"
+        ),
+        pytest.param(Fault("POST", "createRun$", status=503), 2, True, id="503-before-run-created"),
+        pytest.param(Fault("POST", "createRun$", status=503, after_handler=True), 1, True, id="503-after-run-created"),
+        pytest.param(
+            Fault("POST", "createRun$", drop=True, after_handler=True), 1, True, id="dropped-after-run-created"
+        ),
+        pytest.param(Fault("POST", "createRun$", drop=True), 2, True, id="dropped-before-run-created"),
     ],
 )
 def test_faults_on_create_run_leave_exactly_one_run(
-    client: DataFactoryClient, adf: FakeDataFactory, clock: FakeClock, fault: Fault, creates: int
+    client: DataFactoryClient, adf: FakeDataFactory, clock: FakeClock, fault: Fault, creates: int, ambiguous: bool
 ) -> None:
     adf.service.inject(fault)
 
-    run = client.begin_refresh("examplePipeline", parameters={"region": "us"}, idempotency_key="once").result()
+    run = client.begin_refresh("examplePipeline", parameters={"region": "us"}).result()
 
     runs = adf.runs_of("examplePipeline")
     assert len(runs) == 1
     assert runs[0]["runId"] == run.run_id
     assert run.status is Status.SUCCEEDED
-    # azure-core's own retries are off: every createRun attempt is ours, preceded by a key lookup.
+    # azure-core's own retries are off: every createRun attempt is ours.
     assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == creates
-    assert len(_requests(adf, "POST", "/queryPipelineRuns")) == 2
+    lookups = _requests(adf, "POST", "/queryPipelineRuns")
+    if not ambiguous:
+        assert not lookups  # a clean refusal started nothing: no lookup needed
+    elif creates == 1:
+        assert len(lookups) == 1  # the run shows at once: found by the first lookup
+    else:
+        # Nothing shows: looked up with backoff until the visibility wait (30 s) ran out, then created.
+        assert len(lookups) >= 5
+        assert sum(clock.sleeps[: len(lookups) - 1 + 1]) >= 30.0
+    for lookup in lookups:
+        assert lookup.json["filters"] == [
+            {"operand": "PipelineName", "operator": "Equals", "values": ["examplePipeline"]}
+        ]
     if fault.status == 429:
         assert 7.0 in clock.sleeps  # Retry-After honoured, on the injectable clock
+
+
+@pytest.mark.parametrize("delay", [0.0, 2.0, 10.0])
+def test_lost_create_run_answer_with_visibility_delay_leaves_exactly_one_run(
+    client: DataFactoryClient, adf: FakeDataFactory, clock: FakeClock, delay: float
+) -> None:
+    adf.visibility_delay = delay
+    adf.service.inject(Fault("POST", "createRun$", drop=True, after_handler=True))
+
+    run = client.begin_refresh("examplePipeline", parameters={"region": "us"}).result()
+
+    assert [item["runId"] for item in adf.runs_of("examplePipeline")] == [run.run_id]
+    assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == 1
+    lookups = _requests(adf, "POST", "/queryPipelineRuns")
+    assert len(lookups) >= (1 if delay == 0 else 2)
+    assert run.status is Status.SUCCEEDED
+
+
+def test_visibility_lag_beyond_the_wait_is_the_documented_risk(
+    ca_bundle: Path, adf: FakeDataFactory, clock: FakeClock
+) -> None:
+    """A run that stays invisible longer than data_factory_visibility_wait is created twice (documented)."""
+    adf.visibility_delay = 12.0
+    adf.service.inject(Fault("POST", "createRun$", drop=True, after_handler=True))
+    settings = {
+        "resource_manager_url": adf.service.url,
+        "ca_bundle": str(ca_bundle),
+        "data_factory": FACTORY,
+        "show_progress": False,
+        "data_factory_visibility_wait": 5.0,
+    }
+    with DataFactoryClient(TARGET, credential=StaticTokenCredential(), clock=clock, settings=settings) as factory:
+        factory.begin_refresh("examplePipeline", parameters={"region": "us"})
+
+    assert len(adf.runs_of("examplePipeline")) == 2
+    assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == 2
+
+
+def test_a_refused_connection_is_not_ambiguous_a_dropped_answer_is(ca_bundle: Path, adf: FakeDataFactory) -> None:
+    import socket
+
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+
+    from mlops_sdk import MlopsError
+    from mlops_sdk.backends.azure.errors import azure_errors, is_ambiguous
+
+    with socket.socket() as sock:  # a loopback port nobody listens on: connection refused
+        sock.bind(("127.0.0.1", 0))
+        closed = f"https://127.0.0.1:{sock.getsockname()[1]}"
+
+    def create(base_url: str) -> MlopsError:
+        client = DataFactoryManagementClient(
+            StaticTokenCredential(), SUB, base_url=base_url, connection_verify=str(ca_bundle), retry_total=0
+        )
+        try:
+            with pytest.raises(MlopsError) as raised, azure_errors("creating"):
+                client.pipelines.create_run(RG, FACTORY, "examplePipeline", {})
+        finally:
+            client.close()
+        return raised.value
+
+    refused = create(closed)
+    adf.service.inject(Fault("POST", "createRun$", drop=True, after_handler=True))
+    dropped = create(adf.service.url)
+
+    assert not is_ambiguous(refused)
+    assert is_ambiguous(dropped)
+    assert len(adf.runs_of("examplePipeline")) == 1
 
 
 def test_queued_then_canceling_then_cancelled(client: DataFactoryClient, adf: FakeDataFactory) -> None:
@@ -302,6 +395,23 @@ def test_wait_all_polls_with_one_query_per_cycle(
     assert [run.status for run in runs] == [Status.SUCCEEDED] * 12 + [Status.FAILED]
     assert runs[-1].failed_activity is not None
     assert runs[-1].failed_activity.name == "TransformSales"
+    # Activities are read only for the run that did not succeed.
+    activity_queries = [r for r in monitoring if r.path.endswith("/queryActivityruns")]
+    assert [r.path for r in activity_queries] == [f"{BASE}/pipelineruns/{operations[-1].id}/queryActivityruns"]
+    assert all(run.activities == () for run in runs[:-1])
+
+
+def test_wait_all_with_outputs_reads_every_runs_activities(client: DataFactoryClient, adf: FakeDataFactory) -> None:
+    operations = [client.begin_refresh("examplePipeline", parameters={"region": f"r{i}"}) for i in range(3)]
+    before = len(adf.service.requests)
+
+    runs = client.wait_all(operations, with_outputs=True)
+
+    activity_queries = [r for r in adf.service.requests[before:] if r.path.endswith("/queryActivityruns")]
+    assert sorted(r.path for r in activity_queries) == sorted(
+        f"{BASE}/pipelineruns/{operation.id}/queryActivityruns" for operation in operations
+    )
+    assert all([a.name for a in run.activities] == ["ExampleCopyActivity"] for run in runs)
 
 
 def test_list_runs_filters_on_the_service(client: DataFactoryClient, adf: FakeDataFactory) -> None:

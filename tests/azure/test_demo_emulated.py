@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,11 +25,11 @@ from tests.fakes.emulated_azure import (
     DEVOPS_SCOPE_PREFIX,
     PIPELINE,
     RELEASE_MANAGER,
-    Azurite,
     EmulatedAzure,
-    Request,
     run_demo,
 )
+from tests.fakes.azurite import Azurite, AzuriteUnavailableError, run_azurite
+from tests.fakes.server import Request
 
 pytestmark = [pytest.mark.azure, pytest.mark.slow]
 
@@ -37,14 +38,14 @@ ARM_SCOPE_TOKEN = re.compile(r"^Bearer emulated-token-[0-9a-f]{24}$")
 
 
 @pytest.fixture(scope="module")
-def azurite() -> Iterator[Azurite]:
+def azurite(tls_ca: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """One Azurite for both runs (each emulation starts from empty containers)."""
     pytest.importorskip("azure.storage.blob")
     try:
-        server = Azurite().start(timeout=90)
-    except FileNotFoundError as error:
+        with run_azurite(tls_ca, tmp_path_factory.mktemp("azurite")) as server:
+            yield server
+    except AzuriteUnavailableError as error:
         pytest.skip(str(error))
-    yield server
-    server.stop()
 
 
 def _one(items: list[Request], what: str) -> Request:
@@ -109,8 +110,8 @@ def _check_the_loop(azure: EmulatedAzure, out: str) -> None:
     assert "scores    [1.0, 1.0, 1.0]" in out
 
 
-def test_demo_loop_on_emulated_azure(tmp_path: Path, azurite: Azurite) -> None:
-    with EmulatedAzure(tmp_path, azurite=azurite) as azure:
+def test_demo_loop_on_emulated_azure(tmp_path: Path, tls_ca: Any, azurite: Azurite) -> None:
+    with EmulatedAzure(tmp_path, ca=tls_ca, azurite=azurite) as azure:
         completed = run_demo(azure, tmp_path, rounds=ROUNDS, timeout=180)
         print(azure.report())
         assert completed.returncode == 0, completed.stdout + completed.stderr[-4000:]
@@ -118,8 +119,8 @@ def test_demo_loop_on_emulated_azure(tmp_path: Path, azurite: Azurite) -> None:
         assert not azure.chaos.faults
 
 
-def test_demo_loop_on_emulated_azure_under_random_faults(tmp_path: Path, azurite: Azurite) -> None:
-    with EmulatedAzure(tmp_path, azurite=azurite, fault_rate=0.25, seed=13) as azure:
+def test_demo_loop_on_emulated_azure_under_random_faults(tmp_path: Path, tls_ca: Any, azurite: Azurite) -> None:
+    with EmulatedAzure(tmp_path, ca=tls_ca, azurite=azurite, fault_rate=0.25, seed=13) as azure:
         completed = run_demo(azure, tmp_path, rounds=ROUNDS, timeout=240)
         print(azure.report())
         assert completed.returncode == 0, completed.stdout + completed.stderr[-4000:]

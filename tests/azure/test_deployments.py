@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlops_sdk import MLOpsClient
-from mlops_sdk.core.errors import ConfigurationError, OperationCanceledError, OperationFailedError
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    ConflictError,
+    OperationCanceledError,
+    OperationFailedError,
+    PermissionDeniedError,
+)
 from mlops_sdk.core.redaction import redact
 from mlops_sdk.models.deployments import BlueGreen, Replace, Shadow, SmokeTest
 from mlops_sdk.models.registry import ModelVersion
-from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401  (fixtures)
+from mlops_sdk.testing import FakeClock
+from tests.azure._azureml_fixtures import TARGET, aml_fixture, hub_fixture  # noqa: F401  (fixtures)
 from tests.fakes.azureml import FakeAzureML
 from tests.fakes.azureml_endpoints import PRIMARY_KEY, FakeOnlineEndpoints
+from tests.fakes.credential import StaticTokenCredential
+from tests.fakes.server import Fault
 
 pytestmark = pytest.mark.azure
 
@@ -86,21 +97,28 @@ def test_blue_green_rollout_puts_the_full_map_and_rolls_back(
     back = deployments.begin_rollback("churn").result()
     assert back.deployment == "blue"
 
-    # Every endpoint PUT carried the whole map (azure-ai-ml leaves out 0 % entries; absent means 0).
+    # Every endpoint PUT carried the whole map (azure-ai-ml leaves out 0 % entries; absent means 0), and
+    # the history tags rode on the traffic PUTs: no PUT only to write history after a step.
     assert endpoints.traffic_puts("churn") == [
         {},  # creation
         {"blue": 100},  # Replace
-        {"blue": 100},  # history flush (same map, re-sent whole)
         {"blue": 90, "green": 10},
         {"blue": 50, "green": 50},
         {"green": 100},
-        {"green": 100},  # history flush
         {"green": 90, "red": 10},  # the bad model's first step
         {"green": 100},  # automatic rollback: the previous map, whole
-        {"green": 100},  # history flush after deleting 'red'
+        {"green": 100},  # history of deleting 'red' (no traffic change carries it: failure path only)
         {"blue": 100},  # begin_rollback: previous production back to 100 %
-        {"blue": 100},  # history flush
     ]
+    tags = [r.json.get("tags") or {} for r in endpoints.service.requests_to("PUT", r"/onlineEndpoints/churn$")]
+    actions = [
+        sorted(json.loads(value)["a"] for key, value in put.items() if key.startswith("mlops.history.")) for put in tags
+    ]
+    # Each PUT's tags hold the entry of the change it makes (tags accumulate, most recent kept).
+    assert actions[1] == ["deploy", "traffic"]
+    assert actions[2].count("traffic") == 2
+    assert actions[2].count("deploy") == 2
+    assert actions[-1].count("rollback") == 2
     assert "red" not in endpoints.deployments["churn"]
     assert endpoints.endpoints["churn"]["properties"]["traffic"] == {"blue": 100}
 
@@ -216,3 +234,117 @@ def test_cancel_mid_rollout_puts_the_previous_map_back(deployments: Any, endpoin
     assert endpoints.endpoints["halt"]["properties"]["traffic"] == {"blue": 100}
     assert endpoints.traffic_puts("halt")[-1] == {"blue": 100}
     assert deployments.history("halt")[-1].traffic == {"blue": 100}
+
+
+BUSY = {"error": {"code": "Conflict", "message": "An operation is already in progress on endpoint churn."}}
+
+
+def _busy_client(aml: FakeAzureML, ca_bundle: Path, clock: FakeClock, **settings: Any) -> MLOpsClient:
+    return MLOpsClient(
+        TARGET,
+        credential=StaticTokenCredential(),
+        clock=clock,
+        cloud="MlopsFakeCloud",
+        resource_manager_url=aml.service.url,
+        authority_url=aml.service.url,
+        ca_bundle=str(ca_bundle),
+        show_progress=False,
+        **settings,
+    )
+
+
+def test_busy_endpoint_409_is_waited_out_and_the_rollout_completes(
+    deployments: Any, endpoints: FakeOnlineEndpoints, clock: FakeClock
+) -> None:
+    deployments.begin_deploy(version(1), endpoint="churn", deployment="blue", strategy=Replace()).result()
+    # No Retry-After: azure-core would honour one itself, in real time, before the SDK sees the 409.
+    endpoints.service.inject(Fault("PUT", r"/onlineEndpoints/churn$", status=409, body=BUSY, times=2))
+
+    result = deployments.begin_deploy(
+        version(2), endpoint="churn", deployment="green", strategy=BlueGreen(steps=[50, 100])
+    ).result()
+
+    assert result.succeeded
+    assert result.traffic == {"blue": 0, "green": 100}
+    sleeps = clock.sleeps
+    # Waited on the injectable clock, backing off (5 s, then 10 s) between the refused PUTs.
+    assert any(sleeps[i : i + 2] == [5.0, 10.0] for i in range(len(sleeps) - 1))
+    # The refused PUT was sent again with the same whole map, then the rollout went on.
+    assert endpoints.traffic_puts("churn")[-4:] == [
+        {"blue": 50, "green": 50},
+        {"blue": 50, "green": 50},
+        {"blue": 50, "green": 50},
+        {"green": 100},
+    ]
+
+
+def test_busy_endpoint_past_the_deadline_is_a_conflict_error(
+    aml: FakeAzureML, endpoints: FakeOnlineEndpoints, ca_bundle: Path, clock: FakeClock
+) -> None:
+    with _busy_client(aml, ca_bundle, clock, endpoint_busy_wait=60) as client:
+        client.deployments.begin_deploy(version(1), endpoint="churn", deployment="blue", strategy=Replace()).result()
+        endpoints.service.inject(Fault("PUT", r"/onlineEndpoints/churn$", status=409, body=BUSY, times=100))
+        operation = client.deployments.begin_deploy(
+            version(2), endpoint="churn", deployment="green", strategy=BlueGreen(steps=[50, 100])
+        )
+        with pytest.raises(ConflictError) as raised:
+            operation.result()
+
+    error = raised.value
+    assert not isinstance(error, OperationFailedError)
+    assert error.status_code == 409
+    assert error.details["error_code"] == "Conflict"
+    assert error.request_id == "fake-request-id"
+    assert error.operation_id == operation.id
+    assert "already in progress" in error.message
+    busy_waits = [5.0, 10.0, 20.0, 25.0]  # backoff, the last one cut to the 60 s deadline
+    assert any(clock.sleeps[i : i + 4] == busy_waits for i in range(len(clock.sleeps)))
+    assert endpoints.endpoints["churn"]["properties"]["traffic"] == {"blue": 100}
+
+
+def test_forbidden_deployment_put_is_permission_denied(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
+    denied = {
+        "error": {
+            "code": "AuthorizationFailed",
+            "message": "The client does not have authorization to perform action "
+            "'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/write'.",
+        }
+    }
+    endpoints.service.inject(Fault("PUT", r"/deployments/blue$", status=403, body=denied))
+    operation = deployments.begin_deploy(version(1), endpoint="locked", deployment="blue", strategy=Replace())
+
+    with pytest.raises(PermissionDeniedError) as raised:
+        operation.result()
+
+    assert raised.value.status_code == 403
+    assert raised.value.details["error_code"] == "AuthorizationFailed"
+    assert raised.value.request_id == "fake-request-id"
+    assert raised.value.operation_id == operation.id
+    # A token resumed later reports the same class.
+    with pytest.raises(PermissionDeniedError):
+        deployments.resume_operation(operation.continuation_token()).result()
+
+
+def test_conflict_inside_the_deployment_lro_is_a_conflict_error(
+    deployments: Any, endpoints: FakeOnlineEndpoints
+) -> None:
+    endpoints.failing_models.add("diabetes/versions/3")
+    endpoints.failure_error = {"code": "Conflict", "message": "Another operation is in progress on deployment blue."}
+
+    with pytest.raises(ConflictError) as raised:
+        deployments.begin_deploy(version(3), endpoint="clash", deployment="blue").result()
+
+    assert raised.value.status_code == 409
+    assert raised.value.details["error_code"] == "Conflict"
+
+
+def test_first_status_look_waits_for_the_create_answers_retry_after(
+    deployments: Any, endpoints: FakeOnlineEndpoints, clock: FakeClock
+) -> None:
+    endpoints.create_headers = {"Retry-After": "37"}
+
+    result = deployments.begin_deploy(version(1), endpoint="slow", deployment="blue", strategy=Replace()).result()
+
+    assert result.succeeded
+    # Endpoint and deployment creation each answered Retry-After: 37; each first look waited for it.
+    assert clock.sleeps.count(37.0) == 2

@@ -9,6 +9,10 @@ Built from the official examples in ``shared/azure-rest-specs/azure-machinelearn
   SAS URL on this very server, and the blob calls azure-storage-blob makes against it;
 * models: ``GET {ws}/models/{name}`` (container with ``nextVersion``), ``GET/PUT {ws}/models/{name}/versions/{v}``,
   ``GET {ws}/models/{name}/versions`` (list);
+* datastores: ``GET {ws}/datastores/{name}`` and ``POST .../listSecrets`` (account key); with
+  :meth:`FakeAzureML.attach_storage` the workspace's blob storage is a real emulator (Azurite): code
+  uploads get a container SAS URL there and model versions registered from job outputs resolve to
+  ``azureml://.../datastores/workspaceblobstore/paths/azureml/<job>/<output>/`` like the service does;
 * the workspace (``GET {ws}``) with ``discoveryUrl`` and ``mlFlowTrackingUri`` pointing back here, the
   discovery document, run history ``/history/v1.0{ws}/runs/{id}/details`` (error details of failed
   jobs) and MLflow's ``/api/2.0/mlflow/runs/get`` under the tracking URI (metrics and params).
@@ -21,6 +25,7 @@ from __future__ import annotations
 import copy
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +70,9 @@ class FakeAzureML:
         self.blobs: dict[str, bytes] = {}
         self.models: dict[str, dict[str, dict[str, Any]]] = {}
         self.canceled: set[str] = set()
+        self.datastores: dict[str, dict[str, Any]] = {}
+        self.datastore_secrets: dict[str, str] = {}
+        self.code_container_url: Callable[[str], str] | None = None
         self._lock = threading.Lock()
         ws = re.escape(self.ws)
         route = service.route
@@ -88,6 +96,8 @@ class FakeAzureML:
         route("GET", ws + r"/models/(?P<name>[^/]+)/versions", self._list_versions)
         route("GET", ws + r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._get_version)
         route("PUT", ws + r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._put_version)
+        route("GET", ws + r"/datastores/(?P<name>[^/]+)", self._get_datastore)
+        route("POST", ws + r"/datastores/(?P<name>[^/]+)/listSecrets", self._datastore_secrets)
         route("GET", "/history/v1.0" + ws + r"/runs/(?P<name>[^/]+)/details", self._run_details)
         route("GET", "/mlflow/v1.0" + ws + r"/api/2.0/mlflow/runs/get", self._mlflow_run)
 
@@ -293,6 +303,21 @@ class FakeAzureML:
 
     def _pending_upload(self, request: Request, match: re.Match[str]) -> Response:
         container = f"{self.service.url}/blob/code-{match['name']}"
+        if self.code_container_url is not None:  # real storage: hand out its SAS URL, as the service does
+            sas_url = self.code_container_url(f"code-{match['name']}".lower())
+            blob_uri = sas_url.split("?", 1)[0]
+            return Response(
+                200,
+                {
+                    "blobReferenceForConsumption": {
+                        "blobUri": blob_uri,
+                        "storageAccountArmId": "/subscriptions/x/providers/Microsoft.Storage/storageAccounts/emulated",
+                        "credential": {"credentialType": "SAS", "sasUri": sas_url},
+                    },
+                    "pendingUploadId": match["version"],
+                    "pendingUploadType": "TemporaryBlobReference",
+                },
+            )
         return Response(
             200,
             {
@@ -407,5 +432,66 @@ class FakeAzureML:
                 409, {"error": {"code": "UserError", "message": "Cannot change the path of an existing asset"}}
             )
         resource = self._version_resource(name, version, request.json)
+        self._resolve_job_output(resource)
         self.models.setdefault(name, {})[version] = resource
         return Response(200 if existing else 201, copy.deepcopy(resource))
+
+    # -- datastores ----------------------------------------------------------------------------------
+
+    def attach_storage(
+        self,
+        *,
+        account: str,
+        key: str,
+        container: str,
+        code_container_url: Callable[[str], str],
+        endpoint: str = "core.windows.net",
+    ) -> None:
+        """Back the workspace with real blob storage: the default datastore and code uploads live there."""
+        self.datastores["workspaceblobstore"] = {
+            "datastoreType": "AzureBlob",
+            "accountName": account,
+            "containerName": container,
+            "endpoint": endpoint,
+            "protocol": "https",
+            "credentials": {"credentialsType": "AccountKey"},
+            "isDefault": True,
+            "serviceDataAccessAuthIdentity": "None",
+            "description": None,
+            "properties": {},
+            "tags": {},
+        }
+        self.datastore_secrets["workspaceblobstore"] = key
+        self.code_container_url = code_container_url
+
+    def _get_datastore(self, request: Request, match: re.Match[str]) -> Response:
+        properties = self.datastores.get(match["name"])
+        if properties is None:
+            return Response(404, {"error": {"code": "UserError", "message": "datastore not found"}})
+        return Response(
+            200,
+            {
+                "id": f"{self.ws}/datastores/{match['name']}",
+                "name": match["name"],
+                "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+                "properties": copy.deepcopy(properties),
+                "systemData": SYSTEM_DATA,
+            },
+        )
+
+    def _datastore_secrets(self, request: Request, match: re.Match[str]) -> Response:
+        key = self.datastore_secrets.get(match["name"])
+        if key is None:
+            return Response(404, {"error": {"code": "UserError", "message": "datastore not found"}})
+        return Response(200, {"secretsType": "AccountKey", "key": key})
+
+    def _resolve_job_output(self, resource: dict[str, Any]) -> None:
+        """``azureml://jobs/<job>/outputs/<output>`` -> the output's path on the default datastore."""
+        properties = resource["properties"]
+        uri = str(properties.get("modelUri") or "")
+        found = re.fullmatch(r"azureml://jobs/([^/]+)/outputs/([^/]+)/?", uri)
+        if found and "workspaceblobstore" in self.datastores:
+            properties["modelUri"] = (
+                f"azureml:/{self.ws.replace('/providers/Microsoft.MachineLearningServices', '')}"
+                f"/datastores/workspaceblobstore/paths/azureml/{found[1]}/{found[2]}/"
+            )

@@ -46,6 +46,13 @@ class FakeOnlineEndpoints:
         self.operations: dict[str, dict[str, Any]] = {}
         self.failing_models: set[str] = set()
         self.logs: dict[str, str] = {}
+        self.create_headers: dict[str, str] = dict(LRO_HEADERS)
+        """Extra headers of the 200/201 that starts an endpoint or deployment LRO (e.g. ``Retry-After``)."""
+        self.failure_error: dict[str, str] = {
+            "code": "DeploymentFailed",
+            "message": "The model failed to load; see the logs.",
+        }
+        """The ``error`` of a failed deployment operation (its ARM code decides the SDK's error class)."""
         self._lock = threading.Lock()
         base = re.escape(ws) + r"/onlineEndpoints"
         route = service.route
@@ -96,7 +103,7 @@ class FakeOnlineEndpoints:
         return "Succeeded"
 
     def _async_headers(self, op: str) -> dict[str, str]:
-        return {"Azure-AsyncOperation": f"{self.service.url}/operations/{op}", **LRO_HEADERS}
+        return {"Azure-AsyncOperation": f"{self.service.url}/operations/{op}", **self.create_headers}
 
     @staticmethod
     def _public(resource: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +257,7 @@ class FakeOnlineEndpoints:
         status = self._finish(op)
         body: dict[str, Any] = {"status": status}
         if status == "Failed":
-            body["error"] = {"code": "DeploymentFailed", "message": "The model failed to load; see the logs."}
+            body["error"] = dict(self.failure_error)
         return Response(200, body, dict(LRO_HEADERS))
 
     def _location_status(self, request: Request, match: re.Match[str]) -> Response:

@@ -115,6 +115,8 @@ class FakeDataFactory:
         self.plans: dict[str, RunPlan] = {}
         self.runs: dict[str, _Run] = {}
         self.triggers: dict[str, dict[str, Any]] = {}
+        self.visibility_delay = 0.0
+        """Seconds (fake clock) before a new run shows in ``queryPipelineRuns`` (GET sees it at once)."""
         self._lock = threading.RLock()
         p = FACTORY_PATH
         service.route("GET", p + r"/pipelines", self._list_pipelines)
@@ -286,7 +288,8 @@ class FakeDataFactory:
             return self._error(400, "InvalidRequest", "lastUpdatedAfter and lastUpdatedBefore are required")
         after, before = parse_iso(body["lastUpdatedAfter"]), parse_iso(body["lastUpdatedBefore"])
         with self._lock:
-            runs = [self._materialise(run) for run in self.runs.values()]
+            now = self._now()
+            runs = [self._materialise(run) for run in self.runs.values() if now - run.created >= self.visibility_delay]
         selected = [
             run
             for run in runs

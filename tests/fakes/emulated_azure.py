@@ -12,8 +12,9 @@ One :class:`EmulatedAzure` starts
 * ``devops``: the Azure DevOps organization (:mod:`tests.fakes.devops`) with an approval pipeline whose
   environment check is assigned to a release manager, who approves in the "web UI" (a thread) shortly
   after each approval appears;
-* ``storage``: Azurite (Microsoft's storage emulator, plain HTTP on loopback) behind a TLS front that
-  records every blob request and can inject faults like the other services.
+* ``storage``: Azurite (Microsoft's storage emulator, :mod:`tests.fakes.azurite`) behind a TLS front that
+  records every blob request and can inject faults like the other services; the SDK reaches it through
+  the ``blob_endpoint`` setting (datastore reads) and the SAS URLs the workspace hands out (code upload).
 
 What the fakes *do*, so that registration and validation see real files:
 
@@ -50,7 +51,7 @@ import random
 import re
 import shlex
 import shutil
-import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,7 @@ from urllib.parse import parse_qs, urlsplit
 import trustme
 
 from tests.fakes.azureml import FakeAzureML
+from tests.fakes.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, run_azurite
 from tests.fakes.azureml_endpoints import FakeOnlineEndpoints
 from tests.fakes.data_factory import COPY_ACTIVITY, FakeDataFactory, RunPlan
 from tests.fakes.devops import PIPELINE_ID, FakeDevOps, identity
@@ -80,8 +82,6 @@ FACTORY = "mlops-demo-adf"
 TENANT = "72f988bf-0000-0000-0000-000000000001"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 CLIENT_SECRET = "emulated-client-secret-value-7d1e"  # noqa: S105 - a fake's secret
-ACCOUNT = "devstoreaccount1"
-ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 DATASTORE = "workspaceblobstore"
 DATASTORE_CONTAINER = "azureml-blobstore"
 LAKE_CONTAINER = "lake"
@@ -137,8 +137,6 @@ class ChaosService(FakeService):
         self.chaos = chaos
         self.timeline: list[tuple[float, str, str]] = []
         if hostnames:  # a certificate naming the extra hosts (storage account style names)
-            import ssl
-
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.issue_cert("127.0.0.1", "localhost", *hostnames).configure_cert(context)
             self._server.socket.context = context  # accepted connections are wrapped with this one
@@ -172,78 +170,6 @@ class ArmService(ChaosService):
 # --- storage: Azurite behind a recording TLS front -----------------------------------------------------------
 
 
-def azurite_command() -> list[str]:
-    """How to start Azurite's blob service: ``AZURITE_BLOB``, ``azurite-blob`` on PATH, or a local npm install."""
-    explicit = os.environ.get("AZURITE_BLOB")
-    if explicit:
-        return shlex.split(explicit)
-    found = shutil.which("azurite-blob")
-    if found:
-        return [found]
-    root = Path(__file__).resolve().parents[2]
-    for candidate in (root / ".ci-node" / "node_modules" / ".bin" / "azurite-blob",
-                      root / "node_modules" / ".bin" / "azurite-blob"):
-        if candidate.exists():
-            return [str(candidate)]
-    raise FileNotFoundError("Azurite is not installed: npm install azurite (or set AZURITE_BLOB)")
-
-
-class Azurite:
-    """Azurite's blob service on 127.0.0.1 (plain HTTP, in memory)."""
-
-    def __init__(self) -> None:
-        self._process: subprocess.Popen[str] | None = None
-        self.port = 0
-
-    def start(self, timeout: float = 30.0) -> Azurite:
-        command = [
-            *azurite_command(),
-            "--blobHost", "127.0.0.1", "--blobPort", "0",
-            "--skipApiVersionCheck", "--loose", "--inMemoryPersistence", "--silent",
-        ]
-        self._process = subprocess.Popen(  # noqa: S603 - a fixed local command
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        deadline = time.monotonic() + timeout
-        assert self._process.stdout is not None
-        while time.monotonic() < deadline:
-            line = self._process.stdout.readline()
-            if not line:
-                break
-            match = re.search(r"listens on https?://127\.0\.0\.1:(\d+)", line)
-            if match:
-                self.port = int(match.group(1))
-                threading.Thread(target=self._drain, daemon=True).start()
-                return self
-        self.stop()
-        raise RuntimeError("Azurite did not start")
-
-    def _drain(self) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        for _ in self._process.stdout:
-            pass
-
-    @property
-    def url(self) -> str:
-        """Path-style account URL, e.g. ``http://127.0.0.1:10000/devstoreaccount1``."""
-        return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
-
-    def service_client(self) -> Any:
-        """A ``BlobServiceClient`` on the dev account (what the emulated services use internally)."""
-        from azure.storage.blob import BlobServiceClient
-
-        return BlobServiceClient(self.url, credential={"account_name": ACCOUNT, "account_key": ACCOUNT_KEY})
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-
-
 class StorageFront(ChaosService):
     """TLS in front of Azurite: records each blob request, injects faults, forwards the rest unchanged."""
 
@@ -258,7 +184,8 @@ class StorageFront(ChaosService):
         super()._dispatch(http)
 
     def _answer(self, request: Request) -> Response:
-        connection = http.client.HTTPConnection("127.0.0.1", self._azurite.port, timeout=60)
+        context = ssl.create_default_context(cafile=str(self._azurite.ca_path))
+        connection = http.client.HTTPSConnection("127.0.0.1", self._azurite.port, timeout=60, context=context)
         try:
             headers = {key: value for key, value in self._raw.headers if key.lower() != "connection"}
             connection.request(request.method, self._raw.path, body=request.body or None, headers=headers)
@@ -705,23 +632,31 @@ class EmulatedAzure:
     """
 
     def __init__(
-        self, workdir: Path, *, fault_rate: float = 0.0, seed: int = 0, azurite: Azurite | None = None
+        self,
+        workdir: Path,
+        *,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        ca: trustme.CA | None = None,
+        azurite: Azurite | None = None,
     ) -> None:
         self.workdir = workdir
         self.chaos = Chaos(rate=fault_rate, seed=seed)
-        self.ca = trustme.CA()
+        self.ca = ca or trustme.CA()
         self.ca_path = write_ca(self.ca, workdir)
-        self._own_azurite = azurite is None
-        self.azurite = azurite or Azurite()
+        self._given_azurite = azurite
         self._services: list[ChaosService] = []
         self._closers: list[Any] = []
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> EmulatedAzure:
-        if self._own_azurite:
-            self.azurite.start()
-            self._closers.append(self.azurite.stop)
+        if self._given_azurite is not None:
+            self.azurite = self._given_azurite
+        else:
+            stack = contextlib.ExitStack()
+            self.azurite = stack.enter_context(run_azurite(self.ca, self.workdir))
+            self._closers.append(stack.close)
         self.storage = StorageFront(self.ca, self.chaos, self.azurite).start()
         self.storage.storage_suffix = f"core.localhost:{self.storage.url.rsplit(':', 1)[1]}"
         self.login_service = ChaosService(self.ca, "login", self.chaos).start()

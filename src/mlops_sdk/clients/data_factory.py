@@ -19,7 +19,7 @@ from typing import Any
 from mlops_sdk.backends.spi.data_factory import DataFactoryService, WatchedRun
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.clock import utcnow
-from mlops_sdk.core.context import ambient_idempotency_key
+from mlops_sdk.core.context import ambient_idempotency_key, ambient_key_is_fresh
 from mlops_sdk.core.errors import ConfigurationError, OperationTimeoutError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
@@ -141,6 +141,8 @@ class DataFactoryClient(BaseClient):
         The idempotency key travels as pipeline parameter ``mlops_request_id``; a run already started
         with the same key is re-attached instead of starting a second one (a crashed script re-run
         with the same key waits for the first run). Without a key every call starts a new run.
+        A generated key, or the ambient key of a flow step's first attempt, cannot have started a run
+        yet: the run is then created with no lookup first (on Azure: no ``queryPipelineRuns``).
 
         Args:
             pipeline: Pipeline name.
@@ -159,10 +161,20 @@ class DataFactoryClient(BaseClient):
         values = check_parameters(info, parameters, coerce_strings=coerce_strings)
         if idempotency_key is not None:
             _require_name(idempotency_key, "idempotency_key")
-        key = idempotency_key or ambient_idempotency_key() or uuid.uuid4().hex
+        fresh = False
+        key = idempotency_key
+        if key is None:
+            key = ambient_idempotency_key()
+            fresh = key is not None and ambient_key_is_fresh()
+        if key is None:
+            key, fresh = uuid.uuid4().hex, True
         submitted_at = utcnow()
         run_id = service.start_refresh(
-            pipeline, values, idempotency_key=key, lineage=collect_lineage(self._context.config.base_dir)
+            pipeline,
+            values,
+            idempotency_key=key,
+            lineage=collect_lineage(self._context.config.base_dir),
+            fresh_key=fresh,
         )
         driver = _RefreshDriver(service, run_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=key)
         return self._operation(
@@ -226,11 +238,14 @@ class DataFactoryClient(BaseClient):
         *,
         timeout: float | None = None,
         progress: Callable[[ProgressEvent], None] | None = None,
+        with_outputs: bool = False,
     ) -> list[RefreshRun]:
         """Wait for many refreshes with ONE status request per poll cycle (not one per run).
 
         Returns the finished runs in the order given; failed and canceled runs are returned (check
-        ``run.status``), not raised.
+        ``run.status``), not raised, with their activities (the failed one named). Succeeded runs
+        carry their activities and outputs only with ``with_outputs=True`` on Azure (one
+        ``queryActivityruns`` per run); ``get_run(run_id)`` reads them for one run later.
 
         Raises:
             OperationTimeoutError: ``timeout`` seconds passed first (the runs keep going);
@@ -290,7 +305,7 @@ class DataFactoryClient(BaseClient):
             clock.sleep(delay)
             interval = min(polling.max_interval, interval * polling.factor)
         _log.info("wait_all: %d runs finished after %d status requests", len(watched), monitor.requests)
-        return [monitor.result(run.run_id) for run in watched]
+        return [monitor.result(run.run_id, activities=with_outputs) for run in watched]
 
     def resume_operation(self, token: str) -> Operation[RefreshRun]:
         """Rebuild a refresh operation from its continuation token."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -73,14 +73,31 @@ class Settings(BaseSettings):
     """Override of the Azure Resource Manager endpoint (sovereign clouds, private links, test fakes)."""
     authority_url: str | None = None
     """Override of the Microsoft Entra authority host."""
+    storage_suffix: str | None = None
+    """Override of the cloud's blob storage suffix (``core.windows.net``): ``https://<account>.blob.<suffix>``."""
+    blob_endpoint: str | None = None
+    """Blob endpoint for datastore reads, with ``{account}`` standing for the storage account, e.g.
+    ``https://{account}.privatelink.blob.core.windows.net`` or an emulator's ``https://127.0.0.1:10000/{account}``."""
     ca_bundle: Path | None = None
-    """CA bundle (PEM) trusted for every Azure and Azure DevOps connection."""
+    """CA bundle (PEM) trusted for every Azure and Azure DevOps connection (``REQUESTS_CA_BUNDLE`` is not read)."""
+    proxy: str | None = None
+    """HTTP(S) proxy URL (``http://host:port``) for every Azure connection; unset: ``HTTPS_PROXY`` is honoured."""
+    connect_timeout: float = Field(default=20.0, gt=0)
+    """Seconds to wait for a TCP/TLS connection to any Azure service."""
+    read_timeout: float = Field(default=120.0, gt=0)
+    """Seconds to wait for data on an open connection to any Azure service."""
     credential: CredentialKind = "auto"
     """Which azure-identity credential to use; ``auto`` picks the right one for the CI runner or desktop."""
     data_factory: str | None = None
     """Azure Data Factory name used by ``client.data_factory``."""
     data_factory_resource_group: str | None = None
     """Resource group of the factory, when it differs from the workspace's."""
+    data_factory_visibility_wait: float = Field(default=30.0, ge=0.0)
+    """Seconds to keep looking for a run whose ``createRun`` answer was lost before creating it again
+    (``queryPipelineRuns`` can lag behind ``createRun``)."""
+    endpoint_busy_wait: float = Field(default=1200.0, ge=0.0)
+    """Seconds an Azure ML endpoint/deployment PUT answered 409 (another operation in progress) is retried
+    before the rollout fails with ``ConflictError``."""
     devops: str | None = None
     """Azure DevOps project URL, e.g. ``https://dev.azure.com/org/project``."""
     devops_pat: SecretStr | None = None
@@ -99,6 +116,27 @@ class Settings(BaseSettings):
     """Largest polling interval of long-running operations (seconds); unset: the backend's (local 0.5, Azure 15)."""
     show_progress: bool | None = None
     """Progress bars for long waits: unset decides by terminal/notebook, true/false force."""
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("write the proxy as a URL with scheme and host, e.g. http://proxy.example.com:8080")
+        return value.strip()
+
+    @field_validator("blob_endpoint")
+    @classmethod
+    def _blob_endpoint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("https://", "http://")) or "{account}" not in value:
+            raise ValueError("write it as a URL containing {account}, e.g. https://{account}.blob.core.windows.net")
+        return value.strip().rstrip("/")
 
     @classmethod
     def settings_customise_sources(

@@ -15,12 +15,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["ambient_idempotency_key", "step_scope"]
+__all__ = ["ambient_idempotency_key", "ambient_key_is_fresh", "step_scope"]
 
 
 @dataclass
 class _Scope:
     key: str
+    first_attempt: bool = False
     used: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -29,9 +30,13 @@ _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("mlops_st
 
 
 @contextlib.contextmanager
-def step_scope(key: str) -> Iterator[None]:
-    """Make ``key`` the ambient idempotency key inside the block."""
-    token = _SCOPE.set(_Scope(key))
+def step_scope(key: str, *, first_attempt: bool = False) -> Iterator[None]:
+    """Make ``key`` the ambient idempotency key inside the block.
+
+    ``first_attempt``: the step never ran before in this flow run (per its journal), so its keys
+    cannot have started anything yet and backends may skip looking them up before creating.
+    """
+    token = _SCOPE.set(_Scope(key, first_attempt))
     try:
         yield
     finally:
@@ -46,3 +51,9 @@ def ambient_idempotency_key() -> str | None:
     with scope.lock:
         scope.used += 1
         return scope.key if scope.used == 1 else f"{scope.key}-{scope.used}"
+
+
+def ambient_key_is_fresh() -> bool:
+    """True inside the first attempt of a flow step (its ambient keys were never used before)."""
+    scope = _SCOPE.get()
+    return scope is not None and scope.first_attempt

@@ -246,7 +246,7 @@ class Flow:
         context = StepContext(self.name, self.run_id, name, key, attempt)
         started = self._clock.monotonic()
         try:
-            with step_scope(key):
+            with step_scope(key, first_attempt=entry is None):
                 value = action(context)
                 if isinstance(value, Operation):
                     value = value.result()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
+from mlops_sdk.backends.azure._http import HttpConfig
 from mlops_sdk.backends.azure.cloud import CloudEndpoints, cloud_endpoints
 from mlops_sdk.backends.base import Backend, DoctorCheck, require_modules
 from mlops_sdk.core.clock import Clock
@@ -37,24 +38,30 @@ class AzureBackend(Backend):
         self.workspace: AzureMLTarget = target
         if config.settings.devops_pat is not None:
             register_secret(config.settings.devops_pat.get_secret_value())
+        if self.http.proxy_password:
+            register_secret(self.http.proxy_password)
 
     @cached_property
     def cloud(self) -> CloudEndpoints:
         """The cloud's endpoints with the configured overrides."""
         return cloud_endpoints(self.config.settings)
 
+    @cached_property
+    def http(self) -> HttpConfig:
+        """CA bundle, proxy, timeouts and user agent applied to every client this backend creates."""
+        return HttpConfig.from_settings(self.config.settings)
+
     @property
     def connection_verify(self) -> str | bool:
         """What azure-core's ``connection_verify`` gets: the CA bundle path, or True."""
-        bundle = self.config.settings.ca_bundle
-        return str(bundle) if bundle is not None else True
+        return self.http.verify
 
     def get_credential(self) -> Any:
         """The credential passed in, else the one the settings select (created once)."""
         if self.credential is None:
             from mlops_sdk.backends.azure.credentials import create_credential
 
-            self.credential = create_credential(self.config.settings, self.cloud)
+            self.credential = create_credential(self.config.settings, self.cloud, http=self.http)
         return self.credential
 
     def require(self, *modules: str, purpose: str) -> None:
@@ -69,9 +76,9 @@ class AzureBackend(Backend):
             checks.append(DoctorCheck("azure extra", True, ", ".join(AZURE_EXTRA_MODULES) + " installed"))
         except ConfigurationError as error:
             checks.append(DoctorCheck("azure extra", False, error.message, "pip install 'mlops-sdk[azure]'"))
-        try:
-            from mlops_sdk.backends.azure.credentials import choose_credential_kind
+        from mlops_sdk.backends.azure.credentials import choose_credential_kind, summarize_credential_error
 
+        try:
             kind = choose_credential_kind(self.config.settings)
             self.get_credential().get_token(self.cloud.arm_scope)
             checks.append(DoctorCheck("credential", True, f"{kind}: token obtained for {self.cloud.resource_manager}"))
@@ -80,7 +87,7 @@ class AzureBackend(Backend):
                 DoctorCheck(
                     "credential",
                     False,
-                    f"no token for {self.cloud.resource_manager}: {type(error).__name__}: {error}",
+                    f"no token for {self.cloud.resource_manager}: {summarize_credential_error(error, with_fix=False)}",
                     "run `az login`, or set the 'credential' setting for your CI runner",
                 )
             )
@@ -89,16 +96,13 @@ class AzureBackend(Backend):
         return checks
 
     def _check_workspace(self) -> DoctorCheck:
-        from azure.core import PipelineClient
         from azure.core.pipeline.policies import BearerTokenCredentialPolicy
         from azure.core.rest import HttpRequest
 
         url = f"{self.cloud.resource_manager.rstrip('/')}{self.workspace.resource_id}?api-version={_WORKSPACE_API}"
         policy = BearerTokenCredentialPolicy(self.get_credential(), self.cloud.arm_scope)
         try:
-            client: Any = PipelineClient(
-                self.cloud.resource_manager, policies=[policy], connection_verify=self.connection_verify
-            )
+            client: Any = self.http.pipeline_client(self.cloud.resource_manager, policies=[policy])
             with client:
                 response = client.send_request(HttpRequest("GET", url))
         except Exception as error:  # unreachable endpoint: report it with the fix

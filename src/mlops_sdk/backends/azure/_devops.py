@@ -9,8 +9,9 @@ Shared by every capability that uses Azure DevOps (approvals now, ``client.pipel
   OAuth token, when the pipeline maps it into the step's environment), else a Microsoft Entra bearer
   token for Azure DevOps from the backend's credential, fetched on every request so long waits
   outlive one token.
-- **TLS**: the ``ca_bundle`` setting is trusted by every request (msrest only honours
-  ``REQUESTS_CA_BUNDLE``, so it is also exported there when unset).
+- **TLS, proxy, timeouts**: the backend's HTTP configuration is applied to every msrest client the
+  connection creates, including the location clients ``get_client`` builds internally for resource-area
+  discovery, through the connection's per-client hook; the process environment is never changed.
 
 The azure-devops package is imported lazily (it costs ~0.12 s and writes a cache under
 ``~/.azure-devops`` unless ``AZURE_DEVOPS_CACHE_DIR`` is set).
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from mlops_sdk.backends.azure._http import HttpConfig
+from mlops_sdk.backends.azure.errors import network_fix
 from mlops_sdk.core.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -132,8 +135,10 @@ def translate_devops_error(error: BaseException, *, what: str, operation_id: str
     """The :class:`MlopsError` for an exception raised by azure-devops / msrest / requests."""
     if isinstance(error, MlopsError):
         return error
-    name = type(error).__name__
-    if name == "AzureDevOpsAuthenticationError" or name == "AuthenticationError":
+    from azure.devops.exceptions import AzureDevOpsAuthenticationError, AzureDevOpsServiceError
+    from msrest.exceptions import AuthenticationError as MsrestAuthenticationError
+
+    if isinstance(error, (AzureDevOpsAuthenticationError, MsrestAuthenticationError)):
         return AuthenticationError(
             f"{what}: Azure DevOps refused the credentials ({error}); check devops_pat or the identity's access",
             backend="azure",
@@ -151,10 +156,12 @@ def translate_devops_error(error: BaseException, *, what: str, operation_id: str
         )
     if status is not None:
         return error_for_status(status, f"{what}: {reason}", backend="azure", operation_id=operation_id)
-    if name == "AzureDevOpsServiceError":  # the service answered, but the library dropped the status code
+    if isinstance(error, AzureDevOpsServiceError):  # the service answered, but the library dropped the status
         return ServiceResponseError(f"{what}: {reason}", backend="azure", operation_id=operation_id)
     return ServiceRequestError(
-        f"{what}: the request did not reach Azure DevOps ({name}: {error})", backend="azure", operation_id=operation_id
+        f"{what}: the request did not reach Azure DevOps; {network_fix(error)} ({type(error).__name__}: {error})",
+        backend="azure",
+        operation_id=operation_id,
     )
 
 
@@ -190,13 +197,13 @@ class DevOps:
     Args:
         project: Organization URL and project.
         authentication: An msrest ``Authentication`` (``BasicAuthentication``, a token authentication, ...).
-        verify: CA bundle path, or True for the system trust store.
+        http: CA bundle, proxy and timeouts for every request (default: system trust store, environment proxy).
     """
 
-    def __init__(self, project: DevOpsProject, authentication: Any, *, verify: str | bool = True) -> None:
+    def __init__(self, project: DevOpsProject, authentication: Any, *, http: HttpConfig | None = None) -> None:
         self.project = project
         self._auth = authentication
-        self._verify = verify
+        self._http = http or HttpConfig()
         self._connection: Any = None
         self._clients: dict[str, Any] = {}
         self._session: Any = None
@@ -220,12 +227,7 @@ class DevOps:
             authentication = BasicTokenAuthentication({"access_token": env["SYSTEM_ACCESSTOKEN"]})
         else:
             authentication = _credential_authentication(backend.get_credential())
-        verify = backend.connection_verify
-        if isinstance(verify, str) and not os.environ.get("REQUESTS_CA_BUNDLE"):
-            # msrest (and so azure-devops) builds connections we cannot reach; it honours only this variable.
-            os.environ["REQUESTS_CA_BUNDLE"] = verify
-            _log.info("trusting %s for Azure DevOps via REQUESTS_CA_BUNDLE", verify)
-        return cls(project, authentication, verify=verify)
+        return cls(project, authentication, http=backend.http)
 
     # -- the azure-devops package ---------------------------------------------------------------
 
@@ -235,17 +237,22 @@ class DevOps:
         if self._connection is None:
             from azure.devops.connection import Connection
 
-            self._connection = Connection(
-                base_url=self.project.organization_url, creds=self._auth, user_agent="mlops-sdk"
+            connection = Connection(
+                base_url=self.project.organization_url, creds=self._auth, user_agent=self._http.user_agent
             )
+            # Connection takes no TLS/proxy settings and builds private LocationClients inside get_client
+            # (resource-area discovery). Every client it creates passes through this per-instance hook
+            # when use_fiddler is set, so it is where the configuration reaches all of them.
+            connection.use_fiddler = True
+            connection._configure_client_for_fiddler = self._http.configure_msrest
+            self._http.configure_msrest(connection._client)  # the connection's own client (authenticate())
+            self._connection = connection
         return self._connection
 
     def _client(self, name: str) -> Any:
         if name not in self._clients:
             with devops_errors(f"connecting to Azure DevOps at {self.project.organization_url}"):
                 client = getattr(self.connection.clients_v7_1, f"get_{name}_client")()
-            if self._verify is not True:
-                client.config.connection.verify = self._verify
             self._clients[name] = client
         return self._clients[name]
 
@@ -311,13 +318,14 @@ class DevOps:
                 url,
                 params=query,
                 json=body,
-                verify=self._verify,
-                timeout=60,
+                **self._http.requests_kwargs(),
                 headers={"Accept": "application/json", "X-TFS-FedAuthRedirect": "Suppress"},
             )
         except requests.RequestException as error:
             raise ServiceRequestError(
-                f"{what}: the request did not reach Azure DevOps ({error})", backend="azure", operation_id=operation_id
+                f"{what}: the request did not reach Azure DevOps; {network_fix(error)} ({error})",
+                backend="azure",
+                operation_id=operation_id,
             ) from error
         if response.status_code >= 400:
             try:

@@ -14,18 +14,19 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from mlops_sdk.backends.azure._aml_shim import captured_notices
 from mlops_sdk.backends.azure.cloud import _KNOWN
 
 if TYPE_CHECKING:
     from mlops_sdk.backends.azure import AzureBackend
 
-__all__ = ["cloud_arguments", "create_ml_client", "quiet_azure"]
+__all__ = ["cloud_arguments", "create_ml_client", "initial_retry_after", "quiet_azure"]
 
 
 @contextlib.contextmanager
 def quiet_azure() -> Iterator[None]:
-    """Suppress azure-ai-ml warnings raised in the block (the caller's warning filters are restored)."""
-    with warnings.catch_warnings():
+    """Suppress azure-ai-ml warnings and console notices in the block (the caller's warning filters are restored)."""
+    with warnings.catch_warnings(), captured_notices():
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=UserWarning)
@@ -36,15 +37,17 @@ def quiet_azure() -> Iterator[None]:
 def cloud_arguments(backend: AzureBackend) -> dict[str, Any]:
     """``cloud=`` (and ``cloud_metadata=`` for custom endpoints) for ``MLClient``.
 
-    A known cloud with its default endpoints is passed by name. Any endpoint override registers a
+    A known cloud with its default endpoints is passed by name. Any endpoint override (storage suffix
+    included, so azure-ai-ml's own storage URLs follow sovereign and custom clouds) registers a
     cloud named after the endpoints (azure-ai-ml ignores a second registration of a name, so the name
     must change whenever the URLs do).
     """
     cloud = backend.cloud
     known = _KNOWN.get(cloud.name.lower())
-    if known is not None and (known.resource_manager, known.authority) == (cloud.resource_manager, cloud.authority):
+    current = (cloud.resource_manager, cloud.authority, cloud.storage_suffix)
+    if known is not None and (known.resource_manager, known.authority, known.storage_suffix) == current:
         return {"cloud": known.name}
-    digest = hashlib.sha1(f"{cloud.resource_manager}|{cloud.authority}".encode(), usedforsecurity=False)
+    digest = hashlib.sha1("|".join(current).encode(), usedforsecurity=False)
     name = f"{cloud.name}-{digest.hexdigest()[:10]}"
     resource_manager = cloud.resource_manager if cloud.resource_manager.endswith("/") else cloud.resource_manager + "/"
     return {
@@ -72,8 +75,27 @@ def create_ml_client(backend: AzureBackend) -> Any:
             subscription_id=workspace.subscription_id,
             resource_group_name=workspace.resource_group,
             workspace_name=workspace.workspace,
-            connection_verify=backend.connection_verify,
             enable_telemetry=False,
             show_progress=False,
+            retry_total=0,  # the SDK's own retry policy decides; azure-core's would run under it
+            **backend.http.core_kwargs(),
             **cloud_arguments(backend),
         )
+
+
+def initial_retry_after(poller: Any) -> float | None:
+    """The ``Retry-After`` of the 201/202 that started a long-running operation, if the service sent one.
+
+    azure-core keeps the first answer on its polling method (``_initial_response``, not public API:
+    tested in tests/azure so an azure-core change that moves it is noticed) and does NOT wait it
+    before its own first status request; the SDK's operation loop honours it instead.
+    """
+    from mlops_sdk.core.retry import parse_retry_after
+
+    method = poller.polling_method() if callable(getattr(poller, "polling_method", None)) else None
+    initial = getattr(method, "_initial_response", None)
+    response = getattr(initial, "http_response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    return parse_retry_after({str(key): str(value) for key, value in headers.items()})

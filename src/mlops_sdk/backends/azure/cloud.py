@@ -45,9 +45,11 @@ _KNOWN = {
 
 
 def cloud_endpoints(settings: Settings) -> CloudEndpoints:
-    """Endpoints for ``settings.cloud`` with ``resource_manager_url`` / ``authority_url`` overrides applied.
+    """Endpoints for ``settings.cloud`` with ``resource_manager_url`` / ``authority_url`` / ``storage_suffix``
+    overrides applied.
 
-    A custom cloud name is allowed when both overrides are given.
+    A custom cloud name is allowed when both URL overrides are given; its storage suffix is
+    ``storage_suffix`` when set, else ``core.windows.net``.
     """
     known = _KNOWN.get(settings.cloud.lower())
     if known is None:
@@ -64,5 +66,5 @@ def cloud_endpoints(settings: Settings) -> CloudEndpoints:
         name=known.name,
         resource_manager=settings.resource_manager_url or known.resource_manager,
         authority=settings.authority_url or known.authority,
-        storage_suffix=known.storage_suffix,
+        storage_suffix=(settings.storage_suffix or known.storage_suffix).strip(".").strip(),
     )

@@ -1,10 +1,11 @@
 """Azure Data Factory through azure-mgmt-datafactory (imported lazily, inside this module's functions).
 
 The management client runs with azure-core's retries OFF (``retry_total=0``): every call goes
-through the SDK's one retry policy (which honours ``Retry-After`` and sleeps on the backend's clock),
-and ``createRun`` (not idempotent) is only ever repeated after ``queryPipelineRuns`` proved that the
-previous attempt did not start a run: the idempotency key travels as pipeline parameter
-``mlops_request_id`` and is looked up before each attempt.
+through the SDK's one retry policy (which honours ``Retry-After`` and sleeps on the backend's clock).
+``createRun`` (not idempotent) carries the idempotency key as pipeline parameter ``mlops_request_id``;
+it is sent straight away for a fresh key, and repeated after an ambiguous failure (sent, no answer)
+only once a bounded wait for the key to show in ``queryPipelineRuns`` found nothing
+(``data_factory_visibility_wait``). See docs/data-factory.md for the remaining risk.
 
 Statuses are Data Factory's free strings (``Queued``, ``InProgress``, ``Canceling``, ``Succeeded``,
 ``Failed``, ``Cancelled``), mapped onto the one status enum with the native word kept.
@@ -17,13 +18,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mlops_sdk.backends.azure.errors import azure_errors
+from mlops_sdk.backends.azure.errors import azure_errors, is_ambiguous
 from mlops_sdk.backends.spi.data_factory import WatchedRun, refresh_failure
 from mlops_sdk.core.clock import utcnow
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
+from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status, status_from_adf
 from mlops_sdk.models.data_factory import (
     REQUEST_ID_PARAMETER,
@@ -48,7 +50,7 @@ __all__ = ["AzureDataFactoryService", "AzureRunMonitor", "create_service"]
 T = TypeVar("T")
 
 IDEMPOTENCY_WINDOW = timedelta(days=7)
-"""How far back ``mlops_request_id`` is looked up before creating a run."""
+"""How far back ``mlops_request_id`` is looked up before creating a run with a key that may be in use."""
 RETENTION = timedelta(days=45)
 """Data Factory keeps run history this long: the widest useful query window."""
 WATERMARK_MARGIN = timedelta(minutes=2)
@@ -135,8 +137,8 @@ class AzureDataFactoryService:
                 self._backend.workspace.subscription_id,
                 base_url=cloud.resource_manager,
                 credential_scopes=[cloud.arm_scope],
-                connection_verify=self._backend.connection_verify,
                 retry_total=0,
+                **self._backend.http.core_kwargs(),
             )
         return self._client
 
@@ -260,33 +262,97 @@ class AzureDataFactoryService:
 
     # -- runs ------------------------------------------------------------------------------------------
 
-    def _find_by_key(self, pipeline: str, key: str) -> str | None:
-        now = utcnow()
+    def _find_by_key(self, pipeline: str, key: str, *, since: datetime) -> str | None:
+        """The run of ``pipeline`` whose ``mlops_request_id`` is ``key``, among runs updated since ``since``."""
         body = {
-            "lastUpdatedAfter": _iso(now - IDEMPOTENCY_WINDOW),
-            "lastUpdatedBefore": _iso(now + _FUTURE),
+            "lastUpdatedAfter": _iso(since),
+            "lastUpdatedBefore": _iso(utcnow() + _FUTURE),
             "filters": [{"operand": "PipelineName", "operator": "Equals", "values": [pipeline]}],
+            "orderBy": [{"orderBy": "RunStart", "order": "DESC"}],
         }
         for run in self._query_runs(body, retry=False):
             if (run.get("parameters") or {}).get(REQUEST_ID_PARAMETER) == key:
                 return str(run["runId"])
         return None
 
-    def start_refresh(
-        self, pipeline: str, parameters: Mapping[str, Any], *, idempotency_key: str, lineage: Lineage
-    ) -> str:
-        """Look the key up, then ``createRun`` (no transport retries); repeat both on transient errors."""
-        body = {**parameters, REQUEST_ID_PARAMETER: idempotency_key}
+    def _await_visible(self, pipeline: str, key: str, *, since: datetime) -> str | None:
+        """After an ambiguous ``createRun``: look the key up until it shows or the visibility wait ends.
 
-        def attempt() -> str:
-            found = self._find_by_key(pipeline, idempotency_key)
+        ``queryPipelineRuns`` can lag behind ``createRun``; a single lookup right after a lost answer
+        would miss the run and the retry would start a second one. Lookups back off (0.5 s doubling,
+        at most 8 s apart) on the backend's clock; a lookup that itself fails transiently counts as
+        "not seen yet".
+        """
+        clock = self._backend.clock
+        wait = self._backend.config.settings.data_factory_visibility_wait
+        deadline = clock.monotonic() + wait
+        delay = 0.5
+        while True:
+            try:
+                found = self._find_by_key(pipeline, key, since=since - WATERMARK_MARGIN)
+            except MlopsError as error:
+                if not is_retryable(error):
+                    raise
+                found = None
+            if found is not None:
+                return found
+            remaining = deadline - clock.monotonic()
+            if remaining <= 0:
+                _log.warning(
+                    "run with mlops_request_id %s not visible after %gs; creating it again "
+                    "(raise data_factory_visibility_wait if the factory lags more)",
+                    key,
+                    wait,
+                )
+                return None
+            clock.sleep(min(delay, remaining))
+            delay = min(delay * 2, 8.0)
+
+    def start_refresh(
+        self,
+        pipeline: str,
+        parameters: Mapping[str, Any],
+        *,
+        idempotency_key: str,
+        lineage: Lineage,
+        fresh_key: bool = False,
+    ) -> str:
+        """``createRun`` straight away; look the key up only when it may already have started a run.
+
+        * ``fresh_key`` (a key generated for this call, or a flow step's first attempt): no lookup
+          before creating. Otherwise one lookup over the idempotency window first (re-attach).
+        * After an AMBIGUOUS failure (the request was sent but no answer came: dropped connection,
+          timeout, 5xx) the key is looked up with a bounded wait (``data_factory_visibility_wait``)
+          before creating again. A clean refusal (connection refused, 429, 4xx) needs no lookup.
+        """
+        body = {**parameters, REQUEST_ID_PARAMETER: idempotency_key}
+        if not fresh_key:
+            found = self._call(
+                f"looking up runs of pipeline {pipeline!r} keyed {idempotency_key!r}",
+                lambda: self._find_by_key(pipeline, idempotency_key, since=utcnow() - IDEMPOTENCY_WINDOW),
+            )
             if found is not None:
                 _log.info("re-attaching to pipeline run %s (mlops_request_id %s)", found, idempotency_key)
                 return found
-            response = self._once(
-                f"starting a run of pipeline {pipeline!r}",
-                lambda: self.client.pipelines.create_run(self.resource_group, self.factory, pipeline, body),
-            )
+        first_ambiguous: datetime | None = None
+
+        def attempt() -> str:
+            nonlocal first_ambiguous
+            if first_ambiguous is not None:
+                found = self._await_visible(pipeline, idempotency_key, since=first_ambiguous)
+                if found is not None:
+                    _log.info("the lost createRun had started run %s; re-attached", found)
+                    return found
+            sent = utcnow()
+            try:
+                response = self._once(
+                    f"starting a run of pipeline {pipeline!r}",
+                    lambda: self.client.pipelines.create_run(self.resource_group, self.factory, pipeline, body),
+                )
+            except MlopsError as error:
+                if is_ambiguous(error) and first_ambiguous is None:
+                    first_ambiguous = sent
+                raise
             return str(_raw(response)["runId"])
 
         return self._backend.retry_policy.call(attempt)
@@ -544,10 +610,12 @@ class AzureRunMonitor:
     def _count(self) -> None:
         self.requests += 1
 
-    def result(self, run_id: str) -> RefreshRun:
-        """The finished run (activity runs read once)."""
+    def result(self, run_id: str, *, activities: bool = True) -> RefreshRun:
+        """The finished run; its activity runs are read once, and for a succeeded run only if asked."""
         run = self._latest.get(run_id) or self._service._get_raw_run(run_id)
         if run_id not in self._activities:
+            if not activities and _status(run.get("status")) is Status.SUCCEEDED:
+                return _refresh_run(run, ())
             self._activities[run_id] = self._service._activity_runs(run)
         return _refresh_run(run, self._activities[run_id])
 

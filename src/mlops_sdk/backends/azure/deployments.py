@@ -14,22 +14,25 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
 
 from mlops_sdk.backends.azure import AzureBackend
-from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
+from mlops_sdk.backends.azure._mlclient import create_ml_client, initial_retry_after, quiet_azure
 from mlops_sdk.backends.azure.errors import azure_errors
 from mlops_sdk.backends.spi.deployments import ModelSpec, RolloutDriver, ScoreAnswer
 from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND, EndpointDriver
 from mlops_sdk.core.clock import Clock
-from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError, error_for_status
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    ConflictError,
+    MlopsError,
+    ResourceNotFoundError,
+    error_for_status,
+)
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
@@ -47,6 +50,7 @@ from mlops_sdk.models.deployments import (
 
 __all__ = ["AzureDeploymentService", "AzurePlatform", "create_service"]
 
+T = TypeVar("T")
 _log = get_logger(__name__)
 HISTORY_PREFIX = "mlops.history."
 HISTORY_KEEP = 20
@@ -106,6 +110,7 @@ class AzurePlatform:
         self.clock: Clock = backend.clock
         self._client: Any = None
         self._pollers: dict[tuple[str, str], Any] = {}
+        self._hints: dict[tuple[str, str], float | None] = {}
         self._pending: dict[str, list[HistoryEntry]] = {}
         self._keys: dict[str, str] = {}
 
@@ -130,9 +135,34 @@ class AzurePlatform:
             return False
         return True
 
-    def _put_endpoint(self, entity: Any, what: str) -> Any:
-        with quiet_azure(), azure_errors(what):
-            return self.ml.online_endpoints.begin_create_or_update(entity).result()
+    def _put_endpoint(self, entity: Any, what: str, *, wait_busy: bool = True) -> Any:
+        def put() -> Any:
+            with quiet_azure(), azure_errors(what):
+                return self.ml.online_endpoints.begin_create_or_update(entity).result()
+
+        return self._while_busy(put, what) if wait_busy else put()
+
+    def _while_busy(self, send: Callable[[], T], what: str) -> T:
+        """``send()``, repeated while the endpoint answers 409 (another operation in progress on it).
+
+        Azure ML refuses a PUT on an endpoint (or one of its deployments) while another operation runs
+        on it; that operation takes minutes. The 409 is waited out (honouring ``Retry-After``, else
+        backing off from 5 s to 60 s) until ``endpoint_busy_wait`` seconds passed, then raised as is.
+        """
+        clock = self.clock
+        deadline = clock.monotonic() + self._backend.config.settings.endpoint_busy_wait
+        delay = 5.0
+        while True:
+            try:
+                return send()
+            except ConflictError as error:
+                remaining = deadline - clock.monotonic()
+                if error.status_code != 409 or remaining <= 0:
+                    raise
+                wait = min(error.retry_after or delay, remaining)
+                _log.info("%s: the endpoint is busy (409); trying again in %.0fs", what, wait)
+                clock.sleep(wait)
+                delay = min(delay * 2, 60.0)
 
     def _model_reference(self, model: ModelSpec) -> Any:
         uri = model.uri
@@ -160,8 +190,19 @@ class AzurePlatform:
         from azure.ai.ml.entities import ManagedOnlineEndpoint
 
         entity = ManagedOnlineEndpoint(name=endpoint, auth_mode="key", tags={"mlops.created_by": current_identity()})
-        with quiet_azure(), azure_errors(f"creating online endpoint {endpoint!r}"):
-            self._pollers[(endpoint, "")] = self.ml.online_endpoints.begin_create_or_update(entity)
+        what = f"creating online endpoint {endpoint!r}"
+
+        def put() -> Any:
+            with quiet_azure(), azure_errors(what):
+                return self.ml.online_endpoints.begin_create_or_update(entity)
+
+        poller = self._while_busy(put, what)
+        self._pollers[(endpoint, "")] = poller
+        self._hints[(endpoint, "")] = initial_retry_after(poller)
+
+    def retry_hint(self, endpoint: str, deployment: str = "") -> float | None:
+        """The ``Retry-After`` of the create answer, once: the first status look waits that long."""
+        return self._hints.pop((endpoint, deployment), None)
 
     def endpoint_status(self, endpoint: str) -> tuple[Status, str | None]:
         """From the creation poller in this process, else from the endpoint's provisioning state."""
@@ -214,8 +255,15 @@ class AzurePlatform:
             instance_count=1,
             tags={_META: json.dumps(tag, separators=(",", ":"))[:256], "mlops.by": str(metadata.get("by"))},
         )
-        with quiet_azure(), azure_errors(f"creating deployment {deployment!r} on {endpoint!r}"):
-            self._pollers[(endpoint, deployment)] = self.ml.online_deployments.begin_create_or_update(entity)
+        what = f"creating deployment {deployment!r} on {endpoint!r}"
+
+        def put() -> Any:
+            with quiet_azure(), azure_errors(what):
+                return self.ml.online_deployments.begin_create_or_update(entity)
+
+        poller = self._while_busy(put, what)
+        self._pollers[(endpoint, deployment)] = poller
+        self._hints[(endpoint, deployment)] = initial_retry_after(poller)
 
     def deployment_status(self, endpoint: str, deployment: str) -> tuple[Status, str | None]:
         """From the creation poller in this process, else from the deployment's provisioning state."""
@@ -229,8 +277,8 @@ class AzurePlatform:
                     poller.result()
             except MlopsError as error:  # the deployment failed: a state, with the service's reason
                 self._pollers.pop((endpoint, deployment), None)
-                if is_retryable(error):
-                    raise
+                if is_retryable(error) or error.status_code in (401, 403, 409):
+                    raise  # transient, or a refusal whose class (and code, request id) the caller must see
                 return Status.FAILED, error.message
             self._pollers.pop((endpoint, deployment), None)
         with quiet_azure(), azure_errors(f"reading deployment {deployment!r}"):
@@ -245,13 +293,31 @@ class AzurePlatform:
         mirror = {str(k): int(v) for k, v in (entity.mirror_traffic or {}).items() if int(v)}
         return traffic, mirror
 
-    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
-        """GET the endpoint, replace both maps whole, add pending history tags, PUT it back (waits for the LRO)."""
+    def set_traffic(
+        self,
+        endpoint: str,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int],
+        *,
+        history: HistoryEntry | None = None,
+    ) -> None:
+        """GET the endpoint, replace both maps whole, add the history tags, PUT it back (waits for the LRO).
+
+        ``history`` and entries queued before ride on this PUT; if it fails they stay queued.
+        """
         entity = self.get_endpoint(endpoint)
         entity.traffic = {name: int(weight) for name, weight in traffic.items()}
         entity.mirror_traffic = {name: int(weight) for name, weight in mirror.items() if weight}
+        queued = list(self._pending.get(endpoint, []))
+        if history is not None:
+            self._pending[endpoint] = [*queued, history]
         self._apply_history(endpoint, entity)
-        self._put_endpoint(entity, f"updating the traffic of endpoint {endpoint!r}")
+        try:
+            self._put_endpoint(entity, f"updating the traffic of endpoint {endpoint!r}")
+        except BaseException:
+            if queued:  # the change did not happen: its own entry is dropped, older ones wait
+                self._pending[endpoint] = queued + self._pending.get(endpoint, [])
+            raise
 
     def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
         """POST to the scoring URI with the endpoint key (and ``azureml-model-deployment`` unless empty)."""
@@ -259,36 +325,30 @@ class AzurePlatform:
         if not uri:
             return ScoreAnswer(status=0, body=None, elapsed=0.0, message="the endpoint has no scoring URI yet")
         key = self._key(endpoint)
-        parts = urlsplit(uri)
-        verify = self._backend.connection_verify
-        context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        connection: http.client.HTTPConnection = (
-            http.client.HTTPSConnection(parts.hostname or "", port, timeout=60, context=context)
-            if parts.scheme == "https"
-            else http.client.HTTPConnection(parts.hostname or "", port, timeout=60)
-        )
-        body = json.dumps(payload).encode()
+        from azure.core.exceptions import AzureError
+        from azure.core.pipeline.policies import HeadersPolicy
+        from azure.core.rest import HttpRequest
+
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         if deployment:
             headers["azureml-model-deployment"] = deployment
+        # azure-core, not http.client: the configured CA bundle, proxy and timeouts apply (HTTPS_PROXY otherwise).
+        client = self._backend.http.pipeline_client(uri, policies=[HeadersPolicy(headers)])
         start = time.perf_counter()
         try:
-            connection.request("POST", parts.path or "/score", body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as error:
+            with client:
+                response = client.send_request(HttpRequest("POST", uri, content=json.dumps(payload).encode()))
+                data = response.read()
+        except AzureError as error:
             return ScoreAnswer(status=0, body=None, elapsed=time.perf_counter() - start, message=str(error))
-        finally:
-            connection.close()
         elapsed = time.perf_counter() - start
         try:
             parsed = json.loads(data) if data else None
         except ValueError:
             parsed = None
-        if response.status != 200:
+        if response.status_code != 200:
             message = parsed.get("message") if isinstance(parsed, dict) else data.decode("utf-8", "replace")[:300]
-            return ScoreAnswer(response.status, None, elapsed, str(message))
+            return ScoreAnswer(response.status_code, None, elapsed, str(message))
         return ScoreAnswer(200, parsed, elapsed)
 
     def _key(self, endpoint: str) -> str:
@@ -319,8 +379,11 @@ class AzurePlatform:
         """Queue an entry; it is written with the next endpoint PUT (traffic change or :meth:`flush`)."""
         self._pending.setdefault(entry.endpoint, []).append(entry)
 
-    def flush(self, endpoint: str) -> None:
-        """Write queued history entries that no traffic change carried (one endpoint PUT)."""
+    def flush(self, endpoint: str, *, wait_busy: bool = True) -> None:
+        """Write queued history entries that no traffic change carried (one endpoint PUT).
+
+        ``wait_busy=False``: a 409 (endpoint busy) is not waited out (after a failed rollout).
+        """
         if not self._pending.get(endpoint):
             return
         try:
@@ -328,8 +391,13 @@ class AzurePlatform:
         except ResourceNotFoundError:
             self._pending.pop(endpoint, None)
             return
+        queued = list(self._pending.get(endpoint, []))
         self._apply_history(endpoint, entity)
-        self._put_endpoint(entity, f"recording the history of endpoint {endpoint!r}")
+        try:
+            self._put_endpoint(entity, f"recording the history of endpoint {endpoint!r}", wait_busy=wait_busy)
+        except BaseException:
+            self._pending[endpoint] = queued + self._pending.get(endpoint, [])
+            raise
 
     def _apply_history(self, endpoint: str, entity: Any) -> None:
         pending = self._pending.pop(endpoint, [])
@@ -373,7 +441,10 @@ class _FlushingDriver(RolloutDriver):
         if result.status.is_terminal:
             platform = self._platform
             assert isinstance(platform, AzurePlatform)
-            platform.flush(self._state["endpoint"])
+            try:
+                platform.flush(self._state["endpoint"], wait_busy=result.status is not Status.FAILED)
+            except MlopsError as error:  # the history must not hide the rollout's own outcome
+                _log.warning("history of endpoint %r not written: %s", self._state["endpoint"], error)
         return result
 
 

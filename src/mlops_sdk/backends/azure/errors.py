@@ -14,7 +14,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.retry import parse_retry_after
 
-__all__ = ["azure_errors", "translate_error"]
+__all__ = ["azure_errors", "is_ambiguous", "network_fix", "translate_error"]
 
 _REQUEST_ID_HEADERS = (
     "x-ms-request-id",
@@ -44,6 +44,62 @@ def _request_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def network_fix(error: BaseException) -> str:
+    """What to change when a request never reached the service, naming the setting (TLS, proxy, timeout)."""
+    text = f"{type(error).__name__}: {error}"
+    cause: BaseException | None = error
+    for _ in range(6):  # the transport error is usually a few causes down
+        cause = cause.__cause__ or cause.__context__ if cause is not None else None
+        if cause is None:
+            break
+        text += f" | {type(cause).__name__}: {cause}"
+    lowered = text.lower()
+    if "proxy" in lowered or "tunnel connection failed" in lowered:
+        return (
+            "the proxy refused the connection or is unreachable: check the 'proxy' setting "
+            "(when it is unset, HTTPS_PROXY/NO_PROXY from the environment are used)"
+        )
+    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+        return (
+            "TLS verification failed: set 'ca_bundle' to a PEM file with the CA that signs the service's "
+            "certificate (behind a TLS-inspecting proxy: your proxy's root CA)"
+        )
+    if "timed out" in lowered or "timeout" in lowered:
+        return "the service did not answer in time: check network access, or raise connect_timeout/read_timeout"
+    return "check network access to the service and the 'proxy' and 'ca_bundle' settings"
+
+
+def _is_transport_error(error: BaseException) -> bool:
+    """requests/urllib3/msrest connection-level failures (no HTTP answer)."""
+    import requests
+
+    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+        return True
+    try:
+        from msrest.exceptions import ClientRequestError
+    except ImportError:  # azure-devops not installed
+        return False
+    return isinstance(error, ClientRequestError)
+
+
+_LRO_CODE_STATUS = {
+    "conflict": 409,
+    "operationinprogress": 409,
+    "anotheroperationinprogress": 409,
+    "authorizationfailed": 403,
+    "linkedauthorizationfailed": 403,
+    "forbidden": 403,
+}
+"""ARM error codes of a failed long-running operation that mean "409 Conflict" or "403 Forbidden"."""
+
+
+def _arm_code(error: BaseException) -> str | None:
+    """The ARM error code (``error.code`` of the body) azure-core parsed, if any."""
+    odata = getattr(error, "error", None)
+    code = getattr(odata, "code", None)
+    return str(code) if code else None
+
+
 def translate_error(error: BaseException, *, what: str, operation_id: str | None = None) -> MlopsError:
     """Return the :class:`MlopsError` for an exception raised by an Azure client library.
 
@@ -56,16 +112,19 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
         return error
     from azure.core import exceptions as core
 
-    name = type(error).__name__
+    from mlops_sdk.backends.azure.credentials import summarize_credential_error
+
     if isinstance(error, core.ClientAuthenticationError) and getattr(error, "status_code", None) is None:
         return AuthenticationError(
-            f"{what}: could not get a token ({error}). Sign in (az login) or check the credential settings",
+            f"{what}: could not get a token: {summarize_credential_error(error)}",
             backend="azure",
             operation_id=operation_id,
         )
-    if isinstance(error, (core.ServiceRequestError, ConnectionError, TimeoutError)):
+    if isinstance(error, (core.ServiceRequestError, ConnectionError, TimeoutError)) or _is_transport_error(error):
         return ServiceRequestError(
-            f"{what}: the request did not reach the service ({error})", backend="azure", operation_id=operation_id
+            f"{what}: the request did not reach the service; {network_fix(error)} ({error})",
+            backend="azure",
+            operation_id=operation_id,
         )
     status = getattr(error, "status_code", None)
     response = getattr(error, "response", None)
@@ -74,6 +133,11 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
     if isinstance(status, int):
         headers = _headers(response)
         reason = getattr(error, "message", None) or str(error)
+        code = _arm_code(error)
+        if status < 400 and code is not None:
+            # A long-running operation that failed: the poll answered 200 with the failure inside;
+            # its ARM error code says what kind of failure it was.
+            status = _LRO_CODE_STATUS.get(code.lower(), status)
         return error_for_status(
             status,
             f"{what}: {reason}",
@@ -81,12 +145,33 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
             backend="azure",
             operation_id=operation_id,
             request_id=_request_id(headers),
+            details={"error_code": code} if code else None,
         )
-    if isinstance(error, core.ServiceResponseError) or name in ("ConnectionError", "ReadTimeout", "ClientRequestError"):
+    if isinstance(error, core.ServiceResponseError):
         return ServiceRequestError(
-            f"{what}: the connection failed ({error})", backend="azure", operation_id=operation_id
+            f"{what}: the connection failed; {network_fix(error)} ({error})", backend="azure", operation_id=operation_id
         )
-    return MlopsError(f"{what}: {name}: {error}", backend="azure", operation_id=operation_id)
+    return MlopsError(f"{what}: {type(error).__name__}: {error}", backend="azure", operation_id=operation_id)
+
+
+_AMBIGUOUS_STATUS = frozenset({408, 500, 502, 503, 504})
+
+
+def is_ambiguous(error: MlopsError) -> bool:
+    """True when a failed request may have had its effect: it was sent and no clear refusal came back.
+
+    A dropped or reset connection after sending, a read timeout and 408/5xx answers are ambiguous
+    (the service may have acted before the answer was lost); a connection that never opened
+    (refused, DNS, TLS: azure-core's ``ServiceRequestError``), 429 and other 4xx answers are not.
+    """
+    if error.status_code is not None:
+        return error.status_code in _AMBIGUOUS_STATUS
+    from azure.core import exceptions as core
+
+    cause = error.__cause__
+    if isinstance(cause, core.ServiceRequestError) and not isinstance(cause, core.ServiceResponseError):
+        return False
+    return isinstance(error, ServiceRequestError) or isinstance(cause, (core.ServiceResponseError, TimeoutError))
 
 
 @contextlib.contextmanager

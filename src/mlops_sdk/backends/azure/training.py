@@ -7,9 +7,10 @@
 * **Code**: the job's ``code`` folder is snapshotted with the shared rules (``.amlignore`` /
   ``.gitignore``, no virtualenvs or caches, a warning above 100 MiB) into a temporary folder that
   azure-ai-ml uploads as a code asset.
-* **Metrics and params** are read through the workspace's MLflow tracking URI (the workspace's
-  ``mlFlowTrackingUri``, ``azureml://`` turned into ``https://``) with MLflow's own REST client and a
-  bearer token from the backend's credential: the MLflow run id of an Azure ML job is the job name.
+* **Metrics and params** are read from the workspace's MLflow tracking URI (the workspace's
+  ``mlFlowTrackingUri``, ``azureml://`` turned into ``https://``; MLflow's REST ``runs/get``) with an
+  azure-core client carrying the backend's HTTP configuration and a bearer token from the backend's
+  credential (MLflow itself is not needed): the MLflow run id of an Azure ML job is the job name.
 * **Failure details** come from the run history service (``.../runs/{name}/details`` on the
   workspace's discovery ``api`` endpoint), the same call ``MLClient.jobs.stream`` makes, because the
   job resource itself carries no error.
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends._snapshot import copy_snapshot
+from mlops_sdk.backends.azure._aml_shim import run_details, storage_settings
 from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
 from mlops_sdk.backends.azure.errors import azure_errors
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
@@ -68,8 +70,10 @@ def aml_errors(what: str, *, operation_id: str | None = None) -> Iterator[None]:
             with azure_errors(what, operation_id=operation_id):
                 yield
         except MlopsError as error:
+            from azure.ai.ml.exceptions import UserErrorException, ValidationException
+
             cause = error.__cause__
-            if cause is not None and type(cause).__name__ in ("ValidationException", "UserErrorException"):
+            if isinstance(cause, (ValidationException, UserErrorException)):
                 raise ConfigurationError(f"{what}: {cause}", backend="azure", operation_id=operation_id) from cause
             raise
 
@@ -80,7 +84,7 @@ class AzureTrainingService:
     def __init__(self, backend: AzureBackend) -> None:
         self._backend = backend
         self._ml: Any = None
-        self._mlflow: Any = None
+        self._mlflow: tuple[Any, str] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -121,7 +125,11 @@ class AzureTrainingService:
                 if not first and self._find(name) is not None:
                     return  # the earlier attempt did create it; its answer was lost
                 first = False
-                with aml_errors(f"creating Azure ML job {name}", operation_id=name):
+                # The code upload's blob clients are built inside azure-ai-ml: the shim hands them our settings.
+                with (
+                    aml_errors(f"creating Azure ML job {name}", operation_id=name),
+                    storage_settings(self._backend.http.core_kwargs()),
+                ):
                     self.ml.jobs.create_or_update(entity)
 
             self._backend.retry_policy.call(create)
@@ -215,7 +223,7 @@ class AzureTrainingService:
         """The error the run history reports for a failed job (code and message)."""
         try:
             with aml_errors(f"reading the error of Azure ML job {name}", operation_id=name):
-                details = self.ml.jobs._runs_operations.get_run_details(name)
+                details = run_details(self.ml, name)
         except MlopsError as error:
             _log.info("no run history details for %s: %s", name, error)
             return f"Azure ML job {name} failed (its error details could not be read: {error.message})"
@@ -226,49 +234,44 @@ class AzureTrainingService:
         return f"Azure ML job {name} failed: {code}{root.message}"
 
     def _mlflow_data(self, name: str) -> tuple[dict[str, float], dict[str, str]]:
-        store = self._mlflow_store()
-        try:
+        """Latest metrics and params of the job's MLflow run (``GET .../api/2.0/mlflow/runs/get``)."""
+        from azure.core.rest import HttpRequest
+
+        client, host = self._mlflow_client()
+        url = f"{host}/api/2.0/mlflow/runs/get"
+
+        def get() -> Any:
             with aml_errors(f"reading MLflow metrics of Azure ML job {name}", operation_id=name):
-                run = store.get_run(name)
-        except ResourceNotFoundError:
-            return {}, {}
-        except MlopsError:
-            raise
-        metrics = {str(k): float(v) for k, v in run.data.metrics.items()}
-        params = {str(k): str(v) for k, v in run.data.params.items()}
+                response = client.send_request(HttpRequest("GET", url, params={"run_id": name}))
+                if response.status_code == 404:
+                    return None  # no MLflow run (yet): the job logged nothing
+                response.raise_for_status()
+                return response.json()
+
+        body = self._backend.retry_policy.call(get)
+        data = (body or {}).get("run", {}).get("data", {})
+        metrics = {str(m["key"]): float(m["value"]) for m in data.get("metrics", [])}
+        params = {str(p["key"]): str(p["value"]) for p in data.get("params", [])}
         return metrics, params
 
-    def _mlflow_store(self) -> Any:
+    def _mlflow_client(self) -> tuple[Any, str]:
+        """A PipelineClient for the workspace's MLflow tracking URI (and that URI as https), HTTP config applied."""
         with self._lock:
             if self._mlflow is not None:
                 return self._mlflow
-        from mlops_sdk.backends.base import require_modules
-
-        require_modules(("mlflow",), extra="local", purpose="reading Azure ML metrics through MLflow")
         with aml_errors("reading the workspace's MLflow tracking URI"):
             workspace = self.ml.workspaces.get(self._backend.workspace.workspace)
         uri = workspace.mlflow_tracking_uri
         if not uri:
             raise ConfigurationError(f"workspace {self._backend.workspace.workspace} reports no MLflow tracking URI")
-        host = re.sub(r"^azureml://", "https://", uri)
-        with quiet_azure():
-            from mlflow.store.tracking import rest_store
-            from mlflow.utils import rest_utils
-        host_creds: Any = rest_utils.MlflowHostCreds
-        rest: Any = rest_store.RestStore
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 
-        credential = self._backend.get_credential()
-        scope = self._backend.cloud.arm_scope
-        verify = self._backend.connection_verify
-
-        def creds() -> Any:
-            token = credential.get_token(scope).token
-            return host_creds(host, token=token, server_cert_path=verify if isinstance(verify, str) else None)
-
-        store = _MlflowErrors(rest(creds))
+        host = re.sub(r"^azureml://", "https://", uri).rstrip("/")
+        policy = BearerTokenCredentialPolicy(self._backend.get_credential(), self._backend.cloud.arm_scope)
+        client = self._backend.http.pipeline_client(host, policies=[policy])
         with self._lock:
-            self._mlflow = store
-        return store
+            self._mlflow = (client, host)
+        return client, host
 
     def _to_run(
         self,
@@ -299,21 +302,6 @@ class AzureTrainingService:
             created_at=created,
             error=error,
         )
-
-
-class _MlflowErrors:
-    """MLflow's RestStore with its ``RESOURCE_DOES_NOT_EXIST`` turned into a 404 azure-style error."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def get_run(self, run_id: str) -> Any:
-        try:
-            return self._store.get_run(run_id)
-        except Exception as error:
-            if getattr(error, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
-                raise ResourceNotFoundError(f"no MLflow run {run_id}", backend="azure") from error
-            raise
 
 
 def _guess_type(uri: str) -> str:

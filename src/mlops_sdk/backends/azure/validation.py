@@ -1,20 +1,18 @@
 """Validation on Azure ML: models are downloaded from the workspace and scored on this machine.
 
-``load_model`` downloads the version's files with azure-ai-ml (``MLClient.models.download``, which
-reads the workspace datastore) into a temporary folder owned by this service, then loads the MLflow
-model like the local backend does. Training metrics come from the training service (the job's MLflow
-metrics). Data on a datastore (``azureml://datastores/<name>/paths/<path>``, e.g. a refresh output) is
-copied to the same folder for checks to read: the datastore's account, container and key or SAS come
-from ``MLClient.datastores.get(..., include_secrets=True)`` and the blob is read with azure-storage-blob
-at the configured blob endpoint (``blob_endpoint`` / ``storage_suffix``), with the backend's HTTP settings. The report is recorded as tags on the model version through the Azure model service
-(``mlops.validation.*`` and the lineage tag ``mlops.validation_digest``); Azure keeps no whole report,
-so write ``report.to_json()`` / ``to_html()`` to your pipeline's artifacts.
+``load_model`` downloads the version's files from its datastore with the backend's own blob client
+(its HTTP configuration and endpoint settings apply, see ``_storage``) into a temporary folder owned
+by this service, then loads the MLflow model like the local backend does. Training metrics come from
+the training service (the job's MLflow metrics). Data on a datastore (``azureml://datastores/<name>/paths/
+<file>``, e.g. a refresh output) is copied into the same folder by ``fetch_data`` for checks to read, with
+the same blob client. The report is recorded as tags on the model version
+through the Azure model service (``mlops.validation.*`` and the lineage tag ``mlops.validation_digest``);
+Azure keeps no whole report, so write ``report.to_json()`` / ``to_html()`` to your pipeline's artifacts.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import tempfile
 import threading
@@ -22,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends._mlflow_model import MlflowPredictor
+from mlops_sdk.backends.azure._aml_shim import storage_settings
+from mlops_sdk.backends.azure._storage import download_file, download_folder, parse_datastore_uri
 from mlops_sdk.backends.azure.training import aml_errors
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.backends.spi.training import TrainingService
@@ -34,24 +34,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AzureValidationService", "create_service"]
 
-_DATASTORE_URI = re.compile(
-    r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
-    r"datastores/(?P<datastore>[^/]+)/paths/(?P<path>[^?#]+)$",
-    re.IGNORECASE,
-)
-
 
 def create_service(backend: AzureBackend) -> AzureValidationService:
     """Entry point used by ``Backend.service("validation", ...)``."""
     return AzureValidationService(backend)
-
-
-def _account_url(backend: AzureBackend, account: str) -> str:
-    """The blob endpoint of ``account``: the ``blob_endpoint`` template, else ``https://<account>.blob.<suffix>``."""
-    template = backend.config.settings.blob_endpoint
-    if template:
-        return template.replace("{account}", account)
-    return f"https://{account}.blob.{backend.cloud.storage_suffix}"
 
 
 class AzureValidationService:
@@ -83,15 +69,26 @@ class AzureValidationService:
             partial = target.with_name(target.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
-            with aml_errors(f"downloading model {model.ref} from Azure ML", operation_id=model.ref):
-                self._ml().models.download(model.name, model.version, download_path=str(partial))
+            self._download(model, partial)
             partial.replace(target)
         return MlflowPredictor(target, ref=model.ref)
 
+    def _download(self, model: ModelVersion, folder: Path) -> None:
+        """Datastore paths with our own blob client (HTTP configuration, endpoint settings), others via azure-ai-ml."""
+        ml = self._ml()
+        with aml_errors(f"downloading model {model.ref} from Azure ML", operation_id=model.ref):
+            uri = str(ml.models.get(model.name, model.version).path or "")
+            location = parse_datastore_uri(uri)
+            if location is not None:
+                download_folder(self._backend, ml, location, folder)
+            else:  # registry assets: azure-ai-ml's own download, its blob clients given our configuration
+                with storage_settings(self._backend.http.core_kwargs()):
+                    ml.models.download(model.name, model.version, download_path=str(folder))
+
     def fetch_data(self, uri: str) -> Path:
-        """Copy one datastore file (``azureml://datastores/<name>/paths/<path>``) here, once per service."""
-        match = _DATASTORE_URI.match(uri)
-        if match is None or match["path"].endswith("/"):
+        """Copy one datastore file (``azureml://datastores/<name>/paths/<file>``) here, once per service."""
+        location = parse_datastore_uri(uri)
+        if location is None or not location.path or location.path.endswith("/"):
             raise ConfigurationError(
                 f"cannot read {uri}: on Azure, checks read one file on a workspace datastore "
                 "(azureml://datastores/<name>/paths/<file>), a DataFrame or a local file",
@@ -99,36 +96,14 @@ class AzureValidationService:
                 details={"uri": uri},
             )
         digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
-        target = self._download_folder() / "data" / digest / Path(match["path"]).name
-        if target.is_file():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        with aml_errors(f"reading {uri}", operation_id=uri):
-            blob = self._blob(match["datastore"], match["path"])
-            with partial.open("wb") as handle:
-                blob.download_blob().readinto(handle)
-        partial.replace(target)
+        target = self._download_folder() / "data" / digest / Path(location.path).name
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            with aml_errors(f"reading {uri}", operation_id=uri):
+                download_file(self._backend, self._ml(), location, partial)
+            partial.replace(target)
         return target
-
-    def _blob(self, datastore: str, path: str) -> Any:
-        from azure.storage.blob import BlobClient
-
-        store = self._ml().datastores.get(datastore, include_secrets=True)
-        account = str(store.account_name)
-        secrets = getattr(store, "credentials", None)
-        credential: Any = getattr(secrets, "account_key", None)
-        if credential:
-            credential = {"account_name": account, "account_key": credential}
-        else:
-            credential = getattr(secrets, "sas_token", None) or self._backend.get_credential()
-        return BlobClient(
-            _account_url(self._backend, account),
-            container_name=str(store.container_name),
-            blob_name=path,
-            credential=credential,
-            **self._backend.http.core_kwargs(),
-        )
 
     def training_metrics(self, model: ModelVersion) -> dict[str, float]:
         """The metrics of the Azure ML job the version was registered from."""

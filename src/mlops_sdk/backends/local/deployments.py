@@ -252,6 +252,10 @@ class LocalPlatform:
                 raise
         server.admin("PUT", f"deployments/{deployment}", {"model_path": str(target), "metadata": metadata})
 
+    def retry_hint(self, endpoint: str, deployment: str = "") -> float | None:
+        """The local server gives no hint: loading is synchronous."""
+        return None
+
     def deployment_status(self, endpoint: str, deployment: str) -> tuple[Status, str | None]:
         """Loading is synchronous in the admin call: loaded means SUCCEEDED."""
         state = self.running(endpoint).admin("GET", "state")
@@ -265,9 +269,18 @@ class LocalPlatform:
         traffic = {name: int(state["traffic"].get(name, 0)) for name in state["deployments"]}
         return traffic, {name: int(value) for name, value in state["mirror"].items()}
 
-    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
-        """One admin call swapping both maps."""
+    def set_traffic(
+        self,
+        endpoint: str,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int],
+        *,
+        history: HistoryEntry | None = None,
+    ) -> None:
+        """One admin call swapping both maps, then the history row describing it."""
         self.running(endpoint).admin("PUT", "traffic", {"traffic": dict(traffic), "mirror": dict(mirror)})
+        if history is not None:
+            self.record(history)
 
     def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
         """POST the payload to one deployment (``/score`` for ``input_data``, else ``/invocations``)."""

@@ -83,8 +83,12 @@ class RunMonitor(Protocol):
         """Look at every watched run that is not finished yet; return the latest state of each."""
         ...
 
-    def result(self, run_id: str) -> RefreshRun:
-        """The full run (activities, outputs) once :meth:`poll` reported it finished."""
+    def result(self, run_id: str, *, activities: bool = True) -> RefreshRun:
+        """The run once :meth:`poll` reported it finished.
+
+        With ``activities=False`` a backend may leave the activities (and the outputs they report) of a
+        SUCCEEDED run empty to save a request per run; failed and canceled runs always carry them.
+        """
         ...
 
 
@@ -108,9 +112,19 @@ class DataFactoryService(Protocol):
         ...
 
     def start_refresh(
-        self, pipeline: str, parameters: Mapping[str, Any], *, idempotency_key: str, lineage: Lineage
+        self,
+        pipeline: str,
+        parameters: Mapping[str, Any],
+        *,
+        idempotency_key: str,
+        lineage: Lineage,
+        fresh_key: bool = False,
     ) -> str:
-        """Start a run (or re-attach to the run already started with ``idempotency_key``); return its id."""
+        """Start a run (or re-attach to the run already started with ``idempotency_key``); return its id.
+
+        ``fresh_key`` says the key cannot have started a run yet (generated for this call, or a flow
+        step's first attempt): a backend whose lookup costs requests may then skip it.
+        """
         ...
 
     def start_rerun(self, run_id: str, *, from_failure: bool, start_activity: str | None) -> tuple[str, str]:

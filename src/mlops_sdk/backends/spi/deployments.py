@@ -20,7 +20,14 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from mlops_sdk.core.clock import Clock
-from mlops_sdk.core.errors import ConfigurationError, ConflictError, MlopsError, OperationFailedError
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    ConflictError,
+    MlopsError,
+    OperationFailedError,
+    ServiceResponseError,
+    error_from_dict,
+)
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import OperationDriver, PollResult
@@ -54,6 +61,8 @@ __all__ = [
 DEPLOY_KIND = "deployments.deploy"
 ROLLBACK_KIND = "deployments.rollback"
 _NOT_READY = {0, 404, 408, 429, 502, 503, 504}
+_REFUSALS = {401, 403, 409}
+"""Statuses a rollout fails with as the service's own error class (not ``OperationFailedError``)."""
 _STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
 _log = get_logger(__name__)
 
@@ -121,6 +130,11 @@ class EndpointPlatform(Protocol):
         """Start creating or updating a deployment with 0 % traffic (does not wait)."""
         ...
 
+    def retry_hint(self, endpoint: str, deployment: str = "") -> float | None:
+        """Seconds the service asked to wait before the first status look at what was just created
+        (``Retry-After`` of its 201/202), handed out once; ``None`` when it said nothing."""
+        ...
+
     def deployment_status(self, endpoint: str, deployment: str) -> tuple[Status, str | None]:
         """Provisioning state of the deployment."""
         ...
@@ -129,8 +143,19 @@ class EndpointPlatform(Protocol):
         """The full live traffic map and mirror map, read fresh."""
         ...
 
-    def set_traffic(self, endpoint: str, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
-        """Replace BOTH maps with the given full maps and wait until the change is in effect."""
+    def set_traffic(
+        self,
+        endpoint: str,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int],
+        *,
+        history: HistoryEntry | None = None,
+    ) -> None:
+        """Replace BOTH maps with the given full maps and wait until the change is in effect.
+
+        ``history`` describes the change: it is written together with it (on Azure in the same
+        endpoint PUT, as a tag), never by a separate request.
+        """
         ...
 
     def score(self, endpoint: str, deployment: str, payload: Any) -> ScoreAnswer:
@@ -440,11 +465,23 @@ class RolloutDriver:
         if not s.get("endpoint_begun"):
             self._platform.begin_endpoint(s["endpoint"])
             s["endpoint_begun"] = True
+            hint = self._platform.retry_hint(s["endpoint"])
+            if hint:  # the create answer's Retry-After: the first look waits for it
+                return PollResult(
+                    Status.RUNNING,
+                    native_status="Creating",
+                    message=f"creating endpoint {s['endpoint']}",
+                    retry_after=hint,
+                )
         status, message = self._platform.endpoint_status(s["endpoint"])
         if status is Status.FAILED:
             return self._fail(f"creating endpoint {s['endpoint']!r} failed: {message}")
         if status is not Status.SUCCEEDED:
-            return PollResult(Status.RUNNING, native_status=message, message=f"creating endpoint {s['endpoint']}")
+            return PollResult(
+                Status.RUNNING,
+                native_status=message,
+                message=f"creating endpoint {s['endpoint']}",
+            )
         s["phase"] = "deployment"
         return self._phase_deployment()
 
@@ -489,12 +526,21 @@ class RolloutDriver:
                 self._record("deploy", traffic, mirror)
             s["previous"] = previous
             s["deployment_begun"] = True
+            hint = platform.retry_hint(endpoint, name)
+            if hint:  # the create answer's Retry-After: the first look waits for it
+                return PollResult(
+                    Status.RUNNING, native_status="Creating", message=f"creating deployment {name}", retry_after=hint
+                )
         status, message = platform.deployment_status(endpoint, name)
         if status is Status.FAILED:
             s["log_tail"] = self._log_tail()
             return self._fail(f"deployment {name!r} failed to start: {message}")
         if status is not Status.SUCCEEDED:
-            return PollResult(Status.RUNNING, native_status=message, message=f"creating deployment {name}")
+            return PollResult(
+                Status.RUNNING,
+                native_status=message,
+                message=f"creating deployment {name}",
+            )
         s["phase"] = "step"
         s["scoring_uri"] = platform.scoring_uri(endpoint)
         return self._phase_step()
@@ -543,8 +589,7 @@ class RolloutDriver:
             new_traffic = shift_traffic(traffic, name, percent)
             new_mirror = {key: value for key, value in mirror.items() if key != name}
         if new_traffic != traffic or new_mirror != mirror:  # e.g. a first deployment is at 100 % from step one
-            platform.set_traffic(endpoint, new_traffic, new_mirror)
-            self._record("traffic", new_traffic, new_mirror)
+            self._set_traffic("traffic", new_traffic, new_mirror)
         s["steps"].append(
             StepResult(
                 percent=percent, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
@@ -614,8 +659,7 @@ class RolloutDriver:
         if new_traffic == traffic and new_mirror == mirror:
             s["changed"] = False
         else:
-            platform.set_traffic(endpoint, new_traffic, new_mirror)
-            self._record("rollback", new_traffic, new_mirror, reason="rollback requested")
+            self._set_traffic("rollback", new_traffic, new_mirror, reason="rollback requested")
         s["steps"].append(
             StepResult(
                 percent=100, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
@@ -718,8 +762,9 @@ class RolloutDriver:
         restored = {name: int(previous["traffic"].get(name, 0)) for name in traffic}
         restored_mirror = {name: int(weight) for name, weight in previous.get("mirror", {}).items() if name in traffic}
         if restored != traffic or restored_mirror != mirror:
-            platform.set_traffic(endpoint, restored, restored_mirror)
-        self._record("rollback", restored, restored_mirror, reason=reason)
+            self._set_traffic("rollback", restored, restored_mirror, reason=reason)
+        else:
+            self._record("rollback", restored, restored_mirror, reason=reason)
         s["final_traffic"], s["final_mirror"] = restored, restored_mirror
 
     def _cancel_now(self) -> PollResult:
@@ -755,6 +800,18 @@ class RolloutDriver:
         s = self._state
         s.setdefault("finished_at", _iso(self._platform.clock.now()))
         outcome = s["outcome"]
+        if outcome == "failed" and isinstance(error, ServiceResponseError) and error.status_code in _REFUSALS:
+            # The service refused (401, 403, 409): that class, status code, ARM code and request id are
+            # what the caller acts on, not a generic OperationFailedError. Kept in the state (tokens).
+            error.operation_id = error.operation_id or self._id
+            error.details.setdefault("reason", s.get("reason"))
+            error.details.setdefault("log_tail", s.get("log_tail"))
+            s["refusal"] = error.to_dict()
+        if outcome == "failed" and s.get("refusal"):
+            refusal = error_from_dict(s["refusal"])
+            if error is not None:
+                refusal.__cause__ = error
+            return PollResult(Status.FAILED, native_status="Failed", message=s.get("reason"), error=refusal)
         if outcome == "failed":
             tail = s.get("log_tail")
             failure = OperationFailedError(
@@ -775,23 +832,34 @@ class RolloutDriver:
     def _record(
         self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
     ) -> None:
+        self._platform.record(self._entry(action, traffic, mirror, reason=reason))
+
+    def _set_traffic(
+        self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
+    ) -> None:
+        """Change the traffic and write its history entry with the same change (one endpoint PUT on Azure)."""
+        s = self._state
+        entry = self._entry(action, traffic, mirror, reason=reason)
+        self._platform.set_traffic(s["endpoint"], traffic, mirror, history=entry)
+
+    def _entry(
+        self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
+    ) -> HistoryEntry:
         s = self._state
         model = s.get("model") or {}
-        self._platform.record(
-            HistoryEntry(
-                endpoint=s["endpoint"],
-                action=action,  # type: ignore[arg-type]
-                deployment=s.get("deployment"),
-                model=model.get("ref") or s.get("target_model"),
-                model_uri=model.get("uri"),
-                traffic=dict(traffic),
-                mirror=dict(mirror),
-                reason=reason,
-                operation_id=self._id,
-                at=self._platform.clock.now(),
-                by=s.get("by"),
-                lineage=Lineage.model_validate(s.get("lineage") or {}),
-            )
+        return HistoryEntry(
+            endpoint=s["endpoint"],
+            action=action,  # type: ignore[arg-type]
+            deployment=s.get("deployment"),
+            model=model.get("ref") or s.get("target_model"),
+            model_uri=model.get("uri"),
+            traffic=dict(traffic),
+            mirror=dict(mirror),
+            reason=reason,
+            operation_id=self._id,
+            at=self._platform.clock.now(),
+            by=s.get("by"),
+            lineage=Lineage.model_validate(s.get("lineage") or {}),
         )
 
     def _log_tail(self) -> str | None:

@@ -150,7 +150,13 @@ class LocalDataFactoryService:
     # -- starting runs -------------------------------------------------------------------------------
 
     def start_refresh(
-        self, pipeline: str, parameters: Mapping[str, Any], *, idempotency_key: str, lineage: Lineage
+        self,
+        pipeline: str,
+        parameters: Mapping[str, Any],
+        *,
+        idempotency_key: str,
+        lineage: Lineage,
+        fresh_key: bool = False,
     ) -> str:
         """Insert a ``Queued`` run (or find the one with this key) and start its worker."""
         spec = self._pipeline(pipeline)
@@ -616,6 +622,6 @@ class LocalRunMonitor:
             self._pending = [run_id for run_id in self._pending if not self._latest[run_id].status.is_terminal]
         return dict(self._latest)
 
-    def result(self, run_id: str) -> RefreshRun:
-        """The finished run with activities and outputs."""
+    def result(self, run_id: str, *, activities: bool = True) -> RefreshRun:
+        """The finished run with activities and outputs (always: they cost no request here)."""
         return self._service.get_run(run_id)

@@ -1,0 +1,109 @@
+"""Every private azure-ai-ml name the SDK relies on, in one place.
+
+azure-ai-ml has no public way to do these three things, so each reaches one private name; the test
+``tests/azure/test_aml_shim.py`` checks each name's shape against the installed release, so an
+upgrade that moves one fails there first instead of deep inside a rollout.
+
+* :func:`run_details` - the run history's error for a failed job (``jobs._runs_operations``, the call
+  ``MLClient.jobs.stream`` makes).
+* :func:`storage_settings` - the HTTP configuration for the blob clients azure-ai-ml creates itself for
+  code uploads (``azure.ai.ml._artifacts._blob_storage_helper``, which passes only URL and credential).
+  Installed once: the two names are replaced by subclasses that add the keyword arguments of the
+  *current context* and nothing otherwise, so code outside the SDK's calls behaves as before and
+  concurrent calls with different settings do not see each other's.
+* :func:`captured_notices` - azure-ai-ml's console notices ("experimental class", "no tenant id"),
+  written by the handler it installs on the ``azure.ai.ml`` logger, go to the SDK's debug log while
+  the SDK's own calls run in this context; the user's calls still print them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mlops_sdk.core.logging import get_logger
+
+__all__ = ["AML_LOGGER", "captured_notices", "run_details", "storage_settings"]
+
+AML_LOGGER = "azure.ai.ml"
+"""The logger azure-ai-ml attaches its own console handler to (``azure/ai/ml/__init__.py``)."""
+
+_log = get_logger(__name__)
+_STORAGE_KWARGS: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "mlops_aml_storage", default=None
+)
+_CAPTURING: contextvars.ContextVar[bool] = contextvars.ContextVar("mlops_aml_capture", default=False)
+_install_lock = threading.Lock()
+_installed = False
+
+
+def run_details(ml_client: Any, job_name: str) -> Any:
+    """``RunDetails`` of a job from the run history service (carries ``error.error.code/message``)."""
+    return ml_client.jobs._runs_operations.get_run_details(job_name)
+
+
+@contextlib.contextmanager
+def storage_settings(kwargs: Mapping[str, Any]) -> Iterator[None]:
+    """Blob clients azure-ai-ml builds in this block get ``kwargs`` (``connection_verify``, ``proxies``, ...)."""
+    _install_storage_hook()
+    token = _STORAGE_KWARGS.set(dict(kwargs))
+    try:
+        yield
+    finally:
+        _STORAGE_KWARGS.reset(token)
+
+
+def _install_storage_hook() -> None:
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        import azure.ai.ml._artifacts._blob_storage_helper as blob_helper
+
+        helper: Any = blob_helper
+
+        base_service, base_container = helper.BlobServiceClient, helper.ContainerClient
+
+        class BlobServiceClient(base_service):  # type: ignore[misc,valid-type]
+            def __init__(self, account_url: str, credential: Any = None, **kwargs: Any) -> None:
+                super().__init__(account_url, credential=credential, **{**(_STORAGE_KWARGS.get() or {}), **kwargs})
+
+        class ContainerClient(base_container):  # type: ignore[misc,valid-type]
+            def __init__(self, account_url: str, container_name: str, credential: Any = None, **kwargs: Any) -> None:
+                merged = {**(_STORAGE_KWARGS.get() or {}), **kwargs}
+                super().__init__(account_url, container_name, credential=credential, **merged)
+
+        helper.BlobServiceClient, helper.ContainerClient = BlobServiceClient, ContainerClient
+        _installed = True
+
+
+class _ToDebugLog(logging.Filter):
+    """Drops azure-ai-ml console records raised inside :func:`captured_notices`, logging them at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Only azure-ai-ml's own records: ours may reach the same handler when logging is configured broadly.
+        if not _CAPTURING.get() or not record.name.startswith(AML_LOGGER):
+            return True
+        _log.debug("azure-ai-ml: %s", record.getMessage().strip())
+        return False
+
+
+_FILTER = _ToDebugLog()
+
+
+@contextlib.contextmanager
+def captured_notices() -> Iterator[None]:
+    """Keep azure-ai-ml's console notices from this context off the terminal (they go to the debug log)."""
+    handlers = logging.getLogger(AML_LOGGER).handlers
+    for handler in handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
+    token = _CAPTURING.set(True)
+    try:
+        yield
+    finally:
+        _CAPTURING.reset(token)

@@ -1,0 +1,119 @@
+"""One HTTP configuration for every client the Azure backend creates.
+
+CA bundle, proxy, timeouts and user agent come from the settings (``ca_bundle``, ``proxy``,
+``connect_timeout``, ``read_timeout``) and are handed to each client explicitly: azure-core clients
+(Resource Manager, Data Factory, Azure ML REST, blob storage, azure-identity, scoring) get constructor
+keyword arguments, msrest clients (Azure DevOps) get their per-client configuration. The process
+environment is never changed. Because ``requests`` uses ``REQUESTS_CA_BUNDLE`` only when ``verify`` is
+``True`` and prefers explicit ``proxies`` over ``HTTPS_PROXY``, a configured bundle or proxy always
+wins over whatever the machine presets; with neither configured the usual environment applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from mlops_sdk._version import __version__
+from mlops_sdk.core.config import Settings
+
+__all__ = ["USER_AGENT", "HttpConfig"]
+
+USER_AGENT = f"mlops-sdk/{__version__}"
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """CA bundle, proxy, timeouts and user agent shared by every Azure connection."""
+
+    ca_bundle: str | None = None
+    proxy: str | None = None
+    connect_timeout: float = 20.0
+    read_timeout: float = 120.0
+    user_agent: str = USER_AGENT
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpConfig:
+        """The configuration the settings describe."""
+        return cls(
+            ca_bundle=str(settings.ca_bundle) if settings.ca_bundle is not None else None,
+            proxy=settings.proxy,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
+
+    @property
+    def verify(self) -> str | bool:
+        """``verify`` / ``connection_verify``: the bundle path, or True for the default trust store."""
+        return self.ca_bundle if self.ca_bundle is not None else True
+
+    @property
+    def proxies(self) -> dict[str, str] | None:
+        """``proxies`` for requests and azure-core (both schemes through the configured proxy), or None."""
+        return {"http": self.proxy, "https": self.proxy} if self.proxy else None
+
+    @property
+    def proxy_password(self) -> str | None:
+        """The password embedded in the proxy URL, if any (registered as a secret by the backend)."""
+        return urlsplit(self.proxy).password if self.proxy else None
+
+    def core_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for any azure-core based client (ARM, Azure ML, storage, identity)."""
+        kwargs: dict[str, Any] = {
+            "connection_verify": self.verify,
+            "connection_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "user_agent": self.user_agent,
+        }
+        if self.proxies:
+            kwargs["proxies"] = self.proxies
+        return kwargs
+
+    def identity_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for azure-identity credentials (token requests)."""
+        kwargs: dict[str, Any] = {
+            "connection_verify": self.verify,
+            "connection_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+        }
+        if self.proxies:
+            kwargs["proxies"] = self.proxies
+        return kwargs
+
+    def pipeline_client(self, base_url: str, *, policies: list[Any], retry_total: int = 0) -> Any:
+        """An azure-core ``PipelineClient`` with this configuration, ``policies`` first, then proxy and retry.
+
+        ``PipelineClient`` without a ``Configuration`` has no proxy policy and ignores ``proxies=`` given at
+        construction, so the proxy policy is added here explicitly.
+        """
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import HeadersPolicy, ProxyPolicy, RetryPolicy
+
+        return PipelineClient(
+            base_url,
+            policies=[
+                HeadersPolicy({"User-Agent": self.user_agent}),
+                *policies,
+                ProxyPolicy(proxies=self.proxies),
+                RetryPolicy(retry_total=retry_total),
+            ],
+            connection_verify=self.verify,
+            connection_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
+
+    def configure_msrest(self, client: Any) -> None:
+        """Apply the configuration to one msrest ``ServiceClient`` (every azure-devops client is one)."""
+        client.config.connection.verify = self.verify
+        client.config.connection.timeout = (self.connect_timeout, self.read_timeout)
+        if self.proxy:
+            client.config.proxies.add("http", self.proxy)
+            client.config.proxies.add("https", self.proxy)
+
+    def requests_kwargs(self) -> dict[str, Any]:
+        """``verify``, ``proxies`` and ``timeout`` for a plain ``requests`` call."""
+        kwargs: dict[str, Any] = {"verify": self.verify, "timeout": (self.connect_timeout, self.read_timeout)}
+        if self.proxies:
+            kwargs["proxies"] = self.proxies
+        return kwargs
