@@ -38,10 +38,10 @@ from prepare_data import write_diabetes_csv  # noqa: E402
 
 from mlops_sdk import MLOpsClient, TrainingJob, load_config  # noqa: E402
 from mlops_sdk.checks import BeatsChampion, DataQuality, MetricThreshold, NoDrift, SignatureCheck  # noqa: E402
+from mlops_sdk.errors import ConfigurationError, ResourceNotFoundError  # noqa: E402
 from mlops_sdk.flows import Flow  # noqa: E402
 from mlops_sdk.models.approvals import ApprovalPolicy, AutoApproveRule  # noqa: E402
 from mlops_sdk.models.data_factory import Copy, RefreshPipeline, Sql  # noqa: E402
-from mlops_sdk.errors import ConfigurationError, ResourceNotFoundError  # noqa: E402
 from mlops_sdk.models.deployments import BlueGreen, SmokeTest  # noqa: E402
 
 ENDPOINT = "diabetes"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.azurite import Azurite, AzuriteUnavailableError, run_azurite
 from tests.fakes.emulated_azure import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -28,7 +29,6 @@ from tests.fakes.emulated_azure import (
     EmulatedAzure,
     run_demo,
 )
-from tests.fakes.azurite import Azurite, AzuriteUnavailableError, run_azurite
 from tests.fakes.server import Request
 
 pytestmark = [pytest.mark.azure, pytest.mark.slow]
@@ -61,7 +61,8 @@ def _check_the_loop(azure: EmulatedAzure, out: str) -> None:
 
     # Sign-in: the real ClientSecretCredential, only at the configured authority, with the client's secret.
     tokens = [r for r in requests["login"] if r.method == "POST"]
-    assert tokens and all(f"client_id={CLIENT_ID}" in r.body.decode() for r in tokens)
+    assert tokens
+    assert all(f"client_id={CLIENT_ID}" in r.body.decode() for r in tokens)
     assert all(f"client_secret={CLIENT_SECRET}" in r.body.decode() for r in tokens)
     for service in ("azureml", "datafactory", "mlflow"):
         assert all(ARM_SCOPE_TOKEN.match(r.headers.get("authorization", "")) for r in requests[service]), service

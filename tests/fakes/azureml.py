@@ -425,8 +425,8 @@ class FakeAzureML:
     def _put_version(self, request: Request, match: re.Match[str]) -> Response:
         name, version = match["name"], match["version"]
         existing = self.models.get(name, {}).get(version)
-        if existing is not None and existing["properties"].get("modelUri") != request.json["properties"].get(
-            "modelUri"
+        if existing is not None and _asset_path(existing["properties"].get("modelUri")) != _asset_path(
+            request.json["properties"].get("modelUri")
         ):
             return Response(
                 409, {"error": {"code": "UserError", "message": "Cannot change the path of an existing asset"}}
@@ -495,3 +495,11 @@ class FakeAzureML:
                 f"azureml:/{self.ws.replace('/providers/Microsoft.MachineLearningServices', '')}"
                 f"/datastores/workspaceblobstore/paths/azureml/{found[1]}/{found[2]}/"
             )
+
+
+def _asset_path(uri: Any) -> str:
+    """An asset URI for comparison: the ARM part (``subscriptions/.../resourceGroups/...``) is case-insensitive,
+    blob paths are not (azure-ai-ml sends ``resourcegroups`` back for the ``resourceGroups`` it read)."""
+    text = str(uri or "")
+    head, marker, tail = text.partition("/paths/")
+    return head.lower() + marker + tail

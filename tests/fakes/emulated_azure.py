@@ -39,7 +39,6 @@ fault is listed in :attr:`EmulatedAzure.faults`.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import hashlib
@@ -50,16 +49,13 @@ import os
 import random
 import re
 import shlex
-import shutil
 import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -69,11 +65,11 @@ from urllib.parse import parse_qs, urlsplit
 import trustme
 
 from tests.fakes.azureml import FakeAzureML
-from tests.fakes.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, run_azurite
 from tests.fakes.azureml_endpoints import FakeOnlineEndpoints
+from tests.fakes.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, run_azurite
 from tests.fakes.data_factory import COPY_ACTIVITY, FakeDataFactory, RunPlan
 from tests.fakes.devops import PIPELINE_ID, FakeDevOps, identity
-from tests.fakes.server import Fault, FakeService, Request, Response, write_ca
+from tests.fakes.server import FakeService, Fault, Request, Response, write_ca
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "mlops-demo-rg"
@@ -81,7 +77,7 @@ WORKSPACE = "mlops-demo-ws"
 FACTORY = "mlops-demo-adf"
 TENANT = "72f988bf-0000-0000-0000-000000000001"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
-CLIENT_SECRET = "emulated-client-secret-value-7d1e"  # noqa: S105 - a fake's secret
+CLIENT_SECRET = "emulated-client-secret-value-7d1e"
 DATASTORE = "workspaceblobstore"
 DATASTORE_CONTAINER = "azureml-blobstore"
 LAKE_CONTAINER = "lake"
@@ -146,7 +142,9 @@ class ChaosService(FakeService):
         return self.name
 
     def _dispatch(self, http: Any) -> None:
-        self.timeline.append((time.monotonic(), self.classify(http.path.split("?", 1)[0]), f"{http.command} {http.path[:120]}"))
+        self.timeline.append(
+            (time.monotonic(), self.classify(http.path.split("?", 1)[0]), f"{http.command} {http.path[:120]}")
+        )
         super()._dispatch(http)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
@@ -279,7 +277,12 @@ class FakeLogin:
         resource = next((item for item in scope.split() if item.endswith("/.default")), scope)
         return Response(
             200,
-            {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": self.token_for(resource)},
+            {
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "ext_expires_in": 3599,
+                "access_token": self.token_for(resource),
+            },
         )
 
 
@@ -295,70 +298,28 @@ class RunningAzureML(FakeAzureML):
         self.storage = storage
         self.workdir = workdir
         self.runs: dict[str, dict[str, Any]] = {}
-        ws = re.escape(self.ws)
-        # Registered before the parent's routes would be reached for these paths.
-        self.service._routes.insert(
-            0,
-            ("POST", re.compile(ws + r"/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload/?$",
-                                re.IGNORECASE), self._pending_upload),
+        self.attach_storage(
+            account=ACCOUNT,
+            key=ACCOUNT_KEY,
+            container=DATASTORE_CONTAINER,
+            code_container_url=self._code_container_url,
+            endpoint=storage.storage_suffix,
         )
-        service.route("GET", ws + r"/datastores/(?P<name>[^/]+)", self._datastore)
-        service.route("POST", ws + r"/datastores/(?P<name>[^/]+)/listSecrets", self._datastore_secrets)
 
-    # -- storage --------------------------------------------------------------------------------------
-
-    def _pending_upload(self, request: Request, match: re.Match[str]) -> Response:
+    def _code_container_url(self, container: str) -> str:
+        """A container SAS URL on the storage front, as ``startPendingUpload`` hands out (container created)."""
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
+        with contextlib.suppress(Exception):  # exists already (a second upload of the same code name)
+            self.azurite.service_client().create_container(container)
         sas = generate_container_sas(
             ACCOUNT,
-            DATASTORE_CONTAINER,
+            container,
             account_key=ACCOUNT_KEY,
             permission=ContainerSasPermissions(read=True, write=True, create=True, add=True, list=True),
             expiry=datetime.now(timezone.utc) + timedelta(hours=1),
         )
-        container = f"{self.storage.url}/{ACCOUNT}/{DATASTORE_CONTAINER}"
-        return Response(
-            200,
-            {
-                "blobReferenceForConsumption": {
-                    "blobUri": container,
-                    "storageAccountArmId": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
-                    f"/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}",
-                    "credential": {"credentialType": "SAS", "sasUri": f"{container}?{sas}"},
-                },
-                "pendingUploadId": match["version"],
-                "pendingUploadType": "TemporaryBlobReference",
-            },
-        )
-
-    def _datastore(self, request: Request, match: re.Match[str]) -> Response:
-        if match["name"] != DATASTORE:
-            return Response(404, {"error": {"code": "UserError", "message": f"datastore {match['name']} not found"}})
-        return Response(
-            200,
-            {
-                "id": f"{self.ws}/datastores/{DATASTORE}",
-                "name": DATASTORE,
-                "type": "Microsoft.MachineLearningServices/workspaces/datastores",
-                "properties": {
-                    "datastoreType": "AzureBlob",
-                    "accountName": ACCOUNT,
-                    "containerName": DATASTORE_CONTAINER,
-                    "endpoint": self.storage.storage_suffix,
-                    "protocol": "https",
-                    "isDefault": True,
-                    "credentials": {"credentialsType": "AccountKey"},
-                    "serviceDataAccessAuthIdentity": "None",
-                    "tags": {},
-                    "properties": {},
-                },
-                "systemData": copy.deepcopy(_SYSTEM),
-            },
-        )
-
-    def _datastore_secrets(self, request: Request, match: re.Match[str]) -> Response:
-        return Response(200, {"secretsType": "AccountKey", "key": ACCOUNT_KEY})
+        return f"{self.storage.url}/{ACCOUNT}/{container}?{sas}"
 
     # -- jobs -----------------------------------------------------------------------------------------
 
@@ -396,11 +357,11 @@ class RunningAzureML(FakeAzureML):
             command = str(properties.get("command") or "")
             for input_name, item in (properties.get("inputs") or {}).items():
                 value = self._input(item, folder / "inputs" / input_name)
-                command = command.replace("${{inputs.%s}}" % input_name, shlex.quote(value))
+                command = command.replace(f"${{{{inputs.{input_name}}}}}", shlex.quote(value))
             outputs: dict[str, Path] = {}
             for output_name in properties.get("outputs") or {}:
                 outputs[output_name] = folder / "outputs" / output_name
-                command = command.replace("${{outputs.%s}}" % output_name, shlex.quote(str(outputs[output_name])))
+                command = command.replace(f"${{{{outputs.{output_name}}}}}", shlex.quote(str(outputs[output_name])))
             argv = shlex.split(command)
             if argv and argv[0] in ("python", "python3"):
                 argv[0] = sys.executable
@@ -413,9 +374,7 @@ class RunningAzureML(FakeAzureML):
                 "AZUREML_RUN_ID": name,
             }
             env.pop("MLFLOW_RUN_ID", None)
-            result = subprocess.run(  # noqa: S603 - the job's own command, in its own folder
-                argv, cwd=code, env=env, capture_output=True, text=True, timeout=300, check=False
-            )
+            result = subprocess.run(argv, cwd=code, env=env, capture_output=True, text=True, timeout=300, check=False)
             (folder / "std_log.txt").write_text(result.stdout + result.stderr, encoding="utf-8")
             if result.returncode != 0:
                 tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
@@ -437,8 +396,9 @@ class RunningAzureML(FakeAzureML):
             raise ValueError(f"job has no code asset: {code_id!r}")
         resource = self.codes[(match["name"], match["version"])]
         uri = str((resource.get("properties") or {}).get("codeUri") or "")
-        prefix = urlsplit(uri).path.split(f"/{DATASTORE_CONTAINER}/", 1)[1].rstrip("/")
-        container = self.azurite.service_client().get_container_client(DATASTORE_CONTAINER)
+        _, _, container_name, prefix = urlsplit(uri).path.split("/", 3)  # /<account>/<container>/<prefix>
+        prefix = prefix.rstrip("/")
+        container = self.azurite.service_client().get_container_client(container_name)
         for blob in container.list_blobs(name_starts_with=prefix + "/"):
             local = target / blob.name[len(prefix) + 1 :]
             local.parent.mkdir(parents=True, exist_ok=True)
@@ -469,31 +429,9 @@ class RunningAzureML(FakeAzureML):
         container = self.azurite.service_client().get_container_client(DATASTORE_CONTAINER)
         for path in sorted(source.rglob("*")):
             if path.is_file():
-                container.upload_blob(f"{prefix}/{path.relative_to(source).as_posix()}", path.read_bytes(), overwrite=True)
-
-    # -- models ---------------------------------------------------------------------------------------
-
-    def _put_version(self, request: Request, match: re.Match[str]) -> Response:
-        body = request.json or {}
-        uri = str((body.get("properties") or {}).get("modelUri") or "")
-        job = re.match(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<output>[^/]+)/?$", uri)
-        if job is not None:  # the service stores where the job output really is
-            body["properties"]["modelUri"] = (
-                f"azureml://subscriptions/{SUBSCRIPTION}/resourcegroups/{RESOURCE_GROUP}/workspaces/{WORKSPACE}"
-                f"/datastores/{DATASTORE}/paths/azureml/{job['job']}/{job['output']}/"
-            )
-            request = Request(request.method, request.path, request.query, request.headers, json.dumps(body).encode())
-        return super()._put_version(request, match)
-
-
-_SYSTEM = {
-    "createdAt": "2026-01-01T00:00:00.000Z",
-    "createdBy": "fake-user@example.com",
-    "createdByType": "User",
-    "lastModifiedAt": "2026-01-01T00:00:00.000Z",
-    "lastModifiedBy": "fake-user@example.com",
-    "lastModifiedByType": "User",
-}
+                container.upload_blob(
+                    f"{prefix}/{path.relative_to(source).as_posix()}", path.read_bytes(), overwrite=True
+                )
 
 
 def _mlflow_results(tracking: str) -> tuple[dict[str, float], dict[str, str]]:
@@ -758,7 +696,10 @@ class EmulatedAzure:
 
     def summary(self) -> dict[str, Counter[str]]:
         """``{service: Counter("METHOD /path-shape")}`` (ids and names replaced by placeholders)."""
-        return {service: Counter(f"{r.method} {_shape(r.path)}" for r in items) for service, items in self.requests().items()}
+        return {
+            service: Counter(f"{r.method} {_shape(r.path)}" for r in items)
+            for service, items in self.requests().items()
+        }
 
     def report(self) -> str:
         """A printable table of requests per service and the faults injected."""
@@ -769,7 +710,9 @@ class EmulatedAzure:
                 lines.append(f"  {count:4d}  {shape}")
         if self.chaos.rate:
             kinds = Counter(kind for _, _, _, kind in self.chaos.faults)
-            lines.append(f"faults injected: {len(self.chaos.faults)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
+            lines.append(
+                f"faults injected: {len(self.chaos.faults)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
+            )
             by_service = Counter(service for service, _, _, _ in self.chaos.faults)
             lines.append("  by service: " + ", ".join(f"{k} {v}" for k, v in sorted(by_service.items())))
         return "\n".join(lines)
@@ -822,10 +765,11 @@ def run_demo(
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "src"), env.get("PYTHONPATH")]))
     command = [sys.executable, str(DEMO), "--workdir", str(folder / "demo"), "--rounds", str(rounds)]
     try:
-        return subprocess.run(  # noqa: S603 - the repository's own demo
+        return subprocess.run(
             command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as expired:
+
         def text(value: Any) -> str:
             return value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
 
@@ -835,7 +779,7 @@ def run_demo(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tests.fakes.emulated_azure [--faults 0.25] [--seed N] [--rounds 2]``: run the demo, print requests."""
+    """``python -m tests.fakes.emulated_azure [--faults 0.25] [--seed N]``: run the demo, print its requests."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
