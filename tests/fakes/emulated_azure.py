@@ -32,9 +32,10 @@ What the fakes *do*, so that registration and validation see real files:
   come from the endpoint fake (a deployment of version N answers N for every row).
 
 Faults: with ``fault_rate`` > 0 each request to every service (token endpoint included) fails with
-that probability, seeded: ``429`` with ``Retry-After: 1``, ``503``, a connection reset before the
-handler ran, or a reset after it ran (the side effect happened, the answer was lost). Every injected
-fault is listed in :attr:`EmulatedAzure.faults`.
+that probability, seeded: ``429`` with ``Retry-After: 1`` (blob storage throttles with ``503 Server
+Busy`` instead, as Azure Storage does), ``503``, a connection reset before the handler ran, or a
+reset after it ran (the side effect happened, the answer was lost). Every injected fault is listed in
+:attr:`Chaos.faults`.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ class Chaos:
                 return None
             kind = self._random.choice(("429", "503", "reset-before", "reset-after"))
             self.faults.append((service, method, path, kind))
+        if kind == "429" and service == "storage":
+            # Azure Storage throttles with 503 Server Busy, never 429 (its clients retry 5xx, not 429).
+            return Fault(method, ".*", status=503, headers={"Retry-After": "1"}, body=_busy("ServerBusy"))
         if kind == "429":
             return Fault(method, ".*", status=429, headers={"Retry-After": "1"}, body=_busy("TooManyRequests"))
         if kind == "503":

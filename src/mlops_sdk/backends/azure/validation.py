@@ -69,7 +69,7 @@ class AzureValidationService:
             partial = target.with_name(target.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
-            self._download(model, partial)
+            self._backend.retry_policy.call(self._download, model, partial)  # reads: transient errors retried
             partial.replace(target)
         return MlflowPredictor(target, ref=model.ref)
 
@@ -100,8 +100,12 @@ class AzureValidationService:
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".partial")
-            with aml_errors(f"reading {uri}", operation_id=uri):
-                download_file(self._backend, self._ml(), location, partial)
+
+            def read() -> None:
+                with aml_errors(f"reading {uri}", operation_id=uri):
+                    download_file(self._backend, self._ml(), location, partial)
+
+            self._backend.retry_policy.call(read)
             partial.replace(target)
         return target
 
