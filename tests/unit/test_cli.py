@@ -70,7 +70,19 @@ def test_errors_are_json_in_json_mode(tmp_path: Path, capsys: pytest.CaptureFixt
     assert run(["-o", "json", "config", "show"]) == 1
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["type"] == "ConfigurationError"
-    assert error["details"] == {"key": "nope"}
+    assert error["details"] == {
+        "problems": [
+            {
+                "file": str(tmp_path / "mlops.toml"),
+                "profile": None,
+                "key": "nope",
+                "problem": "unknown key",
+                "suggestion": None,
+                "message": f"unknown configuration key 'nope' in {tmp_path / 'mlops.toml'}",
+                "fix": f"in {tmp_path / 'mlops.toml'}, remove 'nope': it is not a setting",
+            }
+        ]
+    }
 
 
 @pytest.mark.parametrize("argv", [["no-such-command"], ["--output", "yaml", "config", "show"], ["doctor", "--bogus"]])
@@ -81,3 +93,74 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
 def test_resume_rejects_a_malformed_token(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["resume", "not-a-token"]) == 1
     assert "continuation token is not valid JSON" in capsys.readouterr().err
+
+
+def test_config_show_and_doctor_report_every_problem_of_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mlops.toml").write_text(
+        '[profiles.dev]\n[profiles.prod]\ntargt = "x"\nretry_deadline = "soon"\n[profiles.ci]\ncredentail = "auto"\n'
+    )
+    assert run(["-p", "dev", "config", "show"]) == 1
+    err = capsys.readouterr().err
+    assert "3 configuration problems" in err
+    assert "did you mean 'target'?" in err
+    assert "did you mean 'credential'?" in err
+    assert run(["-o", "json", "doctor"]) == 1
+    checks = json.loads(capsys.readouterr().out)
+    assert [(c["check"], c["ok"]) for c in checks] == [("config", False)] * 3
+    fixes = [c["fix"] for c in checks]
+    assert fixes[0].endswith("[profiles.prod], rename 'targt' to 'target'")
+    assert fixes[1].endswith("[profiles.prod], give 'retry_deadline' a valid value")
+    assert fixes[2].endswith("[profiles.ci], rename 'credentail' to 'credential'")
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "detail", "fix"),
+    [
+        (["-t", "locl://x"], {}, "did you mean 'local'?", "check --target (-t): did you mean 'local://x'?"),
+        (["-t", "local:/x"], {}, "is malformed", "check --target (-t): did you mean 'local:///x'?"),
+        (
+            [],
+            {"MLOPS_TARGET": "locl://x"},
+            "no backend for scheme 'locl'",
+            "check MLOPS_TARGET: did you mean 'local://x'?",
+        ),
+        (["-t", "bogus"], {}, "has no scheme", "check --target (-t): write local://<folder> or azureml://"),
+    ],
+)
+def test_doctor_fix_names_where_the_bad_target_came_from(
+    argv: list[str],
+    env: dict[str, str],
+    detail: str,
+    fix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert run(["-o", "json", *argv, "doctor"]) == 1
+    checks = {c["check"]: c for c in json.loads(capsys.readouterr().out)}
+    assert detail in checks["target"]["detail"]
+    assert checks["target"]["fix"].startswith(fix)
+
+
+def test_doctor_fix_for_a_target_in_the_file_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mlops.toml").write_text('target = "lcoal://store"\n')
+    assert run(["-o", "json", "doctor"]) == 1
+    checks = {c["check"]: c for c in json.loads(capsys.readouterr().out)}
+    assert checks["target"]["fix"] == f"check 'target' in {tmp_path / 'mlops.toml'}: did you mean 'local://store'?"
+
+
+def test_doctor_names_the_exact_pip_command_for_a_missing_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+    import sys
+
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # as if duckdb were not installed
+    assert run(["-o", "json", "-t", "local://.mlops", "doctor"]) == 1
+    checks = {c["check"]: c for c in json.loads(capsys.readouterr().out)}
+    assert not checks["local extra"]["ok"]
+    assert "duckdb" in checks["local extra"]["detail"]
+    assert shlex.split(checks["local extra"]["fix"]) == [sys.executable, "-m", "pip", "install", "mlops-sdk[local]"]

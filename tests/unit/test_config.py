@@ -105,7 +105,8 @@ def test_unknown_key_inside_a_profile_names_the_profile(tmp_path: Path) -> None:
 
 
 def test_unknown_profile_lists_defined_ones(mlops_toml: Path) -> None:
-    with pytest.raises(ConfigurationError, match="profile 'staging' is not defined.*defined profiles: dev, prod"):
+    expected = r"profile 'staging' \(requested\) is not defined.*defined profiles: dev, prod"
+    with pytest.raises(ConfigurationError, match=expected):
         load_config(profile="staging")
 
 
@@ -140,3 +141,155 @@ def test_secrets_are_masked_in_describe(mlops_toml: Path) -> None:
 def test_unknown_argument_key_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="unknown configuration key 'targte'"):
         load_config({"targte": "local://x"})
+
+
+def _problems(error: ConfigurationError) -> set[tuple[str | None, str]]:
+    return {(problem["profile"], problem["key"]) for problem in error.details["problems"]}
+
+
+def test_typo_in_a_profile_that_is_not_selected_fails_at_load(tmp_path: Path) -> None:
+    (tmp_path / "mlops.toml").write_text('target = "local://x"\n[profiles.dev]\n[profiles.prod]\ntargt = "x"\n')
+    for selected in (None, "dev"):
+        with pytest.raises(ConfigurationError) as caught:
+            load_config(profile=selected)
+        assert "unknown configuration key 'targt' in" in str(caught.value)
+        assert "[profiles.prod]; did you mean 'target'?" in str(caught.value)
+        (problem,) = caught.value.details["problems"]
+        assert problem["file"] == str(tmp_path / "mlops.toml")
+        assert problem == {**problem, "profile": "prod", "key": "targt", "suggestion": "target"}
+
+
+def test_every_problem_of_the_file_is_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / "mlops.toml").write_text(
+        'target = "local://x"\ndata_factori = "f"\nprofile = "dve"\n'
+        '[profiles.dev]\ncredential = "azcli"\n'
+        '[profiles.prod]\ntargt = "x"\nretry_deadline = "soon"\nretry_max_attemps = 3\n'
+        "[profiles.prod.azure]\nx = 1\n"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(profile="dev")
+    assert _problems(caught.value) == {
+        (None, "data_factori"),
+        (None, "profile"),
+        ("dev", "credential"),
+        ("prod", "targt"),
+        ("prod", "retry_deadline"),
+        ("prod", "retry_max_attemps"),
+        ("prod", "azure"),
+    }
+    message = str(caught.value)
+    assert message.startswith("7 configuration problems:")
+    assert "did you mean 'data_factory'?" in message
+    assert "did you mean 'retry_max_attempts'?" in message
+    assert "'retry_deadline' in" in message
+    assert "as a number (got 'soon')" in message
+    assert "'credential' in" in message
+    assert "'azure_cli'" in message
+    assert "names profile 'dve', which the file does not define" in message
+    assert "did you mean 'dev'?" in message
+    assert "not nested tables" in message
+
+
+def test_bad_types_in_an_unselected_profile(tmp_path: Path) -> None:
+    (tmp_path / "mlops.toml").write_text(
+        '[profiles.prod]\nretry_max_attempts = "eight"\nshow_progress = [1]\ndevops_pat = 12345678\n'
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_config()
+    expected = {("prod", "retry_max_attempts"), ("prod", "show_progress"), ("prod", "devops_pat")}
+    assert _problems(caught.value) == expected
+    assert "12345678" not in str(caught.value)  # the value of a secret setting is never echoed
+    assert "12345678" not in repr(caught.value.to_dict())
+
+
+def test_pyproject_profiles_are_checked_whole(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.mlops]\ntarget = "local://x"\n[tool.mlops.profiles.ci]\ndata_factroy = "f"\n'
+    )
+    with pytest.raises(ConfigurationError, match=r"'data_factroy' in .*pyproject.toml \[tool.mlops\] \[profiles.ci\]"):
+        load_config()
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("profiles = 3\n", "profiles", "must be a table of tables"),
+        ("[profiles]\nprod = 3\n", "profiles.prod", "must be a table like [profiles.prod]"),
+        ('[profile.prod]\ntarget = "x"\n', "profile", "profiles are written [profiles.<name>]"),
+        ("[profiles.prod]\nprofile = 'dev'\n", "profile", "has no effect inside a profile"),
+    ],
+)
+def test_misplaced_tables_are_named(tmp_path: Path, text: str, key: str, expected: str) -> None:
+    (tmp_path / "mlops.toml").write_text(text)
+    with pytest.raises(ConfigurationError) as caught:
+        load_config()
+    assert expected in str(caught.value)
+    assert [problem["key"] for problem in caught.value.details["problems"]] == [key]
+
+
+def test_a_clean_file_with_several_profiles_loads(mlops_toml: Path) -> None:
+    assert load_config(profile="prod").settings.data_factory == "prod-factory"
+
+
+# --- property: whatever mix of good and bad entries, exactly the bad ones are reported ---------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_GOOD = {
+    "data_factory": ['"factory"'],
+    "retry_deadline": ["12", "1.5"],
+    "retry_max_attempts": ["3"],
+    "credential": ['"azure_cli"', '"auto"'],
+    "show_progress": ["true"],
+    "cloud": ['"AzureChinaCloud"'],
+}
+_BAD_VALUE = {
+    "retry_deadline": ['"soon"', "[1]"],
+    "retry_max_attempts": ['"many"', "1.5"],
+    "credential": ['"azcli"'],
+    "show_progress": ['"sometimes"'],
+    "approval_pipeline": ['"seven"'],
+}
+_TYPOS = ["targt", "data_factroy", "retry_dedline", "credentail", "totally_unknown"]
+
+_ENTRY = st.one_of(
+    st.sampled_from(sorted(_GOOD)).flatmap(lambda k: st.sampled_from(_GOOD[k]).map(lambda v: (k, v, False))),
+    st.sampled_from(sorted(_BAD_VALUE)).flatmap(lambda k: st.sampled_from(_BAD_VALUE[k]).map(lambda v: (k, v, True))),
+    st.sampled_from(_TYPOS).map(lambda k: (k, '"x"', True)),
+)
+_SECTION = st.lists(_ENTRY, max_size=4, unique_by=lambda entry: entry[0])
+_FILE = st.tuples(_SECTION, st.dictionaries(st.sampled_from(["dev", "prod", "ci"]), _SECTION, max_size=3))
+
+
+@settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=_FILE)
+def test_exactly_the_bad_entries_are_reported(tmp_path: Path, content: tuple[list, dict]) -> None:
+    top, profiles = content
+    lines = [f"{key} = {value}" for key, value, _ in top]
+    for name, section in profiles.items():
+        lines += [f"[profiles.{name}]", *(f"{key} = {value}" for key, value, _ in section)]
+    (tmp_path / "mlops.toml").write_text("\n".join(lines) + "\n")
+    expected = {(None, key) for key, _, bad in top if bad}
+    expected |= {(name, key) for name, section in profiles.items() for key, _, bad in section if bad}
+    if not expected:
+        load_config()
+        for name in profiles:
+            load_config(profile=name)
+        return
+    with pytest.raises(ConfigurationError) as caught:
+        load_config()
+    assert _problems(caught.value) == expected
+    assert len(caught.value.details["problems"]) == len(expected)
+
+
+def test_a_secret_shaped_value_in_a_wrong_place_is_not_echoed(tmp_path: Path) -> None:
+    secret = "AccountKey=c2VjcmV0LWtleS12YWx1ZQ==;AccountName=acct;DefaultEndpointsProtocol=https;more-text"
+    (tmp_path / "mlops.toml").write_text(f'[profiles.prod]\nretry_deadline = "{secret}"\n')
+    with pytest.raises(ConfigurationError) as caught:
+        load_config()
+    assert "retry_deadline" in str(caught.value)
+    assert "c2VjcmV0LWtleS12YWx1ZQ==" not in str(caught.value)
+    assert "c2VjcmV0LWtleS12YWx1ZQ==" not in repr(caught.value.to_dict())

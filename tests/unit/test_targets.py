@@ -50,6 +50,37 @@ def test_bad_targets_say_what_is_supported(uri: str, message: str) -> None:
         registry.parse_target(uri)
 
 
+@pytest.mark.parametrize(
+    ("uri", "suggestion"),
+    [
+        ("local:/x", "local:///x"),
+        ("local:x", "local://x"),
+        (
+            "azureml:subscriptions/s/resourceGroups/r/workspaces/w",
+            "azureml://subscriptions/s/resourceGroups/r/workspaces/w",
+        ),
+    ],
+)
+def test_a_scheme_without_slashes_is_malformed_not_schemeless(uri: str, suggestion: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        registry.parse_target(uri)
+    assert "is malformed" in caught.value.message
+    assert "no scheme" not in caught.value.message
+    assert f"did you mean {suggestion!r}?" in caught.value.message
+    assert caught.value.details["suggestion"] == suggestion
+
+
+def test_a_windows_drive_is_not_taken_for_a_scheme() -> None:
+    with pytest.raises(ConfigurationError, match="has no scheme"):
+        registry.parse_target("C:/data/store")
+
+
+def test_a_scheme_typo_proposes_the_closest_scheme() -> None:
+    with pytest.raises(ConfigurationError, match=r"no backend for scheme 'locl'; did you mean 'local'\?") as caught:
+        registry.parse_target("locl://x")
+    assert caught.value.details["suggested_scheme"] == "local"
+
+
 def test_create_backend_for_local_config(tmp_path: Path) -> None:
     backend = registry.create_backend(load_config({"target": "local://store"}))
     assert isinstance(backend, LocalBackend)

@@ -3,8 +3,11 @@
 Rules, shared by both backends so a job sees the same files locally and on Azure ML:
 
 * ``.amlignore`` in a folder wins over ``.gitignore`` in the same folder (Azure ML's own rule);
-  patterns follow gitignore syntax (``!`` negation, trailing ``/``, leading ``/``, ``**``) and apply
-  to the folder they are in and below;
+  patterns are matched by `pathspec <https://pypi.org/project/pathspec/>`_ with git's own rules
+  (``!`` negation, trailing ``/`` for folders only, a ``/`` anchoring to the ignore file's folder,
+  ``**``, character classes, escapes) and apply to the folder they are in and below; as in git, the
+  last matching pattern wins, a deeper ignore file's patterns come after its parents', and a file
+  inside an ignored folder cannot be re-included;
 * virtualenvs (any folder holding ``pyvenv.cfg``), ``.git``, caches (``__pycache__``, ``.pytest_cache``,
   ``.mypy_cache``, ``.ruff_cache``, ``.ipynb_checkpoints``, ``.tox``, ``.nox``), ``node_modules``,
   ``mlruns``, ``.mlops`` and ``*.pyc`` are always skipped;
@@ -13,12 +16,13 @@ Rules, shared by both backends so a job sees the same files locally and on Azure
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.logging import get_logger
@@ -47,13 +51,55 @@ ALWAYS_SKIPPED = frozenset(
 )
 _log = get_logger(__name__)
 
+if TYPE_CHECKING:
+    from pathspec import RegexPattern as Pattern
+
 
 @dataclass(frozen=True)
-class _Rule:
-    base: str  # folder (relative, posix, "" for the root) the ignore file lives in
-    regex: re.Pattern[str]
-    negate: bool
-    dir_only: bool
+class _IgnoreFile:
+    """The patterns of one ``.amlignore`` / ``.gitignore``, compiled by pathspec.
+
+    Git decides each path on its own as the walk reaches it: the last pattern matching the path wins,
+    a folder-only pattern (``build/``) matches folders only, and an ignored folder is not entered.
+    pathspec's compiled patterns also match everything inside a folder they name (its ``ps_d``
+    group); the walk has already decided those folders, so only a match of the path itself counts.
+    """
+
+    base: str  # its folder relative to the code root (posix), "" for the root
+    patterns: tuple[tuple[Pattern, bool], ...]  # (pattern with any folder-only slash dropped, folder-only)
+
+    @classmethod
+    def read(cls, path: Path, base: str) -> _IgnoreFile:
+        """Compile ``path``; a line git cannot parse is skipped with a warning, as git skips it."""
+        from pathspec import GitIgnoreSpec
+
+        patterns: list[tuple[Pattern, bool]] = []
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            folder_only = line.rstrip().endswith("/")
+            bare = line.rstrip()[:-1] if folder_only else line
+            try:
+                GitIgnoreSpec.from_lines([line])  # the line as written must be valid too
+                compiled = GitIgnoreSpec.from_lines([bare]).patterns
+            except ValueError as error:
+                _log.warning("%s line %d: %r is not a valid pattern, skipped: %s", path, number, line, error)
+                continue
+            patterns.extend((pattern, folder_only) for pattern in compiled if pattern.include is not None)
+        return cls(base, tuple(patterns))
+
+    def verdict(self, rel: str, is_dir: bool) -> bool | None:
+        """True (ignored), False (re-included by a ``!`` pattern) or None (no pattern here matches)."""
+        if self.base:
+            if not rel.startswith(self.base + "/"):
+                return None
+            rel = rel[len(self.base) + 1 :]
+        verdict = None
+        for pattern, folder_only in self.patterns:
+            if folder_only and not is_dir:
+                continue
+            match = pattern.regex.search(rel) if pattern.regex is not None else None
+            if match is not None and match.groupdict().get("ps_d") is None:
+                verdict = pattern.include
+        return verdict
 
 
 @dataclass
@@ -71,78 +117,13 @@ class CodeSnapshot:
     total_bytes: int = 0
 
 
-def _translate(pattern: str) -> str:
-    """gitignore glob -> regex over a relative posix path."""
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("/.*")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif char == "*":
-            out.append("[^/]*")
-            i += 1
-        elif char == "?":
-            out.append("[^/]")
-            i += 1
-        elif char == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(char))
-                i += 1
-            else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
-                i = end + 1
-        elif char == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(char))
-            i += 1
-    return "".join(out)
-
-
-def _parse(text: str, base: str) -> list[_Rule]:
-    rules = []
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        if negate:
-            line = line[1:]
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        if not line:
-            continue
-        anchored = "/" in line
-        line = line.lstrip("/")
-        body = _translate(line)
-        regex = re.compile(("^" if anchored else "^(?:.*/)?") + body + "$")
-        rules.append(_Rule(base, regex, negate, dir_only))
-    return rules
-
-
-def _ignored(rules: list[_Rule], rel: str, is_dir: bool) -> bool:
+def _ignored(rules: list[_IgnoreFile], rel: str, is_dir: bool) -> bool:
+    """Git's verdict for ``rel``: the last matching pattern wins, deeper ignore files coming later."""
     verdict = False
     for rule in rules:
-        if rule.dir_only and not is_dir:
-            continue
-        if rule.base:
-            if not rel.startswith(rule.base + "/"):
-                continue
-            candidate = rel[len(rule.base) + 1 :]
-        else:
-            candidate = rel
-        if rule.regex.match(candidate):
-            verdict = not rule.negate
+        found = rule.verdict(rel, is_dir)
+        if found is not None:
+            verdict = found
     return verdict
 
 
@@ -152,6 +133,15 @@ def _ignore_file(folder: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _require_pathspec() -> None:
+    if importlib.util.find_spec("pathspec") is None:
+        raise ConfigurationError(
+            "snapshotting training code needs pathspec, which is not installed. Run: pip install "
+            "'mlops-sdk[local]' (or 'mlops-sdk[azure]'; both include it)",
+            details={"missing": ["pathspec"]},
+        )
 
 
 def collect_snapshot(code: Path, *, exclude: Iterable[Path] = ()) -> CodeSnapshot:
@@ -174,14 +164,15 @@ def collect_snapshot(code: Path, *, exclude: Iterable[Path] = ()) -> CodeSnapsho
     root = root.resolve()
     skip = {Path(path).resolve() for path in exclude}
     snapshot = CodeSnapshot(root=root)
-    rules: list[_Rule] = []
+    _require_pathspec()
+    rules: list[_IgnoreFile] = []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
         rel_here = here.relative_to(root).as_posix()
         rel_here = "" if rel_here == "." else rel_here
         ignore_file = _ignore_file(here)
         if ignore_file is not None:
-            rules = [*rules, *_parse(ignore_file.read_text(encoding="utf-8", errors="replace"), rel_here)]
+            rules = [*rules, _IgnoreFile.read(ignore_file, rel_here)]
         kept_dirs = []
         for name in sorted(dirs):
             path = here / name

@@ -14,6 +14,8 @@ from __future__ import annotations
 import abc
 import importlib
 import importlib.util
+import shlex
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -27,7 +29,7 @@ from mlops_sdk.core.operation import PollingOptions
 from mlops_sdk.core.retry import RetryPolicy
 from mlops_sdk.core.targets import Target
 
-__all__ = ["Backend", "DoctorCheck", "require_modules"]
+__all__ = ["Backend", "DoctorCheck", "pip_install_command", "require_modules"]
 
 S = TypeVar("S")
 
@@ -40,6 +42,13 @@ class DoctorCheck:
     ok: bool
     detail: str
     fix: str | None = None
+
+
+def pip_install_command(extra: str) -> str:
+    """The exact command installing ``mlops-sdk[extra]`` into the environment running this code."""
+    if sys.platform == "win32":
+        return subprocess.list2cmdline([sys.executable, "-m", "pip", "install", f"mlops-sdk[{extra}]"])
+    return shlex.join([sys.executable, "-m", "pip", "install", f"mlops-sdk[{extra}]"])
 
 
 def require_modules(modules: Sequence[str], *, extra: str, purpose: str) -> None:

@@ -10,6 +10,7 @@ with one line in its ``pyproject.toml``::
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from functools import cache
 from importlib.metadata import entry_points
@@ -55,9 +56,15 @@ def backend_class(scheme: str) -> type[Backend]:
                 f"the backend plugin for scheme {scheme!r} failed to load: {error}", details={"scheme": scheme}
             ) from error
     else:
+        close = difflib.get_close_matches(scheme, supported_schemes(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigurationError(
-            f"no backend for scheme {scheme!r}; supported schemes: {', '.join(supported_schemes())}",
-            details={"scheme": scheme, "supported": supported_schemes()},
+            f"no backend for scheme {scheme!r}; {hint}supported schemes: {', '.join(supported_schemes())}",
+            details={
+                "scheme": scheme,
+                "supported": supported_schemes(),
+                "suggested_scheme": close[0] if close else None,
+            },
         )
     if not (isinstance(loaded, type) and issubclass(loaded, Backend)):
         raise ConfigurationError(f"the backend registered for {scheme!r} is not an mlops_sdk Backend subclass")

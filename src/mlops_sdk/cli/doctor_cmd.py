@@ -13,6 +13,33 @@ if TYPE_CHECKING:
     from mlops_sdk.backends.base import DoctorCheck
 
 
+def _config_failure(error: MlopsError) -> list[DoctorCheck]:
+    """One failed check per configuration problem, each with its own fix."""
+    from mlops_sdk.backends.base import DoctorCheck
+
+    problems = error.details.get("problems")
+    if isinstance(problems, list) and problems:
+        return [DoctorCheck("config", False, problem["message"], problem["fix"]) for problem in problems]
+    return [DoctorCheck("config", False, error.message, error.details.get("fix"))]
+
+
+def _target_fix(error: MlopsError, target: str, source: str) -> str:
+    """Where the bad target came from (``--target``, ``MLOPS_TARGET``, the file) and what it probably meant."""
+    if source == "argument":
+        where = "--target (-t)"
+    elif source.startswith("env "):
+        where = source[len("env ") :]
+    else:
+        where = f"'target' in {source}"
+    suggestion = error.details.get("suggestion")
+    scheme = error.details.get("suggested_scheme")
+    if not suggestion and scheme and "://" in target:
+        suggestion = f"{scheme}://{target.split('://', 1)[1]}"
+    if suggestion:
+        return f"check {where}: did you mean {suggestion!r}?"
+    return f"check {where}: write local://<folder> or azureml://subscriptions/<sub>/resourceGroups/<rg>/workspaces/<ws>"
+
+
 def _checks() -> list[DoctorCheck]:
     from mlops_sdk.backends.base import DoctorCheck
     from mlops_sdk.backends.registry import backend_class, parse_target
@@ -22,7 +49,7 @@ def _checks() -> list[DoctorCheck]:
     try:
         config = load_config({"target": state.target}, profile=state.profile, config_file=state.config_file)
     except MlopsError as error:
-        return [DoctorCheck("config", False, error.message, "fix the key or value named above")]
+        return _config_failure(error)
     where = str(config.file) if config.file else "defaults and environment (no config file)"
     checks = [DoctorCheck("config", True, f"loaded from {where}, profile {config.settings.profile or '-'}")]
     target = config.settings.target
@@ -32,7 +59,8 @@ def _checks() -> list[DoctorCheck]:
         checks.append(DoctorCheck("target", True, f"{target} -> {cls.__module__}.{cls.__name__}"))
         backend = cls(cls.target_type.parse(target), config)
     except MlopsError as error:
-        checks.append(DoctorCheck("target", False, error.message, "set 'target' in mlops.toml or MLOPS_TARGET"))
+        fix = _target_fix(error, target, config.sources.get("target", "default"))
+        checks.append(DoctorCheck("target", False, error.message, fix))
         return checks
     try:
         checks.extend(backend.doctor())

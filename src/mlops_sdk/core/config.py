@@ -4,8 +4,13 @@ Precedence, highest first: arguments > ``MLOPS_*`` environment variables > the c
 (``mlops.toml``, or ``[tool.mlops]`` in ``pyproject.toml``) with the selected profile's section laid
 over its top level > defaults. The file is found in the working directory or the nearest parent that
 has one (``MLOPS_CONFIG`` or ``config_file=`` name it explicitly). A profile is chosen by argument,
-``MLOPS_PROFILE`` or the file's own ``profile`` key. An unknown key in the file is an error naming
-the key and the file; a wrong value is an error naming the field and where it came from.
+``MLOPS_PROFILE`` or the file's own ``profile`` key.
+
+The whole file is checked when it is read, every profile included, whichever one is selected
+(:mod:`mlops_sdk.core.config_problems`): unknown keys (with a did-you-mean), value types, tables where
+values belong, a ``profile`` key naming an undefined profile. All problems are raised together in
+one :class:`ConfigurationError` (``details["problems"]``: file, profile, key, problem, suggestion).
+A wrong value from the environment or an argument is an error naming the field and where it came from.
 
 .. code-block:: toml
 
@@ -20,7 +25,6 @@ the key and the file; a wrong value is an error naming the field and where it ca
 from __future__ import annotations
 
 import contextvars
-import difflib
 import os
 import sys
 from collections.abc import Mapping
@@ -37,6 +41,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from mlops_sdk.core.config_problems import PROFILES, ConfigProblem, check_file_table, check_keys, problems_error
 from mlops_sdk.core.errors import ConfigurationError
 
 if sys.version_info >= (3, 11):
@@ -221,30 +226,37 @@ def _read_toml(path: Path) -> dict[str, Any]:
             data: dict[str, Any] = tomllib.load(handle)
             return data
     except FileNotFoundError:
-        raise ConfigurationError(f"config file {path} does not exist; fix {CONFIG_ENV} or config_file=") from None
+        raise ConfigurationError(
+            f"config file {path} does not exist; fix {CONFIG_ENV} or config_file=",
+            details={"file": str(path), "fix": f"point {CONFIG_ENV} / --config at an existing file, or unset it"},
+        ) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigurationError(f"config file {path} is not valid TOML: {error}") from error
+        raise ConfigurationError(
+            f"config file {path} is not valid TOML: {error}",
+            details={"file": str(path), "fix": f"correct the TOML syntax of {path} at the line and column named"},
+        ) from error
 
 
-def _file_table(path: Path) -> dict[str, Any]:
+def _file_table(path: Path) -> tuple[dict[str, Any], str]:
+    """The file's mlops table and how to name it in messages."""
     data = _read_toml(path)
     if path.name == "pyproject.toml":
+        where = f"{path} [tool.mlops]"
         table = data.get("tool", {}).get("mlops", {})
-        return dict(table) if isinstance(table, dict) else {}
-    return data
+        if not isinstance(table, dict):
+            raise problems_error([ConfigProblem(str(path), None, "tool.mlops", "must be a table: [tool.mlops]")])
+        return dict(table), where
+    return data, str(path)
 
 
-def _check_keys(values: Mapping[str, Any], where: str) -> None:
-    known = set(Settings.model_fields)
-    for key in values:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
-            raise ConfigurationError(f"unknown configuration key {key!r} in {where}{hint}", details={"key": key})
+def _file_layers(
+    path: Path | None, profile: str | None, profile_source: str
+) -> tuple[dict[str, Any], dict[str, Any], str | None, str]:
+    """Return (top-level values, profile values, chosen profile, display name of the file).
 
-
-def _file_layers(path: Path | None, profile: str | None) -> tuple[dict[str, Any], dict[str, Any], str | None, str]:
-    """Return (top-level values, profile values, chosen profile, display name of the file)."""
+    The whole file is checked first, every profile included: all its problems, and a requested
+    profile it does not define, are raised together.
+    """
     if path is None:
         if profile:
             raise ConfigurationError(
@@ -252,25 +264,20 @@ def _file_layers(path: Path | None, profile: str | None) -> tuple[dict[str, Any]
                 f"create one or set {CONFIG_ENV}"
             )
         return {}, {}, None, ""
-    table = _file_table(path)
-    where = f"{path} [tool.mlops]" if path.name == "pyproject.toml" else str(path)
-    profiles = table.pop("profiles", {})
-    if not isinstance(profiles, dict):
-        raise ConfigurationError(f"'profiles' in {where} must be a table of tables like [profiles.dev]")
-    _check_keys(table, where)
-    chosen = profile or table.get("profile")
-    section: dict[str, Any] = {}
-    if chosen:
-        if chosen not in profiles:
-            known = ", ".join(sorted(profiles)) or "none"
-            raise ConfigurationError(
-                f"profile {chosen!r} is not defined in {where}; defined profiles: {known}",
-                details={"profile": chosen},
-            )
-        section = dict(profiles[chosen])
-        _check_keys(section, f"{where} [profiles.{chosen}]")
-        section.pop("profile", None)
-    return table, section, chosen, where
+    table, where = _file_table(path)
+    problems = check_file_table(table, Settings.model_fields, SECRET_FIELDS, where)
+    profiles = table.get(PROFILES, {})
+    profiles = profiles if isinstance(profiles, dict) else {}
+    top = {key: value for key, value in table.items() if key != PROFILES}
+    chosen = profile or (top.get("profile") if isinstance(top.get("profile"), str) else None)
+    if profile and profile not in profiles:
+        defined = ", ".join(sorted(profiles)) or "none"
+        sentence = f"profile {profile!r} ({profile_source}) is not defined in {where}; defined profiles: {defined}"
+        problems.append(ConfigProblem(where, None, "profile", "not defined", sentence=sentence))
+    if problems:
+        raise problems_error(problems)
+    section: dict[str, Any] = dict(profiles[chosen]) if chosen else {}
+    return top, section, chosen, where
 
 
 def load_config(
@@ -287,15 +294,20 @@ def load_config(
         config_file: Config file to read instead of searching for one.
 
     Raises:
-        ConfigurationError: unknown key, unknown profile, unreadable file or invalid value.
+        ConfigurationError: unreadable file; any problem anywhere in the file (all of them at once);
+            unknown argument key; unknown profile; invalid value from the environment or arguments.
     """
     arguments = {key: value for key, value in (overrides or {}).items() if value is not None}
-    _check_keys(arguments, "the arguments")
+    unknown = check_keys(arguments, Settings.model_fields, "the arguments")
+    if unknown:
+        raise problems_error(unknown)
     path = Path(config_file) if config_file is not None else find_config_file()
     requested = profile or arguments.get("profile")
     if requested:
         arguments["profile"] = requested
-    top, section, chosen, where = _file_layers(path, requested or os.environ.get(PROFILE_ENV) or None)
+    from_env = os.environ.get(PROFILE_ENV) or None
+    source = "requested" if requested else f"from {PROFILE_ENV}"
+    top, section, chosen, where = _file_layers(path, requested or from_env, source)
     file_values = {**top, **section}
     if chosen:
         file_values["profile"] = chosen
@@ -329,8 +341,10 @@ def _invalid_value(error: ValidationError, sources: Mapping[str, str]) -> Config
     problems = []
     for item in error.errors():
         name = str(item["loc"][0]) if item["loc"] else "?"
+        source = sources.get(name, "default")
         if item["type"] == "extra_forbidden":
-            problems.append(f"unknown key {name!r}")
+            problems.append(ConfigProblem(source, None, name, "unknown key"))
         else:
-            problems.append(f"{name} (from {sources.get(name, 'default')}): {item['msg']}")
-    return ConfigurationError("invalid configuration: " + "; ".join(problems), details={"errors": problems})
+            sentence = f"{name} (from {source}): {item['msg']}"
+            problems.append(ConfigProblem(source, None, name, item["msg"], sentence=sentence))
+    return problems_error(problems)

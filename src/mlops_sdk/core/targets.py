@@ -14,9 +14,27 @@ from mlops_sdk.core.errors import ConfigurationError
 __all__ = ["AzureMLTarget", "LocalTarget", "Target", "split_scheme"]
 
 
+# A scheme followed by ':' but not '://' (`local:/x`, `azureml:subscriptions/...`); one letter is a
+# Windows drive (`C:/data`), not a scheme.
+_HALF_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):")
+
+
 def split_scheme(uri: str) -> str:
-    """Return the scheme of ``uri`` (``"local"`` for ``local://.mlops``); error if there is none."""
+    """Return the scheme of ``uri`` (``"local"`` for ``local://.mlops``); error if there is none.
+
+    Raises:
+        ConfigurationError: ``uri`` has no scheme, or a malformed one (``local:/x``); the latter
+            carries the likely intended URI in ``details["suggestion"]``.
+    """
     if "://" not in uri:
+        half = _HALF_SCHEME.match(uri)
+        if half is not None:
+            rest = uri.split(":", 1)[1]
+            suggestion = f"{half['scheme']}://{rest[1:] if rest.startswith('//') else rest}"
+            raise ConfigurationError(
+                f"target {uri!r} is malformed: the scheme must be followed by '://'; did you mean {suggestion!r}?",
+                details={"target": uri, "suggestion": suggestion},
+            )
         raise ConfigurationError(
             f"target {uri!r} has no scheme; write it as local://<folder> or "
             "azureml://subscriptions/<sub>/resourceGroups/<rg>/workspaces/<ws>",

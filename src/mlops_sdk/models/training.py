@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage
@@ -66,6 +66,8 @@ class TrainingInput(BaseModel):
     mode: str | None = None
     data_version: str | None = None
     refresh_run_id: str | None = None
+    # (spec file, path as written there) when the input came from a spec file: for error messages only.
+    _declared_in: tuple[str, str] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_of(self) -> TrainingInput:
@@ -79,6 +81,22 @@ class TrainingInput(BaseModel):
     def is_literal(self) -> bool:
         """True when this input is a literal value rather than data."""
         return self.value is not None
+
+    def origin(self) -> str:
+        """Where this input's path was written and what a relative path there resolves against.
+
+        ``declared as 'data/train.csv' in /p/job.yaml, resolved against /p`` for a spec file;
+        for an input built in Python, the working directory a relative path resolves against.
+        """
+        if self._declared_in is not None:
+            spec, written = self._declared_in
+            if Path(written).is_absolute():
+                return f"declared as {written!r} in {spec}"
+            return f"declared as {written!r} in {spec}, resolved against {Path(spec).parent}"
+        written = self.uri or ""
+        if written.startswith("file://") or Path(written).expanduser().is_absolute():
+            return f"given as {written!r}"
+        return f"given as {written!r}, resolved against the working directory {Path.cwd()}"
 
     @classmethod
     def coerce(cls, value: Any) -> TrainingInput:
@@ -320,9 +338,15 @@ class TrainingJob(BaseModel):
         if "code" in data and not Path(str(data["code"])).is_absolute():
             data["code"] = str((source.resolve().parent / str(data["code"])).resolve())
         inputs = data.get("inputs")
+        written = {}
         if isinstance(inputs, dict):
             data["inputs"] = {key: _yaml_input(value, source) for key, value in inputs.items()}
-        return cls.build(data)
+            written = {key: _written_path(value) for key, value in inputs.items()}
+        job = cls.build(data)
+        for name, item in job.inputs.items():
+            if written.get(name) is not None and not item.is_literal:
+                item._declared_in = (str(source.resolve()), str(written[name]))
+        return job
 
 
 def _yaml_input(value: Any, source: Path) -> Any:
@@ -332,6 +356,11 @@ def _yaml_input(value: Any, source: Path) -> Any:
         return value
     resolved = str((source.resolve().parent / path).resolve())
     return {**value, "path": resolved} if isinstance(value, dict) else resolved
+
+
+def _written_path(value: Any) -> str | None:
+    path = value.get("path") if isinstance(value, dict) else value
+    return path if isinstance(path, str) else None
 
 
 def _config_error(error: ValidationError) -> ConfigurationError:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from mlops_sdk.backends.azure._http import HttpConfig
 from mlops_sdk.backends.azure.cloud import CloudEndpoints, cloud_endpoints
-from mlops_sdk.backends.base import Backend, DoctorCheck, require_modules
+from mlops_sdk.backends.base import Backend, DoctorCheck, pip_install_command, require_modules
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.config import Config
 from mlops_sdk.core.errors import ConfigurationError
@@ -75,7 +75,7 @@ class AzureBackend(Backend):
             self.require(*AZURE_EXTRA_MODULES, purpose="the azure backend")
             checks.append(DoctorCheck("azure extra", True, ", ".join(AZURE_EXTRA_MODULES) + " installed"))
         except ConfigurationError as error:
-            checks.append(DoctorCheck("azure extra", False, error.message, "pip install 'mlops-sdk[azure]'"))
+            checks.append(DoctorCheck("azure extra", False, error.message, pip_install_command("azure")))
         from mlops_sdk.backends.azure.credentials import choose_credential_kind, summarize_credential_error
 
         try:

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mlops_sdk.backends.base import Backend, DoctorCheck, require_modules
+from mlops_sdk.backends.base import Backend, DoctorCheck, pip_install_command, require_modules
 from mlops_sdk.backends.local.store import LocalStore
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.config import Config
@@ -56,15 +56,19 @@ class LocalBackend(Backend):
             self.require_extra("the local backend")
             checks.append(DoctorCheck("local extra", True, "mlflow, duckdb, pyarrow, starlette, uvicorn installed"))
         except ConfigurationError as error:
-            checks.append(DoctorCheck("local extra", False, error.message, "pip install 'mlops-sdk[local]'"))
+            checks.append(DoctorCheck("local extra", False, error.message, pip_install_command("local")))
         try:
             self.store.schema_version("store")
             free = shutil.disk_usage(self.folder).free / 2**30
             checks.append(DoctorCheck("local store", True, f"{self.store.path} ({free:.1f} GiB free)"))
         except (OSError, sqlite3.Error, ConfigurationError) as error:
-            checks.append(
-                DoctorCheck("local store", False, f"{self.folder}: {error}", "choose a writable folder in target")
-            )
+            if isinstance(error, ConfigurationError):
+                fix = "follow the message above"
+            elif isinstance(error, sqlite3.Error):
+                fix = f"{self.folder / 'mlops.db'} is not a usable SQLite database: move it aside or use another folder"
+            else:
+                fix = f"make {self.folder} writable, or point the target at a writable folder"
+            checks.append(DoctorCheck("local store", False, f"{self.folder}: {error}", fix))
         return checks
 
     def close(self) -> None:

@@ -600,8 +600,8 @@ def _input_path(name: str, item: TrainingInput) -> Path:
     path = path.expanduser().resolve()
     if not path.exists():
         raise ConfigurationError(
-            f"input {name!r}: {path} does not exist; fix the path (relative paths resolve against {Path.cwd()})",
-            details={"field": f"inputs.{name}", "value": uri},
+            f"input {name!r}: {path} does not exist ({item.origin()}); fix the path",
+            details={"field": f"inputs.{name}", "value": uri, "origin": item.origin()},
         )
     return path
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from mlops_sdk.backends.local._processes import process_alive
 
 __all__ = ["pid_alive"]
 
@@ -13,12 +14,8 @@ def pid_alive(pid: int, marker: str) -> bool:
 
     The marker (the run id) protects against a recycled pid; a zombie counts as dead.
     """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_alive(pid, None):  # never os.kill(pid, 0): on Windows that sends Ctrl-C
         return False
-    except PermissionError:
-        return True
     proc = Path(f"/proc/{pid}")
     if not proc.exists():
         return True

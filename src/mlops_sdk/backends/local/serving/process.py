@@ -86,13 +86,7 @@ def _pid_alive(pid: int) -> bool:
     child = _children.get(pid)
     if child is not None:
         return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid, None)  # never os.kill(pid, 0): on Windows that sends Ctrl-C
 
 
 class EndpointServer:
