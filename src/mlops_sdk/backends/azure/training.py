@@ -259,6 +259,7 @@ class AzureTrainingService:
         with self._lock:
             if self._mlflow is not None:
                 return self._mlflow
+
         def read_workspace() -> Any:
             with aml_errors("reading the workspace's MLflow tracking URI"):
                 return self.ml.workspaces.get(self._backend.workspace.workspace)
