@@ -26,10 +26,12 @@ def test_remote_refresh_output_is_read_through_the_fetcher(tmp_path: Path) -> No
     output = DataOutput(name="eval_set", uri=URI, version="abc123", run_id="run-1")
     dataset = load_dataset(output, field="data", fetch=fetch)
     assert asked == [URI]
-    assert dataset.version == "abc123" and dataset.source == URI
+    assert dataset.version == "abc123"
+    assert dataset.source == URI
     assert list(dataset.frame["a"]) == [1, 2]
     reference = load_dataset(URI, field="reference", fetch=fetch)
-    assert reference.source == URI and reference.rows == 2
+    assert reference.source == URI
+    assert reference.rows == 2
 
 
 def test_remote_uri_without_a_fetcher_names_the_field() -> None:
