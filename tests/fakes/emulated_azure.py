@@ -101,9 +101,26 @@ class Chaos:
     faults: list[tuple[str, str, str, str]] = field(default_factory=list)
     """``(service, method, path, kind)`` of every fault injected, in order."""
 
+    log: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(service, method, path)`` of every request received, in order."""
+    fault_positions: list[int] = field(default_factory=list)
+
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
+
+    def seen(self, service: str, method: str, path: str) -> None:
+        """Record one request (in arrival order, across services)."""
+        with self._lock:
+            self.log.append((service, method, path))
+
+    def retried(self) -> int:
+        """Faults after which the client sent the same request again (its retries)."""
+        count = 0
+        for position, (service, method, path, _) in zip(self.fault_positions, self.faults, strict=True):
+            if (service, method, path) in self.log[position + 1 :]:
+                count += 1
+        return count
 
     def draw(self, service: str, method: str, path: str) -> Fault | None:
         """A fault for this request, or ``None`` (with probability ``1 - rate``)."""
@@ -114,6 +131,7 @@ class Chaos:
                 return None
             kind = self._random.choice(("429", "503", "reset-before", "reset-after"))
             self.faults.append((service, method, path, kind))
+            self.fault_positions.append(len(self.log) - 1)
         if kind == "429" and service == "storage":
             # Azure Storage throttles with 503 Server Busy, never 429 (its clients retry 5xx, not 429).
             return Fault(method, ".*", status=503, headers={"Retry-After": "1"}, body=_busy("ServerBusy"))
@@ -152,6 +170,7 @@ class ChaosService(FakeService):
         super()._dispatch(http)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
+        self.chaos.seen(self.classify(path), method, path)
         queued = super()._take_fault(method, path)
         return queued if queued is not None else self.chaos.draw(self.classify(path), method, path)
 
@@ -719,6 +738,9 @@ class EmulatedAzure:
             )
             by_service = Counter(service for service, _, _, _ in self.chaos.faults)
             lines.append("  by service: " + ", ".join(f"{k} {v}" for k, v in sorted(by_service.items())))
+            lines.append(f"requests sent again after a fault (retries): {self.chaos.retried()}")
+            for service, method, path, kind in self.chaos.faults:
+                lines.append(f"  {kind:12s} {service:11s} {method} {_shape(path)}")
         return "\n".join(lines)
 
 
