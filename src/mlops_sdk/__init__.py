@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from mlops_sdk.core.lineage import Lineage, collect_lineage
     from mlops_sdk.core.operation import Operation, PollingOptions, ProgressEvent
     from mlops_sdk.core.retry import RetryPolicy
+    from mlops_sdk.core.secrets import Secret
     from mlops_sdk.core.status import Status
     from mlops_sdk.core.targets import AzureMLTarget, LocalTarget, Target
     from mlops_sdk.models.approvals import (
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
     )
     from mlops_sdk.models.pipelines import PipelineRun
     from mlops_sdk.models.registry import AliasEvent, ModelVersion
+    from mlops_sdk.models.resources import Autoscale, Probe, RequestSettings, Resources
     from mlops_sdk.models.training import (
         TrainingInput,
         TrainingJob,
@@ -160,6 +162,7 @@ _EXPORTS: dict[str, str] = {
     "RefreshPipeline": "mlops_sdk.models.data_factory",
     "RefreshRun": "mlops_sdk.models.data_factory",
     "Schedule": "mlops_sdk.models.data_factory",
+    "Secret": "mlops_sdk.core.secrets",
     "Sql": "mlops_sdk.models.data_factory",
     "StorageEvent": "mlops_sdk.models.data_factory",
     "TriggerInfo": "mlops_sdk.models.data_factory",
@@ -170,6 +173,10 @@ _EXPORTS: dict[str, str] = {
     "HistoryEntry": "mlops_sdk.models.deployments",
     "Replace": "mlops_sdk.models.deployments",
     "Shadow": "mlops_sdk.models.deployments",
+    "Autoscale": "mlops_sdk.models.resources",
+    "Probe": "mlops_sdk.models.resources",
+    "RequestSettings": "mlops_sdk.models.resources",
+    "Resources": "mlops_sdk.models.resources",
     "SmokeResult": "mlops_sdk.models.deployments",
     "SmokeTest": "mlops_sdk.models.deployments",
     "StepResult": "mlops_sdk.models.deployments",
@@ -200,6 +207,7 @@ __all__ = [
     "AuditVerification",
     "AuthenticationError",
     "AutoApproveRule",
+    "Autoscale",
     "AzureMLTarget",
     "BaseClient",
     "BlueGreen",
@@ -236,15 +244,19 @@ __all__ = [
     "PipelineParameter",
     "PipelineRun",
     "PollingOptions",
+    "Probe",
     "ProgressEvent",
     "Python",
     "RefreshPipeline",
     "RefreshRun",
     "Replace",
+    "RequestSettings",
     "ResourceExistsError",
     "ResourceNotFoundError",
+    "Resources",
     "RetryPolicy",
     "Schedule",
+    "Secret",
     "ServerError",
     "ServiceRequestError",
     "ServiceResponseError",

@@ -161,7 +161,8 @@ def test_faults_on_create_run_leave_exactly_one_run(
     else:
         # Nothing shows: looked up with backoff until the visibility wait (30 s) ran out, then created.
         assert len(lookups) >= 5
-        assert sum(clock.sleeps[: len(lookups) - 1 + 1]) >= 30.0
+        # The retry's backoff, then the waits between the lookups: together the whole visibility wait.
+        assert sum(clock.sleeps[: len(lookups)]) >= 30.0
     for lookup in lookups:
         assert lookup.json["filters"] == [
             {"operand": "PipelineName", "operator": "Equals", "values": ["examplePipeline"]}
@@ -509,3 +510,53 @@ def test_missing_factory_setting_is_a_configuration_error(ca_bundle: Path, adf: 
         pytest.raises(ConfigurationError, match="data_factory"),
     ):
         factory.list_runs()
+
+
+@pytest.mark.parametrize("explicit", [True, False], ids=["step.key", "ambient-key"])
+def test_flow_step_creates_at_once_and_its_rerun_reattaches(
+    client: DataFactoryClient, adf: FakeDataFactory, tmp_path: Path, explicit: bool
+) -> None:
+    from mlops_sdk.flows import Flow
+
+    adf.plans["examplePipeline"] = RunPlan(states=[("Queued", 1.0), ("InProgress", 3600.0), ("Succeeded", 0.0)])
+    started: list[str] = []
+
+    def crash_after_start(step: Any) -> None:
+        key = step.key if explicit else None
+        started.append(client.begin_refresh("examplePipeline", parameters={"region": "eu"}, idempotency_key=key).id)
+        raise KeyboardInterrupt  # the script dies while the run goes on
+
+    with pytest.raises(KeyboardInterrupt), Flow("nightly", run_id="r1", journal_dir=tmp_path) as flow:
+        flow.step("refresh", crash_after_start)
+    first_requests = [(r.method, r.path.removeprefix(BASE)) for r in adf.service.requests]
+    # First attempt of the step: its key was never used, so createRun goes out with no lookup.
+    assert ("POST", "/queryPipelineRuns") not in first_requests
+
+    with pytest.raises(KeyboardInterrupt), Flow("nightly", run_id="r1", journal_dir=tmp_path) as again:
+        again.step("refresh", crash_after_start)
+
+    # The re-run of the step (same flow run id) looks its key up and re-attaches: still one run.
+    assert started[1] == started[0]
+    assert len(adf.runs_of("examplePipeline")) == 1
+    assert len(_requests(adf, "POST", "/queryPipelineRuns")) == 1
+    assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == 1
+
+
+def test_lost_rerun_answer_with_visibility_delay_leaves_exactly_one_rerun(
+    client: DataFactoryClient, adf: FakeDataFactory
+) -> None:
+    adf.plans["examplePipeline"] = failing_plan()
+    failed = client.begin_refresh("examplePipeline", parameters={"region": "eu"})
+    with pytest.raises(OperationFailedError):
+        failed.result()
+    adf.plans["examplePipeline"] = RunPlan()
+    adf.visibility_delay = 5.0
+    adf.service.inject(Fault("POST", "createRun$", drop=True, after_handler=True))
+
+    rerun = client.begin_rerun(failed.id).result()
+
+    runs = adf.runs_of("examplePipeline")
+    assert len(runs) == 2  # the failed run and ONE rerun
+    assert rerun.run_id in {run["runId"] for run in runs}
+    assert rerun.reference_run_id == failed.id
+    assert len(_requests(adf, "POST", "/pipelines/examplePipeline/createRun")) == 2  # refresh + rerun

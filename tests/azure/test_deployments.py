@@ -365,3 +365,23 @@ def test_endpoint_creation_and_scoring_survive_transient_failures(
     scoring_before = len(endpoints.service.requests_to("POST", r"/score/fresh$"))
     assert deployments.invoke("fresh", PAYLOAD) == [1.0, 1.0]
     assert len(endpoints.service.requests_to("POST", r"/score/fresh$")) == scoring_before + 3
+
+
+def test_busy_endpoint_409_on_deleting_a_rolled_back_deployment_is_waited_out(
+    deployments: Any, endpoints: FakeOnlineEndpoints, clock: FakeClock
+) -> None:
+    deployments.begin_deploy(version(1), endpoint="churn", deployment="blue", strategy=Replace()).result()
+    endpoints.service.inject(Fault("DELETE", r"/onlineEndpoints/churn/deployments/red$", status=409, body=BUSY))
+    sleeps_before = len(clock.sleeps)
+
+    result = deployments.begin_deploy(
+        version(9),
+        endpoint="churn",
+        deployment="red",
+        strategy=BlueGreen(steps=[100], smoke_test=SmokeTest(payload=PAYLOAD, predicate=lambda output: False)),
+    ).result()
+
+    assert result.rolled_back
+    assert len(endpoints.service.requests_to("DELETE", r"/deployments/red$")) == 2
+    assert "red" not in endpoints.deployments["churn"]
+    assert 5.0 in clock.sleeps[sleeps_before:]

@@ -153,6 +153,13 @@ class FakeDataFactory:
         }
         self.plans[name] = plan or RunPlan()
 
+    def seed_runs(self, pipeline: str, count: int) -> None:
+        """Start ``count`` runs of ``pipeline`` directly (no request recorded), e.g. a busy pipeline's past."""
+        for number in range(count):
+            body = json.dumps({"mlops_request_id": f"seeded-{number}"}).encode()
+            request = Request("POST", f"/pipelines/{pipeline}/createRun", {}, {}, body)
+            self._create_run(request, re.match(r"(?P<name>.+)", pipeline))  # type: ignore[arg-type]
+
     def runs_of(self, pipeline: str) -> list[dict[str, Any]]:
         """Current JSON of every run of ``pipeline``."""
         with self._lock:

@@ -402,3 +402,36 @@ def test_endpoint_creation_resumes_from_its_token_and_names_are_checked(store: P
         endpoint = hub.resume_operation(token).result()
     assert endpoint.name == "ep11"
     assert endpoint.state == "Running"
+
+
+def test_sizing_is_accepted_and_reported_as_ignored_locally(client: DeploymentClient, models: Models) -> None:
+    from mlops_sdk import Autoscale, Probe, RequestSettings, Resources
+
+    resources = Resources(
+        instance_type="Standard_F4s_v2",
+        instance_count=2,
+        request=RequestSettings(request_timeout=10, max_concurrent_requests_per_instance=4),
+        readiness_probe=Probe(initial_delay=5),
+        autoscale=Autoscale(min_instances=1, max_instances=3),
+    )
+
+    result = client.begin_deploy(
+        models.a, endpoint="sized", deployment="aaa", strategy=Replace(), resources=resources
+    ).result()
+
+    assert result.succeeded
+    assert result.resources == resources
+    # Every field given is listed with why it cannot apply here; fields left out are not.
+    assert sorted(result.resources_ignored) == [
+        "autoscale",
+        "instance_count",
+        "instance_type",
+        "readiness_probe",
+        "request",
+    ]
+    assert "one server process" in result.resources_ignored["instance_type"]
+    assert client.invoke("sized", {"dataframe_split": {"columns": ["a", "b", "c"], "data": ROWS}}) == pytest.approx(
+        [formula_a(row) for row in ROWS]
+    )
+    with pytest.raises(ConfigurationError, match="resources"):
+        client.begin_deploy(models.a, endpoint="sized", deployment="bbb", resources={"instance_count": -1})

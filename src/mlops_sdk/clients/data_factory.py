@@ -141,8 +141,9 @@ class DataFactoryClient(BaseClient):
         The idempotency key travels as pipeline parameter ``mlops_request_id``; a run already started
         with the same key is re-attached instead of starting a second one (a crashed script re-run
         with the same key waits for the first run). Without a key every call starts a new run.
-        A generated key, or the ambient key of a flow step's first attempt, cannot have started a run
-        yet: the run is then created with no lookup first (on Azure: no ``queryPipelineRuns``).
+        A generated key, or a flow step's key (``step.key`` or the ambient one) on the step's first
+        attempt, cannot have started a run yet: the run is then created with no lookup first (on
+        Azure: no ``queryPipelineRuns``).
 
         Args:
             pipeline: Pipeline name.
@@ -161,11 +162,8 @@ class DataFactoryClient(BaseClient):
         values = check_parameters(info, parameters, coerce_strings=coerce_strings)
         if idempotency_key is not None:
             _require_name(idempotency_key, "idempotency_key")
-        fresh = False
-        key = idempotency_key
-        if key is None:
-            key = ambient_idempotency_key()
-            fresh = key is not None and ambient_key_is_fresh()
+        key = idempotency_key or ambient_idempotency_key()
+        fresh = key is not None and ambient_key_is_fresh(key)
         if key is None:
             key, fresh = uuid.uuid4().hex, True
         submitted_at = utcnow()

@@ -35,6 +35,7 @@ from mlops_sdk.models.deployments import (
     Strategy,
 )
 from mlops_sdk.models.registry import ModelVersion
+from mlops_sdk.models.resources import Resources
 
 __all__ = ["DeploymentClient", "default_deployment_name"]
 
@@ -124,6 +125,20 @@ class DeploymentClient(BaseClient):
         )
 
     @staticmethod
+    def _resources(resources: Resources | dict[str, Any] | None) -> Resources | None:
+        if resources is None or isinstance(resources, Resources):
+            return resources
+        if isinstance(resources, dict):
+            try:
+                return Resources.model_validate(resources)
+            except ValidationError as error:
+                raise _invalid("resources", error) from None
+        raise ConfigurationError(
+            f"resources must be Resources(...) or a dict, got {type(resources).__name__}",
+            details={"field": "resources"},
+        )
+
+    @staticmethod
     def _smoke(smoke_test: SmokeTest | dict[str, Any] | None) -> SmokeTest | None:
         if smoke_test is None or isinstance(smoke_test, SmokeTest):
             return smoke_test
@@ -147,6 +162,7 @@ class DeploymentClient(BaseClient):
         endpoint: str,
         deployment: str | None = None,
         strategy: BlueGreen | Replace | Shadow | dict[str, Any] | None = None,
+        resources: Resources | dict[str, Any] | None = None,
         progress: Callable[[ProgressEvent], None] | None = None,
         show_progress: bool | None = None,
     ) -> Operation[DeploymentResult]:
@@ -165,6 +181,10 @@ class DeploymentClient(BaseClient):
             endpoint: Endpoint name (3-32 letters, digits, '-').
             deployment: Deployment name (default derived from the model).
             strategy: ``BlueGreen(...)``, ``Replace()``, ``Shadow(mirror_percent=..)`` or a dict.
+            resources: Sizing and runtime settings of the NEW deployment (``Resources(instance_type=..,
+                instance_count=.., environment=.., request=.., liveness_probe=.., readiness_probe=..,
+                autoscale=..)`` or a dict). Applied when the deployment is created; the local backend
+                accepts them and lists what it ignores in ``result.resources_ignored``.
             progress: Callback receiving a :class:`ProgressEvent` after every poll.
             show_progress: Force the progress bar on or off.
 
@@ -173,6 +193,7 @@ class DeploymentClient(BaseClient):
         """
         endpoint = self._name(endpoint, "endpoint")
         chosen = self._strategy(strategy)
+        sizing = self._resources(resources)
         spec = self._model_spec(model)
         given = deployment.strip() if isinstance(deployment, str) else ""
         name = given or default_deployment_name(spec)
@@ -191,7 +212,9 @@ class DeploymentClient(BaseClient):
                 }
             )
         annotate({"endpoint": endpoint, "deployment": name})
-        driver = self._svc().deploy(spec, endpoint=endpoint, deployment=name, strategy=chosen, lineage=lineage)
+        driver = self._svc().deploy(
+            spec, endpoint=endpoint, deployment=name, strategy=chosen, lineage=lineage, resources=sizing
+        )
         return self._operation(
             driver, description=f"deployment {name} to {endpoint}", progress=progress, show_progress=show_progress
         )

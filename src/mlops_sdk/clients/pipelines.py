@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import SecretStr
+
 from mlops_sdk.backends.spi.pipelines import PipelineService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.context import ambient_idempotency_key
@@ -24,6 +26,8 @@ def _check_id(value: Any, name: str) -> int:
 def _check_strings(values: Mapping[str, Any] | None, name: str) -> dict[str, str]:
     checked: dict[str, str] = {}
     for key, value in (values or {}).items():
+        if isinstance(value, SecretStr):  # building it registered the value: the backend still knows it is secret
+            value = value.get_secret_value()
         if not isinstance(value, (str, int, float, bool)):
             raise ConfigurationError(
                 f"{name}[{key!r}] must be a string, number or boolean (Azure DevOps passes them as strings), "

@@ -53,7 +53,11 @@ def ambient_idempotency_key() -> str | None:
         return scope.key if scope.used == 1 else f"{scope.key}-{scope.used}"
 
 
-def ambient_key_is_fresh() -> bool:
-    """True inside the first attempt of a flow step (its ambient keys were never used before)."""
+def ambient_key_is_fresh(key: str) -> bool:
+    """True when ``key`` belongs to the running flow step (its key, or ``<key>-<n>``) and the step is on
+    its first attempt: such a key was never used before, by this or any earlier process."""
     scope = _SCOPE.get()
-    return scope is not None and scope.first_attempt
+    if scope is None or not scope.first_attempt:
+        return False
+    suffix = key.removeprefix(scope.key)
+    return key.startswith(scope.key) and (suffix == "" or (suffix[:1] == "-" and suffix[1:].isdigit()))

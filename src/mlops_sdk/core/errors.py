@@ -1,9 +1,11 @@
 """The one error tree every backend raises (DESIGN.md §3).
 
 Every error carries the same context fields (``backend``, ``operation_id``, ``status_code``,
-``request_id``, ``details``) and chains the original exception as ``__cause__``. Messages are
-redacted at construction, so a key or token that slipped into a service message never reaches a log
-or a terminal. Errors survive ``pickle`` (worker processes) and ``to_dict``/``error_from_dict`` (JSON
+``request_id``, ``details``) and chains the original exception as ``__cause__``. Redaction happens
+once, here, at construction: the message, the ids and every string inside ``details`` go through
+:func:`~mlops_sdk.core.secrets.masked`, so ``str``, ``repr``, ``to_dict()`` (what ``--output json``
+prints), pickles and logs of an error all show ``***`` where a key, token, SAS or declared secret was,
+whichever call site raised it. Errors survive ``pickle`` (worker processes) and ``to_dict``/``error_from_dict`` (JSON
 output of the CLI, operation tokens).
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlops_sdk.core.redaction import redact
+from mlops_sdk.core.secrets import masked
 
 __all__ = [
     "ApprovalRejectedError",
@@ -60,13 +63,16 @@ class MlopsError(Exception):
         request_id: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        self.message = redact(message)
+        self.message = redact(str(message))
         self.backend = backend
-        self.operation_id = operation_id
+        self.operation_id = redact(operation_id) if operation_id else operation_id
         self.status_code = status_code
-        self.request_id = request_id
-        self.details: dict[str, Any] = dict(details or {})
+        self.request_id = redact(request_id) if request_id else request_id
+        self.details: dict[str, Any] = masked(dict(details or {}))
         super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
 
     def __str__(self) -> str:
         context = [

@@ -25,10 +25,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|sig|Password|pwd)=([^;&\s\"']+)"),
         rf"\1={MASK}",
     ),
-    # key/token/secret/pat assignments in text, JSON or query strings: `api_key: abc`, `"token": "abc"`.
+    # key/token/secret/pat assignments in text, JSON or query strings: `api_key: abc`, `"token": "abc"`
+    # (not the idempotency key of a side effect: it names work, it unlocks nothing).
     (
         re.compile(
-            r"(?i)([\"']?\b(?:[a-z_]*key|[a-z_]*token|secret|client_secret|pat|password)[\"']?\s*[:=]\s*[\"']?)"
+            r"(?i)([\"']?\b(?!idempotency_key)(?:[a-z_]*key|[a-z_]*token|secret|client_secret|pat|password)[\"']?\s*[:=]\s*[\"']?)"
             r"(?!\*\*\*)([^\s\"',;&}]{4,})"
         ),
         rf"\1{MASK}",

@@ -16,10 +16,21 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.redaction import redact
+from mlops_sdk.core.secrets import MASK, is_secret, protect
 from mlops_sdk.core.status import Status
 
 __all__ = [
@@ -43,6 +54,7 @@ __all__ = [
     "TriggerInfo",
     "callable_reference",
     "check_parameters",
+    "mask_parameters",
     "parse_pipeline",
 ]
 
@@ -70,11 +82,17 @@ class PipelineParameter(BaseModel):
 
     A parameter without ``default`` is required. Types follow Data Factory's (``string``, ``int``,
     ``float``, ``bool``, ``array``, ``object``, ``securestring``), case-insensitively.
+
+    A ``securestring`` parameter, or one declared with ``secret=True``, is secret: its value (and
+    its default) is held as a :class:`~mlops_sdk.core.secrets.Secret`, never stored in the local
+    store, and shown as ``***`` in runs, reprs, errors and ``--output json``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: ParameterType = "string"
+    secret: bool = False
+    """Treat values of this parameter as secrets (implied by ``type="securestring"``)."""
     default: Any = None
 
     @field_validator("type", mode="before")
@@ -82,10 +100,22 @@ class PipelineParameter(BaseModel):
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("default")
+    @classmethod
+    def _secret_default(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("secret") or info.data.get("type") == "securestring":
+            return protect(value, declared=True)
+        return value
+
     @property
     def required(self) -> bool:
         """True when no default was declared."""
         return "default" not in self.model_fields_set
+
+    @property
+    def is_secret(self) -> bool:
+        """True for ``securestring`` parameters and those declared with ``secret=True``."""
+        return self.secret or self.type == "securestring"
 
 
 class _Activity(BaseModel):
@@ -302,6 +332,11 @@ class ActivityError(BaseModel):
     code: str | None = None
     failure_type: str | None = None
 
+    @field_validator("message")
+    @classmethod
+    def _redact(cls, value: str) -> str:
+        return redact(value)
+
 
 class ActivityRun(BaseModel):
     """One activity of a pipeline run."""
@@ -389,6 +424,17 @@ class RefreshRun(BaseModel):
     idempotency_key: str | None = None
     reference_run_id: str | None = None
     lineage: Lineage = Field(default_factory=Lineage)
+
+    @field_validator("parameters")
+    @classmethod
+    def _mask_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return mask_parameters(value)
+
+    @field_validator("message")
+    @classmethod
+    def _redact_message(cls, value: str | None) -> str | None:
+        # The service's own words may quote a connection string it could not use.
+        return redact(value) if value else value
 
     @property
     def failed_activity(self) -> ActivityRun | None:
@@ -481,6 +527,11 @@ class TriggerInfo(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     """The trigger's ``typeProperties`` as the service returned them."""
 
+    @field_validator("parameters")
+    @classmethod
+    def _mask_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return mask_parameters(value)
+
 
 # --- parameter checking (both backends) -------------------------------------------------------
 
@@ -519,6 +570,11 @@ def _coerce(name: str, value: str, kind: str) -> Any:
     return value
 
 
+def mask_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """``parameters`` with every secret value (by type, shape or registration) replaced by ``***``."""
+    return {name: MASK if is_secret(value) else value for name, value in parameters.items()}
+
+
 def check_parameters(
     info: PipelineInfo, parameters: Mapping[str, Any] | None, *, coerce_strings: bool = False
 ) -> dict[str, Any]:
@@ -528,6 +584,10 @@ def check_parameters(
         info: The pipeline's declaration.
         parameters: Values by name.
         coerce_strings: Convert string values to the declared type (the CLI's ``--param k=v``).
+
+    Secret values (declared secure parameters, string values with a secret's shape, values given
+    as :class:`~mlops_sdk.core.secrets.Secret`) come back as ``Secret``: backends store ``***`` for
+    them and hand the real value only to the run.
 
     Raises:
         ConfigurationError: an unknown parameter, a value of the wrong type or a missing required one;
@@ -549,12 +609,16 @@ def check_parameters(
                 details={"parameter": name, "known": sorted(declared)},
             )
         kind = declared[name].type
+        if kind in ("string", "securestring") and isinstance(value, str | SecretStr):
+            result[name] = protect(value, declared=declared[name].is_secret)
+            continue
         if coerce_strings and isinstance(value, str) and kind not in ("string", "securestring"):
             value = _coerce(name, value, kind)
         expected = _PYTHON_TYPES[kind]
         if not isinstance(value, expected) or (kind in ("int", "float") and isinstance(value, bool)):
+            shown = MASK if declared[name].is_secret or is_secret(value) else repr(value)
             raise ConfigurationError(
-                f"parameter {name!r} of pipeline {info.name!r} must be {kind}, got {type(value).__name__} {value!r}",
+                f"parameter {name!r} of pipeline {info.name!r} must be {kind}, got {type(value).__name__} {shown}",
                 details={"parameter": name, "type": kind, "got": type(value).__name__},
             )
         result[name] = list(value) if isinstance(value, tuple) else value

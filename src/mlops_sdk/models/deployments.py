@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mlops_sdk.core.errors import OperationFailedError
 from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.models.resources import Resources
 
 __all__ = [
     "MAX_MIRROR_PERCENT",
@@ -299,6 +300,9 @@ class DeploymentResult(BaseModel):
         started_at: When it started.
         finished_at: When it finished.
         lineage: Where it came from (git, CI, who).
+        resources: The sizing and runtime settings asked for (None: the backend's defaults).
+        resources_ignored: Fields of ``resources`` the backend accepted but cannot honour, with why
+            (the local backend runs one process on this machine whatever the instance type).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -322,6 +326,8 @@ class DeploymentResult(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     lineage: Lineage = Field(default_factory=Lineage)
+    resources: Resources | None = None
+    resources_ignored: dict[str, str] = Field(default_factory=dict)
 
     def raise_for_rollback(self) -> None:
         """Raise :class:`OperationFailedError` (with the reason and log tail) when the rollout did not succeed."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mlops_sdk.core.secrets import MASK, is_secret
 from mlops_sdk.core.status import Status
 
 __all__ = ["FailedTask", "PipelineRun"]
@@ -54,3 +55,8 @@ class PipelineRun(BaseModel):
     branch: str | None = None
     template_parameters: dict[str, str] = Field(default_factory=dict)
     failed_tasks: tuple[FailedTask, ...] = ()
+
+    @field_validator("template_parameters")
+    @classmethod
+    def _mask(cls, value: dict[str, str]) -> dict[str, str]:
+        return {name: MASK if is_secret(item) else item for name, item in value.items()}

@@ -12,12 +12,24 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.redaction import redact
+from mlops_sdk.core.secrets import Secret, protect
 from mlops_sdk.core.status import Status
 
 __all__ = [
@@ -37,6 +49,9 @@ InputType = Literal["uri_folder", "uri_file", "mltable", "literal"]
 OutputType = Literal["uri_folder", "uri_file", "mlflow_model", "custom_model"]
 
 # Attribute names probed on data objects (data factory refresh outputs, snapshots) for lineage.
+EnvironmentValue = Annotated[str | Secret, Field(union_mode="left_to_right")]
+"""An environment variable's value: a plain string, or a :class:`~mlops_sdk.core.secrets.Secret`."""
+
 _VERSION_ATTRIBUTES = ("data_version", "version", "digest", "snapshot_id", "snapshot")
 _REFRESH_ATTRIBUTES = ("refresh_run_id", "run_id")
 
@@ -76,6 +91,15 @@ class TrainingInput(BaseModel):
         if self.value is not None and self.type not in (None, "literal"):
             raise ValueError(f"a literal value cannot have type {self.type!r}")
         return self
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if name == "uri" and isinstance(value, str) else value
+
+    @field_serializer("uri", when_used="json")
+    def _uri_shown(self, value: str | None) -> str | None:
+        # A SAS signature in a data URI is a credential: JSON output and stored specs mask it.
+        return redact(value) if value else value
 
     @property
     def is_literal(self) -> bool:
@@ -188,7 +212,10 @@ class TrainingJob(BaseModel):
         display_name: Human name of the run.
         description: Free text.
         tags: Tags recorded on the run (lineage tags ``mlops.*`` are added automatically).
-        environment_variables: Extra environment variables for the command.
+        environment_variables: Extra environment variables for the command. A value that is secret
+            (a :class:`~mlops_sdk.core.secrets.Secret`, a connection string / SAS / token by shape, or
+            a variable named like ``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*PASSWORD*``) is held as a
+            ``Secret``: ``***`` in ``repr`` and JSON, never stored; only the command's process sees it.
         timeout: Seconds after which the run is stopped and fails (enforced by the backend).
     """
 
@@ -204,8 +231,18 @@ class TrainingJob(BaseModel):
     display_name: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    environment_variables: dict[str, str] = Field(default_factory=dict)
+    environment_variables: dict[str, EnvironmentValue] = Field(default_factory=dict)
     timeout: float | None = None
+
+    @field_validator("environment_variables", mode="before")
+    @classmethod
+    def _protect_environment(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                str(key): protect(item, name=str(key)) if isinstance(item, str | SecretStr) else item
+                for key, item in value.items()
+            }
+        return value
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -418,3 +455,8 @@ class TrainingRun(BaseModel):
     ended_at: datetime | None = None
     exit_code: int | None = None
     error: str | None = None
+
+    @field_validator("error")
+    @classmethod
+    def _redact_error(cls, value: str | None) -> str | None:
+        return redact(value) if value else value

@@ -26,6 +26,7 @@ from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.retry import is_retryable
+from mlops_sdk.core.secrets import MASK, reveal
 from mlops_sdk.core.status import Status, status_from_adf
 from mlops_sdk.models.data_factory import (
     REQUEST_ID_PARAMETER,
@@ -124,6 +125,8 @@ class AzureDataFactoryService:
         self.factory: str = settings.data_factory
         self.resource_group: str = settings.data_factory_resource_group or backend.workspace.resource_group
         self._client: Any = None
+        self._secure: dict[str, frozenset[str]] = {}
+        """Pipeline -> its secure parameters (from the pipeline definitions read so far)."""
 
     @property
     def client(self) -> Any:
@@ -241,7 +244,22 @@ class AzureDataFactoryService:
                 request_id=error.request_id,
                 details={"pipeline": name, "known": known},
             ) from error
-        return _pipeline_info(name, resource)
+        info = _pipeline_info(name, resource)
+        self._secure[name] = frozenset(key for key, spec in info.parameters.items() if spec.is_secret)
+        return info
+
+    def _secure_parameters(self, pipeline: str) -> frozenset[str]:
+        """The pipeline's ``secureString`` parameters: masked in every run we return, whatever the service echoes."""
+        if pipeline not in self._secure:
+            try:
+                self.describe_pipeline(pipeline)
+            except MlopsError as error:  # a deleted pipeline's runs are still readable
+                _log.debug("cannot read the definition of pipeline %r: %s", pipeline, error)
+                self._secure[pipeline] = frozenset()
+        return self._secure[pipeline]
+
+    def _run(self, run: Mapping[str, Any], activities: tuple[ActivityRun, ...]) -> RefreshRun:
+        return _refresh_run(run, activities, self._secure_parameters(str(run.get("pipelineName"))))
 
     def list_pipelines(self) -> list[PipelineInfo]:
         """Every pipeline of the factory."""
@@ -275,8 +293,8 @@ class AzureDataFactoryService:
                 return str(run["runId"])
         return None
 
-    def _await_visible(self, pipeline: str, key: str, *, since: datetime) -> str | None:
-        """After an ambiguous ``createRun``: look the key up until it shows or the visibility wait ends.
+    def _await_visible(self, what: str, find: Callable[[], str | None]) -> str | None:
+        """After an ambiguous ``createRun``: ``find()`` until it finds the run or the visibility wait ends.
 
         ``queryPipelineRuns`` can lag behind ``createRun``; a single lookup right after a lost answer
         would miss the run and the retry would start a second one. Lookups back off (0.5 s doubling,
@@ -289,7 +307,7 @@ class AzureDataFactoryService:
         delay = 0.5
         while True:
             try:
-                found = self._find_by_key(pipeline, key, since=since - WATERMARK_MARGIN)
+                found = find()
             except MlopsError as error:
                 if not is_retryable(error):
                     raise
@@ -299,9 +317,9 @@ class AzureDataFactoryService:
             remaining = deadline - clock.monotonic()
             if remaining <= 0:
                 _log.warning(
-                    "run with mlops_request_id %s not visible after %gs; creating it again "
+                    "%s not visible after %gs; creating it again "
                     "(raise data_factory_visibility_wait if the factory lags more)",
-                    key,
+                    what,
                     wait,
                 )
                 return None
@@ -325,7 +343,8 @@ class AzureDataFactoryService:
           timeout, 5xx) the key is looked up with a bounded wait (``data_factory_visibility_wait``)
           before creating again. A clean refusal (connection refused, 429, 4xx) needs no lookup.
         """
-        body = {**parameters, REQUEST_ID_PARAMETER: idempotency_key}
+        # Data Factory takes secureString values in the createRun body; they live only in that request.
+        body = {**{name: reveal(value) for name, value in parameters.items()}, REQUEST_ID_PARAMETER: idempotency_key}
         if not fresh_key:
             found = self._call(
                 f"looking up runs of pipeline {pipeline!r} keyed {idempotency_key!r}",
@@ -339,7 +358,11 @@ class AzureDataFactoryService:
         def attempt() -> str:
             nonlocal first_ambiguous
             if first_ambiguous is not None:
-                found = self._await_visible(pipeline, idempotency_key, since=first_ambiguous)
+                since = first_ambiguous - WATERMARK_MARGIN
+                found = self._await_visible(
+                    f"run with mlops_request_id {idempotency_key}",
+                    lambda: self._find_by_key(pipeline, idempotency_key, since=since),
+                )
                 if found is not None:
                     _log.info("the lost createRun had started run %s; re-attached", found)
                     return found
@@ -358,33 +381,39 @@ class AzureDataFactoryService:
         return self._backend.retry_policy.call(attempt)
 
     def start_rerun(self, run_id: str, *, from_failure: bool, start_activity: str | None) -> tuple[str, str]:
-        """``createRun`` in recovery mode; after an ambiguous failure, look for the rerun in the run group."""
+        """``createRun`` in recovery mode; after an ambiguous failure, look for the rerun in the run group
+        (with the same bounded visibility wait as :meth:`start_refresh`)."""
         reference = self._get_raw_run(run_id)
         pipeline = str(reference.get("pipelineName"))
         group = str(reference.get("runGroupId") or run_id)
         started = utcnow()
-        first = True
+        ambiguous = False
 
         def attempt() -> str:
-            nonlocal first
-            if not first:
-                found = self._find_rerun(pipeline, run_id, group, started)
+            nonlocal ambiguous
+            if ambiguous:  # the previous attempt may have started the rerun: find it in the run group
+                found = self._await_visible(
+                    f"rerun of {run_id}", lambda: self._find_rerun(pipeline, run_id, group, started)
+                )
                 if found is not None:
                     return found
-            first = False
-            response = self._once(
-                f"rerunning pipeline run {run_id}",
-                lambda: self.client.pipelines.create_run(
-                    self.resource_group,
-                    self.factory,
-                    pipeline,
-                    reference_pipeline_run_id=run_id,
-                    is_recovery=True,
-                    start_activity_name=start_activity,
-                    start_from_failure=from_failure if start_activity is None else None,
-                ),
-                operation_id=run_id,
-            )
+            try:
+                response = self._once(
+                    f"rerunning pipeline run {run_id}",
+                    lambda: self.client.pipelines.create_run(
+                        self.resource_group,
+                        self.factory,
+                        pipeline,
+                        reference_pipeline_run_id=run_id,
+                        is_recovery=True,
+                        start_activity_name=start_activity,
+                        start_from_failure=from_failure if start_activity is None else None,
+                    ),
+                    operation_id=run_id,
+                )
+            except MlopsError as error:
+                ambiguous = ambiguous or is_ambiguous(error)
+                raise
             return str(_raw(response)["runId"])
 
         return self._backend.retry_policy.call(attempt), pipeline
@@ -423,7 +452,7 @@ class AzureDataFactoryService:
     def get_run(self, run_id: str) -> RefreshRun:
         """The run, its activity runs and the outputs they report."""
         run = self._get_raw_run(run_id)
-        return _refresh_run(run, self._activity_runs(run))
+        return self._run(run, self._activity_runs(run))
 
     def list_runs(self, *, pipeline: str | None, status: Status | None, since: datetime | None) -> list[RefreshRun]:
         """``queryPipelineRuns`` (newest first) over the retention window or since ``since``."""
@@ -439,7 +468,7 @@ class AzureDataFactoryService:
             "filters": filters,
             "orderBy": [{"orderBy": "RunStart", "order": "DESC"}],
         }
-        return [_refresh_run(run, ()) for run in self._query_runs(body)]
+        return [self._run(run, ()) for run in self._query_runs(body)]
 
     def cancel(self, run_id: str, *, recursive: bool) -> None:
         """``POST .../pipelineruns/{id}/cancel?isRecursive=``."""
@@ -476,7 +505,7 @@ class AzureDataFactoryService:
         """``PUT .../triggers/{name}`` (stopping a started trigger first), then start it."""
         reference = {
             "pipelineReference": {"referenceName": pipeline, "type": "PipelineReference"},
-            "parameters": dict(parameters),
+            "parameters": {name: reveal(value) for name, value in parameters.items()},
         }
         if schedule is not None:
             properties: dict[str, Any] = {
@@ -617,7 +646,7 @@ class AzureRunMonitor:
             if not activities and _status(run.get("status")) is Status.SUCCEEDED:
                 return _refresh_run(run, ())
             self._activities[run_id] = self._service._activity_runs(run)
-        return _refresh_run(run, self._activities[run_id])
+        return self._service._run(run, self._activities[run_id])
 
 
 # --- JSON -> value types -------------------------------------------------------------------------------
@@ -717,7 +746,9 @@ def _output(name: str, value: Any, run_id: str) -> DataOutput | None:
     )
 
 
-def _refresh_run(run: Mapping[str, Any], activities: tuple[ActivityRun, ...]) -> RefreshRun:
+def _refresh_run(
+    run: Mapping[str, Any], activities: tuple[ActivityRun, ...], secure: frozenset[str] = frozenset()
+) -> RefreshRun:
     run_id = str(run.get("runId"))
     outputs: dict[str, DataOutput] = {}
     for activity in activities:
@@ -725,7 +756,7 @@ def _refresh_run(run: Mapping[str, Any], activities: tuple[ActivityRun, ...]) ->
             parsed = _output(str(name), value, run_id)
             if parsed is not None:
                 outputs[parsed.name] = parsed
-    parameters = dict(run.get("parameters") or {})
+    parameters = {name: MASK if name in secure else value for name, value in (run.get("parameters") or {}).items()}
     lineage = Lineage(
         refresh_run_id=run_id,
         data_versions={name: output.version for name, output in outputs.items()},

@@ -47,6 +47,7 @@ from mlops_sdk.models.deployments import (
     Shadow,
     SmokeTest,
 )
+from mlops_sdk.models.resources import Probe, Resources
 
 __all__ = ["AzureDeploymentService", "AzurePlatform", "create_service"]
 
@@ -205,6 +206,26 @@ class AzurePlatform:
         self._pollers[(endpoint, "")] = poller
         self._hints[(endpoint, "")] = initial_retry_after(poller)
 
+    def ignored_resources(self, resources: Resources) -> dict[str, str]:
+        """Azure honours every field."""
+        return {}
+
+    def apply_autoscale(self, endpoint: str, deployment: str, resources: Resources) -> None:
+        """PUT the deployment's Azure Monitor autoscale setting (target: the deployment's ARM id)."""
+        from mlops_sdk.backends.azure.autoscale import put_autoscale
+
+        with quiet_azure(), azure_errors(f"reading deployment {deployment!r}"):
+            entity = self.ml.online_deployments.get(deployment, endpoint_name=endpoint)
+        location = str(getattr(entity, "location", None) or self.get_endpoint(endpoint).location)
+        put_autoscale(
+            self._backend,
+            endpoint=endpoint,
+            deployment=deployment,
+            deployment_id=str(entity.id),
+            location=location,
+            resources=resources,
+        )
+
     def retry_hint(self, endpoint: str, deployment: str = "") -> float | None:
         """The ``Retry-After`` of the create answer, once: the first status look waits that long."""
         return self._hints.pop((endpoint, deployment), None)
@@ -252,13 +273,13 @@ class AzurePlatform:
                 "mirror": metadata["previous"].get("mirror", {}),
             },
         }
+        resources = Resources.model_validate(metadata.get("resources") or {})
         entity = ManagedOnlineDeployment(
             name=deployment,
             endpoint_name=endpoint,
             model=self._model_reference(model),
-            instance_type=DEFAULT_INSTANCE_TYPE,
-            instance_count=1,
             tags={_META: json.dumps(tag, separators=(",", ":"))[:256], "mlops.by": str(metadata.get("by"))},
+            **_sizing(resources),
         )
         what = f"creating deployment {deployment!r} on {endpoint!r}"
 
@@ -371,9 +392,14 @@ class AzurePlatform:
         return self._keys[endpoint]
 
     def delete_deployment(self, endpoint: str, deployment: str) -> None:
-        """DELETE the deployment and wait for the LRO."""
-        with quiet_azure(), azure_errors(f"deleting deployment {deployment!r}"):
-            self.ml.online_deployments.begin_delete(deployment, endpoint_name=endpoint).result()
+        """DELETE the deployment and wait for the LRO (a 409 busy endpoint is waited out)."""
+        what = f"deleting deployment {deployment!r}"
+
+        def delete() -> None:
+            with quiet_azure(), azure_errors(what):
+                self.ml.online_deployments.begin_delete(deployment, endpoint_name=endpoint).result()
+
+        self._while_busy(delete, what)
 
     def logs(self, endpoint: str, deployment: str, lines: int = 50) -> str:
         """The inference server container's log tail (getLogs)."""
@@ -469,6 +495,7 @@ class AzureDeploymentService:
         deployment: str,
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
+        resources: Resources | None = None,
     ) -> RolloutDriver:
         """A rollout driver (nothing is sent before the first poll except model validation)."""
         op_id = f"deploy-{endpoint}-{_suffix()}"
@@ -480,6 +507,7 @@ class AzureDeploymentService:
             deployment=deployment,
             strategy=strategy,
             lineage=lineage,
+            resources=resources,
         )
         return _FlushingDriver(self.platform, op_id, driver.state(), strategy.smoke_test)
 
@@ -594,6 +622,39 @@ class AzureDeploymentService:
             if deployment is None:
                 raise ConfigurationError(f"endpoint {endpoint!r} has no live traffic; name the deployment")
         return self.platform.logs(endpoint, deployment, lines)
+
+
+def _sizing(resources: Resources) -> dict[str, Any]:
+    """``ManagedOnlineDeployment`` keyword arguments for ``resources`` (Azure's defaults where unset)."""
+    from azure.ai.ml.entities import OnlineRequestSettings, ProbeSettings
+
+    def probe(settings: Probe | None) -> Any:
+        if settings is None:
+            return None
+        return ProbeSettings(
+            failure_threshold=settings.failure_threshold,
+            success_threshold=settings.success_threshold,
+            timeout=settings.timeout,
+            period=settings.period,
+            initial_delay=settings.initial_delay,
+        )
+
+    arguments: dict[str, Any] = {
+        "instance_type": resources.instance_type or DEFAULT_INSTANCE_TYPE,
+        "instance_count": resources.instance_count,
+    }
+    if resources.environment is not None:
+        arguments["environment"] = resources.environment
+    if resources.request is not None:
+        arguments["request_settings"] = OnlineRequestSettings(
+            request_timeout_ms=round(resources.request.request_timeout * 1000),
+            max_concurrent_requests_per_instance=resources.request.max_concurrent_requests_per_instance,
+        )
+    if resources.liveness_probe is not None:
+        arguments["liveness_probe"] = probe(resources.liveness_probe)
+    if resources.readiness_probe is not None:
+        arguments["readiness_probe"] = probe(resources.readiness_probe)
+    return arguments
 
 
 def _state(value: Any) -> str:

@@ -21,6 +21,7 @@ from mlops_sdk.core.errors import (
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.retry import is_retryable
+from mlops_sdk.core.secrets import is_secret
 from mlops_sdk.core.status import Status, status_from_devops
 from mlops_sdk.models.pipelines import FailedTask, PipelineRun
 
@@ -145,7 +146,12 @@ class AzurePipelineService:
             template[IDEMPOTENCY_PARAMETER] = idempotency_key
         body = RunPipelineParameters(
             template_parameters=template or None,
-            variables={name: Variable(value=value) for name, value in variables.items()} or None,
+            # A variable that is secret by name, shape or registration is sent as a secret variable.
+            variables={
+                name: Variable(value=value, is_secret=True if is_secret(value, name=name) else None)
+                for name, value in variables.items()
+            }
+            or None,
             resources=(
                 RunResourcesParameters(repositories={"self": RepositoryResourceParameters(ref_name=_ref(branch))})
                 if branch is not None

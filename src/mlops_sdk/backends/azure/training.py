@@ -38,6 +38,7 @@ from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFaile
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
+from mlops_sdk.core.secrets import reveal
 from mlops_sdk.core.status import Status, status_from_aml
 from mlops_sdk.models.training import TrainingJob, TrainingRun
 
@@ -213,7 +214,9 @@ class AzureTrainingService:
                 display_name=job.display_name,
                 description=job.description,
                 tags=tags,
-                environment_variables=dict(job.environment_variables) or None,
+                # Azure ML needs the real values (it has no secret variables; Key Vault is the better place).
+                environment_variables={name: reveal(value) for name, value in job.environment_variables.items()}
+                or None,
             )
             if job.timeout:
                 entity.set_limits(timeout=math.ceil(job.timeout))

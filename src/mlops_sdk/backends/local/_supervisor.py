@@ -5,7 +5,8 @@ death of the submitting process leave it alone), it
 
 1. claims the run in ``mlops.db`` with a compare-and-set on the launch token (a stale or duplicate
    supervisor finds the token changed and exits without running anything: a run starts at most once);
-2. starts the user's command in a new process group, stdout/stderr appended to ``logs/``;
+2. starts the user's command in a new process group, stdout/stderr appended to ``logs/``, with the
+   job's secret environment values read from stdin (``launch.json`` names them, never holds them);
 3. enforces the timeout and handles SIGTERM (cancellation): SIGTERM to the command's process group,
    SIGKILL after a grace period;
 4. records the outcome (status, exit code, end time) in one transaction, plus ``result.json``.
@@ -146,6 +147,9 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     run_dir, token = Path(argv[0]), argv[1]
     spec = json.loads((run_dir / "launch.json").read_text(encoding="utf-8"))
+    # Secret environment values come through stdin (a pipe from the submitter), never from a file.
+    secrets: dict[str, str] = json.loads(sys.stdin.read() or "{}") if spec.get("secret_env") else {}
+    spec["env"] = {**spec["env"], **secrets}
     connection = _connect(spec["db"])
     if not _claim(connection, spec["run_id"], token):
         return 0

@@ -48,6 +48,7 @@ from mlops_sdk.models.deployments import (
     Shadow,
     SmokeTest,
 )
+from mlops_sdk.models.resources import Resources
 
 __all__ = ["LocalDeploymentService", "LocalPlatform", "check_endpoint_name", "create_service"]
 
@@ -252,6 +253,20 @@ class LocalPlatform:
                 raise
         server.admin("PUT", f"deployments/{deployment}", {"model_path": str(target), "metadata": metadata})
 
+    def ignored_resources(self, resources: Resources) -> dict[str, str]:
+        """Every sizing/runtime field is accepted and reported as ignored, with the reason.
+
+        Refusing them would break the promise that one script runs on both backends; ignoring them
+        silently would hide that nothing was sized. The rollout result lists them.
+        """
+        ignored = {name: _LOCAL_IGNORED[name] for name in resources.given() if name in _LOCAL_IGNORED}
+        if ignored:
+            _log.info("local deployment ignores %s (Azure-only settings)", ", ".join(sorted(ignored)))
+        return ignored
+
+    def apply_autoscale(self, endpoint: str, deployment: str, resources: Resources) -> None:
+        """Nothing to scale: one local server process serves the endpoint (reported as ignored)."""
+
     def retry_hint(self, endpoint: str, deployment: str = "") -> float | None:
         """The local server gives no hint: loading is synchronous."""
         return None
@@ -362,6 +377,18 @@ class LocalPlatform:
         return f"{info.url}/score" if info else None
 
 
+_LOCAL_IGNORED = {
+    "instance_type": "the local endpoint is one server process on this machine; VM sizes apply on Azure",
+    "instance_count": "the local endpoint is one server process; instance counts apply on Azure",
+    "environment": "local deployments load the model in the SDK's own Python environment",
+    "request": "the local server applies no per-request timeout or per-instance concurrency cap",
+    "liveness_probe": "the local server has no container to restart; the SDK waits for it to answer instead",
+    "readiness_probe": "the local server takes traffic once the model is loaded; no probe is configured",
+    "autoscale": "one local server process serves the endpoint; there is nothing to scale",
+}
+"""Why each :class:`Resources` field is ignored by the local backend."""
+
+
 class LocalDeploymentService:
     """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` of the local backend."""
 
@@ -378,6 +405,7 @@ class LocalDeploymentService:
         deployment: str,
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
+        resources: Resources | None = None,
     ) -> RolloutDriver:
         """A rollout driver (nothing happens before the first poll)."""
         check_endpoint_name(endpoint)
@@ -389,6 +417,7 @@ class LocalDeploymentService:
             deployment=deployment,
             strategy=strategy,
             lineage=lineage,
+            resources=resources,
         )
 
     def rollback(

@@ -6,13 +6,17 @@ Each run lives in ``<store>/runs/<run id>/``::
     outputs/<name>/  one folder (or file) per declared output
     logs/            stdout.log, stderr.log
     bin/python       the interpreter of the submitting environment
-    launch.json      what the supervisor runs
+    launch.json      what the supervisor runs (secret environment values are not in it)
     result.json      outcome written by the supervisor
 
 The run's record (status, pids, idempotency key, launch token) lives in ``mlops.db`` so any process
 can re-attach to it by key or id after the submitter died. A detached supervisor
 (:mod:`._supervisor`) owns the process, the timeout and the exit code; cancellation is a SIGTERM
 to it, which it forwards to the command's process group (SIGKILL after a grace period).
+
+Secret environment variables (:mod:`mlops_sdk.core.secrets`) are stored as ``***`` in ``mlops.db``
+and left out of ``launch.json``; the submitter writes their real values to the supervisor's stdin
+(a pipe), and the supervisor puts them in the command's environment only.
 
 The command gets ``MLFLOW_TRACKING_URI`` (the store's ``mlflow.db``), ``MLFLOW_RUN_ID`` and
 ``MLFLOW_EXPERIMENT_ID`` of a pre-created run, so ``mlflow.log_metric`` in the script just works.
@@ -35,6 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from mlops_sdk.backends._snapshot import copy_snapshot
 from mlops_sdk.backends.local import LocalBackend
 from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_store
@@ -51,6 +57,7 @@ from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.redaction import redact
+from mlops_sdk.core.secrets import is_masked, reveal
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.training import TrainingInput, TrainingJob, TrainingRun
 
@@ -137,7 +144,7 @@ class LocalTrainingService:
             row = self._row_by_key(idempotency_key)
             if row is not None:
                 _log.info("training run %s already exists for key %r; re-attaching", row["id"], idempotency_key)
-                self._adopt_if_orphaned(row)
+                self._adopt_if_orphaned(row, _secret_environment(job))
                 return LocalTrainingDriver(self, row["id"], on_log)
         self._check_inputs(job)
         run_id = f"train-{uuid.uuid4().hex[:12]}"
@@ -173,7 +180,7 @@ class LocalTrainingService:
             if row is None:
                 raise
             return LocalTrainingDriver(self, row["id"], on_log)
-        self._launch(run_id, token)
+        self._launch(run_id, token, _secret_environment(job))
         return LocalTrainingDriver(self, run_id, on_log)
 
     def attach(self, run_id: str, state: dict[str, Any], *, on_log: LogCallback | None = None) -> LocalTrainingDriver:
@@ -284,11 +291,25 @@ class LocalTrainingService:
             if not item.is_literal:
                 _input_path(name, item)
 
-    def _adopt_if_orphaned(self, row: sqlite3.Row) -> None:
-        """A run whose submitter died before its supervisor claimed it is launched by us (once)."""
+    def _adopt_if_orphaned(self, row: sqlite3.Row, secrets: dict[str, str] | None = None) -> None:
+        """A run whose submitter died before its supervisor claimed it is launched by us (once).
+
+        A job with secret environment variables can only be adopted by a process that has their
+        values (``secrets``: a re-submission of the same job), since they were never stored.
+        """
         if row["status"] != "NotStarted" or row["pid"] is not None or row["cancel_requested"]:
             return
         if row["submitter_pid"] == os.getpid() or process_alive(row["submitter_pid"], row["submitter_start"]):
+            return
+        needed = sorted(_secret_names(TrainingJob.model_validate_json(row["spec"])))
+        missing = [name for name in needed if name not in (secrets or {})]
+        if missing:
+            _log.warning(
+                "training run %s was never started and its secret environment variable(s) %s are not stored; "
+                "submit the same job with the same idempotency key to start it",
+                row["id"],
+                missing,
+            )
             return
         token = uuid.uuid4().hex
         me = os.getpid()
@@ -300,9 +321,9 @@ class LocalTrainingService:
             )
         if cursor.rowcount == 1:
             _log.info("training run %s was never started (its submitter died); starting it now", row["id"])
-            self._launch(row["id"], token)
+            self._launch(row["id"], token, secrets or {})
 
-    def _launch(self, run_id: str, token: str) -> None:
+    def _launch(self, run_id: str, token: str, secrets: dict[str, str]) -> None:
         row = self._row(run_id)
         job = TrainingJob.model_validate_json(row["spec"])
         run_dir = Path(row["run_dir"])
@@ -329,8 +350,9 @@ class LocalTrainingService:
             {key: quote(value) for key, value in inputs.items()}, {key: quote(value) for key, value in outputs.items()}
         )
         bin_dir = _python_shim(run_dir)
+        hidden = _secret_names(job)
         env = {
-            **job.environment_variables,
+            **{name: str(value) for name, value in job.environment_variables.items() if name not in hidden},
             "MLFLOW_TRACKING_URI": self._mlflow.uri,
             "MLFLOW_REGISTRY_URI": self._mlflow.uri,
             "PYTHONUNBUFFERED": "1",
@@ -346,6 +368,8 @@ class LocalTrainingService:
             "env": env,
             "timeout": job.timeout,
             "grace": 10.0,
+            # Names only: the values arrive on the supervisor's stdin.
+            "secret_env": sorted(hidden),
             # The supervisor starts right away and warms up (imports MLflow) while this process
             # pre-creates the MLflow run; it starts the command once the run id is in the row.
             "submitter": {"pid": os.getpid(), "start": process_start_time(os.getpid())},
@@ -357,12 +381,15 @@ class LocalTrainingService:
         with (run_dir / "logs" / "supervisor.log").open("ab") as supervisor_log:
             process = subprocess.Popen(
                 [sys.executable, str(supervisor), str(run_dir), token],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if hidden else subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=supervisor_log,
                 start_new_session=True,
                 close_fds=True,
             )
+        if hidden and process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError), process.stdin:
+                process.stdin.write(json.dumps({name: secrets.get(name, "") for name in hidden}).encode("utf-8"))
         with self._lock:
             self._children[run_id] = process
         _log.info("started training run %s (supervisor pid %d): %s", run_id, process.pid, redact(command))
@@ -581,6 +608,22 @@ class LocalTrainingDriver:
                 lines.append(rest)
             for line in lines:
                 self._on_log(redact(line.decode("utf-8", errors="replace").rstrip("\r")))
+
+
+def _secret_names(job: TrainingJob) -> set[str]:
+    """Names of the job's secret environment variables (``***`` in a job read back from the store)."""
+    return {
+        name for name, value in job.environment_variables.items() if isinstance(value, SecretStr) or is_masked(value)
+    }
+
+
+def _secret_environment(job: TrainingJob) -> dict[str, str]:
+    """The real values of the job's secret environment variables (none for a job read back from the store)."""
+    return {
+        name: str(reveal(value))
+        for name, value in job.environment_variables.items()
+        if isinstance(value, SecretStr) and not is_masked(reveal(value))
+    }
 
 
 def _input_path(name: str, item: TrainingInput) -> Path:

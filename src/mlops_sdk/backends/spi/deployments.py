@@ -45,6 +45,7 @@ from mlops_sdk.models.deployments import (
     StepResult,
     Strategy,
 )
+from mlops_sdk.models.resources import Resources
 
 __all__ = [
     "DEPLOY_KIND",
@@ -130,6 +131,14 @@ class EndpointPlatform(Protocol):
         """Start creating or updating a deployment with 0 % traffic (does not wait)."""
         ...
 
+    def ignored_resources(self, resources: Resources) -> dict[str, str]:
+        """The fields of ``resources`` this platform cannot honour, each with the reason (accepted anyway)."""
+        ...
+
+    def apply_autoscale(self, endpoint: str, deployment: str, resources: Resources) -> None:
+        """Create or update the deployment's autoscale rules (``resources.autoscale``), once it is ready."""
+        ...
+
     def retry_hint(self, endpoint: str, deployment: str = "") -> float | None:
         """Seconds the service asked to wait before the first status look at what was just created
         (``Retry-After`` of its 201/202), handed out once; ``None`` when it said nothing."""
@@ -194,8 +203,9 @@ class DeploymentService(Protocol):
         deployment: str,
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
+        resources: Resources | None = None,
     ) -> OperationDriver[DeploymentResult]:
-        """Driver of a new rollout."""
+        """Driver of a new rollout (``resources``: sizing and runtime settings of the new deployment)."""
         ...
 
     def rollback(
@@ -365,6 +375,7 @@ class RolloutDriver:
         deployment: str,
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
+        resources: Resources | None = None,
     ) -> RolloutDriver:
         """A driver for a new rollout."""
         smoke = strategy.smoke_test
@@ -374,6 +385,9 @@ class RolloutDriver:
             digest=platform.model_digest(model),
             strategy=strategy.model_dump(mode="json", exclude={"smoke_test"}),
         )
+        if resources is not None:
+            state["resources"] = resources.model_dump(mode="json", exclude_unset=True)
+            state["resources_ignored"] = platform.ignored_resources(resources)
         return cls(platform, op_id, state, smoke)
 
     @classmethod
@@ -437,6 +451,8 @@ class RolloutDriver:
             started_at=s.get("started_at"),
             finished_at=s.get("finished_at"),
             lineage=Lineage.model_validate(s.get("lineage") or {}),
+            resources=self._resources(),
+            resources_ignored=dict(s.get("resources_ignored") or {}),
         )
 
     def poll(self) -> PollResult:
@@ -515,6 +531,7 @@ class RolloutDriver:
                     )
                 s["created"] = record is None
                 metadata = {
+                    "resources": s.get("resources"),
                     "digest": s["digest"],
                     "model": s["model"]["ref"],
                     "model_uri": s["model"]["uri"],
@@ -541,9 +558,20 @@ class RolloutDriver:
                 native_status=message,
                 message=f"creating deployment {name}",
             )
+        resources = self._resources()
+        if (
+            resources is not None
+            and resources.autoscale is not None
+            and "autoscale" not in s.get("resources_ignored", {})
+        ):
+            platform.apply_autoscale(endpoint, name, resources)
         s["phase"] = "step"
         s["scoring_uri"] = platform.scoring_uri(endpoint)
         return self._phase_step()
+
+    def _resources(self) -> Resources | None:
+        stored = self._state.get("resources")
+        return Resources.model_validate(stored) if stored is not None else None
 
     def _steps(self) -> list[int]:
         strategy = self._strategy

@@ -1,4 +1,4 @@
-"""Is a refresh worker process still alive? (pid checks that survive pid reuse and zombies)."""
+"""Refresh worker processes: is one still alive (pid checks that survive pid reuse and zombies), how it is started."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from pathlib import Path
 
 from mlops_sdk.backends.local._processes import process_alive
 
-__all__ = ["pid_alive"]
+__all__ = ["SECRETS_ON_STDIN", "pid_alive"]
+
+SECRETS_ON_STDIN = "--secrets-on-stdin"
+"""Worker argument: the run's secret parameter values arrive as JSON on stdin (never in a file)."""
 
 
 def pid_alive(pid: int, marker: str) -> bool:

@@ -4,6 +4,9 @@ Runs move ``Queued -> InProgress -> Succeeded | Failed | Cancelled`` (``Cancelin
 canceled) exactly like Data Factory runs. The worker (``worker.py``) writes the progress; this
 service starts workers, answers reads, and reconciles what a dead worker left behind: a run whose
 worker is gone is ``Failed`` (or ``Cancelled`` when a cancel was pending) the next time anyone looks.
+
+Secret parameter values (see :mod:`mlops_sdk.core.secrets`) are stored as ``***``; the worker gets
+the real values on its stdin, which nothing persists.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends.local.data_factory.declarations import load_declared_pipelines, pipelines_file
-from mlops_sdk.backends.local.data_factory.process import pid_alive
+from mlops_sdk.backends.local.data_factory.process import SECRETS_ON_STDIN, pid_alive
 from mlops_sdk.backends.local.data_factory.schema import COMPONENT, MIGRATIONS, NATIVE_ACTIVE
 from mlops_sdk.backends.spi.data_factory import WatchedRun, refresh_failure
 from mlops_sdk.core.clock import utcnow
@@ -31,6 +34,7 @@ from mlops_sdk.core.errors import ConfigurationError, ConflictError, ResourceNot
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
+from mlops_sdk.core.secrets import is_masked, split_secrets
 from mlops_sdk.core.status import Status, status_from_adf
 from mlops_sdk.models.data_factory import (
     REQUEST_ID_PARAMETER,
@@ -138,7 +142,17 @@ class LocalDataFactoryService:
         return [self._info(pipeline) for _, pipeline in sorted(self._pipelines().items())]
 
     def define_pipeline(self, pipeline: RefreshPipeline) -> PipelineInfo:
-        """Store (or replace) a declaration in ``mlops.db``."""
+        """Store (or replace) a declaration in ``mlops.db`` (secret parameters may not have a default)."""
+        with_default = sorted(
+            name for name, spec in pipeline.parameters.items() if spec.is_secret and not spec.required
+        )
+        if with_default:
+            raise ConfigurationError(
+                f"pipeline {pipeline.name!r}: secret parameter(s) {with_default} have a default, and secret values "
+                "are never stored in mlops.db; drop the default and pass the value with each refresh, or declare "
+                f"the pipeline in {pipelines_file(self._backend.config)}",
+                details={"parameters": with_default},
+            )
         with self._store.transaction() as connection:
             connection.execute(
                 "INSERT INTO df_pipelines (name, spec_json, updated_at) VALUES (?, ?, ?)"
@@ -162,7 +176,7 @@ class LocalDataFactoryService:
         spec = self._pipeline(pipeline)
         run_id = str(uuid.uuid4())
         defaults = {name: spec_.default for name, spec_ in spec.parameters.items() if not spec_.required}
-        values = {**defaults, **parameters, REQUEST_ID_PARAMETER: idempotency_key}
+        values, secrets = split_secrets({**defaults, **parameters, REQUEST_ID_PARAMETER: idempotency_key})
         with self._store.transaction() as connection:
             existing = connection.execute(
                 "SELECT run_id, pipeline FROM df_runs WHERE idempotency_key = ?", (idempotency_key,)
@@ -189,7 +203,7 @@ class LocalDataFactoryService:
                 reuse=[],
                 lineage=lineage.with_inputs(refresh_run_id=run_id),
             )
-        self._spawn(run_id)
+        self._spawn(run_id, secrets)
         return run_id
 
     def _insert_run(
@@ -227,24 +241,31 @@ class LocalDataFactoryService:
             ),
         )
 
-    def _spawn(self, run_id: str) -> None:
+    def _spawn(self, run_id: str, secrets: Mapping[str, str] | None = None) -> None:
         log = self._log_path(run_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         # The worker imports what this process can import (python activities' modules).
         paths = [str(Path(entry).resolve()) for entry in sys.path if entry]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        argv = [sys.executable, "-m", WORKER_MODULE, str(self._folder), run_id]
+        if secrets:
+            argv.append(SECRETS_ON_STDIN)
         with log.open("ab") as handle:
             child = subprocess.Popen(
-                [sys.executable, "-m", WORKER_MODULE, str(self._folder), run_id],
+                argv,
                 cwd=str(self._backend.config.base_dir),
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if secrets else subprocess.DEVNULL,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
             )
+        if secrets and child.stdin is not None:
+            # A pipe, never a file: the values exist only in this process and the worker.
+            with contextlib.suppress(BrokenPipeError), child.stdin:
+                child.stdin.write(json.dumps(dict(secrets)).encode("utf-8"))
         with self._lock:
             self._children[run_id] = child
         with self._store.transaction() as connection:
@@ -285,6 +306,15 @@ class LocalDataFactoryService:
                 if row is None or row["status"] != "Succeeded":
                     break
                 reuse.append({"name": name, "digest": json.loads(row["output_json"]).get("digest")})
+        hidden = sorted(name for name, value in json.loads(reference["parameters_json"]).items() if is_masked(value))
+        if hidden:
+            raise ConfigurationError(
+                f"refresh run {run_id} ran with secret parameter(s) {hidden}, whose values are never stored, so a "
+                f"rerun cannot reuse them; start a new refresh of {reference['pipeline']!r} with the values instead",
+                backend="local",
+                operation_id=run_id,
+                details={"parameters": hidden},
+            )
         new_id = str(uuid.uuid4())
         lineage = Lineage.model_validate_json(reference["lineage_json"]).with_inputs(refresh_run_id=new_id)
         with self._store.transaction() as connection:

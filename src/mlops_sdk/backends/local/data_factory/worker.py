@@ -1,5 +1,9 @@
 """The refresh worker: ``python -m mlops_sdk.backends.local.data_factory.worker <store folder> <run id>``.
 
+With ``--secrets-on-stdin`` it first reads the run's secret parameter values (JSON) from stdin:
+``mlops.db`` holds ``***`` for them. They are registered for redaction, so the messages, error
+records and log lines this worker writes show ``***`` where a secret would have been.
+
 One process per run, started by the local service in its own session. It moves the run
 ``Queued -> InProgress -> Succeeded | Failed | Cancelled`` in ``mlops.db``, executes the activities
 with DuckDB, and stores each output as a content-addressed Parquet snapshot. SIGTERM (what
@@ -24,9 +28,11 @@ from string import Template
 from types import FrameType
 from typing import Any
 
+from mlops_sdk.backends.local.data_factory.process import SECRETS_ON_STDIN
 from mlops_sdk.backends.local.data_factory.snapshots import Snapshot, snapshot_path, write_snapshot
 from mlops_sdk.backends.local.store import LocalStore
 from mlops_sdk.core.clock import utcnow
+from mlops_sdk.core.redaction import redact, register_secret
 from mlops_sdk.models.data_factory import (
     CopyActivity,
     PythonActivity,
@@ -78,9 +84,12 @@ def _arrow(relation: Any) -> Any:
 class RunExecutor:
     """Executes one run recorded in the store."""
 
-    def __init__(self, folder: Path, run_id: str) -> None:
+    def __init__(self, folder: Path, run_id: str, secrets: Mapping[str, str] | None = None) -> None:
         self.folder = folder
         self.run_id = run_id
+        self.secrets = dict(secrets or {})
+        for value in self.secrets.values():
+            register_secret(value)
         self.store = LocalStore(folder)
         self.datasets = folder / "datasets"
         self.tmp = self.datasets / ".tmp" / run_id
@@ -126,7 +135,7 @@ class RunExecutor:
         if not self._set_run("InProgress", expect=("Queued",), started_at=_now(), pid=os.getpid()):
             return 0  # someone else finished or canceled it
         pipeline = RefreshPipeline.model_validate_json(row["spec_json"])
-        parameters: dict[str, Any] = json.loads(row["parameters_json"])
+        parameters: dict[str, Any] = {**json.loads(row["parameters_json"]), **self.secrets}
         reuse: dict[str, str | None] = {item["name"]: item["digest"] for item in json.loads(row["reuse_json"])}
         current: tuple[int, str, str] | None = None
         try:
@@ -193,7 +202,7 @@ class RunExecutor:
         except Exception as error:
             failure = error if isinstance(error, ActivityFailedError) else None
             code = failure.code if failure else type(error).__name__
-            message = str(error) or type(error).__name__
+            message = redact(str(error)) or type(error).__name__
             if current is not None:
                 position, name, kind = current
                 self._set_activity(
@@ -207,7 +216,7 @@ class RunExecutor:
                 summary = f"Operation on target {name} failed: {message}"
             else:
                 summary = message
-            traceback.print_exc()
+            sys.stderr.write(redact(traceback.format_exc()))
             self._set_run("Failed", expect=("InProgress", "Canceling"), ended_at=_now(), message=summary)
             return 1
         finally:
@@ -350,11 +359,18 @@ def _python(activity: PythonActivity, tables: Mapping[str, Any], parameters: Map
 def main(argv: list[str] | None = None) -> int:
     """Run the worker for ``<store folder> <run id>``."""
     args = sys.argv[1:] if argv is None else argv
+    secrets: dict[str, str] = {}
+    if args and args[-1] == SECRETS_ON_STDIN:
+        args = args[:-1]
+        secrets = json.loads(sys.stdin.read() or "{}")
     if len(args) != 2:
-        sys.stderr.write("usage: python -m mlops_sdk.backends.local.data_factory.worker <store folder> <run id>\n")
+        sys.stderr.write(
+            "usage: python -m mlops_sdk.backends.local.data_factory.worker <store folder> <run id> "
+            f"[{SECRETS_ON_STDIN}]\n"
+        )
         return 2
     signal.signal(signal.SIGTERM, _on_sigterm)
-    return RunExecutor(Path(args[0]), args[1]).run()
+    return RunExecutor(Path(args[0]), args[1], secrets).run()
 
 
 if __name__ == "__main__":
