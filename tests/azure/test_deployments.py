@@ -385,3 +385,14 @@ def test_busy_endpoint_409_on_deleting_a_rolled_back_deployment_is_waited_out(
     assert len(endpoints.service.requests_to("DELETE", r"/deployments/red$")) == 2
     assert "red" not in endpoints.deployments["churn"]
     assert 5.0 in clock.sleeps[sleeps_before:]
+
+
+def test_throttled_status_request_of_the_endpoint_creation_does_not_fail_it(
+    deployments: Any, endpoints: FakeOnlineEndpoints, clock: FakeClock
+) -> None:
+    # azure-core's poller, without transport retries, fails on the 429 and would re-raise it on every look.
+    endpoints.service.inject(Fault("GET", r"/operations/", status=429, headers={"Retry-After": "2"}))
+    created = deployments.begin_create_endpoint("busy").result()
+    assert created.name == "busy"
+    assert endpoints.endpoints["busy"]["properties"]["provisioningState"] == "Succeeded"
+    assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/busy$")) == 1

@@ -98,6 +98,8 @@ class Chaos:
 
     rate: float = 0.0
     seed: int = 0
+    exempt: str | None = None
+    """Regular expression of paths never faulted (to look past a known failure)."""
     faults: list[tuple[str, str, str, str]] = field(default_factory=list)
     """``(service, method, path, kind)`` of every fault injected, in order."""
 
@@ -124,7 +126,7 @@ class Chaos:
 
     def draw(self, service: str, method: str, path: str) -> Fault | None:
         """A fault for this request, or ``None`` (with probability ``1 - rate``)."""
-        if self.rate <= 0:
+        if self.rate <= 0 or (self.exempt and re.search(self.exempt, path)):
             return None
         with self._lock:
             if self._random.random() >= self.rate:
@@ -598,11 +600,12 @@ class EmulatedAzure:
         *,
         fault_rate: float = 0.0,
         seed: int = 0,
+        exempt: str | None = None,
         ca: trustme.CA | None = None,
         azurite: Azurite | None = None,
     ) -> None:
         self.workdir = workdir
-        self.chaos = Chaos(rate=fault_rate, seed=seed)
+        self.chaos = Chaos(rate=fault_rate, seed=seed, exempt=exempt)
         self.ca = ca or trustme.CA()
         self.ca_path = write_ca(self.ca, workdir)
         self._given_azurite = azurite
@@ -812,12 +815,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=2, choices=(1, 2))
+    parser.add_argument("--exempt", help="regular expression of request paths never faulted")
     parser.add_argument("--requests-ca-bundle", action="store_true", help="also export REQUESTS_CA_BUNDLE")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="emulated-azure-") as scratch:
         folder = Path(scratch)
         started = time.perf_counter()
-        with EmulatedAzure(folder, fault_rate=args.faults, seed=args.seed) as emulation:
+        with EmulatedAzure(folder, fault_rate=args.faults, seed=args.seed, exempt=args.exempt) as emulation:
             extra = {"REQUESTS_CA_BUNDLE": str(emulation.ca_path)} if args.requests_ca_bundle else {}
             completed = run_demo(emulation, folder, rounds=args.rounds, extra_env=extra)
             print(completed.stdout)
