@@ -22,6 +22,21 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def conformance(session: nox.Session) -> None:
+    """The conformance suites on every backend, with the scenario count per backend and capability."""
+    session.install("-e", ".[dev]")
+    session.run(
+        "pytest",
+        "tests/conformance",
+        "-p",
+        "mlops_sdk.testing.pytest_plugin",
+        "--conformance-counts",
+        "-rs",
+        *session.posargs,
+    )
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint over sources, tests, examples and benchmarks."""
     session.install("ruff>=0.6")

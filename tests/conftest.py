@@ -39,13 +39,11 @@ def tls_ca() -> object:
 
 
 @pytest.fixture
-def ca_bundle(tls_ca: object, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The fake CA as a PEM file, also set as REQUESTS_CA_BUNDLE (msrest / azure-devops honour only that)."""
+def ca_bundle(tls_ca: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake CA as a PEM file, for the ``ca_bundle`` setting (the SDK never reads REQUESTS_CA_BUNDLE)."""
     from tests.fakes.server import write_ca
 
-    path = write_ca(tls_ca, tmp_path_factory.mktemp("ca"))  # type: ignore[arg-type]
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(path))
-    return path
+    return write_ca(tls_ca, tmp_path_factory.mktemp("ca"))  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.testing import FakeClock
 from tests.azure._azureml_fixtures import TARGET, aml_fixture, hub_fixture  # noqa: F401  (fixtures)
 from tests.fakes.azureml import FakeAzureML
-from tests.fakes.azureml_endpoints import PRIMARY_KEY, FakeOnlineEndpoints
+from tests.fakes.azureml_endpoints import PRIMARY_KEY, SECONDARY_KEY, FakeOnlineEndpoints
 from tests.fakes.credential import StaticTokenCredential
 from tests.fakes.server import Fault
 
@@ -396,3 +396,20 @@ def test_throttled_status_request_of_the_endpoint_creation_does_not_fail_it(
     assert created.name == "busy"
     assert endpoints.endpoints["busy"]["properties"]["provisioningState"] == "Succeeded"
     assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/busy$")) == 1
+
+
+def test_keys_listed_and_regenerated_with_the_real_mlclient(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
+    deployments.begin_create_endpoint("keyed").result()
+    keys = deployments.get_keys("keyed")
+    assert keys.primary_key.get_secret_value() == PRIMARY_KEY
+    assert PRIMARY_KEY not in repr(keys)
+    rotated = deployments.regenerate_keys("keyed", key="secondary")
+    assert rotated.primary_key.get_secret_value() == PRIMARY_KEY
+    new_secondary = rotated.secondary_key.get_secret_value()
+    assert new_secondary not in (SECONDARY_KEY, "")
+    assert endpoints.keys["secondaryKey"] == new_secondary
+    posts = endpoints.service.requests_to("POST", r"/onlineEndpoints/keyed/regenerateKeys$")
+    assert len(posts) == 1
+    # No keyValue: the service makes the new key (sending the old one, as MLClient does, would keep it).
+    assert posts[0].json == {"keyType": "Secondary"}
+    assert posts[0].api_version is not None

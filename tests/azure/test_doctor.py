@@ -55,3 +55,23 @@ def test_doctor_explains_a_missing_role(arm: FakeService, ca_bundle: Path) -> No
     assert not checks["workspace"].ok
     assert "HTTP 403" in checks["workspace"].detail
     assert "AzureML Data Scientist" in (checks["workspace"].fix or "")
+
+
+def test_doctor_sums_up_a_default_credential_failure_in_one_line(
+    arm: FakeService, ca_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no az, azd, pwsh on this machine's PATH
+    settings = {
+        "target": TARGET,
+        "credential": "default",
+    }
+    backend = AzureBackend(AzureMLTarget.parse(TARGET), load_config(settings))
+    checks = {check.name: check for check in backend.doctor()}
+    credential = checks["credential"]
+    assert not credential.ok
+    assert "\n" not in credential.detail
+    assert "DefaultAzureCredential found no usable credential; tried: EnvironmentCredential (" in credential.detail
+    assert credential.fix is not None
+    assert "az login" in credential.fix
+    assert arm.requests == []

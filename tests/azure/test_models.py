@@ -102,7 +102,7 @@ def test_aliases_move_between_versions_with_history(hub: MLOpsClient, aml: FakeA
     assert all(e.actor for e in history)
 
     hub.models.remove_alias("diabetes", "champion")
-    with pytest.raises(ResourceNotFoundError, match="has no alias 'champion'; versions: 2, 1"):
+    with pytest.raises(ResourceNotFoundError, match="has no alias 'champion'; versions: 1, 2"):
         hub.models.get_by_alias("diabetes", "champion")
     assert hub.models.alias_history("diabetes")[-1].action == "removed"
 
@@ -121,7 +121,7 @@ def test_list_get_and_errors(hub: MLOpsClient, aml: FakeAzureML) -> None:
     aml.add_model_version("churn", "1")
     assert [v.version for v in hub.models.list("diabetes")] == ["2", "1"]
     assert [v.ref for v in hub.models.list()] == ["churn@1", "diabetes@2"]
-    with pytest.raises(ResourceNotFoundError, match="has no version 9; versions: 2, 1"):
+    with pytest.raises(ResourceNotFoundError, match="has no version 9; versions: 1, 2"):
         hub.models.get("diabetes", 9)
     with pytest.raises(ResourceNotFoundError, match="no registered model 'nope'"):
         hub.models.get("nope", 1)

@@ -42,6 +42,17 @@ SYSTEM_DATA = {
 }
 
 
+def _same_path(stored: Any, sent: Any) -> bool:
+    """Whether a PUT names the stored path (datastore paths with or without the workspace prefix)."""
+
+    def normal(uri: Any) -> str:
+        return re.sub(
+            r"^azureml://subscriptions/[^/]+/resource[gG]roups/[^/]+/workspaces/[^/]+/", "azureml://", str(uri)
+        )
+
+    return normal(stored) == normal(sent)
+
+
 @dataclass
 class JobPlan:
     """Statuses reported by successive GETs after the PUT, the last one repeating; optional failure."""
@@ -425,8 +436,9 @@ class FakeAzureML:
     def _put_version(self, request: Request, match: re.Match[str]) -> Response:
         name, version = match["name"], match["version"]
         existing = self.models.get(name, {}).get(version)
-        if existing is not None and _asset_path(existing["properties"].get("modelUri")) != _asset_path(
-            request.json["properties"].get("modelUri")
+        if (
+            existing is not None
+            and _same_path(existing["properties"].get("modelUri"), request.json["properties"].get("modelUri")) is False
         ):
             return Response(
                 409, {"error": {"code": "UserError", "message": "Cannot change the path of an existing asset"}}
@@ -495,11 +507,3 @@ class FakeAzureML:
                 f"azureml:/{self.ws.replace('/providers/Microsoft.MachineLearningServices', '')}"
                 f"/datastores/workspaceblobstore/paths/azureml/{found[1]}/{found[2]}/"
             )
-
-
-def _asset_path(uri: Any) -> str:
-    """An asset URI for comparison: the ARM part (``subscriptions/.../resourceGroups/...``) is case-insensitive,
-    blob paths are not (azure-ai-ml sends ``resourcegroups`` back for the ``resourceGroups`` it read)."""
-    text = str(uri or "")
-    head, marker, tail = text.partition("/paths/")
-    return head.lower() + marker + tail

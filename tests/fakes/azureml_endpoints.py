@@ -8,6 +8,8 @@ Built from ``shared/azure-rest-specs/azure-machinelearning`` (api-version 2025-1
 * ``GET {ws}/onlineEndpoints[/{e}]``, ``DELETE`` -> 202 + ``Location``;
 * ``POST {ws}/onlineEndpoints/{e}/listKeys`` -> ``{primaryKey, secondaryKey}`` (its example is missing upstream;
   the shape is the spec's ``EndpointAuthKeys``);
+* ``POST {ws}/onlineEndpoints/{e}/regenerateKeys`` (``RegenerateEndpointKeysRequest``: ``keyType``, optional
+  ``keyValue`` = "the value the key is set to", else a new random key) -> 202 + ``Location`` (final state via location);
 * ``PUT/GET/DELETE {ws}/onlineEndpoints/{e}/deployments/{d}``, ``GET .../deployments``,
   ``POST .../deployments/{d}/getLogs`` -> ``{content}``;
 * the scoring URI (``POST /score/{e}`` on this server): bearer key, ``azureml-model-deployment``
@@ -53,6 +55,7 @@ class FakeOnlineEndpoints:
             "message": "The model failed to load; see the logs.",
         }
         """The ``error`` of a failed deployment operation (its ARM code decides the SDK's error class)."""
+        self.keys = {"primaryKey": PRIMARY_KEY, "secondaryKey": SECONDARY_KEY}
         self._lock = threading.Lock()
         base = re.escape(ws) + r"/onlineEndpoints"
         route = service.route
@@ -61,6 +64,7 @@ class FakeOnlineEndpoints:
         route("PUT", base + r"/(?P<e>[^/]+)", self._put_endpoint)
         route("DELETE", base + r"/(?P<e>[^/]+)", self._delete_endpoint)
         route("POST", base + r"/(?P<e>[^/]+)/listKeys", self._list_keys)
+        route("POST", base + r"/(?P<e>[^/]+)/regenerateKeys", self._regenerate_keys)
         route("GET", base + r"/(?P<e>[^/]+)/deployments", self._list_deployments)
         route("GET", base + r"/(?P<e>[^/]+)/deployments/(?P<d>[^/]+)", self._get_deployment)
         route("PUT", base + r"/(?P<e>[^/]+)/deployments/(?P<d>[^/]+)", self._put_deployment)
@@ -182,7 +186,18 @@ class FakeOnlineEndpoints:
     def _list_keys(self, request: Request, match: re.Match[str]) -> Response:
         if match["e"] not in self.endpoints:
             return Response(404, {"error": {"code": "UserError", "message": "Endpoint not found."}})
-        return Response(200, {"primaryKey": PRIMARY_KEY, "secondaryKey": SECONDARY_KEY})
+        return Response(200, dict(self.keys))
+
+    def _regenerate_keys(self, request: Request, match: re.Match[str]) -> Response:
+        if match["e"] not in self.endpoints:
+            return Response(404, {"error": {"code": "UserError", "message": "Endpoint not found."}})
+        body = request.json or {}
+        kind = str(body.get("keyType", ""))
+        if kind not in ("Primary", "Secondary"):
+            return Response(400, {"error": {"code": "UserError", "message": "keyType must be Primary or Secondary."}})
+        self.keys[f"{kind.lower()}Key"] = body.get("keyValue") or f"fake-regenerated-{uuid.uuid4().hex}"
+        op = self._lro("regenerate-keys", self.endpoints[match["e"]])
+        return Response(202, None, {"Location": f"{self.service.url}/locations/{op}", **LRO_HEADERS})
 
     # -- deployments -----------------------------------------------------------------------------------
 
@@ -275,7 +290,7 @@ class FakeOnlineEndpoints:
         endpoint = self.endpoints.get(match["e"])
         if endpoint is None:
             return Response(404, {"message": "no endpoint"})
-        if request.headers.get("authorization") not in (f"Bearer {PRIMARY_KEY}", f"Bearer {SECONDARY_KEY}"):
+        if request.headers.get("authorization") not in {f"Bearer {key}" for key in self.keys.values()}:
             return Response(401, {"message": "key missing or wrong"})
         name = request.headers.get("azureml-model-deployment")
         if not name:

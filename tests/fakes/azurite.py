@@ -72,11 +72,32 @@ class Azurite:
 
     def service_client(self, **kwargs: Any) -> Any:
         """A ``BlobServiceClient`` for the development account that trusts the test CA."""
+        from azure.core.pipeline.transport import RequestsTransport
         from azure.storage.blob import BlobServiceClient
 
-        kwargs.setdefault("connection_verify", str(self.ca_path))
+        # Test set-up talks to the emulator directly, whatever proxy/CA variables a test puts in the environment.
+        verify = kwargs.pop("connection_verify", str(self.ca_path))
+        kwargs.setdefault("transport", RequestsTransport(use_env_settings=False, connection_verify=verify))
         credential = {"account_name": self.account, "account_key": self.account_key}
         return BlobServiceClient(self.account_url, credential=credential, **kwargs)
+
+    def container_sas_url(self, container: str) -> str:
+        """Create ``container`` if needed and return its URL with a one-hour read/write/list SAS."""
+        from datetime import datetime, timedelta, timezone
+
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+        with contextlib.suppress(ResourceExistsError):
+            self.service_client().create_container(container)
+        sas = generate_container_sas(
+            self.account,
+            container,
+            account_key=self.account_key,
+            permission=ContainerSasPermissions(read=True, write=True, list=True, add=True, create=True),
+            expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+        )
+        return f"{self.account_url}/{container}?{sas}"
 
 
 def azurite_executable() -> Path:

@@ -62,3 +62,14 @@ def test_comment_is_required(target: tuple[str, str, str], capsys: pytest.Captur
     uri, theirs, _ = target
     assert run(["-t", uri, "approvals", "approve", theirs]) == 2
     assert "--comment" in capsys.readouterr().err
+
+
+def test_show_prints_the_approver_list(target: tuple[str, str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    uri, theirs, _ = target
+    assert run(["-t", uri, "-o", "json", "approvals", "show", theirs]) == 0
+    approvers = json.loads(capsys.readouterr().out)["policy"]["approvers"]
+    assert run(["-t", uri, "approvals", "show", theirs]) == 0
+    shown = capsys.readouterr().out
+    # Rich markup used to swallow "[me, alice]" as if it were a style tag.
+    assert f"users [{', '.join(approvers)}]" in shown
+    assert "groups [-]" in shown

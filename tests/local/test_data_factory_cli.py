@@ -78,3 +78,15 @@ def test_bad_input_exits_with_a_clear_message(project: Path, capsys: pytest.Capt
     assert run(["data", "refresh", "sales", "--param", "min_amount=lots"]) == 1
     assert "parameter 'min_amount' must be float" in capsys.readouterr().err
     assert run(["data", "refresh", "sales", "--param", "min_amount"]) == 2
+
+
+def test_a_unique_prefix_of_a_printed_run_id_is_accepted(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["-o", "json", "data", "refresh", "sales", "--wait"]) == 0
+    run_id = _json(capsys)["run_id"]  # type: ignore[index]
+    assert run(["data", "runs"]) == 0
+    assert run_id in capsys.readouterr().out  # printed whole
+    assert run(["-o", "json", "data", "show", run_id[:8]]) == 0
+    shown = _json(capsys)
+    assert isinstance(shown, dict)
+    assert shown["run_id"] == run_id
+    assert run(["data", "show", "ffffffffff-not-a-run"]) == 1

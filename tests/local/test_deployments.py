@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from mlops_sdk import MLOpsClient
-from mlops_sdk.backends.local.serving.loadgen import LoadRun, build_request
 from mlops_sdk.backends.local.serving.process import EndpointServer
 from mlops_sdk.backends.spi.deployments import shift_traffic
 from mlops_sdk.clients.deployments import DeploymentClient
@@ -19,6 +18,7 @@ from mlops_sdk.core.clock import SystemClock
 from mlops_sdk.core.errors import ConfigurationError, OperationFailedError, ResourceNotFoundError
 from mlops_sdk.models.deployments import BlueGreen, Replace, Shadow, SmokeTest
 from mlops_sdk.models.registry import ModelVersion
+from tests.loadgen import LoadRun, build_request
 from tests.local._deploy import ROWS, Models, formula_a, formula_b, save_models
 
 SETTINGS = {"show_progress": False, "poll_interval": 0.01}

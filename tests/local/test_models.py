@@ -123,3 +123,38 @@ def test_cli_train_submit_runs_and_models(store: Path, tmp_path: Path, capsys: p
     assert [e["alias"] for e in json.loads(capsys.readouterr().out)] == ["champion"]
     assert cli([*target, "models", "show", "cli-model@7"]) == 1
     assert "has no version 7" in json.loads(capsys.readouterr().out)["error"]["message"]
+
+
+def test_list_shows_aliases_like_show_does(
+    client: MLOpsClient, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = client.models.register(_train(client, tmp_path), name="aliased")
+    client.models.set_alias("aliased", "champion", version.version)
+    assert [v.aliases for v in client.models.list("aliased")] == [("champion",)]
+    assert {v.name: v.aliases for v in client.models.list()}["aliased"] == ("champion",)
+    capsys.readouterr()
+    assert cli(["-t", f"local://{store}", "-o", "json", "models", "list", "aliased"]) == 0
+    assert [item["aliases"] for item in json.loads(capsys.readouterr().out)] == [["champion"]]
+    assert cli(["-t", f"local://{store}", "models", "list", "aliased"]) == 0
+    assert "champion" in capsys.readouterr().out
+
+
+def test_cli_registers_a_run_by_id_or_unique_prefix(
+    client: MLOpsClient, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _train(client, tmp_path)
+    target = ["-t", f"local://{store}"]
+    capsys.readouterr()
+    assert cli([*target, "-o", "json", "models", "register", first.id, "--name", "from-cli", "--tag", "team=risk"]) == 0
+    version = json.loads(capsys.readouterr().out)
+    assert (version["name"], version["version"], version["tags"]["team"]) == ("from-cli", "1", "risk")
+    assert version["tags"]["mlops.training_run_id"] == first.id
+    # The same run again is the same version; a unique prefix of the id will do.
+    prefix = first.id[: len(first.id) - 2]
+    assert cli([*target, "models", "register", prefix, "--name", "from-cli", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "1"
+    assert cli([*target, "-o", "json", "train", "show", prefix]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == first.id
+    assert cli([*target, "models", "register", first.id, "--name", "x", "--job-output", "nope"]) == 1
+    assert "has no output 'nope'; its outputs: model" in capsys.readouterr().err
+    assert cli([*target, "models", "register", "zzzzzz", "--name", "x"]) == 1

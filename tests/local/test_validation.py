@@ -119,7 +119,9 @@ def test_promote_is_recorded_with_the_model(client: Any, evaluation: pd.DataFram
     assert report.metrics["rmse"] == pytest.approx(0.1, abs=0.02)
     assert report.champion_metrics["rmse"] > report.metrics["rmse"] + 0.3
     assert set(report.data_versions) == {"evaluation", "reference"}
-    assert report.data_versions["evaluation"].startswith("sha256:")
+    from mlops_sdk.core.datadigest import frame_version
+
+    assert report.data_versions["evaluation"] == frame_version(evaluation)
     tagged = client.models.get("reg", "2")
     assert tagged.tags["mlops.validation.outcome"] == "promote"
     assert tagged.tags["mlops.validation.champion"] == "reg@1"
@@ -346,3 +348,44 @@ def test_loading_a_model_warns_about_requirements_this_environment_does_not_meet
     assert "reg@9: this environment does not meet the model's requirements" in caplog.text
     assert all(item in caplog.text for item in expected)
     assert len(predictor.predict(train[COLUMNS].head(4))) == 4
+
+
+def test_refresh_snapshot_and_report_carry_one_data_version(client: Any, tmp_path: Path) -> None:
+    from mlops_sdk.models.data_factory import Copy, RefreshPipeline
+
+    _frame(120, seed=5).to_csv(tmp_path / "eval.csv", index=False)
+    client.data_factory.define(
+        RefreshPipeline(name="eval-data", activities=[Copy(name="eval", source=str(tmp_path / "eval.csv"))])
+    )
+    output = client.data_factory.begin_refresh("eval-data").result().outputs["eval"]
+    checks = [MetricThreshold("rmse", max=10.0)]
+    from_output = client.validation.validate("reg@2", data=output, checks=checks, record=False)
+    from_path = client.validation.validate("reg@2", data=output.uri, checks=checks, record=False)
+    from_frame = client.validation.validate("reg@2", data=pd.read_parquet(output.uri), checks=checks, record=False)
+    versions = {r.data_versions["evaluation"] for r in (from_output, from_path, from_frame)}
+    assert versions == {output.version}
+
+
+def test_cli_errors_name_flags_and_accept_output_after_the_subcommand(
+    store: Path, evaluation: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "eval.parquet"
+    evaluation.to_parquet(data)
+    checks = tmp_path / "checks.toml"
+    checks.write_text('target = "y"\n\n[[checks]]\ntype = "BeatsChampion"\nmetric = "rmse"\n', encoding="utf-8")
+    target = ["-t", f"local://{store}"]
+    capsys.readouterr()
+    assert run([*target, "validate", "reg@2", "--checks", str(checks), "--no-record"]) == 1
+    err = capsys.readouterr().err
+    assert "pass --data" in err
+    assert "data=" not in err
+    assert run([*target, "validate", "reg@2", "--checks", str(checks), "--data", "missing.csv"]) == 1
+    assert "--data: no such file missing.csv" in capsys.readouterr().err
+    # -o after the subcommand means the same as before it.
+    assert (
+        run([*target, "validate", "reg@2", "--data", str(data), "--checks", str(checks), "--no-record", "-o", "json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["outcome"] == "promote"
+    assert run([*target, "models", "list", "reg", "--output=json"]) == 0
+    assert [item["version"] for item in json.loads(capsys.readouterr().out)] == ["4", "3", "2", "1"]

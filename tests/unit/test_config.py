@@ -293,3 +293,27 @@ def test_a_secret_shaped_value_in_a_wrong_place_is_not_echoed(tmp_path: Path) ->
     assert "retry_deadline" in str(caught.value)
     assert "c2VjcmV0LWtleS12YWx1ZQ==" not in str(caught.value)
     assert "c2VjcmV0LWtleS12YWx1ZQ==" not in repr(caught.value.to_dict())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"proxy": "proxy.example.com:8080"}, "proxy"),
+        ({"proxy": "socks5://proxy.example.com:1080"}, "proxy"),
+        ({"read_timeout": 0}, "read_timeout"),
+        ({"connect_timeout": -1}, "connect_timeout"),
+        ({"blob_endpoint": "https://127.0.0.1:10000/devstoreaccount1"}, "blob_endpoint"),
+    ],
+)
+def test_http_settings_are_validated_naming_the_field(overrides: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigurationError, match=field):
+        load_config(overrides)
+
+
+def test_http_settings_defaults_and_values() -> None:
+    settings = load_config(
+        {"proxy": " http://proxy.example.com:3128 ", "blob_endpoint": "https://{account}.x/"}
+    ).settings
+    assert settings.proxy == "http://proxy.example.com:3128"
+    assert settings.blob_endpoint == "https://{account}.x"
+    assert (settings.connect_timeout, settings.read_timeout) == (20.0, 120.0)

@@ -1,6 +1,6 @@
 """Backends registered by URI scheme.
 
-The built-in schemes (``local``, ``azureml``) resolve without scanning anything. Any other scheme is
+The built-in schemes (``local``, ``azureml``, ``memory``) resolve without scanning anything. Any other scheme is
 looked up in the ``mlops_sdk.backends`` entry-point group, so a third-party package adds a backend
 with one line in its ``pyproject.toml``::
 
@@ -29,6 +29,7 @@ ENTRY_POINT_GROUP = "mlops_sdk.backends"
 _BUILTIN = {
     "local": "mlops_sdk.backends.local:LocalBackend",
     "azureml": "mlops_sdk.backends.azure:AzureBackend",
+    "memory": "mlops_sdk.backends.memory:MemoryBackend",
 }
 
 

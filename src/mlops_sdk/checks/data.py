@@ -2,19 +2,21 @@
 
 Whatever the user passes (a pandas ``DataFrame``, a Parquet/CSV/JSON path, records, or the
 ``DataOutput`` of a refresh) becomes a :class:`Dataset`: the frame plus the version recorded in the
-report — the snapshot version when the data came from a refresh, else ``sha256:`` of the content, so
-two validations that used the same rows can be recognised as such.
+report. The version is :func:`mlops_sdk.core.datadigest.frame_version` of the content: the same
+12-hex version a refresh snapshot of the same rows carries, so the snapshot, a validation of it
+(passed as the refresh output, its Parquet path or the frame read from it) and lineage agree.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_sdk.core.datadigest import canonical_table, short_version, table_digest
+from mlops_sdk.core.datadigest import frame_version as _frame_version
 from mlops_sdk.core.errors import ConfigurationError
 
 __all__ = ["DataFetcher", "Dataset", "frame_digest", "load_dataset"]
@@ -32,7 +34,7 @@ class Dataset:
 
     Attributes:
         frame: The rows (a pandas ``DataFrame``).
-        version: Snapshot version or ``sha256:<hex>`` of the content.
+        version: Data version: the first 12 hex digits of the content's canonical digest.
         source: Where it was read from, if it was read.
     """
 
@@ -47,14 +49,8 @@ class Dataset:
 
 
 def frame_digest(frame: Any) -> str:
-    """``sha256:<hex>`` of a frame's column names, dtypes and values (row order matters, index does not)."""
-    import pandas
-
-    digest = hashlib.sha256()
-    for name, dtype in frame.dtypes.items():
-        digest.update(f"{name}\x1f{dtype}\x1e".encode())
-    digest.update(pandas.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return "sha256:" + digest.hexdigest()
+    """The data version of a frame (the same version a refresh snapshot of these rows carries)."""
+    return _frame_version(frame)
 
 
 def _read(path: Path, field: str) -> Any:
@@ -125,6 +121,9 @@ def load_dataset(data: Any, *, field: str = "data", fetch: DataFetcher | None = 
     if isinstance(data, (str, Path)):
         remote = isinstance(data, str) and bool(_REMOTE.match(data)) and not data.startswith("file://")
         path = _local(str(data), field, fetch)
+        if _READERS.get(path.suffix.lower()) == "parquet" and path.is_file():
+            loaded = _read_parquet(path, field)
+            return Dataset(loaded.frame, loaded.version, str(data)) if remote else loaded
         frame = _read(path, field)
         return Dataset(frame, frame_digest(frame), str(data) if remote else str(path))
     if isinstance(data, (list, dict)):
@@ -138,3 +137,17 @@ def load_dataset(data: Any, *, field: str = "data", fetch: DataFetcher | None = 
         f"got {type(data).__name__}",
         details={"field": field},
     )
+
+
+def _read_parquet(path: Path, field: str) -> Dataset:
+    """Read Parquet through Arrow so the version is computed on the stored types (as for snapshots)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as error:  # pyarrow raises several unrelated types for a bad file
+        raise ConfigurationError(
+            f"{field}: cannot read {path}: {error}", details={"field": field, "path": str(path)}
+        ) from error
+    version = short_version(table_digest(canonical_table(table)))
+    return Dataset(table.to_pandas(), version, str(path))

@@ -17,9 +17,11 @@ from mlops_sdk.cli import (
     data_cmd,
     doctor_cmd,
     endpoints_cmd,
+    init_cmd,
     models_cmd,
     resume_cmd,
     train_cmd,
+    ui_cmd,
     validate_cmd,
 )
 from mlops_sdk.cli.output import state
@@ -63,6 +65,7 @@ def _global_options(
     state.config_file = config_file
 
 
+app.command("init")(init_cmd.init)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(approvals_cmd.app, name="approvals")
@@ -74,3 +77,4 @@ app.command("validate")(validate_cmd.validate)
 app.add_typer(endpoints_cmd.app, name="endpoints")
 app.command("deploy")(endpoints_cmd.deploy)
 app.command("rollback")(endpoints_cmd.rollback)
+app.command("ui")(ui_cmd.ui)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from mlops_sdk.cli.output import EXIT_ERROR, EXIT_OK, state
+from mlops_sdk.cli.output import EXIT_ERROR, EXIT_OK, as_flags, state
 
 if TYPE_CHECKING:
     from mlops_sdk.clients.approvals import ApprovalClient
@@ -35,14 +35,17 @@ def _render_request(request: ApprovalRequest) -> None:
         f"  requested by {escape(str(request.requester))} at {_when(request.created_at)}"
         f"{'  - ' + escape(request.reason) if request.reason else ''}"
     )
-    console.print(f"  deadline     {_when(request.deadline)}")
+    state.line(f"  deadline     {_when(request.deadline)}")
     if request.report is not None:
         console.print(f"  validation   {request.report.outcome} (digest {escape(request.report.digest)})")
+    # Escape the whole line: the brackets around the lists are text, not rich markup.
     console.print(
-        f"  policy       {policy.min_approvals} of users [{escape(', '.join(policy.approvers) or '-')}] "
-        f"groups [{escape(', '.join(policy.approver_groups) or '-')}], self-approval "
-        f"{'forbidden' if policy.forbid_self_approval else 'allowed'}, delegation "
-        f"{'allowed' if policy.allow_delegation else 'refused'} (policy {policy.digest})"
+        escape(
+            f"  policy       {policy.min_approvals} of users [{', '.join(policy.approvers) or '-'}] "
+            f"groups [{', '.join(policy.approver_groups) or '-'}], self-approval "
+            f"{'forbidden' if policy.forbid_self_approval else 'allowed'}, delegation "
+            f"{'allowed' if policy.allow_delegation else 'refused'} (policy {policy.digest})"
+        )
     )
     for vote in request.votes:
         by = f" (recorded by {escape(str(vote.delegated_by))})" if vote.delegated_by else ""
@@ -92,7 +95,7 @@ def show(request_id: Annotated[str, typer.Argument(help="The approval request id
 
 
 def _vote(request_id: str, decision: str, comment: str, on_behalf_of: str | None) -> None:
-    with _client() as client:
+    with as_flags(comment="--comment", on_behalf_of="--on-behalf-of", request_id="REQUEST_ID"), _client() as client:
         method = client.approve if decision == "approve" else client.reject
         request = method(request_id, comment=comment, on_behalf_of=on_behalf_of)
     state.emit(request, _render_request)
@@ -131,7 +134,7 @@ def verify() -> None:
 
         console = state.console()
         if result.ok:
-            console.print(f"[green]ok[/]  {result.entries} audit entries intact; head {result.head or '-'}")
+            console.print(f"[green]ok[/]  {result.entries} audit entries intact; head {escape(result.head or '-')}")
         else:
             console.print(f"[red]TAMPERED[/]  {len(result.problems)} problem(s) in {result.entries} entries:")
             for problem in result.problems:

@@ -34,11 +34,16 @@ def _parameters(values: list[str]) -> dict[str, Any]:
 
 
 def _show_run(run: RefreshRun) -> None:
+    from rich.markup import escape
+
     console = state.console()
     times = f"  {run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else ""
-    console.print(f"[bold]{run.pipeline}[/] run {run.run_id}: {run.status.value} ({run.native_status}){times}")
+    console.print(
+        f"[bold]{escape(run.pipeline)}[/]"
+        + escape(f" run {run.run_id}: {run.status.value} ({run.native_status}){times}")
+    )
     if run.message:
-        console.print(f"  {run.message}")
+        state.line(f"  {run.message}")
     if run.activities:
         state.table(
             None,
@@ -143,5 +148,5 @@ def cancel(
         run = client.get_run(run_id)
     state.emit(
         {"run_id": run_id, "status": run.status.value, "native_status": run.native_status},
-        lambda data: state.console().print(f"cancel requested for {run_id}: now {data['native_status']}"),
+        lambda data: state.line(f"cancel requested for {run_id}: now {data['native_status']}"),
     )

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mlops_sdk.cli.output import EXIT_ERROR, state
+from mlops_sdk.cli.output import EXIT_ERROR, as_flags, state
 
-app = typer.Typer(help="Online endpoints: create, list, invoke, logs, history, stop.", no_args_is_help=True)
+app = typer.Typer(help="Online endpoints: create, list, show, invoke, keys, logs, history, stop.", no_args_is_help=True)
 
 
 def _client() -> Any:
@@ -20,14 +20,40 @@ def _client() -> Any:
     return DeploymentClient(state.target, profile=state.profile, config_file=state.config_file)
 
 
+KEY_VARIABLE = "MLOPS_ENDPOINT_KEY"
+"""Shell variable the printed ``curl`` line reads the key from (the key itself is never printed there)."""
+
+
+def curl_line(scoring_uri: str, payload: str = "@sample-request.json") -> str:
+    """A ready-to-paste ``curl`` scoring call; the key comes from ``$MLOPS_ENDPOINT_KEY``."""
+    return (
+        f'curl -sS {scoring_uri} -H "Authorization: Bearer ${KEY_VARIABLE}" '
+        f"-H 'Content-Type: application/json' -d {payload}"
+    )
+
+
+def key_hint(endpoint: str) -> str:
+    """How to put the endpoint's key into ``$MLOPS_ENDPOINT_KEY``."""
+    return f"{KEY_VARIABLE}=$(mlops endpoints keys {endpoint} --primary)"
+
+
 def _render_endpoint(endpoint: Any) -> None:
+    from rich.markup import escape
+
     console = state.console()
-    console.print(f"[bold]{endpoint.name}[/] ({endpoint.backend}) {endpoint.state}  {endpoint.scoring_uri or '-'}")
+    console.print(
+        f"[bold]{escape(endpoint.name)}[/]"
+        + escape(f" ({endpoint.backend}) {endpoint.state}  {endpoint.scoring_uri or '-'}")
+    )
     for deployment in endpoint.deployments:
         share = endpoint.traffic.get(deployment.name, 0)
         mirror = endpoint.mirror.get(deployment.name)
         extra = f", mirror {mirror}%" if mirror else ""
-        console.print(f"  {deployment.name:<24} {share:>3}%{extra}  {deployment.model or deployment.model_uri or '-'}")
+        state.line(f"  {deployment.name:<24} {share:>3}%{extra}  {deployment.model or deployment.model_uri or '-'}")
+    if endpoint.scoring_uri:
+        state.line("score it:")
+        state.line(f"  export {key_hint(endpoint.name)}")
+        state.line(f"  {curl_line(endpoint.scoring_uri)}")
 
 
 @app.command("create")
@@ -114,6 +140,35 @@ def logs(
         sys.stdout.write(text + ("\n" if text and not text.endswith("\n") else ""))
 
 
+@app.command("keys")
+def keys(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    primary: Annotated[
+        bool, typer.Option("--primary", help="Print only the primary key (for $(...) in a shell).")
+    ] = False,
+    regenerate: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--regenerate", help="Replace this key first: primary or secondary."),
+    ] = None,
+) -> None:
+    """Print the endpoint's scoring keys (you asked for them: they are printed in clear)."""
+    if regenerate is not None and regenerate not in ("primary", "secondary"):
+        raise typer.BadParameter("use primary or secondary", param_hint="--regenerate")
+    with _client() as client:
+        found = client.regenerate_keys(name, key=regenerate) if regenerate else client.get_keys(name)
+    primary_key = found.primary_key.get_secret_value()
+    secondary_key = found.secondary_key.get_secret_value() if found.secondary_key else None
+    if primary:
+        sys.stdout.write(primary_key + "\n")
+        return
+    if state.json:
+        state.emit({"endpoint": name, "primary_key": primary_key, "secondary_key": secondary_key})
+        return
+    state.line(f"primary_key    {primary_key}")
+    if secondary_key:
+        state.line(f"secondary_key  {secondary_key}")
+
+
 @app.command("history")
 def history(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
     """Who moved which model version to what traffic, when."""
@@ -144,7 +199,7 @@ def stop(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
         stopped = client.stop_endpoint(name)
     state.emit(
         {"endpoint": name, "stopped": stopped},
-        lambda data: state.console().print(f"stopped {name}" if data["stopped"] else f"{name} was not running"),
+        lambda data: state.line(f"stopped {name}" if data["stopped"] else f"{name} was not running"),
     )
 
 
@@ -166,10 +221,12 @@ def delete(
         raise typer.Exit(EXIT_ERROR)
     with _client() as client:
         client.delete_endpoint(name)
-    state.emit({"endpoint": name, "deleted": True}, lambda data: state.console().print(f"deleted {name}"))
+    state.emit({"endpoint": name, "deleted": True}, lambda data: state.line(f"deleted {name}"))
 
 
 def _render_result(result: Any) -> None:
+    from rich.markup import escape
+
     console = state.console()
     if result.succeeded:
         verdict = "[green]succeeded[/]" if result.changed else "[green]unchanged[/] (already deployed)"
@@ -177,15 +234,15 @@ def _render_result(result: Any) -> None:
         verdict = "[red]rolled back[/]"
     else:
         verdict = "[red]failed[/]"
-    console.print(f"{result.strategy} of {result.model or result.deployment} to {result.endpoint}: {verdict}")
+    console.print(escape(f"{result.strategy} of {result.model or result.deployment} to {result.endpoint}: ") + verdict)
     for step in result.steps:
         smoke = ""
         if step.smoke:
             smoke = f"smoke {'ok' if step.smoke.passed else 'FAILED'} ({(step.smoke.latency or 0) * 1000:.1f} ms)"
-        console.print(f"  {step.percent:>3}%  {dict(step.traffic)}  {smoke}")
+        state.line(f"  {step.percent:>3}%  {dict(step.traffic)}  {smoke}")
     if result.reason:
-        console.print(f"  reason: {result.reason}")
-    console.print(f"  traffic now: {dict(result.traffic)}")
+        state.line(f"  reason: {result.reason}")
+    state.line(f"  traffic now: {dict(result.traffic)}")
 
 
 def deploy(
@@ -219,9 +276,18 @@ def deploy(
             strategy["smoke_test"] = json.loads(text)
         except json.JSONDecodeError as error:
             raise typer.BadParameter(f"not valid JSON ({error})", param_hint="--smoke") from None
-    with _client() as client:
+    with as_flags(endpoint="--endpoint", deployment="--deployment", model="MODEL"), _client() as client:
         result = client.begin_deploy(model, endpoint=endpoint, deployment=deployment, strategy=strategy).result()
-    state.emit(result, _render_result)
+        scoring_uri = client.get_endpoint(endpoint).scoring_uri if result.succeeded else None
+
+    def render(data: Any) -> None:
+        _render_result(data)
+        if scoring_uri:
+            state.line("score it:")
+            state.line(f"  export {key_hint(endpoint)}")
+            state.line(f"  {curl_line(scoring_uri)}")
+
+    state.emit(result, render)
     if not result.succeeded:
         raise typer.Exit(EXIT_ERROR)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mlops_sdk.cli.output import state
+from mlops_sdk.cli.output import as_flags, state
 
 app = typer.Typer(help="The model registry: versions, aliases, lineage.", no_args_is_help=True)
 
@@ -18,14 +18,16 @@ def _client() -> Any:
 
 
 def _render_version(version: Any) -> None:
+    from rich.markup import escape
+
     console = state.console()
     aliases = f" ({', '.join(version.aliases)})" if version.aliases else ""
-    console.print(f"[bold]{version.ref}[/]{aliases}  {version.uri}")
-    console.print(f"  registered {version.created_at} by {version.created_by or '-'} from run {version.run_id or '-'}")
+    console.print(f"[bold]{escape(version.ref)}[/]" + escape(f"{aliases}  {version.uri}"))
+    state.line(f"  registered {version.created_at} by {version.created_by or '-'} from run {version.run_id or '-'}")
     if version.source:
-        console.print(f"  source: {version.source}")
+        state.line(f"  source: {version.source}")
     for key, value in sorted(version.tags.items()):
-        console.print(f"  {key} = {value}")
+        state.line(f"  {key} = {value}")
 
 
 @app.command("list")
@@ -49,6 +51,29 @@ def list_(
         for v in versions
     ]
     state.table("models", ["name", "version", "aliases", "run", "created"], rows)
+
+
+@app.command("register")
+def register(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Training run id (as `mlops train runs` prints it).")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Registered model name.")],
+    job_output: Annotated[str, typer.Option("--job-output", help="The job output holding the MLflow model.")] = "model",
+    description: Annotated[Optional[str], typer.Option(help="Description of the version.")] = None,  # noqa: UP045
+    tag: Annotated[
+        Optional[list[str]], typer.Option("--tag", help="KEY=VALUE tag (repeatable).")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Register the MLflow model a finished training run wrote (again: the same version, not a new one)."""
+    tags: dict[str, str] = {}
+    for item in tag or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--tag")
+        tags[key.strip()] = value
+    flags = as_flags(name="--name", output="--job-output", run="RUN", tags="--tag", description="--description")
+    with flags, _client() as client:
+        version = client.register(run_id, name=name, output=job_output, description=description, tags=tags)
+    state.emit(version, _render_version)
 
 
 @app.command("show")
@@ -92,7 +117,7 @@ def alias(
             client.remove_alias(name, alias_name)
             state.emit(
                 {"name": name, "alias": alias_name, "removed": True},
-                lambda d: state.console().print(f"removed {name}:{alias_name}"),
+                lambda d: state.line(f"removed {name}:{alias_name}"),
             )
             return
         if version is None:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "CliState", "state"]
+from mlops_sdk.core.errors import MlopsError
+
+__all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "ID_COLUMNS", "CliState", "as_flags", "state"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
+
+ID_COLUMNS = ("id", "run", "uri", "scoring_uri")
+"""Table columns that hold ids or paths: printed whole so they can be pasted back into a command."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -58,19 +65,44 @@ class CliState:
         else:
             self.console().print(data)
 
-    def table(self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Print rows as a table (text mode) or a list of objects (JSON mode)."""
+    def table(
+        self,
+        title: str | None,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        whole: Sequence[str] = ID_COLUMNS,
+    ) -> None:
+        """Print rows as a table (text mode) or a list of objects (JSON mode).
+
+        Cells are plain text (never rich markup). Columns named in ``whole`` (ids by default) are
+        never wrapped or cut, so every id printed can be copied back into a command; other columns
+        fold instead of being cut with an ellipsis.
+        """
         if self.json:
             self.emit([dict(zip(columns, row, strict=True)) for row in rows])
             return
         from rich.table import Table
+        from rich.text import Text
 
+        cells = [[str(cell) for cell in row] for row in rows]
         table = Table(title=title)
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(cell) for cell in row))
-        self.console().print(table)
+        console = self.console()
+        if not console.is_terminal:  # piped or captured: no terminal width to fit, keep rows on one line
+            console.width = max(console.width, 1000)
+        for index, column in enumerate(columns):
+            if column in whole:
+                widest = max([len(column), *(len(row[index]) for row in cells)])
+                table.add_column(column, no_wrap=True, min_width=widest)
+            else:
+                table.add_column(column, overflow="fold")
+        for row in cells:
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(table)
+
+    def line(self, text: str) -> None:
+        """Print one line of plain text (user data inside is never read as rich markup)."""
+        self.console().print(text, markup=False, highlight=False)
 
     def error(self, error: Exception) -> None:
         """Report an error: JSON on stdout in JSON mode, a red line on stderr otherwise."""
@@ -82,6 +114,28 @@ class CliState:
             from rich.markup import escape
 
             self.console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}")
+
+
+@contextmanager
+def as_flags(**flags: str) -> Iterator[None]:
+    """Re-word errors about a Python argument as the command's flag: ``pass data=`` -> ``pass --data``.
+
+    Clients name their keyword arguments (``data=``, ``comment``) in errors; at the command line the
+    user typed flags. ``flags`` maps an argument name to its flag; errors whose ``details["field"]``
+    is one of them get the argument's mentions (``data=``, a leading ``data:``) replaced by the flag.
+    """
+    try:
+        yield
+    except MlopsError as error:
+        field = error.details.get("field")
+        if not isinstance(field, str) or field not in flags:
+            raise
+        flag = flags[field]
+        message = re.sub(rf"(?<![\w.-]){re.escape(field)}=", flag, error.message)
+        error.message = re.sub(rf"^{re.escape(field)}:", f"{flag}:", message)
+        error.details["flag"] = flag
+        error.args = (error.message,)
+        raise
 
 
 state = CliState()

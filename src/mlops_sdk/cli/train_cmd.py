@@ -18,17 +18,20 @@ def _client() -> Any:
 
 
 def _render_run(run: Any) -> None:
-    console = state.console()
-    console.print(f"[bold]{run.id}[/] {run.status.value} ({run.native_status or '-'}) experiment={run.experiment}")
-    for key, value in sorted(run.metrics.items()):
-        console.print(f"  metric {key} = {value:.6g}")
-    for key, value in sorted(run.outputs.items()):
-        console.print(f"  output {key}: {value}")
-    if run.log_location:
-        console.print(f"  logs: {run.log_location}")
-    if run.error:
-        from rich.markup import escape
+    from rich.markup import escape
 
+    console = state.console()
+    console.print(
+        f"[bold]{escape(run.id)}[/]"
+        + escape(f" {run.status.value} ({run.native_status or '-'}) experiment={run.experiment}")
+    )
+    for key, value in sorted(run.metrics.items()):
+        state.line(f"  metric {key} = {value:.6g}")
+    for key, value in sorted(run.outputs.items()):
+        state.line(f"  output {key}: {value}")
+    if run.log_location:
+        state.line(f"  logs: {run.log_location}")
+    if run.error:
         console.print(f"[red]{escape(run.error)}[/]")
 
 
@@ -45,11 +48,23 @@ def submit(
     stream: Annotated[
         bool, typer.Option("--stream/--no-stream", help="Print the script's output (local runs).")
     ] = True,
+    inputs: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--input", "-i", help="NAME=VALUE replacing an input of the spec, e.g. data=<snapshot path>."),
+    ] = None,
 ) -> None:
     """Submit a training job; print its id and continuation token (or its result with --wait)."""
     from mlops_sdk.models.training import TrainingJob
 
     job = TrainingJob.from_yaml(spec)
+    overrides: dict[str, str] = {}
+    for item in inputs or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--input")
+        overrides[name.strip()] = value
+    if overrides:
+        job = job.with_inputs(**overrides)
     on_log = (lambda line: typer.echo(line, err=True)) if wait and stream and not state.json else None
     with _client() as client:
         operation = client.begin_train(job, idempotency_key=key, on_log=on_log)
@@ -102,6 +117,4 @@ def cancel(run_id: Annotated[str, typer.Argument(help="Run id (local) or job nam
     """Ask a run to stop."""
     with _client() as client:
         client.cancel(run_id)
-    state.emit(
-        {"id": run_id, "cancel_requested": True}, lambda d: state.console().print(f"cancel requested for {run_id}")
-    )
+    state.emit({"id": run_id, "cancel_requested": True}, lambda d: state.line(f"cancel requested for {run_id}"))

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlops_sdk.cli.output import EXIT_ERROR, EXIT_GATE, EXIT_OK, state
+from mlops_sdk.cli.output import EXIT_ERROR, EXIT_GATE, EXIT_OK, as_flags, state
 
 __all__ = ["EXIT_CODES", "validate"]
 
@@ -41,8 +41,10 @@ def validate(
     from mlops_sdk.checks import load_checks
     from mlops_sdk.clients.validation import ValidationClient
 
-    declared = load_checks(checks)
-    with ValidationClient(state.target, profile=state.profile, config_file=state.config_file) as client:
+    with as_flags(checks="--checks"):
+        declared = load_checks(checks)
+    flags = as_flags(data="--data", target="--target", champion="--champion", checks="--checks", model="MODEL")
+    with flags, ValidationClient(state.target, profile=state.profile, config_file=state.config_file) as client:
         result = client.validate(
             model,
             data=data,
@@ -69,5 +71,5 @@ def validate(
 
         state.console().print(Markdown(result.to_markdown()))
         if report is not None:
-            state.console().print(f"report written to {report}")
+            state.line(f"report written to {report}")
     raise typer.Exit(EXIT_CODES[result.outcome])

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import builtins
+import shlex
+import sys
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
 from mlops_sdk.backends.spi.approvals import ApprovalDraft, ApprovalService
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
 from mlops_sdk.core.lineage import collect_lineage, current_identity
@@ -29,10 +33,19 @@ from mlops_sdk.models.approvals import (
 )
 from mlops_sdk.models.registry import ModelVersion
 
-__all__ = ["ApprovalClient", "parse_model_ref"]
+__all__ = ["POLICY_FILE", "ApprovalClient", "parse_model_ref"]
+
+T = TypeVar("T")
 
 WAIT_KIND = "approvals.wait"
+POLICY_FILE = "approvals.toml"
+"""Default file of :meth:`ApprovalClient.load_policy` (written by ``mlops init``)."""
 _log = get_logger(__name__)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 
 def parse_model_ref(model: ModelVersion | str) -> tuple[str, str, str | None]:
@@ -245,7 +258,16 @@ class ApprovalClient(BaseClient):
         Raises:
             ResourceNotFoundError: no such request.
         """
-        return self._approvals.get(_check_id(request_id))
+        return self._by_id(request_id, self._approvals.get)
+
+    def _by_id(self, request_id: str, call: Callable[[str], T]) -> T:
+        """``call(id)``; when the id is not found, ``call`` on the one request id it is a unique prefix of."""
+        return resolve_prefix(
+            _check_id(request_id),
+            get=call,
+            candidates=lambda: [item.id for item in self._approvals.list()],
+            what="approval request",
+        )
 
     def list(
         self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None
@@ -302,8 +324,9 @@ class ApprovalClient(BaseClient):
         if on_behalf_of is not None and not on_behalf_of.strip():
             raise ConfigurationError("on_behalf_of must name an identity", details={"field": "on_behalf_of"})
         annotate({"request_id": request_id})
-        request = self._approvals.vote(
-            _check_id(request_id), decision, comment=comment.strip(), on_behalf_of=on_behalf_of
+        request = self._by_id(
+            request_id,
+            lambda full_id: self._approvals.vote(full_id, decision, comment=comment.strip(), on_behalf_of=on_behalf_of),
         )
         if request.decision is not None:
             self._record_on_model(request.decision)
@@ -311,7 +334,55 @@ class ApprovalClient(BaseClient):
 
     def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
         """Withdraw a pending request (status ``canceled``; waiting on it raises ``OperationCanceledError``)."""
-        return self._approvals.cancel(_check_id(request_id), comment=comment)
+        return self._by_id(request_id, lambda full_id: self._approvals.cancel(full_id, comment=comment))
+
+    def load_policy(self, path: str | Path = POLICY_FILE) -> ApprovalPolicy:
+        """The approval policy declared in a TOML file for this client's profile.
+
+        The file's top-level keys are the policy's fields (``approvers``, ``min_approvals``,
+        ``forbid_self_approval``, ``timeout`` in seconds, ...); a ``[profiles.<name>]`` table replaces
+        them for that profile (a profile without a table gets the top-level policy). ``mlops init``
+        writes one naming you as the approver of the local project (self-approval allowed and
+        recorded) and a release manager for the ``azure`` profile.
+        A relative path is read from the project folder (where ``mlops.toml`` is).
+
+        Raises:
+            ConfigurationError: the file is missing or not TOML, has an unknown key, or declares an
+                invalid policy (the message names the field and the file).
+        """
+        file = Path(path)
+        if not file.is_absolute():
+            file = self._context.config.base_dir / file
+        if not file.is_file():
+            raise ConfigurationError(
+                f"no approval policy file {file}; write one (approvers = [...]) or run `mlops init`",
+                details={"field": "path", "path": str(file)},
+            )
+        try:
+            with file.open("rb") as handle:
+                table: dict[str, Any] = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigurationError(f"{file} is not valid TOML: {error}", details={"path": str(file)}) from error
+        profiles = table.pop("profiles", {})
+        profile = self._context.config.settings.profile
+        where = str(file)
+        if profile and isinstance(profiles, dict) and profile in profiles:
+            table, where = dict(profiles[profile]), f"{file} [profiles.{profile}]"
+        unknown = sorted(set(table) - set(ApprovalPolicy.model_fields))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown key(s) {unknown} in {where}; a policy has {', '.join(ApprovalPolicy.model_fields)}",
+                details={"path": str(file), "keys": unknown},
+            )
+        try:
+            return ApprovalPolicy.model_validate(table)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}" for item in error.errors()
+            )
+            raise ConfigurationError(
+                f"invalid approval policy in {where}: {problems}", details={"path": str(file)}
+            ) from error
 
     def whoami(self) -> ApproverIdentity:
         """The identity this process's votes are recorded as."""
@@ -336,9 +407,48 @@ class ApprovalClient(BaseClient):
         Ctrl-C while waiting leaves the request pending (``cancel_on_interrupt=False``); resume with
         ``client.resume_operation(token)`` or ``mlops resume TOKEN``.
         """
-        self.get(request_id)  # fail fast on an unknown id
+        request = self.get(request_id)  # fail fast on an unknown id
+        if request.is_pending:
+            self._announce(request)
         return self._wait_operation(
-            request_id, progress=progress, show_progress=show_progress, cancel_on_interrupt=cancel_on_interrupt
+            request.id, progress=progress, show_progress=show_progress, cancel_on_interrupt=cancel_on_interrupt
+        )
+
+    def approve_command(self, request: ApprovalRequest) -> str:
+        """The exact ``mlops`` command that approves ``request`` against this client's target and profile."""
+        config = self._context.config
+        options = []
+        if config.sources.get("target") == "argument":
+            options += ["-t", config.settings.target]
+        profile = config.settings.profile
+        if profile and config.sources.get("profile") in ("argument", "env MLOPS_PROFILE"):
+            options += ["-p", profile]
+        words = ["mlops", *options, "approvals", "approve", request.id]
+        return shlex.join(words) + ' -m "why you approve"'
+
+    def _announce(self, request: ApprovalRequest) -> None:
+        """Say once, when a wait starts, who may approve and how (a person has to act: never a silent wait).
+
+        Logged at WARNING on ``mlops_sdk.clients.approvals`` so that it shows even when the application
+        configured no logging (Python prints warnings of unconfigured loggers to stderr).
+        """
+        policy = request.policy
+        who = ", ".join(policy.approvers) or "-"
+        if policy.approver_groups:
+            who += f" or members of {', '.join(policy.approver_groups)}"
+        rules = f"{policy.min_approvals} approval(s) from {who}"
+        if policy.forbid_self_approval and request.requester:
+            rules += f"; the requester {request.requester} may not approve"
+        elif not policy.forbid_self_approval:
+            rules += "; self-approval allowed by the policy (recorded in the audit log)"
+        deadline = f"; times out at {request.deadline:%Y-%m-%d %H:%M} UTC" if request.deadline else ""
+        _log.warning(
+            "approval request %s for %s is waiting for %s%s. To approve: %s",
+            request.id,
+            request.model_ref,
+            rules,
+            deadline,
+            self.approve_command(request),
         )
 
     def _wait_operation(

@@ -14,10 +14,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from mlops_sdk.backends.spi.data_factory import DataFactoryService, WatchedRun
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.clock import utcnow
 from mlops_sdk.core.context import ambient_idempotency_key, ambient_key_is_fresh
 from mlops_sdk.core.errors import ConfigurationError, OperationTimeoutError
@@ -37,6 +38,8 @@ from mlops_sdk.models.data_factory import (
 )
 
 __all__ = ["REFRESH_KIND", "DataFactoryClient"]
+
+T = TypeVar("T")
 
 REFRESH_KIND = "data_factory.refresh"
 _log = get_logger(__name__)
@@ -204,8 +207,20 @@ class DataFactoryClient(BaseClient):
         )
 
     def get_run(self, run_id: str) -> RefreshRun:
-        """A run with its activity runs and outputs (``ResourceNotFoundError`` if unknown)."""
-        return self._svc().get_run(_require_name(run_id, "run_id"))
+        """A run with its activity runs and outputs (``ResourceNotFoundError`` if unknown).
+
+        ``run_id`` may be a unique prefix of a listed run's id (as ``mlops data runs`` prints them).
+        """
+        return self._by_id(run_id, self._svc().get_run)
+
+    def _by_id(self, run_id: str, call: Callable[[str], T]) -> T:
+        """``call(id)``; when the id is not found, ``call`` on the one run id it is a unique prefix of."""
+        return resolve_prefix(
+            _require_name(run_id, "run_id"),
+            get=call,
+            candidates=lambda: [run.run_id for run in self._svc().list_runs(pipeline=None, status=None, since=None)],
+            what="refresh run",
+        )
 
     def list_runs(
         self, pipeline: str | None = None, *, status: Status | str | None = None, since: datetime | None = None
@@ -228,7 +243,7 @@ class DataFactoryClient(BaseClient):
 
     def cancel(self, run_id: str, *, recursive: bool = True) -> None:
         """Ask for cancellation (``recursive`` also cancels child pipelines on Azure); does not wait."""
-        self._svc().cancel(_require_name(run_id, "run_id"), recursive=recursive)
+        self._by_id(run_id, lambda full_id: self._svc().cancel(full_id, recursive=recursive))
 
     def wait_all(
         self,

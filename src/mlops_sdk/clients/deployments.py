@@ -13,7 +13,7 @@ import builtins
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -28,6 +28,7 @@ from mlops_sdk.models.deployments import (
     BlueGreen,
     DeploymentResult,
     Endpoint,
+    EndpointKeys,
     HistoryEntry,
     Replace,
     Shadow,
@@ -223,6 +224,7 @@ class DeploymentClient(BaseClient):
         self,
         name: str,
         *,
+        stop_with_client: bool = False,
         progress: Callable[[ProgressEvent], None] | None = None,
         show_progress: bool | None = None,
     ) -> Operation[Endpoint]:
@@ -236,8 +238,17 @@ class DeploymentClient(BaseClient):
         nothing is created (a stopped local endpoint's server is started). Cancelling the operation
         stops the waiting only: an endpoint being created is left to finish.
 
+        On ``local://`` the endpoint's server is a detached process: it keeps running after your
+        script ends, also when the script crashes, so that later scripts and ``mlops endpoints
+        invoke`` find it. Stop it with ``client.deployments.stop_endpoint(name)`` or
+        ``mlops endpoints stop NAME``, or pass ``stop_with_client=True``: the server then stops when
+        this client closes (``close()``, or the end of a ``with MLOpsClient(...)`` block), when the
+        process exits (also on an uncaught exception), and, checked by the server itself every
+        second, when the process is killed. Azure ML endpoints are managed resources and ignore it.
+
         Args:
             name: Endpoint name (3-32 letters, digits, '-', starting with a letter).
+            stop_with_client: Tie a local endpoint server's life to this client (see above).
             progress: Callback receiving a :class:`ProgressEvent` after every poll.
             show_progress: Force the progress bar on or off.
 
@@ -246,7 +257,7 @@ class DeploymentClient(BaseClient):
         """
         name = self._name(name, "endpoint")
         annotate({"endpoint": name})
-        driver = self._svc().create_endpoint(name)
+        driver = self._svc().create_endpoint(name, stop_with_client=stop_with_client)
         return self._operation(driver, description=f"endpoint {name}", progress=progress, show_progress=show_progress)
 
     def begin_rollback(
@@ -330,3 +341,26 @@ class DeploymentClient(BaseClient):
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
         """Tail of the endpoint's (local server) or a deployment's (Azure container) log."""
         return self._svc().get_logs(self._name(endpoint, "endpoint"), deployment=deployment, lines=lines)
+
+    def get_keys(self, endpoint: str) -> EndpointKeys:
+        """The endpoint's scoring keys (``Authorization: Bearer <key>``); shown as ``***`` unless asked for.
+
+        Locally they live in the endpoint folder's ``secrets.json`` (mode 0600); on Azure they come
+        from ``listKeys``. ``keys.primary_key.get_secret_value()`` is the key itself.
+        """
+        return self._svc().get_keys(self._name(endpoint, "endpoint"))
+
+    def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"] = "primary") -> EndpointKeys:
+        """Replace the ``primary`` or ``secondary`` key; on return the endpoint accepts the new key, not the old.
+
+        Rotate without downtime by moving clients to the other key first. Locally the endpoint's
+        server restarts to read its new key (deployments and traffic are kept); on Azure this is
+        ``regenerateKeys``.
+
+        Raises:
+            ConfigurationError: ``key`` is not ``primary`` or ``secondary``.
+            ResourceNotFoundError: no such endpoint.
+        """
+        if key not in ("primary", "secondary"):
+            raise ConfigurationError(f"key must be 'primary' or 'secondary', got {key!r}", details={"field": "key"})
+        return self._svc().regenerate_keys(self._name(endpoint, "endpoint"), key=key)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.backends.spi.training import TrainingService
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.status import Status
@@ -51,7 +52,7 @@ class ModelClient(BaseClient):
         it produced the first time instead of a new one.
 
         Args:
-            run: The finished :class:`TrainingRun` or its id.
+            run: The finished :class:`TrainingRun` or its id (a unique prefix of a recent run's id will do).
             name: Registered model name.
             output: Name of the job output holding the MLflow model.
             description: Description of the version.
@@ -62,7 +63,13 @@ class ModelClient(BaseClient):
         """
         _check_name(name)
         if isinstance(run, str):
-            run = self._context.backend.service("training", TrainingService).get_run(run)  # type: ignore[type-abstract]
+            training = self._context.backend.service("training", TrainingService)  # type: ignore[type-abstract]
+            run = resolve_prefix(
+                run,
+                get=training.get_run,
+                candidates=lambda: [item.id for item in training.list_runs(experiment=None, limit=500)],
+                what="training run",
+            )
         _check_registrable(run, output)
         clean_tags = _check_tags(tags or {})
         annotate({"model": name})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback, TrainingService
 from mlops_sdk.clients._base import BaseClient
+from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage, collect_lineage
@@ -16,6 +17,8 @@ from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.training import TrainingJob, TrainingRun
 
 __all__ = ["TrainingClient"]
+
+T = TypeVar("T")
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$")
 
@@ -86,10 +89,22 @@ class TrainingClient(BaseClient):
     def get_run(self, run_id: str) -> TrainingRun:
         """Return a run with its status, metrics, params and outputs.
 
+        ``run_id`` may be a unique prefix of a recent run's id.
+
         Raises:
             ResourceNotFoundError: no such run.
+            ConfigurationError: a prefix matching several runs.
         """
-        return self._svc().get_run(_require_id(run_id))
+        return self._by_id(run_id, self._svc().get_run)
+
+    def _by_id(self, run_id: str, call: Callable[[str], T]) -> T:
+        """``call(id)``; when the id is not found, ``call`` on the one recent run id it is a unique prefix of."""
+        return resolve_prefix(
+            _require_id(run_id),
+            get=call,
+            candidates=lambda: [run.id for run in self._svc().list_runs(experiment=None, limit=500)],
+            what="training run",
+        )
 
     def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
         """The most recent runs first (optionally of one experiment)."""
@@ -99,7 +114,7 @@ class TrainingClient(BaseClient):
 
     def cancel(self, run_id: str) -> None:
         """Ask the run to stop and return at once; the run then ends as CANCELED."""
-        self._svc().cancel(_require_id(run_id))
+        self._by_id(run_id, self._svc().cancel)
 
     def resume_operation(self, token: str, *, on_log: LogCallback | None = None) -> Operation[TrainingRun]:
         """Rebuild a training operation from its continuation token (in any process)."""

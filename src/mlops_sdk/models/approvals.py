@@ -340,6 +340,7 @@ class ApprovalPolicy(BaseModel):
         approvers: dict[str, str] = {}
         rejected_by: dict[str, str] = {}
         ignored: list[tuple[str, str]] = []
+        self_approved = False
         for vote in sorted(votes, key=lambda item: item.at):
             if deadline is not None and vote.at > deadline:
                 ignored.append((str(vote.approver), "cast after the deadline"))
@@ -353,6 +354,7 @@ class ApprovalPolicy(BaseModel):
                 rejected_by.setdefault(key, str(vote.approver))
             else:
                 approvers.setdefault(key, str(vote.approver))
+                self_approved = self_approved or vote.approver.matches(requester)
         if rejected_by:
             return Tally(
                 status="rejected",
@@ -362,11 +364,15 @@ class ApprovalPolicy(BaseModel):
                 reason=f"rejected by {', '.join(rejected_by.values())}",
             )
         if len(approvers) >= self.min_approvals:
+            reason = f"approved by {', '.join(approvers.values())} ({len(approvers)} of {self.min_approvals} needed)"
+            if self_approved:
+                # Allowed only because the policy says so: the decision (and so the audit log) says it too.
+                reason += f"; self-approved by the requester {requester} (the policy sets forbid_self_approval=False)"
             return Tally(
                 status="approved",
                 approvers=tuple(approvers.values()),
                 ignored=tuple(ignored),
-                reason=f"approved by {', '.join(approvers.values())} ({len(approvers)} of {self.min_approvals} needed)",
+                reason=reason,
             )
         if deadline is not None and now >= deadline:
             return Tally(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from mlops_sdk.core.errors import OperationFailedError
 from mlops_sdk.core.lineage import Lineage
@@ -24,6 +24,7 @@ __all__ = [
     "DeploymentInfo",
     "DeploymentResult",
     "Endpoint",
+    "EndpointKeys",
     "HistoryEntry",
     "Replace",
     "Shadow",
@@ -372,6 +373,20 @@ class Endpoint(BaseModel):
         """The deployment with the largest live share (``None`` when no traffic is set)."""
         live = {name: weight for name, weight in self.traffic.items() if weight > 0}
         return max(sorted(live), key=lambda name: live[name]) if live else None
+
+
+class EndpointKeys(BaseModel):
+    """An endpoint's scoring keys. Either key is accepted as ``Authorization: Bearer <key>``.
+
+    The keys are :class:`~pydantic.SecretStr`: ``repr``, ``str`` and JSON show ``**********``;
+    ``keys.primary_key.get_secret_value()`` is the key itself.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str
+    primary_key: SecretStr
+    secondary_key: SecretStr | None = None
 
 
 class HistoryEntry(BaseModel):

@@ -336,6 +336,17 @@ class TrainingJob(BaseModel):
         refresh = next((item.refresh_run_id for item in self.inputs.values() if item.refresh_run_id), None)
         return {"data_versions": versions or None, "refresh_run_id": refresh}
 
+    def with_inputs(self, **inputs: Any) -> TrainingJob:
+        """A copy with some inputs replaced, e.g. ``job.with_inputs(data=refresh.outputs["train_set"])``.
+
+        Values are what ``inputs`` accepts (a path, a refresh output, a literal); a refresh output
+        brings its data version and refresh run id into the run's lineage.
+
+        Raises:
+            ConfigurationError: a value is not a valid input (the message names it).
+        """
+        return TrainingJob.build({**dict(self), "inputs": {**self.inputs, **inputs}})
+
     @classmethod
     def build(cls, spec: TrainingJob | Mapping[str, Any]) -> TrainingJob:
         """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the field."""

@@ -6,6 +6,10 @@ Azure packages are imported only inside the services that use them (``training``
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -36,6 +40,8 @@ class AzureBackend(Backend):
         require_modules(("azure.identity", "azure.core"), extra="azure", purpose="the azure backend")
         super().__init__(target, config, credential=credential, clock=clock)
         self.workspace: AzureMLTarget = target
+        self._saved_env: dict[str, tuple[str | None, str | None]] = {}
+        self._env_lock = threading.Lock()
         if config.settings.devops_pat is not None:
             register_secret(config.settings.devops_pat.get_secret_value())
         if self.http.proxy_password:
@@ -45,6 +51,36 @@ class AzureBackend(Backend):
     def cloud(self) -> CloudEndpoints:
         """The cloud's endpoints with the configured overrides."""
         return cloud_endpoints(self.config.settings)
+
+    @contextlib.contextmanager
+    def environment_restored_on_close(self, name: str) -> Iterator[None]:
+        """Note what a library call in the block does to ``os.environ[name]``; :meth:`close` puts it back.
+
+        azure-ai-ml's ``MLClient`` writes ``AZUREML_CURRENT_CLOUD`` (it reads the current cloud from there
+        while the client lives); the SDK itself never writes the environment. The value is put back only
+        if nobody changed it again in the meantime.
+        """
+        before = os.environ.get(name)
+        yield
+        after = os.environ.get(name)
+        with self._env_lock:
+            if after != before and name not in self._saved_env:
+                self._saved_env[name] = (before, after)
+
+    def close(self) -> None:
+        """Close every service, then restore environment variables the client libraries changed."""
+        try:
+            super().close()
+        finally:
+            with self._env_lock:
+                saved, self._saved_env = self._saved_env, {}
+            for name, (before, after) in saved.items():
+                if os.environ.get(name) != after:
+                    continue  # changed again by someone else: theirs now
+                if before is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = before
 
     @cached_property
     def http(self) -> HttpConfig:

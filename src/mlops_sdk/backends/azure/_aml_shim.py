@@ -11,6 +11,13 @@ upgrade that moves one fails there first instead of deep inside a rollout.
   Installed once: the two names are replaced by subclasses that add the keyword arguments of the
   *current context* and nothing otherwise, so code outside the SDK's calls behaves as before and
   concurrent calls with different settings do not see each other's.
+* :func:`regenerate_endpoint_key` - ``regenerateKeys`` as the REST spec has it, through MLClient's
+  generated operations (``online_endpoints._online_operation``): the public
+  ``begin_regenerate_keys`` sends the *current* key as ``keyValue`` ("the value the key is set to"),
+  so the key would not change.
+* :func:`initial_retry_after` - the ``Retry-After`` of the answer that started a long-running
+  operation (azure-core's ``_initial_response`` on the polling method; azure-core waits for it
+  itself only after its first status request).
 * :func:`captured_notices` - azure-ai-ml's console notices ("experimental class", "no tenant id"),
   written by the handler it installs on the ``azure.ai.ml`` logger, go to the SDK's debug log while
   the SDK's own calls run in this context; the user's calls still print them.
@@ -27,7 +34,14 @@ from typing import Any
 
 from mlops_sdk.core.logging import get_logger
 
-__all__ = ["AML_LOGGER", "captured_notices", "run_details", "storage_settings"]
+__all__ = [
+    "AML_LOGGER",
+    "captured_notices",
+    "initial_retry_after",
+    "regenerate_endpoint_key",
+    "run_details",
+    "storage_settings",
+]
 
 AML_LOGGER = "azure.ai.ml"
 """The logger azure-ai-ml attaches its own console handler to (``azure/ai/ml/__init__.py``)."""
@@ -44,6 +58,30 @@ _installed = False
 def run_details(ml_client: Any, job_name: str) -> Any:
     """``RunDetails`` of a job from the run history service (carries ``error.error.code/message``)."""
     return ml_client.jobs._runs_operations.get_run_details(job_name)
+
+
+def regenerate_endpoint_key(ml_client: Any, endpoint: str, key_type: str) -> Any:
+    """Start ``regenerateKeys`` for ``key_type`` (``Primary``/``Secondary``) without a ``keyValue``: an LRO poller."""
+    operations = ml_client.online_endpoints._online_operation  # MLClient's generated REST operations
+    return operations.begin_regenerate_keys(
+        resource_group_name=ml_client.resource_group_name,
+        workspace_name=ml_client.workspace_name,
+        endpoint_name=endpoint,
+        body={"keyType": key_type},
+    )
+
+
+def initial_retry_after(poller: Any) -> float | None:
+    """The ``Retry-After`` of the 201/202 that started a long-running operation, if the service sent one."""
+    from mlops_sdk.core.retry import parse_retry_after
+
+    method = poller.polling_method() if callable(getattr(poller, "polling_method", None)) else None
+    initial = getattr(method, "_initial_response", None)
+    response = getattr(initial, "http_response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    return parse_retry_after({str(key): str(value) for key, value in headers.items()})
 
 
 @contextlib.contextmanager

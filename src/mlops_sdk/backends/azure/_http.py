@@ -70,14 +70,18 @@ class HttpConfig:
             kwargs["proxies"] = self.proxies
         return kwargs
 
-    def identity_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for azure-identity credentials (token requests)."""
+    def identity_kwargs(self, *, proxy: bool = True) -> dict[str, Any]:
+        """Keyword arguments for azure-identity credentials (token requests).
+
+        ``proxy=False`` for credentials that may call a managed-identity endpoint (IMDS on the link-local
+        169.254.169.254, App Service's local endpoint): those must never go through a corporate proxy.
+        """
         kwargs: dict[str, Any] = {
             "connection_verify": self.verify,
             "connection_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
         }
-        if self.proxies:
+        if proxy and self.proxies:
             kwargs["proxies"] = self.proxies
         return kwargs
 

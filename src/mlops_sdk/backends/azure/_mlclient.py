@@ -20,7 +20,7 @@ from mlops_sdk.backends.azure.cloud import _KNOWN
 if TYPE_CHECKING:
     from mlops_sdk.backends.azure import AzureBackend
 
-__all__ = ["cloud_arguments", "create_ml_client", "initial_retry_after", "quiet_azure"]
+__all__ = ["cloud_arguments", "create_ml_client", "quiet_azure"]
 
 
 @contextlib.contextmanager
@@ -70,32 +70,15 @@ def create_ml_client(backend: AzureBackend) -> Any:
         from azure.ai.ml import MLClient
 
         workspace = backend.workspace
-        return MLClient(
-            backend.get_credential(),
-            subscription_id=workspace.subscription_id,
-            resource_group_name=workspace.resource_group,
-            workspace_name=workspace.workspace,
-            enable_telemetry=False,
-            show_progress=False,
-            retry_total=0,  # the SDK's own retry policy decides; azure-core's would run under it
-            **backend.http.core_kwargs(),
-            **cloud_arguments(backend),
-        )
-
-
-def initial_retry_after(poller: Any) -> float | None:
-    """The ``Retry-After`` of the 201/202 that started a long-running operation, if the service sent one.
-
-    azure-core keeps the first answer on its polling method (``_initial_response``, not public API:
-    tested in tests/azure so an azure-core change that moves it is noticed) and does NOT wait it
-    before its own first status request; the SDK's operation loop honours it instead.
-    """
-    from mlops_sdk.core.retry import parse_retry_after
-
-    method = poller.polling_method() if callable(getattr(poller, "polling_method", None)) else None
-    initial = getattr(method, "_initial_response", None)
-    response = getattr(initial, "http_response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    return parse_retry_after({str(key): str(value) for key, value in headers.items()})
+        with backend.environment_restored_on_close("AZUREML_CURRENT_CLOUD"):  # MLClient sets it
+            return MLClient(
+                backend.get_credential(),
+                subscription_id=workspace.subscription_id,
+                resource_group_name=workspace.resource_group,
+                workspace_name=workspace.workspace,
+                enable_telemetry=False,
+                show_progress=False,
+                retry_total=0,  # the SDK's own retry policy decides; azure-core's would run under it
+                **backend.http.core_kwargs(),
+                **cloud_arguments(backend),
+            )

@@ -150,7 +150,7 @@ def create_credential(
         )
     if kind == "managed_identity":
         client_id = env.get("AZURE_CLIENT_ID")
-        managed = http.identity_kwargs()
+        managed = http.identity_kwargs(proxy=False)
         return (
             identity.ManagedIdentityCredential(client_id=client_id, **managed)
             if client_id
@@ -158,4 +158,7 @@ def create_credential(
         )
     if kind == "azure_cli":
         return identity.AzureCliCredential()  # a subprocess: the az CLI reads its own proxy/CA settings
-    return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True, **common)
+    # The chain includes managed identity, whose local endpoint must not go through the proxy: no proxy here.
+    chain = {**common, **http.identity_kwargs(proxy=False)}
+    chain.pop("proxies", None)
+    return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True, **chain)

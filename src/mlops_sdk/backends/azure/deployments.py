@@ -18,10 +18,11 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from mlops_sdk.backends.azure import AzureBackend
-from mlops_sdk.backends.azure._mlclient import create_ml_client, initial_retry_after, quiet_azure
+from mlops_sdk.backends.azure._aml_shim import initial_retry_after, regenerate_endpoint_key
+from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
 from mlops_sdk.backends.azure.errors import azure_errors
 from mlops_sdk.backends.spi.deployments import ModelSpec, RolloutDriver, ScoreAnswer
 from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND, EndpointDriver
@@ -42,6 +43,7 @@ from mlops_sdk.models.deployments import (
     BlueGreen,
     DeploymentInfo,
     Endpoint,
+    EndpointKeys,
     HistoryEntry,
     Replace,
     Shadow,
@@ -384,6 +386,10 @@ class AzurePlatform:
             return ScoreAnswer(response.status_code, None, elapsed, str(message))
         return ScoreAnswer(200, parsed, elapsed)
 
+    def forget_key(self, endpoint: str) -> None:
+        """Drop the cached key of ``endpoint`` (after it was regenerated)."""
+        self._keys.pop(endpoint, None)
+
     def _key(self, endpoint: str) -> str:
         if endpoint not in self._keys:
             with quiet_azure(), azure_errors(f"fetching the keys of endpoint {endpoint!r}"):
@@ -528,8 +534,11 @@ class AzureDeploymentService:
         )
         return _FlushingDriver(self.platform, op_id, driver.state(), smoke_test)
 
-    def create_endpoint(self, endpoint: str) -> EndpointDriver:
-        """PUT a key-authenticated managed endpoint unless it exists; the driver follows its provisioning."""
+    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> EndpointDriver:
+        """PUT a key-authenticated managed endpoint unless it exists; the driver follows its provisioning.
+
+        ``stop_with_client`` is ignored: a managed endpoint runs in Azure, not in the client's machine.
+        """
         self.platform.begin_endpoint(endpoint)
         return EndpointDriver(self.platform, self.get_endpoint, f"endpoint-{endpoint}-{_suffix()}", endpoint)
 
@@ -629,6 +638,33 @@ class AzureDeploymentService:
             if deployment is None:
                 raise ConfigurationError(f"endpoint {endpoint!r} has no live traffic; name the deployment")
         return self.platform.logs(endpoint, deployment, lines)
+
+    def get_keys(self, endpoint: str) -> EndpointKeys:
+        """``listKeys`` of the endpoint (the keys are registered for redaction at once)."""
+        with quiet_azure(), azure_errors(f"fetching the keys of endpoint {endpoint!r}"):
+            keys = self.platform.ml.online_endpoints.get_keys(endpoint)
+        primary = str(getattr(keys, "primary_key", None) or "")
+        if not primary:
+            raise ConfigurationError(
+                f"endpoint {endpoint!r} does not use key authentication (auth_mode is not 'key'); it has no keys",
+                details={"endpoint": endpoint},
+            )
+        secondary = getattr(keys, "secondary_key", None) or None
+        register_secret(primary)
+        register_secret(secondary)
+        return EndpointKeys.model_validate({"endpoint": endpoint, "primary_key": primary, "secondary_key": secondary})
+
+    def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"]) -> EndpointKeys:
+        """``regenerateKeys`` without a ``keyValue`` (the service makes the new key), waited for.
+
+        Not ``MLClient.online_endpoints.begin_regenerate_keys``: it sends the *current* key as
+        ``keyValue``, which the spec defines as "the value the key is set to", so the key would
+        not change. The workspace's generated operations client takes the request as the spec has it.
+        """
+        with quiet_azure(), azure_errors(f"regenerating the {key} key of endpoint {endpoint!r}"):
+            regenerate_endpoint_key(self.platform.ml, endpoint, key.capitalize()).result()
+        self.platform.forget_key(endpoint)
+        return self.get_keys(endpoint)
 
 
 def _sizing(resources: Resources) -> dict[str, Any]:

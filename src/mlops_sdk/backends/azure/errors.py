@@ -100,6 +100,20 @@ def _arm_code(error: BaseException) -> str | None:
     return str(code) if code else None
 
 
+def _transport_cause(error: BaseException) -> BaseException | None:
+    """The connection-level failure a library wrapped in its own exception type, if any."""
+    from azure.core import exceptions as core
+
+    seen: set[int] = set()
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, (core.ServiceRequestError, ConnectionError, TimeoutError)) or _is_transport_error(cause):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def translate_error(error: BaseException, *, what: str, operation_id: str | None = None) -> MlopsError:
     """Return the :class:`MlopsError` for an exception raised by an Azure client library.
 
@@ -116,7 +130,7 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
 
     if isinstance(error, core.ClientAuthenticationError) and getattr(error, "status_code", None) is None:
         return AuthenticationError(
-            f"{what}: could not get a token: {summarize_credential_error(error)}",
+            f"{what}: could not get an access token; {summarize_credential_error(error)}",
             backend="azure",
             operation_id=operation_id,
         )
@@ -150,6 +164,13 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
     if isinstance(error, core.ServiceResponseError):
         return ServiceRequestError(
             f"{what}: the connection failed; {network_fix(error)} ({error})", backend="azure", operation_id=operation_id
+        )
+    inner = _transport_cause(error)
+    if inner is not None:  # e.g. azure-ai-ml's AssetException around a failed blob upload
+        return ServiceRequestError(
+            f"{what}: the request did not reach the service; {network_fix(inner)} ({type(error).__name__}: {error})",
+            backend="azure",
+            operation_id=operation_id,
         )
     return MlopsError(f"{what}: {type(error).__name__}: {error}", backend="azure", operation_id=operation_id)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -244,7 +244,7 @@ class AzureModelService:
             )
         aliases = sorted({alias for item in versions for alias in _aliases_of(item)})
         return ResourceNotFoundError(
-            f"model {name!r} has no {what}; versions: {', '.join(str(v.version) for v in versions)}; "
+            f"model {name!r} has no {what}; versions: {', '.join(_ascending(str(v.version) for v in versions))}; "
             f"aliases: {', '.join(aliases) or 'none'}",
             backend="azure",
             details={"name": name},
@@ -295,3 +295,8 @@ def _append_event(tags: Mapping[str, str], event: dict[str, Any]) -> str:
 def _version_number(version: Any) -> int:
     text = str(version)
     return int(text) if text.isdigit() else -1
+
+
+def _ascending(versions: Iterable[str]) -> builtins.list[str]:
+    """Versions oldest first, numerically where they are numbers (the order local:// names them in)."""
+    return sorted(versions, key=lambda item: (not item.isdigit(), int(item) if item.isdigit() else 0, item))

@@ -126,10 +126,11 @@ class AzureTrainingService:
                 if not first and self._find(name) is not None:
                     return  # the earlier attempt did create it; its answer was lost
                 first = False
-                # The code upload's blob clients are built inside azure-ai-ml: the shim hands them our settings.
+                # The code upload's blob clients are built inside azure-ai-ml: the shim hands them our settings
+                # (and no storage retries of their own: this whole create is retried by our policy).
                 with (
                     aml_errors(f"creating Azure ML job {name}", operation_id=name),
-                    storage_settings(self._backend.http.core_kwargs()),
+                    storage_settings({**self._backend.http.core_kwargs(), "retry_total": 0}),
                 ):
                     self.ml.jobs.create_or_update(entity)
 

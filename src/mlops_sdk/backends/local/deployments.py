@@ -8,19 +8,24 @@ to what traffic, when, with lineage) are kept in ``mlops.db``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
+import os
 import re
+import secrets
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from mlops_sdk.backends.local import LocalBackend
+from mlops_sdk.backends.local.serving.app import write_json_atomic
 from mlops_sdk.backends.local.serving.process import EndpointServer, answer_error
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.backends.spi.deployments import (
@@ -38,11 +43,13 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
     BlueGreen,
     DeploymentInfo,
     Endpoint,
+    EndpointKeys,
     HistoryEntry,
     Replace,
     Shadow,
@@ -396,6 +403,31 @@ class LocalDeploymentService:
         backend.require_extra("local online endpoints", ("mlflow", "starlette", "uvicorn"))
         self._backend = backend
         self.platform = LocalPlatform(backend)
+        self._owned: set[str] = set()
+        self._owned_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the servers of the endpoints created with ``stop_with_client=True`` (idempotent)."""
+        with self._owned_lock:
+            owned, self._owned = sorted(self._owned), set()
+        atexit.unregister(self.close)
+        for endpoint in owned:
+            server = self.platform.server(endpoint)
+            try:
+                if server.stop():
+                    _log.info("stopped endpoint server %s with its client", endpoint)
+            except (MlopsError, OSError) as error:  # closing must go on for the other endpoints
+                _log.warning("could not stop endpoint server %s: %s", endpoint, error)
+
+    def _tie(self, endpoint: str) -> None:
+        """Stop ``endpoint``'s server when this client closes, when this process exits, or (the server
+        watching ``owner.json``) when this process dies without a chance to clean up."""
+        self.platform.server(endpoint).set_owner(os.getpid())
+        with self._owned_lock:
+            first = not self._owned
+            self._owned.add(endpoint)
+        if first:
+            atexit.register(self.close)  # also after an uncaught exception; a SIGKILL leaves it to the server
 
     def deploy(
         self,
@@ -434,9 +466,14 @@ class LocalDeploymentService:
             lineage=lineage,
         )
 
-    def create_endpoint(self, endpoint: str) -> EndpointDriver:
-        """Create the endpoint folder and start its server now (it then preloads the model loaders)."""
+    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> EndpointDriver:
+        """Create the endpoint folder and start its server now (it then preloads the model loaders).
+
+        The server runs detached and outlives this process unless ``stop_with_client`` ties it to the client.
+        """
         self.platform.begin_endpoint(endpoint)
+        if stop_with_client:
+            self._tie(endpoint)
         return EndpointDriver(self.platform, self.get_endpoint, _op_id("endpoint", endpoint), endpoint)
 
     def resume(
@@ -533,6 +570,29 @@ class LocalDeploymentService:
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
         """Tail of the endpoint server's log."""
         return self.platform.existing(endpoint).log_tail(lines)
+
+    def get_keys(self, endpoint: str) -> EndpointKeys:
+        """The keys in the endpoint's ``secrets.json`` (mode 0600)."""
+        keys = self.platform.existing(endpoint).keys()
+        return EndpointKeys.model_validate(
+            {"endpoint": endpoint, "primary_key": keys["primary_key"], "secondary_key": keys.get("secondary_key")}
+        )
+
+    def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"]) -> EndpointKeys:
+        """Rewrite ``secrets.json`` (0600, atomically) with a new key; a running server is restarted to use it.
+
+        The server reads its keys when it starts, so the restart is what retires the old key: its
+        deployments and traffic come back as they were (a request in the short gap is refused).
+        """
+        server = self.platform.existing(endpoint)
+        keys = dict(server.keys())
+        keys[f"{key}_key"] = secrets.token_urlsafe(32)
+        register_secret(keys[f"{key}_key"])
+        write_json_atomic(server.folder / "secrets.json", keys, mode=0o600)
+        if server.running() is not None:
+            server.stop()
+            server.start()
+        return self.get_keys(endpoint)
 
 
 def _op_id(kind: str, endpoint: str) -> str:

@@ -130,7 +130,19 @@ class LocalModelService:
         if name is not None:
             with mlflow_errors(f"listing versions of model {name!r}"):
                 found = client.search_model_versions(f"name = '{_quote(name)}'")
-            return sorted((self._to_version(item) for item in found), key=_version_key, reverse=True)
+                # search_model_versions leaves aliases empty (only get_model_version fills them):
+                # take them from the registered model so list and show agree.
+                aliases = dict(getattr(client.get_registered_model(name), "aliases", None) or {}) if found else {}
+            by_version: dict[str, list[str]] = {}
+            for alias, version in aliases.items():
+                by_version.setdefault(str(version), []).append(alias)
+            listed = [
+                self._to_version(item).model_copy(
+                    update={"aliases": tuple(sorted(by_version.get(str(item.version), ())))}
+                )
+                for item in found
+            ]
+            return sorted(listed, key=_version_key, reverse=True)
         with mlflow_errors("listing models"):
             models = client.search_registered_models()
         latest = []

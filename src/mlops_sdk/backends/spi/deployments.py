@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import TypeAdapter
 
@@ -37,6 +37,7 @@ from mlops_sdk.models.deployments import (
     BlueGreen,
     DeploymentResult,
     Endpoint,
+    EndpointKeys,
     HistoryEntry,
     Replace,
     Shadow,
@@ -214,8 +215,12 @@ class DeploymentService(Protocol):
         """Driver of a rollback to the previous production deployment (or ``to``)."""
         ...
 
-    def create_endpoint(self, endpoint: str) -> OperationDriver[Endpoint]:
-        """Start creating ``endpoint`` unless it exists (no deployment, no traffic); driver of the wait."""
+    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> OperationDriver[Endpoint]:
+        """Start creating ``endpoint`` unless it exists (no deployment, no traffic); driver of the wait.
+
+        ``stop_with_client``: a backend that runs the endpoint in the user's machine (local servers)
+        stops it when the client closes or its process ends; managed endpoints ignore it.
+        """
         ...
 
     def resume(
@@ -254,6 +259,14 @@ class DeploymentService(Protocol):
 
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
         """Tail of the endpoint's (or one deployment's) log."""
+        ...
+
+    def get_keys(self, endpoint: str) -> EndpointKeys:
+        """The endpoint's scoring keys (registered for redaction)."""
+        ...
+
+    def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"]) -> EndpointKeys:
+        """Replace one scoring key; the endpoint accepts the new key (and no longer the old one) on return."""
         ...
 
 

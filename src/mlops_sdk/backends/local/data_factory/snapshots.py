@@ -1,19 +1,20 @@
 """Content-addressed Parquet snapshots under ``<store folder>/datasets/``.
 
-The digest is the sha256 of the data's canonical Arrow IPC encoding (schema + rows, in order,
-without pandas/writer metadata), so the same data always gets the same version, whatever produced
-it and however it was chunked. A snapshot is written to a temporary file next to its final place
-and renamed atomically: a reader (or a killed writer) never sees half a file.
+The digest is :func:`mlops_sdk.core.datadigest.table_digest` (canonical Arrow IPC encoding), so the
+same data always gets the same version, whatever produced it and however it was chunked, and a
+validation report of the same rows records the same version. A snapshot is written to a temporary
+file next to its final place and renamed atomically: a reader (or a killed writer) never sees half a file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mlops_sdk.core.datadigest import canonical_table, short_version, table_digest
 
 __all__ = ["Snapshot", "canonical_table", "table_digest", "write_snapshot"]
 
@@ -30,25 +31,7 @@ class Snapshot:
     @property
     def version(self) -> str:
         """Short data version (first 12 hex digits)."""
-        return self.digest.split(":", 1)[1][:12]
-
-
-def canonical_table(table: Any) -> Any:
-    """The table with metadata stripped and one chunk per column."""
-    import pyarrow as pa
-
-    schema = pa.schema([pa.field(field.name, field.type, field.nullable) for field in table.schema])
-    return pa.Table.from_arrays(list(table.columns), schema=schema).combine_chunks()
-
-
-def table_digest(table: Any) -> str:
-    """``sha256:<hex>`` of a canonical table's Arrow IPC stream."""
-    import pyarrow as pa
-
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return "sha256:" + hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+        return short_version(self.digest)
 
 
 def snapshot_path(datasets: Path, digest: str) -> Path:

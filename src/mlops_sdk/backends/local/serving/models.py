@@ -4,10 +4,10 @@
 while the estimator itself needs ~0.07 ms (DESIGN.md §7). For a model whose ``sklearn`` flavor and
 numeric signature we understand, :class:`SklearnModel` loads the estimator the way
 ``mlflow.sklearn.load_model`` does (without importing MLflow) and feeds it a float64 numpy matrix
-built in the signature's column order, enforcing what the signature says (required columns
-present, integers integral, numbers numeric). Any other model (other flavors, string columns,
-custom pyfunc) is served by :class:`PyfuncModel` through ``mlflow.pyfunc``, with MLflow's own
-schema enforcement.
+built in the signature's column order, after :mod:`.schema` checked the input against the
+signature (the columns, every cell's type, naming the row and column at fault). Any other model
+(other flavors, string columns, custom pyfunc) is served by :class:`PyfuncModel` through
+``mlflow.pyfunc``: :mod:`.schema` checks what it knows first, then MLflow's own schema enforcement.
 
 Importing scikit-learn (and skops) takes over a second, most of a first deployment's load. The
 server therefore calls :func:`start_preload` as soon as it listens: a background thread imports
@@ -34,6 +34,7 @@ from typing import Any
 
 from mlops_sdk.backends.local._warm import import_modules
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, to_jsonable
+from mlops_sdk.backends.local.serving.schema import align, check_cells, infer_csv, plain_numbers
 
 __all__ = [
     "PRELOAD_MODULES",
@@ -51,7 +52,7 @@ PRELOAD_MODULES = ("sklearn.base", "skops.io")
 _preloaded = threading.Event()
 _preloaded.set()  # nothing to wait for until start_preload() runs
 
-_NUMERIC = {"double": False, "float": False, "long": True, "integer": True, "boolean": False}
+_NUMERIC = frozenset({"double", "float", "long", "integer", "boolean"})
 
 
 class ModelLoadError(Exception):
@@ -93,96 +94,104 @@ class ServedModel(abc.ABC):
 class SklearnModel(ServedModel):
     """A scikit-learn estimator with a numeric (or absent) signature, scored with numpy directly."""
 
-    def __init__(self, path: Path, estimator: Any, columns: list[str] | None, integer_columns: list[int]) -> None:
+    def __init__(self, path: Path, estimator: Any, columns: list[str] | None, types: list[str] | None) -> None:
         super().__init__(path=path, flavor="sklearn", columns=columns)
         import numpy
 
         self._np = numpy
         self._estimator = estimator
         self._predict = estimator.predict
-        self._integer_columns = integer_columns
         self._width: int | None = len(columns) if columns else getattr(estimator, "n_features_in_", None)
+        self._types: list[str | None] = list(types) if types else ["double"] * (self._width or 0)
+        self._integer_columns = [index for index, kind in enumerate(self._types) if kind in ("long", "integer")]
 
     @property
     def inline(self) -> bool:
         """Estimator predictions on small batches take microseconds: run them on the event loop."""
         return True
 
-    def _matrix(self, batch: Batch) -> Any:
+    def _cell_types(self, width: int) -> list[str | None]:
+        return self._types if len(self._types) == width else ["double"] * width
+
+    def _matrix(self, batch: Batch) -> tuple[Any, list[str] | None]:
         np = self._np
-        rows = batch.rows
-        if not rows:
-            raise PayloadError("the input has no rows")
-        if batch.columns is not None and self.columns is not None and batch.columns != self.columns:
-            positions = {name: index for index, name in enumerate(batch.columns)}
-            missing = [name for name in self.columns if name not in positions]
-            if missing:
-                raise PayloadError(f"the input lacks the column(s) {missing}; the model expects {self.columns}")
-            order = [positions[name] for name in self.columns]
-            rows = [[row[index] for index in order] for row in rows]
+        rows, names = align(batch, self.columns)
+        width = len(rows[0])
+        if self._width is not None and width != self._width:
+            raise PayloadError(f"each row must have {self._width} values; row 0 has {width}")
+        types = self._cell_types(width)
+        if batch.csv or not plain_numbers(rows):
+            rows = check_cells(rows, names, types, csv=batch.csv)
         try:
             matrix = np.asarray(rows, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise PayloadError(
-                f"the input values must be numbers ({_first_line(error)}); the model expects "
-                f"{len(self.columns) if self.columns else self._width or 'its'} numeric columns"
-                + (f" {self.columns}" if self.columns else "")
-            ) from None
-        if matrix.ndim == 1:  # a list of scalars is a column: one value per row
-            matrix = matrix.reshape(-1, 1)
-        if matrix.ndim != 2:
-            raise PayloadError(f"the input must be a table of rows; got an array of shape {list(matrix.shape)}")
-        if self._width is not None and matrix.shape[1] != self._width:
-            raise PayloadError(
-                f"each row must have {self._width} values"
-                + (f" ({', '.join(self.columns)})" if self.columns else "")
-                + f"; got {matrix.shape[1]}"
-            )
+        except (TypeError, ValueError, OverflowError) as error:
+            check_cells(rows, names, types, csv=False)  # names the cell at fault
+            raise PayloadError(f"the input values must be numbers ({_first_line(error)})") from None
         if self._integer_columns:
             integers = matrix[:, self._integer_columns]
-            if not np.all(np.isfinite(integers)) or np.any(np.mod(integers, 1) != 0):
-                names = [self.columns[index] for index in self._integer_columns] if self.columns else []
-                raise PayloadError(f"the integer column(s) {names} received non-integer values")
-        return matrix
+            if (
+                not np.all(np.isfinite(integers))
+                or np.any(np.mod(integers, 1) != 0)
+                or np.any(np.abs(integers) > 2**31)
+            ):
+                check_cells(rows, names, types, csv=False)  # names the cell at fault
+        return matrix, names
 
     def predict(self, batch: Batch) -> Any:
         """Build the numpy matrix in signature order and call ``estimator.predict``."""
-        matrix = self._matrix(batch)
+        matrix, names = self._matrix(batch)
         try:
             output = self._predict(matrix)
         except (ValueError, TypeError, IndexError) as error:
-            raise PayloadError(f"the model rejected the input: {_first_line(error)}") from None
+            raise PayloadError(self._rejected(matrix, names, error)) from None
         return output.tolist() if hasattr(output, "tolist") else to_jsonable(output)
+
+    def _rejected(self, matrix: Any, names: list[str] | None, error: BaseException) -> str:
+        """Why the estimator refused the input, naming the first missing or infinite cell if there is one."""
+        np = self._np
+        bad = np.argwhere(~np.isfinite(matrix))
+        if len(bad):
+            row, column = (int(item) for item in bad[0])
+            name = f"column {names[column]!r}" if names else f"column {column}"
+            what = "a missing value (NaN)" if np.isnan(matrix[row, column]) else "an infinite number"
+            return f"row {row}, {name}: {what}, which the model does not take ({_first_line(error)})"
+        return f"the model rejected the input: {_first_line(error)}"
 
 
 class PyfuncModel(ServedModel):
     """Any MLflow model, scored through ``mlflow.pyfunc`` with MLflow's schema enforcement."""
 
-    def __init__(self, path: Path, model: Any, columns: list[str] | None, types: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        model: Any,
+        columns: list[str] | None,
+        types: list[str] | None = None,
+        optional: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(path=path, flavor="pyfunc", columns=columns)
         self._model = model
+        self._types = dict(zip(columns or [], types or [], strict=False))
+        self._optional = optional
         # JSON numbers without a fraction arrive as int64; the signature decides (as MLflow's server does).
-        self._floats = [
-            name for name, kind in zip(columns or [], types or [], strict=False) if kind in ("double", "float")
-        ]
+        self._floats = [name for name, kind in self._types.items() if kind in ("double", "float")]
 
     def predict(self, batch: Batch) -> Any:
         """Build a pandas DataFrame (or array for tensor input) and call ``pyfunc.predict``."""
         import pandas as pd
         from mlflow.exceptions import MlflowException
 
-        if not batch.rows:
-            raise PayloadError("the input has no rows")
-        columns = batch.columns if batch.columns is not None else self.columns
+        rows, columns = align(batch, self.columns, optional=self._optional)
+        if columns is not None and self._types:
+            rows = check_cells(rows, columns, [self._types.get(name) for name in columns], csv=batch.csv)
+        elif batch.csv:
+            rows = infer_csv(rows)
         try:
-            if columns is not None:
-                data: Any = pd.DataFrame(batch.rows, columns=columns)
-            else:
-                data = pd.DataFrame(batch.rows)
+            data: Any = pd.DataFrame(rows, columns=columns) if columns is not None else pd.DataFrame(rows)
             for name in self._floats:
-                if name in data.columns and data[name].dtype.kind in "iub":
+                if name in data.columns and data[name].dtype.kind in "iu":
                     data[name] = data[name].astype("float64")
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             raise PayloadError(f"the input cannot form a table: {_first_line(error)}") from None
         try:
             params = {"params": batch.params} if batch.params else {}
@@ -199,8 +208,12 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(error).__name__
 
 
-def _signature_columns(path: Path) -> tuple[dict[str, Any], list[str] | None, list[str] | None]:
-    """Read ``MLmodel``: (flavors, input names, input type names) — names/types ``None`` when unknown.
+def _signature_columns(
+    path: Path,
+) -> tuple[dict[str, Any], list[str] | None, list[str] | None, frozenset[str]]:
+    """Read ``MLmodel``: (flavors, input names, input type names, optional columns).
+
+    Names and types are ``None`` when unknown.
 
     Plain YAML + JSON, as MLflow writes them (``signature.inputs`` is a JSON list of column specs),
     so the scikit-learn fast path never imports MLflow. A tensor signature or unnamed columns
@@ -218,7 +231,7 @@ def _signature_columns(path: Path) -> tuple[dict[str, Any], list[str] | None, li
     signature = meta.get("signature")
     raw = signature.get("inputs") if isinstance(signature, dict) else None
     if not raw:
-        return flavors, None, None
+        return flavors, None, None, frozenset()
     try:
         inputs = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError as error:
@@ -226,8 +239,9 @@ def _signature_columns(path: Path) -> tuple[dict[str, Any], list[str] | None, li
     if not isinstance(inputs, list) or not all(isinstance(item, dict) for item in inputs):
         raise ModelLoadError(f"{path}/MLmodel has an unreadable signature (inputs are not a list of columns)")
     if any(item.get("type") == "tensor" for item in inputs) or not all(item.get("name") for item in inputs):
-        return flavors, None, ["tensor"]
-    return flavors, [str(item["name"]) for item in inputs], [str(item.get("type")) for item in inputs]
+        return flavors, None, ["tensor"], frozenset()
+    optional = frozenset(str(item["name"]) for item in inputs if item.get("required") is False)
+    return flavors, [str(item["name"]) for item in inputs], [str(item.get("type")) for item in inputs], optional
 
 
 def _load_estimator(folder: Path, conf: dict[str, Any]) -> Any:
@@ -317,9 +331,9 @@ def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedMode
     folder = Path(path)
     if not (folder / "MLmodel").is_file():
         raise ModelLoadError(f"{folder} has no MLmodel file; point to an MLflow model directory")
-    flavors, names, types = _signature_columns(folder)
+    flavors, names, types, optional = _signature_columns(folder)
     numeric = types is None or all(kind in _NUMERIC for kind in types)
-    if fast_path and isinstance(flavors.get("sklearn"), dict) and numeric and types != ["tensor"]:
+    if fast_path and isinstance(flavors.get("sklearn"), dict) and numeric and types != ["tensor"] and not optional:
         try:
             estimator = _load_estimator(folder, flavors["sklearn"])
         except ModelLoadError:
@@ -329,14 +343,13 @@ def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedMode
         if callable(getattr(estimator, "predict", None)):
             feature_names = getattr(estimator, "feature_names_in_", None)
             columns = names or ([str(name) for name in feature_names] if feature_names is not None else None)
-            integer_columns = [index for index, kind in enumerate(types or []) if _NUMERIC[kind]]
             # The estimator was fitted on a DataFrame; numpy input is what we feed on purpose.
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            return SklearnModel(folder, estimator, columns, integer_columns)
+            return SklearnModel(folder, estimator, columns, types)
     import mlflow.pyfunc
 
     try:
         model = mlflow.pyfunc.load_model(str(folder))
     except Exception as error:
         raise ModelLoadError(f"cannot load the MLflow model in {folder}: {_first_line(error)}") from error
-    return PyfuncModel(folder, model, names, types)
+    return PyfuncModel(folder, model, names, types, optional)

@@ -35,11 +35,13 @@ class Batch:
         rows: Row-major values (each row a list, or a scalar for a 1-D tensor).
         columns: Column names when the payload named them; ``None`` for positional (tensor) input.
         params: Inference parameters (``params`` key), if any.
+        csv: True when the rows came from ``text/csv`` (every value is text, typed by the signature).
     """
 
     rows: list[Any]
     columns: list[str] | None = None
     params: dict[str, Any] | None = None
+    csv: bool = False
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -191,7 +193,7 @@ def parse_csv(body: bytes) -> Batch:
     for number, row in enumerate(rows, start=2):
         if len(row) != len(header):
             raise PayloadError(f"CSV line {number} has {len(row)} values but the header has {len(header)} columns")
-    return Batch(rows=rows, columns=[name.strip() for name in header])
+    return Batch(rows=rows, columns=[name.strip() for name in header], csv=True)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -35,11 +35,12 @@ from mlops_sdk.core.errors import (
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
 
-__all__ = ["EndpointServer", "HttpAnswer", "ServerInfo"]
+__all__ = ["OWNER_FILE", "EndpointServer", "HttpAnswer", "ServerInfo"]
 
 _log = get_logger(__name__)
 _children: dict[int, subprocess.Popen[bytes]] = {}
 DEFAULT_MAX_BODY = 16 * 2**20
+OWNER_FILE = "owner.json"
 
 
 @dataclass(frozen=True)
@@ -227,8 +228,9 @@ class EndpointServer:
         return self._starting() is not None
 
     def _spawn(self) -> int:
-        with contextlib.suppress(FileNotFoundError):
-            (self.folder / "server.json").unlink()
+        for name in ("server.json", OWNER_FILE):  # a new server belongs to nobody until someone says so
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / name).unlink()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(
@@ -268,20 +270,40 @@ class EndpointServer:
     def stop(self, *, timeout: float = 15.0) -> bool:
         """Stop the server gracefully (SIGTERM, in-flight requests finish), SIGKILL after ``timeout``.
 
+        A server process still coming up is stopped too. The owner (see :meth:`set_owner`) is cleared.
+
         Returns:
-            True when a running server was stopped.
+            True when a running (or starting) server was stopped.
         """
         info = self.info()
-        if info is None:
-            return False
+        launched = self._starting()
         stopped = False
-        if _pid_alive(info.pid) and self.running() is not None:
+        if info is not None and _pid_alive(info.pid) and self.running() is not None:
             self._terminate(info.pid, timeout=timeout)
             stopped = True
-        for name in ("server.json", "starting.json"):
+        if launched is not None and (info is None or launched != info.pid) and _pid_alive(launched):
+            self._terminate(launched, timeout=timeout)
+            stopped = True
+        for name in ("server.json", "starting.json", OWNER_FILE):
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / name).unlink()
         return stopped
+
+    def set_owner(self, pid: int) -> None:
+        """Tie the server's life to process ``pid``: the server stops itself within a second or two once it ends.
+
+        Written to ``owner.json`` (pid and start time, so a recycled pid is not mistaken for the owner);
+        the server checks it every second. :meth:`stop` and a new launch clear it.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.folder / OWNER_FILE, {"pid": pid, "start": process_start_time(pid)})
+
+    def clear_owner(self, pid: int) -> None:
+        """Remove ``owner.json`` if it still names ``pid``."""
+        path = self.folder / OWNER_FILE
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
+            if int(json.loads(path.read_text(encoding="utf-8"))["pid"]) == pid:
+                path.unlink()
 
     @staticmethod
     def _terminate(pid: int, *, timeout: float) -> None:

@@ -4,18 +4,22 @@ Reads ``config.json`` and ``secrets.json`` from the endpoint folder, binds the s
 requested port 0 becomes a real port before anything is announced), writes ``server.json``
 (pid, host, port) atomically, starts importing the model loaders in the background, restores the
 persisted deployments and serves with uvicorn until SIGTERM/SIGINT, finishing in-flight requests
-before it exits.
+before it exits. When ``owner.json`` names a process (a client that asked for ``stop_with_client``),
+the server also stops once that process has ended, however it ended.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "serve"]
 
@@ -30,6 +34,31 @@ def _socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _watch_owner(folder: Path, server: Any, interval: float = 1.0) -> None:
+    """Stop ``server`` gracefully once the process named in ``owner.json`` has ended (no file: no owner).
+
+    This is what ties a server to a client that asked for it (``stop_with_client=True``) even when
+    that client's process is killed and cannot stop the server itself.
+    """
+    from mlops_sdk.backends.local._processes import process_alive
+    from mlops_sdk.backends.local.serving.process import OWNER_FILE
+
+    path = folder / OWNER_FILE
+    while not server.should_exit:
+        time.sleep(interval)
+        try:
+            owner = json.loads(path.read_text(encoding="utf-8"))
+            pid, start = int(owner["pid"]), owner.get("start")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not process_alive(pid, start):
+            logging.getLogger("mlops_sdk").info("the owning process %d ended: stopping the endpoint server", pid)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            server.should_exit = True
+            return
 
 
 def serve(folder: Path) -> None:
@@ -68,6 +97,7 @@ def serve(folder: Path) -> None:
             date_header=False,
         )
     )
+    threading.Thread(target=_watch_owner, args=(folder, server), name="mlops-owner", daemon=True).start()
     server.run(sockets=[sock])
     # In-flight requests are answered and the state is persisted: skip the interpreter teardown of
     # the model libraries (a few hundred milliseconds that ``stop_endpoint`` would wait for).

@@ -1,4 +1,4 @@
-"""A small, bounded HTTP/1.1 load generator for endpoint servers (benchmarks and load tests).
+"""A small, bounded HTTP/1.1 load generator for endpoint servers (benchmarks and load tests; not shipped).
 
 Each of ``concurrency`` workers keeps one keep-alive connection and sends requests until the shared
 budget of ``total`` requests is spent. A request is prebuilt bytes, so the generator's own cost per

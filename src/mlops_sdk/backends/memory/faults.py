@@ -1,0 +1,124 @@
+"""Fault injection for the ``memory://`` backend: fail, hang, or drop the answer of chosen operations.
+
+Operations are named ``<capability>.<method>`` (``"models.register"``, ``"training.submit"``,
+``"approvals.vote"``, ...), plus ``"training.run"`` for the training script itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from mlops_sdk.core.errors import MlopsError, ServerError, ServiceRequestError, ServiceResponseError
+
+__all__ = ["FaultInjector"]
+
+
+@dataclass
+class _Plan:
+    failures: list[MlopsError] = field(default_factory=list)
+    drops: int = 0
+    hang: threading.Event | None = None
+
+
+class FaultInjector:
+    """Faults planned for the next calls of named operations, and a count of every call made.
+
+    Args:
+        hang_limit: Real seconds a hung *call* blocks before it gives up with
+            :class:`ServiceRequestError` (long-running work hangs without blocking; see :meth:`hang`).
+    """
+
+    def __init__(self, *, hang_limit: float = 30.0) -> None:
+        self._lock = threading.Lock()
+        self._plans: dict[str, _Plan] = {}
+        self.hang_limit = hang_limit
+        self.calls: Counter[str] = Counter()
+        """How often each operation was called (faulted calls included)."""
+
+    def fail_next(self, operation: str, times: int = 1, *, error: MlopsError | None = None) -> None:
+        """Make the next ``times`` calls of ``operation`` raise ``error`` before doing anything.
+
+        The default error is a :class:`ServerError` (HTTP 503) naming the operation.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            plan = self._plans.setdefault(operation, _Plan())
+            for _ in range(times):
+                plan.failures.append(
+                    error or ServerError(f"injected fault: {operation} failed (503)", backend="memory", status_code=503)
+                )
+
+    def drop_answer(self, operation: str, times: int = 1) -> None:
+        """Let the next ``times`` calls of ``operation`` take effect, then lose their answer.
+
+        The caller sees :class:`ServiceResponseError` although the side effect happened: exactly the
+        case idempotency keys exist for.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._plans.setdefault(operation, _Plan()).drops += times
+
+    def hang(self, operation: str) -> None:
+        """Make ``operation`` hang until :meth:`release`.
+
+        A call blocks (up to ``hang_limit`` real seconds, then :class:`ServiceRequestError`);
+        ``"training.run"`` instead leaves submitted runs RUNNING, so waits time out on a fake clock.
+        """
+        with self._lock:
+            self._plans.setdefault(operation, _Plan()).hang = threading.Event()
+
+    def release(self, operation: str) -> None:
+        """End a :meth:`hang` of ``operation``."""
+        with self._lock:
+            plan = self._plans.get(operation)
+            event = plan.hang if plan is not None else None
+            if plan is not None:
+                plan.hang = None
+        if event is not None:
+            event.set()
+
+    def is_hung(self, operation: str) -> bool:
+        """True while ``operation`` hangs."""
+        with self._lock:
+            plan = self._plans.get(operation)
+            return plan is not None and plan.hang is not None
+
+    def clear(self) -> None:
+        """Forget every planned fault (and release hangs); the call counts stay."""
+        with self._lock:
+            plans, self._plans = self._plans, {}
+        for plan in plans.values():
+            if plan.hang is not None:
+                plan.hang.set()
+
+    # -- used by the services -------------------------------------------------------------------------
+
+    def before(self, operation: str) -> None:
+        """Count the call; raise a planned failure, or block while the operation hangs."""
+        with self._lock:
+            self.calls[operation] += 1
+            plan = self._plans.get(operation)
+            failure = plan.failures.pop(0) if plan and plan.failures else None
+            event = plan.hang if plan else None
+        if failure is not None:
+            raise failure
+        if event is not None and operation != "training.run" and not event.wait(self.hang_limit):
+            raise ServiceRequestError(
+                f"injected fault: {operation} hung for {self.hang_limit:g}s without an answer", backend="memory"
+            )
+
+    def after(self, operation: str) -> None:
+        """Raise :class:`ServiceResponseError` when the answer of this call is to be dropped."""
+        with self._lock:
+            plan = self._plans.get(operation)
+            drop = plan is not None and plan.drops > 0
+            if plan is not None and drop:
+                plan.drops -= 1
+        if drop:
+            raise ServiceResponseError(
+                f"injected fault: the answer of {operation} was lost after it took effect", backend="memory"
+            )

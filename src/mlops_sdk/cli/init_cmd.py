@@ -1,0 +1,112 @@
+"""``mlops init [FOLDER]``: write a small working project that runs the README's "A first look".
+
+The files are package data (``mlops_sdk/cli/templates/<example>/``); ``*.tmpl`` loses its suffix,
+``gitignore`` becomes ``.gitignore``, and ``approvals.toml`` names the account running ``init`` as
+the local approver. The sample data is scikit-learn's bundled diabetes set, written locally (no
+download). Existing files are never overwritten unless ``--force`` (an existing ``README.md`` or
+``.gitignore`` is kept and reported, not a conflict); every file is written to a
+temporary name first and renamed, so an interrupted ``init`` leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops_sdk.cli.output import state
+from mlops_sdk.core.errors import ConfigurationError
+
+__all__ = ["EXAMPLES", "init", "project_files"]
+
+EXAMPLES = ("diabetes",)
+DATA_FILE = "data/diabetes.csv"
+_RENAMES = {"gitignore": ".gitignore"}
+KEEP_IF_PRESENT = frozenset({"README.md", ".gitignore"})
+"""Files of the folder's own that ``init`` leaves alone (not a conflict): a repository's README and ignores."""
+
+
+def project_files(example: str, approver: str) -> dict[str, str]:
+    """The text files of ``example`` by relative path, with the approver filled in."""
+    if example not in EXAMPLES:
+        raise ConfigurationError(
+            f"unknown example {example!r} for --from-example; available: {', '.join(EXAMPLES)}",
+            details={"field": "--from-example"},
+        )
+    folder = resources.files("mlops_sdk.cli") / "templates" / example
+    files: dict[str, str] = {}
+    for item in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if not item.is_file():
+            continue
+        name = _RENAMES.get(item.name, item.name.removesuffix(".tmpl"))
+        files[name] = item.read_text(encoding="utf-8").replace("@@APPROVER@@", approver)
+    return files
+
+
+def _diabetes_csv() -> str:
+    """scikit-learn's bundled diabetes data (442 rows, 10 features + target) with a ``row_id`` column."""
+    try:
+        from sklearn.datasets import load_diabetes
+    except ImportError as error:
+        raise ConfigurationError(
+            'mlops init writes its sample data with scikit-learn: pip install "mlops-sdk[local]"',
+            details={"missing": "scikit-learn"},
+        ) from error
+    frame = load_diabetes(as_frame=True).frame
+    frame.insert(0, "row_id", range(len(frame)))
+    text: str = frame.to_csv(index=False, float_format="%.6f")
+    return text
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path(),
+    from_example: Annotated[
+        str, typer.Option("--from-example", help=f"Which example project to start from: {', '.join(EXAMPLES)}.")
+    ] = "diabetes",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
+) -> None:
+    """Write a small working project: config (local + Azure profiles), refresh pipeline, job, checks, data."""
+    from mlops_sdk.backends.local.approvals.identity import os_identity
+
+    files = project_files(from_example, os_identity().name)
+    files[DATA_FILE] = _diabetes_csv()
+    root = folder.resolve()
+    kept = sorted(name for name in KEEP_IF_PRESENT if name in files and (root / name).exists() and not force)
+    for name in kept:
+        del files[name]
+    existing = sorted(name for name in files if (root / name).exists())
+    if existing and not force:
+        raise ConfigurationError(
+            f"{root} already has {', '.join(existing)}; pick an empty folder or pass --force to overwrite them",
+            details={"field": "FOLDER", "existing": existing},
+        )
+    for name, text in files.items():
+        _write(root / name, text)
+    written = sorted(files)
+    shown = folder if str(folder) not in ("", ".") else Path()
+
+    def render(_: object) -> None:
+        state.line(f"wrote {len(written)} files to {root}: {', '.join(written)}")
+        if kept:
+            state.line(f"kept your {', '.join(kept)} (the project's versions are written with --force)")
+        cd = f"cd {shown} && " if shown != Path() else ""
+        state.line("next:")
+        state.line(f"  {cd}python first_look.py      # refresh, train, validate; waits for your approval")
+        state.line('  mlops approvals approve <id> -m "checked the report"   # the command is printed for you')
+        state.line("  mlops endpoints invoke diabetes --data @sample-request.json")
+
+    state.emit({"folder": str(root), "example": from_example, "files": written, "kept": kept}, render)

@@ -1,0 +1,45 @@
+"""One identity for tabular data, wherever it comes from: refresh snapshots, files, DataFrames.
+
+The digest is the sha256 of the data's canonical Arrow IPC encoding (schema + rows, in order,
+without pandas/writer metadata), and the data *version* is its first 12 hex digits. A refresh
+snapshot, the same Parquet file passed by path, and the same rows as a DataFrame all get the same
+version, so lineage, validation reports and ``decide_retrain`` compare like with like.
+pyarrow is imported lazily (``core`` stays cheap to import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+__all__ = ["canonical_table", "frame_version", "short_version", "table_digest"]
+
+
+def canonical_table(table: Any) -> Any:
+    """The table with metadata stripped and one chunk per column."""
+    import pyarrow as pa
+
+    schema = pa.schema([pa.field(field.name, field.type, field.nullable) for field in table.schema])
+    return pa.Table.from_arrays(list(table.columns), schema=schema).combine_chunks()
+
+
+def table_digest(table: Any) -> str:
+    """``sha256:<hex>`` of a canonical table's Arrow IPC stream."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return "sha256:" + hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def short_version(digest: str) -> str:
+    """The data version of a ``sha256:<hex>`` digest: its first 12 hex digits."""
+    return digest.split(":", 1)[-1][:12]
+
+
+def frame_version(frame: Any) -> str:
+    """The data version of a pandas DataFrame (the index is not part of the data)."""
+    import pyarrow as pa
+
+    return short_version(table_digest(canonical_table(pa.Table.from_pandas(frame, preserve_index=False))))

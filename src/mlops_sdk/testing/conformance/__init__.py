@@ -1,0 +1,68 @@
+"""One contract, executable: scenarios every backend passes, written once against the public clients.
+
+Run the suites against your backend by overriding one fixture::
+
+    # tests/test_conformance.py
+    import pytest
+    from mlops_sdk import MLOpsClient
+    from mlops_sdk.testing.conformance import *  # noqa: F403  (the suites and their fixtures)
+
+    @pytest.fixture
+    def conformance_backend(tmp_path):
+        return ConformanceBackend(
+            name="mycloud",
+            make_client=lambda clock: MLOpsClient("mycloud://test", clock=clock, show_progress=False),
+            supports=frozenset({"models.registry", "training.script"}),
+            unsupported={"approvals.timeout": "approvals are decided by the service's own clock"},
+        )
+
+Scenarios needing a capability the backend does not declare are skipped with the reason given.
+"""
+
+from mlops_sdk.testing.conformance._kit import (
+    CAPABILITIES,
+    ConformanceBackend,
+    _conformance_record,
+    conformance_backend,
+    conformance_client,
+    conformance_clock,
+    conformance_clocked_client,
+    require,
+    train_model,
+)
+from mlops_sdk.testing.conformance.approvals import (
+    TestApprovalAuditConformance,
+    TestApprovalPolicyConformance,
+    TestApprovalTimeoutConformance,
+)
+from mlops_sdk.testing.conformance.data_factory import TestDataFactoryConformance
+from mlops_sdk.testing.conformance.deployments import TestDeploymentConformance
+from mlops_sdk.testing.conformance.models import (
+    TestModelAliasesConformance,
+    TestModelOutputCheckConformance,
+    TestModelRegistryConformance,
+)
+from mlops_sdk.testing.conformance.training import TestTrainingConformance
+from mlops_sdk.testing.conformance.validation import TestValidationConformance
+
+__all__ = [
+    "CAPABILITIES",
+    "ConformanceBackend",
+    "TestApprovalAuditConformance",
+    "TestApprovalPolicyConformance",
+    "TestApprovalTimeoutConformance",
+    "TestDataFactoryConformance",
+    "TestDeploymentConformance",
+    "TestModelAliasesConformance",
+    "TestModelOutputCheckConformance",
+    "TestModelRegistryConformance",
+    "TestTrainingConformance",
+    "TestValidationConformance",
+    "_conformance_record",
+    "conformance_backend",
+    "conformance_client",
+    "conformance_clock",
+    "conformance_clocked_client",
+    "require",
+    "train_model",
+]
