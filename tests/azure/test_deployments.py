@@ -387,17 +387,6 @@ def test_busy_endpoint_409_on_deleting_a_rolled_back_deployment_is_waited_out(
     assert 5.0 in clock.sleeps[sleeps_before:]
 
 
-def test_throttled_status_request_of_the_endpoint_creation_does_not_fail_it(
-    deployments: Any, endpoints: FakeOnlineEndpoints, clock: FakeClock
-) -> None:
-    # azure-core's poller, without transport retries, fails on the 429 and would re-raise it on every look.
-    endpoints.service.inject(Fault("GET", r"/operations/", status=429, headers={"Retry-After": "2"}))
-    created = deployments.begin_create_endpoint("busy").result()
-    assert created.name == "busy"
-    assert endpoints.endpoints["busy"]["properties"]["provisioningState"] == "Succeeded"
-    assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/busy$")) == 1
-
-
 def test_keys_listed_and_regenerated_with_the_real_mlclient(deployments: Any, endpoints: FakeOnlineEndpoints) -> None:
     deployments.begin_create_endpoint("keyed").result()
     keys = deployments.get_keys("keyed")

@@ -236,19 +236,12 @@ class AzurePlatform:
         """From the creation poller in this process, else from the endpoint's provisioning state."""
         poller = self._pollers.get((endpoint, ""))
         if poller is not None:
-            try:
-                with quiet_azure(), azure_errors(f"creating online endpoint {endpoint!r}"):
-                    poller.wait(timeout=1.0)
-                    if not poller.done():
-                        return Status.RUNNING, "Creating"
-                    self._pollers.pop((endpoint, ""), None)
-                    poller.result()
-            except MlopsError:
-                # An azure-core poller that failed once (a throttled or dropped status request: the MLClient
-                # has no transport retries) re-raises that error forever: drop it, so the next look, after
-                # the operation's own retry, reads the endpoint's provisioning state instead.
+            with quiet_azure(), azure_errors(f"creating online endpoint {endpoint!r}"):
+                poller.wait(timeout=1.0)
+                if not poller.done():
+                    return Status.RUNNING, "Creating"
                 self._pollers.pop((endpoint, ""), None)
-                raise
+                poller.result()
         state = _state(self.get_endpoint(endpoint).provisioning_state)
         return status_from_aml(state), state
 
