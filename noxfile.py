@@ -83,9 +83,20 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """Long randomized sweeps: the demo killed at every moment of its run (seed: MLOPS_CRASH_SEED)."""
+    """Long randomized sweeps: the demo killed at every moment of its run (seed: MLOPS_CRASH_SEED), and
+    the demo on emulated Azure under 25 % random faults."""
     session.install("-e", ".[dev]")
-    session.run("pytest", "-m", "soak", "-n", "0", "-s", "tests/examples/test_crash_sweep.py", *session.posargs)
+    session.run(
+        "pytest",
+        "-m",
+        "soak",
+        "-n",
+        "0",
+        "-s",
+        "tests/examples/test_crash_sweep.py",
+        "tests/azure/test_demo_emulated.py",
+        *session.posargs,
+    )
 
 
 @nox.session
@@ -93,3 +104,18 @@ def demo(session: nox.Session) -> None:
     """The end-to-end demo on the local backend (examples/diabetes)."""
     session.install("-e", ".[local]")
     session.run("python", "examples/diabetes/demo.py", *session.posargs)
+
+
+@nox.session
+def demo_azure_emulated(session: nox.Session) -> None:
+    """The same demo on emulated Azure (loopback fakes + Azurite), then under 25 % random faults.
+
+    Prints the requests it sent per service (and the faults injected). Pass ``-- --rounds 1`` or
+    ``-- --faults 0`` to change the run; needs Node.js/npm for Azurite (installed into .ci-node/).
+    """
+    session.install("-e", ".[dev]")
+    if session.posargs:
+        session.run("python", "-m", "tests.fakes.emulated_azure", *session.posargs)
+        return
+    session.run("python", "-m", "tests.fakes.emulated_azure", "--rounds", "2")
+    session.run("python", "-m", "tests.fakes.emulated_azure", "--rounds", "1", "--faults", "0.25", "--seed", "13")

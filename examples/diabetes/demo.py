@@ -18,12 +18,20 @@ starts from an empty work folder with a fresh run id. With ``--run-id`` it keeps
 resumes that run: kill it at any moment (Ctrl-C, SIGKILL, a closed laptop) and start it again with
 the same ``--run-id``; finished steps are skipped, unfinished ones re-attach to their side effect
 under the same idempotency key, and each side effect happens once.
+
+The same script runs on Azure with only configuration changed: with a target configured
+(``mlops.toml`` / ``MLOPS_TARGET`` / ``MLOPS_PROFILE``, see docs/azure-setup.md) it uses that target
+instead of ``local://<workdir>/.mlops``; the lake is then the blob container ``DEMO_LAKE_URL`` names
+(a container SAS URL) and the ``diabetes-features`` pipeline is the one authored in Data Factory
+(the script declares it for the local engine only when the backend does not have it). In the
+``prod`` profile no rule auto-approves: a release manager approves in Azure DevOps.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import os
 import re
 import shutil
 import sys
@@ -37,8 +45,9 @@ sys.path.insert(0, str(HERE))
 
 from prepare_data import write_diabetes_csv  # noqa: E402
 
-from mlops_sdk import MLOpsClient, TrainingJob  # noqa: E402
+from mlops_sdk import MLOpsClient, TrainingJob, load_config  # noqa: E402
 from mlops_sdk.checks import BeatsChampion, DataQuality, MetricThreshold, NoDrift, SignatureCheck  # noqa: E402
+from mlops_sdk.errors import ConfigurationError, ResourceNotFoundError  # noqa: E402
 from mlops_sdk.flows import Flow  # noqa: E402
 from mlops_sdk.models.approvals import ApprovalPolicy, AutoApproveRule  # noqa: E402
 from mlops_sdk.models.data_factory import Copy, RefreshPipeline, Sql  # noqa: E402
@@ -67,28 +76,40 @@ def refresh_pipeline(lake: Path) -> RefreshPipeline:
     )
 
 
-def land_files(lake: Path, rows: int, source: Path | None = None) -> None:
+def land_files(lake: Path | str, rows: int, source: Path | None = None, *, ca_bundle: str | None = None) -> None:
     """Simulate new files landing in the data lake (the refresh reads every CSV there).
 
-    ``source`` is the full diabetes CSV (default: written next to the lake from scikit-learn's copy).
-    Landing the same files again changes nothing (a resumed run may find a refresh still reading
-    them), and a file appears whole or not at all.
+    ``lake`` is a folder, or a blob container SAS URL (``https://<account>.blob.../<container>?<sas>``)
+    on Azure. ``source`` is the full diabetes CSV (default: written next to a local lake from
+    scikit-learn's copy). Landing the same files again changes nothing (a resumed run may find a
+    refresh still reading them), and a file appears whole or not at all.
     """
     import pandas as pd
 
     if source is None:
-        source = write_diabetes_csv(lake.parent / "source" / "diabetes.csv")
+        source = write_diabetes_csv(Path(lake).parent / "source" / "diabetes.csv")
     frame = pd.read_csv(source).head(rows)
     frame.insert(0, "row_id", range(len(frame)))
     text = frame.to_csv(index=False)
-    target = lake / f"diabetes-{rows}.csv"
-    lake.mkdir(parents=True, exist_ok=True)
-    for old in lake.glob("*.csv"):
+    name = f"diabetes-{rows}.csv"
+    if isinstance(lake, str) and lake.startswith("https://"):
+        from azure.storage.blob import ContainerClient
+
+        container = ContainerClient.from_container_url(lake, connection_verify=ca_bundle or True)
+        for old in container.list_blobs():
+            if old.name.endswith(".csv") and old.name != name:
+                container.delete_blob(old.name)
+        container.upload_blob(name, text.encode(), overwrite=True)  # a blob appears whole
+        return
+    folder = Path(lake)
+    target = folder / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.csv"):
         if old != target:
             old.unlink()
     if target.is_file() and target.read_text(encoding="utf-8") == text:
         return
-    partial = lake / f".{target.name}.partial"
+    partial = folder / f".{target.name}.partial"
     partial.write_text(text, encoding="utf-8")
     partial.replace(target)
 
@@ -99,11 +120,18 @@ def training_job(data: Any, alpha: float) -> TrainingJob:
     return TrainingJob.model_validate({**job.model_dump(), "inputs": {"data": data, "alpha": alpha}})
 
 
+def approval_policy(client: MLOpsClient) -> ApprovalPolicy:
+    """A passing model is auto-approved, except in the ``prod`` profile: there a release manager decides."""
+    rules = () if client.config.settings.profile == "prod" else (AutoApproveRule(require_validation_passed=True),)
+    return ApprovalPolicy(approvers=("release-manager@example.com",), auto_approve_when=rules)
+
+
 def run_round(
-    client: MLOpsClient, workdir: Path, number: int, settings: dict[str, Any], source: Path, run_id: str
+    client: MLOpsClient, lake: Path | str, number: int, settings: dict[str, Any], source: Path, run_id: str
 ) -> dict[str, Any]:
     """One pass of the loop as a resumable flow (``<run_id>-round-<number>``); returns what the report needs."""
-    land_files(workdir / "lake", settings["rows"], source)
+    ca_bundle = client.config.settings.ca_bundle
+    land_files(lake, settings["rows"], source, ca_bundle=str(ca_bundle) if ca_bundle else None)
     facts: dict[str, Any] = {"round": number, "label": settings["label"]}
     started = time.perf_counter()
     with Flow("diabetes-demo", client=client, run_id=f"{run_id}-round-{number}") as flow:
@@ -137,10 +165,7 @@ def run_round(
         client.models.set_tags(
             model.name, model.version, {"mlops.demo.train_snapshot": refresh.outputs["train_set"].uri}
         )
-        policy = ApprovalPolicy(
-            approvers=("release-manager@example.com",),
-            auto_approve_when=(AutoApproveRule(require_validation_passed=True),),
-        )
+        policy = approval_policy(client)
         request = flow.step(
             "request-approval",
             lambda step: client.approvals.request(
@@ -164,7 +189,7 @@ def run_round(
         )
         facts["deployment"] = deployed
         client.models.set_alias(model.name, "champion", model.version)
-        rows = refresh_rows(refresh.outputs["eval_set"].uri, 3)
+        rows = evaluation_rows(source, settings["rows"], 3)
         facts["scores"] = client.deployments.invoke(ENDPOINT, {"input_data": {"columns": FEATURES, "data": rows}})
     facts["outcome"] = flow.outcome
     if flow.stopped_at == "validate":
@@ -184,12 +209,12 @@ def _champion(client: MLOpsClient) -> Any:
         return None
 
 
-def refresh_rows(uri: str, count: int) -> list[list[float]]:
-    """The first rows of the evaluation snapshot, as the endpoint expects them."""
+def evaluation_rows(source: Path, rows: int, count: int) -> list[list[float]]:
+    """The first rows of this round's evaluation split (``row_id % 5 == 0``), as the endpoint expects them."""
     import pandas as pd
 
-    frame = pd.read_parquet(uri)
-    return frame[FEATURES].head(count).to_numpy().tolist()  # type: ignore[no-any-return]
+    frame = pd.read_csv(source).head(rows)
+    return frame[FEATURES].iloc[::5].head(count).to_numpy().tolist()  # type: ignore[no-any-return]
 
 
 def write_report(path: Path, rounds: list[dict[str, Any]], client: MLOpsClient) -> None:
@@ -256,27 +281,37 @@ def main() -> int:
         source = write_diabetes_csv(workdir / "source" / "diabetes.csv")
     started = time.perf_counter()
     rounds = []
-    with MLOpsClient(f"local://{workdir / '.mlops'}", show_progress=False) as client:
-        client.data_factory.define(refresh_pipeline(workdir / "lake"))
+    lake: Path | str = os.environ.get("DEMO_LAKE_URL") or workdir / "lake"
+    configured = load_config().sources["target"] != "default"
+    target = None if configured else f"local://{workdir / '.mlops'}"
+    stopped = False
+    with MLOpsClient(target, show_progress=False) as client:
+        try:
+            client.data_factory.get_pipeline(PIPELINE_NAME)  # authored in Data Factory on Azure
+        except ResourceNotFoundError:
+            client.data_factory.define(refresh_pipeline(Path(lake)))
         # Not waited for: the endpoint's server starts and imports the model loaders while data
         # refreshes and the model trains, so the first rollout does not wait for it.
         client.deployments.begin_create_endpoint(ENDPOINT)
         try:
             for number, settings in enumerate(ROUNDS[: args.rounds], start=1):
-                facts = run_round(client, workdir, number, settings, source, run_id)
+                facts = run_round(client, lake, number, settings, source, run_id)
                 rounds.append(facts)
                 _print_round(facts)
             report_path = workdir / "run-report.html"
             write_report(report_path, rounds, client)
         finally:
             if not args.keep_endpoint and any(e.name == ENDPOINT for e in client.deployments.list_endpoints()):
-                client.deployments.stop_endpoint(ENDPOINT)
+                try:
+                    stopped = client.deployments.stop_endpoint(ENDPOINT) or True
+                except ConfigurationError:  # managed endpoints (Azure) cannot be stopped: they keep serving
+                    stopped = False
     total = time.perf_counter() - started
     print(f"\ndone in {total:.1f}s")
-    print(f"  store:       {workdir / '.mlops'}   (mlops.db, mlflow.db, datasets/, runs/, endpoints/)")
+    print(f"  target:      {client.target}")
     print(f"  run report:  {report_path}")
-    state = "running" if args.keep_endpoint else "stopped"
-    print(f"  endpoint:    {state} (mlops -t local://{workdir / '.mlops'} endpoints list)")
+    state = "stopped" if stopped else "running"
+    print(f"  endpoint:    {state} (mlops -t {client.target} endpoints list)")
     return 0
 
 

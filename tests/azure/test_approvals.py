@@ -331,3 +331,31 @@ def test_throttled_approvals_query_is_retried_on_the_fake_clock(
         assert carol.get(request.id).status is ApprovalStatus.PENDING
     assert 7 in clock.sleeps
     assert len(devops.service.requests_to("GET", r"/_apis/pipelines/approvals$")) == 4
+
+
+def test_lost_answer_of_the_pipeline_run_is_found_by_its_key_not_run_twice(
+    devops: FakeDevOps, ca_bundle: Path, clock: FakeClock
+) -> None:
+    from tests.fakes.server import Fault
+
+    # The service started the run, then the connection dropped before the answer (and once more before it).
+    devops.service.inject(Fault("POST", r"/pipelines/\d+/runs$", drop=True, after_handler=True))
+    with client_as(devops, ca_bundle, clock) as carol:
+        request = carol.request(model(), policy=POLICY, report=PASSED, idempotency_key="flow-10/approve")
+    assert request.id == "run-101"
+    assert list(devops.runs) == [101]
+    assert len(devops.service.requests_to("POST", r"/runs$")) == 1
+    assert devops.service.requests_to("GET", rf"/pipelines/{PIPELINE_ID}/runs$")  # the key's lookup ran
+
+
+def test_pipeline_run_refused_with_503_is_retried_once_the_key_finds_nothing(
+    devops: FakeDevOps, ca_bundle: Path, clock: FakeClock
+) -> None:
+    from tests.fakes.server import Fault
+
+    devops.service.inject(Fault("POST", r"/pipelines/\d+/runs$", status=503))
+    with client_as(devops, ca_bundle, clock) as carol:
+        request = carol.request(model(), policy=POLICY, report=PASSED, idempotency_key="flow-11/approve")
+    assert request.id == "run-101"
+    assert len(devops.service.requests_to("POST", r"/runs$")) == 2
+    assert list(devops.runs) == [101]

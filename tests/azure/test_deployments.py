@@ -350,6 +350,23 @@ def test_first_status_look_waits_for_the_create_answers_retry_after(
     assert clock.sleeps.count(37.0) == 2
 
 
+def test_endpoint_creation_and_scoring_survive_transient_failures(
+    deployments: Any, endpoints: FakeOnlineEndpoints
+) -> None:
+    # The MLClient runs without azure-core retries: the SDK's policy must cover these calls.
+    endpoints.service.inject(Fault("GET", r"/onlineEndpoints/fresh$", status=503))
+    endpoints.service.inject(Fault("PUT", r"/onlineEndpoints/fresh$", drop=True))
+    created = deployments.begin_create_endpoint("fresh").result()
+    assert created.name == "fresh"
+    assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/fresh$")) == 2
+    deployments.begin_deploy(version(1), endpoint="fresh", strategy=Replace(smoke_test=smoke_for(1))).result()
+    endpoints.service.inject(Fault("POST", r"/score/fresh$", status=429, headers={"Retry-After": "1"}))
+    endpoints.service.inject(Fault("POST", r"/score/fresh$", drop=True, after_handler=True))
+    scoring_before = len(endpoints.service.requests_to("POST", r"/score/fresh$"))
+    assert deployments.invoke("fresh", PAYLOAD) == [1.0, 1.0]
+    assert len(endpoints.service.requests_to("POST", r"/score/fresh$")) == scoring_before + 3
+
+
 def test_busy_endpoint_409_on_deleting_a_rolled_back_deployment_is_waited_out(
     deployments: Any, endpoints: FakeOnlineEndpoints, clock: FakeClock
 ) -> None:

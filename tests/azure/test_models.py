@@ -139,3 +139,26 @@ def test_register_refuses_an_unfinished_job(hub: MLOpsClient, aml: FakeAzureML) 
     with pytest.raises(ConfigurationError, match="has no output 'weights'"):
         hub.models.register(run, name="diabetes", output="weights")
     assert _version_puts(aml) == []
+
+
+def test_set_tags_survives_transient_failures_of_the_read_and_the_write(hub: MLOpsClient, aml: FakeAzureML) -> None:
+    from tests.fakes.server import Fault
+
+    aml.add_model_version("diabetes", "1", tags={"team": "risk"})
+    aml.service.inject(Fault("GET", r"/models/diabetes/versions/1$", status=503))
+    aml.service.inject(Fault("PUT", r"/models/diabetes/versions/1$", drop=True, after_handler=True))
+    updated = hub.models.set_tags("diabetes", "1", {"reviewed": "yes"})
+    assert updated.tags == {"team": "risk", "reviewed": "yes"}
+    assert len(_version_puts(aml)) == 2  # the PUT whose answer was lost, then the same PUT again
+    assert aml.models["diabetes"]["1"]["properties"]["tags"] == {"team": "risk", "reviewed": "yes"}
+
+
+def test_tag_update_of_a_job_output_model_keeps_its_resolved_path(hub: MLOpsClient, aml: FakeAzureML) -> None:
+    # The service stores the job output's datastore path ('resourceGroups'); azure-ai-ml sends it back
+    # normalised ('resourcegroups'): the same asset, not a changed path.
+    aml.datastores["workspaceblobstore"] = {"datastoreType": "AzureBlob"}
+    run = _finished_run(hub, aml)
+    model = hub.models.register(run, name="diabetes")
+    assert "/resourceGroups/" in aml.models["diabetes"]["1"]["properties"]["modelUri"]
+    updated = hub.models.set_tags("diabetes", model.version, {"reviewed": "yes"})
+    assert updated.tags["reviewed"] == "yes"

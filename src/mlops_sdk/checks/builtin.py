@@ -586,7 +586,7 @@ class SignatureCheck:
     def _frame(self, context: CheckContext) -> Any:
         if self.sample is None:
             return context.require_data("SignatureCheck without sample=").frame.head(self.rows)
-        return load_dataset(self.sample, field="sample").frame
+        return load_dataset(self.sample, field="sample", fetch=context.fetch_data).frame
 
     def prepare(self, context: CheckContext) -> None:
         """A sample must be available (given, or rows of the evaluation data)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from mlops_sdk.checks.data import Dataset, load_dataset
+from mlops_sdk.checks.data import DataFetcher, Dataset, load_dataset
 from mlops_sdk.checks.metrics import Metric, get_metric
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.models.registry import ModelVersion
@@ -51,6 +51,7 @@ class CheckContext:
         target: Label column of ``data`` (inferred from the model's signature when ``None``).
         load_model: Loads a model version (the backend downloads it if needed).
         read_training_metrics: Reads the metrics the version's training run logged.
+        fetch_data: Copies remote data (a refresh output on Azure) to a local file; ``None``: local data only.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class CheckContext:
         target: str | None,
         load_model: ModelLoader,
         read_training_metrics: MetricsReader,
+        fetch_data: DataFetcher | None = None,
     ) -> None:
         self.candidate = candidate
         self.champion = champion
@@ -71,6 +73,7 @@ class CheckContext:
         self._target = target
         self._load_model = load_model
         self._read_training_metrics = read_training_metrics
+        self.fetch_data = fetch_data
         self._models: dict[str, LoadedModel] = {}
         self._predictions: dict[str, Any] = {}
         self._training: dict[str, dict[str, float]] = {}
@@ -108,7 +111,7 @@ class CheckContext:
 
     def dataset(self, role: str, data: Any) -> Dataset:
         """Load further data (e.g. a drift reference) and record its version under ``role``."""
-        loaded = load_dataset(data, field=role)
+        loaded = load_dataset(data, field=role, fetch=self.fetch_data)
         self.data_versions[role] = loaded.version
         return loaded
 

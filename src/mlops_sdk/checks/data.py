@@ -9,6 +9,8 @@ report. The version is :func:`mlops_sdk.core.datadigest.frame_version` of the co
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,12 @@ from mlops_sdk.core.datadigest import canonical_table, short_version, table_dige
 from mlops_sdk.core.datadigest import frame_version as _frame_version
 from mlops_sdk.core.errors import ConfigurationError
 
-__all__ = ["Dataset", "frame_digest", "load_dataset"]
+__all__ = ["DataFetcher", "Dataset", "frame_digest", "load_dataset"]
 
+DataFetcher = Callable[[str], Path]
+"""Copies remote data (``azureml://datastores/...``) to a local file and returns its path (the backend's job)."""
+
+_REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _READERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "jsonl"}
 
 
@@ -76,7 +82,20 @@ def _as_path(value: str) -> Path:
     return Path(value)
 
 
-def load_dataset(data: Any, *, field: str = "data") -> Dataset:
+def _local(uri: str, field: str, fetch: DataFetcher | None) -> Path:
+    """The local file for ``uri``: the path itself, or the copy ``fetch`` makes of remote data."""
+    if not _REMOTE.match(uri) or uri.startswith("file://"):
+        return _as_path(uri)
+    if fetch is None:
+        raise ConfigurationError(
+            f"{field}: {uri} is remote data this backend cannot read; pass a DataFrame or a local file, "
+            "or validate with a client for the target the data lives in",
+            details={"field": field, "uri": uri},
+        )
+    return fetch(uri)
+
+
+def load_dataset(data: Any, *, field: str = "data", fetch: DataFetcher | None = None) -> Dataset:
     """Turn ``data`` into a :class:`Dataset`.
 
     Args:
@@ -84,6 +103,7 @@ def load_dataset(data: Any, *, field: str = "data") -> Dataset:
             JSON lines; a list of records or a dict of columns; a refresh ``DataOutput`` (anything with
             ``uri`` and ``version``); or a :class:`Dataset`.
         field: Argument name used in error messages.
+        fetch: How remote URIs (``azureml://...``) become local files; without it they are an error.
 
     Raises:
         ConfigurationError: the data cannot be read; the message names ``field``.
@@ -96,14 +116,16 @@ def load_dataset(data: Any, *, field: str = "data") -> Dataset:
         return Dataset(data, frame_digest(data))
     uri, version = getattr(data, "uri", None), getattr(data, "version", None)
     if isinstance(uri, str) and isinstance(version, str):
-        frame = _read(_as_path(uri), field)
+        frame = _read(_local(uri, field, fetch), field)
         return Dataset(frame, version, uri)
     if isinstance(data, (str, Path)):
-        path = _as_path(str(data))
+        remote = isinstance(data, str) and bool(_REMOTE.match(data)) and not data.startswith("file://")
+        path = _local(str(data), field, fetch)
         if _READERS.get(path.suffix.lower()) == "parquet" and path.is_file():
-            return _read_parquet(path, field)
+            loaded = _read_parquet(path, field)
+            return Dataset(loaded.frame, loaded.version, str(data)) if remote else loaded
         frame = _read(path, field)
-        return Dataset(frame, frame_digest(frame), str(path))
+        return Dataset(frame, frame_digest(frame), str(data) if remote else str(path))
     if isinstance(data, (list, dict)):
         try:
             frame = pandas.DataFrame(data)

@@ -105,8 +105,8 @@ class ValidationClient(BaseClient):
             )
         candidate = self._resolve(model)
         champion_version = self._champion(candidate, champion)
-        dataset = load_dataset(data, field="data") if data is not None else None
         service = self._svc()
+        dataset = load_dataset(data, field="data", fetch=service.fetch_data) if data is not None else None
         context = CheckContext(
             candidate=candidate,
             champion=champion_version,
@@ -115,6 +115,7 @@ class ValidationClient(BaseClient):
             target=target,
             load_model=service.load_model,
             read_training_metrics=service.training_metrics,
+            fetch_data=service.fetch_data,
         )
         results = run_checks(context, checks)
         lineage = collect_lineage().with_inputs(

@@ -22,7 +22,7 @@ from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 if TYPE_CHECKING:
     from mlops_sdk.backends.azure import AzureBackend
 
-__all__ = ["DatastorePath", "blob_account_url", "download_folder", "parse_datastore_uri"]
+__all__ = ["DatastorePath", "blob_account_url", "download_file", "download_folder", "parse_datastore_uri"]
 
 _DATASTORE_URI = re.compile(r"^azureml://(?:subscriptions/[^/]+/resource[gG]roups/[^/]+/workspaces/[^/]+/)?"
                             r"datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)$")  # fmt: skip
@@ -70,13 +70,8 @@ def _credential(backend: AzureBackend, datastore: Any) -> Any:
     return backend.get_credential()  # identity-based datastore: the caller's own token
 
 
-def download_folder(backend: AzureBackend, ml_client: Any, location: DatastorePath, destination: Path) -> list[Path]:
-    """Download every blob under ``location`` into ``destination`` (relative layout kept); return the files.
-
-    Raises:
-        ConfigurationError: the datastore is not blob storage.
-        ResourceNotFoundError: nothing is stored under the path.
-    """
+def _container(backend: AzureBackend, ml_client: Any, location: DatastorePath) -> Any:
+    """A ``ContainerClient`` on the datastore's container (HTTP configuration and endpoint settings applied)."""
     from azure.storage.blob import ContainerClient
 
     datastore = ml_client.datastores.get(location.datastore, include_secrets=True)
@@ -84,7 +79,7 @@ def download_folder(backend: AzureBackend, ml_client: Any, location: DatastorePa
     if not container_name:
         raise ConfigurationError(
             f"datastore {location.datastore!r} is {getattr(datastore, 'type', 'not blob storage')}; "
-            "model files can be read from Azure Blob datastores only",
+            "files can be read from Azure Blob datastores only",
             backend="azure",
             details={"datastore": location.datastore},
         )
@@ -94,11 +89,34 @@ def download_folder(backend: AzureBackend, ml_client: Any, location: DatastorePa
         endpoint=getattr(datastore, "endpoint", None),
         protocol=getattr(datastore, "protocol", None),
     )
+    return ContainerClient(
+        account_url, container_name, credential=_credential(backend, datastore), **backend.http.core_kwargs()
+    )
+
+
+def download_file(backend: AzureBackend, ml_client: Any, location: DatastorePath, destination: Path) -> Path:
+    """Download the one blob ``location`` names to ``destination``.
+
+    Raises:
+        ConfigurationError: the datastore is not blob storage.
+        ResourceNotFoundError: no such blob (azure-core's 404, translated by the caller).
+    """
+    with _container(backend, ml_client, location) as container, destination.open("wb") as handle:
+        container.download_blob(location.path).readinto(handle)
+    return destination
+
+
+def download_folder(backend: AzureBackend, ml_client: Any, location: DatastorePath, destination: Path) -> list[Path]:
+    """Download every blob under ``location`` into ``destination`` (relative layout kept); return the files.
+
+    Raises:
+        ConfigurationError: the datastore is not blob storage.
+        ResourceNotFoundError: nothing is stored under the path.
+    """
     prefix = location.path.rstrip("/")
     files: list[Path] = []
-    with ContainerClient(
-        account_url, container_name, credential=_credential(backend, datastore), **backend.http.core_kwargs()
-    ) as container:
+    with _container(backend, ml_client, location) as container:
+        account_url = container.url
         for blob in container.list_blobs(name_starts_with=prefix + "/" if prefix else None):
             if blob.name.endswith("/"):
                 continue  # folder marker

@@ -185,9 +185,6 @@ class AzureApprovalService:
             )
         text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
         if self._pipeline_id is not None:
-            existing = self._find_by_key(draft) if draft.idempotency_key else None
-            if existing is not None:
-                return existing
             from azure.devops.v7_1.pipelines.models import RunPipelineParameters
 
             parameters = {
@@ -195,13 +192,24 @@ class AzureApprovalService:
                 REPORT_PARAMETER: draft.report.digest if draft.report else "none",
                 REQUEST_PARAMETER: text,
             }
-            with devops_errors(
-                f"running approval pipeline {self._pipeline_id} for {draft.model_name}@{draft.model_version}"
-            ):
-                # Not retried: a POST that timed out may have started the run (the idempotency key finds it).
-                run = self._devops.pipelines().run_pipeline(
-                    RunPipelineParameters(template_parameters=parameters), self._project, self._pipeline_id
-                )
+            pipeline_id = self._pipeline_id
+
+            def attempt() -> Any:
+                existing = self._find_by_key(draft) if draft.idempotency_key else None
+                if existing is not None:
+                    return existing
+                with devops_errors(
+                    f"running approval pipeline {pipeline_id} for {draft.model_name}@{draft.model_version}"
+                ):
+                    return self._devops.pipelines().run_pipeline(
+                        RunPipelineParameters(template_parameters=parameters), self._project, pipeline_id
+                    )
+
+            # The POST is repeated only with an idempotency key, after the key's lookup found no run: a
+            # POST whose answer was lost may have started one, and only the key can find it.
+            run = self._backend.retry_policy.call(attempt) if draft.idempotency_key else attempt()
+            if isinstance(run, ApprovalRequest):
+                return run
             run_id = int(run.id)
             with self._lock:
                 self._specs[run_id] = (spec, self._pipeline_id)

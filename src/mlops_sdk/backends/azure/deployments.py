@@ -127,9 +127,13 @@ class AzurePlatform:
     # -- helpers -------------------------------------------------------------------------------------------
 
     def get_endpoint(self, endpoint: str) -> Any:
-        """The endpoint entity (``traffic`` lists every deployment, zeros included)."""
-        with quiet_azure(), azure_errors(f"reading online endpoint {endpoint!r}"):
-            return self.ml.online_endpoints.get(endpoint)
+        """The endpoint entity (``traffic`` lists every deployment, zeros included); transient errors retried."""
+
+        def get() -> Any:
+            with quiet_azure(), azure_errors(f"reading online endpoint {endpoint!r}"):
+                return self.ml.online_endpoints.get(endpoint)
+
+        return self._backend.retry_policy.call(get)
 
     def _exists(self, endpoint: str) -> bool:
         try:
@@ -199,7 +203,8 @@ class AzurePlatform:
             with quiet_azure(), azure_errors(what):
                 return self.ml.online_endpoints.begin_create_or_update(entity)
 
-        poller = self._while_busy(put, what)
+        # A PUT of the same endpoint is idempotent: transient failures are retried (the MLClient itself does not).
+        poller = self._backend.retry_policy.call(self._while_busy, put, what)
         self._pollers[(endpoint, "")] = poller
         self._hints[(endpoint, "")] = initial_retry_after(poller)
 
@@ -485,6 +490,7 @@ class AzureDeploymentService:
 
     def __init__(self, backend: AzureBackend) -> None:
         backend.require("azure.ai.ml", purpose="Azure ML online endpoints")
+        self._backend = backend
         self.platform = AzurePlatform(backend)
 
     def deploy(
@@ -542,13 +548,23 @@ class AzureDeploymentService:
         return self.platform.history(endpoint)
 
     def invoke(self, endpoint: str, payload: Any, *, deployment: str | None) -> Any:
-        """Score through the endpoint (by weights unless ``deployment`` is given)."""
-        answer = self.platform.score(endpoint, deployment or "", payload)
-        if answer.status != 200:
-            raise error_for_status(
-                answer.status or 503, f"invoking endpoint {endpoint!r}: {answer.message}", backend="azure"
-            )
-        return answer.body
+        """Score through the endpoint (by weights unless ``deployment`` is given).
+
+        Scoring has no side effect on the service, so throttling, 5xx answers and dropped connections are
+        retried by the SDK's retry policy.
+        """
+
+        def score() -> Any:
+            answer = self.platform.score(endpoint, deployment or "", payload)
+            if answer.status != 200:
+                raise error_for_status(
+                    answer.status or 503,
+                    f"invoking endpoint {endpoint!r}: {answer.message}",
+                    backend="azure",
+                )
+            return answer.body
+
+        return self._backend.retry_policy.call(score)
 
     def get_endpoint(self, name: str) -> Endpoint:
         """The endpoint with its deployments."""
@@ -585,8 +601,13 @@ class AzureDeploymentService:
 
     def list_endpoints(self) -> list[Endpoint]:
         """Every online endpoint of the workspace (deployments not listed, for speed)."""
-        with quiet_azure(), azure_errors("listing online endpoints"):
-            return [self._endpoint(entity, []) for entity in self.platform.ml.online_endpoints.list()]
+
+        def listing() -> list[Endpoint]:
+            with quiet_azure(), azure_errors("listing online endpoints"):
+                return [self._endpoint(entity, []) for entity in self.platform.ml.online_endpoints.list()]
+
+        result: list[Endpoint] = self._backend.retry_policy.call(listing)
+        return result
 
     def delete_endpoint(self, name: str) -> None:
         """DELETE the endpoint (and its deployments) and wait for the LRO."""

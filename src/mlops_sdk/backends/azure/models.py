@@ -197,9 +197,12 @@ class AzureModelService:
     # -- internals ---------------------------------------------------------------------------------
 
     def _get_entity(self, name: str, version: str) -> Any:
-        try:
+        def get() -> Any:
             with aml_errors(f"reading model {name}@{version}"):
                 return self.ml.models.get(name, version=str(version))
+
+        try:
+            return self._backend.retry_policy.call(get)
         except ResourceNotFoundError:
             raise self._not_found(name, f"version {version}", None) from None
 
@@ -215,8 +218,13 @@ class AzureModelService:
         return sorted(entities, key=lambda item: _version_number(item.version), reverse=True)
 
     def _put(self, entity: Any) -> Any:
-        with aml_errors(f"updating model {entity.name}@{entity.version}"):
-            return self.ml.models.create_or_update(entity)
+        """PUT an existing version again (tags): the same body twice is one change, so transient errors are retried."""
+
+        def put() -> Any:
+            with aml_errors(f"updating model {entity.name}@{entity.version}"):
+                return self.ml.models.create_or_update(entity)
+
+        return self._backend.retry_policy.call(put)
 
     def _existing(self, name: str, job: str, output: str) -> ModelVersion | None:
         for entity in self._entities(name):

@@ -263,8 +263,12 @@ class AzureTrainingService:
         with self._lock:
             if self._mlflow is not None:
                 return self._mlflow
-        with aml_errors("reading the workspace's MLflow tracking URI"):
-            workspace = self.ml.workspaces.get(self._backend.workspace.workspace)
+
+        def read_workspace() -> Any:
+            with aml_errors("reading the workspace's MLflow tracking URI"):
+                return self.ml.workspaces.get(self._backend.workspace.workspace)
+
+        workspace = self._backend.retry_policy.call(read_workspace)
         uri = workspace.mlflow_tracking_uri
         if not uri:
             raise ConfigurationError(f"workspace {self._backend.workspace.workspace} reports no MLflow tracking URI")

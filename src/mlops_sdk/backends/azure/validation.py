@@ -3,13 +3,16 @@
 ``load_model`` downloads the version's files from its datastore with the backend's own blob client
 (its HTTP configuration and endpoint settings apply, see ``_storage``) into a temporary folder owned
 by this service, then loads the MLflow model like the local backend does. Training metrics come from
-the training service (the job's MLflow metrics). The report is recorded as tags on the model version
+the training service (the job's MLflow metrics). Data on a datastore (``azureml://datastores/<name>/paths/
+<file>``, e.g. a refresh output) is copied into the same folder by ``fetch_data`` for checks to read, with
+the same blob client. The report is recorded as tags on the model version
 through the Azure model service (``mlops.validation.*`` and the lineage tag ``mlops.validation_digest``);
 Azure keeps no whole report, so write ``report.to_json()`` / ``to_html()`` to your pipeline's artifacts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import threading
@@ -18,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends._mlflow_model import MlflowPredictor
 from mlops_sdk.backends.azure._aml_shim import storage_settings
-from mlops_sdk.backends.azure._storage import download_folder, parse_datastore_uri
+from mlops_sdk.backends.azure._storage import download_file, download_folder, parse_datastore_uri
 from mlops_sdk.backends.azure.training import aml_errors
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.backends.spi.training import TrainingService
-from mlops_sdk.core.errors import ResourceNotFoundError
+from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.models.validation import ValidationReport
 
@@ -66,7 +69,7 @@ class AzureValidationService:
             partial = target.with_name(target.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
-            self._download(model, partial)
+            self._backend.retry_policy.call(self._download, model, partial)  # reads: transient errors retried
             partial.replace(target)
         return MlflowPredictor(target, ref=model.ref)
 
@@ -81,6 +84,30 @@ class AzureValidationService:
             else:  # registry assets: azure-ai-ml's own download, its blob clients given our configuration
                 with storage_settings(self._backend.http.core_kwargs()):
                     ml.models.download(model.name, model.version, download_path=str(folder))
+
+    def fetch_data(self, uri: str) -> Path:
+        """Copy one datastore file (``azureml://datastores/<name>/paths/<file>``) here, once per service."""
+        location = parse_datastore_uri(uri)
+        if location is None or not location.path or location.path.endswith("/"):
+            raise ConfigurationError(
+                f"cannot read {uri}: on Azure, checks read one file on a workspace datastore "
+                "(azureml://datastores/<name>/paths/<file>), a DataFrame or a local file",
+                backend="azure",
+                details={"uri": uri},
+            )
+        digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+        target = self._download_folder() / "data" / digest / Path(location.path).name
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+
+            def read() -> None:
+                with aml_errors(f"reading {uri}", operation_id=uri):
+                    download_file(self._backend, self._ml(), location, partial)
+
+            self._backend.retry_policy.call(read)
+            partial.replace(target)
+        return target
 
     def training_metrics(self, model: ModelVersion) -> dict[str, float]:
         """The metrics of the Azure ML job the version was registered from."""

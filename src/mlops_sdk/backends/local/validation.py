@@ -16,7 +16,7 @@ from mlops_sdk.backends.local import LocalBackend
 from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_store
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.backends.spi.models import ModelService
-from mlops_sdk.core.errors import ResourceNotFoundError
+from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.models.validation import ValidationReport
@@ -92,6 +92,15 @@ class LocalValidationService:
             return {}
         with mlflow_errors(f"reading the training metrics of {model.ref}", operation_id=run_id):
             return {str(key): float(value) for key, value in client.get_run(run_id).data.metrics.items()}
+
+    def fetch_data(self, uri: str) -> Path:
+        """Local data are files: a remote URI is refused with what to pass instead."""
+        raise ConfigurationError(
+            f"{uri} is not local data; the local backend reads DataFrames and Parquet/CSV/JSON files "
+            "(refresh outputs of a local:// target are files)",
+            backend="local",
+            details={"uri": uri},
+        )
 
     def record_report(self, model: ModelVersion, report: ValidationReport) -> None:
         """Keep the report in ``mlops.db``, then tag the version with its facts."""

@@ -8,6 +8,7 @@ the version.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from mlops_sdk.checks.context import LoadedModel
@@ -26,6 +27,14 @@ class ValidationService(Protocol):
 
     def training_metrics(self, model: ModelVersion) -> dict[str, float]:
         """Metrics the training run of ``model`` logged (empty when it has none)."""
+        ...
+
+    def fetch_data(self, uri: str) -> Path:
+        """A local copy of remote data ``uri`` (a refresh output on the backend's storage), for checks to read.
+
+        Raises:
+            ConfigurationError: the backend cannot read ``uri`` (the message says what it can read).
+        """
         ...
 
     def record_report(self, model: ModelVersion, report: ValidationReport) -> None:
