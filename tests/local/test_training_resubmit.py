@@ -64,11 +64,11 @@ def _row(store: Path, key: str) -> sqlite3.Row | None:
             return None
 
 
-def _kill_submitter_after_the_claim(store: Path, code: Path, key: str) -> str:
+def _kill_submitter_after_the_claim(store: Path, code: Path, key: str, *extra: str, script: str = SUBMITTER) -> str:
     """Run a submitter, SIGKILL it once the supervisor claimed the run but before any MLflow run exists."""
     with _mlflow_database_locked(store):
         submitter = subprocess.Popen(
-            [sys.executable, "-c", SUBMITTER, f"local://{store}", str(code), key],
+            [sys.executable, "-c", script, f"local://{store}", str(code), key, *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -146,3 +146,51 @@ def test_a_keyed_resubmission_starts_a_run_whose_submitter_died_before_it_starte
         assert again.id == run_id
         assert again.done()
         assert again.result().metrics == {"trained": 1.0}
+
+
+SECRET_SUBMITTER = """
+import sys
+from mlops_sdk import MLOpsClient
+client = MLOpsClient(sys.argv[1], show_progress=False)
+client.training.begin_train(
+    {"code": sys.argv[2], "command": "python job.py", "experiment": "wedge",
+     "environment_variables": {"DB_PASSWORD": sys.argv[4]}},
+    idempotency_key=sys.argv[3])
+print("submitted", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_never_started_run_with_a_secret_restarts_only_with_the_resubmitted_secret(
+    store: Path, tmp_path: Path
+) -> None:
+    """The secret is never stored, so only a keyed re-submission (which brings it) starts the run again."""
+    import hashlib
+
+    canary = "canary-wedge-secret-5f1e9a"
+    code = tmp_path / "secret-code"
+    code.mkdir()
+    (code / "job.py").write_text(
+        "import hashlib, os\n"
+        "print('secret sha256', hashlib.sha256(os.environ['DB_PASSWORD'].encode()).hexdigest(), flush=True)\n",
+        encoding="utf-8",
+    )
+    key = "wedge-secret"
+    # The same kill as above, with the secret passed to the submitter's job.
+    run_id = _kill_submitter_after_the_claim(store, code, key, canary, script=SECRET_SUBMITTER)
+    job = {"code": code, "command": "python job.py", "experiment": "wedge"}
+    with MLOpsClient(f"local://{store}", show_progress=False) as client:
+        _wait_for(lambda: client.training.get_run(run_id).status is Status.FAILED, "the supervisor to give up")
+        # A reader without the secret cannot start it again: it stays failed-before-start, retryable.
+        assert client.training.get_run(run_id).native_status == "NotStarted"
+        operation = client.training.begin_train(
+            {**job, "environment_variables": {"DB_PASSWORD": canary}}, idempotency_key=key
+        )
+        assert operation.id == run_id
+        run = operation.result(timeout=120)
+    assert run.status is Status.SUCCEEDED
+    stdout = (Path(run.log_location or "") / "stdout.log").read_text()
+    assert f"secret sha256 {hashlib.sha256(canary.encode()).hexdigest()}" in stdout
+    for path in store.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
