@@ -261,10 +261,11 @@ class LocalDataFactoryService:
     def _adopt_if_orphaned(self, row: sqlite3.Row, secrets: Mapping[str, str] | None = None) -> bool:
         """Start the worker of a ``Queued`` run whose starting process died before recording one.
 
-        Returns True when this call started it. A worker that the dead process did start meanwhile
-        is harmless: of two workers only the first passes the ``Queued -> InProgress`` compare-and-set.
-        A run with secret parameters is adopted only by a keyed re-submission that brings their values
-        (``secrets``): they are never stored, so a mere read releases it as never started instead.
+        Returns True when this call changed the run: started its worker, or released it. A worker that
+        the dead process did start meanwhile is harmless: of two workers only the first passes the
+        ``Queued -> InProgress`` compare-and-set. A run with secret parameters is adopted only by a keyed
+        re-submission that brings their values (``secrets``): they are never stored, so a mere read
+        releases it as never started instead (a keyed re-submission then queues it again).
         """
         if row["status"] != "Queued" or row["pid"] is not None or row["starter_pid"] is None:
             return False
@@ -276,7 +277,7 @@ class LocalDataFactoryService:
                 "the process that queued this run died before starting its worker, and its secret parameters "
                 "are not stored: refresh again with the same idempotency key (or flow run id) to start it",
             )
-            return False
+            return True
         me = os.getpid()
         with self._store.transaction() as connection:
             cursor = connection.execute(
