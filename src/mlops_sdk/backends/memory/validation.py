@@ -49,6 +49,15 @@ class MemoryValidationService:
             )
         return MlflowPredictor(Path(model.source), ref=model.ref)
 
+    def fetch_data(self, uri: str) -> Path:
+        """Memory data are DataFrames and files: a remote URI is refused with what to pass instead."""
+        self._faults.before("validation.fetch_data")
+        raise ConfigurationError(
+            f"{uri} is not local data; the memory backend reads DataFrames and Parquet/CSV/JSON files",
+            backend="memory",
+            details={"uri": uri},
+        )
+
     def training_metrics(self, model: ModelVersion) -> dict[str, float]:
         """Metrics the version's training run logged."""
         self._faults.before("validation.training_metrics")
