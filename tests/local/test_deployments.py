@@ -435,3 +435,28 @@ def test_sizing_is_accepted_and_reported_as_ignored_locally(client: DeploymentCl
     )
     with pytest.raises(ConfigurationError, match="resources"):
         client.begin_deploy(models.a, endpoint="sized", deployment="bbb", resources={"instance_count": -1})
+
+
+def test_a_rerun_writes_the_deploy_entry_a_killed_rollout_left_out(
+    client: DeploymentClient, store: Path, models: Models
+) -> None:
+    """Found by the crash sweep: killed between creating the deployment and writing its history entry."""
+    import sqlite3
+
+    first = client.begin_deploy(models.a, endpoint="ep-hist", deployment="blue", strategy=Replace()).result()
+    assert first.succeeded
+    # What the killed process left: the deployment serves, its 'deploy' entry was never written.
+    with sqlite3.connect(store / "mlops.db") as db:
+        db.execute("DELETE FROM deployment_history WHERE endpoint = 'ep-hist' AND action = 'deploy'")
+    assert [e.action for e in client.history("ep-hist")] == ["traffic"]
+
+    again = client.begin_deploy(models.a, endpoint="ep-hist", deployment="blue", strategy=Replace()).result()
+
+    assert again.succeeded
+    assert again.traffic == {"blue": 100}
+    entries = client.history("ep-hist")
+    assert [(e.action, e.deployment) for e in entries] == [("traffic", "blue"), ("deploy", "blue")]
+    assert "re-run" in (entries[-1].reason or "")
+    # A further re-run finds the entry and writes nothing.
+    client.begin_deploy(models.a, endpoint="ep-hist", deployment="blue", strategy=Replace()).result()
+    assert len(client.history("ep-hist")) == 2

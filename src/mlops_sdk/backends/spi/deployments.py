@@ -532,6 +532,7 @@ class RolloutDriver:
                 stored = record.get("previous")
                 if 0 < traffic.get(name, 0) < 100 and isinstance(stored, dict):
                     previous = stored  # a re-run of an interrupted rollout: keep the original baseline
+                self._record_deploy_if_missing(traffic, mirror)
                 if self._final_reached(traffic, mirror):
                     s["previous"] = previous
                     return self._succeed(traffic, mirror)
@@ -869,6 +870,18 @@ class RolloutDriver:
             return PollResult(Status.CANCELED, native_status="Canceled")
         native = "RolledBack" if outcome == "rolled_back" else "Succeeded"
         return PollResult(Status.SUCCEEDED, native_status=native, message=s.get("reason"))
+
+    def _record_deploy_if_missing(self, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
+        """Write the ``deploy`` entry a killed rollout created the deployment without (a re-run finds none).
+
+        The deployment and its history entry are two writes; a process killed between them left a
+        deployment the history does not mention. Only a re-run of the same model reaches here.
+        """
+        s = self._state
+        ref = s["model"]["ref"]
+        entries = self._platform.history(s["endpoint"])
+        if not any(e.action == "deploy" and e.deployment == s["deployment"] and e.model == ref for e in entries):
+            self._record("deploy", traffic, mirror, reason="recorded by a re-run: the first run stopped before it")
 
     def _record(
         self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
