@@ -14,6 +14,7 @@ from mlops_sdk.core.operation import ProgressEvent
 from mlops_sdk.core.status import Status
 from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401 - fixtures
 from tests.fakes.azureml import FakeAzureML, JobPlan
+from tests.fakes.server import Fault
 
 pytestmark = pytest.mark.azure
 
@@ -202,3 +203,23 @@ def test_environment_is_required_on_azure(hub: MLOpsClient, aml: FakeAzureML, co
     with pytest.raises(ConfigurationError, match="need an environment"):
         hub.training.begin_train(_job(code, environment=None))
     assert aml.service.requests == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", r"/codes/[^/]+/versions$"), ("POST", r"/startPendingUpload$")],
+    ids=["code-asset-lookup", "start-pending-upload"],
+)
+def test_connection_reset_inside_the_code_upload_retries_the_create(
+    hub: MLOpsClient, aml: FakeAzureML, code: Path, method: str, path: str
+) -> None:
+    # The answer is lost after the service acted: azure-core raises ServiceResponseError without a cause,
+    # azure-ai-ml wraps it in AssetException; the whole (idempotent by name) create must be retried.
+    aml.service.inject(Fault(method, path, drop=True, after_handler=True))
+
+    run = hub.training.begin_train(_job(code), idempotency_key="reset-in-upload").result()
+
+    assert run.status is Status.SUCCEEDED
+    assert len(aml.service.requests_to(method, path)) == 2
+    [put] = _job_puts(aml)
+    assert put.json["properties"]["codeId"].startswith(aml.ws + "/codes/")
