@@ -367,6 +367,39 @@ def test_endpoint_creation_and_scoring_survive_transient_failures(
     assert len(endpoints.service.requests_to("POST", r"/score/fresh$")) == scoring_before + 3
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [Fault("GET", r"/operations/", status=429, headers={"Retry-After": "2"}), Fault("GET", r"/operations/", drop=True)],
+    ids=["throttled", "reset"],
+)
+def test_failed_status_request_of_the_endpoint_creation_does_not_fail_it(
+    deployments: Any, endpoints: FakeOnlineEndpoints, fault: Fault
+) -> None:
+    # azure-core's poller, without transport retries, fails on the status request and would re-raise it on
+    # every look: the SDK drops it and reads the endpoint's provisioning state instead.
+    endpoints.service.inject(fault)
+    created = deployments.begin_create_endpoint("busy").result()
+    assert created.name == "busy"
+    assert endpoints.endpoints["busy"]["properties"]["provisioningState"] == "Succeeded"
+    assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/busy$")) == 1
+    assert len(endpoints.service.requests_to("GET", r"/operations/")) == 1  # the failed one; then GETs
+    assert len(endpoints.service.requests_to("GET", r"/onlineEndpoints/busy$")) >= 2
+
+
+def test_failed_status_request_of_the_deployment_creation_does_not_fail_it(
+    deployments: Any, endpoints: FakeOnlineEndpoints
+) -> None:
+    deployments.begin_create_endpoint("steady").result()
+    endpoints.service.inject(Fault("GET", r"/operations/", status=429, headers={"Retry-After": "2"}))
+
+    result = deployments.begin_deploy(version(1), endpoint="steady", deployment="blue", strategy=Replace()).result()
+
+    assert result.succeeded
+    assert endpoints.deployments["steady"]["blue"]["properties"]["provisioningState"] == "Succeeded"
+    assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/steady/deployments/blue$")) == 1
+    assert endpoints.endpoints["steady"]["properties"]["traffic"] == {"blue": 100}
+
+
 def test_busy_endpoint_409_on_deleting_a_rolled_back_deployment_is_waited_out(
     deployments: Any, endpoints: FakeOnlineEndpoints, clock: FakeClock
 ) -> None:
