@@ -223,3 +223,19 @@ def test_connection_reset_inside_the_code_upload_retries_the_create(
     assert len(aml.service.requests_to(method, path)) == 2
     [put] = _job_puts(aml)
     assert put.json["properties"]["codeId"].startswith(aml.ws + "/codes/")
+
+
+def test_failed_code_blob_put_redoes_the_upload_without_the_storage_sdks_own_backoff(
+    hub: MLOpsClient, aml: FakeAzureML, code: Path
+) -> None:
+    # The storage SDK's default policy would wait 15 s+ and retry the blob itself; its retries are off, so
+    # the SDK's policy (fake clock) redoes the whole upload and create: a second startPendingUpload.
+    aml.service.inject(Fault("PUT", r"/blob/code-", status=503))
+
+    run = hub.training.begin_train(_job(code), idempotency_key="blob-503").result()
+
+    assert run.status is Status.SUCCEEDED
+    assert len(aml.service.requests_to("POST", r"/startPendingUpload$")) == 2
+    assert [r.path for r in aml.service.requests_to("PUT", r"/blob/code-") if r.path.endswith("/train.py")]
+    [put] = _job_puts(aml)
+    assert put.json["properties"]["codeId"].startswith(aml.ws + "/codes/")
