@@ -228,9 +228,9 @@ def test_connection_reset_inside_the_code_upload_retries_the_create(
 def test_failed_code_blob_put_redoes_the_upload_without_the_storage_sdks_own_backoff(
     hub: MLOpsClient, aml: FakeAzureML, code: Path
 ) -> None:
-    # The storage SDK's default policy would wait 15 s+ and retry the blob itself; its retries are off, so
-    # the SDK's policy (fake clock) redoes the whole upload and create: a second startPendingUpload.
-    aml.service.inject(Fault("PUT", r"/blob/code-", status=503))
+    # The storage SDK's default policy would wait 15 s+ per retry; here it retries a blob 3 times quickly, then
+    # the failed upload fails the create (it used to hang) and the SDK's policy (fake clock) redoes it all.
+    aml.service.inject(Fault("PUT", r"/blob/code-.*/train\.py$", status=503, times=4))
 
     run = hub.training.begin_train(_job(code), idempotency_key="blob-503").result()
 
