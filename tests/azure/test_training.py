@@ -239,3 +239,18 @@ def test_failed_code_blob_put_redoes_the_upload_without_the_storage_sdks_own_bac
     assert [r.path for r in aml.service.requests_to("PUT", r"/blob/code-") if r.path.endswith("/train.py")]
     [put] = _job_puts(aml)
     assert put.json["properties"]["codeId"].startswith(aml.ws + "/codes/")
+
+
+def test_code_blob_put_whose_answer_was_lost_is_sent_again_over_its_own_blob(
+    hub: MLOpsClient, aml: FakeAzureML, code: Path
+) -> None:
+    # The blob was written, the answer lost: the storage SDK's resend must not stop at 409 BlobAlreadyExists.
+    aml.service.inject(Fault("PUT", r"/blob/code-.*/train\.py$", drop=True, after_handler=True))
+
+    run = hub.training.begin_train(_job(code), idempotency_key="blob-reset-after").result()
+
+    assert run.status is Status.SUCCEEDED
+    puts = [r for r in aml.service.requests_to("PUT", r"/blob/code-") if r.path.endswith("/train.py")]
+    assert len(puts) >= 2
+    assert all(r.headers.get("if-none-match") != "*" for r in puts)
+    assert [b for path, b in aml.blobs.items() if path.endswith("/train.py")] == [b"print('training')\n"]

@@ -112,8 +112,16 @@ def _install_storage_hook() -> None:
 
         class ContainerClient(base_container):  # type: ignore[misc,valid-type]
             def __init__(self, account_url: str, container_name: str, credential: Any = None, **kwargs: Any) -> None:
+                self._mlops_managed = _STORAGE_KWARGS.get() is not None
                 merged = {**(_STORAGE_KWARGS.get() or {}), **kwargs}
                 super().__init__(account_url, container_name, credential=credential, **merged)
+
+            def upload_blob(self, name: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+                # A retried PUT whose first answer was lost finds its own blob: without overwrite it would get
+                # 409 BlobAlreadyExists. Code assets are content-addressed, so overwriting writes the same bytes.
+                if getattr(self, "_mlops_managed", False):
+                    kwargs["overwrite"] = True
+                return super().upload_blob(name, data, *args, **kwargs)
 
         helper.BlobServiceClient, helper.ContainerClient = BlobServiceClient, ContainerClient
         _raise_failed_uploads(helper)
