@@ -47,6 +47,17 @@ def test_storage_hook_names_exist_and_still_take_url_and_credential_only() -> No
     assert "ContainerClient.from_container_url(account_url)" in source
 
 
+def test_failed_upload_hook_names_exist_and_the_wait_still_counts_files() -> None:
+    import azure.ai.ml._artifacts._blob_storage_helper as helper
+    import azure.ai.ml._utils._asset_utils as asset_utils
+
+    # The reason for the hook: the upload waits on a file count that a failed file never reaches, and
+    # upload_directory (looking upload_file up in its module) reads its workers' results only with progress bars.
+    assert "while self.uploaded_file_count < self.total_file_count" in inspect.getsource(helper.BlobStorageClient)
+    assert "storage_client.uploaded_file_count += 1" in inspect.getsource(asset_utils)
+    assert "ex.submit(\n                upload_file," in inspect.getsource(asset_utils.upload_directory)
+
+
 def test_storage_hook_applies_only_inside_the_context(azurite: Azurite, tmp_path: Path) -> None:
     import azure.ai.ml._artifacts._blob_storage_helper as helper
 

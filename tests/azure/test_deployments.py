@@ -367,6 +367,67 @@ def test_endpoint_creation_and_scoring_survive_transient_failures(
     assert len(endpoints.service.requests_to("POST", r"/score/fresh$")) == scoring_before + 3
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [Fault("GET", r"/operations/", status=429, headers={"Retry-After": "2"}), Fault("GET", r"/operations/", drop=True)],
+    ids=["throttled", "reset"],
+)
+def test_failed_status_request_of_the_endpoint_creation_does_not_fail_it(
+    deployments: Any, endpoints: FakeOnlineEndpoints, fault: Fault
+) -> None:
+    # azure-core's poller, without transport retries, fails on the status request and would re-raise it on
+    # every look: the SDK drops it and reads the endpoint's provisioning state instead.
+    endpoints.service.inject(fault)
+    created = deployments.begin_create_endpoint("busy").result()
+    assert created.name == "busy"
+    assert endpoints.endpoints["busy"]["properties"]["provisioningState"] == "Succeeded"
+    assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/busy$")) == 1
+    assert len(endpoints.service.requests_to("GET", r"/operations/")) == 1  # the failed one; then GETs
+    assert len(endpoints.service.requests_to("GET", r"/onlineEndpoints/busy$")) >= 2
+
+
+def test_failed_status_request_of_the_deployment_creation_does_not_fail_it(
+    deployments: Any, endpoints: FakeOnlineEndpoints
+) -> None:
+    deployments.begin_create_endpoint("steady").result()
+    endpoints.service.inject(Fault("GET", r"/operations/", status=429, headers={"Retry-After": "2"}))
+
+    result = deployments.begin_deploy(version(1), endpoint="steady", deployment="blue", strategy=Replace()).result()
+
+    assert result.succeeded
+    assert endpoints.deployments["steady"]["blue"]["properties"]["provisioningState"] == "Succeeded"
+    assert len(endpoints.service.requests_to("PUT", r"/onlineEndpoints/steady/deployments/blue$")) == 1
+    assert endpoints.endpoints["steady"]["properties"]["traffic"] == {"blue": 100}
+
+
+def test_a_lost_smoke_test_latency_sample_is_sent_again_not_a_failed_rollout(
+    deployments: Any, endpoints: FakeOnlineEndpoints
+) -> None:
+    deployments.begin_deploy(version(1), endpoint="flaky", deployment="blue", strategy=Replace()).result()
+    scored: list[int] = []
+
+    def score_then_fail_the_next(request: Any, match: Any) -> Any:
+        # The deployment answers the smoke test's first request; the next one (a latency sample) is throttled.
+        if not scored:
+            endpoints.service.inject(Fault("POST", r"/score/flaky$", status=503))
+        scored.append(1)
+        return endpoints._score(request, match)
+
+    endpoints.service.route("POST", r"/score/(?P<e>flaky)", score_then_fail_the_next)
+    endpoints.service._routes.insert(0, endpoints.service._routes.pop())  # ahead of the fake's own route
+
+    result = deployments.begin_deploy(
+        version(2), endpoint="flaky", deployment="green", strategy=BlueGreen(steps=[100], smoke_test=smoke_for(2))
+    ).result()
+
+    assert result.succeeded
+    assert not result.rolled_back
+    assert endpoints.endpoints["flaky"]["properties"]["traffic"] == {"green": 100}
+    # first answer + the throttled sample + its resend + the third sample, for the one step's smoke test
+    assert len(endpoints.service.requests_to("POST", r"/score/flaky$")) >= 4
+    assert "green" in endpoints.deployments["flaky"]
+
+
 def test_busy_endpoint_409_on_deleting_a_rolled_back_deployment_is_waited_out(
     deployments: Any, endpoints: FakeOnlineEndpoints, clock: FakeClock
 ) -> None:

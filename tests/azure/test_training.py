@@ -14,6 +14,7 @@ from mlops_sdk.core.operation import ProgressEvent
 from mlops_sdk.core.status import Status
 from tests.azure._azureml_fixtures import aml_fixture, hub_fixture  # noqa: F401 - fixtures
 from tests.fakes.azureml import FakeAzureML, JobPlan
+from tests.fakes.server import Fault
 
 pytestmark = pytest.mark.azure
 
@@ -202,3 +203,54 @@ def test_environment_is_required_on_azure(hub: MLOpsClient, aml: FakeAzureML, co
     with pytest.raises(ConfigurationError, match="need an environment"):
         hub.training.begin_train(_job(code, environment=None))
     assert aml.service.requests == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", r"/codes/[^/]+/versions$"), ("POST", r"/startPendingUpload$")],
+    ids=["code-asset-lookup", "start-pending-upload"],
+)
+def test_connection_reset_inside_the_code_upload_retries_the_create(
+    hub: MLOpsClient, aml: FakeAzureML, code: Path, method: str, path: str
+) -> None:
+    # The answer is lost after the service acted: azure-core raises ServiceResponseError without a cause,
+    # azure-ai-ml wraps it in AssetException; the whole (idempotent by name) create must be retried.
+    aml.service.inject(Fault(method, path, drop=True, after_handler=True))
+
+    run = hub.training.begin_train(_job(code), idempotency_key="reset-in-upload").result()
+
+    assert run.status is Status.SUCCEEDED
+    assert len(aml.service.requests_to(method, path)) == 2
+    [put] = _job_puts(aml)
+    assert put.json["properties"]["codeId"].startswith(aml.ws + "/codes/")
+
+
+def test_failed_code_blob_put_redoes_the_upload_without_the_storage_sdks_own_backoff(
+    hub: MLOpsClient, aml: FakeAzureML, code: Path
+) -> None:
+    # The storage SDK's default policy would wait 15 s+ per retry; here it retries a blob 3 times quickly, then
+    # the failed upload fails the create (it used to hang) and the SDK's policy (fake clock) redoes it all.
+    aml.service.inject(Fault("PUT", r"/blob/code-.*/train\.py$", status=503, times=4))
+
+    run = hub.training.begin_train(_job(code), idempotency_key="blob-503").result()
+
+    assert run.status is Status.SUCCEEDED
+    assert len(aml.service.requests_to("POST", r"/startPendingUpload$")) == 2
+    assert [r.path for r in aml.service.requests_to("PUT", r"/blob/code-") if r.path.endswith("/train.py")]
+    [put] = _job_puts(aml)
+    assert put.json["properties"]["codeId"].startswith(aml.ws + "/codes/")
+
+
+def test_code_blob_put_whose_answer_was_lost_is_sent_again_over_its_own_blob(
+    hub: MLOpsClient, aml: FakeAzureML, code: Path
+) -> None:
+    # The blob was written, the answer lost: the storage SDK's resend must not stop at 409 BlobAlreadyExists.
+    aml.service.inject(Fault("PUT", r"/blob/code-.*/train\.py$", drop=True, after_handler=True))
+
+    run = hub.training.begin_train(_job(code), idempotency_key="blob-reset-after").result()
+
+    assert run.status is Status.SUCCEEDED
+    puts = [r for r in aml.service.requests_to("PUT", r"/blob/code-") if r.path.endswith("/train.py")]
+    assert len(puts) >= 2
+    assert all(r.headers.get("if-none-match") != "*" for r in puts)
+    assert [b for path, b in aml.blobs.items() if path.endswith("/train.py")] == [b"print('training')\n"]

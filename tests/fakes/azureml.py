@@ -345,6 +345,12 @@ class FakeAzureML:
     def _put_blob(self, request: Request, match: re.Match[str]) -> Response:
         if request.query.get("comp"):  # set metadata / properties on an uploaded blob
             return Response(200, None, {"ETag": '"0x2"', "Last-Modified": "Thu, 01 Jan 2026 00:00:00 GMT"})
+        if request.headers.get("if-none-match") == "*" and match["path"] in self.blobs:  # as Azure Storage does
+            return Response(
+                409,
+                {"error": {"code": "BlobAlreadyExists", "message": "The specified blob already exists."}},
+                {"x-ms-error-code": "BlobAlreadyExists"},
+            )
         self.blobs[match["path"]] = request.body
         return Response(
             201,

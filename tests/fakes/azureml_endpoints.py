@@ -106,6 +106,17 @@ class FakeOnlineEndpoints:
             resource["properties"]["provisioningState"] = "Succeeded"
         return "Succeeded"
 
+    def _advance(self, resource: dict[str, Any]) -> None:
+        """A GET of a resource being created also moves its provisioning on, as on the real service.
+
+        Azure ML provisions whether or not anyone polls the operation URL; a client that lost its poller
+        (a failed status request) and reads the resource instead must still see it finish.
+        """
+        with self._lock:
+            for op in self.operations.values():
+                if op["resource"] is resource and op["kind"] in ("endpoint", "deployment") and op["polls"] < 2:
+                    self._finish(op)
+
     def _async_headers(self, op: str) -> dict[str, str]:
         return {"Azure-AsyncOperation": f"{self.service.url}/operations/{op}", **self.create_headers}
 
@@ -147,6 +158,7 @@ class FakeOnlineEndpoints:
         name = match["e"]
         if name not in self.endpoints:
             return Response(404, {"error": {"code": "UserError", "message": f"Endpoint {name} not found."}})
+        self._advance(self.endpoints[name])
         return Response(200, copy.deepcopy(self.endpoints[name]))
 
     def _put_endpoint(self, request: Request, match: re.Match[str]) -> Response:
@@ -227,6 +239,7 @@ class FakeOnlineEndpoints:
         item = self.deployments.get(match["e"], {}).get(match["d"])
         if item is None:
             return Response(404, {"error": {"code": "UserError", "message": f"Deployment {match['d']} not found."}})
+        self._advance(item)
         return Response(200, self._public(copy.deepcopy(item)))
 
     def _put_deployment(self, request: Request, match: re.Match[str]) -> Response:

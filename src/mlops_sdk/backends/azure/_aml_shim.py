@@ -112,11 +112,58 @@ def _install_storage_hook() -> None:
 
         class ContainerClient(base_container):  # type: ignore[misc,valid-type]
             def __init__(self, account_url: str, container_name: str, credential: Any = None, **kwargs: Any) -> None:
+                self._mlops_managed = _STORAGE_KWARGS.get() is not None
                 merged = {**(_STORAGE_KWARGS.get() or {}), **kwargs}
                 super().__init__(account_url, container_name, credential=credential, **merged)
 
+            def upload_blob(self, name: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+                # A retried PUT whose first answer was lost finds its own blob: without overwrite it would get
+                # 409 BlobAlreadyExists. Code assets are content-addressed, so overwriting writes the same bytes.
+                if getattr(self, "_mlops_managed", False):
+                    kwargs["overwrite"] = True
+                return super().upload_blob(name, data, *args, **kwargs)
+
         helper.BlobServiceClient, helper.ContainerClient = BlobServiceClient, ContainerClient
+        _raise_failed_uploads(helper)
         _installed = True
+
+
+_UPLOAD_ERROR = "_mlops_upload_error"
+
+
+def _raise_failed_uploads(helper: Any) -> None:
+    """Make a failed file of a directory upload fail the upload instead of hanging it forever.
+
+    With ``show_progress=False`` azure-ai-ml's ``upload_directory`` never reads its workers' results, and
+    ``BlobStorageClient.upload`` then waits ``while uploaded_file_count < total_file_count`` - forever,
+    since a failed file is never counted. The worker's error is kept on the storage client and raised by
+    that count, so the upload fails (without its completion marker) and the caller may retry it.
+    """
+    import azure.ai.ml._utils._asset_utils as asset_utils
+
+    utils: Any = asset_utils
+    upload_file = utils.upload_file
+
+    def upload_file_recording_failures(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return upload_file(*args, **kwargs)
+        except BaseException as error:
+            storage_client = kwargs.get("storage_client", args[0] if args else None)
+            if storage_client is not None and getattr(storage_client, _UPLOAD_ERROR, None) is None:
+                setattr(storage_client, _UPLOAD_ERROR, error)
+            raise
+
+    def get_count(self: Any) -> int:
+        error = self.__dict__.get(_UPLOAD_ERROR)
+        if error is not None:
+            raise error
+        return int(self.__dict__.get("_mlops_uploaded", 0))
+
+    def set_count(self: Any, value: int) -> None:
+        self.__dict__["_mlops_uploaded"] = value
+
+    utils.upload_file = upload_file_recording_failures
+    helper.BlobStorageClient.uploaded_file_count = property(get_count, set_count)
 
 
 class _ToDebugLog(logging.Filter):

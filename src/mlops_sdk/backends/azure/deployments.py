@@ -61,6 +61,16 @@ _META = "mlops.deployment"
 DEFAULT_INSTANCE_TYPE = "Standard_DS3_v2"
 
 
+def _drop_failed_poller(what: str, error: MlopsError) -> None:
+    """Log why a creation's poller is dropped: the look at the resource's provisioning state replaces it.
+
+    azure-core's LRO poller runs without transport retries (the MLClient has ``retry_total=0``) and,
+    once one status request failed (throttled, reset), re-raises that error on every look; the
+    provisioning itself goes on, so a transient failure there must not fail the operation.
+    """
+    _log.info("creating %s: a status request failed (%s); reading its provisioning state instead", what, error)
+
+
 def _compact(entry: HistoryEntry) -> str:
     """A history entry as compact JSON within Azure's 256-character tag value limit."""
     data: dict[str, Any] = {
@@ -236,12 +246,18 @@ class AzurePlatform:
         """From the creation poller in this process, else from the endpoint's provisioning state."""
         poller = self._pollers.get((endpoint, ""))
         if poller is not None:
-            with quiet_azure(), azure_errors(f"creating online endpoint {endpoint!r}"):
-                poller.wait(timeout=1.0)
-                if not poller.done():
-                    return Status.RUNNING, "Creating"
+            try:
+                with quiet_azure(), azure_errors(f"creating online endpoint {endpoint!r}"):
+                    poller.wait(timeout=1.0)
+                    if not poller.done():
+                        return Status.RUNNING, "Creating"
+                    self._pollers.pop((endpoint, ""), None)
+                    poller.result()
+            except MlopsError as error:
                 self._pollers.pop((endpoint, ""), None)
-                poller.result()
+                if not is_retryable(error):
+                    raise
+                _drop_failed_poller(f"endpoint {endpoint!r}", error)
         state = _state(self.get_endpoint(endpoint).provisioning_state)
         return status_from_aml(state), state
 
@@ -305,12 +321,18 @@ class AzurePlatform:
                     poller.result()
             except MlopsError as error:  # the deployment failed: a state, with the service's reason
                 self._pollers.pop((endpoint, deployment), None)
-                if is_retryable(error) or error.status_code in (401, 403, 409):
-                    raise  # transient, or a refusal whose class (and code, request id) the caller must see
-                return Status.FAILED, error.message
+                if error.status_code in (401, 403, 409):
+                    raise  # a refusal whose class (and code, request id) the caller must see
+                if not is_retryable(error):
+                    return Status.FAILED, error.message
+                _drop_failed_poller(f"deployment {deployment!r}", error)
             self._pollers.pop((endpoint, deployment), None)
-        with quiet_azure(), azure_errors(f"reading deployment {deployment!r}"):
-            entity = self.ml.online_deployments.get(deployment, endpoint_name=endpoint)
+
+        def get() -> Any:
+            with quiet_azure(), azure_errors(f"reading deployment {deployment!r}"):
+                return self.ml.online_deployments.get(deployment, endpoint_name=endpoint)
+
+        entity = self._backend.retry_policy.call(get)
         state = _state(entity.provisioning_state)
         return status_from_aml(state), state
 

@@ -108,7 +108,9 @@ def _transport_cause(error: BaseException) -> BaseException | None:
     cause = error.__cause__ or error.__context__
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, (core.ServiceRequestError, ConnectionError, TimeoutError)) or _is_transport_error(cause):
+        # ServiceResponseError: the connection dropped after sending (azure-core raises it without a cause).
+        transport = (core.ServiceRequestError, core.ServiceResponseError, ConnectionError, TimeoutError)
+        if isinstance(cause, transport) or _is_transport_error(cause):
             return cause
         cause = cause.__cause__ or cause.__context__
     return None
@@ -167,8 +169,13 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
         )
     inner = _transport_cause(error)
     if inner is not None:  # e.g. azure-ai-ml's AssetException around a failed blob upload
+        failed = (
+            "the connection failed"
+            if isinstance(inner, core.ServiceResponseError)
+            else "the request did not reach the service"
+        )
         return ServiceRequestError(
-            f"{what}: the request did not reach the service; {network_fix(inner)} ({type(error).__name__}: {error})",
+            f"{what}: {failed}; {network_fix(inner)} ({type(error).__name__}: {error})",
             backend="azure",
             operation_id=operation_id,
         )

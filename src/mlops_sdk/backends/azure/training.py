@@ -63,6 +63,15 @@ def job_name_for_key(key: str) -> str:
     return f"mlops-{slug}-{digest}"
 
 
+_UPLOAD_RETRY = {"retry_total": 3, "initial_backoff": 0.2, "increment_base": 1.2, "random_jitter_range": 0.2}
+"""The storage SDK's retry for each code blob: 3 retries ~1.4-2 s apart (its default waits 15 s and more).
+
+Re-uploading a whole code folder because one of its blobs failed once would rarely get through a flaky
+connection (every blob must succeed in the same attempt); a failed upload fails the create, which the
+SDK's policy retries (idempotent by job name: the code asset is content-addressed).
+"""
+
+
 @contextlib.contextmanager
 def aml_errors(what: str, *, operation_id: str | None = None) -> Iterator[None]:
     """Like ``azure_errors``, and azure-ai-ml's validation errors become :class:`ConfigurationError`."""
@@ -127,10 +136,10 @@ class AzureTrainingService:
                     return  # the earlier attempt did create it; its answer was lost
                 first = False
                 # The code upload's blob clients are built inside azure-ai-ml: the shim hands them our settings
-                # (and no storage retries of their own: this whole create is retried by our policy).
+                # and a short storage retry per blob; past it, this whole create is retried by our policy.
                 with (
                     aml_errors(f"creating Azure ML job {name}", operation_id=name),
-                    storage_settings({**self._backend.http.core_kwargs(), "retry_total": 0}),
+                    storage_settings({**self._backend.http.core_kwargs(), **_UPLOAD_RETRY}),
                 ):
                     self.ml.jobs.create_or_update(entity)
 

@@ -63,6 +63,8 @@ __all__ = [
 DEPLOY_KIND = "deployments.deploy"
 ROLLBACK_KIND = "deployments.rollback"
 _NOT_READY = {0, 404, 408, 429, 502, 503, 504}
+_SAMPLE_TRIES = 3
+"""Sends of one smoke-test latency sample whose answer was transient."""
 _REFUSALS = {401, 403, 409}
 """Statuses a rollout fails with as the service's own error class (not ``OperationFailedError``)."""
 _STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
@@ -750,7 +752,7 @@ class RolloutDriver:
             )
         latencies = [answer.elapsed]
         for _ in range(test.samples - 1):
-            extra = platform.score(endpoint, name, test.payload)
+            extra = self._sample(test)
             if extra.status != 200:
                 return SmokeResult(
                     passed=False,
@@ -775,6 +777,19 @@ class RolloutDriver:
             attempts=attempts,
             output=_truncate(answer.body),
         )
+
+    def _sample(self, test: SmokeTest) -> ScoreAnswer:
+        """One latency sample; a transient answer (throttled, reset, 503) is sent again, a few times.
+
+        The deployment already answered: a lost sample says nothing about it, and must not fail the rollout.
+        """
+        platform, s = self._platform, self._state
+        for attempt in range(_SAMPLE_TRIES):
+            answer = platform.score(s["endpoint"], s["deployment"], test.payload)
+            if answer.status not in _NOT_READY or attempt == _SAMPLE_TRIES - 1:
+                return answer
+            platform.clock.sleep(min(test.retry_interval, 1.0))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- endings -----------------------------------------------------------------------------------------
 
