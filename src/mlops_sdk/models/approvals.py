@@ -537,6 +537,28 @@ class ApprovalRequest(BaseModel):
         """True while votes can still change the outcome."""
         return self.status is ApprovalStatus.PENDING
 
+    def decision_at(self, now: datetime) -> ApprovalDecision | None:
+        """The policy's decision on this pending request's votes at ``now``; ``None`` while undecided."""
+        tally = self.policy.evaluate(self.votes, requester=self.requester, requested_at=self.created_at, now=now)
+        if tally.status == "pending":
+            return None
+        return ApprovalDecision(
+            request_id=self.id,
+            model_name=self.model_name,
+            model_version=self.model_version,
+            status=tally.status,
+            approvers=tally.approvers,
+            rejected_by=tally.rejected_by,
+            votes=self.votes,
+            ignored=tally.ignored,
+            reason=tally.reason,
+            requester=self.requester,
+            requested_at=self.created_at,
+            decided_at=now,
+            policy=self.policy,
+            report_digest=self.report.digest if self.report else None,
+        )
+
 
 class AuditVerification(BaseModel):
     """Result of checking the approval audit trail.

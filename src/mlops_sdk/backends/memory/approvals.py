@@ -240,28 +240,9 @@ class MemoryApprovalService:
         request = self._request(request_id)
         if not request.is_pending:
             return request
-        now = self._backend.clock.now()
-        tally = request.policy.evaluate(
-            request.votes, requester=request.requester, requested_at=request.created_at, now=now
-        )
-        if tally.status == "pending":
+        decision = request.decision_at(self._backend.clock.now())
+        if decision is None:
             return request
-        decision = ApprovalDecision(
-            request_id=request.id,
-            model_name=request.model_name,
-            model_version=request.model_version,
-            status=tally.status,
-            approvers=tally.approvers,
-            rejected_by=tally.rejected_by,
-            votes=request.votes,
-            ignored=tally.ignored,
-            reason=tally.reason,
-            requester=request.requester,
-            requested_at=request.created_at,
-            decided_at=now,
-            policy=request.policy,
-            report_digest=request.report.digest if request.report else None,
-        )
         self._decide(request_id, decision, actor="policy")
         return self._state.requests[request_id]
 
