@@ -41,6 +41,8 @@ _log = get_logger(__name__)
 _children: dict[int, subprocess.Popen[bytes]] = {}
 DEFAULT_MAX_BODY = 16 * 2**20
 OWNER_FILE = "owner.json"
+# A live server slow to answer /ping (a busy machine) gets a second, longer chance before it counts as down.
+_PING_TIMEOUTS = (2.0, 15.0)
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,16 @@ class EndpointServer:
         info = self.info()
         if info is None or not _pid_alive(info.pid):
             return None
-        try:
-            answer = self._request(info, "GET", "/ping", timeout=2.0)
-        except ServiceRequestError:
+        answer = None
+        for timeout in _PING_TIMEOUTS:
+            try:
+                answer = self._request(info, "GET", "/ping", timeout=timeout)
+                break
+            except ServiceRequestError as error:
+                # Refused or reset: nothing listens. A timeout from a live process: a loaded machine, ask again.
+                if not isinstance(error.__cause__, TimeoutError) or not _pid_alive(info.pid):
+                    return None
+        if answer is None:
             return None
         if answer.status == 200 and answer.headers.get("x-mlops-endpoint") == self.name:
             return info
