@@ -5,7 +5,7 @@ Routes: ``GET /invite/{token}`` trades a link for a session cookie and redirects
 casts the session's one vote through :class:`~mlops_sdk.clients.approvals.ApprovalClient` (the
 same policy, refusals and audit log as ``mlops approvals approve``), as the identity the link was
 issued to. Every answer carries a strict Content-Security-Policy (no script at all), refuses
-framing and caching, and sends no referrer (a link's token must not leak).
+framing and caching, and sends a referrer only to itself (a link's token must not leak).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ SECURITY_HEADERS = {
     ),
     "x-frame-options": "DENY",
     "cache-control": "no-store",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # no-referrer would make Chromium send "Origin: null" on our own form
     "x-content-type-options": "nosniff",
     "cross-origin-opener-policy": "same-origin",
 }

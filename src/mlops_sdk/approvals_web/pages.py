@@ -41,6 +41,7 @@ form.vote textarea{width:100%;min-height:70px;font:inherit;box-sizing:border-box
 form.vote button{font-size:15px;padding:6px 18px;margin:8px 8px 0 0;border-radius:4px;border:1px solid #888}
 button.approve{background:#2a9d8f;color:#fff}button.reject{background:#d1495b;color:#fff}
 .muted{color:#666;font-size:12px}code{font-size:12px}
+#lineage{table-layout:fixed}#lineage td,#audit td{overflow-wrap:anywhere}
 """
 
 
@@ -54,6 +55,8 @@ class RequestView:
     report_html: str | None
     report_missing: str | None
     model_lineage: Lineage | None
+    report_lineage: Lineage | None
+    data_versions: dict[str, str]
     audit: Sequence[AuditEntry]
 
 
@@ -184,8 +187,12 @@ _LINEAGE = (
 )
 
 
-def _lineage(request: ApprovalRequest, model: Lineage | None, report_versions: dict[str, str]) -> str:
-    sources = [("model (training)", model), ("approval request", request.lineage)]
+def _lineage(view: RequestView) -> str:
+    sources = [
+        ("model (registry)", view.model_lineage),
+        ("validation", view.report_lineage),
+        ("approval request", view.request.lineage),
+    ]
     columns = [(label, lineage.model_dump()) for label, lineage in sources if lineage is not None]
     head = "".join(f"<th>{escape(label)}</th>" for label, _ in columns)
     rows = []
@@ -197,7 +204,7 @@ def _lineage(request: ApprovalRequest, model: Lineage | None, report_versions: d
     versions: dict[str, str] = {}
     for _, data in columns:
         versions.update(data.get("data_versions") or {})
-    versions.update(report_versions)
+    versions.update(view.data_versions)
     data_rows = "".join(
         f"<tr><th>data: {_text(name)}</th><td colspan='{len(columns)}'><code>{_text(version)}</code></td></tr>"
         for name, version in sorted(versions.items())
@@ -295,7 +302,7 @@ def request_page(
         + _vote_form(view, session, csrf, error)
         + _policy(view)
         + _rollout(request.rollout)
-        + _lineage(request, view.model_lineage, {})
+        + _lineage(view)
         + "<h2>Validation report</h2>"
         + report
         + _audit(view.audit)

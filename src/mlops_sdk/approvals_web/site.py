@@ -65,10 +65,12 @@ class ReviewSite:
             request.votes, requester=request.requester, requested_at=request.created_at, now=now
         )
         report_html = missing = None
+        report_lineage, data_versions = None, {}
         if request.report is not None:
             try:
                 report = self.client.validation.get_report(request.report.digest)
                 report_html = to_html(report, fragment=True)
+                report_lineage, data_versions = report.lineage, dict(report.data_versions)
             except MlopsError:
                 missing = (
                     f"The validation report {request.report.digest} ({request.report.outcome}) is not recorded in "
@@ -81,4 +83,6 @@ class ReviewSite:
         except MlopsError:
             model_lineage = None  # not registered in this store: the request's own lineage still shows
         trail = self.service.audit_trail(request.id)
-        return RequestView(request, tally, now, report_html, missing, model_lineage, trail)
+        return RequestView(
+            request, tally, now, report_html, missing, model_lineage, report_lineage, data_versions, trail
+        )

@@ -159,7 +159,7 @@ def _quality_rows(check: CheckResult) -> list[tuple[str, float, bool]]:
     bars: list[tuple[str, float, bool]] = []
     min_rows = expected.get("min_rows")
     if isinstance(min_rows, int) and min_rows > 0:
-        bars.append((f"rows ({rows} of {min_rows} needed)", min(100.0, 100.0 * rows / min_rows), rows < min_rows))
+        bars.append((f"rows (min {min_rows})", min(100.0, 100.0 * rows / min_rows), rows < min_rows))
     for rule, label, counts in (
         ("not_null", "not null", observed.get("nulls") or {}),
         ("ranges", "in range", observed.get("out_of_range") or {}),
