@@ -9,6 +9,7 @@ uvicorn on 127.0.0.1 in a thread, on the same client (and fake clock) as the tes
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import time
@@ -98,7 +99,7 @@ class Store:
 def build_store(folder: Path, *, reason: str = "weekly retrain: lower RMSE; bmi shifted with the new intake") -> Store:
     """Register, validate for real, and request approval twice (done once per test module)."""
     register_versions(folder)
-    with MLOpsClient(f"local://{folder}", show_progress=False) as client:
+    with _inside(folder), MLOpsClient(f"local://{folder}", show_progress=False) as client:
         client.models.set_alias("churn", "champion", "1")
         # What a training run in CI leaves on the version it registers (client.models.register does the same).
         trained = client.models.get("churn", "2")
@@ -124,7 +125,8 @@ def build_store(folder: Path, *, reason: str = "weekly retrain: lower RMSE; bmi 
                 DataQuality(schema={"age": "float"}, not_null=COLUMNS, ranges={"age": (-6, 6)}, min_rows=100),
             ],
         )
-        version = client.models.get("churn", "2")
+        # Who registered it (the requester, barred from approving): a data scientist, not this test's OS user.
+        version = client.models.get("churn", "2").model_copy(update={"created_by": "carol@contoso.com"})
         request = client.approvals.request(
             version, policy=POLICY, report=report, reason=reason, rollout=rollout(), idempotency_key=None
         )
@@ -134,6 +136,17 @@ def build_store(folder: Path, *, reason: str = "weekly retrain: lower RMSE; bmi 
             reason="threshold tweak",
         )
     return Store(folder, request, other, report.digest)
+
+
+@contextlib.contextmanager
+def _inside(folder: Path) -> Iterator[None]:
+    """Work from ``folder`` (outside any git checkout: lineage must not pick up the repository running the tests)."""
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 def copy_store(source: Path, target: Path) -> Path:

@@ -37,6 +37,8 @@ pytestmark = [
     ),
 ]
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Read at import: the autouse fixture of tests/conftest.py clears MLOPS_* variables before each test.
+TO_DOCS = os.environ.get("MLOPS_DOCS_SCREENSHOTS") == "1"
 # Colours of the report's plots (models/validation/render.py and svg.py).
 CANDIDATE, CHAMPION, BAD, GOOD = (0x3D, 0x5A, 0x80), (0x98, 0xA6, 0xB5), (0xD1, 0x49, 0x5B), (0x2A, 0x9D, 0x8F)
 
@@ -73,7 +75,7 @@ def context(browser: Any) -> Iterator[Any]:
 
 
 def _shots(tmp_path: Path) -> Path:
-    if os.environ.get("MLOPS_DOCS_SCREENSHOTS") == "1":
+    if TO_DOCS:
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         return DOCS_IMG
     return tmp_path

@@ -187,6 +187,10 @@ _LINEAGE = (
 )
 
 
+def _yes_no(value: Any) -> Any:
+    return ("yes" if value else "no") if isinstance(value, bool) else value
+
+
 def _lineage(view: RequestView) -> str:
     sources = [
         ("model (registry)", view.model_lineage),
@@ -200,7 +204,8 @@ def _lineage(view: RequestView) -> str:
         values = [data.get(name) for _, data in columns]
         if all(value in (None, "") for value in values):
             continue
-        rows.append(f"<tr><th>{escape(label)}</th>{''.join(f'<td>{_text(value)}</td>' for value in values)}</tr>")
+        cells = "".join(f"<td>{_text(_yes_no(value))}</td>" for value in values)
+        rows.append(f"<tr><th>{escape(label)}</th>{cells}</tr>")
     versions: dict[str, str] = {}
     for _, data in columns:
         versions.update(data.get("data_versions") or {})
