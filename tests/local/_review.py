@@ -168,14 +168,15 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(folder: Path, *, clock: FakeClock | None = None) -> Iterator[Served]:
-    """Run the review page of ``folder`` in a thread; stop it on exit."""
+def serve(folder: Path, *, clock: FakeClock | None = None, tls: tuple[Path, Path] | None = None) -> Iterator[Served]:
+    """Run the review page of ``folder`` in a thread (over HTTPS with ``tls=(cert, key)``); stop it on exit."""
     import uvicorn
 
     clock = clock or FakeClock(start=datetime.now(timezone.utc))
     client = MLOpsClient(f"local://{folder}", clock=clock, show_progress=False)
-    site = ReviewSite.open(client)
-    server = uvicorn.Server(uvicorn_config(create_app(site), check_binding("127.0.0.1", 0, None, None)))
+    binding = check_binding("127.0.0.1", 0, *(tls or (None, None)))
+    site = ReviewSite.open(client, tls=binding.tls)
+    server = uvicorn.Server(uvicorn_config(create_app(site), binding))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(400):  # bounded: the server starts in well under a second when the machine is idle
@@ -185,7 +186,7 @@ def serve(folder: Path, *, clock: FakeClock | None = None) -> Iterator[Served]:
     assert server.started, "the review page did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Served(client, site, clock, f"http://127.0.0.1:{port}")
+        yield Served(client, site, clock, f"{'https' if binding.tls else 'http'}://127.0.0.1:{port}")
     finally:
         server.should_exit = True
         thread.join(timeout=30)

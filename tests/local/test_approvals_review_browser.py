@@ -149,6 +149,8 @@ def test_approver_reviews_the_evidence_and_approves(
         assert refused.status == 403
         assert "already used" in second.inner_text("#refusal")
         second.close()
+        trail = served.site.service.audit_trail(store.request.id)
+        assert [e.data.get("why") for e in trail if e.event == "link_refused"] == ["used"]
 
         # The approver's list of pending requests.
         listing = context.new_page()

@@ -8,6 +8,7 @@ import re
 import stat
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -107,6 +108,24 @@ def test_link_session_and_one_vote_with_csrf(store: Store, caplog: pytest.LogCap
     assert invite.token not in _server_logs(caplog)
 
 
+def test_over_tls_the_cookie_is_secure_and_hsts_is_sent(store: Store, tls_ca: Any, tmp_path: Path) -> None:
+    cert, key, bundle = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    issued = tls_ca.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    tls_ca.cert_pem.write_to_path(str(bundle))
+    with serve(store.folder, tls=(cert, key)) as served, httpx.Client(base_url=served.url, verify=str(bundle)) as http:
+        assert served.url.startswith("https://127.0.0.1:")
+        invite = served.site.invites.issue(store.request, DANA, ttl=timedelta(hours=1), issued_by="lead")
+        opened = _open(http, invite.url(served.url))
+        assert opened.status_code == 303
+        assert "Secure" in opened.headers["set-cookie"]
+        assert opened.headers["strict-transport-security"] == "max-age=31536000"
+        page = http.get(opened.headers["location"])
+        assert page.status_code == 200
+        assert 'name="csrf"' in page.text
+
+
 def test_every_answer_carries_the_security_headers(store: Store) -> None:
     with serve(store.folder) as served, httpx.Client(base_url=served.url) as http:
         invite = served.site.invites.issue(store.request, DANA, ttl=timedelta(hours=1), issued_by="lead")
@@ -170,6 +189,9 @@ def test_self_approval_through_the_page_is_refused_as_on_the_cli(store: Store) -
         trail = served.site.service.audit_trail(store.other.id)
         assert trail[-1].event == "refused"
         assert trail[-1].data["vote"]["approver"]["name"] == ERIN
+        # The refused vote spent the link: rejecting instead needs a new one.
+        again = http.post(f"/requests/{store.other.id}/vote", data={**form, "decision": "reject"})
+        assert again.status_code == 409
 
 
 def test_no_secret_reaches_a_page(store: Store, caplog: pytest.LogCaptureFixture) -> None:
