@@ -254,3 +254,38 @@ def test_invite_command_prints_one_link_and_refuses_unlisted(store: Store, capsy
         parse_ttl("tomorrow")
     key = (store.folder / SECRET_FILE).read_text().strip()
     assert key not in out
+
+
+def test_the_serve_command_serves_the_store(store: Store) -> None:
+    """``mlops approvals serve`` in its own process: it answers on 127.0.0.1 and stops on SIGTERM."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "mlops_sdk.cli", "-t", f"local://{store.folder}", "approvals", "serve"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        answer = None
+        for _ in range(600):  # bounded: up to a minute on a busy machine
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.communicate()
+                time.sleep(0.1)
+        assert answer is not None
+        assert answer.text == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 401
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert f"review page on http://127.0.0.1:{port}" in out
+    assert f"--url http://127.0.0.1:{port}" in out
+    assert (store.folder / SECRET_FILE).read_text().strip() not in out + err
