@@ -175,6 +175,30 @@ def test_refused_links_say_why(store: Store) -> None:
         assert served.client.approvals.verify_audit().ok
 
 
+def test_an_approver_sees_only_the_requests_they_may_vote_on(store: Store) -> None:
+    with serve(store.folder) as served, httpx.Client(base_url=served.url) as http:
+        approvals = served.client.approvals
+        hidden = approvals.request(
+            "pricing@4",
+            policy={"approvers": ["zoe@contoso.com"], "require_validation_passed": False},
+            reason="not for dana",
+        )
+        invite = served.site.invites.issue(store.request, DANA, ttl=timedelta(hours=1), issued_by="lead")
+        _open(http, invite.url(served.url))
+        listing = http.get("/").text
+        assert "churn@2" in listing
+        assert "fraud@7" in listing  # dana is an approver there too (her link votes on churn@2 only)
+        assert "pricing@4" not in listing
+        assert "not for dana" not in listing
+        refused = http.get(f"/requests/{hidden.id}")
+        assert refused.status_code == 403
+        assert "not an approver of this request" in refused.text
+        other = http.get(f"/requests/{store.other.id}")
+        assert other.status_code == 200
+        assert "Your link lets you vote on" in other.text
+        assert 'name="csrf"' not in other.text
+
+
 def test_self_approval_through_the_page_is_refused_as_on_the_cli(store: Store) -> None:
     """``fraud@7`` was registered by erin: her approval is refused by the policy and audited."""
     with serve(store.folder) as served, httpx.Client(base_url=served.url) as http:
@@ -202,6 +226,7 @@ def test_no_secret_reaches_a_page(store: Store, caplog: pytest.LogCaptureFixture
         opened = _open(http, invite.url(served.url))
         session_key = opened.cookies["mlops_review"]
         pages = [http.get("/"), http.get(f"/requests/{store.request.id}"), http.get(f"/requests/{store.other.id}")]
+        assert 'href="/requests/' + store.request.id in pages[0].text
         pages.append(http.post(f"/requests/{store.request.id}/vote", data={"decision": "approve", "comment": "x"}))
     assert all(page.status_code in (200, 403) for page in pages)
     assert "retrain; vault token ***" in pages[1].text  # the canary in the reason is masked

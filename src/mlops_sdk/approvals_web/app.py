@@ -119,7 +119,8 @@ def create_app(site: ReviewSite) -> Starlette:
         if session is None:
             return _no_session()
         requests = await run_in_threadpool(site.client.approvals.list, "pending")
-        return _html(pages.list_page(requests, session))
+        mine = [item for item in requests if item.policy.is_listed(session.voter)]  # only what they may vote on
+        return _html(pages.list_page(mine, session))
 
     async def show(request: Request) -> Response:
         session = _session(site, request)
@@ -129,6 +130,9 @@ def create_app(site: ReviewSite) -> Starlette:
             view = await run_in_threadpool(site.view, request.path_params["request_id"])
         except ResourceNotFoundError:
             return _html(pages.error_page("No such request", "There is no such approval request.", session), 404)
+        if not view.request.policy.is_listed(session.voter):
+            message = f"{session.identity} is not an approver of this request: its page is for its approvers."
+            return _html(pages.error_page("Not your request", message, session), 403)
         notice = "Your vote was recorded." if request.query_params.get("voted") == "1" else None
         return _html(pages.request_page(view, session, site.invites.csrf_token(session), notice=notice))
 

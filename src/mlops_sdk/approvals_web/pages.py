@@ -93,7 +93,7 @@ def error_page(title: str, message: str, session: ReviewSession | None = None) -
 
 
 def list_page(requests: Sequence[ApprovalRequest], session: ReviewSession) -> str:
-    """The pending requests, newest first."""
+    """The pending requests the session's identity may vote on, newest first."""
     rows = "".join(
         f'<tr><td><a href="/requests/{quote(r.id)}">{_text(r.model_ref)}</a>'
         f"{' <b>(your link)</b>' if r.id == session.request_id else ''}</td>"
@@ -109,7 +109,7 @@ def list_page(requests: Sequence[ApprovalRequest], session: ReviewSession) -> st
         if requests
         else '<p class="note">No request is waiting for approval.</p>'
     )
-    return _page("Pending approvals", f"<h1>Pending approval requests</h1>{table}", session)
+    return _page("Pending approvals", f"<h1>Pending approval requests for you</h1>{table}", session)
 
 
 def _policy(view: RequestView) -> str:
