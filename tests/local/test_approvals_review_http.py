@@ -159,6 +159,7 @@ def test_refused_links_say_why(store: Store) -> None:
         unlisted = _open(http, f"{served.url}/invite/{sign_claims(secret, claims)}")
         assert unlisted.status_code == 403
         assert "mallory@contoso.com is not an approver the policy" in unlisted.text
+        assert "[backend=" not in unlisted.text  # the message for people, not the error's diagnostics
         # A link whose claims were edited (another identity) fails its signature.
         good = invites.issue(store.request, DANA, ttl=timedelta(minutes=10), issued_by="lead")
         payload, signature = good.token.rsplit(".", 1)
@@ -208,6 +209,7 @@ def test_self_approval_through_the_page_is_refused_as_on_the_cli(store: Store) -
         refused = http.post(f"/requests/{store.other.id}/vote", data=form)
         assert refused.status_code == 403
         assert f"{ERIN} requested this approval and may not approve it (forbid_self_approval)" in refused.text
+        assert "[backend=" not in refused.text
         request = served.client.approvals.get(store.other.id)
         assert (request.status.value, request.votes) == ("pending", ())
         trail = served.site.service.audit_trail(store.other.id)

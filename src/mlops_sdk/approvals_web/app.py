@@ -100,7 +100,7 @@ def create_app(site: ReviewSite) -> Starlette:
         try:
             session = await run_in_threadpool(site.invites.redeem, token, site.client.approvals.get)
         except PermissionDeniedError as error:
-            return _html(pages.error_page("This link cannot be used", str(error)), 403)
+            return _html(pages.error_page("This link cannot be used", error.message), 403)
         target = f"/requests/{quote(session.request_id)}"
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
@@ -199,11 +199,11 @@ def _cast(site: ReviewSite, session: ReviewSession, request_id: str, decision: s
     except (PermissionDeniedError, ConflictError) as error:
         # Refused by the policy (and audited by the service) or already decided: the link is spent.
         status = 403 if isinstance(error, PermissionDeniedError) else 409
-        return _html(pages.error_page("Your vote was refused", str(error), session), status)
+        return _html(pages.error_page("Your vote was refused", error.message, session), status)
     except BaseException as error:
         site.invites.release_vote(session)
         if isinstance(error, MlopsError):
             _log.warning("vote on %s failed: %s", request_id, redact(str(error)))
-            return _html(pages.error_page("Your vote could not be recorded", str(error), session), 503)
+            return _html(pages.error_page("Your vote could not be recorded", error.message, session), 503)
         raise
     return RedirectResponse(f"/requests/{quote(request_id)}?voted=1", status_code=303)
