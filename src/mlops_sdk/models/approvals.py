@@ -12,11 +12,12 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from enum import Enum
+from types import SimpleNamespace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlops_sdk.core.errors import ApprovalRejectedError
+from mlops_sdk.core.errors import ApprovalRejectedError, ConfigurationError
 from mlops_sdk.core.lineage import TAG_PREFIX, Lineage
 
 __all__ = [
@@ -396,6 +397,8 @@ def _smoke_summary(smoke: Any) -> str | None:
         return None
     if isinstance(smoke, str):
         return smoke
+    if isinstance(smoke, dict):
+        smoke = SimpleNamespace(**smoke)
     payload = getattr(smoke, "payload", None)
     keys = ", ".join(sorted(payload)) if isinstance(payload, dict) else "a list body"
     expects = []
@@ -409,7 +412,7 @@ def _smoke_summary(smoke: Any) -> str | None:
         expects.append(f"{smoke.dtype} values")
     if getattr(smoke, "latency_budget", None) is not None:
         expects.append(f"latency under {smoke.latency_budget:g} s")
-    samples = getattr(smoke, "samples", 1)
+    samples = getattr(smoke, "samples", 3)  # SmokeTest's default
     return f"{samples} request(s) with {keys} to the new deployment, expecting {', '.join(expects) or 'an answer'}"
 
 
@@ -457,7 +460,11 @@ class PlannedRollout(BaseModel):
         )
         kind = fields.get("kind")
         if not isinstance(kind, str) or not kind:
-            raise TypeError(f"strategy {strategy!r} has no kind; pass BlueGreen(...), Replace(...) or Shadow(...)")
+            raise ConfigurationError(
+                f"strategy {strategy!r} has no kind; pass the strategy you deploy with: BlueGreen(...), "
+                "Replace(...) or Shadow(...)",
+                details={"field": "strategy"},
+            )
         return cls(
             endpoint=endpoint,
             strategy=kind,
