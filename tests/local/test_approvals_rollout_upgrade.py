@@ -51,3 +51,25 @@ def test_requests_of_a_version_1_store_have_no_rollout_and_the_log_verifies(tmp_
         assert stored is not None
         assert (stored.endpoint, stored.strategy, stored.steps) == ("churn", "replace", ())
         assert client.verify_audit().ok
+
+
+def test_an_edited_rollout_is_caught_by_verify(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    with local_client(folder, FakeClock()) as client:
+        report = {"passed": True, "outcome": "promote", "digest": "sha256:edit"}
+        plan = {"endpoint": "churn", "strategy": "blue_green", "steps": [10, 100]}
+        request = client.request("churn@5", policy=ApprovalPolicy(approvers=("alice",)), report=report, rollout=plan)
+        assert client.verify_audit().ok
+    store = LocalStore(folder)
+    with store.transaction() as connection:  # someone widens the first step behind the approvers' backs
+        connection.execute(
+            "UPDATE approval_requests SET rollout = replace(rollout, '[10,100]', '[100]') WHERE id = ?", (request.id,)
+        )
+    store.close()
+    with local_client(folder, FakeClock()) as client:
+        rollout = client.get(request.id).rollout
+        assert rollout is not None
+        assert rollout.steps == (100,)
+        verification = client.verify_audit()
+        assert not verification.ok
+        assert f"request {request.id}: rollout differs from the audit log (edited)" in verification.problems
