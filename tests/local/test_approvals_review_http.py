@@ -200,6 +200,30 @@ def test_an_approver_sees_only_the_requests_they_may_vote_on(store: Store) -> No
         assert 'name="csrf"' not in other.text
 
 
+def test_a_rejection_decides_and_is_written_on_the_model_version(store: Store) -> None:
+    """The page's vote takes the client's whole path, registry tags included, as ``mlops approvals reject``."""
+    with serve(store.folder) as served, httpx.Client(base_url=served.url) as http:
+        invites = served.site.invites
+        late = invites.issue(store.request, DANA, ttl=timedelta(hours=1), issued_by="lead")
+        invite = invites.issue(store.request, ERIN, ttl=timedelta(hours=1), issued_by="lead")
+        page = http.get(_open(http, invite.url(served.url)).headers["location"])
+        form = {"decision": "reject", "comment": "drift on bmi is not explained", "csrf": _csrf(page.text)}
+        decided = http.get(http.post(f"/requests/{store.request.id}/vote", data=form).headers["location"])
+        assert '<span class="status rejected" id="status">rejected</span>' in decided.text
+        request = served.client.approvals.get(store.request.id)
+        assert request.decision is not None
+        assert (request.decision.status, request.decision.rejected_by) == ("rejected", (ERIN,))
+        tags = served.client.models.get("churn", "2").tags
+        assert tags["mlops.approval.status"] == "rejected"
+        assert tags["mlops.approval.rejected_by"] == ERIN
+        # A link issued before the decision no longer opens: nothing is left to decide.
+        with httpx.Client(base_url=served.url) as other:
+            refused = _open(other, late.url(served.url))
+        assert refused.status_code == 403
+        assert "is already rejected" in refused.text
+        assert served.client.approvals.verify_audit().ok
+
+
 def test_self_approval_through_the_page_is_refused_as_on_the_cli(store: Store) -> None:
     """``fraud@7`` was registered by erin: her approval is refused by the policy and audited."""
     with serve(store.folder) as served, httpx.Client(base_url=served.url) as http:
