@@ -111,6 +111,8 @@ def test_approver_reviews_the_evidence_and_approves(
         answer = page.goto(link)
         assert answer is not None
         assert answer.status == 200
+        assert "opens the review of churn@2 (requested by carol@contoso.com" in page.inner_text("#opening")
+        page.click("#open")  # following a link only shows it; the button uses it
         assert page.url == f"{served.url}/requests/{store.request.id}"  # the token left the address bar
         assert page.inner_text("h1").startswith("Approve churn@2?")
         assert "signed in as dana@contoso.com" in page.inner_text("header")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import ssl
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -39,8 +40,13 @@ def store(built: Store, tmp_path: Path) -> Store:
 
 
 def _open(http: httpx.Client, link: str) -> httpx.Response:
-    """Open an invite link (no redirect following: the test looks at the redirect and the cookie)."""
-    return http.get(link_path(link), follow_redirects=False)
+    """Follow an invite link and press its button; the refusal, else the redirect (with the cookie)."""
+    shown = http.get(link_path(link), follow_redirects=False)
+    if shown.status_code != 200:
+        return shown
+    assert 'id="open"' in shown.text
+    assert "set-cookie" not in shown.headers  # showing the link starts nothing
+    return http.post(link_path(link), follow_redirects=False)
 
 
 def _server_logs(caplog: pytest.LogCaptureFixture) -> str:
@@ -114,7 +120,8 @@ def test_over_tls_the_cookie_is_secure_and_hsts_is_sent(store: Store, tls_ca: An
     issued.cert_chain_pems[0].write_to_path(str(cert))
     issued.private_key_pem.write_to_path(str(key))
     tls_ca.cert_pem.write_to_path(str(bundle))
-    with serve(store.folder, tls=(cert, key)) as served, httpx.Client(base_url=served.url, verify=str(bundle)) as http:
+    trust = ssl.create_default_context(cafile=bundle)
+    with serve(store.folder, tls=(cert, key)) as served, httpx.Client(base_url=served.url, verify=trust) as http:
         assert served.url.startswith("https://127.0.0.1:")
         invite = served.site.invites.issue(store.request, DANA, ttl=timedelta(hours=1), issued_by="lead")
         opened = _open(http, invite.url(served.url))
@@ -124,6 +131,26 @@ def test_over_tls_the_cookie_is_secure_and_hsts_is_sent(store: Store, tls_ca: An
         page = http.get(opened.headers["location"])
         assert page.status_code == 200
         assert 'name="csrf"' in page.text
+
+
+def test_fetching_a_link_does_not_spend_it(store: Store) -> None:
+    """A chat previewer or mail scanner GETs the link first: the approver's click must still work."""
+    with serve(store.folder) as served, httpx.Client(base_url=served.url) as http:
+        invite = served.site.invites.issue(store.request, DANA, ttl=timedelta(hours=1), issued_by="lead")
+        for _ in range(3):
+            with httpx.Client(base_url=served.url) as previewer:
+                preview = previewer.get(link_path(invite.url(served.url)))
+            assert preview.status_code == 200
+            assert "This link opens the review of <b>churn@2</b>" in preview.text
+            assert "as <b>dana@contoso.com</b>" in preview.text
+            assert invite.token not in preview.text  # the form posts back to the page's own address
+        # Pressing the button from another site is refused, and spends nothing either.
+        path = link_path(invite.url(served.url))
+        assert http.post(path, headers={"origin": "https://evil.example"}).status_code == 403
+        opened = _open(http, invite.url(served.url))
+        assert opened.status_code == 303
+        events = [entry.event for entry in served.site.service.audit_trail(store.request.id)]
+        assert events == ["requested", "invited", "link_opened"]
 
 
 def test_every_answer_carries_the_security_headers(store: Store) -> None:

@@ -1,6 +1,7 @@
 """The starlette app of the review page.
 
-Routes: ``GET /invite/{token}`` trades a link for a session cookie and redirects to the request;
+Routes: ``GET /invite/{token}`` shows what a link opens, ``POST /invite/{token}`` (its button)
+trades the link for a session cookie and redirects to the request;
 ``GET /`` lists pending requests; ``GET /requests/{id}`` shows one; ``POST /requests/{id}/vote``
 casts the session's one vote through :class:`~mlops_sdk.clients.approvals.ApprovalClient` (the
 same policy, refusals and audit log as ``mlops approvals approve``), as the identity the link was
@@ -95,10 +96,24 @@ def _no_session() -> HTMLResponse:
 def create_app(site: ReviewSite) -> Starlette:
     """The review page on ``site``'s store."""
 
+    def foreign(request: Request) -> bool:
+        origin = request.headers.get("origin")
+        return origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+
     async def invite(request: Request) -> Response:
+        """GET shows what the link opens; POST (the button) uses it: a GET never spends a link."""
         token = request.path_params["token"]
+        lookup = site.client.approvals.get
+        if request.method == "GET":
+            try:
+                link = await run_in_threadpool(site.invites.check, token, lookup)
+            except PermissionDeniedError as error:
+                return _html(pages.error_page("This link cannot be used", error.message), 403)
+            return _html(pages.open_page(link))
+        if foreign(request):
+            return _html(pages.error_page("Refused", "The form was sent from another site."), 403)
         try:
-            session = await run_in_threadpool(site.invites.redeem, token, site.client.approvals.get)
+            session = await run_in_threadpool(site.invites.redeem, token, lookup)
         except PermissionDeniedError as error:
             return _html(pages.error_page("This link cannot be used", error.message), 403)
         target = f"/requests/{quote(session.request_id)}"
@@ -141,8 +156,7 @@ def create_app(site: ReviewSite) -> Starlette:
         if session is None:
             return _no_session()
         request_id = request.path_params["request_id"]
-        origin = request.headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        if foreign(request):
             return _html(pages.error_page("Refused", "The form was sent from another site.", session), 403)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             return _html(pages.error_page("Refused", "Send the form from the review page.", session), 415)
@@ -174,7 +188,7 @@ def create_app(site: ReviewSite) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", pending),
-            Route("/invite/{token}", invite),
+            Route("/invite/{token}", invite, methods=["GET", "POST"]),
             Route("/requests/{request_id}", show),
             Route("/requests/{request_id}/vote", vote, methods=["POST"]),
             Route("/review.css", stylesheet),

@@ -1,9 +1,11 @@
 """Invite links and review sessions: who may open the review page, for which request, until when.
 
 An invite is a signed, expiring, single-use link bound to one request and one identity the
-request's policy lists. Opening it (once) trades it for a review session: a random cookie whose
-hash is stored here, that expires with the link and allows ONE vote. The CSRF token of the vote
-form is an HMAC of that cookie, so a form only works in the browser that opened the link.
+request's policy lists. Following it only shows what it opens (so a link previewer or a mail
+scanner fetching it spends nothing); confirming it (a form post) trades it, once, for a review
+session: a random cookie whose hash is stored here, that expires with the link and allows ONE
+vote. The CSRF token of the vote form is an HMAC of that cookie, so a form only works in the
+browser that opened the link.
 
 Issuing a link, opening it and every refusal of a validly signed link are appended to the
 approvals' hash-chained audit log; the vote itself is recorded by the approvals service.
@@ -32,6 +34,7 @@ __all__ = [
     "MIGRATIONS",
     "Invite",
     "InviteStore",
+    "OpenableLink",
     "ReviewSession",
     "invite_identity",
     "parse_ttl",
@@ -139,6 +142,29 @@ class Invite:
 
 
 @dataclass(frozen=True)
+class OpenableLink:
+    """A link that can still be opened: for ``request``, as ``identity``, until ``expires_at``."""
+
+    invite_id: str
+    request: ApprovalRequest
+    identity: str
+    expires_at: datetime
+
+
+def _row_refusal(row: sqlite3.Row | None, request_id: str, to: str) -> tuple[str, str] | None:
+    """Why the stored invite cannot be opened (``message, reason``), or ``None``."""
+    if row is None or (row["request_id"], row["identity"]) != (request_id, to):
+        return "this link was not issued by this store (or was revoked)", "revoked"
+    if row["redeemed_at"] is not None:
+        return (
+            f"this link was already used at {row['redeemed_at'][:19]} UTC; a link opens once, "
+            "in one browser: ask for a new one",
+            "used",
+        )
+    return None
+
+
+@dataclass(frozen=True)
 class ReviewSession:
     """What an opened link grants: viewing, and one vote on ``request_id`` as ``identity``."""
 
@@ -225,8 +251,8 @@ class InviteStore:
             )
         return Invite(invite_id, request.id, identity.name, expires, sign_claims(self._secret, claims))
 
-    def redeem(self, token: str, lookup: Callable[[str], ApprovalRequest]) -> ReviewSession:
-        """Trade a link for a review session; a link works once, before it expires, for a listed identity.
+    def check(self, token: str, lookup: Callable[[str], ApprovalRequest]) -> OpenableLink:
+        """What a link offers, without using it: refused unless it can still be opened.
 
         Raises:
             PermissionDeniedError: the link is altered, expired, already used, revoked, for an
@@ -247,9 +273,8 @@ class InviteStore:
         ):
             raise _refused("this is not a valid review link", "invalid")
         invite_id, request_id, to = str(claims["i"]), str(claims["r"]), str(claims["to"])
-        now = self._clock.now()
         expires = datetime.fromtimestamp(int(claims["e"]), timezone.utc)
-        if now >= expires:
+        if self._clock.now() >= expires:
             raise self._refuse(
                 request_id,
                 invite_id,
@@ -274,34 +299,41 @@ class InviteStore:
             raise self._refuse(
                 request_id, invite_id, to, f"request {request_id} is already {request.status.value}", "decided"
             )
+        row = self._store.connection().execute("SELECT * FROM approval_invites WHERE id = ?", (invite_id,)).fetchone()
+        refusal = _row_refusal(row, request_id, to)
+        if refusal is not None:
+            raise self._refuse(request_id, invite_id, to, *refusal)
+        return OpenableLink(invite_id, request, to, expires)
+
+    def redeem(self, token: str, lookup: Callable[[str], ApprovalRequest]) -> ReviewSession:
+        """Trade a link for a review session; a link works once, before it expires, for a listed identity.
+
+        Raises:
+            PermissionDeniedError: as :meth:`check`; also when another browser used it a moment before.
+        """
+        link = self.check(token, lookup)
+        request_id, to = link.request.id, link.identity
         key = secrets.token_urlsafe(32)
-        refusal: tuple[str, str] | None = None
+        now = self._clock.now()
         with self._store.transaction() as connection:
-            row = connection.execute("SELECT * FROM approval_invites WHERE id = ?", (invite_id,)).fetchone()
-            if row is None or (row["request_id"], row["identity"]) != (request_id, to):
-                refusal = ("this link was not issued by this store (or was revoked)", "revoked")
-            elif row["redeemed_at"] is not None:
-                refusal = (
-                    f"this link was already used at {row['redeemed_at'][:19]} UTC; a link opens once, "
-                    "in one browser: ask for a new one",
-                    "used",
-                )
+            row = connection.execute("SELECT * FROM approval_invites WHERE id = ?", (link.invite_id,)).fetchone()
+            refusal = _row_refusal(row, request_id, to)  # again, inside the write lock: one winner
             if refusal is None:
                 connection.execute(
-                    "UPDATE approval_invites SET redeemed_at = ? WHERE id = ?", (now.isoformat(), invite_id)
+                    "UPDATE approval_invites SET redeemed_at = ? WHERE id = ?", (now.isoformat(), link.invite_id)
                 )
                 connection.execute(
                     "INSERT INTO approval_review_sessions (key_hash, invite_id, request_id, identity, expires_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (_hash(key), invite_id, request_id, to, expires.isoformat()),
+                    (_hash(key), link.invite_id, request_id, to, link.expires_at.isoformat()),
                 )
-                event, payload = "link_opened", {"invite": invite_id}
+                event, payload = "link_opened", {"invite": link.invite_id}
             else:
-                event, payload = "link_refused", {"invite": invite_id, "why": refusal[1]}
+                event, payload = "link_refused", {"invite": link.invite_id, "why": refusal[1]}
             audit.append(connection, at=now, request_id=request_id, event=event, actor=to, payload=payload)
         if refusal is not None:
             raise _refused(refusal[0], refusal[1], request_id)
-        return ReviewSession(key, invite_id, request_id, to, expires, None)
+        return ReviewSession(key, link.invite_id, request_id, to, link.expires_at, None)
 
     def _refuse(self, request_id: str, invite_id: str, to: str, message: str, reason: str) -> PermissionDeniedError:
         """Audit the refusal of a validly signed link (if its request exists), then return the error."""

@@ -17,12 +17,12 @@ from urllib.parse import quote
 from mlops_sdk.core.redaction import redact
 
 if TYPE_CHECKING:
-    from mlops_sdk.approvals_web.invites import ReviewSession
+    from mlops_sdk.approvals_web.invites import OpenableLink, ReviewSession
     from mlops_sdk.backends.local.approvals.audit import AuditEntry
     from mlops_sdk.core.lineage import Lineage
     from mlops_sdk.models.approvals import ApprovalRequest, PlannedRollout, Tally
 
-__all__ = ["CSS", "RequestView", "error_page", "list_page", "request_page"]
+__all__ = ["CSS", "RequestView", "error_page", "list_page", "open_page", "request_page"]
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;margin:0;background:#fafbfc}
@@ -90,6 +90,22 @@ def _page(title: str, body: str, session: ReviewSession | None) -> str:
 def error_page(title: str, message: str, session: ReviewSession | None = None) -> str:
     """A refusal: what happened and what to do."""
     return _page(title, f'<h1>{escape(title)}</h1><div class="note bad" id="refusal">{_text(message)}</div>', session)
+
+
+def open_page(link: OpenableLink) -> str:
+    """What a link opens, with the button that uses it (fetching a link never spends it)."""
+    request = link.request
+    body = (
+        f"<h1>Review {_text(request.model_ref)}</h1>"
+        f'<p class="note" id="opening">This link opens the review of <b>{_text(request.model_ref)}</b> '
+        f"(requested by {_text(request.requester)}: {_text(request.reason or 'no reason given')}) "
+        f"as <b>{_text(link.identity)}</b>. It opens once, in this browser, until {_when(link.expires_at)}.</p>"
+        # No action: the form posts back to the link's own address, so the page never repeats the token.
+        '<form class="vote" method="post"><button type="submit" class="approve" id="open">Open the review</button>'
+        '<p class="muted">Following the link only shows this page: a link preview or a mail scanner that fetches '
+        "it does not use it up.</p></form>"
+    )
+    return _page(f"Review {request.model_ref}", body, None)
 
 
 def list_page(requests: Sequence[ApprovalRequest], session: ReviewSession) -> str:
