@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         AuditVerification,
         AutoApproveRule,
         GateReport,
+        PlannedRollout,
     )
     from mlops_sdk.models.data_factory import (
         ActivityRun,
@@ -155,6 +156,7 @@ _EXPORTS: dict[str, str] = {
     "AuditVerification": "mlops_sdk.models.approvals",
     "AutoApproveRule": "mlops_sdk.models.approvals",
     "GateReport": "mlops_sdk.models.approvals",
+    "PlannedRollout": "mlops_sdk.models.approvals",
     "ActivityRun": "mlops_sdk.models.data_factory",
     "Copy": "mlops_sdk.models.data_factory",
     "DataOutput": "mlops_sdk.models.data_factory",
@@ -246,6 +248,7 @@ __all__ = [
     "PipelineClient",
     "PipelineParameter",
     "PipelineRun",
+    "PlannedRollout",
     "PollingOptions",
     "Probe",
     "ProgressEvent",

@@ -213,3 +213,26 @@ def test_checks_file_errors(tmp_path: Path, body: str, message: str) -> None:
     path.write_text(body, encoding="utf-8")
     with pytest.raises(ConfigurationError, match=message):
         load_checks(path)
+
+
+def test_html_plots_data_quality_per_rule_and_column() -> None:
+    quality = CheckResult(
+        name="data_quality",
+        passed=False,
+        kind="DataQuality",
+        observed={"rows": 200, "nulls": {"bmi": 50}, "schema": {"age": "expected float, got object"}},
+        expected={"min_rows": 100, "schema": {"age": "float"}, "not_null": ["age", "bmi"], "ranges": {"bp": [0, 300]}},
+        message="bmi has 50 missing value(s); age expected float, got object",
+    )
+    base = sample_report()
+    page = ValidationReport.build(
+        model=base.model, champion=base.champion, checks=[*base.checks, quality], backend="local"
+    ).to_html()
+    assert page.count("<svg") == 3  # intervals and drift of the sample (no metrics), plus data quality
+    assert "Data quality: data_quality" in page
+    assert 'class="bar" data-label="age not null"' in page
+    assert 'class="bar bad" data-label="bmi not null"' in page  # 75 % of rows
+    assert "bmi not null: % 75" in page
+    assert 'class="bar bad" data-label="age type"' in page
+    assert 'class="bar" data-label="bp in range"' in page
+    assert 'class="bar" data-label="rows (min 100)"' in page

@@ -1,7 +1,8 @@
-"""``mlops approvals list / show / approve / reject / verify``."""
+"""``mlops approvals list / show / approve / reject / verify / serve / invite``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -142,8 +143,75 @@ def verify() -> None:
     raise typer.Exit(EXIT_OK if result.ok else EXIT_ERROR)
 
 
+DEFAULT_PORT = 8765
+"""Port of ``mlops approvals serve`` unless ``--port`` says otherwise."""
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback needs --tls-cert/--tls-key.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = DEFAULT_PORT,
+    tls_cert: Annotated[Optional[Path], typer.Option(help="PEM certificate (chain) for HTTPS.")] = None,  # noqa: UP045
+    tls_key: Annotated[Optional[Path], typer.Option(help="PEM private key of the certificate.")] = None,  # noqa: UP045
+) -> None:
+    """Serve the review page of a local store (pending requests, evidence, Approve / Reject); Ctrl-C stops it."""
+    from mlops_sdk.approvals_web.server import check_binding
+
+    binding = check_binding(host, port, tls_cert, tls_key)
+    import uvicorn
+
+    from mlops_sdk.approvals_web.app import create_app
+    from mlops_sdk.approvals_web.server import uvicorn_config
+    from mlops_sdk.approvals_web.site import ReviewSite
+    from mlops_sdk.clients.hub import MLOpsClient
+
+    with MLOpsClient(state.target, profile=state.profile, config_file=state.config_file) as client:
+        site = ReviewSite.open(client, tls=binding.tls)
+        state.line(
+            f"review page on {binding.url} (store {client.target}); "
+            f"invite approvers with: mlops approvals invite REQUEST --to EMAIL --url {binding.url}"
+        )
+        uvicorn.Server(uvicorn_config(create_app(site), binding)).run()
+
+
+def invite(
+    request_id: Annotated[str, typer.Argument(help="The approval request id (or a unique prefix).")],
+    to: Annotated[str, typer.Option("--to", help="The approver (an identity the request's policy lists).")],
+    expires: Annotated[str, typer.Option(help="How long the link works: 30m, 24h, 7d (at most 30d).")] = "24h",
+    url: Annotated[str, typer.Option(help="Where the review page is served (mlops approvals serve prints it).")] = (
+        f"http://127.0.0.1:{DEFAULT_PORT}"
+    ),
+) -> None:
+    """Print a single-use, expiring review link for one approver (send it to them privately)."""
+    from mlops_sdk.approvals_web.invites import parse_ttl
+    from mlops_sdk.approvals_web.site import ReviewSite
+    from mlops_sdk.backends.local.approvals.identity import os_identity
+    from mlops_sdk.clients.hub import MLOpsClient
+
+    ttl = parse_ttl(expires)
+    with MLOpsClient(state.target, profile=state.profile, config_file=state.config_file) as client:
+        site = ReviewSite.open(client)
+        request = client.approvals.get(request_id)
+        issued = site.invites.issue(request, to, ttl=ttl, issued_by=os_identity().name)
+    link = issued.url(url)
+
+    def render(_: Any) -> None:
+        state.line(
+            f"review link for {issued.identity} on {request.model_ref}, valid once until "
+            f"{issued.expires_at:%Y-%m-%d %H:%M} UTC (send it privately):"
+        )
+        state.line(link)
+
+    state.emit(
+        {"request_id": issued.request_id, "to": issued.identity, "expires_at": issued.expires_at, "url": link}, render
+    )
+
+
 app.command("list")(list_)
 app.command("show")(show)
 app.command("approve")(approve)
 app.command("reject")(reject)
 app.command("verify")(verify)
+app.command("serve")(serve)
+app.command("invite")(invite)

@@ -29,6 +29,7 @@ from mlops_sdk.models.approvals import (
     ApprovalStatus,
     ApproverIdentity,
     AuditVerification,
+    PlannedRollout,
     ReportFacts,
 )
 from mlops_sdk.models.registry import ModelVersion
@@ -73,6 +74,21 @@ def _policy(policy: ApprovalPolicy | Mapping[str, Any]) -> ApprovalPolicy:
             f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}" for item in error.errors()
         )
         raise ConfigurationError(f"invalid approval policy: {problems}", details={"field": "policy"}) from error
+
+
+def _rollout(rollout: PlannedRollout | Mapping[str, Any] | None) -> PlannedRollout | None:
+    if rollout is None or isinstance(rollout, PlannedRollout):
+        return rollout
+    try:
+        return PlannedRollout.model_validate(rollout)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'rollout'}: {item['msg']}" for item in error.errors()
+        )
+        raise ConfigurationError(
+            f"invalid planned rollout: {problems}; build it with PlannedRollout.of(endpoint, strategy)",
+            details={"field": "rollout"},
+        ) from error
 
 
 # People answer in minutes, not milliseconds: poll like a remote service even on the local backend.
@@ -159,6 +175,7 @@ class ApprovalClient(BaseClient):
         report: Any = None,
         reason: str | None = None,
         idempotency_key: str | None = None,
+        rollout: PlannedRollout | Mapping[str, Any] | None = None,
     ) -> ApprovalRequest:
         """Ask for approval of a model version under ``policy``.
 
@@ -169,6 +186,8 @@ class ApprovalClient(BaseClient):
             report: The validation report (anything with ``passed``, ``outcome``, ``digest``).
             reason: Why approval is requested (shown to approvers, kept in the audit trail).
             idempotency_key: Requests with the same key are one request: re-running a script attaches to it.
+            rollout: The planned rollout, shown to approvers on the review page and kept in the audit
+                trail (``PlannedRollout.of("churn", BlueGreen(...), rollback_to="churn@11")``).
 
         Returns:
             The request. When the policy decides at once (failed validation with
@@ -194,6 +213,7 @@ class ApprovalClient(BaseClient):
                 "require_validation_passed=False in the policy",
                 details={"field": "report"},
             )
+        plan = _rollout(rollout)
         requester = created_by or current_identity()
         profile = self._context.config.settings.profile
         draft = ApprovalDraft(
@@ -207,6 +227,7 @@ class ApprovalClient(BaseClient):
             profile=profile,
             idempotency_key=idempotency_key or ambient_idempotency_key(),
             decided=self._decided_at_request(name, version, requester, rules, facts, profile),
+            rollout=plan,
         )
         annotate({"model": f"{name}@{version}"})
         created = self._approvals.create(draft)

@@ -12,11 +12,12 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from enum import Enum
+from types import SimpleNamespace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlops_sdk.core.errors import ApprovalRejectedError
+from mlops_sdk.core.errors import ApprovalRejectedError, ConfigurationError
 from mlops_sdk.core.lineage import TAG_PREFIX, Lineage
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "AuditVerification",
     "AutoApproveRule",
     "GateReport",
+    "PlannedRollout",
     "ReportFacts",
     "Tally",
     "normalize_identity",
@@ -389,6 +391,92 @@ class ApprovalPolicy(BaseModel):
         )
 
 
+def _smoke_summary(smoke: Any) -> str | None:
+    """One line saying what a smoke test checks (never its payload values: they may be real data)."""
+    if smoke is None:
+        return None
+    if isinstance(smoke, str):
+        return smoke
+    if isinstance(smoke, dict):
+        smoke = SimpleNamespace(**smoke)
+    payload = getattr(smoke, "payload", None)
+    keys = ", ".join(sorted(payload)) if isinstance(payload, dict) else "a list body"
+    expects = []
+    if getattr(smoke, "expected", None) is not None:
+        expects.append("an exact output")
+    if getattr(smoke, "predicate", None) is not None:
+        expects.append("a predicate on the output")
+    if getattr(smoke, "shape", None) is not None:
+        expects.append(f"shape {list(smoke.shape)}")
+    if getattr(smoke, "dtype", None) is not None:
+        expects.append(f"{smoke.dtype} values")
+    if getattr(smoke, "latency_budget", None) is not None:
+        expects.append(f"latency under {smoke.latency_budget:g} s")
+    samples = getattr(smoke, "samples", 3)  # SmokeTest's default
+    return f"{samples} request(s) with {keys} to the new deployment, expecting {', '.join(expects) or 'an answer'}"
+
+
+class PlannedRollout(BaseModel):
+    """How an approved version is meant to reach production: shown to approvers next to the evidence.
+
+    The gate does not enforce it (the deployment call does); it records what the approvers were
+    told, in the request and its audit trail. Build it with :meth:`of` from the strategy you will
+    pass to ``client.deployments.begin_deploy``.
+
+    Attributes:
+        endpoint: The endpoint the version will serve on.
+        strategy: The strategy's kind (``blue_green``, ``replace``, ``shadow``, ...).
+        steps: Traffic percentages the new deployment goes through, in order.
+        bake_time: Seconds each step is held before the next one.
+        mirror_percent: Share of traffic mirrored to the new deployment (shadow strategies).
+        smoke_test: What the smoke test before each step checks (one line, no payload values).
+        rollback_on_failure: Whether a failed step or smoke test restores the previous traffic.
+        rollback_to: What serves the traffic after a rollback (a deployment or model version);
+            ``None`` means "the traffic split the endpoint had before the rollout".
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str
+    strategy: str
+    steps: tuple[int, ...] = ()
+    bake_time: float | None = None
+    mirror_percent: int | None = None
+    smoke_test: str | None = None
+    rollback_on_failure: bool = True
+    rollback_to: str | None = None
+
+    @classmethod
+    def of(cls, endpoint: str, strategy: Any, *, rollback_to: str | None = None) -> PlannedRollout:
+        """The plan of deploying to ``endpoint`` with ``strategy`` (a strategy object, or a dict of its fields)."""
+        fields = (
+            strategy
+            if isinstance(strategy, dict)
+            else {
+                name: getattr(strategy, name)
+                for name in ("kind", "steps", "bake_time", "mirror_percent", "smoke_test", "rollback_on_failure")
+                if hasattr(strategy, name)
+            }
+        )
+        kind = fields.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise ConfigurationError(
+                f"strategy {strategy!r} has no kind; pass the strategy you deploy with: BlueGreen(...), "
+                "Replace(...) or Shadow(...)",
+                details={"field": "strategy"},
+            )
+        return cls(
+            endpoint=endpoint,
+            strategy=kind,
+            steps=tuple(fields.get("steps") or ()),
+            bake_time=fields.get("bake_time"),
+            mirror_percent=fields.get("mirror_percent"),
+            smoke_test=_smoke_summary(fields.get("smoke_test")),
+            rollback_on_failure=bool(fields.get("rollback_on_failure", True)),
+            rollback_to=rollback_to,
+        )
+
+
 class ApprovalStatus(str, Enum):
     """State of an approval request."""
 
@@ -507,6 +595,7 @@ class ApprovalRequest(BaseModel):
         lineage: Where the request came from (git commit, CI build, ...).
         profile: Configuration profile active when the request was made.
         external: Backend facts (Azure DevOps run id and URL, approval ids, ...).
+        rollout: The planned rollout the requester described (shown to approvers), if any.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -526,6 +615,7 @@ class ApprovalRequest(BaseModel):
     lineage: Lineage = Field(default_factory=Lineage)
     profile: str | None = None
     external: dict[str, str] = Field(default_factory=dict)
+    rollout: PlannedRollout | None = None
 
     @property
     def model_ref(self) -> str:

@@ -44,6 +44,7 @@ from mlops_sdk.models.approvals import (
     ApprovalVote,
     ApproverIdentity,
     AuditVerification,
+    PlannedRollout,
     ReportFacts,
 )
 
@@ -173,6 +174,8 @@ class AzureApprovalService:
             "idempotency_key": draft.idempotency_key,
             "created_at": now.isoformat(),
         }
+        if draft.rollout is not None:
+            spec["rollout"] = draft.rollout.model_dump(mode="json")
         if draft.decided is not None:
             decision = draft.decided.model_copy(update={"requested_at": now, "decided_at": now})
             return self._request(
@@ -465,6 +468,7 @@ class AzureApprovalService:
             lineage=Lineage.model_validate(spec.get("lineage") or {}),
             profile=spec.get("profile"),
             external=external,
+            rollout=PlannedRollout.model_validate(spec["rollout"]) if spec.get("rollout") else None,
         )
 
     def list(

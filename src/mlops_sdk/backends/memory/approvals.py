@@ -107,6 +107,7 @@ class MemoryApprovalService:
                     deadline=draft.policy.deadline(now),
                     lineage=draft.lineage,
                     profile=draft.profile,
+                    rollout=draft.rollout,
                 )
                 self._state.requests[request_id] = request
                 if draft.idempotency_key:

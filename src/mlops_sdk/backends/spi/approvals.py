@@ -14,6 +14,7 @@ from mlops_sdk.models.approvals import (
     ApprovalStatus,
     ApproverIdentity,
     AuditVerification,
+    PlannedRollout,
     ReportFacts,
 )
 
@@ -34,6 +35,7 @@ class ApprovalDraft(BaseModel):
         idempotency_key: Same key, same request: a retried or re-run ``request`` attaches to the first.
         decided: When the policy already decided at request time (blocked by a failed validation,
             or auto-approved), the decision to record; the request is then never pending.
+        rollout: The planned rollout shown to approvers, if the requester described one.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -48,6 +50,7 @@ class ApprovalDraft(BaseModel):
     profile: str | None = None
     idempotency_key: str | None = None
     decided: ApprovalDecision | None = None
+    rollout: PlannedRollout | None = None
 
 
 class ApprovalService(Protocol):

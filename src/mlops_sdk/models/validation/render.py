@@ -147,6 +147,42 @@ def _drift_charts(report: ValidationReport) -> list[str]:
     return charts
 
 
+def _quality_rows(check: CheckResult) -> list[tuple[str, float, bool]]:
+    """Per rule and column, the share of evaluation rows meeting it (``label, percent, bad``)."""
+    observed, expected = check.observed, check.expected
+    if not isinstance(observed, dict) or not isinstance(expected, dict):
+        return []
+    rows = observed.get("rows")
+    if not isinstance(rows, int) or rows <= 0:
+        return []
+    missing = set(observed.get("missing_columns") or ())
+    bars: list[tuple[str, float, bool]] = []
+    min_rows = expected.get("min_rows")
+    if isinstance(min_rows, int) and min_rows > 0:
+        bars.append((f"rows (min {min_rows})", min(100.0, 100.0 * rows / min_rows), rows < min_rows))
+    for rule, label, counts in (
+        ("not_null", "not null", observed.get("nulls") or {}),
+        ("ranges", "in range", observed.get("out_of_range") or {}),
+    ):
+        for column in expected.get(rule) or ():
+            bad = rows if column in missing else int(counts.get(column, 0))
+            bars.append((f"{column} {label}", 100.0 * (rows - bad) / rows, bad > 0))
+    wrong = observed.get("schema") or {}
+    for column in expected.get("schema") or {}:
+        broken = column in wrong or column in missing
+        bars.append((f"{column} type", 0.0 if broken else 100.0, broken))
+    return bars
+
+
+def _quality_charts(report: ValidationReport) -> list[tuple[CheckResult, str]]:
+    charts = []
+    for check in report.checks:
+        rows = _quality_rows(check) if check.kind == "DataQuality" else []
+        if rows:
+            charts.append((check, threshold_bars(f"{check.name}: % of rows meeting each rule", rows, None, "%")))
+    return charts
+
+
 def _drift_table(check: CheckResult) -> str:
     rows = "".join(
         f'<tr class="{"fail" if d.drifted else ""}"><td>{escape(d.feature)}</td><td>{d.kind}</td>'
@@ -193,6 +229,8 @@ def to_html(report: ValidationReport, *, fragment: bool = False) -> str:
         parts.append(intervals)
     for check, chart in zip([c for c in report.checks if c.drift], _drift_charts(report), strict=True):
         parts += [f"<h2>Drift: {escape(check.name)}</h2>", chart, _drift_table(check)]
+    for check, chart in _quality_charts(report):
+        parts += [f"<h2>Data quality: {escape(check.name)}</h2>", chart]
     if report.data_versions:
         rows = "".join(
             f"<tr><td>{escape(name)}</td><td><code>{escape(version)}</code></td></tr>"

@@ -8,7 +8,8 @@ import pytest
 
 from mlops_sdk.clients.hub import MLOpsClient
 from mlops_sdk.core.errors import ConfigurationError, ConflictError, PermissionDeniedError, ResourceNotFoundError
-from mlops_sdk.models.approvals import ApprovalPolicy, ApprovalStatus, ReportFacts
+from mlops_sdk.models.approvals import ApprovalPolicy, ApprovalStatus, PlannedRollout, ReportFacts
+from mlops_sdk.models.deployments import BlueGreen, SmokeTest
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.testing.clock import FakeClock
 from mlops_sdk.testing.conformance._kit import ConformanceBackend, require
@@ -102,6 +103,34 @@ class TestApprovalPolicyConformance:
         with pytest.raises(ResourceNotFoundError):
             approvals.get("00000000-0000-0000-0000-000000000000")
         assert approvals.list("all", model="conf-noreport@3") == []
+
+    def test_the_planned_rollout_is_kept_with_the_request(
+        self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient
+    ) -> None:
+        require(conformance_backend, "approvals.policy")
+        approvals = conformance_client.approvals
+        smoke = SmokeTest(payload={"input_data": [[1.0, 2.0]]}, dtype="number", latency_budget=0.5)
+        plan = PlannedRollout.of("conf-ep", BlueGreen(steps=[25, 100], smoke_test=smoke), rollback_to="conf-plan@2")
+        assert plan.steps == (25, 100)
+        assert plan.smoke_test == (
+            "3 request(s) with input_data to the new deployment, expecting number values, latency under 0.5 s"
+        )
+        request = approvals.request(
+            _model("conf-plan"), policy=ApprovalPolicy(approvers=("alice",)), report=PASSED, rollout=plan
+        )
+        assert request.rollout == plan
+        assert approvals.get(request.id).rollout == plan
+        plain = approvals.request(_model("conf-plan", version="4"), policy=ApprovalPolicy(approvers=("alice",)),
+                                  report=PASSED)  # fmt: skip
+        assert approvals.get(plain.id).rollout is None
+        with pytest.raises(ConfigurationError, match="invalid planned rollout") as caught:
+            approvals.request(
+                _model("conf-plan", version="5"),
+                policy=ApprovalPolicy(approvers=("alice",)),
+                report=PASSED,
+                rollout={"strategy": "blue_green"},
+            )
+        assert caught.value.details["field"] == "rollout"
 
     def test_the_same_idempotency_key_is_the_same_request(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient

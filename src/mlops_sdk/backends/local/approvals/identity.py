@@ -7,14 +7,19 @@ has to allow and the audit trail records.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import subprocess
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from mlops_sdk.models.approvals import ApproverIdentity
 
-__all__ = ["git_email", "os_identity"]
+__all__ = ["acting_as", "git_email", "os_identity", "verified_identity"]
+
+_VERIFIED: ContextVar[ApproverIdentity | None] = ContextVar("mlops_verified_voter", default=None)
 
 
 def _account() -> tuple[str, int | None]:
@@ -69,3 +74,23 @@ def os_identity(cwd: Path | None = None) -> ApproverIdentity:
     """The identity of the OS account running this process."""
     user, gid = _account()
     return ApproverIdentity(name=user, email=git_email(cwd), groups=_groups(user, gid), source="os")
+
+
+def verified_identity() -> ApproverIdentity | None:
+    """The identity set by :func:`acting_as` in this context, if any."""
+    return _VERIFIED.get()
+
+
+@contextlib.contextmanager
+def acting_as(identity: ApproverIdentity) -> Iterator[ApproverIdentity]:
+    """Record votes made inside the block as ``identity`` instead of the OS account.
+
+    Only for a caller that has itself verified who is voting: the review page, after checking a
+    signed, single-use invite link bound to that identity. Every policy rule (listed approver,
+    self-approval, delegation) and the audit log apply exactly as to an OS user.
+    """
+    token = _VERIFIED.set(identity)
+    try:
+        yield identity
+    finally:
+        _VERIFIED.reset(token)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_sdk.backends.local.approvals import audit
-from mlops_sdk.backends.local.approvals.identity import os_identity
+from mlops_sdk.backends.local.approvals.identity import os_identity, verified_identity
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.backends.spi.approvals import ApprovalDraft
 from mlops_sdk.core.errors import ConflictError, PermissionDeniedError, ResourceNotFoundError
@@ -30,6 +30,7 @@ from mlops_sdk.models.approvals import (
     ApprovalVote,
     ApproverIdentity,
     AuditVerification,
+    PlannedRollout,
     ReportFacts,
 )
 
@@ -72,6 +73,7 @@ MIGRATIONS = [
         """
         + audit.SCHEMA,
     ),
+    Migration(2, "the planned rollout shown to approvers", "ALTER TABLE approval_requests ADD COLUMN rollout TEXT"),
 ]
 
 # Fields of a request fixed at creation: the "requested" audit entry carries them and verify compares.
@@ -87,6 +89,7 @@ _FIXED = (
     "idempotency_key",
     "created_at",
     "deadline",
+    "rollout",  # added by migration 2: older "requested" entries lack it, and their rows hold NULL
 )
 
 _INSERT_REQUEST = (
@@ -112,8 +115,12 @@ class LocalApprovalService:
     # -- identity ------------------------------------------------------------------------------------
 
     def whoami(self) -> ApproverIdentity:
-        """The OS account running this process (with git ``user.email`` and OS groups)."""
-        return os_identity()
+        """The OS account running this process (with git ``user.email`` and OS groups).
+
+        Inside :func:`~mlops_sdk.backends.local.approvals.identity.acting_as` (the review page, after
+        it verified a signed invite link) it is that verified identity instead.
+        """
+        return verified_identity() or os_identity()
 
     # -- requests ------------------------------------------------------------------------------------
 
@@ -150,6 +157,7 @@ class LocalApprovalService:
                 "idempotency_key": draft.idempotency_key,
                 "created_at": now.isoformat(),
                 "deadline": deadline.isoformat() if deadline else None,
+                "rollout": _json(draft.rollout),
             }
             connection.execute(
                 _INSERT_REQUEST,
@@ -294,6 +302,10 @@ class LocalApprovalService:
         problems.extend(self._replay_problems(connection, checked))
         return AuditVerification(ok=not problems, entries=len(checked), head=head, problems=tuple(problems))
 
+    def audit_trail(self, request_id: str) -> builtins.list[audit.AuditEntry]:
+        """The audit entries of one request, oldest first (read only; :meth:`verify_audit` checks them)."""
+        return builtins.list(audit.entries(self._store.connection(), request_id))
+
     def _replay_problems(
         self, connection: sqlite3.Connection, checked: builtins.list[audit.AuditEntry]
     ) -> builtins.list[str]:
@@ -402,4 +414,5 @@ class LocalApprovalService:
             lineage=Lineage.model_validate_json(row["lineage"]),
             profile=row["profile"],
             external={"store": str(self._store.path)},
+            rollout=PlannedRollout.model_validate_json(row["rollout"]) if row["rollout"] else None,
         )
