@@ -21,6 +21,7 @@ from mlops_sdk.backends.azure._http import HttpConfig
 from mlops_sdk.backends.base import require_modules
 from mlops_sdk.core.config import Settings
 from mlops_sdk.core.errors import AuthenticationError, ConfigurationError, ServiceRequestError, error_for_status
+from mlops_sdk.core.logging import redact_library_logger
 from mlops_sdk.core.redaction import redact, register_secret
 from mlops_sdk.core.retry import RetryPolicy, parse_retry_after
 
@@ -96,6 +97,7 @@ class GitHubApi:
         if self._client is None:
             import httpx
 
+            redact_library_logger("httpx")
             verify: ssl.SSLContext | bool = True
             if self._http.ca_bundle is not None:
                 verify = ssl.create_default_context(cafile=self._http.ca_bundle)
