@@ -69,12 +69,8 @@ _SERVICE_CLOSED = {
 _log = get_logger(__name__)
 
 
-def create_service(backend: AzureBackend) -> Any:
-    """Create the approvals service for ``backend``: Azure DevOps, or GitHub when ``approvals_provider = "github"``."""
-    if backend.config.settings.approvals_provider == "github":
-        from mlops_sdk.backends.github.approvals import create_service as github_service
-
-        return github_service(backend)
+def create_service(backend: AzureBackend) -> AzureApprovalService:
+    """Create the approvals service for ``backend``."""
     return AzureApprovalService(backend)
 
 

@@ -56,12 +56,8 @@ class _Approvals:
     audit: list[_Entry] = field(default_factory=list)
 
 
-def create_service(backend: MemoryBackend) -> Any:
-    """The backend's approval service (GitHub environments when ``approvals_provider = "github"``)."""
-    if backend.config.settings.approvals_provider == "github":
-        from mlops_sdk.backends.github.approvals import create_service as github_service
-
-        return github_service(backend)
+def create_service(backend: MemoryBackend) -> MemoryApprovalService:
+    """The backend's approval service."""
     return MemoryApprovalService(backend)
 
 
