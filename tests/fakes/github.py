@@ -207,7 +207,7 @@ class FakeGitHub:
         rules = [rule for rule in answer.get("protection_rules", []) if rule.get("type") == "required_reviewers"]
         for rule in rules:
             rule["reviewers"] = [{"type": "User", "reviewer": self.user_json(who)} for who in environment.reviewers]
-        answer["protection_rules"] = rules
+        answer["protection_rules"] = rules if environment.reviewers else []
         return self._answer("GET", ENVIRONMENT, 200, answer)
 
     def _user(self, request: Request, match: re.Match[str]) -> Response:

@@ -319,3 +319,32 @@ def test_the_provider_setting_selects_github_on_a_local_target(
     ):
         client.list()
     assert caught.value.details["field"] == "approvals_provider"
+
+
+def test_the_environment_must_exist_and_have_required_reviewers(
+    github: FakeGitHub, ca_bundle: Path, clock: FakeClock, records: Path
+) -> None:
+    github.add_environment("staging", [])
+    with client_as("carol", github, ca_bundle, clock, records, github_environment="staging") as carol:
+        with pytest.raises(ConfigurationError, match="has no required reviewers") as caught:
+            carol.request(model(), policy=POLICY, report=PASSED)
+        assert caught.value.details["field"] == "github_environment"
+    with (
+        client_as("carol", github, ca_bundle, clock, records, github_environment="prod-typo") as carol,
+        pytest.raises(ConfigurationError, match="no environment 'prod-typo'"),
+    ):
+        carol.request(model(), policy=POLICY, report=PASSED)
+    (checked,) = github.service.requests_to("GET", r"/environments/staging$")
+    assert checked.path == f"/repos/{OWNER}/{REPO}/environments/staging"
+    assert not records.exists() or list(records.iterdir()) == []
+    assert_requests_fit_the_description(github)
+
+
+def test_webhook_urls_must_be_https_and_the_error_never_quotes_them(
+    github: FakeGitHub, ca_bundle: Path, clock: FakeClock, records: Path
+) -> None:
+    token = "Cnryplainhttp0123456789abcdef"
+    with pytest.raises(ConfigurationError, match="notify_slack") as caught:
+        client_as("carol", github, ca_bundle, clock, records, notify_slack=f"http://hooks.example.com/T/B/{token}")
+    assert token not in str(caught.value)
+    assert token not in repr(caught.value.to_dict())

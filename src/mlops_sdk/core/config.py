@@ -167,6 +167,28 @@ class Settings(BaseSettings):
             raise ValueError("write the proxy as a URL with scheme and host, e.g. http://proxy.example.com:8080")
         return value.strip()
 
+    @field_validator("notify_teams", "notify_slack", "notify_webhook")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        # The message never quotes the URL: its path is the webhook's credential.
+        if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            raise ValueError("write the webhook as an https:// URL (http:// only to 127.0.0.1 / localhost)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("review_url", "github_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("write it as a URL with scheme and host, e.g. https://approvals.example.com")
+        return value.strip().rstrip("/")
+
     @model_validator(mode="after")
     def _register_secrets(self) -> Settings:
         # A secret setting is masked wherever it could be quoted (an error naming a URL, a log line);

@@ -24,6 +24,7 @@ from mlops_sdk.core.errors import AuthenticationError, ConfigurationError, Servi
 from mlops_sdk.core.logging import redact_library_logger
 from mlops_sdk.core.redaction import redact, register_secret
 from mlops_sdk.core.retry import RetryPolicy, parse_retry_after
+from mlops_sdk.core.secrets import Secret
 
 __all__ = ["API_VERSION", "DEFAULT_API_URL", "GitHubApi"]
 
@@ -74,7 +75,7 @@ class GitHubApi:
     ) -> GitHubApi:
         """Build from ``github_*`` settings, falling back to the GitHub Actions variables."""
         env = os.environ if env is None else env
-        token = settings.github_token or (SecretStr(env["GITHUB_TOKEN"]) if env.get("GITHUB_TOKEN") else None)
+        token = settings.github_token or (Secret(env["GITHUB_TOKEN"]) if env.get("GITHUB_TOKEN") else None)
         if token is None or not token.get_secret_value().strip():
             raise ConfigurationError(
                 "GitHub approvals need a token: set github_token (MLOPS_GITHUB_TOKEN, never in a committed file) "

@@ -186,6 +186,8 @@ class GitHubApprovalService:
         run_id = self._current_run()
         request_id = f"{REQUEST_PREFIX}{run_id}"
         record["run_id"] = run_id
+        if self._records.load(request_id) is None and self._environment is not None:
+            self._check_environment(self._environment)
         with self._lock:
             existing = self._records.load(request_id)
             if existing is None:
@@ -202,6 +204,30 @@ class GitHubApprovalService:
                 draft.model_version,
             )
         return self.get(request_id)
+
+    def _check_environment(self, name: str) -> None:
+        """The environment exists and has required reviewers (else GitHub would deploy without waiting)."""
+        try:
+            environment = self._api.environment(name)
+        except ResourceNotFoundError as error:
+            raise ConfigurationError(
+                f"GitHub has no environment {name!r} in {self._api.repository}: create it (Settings > Environments) "
+                "with required reviewers, or correct github_environment",
+                backend="github",
+                details={"field": "github_environment"},
+            ) from error
+        rules = [
+            rule
+            for rule in environment.get("protection_rules") or []
+            if rule.get("type") == "required_reviewers" and rule.get("reviewers")
+        ]
+        if not rules:
+            raise ConfigurationError(
+                f"environment {name!r} of {self._api.repository} has no required reviewers, so GitHub would run the "
+                "deployment job without waiting for anyone; add required reviewers to it (Settings > Environments)",
+                backend="github",
+                details={"field": "github_environment"},
+            )
 
     @staticmethod
     def _same_model(request_id: str, record: Mapping[str, Any], draft: ApprovalDraft) -> None:
