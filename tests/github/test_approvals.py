@@ -21,6 +21,7 @@ from mlops_sdk.core.errors import (
     ConflictError,
     PermissionDeniedError,
     ResourceNotFoundError,
+    ServerError,
 )
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.approvals import ApprovalPolicy, ApprovalStatus, ReportFacts
@@ -348,3 +349,18 @@ def test_webhook_urls_must_be_https_and_the_error_never_quotes_them(
         client_as("carol", github, ca_bundle, clock, records, notify_slack=f"http://hooks.example.com/T/B/{token}")
     assert token not in str(caught.value)
     assert token not in repr(caught.value.to_dict())
+
+
+def test_a_review_is_sent_once_even_when_its_answer_is_an_error(
+    github: FakeGitHub, ca_bundle: Path, clock: FakeClock, records: Path
+) -> None:
+    github.wait_on(RUN, "production")
+    with client_as("carol", github, ca_bundle, clock, records) as carol:
+        request = carol.request(model(), policy=POLICY, report=PASSED)
+    github.service.inject(Fault("POST", r"/pending_deployments$", status=502, after_handler=True))
+    with client_as("alice", github, ca_bundle, clock, records) as alice:
+        with pytest.raises(ServerError):
+            alice.approve(request.id, comment="ship it")
+        # GitHub applied the review before the answer was lost: the next look sees it, nothing was sent twice.
+        assert alice.get(request.id).status is ApprovalStatus.APPROVED
+    assert len(github.service.requests_to("POST", r"/pending_deployments$")) == 1
