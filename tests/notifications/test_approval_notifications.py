@@ -229,3 +229,15 @@ def test_ci_summary_can_be_turned_off(tmp_path: Path, clock: FakeClock, monkeypa
     with ApprovalClient("memory://", clock=clock, settings={"ci_summary": False}) as client:
         client.request(model(), policy=POLICY, report=PASSED)
     assert not summary.exists()
+
+
+def test_a_rerun_attaching_to_its_request_does_not_announce_it_again(
+    receiver: WebhookReceiver, clock: FakeClock
+) -> None:
+    settings = {"notify_slack": f"{receiver.url}/slack/{SLACK_TOKEN}"}
+    with ApprovalClient("memory://", clock=clock, settings=settings) as client:
+        first = client.request(model(), policy=POLICY, report=PASSED, idempotency_key="flow-7/approve")
+        clock.advance(60)
+        again = client.request(model(), policy=POLICY, report=PASSED, idempotency_key="flow-7/approve")
+    assert again.id == first.id
+    assert [item.json["text"] for item in receiver.deliveries] == ["Approval requested: churn@3"]

@@ -215,10 +215,12 @@ class ApprovalClient(BaseClient):
             decided=self._decided_at_request(name, version, requester, rules, facts, profile),
         )
         annotate({"model": f"{name}@{version}"})
+        started = self.now()
         created = self._approvals.create(draft)
         if created.decision is not None:
             self._record_on_model(created.decision)
-        self._notify("decided" if created.decision is not None else "requested", created)
+        if created.created_at >= started:  # not a re-run attaching to the request it already made
+            self._notify("decided" if created.decision is not None else "requested", created)
         return created
 
     def _decided_at_request(
