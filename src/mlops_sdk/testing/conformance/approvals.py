@@ -221,8 +221,10 @@ class TestApprovalPendingConformance:
     ) -> None:
         require(conformance_backend, "approvals.policy", "models.registry", "models.aliases")
         models = conformance_client.models
-        version = models.register(registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-alias")
-        models.set_alias("conf-alias", "challenger", version.version)
+        version = models.register(
+            registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-pend-alias"
+        )
+        models.set_alias("conf-pend-alias", "challenger", version.version)
         approvals = conformance_client.approvals
         me = approvals.whoami().name
         request = approvals.request(
@@ -231,8 +233,8 @@ class TestApprovalPendingConformance:
             report=PASSED,
             reason="challenger beats champion",
         )
-        assert [item.id for item in approvals.list_pending("conf-alias:challenger")] == [request.id]
-        decided = approvals.approve("conf-alias:challenger", comment="promote the challenger")
+        assert [item.id for item in approvals.list_pending("conf-pend-alias:challenger")] == [request.id]
+        decided = approvals.approve("conf-pend-alias:challenger", comment="promote the challenger")
         assert (decided.id, decided.status) == (request.id, ApprovalStatus.APPROVED)
 
 
