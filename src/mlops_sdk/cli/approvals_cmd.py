@@ -64,7 +64,7 @@ def list_(
     status: Annotated[
         str, typer.Option(help="pending, approved, auto_approved, rejected, timed_out, canceled or all.")
     ] = "pending",
-    model: Annotated[Optional[str], typer.Option(help="Only requests for this model (name@version).")] = None,  # noqa: UP045
+    model: Annotated[Optional[str], typer.Option(help="Only this model: name@version, name:alias or name.")] = None,  # noqa: UP045
 ) -> None:
     """List approval requests (pending ones by default)."""
     with _client() as client:

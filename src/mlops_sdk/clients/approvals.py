@@ -281,7 +281,10 @@ class ApprovalClient(BaseClient):
     def list(
         self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None
     ) -> builtins.list[ApprovalRequest]:
-        """Requests, newest first. ``status`` is ``"pending"`` (default), another status, or ``"all"``/``None``."""
+        """Requests, newest first. ``status`` is ``"pending"`` (default), another status, or ``"all"``/``None``.
+
+        ``model`` takes the same forms as in :meth:`list_pending` (``"name@3"``, ``"name:alias"``, ``"name"``).
+        """
         wanted: ApprovalStatus | None
         if status is None or status == "all":
             wanted = None
@@ -295,7 +298,7 @@ class ApprovalClient(BaseClient):
                 ) from None
         name = version = None
         if model is not None:
-            name, version, _ = parse_model_ref(model)
+            name, version = self._model_filter(model)
         return self._approvals.list(status=wanted, model_name=name, model_version=version)
 
     def decisions_for(self, model: ModelVersion | str) -> builtins.list[ApprovalDecision]:

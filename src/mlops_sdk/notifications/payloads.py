@@ -51,13 +51,20 @@ def teams_messagecard(event: ApprovalEvent) -> dict[str, Any]:
     return card
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def slack(event: ApprovalEvent) -> dict[str, Any]:
     """A Slack incoming-webhook message with Block Kit blocks (``text`` is the notification fallback)."""
-    fields = [{"type": "mrkdwn", "text": f"*{name}*\n{_slack_escape(value)}"} for name, value in event.facts()]
+    # Slack refuses a field over 2,000 characters: a long reason or comment is cut, not the message lost.
+    fields = [
+        {"type": "mrkdwn", "text": f"*{name}*\n{_slack_escape(_cut(value, 1900))}"} for name, value in event.facts()
+    ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": event.title[:150]}},
         # A section holds at most 10 fields.

@@ -184,6 +184,7 @@ class TestApprovalPendingConformance:
         assert [item.id for item in approvals.list_pending(_model("conf-pend", version="4"))] == [fourth.id]
         assert [item.id for item in approvals.list_pending("conf-pend", requester="DANA")] == [fourth.id]
         assert approvals.list_pending("conf-pend@5") == []
+        assert len(approvals.list("all", model="conf-pend")) == 3
 
     def test_approve_and_reject_by_model_reference(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient
