@@ -241,3 +241,16 @@ def test_a_rerun_attaching_to_its_request_does_not_announce_it_again(
         again = client.request(model(), policy=POLICY, report=PASSED, idempotency_key="flow-7/approve")
     assert again.id == first.id
     assert [item.json["text"] for item in receiver.deliveries] == ["Approval requested: churn@3"]
+
+
+def test_a_long_reason_is_cut_below_slacks_field_limit(receiver: WebhookReceiver, clock: FakeClock) -> None:
+    settings = {"notify_slack": f"{receiver.url}/slack/{SLACK_TOKEN}"}
+    with ApprovalClient("memory://", clock=clock, settings=settings) as client:
+        client.request(model(), policy=POLICY, report=PASSED, reason="x" * 3000)
+    (delivery,) = receiver.deliveries
+    texts = [
+        field["text"] for block in delivery.json["blocks"] if block["type"] == "section" for field in block["fields"]
+    ]
+    (reason,) = [text for text in texts if text.startswith("*Reason*")]
+    assert len(reason) <= 2000
+    assert reason.endswith("x…")
