@@ -73,3 +73,19 @@ def test_show_prints_the_approver_list(target: tuple[str, str, str], capsys: pyt
     # Rich markup used to swallow "[me, alice]" as if it were a style tag.
     assert f"users [{', '.join(approvers)}]" in shown
     assert "groups [-]" in shown
+
+
+def test_list_shows_the_reason_and_a_vote_can_name_the_model(
+    target: tuple[str, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri, theirs, _ = target
+    assert run(["-t", uri, "approvals", "list"]) == 0
+    table = capsys.readouterr().out
+    assert "reason" in table
+    assert "release 3" in table
+    assert run(["-t", uri, "approvals", "approve", "churn@3", "-m", "by model reference"]) == 0
+    assert theirs in capsys.readouterr().out
+    assert run(["-t", uri, "-o", "json", "approvals", "show", theirs]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [vote["comment"] for vote in shown["votes"]] == ["by model reference"]
+    assert shown["reason"] == "release 3"

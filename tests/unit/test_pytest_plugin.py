@@ -76,7 +76,7 @@ def test_conformance_counts_per_backend_and_capability(pytester: pytest.Pytester
         [
             "*conformance scenarios per backend and capability*",
             "tiny*approvals.audit*1*0*0",
-            "tiny*approvals.policy*6*2*0",
+            "tiny*approvals.policy*9*3*0",
             "tiny*approvals.timeout*0*2*0",
         ]
     )
@@ -84,4 +84,4 @@ def test_conformance_counts_per_backend_and_capability(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(
         ["*tiny does not support approvals.delegation: not declared in ConformanceBackend.supports*"]
     )
-    result.stdout.fnmatch_lines(["tiny: 7 passed, * skipped, 0 failed"])
+    result.stdout.fnmatch_lines(["tiny: 10 passed, * skipped, 0 failed"])

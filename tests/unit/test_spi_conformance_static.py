@@ -22,7 +22,7 @@ CAPABILITIES = {
     "training": "TrainingService",
     "validation": "ValidationService",
 }
-BACKENDS = ("local", "azure", "memory")
+BACKENDS = ("local", "azure", "memory", "github")  # github: approvals_provider = "github"
 
 
 def _service_class(backend: str, capability: str) -> type | None:

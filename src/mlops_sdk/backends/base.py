@@ -119,7 +119,7 @@ class Backend(abc.ABC):
     def _create_service(self, capability: str) -> Any:
         # The package the backend class lives in (its own package when defined in __init__.py).
         package = sys.modules[type(self).__module__].__package__
-        module_name = f"{package}.{capability}"
+        module_name = self._provider_module(capability) or f"{package}.{capability}"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -132,6 +132,26 @@ class Backend(abc.ABC):
             ) from None
         factory: Callable[[Backend], Any] = module.create_service
         return factory(self)
+
+    def _provider_module(self, capability: str) -> str | None:
+        """The module serving ``capability`` when the configuration hands it elsewhere (else None: our own).
+
+        ``approvals_provider = "github"`` serves approvals from GitHub Actions environments on any backend;
+        ``"devops"`` is the Azure backend's own service, so it is refused elsewhere.
+        """
+        if capability != "approvals":
+            return None
+        provider = self.config.settings.approvals_provider
+        if provider == "github":
+            return "mlops_sdk.backends.github.approvals"
+        if provider == "devops" and self.name != "azure":
+            raise ConfigurationError(
+                f"approvals_provider = 'devops' needs an azureml:// target (Azure DevOps approvals run on the Azure "
+                f"backend); on {self.target} use 'auto' (the backend's own approvals) or 'github'",
+                backend=self.name,
+                details={"field": "approvals_provider"},
+            )
+        return None
 
     def doctor(self) -> list[DoctorCheck]:
         """Checks for ``mlops doctor``: extras installed, credentials obtainable, target reachable."""

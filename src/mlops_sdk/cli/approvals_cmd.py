@@ -65,7 +65,7 @@ def list_(
     status: Annotated[
         str, typer.Option(help="pending, approved, auto_approved, rejected, timed_out, canceled or all.")
     ] = "pending",
-    model: Annotated[Optional[str], typer.Option(help="Only requests for this model (name@version).")] = None,  # noqa: UP045
+    model: Annotated[Optional[str], typer.Option(help="Only this model: name@version, name:alias or name.")] = None,  # noqa: UP045
 ) -> None:
     """List approval requests (pending ones by default)."""
     with _client() as client:
@@ -82,10 +82,19 @@ def list_(
             _when(r.created_at),
             _when(r.deadline),
             f"{len({v.approver.name for v in r.votes if v.decision == 'approve'})}/{r.policy.min_approvals}",
+            _short(r.reason),
         )
         for r in requests
     ]
-    state.table("approval requests", ["id", "model", "status", "requester", "requested", "deadline", "approvals"], rows)
+    columns = ["id", "model", "status", "requester", "requested", "deadline", "approvals", "reason"]
+    state.table("approval requests", columns, rows)
+
+
+def _short(text: str | None, limit: int = 60) -> str:
+    if not text:
+        return "-"
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def show(request_id: Annotated[str, typer.Argument(help="The approval request id.")]) -> None:
@@ -103,7 +112,9 @@ def _vote(request_id: str, decision: str, comment: str, on_behalf_of: str | None
 
 
 def approve(
-    request_id: Annotated[str, typer.Argument(help="The approval request id.")],
+    request_id: Annotated[
+        str, typer.Argument(help="The request id, or a model (name@3, name:alias) with exactly one pending request.")
+    ],
     comment: Annotated[str, typer.Option("--comment", "-m", help="Why you approve (kept in the audit trail).")],
     on_behalf_of: Annotated[
         Optional[str], typer.Option(help="Record the approval for another identity (policy must allow delegation).")  # noqa: UP045
@@ -114,7 +125,9 @@ def approve(
 
 
 def reject(
-    request_id: Annotated[str, typer.Argument(help="The approval request id.")],
+    request_id: Annotated[
+        str, typer.Argument(help="The request id, or a model (name@3, name:alias) with exactly one pending request.")
+    ],
     comment: Annotated[str, typer.Option("--comment", "-m", help="Why you reject (kept in the audit trail).")],
     on_behalf_of: Annotated[
         Optional[str], typer.Option(help="Record the rejection for another identity (policy must allow delegation).")  # noqa: UP045

@@ -7,6 +7,7 @@ import shlex
 import sys
 import uuid
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -16,7 +17,7 @@ from mlops_sdk.backends.spi.approvals import ApprovalDraft, ApprovalService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
-from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
+from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError, ResourceNotFoundError
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent
@@ -27,12 +28,16 @@ from mlops_sdk.models.approvals import (
     ApprovalPolicy,
     ApprovalRequest,
     ApprovalStatus,
+    ApprovalVote,
     ApproverIdentity,
     AuditVerification,
     PlannedRollout,
     ReportFacts,
+    normalize_identity,
 )
 from mlops_sdk.models.registry import ModelVersion
+from mlops_sdk.notifications.events import EventKind, event_for
+from mlops_sdk.notifications.sender import Notifier
 
 __all__ = ["POLICY_FILE", "ApprovalClient", "parse_model_ref"]
 
@@ -133,6 +138,7 @@ class _WaitDriver:
                 f"approval request {self._id} ended {request.status.value} without a decision", operation_id=self._id
             )
         self._client._record_on_model(request.decision)
+        self._client._notify("decided", request)
         return request.decision
 
     def cancel(self) -> None:
@@ -230,9 +236,12 @@ class ApprovalClient(BaseClient):
             rollout=plan,
         )
         annotate({"model": f"{name}@{version}"})
+        started = self.now()
         created = self._approvals.create(draft)
         if created.decision is not None:
             self._record_on_model(created.decision)
+        if created.created_at >= started:  # not a re-run attaching to the request it already made
+            self._notify("decided" if created.decision is not None else "requested", created)
         return created
 
     def _decided_at_request(
@@ -293,7 +302,10 @@ class ApprovalClient(BaseClient):
     def list(
         self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None
     ) -> builtins.list[ApprovalRequest]:
-        """Requests, newest first. ``status`` is ``"pending"`` (default), another status, or ``"all"``/``None``."""
+        """Requests, newest first. ``status`` is ``"pending"`` (default), another status, or ``"all"``/``None``.
+
+        ``model`` takes the same forms as in :meth:`list_pending` (``"name@3"``, ``"name:alias"``, ``"name"``).
+        """
         wanted: ApprovalStatus | None
         if status is None or status == "all":
             wanted = None
@@ -307,7 +319,7 @@ class ApprovalClient(BaseClient):
                 ) from None
         name = version = None
         if model is not None:
-            name, version, _ = parse_model_ref(model)
+            name, version = self._model_filter(model)
         return self._approvals.list(status=wanted, model_name=name, model_version=version)
 
     def decisions_for(self, model: ModelVersion | str) -> builtins.list[ApprovalDecision]:
@@ -316,11 +328,80 @@ class ApprovalClient(BaseClient):
 
     # -- votes -----------------------------------------------------------------------------------------
 
-    def approve(self, request_id: str, *, comment: str, on_behalf_of: str | None = None) -> ApprovalRequest:
+    def list_pending(
+        self, model: ModelVersion | str | None = None, *, requester: str | None = None
+    ) -> builtins.list[ApprovalRequest]:
+        """Pending requests, newest first, each with its requester's ``reason``.
+
+        Args:
+            model: Only requests for this model: a :class:`ModelVersion`, ``"name@3"``, ``"name:alias"``
+                (the version the alias points at now) or a bare ``"name"`` (every version).
+            requester: Only requests made by this identity (compared case-insensitively).
+        """
+        name = version = None
+        if model is not None:
+            name, version = self._model_filter(model)
+        found = self._approvals.list(status=ApprovalStatus.PENDING, model_name=name, model_version=version)
+        if requester is not None:
+            found = [
+                item
+                for item in found
+                if item.requester and normalize_identity(item.requester) == normalize_identity(requester)
+            ]
+        return found
+
+    def _model_filter(self, model: ModelVersion | str) -> tuple[str, str | None]:
+        if isinstance(model, ModelVersion):
+            return model.name, model.version
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigurationError(
+                f"model must be a ModelVersion, 'name@version', 'name:alias' or 'name', got {model!r}",
+                details={"field": "model"},
+            )
+        text = model.strip()
+        if "@" in text:
+            name, version, _ = parse_model_ref(text)
+            return name, version
+        if ":" in text:
+            name, _, alias = text.partition(":")
+            if not name or not alias:
+                raise ConfigurationError(
+                    f"model reference {model!r} must be 'name:alias', e.g. 'churn:champion'", details={"field": "model"}
+                )
+            from mlops_sdk.backends.spi.models import ModelService
+
+            resolved = self._context.backend.service("models", ModelService).get_by_alias(name, alias)  # type: ignore[type-abstract]
+            return resolved.name, resolved.version
+        return text, None
+
+    def _request_for(self, request: str | ModelVersion) -> str:
+        """The id ``request`` names: a request id (or prefix), or the ONE pending request of a model reference."""
+        if isinstance(request, str) and "@" not in request and ":" not in request:
+            return request
+        found = self.list_pending(request)
+        shown = f"{request.name}@{request.version}" if isinstance(request, ModelVersion) else request
+        if not found:
+            raise ResourceNotFoundError(
+                f"no pending approval request for {shown}; list them with client.approvals.list_pending() "
+                "or `mlops approvals list`",
+                details={"field": "request", "model": str(shown)},
+            )
+        if len(found) > 1:
+            ids = ", ".join(f"{item.id} ({item.model_ref})" for item in found)
+            raise ConfigurationError(
+                f"{shown} names {len(found)} pending approval requests ({ids}); pass the request id instead",
+                details={"field": "request", "candidates": [item.id for item in found]},
+            )
+        return found[0].id
+
+    def approve(
+        self, request_id: str | ModelVersion, *, comment: str, on_behalf_of: str | None = None
+    ) -> ApprovalRequest:
         """Approve as the caller's identity (OS user locally, the Azure DevOps user on Azure).
 
         Args:
-            request_id: The request.
+            request_id: The request id (or a unique prefix of it), or a model reference
+                (``"name@3"``, ``"name:alias"``, a :class:`ModelVersion`) naming exactly one pending request.
             comment: Why (kept in the audit trail).
             on_behalf_of: Record the vote for another identity; refused unless the policy allows delegation.
 
@@ -328,15 +409,23 @@ class ApprovalClient(BaseClient):
             PermissionDeniedError: the policy does not allow this identity to approve (not listed,
                 the requester, or delegation not allowed). The refusal is audited; nothing else changes.
             ConflictError: the request is already decided.
+            ResourceNotFoundError: no such request, or no pending request for the model reference.
+            ConfigurationError: the model reference names more than one pending request (the message lists them).
         """
         return self._vote(request_id, "approve", comment, on_behalf_of)
 
-    def reject(self, request_id: str, *, comment: str, on_behalf_of: str | None = None) -> ApprovalRequest:
+    def reject(
+        self, request_id: str | ModelVersion, *, comment: str, on_behalf_of: str | None = None
+    ) -> ApprovalRequest:
         """Reject as the caller's identity; one counted rejection decides the request. See :meth:`approve`."""
         return self._vote(request_id, "reject", comment, on_behalf_of)
 
     def _vote(
-        self, request_id: str, decision: Literal["approve", "reject"], comment: str, on_behalf_of: str | None
+        self,
+        request_id: str | ModelVersion,
+        decision: Literal["approve", "reject"],
+        comment: str,
+        on_behalf_of: str | None,
     ) -> ApprovalRequest:
         if not isinstance(comment, str) or not comment.strip():
             raise ConfigurationError(
@@ -344,6 +433,9 @@ class ApprovalClient(BaseClient):
             )
         if on_behalf_of is not None and not on_behalf_of.strip():
             raise ConfigurationError("on_behalf_of must name an identity", details={"field": "on_behalf_of"})
+        if not isinstance(request_id, ModelVersion):
+            _check_id(request_id)
+        request_id = self._request_for(request_id)
         annotate({"request_id": request_id})
         request = self._by_id(
             request_id,
@@ -351,6 +443,10 @@ class ApprovalClient(BaseClient):
         )
         if request.decision is not None:
             self._record_on_model(request.decision)
+        cast = [vote for vote in request.votes if vote.decision == decision and vote.comment == comment.strip()]
+        self._notify("voted", request, vote=cast[-1] if cast else None)
+        if request.decision is not None:
+            self._notify("decided", request)
         return request
 
     def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
@@ -495,6 +591,33 @@ class ApprovalClient(BaseClient):
             token, {WAIT_KIND: lambda request_id, state: self._wait_operation(request_id)}
         )
         return resumed
+
+    # -- notifications ---------------------------------------------------------------------------------
+
+    @cached_property
+    def _notifier(self) -> Notifier:
+        return Notifier(self._context.config.settings, clock=self._context.clock)
+
+    @cached_property
+    def _notified(self) -> set[str]:
+        return set()
+
+    def _notify(self, kind: EventKind, request: ApprovalRequest, *, vote: ApprovalVote | None = None) -> None:
+        """Tell the configured channels (and the CI summary) about ``request``; never raises.
+
+        A decision is sent once per client: by the call that cast the deciding vote, else by the wait.
+        """
+        try:
+            event = event_for(
+                kind, request, at=self.now(), review_url=self._context.config.settings.review_url, vote=vote
+            )
+            if kind == "decided":
+                if event.event_id in self._notified:
+                    return
+                self._notified.add(event.event_id)
+            self._notifier.notify(event)
+        except Exception as error:  # notifications never fail an approval
+            _log.warning("approval notification for %s skipped: %s", request.id, type(error).__name__)
 
     # -- model registry --------------------------------------------------------------------------------
 

@@ -31,8 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -43,6 +44,7 @@ from pydantic_settings import (
 
 from mlops_sdk.core.config_problems import PROFILES, ConfigProblem, check_file_table, check_keys, problems_error
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.redaction import register_secret
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -110,6 +112,37 @@ class Settings(BaseSettings):
     approval_pipeline: int | None = None
     """Azure DevOps pipeline id whose stage carries the environment approval check."""
 
+    # --- approvals: where votes are cast, GitHub environments, notifications ---------------------
+    approvals_provider: Literal["auto", "devops", "github"] = "auto"
+    """Where approval votes are cast: ``auto`` (the target's own: the local store, Azure DevOps on Azure),
+    ``devops`` (Azure DevOps environment approvals) or ``github`` (GitHub Actions environment reviews)."""
+    github_repository: str | None = None
+    """``owner/repo`` whose workflow runs carry GitHub approvals; unset: ``GITHUB_REPOSITORY``."""
+    github_token: SecretStr | None = None
+    """GitHub token (a reviewer's token to vote; read access to watch); unset: ``GITHUB_TOKEN``."""
+    github_api_url: str | None = None
+    """GitHub REST API root; unset: ``GITHUB_API_URL``, else ``https://api.github.com`` (GHES: ``https://host/api/v3``)."""
+    github_environment: str | None = None
+    """Environment whose required reviewers gate the deployment job; unset: any environment the run waits on."""
+    github_run_id: int | None = None
+    """Workflow run a GitHub approval request attaches to; unset: ``GITHUB_RUN_ID`` (the run this job is in)."""
+    approval_records: Path | None = None
+    """Folder keeping GitHub approval requests (policy, requester, reason); unset: ``<store>/approvals-github``."""
+    review_url: str | None = None
+    """Base URL of the approvals review page; notifications link to ``<review_url>/requests/<request id>``."""
+    notify_teams: SecretStr | None = None
+    """Microsoft Teams incoming-webhook URL notified on request, vote and decision (a secret)."""
+    notify_teams_card: Literal["adaptive", "messagecard"] = "adaptive"
+    """Teams payload: an Adaptive Card (Workflows webhooks) or a legacy MessageCard (Office 365 connectors)."""
+    notify_slack: SecretStr | None = None
+    """Slack incoming-webhook URL notified on request, vote and decision (a secret)."""
+    notify_webhook: SecretStr | None = None
+    """Generic JSON webhook URL, each POST signed with ``notify_webhook_secret`` (a secret)."""
+    notify_webhook_secret: SecretStr | None = None
+    """HMAC-SHA256 key of the generic webhook's ``X-Mlops-Signature`` header."""
+    ci_summary: bool = True
+    """Append the approval summary to the CI run's summary (GitHub step summary / Azure DevOps upload)."""
+
     # --- behaviour -----------------------------------------------------------------------------
     retry_deadline: float = 300.0
     """Upper bound in seconds of one call including its retries."""
@@ -134,6 +167,46 @@ class Settings(BaseSettings):
             raise ValueError("write the proxy as a URL with scheme and host, e.g. http://proxy.example.com:8080")
         return value.strip()
 
+    @field_validator("notify_teams", "notify_slack", "notify_webhook")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        # The message never quotes the URL: its path is the webhook's credential.
+        if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            raise ValueError("write the webhook as an https:// URL (http:// only to 127.0.0.1 / localhost)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("review_url", "github_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("write it as a URL with scheme and host, e.g. https://approvals.example.com")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _register_secrets(self) -> Settings:
+        # A secret setting is masked wherever it could be quoted (an error naming a URL, a log line);
+        # a webhook URL's token-like path segments and query values (where Slack and Teams put the token)
+        # are registered on their own too, so a URL printed in pieces is masked as well.
+        for name in SECRET_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                text = value.get_secret_value()
+                register_secret(text)
+                if "://" in text:
+                    parts = urlsplit(text)
+                    pieces = parts.path.split("/") + [pair.partition("=")[2] for pair in parts.query.split("&")]
+                    for piece in pieces:
+                        if len(piece) >= 16 and any(ch.isdigit() for ch in piece):
+                            register_secret(piece)
+        return self
+
     @field_validator("blob_endpoint")
     @classmethod
     def _blob_endpoint(cls, value: str | None) -> str | None:
@@ -156,7 +229,9 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _FileLayerSource(settings_cls, _FILE_LAYER.get() or {})
 
 
-SECRET_FIELDS = frozenset({"devops_pat"})
+SECRET_FIELDS = frozenset(
+    {"devops_pat", "github_token", "notify_teams", "notify_slack", "notify_webhook", "notify_webhook_secret"}
+)
 
 _FILE_LAYER: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("mlops_file_layer", default=None)
 

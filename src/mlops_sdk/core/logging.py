@@ -11,7 +11,7 @@ import logging
 
 from mlops_sdk.core.redaction import redact
 
-__all__ = ["RedactionFilter", "get_logger"]
+__all__ = ["RedactionFilter", "get_logger", "redact_library_logger"]
 
 
 class RedactionFilter(logging.Filter):
@@ -44,3 +44,14 @@ def get_logger(name: str) -> logging.Logger:
     if _FILTER not in logger.filters:
         logger.addFilter(_FILTER)
     return logger
+
+
+def redact_library_logger(name: str) -> None:
+    """Attach the redaction filter to a third-party library's logger (idempotent; no handler, no level).
+
+    For libraries that log request URLs (httpx logs ``HTTP Request: POST <url>`` at INFO): a webhook URL
+    carries its credential in the path, so an application logging at INFO must see ``***`` there.
+    """
+    logger = logging.getLogger(name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)

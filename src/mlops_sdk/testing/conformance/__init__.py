@@ -32,6 +32,7 @@ from mlops_sdk.testing.conformance._kit import (
 )
 from mlops_sdk.testing.conformance.approvals import (
     TestApprovalAuditConformance,
+    TestApprovalPendingConformance,
     TestApprovalPolicyConformance,
     TestApprovalTimeoutConformance,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "CAPABILITIES",
     "ConformanceBackend",
     "TestApprovalAuditConformance",
+    "TestApprovalPendingConformance",
     "TestApprovalPolicyConformance",
     "TestApprovalTimeoutConformance",
     "TestDataFactoryConformance",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +13,14 @@ from mlops_sdk.models.approvals import ApprovalPolicy, ApprovalStatus, PlannedRo
 from mlops_sdk.models.deployments import BlueGreen, SmokeTest
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.testing.clock import FakeClock
-from mlops_sdk.testing.conformance._kit import ConformanceBackend, require
+from mlops_sdk.testing.conformance._kit import ConformanceBackend, registrable_run, require
 
-__all__ = ["TestApprovalAuditConformance", "TestApprovalPolicyConformance", "TestApprovalTimeoutConformance"]
+__all__ = [
+    "TestApprovalAuditConformance",
+    "TestApprovalPendingConformance",
+    "TestApprovalPolicyConformance",
+    "TestApprovalTimeoutConformance",
+]
 
 PASSED = ReportFacts(passed=True, outcome="passed", digest="sha256:conformance-passed")
 FAILED = ReportFacts(passed=False, outcome="failed", digest="sha256:conformance-failed")
@@ -182,6 +188,84 @@ class TestApprovalPolicyConformance:
         with pytest.raises(PermissionDeniedError, match="does not allow delegation"):
             approvals.approve(request.id, comment="for alice", on_behalf_of="alice")
         assert approvals.get(request.id).votes == ()
+
+
+class TestApprovalPendingConformance:
+    """``list_pending`` with the requester's reason, and votes naming a model instead of a request id."""
+
+    capability = "approvals.policy"
+
+    def test_list_pending_shows_each_reason_and_filters_by_model_and_requester(
+        self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient
+    ) -> None:
+        require(conformance_backend, "approvals.policy")
+        approvals = conformance_client.approvals
+        policy = ApprovalPolicy(approvers=("alice",))
+        third = approvals.request(_model("conf-pend"), policy=policy, report=PASSED, reason="weekly retrain")
+        fourth = approvals.request(
+            _model("conf-pend", created_by="dana", version="4"), policy=policy, report=PASSED, reason="new features"
+        )
+        approvals.request(_model("conf-pend", version="5"), policy=policy, report=FAILED, reason="blocked")
+        pending = {item.id: item.reason for item in approvals.list_pending() if item.model_name == "conf-pend"}
+        assert pending == {third.id: "weekly retrain", fourth.id: "new features"}
+        assert [item.id for item in approvals.list_pending("conf-pend@3")] == [third.id]
+        assert {item.id for item in approvals.list_pending("conf-pend")} == {third.id, fourth.id}
+        assert [item.id for item in approvals.list_pending(_model("conf-pend", version="4"))] == [fourth.id]
+        assert [item.id for item in approvals.list_pending("conf-pend", requester="DANA")] == [fourth.id]
+        assert approvals.list_pending("conf-pend@5") == []
+        assert len(approvals.list("all", model="conf-pend")) == 3
+
+    def test_approve_and_reject_by_model_reference(
+        self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient
+    ) -> None:
+        require(conformance_backend, "approvals.policy")
+        approvals = conformance_client.approvals
+        me = approvals.whoami().name
+        policy = ApprovalPolicy(approvers=(me,))
+        approved = approvals.request(_model("conf-byref"), policy=policy, report=PASSED, reason="ready")
+        decided = approvals.approve("conf-byref@3", comment="by reference")
+        assert (decided.id, decided.status) == (approved.id, ApprovalStatus.APPROVED)
+        with pytest.raises(ResourceNotFoundError, match="no pending approval request for conf-byref@3") as missing:
+            approvals.reject("conf-byref@3", comment="nothing pending any more")
+        assert missing.value.details["field"] == "request"
+
+        rejected = approvals.request(_model("conf-byref", version="4"), policy=policy, report=PASSED)
+        outcome = approvals.reject(_model("conf-byref", version="4"), comment="drift")
+        assert (outcome.id, outcome.status) == (rejected.id, ApprovalStatus.REJECTED)
+
+    def test_a_model_reference_naming_two_pending_requests_is_ambiguous(
+        self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient
+    ) -> None:
+        require(conformance_backend, "approvals.policy")
+        approvals = conformance_client.approvals
+        policy = ApprovalPolicy(approvers=("alice",))
+        first = approvals.request(_model("conf-ambig"), policy=policy, report=PASSED, idempotency_key="conf-ambig-1")
+        second = approvals.request(_model("conf-ambig"), policy=policy, report=PASSED, idempotency_key="conf-ambig-2")
+        with pytest.raises(ConfigurationError, match="names 2 pending approval requests") as caught:
+            approvals.approve("conf-ambig@3", comment="which one?")
+        assert set(caught.value.details["candidates"]) == {first.id, second.id}
+        assert {item.status for item in approvals.list_pending("conf-ambig@3")} == {ApprovalStatus.PENDING}
+
+    def test_a_model_alias_resolves_to_its_pending_request(
+        self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
+    ) -> None:
+        require(conformance_backend, "approvals.policy", "models.registry", "models.aliases")
+        models = conformance_client.models
+        version = models.register(
+            registrable_run(conformance_backend, conformance_client, tmp_path), name="conf-pend-alias"
+        )
+        models.set_alias("conf-pend-alias", "challenger", version.version)
+        approvals = conformance_client.approvals
+        me = approvals.whoami().name
+        request = approvals.request(
+            version.model_copy(update={"created_by": "carol"}),
+            policy=ApprovalPolicy(approvers=(me,)),
+            report=PASSED,
+            reason="challenger beats champion",
+        )
+        assert [item.id for item in approvals.list_pending("conf-pend-alias:challenger")] == [request.id]
+        decided = approvals.approve("conf-pend-alias:challenger", comment="promote the challenger")
+        assert (decided.id, decided.status) == (request.id, ApprovalStatus.APPROVED)
 
 
 class TestApprovalTimeoutConformance:
