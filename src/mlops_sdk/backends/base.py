@@ -1,7 +1,8 @@
 """The backend SPI: what every backend (built-in or third-party) provides.
 
 A backend owns a target and hands out one *service* per capability (``training``, ``models``,
-``data_factory``, ...). Services are found by convention: capability ``X`` of a backend whose class
+``data_factory``, ...), looked up with a typed key (``backend.service(MODELS)``, keys in
+``backends/spi/keys.py``). Services are found by convention: capability ``X`` of a backend whose class
 lives in package ``P`` is the module ``P.X``, which exposes ``create_service(backend)``. So adding a
 capability to a backend is adding one module, and a backend that lacks one answers with a clear
 :class:`~mlops_sdk.core.errors.ConfigurationError` instead of an ``AttributeError``.
@@ -20,8 +21,9 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast, overload
 
+from mlops_sdk.backends.spi.keys import ServiceKey
 from mlops_sdk.core.clock import Clock, SystemClock
 from mlops_sdk.core.config import Config
 from mlops_sdk.core.errors import ConfigurationError
@@ -103,12 +105,23 @@ class Backend(abc.ABC):
         settings = self.config.settings
         return RetryPolicy(max_attempts=settings.retry_max_attempts, deadline=settings.retry_deadline, clock=self.clock)
 
-    def service(self, capability: str, protocol: type[S]) -> S:
+    @overload
+    def service(self, capability: ServiceKey[S]) -> S: ...
+
+    @overload
+    def service(self, capability: str, protocol: type[S]) -> S: ...
+
+    def service(self, capability: ServiceKey[S] | str, protocol: type[S] | None = None) -> S:
         """Return this backend's service for ``capability`` (created once, on first use).
+
+        Pass a typed key (``backend.service(MODELS)``, see :mod:`mlops_sdk.backends.spi.keys`); the
+        older ``backend.service("models", ModelService)`` form still works for third-party capabilities.
 
         Raises:
             ConfigurationError: the backend has no such capability (yet).
         """
+        if isinstance(capability, ServiceKey):
+            capability = capability.name
         with self._lock:
             if self._closed:
                 raise ConfigurationError(f"the {self.name} backend for {self.target} is closed")

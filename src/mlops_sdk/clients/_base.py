@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from mlops_sdk.backends.base import Backend
+from mlops_sdk.backends.spi.keys import ServiceKey
 from mlops_sdk.core.clock import Clock, SystemClock
 from mlops_sdk.core.config import Config, load_config
 from mlops_sdk.core.operation import (
@@ -152,8 +153,17 @@ class BaseClient:
 
     # -- helpers for subclasses --------------------------------------------------------------------
 
-    def _service(self, protocol: type[S]) -> S:
-        return self._context.backend.service(self._capability, protocol)
+    @overload
+    def _service(self, key: ServiceKey[S]) -> S: ...
+
+    @overload
+    def _service(self, key: type[S]) -> S: ...
+
+    def _service(self, key: ServiceKey[S] | type[S]) -> S:
+        """The backend's service for ``key`` (a typed key; a protocol class means this client's capability)."""
+        if isinstance(key, ServiceKey):
+            return self._context.backend.service(key)
+        return self._context.backend.service(self._capability, key)
 
     def _polling(self, default: PollingOptions | None = None) -> PollingOptions:
         """Polling intervals: the configured ones win, else ``default``, else the backend's."""

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError
 
 from mlops_sdk.backends.spi.approvals import ApprovalDraft, ApprovalService
+from mlops_sdk.backends.spi.keys import APPROVALS, MODELS
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
@@ -143,7 +144,7 @@ class ApprovalClient(BaseClient):
 
     @property
     def _approvals(self) -> ApprovalService:
-        return self._service(ApprovalService)  # type: ignore[type-abstract]
+        return self._service(APPROVALS)
 
     def now(self) -> Any:
         """The current time on this client's clock (tests use a fake clock)."""
@@ -480,7 +481,7 @@ class ApprovalClient(BaseClient):
     def _record_on_model(self, decision: ApprovalDecision) -> None:
         """Write ``mlops.approval.*`` tags onto the model version when the backend has a model registry."""
         try:
-            models = self._context.backend.service("models", object)
+            models = self._service(MODELS)
         except ConfigurationError:
             return  # no registry on this backend yet: the decision stays in the approvals store
         set_tags = getattr(models, "set_tags", None)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from mlops_sdk.backends.spi.data_factory import DataFactoryService, WatchedRun
+from mlops_sdk.backends.spi.keys import DATA_FACTORY
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.clock import utcnow
@@ -106,7 +107,7 @@ class DataFactoryClient(BaseClient):
     _capability = "data_factory"
 
     def _svc(self) -> DataFactoryService:
-        return self._service(DataFactoryService)  # type: ignore[type-abstract]
+        return self._service(DATA_FACTORY)
 
     # -- pipelines ---------------------------------------------------------------------------------
 

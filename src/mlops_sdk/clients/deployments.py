@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from mlops_sdk.backends.spi.deployments import DEPLOY_KIND, ROLLBACK_KIND, DeploymentService, ModelSpec
 from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND
+from mlops_sdk.backends.spi.keys import DEPLOYMENTS, MODELS
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import collect_lineage
@@ -78,7 +79,7 @@ class DeploymentClient(BaseClient):
     _capability = "deployments"
 
     def _svc(self) -> DeploymentService:
-        return self._service(DeploymentService)  # type: ignore[type-abstract]
+        return self._service(DEPLOYMENTS)
 
     # -- inputs --------------------------------------------------------------------------------------------
 
@@ -100,11 +101,10 @@ class DeploymentClient(BaseClient):
             return ModelSpec(ref=text, uri=text, name=name, version=version)
         if Path(text).expanduser().exists() or not _REF.match(text):
             return ModelSpec(ref=text, uri=str(Path(text).expanduser().resolve()))
-        from mlops_sdk.backends.spi.models import ModelService
         from mlops_sdk.models.registry import parse_model_ref
 
         name, version, alias = parse_model_ref(text)
-        models = self._context.backend.service("models", ModelService)  # type: ignore[type-abstract]
+        models = self._service(MODELS)
         found = models.get(name, version) if version is not None else models.get_by_alias(name, alias or "")
         return ModelSpec(ref=found.ref, uri=found.uri, name=found.name, version=found.version)
 

@@ -6,8 +6,8 @@ import builtins
 import re
 from collections.abc import Mapping
 
+from mlops_sdk.backends.spi.keys import MODELS, TRAINING
 from mlops_sdk.backends.spi.models import ModelService
-from mlops_sdk.backends.spi.training import TrainingService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.errors import ConfigurationError
@@ -34,7 +34,7 @@ class ModelClient(BaseClient):
     _capability = "models"
 
     def _svc(self) -> ModelService:
-        return self._service(ModelService)  # type: ignore[type-abstract]
+        return self._service(MODELS)
 
     def register(
         self,
@@ -63,7 +63,7 @@ class ModelClient(BaseClient):
         """
         _check_name(name)
         if isinstance(run, str):
-            training = self._context.backend.service("training", TrainingService)  # type: ignore[type-abstract]
+            training = self._service(TRAINING)
             run = resolve_prefix(
                 run,
                 get=training.get_run,

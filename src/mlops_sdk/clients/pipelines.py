@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from mlops_sdk.backends.spi.keys import PIPELINES
 from mlops_sdk.backends.spi.pipelines import PipelineService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.context import ambient_idempotency_key
@@ -48,7 +49,7 @@ class PipelineClient(BaseClient):
     _capability = "pipelines"
 
     def _pipelines(self) -> PipelineService:
-        return self._service(PipelineService)  # type: ignore[type-abstract]
+        return self._service(PIPELINES)
 
     def begin_run(
         self,

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from mlops_sdk.backends.spi.keys import TRAINING
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback, TrainingService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
@@ -34,7 +35,7 @@ class TrainingClient(BaseClient):
     _capability = "training"
 
     def _svc(self) -> TrainingService:
-        return self._service(TrainingService)  # type: ignore[type-abstract]
+        return self._service(TRAINING)
 
     def begin_train(
         self,

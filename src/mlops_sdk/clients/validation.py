@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from mlops_sdk.backends.spi.keys import MODELS, VALIDATION
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.backends.spi.validation import ValidationService
 from mlops_sdk.checks.context import CheckContext
@@ -39,10 +40,10 @@ class ValidationClient(BaseClient):
     _capability = "validation"
 
     def _svc(self) -> ValidationService:
-        return self._service(ValidationService)  # type: ignore[type-abstract]
+        return self._service(VALIDATION)
 
     def _models(self) -> ModelService:
-        return self._context.backend.service("models", ModelService)  # type: ignore[type-abstract]
+        return self._service(MODELS)
 
     def _resolve(self, model: ModelVersion | str) -> ModelVersion:
         if isinstance(model, ModelVersion):

@@ -1,0 +1,40 @@
+"""Typed service keys: ``backend.service(MODELS)`` is the same service as the older string form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mlops_sdk import MLOpsClient
+from mlops_sdk.backends.spi.keys import BUILTIN_KEYS, MODELS, TRAINING, ServiceKey
+from mlops_sdk.backends.spi.models import ModelService
+from mlops_sdk.core.errors import ConfigurationError
+
+
+@pytest.fixture
+def hub() -> Iterator[MLOpsClient]:
+    with MLOpsClient("memory://", show_progress=False) as client:
+        yield client
+
+
+def test_a_key_and_the_string_form_return_the_same_service(hub: MLOpsClient) -> None:
+    backend = hub.models._context.backend
+    by_key = backend.service(MODELS)
+    by_name = backend.service("models", ModelService)  # type: ignore[type-abstract]  # the legacy form on purpose
+    assert by_key is by_name
+    assert backend.service(TRAINING) is backend.service("training", object)
+    assert by_key is not backend.service(TRAINING)
+
+
+def test_a_key_the_backend_lacks_is_a_configuration_error_naming_it(hub: MLOpsClient) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        hub.models._context.backend.service(ServiceKey("monitoring_plugin_x", "Nope"))
+    assert caught.value.details["capability"] == "monitoring_plugin_x"
+
+
+@pytest.mark.parametrize("key", BUILTIN_KEYS, ids=str)
+def test_every_key_names_its_spi_protocol(key: ServiceKey[object]) -> None:
+    protocol = key.load_protocol()
+    assert protocol.__name__ == key.protocol
+    assert protocol.__module__ == f"mlops_sdk.backends.spi.{key.name}"
