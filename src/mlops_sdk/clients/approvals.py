@@ -32,7 +32,7 @@ from mlops_sdk.models.approvals import (
     AuditVerification,
     ReportFacts,
 )
-from mlops_sdk.models.registry import ModelVersion
+from mlops_sdk.models.registry import ModelRef, ModelVersion
 
 __all__ = ["POLICY_FILE", "ApprovalClient", "parse_model_ref"]
 
@@ -53,10 +53,9 @@ def parse_model_ref(model: ModelVersion | str) -> tuple[str, str, str | None]:
     """``(name, version, created_by)`` of a :class:`ModelVersion` or a ``"name@version"`` string."""
     if isinstance(model, ModelVersion):
         return model.name, model.version, model.created_by
-    if isinstance(model, str):
-        name, sep, version = model.strip().rpartition("@")
-        if sep and name and version:
-            return name, version, None
+    ref = ModelRef.try_parse(model) if isinstance(model, str) else None
+    if ref is not None and ref.version is not None:
+        return ref.name, ref.version, None
     raise ConfigurationError(
         f"model must be a ModelVersion or a 'name@version' string, got {model!r}; "
         "resolve an alias first with client.models.get_by_alias(name, alias)",

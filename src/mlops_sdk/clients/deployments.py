@@ -36,14 +36,13 @@ from mlops_sdk.models.deployments import (
     SmokeTest,
     Strategy,
 )
-from mlops_sdk.models.registry import ModelVersion
+from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.models.resources import Resources
 
 __all__ = ["DeploymentClient", "default_deployment_name"]
 
 _STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
 _DEPLOYMENT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
-_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*[@:][A-Za-z0-9_.\-]+$")
 
 
 def _invalid(field: str, error: ValidationError) -> ConfigurationError:
@@ -96,16 +95,19 @@ class DeploymentClient(BaseClient):
             )
         text = model.strip()
         if "://" in text or text.startswith(("models:/", "runs:/", "azureml:")):
-            match = re.match(r"^models:/([^/@]+)/(\d+)$", text) or re.match(r"^azureml:([^:/]+):(\d+)$", text)
-            name, version = (match.group(1), match.group(2)) if match else (None, None)
-            return ModelSpec(ref=text, uri=text, name=name, version=version)
-        if Path(text).expanduser().exists() or not _REF.match(text):
+            named = ModelRef.from_uri(text)
+            if named is None or named.version is None:  # an alias URI is resolved by the platform
+                return ModelSpec(ref=text, uri=text)
+            return ModelSpec(ref=text, uri=text, name=named.name, version=named.version)
+        ref = None if Path(text).expanduser().exists() else ModelRef.try_parse(text)
+        if ref is None:
             return ModelSpec(ref=text, uri=str(Path(text).expanduser().resolve()))
-        from mlops_sdk.models.registry import parse_model_ref
-
-        name, version, alias = parse_model_ref(text)
         models = self._service(MODELS)
-        found = models.get(name, version) if version is not None else models.get_by_alias(name, alias or "")
+        found = (
+            models.get(ref.name, ref.version)
+            if ref.version is not None
+            else models.get_by_alias(ref.name, ref.alias or "")
+        )
         return ModelSpec(ref=found.ref, uri=found.uri, name=found.name, version=found.version)
 
     @staticmethod

@@ -14,7 +14,7 @@ from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
-from mlops_sdk.models.registry import AliasEvent, ModelVersion, parse_model_ref
+from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
 from mlops_sdk.models.training import TrainingRun
 
 __all__ = ["ModelClient"]
@@ -138,11 +138,10 @@ class ModelClient(BaseClient):
         """Resolve ``name@version`` (e.g. ``diabetes@3``) or ``name:alias`` (e.g. ``diabetes:champion``)."""
         if isinstance(ref, ModelVersion):
             return ref
-        name, version, alias = parse_model_ref(ref)
-        if version is not None:
-            return self.get(name, version)
-        assert alias is not None
-        return self.get_by_alias(name, alias)
+        parsed = ModelRef.parse(ref, field="ref")
+        if parsed.version is not None:
+            return self.get(parsed.name, parsed.version)
+        return self.get_by_alias(parsed.name, parsed.alias or "")
 
 
 def _check_name(name: str) -> None:

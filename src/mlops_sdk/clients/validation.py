@@ -16,7 +16,7 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.models.registry import ModelVersion, parse_model_ref
+from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.models.validation import ReportModel, ValidationReport
 
 __all__ = ["ValidationClient"]
@@ -53,11 +53,10 @@ class ValidationClient(BaseClient):
                 f"model must be a ModelVersion or 'name@version' / 'name:alias', got {type(model).__name__}",
                 details={"field": "model"},
             )
-        name, version, alias = parse_model_ref(model)
-        if version is not None:
-            return self._models().get(name, version)
-        assert alias is not None
-        return self._models().get_by_alias(name, alias)
+        ref = ModelRef.parse(model)
+        if ref.version is not None:
+            return self._models().get(ref.name, ref.version)
+        return self._models().get_by_alias(ref.name, ref.alias or "")
 
     def _champion(self, model: ModelVersion, alias: str) -> ModelVersion | None:
         try:

@@ -55,6 +55,7 @@ from mlops_sdk.models.deployments import (
     Shadow,
     SmokeTest,
 )
+from mlops_sdk.models.registry import ModelRef
 from mlops_sdk.models.resources import Resources
 
 __all__ = ["LocalDeploymentService", "LocalPlatform", "check_endpoint_name", "create_service"]
@@ -105,14 +106,11 @@ def _registry_source(client: Any, uri: str) -> str:
     (``mlflow.artifacts.download_artifacts`` resolves ``models:/`` URIs against the process-global
     registry URI, not the one it is given, so the store's client resolves them first.)
     """
-    if not uri.startswith("models:/"):
+    ref = ModelRef.from_uri(uri.rstrip("/")) if uri.startswith("models:/") else None
+    if ref is None:
         return uri
-    reference = uri[len("models:/") :].strip("/")
-    if "@" in reference:
-        name, alias = reference.split("@", 1)
-        version = str(client.get_model_version_by_alias(name, alias).version)
-    else:
-        name, _, version = reference.partition("/")
+    name = ref.name
+    version = ref.version or str(client.get_model_version_by_alias(name, ref.alias).version)
     source = str(client.get_model_version_download_uri(name, version))
     if source.startswith("models:/"):  # an MLflow 3 logged model: its files are at its artifact location
         source = str(client.get_logged_model(source[len("models:/") :]).artifact_location)
