@@ -26,3 +26,18 @@ def test_service_lookups_need_no_type_ignore() -> None:
     assert not hits, "look services up with a typed key (backend.service(MODELS)), not a protocol class:\n" + "\n".join(
         hits
     )
+
+
+def test_pydantic_errors_are_translated_in_one_place() -> None:
+    # configuration files have their own translation (it names the file and the source of each value)
+    allowed = {"mlops_sdk/core/invalid_input.py", "mlops_sdk/core/config.py"}
+    hits = [hit for hit in _hits(r"""\[["']loc["']\]""") if hit.split(":", 1)[0] not in allowed]
+    assert not hits, "turn a pydantic ValidationError into our error with core.invalid_input:\n" + "\n".join(hits)
+
+
+def test_naming_rules_are_written_once() -> None:
+    # the rules' own text: a second copy of any of them is a second place to keep in step
+    rules = [r"A-Za-z0-9_.\\-]{0,254}", r"A-Za-z0-9_.:\\-/]{0,199}", r"A-Za-z0-9-]{1,30}", r"A-Za-z0-9-]{1,31}"]
+    for rule in rules:
+        hits = [hit for hit in _hits(re.escape(rule)) if not hit.startswith("mlops_sdk/core/names.py")]
+        assert not hits, f"use mlops_sdk.core.names instead of repeating {rule}:\n" + "\n".join(hits)

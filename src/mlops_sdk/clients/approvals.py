@@ -18,8 +18,10 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
+from mlops_sdk.core.invalid_input import invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent
 from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
@@ -66,13 +68,7 @@ def parse_model_ref(model: ModelVersion | str) -> tuple[str, str, str | None]:
 def _policy(policy: ApprovalPolicy | Mapping[str, Any]) -> ApprovalPolicy:
     if isinstance(policy, ApprovalPolicy):
         return policy
-    try:
-        return ApprovalPolicy.model_validate(policy)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}" for item in error.errors()
-        )
-        raise ConfigurationError(f"invalid approval policy: {problems}", details={"field": "policy"}) from error
+    return validate_input(ApprovalPolicy, policy, what="approval policy", field="policy")
 
 
 # People answer in minutes, not milliseconds: poll like a remote service even on the local backend.
@@ -180,6 +176,8 @@ class ApprovalClient(BaseClient):
                 passed validation and no report was given.
         """
         name, version, created_by = parse_model_ref(model)
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         rules = _policy(policy)
         facts: ReportFacts | None = None
         if report is not None:
@@ -377,11 +375,8 @@ class ApprovalClient(BaseClient):
         try:
             return ApprovalPolicy.model_validate(table)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}" for item in error.errors()
-            )
-            raise ConfigurationError(
-                f"invalid approval policy in {where}: {problems}", details={"path": str(file)}
+            raise invalid_input(
+                error, what="approval policy", where=where, root="policy", details={"path": str(file)}
             ) from error
 
     def whoami(self) -> ApproverIdentity:

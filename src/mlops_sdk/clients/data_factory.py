@@ -25,6 +25,7 @@ from mlops_sdk.core.context import ambient_idempotency_key, ambient_key_is_fresh
 from mlops_sdk.core.errors import ConfigurationError, OperationTimeoutError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import check_idempotency_key, require_text
 from mlops_sdk.core.operation import Operation, PollResult, ProgressEvent, decode_token
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.data_factory import (
@@ -89,12 +90,6 @@ class _RefreshDriver:
         }
 
 
-def _require_name(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{field} must be a non-empty string, got {value!r}", details={"field": field})
-    return value
-
-
 class DataFactoryClient(BaseClient):
     """Start, watch, cancel and rerun data refreshes; schedule them with triggers.
 
@@ -122,7 +117,7 @@ class DataFactoryClient(BaseClient):
 
     def get_pipeline(self, name: str) -> PipelineInfo:
         """A pipeline and its declared parameters (``ResourceNotFoundError`` lists the known ones)."""
-        return self._svc().describe_pipeline(_require_name(name, "pipeline"))
+        return self._svc().describe_pipeline(require_text(name, "pipeline"))
 
     def list_pipelines(self) -> list[PipelineInfo]:
         """Every pipeline the backend knows."""
@@ -161,11 +156,11 @@ class DataFactoryClient(BaseClient):
             ResourceNotFoundError: unknown pipeline (the message lists the known ones).
             ConfigurationError: unknown parameter, wrong type or missing required parameter.
         """
-        service = self._svc()
-        info = service.describe_pipeline(_require_name(pipeline, "pipeline"))
-        values = check_parameters(info, parameters, coerce_strings=coerce_strings)
         if idempotency_key is not None:
-            _require_name(idempotency_key, "idempotency_key")
+            check_idempotency_key(idempotency_key)
+        service = self._svc()
+        info = service.describe_pipeline(require_text(pipeline, "pipeline"))
+        values = check_parameters(info, parameters, coerce_strings=coerce_strings)
         key = idempotency_key or ambient_idempotency_key()
         fresh = key is not None and ambient_key_is_fresh(key)
         if key is None:
@@ -196,9 +191,9 @@ class DataFactoryClient(BaseClient):
 
         Parameters are those of the original run; activities skipped keep their outputs.
         """
-        _require_name(run_id, "run_id")
+        require_text(run_id, "run_id")
         if start_activity is not None:
-            _require_name(start_activity, "start_activity")
+            require_text(start_activity, "start_activity")
         service = self._svc()
         submitted_at = utcnow()
         new_id, pipeline = service.start_rerun(run_id, from_failure=from_failure, start_activity=start_activity)
@@ -217,7 +212,7 @@ class DataFactoryClient(BaseClient):
     def _by_id(self, run_id: str, call: Callable[[str], T]) -> T:
         """``call(id)``; when the id is not found, ``call`` on the one run id it is a unique prefix of."""
         return resolve_prefix(
-            _require_name(run_id, "run_id"),
+            require_text(run_id, "run_id"),
             get=call,
             candidates=lambda: [run.run_id for run in self._svc().list_runs(pipeline=None, status=None, since=None)],
             what="refresh run",
@@ -355,8 +350,8 @@ class DataFactoryClient(BaseClient):
         Exactly one of ``schedule`` and ``storage_event`` is given. The trigger is started unless
         ``start=False``. Azure only: the local backend raises ``ConfigurationError``.
         """
-        _require_name(name, "name")
-        _require_name(pipeline, "pipeline")
+        require_text(name, "name")
+        require_text(pipeline, "pipeline")
         if (schedule is None) == (storage_event is None):
             raise ConfigurationError("create_trigger needs exactly one of schedule=... or storage_event=...")
         try:
@@ -372,15 +367,15 @@ class DataFactoryClient(BaseClient):
 
     def start_trigger(self, name: str) -> TriggerInfo:
         """Start a trigger."""
-        return self._svc().start_trigger(_require_name(name, "name"))
+        return self._svc().start_trigger(require_text(name, "name"))
 
     def stop_trigger(self, name: str) -> TriggerInfo:
         """Stop a trigger."""
-        return self._svc().stop_trigger(_require_name(name, "name"))
+        return self._svc().stop_trigger(require_text(name, "name"))
 
     def get_trigger(self, name: str) -> TriggerInfo:
         """A trigger (``ResourceNotFoundError`` if unknown)."""
-        return self._svc().get_trigger(_require_name(name, "name"))
+        return self._svc().get_trigger(require_text(name, "name"))
 
     def list_triggers(self) -> list[TriggerInfo]:
         """Every trigger of the factory."""
@@ -388,4 +383,4 @@ class DataFactoryClient(BaseClient):
 
     def delete_trigger(self, name: str) -> None:
         """Delete a trigger (stop it first)."""
-        self._svc().delete_trigger(_require_name(name, "name"))
+        self._svc().delete_trigger(require_text(name, "name"))

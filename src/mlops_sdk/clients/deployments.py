@@ -22,7 +22,9 @@ from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND
 from mlops_sdk.backends.spi.keys import DEPLOYMENTS, MODELS
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.invalid_input import invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage
+from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
 from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.deployments import (
@@ -42,14 +44,6 @@ from mlops_sdk.models.resources import Resources
 __all__ = ["DeploymentClient", "default_deployment_name"]
 
 _STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
-_DEPLOYMENT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
-
-
-def _invalid(field: str, error: ValidationError) -> ConfigurationError:
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in item['loc']) or field}: {item['msg']}" for item in error.errors()
-    )
-    return ConfigurationError(f"invalid {field}: {problems}", details={"field": field})
 
 
 def default_deployment_name(model: ModelSpec) -> str:
@@ -121,7 +115,7 @@ class DeploymentClient(BaseClient):
             try:
                 return _STRATEGY.validate_python(data)
             except ValidationError as error:
-                raise _invalid("strategy", error) from None
+                raise invalid_input(error, what="strategy", field="strategy") from None
         raise ConfigurationError(
             f"strategy must be BlueGreen(...), Replace() or Shadow(...) (or a dict), got {type(strategy).__name__}",
             details={"field": "strategy"},
@@ -132,10 +126,7 @@ class DeploymentClient(BaseClient):
         if resources is None or isinstance(resources, Resources):
             return resources
         if isinstance(resources, dict):
-            try:
-                return Resources.model_validate(resources)
-            except ValidationError as error:
-                raise _invalid("resources", error) from None
+            return validate_input(Resources, resources, what="resources", field="resources")
         raise ConfigurationError(
             f"resources must be Resources(...) or a dict, got {type(resources).__name__}",
             details={"field": "resources"},
@@ -145,16 +136,14 @@ class DeploymentClient(BaseClient):
     def _smoke(smoke_test: SmokeTest | dict[str, Any] | None) -> SmokeTest | None:
         if smoke_test is None or isinstance(smoke_test, SmokeTest):
             return smoke_test
-        try:
-            return SmokeTest.model_validate(smoke_test)
-        except ValidationError as error:
-            raise _invalid("smoke_test", error) from None
+        return validate_input(SmokeTest, smoke_test, what="smoke_test", field="smoke_test")
 
     @staticmethod
     def _name(value: str, field: str) -> str:
+        """The endpoint name, checked before any backend call (bad input never reaches a backend)."""
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(f"{field} must be a non-empty name", details={"field": field})
-        return value.strip()
+        return check_endpoint_name(value.strip(), field)
 
     # -- operations ------------------------------------------------------------------------------------------
 
@@ -200,11 +189,7 @@ class DeploymentClient(BaseClient):
         spec = self._model_spec(model)
         given = deployment.strip() if isinstance(deployment, str) else ""
         name = given or default_deployment_name(spec)
-        if not _DEPLOYMENT.match(name):
-            raise ConfigurationError(
-                f"deployment name {name!r} is invalid: 2-32 letters, digits or '-', starting with a letter",
-                details={"field": "deployment"},
-            )
+        check_deployment_name(name)
         lineage = collect_lineage()
         if isinstance(model, ModelVersion):
             lineage = model.lineage.model_copy(
@@ -305,7 +290,8 @@ class DeploymentClient(BaseClient):
 
     def history(self, endpoint: str) -> builtins.list[HistoryEntry]:
         """Who moved which model version to what traffic, when, and why (oldest first)."""
-        return self._svc().history(self._name(endpoint, "endpoint"))
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().history(checked)
 
     def invoke(self, endpoint: str, payload: Any, *, deployment: str | None = None) -> Any:
         """Score ``payload`` (Azure ML ``input_data`` or an MLflow body) and return the predictions.
@@ -318,11 +304,13 @@ class DeploymentClient(BaseClient):
                 details={"field": "payload"},
             )
         annotate({"endpoint": endpoint})
-        return self._svc().invoke(self._name(endpoint, "endpoint"), payload, deployment=deployment)
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().invoke(checked, payload, deployment=deployment)
 
     def get_endpoint(self, name: str) -> Endpoint:
         """One endpoint with its deployments and traffic; ``ResourceNotFoundError`` when missing."""
-        return self._svc().get_endpoint(self._name(name, "endpoint"))
+        checked = self._name(name, "endpoint")
+        return self._svc().get_endpoint(checked)
 
     def list_endpoints(self) -> builtins.list[Endpoint]:
         """Every endpoint of the target."""
@@ -330,19 +318,23 @@ class DeploymentClient(BaseClient):
 
     def delete_endpoint(self, name: str) -> None:
         """Delete an endpoint with its deployments (its history stays)."""
-        self._svc().delete_endpoint(self._name(name, "endpoint"))
+        checked = self._name(name, "endpoint")
+        self._svc().delete_endpoint(checked)
 
     def stop_endpoint(self, name: str) -> bool:
         """Stop a local endpoint's server (deployments and traffic come back on the next start or invoke)."""
-        return self._svc().stop_endpoint(self._name(name, "endpoint"))
+        checked = self._name(name, "endpoint")
+        return self._svc().stop_endpoint(checked)
 
     def start_endpoint(self, name: str) -> Endpoint:
         """Start a stopped local endpoint's server."""
-        return self._svc().start_endpoint(self._name(name, "endpoint"))
+        checked = self._name(name, "endpoint")
+        return self._svc().start_endpoint(checked)
 
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
         """Tail of the endpoint's (local server) or a deployment's (Azure container) log."""
-        return self._svc().get_logs(self._name(endpoint, "endpoint"), deployment=deployment, lines=lines)
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().get_logs(checked, deployment=deployment, lines=lines)
 
     def get_keys(self, endpoint: str) -> EndpointKeys:
         """The endpoint's scoring keys (``Authorization: Bearer <key>``); shown as ``***`` unless asked for.
@@ -350,7 +342,8 @@ class DeploymentClient(BaseClient):
         Locally they live in the endpoint folder's ``secrets.json`` (mode 0600); on Azure they come
         from ``listKeys``. ``keys.primary_key.get_secret_value()`` is the key itself.
         """
-        return self._svc().get_keys(self._name(endpoint, "endpoint"))
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().get_keys(checked)
 
     def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"] = "primary") -> EndpointKeys:
         """Replace the ``primary`` or ``secondary`` key; on return the endpoint accepts the new key, not the old.
@@ -365,4 +358,5 @@ class DeploymentClient(BaseClient):
         """
         if key not in ("primary", "secondary"):
             raise ConfigurationError(f"key must be 'primary' or 'secondary', got {key!r}", details={"field": "key"})
-        return self._svc().regenerate_keys(self._name(endpoint, "endpoint"), key=key)
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().regenerate_keys(checked, key=key)

@@ -12,6 +12,7 @@ from mlops_sdk.backends.spi.pipelines import PipelineService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.models.pipelines import PipelineRun
 
@@ -77,6 +78,8 @@ class PipelineClient(BaseClient):
             OperationFailedError (from ``result()``): the run failed; the message names failed tasks.
         """
         checked_id = _check_id(pipeline_id, "pipeline_id")
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         driver = self._pipelines().start_run(
             checked_id,
             branch=branch,

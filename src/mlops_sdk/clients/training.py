@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -13,6 +12,7 @@ from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage, collect_lineage
+from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.training import TrainingJob, TrainingRun
@@ -20,8 +20,6 @@ from mlops_sdk.models.training import TrainingJob, TrainingRun
 __all__ = ["TrainingClient"]
 
 T = TypeVar("T")
-
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$")
 
 
 class TrainingClient(BaseClient):
@@ -69,12 +67,8 @@ class TrainingClient(BaseClient):
                 f"code folder {spec.code} does not exist; set 'code' to the folder holding your training script",
                 details={"field": "code", "value": str(spec.code)},
             )
-        if idempotency_key is not None and not _KEY.match(idempotency_key):
-            raise ConfigurationError(
-                f"idempotency_key {idempotency_key!r} must be 1-200 characters of letters, digits, '-', '_', '.', "
-                "':' or '/', starting with a letter or digit",
-                details={"field": "idempotency_key"},
-            )
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         lineage = _lineage(spec)
         annotate({"experiment": spec.experiment, "backend": self.backend_name})
         key = idempotency_key or ambient_idempotency_key()

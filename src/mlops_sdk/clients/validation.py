@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,12 +15,12 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import ALIAS
 from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.models.validation import ReportModel, ValidationReport
 
 __all__ = ["ValidationClient"]
 
-_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
 _log = get_logger(__name__)
 
 
@@ -99,7 +98,7 @@ class ValidationClient(BaseClient):
         if isinstance(checks, (str, bytes)) or not isinstance(checks, Sequence) or not checks:
             raise ConfigurationError("checks must be a non-empty list of checks", details={"field": "checks"})
         check_names(checks)
-        if not isinstance(champion, str) or not _ALIAS.match(champion):
+        if not isinstance(champion, str) or not ALIAS.match(champion):
             raise ConfigurationError(
                 f"champion must be an alias name such as 'champion', got {champion!r}", details={"field": "champion"}
             )

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -43,6 +42,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
@@ -61,7 +61,6 @@ from mlops_sdk.models.resources import Resources
 __all__ = ["LocalDeploymentService", "LocalPlatform", "check_endpoint_name", "create_service"]
 
 _log = get_logger(__name__)
-ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 
 MIGRATIONS = [
     Migration(
@@ -87,17 +86,6 @@ MIGRATIONS = [
         """,
     )
 ]
-
-
-def check_endpoint_name(name: str) -> str:
-    """Azure ML's endpoint naming rule (3-32 letters, digits, '-'; starts with a letter), enforced locally too."""
-    if not isinstance(name, str) or not ENDPOINT_NAME.match(name):
-        raise ConfigurationError(
-            f"endpoint name {name!r} is invalid: use 3-32 letters, digits or '-', starting with a letter "
-            "and not ending with '-' (Azure ML's rule, applied locally so names work on both backends)",
-            details={"field": "endpoint"},
-        )
-    return name
 
 
 def _registry_source(client: Any, uri: str) -> str:
