@@ -41,3 +41,8 @@ def test_naming_rules_are_written_once() -> None:
     for rule in rules:
         hits = [hit for hit in _hits(re.escape(rule)) if not hit.startswith("mlops_sdk/core/names.py")]
         assert not hits, f"use mlops_sdk.core.names instead of repeating {rule}:\n" + "\n".join(hits)
+
+
+def test_flows_use_the_clients_public_surface_only() -> None:
+    hits = _hits(r"mlops_sdk\.backends|\._context\b", under=SRC / "flows")
+    assert not hits, "flows compose public clients; give them what they need on the client instead:\n" + "\n".join(hits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,24 @@ def test_every_key_names_its_spi_protocol(key: ServiceKey[object]) -> None:
     protocol = key.load_protocol()
     assert protocol.__name__ == key.protocol
     assert protocol.__module__ == f"mlops_sdk.backends.spi.{key.name}"
+
+
+def test_state_folder_is_the_local_store_and_none_elsewhere(tmp_path: Path) -> None:
+    with MLOpsClient(f"local://{tmp_path / 'store'}", show_progress=False) as local:
+        assert local.state_folder == (tmp_path / "store").resolve()
+        assert local.training.state_folder == local.state_folder
+    with MLOpsClient("memory://", show_progress=False) as memory:
+        assert memory.state_folder is None
+
+
+def test_a_flow_on_a_local_client_journals_into_its_store(tmp_path: Path) -> None:
+    from mlops_sdk.flows import Flow
+
+    with MLOpsClient(f"local://{tmp_path / 'store'}", show_progress=False) as local:
+        with Flow("journal-here", run_id="r1", client=local) as flow:
+            flow.step("one", lambda ctx: 1)
+        with Flow("journal-here", run_id="r1", client=local) as again:
+            calls: list[int] = []
+            assert again.step("one", lambda ctx: calls.append(1) or 2) == 1
+        assert calls == []
+    assert (tmp_path / "store" / "mlops.db").is_file()

@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast, overload
 
 from mlops_sdk.backends.spi.keys import ServiceKey
@@ -145,6 +146,11 @@ class Backend(abc.ABC):
             ) from None
         factory: Callable[[Backend], Any] = module.create_service
         return factory(self)
+
+    @property
+    def state_folder(self) -> Path | None:
+        """The folder on this machine where the backend keeps its state, or ``None`` (remote backends)."""
+        return None
 
     def doctor(self) -> list[DoctorCheck]:
         """Checks for ``mlops doctor``: extras installed, credentials obtainable, target reachable."""

@@ -146,6 +146,12 @@ class BaseClient:
         """Name of the backend in use (``"local"``, ``"azure"``, or a plugin's)."""
         return self._context.backend.name
 
+    @property
+    def state_folder(self) -> Path | None:
+        """The folder on this machine where the backend keeps its state (the ``local://`` store folder),
+        or ``None`` for a remote or in-memory backend. Composition helpers (flows) keep their journal there."""
+        return self._context.backend.state_folder
+
     def close(self) -> None:
         """Release what this client opened (a sub-client leaves that to its hub)."""
         if self._owns_context:
