@@ -46,3 +46,18 @@ def test_naming_rules_are_written_once() -> None:
 def test_flows_use_the_clients_public_surface_only() -> None:
     hits = _hits(r"mlops_sdk\.backends|\._context\b", under=SRC / "flows")
     assert not hits, "flows compose public clients; give them what they need on the client instead:\n" + "\n".join(hits)
+
+
+def test_docstrings_cite_the_docs_not_a_design_file_outside_the_repo() -> None:
+    hits = _hits(r"DESIGN\.md|§\s*\d")
+    assert not hits, "point at a page under docs/ instead:\n" + "\n".join(hits)
+
+
+def test_the_architecture_page_draws_the_layers_and_one_request_path() -> None:
+    page = (SRC.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert page.count("```mermaid") >= 2
+    for layer in ("clients/", "backends/spi/", "backends/local/", "backends/azure/", "backends/memory/", "core/"):
+        assert layer in page, layer
+    # every module the page sends a newcomer to exists
+    for path in set(re.findall(r"`((?:clients|backends|core|models|flows)/[\w/]+\.py)`", page)):
+        assert (SRC / path).is_file(), path
