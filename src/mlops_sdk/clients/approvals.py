@@ -17,12 +17,14 @@ from mlops_sdk.backends.spi.keys import APPROVALS, MODELS
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
+from mlops_sdk.core.deprecation import deprecated
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
 from mlops_sdk.core.invalid_input import invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.approvals import (
@@ -269,7 +271,14 @@ class ApprovalClient(BaseClient):
 
     def list(
         self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None
-    ) -> builtins.list[ApprovalRequest]:
+    ) -> ItemPaged[ApprovalRequest]:
+        """Deprecated: use :meth:`list_requests` (same arguments, same result)."""
+        deprecated("ApprovalClient.list()", "ApprovalClient.list_requests()")
+        return self.list_requests(status, model=model)
+
+    def list_requests(
+        self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None
+    ) -> ItemPaged[ApprovalRequest]:
         """Requests, newest first. ``status`` is ``"pending"`` (default), another status, or ``"all"``/``None``."""
         wanted: ApprovalStatus | None
         if status is None or status == "all":
@@ -285,11 +294,11 @@ class ApprovalClient(BaseClient):
         name = version = None
         if model is not None:
             name, version, _ = parse_model_ref(model)
-        return self._approvals.list(status=wanted, model_name=name, model_version=version)
+        return ItemPaged.of(self._approvals.list(status=wanted, model_name=name, model_version=version))
 
     def decisions_for(self, model: ModelVersion | str) -> builtins.list[ApprovalDecision]:
         """Every decision recorded for a model version, newest first (the promotion audit of that version)."""
-        return [request.decision for request in self.list("all", model=model) if request.decision is not None]
+        return [request.decision for request in self.list_requests("all", model=model) if request.decision is not None]
 
     # -- votes -----------------------------------------------------------------------------------------
 

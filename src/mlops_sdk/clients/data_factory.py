@@ -27,6 +27,7 @@ from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_idempotency_key, require_text
 from mlops_sdk.core.operation import Operation, PollResult, ProgressEvent, decode_token
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.data_factory import (
     PipelineInfo,
@@ -119,9 +120,9 @@ class DataFactoryClient(BaseClient):
         """A pipeline and its declared parameters (``ResourceNotFoundError`` lists the known ones)."""
         return self._svc().describe_pipeline(require_text(name, "pipeline"))
 
-    def list_pipelines(self) -> list[PipelineInfo]:
+    def list_pipelines(self) -> ItemPaged[PipelineInfo]:
         """Every pipeline the backend knows."""
-        return self._svc().list_pipelines()
+        return ItemPaged.of(self._svc().list_pipelines())
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -220,7 +221,7 @@ class DataFactoryClient(BaseClient):
 
     def list_runs(
         self, pipeline: str | None = None, *, status: Status | str | None = None, since: datetime | None = None
-    ) -> list[RefreshRun]:
+    ) -> ItemPaged[RefreshRun]:
         """Runs, newest first, optionally of one pipeline, in one state, or updated since a time.
 
         Activities and outputs are not filled in; use :meth:`get_run` for one run's details.
@@ -235,7 +236,7 @@ class DataFactoryClient(BaseClient):
                 ) from None
         if since is not None and since.tzinfo is None:
             raise ConfigurationError("since must be timezone-aware (e.g. datetime.now(timezone.utc))")
-        return self._svc().list_runs(pipeline=pipeline, status=wanted, since=since)
+        return ItemPaged.of(self._svc().list_runs(pipeline=pipeline, status=wanted, since=since))
 
     def cancel(self, run_id: str, *, recursive: bool = True) -> None:
         """Ask for cancellation (``recursive`` also cancels child pipelines on Azure); does not wait."""
@@ -377,9 +378,9 @@ class DataFactoryClient(BaseClient):
         """A trigger (``ResourceNotFoundError`` if unknown)."""
         return self._svc().get_trigger(require_text(name, "name"))
 
-    def list_triggers(self) -> list[TriggerInfo]:
+    def list_triggers(self) -> ItemPaged[TriggerInfo]:
         """Every trigger of the factory."""
-        return self._svc().list_triggers()
+        return ItemPaged.of(self._svc().list_triggers())
 
     def delete_trigger(self, name: str) -> None:
         """Delete a trigger (stop it first)."""

@@ -26,6 +26,7 @@ from mlops_sdk.core.invalid_input import invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
 from mlops_sdk.core.operation import Operation, ProgressEvent
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.deployments import (
     BlueGreen,
@@ -312,9 +313,9 @@ class DeploymentClient(BaseClient):
         checked = self._name(name, "endpoint")
         return self._svc().get_endpoint(checked)
 
-    def list_endpoints(self) -> builtins.list[Endpoint]:
+    def list_endpoints(self) -> ItemPaged[Endpoint]:
         """Every endpoint of the target."""
-        return self._svc().list_endpoints()
+        return ItemPaged.of(self._svc().list_endpoints())
 
     def delete_endpoint(self, name: str) -> None:
         """Delete an endpoint with its deployments (its history stays)."""

@@ -9,9 +9,11 @@ from mlops_sdk.backends.spi.keys import MODELS, TRAINING
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
+from mlops_sdk.core.deprecation import deprecated
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.names import check_alias, check_model_name, check_model_version, check_tags
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
@@ -85,11 +87,22 @@ class ModelClient(BaseClient):
         annotate({"model": name})
         return self._svc().get(name, check_model_version(version))
 
-    def list(self, name: str | None = None) -> builtins.list[ModelVersion]:
-        """Every version of ``name``, newest first; without a name, the latest version of every model."""
-        if name is not None:
-            check_model_name(name)
-        return self._svc().list(name)
+    def list_versions(self, name: str) -> ItemPaged[ModelVersion]:
+        """Every version of model ``name``, newest first."""
+        check_model_name(name)
+        return ItemPaged.of(self._svc().list(name))
+
+    def list_models(self) -> ItemPaged[ModelVersion]:
+        """The latest version of every registered model."""
+        return ItemPaged.of(self._svc().list(None))
+
+    def list(self, name: str | None = None) -> ItemPaged[ModelVersion]:
+        """Deprecated: use :meth:`list_versions` (with a name) or :meth:`list_models` (without)."""
+        if name is None:
+            deprecated("ModelClient.list()", "ModelClient.list_models()")
+            return self.list_models()
+        deprecated("ModelClient.list(name)", "ModelClient.list_versions(name)")
+        return self.list_versions(name)
 
     def set_tags(self, name: str, version: str | int, tags: Mapping[str, str]) -> ModelVersion:
         """Add or overwrite tags on a version (validation and approval digests are written this way)."""

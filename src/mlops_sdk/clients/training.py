@@ -14,6 +14,7 @@ from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage, collect_lineage
 from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, ProgressEvent
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.training import TrainingJob, TrainingRun
 
@@ -101,11 +102,11 @@ class TrainingClient(BaseClient):
             what="training run",
         )
 
-    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
+    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> ItemPaged[TrainingRun]:
         """The most recent runs first (optionally of one experiment)."""
         if limit < 1:
             raise ConfigurationError("limit must be at least 1", details={"field": "limit"})
-        return self._svc().list_runs(experiment=experiment, limit=limit)
+        return ItemPaged.of(self._svc().list_runs(experiment=experiment, limit=limit))
 
     def cancel(self, run_id: str) -> None:
         """Ask the run to stop and return at once; the run then ends as CANCELED."""
