@@ -20,14 +20,17 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast, overload
+
+from pydantic import BaseModel
 
 from mlops_sdk.backends.spi.keys import ServiceKey
 from mlops_sdk.core.clock import Clock, SystemClock
 from mlops_sdk.core.config import Config
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.invalid_input import validate_input
 from mlops_sdk.core.operation import PollingOptions
 from mlops_sdk.core.retry import RetryPolicy
 from mlops_sdk.core.targets import Target
@@ -74,6 +77,37 @@ def _find_dotted(name: str) -> object | None:
         return None
 
 
+def backend_section(
+    config: Config, name: str, model: type[BaseModel] | None, scheme: str = ""
+) -> tuple[Config, BaseModel | None]:
+    """Validate ``[backends.<name>]`` (or ``[backends.<scheme>]``) with ``model`` and lay it over the flat keys.
+
+    A key of the section that is also a flat setting (``data_factory`` for Azure) replaces the flat value
+    when that came from a file or the default; arguments and ``MLOPS_*`` variables still win.
+    """
+    values = config.settings.backends.get(name) or config.settings.backends.get(scheme) or {}
+    where = f"[backends.{name}]" + (f" of {config.file}" if config.file else "")
+    if model is None:
+        if values:
+            raise ConfigurationError(
+                f"the {name} backend takes no settings; remove {where} (keys: {', '.join(sorted(values))})",
+                details={"field": f"backends.{name}", "keys": sorted(values)},
+            )
+        return config, None
+    settings = validate_input(model, values, what=f"{name} backend settings", field=f"backends.{name}", where=where)
+    given = settings.model_dump(exclude_unset=True)
+    flat = {
+        key: value
+        for key, value in given.items()
+        if key in type(config.settings).model_fields
+        and not config.sources.get(key, "default").startswith(("argument", "env "))
+    }
+    if not flat:
+        return config, settings
+    sources = {**config.sources, **dict.fromkeys(flat, where)}
+    return replace(config, settings=config.settings.model_copy(update=flat), sources=sources), settings
+
+
 class Backend(abc.ABC):
     """Base class of every backend.
 
@@ -90,10 +124,14 @@ class Backend(abc.ABC):
     """The :class:`Target` subclass this backend parses its URI with."""
     polling: ClassVar[PollingOptions] = PollingOptions()
     """How often operations on this backend are polled unless configured (a local poll is one SQLite read)."""
+    settings_model: ClassVar[type[BaseModel] | None] = None
+    """The model of this backend's own keys, read from ``[backends.<name>]`` (extra keys forbidden);
+    ``None``: the backend takes none. A plugin declares its keys here without touching core config."""
 
     def __init__(self, target: Target, config: Config, *, credential: Any = None, clock: Clock | None = None):
         self.target = target
-        self.config = config
+        # config: with this backend's [backends.<name>] keys applied; settings: those keys, validated
+        self.config, self.settings = backend_section(config, self.name, type(self).settings_model, target.scheme)
         self.credential = credential
         self.clock: Clock = clock or SystemClock()
         self._services: dict[str, Any] = {}
