@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from mlops_sdk.core.errors import OperationFailedError
+from mlops_sdk.core.errors import ConfigurationError, OperationFailedError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.status import Status
@@ -21,7 +21,13 @@ from mlops_sdk.models.data_factory import (
     TriggerInfo,
 )
 
-__all__ = ["DataFactoryService", "RunMonitor", "WatchedRun", "refresh_failure"]
+__all__ = [
+    "DataFactoryService",
+    "RunMonitor",
+    "TriggersUnsupported",
+    "WatchedRun",
+    "refresh_failure",
+]
 
 
 def refresh_failure(
@@ -183,3 +189,50 @@ class DataFactoryService(Protocol):
     def delete_trigger(self, name: str) -> None:
         """Delete a trigger (stop it first)."""
         ...
+
+
+class TriggersUnsupported:
+    """The trigger half of :class:`DataFactoryService` for a backend that has no triggers.
+
+    Each method raises :class:`~mlops_sdk.core.errors.ConfigurationError` with the class's
+    ``triggers_refusal`` (why, and what to use instead), attributed to ``backend_label``.
+    """
+
+    triggers_refusal: ClassVar[str]
+    backend_label: ClassVar[str]
+
+    def _refuse(self) -> ConfigurationError:
+        return ConfigurationError(self.triggers_refusal, backend=self.backend_label)
+
+    def create_trigger(
+        self,
+        name: str,
+        pipeline: str,
+        *,
+        schedule: Schedule | None,
+        storage_event: StorageEvent | None,
+        parameters: Mapping[str, Any],
+        start: bool,
+    ) -> TriggerInfo:
+        """Refused (see ``triggers_refusal``)."""
+        raise self._refuse()
+
+    def start_trigger(self, name: str) -> TriggerInfo:
+        """Refused."""
+        raise self._refuse()
+
+    def stop_trigger(self, name: str) -> TriggerInfo:
+        """Refused."""
+        raise self._refuse()
+
+    def get_trigger(self, name: str) -> TriggerInfo:
+        """Refused."""
+        raise self._refuse()
+
+    def list_triggers(self) -> list[TriggerInfo]:
+        """Refused."""
+        raise self._refuse()
+
+    def delete_trigger(self, name: str) -> None:
+        """Refused."""
+        raise self._refuse()
