@@ -47,7 +47,7 @@ from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_
 from mlops_sdk.backends.local._processes import process_alive, process_start_time
 from mlops_sdk.backends.local._warm import import_modules, model_modules, script_packages, warm_target
 from mlops_sdk.backends.local.store import Migration
-from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
+from mlops_sdk.backends.spi.training import LogCallback, TrainingDriver
 from mlops_sdk.core.errors import (
     ConfigurationError,
     OperationFailedError,
@@ -633,7 +633,7 @@ class LocalTrainingService:
         )
 
 
-class LocalTrainingDriver:
+class LocalTrainingDriver(TrainingDriver):
     """Operation driver of one local training run."""
 
     def __init__(
@@ -654,16 +654,6 @@ class LocalTrainingDriver:
         self._partial: dict[str, bytes] = {}
         self._running = False
         self._prepared = False
-
-    @property
-    def kind(self) -> str:
-        """``training.train``."""
-        return TRAIN_KIND
-
-    @property
-    def id(self) -> str:
-        """The run id."""
-        return self._run_id
 
     def poll(self) -> PollResult:
         """Read the run's record (cheap: one SQLite read and a pid probe)."""

@@ -9,7 +9,7 @@ from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import OperationDriver
 from mlops_sdk.models.training import TrainingJob, TrainingRun
 
-__all__ = ["TRAIN_KIND", "LogCallback", "TrainingService"]
+__all__ = ["TRAIN_KIND", "LogCallback", "TrainingDriver", "TrainingService"]
 
 LogCallback = Callable[[str], None]
 """Receives each new line the training script printed (stdout and stderr), without the newline."""
@@ -55,3 +55,23 @@ class TrainingService(Protocol):
     def cancel(self, run_id: str) -> None:
         """Ask for cancellation without waiting for it."""
         ...
+
+
+class TrainingDriver:
+    """What every backend's training driver shares: the operation kind and the run id as operation id.
+
+    A subclass sets ``_run_id`` (the local or memory run id, the Azure ML job name) and implements
+    ``poll``, ``result`` and ``cancel`` of :class:`~mlops_sdk.core.operation.OperationDriver`.
+    """
+
+    _run_id: str
+
+    @property
+    def kind(self) -> str:
+        """``training.train``."""
+        return TRAIN_KIND
+
+    @property
+    def id(self) -> str:
+        """The run id (the job name on Azure ML)."""
+        return self._run_id
