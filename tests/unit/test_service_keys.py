@@ -60,3 +60,24 @@ def test_a_flow_on_a_local_client_journals_into_its_store(tmp_path: Path) -> Non
             assert again.step("one", lambda ctx: calls.append(1) or 2) == 1
         assert calls == []
     assert (tmp_path / "store" / "mlops.db").is_file()
+
+
+def test_every_spi_service_protocol_has_a_key() -> None:
+    import importlib
+    import pkgutil
+    import typing
+
+    import mlops_sdk.backends.spi as spi
+
+    protocols = set()
+    for info in pkgutil.iter_modules(spi.__path__):
+        module = importlib.import_module(f"{spi.__name__}.{info.name}")
+        for name, value in vars(module).items():
+            if (
+                name.endswith("Service")
+                and getattr(value, "_is_protocol", False)
+                and value.__module__ == module.__name__
+            ):
+                protocols.add((info.name, name))
+    assert protocols == {(key.name, key.protocol) for key in BUILTIN_KEYS}, "add a ServiceKey in spi/keys.py"
+    assert typing.get_args(ServiceKey[ModelService]) == (ModelService,)
