@@ -331,6 +331,8 @@ def _guess_type(uri: str) -> str:
 class AzureTrainingDriver(TrainingDriver):
     """Operation driver of one Azure ML job."""
 
+    _service: AzureTrainingService
+
     def __init__(self, service: AzureTrainingService, name: str) -> None:
         self._service = service
         self._run_id = name
@@ -350,15 +352,3 @@ class AzureTrainingDriver(TrainingDriver):
                 details={"native_status": native, "studio_url": job.studio_url},
             )
         return PollResult(status=status, native_status=native, error=error)
-
-    def result(self) -> TrainingRun:
-        """The finished job with metrics and params."""
-        return self._service.get_run(self._run_id)
-
-    def cancel(self) -> None:
-        """Ask Azure ML to cancel the job."""
-        self._service.cancel(self._run_id)
-
-    def state(self) -> dict[str, Any]:
-        """The job name is all a resume needs."""
-        return {}

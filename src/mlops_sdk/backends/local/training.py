@@ -636,6 +636,8 @@ class LocalTrainingService:
 class LocalTrainingDriver(TrainingDriver):
     """Operation driver of one local training run."""
 
+    _service: LocalTrainingService
+
     def __init__(
         self,
         service: LocalTrainingService,
@@ -685,23 +687,11 @@ class LocalTrainingDriver(TrainingDriver):
             error=error,
         )
 
-    def result(self) -> TrainingRun:
-        """The finished run with its metrics, params and outputs."""
-        return self._service.get_run(self._run_id)
-
     def while_waiting(self) -> None:
         """Once the run is running: import what loading its model will take (see ``prepare_model_loading``)."""
         if self._running and not self._prepared:
             self._prepared = True
             self._service.prepare_model_loading(self._run_id)
-
-    def cancel(self) -> None:
-        """Stop the run's process group."""
-        self._service.cancel(self._run_id)
-
-    def state(self) -> dict[str, Any]:
-        """Nothing beyond the id is needed to re-attach."""
-        return {}
 
     def _stream_logs(self, final: bool) -> None:
         if self._on_log is None:

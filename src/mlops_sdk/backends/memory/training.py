@@ -248,15 +248,3 @@ class MemoryTrainingDriver(TrainingDriver):
                 run.error or f"training run {run.id} failed", backend="memory", operation_id=run.id
             )
         return PollResult(status=run.status, native_status=run.native_status, error=error)
-
-    def result(self) -> TrainingRun:
-        """The finished run."""
-        return self._service.get_run(self._run_id)
-
-    def cancel(self) -> None:
-        """Cancel the run if it is still running."""
-        self._service.cancel(self._run_id)
-
-    def state(self) -> dict[str, Any]:
-        """Nothing beyond the id is needed to re-attach."""
-        return {}

@@ -60,11 +60,12 @@ class TrainingService(Protocol):
 class TrainingDriver:
     """What every backend's training driver shares: the operation kind and the run id as operation id.
 
-    A subclass sets ``_run_id`` (the local or memory run id, the Azure ML job name) and implements
-    ``poll``, ``result`` and ``cancel`` of :class:`~mlops_sdk.core.operation.OperationDriver`.
+    A subclass sets ``_service`` and ``_run_id`` (the local or memory run id, the Azure ML job name) and
+    implements ``poll`` of :class:`~mlops_sdk.core.operation.OperationDriver`.
     """
 
     _run_id: str
+    _service: TrainingService
 
     @property
     def kind(self) -> str:
@@ -75,3 +76,15 @@ class TrainingDriver:
     def id(self) -> str:
         """The run id (the job name on Azure ML)."""
         return self._run_id
+
+    def result(self) -> TrainingRun:
+        """The finished run with its metrics, params and outputs."""
+        return self._service.get_run(self._run_id)
+
+    def cancel(self) -> None:
+        """Ask the backend to cancel the run (its processes locally, the job on Azure ML)."""
+        self._service.cancel(self._run_id)
+
+    def state(self) -> dict[str, Any]:
+        """Nothing beyond the run id is needed to re-attach."""
+        return {}
