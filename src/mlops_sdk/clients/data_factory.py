@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from mlops_sdk.backends.spi.data_factory import DataFactoryService, WatchedRun
+from mlops_sdk.backends.spi.data_factory import REFRESH_KIND, DataFactoryService, RefreshDriver, WatchedRun
 from mlops_sdk.backends.spi.keys import DATA_FACTORY
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
@@ -26,7 +26,7 @@ from mlops_sdk.core.errors import ConfigurationError, OperationTimeoutError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_idempotency_key, require_text
-from mlops_sdk.core.operation import Operation, PollResult, ProgressEvent, decode_token
+from mlops_sdk.core.operation import Operation, ProgressEvent, decode_token
 from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.data_factory import (
@@ -44,51 +44,7 @@ __all__ = ["REFRESH_KIND", "DataFactoryClient"]
 
 T = TypeVar("T")
 
-REFRESH_KIND = "data_factory.refresh"
 _log = get_logger(__name__)
-
-
-class _RefreshDriver:
-    """Operation driver of one pipeline run."""
-
-    def __init__(
-        self,
-        service: DataFactoryService,
-        run_id: str,
-        *,
-        pipeline: str,
-        submitted_at: datetime | None,
-        idempotency_key: str | None,
-    ) -> None:
-        self._service = service
-        self._run_id = run_id
-        self.pipeline = pipeline
-        self.submitted_at = submitted_at
-        self.idempotency_key = idempotency_key
-
-    @property
-    def kind(self) -> str:
-        return REFRESH_KIND
-
-    @property
-    def id(self) -> str:
-        return self._run_id
-
-    def poll(self) -> PollResult:
-        return self._service.poll_run(self._run_id)
-
-    def result(self) -> RefreshRun:
-        return self._service.get_run(self._run_id)
-
-    def cancel(self) -> None:
-        self._service.cancel(self._run_id, recursive=True)
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "pipeline": self.pipeline,
-            "submitted_at": self.submitted_at.isoformat() if self.submitted_at else None,
-            "idempotency_key": self.idempotency_key,
-        }
 
 
 class DataFactoryClient(BaseClient):
@@ -174,7 +130,7 @@ class DataFactoryClient(BaseClient):
             lineage=collect_lineage(self._context.config.base_dir),
             fresh_key=fresh,
         )
-        driver = _RefreshDriver(service, run_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=key)
+        driver = RefreshDriver(service, run_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=key)
         return self._operation(
             driver, description=f"refresh of {pipeline!r}", progress=progress, show_progress=show_progress
         )
@@ -198,7 +154,7 @@ class DataFactoryClient(BaseClient):
         service = self._svc()
         submitted_at = utcnow()
         new_id, pipeline = service.start_rerun(run_id, from_failure=from_failure, start_activity=start_activity)
-        driver = _RefreshDriver(service, new_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=None)
+        driver = RefreshDriver(service, new_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=None)
         return self._operation(
             driver, description=f"rerun of {pipeline!r}", progress=progress, show_progress=show_progress
         )
@@ -322,7 +278,7 @@ class DataFactoryClient(BaseClient):
 
         def refresh(run_id: str, state: dict[str, Any]) -> Operation[RefreshRun]:
             submitted = state.get("submitted_at")
-            driver = _RefreshDriver(
+            driver = RefreshDriver(
                 self._svc(),
                 run_id,
                 pipeline=str(state.get("pipeline") or ""),

@@ -22,7 +22,9 @@ from mlops_sdk.models.data_factory import (
 )
 
 __all__ = [
+    "REFRESH_KIND",
     "DataFactoryService",
+    "RefreshDriver",
     "RunMonitor",
     "TriggersUnsupported",
     "WatchedRun",
@@ -236,3 +238,59 @@ class TriggersUnsupported:
     def delete_trigger(self, name: str) -> None:
         """Refused."""
         raise self._refuse()
+
+
+REFRESH_KIND = "data_factory.refresh"
+"""Operation kind of a refresh (continuation tokens name it)."""
+
+
+class RefreshDriver:
+    """Operation driver of one refresh run, the same on every backend: it only asks the service.
+
+    Its state (pipeline, submission time, idempotency key) is what a continuation token carries.
+    """
+
+    def __init__(
+        self,
+        service: DataFactoryService,
+        run_id: str,
+        *,
+        pipeline: str,
+        submitted_at: datetime | None,
+        idempotency_key: str | None,
+    ) -> None:
+        self._service = service
+        self._run_id = run_id
+        self.pipeline = pipeline
+        self.submitted_at = submitted_at
+        self.idempotency_key = idempotency_key
+
+    @property
+    def kind(self) -> str:
+        """``data_factory.refresh``."""
+        return REFRESH_KIND
+
+    @property
+    def id(self) -> str:
+        """The run id."""
+        return self._run_id
+
+    def poll(self) -> PollResult:
+        """The run's status (one request)."""
+        return self._service.poll_run(self._run_id)
+
+    def result(self) -> RefreshRun:
+        """The finished run with its activities and outputs."""
+        return self._service.get_run(self._run_id)
+
+    def cancel(self) -> None:
+        """Cancel the run and the pipelines it started."""
+        self._service.cancel(self._run_id, recursive=True)
+
+    def state(self) -> dict[str, Any]:
+        """What a continuation token carries besides the run id."""
+        return {
+            "pipeline": self.pipeline,
+            "submitted_at": self.submitted_at.isoformat() if self.submitted_at else None,
+            "idempotency_key": self.idempotency_key,
+        }
