@@ -89,7 +89,7 @@ if TYPE_CHECKING:
         StepResult,
     )
     from mlops_sdk.models.pipelines import PipelineRun
-    from mlops_sdk.models.registry import AliasEvent, ModelVersion
+    from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
     from mlops_sdk.models.resources import Autoscale, Probe, RequestSettings, Resources
     from mlops_sdk.models.training import (
         TrainingInput,
@@ -186,6 +186,7 @@ _EXPORTS: dict[str, str] = {
     "StepResult": "mlops_sdk.models.deployments",
     "PipelineRun": "mlops_sdk.models.pipelines",
     "AliasEvent": "mlops_sdk.models.registry",
+    "ModelRef": "mlops_sdk.models.registry",
     "ModelVersion": "mlops_sdk.models.registry",
     "TrainingInput": "mlops_sdk.models.training",
     "TrainingJob": "mlops_sdk.models.training",
@@ -238,6 +239,7 @@ __all__ = [
     "MetricComparison",
     "MlopsError",
     "ModelClient",
+    "ModelRef",
     "ModelVersion",
     "Operation",
     "OperationCanceledError",

@@ -119,8 +119,8 @@ def test_list_get_and_errors(hub: MLOpsClient, aml: FakeAzureML) -> None:
     aml.add_model_version("diabetes", "1")
     aml.add_model_version("diabetes", "2")
     aml.add_model_version("churn", "1")
-    assert [v.version for v in hub.models.list("diabetes")] == ["2", "1"]
-    assert [v.ref for v in hub.models.list()] == ["churn@1", "diabetes@2"]
+    assert [v.version for v in hub.models.list_versions("diabetes")] == ["2", "1"]
+    assert [v.ref for v in hub.models.list_models()] == ["churn@1", "diabetes@2"]
     with pytest.raises(ResourceNotFoundError, match="has no version 9; versions: 1, 2"):
         hub.models.get("diabetes", 9)
     with pytest.raises(ResourceNotFoundError, match="no registered model 'nope'"):

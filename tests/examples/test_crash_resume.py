@@ -50,8 +50,8 @@ def test_killed_loop_resumes_with_every_side_effect_once(tmp_path: Path, kill: s
         try:
             assert len(client.data_factory.list_runs("diabetes-features")) == 1
             assert len(client.training.list_runs()) == 1
-            assert [version.version for version in client.models.list("diabetes")] == ["1"]
-            assert len(client.approvals.list(status=None)) == 1
+            assert [version.version for version in client.models.list_versions("diabetes")] == ["1"]
+            assert len(client.approvals.list_requests(status=None)) == 1
             endpoint = client.deployments.get_endpoint("crash")
             assert endpoint.traffic == {"diabetes-v1": 100}
             deploys = [entry for entry in client.deployments.history("crash") if "deploy" in str(entry.action)]

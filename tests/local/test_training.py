@@ -297,7 +297,7 @@ def test_bad_specs_are_rejected_before_anything_runs(client: MLOpsClient, tmp_pa
                 "inputs": {"d": "azureml://datastores/workspaceblobstore/paths/x"},
             }
         )
-    with pytest.raises(ConfigurationError, match="timeout: Value error, must be a positive"):
+    with pytest.raises(ConfigurationError, match="timeout: must be a positive"):
         client.training.begin_train({"code": code, "command": "python job.py", "timeout": 0})
     with pytest.raises(ConfigurationError, match="idempotency_key"):
         client.training.begin_train({"code": code, "command": "python job.py"}, idempotency_key="bad key!")

@@ -88,7 +88,7 @@ def test_fail_next_fails_before_any_side_effect_then_recovers(client: MLOpsClien
     for _ in range(2):
         with pytest.raises(ServerError, match=r"injected fault: models.register failed \(503\)"):
             client.models.register(run, name="churn")
-    assert client.models.list() == []
+    assert client.models.list_models() == []
     assert client.models.register(run, name="churn").version == "1"
     assert faults(client).calls["models.register"] == 3
 
@@ -128,10 +128,10 @@ def test_a_hung_call_blocks_until_released(client: MLOpsClient) -> None:
     injector.hang_limit = 0.05
     injector.hang("models.list")
     with pytest.raises(ServiceRequestError, match="hung for 0.05s"):
-        client.models.list()
+        client.models.list_models()
     injector.hang_limit = 30
     results: list[object] = []
-    worker = threading.Thread(target=lambda: results.append(client.models.list()))
+    worker = threading.Thread(target=lambda: results.append(client.models.list_models()))
     worker.start()
     injector.release("models.list")
     worker.join(timeout=30)

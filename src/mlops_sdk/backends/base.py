@@ -1,7 +1,8 @@
 """The backend SPI: what every backend (built-in or third-party) provides.
 
 A backend owns a target and hands out one *service* per capability (``training``, ``models``,
-``data_factory``, ...). Services are found by convention: capability ``X`` of a backend whose class
+``data_factory``, ...), looked up with a typed key (``backend.service(MODELS)``, keys in
+``backends/spi/keys.py``). Services are found by convention: capability ``X`` of a backend whose class
 lives in package ``P`` is the module ``P.X``, which exposes ``create_service(backend)``. So adding a
 capability to a backend is adding one module, and a backend that lacks one answers with a clear
 :class:`~mlops_sdk.core.errors.ConfigurationError` instead of an ``AttributeError``.
@@ -19,12 +20,17 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar, cast
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar, cast, overload
 
+from pydantic import BaseModel
+
+from mlops_sdk.backends.spi.keys import ServiceKey
 from mlops_sdk.core.clock import Clock, SystemClock
 from mlops_sdk.core.config import Config
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.invalid_input import validate_input
 from mlops_sdk.core.operation import PollingOptions
 from mlops_sdk.core.retry import RetryPolicy
 from mlops_sdk.core.targets import Target
@@ -71,6 +77,37 @@ def _find_dotted(name: str) -> object | None:
         return None
 
 
+def backend_section(
+    config: Config, name: str, model: type[BaseModel] | None, scheme: str = ""
+) -> tuple[Config, BaseModel | None]:
+    """Validate ``[backends.<name>]`` (or ``[backends.<scheme>]``) with ``model`` and lay it over the flat keys.
+
+    A key of the section that is also a flat setting (``data_factory`` for Azure) replaces the flat value
+    when that came from a file or the default; arguments and ``MLOPS_*`` variables still win.
+    """
+    values = config.settings.backends.get(name) or config.settings.backends.get(scheme) or {}
+    where = f"[backends.{name}]" + (f" of {config.file}" if config.file else "")
+    if model is None:
+        if values:
+            raise ConfigurationError(
+                f"the {name} backend takes no settings; remove {where} (keys: {', '.join(sorted(values))})",
+                details={"field": f"backends.{name}", "keys": sorted(values)},
+            )
+        return config, None
+    settings = validate_input(model, values, what=f"{name} backend settings", field=f"backends.{name}", where=where)
+    given = settings.model_dump(exclude_unset=True)
+    flat = {
+        key: value
+        for key, value in given.items()
+        if key in type(config.settings).model_fields
+        and not config.sources.get(key, "default").startswith(("argument", "env "))
+    }
+    if not flat:
+        return config, settings
+    sources = {**config.sources, **dict.fromkeys(flat, where)}
+    return replace(config, settings=config.settings.model_copy(update=flat), sources=sources), settings
+
+
 class Backend(abc.ABC):
     """Base class of every backend.
 
@@ -87,10 +124,14 @@ class Backend(abc.ABC):
     """The :class:`Target` subclass this backend parses its URI with."""
     polling: ClassVar[PollingOptions] = PollingOptions()
     """How often operations on this backend are polled unless configured (a local poll is one SQLite read)."""
+    settings_model: ClassVar[type[BaseModel] | None] = None
+    """The model of this backend's own keys, read from ``[backends.<name>]`` (extra keys forbidden);
+    ``None``: the backend takes none. A plugin declares its keys here without touching core config."""
 
     def __init__(self, target: Target, config: Config, *, credential: Any = None, clock: Clock | None = None):
         self.target = target
-        self.config = config
+        # config: with this backend's [backends.<name>] keys applied; settings: those keys, validated
+        self.config, self.settings = backend_section(config, self.name, type(self).settings_model, target.scheme)
         self.credential = credential
         self.clock: Clock = clock or SystemClock()
         self._services: dict[str, Any] = {}
@@ -103,12 +144,23 @@ class Backend(abc.ABC):
         settings = self.config.settings
         return RetryPolicy(max_attempts=settings.retry_max_attempts, deadline=settings.retry_deadline, clock=self.clock)
 
-    def service(self, capability: str, protocol: type[S]) -> S:
+    @overload
+    def service(self, capability: ServiceKey[S]) -> S: ...
+
+    @overload
+    def service(self, capability: str, protocol: type[S]) -> S: ...
+
+    def service(self, capability: ServiceKey[S] | str, protocol: type[S] | None = None) -> S:
         """Return this backend's service for ``capability`` (created once, on first use).
+
+        Pass a typed key (``backend.service(MODELS)``, see :mod:`mlops_sdk.backends.spi.keys`); the
+        older ``backend.service("models", ModelService)`` form still works for third-party capabilities.
 
         Raises:
             ConfigurationError: the backend has no such capability (yet).
         """
+        if isinstance(capability, ServiceKey):
+            capability = capability.name
         with self._lock:
             if self._closed:
                 raise ConfigurationError(f"the {self.name} backend for {self.target} is closed")
@@ -151,6 +203,11 @@ class Backend(abc.ABC):
                 backend=self.name,
                 details={"field": "approvals_provider"},
             )
+        return None
+
+    @property
+    def state_folder(self) -> Path | None:
+        """The folder on this machine where the backend keeps its state, or ``None`` (remote backends)."""
         return None
 
     def doctor(self) -> list[DoctorCheck]:

@@ -69,7 +69,7 @@ def list_(
 ) -> None:
     """List approval requests (pending ones by default)."""
     with _client() as client:
-        requests = client.list(status, model=model)
+        requests = client.list_requests(status, model=model)
     if state.json:
         state.emit(requests)
         return

@@ -36,7 +36,7 @@ def list_(
 ) -> None:
     """List the versions of a model, or the latest version of every model."""
     with _client() as client:
-        versions = client.list(name)
+        versions = client.list_versions(name) if name is not None else client.list_models()
     if state.json:
         state.emit(versions)
         return

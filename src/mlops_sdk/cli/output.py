@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_sdk.core.errors import MlopsError
+from mlops_sdk.core.paging import ItemPaged
 
 __all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "ID_COLUMNS", "CliState", "as_flags", "state"]
 
@@ -29,7 +30,7 @@ def _jsonable(value: Any) -> Any:
         return dump(mode="json")
     if isinstance(value, Mapping):
         return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, ItemPaged)):
         return [_jsonable(item) for item in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value

@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from mlops_sdk.backends.base import Backend
+from mlops_sdk.backends.spi.keys import ServiceKey
 from mlops_sdk.core.clock import Clock, SystemClock
 from mlops_sdk.core.config import Config, load_config
 from mlops_sdk.core.operation import (
@@ -145,6 +146,12 @@ class BaseClient:
         """Name of the backend in use (``"local"``, ``"azure"``, or a plugin's)."""
         return self._context.backend.name
 
+    @property
+    def state_folder(self) -> Path | None:
+        """The folder on this machine where the backend keeps its state (the ``local://`` store folder),
+        or ``None`` for a remote or in-memory backend. Composition helpers (flows) keep their journal there."""
+        return self._context.backend.state_folder
+
     def close(self) -> None:
         """Release what this client opened (a sub-client leaves that to its hub)."""
         if self._owns_context:
@@ -152,8 +159,17 @@ class BaseClient:
 
     # -- helpers for subclasses --------------------------------------------------------------------
 
-    def _service(self, protocol: type[S]) -> S:
-        return self._context.backend.service(self._capability, protocol)
+    @overload
+    def _service(self, key: ServiceKey[S]) -> S: ...
+
+    @overload
+    def _service(self, key: type[S]) -> S: ...
+
+    def _service(self, key: ServiceKey[S] | type[S]) -> S:
+        """The backend's service for ``key`` (a typed key; a protocol class means this client's capability)."""
+        if isinstance(key, ServiceKey):
+            return self._context.backend.service(key)
+        return self._context.backend.service(self._capability, key)
 
     def _polling(self, default: PollingOptions | None = None) -> PollingOptions:
         """Polling intervals: the configured ones win, else ``default``, else the backend's."""

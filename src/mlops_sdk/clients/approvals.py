@@ -14,13 +14,18 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError
 
 from mlops_sdk.backends.spi.approvals import ApprovalDraft, ApprovalService
+from mlops_sdk.backends.spi.keys import APPROVALS, MODELS
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
+from mlops_sdk.core.deprecation import deprecated
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError, ResourceNotFoundError
+from mlops_sdk.core.invalid_input import invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.approvals import (
@@ -35,7 +40,7 @@ from mlops_sdk.models.approvals import (
     ReportFacts,
     normalize_identity,
 )
-from mlops_sdk.models.registry import ModelVersion
+from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.notifications.events import EventKind, event_for
 from mlops_sdk.notifications.sender import Notifier
 
@@ -58,10 +63,9 @@ def parse_model_ref(model: ModelVersion | str) -> tuple[str, str, str | None]:
     """``(name, version, created_by)`` of a :class:`ModelVersion` or a ``"name@version"`` string."""
     if isinstance(model, ModelVersion):
         return model.name, model.version, model.created_by
-    if isinstance(model, str):
-        name, sep, version = model.strip().rpartition("@")
-        if sep and name and version:
-            return name, version, None
+    ref = ModelRef.try_parse(model) if isinstance(model, str) else None
+    if ref is not None and ref.version is not None:
+        return ref.name, ref.version, None
     raise ConfigurationError(
         f"model must be a ModelVersion or a 'name@version' string, got {model!r}; "
         "resolve an alias first with client.models.get_by_alias(name, alias)",
@@ -72,28 +76,18 @@ def parse_model_ref(model: ModelVersion | str) -> tuple[str, str, str | None]:
 def _policy(policy: ApprovalPolicy | Mapping[str, Any]) -> ApprovalPolicy:
     if isinstance(policy, ApprovalPolicy):
         return policy
-    try:
-        return ApprovalPolicy.model_validate(policy)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}" for item in error.errors()
-        )
-        raise ConfigurationError(f"invalid approval policy: {problems}", details={"field": "policy"}) from error
+    return validate_input(ApprovalPolicy, policy, what="approval policy", field="policy")
 
 
 def _rollout(rollout: PlannedRollout | Mapping[str, Any] | None) -> PlannedRollout | None:
     if rollout is None or isinstance(rollout, PlannedRollout):
         return rollout
-    try:
-        return PlannedRollout.model_validate(rollout)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'rollout'}: {item['msg']}" for item in error.errors()
-        )
-        raise ConfigurationError(
-            f"invalid planned rollout: {problems}; build it with PlannedRollout.of(endpoint, strategy)",
-            details={"field": "rollout"},
-        ) from error
+    return validate_input(
+        PlannedRollout,
+        rollout,
+        what="planned rollout (build it with PlannedRollout.of(endpoint, strategy))",
+        field="rollout",
+    )
 
 
 # People answer in minutes, not milliseconds: poll like a remote service even on the local backend.
@@ -165,7 +159,7 @@ class ApprovalClient(BaseClient):
 
     @property
     def _approvals(self) -> ApprovalService:
-        return self._service(ApprovalService)  # type: ignore[type-abstract]
+        return self._service(APPROVALS)
 
     def now(self) -> Any:
         """The current time on this client's clock (tests use a fake clock)."""
@@ -205,6 +199,8 @@ class ApprovalClient(BaseClient):
                 passed validation and no report was given.
         """
         name, version, created_by = parse_model_ref(model)
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         rules = _policy(policy)
         facts: ReportFacts | None = None
         if report is not None:
@@ -301,7 +297,14 @@ class ApprovalClient(BaseClient):
 
     def list(
         self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None
-    ) -> builtins.list[ApprovalRequest]:
+    ) -> ItemPaged[ApprovalRequest]:
+        """Deprecated: use :meth:`list_requests` (same arguments, same result)."""
+        deprecated("ApprovalClient.list()", "ApprovalClient.list_requests()")
+        return self.list_requests(status, model=model)
+
+    def list_requests(
+        self, status: ApprovalStatus | str | None = "pending", *, model: ModelVersion | str | None = None
+    ) -> ItemPaged[ApprovalRequest]:
         """Requests, newest first. ``status`` is ``"pending"`` (default), another status, or ``"all"``/``None``.
 
         ``model`` takes the same forms as in :meth:`list_pending` (``"name@3"``, ``"name:alias"``, ``"name"``).
@@ -320,11 +323,11 @@ class ApprovalClient(BaseClient):
         name = version = None
         if model is not None:
             name, version = self._model_filter(model)
-        return self._approvals.list(status=wanted, model_name=name, model_version=version)
+        return ItemPaged.of(self._approvals.list(status=wanted, model_name=name, model_version=version))
 
     def decisions_for(self, model: ModelVersion | str) -> builtins.list[ApprovalDecision]:
         """Every decision recorded for a model version, newest first (the promotion audit of that version)."""
-        return [request.decision for request in self.list("all", model=model) if request.decision is not None]
+        return [request.decision for request in self.list_requests("all", model=model) if request.decision is not None]
 
     # -- votes -----------------------------------------------------------------------------------------
 
@@ -359,20 +362,13 @@ class ApprovalClient(BaseClient):
                 details={"field": "model"},
             )
         text = model.strip()
-        if "@" in text:
-            name, version, _ = parse_model_ref(text)
-            return name, version
-        if ":" in text:
-            name, _, alias = text.partition(":")
-            if not name or not alias:
-                raise ConfigurationError(
-                    f"model reference {model!r} must be 'name:alias', e.g. 'churn:champion'", details={"field": "model"}
-                )
-            from mlops_sdk.backends.spi.models import ModelService
-
-            resolved = self._context.backend.service("models", ModelService).get_by_alias(name, alias)  # type: ignore[type-abstract]
+        if "@" not in text and ":" not in text:
+            return text, None  # a bare name: every version of it
+        ref = ModelRef.parse(text, field="model")
+        if ref.alias is not None:
+            resolved = self._context.backend.service(MODELS).get_by_alias(ref.name, ref.alias)
             return resolved.name, resolved.version
-        return text, None
+        return ref.name, ref.version
 
     def _request_for(self, request: str | ModelVersion) -> str:
         """The id ``request`` names: a request id (or prefix), or the ONE pending request of a model reference."""
@@ -494,11 +490,8 @@ class ApprovalClient(BaseClient):
         try:
             return ApprovalPolicy.model_validate(table)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in item['loc']) or 'policy'}: {item['msg']}" for item in error.errors()
-            )
-            raise ConfigurationError(
-                f"invalid approval policy in {where}: {problems}", details={"path": str(file)}
+            raise invalid_input(
+                error, what="approval policy", where=where, root="policy", details={"path": str(file)}
             ) from error
 
     def whoami(self) -> ApproverIdentity:
@@ -624,7 +617,7 @@ class ApprovalClient(BaseClient):
     def _record_on_model(self, decision: ApprovalDecision) -> None:
         """Write ``mlops.approval.*`` tags onto the model version when the backend has a model registry."""
         try:
-            models = self._context.backend.service("models", object)
+            models = self._service(MODELS)
         except ConfigurationError:
             return  # no registry on this backend yet: the decision stays in the approvals store
         set_tags = getattr(models, "set_tags", None)

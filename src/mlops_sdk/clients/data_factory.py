@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from mlops_sdk.backends.spi.data_factory import DataFactoryService, WatchedRun
+from mlops_sdk.backends.spi.data_factory import REFRESH_KIND, DataFactoryService, RefreshDriver, WatchedRun
+from mlops_sdk.backends.spi.keys import DATA_FACTORY
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.clock import utcnow
@@ -24,7 +25,9 @@ from mlops_sdk.core.context import ambient_idempotency_key, ambient_key_is_fresh
 from mlops_sdk.core.errors import ConfigurationError, OperationTimeoutError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.core.operation import Operation, PollResult, ProgressEvent, decode_token
+from mlops_sdk.core.names import check_idempotency_key, require_text
+from mlops_sdk.core.operation import Operation, ProgressEvent, decode_token
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.data_factory import (
     PipelineInfo,
@@ -41,57 +44,7 @@ __all__ = ["REFRESH_KIND", "DataFactoryClient"]
 
 T = TypeVar("T")
 
-REFRESH_KIND = "data_factory.refresh"
 _log = get_logger(__name__)
-
-
-class _RefreshDriver:
-    """Operation driver of one pipeline run."""
-
-    def __init__(
-        self,
-        service: DataFactoryService,
-        run_id: str,
-        *,
-        pipeline: str,
-        submitted_at: datetime | None,
-        idempotency_key: str | None,
-    ) -> None:
-        self._service = service
-        self._run_id = run_id
-        self.pipeline = pipeline
-        self.submitted_at = submitted_at
-        self.idempotency_key = idempotency_key
-
-    @property
-    def kind(self) -> str:
-        return REFRESH_KIND
-
-    @property
-    def id(self) -> str:
-        return self._run_id
-
-    def poll(self) -> PollResult:
-        return self._service.poll_run(self._run_id)
-
-    def result(self) -> RefreshRun:
-        return self._service.get_run(self._run_id)
-
-    def cancel(self) -> None:
-        self._service.cancel(self._run_id, recursive=True)
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "pipeline": self.pipeline,
-            "submitted_at": self.submitted_at.isoformat() if self.submitted_at else None,
-            "idempotency_key": self.idempotency_key,
-        }
-
-
-def _require_name(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{field} must be a non-empty string, got {value!r}", details={"field": field})
-    return value
 
 
 class DataFactoryClient(BaseClient):
@@ -106,7 +59,7 @@ class DataFactoryClient(BaseClient):
     _capability = "data_factory"
 
     def _svc(self) -> DataFactoryService:
-        return self._service(DataFactoryService)  # type: ignore[type-abstract]
+        return self._service(DATA_FACTORY)
 
     # -- pipelines ---------------------------------------------------------------------------------
 
@@ -121,11 +74,11 @@ class DataFactoryClient(BaseClient):
 
     def get_pipeline(self, name: str) -> PipelineInfo:
         """A pipeline and its declared parameters (``ResourceNotFoundError`` lists the known ones)."""
-        return self._svc().describe_pipeline(_require_name(name, "pipeline"))
+        return self._svc().describe_pipeline(require_text(name, "pipeline"))
 
-    def list_pipelines(self) -> list[PipelineInfo]:
+    def list_pipelines(self) -> ItemPaged[PipelineInfo]:
         """Every pipeline the backend knows."""
-        return self._svc().list_pipelines()
+        return ItemPaged.of(self._svc().list_pipelines())
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -160,11 +113,11 @@ class DataFactoryClient(BaseClient):
             ResourceNotFoundError: unknown pipeline (the message lists the known ones).
             ConfigurationError: unknown parameter, wrong type or missing required parameter.
         """
-        service = self._svc()
-        info = service.describe_pipeline(_require_name(pipeline, "pipeline"))
-        values = check_parameters(info, parameters, coerce_strings=coerce_strings)
         if idempotency_key is not None:
-            _require_name(idempotency_key, "idempotency_key")
+            check_idempotency_key(idempotency_key)
+        service = self._svc()
+        info = service.describe_pipeline(require_text(pipeline, "pipeline"))
+        values = check_parameters(info, parameters, coerce_strings=coerce_strings)
         key = idempotency_key or ambient_idempotency_key()
         fresh = key is not None and ambient_key_is_fresh(key)
         if key is None:
@@ -177,7 +130,7 @@ class DataFactoryClient(BaseClient):
             lineage=collect_lineage(self._context.config.base_dir),
             fresh_key=fresh,
         )
-        driver = _RefreshDriver(service, run_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=key)
+        driver = RefreshDriver(service, run_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=key)
         return self._operation(
             driver, description=f"refresh of {pipeline!r}", progress=progress, show_progress=show_progress
         )
@@ -195,13 +148,13 @@ class DataFactoryClient(BaseClient):
 
         Parameters are those of the original run; activities skipped keep their outputs.
         """
-        _require_name(run_id, "run_id")
+        require_text(run_id, "run_id")
         if start_activity is not None:
-            _require_name(start_activity, "start_activity")
+            require_text(start_activity, "start_activity")
         service = self._svc()
         submitted_at = utcnow()
         new_id, pipeline = service.start_rerun(run_id, from_failure=from_failure, start_activity=start_activity)
-        driver = _RefreshDriver(service, new_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=None)
+        driver = RefreshDriver(service, new_id, pipeline=pipeline, submitted_at=submitted_at, idempotency_key=None)
         return self._operation(
             driver, description=f"rerun of {pipeline!r}", progress=progress, show_progress=show_progress
         )
@@ -216,7 +169,7 @@ class DataFactoryClient(BaseClient):
     def _by_id(self, run_id: str, call: Callable[[str], T]) -> T:
         """``call(id)``; when the id is not found, ``call`` on the one run id it is a unique prefix of."""
         return resolve_prefix(
-            _require_name(run_id, "run_id"),
+            require_text(run_id, "run_id"),
             get=call,
             candidates=lambda: [run.run_id for run in self._svc().list_runs(pipeline=None, status=None, since=None)],
             what="refresh run",
@@ -224,7 +177,7 @@ class DataFactoryClient(BaseClient):
 
     def list_runs(
         self, pipeline: str | None = None, *, status: Status | str | None = None, since: datetime | None = None
-    ) -> list[RefreshRun]:
+    ) -> ItemPaged[RefreshRun]:
         """Runs, newest first, optionally of one pipeline, in one state, or updated since a time.
 
         Activities and outputs are not filled in; use :meth:`get_run` for one run's details.
@@ -239,7 +192,7 @@ class DataFactoryClient(BaseClient):
                 ) from None
         if since is not None and since.tzinfo is None:
             raise ConfigurationError("since must be timezone-aware (e.g. datetime.now(timezone.utc))")
-        return self._svc().list_runs(pipeline=pipeline, status=wanted, since=since)
+        return ItemPaged.of(self._svc().list_runs(pipeline=pipeline, status=wanted, since=since))
 
     def cancel(self, run_id: str, *, recursive: bool = True) -> None:
         """Ask for cancellation (``recursive`` also cancels child pipelines on Azure); does not wait."""
@@ -325,7 +278,7 @@ class DataFactoryClient(BaseClient):
 
         def refresh(run_id: str, state: dict[str, Any]) -> Operation[RefreshRun]:
             submitted = state.get("submitted_at")
-            driver = _RefreshDriver(
+            driver = RefreshDriver(
                 self._svc(),
                 run_id,
                 pipeline=str(state.get("pipeline") or ""),
@@ -354,8 +307,8 @@ class DataFactoryClient(BaseClient):
         Exactly one of ``schedule`` and ``storage_event`` is given. The trigger is started unless
         ``start=False``. Azure only: the local backend raises ``ConfigurationError``.
         """
-        _require_name(name, "name")
-        _require_name(pipeline, "pipeline")
+        require_text(name, "name")
+        require_text(pipeline, "pipeline")
         if (schedule is None) == (storage_event is None):
             raise ConfigurationError("create_trigger needs exactly one of schedule=... or storage_event=...")
         try:
@@ -371,20 +324,20 @@ class DataFactoryClient(BaseClient):
 
     def start_trigger(self, name: str) -> TriggerInfo:
         """Start a trigger."""
-        return self._svc().start_trigger(_require_name(name, "name"))
+        return self._svc().start_trigger(require_text(name, "name"))
 
     def stop_trigger(self, name: str) -> TriggerInfo:
         """Stop a trigger."""
-        return self._svc().stop_trigger(_require_name(name, "name"))
+        return self._svc().stop_trigger(require_text(name, "name"))
 
     def get_trigger(self, name: str) -> TriggerInfo:
         """A trigger (``ResourceNotFoundError`` if unknown)."""
-        return self._svc().get_trigger(_require_name(name, "name"))
+        return self._svc().get_trigger(require_text(name, "name"))
 
-    def list_triggers(self) -> list[TriggerInfo]:
+    def list_triggers(self) -> ItemPaged[TriggerInfo]:
         """Every trigger of the factory."""
-        return self._svc().list_triggers()
+        return ItemPaged.of(self._svc().list_triggers())
 
     def delete_trigger(self, name: str) -> None:
         """Delete a trigger (stop it first)."""
-        self._svc().delete_trigger(_require_name(name, "name"))
+        self._svc().delete_trigger(require_text(name, "name"))

@@ -19,10 +19,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from mlops_sdk.backends.spi.deployments import DEPLOY_KIND, ROLLBACK_KIND, DeploymentService, ModelSpec
 from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND
+from mlops_sdk.backends.spi.keys import DEPLOYMENTS, MODELS
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.invalid_input import invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage
+from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
 from mlops_sdk.core.operation import Operation, ProgressEvent
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.deployments import (
     BlueGreen,
@@ -35,21 +39,12 @@ from mlops_sdk.models.deployments import (
     SmokeTest,
     Strategy,
 )
-from mlops_sdk.models.registry import ModelVersion
+from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.models.resources import Resources
 
 __all__ = ["DeploymentClient", "default_deployment_name"]
 
 _STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
-_DEPLOYMENT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
-_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*[@:][A-Za-z0-9_.\-]+$")
-
-
-def _invalid(field: str, error: ValidationError) -> ConfigurationError:
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in item['loc']) or field}: {item['msg']}" for item in error.errors()
-    )
-    return ConfigurationError(f"invalid {field}: {problems}", details={"field": field})
 
 
 def default_deployment_name(model: ModelSpec) -> str:
@@ -78,7 +73,7 @@ class DeploymentClient(BaseClient):
     _capability = "deployments"
 
     def _svc(self) -> DeploymentService:
-        return self._service(DeploymentService)  # type: ignore[type-abstract]
+        return self._service(DEPLOYMENTS)
 
     # -- inputs --------------------------------------------------------------------------------------------
 
@@ -95,17 +90,19 @@ class DeploymentClient(BaseClient):
             )
         text = model.strip()
         if "://" in text or text.startswith(("models:/", "runs:/", "azureml:")):
-            match = re.match(r"^models:/([^/@]+)/(\d+)$", text) or re.match(r"^azureml:([^:/]+):(\d+)$", text)
-            name, version = (match.group(1), match.group(2)) if match else (None, None)
-            return ModelSpec(ref=text, uri=text, name=name, version=version)
-        if Path(text).expanduser().exists() or not _REF.match(text):
+            named = ModelRef.from_uri(text)
+            if named is None or named.version is None:  # an alias URI is resolved by the platform
+                return ModelSpec(ref=text, uri=text)
+            return ModelSpec(ref=text, uri=text, name=named.name, version=named.version)
+        ref = None if Path(text).expanduser().exists() else ModelRef.try_parse(text)
+        if ref is None:
             return ModelSpec(ref=text, uri=str(Path(text).expanduser().resolve()))
-        from mlops_sdk.backends.spi.models import ModelService
-        from mlops_sdk.models.registry import parse_model_ref
-
-        name, version, alias = parse_model_ref(text)
-        models = self._context.backend.service("models", ModelService)  # type: ignore[type-abstract]
-        found = models.get(name, version) if version is not None else models.get_by_alias(name, alias or "")
+        models = self._service(MODELS)
+        found = (
+            models.get(ref.name, ref.version)
+            if ref.version is not None
+            else models.get_by_alias(ref.name, ref.alias or "")
+        )
         return ModelSpec(ref=found.ref, uri=found.uri, name=found.name, version=found.version)
 
     @staticmethod
@@ -119,7 +116,7 @@ class DeploymentClient(BaseClient):
             try:
                 return _STRATEGY.validate_python(data)
             except ValidationError as error:
-                raise _invalid("strategy", error) from None
+                raise invalid_input(error, what="strategy", field="strategy") from None
         raise ConfigurationError(
             f"strategy must be BlueGreen(...), Replace() or Shadow(...) (or a dict), got {type(strategy).__name__}",
             details={"field": "strategy"},
@@ -130,10 +127,7 @@ class DeploymentClient(BaseClient):
         if resources is None or isinstance(resources, Resources):
             return resources
         if isinstance(resources, dict):
-            try:
-                return Resources.model_validate(resources)
-            except ValidationError as error:
-                raise _invalid("resources", error) from None
+            return validate_input(Resources, resources, what="resources", field="resources")
         raise ConfigurationError(
             f"resources must be Resources(...) or a dict, got {type(resources).__name__}",
             details={"field": "resources"},
@@ -143,16 +137,14 @@ class DeploymentClient(BaseClient):
     def _smoke(smoke_test: SmokeTest | dict[str, Any] | None) -> SmokeTest | None:
         if smoke_test is None or isinstance(smoke_test, SmokeTest):
             return smoke_test
-        try:
-            return SmokeTest.model_validate(smoke_test)
-        except ValidationError as error:
-            raise _invalid("smoke_test", error) from None
+        return validate_input(SmokeTest, smoke_test, what="smoke_test", field="smoke_test")
 
     @staticmethod
     def _name(value: str, field: str) -> str:
+        """The endpoint name, checked before any backend call (bad input never reaches a backend)."""
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(f"{field} must be a non-empty name", details={"field": field})
-        return value.strip()
+        return check_endpoint_name(value.strip(), field)
 
     # -- operations ------------------------------------------------------------------------------------------
 
@@ -198,11 +190,7 @@ class DeploymentClient(BaseClient):
         spec = self._model_spec(model)
         given = deployment.strip() if isinstance(deployment, str) else ""
         name = given or default_deployment_name(spec)
-        if not _DEPLOYMENT.match(name):
-            raise ConfigurationError(
-                f"deployment name {name!r} is invalid: 2-32 letters, digits or '-', starting with a letter",
-                details={"field": "deployment"},
-            )
+        check_deployment_name(name)
         lineage = collect_lineage()
         if isinstance(model, ModelVersion):
             lineage = model.lineage.model_copy(
@@ -303,7 +291,8 @@ class DeploymentClient(BaseClient):
 
     def history(self, endpoint: str) -> builtins.list[HistoryEntry]:
         """Who moved which model version to what traffic, when, and why (oldest first)."""
-        return self._svc().history(self._name(endpoint, "endpoint"))
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().history(checked)
 
     def invoke(self, endpoint: str, payload: Any, *, deployment: str | None = None) -> Any:
         """Score ``payload`` (Azure ML ``input_data`` or an MLflow body) and return the predictions.
@@ -316,31 +305,37 @@ class DeploymentClient(BaseClient):
                 details={"field": "payload"},
             )
         annotate({"endpoint": endpoint})
-        return self._svc().invoke(self._name(endpoint, "endpoint"), payload, deployment=deployment)
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().invoke(checked, payload, deployment=deployment)
 
     def get_endpoint(self, name: str) -> Endpoint:
         """One endpoint with its deployments and traffic; ``ResourceNotFoundError`` when missing."""
-        return self._svc().get_endpoint(self._name(name, "endpoint"))
+        checked = self._name(name, "endpoint")
+        return self._svc().get_endpoint(checked)
 
-    def list_endpoints(self) -> builtins.list[Endpoint]:
+    def list_endpoints(self) -> ItemPaged[Endpoint]:
         """Every endpoint of the target."""
-        return self._svc().list_endpoints()
+        return ItemPaged.of(self._svc().list_endpoints())
 
     def delete_endpoint(self, name: str) -> None:
         """Delete an endpoint with its deployments (its history stays)."""
-        self._svc().delete_endpoint(self._name(name, "endpoint"))
+        checked = self._name(name, "endpoint")
+        self._svc().delete_endpoint(checked)
 
     def stop_endpoint(self, name: str) -> bool:
         """Stop a local endpoint's server (deployments and traffic come back on the next start or invoke)."""
-        return self._svc().stop_endpoint(self._name(name, "endpoint"))
+        checked = self._name(name, "endpoint")
+        return self._svc().stop_endpoint(checked)
 
     def start_endpoint(self, name: str) -> Endpoint:
         """Start a stopped local endpoint's server."""
-        return self._svc().start_endpoint(self._name(name, "endpoint"))
+        checked = self._name(name, "endpoint")
+        return self._svc().start_endpoint(checked)
 
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
         """Tail of the endpoint's (local server) or a deployment's (Azure container) log."""
-        return self._svc().get_logs(self._name(endpoint, "endpoint"), deployment=deployment, lines=lines)
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().get_logs(checked, deployment=deployment, lines=lines)
 
     def get_keys(self, endpoint: str) -> EndpointKeys:
         """The endpoint's scoring keys (``Authorization: Bearer <key>``); shown as ``***`` unless asked for.
@@ -348,7 +343,8 @@ class DeploymentClient(BaseClient):
         Locally they live in the endpoint folder's ``secrets.json`` (mode 0600); on Azure they come
         from ``listKeys``. ``keys.primary_key.get_secret_value()`` is the key itself.
         """
-        return self._svc().get_keys(self._name(endpoint, "endpoint"))
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().get_keys(checked)
 
     def regenerate_keys(self, endpoint: str, *, key: Literal["primary", "secondary"] = "primary") -> EndpointKeys:
         """Replace the ``primary`` or ``secondary`` key; on return the endpoint accepts the new key, not the old.
@@ -363,4 +359,5 @@ class DeploymentClient(BaseClient):
         """
         if key not in ("primary", "secondary"):
             raise ConfigurationError(f"key must be 'primary' or 'secondary', got {key!r}", details={"field": "key"})
-        return self._svc().regenerate_keys(self._name(endpoint, "endpoint"), key=key)
+        checked = self._name(endpoint, "endpoint")
+        return self._svc().regenerate_keys(checked, key=key)

@@ -105,6 +105,12 @@ class MLOpsClient:
         """The effective :class:`~mlops_sdk.core.config.Config` (settings and their sources)."""
         return self._context.config
 
+    @property
+    def state_folder(self) -> Path | None:
+        """The folder on this machine where the backend keeps its state (the ``local://`` store folder),
+        or ``None`` for a remote or in-memory backend."""
+        return self._context.backend.state_folder
+
     def _sub_client(self, name: str) -> Any:
         with self._lock:
             if name not in self._clients:

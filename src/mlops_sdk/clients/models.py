@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import builtins
-import re
 from collections.abc import Mapping
 
+from mlops_sdk.backends.spi.keys import MODELS, TRAINING
 from mlops_sdk.backends.spi.models import ModelService
-from mlops_sdk.backends.spi.training import TrainingService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
+from mlops_sdk.core.deprecation import deprecated
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import current_identity
+from mlops_sdk.core.names import check_alias, check_model_name, check_model_version, check_tags
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
-from mlops_sdk.models.registry import AliasEvent, ModelVersion, parse_model_ref
+from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
 from mlops_sdk.models.training import TrainingRun
 
 __all__ = ["ModelClient"]
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
-_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
-_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
 
 class ModelClient(BaseClient):
@@ -34,7 +32,7 @@ class ModelClient(BaseClient):
     _capability = "models"
 
     def _svc(self) -> ModelService:
-        return self._service(ModelService)  # type: ignore[type-abstract]
+        return self._service(MODELS)
 
     def register(
         self,
@@ -61,9 +59,9 @@ class ModelClient(BaseClient):
         Raises:
             ConfigurationError: the run did not succeed, has no such output, or it holds no MLflow model.
         """
-        _check_name(name)
+        check_model_name(name)
         if isinstance(run, str):
-            training = self._context.backend.service("training", TrainingService)  # type: ignore[type-abstract]
+            training = self._service(TRAINING)
             run = resolve_prefix(
                 run,
                 get=training.get_run,
@@ -71,7 +69,7 @@ class ModelClient(BaseClient):
                 what="training run",
             )
         _check_registrable(run, output)
-        clean_tags = _check_tags(tags or {})
+        clean_tags = check_tags(tags or {})
         annotate({"model": name})
         return self._svc().register(
             run,
@@ -85,52 +83,63 @@ class ModelClient(BaseClient):
 
     def get(self, name: str, version: str | int) -> ModelVersion:
         """One version. Raises ``ResourceNotFoundError`` (listing what exists) when missing."""
-        _check_name(name)
+        check_model_name(name)
         annotate({"model": name})
-        return self._svc().get(name, _version(version))
+        return self._svc().get(name, check_model_version(version))
 
-    def list(self, name: str | None = None) -> builtins.list[ModelVersion]:
-        """Every version of ``name``, newest first; without a name, the latest version of every model."""
-        if name is not None:
-            _check_name(name)
-        return self._svc().list(name)
+    def list_versions(self, name: str) -> ItemPaged[ModelVersion]:
+        """Every version of model ``name``, newest first."""
+        check_model_name(name)
+        return ItemPaged.of(self._svc().list(name))
+
+    def list_models(self) -> ItemPaged[ModelVersion]:
+        """The latest version of every registered model."""
+        return ItemPaged.of(self._svc().list(None))
+
+    def list(self, name: str | None = None) -> ItemPaged[ModelVersion]:
+        """Deprecated: use :meth:`list_versions` (with a name) or :meth:`list_models` (without)."""
+        if name is None:
+            deprecated("ModelClient.list()", "ModelClient.list_models()")
+            return self.list_models()
+        deprecated("ModelClient.list(name)", "ModelClient.list_versions(name)")
+        return self.list_versions(name)
 
     def set_tags(self, name: str, version: str | int, tags: Mapping[str, str]) -> ModelVersion:
         """Add or overwrite tags on a version (validation and approval digests are written this way)."""
-        _check_name(name)
-        clean = _check_tags(tags)
+        check_model_name(name)
+        clean = check_tags(tags)
         if not clean:
             raise ConfigurationError("tags must not be empty", details={"field": "tags"})
         annotate({"model": name})
-        return self._svc().set_tags(name, _version(version), clean)
+        return self._svc().set_tags(name, check_model_version(version), clean)
 
     def set_alias(self, name: str, alias: str, version: str | int) -> ModelVersion:
         """Point ``alias`` (e.g. ``champion``) at ``version``, moving it from the version that had it.
 
         The move is recorded with who made it and when (see :meth:`alias_history`).
         """
-        _check_name(name)
-        _check_alias(alias)
+        check_model_name(name)
+        check_alias(alias)
         annotate({"model": name, "alias": alias})
-        return self._svc().set_alias(name, alias, _version(version), actor=current_identity())
+        return self._svc().set_alias(name, alias, check_model_version(version), actor=current_identity())
 
     def remove_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from the model (recorded in the history); a no-op when it is not set."""
-        _check_name(name)
-        _check_alias(alias)
+        check_model_name(name)
+        check_alias(alias)
         annotate({"model": name, "alias": alias})
         self._svc().remove_alias(name, alias, actor=current_identity())
 
     def get_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``alias`` points at. Raises ``ResourceNotFoundError`` when it is not set."""
-        _check_name(name)
-        _check_alias(alias)
+        check_model_name(name)
+        check_alias(alias)
         annotate({"model": name, "alias": alias})
         return self._svc().get_by_alias(name, alias)
 
     def alias_history(self, name: str) -> builtins.list[AliasEvent]:
         """Who moved which alias of ``name`` to which version, and when (oldest first)."""
-        _check_name(name)
+        check_model_name(name)
         annotate({"model": name})
         return self._svc().alias_history(name)
 
@@ -138,48 +147,10 @@ class ModelClient(BaseClient):
         """Resolve ``name@version`` (e.g. ``diabetes@3``) or ``name:alias`` (e.g. ``diabetes:champion``)."""
         if isinstance(ref, ModelVersion):
             return ref
-        name, version, alias = parse_model_ref(ref)
-        if version is not None:
-            return self.get(name, version)
-        assert alias is not None
-        return self.get_by_alias(name, alias)
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigurationError(
-            f"model name {name!r} is invalid; use 1-255 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit",
-            details={"field": "name", "value": str(name)},
-        )
-
-
-def _check_alias(alias: str) -> None:
-    if not isinstance(alias, str) or not _ALIAS.match(alias) or _RESERVED_ALIAS.match(alias):
-        raise ConfigurationError(
-            f"alias {alias!r} is invalid; use letters, digits, '-' and '_' starting with a letter or '_' "
-            "('latest' and v<number> are reserved)",
-            details={"field": "alias", "value": str(alias)},
-        )
-
-
-def _version(version: str | int) -> str:
-    text = str(version).strip()
-    if isinstance(version, bool) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", text):
-        raise ConfigurationError(
-            f"model version {version!r} is invalid; pass the version number, e.g. 3 or '3'",
-            details={"field": "version", "value": str(version)},
-        )
-    return text
-
-
-def _check_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    clean = {}
-    for key, value in tags.items():
-        if not isinstance(key, str) or not key.strip():
-            raise ConfigurationError("tag names must be non-empty strings", details={"field": "tags"})
-        clean[key] = str(value)
-    return clean
+        parsed = ModelRef.parse(ref, field="ref")
+        if parsed.version is not None:
+            return self.get(parsed.name, parsed.version)
+        return self.get_by_alias(parsed.name, parsed.alias or "")
 
 
 def _check_registrable(run: TrainingRun, output: str) -> None:

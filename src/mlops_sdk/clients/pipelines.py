@@ -7,11 +7,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from mlops_sdk.backends.spi.keys import PIPELINES
 from mlops_sdk.backends.spi.pipelines import PipelineService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, ProgressEvent
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.models.pipelines import PipelineRun
 
 __all__ = ["PipelineClient"]
@@ -48,7 +51,7 @@ class PipelineClient(BaseClient):
     _capability = "pipelines"
 
     def _pipelines(self) -> PipelineService:
-        return self._service(PipelineService)  # type: ignore[type-abstract]
+        return self._service(PIPELINES)
 
     def begin_run(
         self,
@@ -76,6 +79,8 @@ class PipelineClient(BaseClient):
             OperationFailedError (from ``result()``): the run failed; the message names failed tasks.
         """
         checked_id = _check_id(pipeline_id, "pipeline_id")
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         driver = self._pipelines().start_run(
             checked_id,
             branch=branch,
@@ -89,9 +94,9 @@ class PipelineClient(BaseClient):
         """One run; ``ResourceNotFoundError`` when it does not exist."""
         return self._pipelines().get_run(_check_id(pipeline_id, "pipeline_id"), _check_id(run_id, "run_id"))
 
-    def list_runs(self, pipeline_id: int, *, top: int = 50) -> list[PipelineRun]:
+    def list_runs(self, pipeline_id: int, *, top: int = 50) -> ItemPaged[PipelineRun]:
         """The most recent runs of a pipeline, newest first."""
-        return self._pipelines().list_runs(_check_id(pipeline_id, "pipeline_id"), top=top)
+        return ItemPaged.of(self._pipelines().list_runs(_check_id(pipeline_id, "pipeline_id"), top=top))
 
     def cancel(self, pipeline_id: int, run_id: int) -> None:
         """Ask Azure DevOps to cancel a run."""

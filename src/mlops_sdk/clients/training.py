@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from mlops_sdk.backends.spi.keys import TRAINING
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback, TrainingService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage, collect_lineage
+from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, ProgressEvent
+from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.training import TrainingJob, TrainingRun
 
 __all__ = ["TrainingClient"]
 
 T = TypeVar("T")
-
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$")
 
 
 class TrainingClient(BaseClient):
@@ -34,7 +34,7 @@ class TrainingClient(BaseClient):
     _capability = "training"
 
     def _svc(self) -> TrainingService:
-        return self._service(TrainingService)  # type: ignore[type-abstract]
+        return self._service(TRAINING)
 
     def begin_train(
         self,
@@ -68,12 +68,8 @@ class TrainingClient(BaseClient):
                 f"code folder {spec.code} does not exist; set 'code' to the folder holding your training script",
                 details={"field": "code", "value": str(spec.code)},
             )
-        if idempotency_key is not None and not _KEY.match(idempotency_key):
-            raise ConfigurationError(
-                f"idempotency_key {idempotency_key!r} must be 1-200 characters of letters, digits, '-', '_', '.', "
-                "':' or '/', starting with a letter or digit",
-                details={"field": "idempotency_key"},
-            )
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         lineage = _lineage(spec)
         annotate({"experiment": spec.experiment, "backend": self.backend_name})
         key = idempotency_key or ambient_idempotency_key()
@@ -106,11 +102,11 @@ class TrainingClient(BaseClient):
             what="training run",
         )
 
-    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
+    def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> ItemPaged[TrainingRun]:
         """The most recent runs first (optionally of one experiment)."""
         if limit < 1:
             raise ConfigurationError("limit must be at least 1", details={"field": "limit"})
-        return self._svc().list_runs(experiment=experiment, limit=limit)
+        return ItemPaged.of(self._svc().list_runs(experiment=experiment, limit=limit))
 
     def cancel(self, run_id: str) -> None:
         """Ask the run to stop and return at once; the run then ends as CANCELED."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from mlops_sdk.backends.spi.keys import MODELS, VALIDATION
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.backends.spi.validation import ValidationService
 from mlops_sdk.checks.context import CheckContext
@@ -15,12 +15,12 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.models.registry import ModelVersion, parse_model_ref
+from mlops_sdk.core.names import ALIAS
+from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.models.validation import ReportModel, ValidationReport
 
 __all__ = ["ValidationClient"]
 
-_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
 _log = get_logger(__name__)
 
 
@@ -39,10 +39,10 @@ class ValidationClient(BaseClient):
     _capability = "validation"
 
     def _svc(self) -> ValidationService:
-        return self._service(ValidationService)  # type: ignore[type-abstract]
+        return self._service(VALIDATION)
 
     def _models(self) -> ModelService:
-        return self._context.backend.service("models", ModelService)  # type: ignore[type-abstract]
+        return self._service(MODELS)
 
     def _resolve(self, model: ModelVersion | str) -> ModelVersion:
         if isinstance(model, ModelVersion):
@@ -52,11 +52,10 @@ class ValidationClient(BaseClient):
                 f"model must be a ModelVersion or 'name@version' / 'name:alias', got {type(model).__name__}",
                 details={"field": "model"},
             )
-        name, version, alias = parse_model_ref(model)
-        if version is not None:
-            return self._models().get(name, version)
-        assert alias is not None
-        return self._models().get_by_alias(name, alias)
+        ref = ModelRef.parse(model)
+        if ref.version is not None:
+            return self._models().get(ref.name, ref.version)
+        return self._models().get_by_alias(ref.name, ref.alias or "")
 
     def _champion(self, model: ModelVersion, alias: str) -> ModelVersion | None:
         try:
@@ -99,7 +98,7 @@ class ValidationClient(BaseClient):
         if isinstance(checks, (str, bytes)) or not isinstance(checks, Sequence) or not checks:
             raise ConfigurationError("checks must be a non-empty list of checks", details={"field": "checks"})
         check_names(checks)
-        if not isinstance(champion, str) or not _ALIAS.match(champion):
+        if not isinstance(champion, str) or not ALIAS.match(champion):
             raise ConfigurationError(
                 f"champion must be an alias name such as 'champion', got {champion!r}", details={"field": "champion"}
             )

@@ -30,10 +30,20 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -42,16 +52,24 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from mlops_sdk.core.config_problems import PROFILES, ConfigProblem, check_file_table, check_keys, problems_error
+from mlops_sdk.core.config_problems import (
+    BACKENDS,
+    PROFILES,
+    ConfigProblem,
+    check_file_table,
+    check_keys,
+    problems_error,
+)
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.redaction import register_secret
+from mlops_sdk.core.secrets import secret_name
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Config", "Settings", "find_config_file", "load_config"]
+__all__ = ["Config", "Settings", "find_config_file", "load_config", "section_model"]
 
 ENV_PREFIX = "MLOPS_"
 CONFIG_ENV = "MLOPS_CONFIG"
@@ -60,6 +78,30 @@ PROFILE_ENV = "MLOPS_PROFILE"
 CredentialKind = Literal[
     "auto", "default", "azure_cli", "managed_identity", "workload_identity", "azure_pipelines", "client_secret"
 ]
+
+
+def _proxy_url(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("write the proxy as a URL with scheme and host, e.g. http://proxy.example.com:8080")
+    return value.strip()
+
+
+def _blob_endpoint(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if not value.startswith(("https://", "http://")) or "{account}" not in value:
+        raise ValueError("write it as a URL containing {account}, e.g. https://{account}.blob.core.windows.net")
+    return value.strip().rstrip("/")
+
+
+# The checks travel with the type, so a backend's own settings model (section_model) runs them too.
+ProxyUrl = Annotated[str | None, AfterValidator(_proxy_url)]
+BlobEndpoint = Annotated[str | None, AfterValidator(_blob_endpoint)]
 
 
 class Settings(BaseSettings):
@@ -82,12 +124,12 @@ class Settings(BaseSettings):
     """Override of the Microsoft Entra authority host."""
     storage_suffix: str | None = None
     """Override of the cloud's blob storage suffix (``core.windows.net``): ``https://<account>.blob.<suffix>``."""
-    blob_endpoint: str | None = None
+    blob_endpoint: BlobEndpoint = None
     """Blob endpoint for datastore reads, with ``{account}`` standing for the storage account, e.g.
     ``https://{account}.privatelink.blob.core.windows.net`` or an emulator's ``https://127.0.0.1:10000/{account}``."""
     ca_bundle: Path | None = None
     """CA bundle (PEM) trusted for every Azure and Azure DevOps connection (``REQUESTS_CA_BUNDLE`` is not read)."""
-    proxy: str | None = None
+    proxy: ProxyUrl = None
     """HTTP(S) proxy URL (``http://host:port``) for every Azure connection; unset: ``HTTPS_PROXY`` is honoured."""
     connect_timeout: float = Field(default=20.0, gt=0)
     """Seconds to wait for a TCP/TLS connection to any Azure service."""
@@ -155,17 +197,11 @@ class Settings(BaseSettings):
     show_progress: bool | None = None
     """Progress bars for long waits: unset decides by terminal/notebook, true/false force."""
 
-    @field_validator("proxy")
-    @classmethod
-    def _proxy_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("write the proxy as a URL with scheme and host, e.g. http://proxy.example.com:8080")
-        return value.strip()
+    # --- per backend -----------------------------------------------------------------------------
+    backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Each backend's own keys, one table per backend (``[backends.azure]``, ``[profiles.prod.backends.azure]``).
+    The backend validates its table when it is created (see ``Backend.settings_model``). Values of secret
+    keys (``devops_pat``, ``*_token``, ``*_key``, ...) are held as ``SecretStr``: never shown, logged or stored."""
 
     @field_validator("notify_teams", "notify_slack", "notify_webhook")
     @classmethod
@@ -207,14 +243,18 @@ class Settings(BaseSettings):
                             register_secret(piece)
         return self
 
-    @field_validator("blob_endpoint")
+    @field_validator("backends")
     @classmethod
-    def _blob_endpoint(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        if not value.startswith(("https://", "http://")) or "{account}" not in value:
-            raise ValueError("write it as a URL containing {account}, e.g. https://{account}.blob.core.windows.net")
-        return value.strip().rstrip("/")
+    def _hide_backend_secrets(cls, sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {
+            backend: {
+                key: SecretStr(value)
+                if isinstance(value, str) and (key in SECRET_FIELDS or secret_name(key))
+                else value
+                for key, value in values.items()
+            }
+            for backend, values in sections.items()
+        }
 
     @classmethod
     def settings_customise_sources(
@@ -274,9 +314,28 @@ class Config:
         for name in Settings.model_fields:
             value = getattr(self.settings, name)
             secret = name in SECRET_FIELDS and value is not None
-            shown = "***" if secret else str(value)
+            shown = "***" if secret else str(_masked_sections(value) if name == BACKENDS else value)
             rows.append((name, shown, self.sources.get(name, "default")))
         return rows
+
+
+def _secret_key(key: str) -> bool:
+    return key in SECRET_FIELDS or secret_name(key)
+
+
+def _masked_sections(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        backend: {key: "***" if _secret_key(key) else value for key, value in values.items()}
+        for backend, values in sections.items()
+    }
+
+
+def section_model(name: str, keys: tuple[str, ...]) -> type[BaseModel]:
+    """A model of a backend's own keys built from the :class:`Settings` fields of the same names (same types,
+    defaults and checks), so ``[backends.<name>]`` and the older flat keys accept exactly the same values."""
+    fields: dict[str, Any] = {key: (Settings.model_fields[key].annotation, Settings.model_fields[key]) for key in keys}
+    model: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="forbid", frozen=True), **fields)
+    return model
 
 
 def find_config_file(start: Path | None = None) -> Path | None:
@@ -384,6 +443,12 @@ def load_config(
     source = "requested" if requested else f"from {PROFILE_ENV}"
     top, section, chosen, where = _file_layers(path, requested or from_env, source)
     file_values = {**top, **section}
+    if isinstance(top.get(BACKENDS), dict) and isinstance(section.get(BACKENDS), dict):
+        # a profile's backend table adds to (and overrides keys of) the top-level one, key by key
+        merged = {name: dict(values) for name, values in top[BACKENDS].items()}
+        for name, values in section[BACKENDS].items():
+            merged[name] = {**merged.get(name, {}), **values}
+        file_values[BACKENDS] = merged
     if chosen:
         file_values["profile"] = chosen
 

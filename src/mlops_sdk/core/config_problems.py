@@ -22,6 +22,8 @@ from mlops_sdk.core.redaction import redact
 __all__ = ["ConfigProblem", "check_file_table", "check_keys", "problems_error"]
 
 PROFILES = "profiles"
+BACKENDS = "backends"
+"""The table of per-backend tables: ``[backends.<name>]``, also inside a profile."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,9 @@ def _check_section(
     known = sorted(fields)
     problems = []
     for key, value in values.items():
-        if isinstance(value, dict):
+        if key == BACKENDS:
+            problems.extend(_check_backend_tables(value, where, profile))
+        elif isinstance(value, dict):
             if profile is None and key == "profile":
                 text = "is a table; profiles are written [profiles.<name>]"
                 problems.append(ConfigProblem(where, None, key, text, remedy=f"rename [{key}.*] to [profiles.*]"))
@@ -160,6 +164,20 @@ def _check_section(
             if reason is not None:
                 problems.append(ConfigProblem(where, profile, key, reason))
     return problems
+
+
+def _check_backend_tables(value: Any, where: str, profile: str | None) -> list[ConfigProblem]:
+    """``backends`` holds one table per backend; their keys are checked by each backend when it is created."""
+    prefix = f"[profiles.{profile}.{BACKENDS}" if profile else f"[{BACKENDS}"
+    if not isinstance(value, dict):
+        return [
+            ConfigProblem(where, profile, BACKENDS, "must be a table of tables", remedy=f"write {prefix}.<backend>]")
+        ]
+    return [
+        ConfigProblem(where, profile, f"{BACKENDS}.{name}", "must be a table", remedy=f"write {prefix}.{name}]")
+        for name, table in value.items()
+        if not isinstance(table, dict)
+    ]
 
 
 def check_file_table(

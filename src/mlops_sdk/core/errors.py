@@ -1,4 +1,4 @@
-"""The one error tree every backend raises (DESIGN.md §3).
+"""The one error tree every backend raises (documented in docs/errors.md).
 
 Every error carries the same context fields (``backend``, ``operation_id``, ``status_code``,
 ``request_id``, ``details``) and chains the original exception as ``__cause__``. Redaction happens

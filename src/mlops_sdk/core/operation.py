@@ -1,4 +1,4 @@
-"""``Operation[T]``: the handle every ``begin_*`` method returns (DESIGN.md §3, contract).
+"""``Operation[T]``: the handle every ``begin_*`` method returns (contract; documented in docs/operations.md).
 
 An operation wraps a backend *driver* that knows how to look at one piece of remote or local work
 (poll it, cancel it, fetch its result, describe itself for a resume token). Polling happens inside

@@ -1,4 +1,4 @@
-"""The one retry policy (DESIGN.md §4), built on tenacity.
+"""The one retry policy (documented in docs/errors.md), built on tenacity.
 
 Retried: errors that never reached the service (connection refused/reset, DNS, TLS) and answers
 408, 429, 500, 502, 503, 504. Never retried: 409 and every other status. A ``Retry-After`` /

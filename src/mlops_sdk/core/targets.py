@@ -1,4 +1,4 @@
-"""Target URIs (DESIGN.md §1, contract): ``local://<folder>`` and ``azureml://subscriptions/.../workspaces/<ws>``."""
+"""Target URIs (contract): ``local://<folder>`` and ``azureml://subscriptions/.../workspaces/<ws>``."""
 
 from __future__ import annotations
 

@@ -30,12 +30,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
-from mlops_sdk.backends.local.store import LocalStore
 from mlops_sdk.core.clock import Clock, SystemClock
 from mlops_sdk.core.context import step_scope
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import Operation
+from mlops_sdk.core.store import LocalStore
 from mlops_sdk.flows.journal import StepJournal, decode_result
 
 __all__ = ["Flow", "FlowStopped", "PlannedEffect", "StepContext", "StepRecord", "default_run_id", "gate_outcome"]
@@ -295,9 +295,10 @@ def gate_outcome(value: Any) -> str | None:
 
 
 def _journal_folder(client: Any) -> Path:
+    """The client's store folder on ``local://`` (the journal sits next to the runs it records), else ``.mlops``."""
     target = getattr(client, "target", None)
     if isinstance(target, str) and target.startswith("local://"):
-        backend = client._context.backend
-        folder: Path = backend.folder
-        return folder
+        folder: Path | None = client.state_folder
+        if folder is not None:
+            return folder
     return Path(".mlops")

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mlops_sdk.backends.local.store import LocalStore, Migration
 from mlops_sdk.core.clock import Clock
+from mlops_sdk.core.store import LocalStore, Migration
 
 __all__ = ["JournalEntry", "StepJournal", "decode_result", "encode_result"]
 

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.invalid_input import invalid_input
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import MASK, is_secret, protect
@@ -293,17 +294,7 @@ def parse_pipeline(
     try:
         return RefreshPipeline.model_validate(data)
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            path = ".".join(str(part) for part in item["loc"])
-            message = str(item["msg"]).removeprefix("Value error, ")
-            if not path:  # model-level checks start their message with the field they are about
-                path, _, message = message.partition(": ") if ": " in message else ("(root)", "", message)
-            problems.append(f"{path}: {message}")
-        raise ConfigurationError(
-            f"invalid refresh pipeline in {where}: " + "; ".join(problems),
-            details={"errors": problems},
-        ) from error
+        raise invalid_input(error, what="refresh pipeline", where=where, root="(root)") from error
 
 
 # --- what the service tells about a pipeline --------------------------------------------------

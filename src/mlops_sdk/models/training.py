@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.invalid_input import invalid_input
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import Secret, protect
@@ -355,7 +356,7 @@ class TrainingJob(BaseModel):
         try:
             return cls.model_validate(dict(spec))
         except ValidationError as error:
-            raise _config_error(error) from error
+            raise invalid_input(error, what="training job", root="spec") from error
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainingJob:
@@ -409,17 +410,6 @@ def _yaml_input(value: Any, source: Path) -> Any:
 def _written_path(value: Any) -> str | None:
     path = value.get("path") if isinstance(value, dict) else value
     return path if isinstance(path, str) else None
-
-
-def _config_error(error: ValidationError) -> ConfigurationError:
-    problems = []
-    for item in error.errors():
-        cause = (item.get("ctx") or {}).get("error")
-        if isinstance(cause, ConfigurationError):
-            return cause
-        where = ".".join(str(part) for part in item["loc"]) or "spec"
-        problems.append(f"{where}: {item['msg']}")
-    return ConfigurationError("invalid training job: " + "; ".join(problems), details={"errors": problems})
 
 
 class TrainingRun(BaseModel):

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from mlops_sdk.backends.azure._http import HttpConfig
 from mlops_sdk.backends.azure.cloud import CloudEndpoints, cloud_endpoints
 from mlops_sdk.backends.base import Backend, DoctorCheck, pip_install_command, require_modules
 from mlops_sdk.core.clock import Clock
-from mlops_sdk.core.config import Config
+from mlops_sdk.core.config import Config, section_model
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.targets import AzureMLTarget, Target
@@ -26,6 +28,26 @@ __all__ = ["AZURE_EXTRA_MODULES", "AzureBackend"]
 
 AZURE_EXTRA_MODULES = ("azure.identity", "azure.ai.ml", "azure.mgmt.datafactory", "azure.devops")
 _WORKSPACE_API = "2025-12-01"
+AZURE_KEYS = (
+    "cloud",
+    "resource_manager_url",
+    "authority_url",
+    "storage_suffix",
+    "blob_endpoint",
+    "ca_bundle",
+    "proxy",
+    "connect_timeout",
+    "read_timeout",
+    "credential",
+    "data_factory",
+    "data_factory_resource_group",
+    "data_factory_visibility_wait",
+    "endpoint_busy_wait",
+    "devops",
+    "devops_pat",
+    "approval_pipeline",
+)
+"""The Azure backend's own keys: ``[backends.azure]`` (the same names also work as flat top-level keys)."""
 
 
 class AzureBackend(Backend):
@@ -33,6 +55,7 @@ class AzureBackend(Backend):
 
     name: ClassVar[str] = "azure"
     target_type: ClassVar[type[Target]] = AzureMLTarget
+    settings_model: ClassVar[type[BaseModel] | None] = section_model("AzureSettings", AZURE_KEYS)
 
     def __init__(self, target: Target, config: Config, *, credential: Any = None, clock: Clock | None = None):
         if not isinstance(target, AzureMLTarget):
@@ -42,8 +65,8 @@ class AzureBackend(Backend):
         self.workspace: AzureMLTarget = target
         self._saved_env: dict[str, tuple[str | None, str | None]] = {}
         self._env_lock = threading.Lock()
-        if config.settings.devops_pat is not None:
-            register_secret(config.settings.devops_pat.get_secret_value())
+        if self.config.settings.devops_pat is not None:
+            register_secret(self.config.settings.devops_pat.get_secret_value())
         if self.http.proxy_password:
             register_secret(self.http.proxy_password)
 

@@ -33,7 +33,7 @@ from mlops_sdk.backends._snapshot import copy_snapshot
 from mlops_sdk.backends.azure._aml_shim import run_details, storage_settings
 from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
 from mlops_sdk.backends.azure.errors import azure_errors
-from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
+from mlops_sdk.backends.spi.training import LogCallback, TrainingDriver
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
@@ -328,47 +328,27 @@ def _guess_type(uri: str) -> str:
     return "uri_file" if path.lower().endswith(_FILE_SUFFIXES) else "uri_folder"
 
 
-class AzureTrainingDriver:
+class AzureTrainingDriver(TrainingDriver):
     """Operation driver of one Azure ML job."""
+
+    _service: AzureTrainingService
 
     def __init__(self, service: AzureTrainingService, name: str) -> None:
         self._service = service
-        self._name = name
-
-    @property
-    def kind(self) -> str:
-        """``training.train``."""
-        return TRAIN_KIND
-
-    @property
-    def id(self) -> str:
-        """The job name."""
-        return self._name
+        self._run_id = name
 
     def poll(self) -> PollResult:
         """``GET {ws}/jobs/{name}``; on ``Failed`` also the run history error."""
-        job = self._service._get(self._name)
+        job = self._service._get(self._run_id)
         native = job.status or "Unknown"
         status = status_from_aml(native)
         error = None
         if status is Status.FAILED:
-            message = self._service.failure(self._name)
+            message = self._service.failure(self._run_id)
             error = OperationFailedError(
                 message,
                 backend="azure",
-                operation_id=self._name,
+                operation_id=self._run_id,
                 details={"native_status": native, "studio_url": job.studio_url},
             )
         return PollResult(status=status, native_status=native, error=error)
-
-    def result(self) -> TrainingRun:
-        """The finished job with metrics and params."""
-        return self._service.get_run(self._name)
-
-    def cancel(self) -> None:
-        """Ask Azure ML to cancel the job."""
-        self._service.cancel(self._name)
-
-    def state(self) -> dict[str, Any]:
-        """The job name is all a resume needs."""
-        return {}

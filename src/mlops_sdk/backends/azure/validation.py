@@ -23,8 +23,8 @@ from mlops_sdk.backends._mlflow_model import MlflowPredictor
 from mlops_sdk.backends.azure._aml_shim import storage_settings
 from mlops_sdk.backends.azure._storage import download_file, download_folder, parse_datastore_uri
 from mlops_sdk.backends.azure.training import aml_errors
+from mlops_sdk.backends.spi.keys import MODELS, TRAINING
 from mlops_sdk.backends.spi.models import ModelService
-from mlops_sdk.backends.spi.training import TrainingService
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.models.validation import ValidationReport
@@ -50,7 +50,7 @@ class AzureValidationService:
         self._lock = threading.Lock()
 
     def _models(self) -> ModelService:
-        return self._backend.service("models", ModelService)  # type: ignore[type-abstract]
+        return self._backend.service(MODELS)
 
     def _ml(self) -> Any:
         models: Any = self._models()
@@ -113,7 +113,7 @@ class AzureValidationService:
         """The metrics of the Azure ML job the version was registered from."""
         if not model.run_id:
             return {}
-        training = self._backend.service("training", TrainingService)  # type: ignore[type-abstract]
+        training = self._backend.service(TRAINING)
         return dict(training.get_run(model.run_id).metrics)
 
     def record_report(self, model: ModelVersion, report: ValidationReport) -> None:

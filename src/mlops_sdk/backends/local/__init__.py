@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlops_sdk.backends.base import Backend, DoctorCheck, pip_install_command, require_modules
-from mlops_sdk.backends.local.store import LocalStore
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.config import Config
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.operation import PollingOptions
+from mlops_sdk.core.store import LocalStore
 from mlops_sdk.core.targets import LocalTarget, Target
 
 __all__ = ["LOCAL_EXTRA_MODULES", "LocalBackend"]
@@ -39,6 +39,11 @@ class LocalBackend(Backend):
     def folder(self) -> Path:
         """The store folder (absolute)."""
         return self.local_target.folder
+
+    @property
+    def state_folder(self) -> Path:
+        """The store folder (absolute)."""
+        return self.folder
 
     @cached_property
     def store(self) -> LocalStore:

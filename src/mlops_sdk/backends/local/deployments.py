@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -43,6 +42,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
@@ -55,12 +55,12 @@ from mlops_sdk.models.deployments import (
     Shadow,
     SmokeTest,
 )
+from mlops_sdk.models.registry import ModelRef
 from mlops_sdk.models.resources import Resources
 
 __all__ = ["LocalDeploymentService", "LocalPlatform", "check_endpoint_name", "create_service"]
 
 _log = get_logger(__name__)
-ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 
 MIGRATIONS = [
     Migration(
@@ -88,31 +88,17 @@ MIGRATIONS = [
 ]
 
 
-def check_endpoint_name(name: str) -> str:
-    """Azure ML's endpoint naming rule (3-32 letters, digits, '-'; starts with a letter), enforced locally too."""
-    if not isinstance(name, str) or not ENDPOINT_NAME.match(name):
-        raise ConfigurationError(
-            f"endpoint name {name!r} is invalid: use 3-32 letters, digits or '-', starting with a letter "
-            "and not ending with '-' (Azure ML's rule, applied locally so names work on both backends)",
-            details={"field": "endpoint"},
-        )
-    return name
-
-
 def _registry_source(client: Any, uri: str) -> str:
     """Where a ``models:/name/<version>`` or ``models:/name@alias`` URI's files live, asked of OUR registry.
 
     (``mlflow.artifacts.download_artifacts`` resolves ``models:/`` URIs against the process-global
     registry URI, not the one it is given, so the store's client resolves them first.)
     """
-    if not uri.startswith("models:/"):
+    ref = ModelRef.from_uri(uri.rstrip("/")) if uri.startswith("models:/") else None
+    if ref is None:
         return uri
-    reference = uri[len("models:/") :].strip("/")
-    if "@" in reference:
-        name, alias = reference.split("@", 1)
-        version = str(client.get_model_version_by_alias(name, alias).version)
-    else:
-        name, _, version = reference.partition("/")
+    name = ref.name
+    version = ref.version or str(client.get_model_version_by_alias(name, ref.alias).version)
     source = str(client.get_model_version_download_uri(name, version))
     if source.startswith("models:/"):  # an MLflow 3 logged model: its files are at its artifact location
         source = str(client.get_logged_model(source[len("models:/") :]).artifact_location)

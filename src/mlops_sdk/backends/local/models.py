@@ -20,7 +20,7 @@ from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
-from mlops_sdk.models.registry import AliasEvent, ModelVersion
+from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
 from mlops_sdk.models.training import TrainingRun
 
 __all__ = ["LocalModelService", "create_service"]
@@ -260,7 +260,7 @@ class LocalModelService:
         return ModelVersion(
             name=item.name,
             version=str(item.version),
-            uri=f"models:/{item.name}/{item.version}",
+            uri=ModelRef(name=item.name, version=str(item.version)).mlflow_uri,
             aliases=tuple(sorted(getattr(item, "aliases", None) or ())),
             tags=tags,
             description=item.description or None,

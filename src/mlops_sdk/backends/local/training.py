@@ -47,7 +47,7 @@ from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_
 from mlops_sdk.backends.local._processes import process_alive, process_start_time
 from mlops_sdk.backends.local._warm import import_modules, model_modules, script_packages, warm_target
 from mlops_sdk.backends.local.store import Migration
-from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
+from mlops_sdk.backends.spi.training import LogCallback, TrainingDriver
 from mlops_sdk.core.errors import (
     ConfigurationError,
     OperationFailedError,
@@ -633,8 +633,10 @@ class LocalTrainingService:
         )
 
 
-class LocalTrainingDriver:
+class LocalTrainingDriver(TrainingDriver):
     """Operation driver of one local training run."""
+
+    _service: LocalTrainingService
 
     def __init__(
         self,
@@ -654,16 +656,6 @@ class LocalTrainingDriver:
         self._partial: dict[str, bytes] = {}
         self._running = False
         self._prepared = False
-
-    @property
-    def kind(self) -> str:
-        """``training.train``."""
-        return TRAIN_KIND
-
-    @property
-    def id(self) -> str:
-        """The run id."""
-        return self._run_id
 
     def poll(self) -> PollResult:
         """Read the run's record (cheap: one SQLite read and a pid probe)."""
@@ -695,23 +687,11 @@ class LocalTrainingDriver:
             error=error,
         )
 
-    def result(self) -> TrainingRun:
-        """The finished run with its metrics, params and outputs."""
-        return self._service.get_run(self._run_id)
-
     def while_waiting(self) -> None:
         """Once the run is running: import what loading its model will take (see ``prepare_model_loading``)."""
         if self._running and not self._prepared:
             self._prepared = True
             self._service.prepare_model_loading(self._run_id)
-
-    def cancel(self) -> None:
-        """Stop the run's process group."""
-        self._service.cancel(self._run_id)
-
-    def state(self) -> dict[str, Any]:
-        """Nothing beyond the id is needed to re-attach."""
-        return {}
 
     def _stream_logs(self, final: bool) -> None:
         if self._on_log is None:

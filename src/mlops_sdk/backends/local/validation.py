@@ -15,6 +15,7 @@ from mlops_sdk.backends._mlflow_model import MlflowPredictor
 from mlops_sdk.backends.local import LocalBackend
 from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_store
 from mlops_sdk.backends.local.store import Migration
+from mlops_sdk.backends.spi.keys import MODELS
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.logging import get_logger
@@ -61,7 +62,7 @@ class LocalValidationService:
         self._mlflow: MlflowStore = mlflow_store(backend.folder)
 
     def _models(self) -> ModelService:
-        return self._backend.service("models", ModelService)  # type: ignore[type-abstract]
+        return self._backend.service(MODELS)
 
     def _model_path(self, model: ModelVersion) -> Path:
         source = model.source

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops_sdk.backends.spi.approvals import ApprovalDraft
+from mlops_sdk.backends.spi.approvals import ApprovalDraft, cast_vote
 from mlops_sdk.core.errors import ConflictError, PermissionDeniedError, ResourceNotFoundError
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
     ApprovalRequest,
     ApprovalStatus,
-    ApprovalVote,
     ApproverIdentity,
     AuditVerification,
 )
@@ -155,24 +154,9 @@ class MemoryApprovalService:
         now = self._backend.clock.now()
         with self._store.lock:
             request = self._settle(request_id)
-            if not request.is_pending:
-                raise ConflictError(
-                    f"approval request {request_id} is already {request.status.value}; it takes no more votes",
-                    backend="memory",
-                    operation_id=request_id,
-                    details={"status": request.status.value},
-                )
-            if on_behalf_of is not None and not me.matches(on_behalf_of):
-                vote = ApprovalVote(
-                    approver=ApproverIdentity(name=on_behalf_of.strip(), source="claimed"),
-                    decision=decision,
-                    comment=comment,
-                    at=now,
-                    delegated_by=me,
-                )
-            else:
-                vote = ApprovalVote(approver=me, decision=decision, comment=comment, at=now)
-            refused = request.policy.vote_problem(vote, requester=request.requester)
+            vote, refused = cast_vote(
+                request, me, decision, comment=comment, on_behalf_of=on_behalf_of, at=now, backend="memory"
+            )
             if refused is not None:
                 self._audit(request_id, "refused", me.name, {"vote": vote.model_dump(mode="json"), "why": refused})
             else:

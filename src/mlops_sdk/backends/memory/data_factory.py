@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from mlops_sdk.backends.spi.data_factory import WatchedRun, refresh_failure
+from mlops_sdk.backends.spi.data_factory import TriggersUnsupported, WatchedRun, refresh_failure
 from mlops_sdk.core.errors import ConfigurationError, ConflictError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import PollResult
@@ -30,10 +30,7 @@ from mlops_sdk.models.data_factory import (
     PipelineInfo,
     RefreshPipeline,
     RefreshRun,
-    Schedule,
     SqlActivity,
-    StorageEvent,
-    TriggerInfo,
 )
 
 if TYPE_CHECKING:
@@ -60,8 +57,11 @@ def create_service(backend: MemoryBackend) -> MemoryDataFactoryService:
     return MemoryDataFactoryService(backend)
 
 
-class MemoryDataFactoryService:
+class MemoryDataFactoryService(TriggersUnsupported):
     """Implements :class:`~mlops_sdk.backends.spi.data_factory.DataFactoryService` in process."""
+
+    triggers_refusal: ClassVar[str] = _NOT_HERE.format(what="triggers")
+    backend_label: ClassVar[str] = "memory"
 
     def __init__(self, backend: MemoryBackend) -> None:
         self._backend = backend
@@ -297,41 +297,6 @@ class MemoryDataFactoryService:
     def monitor(self, runs: Sequence[WatchedRun]) -> _Monitor:
         """A monitor over finished-at-submission runs."""
         return _Monitor(self, [run.run_id for run in runs])
-
-    # -- triggers ----------------------------------------------------------------------------------------
-
-    def create_trigger(
-        self,
-        name: str,
-        pipeline: str,
-        *,
-        schedule: Schedule | None,
-        storage_event: StorageEvent | None,
-        parameters: Mapping[str, Any],
-        start: bool,
-    ) -> TriggerInfo:
-        """Not implemented here."""
-        raise ConfigurationError(_NOT_HERE.format(what="triggers"), backend="memory")
-
-    def start_trigger(self, name: str) -> TriggerInfo:
-        """Not implemented here."""
-        raise ConfigurationError(_NOT_HERE.format(what="triggers"), backend="memory")
-
-    def stop_trigger(self, name: str) -> TriggerInfo:
-        """Not implemented here."""
-        raise ConfigurationError(_NOT_HERE.format(what="triggers"), backend="memory")
-
-    def get_trigger(self, name: str) -> TriggerInfo:
-        """Not implemented here."""
-        raise ConfigurationError(_NOT_HERE.format(what="triggers"), backend="memory")
-
-    def list_triggers(self) -> list[TriggerInfo]:
-        """Not implemented here."""
-        raise ConfigurationError(_NOT_HERE.format(what="triggers"), backend="memory")
-
-    def delete_trigger(self, name: str) -> None:
-        """Not implemented here."""
-        raise ConfigurationError(_NOT_HERE.format(what="triggers"), backend="memory")
 
 
 class _Monitor:

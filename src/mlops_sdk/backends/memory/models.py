@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
-from mlops_sdk.models.registry import AliasEvent, ModelVersion
+from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
 from mlops_sdk.models.training import TrainingRun
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class MemoryModelService:
                 version = ModelVersion(
                     name=name,
                     version=str(len(versions) + 1),
-                    uri=f"models:/{name}/{len(versions) + 1}",
+                    uri=ModelRef(name=name, version=str(len(versions) + 1)).mlflow_uri,
                     tags=all_tags,
                     description=description,
                     created_at=self._backend.clock.now(),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends.memory._inprocess import run_script, script_argv
-from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback
+from mlops_sdk.backends.spi.training import LogCallback, TrainingDriver
 from mlops_sdk.core.errors import ConfigurationError, OperationFailedError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import PollResult
@@ -231,23 +231,13 @@ def _plain(value: object) -> str:
     return str(reveal()) if callable(reveal) else str(value)
 
 
-class MemoryTrainingDriver:
+class MemoryTrainingDriver(TrainingDriver):
     """Operation driver of one memory training run."""
 
     def __init__(self, service: MemoryTrainingService, run_id: str, on_log: LogCallback | None) -> None:
         self._service = service
         self._run_id = run_id
         self._on_log = on_log
-
-    @property
-    def kind(self) -> str:
-        """``training.train``."""
-        return TRAIN_KIND
-
-    @property
-    def id(self) -> str:
-        """The run id."""
-        return self._run_id
 
     def poll(self) -> PollResult:
         """The run's state; a failed run carries the error with the script's last lines."""
@@ -258,15 +248,3 @@ class MemoryTrainingDriver:
                 run.error or f"training run {run.id} failed", backend="memory", operation_id=run.id
             )
         return PollResult(status=run.status, native_status=run.native_status, error=error)
-
-    def result(self) -> TrainingRun:
-        """The finished run."""
-        return self._service.get_run(self._run_id)
-
-    def cancel(self) -> None:
-        """Cancel the run if it is still running."""
-        self._service.cancel(self._run_id)
-
-    def state(self) -> dict[str, Any]:
-        """Nothing beyond the id is needed to re-attach."""
-        return {}

@@ -8,11 +8,10 @@ digest and their facts tagged onto the version.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from mlops_sdk.backends._mlflow_model import MlflowPredictor
-from mlops_sdk.backends.spi.models import ModelService
-from mlops_sdk.backends.spi.training import TrainingService
+from mlops_sdk.backends.spi.keys import MODELS, TRAINING
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.models.validation import ValidationReport
@@ -63,7 +62,7 @@ class MemoryValidationService:
         self._faults.before("validation.training_metrics")
         if not model.run_id:
             return {}
-        training = cast(TrainingService, self._backend.service("training", object))
+        training = self._backend.service(TRAINING)
         try:
             return dict(training.get_run(model.run_id).metrics)
         except ResourceNotFoundError:
@@ -74,7 +73,7 @@ class MemoryValidationService:
         self._faults.before("validation.record_report")
         with self._store.lock:
             self._reports[report.digest] = report
-        models = cast(ModelService, self._backend.service("models", object))
+        models = self._backend.service(MODELS)
         models.set_tags(model.name, model.version, report.to_tags())
         self._faults.after("validation.record_report")
 

@@ -2,23 +2,59 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlops_sdk.core.errors import ConflictError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
     ApprovalPolicy,
     ApprovalRequest,
     ApprovalStatus,
+    ApprovalVote,
     ApproverIdentity,
     AuditVerification,
     PlannedRollout,
     ReportFacts,
 )
 
-__all__ = ["ApprovalDraft", "ApprovalService"]
+__all__ = ["ApprovalDraft", "ApprovalService", "cast_vote"]
+
+
+def cast_vote(
+    request: ApprovalRequest,
+    me: ApproverIdentity,
+    decision: Literal["approve", "reject"],
+    *,
+    comment: str | None,
+    on_behalf_of: str | None,
+    at: datetime,
+    backend: str,
+) -> tuple[ApprovalVote, str | None]:
+    """The vote ``me`` casts on ``request`` and the policy's reason to refuse it (``None``: it counts).
+
+    A vote ``on_behalf_of`` someone else is recorded as theirs, claimed, with ``me`` as the delegate.
+    Every backend casts votes this way; it then stores the vote or audits the refusal.
+
+    Raises:
+        ConflictError: the request is no longer pending.
+    """
+    if not request.is_pending:
+        raise ConflictError(
+            f"approval request {request.id} is already {request.status.value}; it takes no more votes",
+            backend=backend,
+            operation_id=request.id,
+            details={"status": request.status.value},
+        )
+    if on_behalf_of is not None and not me.matches(on_behalf_of):
+        claimed = ApproverIdentity(name=on_behalf_of.strip(), source="claimed")
+        vote = ApprovalVote(approver=claimed, decision=decision, comment=comment, at=at, delegated_by=me)
+    else:
+        vote = ApprovalVote(approver=me, decision=decision, comment=comment, at=at)
+    return vote, request.policy.vote_problem(vote, requester=request.requester)
 
 
 class ApprovalDraft(BaseModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from mlops_sdk.core.errors import OperationFailedError
+from mlops_sdk.core.errors import ConfigurationError, OperationFailedError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.status import Status
@@ -21,7 +21,15 @@ from mlops_sdk.models.data_factory import (
     TriggerInfo,
 )
 
-__all__ = ["DataFactoryService", "RunMonitor", "WatchedRun", "refresh_failure"]
+__all__ = [
+    "REFRESH_KIND",
+    "DataFactoryService",
+    "RefreshDriver",
+    "RunMonitor",
+    "TriggersUnsupported",
+    "WatchedRun",
+    "refresh_failure",
+]
 
 
 def refresh_failure(
@@ -183,3 +191,106 @@ class DataFactoryService(Protocol):
     def delete_trigger(self, name: str) -> None:
         """Delete a trigger (stop it first)."""
         ...
+
+
+class TriggersUnsupported:
+    """The trigger half of :class:`DataFactoryService` for a backend that has no triggers.
+
+    Each method raises :class:`~mlops_sdk.core.errors.ConfigurationError` with the class's
+    ``triggers_refusal`` (why, and what to use instead), attributed to ``backend_label``.
+    """
+
+    triggers_refusal: ClassVar[str]
+    backend_label: ClassVar[str]
+
+    def _refuse(self) -> ConfigurationError:
+        return ConfigurationError(self.triggers_refusal, backend=self.backend_label)
+
+    def create_trigger(
+        self,
+        name: str,
+        pipeline: str,
+        *,
+        schedule: Schedule | None,
+        storage_event: StorageEvent | None,
+        parameters: Mapping[str, Any],
+        start: bool,
+    ) -> TriggerInfo:
+        """Refused (see ``triggers_refusal``)."""
+        raise self._refuse()
+
+    def start_trigger(self, name: str) -> TriggerInfo:
+        """Refused."""
+        raise self._refuse()
+
+    def stop_trigger(self, name: str) -> TriggerInfo:
+        """Refused."""
+        raise self._refuse()
+
+    def get_trigger(self, name: str) -> TriggerInfo:
+        """Refused."""
+        raise self._refuse()
+
+    def list_triggers(self) -> list[TriggerInfo]:
+        """Refused."""
+        raise self._refuse()
+
+    def delete_trigger(self, name: str) -> None:
+        """Refused."""
+        raise self._refuse()
+
+
+REFRESH_KIND = "data_factory.refresh"
+"""Operation kind of a refresh (continuation tokens name it)."""
+
+
+class RefreshDriver:
+    """Operation driver of one refresh run, the same on every backend: it only asks the service.
+
+    Its state (pipeline, submission time, idempotency key) is what a continuation token carries.
+    """
+
+    def __init__(
+        self,
+        service: DataFactoryService,
+        run_id: str,
+        *,
+        pipeline: str,
+        submitted_at: datetime | None,
+        idempotency_key: str | None,
+    ) -> None:
+        self._service = service
+        self._run_id = run_id
+        self.pipeline = pipeline
+        self.submitted_at = submitted_at
+        self.idempotency_key = idempotency_key
+
+    @property
+    def kind(self) -> str:
+        """``data_factory.refresh``."""
+        return REFRESH_KIND
+
+    @property
+    def id(self) -> str:
+        """The run id."""
+        return self._run_id
+
+    def poll(self) -> PollResult:
+        """The run's status (one request)."""
+        return self._service.poll_run(self._run_id)
+
+    def result(self) -> RefreshRun:
+        """The finished run with its activities and outputs."""
+        return self._service.get_run(self._run_id)
+
+    def cancel(self) -> None:
+        """Cancel the run and the pipelines it started."""
+        self._service.cancel(self._run_id, recursive=True)
+
+    def state(self) -> dict[str, Any]:
+        """What a continuation token carries besides the run id."""
+        return {
+            "pipeline": self.pipeline,
+            "submitted_at": self.submitted_at.isoformat() if self.submitted_at else None,
+            "idempotency_key": self.idempotency_key,
+        }

@@ -9,7 +9,7 @@ from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import OperationDriver
 from mlops_sdk.models.training import TrainingJob, TrainingRun
 
-__all__ = ["TRAIN_KIND", "LogCallback", "TrainingService"]
+__all__ = ["TRAIN_KIND", "LogCallback", "TrainingDriver", "TrainingService"]
 
 LogCallback = Callable[[str], None]
 """Receives each new line the training script printed (stdout and stderr), without the newline."""
@@ -55,3 +55,36 @@ class TrainingService(Protocol):
     def cancel(self, run_id: str) -> None:
         """Ask for cancellation without waiting for it."""
         ...
+
+
+class TrainingDriver:
+    """What every backend's training driver shares: the operation kind and the run id as operation id.
+
+    A subclass sets ``_service`` and ``_run_id`` (the local or memory run id, the Azure ML job name) and
+    implements ``poll`` of :class:`~mlops_sdk.core.operation.OperationDriver`.
+    """
+
+    _run_id: str
+    _service: TrainingService
+
+    @property
+    def kind(self) -> str:
+        """``training.train``."""
+        return TRAIN_KIND
+
+    @property
+    def id(self) -> str:
+        """The run id (the job name on Azure ML)."""
+        return self._run_id
+
+    def result(self) -> TrainingRun:
+        """The finished run with its metrics, params and outputs."""
+        return self._service.get_run(self._run_id)
+
+    def cancel(self) -> None:
+        """Ask the backend to cancel the run (its processes locally, the job on Azure ML)."""
+        self._service.cancel(self._run_id)
+
+    def state(self) -> dict[str, Any]:
+        """Nothing beyond the run id is needed to re-attach."""
+        return {}

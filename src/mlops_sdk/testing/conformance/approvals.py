@@ -84,7 +84,7 @@ class TestApprovalPolicyConformance:
         assert [v.comment for v in decided.votes] == ["metrics look right"]
         with pytest.raises(ConflictError, match="already approved"):
             approvals.reject(request.id, comment="too late")
-        assert [r.id for r in approvals.list("approved", model="conf-one@3")] == [request.id]
+        assert [r.id for r in approvals.list_requests("approved", model="conf-one@3")] == [request.id]
         assert [d.status for d in approvals.decisions_for("conf-one@3")] == ["approved"]
 
     def test_a_failed_validation_blocks_at_request_time(
@@ -96,7 +96,7 @@ class TestApprovalPolicyConformance:
         assert request.status is ApprovalStatus.REJECTED
         assert request.decision is not None
         assert request.decision.reason.startswith("blocked: validation report sha256:conformance-failed did not pass")
-        assert approvals.list("pending", model="conf-blocked@3") == []
+        assert approvals.list_requests("pending", model="conf-blocked@3") == []
 
     def test_a_missing_report_is_a_configuration_error_and_unknown_ids_are_not_found(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient
@@ -108,7 +108,7 @@ class TestApprovalPolicyConformance:
         assert caught.value.details["field"] == "report"
         with pytest.raises(ResourceNotFoundError):
             approvals.get("00000000-0000-0000-0000-000000000000")
-        assert approvals.list("all", model="conf-noreport@3") == []
+        assert approvals.list_requests("all", model="conf-noreport@3") == []
 
     def test_the_planned_rollout_is_kept_with_the_request(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient
@@ -147,7 +147,7 @@ class TestApprovalPolicyConformance:
         first = approvals.request(_model("conf-key"), policy=policy, report=PASSED, idempotency_key="conf-run-1")
         again = approvals.request(_model("conf-key"), policy=policy, report=PASSED, idempotency_key="conf-run-1")
         assert again.id == first.id
-        assert [r.id for r in approvals.list("all", model="conf-key@3")] == [first.id]
+        assert [r.id for r in approvals.list_requests("all", model="conf-key@3")] == [first.id]
 
     def test_min_approvals_counts_distinct_people_and_a_rejection_wins(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient
@@ -213,7 +213,7 @@ class TestApprovalPendingConformance:
         assert [item.id for item in approvals.list_pending(_model("conf-pend", version="4"))] == [fourth.id]
         assert [item.id for item in approvals.list_pending("conf-pend", requester="DANA")] == [fourth.id]
         assert approvals.list_pending("conf-pend@5") == []
-        assert len(approvals.list("all", model="conf-pend")) == 3
+        assert len(approvals.list_requests("all", model="conf-pend")) == 3
 
     def test_approve_and_reject_by_model_reference(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient

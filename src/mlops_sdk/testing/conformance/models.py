@@ -33,8 +33,8 @@ class TestModelRegistryConformance:
         assert first.tags["team"] == "risk"
         assert second.description == "retrained"
         assert first.output == "model"
-        assert [v.version for v in models.list("conf-reg")] == ["2", "1"]
-        assert ("conf-reg", "2") in [(v.name, v.version) for v in models.list()]
+        assert [v.version for v in models.list_versions("conf-reg")] == ["2", "1"]
+        assert ("conf-reg", "2") in [(v.name, v.version) for v in models.list_models()]
         assert models.get("conf-reg", 1).tags["team"] == "risk"
         assert models.resolve("conf-reg@2").description == "retrained"
 
@@ -47,7 +47,7 @@ class TestModelRegistryConformance:
         again = conformance_client.models.register(run.id, name="conf-idem")
         assert (first.version, again.version) == ("1", "1")
         assert first.run_id == run.id
-        assert [v.version for v in conformance_client.models.list("conf-idem")] == ["1"]
+        assert [v.version for v in conformance_client.models.list_versions("conf-idem")] == ["1"]
 
     def test_tags_are_added_and_overwritten(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path

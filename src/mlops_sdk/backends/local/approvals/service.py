@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mlops_sdk.backends.local.approvals import audit
 from mlops_sdk.backends.local.approvals.identity import os_identity, verified_identity
 from mlops_sdk.backends.local.store import Migration
-from mlops_sdk.backends.spi.approvals import ApprovalDraft
+from mlops_sdk.backends.spi.approvals import ApprovalDraft, cast_vote
 from mlops_sdk.core.errors import ConflictError, PermissionDeniedError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
@@ -223,24 +223,9 @@ class LocalApprovalService:
         with self._store.transaction() as connection:
             row = self._row(connection, request_id)
             request = self._settle(connection, row)
-            if not request.is_pending:
-                raise ConflictError(
-                    f"approval request {request_id} is already {request.status.value}; it takes no more votes",
-                    backend="local",
-                    operation_id=request_id,
-                    details={"status": request.status.value},
-                )
-            if on_behalf_of is not None and not me.matches(on_behalf_of):
-                vote = ApprovalVote(
-                    approver=ApproverIdentity(name=on_behalf_of.strip(), source="claimed"),
-                    decision=decision,
-                    comment=comment,
-                    at=now,
-                    delegated_by=me,
-                )
-            else:
-                vote = ApprovalVote(approver=me, decision=decision, comment=comment, at=now)
-            refused = request.policy.vote_problem(vote, requester=request.requester)
+            vote, refused = cast_vote(
+                request, me, decision, comment=comment, on_behalf_of=on_behalf_of, at=now, backend="local"
+            )
             if refused is not None:
                 audit.append(
                     connection,

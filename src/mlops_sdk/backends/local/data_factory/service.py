@@ -28,13 +28,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlops_sdk.backends.local._processes import process_alive, process_start_time
 from mlops_sdk.backends.local.data_factory.declarations import load_declared_pipelines, pipelines_file
 from mlops_sdk.backends.local.data_factory.process import SECRETS_ON_STDIN, pid_alive
 from mlops_sdk.backends.local.data_factory.schema import COMPONENT, MIGRATIONS, NATIVE_ACTIVE
-from mlops_sdk.backends.spi.data_factory import WatchedRun, refresh_failure
+from mlops_sdk.backends.spi.data_factory import TriggersUnsupported, WatchedRun, refresh_failure
 from mlops_sdk.core.clock import utcnow
 from mlops_sdk.core.errors import ConfigurationError, ConflictError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
@@ -52,9 +52,6 @@ from mlops_sdk.models.data_factory import (
     PipelineInfo,
     RefreshPipeline,
     RefreshRun,
-    Schedule,
-    StorageEvent,
-    TriggerInfo,
 )
 
 if TYPE_CHECKING:
@@ -91,8 +88,11 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-class LocalDataFactoryService:
+class LocalDataFactoryService(TriggersUnsupported):
     """``DataFactoryService`` on the local store (see module docstring)."""
+
+    triggers_refusal: ClassVar[str] = _TRIGGERS_UNSUPPORTED
+    backend_label: ClassVar[str] = "local"
 
     def __init__(self, backend: LocalBackend) -> None:
         self._backend = backend
@@ -671,41 +671,6 @@ class LocalDataFactoryService:
     def monitor(self, runs: Sequence[WatchedRun]) -> LocalRunMonitor:
         """One SQL query per poll for all watched runs."""
         return LocalRunMonitor(self, [run.run_id for run in runs])
-
-    # -- triggers --------------------------------------------------------------------------------------
-
-    def create_trigger(
-        self,
-        name: str,
-        pipeline: str,
-        *,
-        schedule: Schedule | None,
-        storage_event: StorageEvent | None,
-        parameters: Mapping[str, Any],
-        start: bool,
-    ) -> TriggerInfo:
-        """Not supported locally (see ``_TRIGGERS_UNSUPPORTED``)."""
-        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
-
-    def start_trigger(self, name: str) -> TriggerInfo:
-        """Not supported locally."""
-        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
-
-    def stop_trigger(self, name: str) -> TriggerInfo:
-        """Not supported locally."""
-        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
-
-    def get_trigger(self, name: str) -> TriggerInfo:
-        """Not supported locally."""
-        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
-
-    def list_triggers(self) -> list[TriggerInfo]:
-        """Not supported locally."""
-        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
-
-    def delete_trigger(self, name: str) -> None:
-        """Not supported locally."""
-        raise ConfigurationError(_TRIGGERS_UNSUPPORTED, backend="local")
 
     # -- used by the monitor -----------------------------------------------------------------------------
 

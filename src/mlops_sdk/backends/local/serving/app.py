@@ -35,7 +35,6 @@ import functools
 import hmac
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
@@ -47,6 +46,7 @@ from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel,
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import DEPLOYMENT_NAME
 
 __all__ = ["DEPLOYMENT_HEADER", "DEPLOYMENT_NAME", "EndpointApp", "LoadedDeployment"]
 
@@ -56,7 +56,6 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 ENDPOINT_HEADER = "x-mlops-endpoint"
-DEPLOYMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
 _DEPLOYMENT_HEADER_B = DEPLOYMENT_HEADER.encode()
 _JSON = b"application/json"
 _INLINE_MAX_ROWS = 2_000

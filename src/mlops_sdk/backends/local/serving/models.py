@@ -1,7 +1,7 @@
 """Loading MLflow models for serving: a fast path for scikit-learn, pyfunc for everything else.
 
 ``mlflow models serve`` spends ~1.5 ms per request in pandas parsing and pyfunc schema enforcement,
-while the estimator itself needs ~0.07 ms (DESIGN.md §7). For a model whose ``sklearn`` flavor and
+while the estimator itself needs ~0.07 ms (measured; see benchmarks/). For a model whose ``sklearn`` flavor and
 numeric signature we understand, :class:`SklearnModel` loads the estimator the way
 ``mlflow.sklearn.load_model`` does (without importing MLflow) and feeds it a float64 numpy matrix
 built in the signature's column order, after :mod:`.schema` checked the input against the

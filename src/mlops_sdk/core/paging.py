@@ -1,0 +1,89 @@
+"""``ItemPaged[T]``: what every ``list_*`` method returns, after the Azure SDK's pageable iterator.
+
+Iterate it (``for run in client.training.list_runs()``) or walk it page by page (``.by_page()``).
+The first page is fetched when the ``list_*`` method is called, so a bad target or a refused request
+fails at the call as before; later pages are fetched only when iteration reaches them. It is also a
+read-only sequence (``len``, indexing, slicing, ``==`` with a list), so code written against the
+plain lists earlier versions returned keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar, overload
+
+__all__ = ["ItemPaged", "PageFetcher"]
+
+T = TypeVar("T")
+
+PageFetcher = Callable[[str | None], tuple[Sequence[T], str | None]]
+"""Fetch the page a continuation token names (``None``: the first) -> ``(items, next token or None)``."""
+
+
+class ItemPaged(Sequence[T]):
+    """A lazily paged, iterable result of a ``list_*`` method.
+
+    Args:
+        fetch: Returns one page and the continuation token of the next (``None`` after the last).
+    """
+
+    def __init__(self, fetch: PageFetcher[T]) -> None:
+        self._fetch = fetch
+        first, token = fetch(None)
+        self._pages: list[list[T]] = [list(first)]
+        self._tokens: list[str | None] = [None, token]
+
+    @classmethod
+    def of(cls, items: Iterable[T]) -> ItemPaged[T]:
+        """One page holding ``items`` (a service that returns everything at once)."""
+        page = list(items)
+        return cls(lambda token: (page, None))
+
+    def by_page(self) -> Iterator[list[T]]:
+        """The pages, in order; each is fetched when reached."""
+        index = 0
+        while True:
+            if index < len(self._pages):
+                yield list(self._pages[index])
+                index += 1
+                continue
+            token = self._tokens[index]
+            if token is None:
+                return
+            items, following = self._fetch(token)
+            self._pages.append(list(items))
+            self._tokens.append(following)
+
+    def __iter__(self) -> Iterator[T]:
+        for page in self.by_page():
+            yield from page
+
+    def _all(self) -> list[T]:
+        return [item for page in self.by_page() for item in page]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        return self._all()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (ItemPaged, list, tuple)):
+            return self._all() == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ItemPaged({self._all()!r})"
+
+    def __bool__(self) -> bool:
+        return any(True for _ in self)
+
+    def to_list(self) -> list[T]:
+        """Every item of every page."""
+        return self._all()
