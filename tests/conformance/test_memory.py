@@ -25,11 +25,16 @@ MEMORY_SUPPORTS = frozenset(
         "validation.checks",
         "data_factory.define",
         "data_factory.refresh",
+        "deployments.rollout",
+        "deployments.failure",
+        "deployments.progressive",
+        "deployments.rollback",
+        "deployments.shadow",
+        "deployments.keys",
     }
 )
 
 MEMORY_UNSUPPORTED = {
-    "deployments.rollout": "the memory backend has no deployments capability yet (use local:// and served_model)",
     "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel",
 }
 

@@ -36,7 +36,11 @@ from mlops_sdk.testing.conformance.approvals import (
     TestApprovalTimeoutConformance,
 )
 from mlops_sdk.testing.conformance.data_factory import TestDataFactoryConformance
-from mlops_sdk.testing.conformance.deployments import TestDeploymentConformance
+from mlops_sdk.testing.conformance.deployments import (
+    TestDeploymentConformance,
+    TestDeploymentKeysConformance,
+    TestDeploymentTrafficConformance,
+)
 from mlops_sdk.testing.conformance.models import (
     TestModelAliasesConformance,
     TestModelOutputCheckConformance,
@@ -53,6 +57,8 @@ __all__ = [
     "TestApprovalTimeoutConformance",
     "TestDataFactoryConformance",
     "TestDeploymentConformance",
+    "TestDeploymentKeysConformance",
+    "TestDeploymentTrafficConformance",
     "TestModelAliasesConformance",
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",
