@@ -46,7 +46,9 @@ CAPABILITIES: Mapping[str, str] = {
     "training.metrics": "metrics and params the script logs with mlflow.log_metric / log_param",
     "training.idempotency": "a second submission with the same idempotency key attaches to the first run",
     "training.failure": "a script that exits non-zero ends FAILED with an OperationFailedError",
+    "training.exit_code": "a failed run reports the script's exit code",
     "validation.checks": "validate a registered MLflow model on data and training metrics; report recorded",
+    "validation.report_store": "the whole report is kept and read back by its digest (get_report)",
     "deployments.rollout": "deploy an MLflow model folder with all traffic, score it, re-deploy unchanged, delete",
     "deployments.failure": "a model that cannot load fails its rollout with the reason; live traffic is untouched",
     "deployments.progressive": "BlueGreen steps rewrite the whole traffic map, each after a passing smoke test",
@@ -203,5 +205,7 @@ def train_model(
         "command": "python job.py ${{outputs.model}}",
         "outputs": {"model": "mlflow_model"},
         "experiment": experiment,
+        # Required on Azure ML; local and memory run the command in the current Python environment.
+        "environment": "azureml:sklearn-env:1",
     }
     return client.training.begin_train(job, idempotency_key=idempotency_key, show_progress=False).result()
