@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,8 @@ class AzureWorld:
     arm: ArmService
     storage: StorageFront
     ca_path: Path
+    registered: dict[str, Any] = field(default_factory=dict)
+    """Model versions registered for the deployment scenarios, by model folder name."""
 
     def settings(self) -> dict[str, Any]:
         """Keyword arguments of ``MLOpsClient(target, **settings)``."""

@@ -19,10 +19,12 @@ pytest.importorskip("azure.devops")
 
 from mlops_sdk import MLOpsClient
 from mlops_sdk.core.clock import Clock
+from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.models.training import TrainingRun
 from mlops_sdk.testing import FakeClock
 from mlops_sdk.testing.conformance import *  # noqa: F403 - the suites and their fixtures
-from mlops_sdk.testing.conformance import CAPABILITIES, ConformanceBackend
+from mlops_sdk.testing.conformance import CAPABILITIES, ConformanceBackend, train_model
+from mlops_sdk.testing.conformance.validation import COPY_MODEL
 from tests.conformance._azure_world import AzureWorld, azure_world  # noqa: F401 - fixture
 from tests.fakes.azureml import JobPlan
 from tests.fakes.credential import StaticTokenCredential
@@ -88,10 +90,24 @@ def conformance_backend(azure_world: AzureWorld) -> ConformanceBackend:
         azure_world.aml.plan(name, JobPlan(statuses=["Completed"]))
         return client.training.get_run(name)
 
+    def deployable(client: MLOpsClient, folder: Path) -> ModelVersion:
+        """Azure ML deploys registered versions: a job copies the folder to its output, which is registered.
+
+        The deployment suite names its model folders by their content, so one version per name is reused.
+        """
+        known = azure_world.registered.get(folder.name)
+        if known is None:
+            script = COPY_MODEL.format(source=str(folder))
+            run = train_model(client, folder.parent / f"job-{folder.name}", experiment="conf-deploy", script=script)
+            known = client.models.register(run, name=f"conf-deploy-{folder.name}")
+            azure_world.registered[folder.name] = known
+        return known
+
     return ConformanceBackend(
         name="azure",
         make_client=make_client,
         supports=frozenset(CAPABILITIES) - set(AZURE_UNSUPPORTED),
         unsupported=AZURE_UNSUPPORTED,
         make_run=make_run,
+        deployable=deployable,
     )

@@ -20,6 +20,7 @@ from mlops_sdk.testing.clock import FakeClock
 if TYPE_CHECKING:
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.core.clock import Clock
+    from mlops_sdk.models.registry import ModelVersion
     from mlops_sdk.models.training import TrainingRun
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "conformance_client",
     "conformance_clock",
     "conformance_clocked_client",
+    "deployable_model",
     "registrable_run",
     "require",
     "train_model",
@@ -77,6 +79,9 @@ class ConformanceBackend:
             ``make_run(client, folder, with_model)``. Default: :func:`train_model` through the public
             training client (the scenario then also needs ``training.script``). A backend whose test
             double cannot run scripts (e.g. a fake service) sets this to a run it prepared.
+        deployable: What deployment scenarios deploy for an MLflow model folder, called as
+            ``deployable(client, folder)``. Default: the folder itself. A backend that deploys only
+            registered versions returns the version it registered from the folder's files.
     """
 
     name: str
@@ -84,6 +89,7 @@ class ConformanceBackend:
     supports: frozenset[str]
     unsupported: Mapping[str, str] = field(default_factory=dict)
     make_run: Callable[[MLOpsClient, Path, bool], TrainingRun] | None = None
+    deployable: Callable[[MLOpsClient, Path], ModelVersion | Path] | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted((set(self.supports) | set(self.unsupported)) - set(CAPABILITIES))
@@ -111,6 +117,11 @@ def registrable_run(
         return backend.make_run(client, folder, with_model)
     require(backend, "training.script")
     return train_model(client, folder, script=None if with_model else "print('no model saved')\n")
+
+
+def deployable_model(backend: ConformanceBackend, client: MLOpsClient, folder: Path) -> ModelVersion | Path:
+    """What to deploy for the MLflow model in ``folder`` on ``backend`` (see ``ConformanceBackend.deployable``)."""
+    return backend.deployable(client, folder) if backend.deployable is not None else folder
 
 
 def require(backend: ConformanceBackend, *capabilities: str) -> None:

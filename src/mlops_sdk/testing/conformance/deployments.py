@@ -16,7 +16,7 @@ import pytest
 from mlops_sdk.clients.hub import MLOpsClient
 from mlops_sdk.core.errors import OperationFailedError, ResourceNotFoundError
 from mlops_sdk.models.deployments import BlueGreen, Replace, Shadow, SmokeTest
-from mlops_sdk.testing.conformance._kit import ConformanceBackend, require
+from mlops_sdk.testing.conformance._kit import ConformanceBackend, deployable_model, require
 from mlops_sdk.testing.conformance.validation import COLUMNS, _exact_model, _frame
 
 __all__ = ["TestDeploymentConformance", "TestDeploymentKeysConformance", "TestDeploymentTrafficConformance"]
@@ -51,6 +51,11 @@ def _linear_model(folder: Path, intercept: float) -> Path:
     return path
 
 
+def _live(traffic: dict[str, int]) -> dict[str, int]:
+    """The live shares of a traffic map (a 0 % entry is listed on local and memory, omitted by Azure ML)."""
+    return {name: share for name, share in traffic.items() if share}
+
+
 def _smoke(intercept: float) -> SmokeTest:
     return SmokeTest(payload=ROWS, expected=_answers(intercept), samples=1, retry_interval=0.05, ready_deadline=30)
 
@@ -70,7 +75,7 @@ class TestDeploymentConformance:
     ) -> None:
         require(conformance_backend, "deployments.rollout")
         deployments = conformance_client.deployments
-        model = _exact_model(tmp_path)
+        model = deployable_model(conformance_backend, conformance_client, _exact_model(tmp_path))
         try:
             result = deployments.begin_deploy(
                 model, endpoint="conf-ep", deployment="blue", strategy=Replace(), show_progress=False
@@ -113,7 +118,7 @@ class TestDeploymentConformance:
         )
         try:
             deployments.begin_deploy(
-                _exact_model(tmp_path),
+                deployable_model(conformance_backend, conformance_client, _exact_model(tmp_path)),
                 endpoint="conf-broken",
                 deployment="blue",
                 strategy=Replace(),
@@ -121,7 +126,11 @@ class TestDeploymentConformance:
             ).result()
             with pytest.raises(OperationFailedError, match="red") as caught:
                 deployments.begin_deploy(
-                    broken, endpoint="conf-broken", deployment="red", strategy=BlueGreen(), show_progress=False
+                    deployable_model(conformance_backend, conformance_client, broken),
+                    endpoint="conf-broken",
+                    deployment="red",
+                    strategy=BlueGreen(),
+                    show_progress=False,
                 ).result()
             assert caught.value.details.get("reason")
             assert deployments.get_endpoint("conf-broken").traffic.get("blue") == 100
@@ -143,11 +152,11 @@ class TestDeploymentTrafficConformance:
         deployments = conformance_client.deployments
         try:
             deployments.begin_deploy(
-                _linear_model(tmp_path, 0.0), endpoint="conf-steps", deployment="blue", strategy=Replace(),
+                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 0.0)), endpoint="conf-steps", deployment="blue", strategy=Replace(),
                 show_progress=False,
             ).result()  # fmt: skip
             result = deployments.begin_deploy(
-                _linear_model(tmp_path, 10.0),
+                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 10.0)),
                 endpoint="conf-steps",
                 deployment="green",
                 strategy=BlueGreen(steps=[10, 50, 100], smoke_test=_smoke(10.0)),
@@ -155,18 +164,18 @@ class TestDeploymentTrafficConformance:
             ).result()
             assert (result.succeeded, result.rolled_back) == (True, False), result.reason
             assert [step.percent for step in result.steps] == [10, 50, 100]
-            assert [step.traffic for step in result.steps] == [
+            assert [_live(step.traffic) for step in result.steps] == [
                 {"blue": 90, "green": 10},
                 {"blue": 50, "green": 50},
-                {"blue": 0, "green": 100},
+                {"green": 100},
             ]
             assert all(step.smoke is not None and step.smoke.passed for step in result.steps)
             assert result.previous_traffic == {"blue": 100}
-            assert deployments.get_endpoint("conf-steps").traffic == {"blue": 0, "green": 100}
+            assert _live(deployments.get_endpoint("conf-steps").traffic) == {"green": 100}
             assert deployments.invoke("conf-steps", ROWS) == pytest.approx(_answers(10.0))
             assert deployments.invoke("conf-steps", ROWS, deployment="blue") == pytest.approx(_answers(0.0))
-            moves = [e.traffic for e in deployments.history("conf-steps") if e.action == "traffic"]
-            assert moves[-3:] == [step.traffic for step in result.steps]
+            moves = [_live(e.traffic) for e in deployments.history("conf-steps") if e.action == "traffic"]
+            assert moves[-3:] == [_live(step.traffic) for step in result.steps]
         finally:
             _cleanup(conformance_client, "conf-steps")
 
@@ -177,11 +186,11 @@ class TestDeploymentTrafficConformance:
         deployments = conformance_client.deployments
         try:
             deployments.begin_deploy(
-                _linear_model(tmp_path, 0.0), endpoint="conf-back", deployment="blue", strategy=Replace(),
+                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 0.0)), endpoint="conf-back", deployment="blue", strategy=Replace(),
                 show_progress=False,
             ).result()  # fmt: skip
             bad = deployments.begin_deploy(
-                _linear_model(tmp_path, 5.0),
+                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 5.0)),
                 endpoint="conf-back",
                 deployment="red",
                 strategy=BlueGreen(steps=[10, 100], smoke_test=_smoke(0.0)),  # expects blue's answers: fails
@@ -189,8 +198,8 @@ class TestDeploymentTrafficConformance:
             ).result()
             assert (bad.succeeded, bad.rolled_back) == (False, True)
             assert "smoke test" in (bad.reason or "")
-            assert {name: share for name, share in bad.traffic.items() if share} == {"blue": 100}
-            assert deployments.get_endpoint("conf-back").traffic == {"blue": 100}
+            assert _live(bad.traffic) == {"blue": 100}
+            assert _live(deployments.get_endpoint("conf-back").traffic) == {"blue": 100}
             with pytest.raises(OperationFailedError, match="rolled back"):
                 bad.raise_for_rollback()
             assert [d.name for d in deployments.get_endpoint("conf-back").deployments] == ["blue"]
@@ -199,12 +208,12 @@ class TestDeploymentTrafficConformance:
             assert "rollback" in actions
 
             deployments.begin_deploy(
-                _linear_model(tmp_path, 5.0), endpoint="conf-back", deployment="green", strategy=Replace(),
+                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 5.0)), endpoint="conf-back", deployment="green", strategy=Replace(),
                 show_progress=False,
             ).result()  # fmt: skip
             assert deployments.invoke("conf-back", ROWS) == pytest.approx(_answers(5.0))
             back = deployments.begin_rollback("conf-back").result()
-            assert (back.succeeded, back.deployment, back.traffic) == (True, "blue", {"blue": 100, "green": 0})
+            assert (back.succeeded, back.deployment, _live(back.traffic)) == (True, "blue", {"blue": 100})
             assert deployments.invoke("conf-back", ROWS) == pytest.approx(_answers(0.0))
             assert deployments.history("conf-back")[-1].action == "rollback"
         finally:
@@ -217,24 +226,20 @@ class TestDeploymentTrafficConformance:
         deployments = conformance_client.deployments
         try:
             deployments.begin_deploy(
-                _linear_model(tmp_path, 0.0), endpoint="conf-shadow", deployment="blue", strategy=Replace(),
+                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 0.0)), endpoint="conf-shadow", deployment="blue", strategy=Replace(),
                 show_progress=False,
             ).result()  # fmt: skip
             result = deployments.begin_deploy(
-                _linear_model(tmp_path, 7.0),
+                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 7.0)),
                 endpoint="conf-shadow",
                 deployment="green",
                 strategy=Shadow(mirror_percent=20, smoke_test=_smoke(7.0)),
                 show_progress=False,
             ).result()
-            assert (result.succeeded, result.mirror, result.traffic) == (
-                True,
-                {"green": 20},
-                {"blue": 100, "green": 0},
-            )
+            assert (result.succeeded, result.mirror, _live(result.traffic)) == (True, {"green": 20}, {"blue": 100})
             endpoint = deployments.get_endpoint("conf-shadow")
-            assert (endpoint.traffic, endpoint.mirror, endpoint.production) == (
-                {"blue": 100, "green": 0},
+            assert (_live(endpoint.traffic), endpoint.mirror, endpoint.production) == (
+                {"blue": 100},
                 {"green": 20},
                 "blue",
             )
