@@ -25,7 +25,7 @@ from mlops_sdk.testing import FakeClock
 from mlops_sdk.testing.conformance import *  # noqa: F403 - the suites and their fixtures
 from mlops_sdk.testing.conformance import CAPABILITIES, ConformanceBackend, train_model
 from mlops_sdk.testing.conformance.validation import COPY_MODEL
-from tests.conformance._azure_world import AzureWorld, azure_world  # noqa: F401 - fixture
+from tests.conformance._azure_world import AzureWorld, azure_world  # noqa: F401 - the fixture
 from tests.fakes.azureml import JobPlan
 from tests.fakes.credential import StaticTokenCredential
 from tests.fakes.emulated_azure import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE
@@ -68,7 +68,7 @@ def conformance_clock() -> FakeClock:
 
 
 @pytest.fixture
-def conformance_backend(azure_world: AzureWorld) -> ConformanceBackend:
+def conformance_backend(azure_world: AzureWorld) -> ConformanceBackend:  # noqa: F811 - uses the imported fixture
     def make_client(clock: Clock | None) -> MLOpsClient:
         return MLOpsClient(
             TARGET, credential=StaticTokenCredential(), clock=clock, show_progress=False, **azure_world.settings()

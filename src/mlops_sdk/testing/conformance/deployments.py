@@ -16,6 +16,7 @@ import pytest
 from mlops_sdk.clients.hub import MLOpsClient
 from mlops_sdk.core.errors import OperationFailedError, ResourceNotFoundError
 from mlops_sdk.models.deployments import BlueGreen, Replace, Shadow, SmokeTest
+from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.testing.conformance._kit import ConformanceBackend, deployable_model, require
 from mlops_sdk.testing.conformance.validation import COLUMNS, _exact_model, _frame
 
@@ -54,6 +55,11 @@ def _linear_model(folder: Path, intercept: float) -> Path:
 def _live(traffic: dict[str, int]) -> dict[str, int]:
     """The live shares of a traffic map (a 0 % entry is listed on local and memory, omitted by Azure ML)."""
     return {name: share for name, share in traffic.items() if share}
+
+
+def _model(backend: ConformanceBackend, client: MLOpsClient, folder: Path, intercept: float) -> ModelVersion | Path:
+    """What to deploy for the model with ``intercept`` on ``backend``."""
+    return deployable_model(backend, client, _linear_model(folder, intercept))
 
 
 def _smoke(intercept: float) -> SmokeTest:
@@ -152,11 +158,14 @@ class TestDeploymentTrafficConformance:
         deployments = conformance_client.deployments
         try:
             deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 0.0)), endpoint="conf-steps", deployment="blue", strategy=Replace(),
+                _model(conformance_backend, conformance_client, tmp_path, 0.0),
+                endpoint="conf-steps",
+                deployment="blue",
+                strategy=Replace(),
                 show_progress=False,
-            ).result()  # fmt: skip
+            ).result()
             result = deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 10.0)),
+                _model(conformance_backend, conformance_client, tmp_path, 10.0),
                 endpoint="conf-steps",
                 deployment="green",
                 strategy=BlueGreen(steps=[10, 50, 100], smoke_test=_smoke(10.0)),
@@ -186,11 +195,14 @@ class TestDeploymentTrafficConformance:
         deployments = conformance_client.deployments
         try:
             deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 0.0)), endpoint="conf-back", deployment="blue", strategy=Replace(),
+                _model(conformance_backend, conformance_client, tmp_path, 0.0),
+                endpoint="conf-back",
+                deployment="blue",
+                strategy=Replace(),
                 show_progress=False,
-            ).result()  # fmt: skip
+            ).result()
             bad = deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 5.0)),
+                _model(conformance_backend, conformance_client, tmp_path, 5.0),
                 endpoint="conf-back",
                 deployment="red",
                 strategy=BlueGreen(steps=[10, 100], smoke_test=_smoke(0.0)),  # expects blue's answers: fails
@@ -208,9 +220,12 @@ class TestDeploymentTrafficConformance:
             assert "rollback" in actions
 
             deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 5.0)), endpoint="conf-back", deployment="green", strategy=Replace(),
+                _model(conformance_backend, conformance_client, tmp_path, 5.0),
+                endpoint="conf-back",
+                deployment="green",
+                strategy=Replace(),
                 show_progress=False,
-            ).result()  # fmt: skip
+            ).result()
             assert deployments.invoke("conf-back", ROWS) == pytest.approx(_answers(5.0))
             back = deployments.begin_rollback("conf-back").result()
             assert (back.succeeded, back.deployment, _live(back.traffic)) == (True, "blue", {"blue": 100})
@@ -226,11 +241,14 @@ class TestDeploymentTrafficConformance:
         deployments = conformance_client.deployments
         try:
             deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 0.0)), endpoint="conf-shadow", deployment="blue", strategy=Replace(),
+                _model(conformance_backend, conformance_client, tmp_path, 0.0),
+                endpoint="conf-shadow",
+                deployment="blue",
+                strategy=Replace(),
                 show_progress=False,
-            ).result()  # fmt: skip
+            ).result()
             result = deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _linear_model(tmp_path, 7.0)),
+                _model(conformance_backend, conformance_client, tmp_path, 7.0),
                 endpoint="conf-shadow",
                 deployment="green",
                 strategy=Shadow(mirror_percent=20, smoke_test=_smoke(7.0)),
