@@ -10,6 +10,7 @@ model, a Data Factory, and an Azure DevOps project. Scenarios use distinct names
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,9 +19,10 @@ from typing import Any
 
 import pytest
 
+from mlops_sdk.models.data_factory import RefreshPipeline
 from tests.fakes.azureml_serving import ServingOnlineEndpoints
 from tests.fakes.azurite import Azurite
-from tests.fakes.data_factory import FakeDataFactory
+from tests.fakes.data_factory import COPY_ACTIVITY, FakeDataFactory, RunPlan
 from tests.fakes.devops import FakeDevOps, identity
 from tests.fakes.emulated_azure import (
     DATASTORE_CONTAINER,
@@ -109,3 +111,44 @@ def azure_world(tls_ca: Any, azurite: Azurite, tmp_path_factory: pytest.TempPath
             os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
         else:
             os.environ["MLFLOW_ALLOW_FILE_STORE"] = allowed
+
+
+_ADF_TYPES = {"Copy": "Copy", "Sql": "Script", "Python": "Custom"}
+_ADF_PARAMETER_TYPES = {"string": "String", "int": "Int", "float": "Float", "bool": "Bool"}
+
+
+def publish_in_factory(factory: FakeDataFactory, pipeline: RefreshPipeline, behaviour: str) -> None:
+    """Publish ``pipeline`` in the Data Factory fake, its runs behaving as ``behaviour`` says.
+
+    Data Factory runs pipelines authored in the factory; the fake does not execute activities, so the
+    run's course is its plan: every activity succeeds (``"succeeds"``), the last one fails naming the
+    column ``price`` (``"fails"``), or the last one runs until the run is canceled (``"holds"``).
+    """
+    parameters = {
+        name: {"type": _ADF_PARAMETER_TYPES.get(spec.type, "String"), "defaultValue": spec.default}
+        for name, spec in pipeline.parameters.items()
+    }
+    activities = []
+    for position, activity in enumerate(pipeline.activities):
+        item = {**copy.deepcopy(COPY_ACTIVITY), "activityName": activity.name}
+        item["activityType"] = _ADF_TYPES.get(type(activity).__name__, "Custom")
+        item["error"] = {**item["error"], "target": activity.name}
+        last = position == len(pipeline.activities) - 1
+        if last and behaviour == "fails":
+            message = f"Failure happened on 'Sink' side. Invalid column name 'price' (activity {activity.name})."
+            item.update(
+                status="Failed",
+                output={},
+                error={"errorCode": "2200", "message": message, "failureType": "UserError", "target": activity.name},
+            )
+        activities.append(item)
+    states = {
+        "succeeds": [("Queued", 0.05), ("InProgress", 0.2), ("Succeeded", 0.0)],
+        "fails": [("Queued", 0.05), ("InProgress", 0.2), ("Failed", 0.0)],
+        "holds": [("Queued", 0.05), ("InProgress", 0.0)],
+    }[behaviour]
+    message = "Operation on target failed: Invalid column name 'price'" if behaviour == "fails" else ""
+    factory.add_pipeline(pipeline.name, parameters=parameters, plan=RunPlan(states, activities, message))
+    factory.pipelines[pipeline.name]["properties"]["activities"] = [
+        {"name": item["activityName"], "type": item["activityType"], "typeProperties": {}} for item in activities
+    ]

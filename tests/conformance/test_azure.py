@@ -25,7 +25,7 @@ from mlops_sdk.testing import FakeClock
 from mlops_sdk.testing.conformance import *  # noqa: F403 - the suites and their fixtures
 from mlops_sdk.testing.conformance import CAPABILITIES, ConformanceBackend, train_model
 from mlops_sdk.testing.conformance.validation import COPY_MODEL
-from tests.conformance._azure_world import AzureWorld, azure_world  # noqa: F401 - the fixture
+from tests.conformance._azure_world import AzureWorld, azure_world, publish_in_factory  # noqa: F401 - the fixture
 from tests.fakes.azureml import JobPlan
 from tests.fakes.credential import StaticTokenCredential
 from tests.fakes.emulated_azure import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE
@@ -50,8 +50,6 @@ AZURE_UNSUPPORTED = {
         "as a pipeline artifact"
     ),
     "data_factory.define": "pipelines are authored in Data Factory itself; define() is local-only by design",
-    "data_factory.refresh": "the scenarios define their pipeline first (data_factory.define)",
-    "data_factory.cancel": "the scenarios define their pipeline first (data_factory.define)",
 }
 
 
@@ -110,4 +108,7 @@ def conformance_backend(azure_world: AzureWorld) -> ConformanceBackend:  # noqa:
         unsupported=AZURE_UNSUPPORTED,
         make_run=make_run,
         deployable=deployable,
+        publish_pipeline=lambda client, pipeline, behaviour: publish_in_factory(
+            azure_world.factory, pipeline, behaviour
+        ),
     )

@@ -20,6 +20,7 @@ from mlops_sdk.testing.clock import FakeClock
 if TYPE_CHECKING:
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.core.clock import Clock
+    from mlops_sdk.models.data_factory import RefreshPipeline
     from mlops_sdk.models.registry import ModelVersion
     from mlops_sdk.models.training import TrainingRun
 
@@ -31,6 +32,7 @@ __all__ = [
     "conformance_clock",
     "conformance_clocked_client",
     "deployable_model",
+    "publish_pipeline",
     "registrable_run",
     "require",
     "train_model",
@@ -79,6 +81,12 @@ class ConformanceBackend:
             ``make_run(client, folder, with_model)``. Default: :func:`train_model` through the public
             training client (the scenario then also needs ``training.script``). A backend whose test
             double cannot run scripts (e.g. a fake service) sets this to a run it prepared.
+        publish_pipeline: How refresh scenarios make a pipeline exist, called as
+            ``publish_pipeline(client, pipeline, behaviour)`` with ``behaviour`` one of ``"succeeds"``,
+            ``"fails"`` (its last activity fails naming the column ``price``) or ``"holds"`` (its last
+            activity runs until the run is canceled). Default: ``client.data_factory.define(pipeline)``,
+            whose activities behave that way by themselves (the scenario then needs ``data_factory.define``).
+            A backend whose pipelines are authored in the service publishes one there instead.
         deployable: What deployment scenarios deploy for an MLflow model folder, called as
             ``deployable(client, folder)``. Default: the folder itself. A backend that deploys only
             registered versions returns the version it registered from the folder's files.
@@ -90,6 +98,7 @@ class ConformanceBackend:
     unsupported: Mapping[str, str] = field(default_factory=dict)
     make_run: Callable[[MLOpsClient, Path, bool], TrainingRun] | None = None
     deployable: Callable[[MLOpsClient, Path], ModelVersion | Path] | None = None
+    publish_pipeline: Callable[[MLOpsClient, RefreshPipeline, str], None] | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted((set(self.supports) | set(self.unsupported)) - set(CAPABILITIES))
@@ -122,6 +131,17 @@ def registrable_run(
 def deployable_model(backend: ConformanceBackend, client: MLOpsClient, folder: Path) -> ModelVersion | Path:
     """What to deploy for the MLflow model in ``folder`` on ``backend`` (see ``ConformanceBackend.deployable``)."""
     return backend.deployable(client, folder) if backend.deployable is not None else folder
+
+
+def publish_pipeline(
+    backend: ConformanceBackend, client: MLOpsClient, pipeline: RefreshPipeline, behaviour: str
+) -> None:
+    """Make ``pipeline`` exist on ``backend`` (see ``ConformanceBackend.publish_pipeline``)."""
+    if backend.publish_pipeline is not None:
+        backend.publish_pipeline(client, pipeline, behaviour)
+        return
+    require(backend, "data_factory.define")
+    client.data_factory.define(pipeline)
 
 
 def require(backend: ConformanceBackend, *capabilities: str) -> None:
