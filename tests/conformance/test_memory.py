@@ -33,6 +33,8 @@ MEMORY_SUPPORTS = frozenset(
         "deployments.rollback",
         "deployments.shadow",
         "deployments.keys",
+        "flows.loop",
+        "flows.gates",
     }
 )
 

@@ -41,6 +41,7 @@ from mlops_sdk.testing.conformance.deployments import (
     TestDeploymentKeysConformance,
     TestDeploymentTrafficConformance,
 )
+from mlops_sdk.testing.conformance.flows import TestFlowConformance
 from mlops_sdk.testing.conformance.models import (
     TestModelAliasesConformance,
     TestModelOutputCheckConformance,
@@ -59,6 +60,7 @@ __all__ = [
     "TestDeploymentConformance",
     "TestDeploymentKeysConformance",
     "TestDeploymentTrafficConformance",
+    "TestFlowConformance",
     "TestModelAliasesConformance",
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",

@@ -59,6 +59,9 @@ CAPABILITIES: Mapping[str, str] = {
     "deployments.rollback": "a failed smoke test restores the previous map; begin_rollback puts the previous one back",
     "deployments.shadow": "Shadow mirrors a share to the new deployment; live answers stay the old deployment's",
     "deployments.keys": "scoring keys are secrets (never shown); regenerating one key replaces only that key",
+    "flows.loop": "a Flow runs refresh -> train -> register -> validate -> approve -> deploy; after a crash it "
+    "resumes by run id without running finished steps again",
+    "flows.gates": "a gate that does not pass stops the Flow cleanly (outcome, stopped_at) before the next step",
     "data_factory.define": "client.data_factory.define() declares a refresh pipeline (Copy, Sql, Python)",
     "data_factory.refresh": "refresh -> activities and outputs; idempotency key; failure names the activity",
     "data_factory.cancel": "cancel a running refresh: the run and its running activity end CANCELED",
