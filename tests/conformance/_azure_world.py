@@ -101,6 +101,7 @@ def azure_world(tls_ca: Any, azurite: Azurite, tmp_path_factory: pytest.TempPath
     factory = FakeDataFactory(arm, _WallClock())
     devops = FakeDevOps(devops_service)
     devops.add_user(PAT, ME, "Carol")
+    devops.add_pipeline(11, "conformance-ci")
     devops.check_approvers = [identity(ME, "Carol"), identity("alice", "Alice"), identity("bob", "Bob")]
     try:
         yield AzureWorld(aml, endpoints, factory, devops, arm, storage, write_ca(tls_ca, workdir))

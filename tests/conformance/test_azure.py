@@ -34,6 +34,9 @@ pytestmark = pytest.mark.azure
 
 TARGET = f"azureml://subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/workspaces/{WORKSPACE}"
 
+CI_PIPELINE = 11
+"""The YAML pipeline the pipelines scenarios run (published in the DevOps fake by ``azure_world``)."""
+
 AZURE_UNSUPPORTED = {
     "models.output_check": (
         "known divergence: the job output's content is not inspected before the model PUT (TrainingRun does not "
@@ -108,6 +111,7 @@ def conformance_backend(azure_world: AzureWorld) -> ConformanceBackend:  # noqa:
         unsupported=AZURE_UNSUPPORTED,
         make_run=make_run,
         deployable=deployable,
+        pipeline_id=CI_PIPELINE,
         publish_pipeline=lambda client, pipeline, behaviour: publish_in_factory(
             azure_world.factory, pipeline, behaviour
         ),

@@ -39,6 +39,7 @@ MEMORY_SUPPORTS = frozenset(
 )
 
 MEMORY_UNSUPPORTED = {
+    "pipelines.runs": "client.pipelines runs Azure DevOps pipelines: a memory target has no CI service",
     "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel",
 }
 

@@ -47,6 +47,7 @@ from mlops_sdk.testing.conformance.models import (
     TestModelOutputCheckConformance,
     TestModelRegistryConformance,
 )
+from mlops_sdk.testing.conformance.pipelines import TestPipelineConformance
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
 from mlops_sdk.testing.conformance.validation import TestValidationConformance
 
@@ -64,6 +65,7 @@ __all__ = [
     "TestModelAliasesConformance",
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",
+    "TestPipelineConformance",
     "TestTrainingConformance",
     "TestValidationConformance",
     "_conformance_record",

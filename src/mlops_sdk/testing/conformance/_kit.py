@@ -59,6 +59,7 @@ CAPABILITIES: Mapping[str, str] = {
     "deployments.rollback": "a failed smoke test restores the previous map; begin_rollback puts the previous one back",
     "deployments.shadow": "Shadow mirrors a share to the new deployment; live answers stay the old deployment's",
     "deployments.keys": "scoring keys are secrets (never shown); regenerating one key replaces only that key",
+    "pipelines.runs": "start a CI pipeline run with parameters and a key (once per key), read, list, cancel it",
     "flows.loop": "a Flow runs refresh -> train -> register -> validate -> approve -> deploy; after a crash it "
     "resumes by run id without running finished steps again",
     "flows.gates": "a gate that does not pass stops the Flow cleanly (outcome, stopped_at) before the next step",
@@ -90,6 +91,7 @@ class ConformanceBackend:
             activity runs until the run is canceled). Default: ``client.data_factory.define(pipeline)``,
             whose activities behave that way by themselves (the scenario then needs ``data_factory.define``).
             A backend whose pipelines are authored in the service publishes one there instead.
+        pipeline_id: The CI pipeline (Azure DevOps definition id) the ``pipelines`` scenarios run.
         deployable: What deployment scenarios deploy for an MLflow model folder, called as
             ``deployable(client, folder)``. Default: the folder itself. A backend that deploys only
             registered versions returns the version it registered from the folder's files.
@@ -102,6 +104,7 @@ class ConformanceBackend:
     make_run: Callable[[MLOpsClient, Path, bool], TrainingRun] | None = None
     deployable: Callable[[MLOpsClient, Path], ModelVersion | Path] | None = None
     publish_pipeline: Callable[[MLOpsClient, RefreshPipeline, str], None] | None = None
+    pipeline_id: int | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted((set(self.supports) | set(self.unsupported)) - set(CAPABILITIES))
