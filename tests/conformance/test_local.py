@@ -11,7 +11,6 @@ from mlops_sdk.core.clock import Clock
 from mlops_sdk.testing.conformance import *  # noqa: F403 - the suites and their fixtures
 from mlops_sdk.testing.conformance import CAPABILITIES, ConformanceBackend
 
-
 LOCAL_NO_CI = "client.pipelines runs Azure DevOps pipelines: a local target has no CI service"
 
 
