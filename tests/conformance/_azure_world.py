@@ -1,4 +1,4 @@
-"""One emulated Azure for the conformance suites, started once per test session (per xdist worker).
+"""One emulated Azure for the conformance suites, started once per test module (Azurite: once per session).
 
 The REAL client libraries (azure-ai-ml, azure-storage-blob, azure-mgmt-datafactory, azure-devops) talk
 over loopback TLS to: an Azure ML workspace whose command jobs really run (code uploaded to and outputs
@@ -44,7 +44,7 @@ class _QuickAzureML(RunningAzureML):
     """Jobs log to an MLflow file store: no SQLite schema to create for every job (seconds each).
 
     MLflow refuses file stores unless ``MLFLOW_ALLOW_FILE_STORE`` is set: :func:`azure_world` sets it
-    for the session (jobs inherit it; the fake reads their metrics back in this process).
+    while it runs (jobs inherit it; the fake reads their metrics back in this process).
     """
 
     def tracking_uri(self, folder: Path) -> str:
@@ -82,7 +82,7 @@ class AzureWorld:
         }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def azure_world(tls_ca: Any, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureWorld]:
     """The emulated Azure of the conformance suites (Azurite included; skips when Azurite cannot run)."""
     workdir = tmp_path_factory.mktemp("azure-world")
