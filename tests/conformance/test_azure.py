@@ -116,3 +116,40 @@ def conformance_backend(azure_world: AzureWorld) -> ConformanceBackend:  # noqa:
             azure_world.factory, pipeline, behaviour
         ),
     )
+
+
+def test_a_folder_is_deployed_as_a_registered_version_the_endpoint_loads_and_scores(
+    azure_world: AzureWorld,  # noqa: F811 - the imported fixture
+    conformance_backend: ConformanceBackend,
+    tmp_path: Path,
+) -> None:
+    """What the deployment scenarios send on Azure: the job, the model PUT, the deployment naming it, the scoring."""
+    from mlops_sdk.models.deployments import Replace
+    from mlops_sdk.testing.conformance.deployments import ROWS, _answers, _linear_model
+
+    client = conformance_backend.make_client(None)
+    arm = azure_world.arm
+    try:
+        folder = _linear_model(tmp_path, 42.0)
+        version = conformance_backend.deployable(client, folder)  # type: ignore[misc]
+        assert isinstance(version, ModelVersion)
+        assert (version.name, version.version) == ("conf-deploy-model-plus-42", "1")
+        jobs = [r for r in arm.requests_to("PUT", r"/jobs/[^/]+$") if "conf-deploy" in r.body.decode()]
+        assert jobs
+        assert jobs[-1].json["properties"]["experimentName"] == "conf-deploy"
+        model_put = arm.requests_to("PUT", r"/models/conf-deploy-model-plus-42/versions/1$")
+        assert "/jobs/" in model_put[-1].json["properties"]["modelUri"]
+        result = client.deployments.begin_deploy(
+            version, endpoint="conf-requests", deployment="blue", strategy=Replace(), show_progress=False
+        ).result()
+        assert result.succeeded
+        deployment_put = arm.requests_to("PUT", r"/onlineEndpoints/conf-requests/deployments/blue$")[-1]
+        assert deployment_put.json["properties"]["model"].endswith("/models/conf-deploy-model-plus-42/versions/1")
+        assert azure_world.endpoints.traffic_puts("conf-requests")[-1] == {"blue": 100}
+        assert client.deployments.invoke("conf-requests", ROWS) == pytest.approx(_answers(42.0))
+        scoring = arm.requests_to("POST", r"^/score/conf-requests$")[-1]
+        assert scoring.json == ROWS
+        assert scoring.headers.get("authorization", "").startswith("Bearer ")
+    finally:
+        client.deployments.delete_endpoint("conf-requests")
+        client.close()
