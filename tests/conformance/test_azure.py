@@ -131,7 +131,8 @@ def test_a_folder_is_deployed_as_a_registered_version_the_endpoint_loads_and_sco
     arm = azure_world.arm
     try:
         folder = _linear_model(tmp_path, 42.0)
-        version = conformance_backend.deployable(client, folder)  # type: ignore[misc]
+        assert conformance_backend.deployable is not None
+        version = conformance_backend.deployable(client, folder)
         assert isinstance(version, ModelVersion)
         assert (version.name, version.version) == ("conf-deploy-model-plus-42", "1")
         jobs = [r for r in arm.requests_to("PUT", r"/jobs/[^/]+$") if "conf-deploy" in r.body.decode()]
