@@ -27,6 +27,8 @@ from mlops_sdk.testing.conformance._kit import (
     conformance_client,
     conformance_clock,
     conformance_clocked_client,
+    deployable_model,
+    publish_pipeline,
     require,
     train_model,
 )
@@ -73,6 +75,8 @@ __all__ = [
     "conformance_client",
     "conformance_clock",
     "conformance_clocked_client",
+    "deployable_model",
+    "publish_pipeline",
     "require",
     "train_model",
 ]
