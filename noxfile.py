@@ -29,6 +29,10 @@ def conformance(session: nox.Session) -> None:
     session.run(
         "pytest",
         "tests/conformance",
+        "-n",
+        "2",
+        "--dist",
+        "loadfile",
         "-p",
         "mlops_sdk.testing.pytest_plugin",
         "--conformance-counts",

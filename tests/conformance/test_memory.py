@@ -22,14 +22,24 @@ MEMORY_SUPPORTS = frozenset(
         "training.metrics",
         "training.idempotency",
         "training.failure",
+        "training.exit_code",
         "validation.checks",
+        "validation.report_store",
         "data_factory.define",
         "data_factory.refresh",
+        "deployments.rollout",
+        "deployments.failure",
+        "deployments.progressive",
+        "deployments.rollback",
+        "deployments.shadow",
+        "deployments.keys",
+        "flows.loop",
+        "flows.gates",
     }
 )
 
 MEMORY_UNSUPPORTED = {
-    "deployments.rollout": "the memory backend has no deployments capability yet (use local:// and served_model)",
+    "pipelines.runs": "client.pipelines runs Azure DevOps pipelines: a memory target has no CI service",
     "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel",
 }
 

@@ -346,6 +346,10 @@ class RunningAzureML(FakeAzureML):
         )
         return f"{self.storage.url}/{ACCOUNT}/{container}?{sas}"
 
+    def tracking_uri(self, folder: Path) -> str:
+        """The MLflow tracking store standing in for the workspace's MLflow while a job runs in ``folder``."""
+        return f"sqlite:///{folder / 'mlflow.db'}"
+
     # -- jobs -----------------------------------------------------------------------------------------
 
     def _put_job(self, request: Request, match: re.Match[str]) -> Response:
@@ -390,7 +394,7 @@ class RunningAzureML(FakeAzureML):
             argv = shlex.split(command)
             if argv and argv[0] in ("python", "python3"):
                 argv[0] = sys.executable
-            tracking = f"sqlite:///{folder / 'mlflow.db'}"
+            tracking = self.tracking_uri(folder)
             env = {
                 **os.environ,
                 **{str(k): str(v) for k, v in (properties.get("environmentVariables") or {}).items()},

@@ -22,7 +22,9 @@ __all__ = ["PipelineClient"]
 
 def _check_id(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(f"{name} must be a positive integer (the id in the pipeline's URL), got {value!r}")
+        raise ConfigurationError(
+            f"{name} must be a positive integer (the id in the pipeline's URL), got {value!r}", details={"field": name}
+        )
     return value
 
 

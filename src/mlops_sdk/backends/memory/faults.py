@@ -1,7 +1,8 @@
 """Fault injection for the ``memory://`` backend: fail, hang, or drop the answer of chosen operations.
 
 Operations are named ``<capability>.<method>`` (``"models.register"``, ``"training.submit"``,
-``"approvals.vote"``, ...), plus ``"training.run"`` for the training script itself.
+``"approvals.vote"``, ``"deployments.set_traffic"``, ...), plus two long-running ones: ``"training.run"``
+for the training script itself and ``"deployments.provision"`` for a new deployment starting up.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from dataclasses import dataclass, field
 
 from mlops_sdk.core.errors import MlopsError, ServerError, ServiceRequestError, ServiceResponseError
 
-__all__ = ["FaultInjector"]
+__all__ = ["LONG_RUNNING", "FaultInjector"]
+
+LONG_RUNNING = frozenset({"training.run", "deployments.provision"})
+"""Work that a :meth:`FaultInjector.hang` leaves in progress (a wait then times out) instead of blocking a call."""
 
 
 @dataclass
@@ -66,7 +70,8 @@ class FaultInjector:
         """Make ``operation`` hang until :meth:`release`.
 
         A call blocks (up to ``hang_limit`` real seconds, then :class:`ServiceRequestError`);
-        ``"training.run"`` instead leaves submitted runs RUNNING, so waits time out on a fake clock.
+        The :data:`LONG_RUNNING` operations instead stay in progress (a training run RUNNING, a new
+        deployment provisioning), so waits time out on a fake clock.
         """
         with self._lock:
             self._plans.setdefault(operation, _Plan()).hang = threading.Event()
@@ -106,7 +111,7 @@ class FaultInjector:
             event = plan.hang if plan else None
         if failure is not None:
             raise failure
-        if event is not None and operation != "training.run" and not event.wait(self.hang_limit):
+        if event is not None and operation not in LONG_RUNNING and not event.wait(self.hang_limit):
             raise ServiceRequestError(
                 f"injected fault: {operation} hung for {self.hang_limit:g}s without an answer", backend="memory"
             )

@@ -27,6 +27,8 @@ from mlops_sdk.testing.conformance._kit import (
     conformance_client,
     conformance_clock,
     conformance_clocked_client,
+    deployable_model,
+    publish_pipeline,
     require,
     train_model,
 )
@@ -37,12 +39,18 @@ from mlops_sdk.testing.conformance.approvals import (
     TestApprovalTimeoutConformance,
 )
 from mlops_sdk.testing.conformance.data_factory import TestDataFactoryConformance
-from mlops_sdk.testing.conformance.deployments import TestDeploymentConformance
+from mlops_sdk.testing.conformance.deployments import (
+    TestDeploymentConformance,
+    TestDeploymentKeysConformance,
+    TestDeploymentTrafficConformance,
+)
+from mlops_sdk.testing.conformance.flows import TestFlowConformance
 from mlops_sdk.testing.conformance.models import (
     TestModelAliasesConformance,
     TestModelOutputCheckConformance,
     TestModelRegistryConformance,
 )
+from mlops_sdk.testing.conformance.pipelines import TestPipelineConformance
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
 from mlops_sdk.testing.conformance.validation import TestValidationConformance
 
@@ -55,9 +63,13 @@ __all__ = [
     "TestApprovalTimeoutConformance",
     "TestDataFactoryConformance",
     "TestDeploymentConformance",
+    "TestDeploymentKeysConformance",
+    "TestDeploymentTrafficConformance",
+    "TestFlowConformance",
     "TestModelAliasesConformance",
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",
+    "TestPipelineConformance",
     "TestTrainingConformance",
     "TestValidationConformance",
     "_conformance_record",
@@ -65,6 +77,8 @@ __all__ = [
     "conformance_client",
     "conformance_clock",
     "conformance_clocked_client",
+    "deployable_model",
+    "publish_pipeline",
     "require",
     "train_model",
 ]

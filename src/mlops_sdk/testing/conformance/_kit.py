@@ -20,6 +20,8 @@ from mlops_sdk.testing.clock import FakeClock
 if TYPE_CHECKING:
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.core.clock import Clock
+    from mlops_sdk.models.data_factory import RefreshPipeline
+    from mlops_sdk.models.registry import ModelVersion
     from mlops_sdk.models.training import TrainingRun
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "conformance_client",
     "conformance_clock",
     "conformance_clocked_client",
+    "deployable_model",
+    "publish_pipeline",
     "registrable_run",
     "require",
     "train_model",
@@ -46,8 +50,19 @@ CAPABILITIES: Mapping[str, str] = {
     "training.metrics": "metrics and params the script logs with mlflow.log_metric / log_param",
     "training.idempotency": "a second submission with the same idempotency key attaches to the first run",
     "training.failure": "a script that exits non-zero ends FAILED with an OperationFailedError",
+    "training.exit_code": "a failed run reports the script's exit code",
     "validation.checks": "validate a registered MLflow model on data and training metrics; report recorded",
+    "validation.report_store": "the whole report is kept and read back by its digest (get_report)",
     "deployments.rollout": "deploy an MLflow model folder with all traffic, score it, re-deploy unchanged, delete",
+    "deployments.failure": "a model that cannot load fails its rollout with the reason; live traffic is untouched",
+    "deployments.progressive": "BlueGreen steps rewrite the whole traffic map, each after a passing smoke test",
+    "deployments.rollback": "a failed smoke test restores the previous map; begin_rollback puts the previous one back",
+    "deployments.shadow": "Shadow mirrors a share to the new deployment; live answers stay the old deployment's",
+    "deployments.keys": "scoring keys are secrets (never shown); regenerating one key replaces only that key",
+    "pipelines.runs": "start a CI pipeline run with parameters and a key (once per key), read, list, cancel it",
+    "flows.loop": "a Flow runs refresh -> train -> register -> validate -> approve -> deploy; after a crash it "
+    "resumes by run id without running finished steps again",
+    "flows.gates": "a gate that does not pass stops the Flow cleanly (outcome, stopped_at) before the next step",
     "data_factory.define": "client.data_factory.define() declares a refresh pipeline (Copy, Sql, Python)",
     "data_factory.refresh": "refresh -> activities and outputs; idempotency key; failure names the activity",
     "data_factory.cancel": "cancel a running refresh: the run and its running activity end CANCELED",
@@ -70,6 +85,16 @@ class ConformanceBackend:
             ``make_run(client, folder, with_model)``. Default: :func:`train_model` through the public
             training client (the scenario then also needs ``training.script``). A backend whose test
             double cannot run scripts (e.g. a fake service) sets this to a run it prepared.
+        publish_pipeline: How refresh scenarios make a pipeline exist, called as
+            ``publish_pipeline(client, pipeline, behaviour)`` with ``behaviour`` one of ``"succeeds"``,
+            ``"fails"`` (its last activity fails naming the column ``price``) or ``"holds"`` (its last
+            activity runs until the run is canceled). Default: ``client.data_factory.define(pipeline)``,
+            whose activities behave that way by themselves (the scenario then needs ``data_factory.define``).
+            A backend whose pipelines are authored in the service publishes one there instead.
+        pipeline_id: The CI pipeline (Azure DevOps definition id) the ``pipelines`` scenarios run.
+        deployable: What deployment scenarios deploy for an MLflow model folder, called as
+            ``deployable(client, folder)``. Default: the folder itself. A backend that deploys only
+            registered versions returns the version it registered from the folder's files.
     """
 
     name: str
@@ -77,6 +102,9 @@ class ConformanceBackend:
     supports: frozenset[str]
     unsupported: Mapping[str, str] = field(default_factory=dict)
     make_run: Callable[[MLOpsClient, Path, bool], TrainingRun] | None = None
+    deployable: Callable[[MLOpsClient, Path], ModelVersion | Path] | None = None
+    publish_pipeline: Callable[[MLOpsClient, RefreshPipeline, str], None] | None = None
+    pipeline_id: int | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted((set(self.supports) | set(self.unsupported)) - set(CAPABILITIES))
@@ -104,6 +132,22 @@ def registrable_run(
         return backend.make_run(client, folder, with_model)
     require(backend, "training.script")
     return train_model(client, folder, script=None if with_model else "print('no model saved')\n")
+
+
+def deployable_model(backend: ConformanceBackend, client: MLOpsClient, folder: Path) -> ModelVersion | Path:
+    """What to deploy for the MLflow model in ``folder`` on ``backend`` (see ``ConformanceBackend.deployable``)."""
+    return backend.deployable(client, folder) if backend.deployable is not None else folder
+
+
+def publish_pipeline(
+    backend: ConformanceBackend, client: MLOpsClient, pipeline: RefreshPipeline, behaviour: str
+) -> None:
+    """Make ``pipeline`` exist on ``backend`` (see ``ConformanceBackend.publish_pipeline``)."""
+    if backend.publish_pipeline is not None:
+        backend.publish_pipeline(client, pipeline, behaviour)
+        return
+    require(backend, "data_factory.define")
+    client.data_factory.define(pipeline)
 
 
 def require(backend: ConformanceBackend, *capabilities: str) -> None:
@@ -198,5 +242,7 @@ def train_model(
         "command": "python job.py ${{outputs.model}}",
         "outputs": {"model": "mlflow_model"},
         "experiment": experiment,
+        # Required on Azure ML; local and memory run the command in the current Python environment.
+        "environment": "azureml:sklearn-env:1",
     }
     return client.training.begin_train(job, idempotency_key=idempotency_key, show_progress=False).result()

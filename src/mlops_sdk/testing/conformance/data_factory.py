@@ -17,7 +17,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.data_factory import Copy, PipelineParameter, Python, RefreshPipeline, Sql
-from mlops_sdk.testing.conformance._kit import ConformanceBackend, require
+from mlops_sdk.testing.conformance._kit import ConformanceBackend, publish_pipeline, require
 
 __all__ = ["TestDataFactoryConformance", "hold_until_released"]
 
@@ -74,9 +74,9 @@ class TestDataFactoryConformance:
     def test_the_same_idempotency_key_is_the_same_run(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "data_factory.define", "data_factory.refresh")
+        require(conformance_backend, "data_factory.refresh")
         factory = conformance_client.data_factory
-        factory.define(_sales(tmp_path, "conf_key"))
+        publish_pipeline(conformance_backend, conformance_client, _sales(tmp_path, "conf_key"), "succeeds")
         first = factory.begin_refresh("conf_key", idempotency_key="conf-flow-7:refresh", show_progress=False)
         second = factory.begin_refresh("conf_key", idempotency_key="conf-flow-7:refresh", show_progress=False)
         assert second.id == first.id
@@ -86,15 +86,15 @@ class TestDataFactoryConformance:
     def test_a_failed_run_names_the_failed_activity_and_its_error(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "data_factory.define", "data_factory.refresh")
+        require(conformance_backend, "data_factory.refresh")
         factory = conformance_client.data_factory
         pipeline = _sales(tmp_path, "conf_broken")
         broken = RefreshPipeline(
             name="conf_broken", activities=(pipeline.activities[0], Sql(name="clean", query="SELECT price FROM raw"))
         )
-        factory.define(broken)
+        publish_pipeline(conformance_backend, conformance_client, broken, "fails")
         operation = factory.begin_refresh("conf_broken", show_progress=False)
-        with pytest.raises(OperationFailedError, match=r"activity 'clean' \(Sql\) failed") as caught:
+        with pytest.raises(OperationFailedError, match=r"activity 'clean' \(\w+\) failed") as caught:
             operation.result(timeout=120)
         assert "price" in caught.value.message
         run = factory.get_run(operation.id)
@@ -104,16 +104,15 @@ class TestDataFactoryConformance:
     def test_cancel_ends_the_run_canceled_with_no_output_of_the_canceled_activity(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "data_factory.define", "data_factory.refresh", "data_factory.cancel")
+        require(conformance_backend, "data_factory.refresh", "data_factory.cancel")
         factory = conformance_client.data_factory
         pipeline = _sales(tmp_path, "conf_slow")
-        factory.define(
-            RefreshPipeline(
-                name="conf_slow",
-                parameters={"release_file": PipelineParameter(type="string")},
-                activities=(pipeline.activities[0], Python(name="hold", function=f"{__name__}:hold_until_released")),
-            )
+        slow = RefreshPipeline(
+            name="conf_slow",
+            parameters={"release_file": PipelineParameter(type="string")},
+            activities=(pipeline.activities[0], Python(name="hold", function=f"{__name__}:hold_until_released")),
         )
+        publish_pipeline(conformance_backend, conformance_client, slow, "holds")
         operation = factory.begin_refresh(
             "conf_slow", parameters={"release_file": str(tmp_path / "never")}, show_progress=False
         )
@@ -134,9 +133,9 @@ class TestDataFactoryConformance:
     def test_unknown_pipelines_and_bad_parameters_are_typed_errors(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
     ) -> None:
-        require(conformance_backend, "data_factory.define", "data_factory.refresh")
+        require(conformance_backend, "data_factory.refresh")
         factory = conformance_client.data_factory
-        factory.define(_sales(tmp_path, "conf_params"))
+        publish_pipeline(conformance_backend, conformance_client, _sales(tmp_path, "conf_params"), "succeeds")
         with pytest.raises(ResourceNotFoundError, match="conf_params"):
             factory.begin_refresh("conf_param")
         with pytest.raises(ConfigurationError, match="parameter 'min_amount' of pipeline 'conf_params' must be float"):

@@ -58,7 +58,16 @@ class TestTrainingConformance:
             train_model(conformance_client, tmp_path, experiment="conf-fail", script=script)
         run = conformance_client.training.get_run(str(caught.value.operation_id))
         assert run.status is Status.FAILED
-        assert run.exit_code == 3
+        assert "column amount is missing" in (run.error or "")
+
+    def test_a_failed_run_reports_the_scripts_exit_code(
+        self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
+    ) -> None:
+        require(conformance_backend, "training.script", "training.failure", "training.exit_code")
+        with pytest.raises(OperationFailedError) as caught:
+            train_model(conformance_client, tmp_path, experiment="conf-exit", script="import sys\nsys.exit(3)\n")
+        run = conformance_client.training.get_run(str(caught.value.operation_id))
+        assert (run.status, run.exit_code) == (Status.FAILED, 3)
 
     def test_unknown_runs_and_bad_specs_are_typed_errors(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path

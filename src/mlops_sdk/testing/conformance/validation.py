@@ -82,6 +82,15 @@ class TestValidationConformance:
         tagged = conformance_client.models.get("conf-valid", version.version)
         assert tagged.tags["mlops.validation.outcome"] == "promote"
         assert tagged.lineage.validation_digest == report.digest
+
+    def test_the_whole_report_is_read_back_by_its_digest(
+        self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
+    ) -> None:
+        require(conformance_backend, "validation.checks", "validation.report_store", "training.script")
+        from mlops_sdk.checks import MetricThreshold
+
+        version = _registered(conformance_client, tmp_path, "conf-stored")
+        report = conformance_client.validation.validate(version, checks=[MetricThreshold("train_rmse", max=0.5)])
         assert conformance_client.validation.get_report(report.digest) == report
 
     def test_a_failed_check_is_a_failed_outcome_not_an_exception(

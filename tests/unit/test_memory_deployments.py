@@ -1,0 +1,159 @@
+"""memory:// deployments beyond the conformance suite: fault injection, the fake clock, tokens, input errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlops_sdk import MLOpsClient
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    OperationFailedError,
+    OperationTimeoutError,
+    ResourceNotFoundError,
+    ServiceResponseError,
+)
+from mlops_sdk.models.deployments import BlueGreen, Replace
+from mlops_sdk.testing import FakeClock, faults
+from mlops_sdk.testing.conformance.deployments import ROWS, _answers, _linear_model, _smoke
+
+
+@pytest.fixture
+def client(clock: FakeClock) -> Iterator[MLOpsClient]:
+    with MLOpsClient("memory://", clock=clock, show_progress=False) as hub:
+        yield hub
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[float, Path]:
+    """Two real scikit-learn MLflow models: intercept 0 and 10 (saving one costs about a second)."""
+    folder = tmp_path_factory.mktemp("models")
+    return {intercept: _linear_model(folder, intercept) for intercept in (0.0, 10.0)}
+
+
+def _blue(client: MLOpsClient, models: dict[float, Path], endpoint: str = "churn") -> None:
+    client.deployments.begin_deploy(models[0.0], endpoint=endpoint, deployment="blue", strategy=Replace()).result()
+
+
+def test_bake_times_pass_on_the_fake_clock_and_each_step_is_one_traffic_change(
+    client: MLOpsClient, models: dict[float, Path], clock: FakeClock
+) -> None:
+    _blue(client, models)
+    started = clock.monotonic()
+    result = client.deployments.begin_deploy(
+        models[10.0], endpoint="churn", deployment="green", strategy=BlueGreen(steps=[25, 100], bake_time=600)
+    ).result()
+    assert result.succeeded
+    assert [step.percent for step in result.steps] == [25, 100]
+    assert clock.monotonic() - started >= 600  # one bake between the steps, slept on the fake clock
+    assert faults(client).calls["deployments.set_traffic"] == 3  # blue's 100 %, then 25 % and 100 %
+    assert result.steps[1].at > result.steps[0].at
+
+
+def test_a_failed_traffic_change_is_retried_and_the_rollout_completes(
+    client: MLOpsClient, models: dict[float, Path]
+) -> None:
+    _blue(client, models)
+    faults(client).fail_next("deployments.set_traffic", times=2)
+    result = client.deployments.begin_deploy(
+        models[10.0], endpoint="churn", deployment="green", strategy=BlueGreen(steps=[50, 100])
+    ).result()
+    assert (result.succeeded, result.traffic) == (True, {"blue": 0, "green": 100})
+    assert faults(client).calls["deployments.set_traffic"] == 1 + 2 + 2  # blue, two refused, two steps
+    assert [e.traffic for e in client.deployments.history("churn") if e.action == "traffic"][-2:] == [
+        {"blue": 50, "green": 50},
+        {"blue": 0, "green": 100},
+    ]
+
+
+def test_a_lost_answer_after_the_traffic_moved_is_redone_idempotently(
+    client: MLOpsClient, models: dict[float, Path]
+) -> None:
+    _blue(client, models)
+    faults(client).drop_answer("deployments.create_deployment")
+    with pytest.raises(OperationFailedError, match="lost after it took effect"):
+        client.deployments.begin_deploy(models[10.0], endpoint="churn", deployment="green", strategy=Replace()).result()
+    assert "green" in [d.name for d in client.deployments.get_endpoint("churn").deployments]  # it did happen
+    again = client.deployments.begin_deploy(models[10.0], endpoint="churn", deployment="green", strategy=Replace())
+    result = again.result()
+    assert (result.succeeded, result.changed, result.traffic) == (True, False, {"blue": 0, "green": 100})
+    assert client.deployments.invoke("churn", ROWS) == pytest.approx(_answers(10.0))
+    deploys = [e for e in client.deployments.history("churn") if e.action == "deploy" and e.deployment == "green"]
+    assert len(deploys) == 1
+
+
+def test_a_hung_provisioning_times_out_on_the_fake_clock_then_finishes_once_released(
+    client: MLOpsClient, models: dict[float, Path]
+) -> None:
+    _blue(client, models)
+    injector = faults(client)
+    injector.hang("deployments.provision")
+    operation = client.deployments.begin_deploy(models[10.0], endpoint="churn", deployment="green", strategy=Replace())
+    with pytest.raises(OperationTimeoutError):
+        operation.wait(timeout=120)
+    endpoint = client.deployments.get_endpoint("churn")
+    assert {d.name: d.state for d in endpoint.deployments} == {"blue": "Succeeded", "green": "Creating"}
+    assert endpoint.traffic == {"blue": 100, "green": 0}
+    assert client.deployments.invoke("churn", ROWS) == pytest.approx(_answers(0.0))
+    injector.release("deployments.provision")
+    resumed = client.deployments.resume_operation(operation.continuation_token())
+    assert resumed.result().traffic == {"blue": 0, "green": 100}
+
+
+def test_a_provisioning_failure_fails_the_rollout_with_the_log_and_keeps_the_traffic(
+    client: MLOpsClient, models: dict[float, Path]
+) -> None:
+    _blue(client, models)
+    faults(client).fail_next("deployments.provision")
+    with pytest.raises(OperationFailedError, match="injected fault") as caught:
+        client.deployments.begin_deploy(models[10.0], endpoint="churn", deployment="green", strategy=Replace()).result()
+    assert "deployments.provision failed" in (caught.value.details["log_tail"] or "")
+    assert client.deployments.get_endpoint("churn").traffic == {"blue": 100, "green": 0}
+    assert "deployments.provision failed" in client.deployments.get_logs("churn")
+
+
+def test_a_failing_smoke_sample_is_an_answer_not_an_exception(client: MLOpsClient, models: dict[float, Path]) -> None:
+    _blue(client, models)
+    faults(client).fail_next("deployments.score")
+    result = client.deployments.begin_deploy(
+        models[10.0], endpoint="churn", deployment="green", strategy=BlueGreen(steps=[100], smoke_test=_smoke(10.0))
+    ).result()
+    assert result.succeeded  # 503 is "not ready yet": the smoke test asked again
+    assert result.steps[0].smoke is not None
+    assert result.steps[0].smoke.attempts == 2
+
+
+def test_both_scoring_protocols_and_bad_input_naming_the_cell(client: MLOpsClient, models: dict[float, Path]) -> None:
+    _blue(client, models)
+    records = {"dataframe_records": [{"a": 1, "b": 0}, {"a": 0, "b": 1}]}
+    assert client.deployments.invoke("churn", records) == pytest.approx(_answers(0.0))
+    with pytest.raises(ServiceResponseError, match="row 1, column 'b'") as caught:
+        client.deployments.invoke("churn", {"input_data": {"columns": ["a", "b"], "data": [[1, 0], [0, "x"]]}})
+    assert caught.value.status_code == 400
+    with pytest.raises(ResourceNotFoundError, match="'gold'"):
+        client.deployments.invoke("churn", ROWS, deployment="gold")
+
+
+def test_endpoints_cannot_be_stopped_and_bad_names_are_refused(client: MLOpsClient, models: dict[float, Path]) -> None:
+    _blue(client, models)
+    with pytest.raises(ConfigurationError, match="cannot be stopped"):
+        client.deployments.stop_endpoint("churn")
+    assert client.deployments.start_endpoint("churn").traffic == {"blue": 100}
+    with pytest.raises(ConfigurationError, match="endpoint name") as caught:
+        client.deployments.begin_deploy(models[0.0], endpoint="x", strategy=Replace())
+    assert caught.value.details["field"] == "endpoint"
+    assert [e.name for e in client.deployments.list_endpoints()] == ["churn"]
+
+
+def test_named_stores_share_endpoints(tmp_path: Path, models: dict[float, Path]) -> None:
+    from mlops_sdk.backends.memory import reset_memory_stores
+
+    try:
+        with MLOpsClient("memory://serving", show_progress=False) as first:
+            _blue(first, models, endpoint="shared")
+            with MLOpsClient("memory://serving", show_progress=False) as second:
+                assert second.deployments.invoke("shared", ROWS) == pytest.approx(_answers(0.0))
+    finally:
+        reset_memory_stores()
