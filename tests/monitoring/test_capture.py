@@ -78,16 +78,19 @@ def test_rows_get_ids_and_are_captured_with_inputs_outputs_and_hour_partitions(s
     assert own.headers["x-mlops-correlation-id"] == "order-17"
     assert own.headers["x-mlops-capture"] == "queued"
     batch_id = batch.headers["x-mlops-correlation-id"]
-    assert len(batch_id) == 32 and batch_id != "order-17"
+    assert len(batch_id) == 32
+    assert batch_id != "order-17"
     assert bad_id.headers["x-mlops-correlation-id"] != "no spaces/allowed"  # replaced, not refused
     stats = server.admin("POST", "capture/flush")
-    assert stats["captured"] == stats["written"] == 4 and stats["dropped"] == stats["failed"] == 0
+    assert stats["captured"] == stats["written"] == 4
+    assert stats["dropped"] == stats["failed"] == 0
     rows = _captured(server)
     assert set(rows) == {"order-17", f"{batch_id}:0", f"{batch_id}:1", bad_id.headers["x-mlops-correlation-id"]}
     first = rows["order-17"]
     assert [first[c] for c in COLUMNS] == ROWS[0]
     assert first["_prediction"] == pytest.approx(formula_a(ROWS[0]))
-    assert first["_deployment"] == "blue" and first["_model"] == "model-a@1"
+    assert first["_deployment"] == "blue"
+    assert first["_model"] == "model-a@1"
     assert rows[f"{batch_id}:1"]["_row"] == 1
     assert rows[f"{batch_id}:1"]["_prediction"] == pytest.approx(formula_a(ROWS[1]))
     stamp = time.gmtime(first["_ts"].timestamp())  # type: ignore[attr-defined]
@@ -100,7 +103,8 @@ def test_no_capture_setting_means_ids_but_no_files(server_factory) -> None:  # t
     server = server_factory(None)
     with _client(server) as http:
         answer = http.post("/score", json=_body(ROWS[0]))
-    assert answer.status_code == 200 and answer.headers["x-mlops-correlation-id"]
+    assert answer.status_code == 200
+    assert answer.headers["x-mlops-correlation-id"]
     assert "x-mlops-capture" not in answer.headers
     assert server.admin("POST", "capture/flush")["captured"] == 0
     assert not (server.folder / "capture").exists()
@@ -113,7 +117,8 @@ def test_outputs_only_and_sampling(server_factory) -> None:  # type: ignore[no-u
     states = [answer.headers["x-mlops-capture"] for answer in answers]
     assert set(states) == {"queued", "sampled-out"}  # 40 draws at 0.5: both happen (p of not ~1e-12)
     stats = server.admin("POST", "capture/flush")
-    assert stats["captured"] == states.count("queued") and stats["sampled_out"] == states.count("sampled-out")
+    assert stats["captured"] == states.count("queued")
+    assert stats["sampled_out"] == states.count("sampled-out")
     rows = _captured(server)
     assert len(rows) == states.count("queued")
     assert all("a" not in row and "_prediction" in row for row in rows.values())
@@ -176,7 +181,8 @@ def test_unwritable_capture_folder_never_fails_scoring(server_factory) -> None: 
         assert [a.json() for a in answers] == [[pytest.approx(formula_a(ROWS[0]))]] * 5
         assert {a.headers["x-mlops-capture"] for a in answers} == {"failed"}
         stats = server.admin("GET", "capture")
-        assert stats["failed"] == 5 and stats["written"] == 0
+        assert stats["failed"] == 5
+        assert stats["written"] == 0
         assert stats["deployments"]["blue"]["failed"] == 5
     finally:
         folder.chmod(stat.S_IRWXU)
@@ -190,4 +196,5 @@ def test_full_queue_drops_and_counts_without_failing(server_factory) -> None:  #
     states = [a.headers["x-mlops-capture"] for a in answers]
     assert states == ["queued"] * 3 + ["dropped"] * 5
     stats = server.admin("POST", "capture/flush")
-    assert stats["dropped"] == 5 and stats["written"] == 3
+    assert stats["dropped"] == 5
+    assert stats["written"] == 3
