@@ -65,9 +65,8 @@ def to_markdown(report: MonitorReport) -> str:
             lines.append("|---" * (len(used) + 3) + "|")
             for item in signal.features:
                 values = " | ".join(format_value(getattr(item, key)) for key, _ in used)
-                lines.append(
-                    f"| {'🚨' if item.alert else '✅'} | {_cell(item.feature)} | {values} | {_cell('; '.join(item.alerts))} |"
-                )
+                icon, reasons = "🚨" if item.alert else "✅", _cell("; ".join(item.alerts))
+                lines.append(f"| {icon} | {_cell(item.feature)} | {values} | {reasons} |")
         if signal.metrics:
             lines += ["| | Metric | Value | Bound | Labelled rows |", "|---|---|---|---|---|"]
             for metric in signal.metrics:
@@ -112,8 +111,10 @@ def _signal_html(signal: SignalResult) -> list[str]:
         parts.append(f"<table><tr><th>feature</th><th>kind</th><th>rows</th>{header}<th></th></tr>{body}</table>")
     if signal.metrics:
         body = "".join(
-            f'<tr class="{"fail" if m.alert else ""}"><td>{escape(m.metric)}</td><td>{escape(format_value(m.value))}</td>'
-            f"<td>{'≥' if m.greater_is_better else '≤'} {escape(format_value(m.threshold))}</td><td>{m.labeled_rows}</td></tr>"
+            f'<tr class="{"fail" if m.alert else ""}"><td>{escape(m.metric)}</td>'
+            f"<td>{escape(format_value(m.value))}</td>"
+            f"<td>{'≥' if m.greater_is_better else '≤'} {escape(format_value(m.threshold))}</td>"
+            f"<td>{m.labeled_rows}</td></tr>"
             for m in signal.metrics
         )
         parts.append(f"<table><tr><th>metric</th><th>value</th><th>bound</th><th>labelled rows</th></tr>{body}</table>")
@@ -130,7 +131,8 @@ def to_html(report: MonitorReport, *, fragment: bool = False) -> str:
         f'<span class="verdict {verdict}">{escape(report.outcome)}</span></h1>',
         f'<div class="muted">window {escape(report.window_start.isoformat(timespec="seconds"))} → '
         f"{escape(report.window_end.isoformat(timespec='seconds'))} · {report.rows} rows, "
-        f"{report.labeled_rows} labelled · baseline {escape(baseline or '-')} · backend {escape(report.backend or '-')}</div>",
+        f"{report.labeled_rows} labelled · baseline {escape(baseline or '-')} · "
+        f"backend {escape(report.backend or '-')}</div>",
     ]
     if report.capture is not None and report.capture.lost:
         parts.append(

@@ -262,7 +262,8 @@ class MonitorReport(BaseModel):
             raise ConfigurationError(f"not a monitor report: {error}", details={"field": "report"}) from error
         if report.compute_digest() != report.digest:
             raise ConfigurationError(
-                f"monitor report content does not match its digest {report.digest}: it was edited; run the monitor again",
+                f"monitor report content does not match its digest {report.digest}: it was edited; "
+                "run the monitor again",
                 details={"field": "report", "digest": report.digest},
             )
         return report
