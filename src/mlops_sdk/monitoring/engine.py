@@ -270,9 +270,11 @@ def _quality(signal: DataQuality, current: Any, baseline: BaselineData) -> Signa
     )
 
 
-def arrow_result(result: Any) -> Any:
-    """The Arrow table of a DuckDB result (``to_arrow_table`` in DuckDB 1.4+, ``arrow`` before)."""
-    to_table = getattr(result, "to_arrow_table", None) or result.arrow
+def arrow_result(connection: Any, query: str, parameters: list[Any] | None = None) -> Any:
+    """The rows of ``query`` as an Arrow table, without the copy a DB-API result makes
+    (``to_arrow_table`` in DuckDB 1.4+, ``arrow`` before)."""
+    relation = connection.sql(query, params=parameters or None)
+    to_table = getattr(relation, "to_arrow_table", None) or relation.arrow
     return to_table()
 
 
@@ -284,14 +286,14 @@ def joined_labels(current: Any, labels: Any) -> Any:
     try:
         connection.register("captured", current.select([ID, PREDICTION]))
         connection.register("labels", labels)
-        result = connection.execute(
+        return arrow_result(
+            connection,
             """
             SELECT c._prediction AS prediction, l.label AS label
             FROM captured c
             JOIN (SELECT _id, arg_max(label, _logged_at) AS label FROM labels GROUP BY _id) l USING (_id)
-            """
+            """,
         )
-        return arrow_result(result)
     finally:
         connection.close()
 

@@ -112,6 +112,6 @@ def read_parquet_folder(files: list[Path], where: str = "", parameters: list[Any
         listing = [str(path) for path in files]
         # ``where`` is built by the caller from fixed text; values always travel as parameters
         query = "SELECT * FROM read_parquet(?, union_by_name = true)" + (f" WHERE {where}" if where else "")  # noqa: S608
-        return arrow_result(connection.execute(query, [listing, *(parameters or [])]))
+        return arrow_result(connection, query, [listing, *(parameters or [])])
     finally:
         connection.close()
