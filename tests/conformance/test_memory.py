@@ -25,11 +25,13 @@ MEMORY_SUPPORTS = frozenset(
         "validation.checks",
         "data_factory.define",
         "data_factory.refresh",
+        "monitoring.signals",
     }
 )
 
 MEMORY_UNSUPPORTED = {
     "deployments.rollout": "the memory backend has no deployments capability yet (use local:// and served_model)",
+    "monitoring.capture": "the memory backend has no deployments to capture from; captures come from log_inferences",
     "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel",
 }
 

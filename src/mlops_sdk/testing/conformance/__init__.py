@@ -42,6 +42,10 @@ from mlops_sdk.testing.conformance.models import (
     TestModelOutputCheckConformance,
     TestModelRegistryConformance,
 )
+from mlops_sdk.testing.conformance.monitoring import (
+    TestMonitoringCaptureConformance,
+    TestMonitoringSignalsConformance,
+)
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
 from mlops_sdk.testing.conformance.validation import TestValidationConformance
 
@@ -56,6 +60,8 @@ __all__ = [
     "TestModelAliasesConformance",
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",
+    "TestMonitoringCaptureConformance",
+    "TestMonitoringSignalsConformance",
     "TestTrainingConformance",
     "TestValidationConformance",
     "_conformance_record",
