@@ -137,7 +137,7 @@ thresholds = { accuracy = 0.8, rmse = 3 }
 """
     )
     monitor = Monitor.from_toml(path)
-    assert monitor.window.last == 6 * 3600
+    assert monitor.time_window.last == 6 * 3600
     assert monitor.signals[0].thresholds == {"psi": 0.2, "js": 0.1}
     assert monitor.signals[1].thresholds == {"accuracy": 0.85, "rmse": 3.0}
     assert monitor.baseline.kind == "data"

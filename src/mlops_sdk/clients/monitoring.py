@@ -251,7 +251,7 @@ class MonitoringClient(BaseClient):
 
         spec = _monitor(monitor)
         now = self._now()
-        start, end = spec.window.resolve(now)
+        start, end = spec.time_window.resolve(now)
         service = self._svc()
         service.flush(spec.endpoint)
         current = service.read_captures(spec.endpoint, start=start, end=end, deployment=spec.deployment)
@@ -293,7 +293,7 @@ class MonitoringClient(BaseClient):
                 _arrow(dataset.frame), target, {"kind": "data", "version": dataset.version, "rows": dataset.rows}
             )
         if isinstance(chosen, WindowBaseline):
-            start, end = chosen.window.resolve(now)
+            start, end = chosen.time_window.resolve(now)
             table = self._svc().read_captures(spec.endpoint, start=start, end=end, deployment=spec.deployment)
             if table.num_rows == 0:
                 raise ConfigurationError(

@@ -10,7 +10,7 @@ import re
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -20,6 +20,9 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+WindowLike = Union["TimeWindow", str, float, timedelta, tuple[datetime, datetime], dict[str, Any]]
+"""What a window argument accepts: a :class:`TimeWindow`, ``"24h"``, seconds, a timedelta, ``(start, end)``."""
 
 __all__ = [
     "Baseline",
@@ -128,7 +131,17 @@ class WindowBaseline(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["window"] = "window"
-    window: TimeWindow
+    window: WindowLike
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        return value if isinstance(value, TimeWindow) else TimeWindow.model_validate(value)
+
+    @property
+    def time_window(self) -> TimeWindow:
+        """The window as a :class:`TimeWindow`."""
+        return cast(TimeWindow, self.window)
 
 
 class DataBaseline(BaseModel):
@@ -284,7 +297,7 @@ class Monitor(BaseModel):
 
     endpoint: str = Field(min_length=1)
     signals: list[Signal] = Field(min_length=1)
-    window: TimeWindow = Field(default_factory=lambda: TimeWindow(last=86400.0))
+    window: WindowLike = Field(default_factory=lambda: TimeWindow(last=86400.0))
     baseline: Baseline = Field(default_factory=TrainingBaseline)
     deployment: str | None = None
     thresholds: dict[str, float] = Field(default_factory=dict)
@@ -294,6 +307,11 @@ class Monitor(BaseModel):
     @classmethod
     def _window(cls, value: Any) -> Any:
         return value if isinstance(value, TimeWindow) else TimeWindow.model_validate(value)
+
+    @property
+    def time_window(self) -> TimeWindow:
+        """The window as a :class:`TimeWindow`."""
+        return cast(TimeWindow, self.window)
 
     @model_validator(mode="after")
     def _apply_thresholds(self) -> Monitor:
