@@ -254,10 +254,12 @@ class MonitoringClient(BaseClient):
         start, end = spec.time_window.resolve(now)
         service = self._svc()
         service.flush(spec.endpoint)
-        current = service.read_captures(spec.endpoint, start=start, end=end, deployment=spec.deployment)
+        needs_labels = any(isinstance(signal, ModelPerformance) for signal in spec.signals)
+        current = service.read_captures(
+            spec.endpoint, start=start, end=end, deployment=spec.deployment, ids=needs_labels
+        )
         needs_baseline = any(not isinstance(signal, ModelPerformance) for signal in spec.signals)
         baseline = self._baseline(spec, current, now, baseline_data) if needs_baseline and current.num_rows else None
-        needs_labels = any(isinstance(signal, ModelPerformance) for signal in spec.signals)
         labels = service.read_labels(spec.endpoint) if needs_labels else None
         report = run_signals(
             spec,
@@ -294,7 +296,9 @@ class MonitoringClient(BaseClient):
             )
         if isinstance(chosen, WindowBaseline):
             start, end = chosen.time_window.resolve(now)
-            table = self._svc().read_captures(spec.endpoint, start=start, end=end, deployment=spec.deployment)
+            table = self._svc().read_captures(
+                spec.endpoint, start=start, end=end, deployment=spec.deployment, ids=False
+            )
             if table.num_rows == 0:
                 raise ConfigurationError(
                     f"the baseline window {start.isoformat()} - {end.isoformat()} holds no captured rows of "

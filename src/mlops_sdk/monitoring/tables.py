@@ -101,8 +101,11 @@ def write_parquet_atomic(table: Any, folder: Path, prefix: str = "part") -> Path
     return folder / name
 
 
-def read_parquet_folder(files: list[Path], where: str = "", parameters: list[Any] | None = None) -> Any:
-    """The rows of ``files`` (columns united by name) matching the SQL ``where``, as an Arrow table."""
+def read_parquet_folder(
+    files: list[Path], where: str = "", parameters: list[Any] | None = None, *, exclude: tuple[str, ...] = ()
+) -> Any:
+    """The rows of ``files`` (columns united by name) matching the SQL ``where``, as an Arrow table,
+    without the ``exclude`` columns (those the files have)."""
     import duckdb
 
     from mlops_sdk.monitoring.engine import arrow_result
@@ -110,8 +113,14 @@ def read_parquet_folder(files: list[Path], where: str = "", parameters: list[Any
     connection = duckdb.connect()
     try:
         listing = [str(path) for path in files]
-        # ``where`` is built by the caller from fixed text; values always travel as parameters
-        query = "SELECT * FROM read_parquet(?, union_by_name = true)" + (f" WHERE {where}" if where else "")  # noqa: S608
+        if exclude:
+            found = connection.sql(
+                "SELECT * FROM read_parquet(?, union_by_name = true) LIMIT 0", params=[listing]
+            ).columns
+            exclude = tuple(name for name in exclude if name in found)
+        columns = f"* EXCLUDE ({', '.join(exclude)})" if exclude else "*"
+        # ``where`` and ``exclude`` come from the caller's fixed text; values always travel as parameters
+        query = f"SELECT {columns} FROM read_parquet(?, union_by_name = true)" + (f" WHERE {where}" if where else "")  # noqa: S608
         return arrow_result(connection, query, [listing, *(parameters or [])])
     finally:
         connection.close()

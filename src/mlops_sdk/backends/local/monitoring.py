@@ -21,6 +21,7 @@ from mlops_sdk.models.monitoring import CaptureStats
 
 __all__ = ["LocalMonitoringService", "create_service"]
 
+_ID_COLUMNS = ("_id", "_request_id", "_row")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
 _log = get_logger(__name__)
 
@@ -54,7 +55,9 @@ class LocalMonitoringService:
         server = EndpointServer(folder, endpoint)
         return server if server.running() is not None else None
 
-    def read_captures(self, endpoint: str, *, start: datetime, end: datetime, deployment: str | None) -> Any:
+    def read_captures(
+        self, endpoint: str, *, start: datetime, end: datetime, deployment: str | None, ids: bool = True
+    ) -> Any:
         """Rows of the hour partitions overlapping the window, filtered on ``_ts`` and the deployment."""
         from mlops_sdk.monitoring.tables import empty_captures, read_parquet_folder
 
@@ -78,7 +81,7 @@ class LocalMonitoringService:
         if deployment is not None:
             where += " AND _deployment = ?"
             parameters.append(deployment)
-        return read_parquet_folder(files, where, parameters)
+        return read_parquet_folder(files, where, parameters, exclude=() if ids else _ID_COLUMNS)
 
     def write_captures(self, endpoint: str, table: Any) -> int:
         """One part per (deployment, hour) present in ``table``."""

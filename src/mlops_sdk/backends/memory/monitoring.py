@@ -36,7 +36,9 @@ class MemoryMonitoringService:
     def _tables(self, kind: str, endpoint: str) -> list[Any]:
         return self._state[kind].setdefault(endpoint, [])
 
-    def read_captures(self, endpoint: str, *, start: datetime, end: datetime, deployment: str | None) -> Any:
+    def read_captures(
+        self, endpoint: str, *, start: datetime, end: datetime, deployment: str | None, ids: bool = True
+    ) -> Any:
         """The stored rows of ``endpoint`` in ``[start, end)`` (and of ``deployment``)."""
         import pyarrow as pa
         import pyarrow.compute as pc

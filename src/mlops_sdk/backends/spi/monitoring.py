@@ -21,8 +21,11 @@ __all__ = ["MonitoringService"]
 class MonitoringService(Protocol):
     """Stores and reads captured inferences and ground truth of one backend's endpoints."""
 
-    def read_captures(self, endpoint: str, *, start: datetime, end: datetime, deployment: str | None) -> Any:
-        """Captured rows of ``endpoint`` with ``start <= _ts < end`` as a ``pyarrow.Table`` (maybe empty)."""
+    def read_captures(
+        self, endpoint: str, *, start: datetime, end: datetime, deployment: str | None, ids: bool = True
+    ) -> Any:
+        """Captured rows of ``endpoint`` with ``start <= _ts < end`` as a ``pyarrow.Table`` (maybe empty);
+        ``ids=False`` may leave out the id columns (``_id``, ``_request_id``, ``_row``: a third of the reading)."""
         ...
 
     def write_captures(self, endpoint: str, table: Any) -> int:
