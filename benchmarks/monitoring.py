@@ -65,6 +65,38 @@ def capture_throughput(folder: Path, total: int, rounds: int) -> dict[str, float
         server.stop()
 
 
+def hook_cost(calls: int = 20000) -> tuple[float, float]:
+    """Microseconds per request of the capture hook on the event loop: a deployment without capture (id
+    only) vs one with ``Capture()`` (id + queue append), the writer draining every second meanwhile."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from mlops_sdk.backends.local.serving.capture import CaptureHub
+    from mlops_sdk.backends.local.serving.payloads import Batch
+
+    with tempfile.TemporaryDirectory() as folder:
+        hub = CaptureHub(Path(folder))
+        batch = Batch(rows=[[0.1] * 10], columns=FEATURES)
+        plain = SimpleNamespace(metadata={})
+        captured = SimpleNamespace(metadata={"capture": {}, "model": "m@1"})
+
+        async def per_call(deployment: object, name: str) -> float:
+            for _ in range(500):
+                await hub.record({}, name, deployment, batch, [1.0])
+            started = time.perf_counter()
+            for _ in range(calls):
+                await hub.record({}, name, deployment, batch, [1.0])
+            return (time.perf_counter() - started) / calls * 1e6
+
+        async def both() -> tuple[float, float]:
+            best_plain = min([await per_call(plain, "plain") for _ in range(3)])
+            best_captured = min([await per_call(captured, "captured") for _ in range(3)])
+            await hub.close()
+            return best_plain, best_captured
+
+        return asyncio.run(both())
+
+
 def write_captures(root: Path, rows: int) -> list[Path]:
     import numpy as np
     import pyarrow as pa
@@ -153,6 +185,13 @@ def main() -> None:
             print(
                 f"  best: plain {best['plain']:.0f} req/s, captured {best['captured']:.0f} req/s: "
                 f"capture costs {100 * (1 - best['captured'] / best['plain']):.1f} % (goal <= 5 %)"
+            )
+            plain_us, captured_us = hook_cost()
+            per_request = 1e6 / best["plain"] if best["plain"] else float("nan")
+            print(
+                f"  hook alone: {plain_us:.1f} us without capture, {captured_us:.1f} us with: "
+                f"+{captured_us - plain_us:.1f} us per request = {100 * (captured_us - plain_us) / per_request:.1f} % "
+                f"of a {per_request:.0f} us request at the best plain rate"
             )
         print(f"signals over {args.rows:,} rows x {len(FEATURES)} features vs a 100,000-row baseline:")
         sdk, plain = signals(folder, args.rows)

@@ -283,7 +283,10 @@ class CaptureHub:
                 else:
                     items.append(message)
             for start in range(0, len(items), _BATCH_ITEMS):
-                self._write(items[start : start + _BATCH_ITEMS])
+                try:
+                    self._write(items[start : start + _BATCH_ITEMS])
+                except Exception:  # never let the writer die: later rows must still be written
+                    _log.exception("capture writer: unexpected error; %d requests not written", len(items))
             for event in waiting:
                 event.set()
 
