@@ -80,6 +80,7 @@ def test_capture_sends_the_data_collector_in_the_deployment_put(
     # azure-ai-ml writes the mode in lower case; the service's enum is case-insensitive (Enabled|Disabled)
     assert all(item["dataCollectionMode"].lower() == "enabled" for item in collector["collections"].values())
     assert collector["collections"]["model_inputs"]["dataId"].endswith("/data/captured-blue-model_inputs/versions/1")
+    assert collector["rollingRate"] == "Hour"  # the hourly folders client.monitoring reads
     rates = {item["samplingRate"] for item in collector["collections"].values()}
     assert rates == {0.25}
     spec = _spec()

@@ -43,11 +43,11 @@ AZURE_UNSUPPORTED = {
     "data_factory.define": "pipelines are authored in Data Factory itself; define() is local-only by design",
     "data_factory.refresh": "scenarios define their pipeline first (data_factory.define)",
     "data_factory.cancel": "scenarios define their pipeline first (data_factory.define)",
-    "monitoring.signals": (
-        "the azure backend has no monitoring service yet: reading the data collector's files and storing labels "
-        "in the workspace datastore are not built (the deployment PUT does carry the data collector settings)"
+    "monitoring.signals": "needs the workspace datastore on Azurite: run by tests/azure/test_monitoring_azure.py",
+    "monitoring.capture": (
+        "the online-endpoint fake does not run Azure ML's data collector; reading its files back is tested with "
+        "collector-format files in tests/azure/test_monitoring_azure.py"
     ),
-    "monitoring.capture": "collected files are not read back from the workspace datastore yet (see monitoring.signals)",
 }
 
 

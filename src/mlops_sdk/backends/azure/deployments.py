@@ -754,4 +754,6 @@ def _data_collector(capture: dict[str, Any] | None) -> dict[str, Any]:
         collections["model_inputs"] = DeploymentCollection(enabled="true")
     if settings.outputs:
         collections["model_outputs"] = DeploymentCollection(enabled="true")
-    return {"data_collector": DataCollector(collections=collections, sampling_rate=settings.sample_rate)}
+    # hourly folders: what client.monitoring reads back (the local server's partitions are hourly too)
+    collector = DataCollector(collections=collections, sampling_rate=settings.sample_rate, rolling_rate="Hour")
+    return {"data_collector": collector}
