@@ -10,7 +10,7 @@ refresh snapshots in ``datasets/``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -62,17 +62,15 @@ class LocalMonitoringService:
         from mlops_sdk.monitoring.tables import empty_captures, read_parquet_folder
 
         root = self._endpoint(endpoint) / "capture"
-        hours: set[str] = set()
-        moment = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-        while moment < end and len(hours) < 24 * 400:
-            hours.add(moment.strftime("%Y-%m-%d/%H"))
-            moment += timedelta(hours=1)
+        first = start.astimezone(timezone.utc).strftime("%Y-%m-%d/%H")
+        last = end.astimezone(timezone.utc).strftime("%Y-%m-%d/%H")
         files = [
             path
             for folder in sorted(root.iterdir() if root.is_dir() else [])
             if folder.is_dir() and (deployment is None or folder.name == deployment)
-            for hour in sorted(hours)
-            for path in sorted((folder / hour).glob("part-*.parquet"))
+            for hour in sorted(folder.glob("*/*"))
+            if first <= f"{hour.parent.name}/{hour.name}" <= last  # the hour partitions overlapping the window
+            for path in sorted(hour.glob("part-*.parquet"))
         ]
         if not files:
             return empty_captures()
