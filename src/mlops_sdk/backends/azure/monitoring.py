@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends.azure._storage import DatastorePath, _container
+from mlops_sdk.backends.base import require_modules
 from mlops_sdk.backends.azure.training import aml_errors
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
@@ -66,6 +67,8 @@ class AzureMonitoringService:
 
     def __init__(self, backend: AzureBackend) -> None:
         backend.require("azure.ai.ml", purpose="monitoring on Azure ML")
+        # the signals are computed here, with the local extra's data stack
+        require_modules(("pyarrow", "duckdb", "pandas", "scipy"), extra="local", purpose="monitoring")
         self._backend = backend
 
     def _container(self) -> Any:

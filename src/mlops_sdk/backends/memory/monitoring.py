@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from mlops_sdk.backends.base import require_modules
 from mlops_sdk.backends.memory import MemoryBackend
 from mlops_sdk.core.errors import ResourceNotFoundError
 from mlops_sdk.models.monitoring import CaptureStats
@@ -27,6 +28,7 @@ class MemoryMonitoringService:
     """See the module docstring."""
 
     def __init__(self, backend: MemoryBackend) -> None:
+        require_modules(("pyarrow", "duckdb", "pandas", "scipy"), extra="local", purpose="monitoring")
         self._store = backend.store
         with self._store.lock:
             self._state: dict[str, dict[str, list[Any]]] = self._store.state.setdefault(

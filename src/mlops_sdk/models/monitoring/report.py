@@ -281,6 +281,7 @@ class MonitorReport(BaseModel):
         return to_html(self)
 
     def _repr_html_(self) -> str:
+        """Notebook display: the HTML report's body."""
         from mlops_sdk.models.monitoring.render import to_html
 
         return to_html(self, fragment=True)
