@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends.azure._storage import DatastorePath, _container
-from mlops_sdk.backends.base import require_modules
 from mlops_sdk.backends.azure.training import aml_errors
+from mlops_sdk.backends.base import require_modules
 from mlops_sdk.backends.spi.models import ModelService
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.models.monitoring import CaptureStats
