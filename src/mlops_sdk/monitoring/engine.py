@@ -243,8 +243,8 @@ def _quality(signal: DataQuality, current: Any, baseline: BaselineData) -> Signa
             outside = int(np.count_nonzero((valid < ref.min()) | (valid > ref.max()))) if ref.size else 0
         else:
             type_errors = 0
-            known = {v for v in reference.to_pylist() if v is not None}
-            outside = sum(1 for v in column.to_pylist() if v is not None and str(v) not in {str(k) for k in known})
+            known = {str(v) for v in reference.to_pylist() if v is not None}
+            outside = sum(1 for v in column.to_pylist() if v is not None and str(v) not in known)
         stats = FeatureStats(
             feature=name,
             kind="numeric" if numeric else "categorical",
