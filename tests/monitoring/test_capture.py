@@ -198,3 +198,26 @@ def test_full_queue_drops_and_counts_without_failing(server_factory) -> None:  #
     stats = server.admin("POST", "capture/flush")
     assert stats["dropped"] == 5
     assert stats["written"] == 3
+
+
+def test_rows_of_different_shapes_in_one_write_keep_their_columns() -> None:
+    from mlops_sdk.backends.local.serving.capture import _Item, _table
+
+    at = 1_700_000_000.0
+    items = [
+        _Item("r1", at, "blue", "m@1", ["a", "b"], [[1.0, 2.0], [3.0, 4.0]], [10.0, 20.0], 2),
+        _Item("r2", at, "blue", "m@1", None, [[5.0, 6.0, 7.0]], [30.0], 1),  # a tensor: positional inputs
+        _Item("r3", at, "blue", "m@1", ["b", "c"], [["x", "y"]], [{"p": 1}], 1),  # text in b: stored as text
+        _Item("r4", at, "blue", "m@1", ["a", "b"], None, [40.0], 1),  # outputs only
+    ]
+    rows = _table(items).to_pylist()
+    assert [row["_id"] for row in rows] == ["r1:0", "r1:1", "r2", "r3", "r4"]
+    assert [row["_row"] for row in rows] == [0, 1, 0, 0, 0]
+    assert [row["a"] for row in rows] == [1.0, 3.0, None, None, None]
+    assert [row["b"] for row in rows] == ["2.0", "4.0", None, "x", None]
+    assert [row["c"] for row in rows] == [None, None, None, "y", None]
+    assert [row["input_2"] for row in rows] == [None, None, 7.0, None, None]
+    assert [row["_prediction"] for row in rows] == ["10.0", "20.0", "30.0", '{"p": 1}', "40.0"]
+    same = _table([items[0], items[0]]).to_pylist()
+    assert [row["a"] for row in same] == [1.0, 3.0, 1.0, 3.0]
+    assert [row["_prediction"] for row in same] == [10.0, 20.0, 10.0, 20.0]

@@ -369,6 +369,45 @@ def _rectangular(rows: list[Any], width: int) -> bool:
     return all(isinstance(row, list) and len(row) == width for row in rows)
 
 
+def _same_shape(items: list[_Item]) -> list[str] | None:
+    """The column names every item's rows share (all named, all rectangular), else ``None``."""
+    first = items[0].columns
+    if first is None:
+        return None
+    for item in items:
+        if item.rows is None or item.columns != first or not _rectangular(item.rows, len(first)):
+            return None
+    return first
+
+
+def _features(items: list[_Item]) -> dict[str, list[Any]]:
+    """Input columns of the items, ``None`` where a row lacks a column."""
+    shared = _same_shape(items)
+    if shared is not None:  # the usual case: one transposition of every row, in C
+        rows = [row for item in items for row in item.rows or ()]
+        return {key: list(values) for key, values in zip(shared, zip(*rows, strict=True), strict=True)}
+    features: dict[str, list[Any]] = {}
+    total = 0
+    for item in items:
+        for number, row in enumerate(item.rows or [None] * item.count):
+            if row is None:
+                continue
+            values = row if isinstance(row, list) else [row]
+            keys = item.columns if item.columns is not None else [f"input_{i}" for i in range(len(values))]
+            for key, value in zip(keys, values, strict=False):
+                column = features.get(key)
+                if column is None:
+                    column = features[key] = []
+                missing = total + number - len(column)
+                if missing:  # rows of earlier requests that lacked this column
+                    column.extend([None] * missing)
+                column.append(value)
+        total += item.count
+        for column in features.values():
+            column.extend([None] * (total - len(column)))
+    return features
+
+
 def _table(items: list[_Item]) -> Any:
     """The Arrow table of a group of queued requests (metadata columns start with ``_``)."""
     import pyarrow as pa
@@ -378,45 +417,28 @@ def _table(items: list[_Item]) -> Any:
     row_numbers: list[int] = []
     stamps: list[int] = []
     models: list[str | None] = []
-    features: dict[str, list[Any]] = {}
     predictions: list[Any] = []
     with_outputs = any(item.predictions is not None for item in items)
-    total = 0
+    with_inputs = any(item.rows is not None for item in items)
     for item in items:
-        single = item.count == 1
-        for index in range(item.count):
-            ids.append(item.request_id if single else f"{item.request_id}:{index}")
-        request_ids += [item.request_id] * item.count
-        row_numbers += range(item.count)
-        stamps += [int(item.at * 1_000_000)] * item.count
-        models += [item.model] * item.count
-        if item.rows is not None and item.columns is not None and _rectangular(item.rows, len(item.columns)):
-            for key, transposed in zip(item.columns, zip(*item.rows, strict=True), strict=True):
-                column = features.get(key)
-                if column is None:
-                    column = features[key] = []
-                if len(column) < total:
-                    column.extend([None] * (total - len(column)))
-                column.extend(transposed)
-        elif item.rows is not None:
-            names = item.columns
-            for number, row in enumerate(item.rows):
-                values = row if isinstance(row, list) else [row]
-                keys = names if names is not None else [f"input_{i}" for i in range(len(values))]
-                for key, value in zip(keys, values, strict=False):
-                    column = features.get(key)
-                    if column is None:
-                        column = features[key] = []
-                    missing = total + number - len(column)
-                    if missing:  # rows of earlier requests that lacked this column
-                        column.extend([None] * missing)
-                    column.append(value)
+        count = item.count
+        if count == 1:
+            ids.append(item.request_id)
+            request_ids.append(item.request_id)
+            row_numbers.append(0)
+            stamps.append(int(item.at * 1_000_000))
+            models.append(item.model)
+        else:
+            ids += [f"{item.request_id}:{index}" for index in range(count)]
+            request_ids += [item.request_id] * count
+            row_numbers += range(count)
+            stamps += [int(item.at * 1_000_000)] * count
+            models += [item.model] * count
         if with_outputs:
-            outputs = item.predictions if isinstance(item.predictions, list) else [item.predictions] * item.count
-            predictions += list(outputs[: item.count]) + [None] * max(0, item.count - len(outputs))
-        total += item.count
-        for column in features.values():
-            column.extend([None] * (total - len(column)))
+            outputs = item.predictions if isinstance(item.predictions, list) else [item.predictions] * count
+            predictions += outputs[:count] if len(outputs) >= count else [*outputs, *([None] * (count - len(outputs)))]
+    total = len(ids)
+    features = _features(items) if with_inputs else {}
     arrays: dict[str, Any] = {
         "_id": pa.array(ids, type=pa.string()),
         "_request_id": pa.array(request_ids, type=pa.string()),
