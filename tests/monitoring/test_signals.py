@@ -194,3 +194,19 @@ def test_report_round_trip_digest_renderings_and_retrain_decision(client: MLOpsC
     assert not both.new_snapshot
     with pytest.raises(ConfigurationError, match="monitor_report must be a MonitorReport"):
         decide_retrain(monitor_report={"outcome": "alert"})
+
+
+def test_training_baseline_needs_a_registered_model_and_deployments_filter(client: MLOpsClient) -> None:
+    frame = pd.DataFrame({"x": np.arange(20.0)})
+    client.monitoring.log_inferences("ep", frame, at=NOW - timedelta(minutes=1), deployment="blue", model="/tmp/m")
+    client.monitoring.log_inferences("ep", frame + 100, at=NOW - timedelta(minutes=1), deployment="green")
+    with pytest.raises(ConfigurationError, match="not a registered model version") as raised:
+        client.monitoring.run(Monitor(endpoint="ep", window="1h", deployment="blue", signals=[DataDrift()]))
+    assert raised.value.details["field"] == "baseline.model"
+    blue = client.monitoring.run(
+        Monitor(endpoint="ep", window="1h", deployment="blue", baseline=DataBaseline(), signals=[DataDrift()]),
+        baseline_data=frame,
+    )
+    assert (blue.rows, blue.passed, blue.deployment) == (20, True, "blue")
+    assert len(client.monitoring.read_captures("ep", window="1h")) == 40
+    assert set(client.monitoring.read_captures("ep", window="1h", deployment="green")["x"]) == set(frame.x + 100)

@@ -330,7 +330,15 @@ class MonitoringClient(BaseClient):
                     details={"field": "baseline.model"},
                 )
             reference = served.most_common(1)[0][0]
-        name, version, alias = parse_model_ref(reference)
+        try:
+            name, version, alias = parse_model_ref(reference)
+        except ConfigurationError:
+            raise ConfigurationError(
+                f"the captured rows of {spec.endpoint} were served by {reference!r}, not a registered model "
+                "version, so there is no training lineage to take a baseline from; set "
+                "TrainingBaseline(model='name@version') or pass baseline_data=",
+                details={"field": "baseline.model"},
+            ) from None
         models = self._context.backend.service("models", ModelService)  # type: ignore[type-abstract]
         found = models.get(name, version) if version is not None else models.get_by_alias(name, alias or "")
         versions = found.lineage.data_versions
