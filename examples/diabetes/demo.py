@@ -1,6 +1,6 @@
 """The whole loop on the local backend, twice: first model, then champion vs challenger on new data.
 
-    python examples/diabetes/demo.py [--workdir .demo] [--keep-endpoint] [--rounds 1] [--data diabetes.csv]
+    python examples/diabetes/demo.py [--workdir .demo] [--keep-endpoint] [--rounds 1|2|3] [--data diabetes.csv]
                                      [--run-id ID]
 
 Each round: new files land in the "data lake" -> a refresh pipeline snapshots and splits them ->
@@ -12,6 +12,13 @@ are scored through the endpoint -> an HTML run report is written. At the end the
 Round 1 has 300 rows and a heavily regularised Ridge; round 2 has all 442 rows and lighter
 regularisation, so the challenger should beat the champion. If it does not, the flow stops cleanly
 with outcome ``not_promoted`` and the champion keeps serving: that is the gate working.
+
+Round 3 (``--rounds 3``) closes the loop: production drifts (``bmi`` shifted by about one standard
+deviation, and the outcome with it); the served model's answers to that traffic are logged with
+``client.monitoring`` with late ground truth for half of it; a monitor compares it with the champion's
+training snapshot, alerts on ``bmi`` drift and the error, ``decide_retrain(monitor_report=...)`` says
+retrain, and the same loop runs on the fresh data: refresh, train, validate against the champion (on
+today's data), approve, blue/green deploy.
 
 Every round is a ``Flow`` whose run id is ``<run id>-round-<n>``. Without ``--run-id`` the demo
 starts from an empty work folder with a fresh run id. With ``--run-id`` it keeps the work folder and
@@ -48,17 +55,21 @@ from prepare_data import write_diabetes_csv  # noqa: E402
 from mlops_sdk import MLOpsClient, TrainingJob, load_config  # noqa: E402
 from mlops_sdk.checks import BeatsChampion, DataQuality, MetricThreshold, NoDrift, SignatureCheck  # noqa: E402
 from mlops_sdk.errors import ConfigurationError, ResourceNotFoundError  # noqa: E402
-from mlops_sdk.flows import Flow  # noqa: E402
+from mlops_sdk.flows import Flow, decide_retrain  # noqa: E402
 from mlops_sdk.models.approvals import ApprovalPolicy, AutoApproveRule  # noqa: E402
 from mlops_sdk.models.data_factory import Copy, RefreshPipeline, Sql  # noqa: E402
 from mlops_sdk.models.deployments import BlueGreen, SmokeTest  # noqa: E402
+from mlops_sdk.models.monitoring import DataBaseline, DataDrift, ModelPerformance, Monitor  # noqa: E402
 
 ENDPOINT = "diabetes"
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 ROUNDS = [
     {"rows": 300, "alpha": 2.0, "label": "round 1: first model"},
     {"rows": 442, "alpha": 0.05, "label": "round 2: new data, champion vs challenger"},
+    {"rows": 442, "alpha": 0.05, "label": "round 3: retrain after a production shift", "shifted": True},
 ]
+BMI_SHIFT, TARGET_SHIFT = 0.05, 75.0
+"""Round 3's production shift: ``bmi`` (standard deviation ~0.048) and, with it, the outcome."""
 
 PIPELINE_NAME = "diabetes-features"
 
@@ -155,7 +166,7 @@ def run_round(
             DataQuality(not_null=FEATURES, min_rows=40),
             SignatureCheck(rows=3),
         ]
-        if previous is not None and previous.tags.get("mlops.demo.train_snapshot"):
+        if previous is not None and previous.tags.get("mlops.demo.train_snapshot") and not settings.get("shifted"):
             checks.append(NoDrift(reference=previous.tags["mlops.demo.train_snapshot"], max_psi=0.25))
         report = flow.gate(
             "validate",
@@ -200,6 +211,43 @@ def run_round(
     return facts
 
 
+def shifted_source(source: Path, folder: Path) -> Path:
+    """The diabetes CSV as production now sees it: ``bmi`` and the outcome shifted (round 3)."""
+    import pandas as pd
+
+    frame = pd.read_csv(source)
+    frame["bmi"] += BMI_SHIFT
+    frame["target"] += TARGET_SHIFT
+    target = folder / "diabetes-shifted.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(target, index=False)
+    return target
+
+
+def monitor_production(client: MLOpsClient, shifted: Path) -> tuple[Any, Any]:
+    """Score the shifted traffic on the endpoint, log it with late labels for half, run the monitor.
+
+    Returns the monitor report and the retraining decision it supports.
+    """
+    import pandas as pd
+
+    champion = _champion(client)
+    frame = pd.read_csv(shifted)
+    scores = client.deployments.invoke(
+        ENDPOINT, {"input_data": {"columns": FEATURES, "data": frame[FEATURES].values.tolist()}}
+    )
+    ids = client.monitoring.log_inferences(ENDPOINT, frame[FEATURES], predictions=scores, model=champion.ref)
+    client.monitoring.log_ground_truth(ENDPOINT, ids[::2], frame["target"].iloc[::2].tolist())  # labels come late
+    monitor = Monitor(
+        endpoint=ENDPOINT,
+        window="1h",
+        baseline=DataBaseline(),
+        signals=[DataDrift(), ModelPerformance(thresholds={"rmse": 65.0})],
+    )
+    report = client.monitoring.run(monitor, baseline_data=champion.tags["mlops.demo.train_snapshot"])
+    return report, decide_retrain(monitor_report=report)
+
+
 def _champion(client: MLOpsClient) -> Any:
     from mlops_sdk.core.errors import ResourceNotFoundError
 
@@ -236,7 +284,8 @@ def write_report(path: Path, rounds: list[dict[str, Any]], client: MLOpsClient) 
             f"<p>training metrics: {html.escape(str(facts.get('metrics')))}</p><ul>{steps}</ul>"
             f"<h3>Rollout</h3><ul>{rollout or '<li>not deployed</li>'}</ul>"
             f"<p>scores for 3 evaluation rows: {html.escape(str(facts.get('scores', '-')))}</p>"
-            f"{report.to_html() if report is not None else ''}</section>"
+            f"{report.to_html() if report is not None else ''}"
+            f"{facts['monitor'].to_html() if facts.get('monitor') is not None else ''}</section>"
         )
     history = "".join(
         f"<tr><td>{entry.at:%H:%M:%S}</td><td>{html.escape(str(entry.action))}</td>"
@@ -256,7 +305,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="where the demo keeps everything")
     parser.add_argument("--keep-endpoint", action="store_true", help="leave the endpoint running at the end")
-    parser.add_argument("--rounds", type=int, choices=(1, 2), default=2, help="1: first model only")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        choices=(1, 2, 3),
+        default=2,
+        help="1: first model only; 3: retrain after a production shift",
+    )
     parser.add_argument(
         "--data", type=Path, help="the diabetes CSV (default: written from scikit-learn's bundled copy)"
     )
@@ -295,7 +350,16 @@ def main() -> int:
         client.deployments.begin_create_endpoint(ENDPOINT)
         try:
             for number, settings in enumerate(ROUNDS[: args.rounds], start=1):
-                facts = run_round(client, lake, number, settings, source, run_id)
+                data, monitored = source, None
+                if settings.get("shifted"):
+                    data = shifted_source(source, workdir / "source")
+                    monitored = monitor_production(client, data)
+                    _print_monitor(*monitored)
+                    if not monitored[1].retrain:
+                        break
+                facts = run_round(client, lake, number, settings, data, run_id)
+                if monitored is not None:
+                    facts["monitor"] = monitored[0]
                 rounds.append(facts)
                 _print_round(facts)
             report_path = workdir / "run-report.html"
@@ -321,6 +385,13 @@ def _run_id(value: str) -> str:
             f"{value!r}: use 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return value
+
+
+def _print_monitor(report: Any, decision: Any) -> None:
+    print(f"\n== production monitor -> {report.outcome} ({report.rows} rows, {report.labeled_rows} labelled)")
+    for line in report.alerts:
+        print(f"  alert     {line}")
+    print(f"  retrain   {decision.retrain}: drifted {', '.join(decision.drifted) or '-'}")
 
 
 def _print_round(facts: dict[str, Any]) -> None:

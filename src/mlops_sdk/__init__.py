@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.deployments import DeploymentClient
     from mlops_sdk.clients.hub import MLOpsClient
     from mlops_sdk.clients.models import ModelClient
+    from mlops_sdk.clients.monitoring import MonitoringClient
     from mlops_sdk.clients.pipelines import PipelineClient
     from mlops_sdk.clients.training import TrainingClient
     from mlops_sdk.clients.validation import ValidationClient
@@ -88,6 +89,20 @@ if TYPE_CHECKING:
         SmokeTest,
         StepResult,
     )
+    from mlops_sdk.models.monitoring import (
+        Capture,
+        CaptureStats,
+        DataBaseline,
+        DataDrift,
+        DataQuality,
+        ModelPerformance,
+        Monitor,
+        MonitorReport,
+        PredictionDrift,
+        TimeWindow,
+        TrainingBaseline,
+        WindowBaseline,
+    )
     from mlops_sdk.models.pipelines import PipelineRun
     from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
     from mlops_sdk.models.resources import Autoscale, Probe, RequestSettings, Resources
@@ -109,6 +124,7 @@ _EXPORTS: dict[str, str] = {
     "ApprovalClient": "mlops_sdk.clients.approvals",
     "DataFactoryClient": "mlops_sdk.clients.data_factory",
     "DeploymentClient": "mlops_sdk.clients.deployments",
+    "MonitoringClient": "mlops_sdk.clients.monitoring",
     "MLOpsClient": "mlops_sdk.clients.hub",
     "ModelClient": "mlops_sdk.clients.models",
     "PipelineClient": "mlops_sdk.clients.pipelines",
@@ -184,6 +200,18 @@ _EXPORTS: dict[str, str] = {
     "SmokeResult": "mlops_sdk.models.deployments",
     "SmokeTest": "mlops_sdk.models.deployments",
     "StepResult": "mlops_sdk.models.deployments",
+    "Capture": "mlops_sdk.models.monitoring",
+    "CaptureStats": "mlops_sdk.models.monitoring",
+    "DataBaseline": "mlops_sdk.models.monitoring",
+    "DataDrift": "mlops_sdk.models.monitoring",
+    "DataQuality": "mlops_sdk.models.monitoring",
+    "ModelPerformance": "mlops_sdk.models.monitoring",
+    "Monitor": "mlops_sdk.models.monitoring",
+    "MonitorReport": "mlops_sdk.models.monitoring",
+    "PredictionDrift": "mlops_sdk.models.monitoring",
+    "TimeWindow": "mlops_sdk.models.monitoring",
+    "TrainingBaseline": "mlops_sdk.models.monitoring",
+    "WindowBaseline": "mlops_sdk.models.monitoring",
     "PipelineRun": "mlops_sdk.models.pipelines",
     "AliasEvent": "mlops_sdk.models.registry",
     "ModelRef": "mlops_sdk.models.registry",
@@ -216,14 +244,19 @@ __all__ = [
     "AzureMLTarget",
     "BaseClient",
     "BlueGreen",
+    "Capture",
+    "CaptureStats",
     "CheckResult",
     "Clock",
     "Config",
     "ConfigurationError",
     "ConflictError",
     "Copy",
+    "DataBaseline",
+    "DataDrift",
     "DataFactoryClient",
     "DataOutput",
+    "DataQuality",
     "DeploymentClient",
     "DeploymentInfo",
     "DeploymentResult",
@@ -239,8 +272,12 @@ __all__ = [
     "MetricComparison",
     "MlopsError",
     "ModelClient",
+    "ModelPerformance",
     "ModelRef",
     "ModelVersion",
+    "Monitor",
+    "MonitorReport",
+    "MonitoringClient",
     "Operation",
     "OperationCanceledError",
     "OperationError",
@@ -252,6 +289,7 @@ __all__ = [
     "PipelineRun",
     "PlannedRollout",
     "PollingOptions",
+    "PredictionDrift",
     "Probe",
     "ProgressEvent",
     "Python",
@@ -279,6 +317,8 @@ __all__ = [
     "SystemClock",
     "Target",
     "ThrottledError",
+    "TimeWindow",
+    "TrainingBaseline",
     "TrainingClient",
     "TrainingInput",
     "TrainingJob",
@@ -288,6 +328,7 @@ __all__ = [
     "ValidationClient",
     "ValidationFailedError",
     "ValidationReport",
+    "WindowBaseline",
     "__version__",
     "collect_lineage",
     "load_config",

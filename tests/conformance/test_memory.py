@@ -35,11 +35,13 @@ MEMORY_SUPPORTS = frozenset(
         "deployments.keys",
         "flows.loop",
         "flows.gates",
+        "monitoring.signals",
     }
 )
 
 MEMORY_UNSUPPORTED = {
     "pipelines.runs": "client.pipelines runs Azure DevOps pipelines: a memory target has no CI service",
+    "monitoring.capture": "memory deployments do not record scored rows yet; captures come from log_inferences",
     "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel",
 }
 

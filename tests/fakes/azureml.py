@@ -84,6 +84,7 @@ class FakeAzureML:
         self.datastores: dict[str, dict[str, Any]] = {}
         self.datastore_secrets: dict[str, str] = {}
         self.code_container_url: Callable[[str], str] | None = None
+        self.data_versions: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         ws = re.escape(self.ws)
         route = service.route
@@ -107,6 +108,8 @@ class FakeAzureML:
         route("GET", ws + r"/models/(?P<name>[^/]+)/versions", self._list_versions)
         route("GET", ws + r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._get_version)
         route("PUT", ws + r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._put_version)
+        route("GET", ws + r"/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._get_data_version)
+        route("PUT", ws + r"/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._put_data_version)
         route("GET", ws + r"/datastores/(?P<name>[^/]+)", self._get_datastore)
         route("POST", ws + r"/datastores/(?P<name>[^/]+)/listSecrets", self._datastore_secrets)
         route("GET", "/history/v1.0" + ws + r"/runs/(?P<name>[^/]+)/details", self._run_details)
@@ -298,6 +301,26 @@ class FakeAzureML:
         found = self.codes.get((match["name"], match["version"]))
         if found is None:
             return Response(404, {"error": {"code": "UserError", "message": "code version not found"}})
+        return Response(200, found)
+
+    def _put_data_version(self, request: Request, match: re.Match[str]) -> Response:
+        """A data asset version (what MLClient registers for each data-collector collection); echoed
+        with its id. Not spec-checked: data versions are outside the spec extract."""
+        name, version = match["name"], match["version"]
+        resource = {
+            **request.json,
+            "id": f"{self.ws}/data/{name}/versions/{version}",
+            "name": version,
+            "type": "Microsoft.MachineLearningServices/workspaces/data/versions",
+            "systemData": SYSTEM_DATA,
+        }
+        self.data_versions[(name, version)] = resource
+        return Response(201, resource)
+
+    def _get_data_version(self, request: Request, match: re.Match[str]) -> Response:
+        found = self.data_versions.get((match["name"], match["version"]))
+        if found is None:
+            return Response(404, {"error": {"code": "UserError", "message": f"data {match['name']} not found"}})
         return Response(200, found)
 
     def _put_code(self, request: Request, match: re.Match[str]) -> Response:

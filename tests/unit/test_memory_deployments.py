@@ -157,3 +157,14 @@ def test_named_stores_share_endpoints(tmp_path: Path, models: dict[float, Path])
                 assert second.deployments.invoke("shared", ROWS) == pytest.approx(_answers(0.0))
     finally:
         reset_memory_stores()
+
+
+def test_capture_is_refused_not_silently_ignored(client: MLOpsClient, models: dict[float, Path]) -> None:
+    from mlops_sdk import Capture
+
+    with pytest.raises(ConfigurationError, match="log_inferences") as caught:
+        client.deployments.begin_deploy(
+            models[0.0], endpoint="churn", deployment="blue", strategy=Replace(), capture=Capture()
+        )
+    assert caught.value.details["field"] == "capture"
+    assert client.deployments.list_endpoints() == []  # nothing was created

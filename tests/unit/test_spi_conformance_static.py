@@ -18,6 +18,7 @@ CAPABILITIES = {
     "data_factory": "DataFactoryService",
     "deployments": "DeploymentService",
     "models": "ModelService",
+    "monitoring": "MonitoringService",
     "pipelines": "PipelineService",
     "training": "TrainingService",
     "validation": "ValidationService",

@@ -19,6 +19,7 @@ from mlops_sdk.cli import (
     endpoints_cmd,
     init_cmd,
     models_cmd,
+    monitor_cmd,
     resume_cmd,
     train_cmd,
     ui_cmd,
@@ -75,6 +76,7 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("resume")(resume_cmd.resume)
 app.command("validate")(validate_cmd.validate)
 app.add_typer(endpoints_cmd.app, name="endpoints")
+app.add_typer(monitor_cmd.app, name="monitor")
 app.command("deploy")(endpoints_cmd.deploy)
 app.command("rollback")(endpoints_cmd.rollback)
 app.command("ui")(ui_cmd.ui)

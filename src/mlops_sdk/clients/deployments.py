@@ -30,6 +30,7 @@ from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.deployments import (
     BlueGreen,
+    Capture,
     DeploymentResult,
     Endpoint,
     EndpointKeys,
@@ -134,6 +135,16 @@ class DeploymentClient(BaseClient):
         )
 
     @staticmethod
+    def _capture(capture: Capture | dict[str, Any] | None) -> Capture | None:
+        if capture is None or isinstance(capture, Capture):
+            return capture
+        if isinstance(capture, dict):
+            return validate_input(Capture, capture, what="capture", field="capture")
+        raise ConfigurationError(
+            f"capture must be Capture(...) or a dict, got {type(capture).__name__}", details={"field": "capture"}
+        )
+
+    @staticmethod
     def _smoke(smoke_test: SmokeTest | dict[str, Any] | None) -> SmokeTest | None:
         if smoke_test is None or isinstance(smoke_test, SmokeTest):
             return smoke_test
@@ -156,6 +167,7 @@ class DeploymentClient(BaseClient):
         deployment: str | None = None,
         strategy: BlueGreen | Replace | Shadow | dict[str, Any] | None = None,
         resources: Resources | dict[str, Any] | None = None,
+        capture: Capture | dict[str, Any] | None = None,
         progress: Callable[[ProgressEvent], None] | None = None,
         show_progress: bool | None = None,
     ) -> Operation[DeploymentResult]:
@@ -178,6 +190,10 @@ class DeploymentClient(BaseClient):
                 instance_count=.., environment=.., request=.., liveness_probe=.., readiness_probe=..,
                 autoscale=..)`` or a dict). Applied when the deployment is created; the local backend
                 accepts them and lists what it ignores in ``result.resources_ignored``.
+            capture: Inference capture of the NEW deployment (``Capture(sample_rate=.., inputs=..,
+                outputs=..)`` or a dict; default off): the local server writes captured rows to
+                Parquet under the endpoint folder, Azure ML's data collector to the workspace
+                datastore. Read them back and monitor them with ``client.monitoring``.
             progress: Callback receiving a :class:`ProgressEvent` after every poll.
             show_progress: Force the progress bar on or off.
 
@@ -187,6 +203,7 @@ class DeploymentClient(BaseClient):
         endpoint = self._name(endpoint, "endpoint")
         chosen = self._strategy(strategy)
         sizing = self._resources(resources)
+        capturing = self._capture(capture)
         spec = self._model_spec(model)
         given = deployment.strip() if isinstance(deployment, str) else ""
         name = given or default_deployment_name(spec)
@@ -201,8 +218,9 @@ class DeploymentClient(BaseClient):
                 }
             )
         annotate({"endpoint": endpoint, "deployment": name})
+        extra: dict[str, Any] = {"capture": capturing} if capturing is not None else {}
         driver = self._svc().deploy(
-            spec, endpoint=endpoint, deployment=name, strategy=chosen, lineage=lineage, resources=sizing
+            spec, endpoint=endpoint, deployment=name, strategy=chosen, lineage=lineage, resources=sizing, **extra
         )
         return self._operation(
             driver, description=f"deployment {name} to {endpoint}", progress=progress, show_progress=show_progress

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.data_factory import DataFactoryClient
     from mlops_sdk.clients.deployments import DeploymentClient
     from mlops_sdk.clients.models import ModelClient
+    from mlops_sdk.clients.monitoring import MonitoringClient
     from mlops_sdk.clients.pipelines import PipelineClient
     from mlops_sdk.clients.training import TrainingClient
     from mlops_sdk.clients.validation import ValidationClient
@@ -34,6 +35,7 @@ _SUB_CLIENTS: dict[str, tuple[str, str]] = {
     "approvals": ("mlops_sdk.clients.approvals", "ApprovalClient"),
     "deployments": ("mlops_sdk.clients.deployments", "DeploymentClient"),
     "pipelines": ("mlops_sdk.clients.pipelines", "PipelineClient"),
+    "monitoring": ("mlops_sdk.clients.monitoring", "MonitoringClient"),
 }
 
 
@@ -159,6 +161,12 @@ class MLOpsClient:
     def pipelines(self) -> PipelineClient:
         """Azure DevOps pipeline runs (``PipelineClient``)."""
         client: PipelineClient = self._sub_client("pipelines")
+        return client
+
+    @property
+    def monitoring(self) -> MonitoringClient:
+        """Inference capture, ground truth and monitors (``MonitoringClient``)."""
+        client: MonitoringClient = self._sub_client("monitoring")
         return client
 
     def resume_operation(self, token: str) -> Operation[Any]:

@@ -15,6 +15,10 @@
 Retrain when the refresh produced a snapshot the champion was not trained on (a new data version) or
 when any feature drifted (PSI above ``max_psi``) from the reference snapshot; ``force=True`` always
 retrains. The drift computation is the one :class:`~mlops_sdk.checks.NoDrift` uses.
+
+Production monitoring feeds the same decision: ``decide_retrain(monitor_report=report)`` retrains when the
+:class:`~mlops_sdk.models.monitoring.MonitorReport` of ``client.monitoring.run(monitor)`` alerted (drift
+in the captured inputs, data quality, a performance drop on the labelled rows), with each alert as a reason.
 """
 
 from __future__ import annotations
@@ -51,11 +55,13 @@ class RetrainDecision(BaseModel):
     reference_version: str | None = None
     drift: dict[str, float] = Field(default_factory=dict)
     drifted: tuple[str, ...] = ()
+    monitor_digest: str | None = None
 
 
 def decide_retrain(
-    current: Any,
+    current: Any = None,
     *,
+    monitor_report: Any = None,
     reference: Any = None,
     reference_version: str | None = None,
     max_psi: float = 0.2,
@@ -65,7 +71,10 @@ def decide_retrain(
     """Decide whether a model should be retrained on ``current``.
 
     Args:
-        current: The fresh data: a refresh ``DataOutput``, a Parquet/CSV path or a DataFrame.
+        current: The fresh data: a refresh ``DataOutput``, a Parquet/CSV path or a DataFrame (optional
+            when ``monitor_report`` is given).
+        monitor_report: A :class:`~mlops_sdk.models.monitoring.MonitorReport`: its alerts are reasons to
+            retrain, its drifted features land in ``drifted`` and their PSI in ``drift``.
         reference: The data the current model was trained on (same forms), for drift; optional.
         reference_version: The data version the current model was trained on (e.g. from its lineage
             ``data_versions``); default: ``reference``'s version when a reference is given.
@@ -81,6 +90,19 @@ def decide_retrain(
 
     if max_psi <= 0:
         raise ConfigurationError(f"max_psi must be positive, got {max_psi}", details={"field": "max_psi"})
+    if monitor_report is not None:
+        from mlops_sdk.models.monitoring import MonitorReport
+
+        if not isinstance(monitor_report, MonitorReport):
+            raise ConfigurationError(
+                "monitor_report must be a MonitorReport (from client.monitoring.run), "
+                f"got {type(monitor_report).__name__}",
+                details={"field": "monitor_report"},
+            )
+        if current is None:
+            return _from_monitor(monitor_report, force=force)
+    if current is None:
+        raise ConfigurationError("pass the current data, or monitor_report=", details={"field": "current"})
     data = load_dataset(current, field="current")
     reasons: list[str] = ["forced"] if force else []
     drift: dict[str, float] = {}
@@ -111,7 +133,7 @@ def decide_retrain(
         reasons.append(
             "drift: " + ", ".join(f"{column} PSI {drift[column]:.3f}" for column in drifted) + f" > {max_psi}"
         )
-    return RetrainDecision(
+    decision = RetrainDecision(
         retrain=bool(reasons),
         reasons=tuple(reasons),
         new_snapshot=new_snapshot,
@@ -119,6 +141,36 @@ def decide_retrain(
         reference_version=known,
         drift=drift,
         drifted=drifted,
+    )
+    if monitor_report is None:
+        return decision
+    monitored = _from_monitor(monitor_report, force=False)
+    return decision.model_copy(
+        update={
+            "retrain": decision.retrain or monitored.retrain,
+            "reasons": decision.reasons + monitored.reasons,
+            "drifted": tuple(sorted(set(decision.drifted) | set(monitored.drifted))),
+            "monitor_digest": monitored.monitor_digest,
+        }
+    )
+
+
+def _from_monitor(report: Any, *, force: bool) -> RetrainDecision:
+    """The decision a monitor report alone supports: every alert is a reason."""
+    reasons = (["forced"] if force else []) + [f"monitor {report.monitor}: {alert}" for alert in report.alerts]
+    drift = {
+        item.feature: float(item.psi)
+        for signal in report.signals
+        if signal.kind == "data_drift"
+        for item in signal.features
+        if item.psi is not None
+    }
+    return RetrainDecision(
+        retrain=bool(reasons),
+        reasons=tuple(reasons),
+        drift=drift,
+        drifted=tuple(sorted(report.drifted_features())),
+        monitor_digest=report.digest,
     )
 
 

@@ -21,6 +21,7 @@ from mlops_sdk.models.resources import Resources
 __all__ = [
     "MAX_MIRROR_PERCENT",
     "BlueGreen",
+    "Capture",
     "DeploymentInfo",
     "DeploymentResult",
     "Endpoint",
@@ -170,6 +171,50 @@ def _first_wrong_type(value: Any, dtype: str) -> Any:
 def _short(value: Any, limit: int = 200) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Capture(BaseModel):
+    """Inference capture of a deployment: what it receives and answers, kept for monitoring.
+
+    Off unless given (``begin_deploy(..., capture=Capture())``). Every scored row gets a correlation
+    id either way (response header ``x-mlops-correlation-id``; a caller may send its own).
+
+    Attributes:
+        sample_rate: Share of requests captured (0 < rate <= 1), decided per request.
+        inputs: Capture the input rows.
+        outputs: Capture the predictions.
+        durability: ``"batched"`` (default): the local server answers once the row is in its bounded
+            capture queue and writes queued rows at least every ``flush_interval`` seconds, so a
+            killed server loses at most the rows of the last ``flush_interval``; a graceful stop
+            writes everything. ``"acknowledged"``: the answer waits (up to ``ack_timeout``) until the
+            row's file is on disk, and says so in ``x-mlops-capture: stored``.
+        flush_interval: Seconds between writes of queued rows (batched mode).
+        max_queue: Rows a deployment may have waiting to be written; beyond it rows are dropped and
+            counted (scoring never waits for capture).
+        ack_timeout: Seconds an ``acknowledged`` answer waits for the write before answering anyway
+            (``x-mlops-capture: queued``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    sample_rate: float = Field(default=1.0, gt=0, le=1)
+    inputs: bool = True
+    outputs: bool = True
+    durability: Literal["batched", "acknowledged"] = "batched"
+    flush_interval: float = Field(default=1.0, gt=0, le=300)
+    max_queue: int = Field(default=100_000, ge=1, le=10_000_000)
+    ack_timeout: float = Field(default=2.0, gt=0, le=60)
+
+    @field_validator("flush_interval", "ack_timeout", mode="before")
+    @classmethod
+    def _interval_seconds(cls, value: Any) -> Any:
+        return _seconds(value)
+
+    @model_validator(mode="after")
+    def _captures_something(self) -> Capture:
+        if not (self.inputs or self.outputs):
+            raise ValueError("Capture needs inputs=True or outputs=True; to capture nothing, pass capture=None")
+        return self
 
 
 class _Strategy(BaseModel):

@@ -41,6 +41,7 @@ from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status, status_from_aml
 from mlops_sdk.models.deployments import (
     BlueGreen,
+    Capture,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
@@ -298,6 +299,7 @@ class AzurePlatform:
             model=self._model_reference(model),
             tags={_META: json.dumps(tag, separators=(",", ":"))[:256], "mlops.by": str(metadata.get("by"))},
             **_sizing(resources),
+            **_data_collector(metadata.get("capture")),
         )
         what = f"creating deployment {deployment!r} on {endpoint!r}"
 
@@ -524,6 +526,7 @@ class AzureDeploymentService:
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
         resources: Resources | None = None,
+        capture: Capture | None = None,
     ) -> RolloutDriver:
         """A rollout driver (nothing is sent before the first poll except model validation)."""
         op_id = f"deploy-{endpoint}-{_suffix()}"
@@ -536,6 +539,7 @@ class AzureDeploymentService:
             strategy=strategy,
             lineage=lineage,
             resources=resources,
+            capture=capture,
         )
         return _FlushingDriver(self.platform, op_id, driver.state(), strategy.smoke_test)
 
@@ -730,3 +734,26 @@ def _suffix() -> str:
 def create_service(backend: AzureBackend) -> AzureDeploymentService:
     """Entry point used by :meth:`Backend.service`."""
     return AzureDeploymentService(backend)
+
+
+def _data_collector(capture: dict[str, Any] | None) -> dict[str, Any]:
+    """``data_collector=`` of a deployment that captures: Azure ML's ``model_inputs`` / ``model_outputs``
+    collections (what an MLflow deployment without a scoring script logs by itself) and the sampling rate.
+
+    The collector writes to the workspace's default blob datastore under
+    ``modelDataCollector/<endpoint>/<deployment>/<collection>/<yyyy>/<MM>/<dd>/<HH>/*.jsonl``; the
+    local-only settings (durability, queue size, flush interval) have no Azure counterpart.
+    """
+    if not capture:
+        return {}
+    from azure.ai.ml.entities import DataCollector, DeploymentCollection
+
+    settings = Capture.model_validate(capture)
+    collections = {}
+    if settings.inputs:
+        collections["model_inputs"] = DeploymentCollection(enabled="true")
+    if settings.outputs:
+        collections["model_outputs"] = DeploymentCollection(enabled="true")
+    # hourly folders: what client.monitoring reads back (the local server's partitions are hourly too)
+    collector = DataCollector(collections=collections, sampling_rate=settings.sample_rate, rolling_rate="Hour")
+    return {"data_collector": collector}

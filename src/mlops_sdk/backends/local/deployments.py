@@ -47,6 +47,7 @@ from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
     BlueGreen,
+    Capture,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
@@ -424,6 +425,7 @@ class LocalDeploymentService:
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
         resources: Resources | None = None,
+        capture: Capture | None = None,
     ) -> RolloutDriver:
         """A rollout driver (nothing happens before the first poll)."""
         check_endpoint_name(endpoint)
@@ -436,6 +438,7 @@ class LocalDeploymentService:
             strategy=strategy,
             lineage=lineage,
             resources=resources,
+            capture=capture,
         )
 
     def rollback(

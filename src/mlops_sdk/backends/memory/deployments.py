@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops_sdk.backends.local.deployments import _digest_folder, check_endpoint_name
+from mlops_sdk.backends.local.deployments import _digest_folder
 from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
 from mlops_sdk.backends.local.serving.payloads import PayloadError, parse_json_body
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
@@ -40,6 +40,7 @@ from mlops_sdk.core.errors import (
     error_for_status,
 )
 from mlops_sdk.core.lineage import Lineage, current_identity
+from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
@@ -56,6 +57,7 @@ from mlops_sdk.models.resources import Resources
 
 if TYPE_CHECKING:
     from mlops_sdk.backends.memory import MemoryBackend
+    from mlops_sdk.models.monitoring import Capture
 
 __all__ = ["MemoryDeploymentService", "MemoryPlatform", "create_service"]
 
@@ -375,9 +377,18 @@ class MemoryDeploymentService:
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
         resources: Resources | None = None,
+        capture: Capture | None = None,
     ) -> RolloutDriver:
-        """A rollout driver (nothing happens before the first poll)."""
+        """A rollout driver (nothing happens before the first poll); ``capture`` is refused (see below)."""
         check_endpoint_name(endpoint)
+        if capture is not None:
+            # Refused rather than ignored: a test relying on captured rows must not pass on an empty table.
+            raise ConfigurationError(
+                "memory deployments do not record what they score; feed monitors with "
+                "client.monitoring.log_inferences(...) in tests, or deploy on local:// to capture",
+                backend="memory",
+                details={"field": "capture"},
+            )
         return RolloutDriver.new_deploy(
             self.platform,
             _op_id("deploy", endpoint),

@@ -35,6 +35,7 @@ from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
     BlueGreen,
+    Capture,
     DeploymentResult,
     Endpoint,
     EndpointKeys,
@@ -207,8 +208,10 @@ class DeploymentService(Protocol):
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
         resources: Resources | None = None,
+        capture: Capture | None = None,
     ) -> OperationDriver[DeploymentResult]:
-        """Driver of a new rollout (``resources``: sizing and runtime settings of the new deployment)."""
+        """Driver of a new rollout (``resources``: sizing and runtime settings of the new deployment;
+        ``capture``: its inference capture, given only when asked for)."""
         ...
 
     def rollback(
@@ -391,6 +394,7 @@ class RolloutDriver:
         strategy: BlueGreen | Replace | Shadow,
         lineage: Lineage,
         resources: Resources | None = None,
+        capture: Capture | None = None,
     ) -> RolloutDriver:
         """A driver for a new rollout."""
         smoke = strategy.smoke_test
@@ -403,6 +407,8 @@ class RolloutDriver:
         if resources is not None:
             state["resources"] = resources.model_dump(mode="json", exclude_unset=True)
             state["resources_ignored"] = platform.ignored_resources(resources)
+        if capture is not None:
+            state["capture"] = capture.model_dump(mode="json")
         return cls(platform, op_id, state, smoke)
 
     @classmethod
@@ -547,6 +553,7 @@ class RolloutDriver:
                     )
                 s["created"] = record is None
                 metadata = {
+                    **({"capture": s["capture"]} if s.get("capture") else {}),
                     "resources": s.get("resources"),
                     "digest": s["digest"],
                     "model": s["model"]["ref"],

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the protocols are only needed by the type checker: keep thi
     from mlops_sdk.backends.spi.data_factory import DataFactoryService
     from mlops_sdk.backends.spi.deployments import DeploymentService
     from mlops_sdk.backends.spi.models import ModelService
+    from mlops_sdk.backends.spi.monitoring import MonitoringService
     from mlops_sdk.backends.spi.pipelines import PipelineService
     from mlops_sdk.backends.spi.training import TrainingService
     from mlops_sdk.backends.spi.validation import ValidationService
@@ -27,6 +28,7 @@ __all__ = [
     "DATA_FACTORY",
     "DEPLOYMENTS",
     "MODELS",
+    "MONITORING",
     "PIPELINES",
     "TRAINING",
     "VALIDATION",
@@ -66,6 +68,8 @@ DEPLOYMENTS: ServiceKey[DeploymentService] = ServiceKey("deployments", "Deployme
 """Online endpoints, deployments, rollouts and rollbacks."""
 MODELS: ServiceKey[ModelService] = ServiceKey("models", "ModelService")
 """The model registry: versions, tags and aliases."""
+MONITORING: ServiceKey[MonitoringService] = ServiceKey("monitoring", "MonitoringService")
+"""Inference capture, ground truth and monitor runs."""
 PIPELINES: ServiceKey[PipelineService] = ServiceKey("pipelines", "PipelineService")
 """Azure DevOps pipeline runs."""
 TRAINING: ServiceKey[TrainingService] = ServiceKey("training", "TrainingService")
@@ -78,6 +82,7 @@ BUILTIN_KEYS: tuple[ServiceKey[Any], ...] = (
     DATA_FACTORY,
     DEPLOYMENTS,
     MODELS,
+    MONITORING,
     PIPELINES,
     TRAINING,
     VALIDATION,

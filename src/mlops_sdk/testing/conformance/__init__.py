@@ -50,6 +50,10 @@ from mlops_sdk.testing.conformance.models import (
     TestModelOutputCheckConformance,
     TestModelRegistryConformance,
 )
+from mlops_sdk.testing.conformance.monitoring import (
+    TestMonitoringCaptureConformance,
+    TestMonitoringSignalsConformance,
+)
 from mlops_sdk.testing.conformance.pipelines import TestPipelineConformance
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
 from mlops_sdk.testing.conformance.validation import TestValidationConformance
@@ -69,6 +73,8 @@ __all__ = [
     "TestModelAliasesConformance",
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",
+    "TestMonitoringCaptureConformance",
+    "TestMonitoringSignalsConformance",
     "TestPipelineConformance",
     "TestTrainingConformance",
     "TestValidationConformance",

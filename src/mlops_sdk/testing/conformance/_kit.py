@@ -66,6 +66,8 @@ CAPABILITIES: Mapping[str, str] = {
     "data_factory.define": "client.data_factory.define() declares a refresh pipeline (Copy, Sql, Python)",
     "data_factory.refresh": "refresh -> activities and outputs; idempotency key; failure names the activity",
     "data_factory.cancel": "cancel a running refresh: the run and its running activity end CANCELED",
+    "monitoring.signals": "log inferences and late labels; drift, performance and windows from client.monitoring",
+    "monitoring.capture": "a deployment with Capture keeps scored rows (inputs, predictions, ids) for read_captures",
 }
 """Every capability a scenario may require, with what it means."""
 

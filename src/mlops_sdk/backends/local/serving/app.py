@@ -19,6 +19,7 @@ Routes:
 ``DELETE /admin/deployments/{name}``   admin key   unload (refused while it has traffic)
 ``PUT /admin/traffic``                 admin key   replace the traffic map (and optionally the mirror map)
 ``GET /admin/stats``                   admin key   per-deployment counters
+``GET /admin/capture``                 admin key   inference capture counters (``POST .../flush``: write now)
 =====================================  ==========  =====================================================
 
 Every scoring answer names the deployment that produced it in ``azureml-model-deployment``, as
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_sdk.backends.local.serving.capture import CaptureHub
 from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
@@ -147,6 +149,7 @@ class EndpointApp:
         max_body_bytes: Larger request bodies get 413.
         state_path: Where deployments/traffic are persisted (``None``: not persisted).
         loader: Loads a model directory (tests may pass another loader).
+        capture_dir: Where inference capture files go (default: ``capture/`` next to ``state_path``).
     """
 
     def __init__(
@@ -158,6 +161,7 @@ class EndpointApp:
         max_body_bytes: int = 16 * 2**20,
         state_path: Path | None = None,
         loader: Callable[..., ServedModel] = load_served_model,
+        capture_dir: Path | None = None,
     ) -> None:
         self.name = name
         self._keys = [f"Bearer {key}".encode() for key in keys if key]
@@ -171,6 +175,9 @@ class EndpointApp:
         self._background: set[asyncio.Future[Any]] = set()
         self._version = _version_body()
         self._router = self._build_router()
+        if capture_dir is None and state_path is not None:
+            capture_dir = state_path.parent / "capture"
+        self.capture = CaptureHub(capture_dir)
 
     # -- ASGI entry --------------------------------------------------------------------------------
 
@@ -200,6 +207,7 @@ class EndpointApp:
     async def _lifespan(self, _app: Any) -> AsyncIterator[None]:
         await self.restore()  # a failure refuses the start; the manager shows the log
         yield
+        await self.capture.close()  # what was queued is written before the server exits
         if self._background:
             await asyncio.wait(self._background, timeout=5)
 
@@ -289,8 +297,11 @@ class EndpointApp:
             ) from None
         for mirror in mirrors:
             self._mirror(table, mirror, batch)
+        captured = await self.capture.record(headers, name, deployment, batch, predictions)
         payload = predictions if protocol == "azureml" else {"predictions": predictions}
-        await _respond(send, 200, json.dumps(payload).encode(), extra=[(_DEPLOYMENT_HEADER_B, name.encode())])
+        await _respond(
+            send, 200, json.dumps(payload).encode(), extra=[(_DEPLOYMENT_HEADER_B, name.encode()), *captured]
+        )
 
     async def _predict(self, model: ServedModel, batch: Batch) -> Any:
         if model.inline and len(batch) <= _INLINE_MAX_ROWS:
@@ -334,6 +345,9 @@ class EndpointApp:
             await _respond(send, 200, json.dumps(self.snapshot()).encode())
         elif path == "/admin/stats" and method == "GET":
             await _respond(send, 200, json.dumps(self.stats).encode())
+        elif path in ("/admin/capture", "/admin/capture/flush"):
+            stats = await self.capture.flush() if method == "POST" else self.capture.stats()
+            await _respond(send, 200, json.dumps(stats).encode())
         elif path == "/admin/traffic" and method == "PUT":
             body = _admin_json(await _read_body(receive, headers, self._max_body))
             async with self._admin_lock:

@@ -1,0 +1,410 @@
+"""Signals over a window of captured traffic against a baseline: the computation every backend shares.
+
+Backends only supply Arrow tables (the captured rows of the window, the labels, the baseline); this
+module computes drift with :mod:`mlops_sdk.checks.stats` (numpy, one sort per feature, features on
+threads since numpy releases the GIL), data quality rates and the labels join with DuckDB, and model
+metrics with the validation metric registry (:mod:`mlops_sdk.checks.metrics`).
+
+Captured tables carry metadata columns starting with ``_`` (``_id``, ``_ts``, ``_deployment``,
+``_model``, ``_prediction``); every other column is a model input.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.models.monitoring import (
+    CaptureStats,
+    DataDrift,
+    DataQuality,
+    FeatureStats,
+    MetricValue,
+    ModelPerformance,
+    Monitor,
+    MonitorReport,
+    PredictionDrift,
+    SignalResult,
+)
+
+__all__ = ["BaselineData", "arrow_result", "feature_columns", "joined_labels", "run_signals"]
+
+PREDICTION = "_prediction"
+ID = "_id"
+
+
+@dataclass
+class BaselineData:
+    """What "normal" is, as Arrow data.
+
+    Attributes:
+        table: Baseline rows (its input columns are compared with the captured ones).
+        predictions: Column of ``table`` holding the baseline predictions / labels for prediction drift.
+        description: Shown in the report (``kind``, ``version``, ``rows``, ...).
+    """
+
+    table: Any
+    predictions: str | None = None
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def feature_columns(table: Any) -> list[str]:
+    """The input columns of a captured table (those not starting with ``_``)."""
+    return [name for name in table.column_names if not name.startswith("_")]
+
+
+def _is_numeric(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type))
+        and not pa.types.is_boolean(arrow_type)
+    )
+
+
+def _as_float(column: Any) -> tuple[Any, int]:
+    """Float values (NaN for missing or non-numeric) and how many non-null values were not numbers."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if _is_numeric(column.type):
+        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), 0
+    if pa.types.is_boolean(column.type):
+        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), 0
+    import pandas
+
+    text = column.to_pandas()
+    values = pandas.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    errors = int(np.count_nonzero(np.isnan(values) & text.notna().to_numpy()))
+    return values, errors
+
+
+def _plain(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _drift_alerts(stats: FeatureStats, thresholds: dict[str, float]) -> tuple[str, ...]:
+    alerts = []
+    for name, bound in thresholds.items():
+        value = stats.stat(name)
+        if value is None:
+            continue
+        if name == "chi2_pvalue":
+            if value < bound:
+                alerts.append(f"chi2 p-value {value:.3g} < {bound:g}")
+        elif value > bound:
+            alerts.append(f"{name} {value:.4g} > {bound:g}")
+    return tuple(alerts)
+
+
+def _feature_drift(
+    name: str, reference: Any, current: Any, categorical: bool, bins: int, thresholds: dict[str, float]
+) -> FeatureStats:
+    import numpy as np
+
+    from mlops_sdk.checks.stats import category_counts, chi2_counts, js_distance, numeric_drift, psi_from_shares
+
+    if not categorical:
+        ref, _ = _as_float(reference)
+        cur, _ = _as_float(current)
+        drift = numeric_drift(ref, cur, bins=bins)
+        stats = FeatureStats(
+            feature=name,
+            kind="numeric",
+            rows=int(np.count_nonzero(~np.isnan(cur))),
+            psi=_plain(drift.psi),
+            js=_plain(drift.js),
+            wasserstein=_plain(drift.wasserstein),
+            ks_statistic=_plain(drift.ks_statistic),
+            ks_pvalue=_plain(drift.ks_pvalue),
+        )
+    else:
+        ref_values = [v for v in reference.to_pylist() if v is not None]
+        cur_values = [v for v in current.to_pylist() if v is not None]
+        _, ref_counts, cur_counts = category_counts(ref_values, cur_values)
+        if not ref_values or not cur_values:
+            return FeatureStats(feature=name, kind="categorical", rows=len(cur_values))
+        chi2, pvalue = chi2_counts(ref_counts, cur_counts)
+        stats = FeatureStats(
+            feature=name,
+            kind="categorical",
+            rows=len(cur_values),
+            psi=_plain(psi_from_shares(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum())),
+            js=_plain(js_distance(ref_counts, cur_counts)),
+            chi2_statistic=_plain(chi2),
+            chi2_pvalue=_plain(pvalue),
+        )
+    return stats.model_copy(update={"alerts": _drift_alerts(stats, thresholds)})
+
+
+def _map(function: Callable[..., FeatureStats], jobs: Sequence[tuple[Any, ...]]) -> list[FeatureStats]:
+    if len(jobs) <= 1:
+        return [function(*job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2, 8)) as pool:
+        return list(pool.map(lambda job: function(*job), jobs))
+
+
+def _watched(signal: DataDrift | DataQuality, current: Any, baseline: Any) -> list[str]:
+    captured = feature_columns(current)
+    if signal.features is not None:
+        missing = [f for f in signal.features if f not in captured or f not in baseline.column_names]
+        if missing:
+            raise ConfigurationError(
+                f"{signal.name}: features {missing} are not in both the captured inputs ({captured}) and the "
+                f"baseline ({[c for c in baseline.column_names if not c.startswith('_')]})",
+                details={"field": f"{signal.name}.features"},
+            )
+        return list(signal.features)
+    return [name for name in captured if name in baseline.column_names]
+
+
+def _data_drift(signal: DataDrift, current: Any, baseline: BaselineData) -> SignalResult:
+    features = _watched(signal, current, baseline.table)
+    if not features:
+        return SignalResult(
+            name=signal.name, kind=signal.kind, passed=True, skipped=True, thresholds=signal.thresholds,
+            message="no captured input column is also in the baseline (capture inputs, or pick the baseline)",
+        )  # fmt: skip
+    jobs = [
+        (
+            name,
+            baseline.table.column(name),
+            current.column(name),
+            name in signal.categorical or not _is_numeric(baseline.table.schema.field(name).type),
+            signal.bins,
+            signal.thresholds,
+        )
+        for name in features
+    ]
+    stats = _map(_feature_drift, jobs)
+    drifted = [item.feature for item in stats if item.alert]
+    message = f"drift in {', '.join(drifted)}" if drifted else f"no drift in {len(stats)} features"
+    return SignalResult(
+        name=signal.name,
+        kind=signal.kind,
+        passed=not drifted,
+        message=message,
+        thresholds=signal.thresholds,
+        features=tuple(stats),
+    )
+
+
+def _prediction_drift(signal: PredictionDrift, current: Any, baseline: BaselineData) -> SignalResult:
+    column = baseline.predictions
+    if PREDICTION not in current.column_names or column is None or column not in baseline.table.column_names:
+        why = (
+            "the captured rows hold no predictions (capture outputs)"
+            if PREDICTION not in current.column_names
+            else "the baseline has no predictions: use a window baseline, or name the label column "
+            "(TrainingBaseline(target=...) / DataBaseline(target=...))"
+        )
+        return SignalResult(
+            name=signal.name, kind=signal.kind, passed=True, skipped=True, message=why, thresholds=signal.thresholds
+        )
+    categorical = signal.categorical or not _is_numeric(baseline.table.schema.field(column).type)
+    stats = _feature_drift(
+        "prediction", baseline.table.column(column), current.column(PREDICTION), categorical, signal.bins,
+        signal.thresholds,
+    )  # fmt: skip
+    return SignalResult(
+        name=signal.name,
+        kind=signal.kind,
+        passed=not stats.alert,
+        message="; ".join(stats.alerts) or "predictions are distributed as in the baseline",
+        thresholds=signal.thresholds,
+        features=(stats,),
+    )
+
+
+def _quality(signal: DataQuality, current: Any, baseline: BaselineData) -> SignalResult:
+    import numpy as np
+
+    features = _watched(signal, current, baseline.table)
+    rows = current.num_rows
+    results = []
+    for name in features:
+        column = current.column(name)
+        reference = baseline.table.column(name)
+        nulls = column.null_count
+        numeric = _is_numeric(reference.type)
+        if numeric:
+            values, type_errors = _as_float(column)
+            ref, _ = _as_float(reference)
+            ref = ref[~np.isnan(ref)]
+            valid = values[~np.isnan(values)]
+            outside = int(np.count_nonzero((valid < ref.min()) | (valid > ref.max()))) if ref.size else 0
+        else:
+            type_errors = 0
+            known = {str(v) for v in reference.to_pylist() if v is not None}
+            outside = sum(1 for v in column.to_pylist() if v is not None and str(v) not in known)
+        stats = FeatureStats(
+            feature=name,
+            kind="numeric" if numeric else "categorical",
+            rows=rows,
+            null_rate=nulls / rows if rows else 0.0,
+            type_error_rate=type_errors / rows if rows else 0.0,
+            out_of_range_rate=outside / rows if rows else 0.0,
+        )
+        alerts = tuple(
+            f"{key} {getattr(stats, key):.3g} > {bound:g}"
+            for key, bound in signal.thresholds.items()
+            if getattr(stats, key) is not None and getattr(stats, key) > bound
+        )
+        results.append(stats.model_copy(update={"alerts": alerts}))
+    bad = [item.feature for item in results if item.alert]
+    return SignalResult(
+        name=signal.name,
+        kind=signal.kind,
+        passed=not bad,
+        message=f"quality problems in {', '.join(bad)}" if bad else f"{len(results)} features within bounds",
+        thresholds=signal.thresholds,
+        features=tuple(results),
+    )
+
+
+def arrow_result(connection: Any, query: str, parameters: list[Any] | None = None) -> Any:
+    """The rows of ``query`` as an Arrow table, without the copy a DB-API result makes
+    (``to_arrow_table`` in DuckDB 1.4+, ``arrow`` before)."""
+    relation = connection.sql(query, params=parameters or None)
+    to_table = getattr(relation, "to_arrow_table", None) or relation.arrow
+    return to_table()
+
+
+def joined_labels(current: Any, labels: Any) -> Any:
+    """``(prediction, label)`` of every captured row that has a label (the latest label of an id wins)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        connection.register("captured", current.select([ID, PREDICTION]))
+        connection.register("labels", labels)
+        return arrow_result(
+            connection,
+            """
+            SELECT c._prediction AS prediction, l.label AS label
+            FROM captured c
+            JOIN (SELECT _id, arg_max(label, _logged_at) AS label FROM labels GROUP BY _id) l USING (_id)
+            """,
+        )
+    finally:
+        connection.close()
+
+
+def _performance(signal: ModelPerformance, current: Any, labels: Any) -> tuple[SignalResult, int]:
+    from mlops_sdk.checks.metrics import get_metric
+
+    if PREDICTION not in current.column_names or labels is None or labels.num_rows == 0 or current.num_rows == 0:
+        why = "no predictions captured" if PREDICTION not in current.column_names else "no ground truth logged"
+        return SignalResult(
+            name=signal.name, kind=signal.kind, passed=True, skipped=True, message=why, thresholds=signal.thresholds
+        ), 0
+    pairs = joined_labels(current, labels)
+    count = pairs.num_rows
+    if count < signal.min_labels:
+        return SignalResult(
+            name=signal.name, kind=signal.kind, passed=True, skipped=True, thresholds=signal.thresholds,
+            message=f"{count} labelled rows in the window, fewer than min_labels={signal.min_labels}",
+        ), count  # fmt: skip
+    truth = pairs.column("label").to_numpy(zero_copy_only=False)
+    predicted = pairs.column("prediction").to_numpy(zero_copy_only=False)
+    values = []
+    for name, bound in signal.thresholds.items():
+        metric = get_metric(name)
+        value = metric(truth, predicted)
+        alert = value < bound if metric.greater_is_better else value > bound
+        values.append(
+            MetricValue(
+                metric=name,
+                value=value,
+                threshold=bound,
+                greater_is_better=metric.greater_is_better,
+                labeled_rows=count,
+                alert=alert,
+            )
+        )
+    bad = [item.metric for item in values if item.alert]
+    message = (
+        f"{', '.join(bad)} crossed the bound on {count} labelled rows" if bad else f"within bounds on {count} rows"
+    )
+    return SignalResult(
+        name=signal.name,
+        kind=signal.kind,
+        passed=not bad,
+        message=message,
+        thresholds=signal.thresholds,
+        metrics=tuple(values),
+    ), count
+
+
+def run_signals(
+    monitor: Monitor,
+    *,
+    current: Any,
+    baseline: BaselineData | None,
+    labels: Any,
+    window: tuple[datetime, datetime],
+    capture: CaptureStats | None,
+    backend: str,
+    now: datetime,
+) -> MonitorReport:
+    """Compute every signal of ``monitor`` and build the report.
+
+    Args:
+        monitor: The policy.
+        current: Captured rows of the window (Arrow table).
+        baseline: The baseline (``None`` only when no signal needs one).
+        labels: Ground truth (Arrow table ``_id``, ``label``, ``_logged_at``) or ``None``.
+        window: The resolved window.
+        capture: Capture counters to show (drops), when known.
+        backend: Backend name for the report.
+        now: Report time.
+    """
+    results: list[SignalResult] = []
+    labeled = 0
+    for signal in monitor.signals:
+        if current.num_rows == 0:
+            results.append(
+                SignalResult(
+                    name=signal.name,
+                    kind=signal.kind,
+                    passed=True,
+                    skipped=True,
+                    thresholds=signal.thresholds,
+                    message="no captured rows in the window (is capture on? was the endpoint called?)",
+                )
+            )
+            continue
+        if isinstance(signal, ModelPerformance):
+            result, labeled = _performance(signal, current, labels)
+            results.append(result)
+            continue
+        if baseline is None:
+            raise ConfigurationError(f"{signal.name} needs a baseline", details={"field": "baseline"})
+        if isinstance(signal, DataDrift):
+            results.append(_data_drift(signal, current, baseline))
+        elif isinstance(signal, PredictionDrift):
+            results.append(_prediction_drift(signal, current, baseline))
+        else:
+            results.append(_quality(signal, current, baseline))
+    return MonitorReport.build(
+        monitor=monitor.name,
+        endpoint=monitor.endpoint,
+        deployment=monitor.deployment,
+        window_start=window[0],
+        window_end=window[1],
+        baseline=baseline.description if baseline is not None else {},
+        rows=current.num_rows,
+        labeled_rows=labeled,
+        signals=results,
+        capture=capture,
+        backend=backend,
+        created_at=now,
+    )
