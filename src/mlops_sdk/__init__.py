@@ -75,18 +75,22 @@ if TYPE_CHECKING:
         TriggerInfo,
     )
     from mlops_sdk.models.deployments import (
+        AllAtOnce,
         BlueGreen,
+        Canary,
         DeploymentInfo,
         DeploymentResult,
         Endpoint,
         EndpointKeys,
         HistoryEntry,
+        Linear,
         Replace,
         Shadow,
         SmokeResult,
         SmokeTest,
         StepResult,
     )
+    from mlops_sdk.models.guardrails import GuardrailBreach, GuardrailObservation, Guardrails
     from mlops_sdk.models.pipelines import PipelineRun
     from mlops_sdk.models.registry import AliasEvent, ModelVersion
     from mlops_sdk.models.resources import Autoscale, Probe, RequestSettings, Resources
@@ -167,7 +171,13 @@ _EXPORTS: dict[str, str] = {
     "Sql": "mlops_sdk.models.data_factory",
     "StorageEvent": "mlops_sdk.models.data_factory",
     "TriggerInfo": "mlops_sdk.models.data_factory",
+    "AllAtOnce": "mlops_sdk.models.deployments",
     "BlueGreen": "mlops_sdk.models.deployments",
+    "Canary": "mlops_sdk.models.deployments",
+    "Linear": "mlops_sdk.models.deployments",
+    "Guardrails": "mlops_sdk.models.guardrails",
+    "GuardrailBreach": "mlops_sdk.models.guardrails",
+    "GuardrailObservation": "mlops_sdk.models.guardrails",
     "DeploymentInfo": "mlops_sdk.models.deployments",
     "DeploymentResult": "mlops_sdk.models.deployments",
     "Endpoint": "mlops_sdk.models.deployments",
@@ -198,6 +208,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ActivityRun",
     "AliasEvent",
+    "AllAtOnce",
     "ApprovalClient",
     "ApprovalDecision",
     "ApprovalPolicy",
@@ -213,6 +224,7 @@ __all__ = [
     "AzureMLTarget",
     "BaseClient",
     "BlueGreen",
+    "Canary",
     "CheckResult",
     "Clock",
     "Config",
@@ -229,8 +241,12 @@ __all__ = [
     "FeatureDrift",
     "GateError",
     "GateReport",
+    "GuardrailBreach",
+    "GuardrailObservation",
+    "Guardrails",
     "HistoryEntry",
     "Lineage",
+    "Linear",
     "LocalTarget",
     "MLOpsClient",
     "MetricComparison",

@@ -25,22 +25,28 @@ from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.deployments import (
+    AllAtOnce,
+    AnyStrategy,
     BlueGreen,
+    Canary,
     DeploymentResult,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
+    Linear,
     Replace,
     Shadow,
     SmokeTest,
     Strategy,
 )
+from mlops_sdk.models.guardrails import Guardrails
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.models.resources import Resources
 
 __all__ = ["DeploymentClient", "default_deployment_name"]
 
-_STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
+_STRATEGY: TypeAdapter[AnyStrategy] = TypeAdapter(Strategy)
+_STRATEGIES = (BlueGreen, Replace, Shadow, Canary, Linear, AllAtOnce)
 _DEPLOYMENT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*[@:][A-Za-z0-9_.\-]+$")
 
@@ -109,10 +115,10 @@ class DeploymentClient(BaseClient):
         return ModelSpec(ref=found.ref, uri=found.uri, name=found.name, version=found.version)
 
     @staticmethod
-    def _strategy(strategy: BlueGreen | Replace | Shadow | dict[str, Any] | None) -> BlueGreen | Replace | Shadow:
+    def _strategy(strategy: AnyStrategy | dict[str, Any] | None) -> AnyStrategy:
         if strategy is None:
             return BlueGreen()
-        if isinstance(strategy, (BlueGreen, Replace, Shadow)):
+        if isinstance(strategy, _STRATEGIES):
             return strategy
         if isinstance(strategy, dict):
             data = {"kind": "blue_green", **strategy}
@@ -121,9 +127,30 @@ class DeploymentClient(BaseClient):
             except ValidationError as error:
                 raise _invalid("strategy", error) from None
         raise ConfigurationError(
-            f"strategy must be BlueGreen(...), Replace() or Shadow(...) (or a dict), got {type(strategy).__name__}",
+            "strategy must be Canary(...), Linear(...), AllAtOnce(...), BlueGreen(...), Replace() or Shadow(...) "
+            f"(or a dict), got {type(strategy).__name__}",
             details={"field": "strategy"},
         )
+
+    @staticmethod
+    def _with_guardrails(strategy: AnyStrategy, guardrails: Guardrails | dict[str, Any] | None) -> AnyStrategy:
+        if guardrails is None:
+            return strategy
+        if isinstance(guardrails, dict):
+            guardrails = Guardrails(**guardrails)
+        if not isinstance(guardrails, Guardrails):
+            raise ConfigurationError(
+                f"guardrails must be Guardrails(...) or a dict, got {type(guardrails).__name__}",
+                details={"field": "guardrails"},
+            )
+        if float(getattr(strategy, "bake_time", 0.0)) <= 0:
+            raise ConfigurationError(
+                f"guardrails watch the new deployment during a bake, but the {strategy.kind} strategy has none; "
+                "give it a bake time (Canary(bake=..), Linear(interval=..), AllAtOnce(bake=..), "
+                "BlueGreen(bake_time=..))",
+                details={"field": "strategy.bake"},
+            )
+        return strategy.model_copy(update={"guardrails": guardrails})  # keeps the smoke test's predicate
 
     @staticmethod
     def _resources(resources: Resources | dict[str, Any] | None) -> Resources | None:
@@ -162,8 +189,9 @@ class DeploymentClient(BaseClient):
         *,
         endpoint: str,
         deployment: str | None = None,
-        strategy: BlueGreen | Replace | Shadow | dict[str, Any] | None = None,
+        strategy: AnyStrategy | dict[str, Any] | None = None,
         resources: Resources | dict[str, Any] | None = None,
+        guardrails: Guardrails | dict[str, Any] | None = None,
         progress: Callable[[ProgressEvent], None] | None = None,
         show_progress: bool | None = None,
     ) -> Operation[DeploymentResult]:
@@ -182,6 +210,8 @@ class DeploymentClient(BaseClient):
             endpoint: Endpoint name (3-32 letters, digits, '-').
             deployment: Deployment name (default derived from the model).
             strategy: ``BlueGreen(...)``, ``Replace()``, ``Shadow(mirror_percent=..)`` or a dict.
+            guardrails: Live thresholds watched during every bake (:class:`Guardrails` or a dict); they
+                replace the strategy's own ``guardrails``. The strategy needs a bake time.
             resources: Sizing and runtime settings of the NEW deployment (``Resources(instance_type=..,
                 instance_count=.., environment=.., request=.., liveness_probe=.., readiness_probe=..,
                 autoscale=..)`` or a dict). Applied when the deployment is created; the local backend
@@ -193,7 +223,7 @@ class DeploymentClient(BaseClient):
             ConfigurationError: invalid model, names or strategy.
         """
         endpoint = self._name(endpoint, "endpoint")
-        chosen = self._strategy(strategy)
+        chosen = self._with_guardrails(self._strategy(strategy), guardrails)
         sizing = self._resources(resources)
         spec = self._model_spec(model)
         given = deployment.strip() if isinstance(deployment, str) else ""

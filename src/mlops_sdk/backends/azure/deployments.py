@@ -40,13 +40,11 @@ from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status, status_from_aml
 from mlops_sdk.models.deployments import (
-    BlueGreen,
+    AnyStrategy,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
-    Replace,
-    Shadow,
     SmokeTest,
 )
 from mlops_sdk.models.resources import Probe, Resources
@@ -521,7 +519,7 @@ class AzureDeploymentService:
         *,
         endpoint: str,
         deployment: str,
-        strategy: BlueGreen | Replace | Shadow,
+        strategy: AnyStrategy,
         lineage: Lineage,
         resources: Resources | None = None,
     ) -> RolloutDriver:

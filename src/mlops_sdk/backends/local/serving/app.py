@@ -19,6 +19,7 @@ Routes:
 ``DELETE /admin/deployments/{name}``   admin key   unload (refused while it has traffic)
 ``PUT /admin/traffic``                 admin key   replace the traffic map (and optionally the mirror map)
 ``GET /admin/stats``                   admin key   per-deployment counters
+``GET /metrics``                       any key     Prometheus metrics per deployment (:mod:`.metrics`)
 =====================================  ==========  =====================================================
 
 Every scoring answer names the deployment that produced it in ``azureml-model-deployment``, as
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_sdk.backends.local.serving.metrics import EndpointMetrics, metrics_enabled
 from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
@@ -168,6 +170,7 @@ class EndpointApp:
         self._loader = loader
         self.table = RoutingTable({}, {}, {})
         self.stats: dict[str, dict[str, float]] = {}
+        self.metrics = EndpointMetrics() if metrics_enabled() else None
         self._admin_lock: asyncio.Lock | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._version = _version_body()
@@ -190,6 +193,7 @@ class EndpointApp:
                 Route("/ping", _Endpoint(self._probe, probe)),
                 Route("/health", _Endpoint(self._probe, probe)),
                 Route("/version", _Endpoint(self._probe, probe)),
+                Route("/metrics", _Endpoint(self._metrics, probe)),
                 Route("/admin/{rest:path}", _Endpoint(self._admin_api, None)),
             ],
             redirect_slashes=False,
@@ -222,6 +226,16 @@ class EndpointApp:
         else:
             await _respond(send, 200, self._version)
 
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"])
+        if not hmac.compare_digest(headers.get(b"authorization", b""), self._admin):
+            self._authorize(headers)
+        if self.metrics is None:
+            raise _HttpError(404, "METRICS_OFF", "metrics are turned off on this server (MLOPS_ENDPOINT_METRICS=0)")
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        await _respond(send, 200, self.metrics.exposition(), CONTENT_TYPE_LATEST.encode())
+
     # -- scoring -----------------------------------------------------------------------------------
 
     def _authorize(self, headers: Mapping[bytes, bytes]) -> None:
@@ -237,6 +251,7 @@ class EndpointApp:
         raise _HttpError(401, "UNAUTHORIZED", message, [(b"www-authenticate", b"Bearer")])
 
     async def _score(self, path: str, headers: Mapping[bytes, bytes], receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         self._authorize(headers)
         kind, params = _content_type(headers.get(b"content-type", b"").decode("latin-1"))
         if kind not in ("", "application/json", "text/csv") or params.get("charset", "utf-8") != "utf-8":
@@ -277,21 +292,32 @@ class EndpointApp:
         deployment: LoadedDeployment = table.deployments[name]
         counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
         counters["requests"] += 1
+        metrics = self.metrics
         try:
             predictions = await self._predict(deployment.model, batch)
         except PayloadError as error:
             counters["errors"] += 1
+            if metrics is not None:
+                metrics.record(name, 400, time.perf_counter() - started)
             raise _HttpError(400, "BAD_REQUEST", str(error)) from None
         except Exception as error:  # a model bug, not the caller's input
             counters["errors"] += 1
+            if metrics is not None:
+                metrics.record(name, 500, time.perf_counter() - started)
             _log.error(f"deployment {name}: prediction failed: {type(error).__name__}: {error}")
             raise _HttpError(
-                500, "MODEL_ERROR", f"deployment {name!r} failed to score the input ({type(error).__name__})"
+                500,
+                "MODEL_ERROR",
+                f"deployment {name!r} failed to score the input ({type(error).__name__})",
+                [(_DEPLOYMENT_HEADER_B, name.encode())],
             ) from None
         for mirror in mirrors:
             self._mirror(table, mirror, batch)
         payload = predictions if protocol == "azureml" else {"predictions": predictions}
-        await _respond(send, 200, json.dumps(payload).encode(), extra=[(_DEPLOYMENT_HEADER_B, name.encode())])
+        body = json.dumps(payload).encode()
+        if metrics is not None:
+            metrics.record(name, 200, time.perf_counter() - started, predictions)
+        await _respond(send, 200, body, extra=[(_DEPLOYMENT_HEADER_B, name.encode())])
 
     async def _predict(self, model: ServedModel, batch: Batch) -> Any:
         if model.inline and len(batch) <= _INLINE_MAX_ROWS:
@@ -306,10 +332,17 @@ class EndpointApp:
         counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
         counters["mirrored"] += 1
 
+        metrics = self.metrics
+
         def run() -> None:
+            started = time.perf_counter()
             try:
-                deployment.model.predict(batch)
+                output = deployment.model.predict(batch)
+                if metrics is not None:
+                    metrics.record(name, 200, time.perf_counter() - started, output, source="mirror")
             except Exception as error:  # a shadow deployment's failure never reaches the caller
+                if metrics is not None:
+                    metrics.record(name, 500, time.perf_counter() - started, source="mirror")
                 counters["mirror_errors"] += 1
                 if counters["mirror_errors"] % 100 == 1:  # the first, then every 100th: no log flood
                     _log.warning(
@@ -397,6 +430,8 @@ class EndpointApp:
         loaded = LoadedDeployment(name, model, model_path, fast_path, time.time(), metadata)
         table = self.table
         self._swap({**table.deployments, name: loaded}, table.traffic, table.mirror)
+        if existing is not None and self.metrics is not None:
+            self.metrics.forget(name)  # another model under the same name starts from zero
         _log.info(f"deployment {name}: loaded {model_path} ({model.flavor})")
 
     def remove_deployment(self, name: str) -> None:
@@ -415,6 +450,8 @@ class EndpointApp:
         traffic = {key: value for key, value in table.traffic.items() if key != name}
         mirror = {key: value for key, value in table.mirror.items() if key != name}
         self._swap(deployments, traffic, mirror)
+        if self.metrics is not None:
+            self.metrics.forget(name)
         _log.info(f"deployment {name}: removed")
 
     def set_traffic(self, traffic: Any, mirror: Any = None) -> None:
