@@ -671,7 +671,8 @@ class RolloutDriver:
         message = f"{name} at {percent}%" + (" (mirrored)" if isinstance(self._strategy, Shadow) else "")
         if s["step"] >= len(steps) and (bake <= 0 or (self._smoke is None and not guarded)):
             return self._succeed(new_traffic, new_mirror)
-        return PollResult(Status.RUNNING, native_status="Shifting", message=message, retry_after=bake)
+        wait = min(bake, self._guardrails().check_interval) if guarded else bake  # the first look comes early
+        return PollResult(Status.RUNNING, native_status="Shifting", message=message, retry_after=wait)
 
     def _phase_verify(self) -> PollResult:
         """After the last step's bake: one more smoke test, then done."""
