@@ -94,6 +94,7 @@ if TYPE_CHECKING:
     from mlops_sdk.models.pipelines import PipelineRun
     from mlops_sdk.models.registry import AliasEvent, ModelVersion
     from mlops_sdk.models.resources import Autoscale, Probe, RequestSettings, Resources
+    from mlops_sdk.models.shadow import LatencySummary, ShadowReport, ShadowSlice
     from mlops_sdk.models.training import (
         TrainingInput,
         TrainingJob,
@@ -178,6 +179,9 @@ _EXPORTS: dict[str, str] = {
     "Guardrails": "mlops_sdk.models.guardrails",
     "GuardrailBreach": "mlops_sdk.models.guardrails",
     "GuardrailObservation": "mlops_sdk.models.guardrails",
+    "LatencySummary": "mlops_sdk.models.shadow",
+    "ShadowReport": "mlops_sdk.models.shadow",
+    "ShadowSlice": "mlops_sdk.models.shadow",
     "DeploymentInfo": "mlops_sdk.models.deployments",
     "DeploymentResult": "mlops_sdk.models.deployments",
     "Endpoint": "mlops_sdk.models.deployments",
@@ -245,6 +249,7 @@ __all__ = [
     "GuardrailObservation",
     "Guardrails",
     "HistoryEntry",
+    "LatencySummary",
     "Lineage",
     "Linear",
     "LocalTarget",
@@ -281,6 +286,8 @@ __all__ = [
     "ServiceResponseError",
     "Settings",
     "Shadow",
+    "ShadowReport",
+    "ShadowSlice",
     "SmokeResult",
     "SmokeTest",
     "Sql",

@@ -505,6 +505,11 @@ class LocalDeploymentService:
             return EndpointDriver(self.platform, self.get_endpoint, op_id, state["endpoint"])
         return RolloutDriver(self.platform, op_id, state, smoke_test)
 
+    def shadow_pairs(self, endpoint: str, deployment: str) -> list[dict[str, Any]]:
+        """The mirrored requests the server recorded for shadow ``deployment`` (live and shadow answers)."""
+        pairs: list[dict[str, Any]] = self.platform.running(endpoint).admin("GET", f"shadow/{deployment}")
+        return pairs
+
     def history(self, endpoint: str) -> list[HistoryEntry]:
         """History of ``endpoint`` (also of deleted endpoints), oldest first."""
         return self.platform.history(check_endpoint_name(endpoint))

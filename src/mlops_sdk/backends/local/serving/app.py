@@ -19,6 +19,7 @@ Routes:
 ``DELETE /admin/deployments/{name}``   admin key   unload (refused while it has traffic)
 ``PUT /admin/traffic``                 admin key   replace the traffic map (and optionally the mirror map)
 ``GET /admin/stats``                   admin key   per-deployment counters
+``GET /admin/shadow/{name}``           admin key   live vs shadow answers of mirrored requests (:mod:`.shadow`)
 ``GET /metrics``                       any key     Prometheus metrics per deployment (:mod:`.metrics`)
 =====================================  ==========  =====================================================
 
@@ -39,6 +40,7 @@ import os
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ from mlops_sdk.backends.local.serving.metrics import EndpointMetrics, metrics_en
 from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
+from mlops_sdk.backends.local.serving.shadow import ShadowLog
 from mlops_sdk.core.logging import get_logger
 
 __all__ = ["DEPLOYMENT_HEADER", "DEPLOYMENT_NAME", "EndpointApp", "LoadedDeployment"]
@@ -171,6 +174,7 @@ class EndpointApp:
         self.table = RoutingTable({}, {}, {})
         self.stats: dict[str, dict[str, float]] = {}
         self.metrics = EndpointMetrics() if metrics_enabled() else None
+        self.shadow_log = ShadowLog()
         self._admin_lock: asyncio.Lock | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._version = _version_body()
@@ -289,6 +293,7 @@ class EndpointApp:
                 )
             name = picked
             mirrors = table.mirrors()
+        request_id = _request_id(headers) if mirrors else None
         deployment: LoadedDeployment = table.deployments[name]
         counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
         counters["requests"] += 1
@@ -304,6 +309,8 @@ class EndpointApp:
             counters["errors"] += 1
             if metrics is not None:
                 metrics.record(name, 500, time.perf_counter() - started)
+            for mirror in mirrors:  # the shadow still sees the request: its report compares errors too
+                self._mirror(table, mirror, batch, name, None, time.perf_counter() - started, request_id)
             _log.error(f"deployment {name}: prediction failed: {type(error).__name__}: {error}")
             raise _HttpError(
                 500,
@@ -312,12 +319,15 @@ class EndpointApp:
                 [(_DEPLOYMENT_HEADER_B, name.encode())],
             ) from None
         for mirror in mirrors:
-            self._mirror(table, mirror, batch)
+            self._mirror(table, mirror, batch, name, predictions, time.perf_counter() - started, request_id)
         payload = predictions if protocol == "azureml" else {"predictions": predictions}
         body = json.dumps(payload).encode()
         if metrics is not None:
             metrics.record(name, 200, time.perf_counter() - started, predictions)
-        await _respond(send, 200, body, extra=[(_DEPLOYMENT_HEADER_B, name.encode())])
+        extra = [(_DEPLOYMENT_HEADER_B, name.encode())]
+        if request_id is not None:
+            extra.append((b"x-request-id", request_id.encode()))
+        await _respond(send, 200, body, extra=extra)
 
     async def _predict(self, model: ServedModel, batch: Batch) -> Any:
         if model.inline and len(batch) <= _INLINE_MAX_ROWS:
@@ -325,22 +335,33 @@ class EndpointApp:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, model.predict, batch)
 
-    def _mirror(self, table: RoutingTable, name: str, batch: Batch) -> None:
+    def _mirror(
+        self,
+        table: RoutingTable,
+        name: str,
+        batch: Batch,
+        live: str,
+        live_output: Any,
+        live_seconds: float,
+        request_id: str | None,
+    ) -> None:
         deployment = table.deployments.get(name)
         if deployment is None:
             return
         counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
         counters["mirrored"] += 1
 
-        metrics = self.metrics
+        metrics, shadow_log = self.metrics, self.shadow_log
 
         def run() -> None:
             started = time.perf_counter()
+            output, failure = None, None
             try:
                 output = deployment.model.predict(batch)
                 if metrics is not None:
                     metrics.record(name, 200, time.perf_counter() - started, output, source="mirror")
             except Exception as error:  # a shadow deployment's failure never reaches the caller
+                failure = f"{type(error).__name__}: {error}"[:300]
                 if metrics is not None:
                     metrics.record(name, 500, time.perf_counter() - started, source="mirror")
                 counters["mirror_errors"] += 1
@@ -348,6 +369,18 @@ class EndpointApp:
                     _log.warning(
                         "mirrored request to %s failed (%d so far): %s", name, counters["mirror_errors"], error
                     )
+            shadow_log.add(
+                name,
+                request_id=request_id or "",
+                live=live,
+                columns=batch.columns,
+                rows=batch.rows,
+                live_output=live_output,
+                live_seconds=live_seconds,
+                shadow_output=output,
+                shadow_seconds=time.perf_counter() - started,
+                shadow_error=failure,
+            )
 
         future = asyncio.get_running_loop().run_in_executor(None, run)
         self._background.add(future)
@@ -368,6 +401,8 @@ class EndpointApp:
             await _respond(send, 200, json.dumps(self.snapshot()).encode())
         elif path == "/admin/stats" and method == "GET":
             await _respond(send, 200, json.dumps(self.stats).encode())
+        elif path.startswith("/admin/shadow/") and method == "GET":
+            await _respond(send, 200, json.dumps(self.shadow_log.pairs(path[len("/admin/shadow/") :])).encode())
         elif path == "/admin/traffic" and method == "PUT":
             body = _admin_json(await _read_body(receive, headers, self._max_body))
             async with self._admin_lock:
@@ -452,6 +487,7 @@ class EndpointApp:
         self._swap(deployments, traffic, mirror)
         if self.metrics is not None:
             self.metrics.forget(name)
+        self.shadow_log.forget(name)
         _log.info(f"deployment {name}: removed")
 
     def set_traffic(self, traffic: Any, mirror: Any = None) -> None:
@@ -498,6 +534,12 @@ class EndpointApp:
         traffic, mirror = validate_traffic(state.get("traffic", {}), state.get("mirror", {}), set(deployments))
         self.table = RoutingTable(deployments, traffic, mirror)
         _log.info(f"restored {sorted(deployments)} traffic {traffic}")
+
+
+def _request_id(headers: Mapping[bytes, bytes]) -> str:
+    """The caller's correlation id (``x-ms-client-request-id`` / ``x-request-id``), else a new one."""
+    given = headers.get(b"x-ms-client-request-id") or headers.get(b"x-request-id")
+    return given.decode("latin-1")[:128] if given else uuid.uuid4().hex
 
 
 def _admin_json(body: bytes) -> dict[str, Any]:
