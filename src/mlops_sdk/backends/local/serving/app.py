@@ -48,7 +48,7 @@ from typing import Any
 
 from mlops_sdk.backends.local.serving.metrics import EndpointMetrics, metrics_enabled
 from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
-from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body
+from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body, to_jsonable
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
 from mlops_sdk.backends.local.serving.shadow import ShadowLog
 from mlops_sdk.core.logging import get_logger
@@ -65,6 +65,11 @@ DEPLOYMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
 _DEPLOYMENT_HEADER_B = DEPLOYMENT_HEADER.encode()
 _JSON = b"application/json"
 _INLINE_MAX_ROWS = 2_000
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson comes with the local extra
+    _orjson = None  # type: ignore[assignment]
 _log = get_logger("mlops_sdk.serving")
 
 
@@ -321,7 +326,7 @@ class EndpointApp:
         for mirror in mirrors:
             self._mirror(table, mirror, batch, name, predictions, time.perf_counter() - started, request_id)
         payload = predictions if protocol == "azureml" else {"predictions": predictions}
-        body = json.dumps(payload).encode()
+        body = _dumps(payload)
         if metrics is not None:
             metrics.record(name, 200, time.perf_counter() - started, predictions)
         extra = [(_DEPLOYMENT_HEADER_B, name.encode())]
@@ -331,9 +336,9 @@ class EndpointApp:
 
     async def _predict(self, model: ServedModel, batch: Batch) -> Any:
         if model.inline and len(batch) <= _INLINE_MAX_ROWS:
-            return model.predict(batch)
+            return model.predict_raw(batch)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, model.predict, batch)
+        return await loop.run_in_executor(None, model.predict_raw, batch)
 
     def _mirror(
         self,
@@ -375,7 +380,7 @@ class EndpointApp:
                 live=live,
                 columns=batch.columns,
                 rows=batch.rows,
-                live_output=live_output,
+                live_output=to_jsonable(live_output),
                 live_seconds=live_seconds,
                 shadow_output=output,
                 shadow_seconds=time.perf_counter() - started,
@@ -534,6 +539,18 @@ class EndpointApp:
         traffic, mirror = validate_traffic(state.get("traffic", {}), state.get("mirror", {}), set(deployments))
         self.table = RoutingTable(deployments, traffic, mirror)
         _log.info(f"restored {sorted(deployments)} traffic {traffic}")
+
+
+def _dumps(payload: Any) -> bytes:
+    """Predictions as JSON: orjson writes numpy arrays directly (no ``tolist``); anything else it cannot
+    write (non-contiguous arrays, numpy scalars, NaN as the standard library spells it) goes through
+    :func:`to_jsonable` and, failing that, the standard library."""
+    if _orjson is not None:
+        try:
+            return bytes(_orjson.dumps(payload, option=_orjson.OPT_SERIALIZE_NUMPY, default=to_jsonable))
+        except TypeError:
+            pass
+    return json.dumps(to_jsonable(payload)).encode()
 
 
 def _request_id(headers: Mapping[bytes, bytes]) -> str:

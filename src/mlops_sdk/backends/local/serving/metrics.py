@@ -96,14 +96,14 @@ class EndpointMetrics:
             series.statuses[status] = series.statuses.get(status, 0) + 1
             series.latency[index] += 1
             series.latency_sum += seconds
-            if values:
+            if values is not None and len(values):
                 self._add_predictions(series, values)
 
-    def _add_predictions(self, series: _Series, values: list[float]) -> None:
+    def _add_predictions(self, series: _Series, values: Any) -> None:
         if len(values) < 8:
             for value in values:
                 series.predictions[bisect.bisect_left(PREDICTION_BOUNDS, value)] += 1
-                series.prediction_sum += value
+                series.prediction_sum += float(value)
             return
         np = self._np
         if np is None:
@@ -148,8 +148,11 @@ class EndpointMetrics:
             ]
 
 
-def _numbers(predictions: Any) -> list[float] | None:
-    """The numeric scalars of a JSON-ready prediction output (rows of numbers, or one number per row)."""
+def _numbers(predictions: Any) -> Any:
+    """The numeric scalars of a prediction output (a numpy array, or JSON-ready rows or numbers)."""
+    if getattr(predictions, "dtype", None) is not None and predictions.dtype.kind in "fiu":
+        flat = predictions.ravel()
+        return flat if predictions.dtype.kind != "f" else flat[_finite(flat)]
     if isinstance(predictions, dict):  # {"predictions": [...]}, or a named output
         predictions = predictions.get("predictions", next(iter(predictions.values()), None))
     if not isinstance(predictions, list):
@@ -161,6 +164,12 @@ def _numbers(predictions: Any) -> list[float] | None:
         elif isinstance(item, (int, float)) and not isinstance(item, bool):
             values.append(float(item))
     return [value for value in values if math.isfinite(value)] or None
+
+
+def _finite(array: Any) -> Any:
+    import numpy
+
+    return numpy.isfinite(array)
 
 
 class _Collector:
