@@ -6,9 +6,9 @@ the distribution of outputs can be compared between deployments). Mirrored (shad
 under the shadow deployment with ``source="mirror"``. Rollout guardrails read these; any Prometheus
 scraper can too.
 
-Recording is a few additions under one lock per answer (bucket lookup with :mod:`bisect`, numpy's
-``searchsorted`` for batches of predictions); the exposition text is built only when ``/metrics`` is
-read, by a ``prometheus_client`` collector over these counters. Series:
+Recording is a few additions under one lock per answer (bucket lookup with :mod:`bisect`; numpy's
+``searchsorted``/``bincount`` for batches of predictions); the exposition text is built only when
+``/metrics`` is read, by a ``prometheus_client`` collector over these counters. Series:
 
 * ``mlops_requests_total{deployment, source, status}`` (counter)
 * ``mlops_request_latency_seconds{deployment, source}`` (histogram)
@@ -57,65 +57,75 @@ def metrics_enabled() -> bool:
 
 
 class _Series:
-    """Counters of one (deployment, source)."""
+    """Counters of one (deployment, source).
 
-    __slots__ = ("latency", "latency_sum", "prediction_sum", "predictions", "statuses")
+    Prediction buckets are counted in two places added up when read: a list for answers of a few
+    values (one Python increment each) and a numpy array for batches (one vector add).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("latency", "latency_sum", "prediction_sum", "predictions", "predictions_few", "statuses")
+
+    def __init__(self, numpy: Any) -> None:
         self.statuses: dict[int, int] = {}
         self.latency = [0] * (len(LATENCY_BOUNDS) + 1)
         self.latency_sum = 0.0
-        self.predictions = [0] * (len(PREDICTION_BOUNDS) + 1)
+        self.predictions = numpy.zeros(len(PREDICTION_BOUNDS) + 1, dtype=numpy.int64)
+        self.predictions_few = [0] * (len(PREDICTION_BOUNDS) + 1)
         self.prediction_sum = 0.0
+
+
+_SMALL = 8
+"""Up to this many predictions are bucketed one by one (bisect); more at once with numpy."""
 
 
 class EndpointMetrics:
     """The counters of every deployment of one endpoint server, and their Prometheus exposition."""
 
     def __init__(self) -> None:
+        import numpy
+
+        self._np = numpy
+        self._bounds = numpy.asarray(PREDICTION_BOUNDS)
         self._series: dict[tuple[str, str], _Series] = {}
         self._lock = threading.Lock()
-        self._np: Any = None
-        self._bounds: Any = None
-
-    def _get(self, deployment: str, source: str) -> _Series:
-        key = (deployment, source)
-        series = self._series.get(key)
-        if series is None:
-            series = self._series.setdefault(key, _Series())
-        return series
 
     def record(
         self, deployment: str, status: int, seconds: float, predictions: Any = None, source: str = "live"
     ) -> None:
         """Count one answer: its status, its latency and (for 200s) its numeric predictions."""
         index = bisect.bisect_left(LATENCY_BOUNDS, seconds)
-        values = _numbers(predictions) if predictions is not None else None
         with self._lock:
-            series = self._get(deployment, source)
-            series.statuses[status] = series.statuses.get(status, 0) + 1
+            series = self._series.get((deployment, source))
+            if series is None:
+                series = self._series[(deployment, source)] = _Series(self._np)
+            statuses = series.statuses
+            statuses[status] = statuses.get(status, 0) + 1
             series.latency[index] += 1
             series.latency_sum += seconds
-            if values is not None and len(values):
-                self._add_predictions(series, values)
+            if predictions is not None:
+                self._add_predictions(series, predictions)
 
-    def _add_predictions(self, series: _Series, values: Any) -> None:
-        if len(values) < 8:
-            for value in values:
-                series.predictions[bisect.bisect_left(PREDICTION_BOUNDS, value)] += 1
-                series.prediction_sum += float(value)
+    def _add_predictions(self, series: _Series, predictions: Any) -> None:
+        dtype = getattr(predictions, "dtype", None)
+        if dtype is not None and dtype.kind in "fiu" and predictions.size > _SMALL:
+            np = self._np
+            values = predictions.ravel()
+            total = float(values.sum())
+            if not math.isfinite(total):  # rare: drop the NaN and infinite values first
+                values = values[np.isfinite(values)]
+                total = float(values.sum())
+            series.predictions += np.bincount(np.searchsorted(self._bounds, values), minlength=len(series.predictions))
+            series.prediction_sum += total
             return
-        np = self._np
-        if np is None:
-            import numpy
-
-            np = self._np = numpy
-            self._bounds = numpy.asarray(PREDICTION_BOUNDS)
-        array = np.asarray(values, dtype=np.float64)
-        counts = np.bincount(np.searchsorted(self._bounds, array, side="left"), minlength=len(series.predictions))
-        for position in np.flatnonzero(counts).tolist():
-            series.predictions[position] += int(counts[position])
-        series.prediction_sum += float(array.sum())
+        if dtype is not None:
+            values = predictions.ravel().tolist() if dtype.kind in "fiu" else []
+        else:
+            values = _numbers(predictions)
+        few = series.predictions_few
+        for value in values:
+            if -math.inf < value < math.inf:  # also False for NaN
+                few[bisect.bisect_left(PREDICTION_BOUNDS, value)] += 1
+                series.prediction_sum += value
 
     def forget(self, deployment: str) -> None:
         """Drop a removed deployment's counters (a new deployment of that name starts from zero)."""
@@ -141,18 +151,15 @@ class EndpointMetrics:
                     dict(series.statuses),
                     list(series.latency),
                     series.latency_sum,
-                    list(series.predictions),
+                    [a + b for a, b in zip(series.predictions.tolist(), series.predictions_few, strict=True)],
                     series.prediction_sum,
                 )
                 for (deployment, source), series in sorted(self._series.items())
             ]
 
 
-def _numbers(predictions: Any) -> Any:
-    """The numeric scalars of a prediction output (a numpy array, or JSON-ready rows or numbers)."""
-    if getattr(predictions, "dtype", None) is not None and predictions.dtype.kind in "fiu":
-        flat = predictions.ravel()
-        return flat if predictions.dtype.kind != "f" else flat[_finite(flat)]
+def _numbers(predictions: Any) -> list[float]:
+    """The finite numeric scalars of JSON-ready predictions (rows of numbers, or one number per row)."""
     if isinstance(predictions, dict):  # {"predictions": [...]}, or a named output
         predictions = predictions.get("predictions", next(iter(predictions.values()), None))
     if not isinstance(predictions, list):
@@ -163,13 +170,7 @@ def _numbers(predictions: Any) -> Any:
             values.extend(float(x) for x in item if isinstance(x, (int, float)) and not isinstance(x, bool))
         elif isinstance(item, (int, float)) and not isinstance(item, bool):
             values.append(float(item))
-    return [value for value in values if math.isfinite(value)] or None
-
-
-def _finite(array: Any) -> Any:
-    import numpy
-
-    return numpy.isfinite(array)
+    return [value for value in values if math.isfinite(value)]
 
 
 class _Collector:
