@@ -30,6 +30,7 @@ MEMORY_SUPPORTS = frozenset(
 
 MEMORY_UNSUPPORTED = {
     "deployments.rollout": "the memory backend has no deployments capability yet (use local:// and served_model)",
+    "deployments.guardrails": "the memory backend has no deployments capability yet (use local:// and served_model)",
     "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel",
 }
 

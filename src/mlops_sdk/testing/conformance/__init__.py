@@ -36,7 +36,10 @@ from mlops_sdk.testing.conformance.approvals import (
     TestApprovalTimeoutConformance,
 )
 from mlops_sdk.testing.conformance.data_factory import TestDataFactoryConformance
-from mlops_sdk.testing.conformance.deployments import TestDeploymentConformance
+from mlops_sdk.testing.conformance.deployments import (
+    TestDeploymentConformance,
+    TestDeploymentGuardrailsConformance,
+)
 from mlops_sdk.testing.conformance.models import (
     TestModelAliasesConformance,
     TestModelOutputCheckConformance,
@@ -53,6 +56,7 @@ __all__ = [
     "TestApprovalTimeoutConformance",
     "TestDataFactoryConformance",
     "TestDeploymentConformance",
+    "TestDeploymentGuardrailsConformance",
     "TestModelAliasesConformance",
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",

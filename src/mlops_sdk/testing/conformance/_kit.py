@@ -48,6 +48,10 @@ CAPABILITIES: Mapping[str, str] = {
     "training.failure": "a script that exits non-zero ends FAILED with an OperationFailedError",
     "validation.checks": "validate a registered MLflow model on data and training metrics; report recorded",
     "deployments.rollout": "deploy an MLflow model folder with all traffic, score it, re-deploy unchanged, delete",
+    "deployments.guardrails": (
+        "a guarded bake without enough traffic is extended, then fails closed: the previous map is restored "
+        "and the result names the guardrail; guardrails without a bake are refused"
+    ),
     "data_factory.define": "client.data_factory.define() declares a refresh pipeline (Copy, Sql, Python)",
     "data_factory.refresh": "refresh -> activities and outputs; idempotency key; failure names the activity",
     "data_factory.cancel": "cancel a running refresh: the run and its running activity end CANCELED",
