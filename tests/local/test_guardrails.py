@@ -202,3 +202,30 @@ def test_strategies_and_guardrails_refuse_bad_input_naming_the_field(store: Path
         assert caught.value.details["field"] == "guardrails"
     assert Linear(step_percent=30, interval=10).steps == [30, 60, 90, 100]
     assert Canary(percent=5, bake=1).steps == [5, 100]
+
+
+def test_unreadable_metrics_fail_closed(tmp_path: Path, models: GuardedModels, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server with its metrics turned off cannot be watched: the guarded rollout rolls back at once."""
+    from mlops_sdk.testing import FakeClock
+
+    monkeypatch.setenv("MLOPS_ENDPOINT_METRICS", "0")  # the endpoint's server inherits it
+    folder = tmp_path / ".mlops"
+    try:
+        with DeploymentClient(f"local://{folder}", clock=FakeClock(), settings=SETTINGS) as deployments:
+            deployments.begin_deploy(models.base, endpoint="blind-ep", deployment="blue", strategy=Replace()).result()
+            result = deployments.begin_deploy(
+                models.healthy,
+                endpoint="blind-ep",
+                deployment="green",
+                strategy=AllAtOnce(bake=60),
+                guardrails=Guardrails(error_rate=0.01, **WINDOW),
+            ).result()
+            state = deployments.get_endpoint("blind-ep")
+    finally:
+        EndpointServer(folder / "endpoints" / "blind-ep", "blind-ep").stop()
+    assert result.rolled_back
+    assert result.breach is not None
+    assert result.breach.guardrail == "metrics_unavailable"
+    assert "metrics are turned off" in result.breach.detail
+    assert {name: share for name, share in state.traffic.items() if share} == {"blue": 100}
+    assert [item.name for item in state.deployments] == ["blue"]

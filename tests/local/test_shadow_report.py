@@ -14,6 +14,7 @@ import pytest
 
 from mlops_sdk import MLOpsClient
 from mlops_sdk.backends.local.serving.process import EndpointServer
+from mlops_sdk.backends.local.serving.shadow import MAX_ROWS
 from mlops_sdk.clients.deployments import DeploymentClient
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.models.deployments import Canary, Replace, Shadow
@@ -80,21 +81,23 @@ def test_shadow_report_on_a_known_pair_of_models(store: Path) -> None:
     with DeploymentClient(f"local://{store}", settings=SETTINGS) as deployments:
         deadline = time.monotonic() + 20
         report = deployments.shadow_report(ENDPOINT, tolerance=TOLERANCE)
-        while report.rows < report.requests * len(RNG_ROWS) or report.requests == 0:  # mirrors finish in workers
+        while report.rows < report.requests * MAX_ROWS or report.requests == 0:  # mirrors finish in workers
             assert time.monotonic() < deadline, "mirrored requests were not recorded"
             time.sleep(0.05)
             report = deployments.shadow_report(ENDPOINT, tolerance=TOLERANCE)
         pairs = deployments._svc().shadow_pairs(ENDPOINT, "green")  # type: ignore[attr-defined]
 
-    # Independently: A(x) = 2a + b, B(x) = 3a - c, so shadow - live = a - b - c on every row.
-    a, b, c = RNG_ROWS[:, 0], RNG_ROWS[:, 1], RNG_ROWS[:, 2]
+    # Independently: A(x) = 2a + b, B(x) = 3a - c, so shadow - live = a - b - c on every row. The
+    # server keeps the first MAX_ROWS (100) rows of each 200-row request.
+    kept = RNG_ROWS[:MAX_ROWS]
+    a, b, c = kept[:, 0], kept[:, 1], kept[:, 2]
     difference = a - b - c
     expected_rate = float(np.mean(np.abs(difference) <= TOLERANCE))
     assert 0.05 < expected_rate < 0.95  # a pair that neither always agrees nor never does
     assert report.shadow == "green"
     assert report.live == ["blue"]
     assert 1 <= report.requests <= 12  # half the requests are mirrored, by the server's schedule
-    assert report.rows == report.requests * len(RNG_ROWS)
+    assert report.rows == report.requests * MAX_ROWS
     assert report.agreement_rate == pytest.approx(expected_rate, abs=1e-9)
     assert report.difference["mean"] == pytest.approx(float(difference.mean()), abs=1e-6)
     assert report.difference["max_abs"] == pytest.approx(float(np.abs(difference).max()), abs=1e-6)
@@ -115,7 +118,7 @@ def test_shadow_report_on_a_known_pair_of_models(store: Path) -> None:
     # answers are paired by correlation id: the live output of each pair is what that client received
     assert {pair["id"] for pair in pairs} <= set(answers)
     for pair in pairs:
-        assert pair["live_output"] == pytest.approx(answers[pair["id"]])
+        assert pair["live_output"] == pytest.approx(answers[pair["id"]][:MAX_ROWS])
 
 
 def _guarded_promotion(store: Path, guardrails: Guardrails) -> tuple[object, dict[str, object], LoadRun]:

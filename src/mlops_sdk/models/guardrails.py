@@ -136,7 +136,9 @@ class GuardrailBreach(BaseModel):
     """The guardrail that stopped a rollout.
 
     Attributes:
-        guardrail: ``error_rate``, ``p95_ms``, ``p99_ms``, ``prediction_shift`` or ``insufficient_traffic``.
+        guardrail: ``error_rate``, ``p95_ms``, ``p99_ms``, ``prediction_shift``, ``insufficient_traffic``
+            (no verdict after the bake and its extension) or ``metrics_unavailable`` (the metrics could
+            not be read: refused, or turned off on the server).
         observed: The observed value (for ``insufficient_traffic``: the sample size seen).
         threshold: The configured threshold (for ``insufficient_traffic``: the minimum sample).
         percent: Traffic share of the new deployment when it tripped.

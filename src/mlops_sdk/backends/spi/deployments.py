@@ -667,7 +667,12 @@ class RolloutDriver:
         s["next_at"] = self._now() + bake if bake > 0 else None
         guarded = self._strategy is not None and self._strategy.guardrails is not None and bake > 0
         if guarded:
-            self._start_guard(percent, bake)
+            try:
+                self._start_guard(percent, bake)
+            except MlopsError as error:
+                if is_retryable(error):
+                    raise
+                return self._metrics_unavailable(percent, error)
         message = f"{name} at {percent}%" + (" (mirrored)" if isinstance(self._strategy, Shadow) else "")
         if s["step"] >= len(steps) and (bake <= 0 or (self._smoke is None and not guarded)):
             return self._succeed(new_traffic, new_mirror)
@@ -746,9 +751,14 @@ class RolloutDriver:
             if mark["t"] <= now - guard.window:
                 base = mark
         marks = [mark for mark in marks if mark["t"] >= base["t"]]
-        current, observation = self._metrics().observe(
-            s["endpoint"], s["deployment"], base, baseline=self._baseline(), shift_metric=guard.shift_metric
-        )
+        try:
+            current, observation = self._metrics().observe(
+                s["endpoint"], s["deployment"], base, baseline=self._baseline(), shift_metric=guard.shift_metric
+            )
+        except MlopsError as error:
+            if is_retryable(error):
+                raise  # looked at again with backoff
+            return self._metrics_unavailable(g["percent"], error)
         marks.append({**current, "t": now})
         g["marks"] = marks
         g["next_check"] = now + guard.check_interval
@@ -779,6 +789,14 @@ class RolloutDriver:
         s["guard"] = None
         return None
 
+    def _metrics_unavailable(self, percent: int, error: MlopsError) -> PollResult:
+        """The guardrails cannot be read (refused, turned off): fail closed, as with too little traffic."""
+        s = self._state
+        now = self._platform.clock.now()
+        s["guard"] = {"percent": percent}
+        observation = GuardrailObservation(window_start=now, window_end=now)
+        return self._breach("metrics_unavailable", 0.0, 0.0, observation, about=str(error.message))
+
     def _breach(
         self, name: str, observed: float, threshold: float, observation: GuardrailObservation, about: str = ""
     ) -> PollResult:
@@ -786,7 +804,9 @@ class RolloutDriver:
         s = self._state
         g = s["guard"]
         guard = self._guardrails()
-        if name == "insufficient_traffic":
+        if name == "metrics_unavailable":
+            detail = f"the guardrails' metrics could not be read, failing closed: {about}"
+        elif name == "insufficient_traffic":
             detail = (
                 f"guardrail {about} saw {observed:.0f} samples in the last {guard.window:g}s, fewer than the "
                 f"{threshold:.0f} it needs, after the bake and its extension; failing closed"

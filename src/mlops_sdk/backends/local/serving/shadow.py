@@ -4,8 +4,8 @@ When a request is mirrored, the server records one pair under the shadow deploym
 request's correlation id (the caller's ``x-ms-client-request-id`` / ``x-request-id``, else a new
 one, echoed back in ``x-request-id``), the input rows and column names, the live deployment's
 outputs (or that it failed) and latency, and the shadow's outputs (or its error) and latency. The
-last :data:`MAX_PAIRS` mirrored requests per shadow deployment are kept in memory (a restart starts
-afresh); ``GET /admin/shadow/{name}`` returns them.
+last :data:`MAX_PAIRS` mirrored requests per shadow deployment are kept in memory, with at most
+:data:`MAX_ROWS` rows each (a restart starts afresh); ``GET /admin/shadow/{name}`` returns them.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import threading
 from collections import deque
 from typing import Any
 
-__all__ = ["MAX_PAIRS", "ShadowLog"]
+__all__ = ["MAX_PAIRS", "MAX_ROWS", "ShadowLog"]
 
 MAX_PAIRS = 5_000
 """Mirrored requests kept per shadow deployment (the oldest are dropped first)."""
+MAX_ROWS = 100
+"""Rows kept per mirrored request (the first ones, with their outputs): bounds the memory of big batches."""
 
 
 class ShadowLog:
@@ -43,6 +45,10 @@ class ShadowLog:
         shadow_error: str | None,
     ) -> None:
         """Record one mirrored request (``live_output`` None: the live deployment failed)."""
+        if len(rows) > MAX_ROWS:
+            rows = rows[:MAX_ROWS]
+            live_output = _head(live_output)
+            shadow_output = _head(shadow_output)
         pair = {
             "id": request_id,
             "live": live,
@@ -69,3 +75,12 @@ class ShadowLog:
         """Drop a removed deployment's pairs."""
         with self._lock:
             self._pairs.pop(shadow, None)
+
+
+def _head(output: Any) -> Any:
+    """The outputs of the first :data:`MAX_ROWS` rows (a list, or ``{"predictions": [...]}``)."""
+    if isinstance(output, list):
+        return output[:MAX_ROWS]
+    if isinstance(output, dict) and isinstance(output.get("predictions"), list):
+        return {**output, "predictions": output["predictions"][:MAX_ROWS]}
+    return output
