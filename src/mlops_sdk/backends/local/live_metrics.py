@@ -15,7 +15,7 @@ from typing import Any
 
 from mlops_sdk.backends.local.serving.process import EndpointServer
 from mlops_sdk.backends.spi.guardrails import histogram_quantile, shift
-from mlops_sdk.core.errors import error_for_status
+from mlops_sdk.core.errors import ConfigurationError, error_for_status
 from mlops_sdk.models.guardrails import GuardrailObservation
 
 __all__ = ["Counters", "observe", "parse_metrics", "read_counters"]
@@ -31,7 +31,14 @@ def _empty() -> Counters:
 
 def parse_metrics(text: str, source: str | None = None) -> dict[str, Counters]:
     """Per-deployment counters from the Prometheus text (``source``: ``live``/``mirror``, None for both)."""
-    from prometheus_client.parser import text_string_to_metric_families
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError as error:
+        raise ConfigurationError(
+            "guardrails on local endpoints read the server's Prometheus metrics, which needs prometheus-client; "
+            "pip install 'mlops-sdk[local]'",
+            details={"field": "guardrails"},
+        ) from error
 
     found: dict[str, Counters] = {}
     latency: dict[str, dict[float, float]] = {}

@@ -241,8 +241,12 @@ class EndpointApp:
             self._authorize(headers)
         if self.metrics is None:
             raise _HttpError(404, "METRICS_OFF", "metrics are turned off on this server (MLOPS_ENDPOINT_METRICS=0)")
-        from prometheus_client import CONTENT_TYPE_LATEST
-
+        try:
+            from prometheus_client import CONTENT_TYPE_LATEST
+        except ImportError:
+            raise _HttpError(
+                501, "METRICS_UNAVAILABLE", "prometheus-client is not installed; pip install 'mlops-sdk[local]'"
+            ) from None
         await _respond(send, 200, self.metrics.exposition(), CONTENT_TYPE_LATEST.encode())
 
     # -- scoring -----------------------------------------------------------------------------------
