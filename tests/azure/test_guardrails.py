@@ -157,3 +157,11 @@ def test_prediction_shift_is_refused_on_azure_before_anything_changes(
         )
     assert raised.value.details["field"] == "guardrails.prediction_shift"
     assert not [r for r in endpoints.service.requests[before:] if r.method in ("PUT", "POST", "DELETE")]
+
+
+def test_shadow_report_is_refused_on_azure_naming_the_reason(hub: MLOpsClient, endpoints: FakeOnlineEndpoints) -> None:
+    before = len(endpoints.service.requests)
+    with pytest.raises(ConfigurationError, match="discard mirrored answers") as raised:
+        hub.deployments.shadow_report("shadowed", "green")
+    assert raised.value.details["field"] == "endpoint"
+    assert len(endpoints.service.requests) == before  # refused before any request
