@@ -101,14 +101,31 @@ def make_model(folder: Path) -> tuple[Path, list[str], list[list[float]]]:
     return path, list(frame.columns), frame.to_numpy().tolist()
 
 
-def measure(name: str, port: int, path: str, body: bytes, total: int, key: str | None = None) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def measure(
+    name: str, port: int, path: str, body: bytes, total: int, key: str | None = None, pid: int | None = None
+) -> dict[str, float]:
+    """One load run: requests/s, p50/p99 and the server's CPU microseconds per request (``pid`` given).
+
+    CPU time per request barely depends on how busy the rest of the machine is, unlike requests/s:
+    it is what prices the metrics bookkeeping on a shared machine.
+    """
     request = build_request("127.0.0.1", port, path, body, key=key)
     LoadRun("127.0.0.1", port, [request], total=min(200, total), concurrency=8).run()  # warm-up
+    before = cpu_seconds(pid) if pid else 0.0
     run = LoadRun("127.0.0.1", port, [request], total=total, concurrency=8).run()
+    used = cpu_seconds(pid) - before if pid else 0.0
     failures = sum(count for status, count in run.statuses().items() if status != 200)
     if failures:
         raise SystemExit(f"{name}: {failures} failed requests {dict(run.statuses())}")
-    return run.summary()
+    return {**run.summary(), "cpu_us": used / total * 1e6}
 
 
 def routing_cost(model_path: Path, body: bytes, calls: int = 300, rounds: int = 20) -> dict[str, float]:
@@ -392,7 +409,7 @@ def main() -> None:
                     order = list(ports)  # each round starts with another server: none always comes first
                     order = order[round_number % len(order) :] + order[: round_number % len(order)]
                     for name in order:
-                        port, key, _ = ports[name]
+                        port, key, pid = ports[name]
                         is_mlflow = name == "mlflow models serve"
                         summary = measure(
                             name,
@@ -401,10 +418,16 @@ def main() -> None:
                             mlflow_body if is_mlflow else azure_body,
                             max(200, total // 4 if is_mlflow else total),
                             key,
+                            pid,
                         )
                         best = results.get((name, size))
                         if best is None or summary["rps"] > best["rps"]:
-                            results[(name, size)] = summary
+                            results[(name, size)] = {
+                                **summary,
+                                "cpu_us": min(summary["cpu_us"], best["cpu_us"]) if best else summary["cpu_us"],
+                            }
+                        else:
+                            best["cpu_us"] = min(best["cpu_us"], summary["cpu_us"])
             memory = {name: rss_mb(pid) for name, (_, _, pid) in ports.items()}
         finally:
             for endpoint in endpoints:
@@ -417,11 +440,11 @@ def main() -> None:
         f"\nserving benchmark: Ridge (10 columns), concurrency 8, {args.requests} requests (1 row), "
         f"best of {args.rounds}\n"
     )
-    print(f"{'server':<22}{'rows':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cold s':>8}{'RSS MB':>8}")
+    print(f"{'server':<22}{'rows':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us':>8}{'cold s':>8}{'RSS MB':>8}")
     for (name, size), summary in sorted(results.items(), key=lambda item: (item[0][1], item[0][0])):
         print(
             f"{name:<22}{size:>5}{summary['rps']:>10.0f}{summary['p50_ms']:>9.2f}{summary['p99_ms']:>9.2f}"
-            f"{cold[name]:>8.2f}{memory[name]:>8.0f}"
+            f"{summary['cpu_us']:>8.0f}{cold[name]:>8.2f}{memory[name]:>8.0f}"
         )
     print()
     for size, goal in ((1, 1.2), (100, 1.5)):
@@ -430,7 +453,8 @@ def main() -> None:
         print(
             f"{size:>3} row(s): mlops / minimal = {ours['rps'] / minimal['rps']:.2f}x (goal >= {goal}x); "
             f"p99 {ours['p99_ms']:.2f} vs {minimal['p99_ms']:.2f} ms (goal: no worse); "
-            f"metrics cost {100 * (1 - ours['rps'] / off['rps']):+.1f} % throughput (goal <= 5 %)"
+            f"metrics cost {100 * (1 - ours['rps'] / off['rps']):+.1f} % req/s, "
+            f"{100 * (ours['cpu_us'] / off['cpu_us'] - 1):+.1f} % server CPU per request (goal <= 5 %)"
         )
         if args.mlflow:
             print(
