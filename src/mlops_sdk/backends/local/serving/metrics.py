@@ -6,9 +6,10 @@ the distribution of outputs can be compared between deployments). Mirrored (shad
 under the shadow deployment with ``source="mirror"``. Rollout guardrails read these; any Prometheus
 scraper can too.
 
-Recording is a few additions under one lock per answer (bucket lookup with :mod:`bisect`; numpy's
-``searchsorted``/``bincount`` for batches of predictions); the exposition text is built only when
-``/metrics`` is read, by a ``prometheus_client`` collector over these counters. Series:
+Recording is a few additions under one lock per answer (the latency bucket by :mod:`bisect`); a
+model's numpy answer is only appended to a list, and every 256 answers (or when ``/metrics`` is
+read) all pending predictions are bucketed by one numpy ``searchsorted``/``bincount``. The exposition
+text is built only when ``/metrics`` is read, by a ``prometheus_client`` collector. Series:
 
 * ``mlops_requests_total{deployment, source, status}`` (counter)
 * ``mlops_request_latency_seconds{deployment, source}`` (histogram)
@@ -63,9 +64,10 @@ class _Series:
     values (one Python increment each) and a numpy array for batches (one vector add).
     """
 
-    __slots__ = ("latency", "latency_sum", "prediction_sum", "predictions", "predictions_few", "statuses")
+    __slots__ = ("latency", "latency_sum", "pending", "prediction_sum", "predictions", "predictions_few", "statuses")
 
     def __init__(self, numpy: Any) -> None:
+        self.pending: list[Any] = []
         self.statuses: dict[int, int] = {}
         self.latency = [0] * (len(LATENCY_BOUNDS) + 1)
         self.latency_sum = 0.0
@@ -74,8 +76,9 @@ class _Series:
         self.prediction_sum = 0.0
 
 
-_SMALL = 8
-"""Up to this many predictions are bucketed one by one (bisect); more at once with numpy."""
+_FLUSH = 256
+"""Numpy answers wait in a list until this many are pending (or ``/metrics`` is read), then are bucketed
+together: one ``searchsorted`` over all of them instead of several numpy calls per answer."""
 
 
 class EndpointMetrics:
@@ -88,6 +91,7 @@ class EndpointMetrics:
         self._bounds = numpy.asarray(PREDICTION_BOUNDS)
         self._series: dict[tuple[str, str], _Series] = {}
         self._lock = threading.Lock()
+        self._pending = 0
 
     def record(
         self, deployment: str, status: int, seconds: float, predictions: Any = None, source: str = "live"
@@ -107,25 +111,35 @@ class EndpointMetrics:
 
     def _add_predictions(self, series: _Series, predictions: Any) -> None:
         dtype = getattr(predictions, "dtype", None)
-        if dtype is not None and dtype.kind in "fiu" and predictions.size > _SMALL:
-            np = self._np
-            values = predictions.ravel()
+        if dtype is not None:
+            if dtype.kind in "fiu":
+                series.pending.append(predictions)
+                self._pending += 1
+                if self._pending >= _FLUSH:
+                    self._flush()
+            return
+        values = _numbers(predictions)
+        few = series.predictions_few
+        for value in values:
+            if -math.inf < value < math.inf:  # also False for NaN
+                few[bisect.bisect_left(PREDICTION_BOUNDS, value)] += 1
+                series.prediction_sum += value
+
+    def _flush(self) -> None:
+        """Bucket every pending numpy answer (called with the lock held)."""
+        np = self._np
+        for series in self._series.values():
+            if not series.pending:
+                continue
+            values = np.concatenate([item.ravel() for item in series.pending]).astype(np.float64, copy=False)
+            series.pending.clear()
             total = float(values.sum())
             if not math.isfinite(total):  # rare: drop the NaN and infinite values first
                 values = values[np.isfinite(values)]
                 total = float(values.sum())
             series.predictions += np.bincount(np.searchsorted(self._bounds, values), minlength=len(series.predictions))
             series.prediction_sum += total
-            return
-        if dtype is not None:
-            values = predictions.ravel().tolist() if dtype.kind in "fiu" else []
-        else:
-            values = _numbers(predictions)
-        few = series.predictions_few
-        for value in values:
-            if -math.inf < value < math.inf:  # also False for NaN
-                few[bisect.bisect_left(PREDICTION_BOUNDS, value)] += 1
-                series.prediction_sum += value
+        self._pending = 0
 
     def forget(self, deployment: str) -> None:
         """Drop a removed deployment's counters (a new deployment of that name starts from zero)."""
@@ -142,8 +156,9 @@ class EndpointMetrics:
         return bytes(generate_latest(registry))
 
     def snapshot(self) -> list[tuple[str, str, dict[int, int], list[int], float, list[int], float]]:
-        """A consistent copy of every series (taken under the lock)."""
+        """A consistent copy of every series (taken under the lock, pending answers bucketed first)."""
         with self._lock:
+            self._flush()
             return [
                 (
                     deployment,
