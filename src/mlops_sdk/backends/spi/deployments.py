@@ -737,7 +737,10 @@ class RolloutDriver:
         g = s["guard"]
         guard = self._guardrails()
         now = self._now()
-        due = min(g["next_check"], g["bake_end"]) if now < g["bake_end"] else g["next_check"]
+        if now < g["bake_end"]:
+            due = min(g["next_check"], g["bake_end"])
+        else:  # the bake just ended: judge at once; during an extension, every check_interval
+            due = g["next_check"] if g.get("past_end") else now
         if now < due:
             return PollResult(
                 Status.RUNNING,
@@ -762,6 +765,7 @@ class RolloutDriver:
         marks.append({**current, "t": now})
         g["marks"] = marks
         g["next_check"] = now + guard.check_interval
+        g["past_end"] = now >= g["bake_end"]
         if s.get("steps"):
             s["steps"][-1]["guardrails"] = observation.model_dump(mode="json")
         verdict = evaluate(guard, observation, skip=g["skip"])
