@@ -1,15 +1,20 @@
-"""Local endpoint server vs ``mlflow models serve`` vs a minimal starlette app, in one run.
-
-Our server routes with starlette's ``Router``; a variant of it that routes by hand (an ``if`` on the
-path) runs in the same run, so the cost of the library's routing is measured, not guessed.
+"""Local endpoint server vs a minimal starlette app (and optionally ``mlflow models serve``), side by side.
 
 Same model (Ridge on scikit-learn's bundled diabetes data, 10 numeric columns, saved with
-``mlflow.sklearn.save_model``), same payloads (1 row and 100 rows, ``dataframe_split`` for MLflow,
-``input_data`` for the others), same bounded load (8 keep-alive connections, a fixed number of
-requests). Prints requests/s, p50 and p99 latency and the ratios the goal is stated in
-(DESIGN.md §7: >= 10x ``mlflow models serve``, within 1.3x of the minimal app).
+``mlflow.sklearn.save_model``), same payloads (1 row and 100 rows, ``input_data``; ``dataframe_split``
+for MLflow), same bounded load (8 keep-alive connections, a fixed number of requests), rounds
+interleaved so a busy moment of the machine hits every server. The minimal app loads the
+estimator file itself (no MLflow import) and answers ``model.predict(np.asarray(data))``: the leanest
+honest baseline. Our server runs twice, with its per-deployment metrics on (the default) and off
+(``MLOPS_ENDPOINT_METRICS=0``), which prices the bookkeeping.
 
-Run: ``python benchmarks/serving.py [--requests 4000] [--rounds 2]``.
+Prints requests/s, p50 and p99 latency, cold start (process spawn to the first 200 on ``/score``,
+model load included) and resident memory after the load, then the ratios of the goals
+(docs/deployments.md): >= 1.2x the minimal app at 1 row and >= 1.5x at 100 rows, p99 no worse,
+cold start <= 1.0 s, memory <= 1.5x, metrics cost <= 5 % throughput. ``--routing-only`` measures
+the cost of starlette's router in process.
+
+Run: ``python benchmarks/serving.py [--requests 4000] [--rounds 3] [--mlflow]``.
 Everything binds 127.0.0.1 and is stopped at the end.
 """
 
@@ -19,7 +24,6 @@ import argparse
 import gc
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +32,7 @@ import textwrap
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,12 +42,13 @@ from mlops_sdk.backends.local.serving.process import EndpointServer
 
 MINIMAL_APP = textwrap.dedent(
     """
-    import sys, warnings, numpy as np, mlflow.sklearn, uvicorn
+    import sys, warnings, numpy as np, skops.io, uvicorn
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    model = mlflow.sklearn.load_model(sys.argv[1])
+    # what mlflow.sklearn.load_model reads (MLflow 3 writes skops), without importing MLflow
+    model = skops.io.load(sys.argv[1] + "/model.skops", trusted=None)
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
     async def score(request):
@@ -54,27 +60,6 @@ MINIMAL_APP = textwrap.dedent(
 
     app = Starlette(routes=[Route("/score", score, methods=["POST"]), Route("/ping", ping)])
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=False, log_level="warning")
-    """
-)
-
-
-# Our server with the routing done by hand (an `if` on the path straight to the scoring handler, what
-# app.py did before it used starlette's Router). Everything else is the real server.py: same socket,
-# preload, session and uvicorn settings, so the difference is the router and nothing else.
-HAND_ROUTED = textwrap.dedent(
-    """
-    import sys
-    from pathlib import Path
-    from mlops_sdk.backends.local.serving import app, server
-
-    async def hand_routed(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == "/score":
-            await self._scoring(scope, receive, send)
-        else:
-            await self._router(scope, receive, send)
-
-    app.EndpointApp.__call__ = hand_routed
-    server.serve(Path(sys.argv[1]))
     """
 )
 
@@ -116,14 +101,31 @@ def make_model(folder: Path) -> tuple[Path, list[str], list[list[float]]]:
     return path, list(frame.columns), frame.to_numpy().tolist()
 
 
-def measure(name: str, port: int, path: str, body: bytes, total: int, key: str | None = None) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def measure(
+    name: str, port: int, path: str, body: bytes, total: int, key: str | None = None, pid: int | None = None
+) -> dict[str, float]:
+    """One load run: requests/s, p50/p99 and the server's CPU microseconds per request (``pid`` given).
+
+    CPU time per request barely depends on how busy the rest of the machine is, unlike requests/s:
+    it is what prices the metrics bookkeeping on a shared machine.
+    """
     request = build_request("127.0.0.1", port, path, body, key=key)
     LoadRun("127.0.0.1", port, [request], total=min(200, total), concurrency=8).run()  # warm-up
+    before = cpu_seconds(pid) if pid else 0.0
     run = LoadRun("127.0.0.1", port, [request], total=total, concurrency=8).run()
+    used = cpu_seconds(pid) - before if pid else 0.0
     failures = sum(count for status, count in run.statuses().items() if status != 200)
     if failures:
         raise SystemExit(f"{name}: {failures} failed requests {dict(run.statuses())}")
-    return run.summary()
+    return {**run.summary(), "cpu_us": used / total * 1e6}
 
 
 def routing_cost(model_path: Path, body: bytes, calls: int = 300, rounds: int = 20) -> dict[str, float]:
@@ -181,6 +183,49 @@ def routing_cost(model_path: Path, body: bytes, calls: int = 300, rounds: int = 
     return result
 
 
+def metrics_cost(model_path: Path, body: bytes, calls: int = 300, rounds: int = 20) -> tuple[float, float]:
+    """Microseconds per scoring call of our ASGI app in this process, metrics on vs off (best of
+    alternating rounds): the bookkeeping's own cost, without sockets or a second process."""
+    import asyncio
+
+    from mlops_sdk.backends.local.serving.app import EndpointApp
+    from mlops_sdk.backends.local.serving.metrics import EndpointMetrics
+
+    app = EndpointApp(name="bench", keys=["key"], admin_key="admin")
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/score",
+        "root_path": "",
+        "query_string": b"",
+        "http_version": "1.1",
+        "headers": [(b"authorization", b"Bearer key"), (b"content-type", b"application/json")],
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise SystemExit(f"in-process scoring failed: {message['status']}")
+
+    async def run() -> tuple[float, float]:
+        await app.add_deployment("blue", {"model_path": str(model_path)})
+        app.set_traffic({"blue": 100})
+        gc.freeze()
+        best = [float("inf"), float("inf")]
+        for _ in range(rounds):
+            for index, metrics in enumerate((EndpointMetrics(), None)):
+                app.metrics = metrics
+                start = time.perf_counter()
+                for _ in range(calls):
+                    await app(dict(scope), receive, send)  # type: ignore[arg-type]
+                best[index] = min(best[index], (time.perf_counter() - start) / calls * 1e6)
+        return best[0], best[1]
+
+    return asyncio.run(run())
+
+
 def router_alone(calls: int = 20000, rounds: int = 10) -> tuple[float, float]:
     """Microseconds to dispatch ``POST /score`` to a no-op endpoint: our starlette router vs an ``if``."""
     import asyncio
@@ -224,21 +269,76 @@ def print_routing(model_path: Path, columns: list[str], rows: list[list[float]])
         print(f"{size:>3} row(s): starlette-routed {routed:7.1f}  hand-routed {hand:7.1f}  router {routed - hand:+.1f}")
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (MB), from /proc (Linux) or psutil."""
+    status = Path(f"/proc/{pid}/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    import psutil
+
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
+
+
+def first_200(port: int, body: bytes, started: float, process: subprocess.Popen[bytes] | None = None) -> float:
+    """Seconds from ``started`` until ``POST /score`` answers 200 (polling every 10 ms)."""
+    import http.client
+
+    while time.monotonic() - started < 120:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"server on port {port} exited with {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("POST", "/score", body=body, headers={"Content-Type": "application/json"})
+            if connection.getresponse().status == 200:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.01)
+    raise SystemExit(f"server on port {port} did not answer 200 in 120 s")
+
+
+def start_ours(folder: Path, name: str, model_path: Path, body: bytes, *, metrics: bool) -> tuple[Any, float]:
+    """Create, start and load our endpoint server; the time from spawning it to its first 200 on /score."""
+    endpoint = EndpointServer(folder / "endpoints" / name, name)
+    endpoint.create()
+    previous = os.environ.get("MLOPS_ENDPOINT_METRICS")
+    os.environ["MLOPS_ENDPOINT_METRICS"] = "1" if metrics else "0"
+    try:
+        started = time.monotonic()
+        info = endpoint.start()
+    finally:
+        if previous is None:
+            os.environ.pop("MLOPS_ENDPOINT_METRICS", None)
+        else:
+            os.environ["MLOPS_ENDPOINT_METRICS"] = previous
+    endpoint.admin("PUT", "deployments/blue", {"model_path": str(model_path)})
+    endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
+    key = endpoint.keys()["primary_key"]
+    request = build_request("127.0.0.1", info.port, "/score", body, key=key)
+    while True:  # first 200 (the load generator's own connection; no key-less request)
+        run = LoadRun("127.0.0.1", info.port, [request], total=1, concurrency=1).run()
+        if run.samples and run.samples[0].status == 200:
+            return endpoint, time.monotonic() - started
+        time.sleep(0.01)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000, help="requests per measurement (mlflow gets 1/4)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds over all servers; the best round counts")
+    parser.add_argument("--requests", type=int, default=4000, help="requests per measurement at 1 row (1/4 at 100)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all servers; the best counts")
+    parser.add_argument("--mlflow", action="store_true", help="also measure `mlflow models serve`")
     parser.add_argument("--routing-only", action="store_true", help="only the in-process routing cost")
     args = parser.parse_args()
-    if args.routing_only:
-        with tempfile.TemporaryDirectory(prefix="mlops-bench-") as temp:
-            model_path, columns, rows = make_model(Path(temp))
-            print_routing(model_path, columns, rows)
-        return
-    results: dict[tuple[str, int], dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as temp:
         folder = Path(temp)
         model_path, columns, rows = make_model(folder)
+        if args.routing_only:
+            print_routing(model_path, columns, rows)
+            return
         payloads = {
             size: (
                 json.dumps({"input_data": {"columns": columns, "data": rows[:size]}}).encode(),
@@ -246,103 +346,130 @@ def main() -> None:
             )
             for size in (1, 100)
         }
-        print_routing(model_path, columns, rows)
+        one_row = payloads[1][0]
         processes: list[subprocess.Popen[bytes]] = []
-        endpoint = EndpointServer(folder / "endpoints" / "bench", "bench")
+        endpoints: list[Any] = []
+        ports: dict[str, tuple[int, str | None, int]] = {}
+        cold: dict[str, float] = {}
         try:
-            # 1. our server
-            endpoint.create()
-            started = time.monotonic()
-            info = endpoint.start()
-            endpoint.admin("PUT", "deployments/blue", {"model_path": str(model_path)})
-            endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
-            cold = {"mlops endpoint": time.monotonic() - started}
-            key = endpoint.keys()["primary_key"]
-            # 2. minimal starlette app
+            # 1. the minimal starlette app (the bar to beat)
             script = folder / "minimal_app.py"
             script.write_text(MINIMAL_APP)
-            minimal_port = free_port()
+            port = free_port()
+            started = time.monotonic()
             minimal = subprocess.Popen(
-                [sys.executable, str(script), str(model_path), str(minimal_port)], start_new_session=True
+                [sys.executable, str(script), str(model_path), str(port)], start_new_session=True
             )
             processes.append(minimal)
-            cold["minimal starlette"] = wait_ping(minimal_port, minimal)
-            # 2b. our server, routed by hand (same deployments, its own folder and keys)
-            script = folder / "hand_routed.py"
-            script.write_text(HAND_ROUTED)
-            hand_endpoint = EndpointServer(folder / "endpoints" / "bench-hand", "bench-hand")
-            hand_endpoint.create()
-            shutil.copy(endpoint.folder / "state.json", hand_endpoint.folder / "state.json")
-            hand_key = hand_endpoint.keys()["primary_key"]
-            started = time.monotonic()
-            hand = subprocess.Popen([sys.executable, str(script), str(hand_endpoint.folder)], start_new_session=True)
-            processes.append(hand)
-            while hand_endpoint.info() is None and hand.poll() is None:
-                time.sleep(0.05)
-            hand_port = hand_endpoint.info().port  # type: ignore[union-attr]
-            cold["mlops, hand-routed"] = time.monotonic() - started + wait_ping(hand_port, hand)
-            # 3. mlflow models serve
-            mlflow_port = free_port()
-            mlflow_cli = str(Path(sys.executable).with_name("mlflow"))
-            served = subprocess.Popen(
-                [
-                    mlflow_cli,
-                    "models",
-                    "serve",
-                    "-m",
-                    str(model_path),
-                    "--env-manager",
-                    "local",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(mlflow_port),
-                ],
-                env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # its own scheduling group, like our server (Linux autogroups)
-            )
-            processes.append(served)
-            cold["mlflow models serve"] = wait_ping(mlflow_port, served)
+            cold["minimal starlette"] = first_200(port, one_row, started, minimal)
+            ports["minimal starlette"] = (port, None, minimal.pid)
+            # 2. our server, metrics on (the default) and off (to price the bookkeeping)
+            for name, metrics in (("mlops endpoint", True), ("mlops, metrics off", False)):
+                endpoint, seconds = start_ours(
+                    folder, name.split()[0] + ("-off" if not metrics else ""), model_path, one_row, metrics=metrics
+                )
+                endpoints.append(endpoint)
+                info = endpoint.info()
+                cold[name] = seconds
+                ports[name] = (info.port, endpoint.keys()["primary_key"], info.pid)
+            # 3. optionally mlflow models serve
+            if args.mlflow:
+                port = free_port()
+                mlflow_cli = str(Path(sys.executable).with_name("mlflow"))
+                started = time.monotonic()
+                served = subprocess.Popen(
+                    [
+                        mlflow_cli,
+                        "models",
+                        "serve",
+                        "-m",
+                        str(model_path),
+                        "--env-manager",
+                        "local",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    env={
+                        **os.environ,
+                        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                    },
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                processes.append(served)
+                cold["mlflow models serve"] = wait_ping(port, served)
+                ports["mlflow models serve"] = (port, None, served.pid)
+            results: dict[tuple[str, int], dict[str, float]] = {}
             for round_number in range(args.rounds):  # interleaved: a busy moment of the machine hits every server
                 for size, (azure_body, mlflow_body) in payloads.items():
                     total = args.requests if size == 1 else max(400, args.requests // 4)
-                    runs = {
-                        "mlops endpoint": ("mlops", info.port, "/score", azure_body, total, key),
-                        "mlops, hand-routed": ("hand", hand_port, "/score", azure_body, total, hand_key),
-                        "minimal starlette": ("minimal", minimal_port, "/score", azure_body, total, None),
-                        "mlflow models serve": ("mlflow", mlflow_port, "/invocations", mlflow_body, total // 4, None),
-                    }
-                    order = list(runs)  # each round starts with another server: no server always comes first
+                    order = list(ports)  # each round starts with another server: none always comes first
                     order = order[round_number % len(order) :] + order[: round_number % len(order)]
                     for name in order:
-                        label, port, path, body, count, auth = runs[name]
-                        summary = measure(label, port, path, body, max(200, count), auth)
+                        port, key, pid = ports[name]
+                        is_mlflow = name == "mlflow models serve"
+                        summary = measure(
+                            name,
+                            port,
+                            "/invocations" if is_mlflow else "/score",
+                            mlflow_body if is_mlflow else azure_body,
+                            max(200, total // 4 if is_mlflow else total),
+                            key,
+                            pid,
+                        )
                         best = results.get((name, size))
                         if best is None or summary["rps"] > best["rps"]:
-                            results[(name, size)] = summary
+                            results[(name, size)] = {
+                                **summary,
+                                "cpu_us": min(summary["cpu_us"], best["cpu_us"]) if best else summary["cpu_us"],
+                            }
+                        else:
+                            best["cpu_us"] = min(best["cpu_us"], summary["cpu_us"])
+            memory = {name: rss_mb(pid) for name, (_, _, pid) in ports.items()}
         finally:
-            endpoint.stop()
+            for endpoint in endpoints:
+                endpoint.stop()
             for process in processes:
                 process.terminate()
                 process.wait(timeout=15)
-    print(f"\nserving benchmark: Ridge (10 columns), concurrency 8, {args.requests} requests (1 row)\n")
-    print(f"{'server':<22}{'rows':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cold s':>8}")
-    for (name, size), summary in results.items():
+        in_process = {size: metrics_cost(model_path, body) for size, (body, _) in payloads.items()}
+    print(
+        f"\nserving benchmark: Ridge (10 columns), concurrency 8, {args.requests} requests (1 row), "
+        f"best of {args.rounds}\n"
+    )
+    print(f"{'server':<22}{'rows':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us':>8}{'cold s':>8}{'RSS MB':>8}")
+    for (name, size), summary in sorted(results.items(), key=lambda item: (item[0][1], item[0][0])):
         print(
             f"{name:<22}{size:>5}{summary['rps']:>10.0f}{summary['p50_ms']:>9.2f}{summary['p99_ms']:>9.2f}"
-            f"{cold[name]:>8.2f}"
+            f"{summary['cpu_us']:>8.0f}{cold[name]:>8.2f}{memory[name]:>8.0f}"
         )
     print()
-    for size in (1, 100):
-        ours = results[("mlops endpoint", size)]["rps"]
+    for size, goal in ((1, 1.2), (100, 1.5)):
+        ours, minimal = results[("mlops endpoint", size)], results[("minimal starlette", size)]
+        off = results[("mlops, metrics off", size)]
         print(
-            f"{size:>3} row(s): mlops / mlflow serve = {ours / results[('mlflow models serve', size)]['rps']:.1f}x "
-            f"(goal >= 10x); minimal / mlops = {results[('minimal starlette', size)]['rps'] / ours:.2f}x "
-            f"(goal <= 1.3x); hand-routed / starlette-routed = "
-            f"{results[('mlops, hand-routed', size)]['rps'] / ours:.2f}x"
+            f"{size:>3} row(s): mlops / minimal = {ours['rps'] / minimal['rps']:.2f}x (goal >= {goal}x); "
+            f"p99 {ours['p99_ms']:.2f} vs {minimal['p99_ms']:.2f} ms (goal: no worse); "
+            f"metrics cost {100 * (1 - ours['rps'] / off['rps']):+.1f} % req/s, "
+            f"{100 * (ours['cpu_us'] / off['cpu_us'] - 1):+.1f} % server CPU per request (goal <= 5 %)"
         )
+        if args.mlflow:
+            print(
+                f"          mlops / mlflow serve = {ours['rps'] / results[('mlflow models serve', size)]['rps']:.1f}x"
+            )
+    for size, (on, off) in in_process.items():
+        print(
+            f"{size:>3} row(s) in process: {on:.1f} us per call with metrics, {off:.1f} without: "
+            f"bookkeeping {100 * (on - off) / on:+.1f} % of a call (over HTTP the share is smaller)"
+        )
+    print(
+        f"cold start to first 200: mlops {cold['mlops endpoint']:.2f} s (goal <= 1.0 s), minimal "
+        f"{cold['minimal starlette']:.2f} s; memory after load: mlops / minimal = "
+        f"{memory['mlops endpoint'] / memory['minimal starlette']:.2f}x (goal <= 1.5x)"
+    )
 
 
 if __name__ == "__main__":

@@ -77,18 +77,22 @@ if TYPE_CHECKING:
         TriggerInfo,
     )
     from mlops_sdk.models.deployments import (
+        AllAtOnce,
         BlueGreen,
+        Canary,
         DeploymentInfo,
         DeploymentResult,
         Endpoint,
         EndpointKeys,
         HistoryEntry,
+        Linear,
         Replace,
         Shadow,
         SmokeResult,
         SmokeTest,
         StepResult,
     )
+    from mlops_sdk.models.guardrails import GuardrailBreach, GuardrailObservation, Guardrails
     from mlops_sdk.models.monitoring import (
         Capture,
         CaptureStats,
@@ -106,6 +110,7 @@ if TYPE_CHECKING:
     from mlops_sdk.models.pipelines import PipelineRun
     from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
     from mlops_sdk.models.resources import Autoscale, Probe, RequestSettings, Resources
+    from mlops_sdk.models.shadow import LatencySummary, ShadowReport, ShadowSlice
     from mlops_sdk.models.training import (
         TrainingInput,
         TrainingJob,
@@ -185,7 +190,16 @@ _EXPORTS: dict[str, str] = {
     "Sql": "mlops_sdk.models.data_factory",
     "StorageEvent": "mlops_sdk.models.data_factory",
     "TriggerInfo": "mlops_sdk.models.data_factory",
+    "AllAtOnce": "mlops_sdk.models.deployments",
     "BlueGreen": "mlops_sdk.models.deployments",
+    "Canary": "mlops_sdk.models.deployments",
+    "Linear": "mlops_sdk.models.deployments",
+    "Guardrails": "mlops_sdk.models.guardrails",
+    "GuardrailBreach": "mlops_sdk.models.guardrails",
+    "GuardrailObservation": "mlops_sdk.models.guardrails",
+    "LatencySummary": "mlops_sdk.models.shadow",
+    "ShadowReport": "mlops_sdk.models.shadow",
+    "ShadowSlice": "mlops_sdk.models.shadow",
     "DeploymentInfo": "mlops_sdk.models.deployments",
     "DeploymentResult": "mlops_sdk.models.deployments",
     "Endpoint": "mlops_sdk.models.deployments",
@@ -229,6 +243,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ActivityRun",
     "AliasEvent",
+    "AllAtOnce",
     "ApprovalClient",
     "ApprovalDecision",
     "ApprovalPolicy",
@@ -244,6 +259,7 @@ __all__ = [
     "AzureMLTarget",
     "BaseClient",
     "BlueGreen",
+    "Canary",
     "Capture",
     "CaptureStats",
     "CheckResult",
@@ -265,8 +281,13 @@ __all__ = [
     "FeatureDrift",
     "GateError",
     "GateReport",
+    "GuardrailBreach",
+    "GuardrailObservation",
+    "Guardrails",
     "HistoryEntry",
+    "LatencySummary",
     "Lineage",
+    "Linear",
     "LocalTarget",
     "MLOpsClient",
     "MetricComparison",
@@ -308,6 +329,8 @@ __all__ = [
     "ServiceResponseError",
     "Settings",
     "Shadow",
+    "ShadowReport",
+    "ShadowSlice",
     "SmokeResult",
     "SmokeTest",
     "Sql",

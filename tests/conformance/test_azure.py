@@ -52,6 +52,10 @@ AZURE_UNSUPPORTED = {
         "Azure ML keeps a report's facts as model tags (mlops.validation.*), not the report: keep report.to_json() "
         "as a pipeline artifact"
     ),
+    "deployments.guardrails": (
+        "this emulated world serves no Azure Monitor metrics; guarded rollouts on Azure run against the endpoint "
+        "and Azure Monitor metrics fakes in tests/azure/test_guardrails.py"
+    ),
     "data_factory.define": "pipelines are authored in Data Factory itself; define() is local-only by design",
     "monitoring.signals": (
         "the scenarios log inferences through the datastore of tests/azure/test_monitoring_azure.py's own Azurite "

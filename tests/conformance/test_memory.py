@@ -42,6 +42,9 @@ MEMORY_SUPPORTS = frozenset(
 MEMORY_UNSUPPORTED = {
     "pipelines.runs": "client.pipelines runs Azure DevOps pipelines: a memory target has no CI service",
     "monitoring.capture": "memory deployments do not record scored rows yet; captures come from log_inferences",
+    "deployments.guardrails": (
+        "memory deployments keep no live request metrics (errors, latency, predictions): guardrails are refused"
+    ),
     "data_factory.cancel": "refreshes run synchronously inside begin_refresh: there is never a running one to cancel",
 }
 

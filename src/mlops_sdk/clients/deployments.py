@@ -29,23 +29,30 @@ from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.deployments import (
+    AllAtOnce,
+    AnyStrategy,
     BlueGreen,
+    Canary,
     Capture,
     DeploymentResult,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
+    Linear,
     Replace,
     Shadow,
     SmokeTest,
     Strategy,
 )
+from mlops_sdk.models.guardrails import Guardrails
 from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.models.resources import Resources
+from mlops_sdk.models.shadow import ShadowReport
 
 __all__ = ["DeploymentClient", "default_deployment_name"]
 
-_STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
+_STRATEGY: TypeAdapter[AnyStrategy] = TypeAdapter(Strategy)
+_STRATEGIES = (BlueGreen, Replace, Shadow, Canary, Linear, AllAtOnce)
 
 
 def default_deployment_name(model: ModelSpec) -> str:
@@ -107,10 +114,10 @@ class DeploymentClient(BaseClient):
         return ModelSpec(ref=found.ref, uri=found.uri, name=found.name, version=found.version)
 
     @staticmethod
-    def _strategy(strategy: BlueGreen | Replace | Shadow | dict[str, Any] | None) -> BlueGreen | Replace | Shadow:
+    def _strategy(strategy: AnyStrategy | dict[str, Any] | None) -> AnyStrategy:
         if strategy is None:
             return BlueGreen()
-        if isinstance(strategy, (BlueGreen, Replace, Shadow)):
+        if isinstance(strategy, _STRATEGIES):
             return strategy
         if isinstance(strategy, dict):
             data = {"kind": "blue_green", **strategy}
@@ -119,9 +126,30 @@ class DeploymentClient(BaseClient):
             except ValidationError as error:
                 raise invalid_input(error, what="strategy", field="strategy") from None
         raise ConfigurationError(
-            f"strategy must be BlueGreen(...), Replace() or Shadow(...) (or a dict), got {type(strategy).__name__}",
+            "strategy must be Canary(...), Linear(...), AllAtOnce(...), BlueGreen(...), Replace() or Shadow(...) "
+            f"(or a dict), got {type(strategy).__name__}",
             details={"field": "strategy"},
         )
+
+    @staticmethod
+    def _with_guardrails(strategy: AnyStrategy, guardrails: Guardrails | dict[str, Any] | None) -> AnyStrategy:
+        if guardrails is None:
+            return strategy
+        if isinstance(guardrails, dict):
+            guardrails = validate_input(Guardrails, guardrails, what="guardrails", field="guardrails")
+        if not isinstance(guardrails, Guardrails):
+            raise ConfigurationError(
+                f"guardrails must be Guardrails(...) or a dict, got {type(guardrails).__name__}",
+                details={"field": "guardrails"},
+            )
+        if float(getattr(strategy, "bake_time", 0.0)) <= 0:
+            raise ConfigurationError(
+                f"guardrails watch the new deployment during a bake, but the {strategy.kind} strategy has none; "
+                "give it a bake time (Canary(bake=..), Linear(interval=..), AllAtOnce(bake=..), "
+                "BlueGreen(bake_time=..))",
+                details={"field": "strategy.bake"},
+            )
+        return strategy.model_copy(update={"guardrails": guardrails})  # keeps the smoke test's predicate
 
     @staticmethod
     def _resources(resources: Resources | dict[str, Any] | None) -> Resources | None:
@@ -165,9 +193,10 @@ class DeploymentClient(BaseClient):
         *,
         endpoint: str,
         deployment: str | None = None,
-        strategy: BlueGreen | Replace | Shadow | dict[str, Any] | None = None,
+        strategy: AnyStrategy | dict[str, Any] | None = None,
         resources: Resources | dict[str, Any] | None = None,
         capture: Capture | dict[str, Any] | None = None,
+        guardrails: Guardrails | dict[str, Any] | None = None,
         progress: Callable[[ProgressEvent], None] | None = None,
         show_progress: bool | None = None,
     ) -> Operation[DeploymentResult]:
@@ -186,6 +215,8 @@ class DeploymentClient(BaseClient):
             endpoint: Endpoint name (3-32 letters, digits, '-').
             deployment: Deployment name (default derived from the model).
             strategy: ``BlueGreen(...)``, ``Replace()``, ``Shadow(mirror_percent=..)`` or a dict.
+            guardrails: Live thresholds watched during every bake (:class:`Guardrails` or a dict); they
+                replace the strategy's own ``guardrails``. The strategy needs a bake time.
             resources: Sizing and runtime settings of the NEW deployment (``Resources(instance_type=..,
                 instance_count=.., environment=.., request=.., liveness_probe=.., readiness_probe=..,
                 autoscale=..)`` or a dict). Applied when the deployment is created; the local backend
@@ -201,7 +232,7 @@ class DeploymentClient(BaseClient):
             ConfigurationError: invalid model, names or strategy.
         """
         endpoint = self._name(endpoint, "endpoint")
-        chosen = self._strategy(strategy)
+        chosen = self._with_guardrails(self._strategy(strategy), guardrails)
         sizing = self._resources(resources)
         capturing = self._capture(capture)
         spec = self._model_spec(model)
@@ -224,6 +255,118 @@ class DeploymentClient(BaseClient):
         )
         return self._operation(
             driver, description=f"deployment {name} to {endpoint}", progress=progress, show_progress=show_progress
+        )
+
+    def shadow_report(
+        self, endpoint: str, deployment: str | None = None, *, tolerance: float = 1e-6, slices: int = 4
+    ) -> ShadowReport:
+        """Compare what the shadow deployment answered to mirrored requests with the live answers.
+
+        Pairs are matched by the request's correlation id (``x-ms-client-request-id`` or
+        ``x-request-id``, else one the server assigns and returns in ``x-request-id``). The report gives
+        the agreement rate (numeric outputs agree within ``tolerance``; labels must be equal), the
+        distribution of ``shadow - live``, both latencies and error counts, and the agreement per
+        quantile slice (``slices`` bins) of every numeric input feature. Local endpoints keep the
+        last 5,000 mirrored requests per shadow deployment in memory (a server restart starts afresh).
+
+        Args:
+            endpoint: Endpoint name.
+            deployment: The shadow deployment (default: the endpoint's mirrored deployment).
+            tolerance: Absolute difference under which two numeric outputs agree.
+            slices: Quantile slices per input feature.
+
+        Raises:
+            ConfigurationError: no shadow deployment, bad arguments, or a backend that cannot pair
+                answers (Azure ML discards mirrored answers; see docs/deployments.md).
+        """
+        from mlops_sdk.backends.spi.shadow import ShadowPairs, build_report
+
+        endpoint = self._name(endpoint, "endpoint")
+        if not isinstance(tolerance, (int, float)) or tolerance < 0:
+            raise ConfigurationError(
+                f"tolerance must be a number >= 0, got {tolerance!r}", details={"field": "tolerance"}
+            )
+        if not isinstance(slices, int) or not 1 <= slices <= 20:
+            raise ConfigurationError(
+                f"slices must be an integer from 1 to 20, got {slices!r}", details={"field": "slices"}
+            )
+        service = self._svc()
+        if not isinstance(service, ShadowPairs):
+            raise ConfigurationError(
+                f"the {self._context.backend.name} backend cannot compare shadow answers: its endpoints discard "
+                "mirrored answers (on Azure ML they would come from the data collector, not wired yet); "
+                "use a local endpoint for shadow reports",
+                details={"field": "endpoint"},
+            )
+        if deployment is None:
+            mirrored = [name for name, share in self.get_endpoint(endpoint).mirror.items() if share > 0]
+            if len(mirrored) != 1:
+                raise ConfigurationError(
+                    f"endpoint {endpoint!r} mirrors to {mirrored or 'no deployment'}; pass deployment=<shadow>",
+                    details={"field": "deployment"},
+                )
+            deployment = mirrored[0]
+        name = self._name(deployment, "deployment")
+        pairs = service.shadow_pairs(endpoint, name)
+        return build_report(endpoint, name, pairs, tolerance=float(tolerance), slices=slices)
+
+    def begin_promote_shadow(
+        self,
+        endpoint: str,
+        deployment: str | None = None,
+        *,
+        strategy: AnyStrategy | dict[str, Any] | None = None,
+        guardrails: Guardrails | dict[str, Any] | None = None,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        show_progress: bool | None = None,
+    ) -> Operation[DeploymentResult]:
+        """Turn a shadow deployment into a live one through the normal guarded rollout.
+
+        The shadow's model is rolled out under the same deployment name (nothing is recreated: the
+        model is the same) with ``strategy`` (default ``Canary()``), its mirror share removed with
+        the first step. A failed smoke test or a tripped guardrail restores exactly the maps it
+        started from, the mirror included.
+
+        Args:
+            endpoint: Endpoint name.
+            deployment: The shadow deployment (default: the endpoint's mirrored deployment).
+            strategy: Any strategy but ``Shadow`` (default ``Canary()``: 10 %, bakes of 300 s).
+            guardrails: Live thresholds watched during every bake.
+            progress: Callback receiving a :class:`ProgressEvent` after every poll.
+            show_progress: Force the progress bar on or off.
+        """
+        endpoint = self._name(endpoint, "endpoint")
+        info = self.get_endpoint(endpoint)
+        if deployment is None:
+            mirrored = [name for name, share in info.mirror.items() if share > 0]
+            if len(mirrored) != 1:
+                raise ConfigurationError(
+                    f"endpoint {endpoint!r} mirrors to {mirrored or 'no deployment'}; pass deployment=<shadow>",
+                    details={"field": "deployment"},
+                )
+            deployment = mirrored[0]
+        found = next((item for item in info.deployments if item.name == deployment), None)
+        if found is None or not (found.model_uri or found.model):
+            raise ConfigurationError(
+                f"endpoint {endpoint!r} has no deployment {deployment!r} with a known model; "
+                f"deployments: {[item.name for item in info.deployments]}",
+                details={"field": "deployment"},
+            )
+        chosen = self._strategy(strategy if strategy is not None else Canary())
+        if isinstance(chosen, Shadow):
+            raise ConfigurationError(
+                "promote_shadow makes the shadow live: pass Canary, Linear, AllAtOnce, BlueGreen or Replace",
+                details={"field": "strategy"},
+            )
+        model = found.model_uri or found.model or ""
+        return self.begin_deploy(
+            model,
+            endpoint=endpoint,
+            deployment=deployment,
+            strategy=chosen,
+            guardrails=guardrails,
+            progress=progress,
+            show_progress=show_progress,
         )
 
     def begin_create_endpoint(

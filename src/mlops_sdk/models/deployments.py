@@ -1,7 +1,8 @@
 """Value types of online deployment: strategies, smoke tests, results, endpoints and history.
 
-Strategies (``BlueGreen``, ``Replace``, ``Shadow``) and :class:`SmokeTest` are what users build; the
-rest is what they receive. All are frozen pydantic models; every input accepts the model or a dict.
+Strategies (``Canary``, ``Linear``, ``AllAtOnce``, ``BlueGreen``, ``Replace``, ``Shadow``), their
+:class:`~mlops_sdk.models.guardrails.Guardrails` and :class:`SmokeTest` are what users build; the rest
+is what they receive. All are frozen pydantic models; every input accepts the model or a dict.
 """
 
 from __future__ import annotations
@@ -16,17 +17,22 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from mlops_sdk.core.errors import OperationFailedError
 from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.models.guardrails import GuardrailBreach, GuardrailObservation, Guardrails, typed_init
 from mlops_sdk.models.resources import Resources
 
 __all__ = [
     "MAX_MIRROR_PERCENT",
+    "AllAtOnce",
+    "AnyStrategy",
     "BlueGreen",
+    "Canary",
     "Capture",
     "DeploymentInfo",
     "DeploymentResult",
     "Endpoint",
     "EndpointKeys",
     "HistoryEntry",
+    "Linear",
     "Replace",
     "Shadow",
     "SmokeResult",
@@ -223,6 +229,16 @@ class _Strategy(BaseModel):
     smoke_test: SmokeTest | None = None
     rollback_on_failure: bool = True
     keep_failed: bool = False
+    guardrails: Guardrails | None = None
+
+    @model_validator(mode="after")
+    def _guardrails_need_a_bake(self) -> _Strategy:
+        if self.guardrails is not None and float(getattr(self, "bake_time", 0.0)) <= 0:
+            raise ValueError(
+                "guardrails watch the new deployment during a bake; give the strategy a bake time "
+                "(bake=, interval= or bake_time= in seconds)"
+            )
+        return self
 
 
 class BlueGreen(_Strategy):
@@ -294,7 +310,106 @@ class Shadow(_Strategy):
         return value
 
 
-Strategy = Annotated[BlueGreen | Replace | Shadow, Field(discriminator="kind")]
+class _Guarded(_Strategy):
+    """A strategy whose constructor raises :class:`ConfigurationError` naming the field at fault."""
+
+    def __init__(self, **data: Any) -> None:
+        typed_init(type(self), self, data)
+
+    @field_validator("bake", "interval", mode="before", check_fields=False)
+    @classmethod
+    def _bake_seconds(cls, value: Any) -> Any:
+        return _seconds(value)
+
+
+class Canary(_Guarded):
+    """Send ``percent`` of live traffic to the new deployment, bake, then shift the rest and bake again.
+
+    Each step is: shift -> smoke test (if any) -> bake while the guardrails (if any) watch the new
+    deployment's live traffic -> next step. A failed smoke test or a tripped guardrail at any point
+    restores exactly the traffic map the rollout started from.
+
+    Attributes:
+        percent: The canary's share of live traffic, 1..99.
+        bake: Seconds (or a timedelta) each step bakes (the canary step and the final 100 % step).
+        guardrails: What the bakes watch (:class:`Guardrails`), or None for time-only bakes.
+        smoke_test: Run against the new deployment before every step and after the last bake.
+        rollback_on_failure: Restore the previous traffic map on a failure (else just stop).
+        keep_failed: Keep a rolled-back new deployment (at 0 %) for debugging.
+    """
+
+    kind: Literal["canary"] = "canary"
+    percent: int = Field(default=10, ge=1, le=99)
+    bake: float = Field(default=300.0, ge=0)
+
+    @property
+    def steps(self) -> list[int]:
+        """``[percent, 100]``."""
+        return [self.percent, 100]
+
+    @property
+    def bake_time(self) -> float:
+        """Seconds each step bakes."""
+        return self.bake
+
+
+class Linear(_Guarded):
+    """Shift live traffic in equal steps of ``step_percent``, baking ``interval`` seconds after each.
+
+    Attributes:
+        step_percent: Share added per step, 1..50 (the last step tops up to 100).
+        interval: Seconds (or a timedelta) each step bakes, guardrails watching.
+        guardrails: What the bakes watch, or None.
+        smoke_test: Run against the new deployment before every step and after the last bake.
+        rollback_on_failure: Restore the previous traffic map on a failure.
+        keep_failed: Keep a rolled-back new deployment (at 0 %) for debugging.
+    """
+
+    kind: Literal["linear"] = "linear"
+    step_percent: int = Field(default=20, ge=1, le=50)
+    interval: float = Field(default=120.0, ge=0)
+
+    @property
+    def steps(self) -> list[int]:
+        """``step_percent, 2 * step_percent, ...`` up to 100."""
+        steps = list(range(self.step_percent, 100, self.step_percent))
+        return [*steps, 100]
+
+    @property
+    def bake_time(self) -> float:
+        """Seconds each step bakes."""
+        return self.interval
+
+
+class AllAtOnce(_Guarded):
+    """Shift all live traffic at once, then bake with the guardrails watching (rolled back on a breach).
+
+    Attributes:
+        bake: Seconds (or a timedelta) the single step bakes.
+        guardrails: What the bake watches, or None.
+        smoke_test: Run against the new deployment before the shift and after the bake.
+        rollback_on_failure: Restore the previous traffic map on a failure.
+        keep_failed: Keep a rolled-back new deployment (at 0 %) for debugging.
+    """
+
+    kind: Literal["all_at_once"] = "all_at_once"
+    bake: float = Field(default=300.0, ge=0)
+
+    @property
+    def steps(self) -> list[int]:
+        """A single step to 100 %."""
+        return [100]
+
+    @property
+    def bake_time(self) -> float:
+        """Seconds the step bakes."""
+        return self.bake
+
+
+AnyStrategy = BlueGreen | Replace | Shadow | Canary | Linear | AllAtOnce
+"""The union of every strategy class (for annotations)."""
+
+Strategy = Annotated[AnyStrategy, Field(discriminator="kind")]
 """Any deployment strategy."""
 
 
@@ -321,6 +436,7 @@ class StepResult(BaseModel):
     mirror: dict[str, int] = Field(default_factory=dict)
     smoke: SmokeResult | None = None
     at: datetime
+    guardrails: GuardrailObservation | None = None
 
 
 class DeploymentResult(BaseModel):
@@ -349,6 +465,7 @@ class DeploymentResult(BaseModel):
         resources: The sizing and runtime settings asked for (None: the backend's defaults).
         resources_ignored: Fields of ``resources`` the backend accepted but cannot honour, with why
             (the local backend runs one process on this machine whatever the instance type).
+        breach: The guardrail that stopped the rollout (its observed value, threshold and window), if any.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -374,6 +491,7 @@ class DeploymentResult(BaseModel):
     lineage: Lineage = Field(default_factory=Lineage)
     resources: Resources | None = None
     resources_ignored: dict[str, str] = Field(default_factory=dict)
+    breach: GuardrailBreach | None = None
 
     def raise_for_rollback(self) -> None:
         """Raise :class:`OperationFailedError` (with the reason and log tail) when the rollout did not succeed."""
@@ -440,7 +558,7 @@ class HistoryEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     endpoint: str
-    action: Literal["deploy", "traffic", "rollback", "delete", "smoke_failed", "failed"]
+    action: Literal["deploy", "traffic", "rollback", "delete", "smoke_failed", "guardrail_breached", "failed"]
     deployment: str | None = None
     model: str | None = None
     model_uri: str | None = None

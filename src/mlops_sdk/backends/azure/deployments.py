@@ -40,16 +40,15 @@ from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status, status_from_aml
 from mlops_sdk.models.deployments import (
-    BlueGreen,
+    AnyStrategy,
     Capture,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
-    Replace,
-    Shadow,
     SmokeTest,
 )
+from mlops_sdk.models.guardrails import GuardrailObservation
 from mlops_sdk.models.resources import Probe, Resources
 
 __all__ = ["AzureDeploymentService", "AzurePlatform", "create_service"]
@@ -488,6 +487,27 @@ class AzurePlatform:
         entries = [_expand(endpoint, tags[key]) for key in sorted(tags) if key.startswith(HISTORY_PREFIX)]
         return [entry for entry in entries if entry is not None] + list(self._pending.get(endpoint, []))
 
+    # -- GuardrailMetrics (Azure Monitor platform metrics of the endpoint) -----------------------------
+
+    def unsupported_guardrails(self) -> dict[str, str]:
+        """Prediction shift: the endpoint's metrics carry no predictions."""
+        from mlops_sdk.backends.azure.live_metrics import PREDICTION_SHIFT_UNSUPPORTED
+
+        return {"prediction_shift": PREDICTION_SHIFT_UNSUPPORTED}
+
+    def metrics_mark(self, endpoint: str, deployment: str, baseline: str | None) -> dict[str, Any]:
+        """Azure Monitor answers time ranges: a marker is the time."""
+        return {"at": self.clock.now().isoformat()}
+
+    def observe(
+        self, endpoint: str, deployment: str, since: Mapping[str, Any], *, baseline: str | None, shift_metric: str
+    ) -> tuple[dict[str, Any], GuardrailObservation]:
+        """Requests, 5xx and latency percentiles of the deployment since the marker (Azure Monitor)."""
+        from mlops_sdk.backends.azure.live_metrics import observe
+
+        endpoint_id = str(self.get_endpoint(endpoint).id)
+        return observe(self._backend, endpoint_id, deployment, since, now=self.clock.now())
+
     def scoring_uri(self, endpoint: str) -> str | None:
         """The endpoint's scoring URI."""
         uri = self.get_endpoint(endpoint).scoring_uri
@@ -523,7 +543,7 @@ class AzureDeploymentService:
         *,
         endpoint: str,
         deployment: str,
-        strategy: BlueGreen | Replace | Shadow,
+        strategy: AnyStrategy,
         lineage: Lineage,
         resources: Resources | None = None,
         capture: Capture | None = None,

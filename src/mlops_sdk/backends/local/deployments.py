@@ -46,16 +46,15 @@ from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
-    BlueGreen,
+    AnyStrategy,
     Capture,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
-    Replace,
-    Shadow,
     SmokeTest,
 )
+from mlops_sdk.models.guardrails import GuardrailObservation
 from mlops_sdk.models.registry import ModelRef
 from mlops_sdk.models.resources import Resources
 
@@ -365,6 +364,28 @@ class LocalPlatform:
             for row in rows
         ]
 
+    # -- GuardrailMetrics (the server's /metrics) --------------------------------------------------------
+
+    def unsupported_guardrails(self) -> dict[str, str]:
+        """Every guardrail is measured by the local server."""
+        return {}
+
+    def metrics_mark(self, endpoint: str, deployment: str, baseline: str | None) -> dict[str, Any]:
+        """The deployment's cumulative counters now (from ``/metrics``)."""
+        from mlops_sdk.backends.local.live_metrics import read_counters
+
+        counters = read_counters(self.running(endpoint)).get(deployment)
+        return {"at": self.clock.now().isoformat(), "counters": counters}
+
+    def observe(
+        self, endpoint: str, deployment: str, since: Mapping[str, Any], *, baseline: str | None, shift_metric: str
+    ) -> tuple[dict[str, Any], GuardrailObservation]:
+        """The deployment's traffic since marker ``since``: requests, errors, latency, prediction shift."""
+        from mlops_sdk.backends.local.live_metrics import observe, read_counters
+
+        current = read_counters(self.running(endpoint))
+        return observe(current, deployment, since, baseline=baseline, shift_metric=shift_metric, now=self.clock.now())
+
     def scoring_uri(self, endpoint: str) -> str | None:
         """``http://127.0.0.1:<port>/score`` while the server runs."""
         info = self.server(endpoint).info()
@@ -422,7 +443,7 @@ class LocalDeploymentService:
         *,
         endpoint: str,
         deployment: str,
-        strategy: BlueGreen | Replace | Shadow,
+        strategy: AnyStrategy,
         lineage: Lineage,
         resources: Resources | None = None,
         capture: Capture | None = None,
@@ -472,6 +493,11 @@ class LocalDeploymentService:
         if kind == ENDPOINT_KIND:
             return EndpointDriver(self.platform, self.get_endpoint, op_id, state["endpoint"])
         return RolloutDriver(self.platform, op_id, state, smoke_test)
+
+    def shadow_pairs(self, endpoint: str, deployment: str) -> list[dict[str, Any]]:
+        """The mirrored requests the server recorded for shadow ``deployment`` (live and shadow answers)."""
+        pairs: list[dict[str, Any]] = self.platform.running(endpoint).admin("GET", f"shadow/{deployment}")
+        return pairs
 
     def history(self, endpoint: str) -> list[HistoryEntry]:
         """History of ``endpoint`` (also of deleted endpoints), oldest first."""

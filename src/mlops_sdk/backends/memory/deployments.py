@@ -44,13 +44,11 @@ from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
-    BlueGreen,
+    AnyStrategy,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
-    Replace,
-    Shadow,
     SmokeTest,
 )
 from mlops_sdk.models.resources import Resources
@@ -374,7 +372,7 @@ class MemoryDeploymentService:
         *,
         endpoint: str,
         deployment: str,
-        strategy: BlueGreen | Replace | Shadow,
+        strategy: AnyStrategy,
         lineage: Lineage,
         resources: Resources | None = None,
         capture: Capture | None = None,

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import TypeAdapter
 
+from mlops_sdk.backends.spi.guardrails import GuardrailMetrics, evaluate
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -34,19 +35,19 @@ from mlops_sdk.core.operation import OperationDriver, PollResult
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
-    BlueGreen,
+    AnyStrategy,
     Capture,
     DeploymentResult,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
-    Replace,
     Shadow,
     SmokeResult,
     SmokeTest,
     StepResult,
     Strategy,
 )
+from mlops_sdk.models.guardrails import GuardrailBreach, GuardrailObservation, Guardrails
 from mlops_sdk.models.resources import Resources
 
 __all__ = [
@@ -68,7 +69,7 @@ _SAMPLE_TRIES = 3
 """Sends of one smoke-test latency sample whose answer was transient."""
 _REFUSALS = {401, 403, 409}
 """Statuses a rollout fails with as the service's own error class (not ``OperationFailedError``)."""
-_STRATEGY: TypeAdapter[BlueGreen | Replace | Shadow] = TypeAdapter(Strategy)
+_STRATEGY: TypeAdapter[AnyStrategy] = TypeAdapter(Strategy)
 _log = get_logger(__name__)
 
 
@@ -205,7 +206,7 @@ class DeploymentService(Protocol):
         *,
         endpoint: str,
         deployment: str,
-        strategy: BlueGreen | Replace | Shadow,
+        strategy: AnyStrategy,
         lineage: Lineage,
         resources: Resources | None = None,
         capture: Capture | None = None,
@@ -319,6 +320,23 @@ def previous_production(history: Sequence[HistoryEntry], traffic: Mapping[str, i
     return None
 
 
+def _check_guardrails(platform: EndpointPlatform, guardrails: Guardrails) -> None:
+    """Refuse, before anything changes, guardrails this backend cannot measure."""
+    if not isinstance(platform, GuardrailMetrics):
+        raise ConfigurationError(
+            f"the {platform.backend} backend cannot watch live traffic, so guardrails cannot be used there; "
+            "deploy without guardrails= (smoke tests still run) or use the local or azure backend",
+            details={"field": "guardrails"},
+        )
+    unsupported = platform.unsupported_guardrails()
+    for name in guardrails.active:
+        if name in unsupported:
+            raise ConfigurationError(
+                f"guardrail {name} is not available on the {platform.backend} backend: {unsupported[name]}",
+                details={"field": f"guardrails.{name}"},
+            )
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
@@ -391,13 +409,15 @@ class RolloutDriver:
         model: ModelSpec,
         endpoint: str,
         deployment: str,
-        strategy: BlueGreen | Replace | Shadow,
+        strategy: AnyStrategy,
         lineage: Lineage,
         resources: Resources | None = None,
         capture: Capture | None = None,
     ) -> RolloutDriver:
         """A driver for a new rollout."""
         smoke = strategy.smoke_test
+        if strategy.guardrails is not None:
+            _check_guardrails(platform, strategy.guardrails)
         state = _initial_state(platform, "deploy", endpoint, deployment, smoke, lineage, phase="endpoint")
         state.update(
             model=model.to_dict(),
@@ -474,6 +494,7 @@ class RolloutDriver:
             lineage=Lineage.model_validate(s.get("lineage") or {}),
             resources=self._resources(),
             resources_ignored=dict(s.get("resources_ignored") or {}),
+            breach=GuardrailBreach.model_validate(s["breach"]) if s.get("breach") else None,
         )
 
     def poll(self) -> PollResult:
@@ -600,10 +621,12 @@ class RolloutDriver:
         strategy = self._strategy
         if isinstance(strategy, Shadow):
             return [strategy.mirror_percent]
-        assert isinstance(strategy, (BlueGreen, Replace))
+        assert strategy is not None
         return list(strategy.steps)
 
     def _waiting(self) -> PollResult | None:
+        if self._state.get("guard") is not None:
+            return self._bake_guarded()
         next_at = self._state.get("next_at")
         if next_at is not None:
             remaining = next_at - self._now()
@@ -649,10 +672,19 @@ class RolloutDriver:
         s["step"] += 1
         bake = float(getattr(self._strategy, "bake_time", 0.0))
         s["next_at"] = self._now() + bake if bake > 0 else None
+        guarded = self._strategy is not None and self._strategy.guardrails is not None and bake > 0
+        if guarded:
+            try:
+                self._start_guard(percent, bake)
+            except MlopsError as error:
+                if is_retryable(error):
+                    raise
+                return self._metrics_unavailable(percent, error)
         message = f"{name} at {percent}%" + (" (mirrored)" if isinstance(self._strategy, Shadow) else "")
-        if s["step"] >= len(steps) and (bake <= 0 or self._smoke is None):
+        if s["step"] >= len(steps) and (bake <= 0 or (self._smoke is None and not guarded)):
             return self._succeed(new_traffic, new_mirror)
-        return PollResult(Status.RUNNING, native_status="Shifting", message=message, retry_after=bake)
+        wait = min(bake, self._guardrails().check_interval) if guarded else bake  # the first look comes early
+        return PollResult(Status.RUNNING, native_status="Shifting", message=message, retry_after=wait)
 
     def _phase_verify(self) -> PollResult:
         """After the last step's bake: one more smoke test, then done."""
@@ -667,6 +699,147 @@ class RolloutDriver:
             if not outcome.passed:
                 return self._check_failed(f"smoke test after the final bake failed: {outcome.reason}", outcome)
         return self._succeed(*self._platform.get_traffic(s["endpoint"]))
+
+    # -- guardrails during a bake ------------------------------------------------------------------------
+
+    def _guardrails(self) -> Guardrails:
+        strategy = self._strategy
+        assert strategy is not None
+        assert strategy.guardrails is not None
+        return strategy.guardrails
+
+    def _metrics(self) -> GuardrailMetrics:
+        platform = self._platform
+        assert isinstance(platform, GuardrailMetrics)
+        return platform
+
+    def _baseline(self) -> str | None:
+        s = self._state
+        chosen = self._guardrails().baseline
+        if chosen is not None:
+            return chosen
+        previous = (s.get("previous") or {}).get("traffic", {})
+        return _production({key: value for key, value in previous.items() if key != s["deployment"]})
+
+    def _start_guard(self, percent: int, bake: float) -> None:
+        """Open the bake of one step: the first metrics marker, the bake's end and its extension limit."""
+        s = self._state
+        guard = self._guardrails()
+        now = self._now()
+        mark = self._metrics().metrics_mark(s["endpoint"], s["deployment"], self._baseline())
+        skip = [] if self._baseline() is not None else ["prediction_shift"]  # nothing to compare with
+        s["next_at"] = None
+        s["guard"] = {
+            "percent": percent,
+            "marks": [{**mark, "t": now}],
+            "bake_end": now + bake,
+            "deadline": now + bake + guard.extension(bake),
+            "next_check": now + min(guard.check_interval, bake),
+            "skip": skip,
+        }
+
+    def _bake_guarded(self) -> PollResult | None:
+        """One look during a guarded bake: wait, or evaluate the window; None once the bake is over."""
+        s = self._state
+        g = s["guard"]
+        guard = self._guardrails()
+        now = self._now()
+        if now < g["bake_end"]:
+            due = min(g["next_check"], g["bake_end"])
+        else:  # the bake just ended: judge at once; during an extension, every check_interval
+            due = g["next_check"] if g.get("past_end") else now
+        if now < due:
+            return PollResult(
+                Status.RUNNING,
+                native_status="Baking",
+                message=f"baking {g['bake_end'] - now:.0f}s",
+                retry_after=due - now,
+            )
+        marks = g["marks"]
+        base = marks[0]
+        for mark in marks:
+            if mark["t"] <= now - guard.window:
+                base = mark
+        marks = [mark for mark in marks if mark["t"] >= base["t"]]
+        try:
+            current, observation = self._metrics().observe(
+                s["endpoint"], s["deployment"], base, baseline=self._baseline(), shift_metric=guard.shift_metric
+            )
+        except MlopsError as error:
+            if is_retryable(error):
+                raise  # looked at again with backoff
+            return self._metrics_unavailable(g["percent"], error)
+        marks.append({**current, "t": now})
+        g["marks"] = marks
+        g["next_check"] = now + guard.check_interval
+        g["past_end"] = now >= g["bake_end"]
+        if s.get("steps"):
+            s["steps"][-1]["guardrails"] = observation.model_dump(mode="json")
+        verdict = evaluate(guard, observation, skip=g["skip"])
+        if verdict.breached is not None:
+            name, observed, threshold = verdict.breached
+            return self._breach(name, observed, threshold, observation)
+        if now < g["bake_end"]:
+            wait = min(guard.check_interval, g["bake_end"] - now)
+            return PollResult(
+                Status.RUNNING,
+                native_status="Baking",
+                message=f"baking {g['bake_end'] - now:.0f}s; guardrails hold",
+                retry_after=wait,
+            )
+        if verdict.thin:
+            name, (seen, needed) = next(iter(verdict.thin.items()))
+            if now < g["deadline"]:
+                return PollResult(
+                    Status.RUNNING,
+                    native_status="ExtendingBake",
+                    message=f"bake extended: {name} has {seen} of the {needed} samples it needs",
+                    retry_after=min(guard.check_interval, g["deadline"] - now),
+                )
+            return self._breach("insufficient_traffic", float(seen), float(needed), observation, about=name)
+        s["guard"] = None
+        return None
+
+    def _metrics_unavailable(self, percent: int, error: MlopsError) -> PollResult:
+        """The guardrails cannot be read (refused, turned off): fail closed, as with too little traffic."""
+        s = self._state
+        now = self._platform.clock.now()
+        s["guard"] = {"percent": percent}
+        observation = GuardrailObservation(window_start=now, window_end=now)
+        return self._breach("metrics_unavailable", 0.0, 0.0, observation, about=str(error.message))
+
+    def _breach(
+        self, name: str, observed: float, threshold: float, observation: GuardrailObservation, about: str = ""
+    ) -> PollResult:
+        """A guardrail tripped (or traffic stayed too thin): record it and roll back like a failed check."""
+        s = self._state
+        g = s["guard"]
+        guard = self._guardrails()
+        if name == "metrics_unavailable":
+            detail = f"the guardrails' metrics could not be read, failing closed: {about}"
+        elif name == "insufficient_traffic":
+            detail = (
+                f"guardrail {about} saw {observed:.0f} samples in the last {guard.window:g}s, fewer than the "
+                f"{threshold:.0f} it needs, after the bake and its extension; failing closed"
+            )
+        else:
+            detail = (
+                f"guardrail {name} tripped at {g['percent']}%: observed {observed:.4g} > threshold {threshold:g} "
+                f"over {observation.requests} requests between {observation.window_start:%H:%M:%S} and "
+                f"{observation.window_end:%H:%M:%S}"
+            )
+        s["breach"] = GuardrailBreach(
+            guardrail=name,
+            observed=observed,
+            threshold=threshold,
+            percent=g["percent"],
+            window_start=observation.window_start,
+            window_end=observation.window_end,
+            requests=observation.requests,
+            detail=detail,
+        ).model_dump(mode="json")
+        s["guard"] = None
+        return self._roll_back(detail, "guardrail_breached")
 
     # -- phases of a rollback -----------------------------------------------------------------------------
 
@@ -801,11 +974,15 @@ class RolloutDriver:
     # -- endings -----------------------------------------------------------------------------------------
 
     def _check_failed(self, reason: str, smoke: SmokeResult) -> PollResult:
+        self._state["failed_smoke"] = smoke.model_dump(mode="json")
+        return self._roll_back(reason, "smoke_failed")
+
+    def _roll_back(self, reason: str, action: str) -> PollResult:
+        """Record why, then restore the previous maps (and drop a deployment this rollout created)."""
         s = self._state
         platform, endpoint, name = self._platform, s["endpoint"], s["deployment"]
         s["log_tail"] = self._log_tail()
-        s["failed_smoke"] = smoke.model_dump(mode="json")
-        self._record("smoke_failed", *platform.get_traffic(endpoint), reason=reason)
+        self._record(action, *platform.get_traffic(endpoint), reason=reason)
         strategy = self._strategy
         if strategy is None or not strategy.rollback_on_failure:
             return self._fail(reason)

@@ -41,6 +41,7 @@ from mlops_sdk.testing.conformance.approvals import (
 from mlops_sdk.testing.conformance.data_factory import TestDataFactoryConformance
 from mlops_sdk.testing.conformance.deployments import (
     TestDeploymentConformance,
+    TestDeploymentGuardrailsConformance,
     TestDeploymentKeysConformance,
     TestDeploymentTrafficConformance,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "TestApprovalTimeoutConformance",
     "TestDataFactoryConformance",
     "TestDeploymentConformance",
+    "TestDeploymentGuardrailsConformance",
     "TestDeploymentKeysConformance",
     "TestDeploymentTrafficConformance",
     "TestFlowConformance",

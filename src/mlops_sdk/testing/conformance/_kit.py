@@ -63,6 +63,10 @@ CAPABILITIES: Mapping[str, str] = {
     "flows.loop": "a Flow runs refresh -> train -> register -> validate -> approve -> deploy; after a crash it "
     "resumes by run id without running finished steps again",
     "flows.gates": "a gate that does not pass stops the Flow cleanly (outcome, stopped_at) before the next step",
+    "deployments.guardrails": (
+        "a guarded bake without enough traffic is extended, then fails closed: the previous map is restored "
+        "and the result names the guardrail; guardrails without a bake are refused"
+    ),
     "data_factory.define": "client.data_factory.define() declares a refresh pipeline (Copy, Sql, Python)",
     "data_factory.refresh": "refresh -> activities and outputs; idempotency key; failure names the activity",
     "data_factory.cancel": "cancel a running refresh: the run and its running activity end CANCELED",

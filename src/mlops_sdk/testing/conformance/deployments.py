@@ -14,13 +14,19 @@ from pathlib import Path
 import pytest
 
 from mlops_sdk.clients.hub import MLOpsClient
-from mlops_sdk.core.errors import OperationFailedError, ResourceNotFoundError
-from mlops_sdk.models.deployments import BlueGreen, Replace, Shadow, SmokeTest
+from mlops_sdk.core.errors import ConfigurationError, OperationFailedError, ResourceNotFoundError
+from mlops_sdk.models.deployments import AllAtOnce, BlueGreen, Replace, Shadow, SmokeTest
+from mlops_sdk.models.guardrails import Guardrails
 from mlops_sdk.models.registry import ModelVersion
 from mlops_sdk.testing.conformance._kit import ConformanceBackend, deployable_model, require
 from mlops_sdk.testing.conformance.validation import COLUMNS, _exact_model, _frame
 
-__all__ = ["TestDeploymentConformance", "TestDeploymentKeysConformance", "TestDeploymentTrafficConformance"]
+__all__ = [
+    "TestDeploymentConformance",
+    "TestDeploymentGuardrailsConformance",
+    "TestDeploymentKeysConformance",
+    "TestDeploymentTrafficConformance",
+]
 
 ROWS = {"input_data": {"columns": ["a", "b"], "data": [[1, 0], [0, 1]]}}
 """Two rows; the model with intercept ``c`` answers ``[3 + c, -2 + c]``."""
@@ -295,3 +301,53 @@ class TestDeploymentKeysConformance:
             assert deployments.get_keys("conf-keys").primary_key == renewed.primary_key
         finally:
             _cleanup(conformance_client, "conf-keys")
+
+
+class TestDeploymentGuardrailsConformance:
+    """A guarded bake with no traffic cannot give a verdict: extended, then failed closed to the previous map."""
+
+    capability = "deployments.guardrails"
+
+    def test_guarded_bake_without_traffic_fails_closed_to_the_previous_map(
+        self, conformance_backend: ConformanceBackend, conformance_clocked_client: MLOpsClient, tmp_path: Path
+    ) -> None:
+        require(conformance_backend, "deployments.rollout", "deployments.guardrails")
+        deployments = conformance_clocked_client.deployments
+        guardrails = Guardrails(error_rate=0.5, min_requests=10_000, window=30, check_interval=10, max_extension=30)
+        try:
+            first = deployments.begin_deploy(
+                _model(conformance_backend, conformance_clocked_client, tmp_path, 0.0),
+                endpoint="conf-guard-ep",
+                deployment="blue",
+                strategy=Replace(),
+                show_progress=False,
+            ).result()
+            assert _live(first.traffic) == {"blue": 100}
+            candidate = _model(conformance_backend, conformance_clocked_client, tmp_path, 10.0)
+            with pytest.raises(ConfigurationError) as refused:
+                deployments.begin_deploy(
+                    candidate, endpoint="conf-guard-ep", deployment="green", strategy=Replace(), guardrails=guardrails
+                )
+            assert refused.value.details["field"] == "strategy.bake"
+            result = deployments.begin_deploy(
+                candidate,
+                endpoint="conf-guard-ep",
+                deployment="green",
+                strategy=AllAtOnce(bake=60),
+                guardrails=guardrails,
+                show_progress=False,
+            ).result()
+            assert (result.succeeded, result.rolled_back) == (False, True)
+            assert result.breach is not None
+            assert result.breach.guardrail == "insufficient_traffic"
+            assert result.breach.threshold == 10_000
+            assert result.breach.observed < 10_000
+            assert result.finished_at is not None
+            assert result.started_at is not None
+            assert (result.finished_at - result.started_at).total_seconds() >= 60 + 30  # bake, then extension
+            endpoint = deployments.get_endpoint("conf-guard-ep")
+            assert _live(endpoint.traffic) == {"blue": 100}
+            assert [d.name for d in endpoint.deployments] == ["blue"]
+            assert "guardrail_breached" in [entry.action for entry in deployments.history("conf-guard-ep")]
+        finally:
+            _cleanup(conformance_clocked_client, "conf-guard-ep")

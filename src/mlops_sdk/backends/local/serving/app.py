@@ -20,6 +20,8 @@ Routes:
 ``PUT /admin/traffic``                 admin key   replace the traffic map (and optionally the mirror map)
 ``GET /admin/stats``                   admin key   per-deployment counters
 ``GET /admin/capture``                 admin key   inference capture counters (``POST .../flush``: write now)
+``GET /admin/shadow/{name}``           admin key   live vs shadow answers of mirrored requests (:mod:`.shadow`)
+``GET /metrics``                       any key     Prometheus metrics per deployment (:mod:`.metrics`)
 =====================================  ==========  =====================================================
 
 Every scoring answer names the deployment that produced it in ``azureml-model-deployment``, as
@@ -38,15 +40,18 @@ import json
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlops_sdk.backends.local.serving.capture import CaptureHub
+from mlops_sdk.backends.local.serving.metrics import EndpointMetrics, metrics_enabled
 from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
-from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body
+from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body, to_jsonable
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
+from mlops_sdk.backends.local.serving.shadow import ShadowLog
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import DEPLOYMENT_NAME
 
@@ -61,6 +66,11 @@ ENDPOINT_HEADER = "x-mlops-endpoint"
 _DEPLOYMENT_HEADER_B = DEPLOYMENT_HEADER.encode()
 _JSON = b"application/json"
 _INLINE_MAX_ROWS = 2_000
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson comes with the local extra
+    _orjson = None  # type: ignore[assignment]
 _log = get_logger("mlops_sdk.serving")
 
 
@@ -171,6 +181,8 @@ class EndpointApp:
         self._loader = loader
         self.table = RoutingTable({}, {}, {})
         self.stats: dict[str, dict[str, float]] = {}
+        self.metrics = EndpointMetrics() if metrics_enabled() else None
+        self.shadow_log = ShadowLog()
         self._admin_lock: asyncio.Lock | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._version = _version_body()
@@ -196,6 +208,7 @@ class EndpointApp:
                 Route("/ping", _Endpoint(self._probe, probe)),
                 Route("/health", _Endpoint(self._probe, probe)),
                 Route("/version", _Endpoint(self._probe, probe)),
+                Route("/metrics", _Endpoint(self._metrics, probe)),
                 Route("/admin/{rest:path}", _Endpoint(self._admin_api, None)),
             ],
             redirect_slashes=False,
@@ -229,6 +242,20 @@ class EndpointApp:
         else:
             await _respond(send, 200, self._version)
 
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"])
+        if not hmac.compare_digest(headers.get(b"authorization", b""), self._admin):
+            self._authorize(headers)
+        if self.metrics is None:
+            raise _HttpError(404, "METRICS_OFF", "metrics are turned off on this server (MLOPS_ENDPOINT_METRICS=0)")
+        try:
+            from prometheus_client import CONTENT_TYPE_LATEST
+        except ImportError:
+            raise _HttpError(
+                501, "METRICS_UNAVAILABLE", "prometheus-client is not installed; pip install 'mlops-sdk[local]'"
+            ) from None
+        await _respond(send, 200, self.metrics.exposition(), CONTENT_TYPE_LATEST.encode())
+
     # -- scoring -----------------------------------------------------------------------------------
 
     def _authorize(self, headers: Mapping[bytes, bytes]) -> None:
@@ -244,6 +271,7 @@ class EndpointApp:
         raise _HttpError(401, "UNAUTHORIZED", message, [(b"www-authenticate", b"Bearer")])
 
     async def _score(self, path: str, headers: Mapping[bytes, bytes], receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         self._authorize(headers)
         kind, params = _content_type(headers.get(b"content-type", b"").decode("latin-1"))
         if kind not in ("", "application/json", "text/csv") or params.get("charset", "utf-8") != "utf-8":
@@ -281,50 +309,95 @@ class EndpointApp:
                 )
             name = picked
             mirrors = table.mirrors()
+        request_id = _request_id(headers) if mirrors else None
         deployment: LoadedDeployment = table.deployments[name]
         counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
         counters["requests"] += 1
+        metrics = self.metrics
         try:
             predictions = await self._predict(deployment.model, batch)
         except PayloadError as error:
             counters["errors"] += 1
+            if metrics is not None:
+                metrics.record(name, 400, time.perf_counter() - started)
             raise _HttpError(400, "BAD_REQUEST", str(error)) from None
         except Exception as error:  # a model bug, not the caller's input
             counters["errors"] += 1
+            if metrics is not None:
+                metrics.record(name, 500, time.perf_counter() - started)
+            for mirror in mirrors:  # the shadow still sees the request: its report compares errors too
+                self._mirror(table, mirror, batch, name, None, time.perf_counter() - started, request_id)
             _log.error(f"deployment {name}: prediction failed: {type(error).__name__}: {error}")
             raise _HttpError(
-                500, "MODEL_ERROR", f"deployment {name!r} failed to score the input ({type(error).__name__})"
+                500,
+                "MODEL_ERROR",
+                f"deployment {name!r} failed to score the input ({type(error).__name__})",
+                [(_DEPLOYMENT_HEADER_B, name.encode())],
             ) from None
         for mirror in mirrors:
-            self._mirror(table, mirror, batch)
+            self._mirror(table, mirror, batch, name, predictions, time.perf_counter() - started, request_id)
         captured = await self.capture.record(headers, name, deployment, batch, predictions)
         payload = predictions if protocol == "azureml" else {"predictions": predictions}
-        await _respond(
-            send, 200, json.dumps(payload).encode(), extra=[(_DEPLOYMENT_HEADER_B, name.encode()), *captured]
-        )
+        body = _dumps(payload)
+        if metrics is not None:
+            metrics.record(name, 200, time.perf_counter() - started, predictions)
+        extra = [(_DEPLOYMENT_HEADER_B, name.encode()), *captured]
+        if request_id is not None:
+            extra.append((b"x-request-id", request_id.encode()))
+        await _respond(send, 200, body, extra=extra)
 
     async def _predict(self, model: ServedModel, batch: Batch) -> Any:
         if model.inline and len(batch) <= _INLINE_MAX_ROWS:
-            return model.predict(batch)
+            return model.predict_raw(batch)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, model.predict, batch)
+        return await loop.run_in_executor(None, model.predict_raw, batch)
 
-    def _mirror(self, table: RoutingTable, name: str, batch: Batch) -> None:
+    def _mirror(
+        self,
+        table: RoutingTable,
+        name: str,
+        batch: Batch,
+        live: str,
+        live_output: Any,
+        live_seconds: float,
+        request_id: str | None,
+    ) -> None:
         deployment = table.deployments.get(name)
         if deployment is None:
             return
         counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
         counters["mirrored"] += 1
 
+        metrics, shadow_log = self.metrics, self.shadow_log
+
         def run() -> None:
+            started = time.perf_counter()
+            output, failure = None, None
             try:
-                deployment.model.predict(batch)
+                output = deployment.model.predict(batch)
+                if metrics is not None:
+                    metrics.record(name, 200, time.perf_counter() - started, output, source="mirror")
             except Exception as error:  # a shadow deployment's failure never reaches the caller
+                failure = f"{type(error).__name__}: {error}"[:300]
+                if metrics is not None:
+                    metrics.record(name, 500, time.perf_counter() - started, source="mirror")
                 counters["mirror_errors"] += 1
                 if counters["mirror_errors"] % 100 == 1:  # the first, then every 100th: no log flood
                     _log.warning(
                         "mirrored request to %s failed (%d so far): %s", name, counters["mirror_errors"], error
                     )
+            shadow_log.add(
+                name,
+                request_id=request_id or "",
+                live=live,
+                columns=batch.columns,
+                rows=batch.rows,
+                live_output=to_jsonable(live_output),
+                live_seconds=live_seconds,
+                shadow_output=output,
+                shadow_seconds=time.perf_counter() - started,
+                shadow_error=failure,
+            )
 
         future = asyncio.get_running_loop().run_in_executor(None, run)
         self._background.add(future)
@@ -348,6 +421,8 @@ class EndpointApp:
         elif path in ("/admin/capture", "/admin/capture/flush"):
             stats = await self.capture.flush() if method == "POST" else self.capture.stats()
             await _respond(send, 200, json.dumps(stats).encode())
+        elif path.startswith("/admin/shadow/") and method == "GET":
+            await _respond(send, 200, json.dumps(self.shadow_log.pairs(path[len("/admin/shadow/") :])).encode())
         elif path == "/admin/traffic" and method == "PUT":
             body = _admin_json(await _read_body(receive, headers, self._max_body))
             async with self._admin_lock:
@@ -410,6 +485,8 @@ class EndpointApp:
         loaded = LoadedDeployment(name, model, model_path, fast_path, time.time(), metadata)
         table = self.table
         self._swap({**table.deployments, name: loaded}, table.traffic, table.mirror)
+        if existing is not None and self.metrics is not None:
+            self.metrics.forget(name)  # another model under the same name starts from zero
         _log.info(f"deployment {name}: loaded {model_path} ({model.flavor})")
 
     def remove_deployment(self, name: str) -> None:
@@ -428,6 +505,9 @@ class EndpointApp:
         traffic = {key: value for key, value in table.traffic.items() if key != name}
         mirror = {key: value for key, value in table.mirror.items() if key != name}
         self._swap(deployments, traffic, mirror)
+        if self.metrics is not None:
+            self.metrics.forget(name)
+        self.shadow_log.forget(name)
         _log.info(f"deployment {name}: removed")
 
     def set_traffic(self, traffic: Any, mirror: Any = None) -> None:
@@ -474,6 +554,24 @@ class EndpointApp:
         traffic, mirror = validate_traffic(state.get("traffic", {}), state.get("mirror", {}), set(deployments))
         self.table = RoutingTable(deployments, traffic, mirror)
         _log.info(f"restored {sorted(deployments)} traffic {traffic}")
+
+
+def _dumps(payload: Any) -> bytes:
+    """Predictions as JSON: orjson writes numpy arrays directly (no ``tolist``); anything else it cannot
+    write (non-contiguous arrays, numpy scalars, NaN as the standard library spells it) goes through
+    :func:`to_jsonable` and, failing that, the standard library."""
+    if _orjson is not None:
+        try:
+            return bytes(_orjson.dumps(payload, option=_orjson.OPT_SERIALIZE_NUMPY, default=to_jsonable))
+        except TypeError:
+            pass
+    return json.dumps(to_jsonable(payload)).encode()
+
+
+def _request_id(headers: Mapping[bytes, bytes]) -> str:
+    """The caller's correlation id (``x-ms-client-request-id`` / ``x-request-id``), else a new one."""
+    given = headers.get(b"x-ms-client-request-id") or headers.get(b"x-request-id")
+    return given.decode("latin-1")[:128] if given else uuid.uuid4().hex
 
 
 def _admin_json(body: bytes) -> dict[str, Any]:

@@ -14,6 +14,7 @@ arrays, objects) are left to MLflow's own schema enforcement.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -135,14 +136,15 @@ _CHECKS: dict[str, Callable[[Any, bool], Any]] = {
 }
 
 
+_PLAIN = frozenset({float, int, type(None)})
+
+
 def plain_numbers(rows: Sequence[Sequence[Any]]) -> bool:
-    """True when every cell is a float, an int (not a bool) or null: the common case, checked fast."""
-    for row in rows:
-        for value in row:
-            kind = type(value)
-            if kind is not float and kind is not int and value is not None:
-                return False
-    return True
+    """True when every cell is a float, an int (not a bool) or null: the common case, checked fast.
+
+    (The cell types are collected by ``map`` in C, not by a Python loop over every cell.)
+    """
+    return set(map(type, itertools.chain.from_iterable(rows))) <= _PLAIN
 
 
 def _column(names: Sequence[str] | None, index: int) -> str:
@@ -157,6 +159,8 @@ def _rectangular(rows: list[Any]) -> list[list[Any]]:
                 raise PayloadError(f"row {number} is a list but row 0 is a single value; send rows of one kind")
         return [[value] for value in rows]
     width = len(rows[0])
+    if set(map(type, rows)) == {list} and set(map(len, rows)) == {width}:
+        return rows  # the common case, checked in C
     for number, row in enumerate(rows):
         if not isinstance(row, list):
             raise PayloadError(f"row {number} is {_kind(row)}, not a list of values like row 0")
