@@ -563,11 +563,11 @@ class TrainingPipeline(BaseModel):
             field = next((f"inputs.{name}" for name, b in first.bindings().items() if b.step == upstream), "inputs")
             raise _spec_error(
                 PipelineCycleError,
-                f"the steps form a cycle: {' -> '.join(reversed(cycle))}; step {first.name!r} ({field}) "
-                "consumes an output that depends on its own; remove one of these bindings",
+                f"the steps form a cycle (each feeds the next): {' -> '.join(cycle)}; step {first.name!r} "
+                f"({field}) consumes an output that depends on its own; remove one of these bindings",
                 step=first.name,
                 field=field,
-                cycle=list(reversed(cycle)),
+                cycle=cycle,
             ) from None
 
     def downstream(self, names: Sequence[str]) -> set[str]:
