@@ -22,6 +22,7 @@ MEMORY_SUPPORTS = frozenset(
         "training.metrics",
         "training.idempotency",
         "training.failure",
+        "training.pipelines",
         "validation.checks",
         "data_factory.define",
         "data_factory.refresh",

@@ -20,6 +20,7 @@ CAPABILITIES = {
     "models": "ModelService",
     "pipelines": "PipelineService",
     "training": "TrainingService",
+    "training_pipeline": "TrainingPipelineService",
     "validation": "ValidationService",
 }
 BACKENDS = ("local", "azure", "memory")

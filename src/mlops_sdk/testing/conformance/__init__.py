@@ -43,6 +43,7 @@ from mlops_sdk.testing.conformance.models import (
     TestModelRegistryConformance,
 )
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
+from mlops_sdk.testing.conformance.training_pipelines import TestTrainingPipelineConformance
 from mlops_sdk.testing.conformance.validation import TestValidationConformance
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "TestModelOutputCheckConformance",
     "TestModelRegistryConformance",
     "TestTrainingConformance",
+    "TestTrainingPipelineConformance",
     "TestValidationConformance",
     "_conformance_record",
     "conformance_backend",

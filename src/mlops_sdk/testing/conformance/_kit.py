@@ -46,6 +46,8 @@ CAPABILITIES: Mapping[str, str] = {
     "training.metrics": "metrics and params the script logs with mlflow.log_metric / log_param",
     "training.idempotency": "a second submission with the same idempotency key attaches to the first run",
     "training.failure": "a script that exits non-zero ends FAILED with an OperationFailedError",
+    "training.pipelines": "a pipeline's steps run wired output -> input; a re-run is cached by content; "
+    "a failed step is named and resume re-runs from it",
     "validation.checks": "validate a registered MLflow model on data and training metrics; report recorded",
     "deployments.rollout": "deploy an MLflow model folder with all traffic, score it, re-deploy unchanged, delete",
     "data_factory.define": "client.data_factory.define() declares a refresh pipeline (Copy, Sql, Python)",
