@@ -56,6 +56,7 @@ class StepRecord:
     outputs: dict[str, str] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    run: str | None = None  # the step's TrainingRun (JSON) as it ended: results never re-read the tracking store
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class CacheEntry:
     training_run_id: str
     outputs: dict[str, str]
     digests: dict[str, str]
+    run: str | None = None
 
 
 class PipelineStateStore(Protocol):
@@ -324,7 +326,8 @@ class PipelineEngine:
                     error = poll.error.message
                 elif status == "Failed":
                     error = f"training run {step.training_run_id} failed ({poll.native_status})"
-                self._store.update_step(record.id, name, IN_FLIGHT, status=status, error=error)
+                run = self._training.get_run(step.training_run_id).model_dump_json()
+                self._store.update_step(record.id, name, IN_FLIGHT, status=status, error=error, run=run)
         return changed
 
     def _finish_succeeded(
@@ -340,11 +343,12 @@ class PipelineEngine:
                 continue
             digest, stored = store_output(Path(where), self._outputs_root)
             outputs[output_name], digests[output_name] = str(stored), digest
+        snapshot = run.model_copy(update={"outputs": {**run.outputs, **outputs}}).model_dump_json()
         finished = self._store.update_step(
-            record.id, name, IN_FLIGHT, status="Succeeded", outputs=outputs, digests=digests
+            record.id, name, IN_FLIGHT, status="Succeeded", outputs=outputs, digests=digests, run=snapshot
         )
         if finished and step.cache_key and pipeline.step(name).cache:
-            self._store.cache_put(step.cache_key, CacheEntry(str(step.training_run_id), outputs, digests))
+            self._store.cache_put(step.cache_key, CacheEntry(str(step.training_run_id), outputs, digests, snapshot))
 
     def _start_ready(self, record: PipelineRecord, pipeline: TrainingPipeline) -> bool:
         if record.cancel_requested:
@@ -379,6 +383,7 @@ class PipelineEngine:
                     training_run_id=cached.training_run_id,
                     outputs=cached.outputs,
                     digests=cached.digests,
+                    run=cached.run,
                 ):
                     steps[name] = replace(
                         step,
@@ -388,6 +393,7 @@ class PipelineEngine:
                         training_run_id=cached.training_run_id,
                         outputs=cached.outputs,
                         digests=cached.digests,
+                        run=cached.run,
                     )
                     changed = True
                 continue
@@ -508,13 +514,13 @@ class PipelineEngine:
         for name in pipeline.order():
             step = steps[name]
             run = None
-            if step.training_run_id and step.status != "Submitting":
+            if step.run is not None:
+                run = TrainingRun.model_validate_json(step.run)
+            elif step.training_run_id and step.status != "Submitting":
                 try:
                     run = self._training.get_run(step.training_run_id)
                 except ResourceNotFoundError:
                     run = None
-            if run is not None and step.status == "Succeeded":
-                run = run.model_copy(update={"outputs": {**run.outputs, **step.outputs}})
             results[name] = StepRunResult(
                 name=name,
                 status=_STEP_STATUS[step.status],

@@ -45,6 +45,7 @@ MIGRATIONS = [
             outputs TEXT NOT NULL DEFAULT '{}',
             digests TEXT NOT NULL DEFAULT '{}',
             error TEXT,
+            run TEXT,
             PRIMARY KEY (run_id, step)
         );
         CREATE TABLE pipeline_step_cache (
@@ -52,6 +53,7 @@ MIGRATIONS = [
             training_run_id TEXT NOT NULL,
             outputs TEXT NOT NULL,
             digests TEXT NOT NULL,
+            run TEXT,
             created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
         );
         """,
@@ -90,6 +92,7 @@ def _step(row: sqlite3.Row) -> StepRecord:
         outputs=json.loads(row["outputs"]),
         digests=json.loads(row["digests"]),
         error=row["error"],
+        run=row["run"],
     )
 
 
@@ -120,7 +123,7 @@ class SqlitePipelineState:
                 for position, step in enumerate(steps):
                     connection.execute(
                         "INSERT INTO pipeline_steps (run_id, step, position, status, training_run_id, cache_key,"
-                        " cached, reused, outputs, digests, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " cached, reused, outputs, digests, error, run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             record.id,
                             step.step,
@@ -133,6 +136,7 @@ class SqlitePipelineState:
                             dumps(step.outputs),
                             dumps(step.digests),
                             step.error,
+                            step.run,
                         ),
                     )
         except sqlite3.IntegrityError:
@@ -212,13 +216,13 @@ class SqlitePipelineState:
         )
         if row is None:
             return None
-        return CacheEntry(row["training_run_id"], json.loads(row["outputs"]), json.loads(row["digests"]))
+        return CacheEntry(row["training_run_id"], json.loads(row["outputs"]), json.loads(row["digests"]), row["run"])
 
     def cache_put(self, key: str, entry: CacheEntry) -> None:
         """Keep the first result recorded under ``key``."""
         with self._store.transaction() as connection:
             connection.execute(
-                "INSERT OR IGNORE INTO pipeline_step_cache (cache_key, training_run_id, outputs, digests)"
-                " VALUES (?, ?, ?, ?)",
-                (key, entry.training_run_id, dumps(entry.outputs), dumps(entry.digests)),
+                "INSERT OR IGNORE INTO pipeline_step_cache (cache_key, training_run_id, outputs, digests, run)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key, entry.training_run_id, dumps(entry.outputs), dumps(entry.digests), entry.run),
             )
