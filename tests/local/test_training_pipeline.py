@@ -257,3 +257,80 @@ def test_a_keyed_pipeline_survives_its_submitter_and_runs_each_step_once(
     ran = {step.run.id for step in result.steps.values() if not step.cached}
     assert _training_run_ids(client) - before == ran
     assert len(ran) == len(_ran(result)) == 3
+
+
+SECRET_SPEC = """
+import os, sys
+from mlops_sdk import Step, TrainingPipeline
+
+def build(code):
+    first = Step("first", code=code, command="python wait.py ${{outputs.o}}", outputs={"o": None}, cache=False)
+    second = Step(
+        "second",
+        code=code,
+        command="python check.py ${{inputs.i}}",
+        inputs={"i": first.output("o")},
+        environment_variables={"DB_PASSWORD": os.environ.get("PIPELINE_SECRET", "")},
+        cache=False,
+    )
+    return TrainingPipeline("secret-pipeline", steps=[first, second])
+"""
+SUBMIT_SECRET_AND_DIE = """
+import os, sys
+sys.path.insert(0, sys.argv[3])
+from spec import build
+from mlops_sdk import MLOpsClient
+client = MLOpsClient(sys.argv[1], show_progress=False)
+print(client.training.begin_pipeline(build(sys.argv[2])).id, flush=True)
+os._exit(0)
+"""
+SECRET = "pipeline-secret-value-42"
+
+
+def test_a_step_needing_a_secret_never_starts_without_it_and_resume_with_the_pipeline_runs_it(
+    client: MLOpsClient, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "wait.py").write_text(
+        "import pathlib, sys, time\ntime.sleep(2)\npathlib.Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)\n"
+    )
+    (code / "check.py").write_text(
+        f"import os, sys\nsys.exit(0 if os.environ.get('DB_PASSWORD') == {SECRET!r} else 'wrong or no password')\n"
+    )
+    (tmp_path / "spec.py").write_text(SECRET_SPEC)
+    env = {
+        **os.environ,
+        "PIPELINE_SECRET": SECRET,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), *sys.path]),
+    }
+    died = subprocess.run(
+        [sys.executable, "-c", SUBMIT_SECRET_AND_DIE, f"local://{store}", str(code), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    run_id = died.stdout.split()[-1]
+    deadline = time.monotonic() + 120
+    while (failed := client.training.get_pipeline_run(run_id)).status is Status.RUNNING:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert failed.status is Status.FAILED
+    assert failed.step("first").status is Status.SUCCEEDED
+    assert failed.step("second").status is Status.FAILED
+    assert failed.step("second").run is None  # never started with a masked value
+    assert "DB_PASSWORD" in (failed.step("second").error or "")
+
+    monkeypatch.setenv("PIPELINE_SECRET", SECRET)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from spec import build  # type: ignore[import-not-found]
+
+    resumed = client.training.begin_resume_pipeline(run_id, pipeline=build(str(code))).result()
+    assert resumed.status is Status.SUCCEEDED
+    assert resumed.step("first").reused
+    assert not resumed.step("second").reused
+    for path in store.rglob("*"):
+        if path.is_file() and path.suffix in (".db", ".json", ".log", ".db-wal"):
+            assert SECRET.encode() not in path.read_bytes(), path

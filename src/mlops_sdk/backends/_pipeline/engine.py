@@ -32,6 +32,7 @@ from mlops_sdk.core.errors import ConfigurationError, ConflictError, MlopsError,
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import OperationDriver
+from mlops_sdk.core.secrets import is_masked, reveal
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.training import TrainingInput, TrainingRun
 from mlops_sdk.models.training_pipeline import Binding, PipelineRunResult, StepRunResult, TrainingPipeline
@@ -445,7 +446,15 @@ class PipelineEngine:
             inputs = self._inputs(pipeline, name, self._store.steps(record.id))
         lineage = Lineage.model_validate_json(record.lineage).with_inputs(pipeline_step=name)
         tags = {**pipeline.tags, "mlops.pipeline_run_id": record.id, "mlops.pipeline_step": name}
+        hidden = sorted(name for name, value in spec.environment_variables.items() if is_masked(str(reveal(value))))
         try:
+            if hidden:
+                raise ConfigurationError(
+                    f"step {name!r} needs the secret environment variable(s) {hidden}, whose values are never stored "
+                    "and are not known to this process; resume the run from a process that builds the pipeline "
+                    "with them (begin_resume_pipeline(id, pipeline=...))",
+                    details={"step": name, "field": "environment_variables"},
+                )
             job = spec.training_job(inputs, experiment=pipeline.experiment, tags=tags)
             job_lineage = lineage.with_inputs(**job.data_lineage())
             driver = self._training.submit(
