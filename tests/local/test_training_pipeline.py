@@ -334,3 +334,36 @@ def test_a_step_needing_a_secret_never_starts_without_it_and_resume_with_the_pip
     for path in store.rglob("*"):
         if path.is_file() and path.suffix in (".db", ".json", ".log", ".db-wal"):
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_step_whose_run_could_not_start_is_started_once_when_the_key_is_used_again(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "step.py").write_text("import pathlib, sys\npathlib.Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)\n")
+    one = Step("one", code=code, command="python step.py ${{outputs.o}}", outputs={"o": None}, cache=False)
+    two = Step(
+        "two",
+        code=code,
+        command="python step.py ${{outputs.o}} ${{inputs.i}}",
+        inputs={"i": one.output("o")},
+        outputs={"o": None},
+        cache=False,
+    )
+    pipeline = TrainingPipeline("wedge", steps=[one, two])
+    with MLOpsClient(f"local://{store}", show_progress=False) as hub:
+        store.mkdir(exist_ok=True)
+        (store / "runs").write_text("not a folder")  # starting a training run now fails before it runs
+        with pytest.raises(OSError):  # noqa: PT011 - whichever OSError the file system gives
+            hub.training.begin_pipeline(pipeline, idempotency_key="wedge-1")
+        [claimed] = hub.training.list_pipeline_runs(name="wedge")
+        assert claimed.step("one").status is Status.RUNNING  # claimed; its run never started
+        (store / "runs").unlink()
+
+        operation = hub.training.begin_pipeline(pipeline, idempotency_key="wedge-1")
+        assert operation.id == claimed.id
+        result = operation.result()
+        assert result.status is Status.SUCCEEDED
+        runs = hub.training.list_runs(limit=50)
+        assert sorted(run.tags["mlops.pipeline_step"] for run in runs) == ["one", "two"]  # each started once
+        assert {run.status for run in runs} == {Status.SUCCEEDED}
