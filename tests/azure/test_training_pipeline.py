@@ -205,6 +205,9 @@ def test_the_same_key_reattaches_without_a_second_put(hub: MLOpsClient, aml: Fak
     again = hub.training.begin_pipeline(_pipeline(code), idempotency_key="same")
     assert again.id == first.id
     assert len(_job_puts(aml)) == 1
+    listed = hub.training.list_pipeline_runs(name="diabetes-pipeline")
+    assert [run.id for run in listed] == [first.id]
+    assert listed[0].idempotency_key == "same"
 
 
 def test_cancel_posts_cancel_and_the_run_ends_canceled(hub: MLOpsClient, aml: FakeAzureML, code: Path) -> None:

@@ -103,6 +103,19 @@ def test_the_example_runs_and_an_unchanged_rerun_skips_every_step(client: MLOpsC
         first.id,
     ]
 
+    # a cached re-run in a fresh interpreter opens neither MLflow nor the training libraries
+    probe = (
+        "import sys\nfrom mlops_sdk import MLOpsClient\n"
+        f"with MLOpsClient('local://{client.target.removeprefix('local://')}', show_progress=False) as c:\n"
+        f"    r = c.training.begin_pipeline({str(example / 'pipeline.yaml')!r}).result()\n"
+        "print(r.cached_steps, sorted(m for m in ('mlflow', 'pandas', 'sklearn') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), *sys.path])}
+    printed = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert printed.strip() == "['prep', 'featurize', 'train'] []"
+
 
 def test_new_csv_content_reruns_prep_and_downstream_an_ignored_input_does_not(
     client: MLOpsClient, example: Path
