@@ -169,6 +169,8 @@ class PipelineEngine:
         self._drivers: dict[str, OperationDriver[TrainingRun]] = {}
         # The submitted specs, with their secret environment values (the stored JSON has them masked).
         self._specs: dict[str, TrainingPipeline] = {}
+        # Cache keys of ready steps waiting for a free slot (max_parallel): hashed once, not at every look.
+        self._keys: dict[tuple[str, str], str] = {}
 
     @property
     def _training(self) -> TrainingService:
@@ -367,11 +369,13 @@ class PipelineEngine:
             if any(steps[upstream].status != "Succeeded" for upstream in spec.upstream()):
                 continue
             inputs = self._inputs(pipeline, name, steps)
-            key = cache_key(
-                spec,
-                code=code_digest(pipeline.step_code(spec), exclude=self._exclude),
-                inputs={item: input_digest(value) for item, value in inputs.items()},
-            )
+            key = self._keys.get((record.id, name))
+            if key is None:
+                key = self._keys[(record.id, name)] = cache_key(
+                    spec,
+                    code=code_digest(pipeline.step_code(spec), exclude=self._exclude),
+                    inputs={item: input_digest(value) for item, value in inputs.items()},
+                )
             cached = None if (pipeline.force_rerun or not spec.cache) else self._cached(key)
             if cached is not None:
                 if self._store.update_step(
