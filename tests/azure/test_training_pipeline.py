@@ -255,3 +255,17 @@ def test_the_example_yaml_submits_as_a_pipeline_job(hub: MLOpsClient, aml: FakeA
     assert body["jobs"]["featurize"]["inputs"]["clean"]["value"] == "${{parent.jobs.prep.outputs.clean}}"
     assert body["jobs"]["train"]["outputs"]["model"]["value"] == "${{parent.outputs.model}}"
     assert body["settings"]["default_compute"].endswith("/computes/cpu-cluster")
+
+
+def test_an_unknown_step_compute_is_a_configuration_error_naming_the_step(
+    hub: MLOpsClient, aml: FakeAzureML, code: Path
+) -> None:
+    pipeline = _pipeline(code)
+    broken = pipeline.model_copy(
+        update={
+            "steps": [pipeline.step("prep").model_copy(update={"compute": "no-such-cluster"}), pipeline.step("train")]
+        }
+    )
+    with pytest.raises(ConfigurationError, match=r"jobs\.prep\.compute"):
+        hub.training.begin_pipeline(broken)
+    assert _job_puts(aml) == []

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,7 @@ class AzureTrainingPipelineService:
                     return  # the earlier attempt did create it; its answer was lost
                 first = False
                 with (
+                    _validation_errors(name),
                     aml_errors(f"creating Azure ML pipeline job {name}", operation_id=name),
                     storage_settings({**self._backend.http.core_kwargs(), **_UPLOAD_RETRY}),
                 ):
@@ -321,6 +323,30 @@ class AzureTrainingPipelineService:
             error=error_text,
             log_location=job.studio_url,
         )
+
+
+@contextlib.contextmanager
+def _validation_errors(name: str) -> Iterator[None]:
+    """azure-ai-ml's validation of a pipeline job (an unknown compute, say) as a :class:`ConfigurationError`.
+
+    The SDK re-raises its ``ValidationException`` as a bare ``MlException`` whose message lists each
+    failing field (``jobs.<step>.compute``), so the cause chain is searched for it.
+    """
+    try:
+        yield
+    except ConfigurationError:
+        raise
+    except MlopsError as error:
+        from azure.ai.ml.exceptions import UserErrorException, ValidationException
+
+        cause: BaseException | None = error
+        while cause is not None:
+            if isinstance(cause, (ValidationException, UserErrorException)) or "validation failed" in str(cause):
+                raise ConfigurationError(
+                    f"Azure ML refused pipeline job {name}: {error.message}", backend="azure", operation_id=name
+                ) from error
+            cause = cause.__cause__ or cause.__context__
+        raise
 
 
 def _pipeline_input(item: TrainingInput) -> Any:
