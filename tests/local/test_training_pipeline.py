@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mlops_sdk import MLOpsClient
-from mlops_sdk.core.errors import ConflictError, OperationCanceledError, OperationFailedError
+from mlops_sdk.core.errors import ConfigurationError, ConflictError, OperationCanceledError, OperationFailedError
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.training_pipeline import Step, TrainingPipeline
 
@@ -380,3 +380,34 @@ def test_a_step_whose_run_could_not_start_is_started_once_when_the_key_is_used_a
         runs = hub.training.list_runs(limit=50)
         assert sorted(run.tags["mlops.pipeline_step"] for run in runs) == ["one", "two"]  # each started once
         assert {run.status for run in runs} == {Status.SUCCEEDED}
+
+
+OVERLAP = """
+import pathlib, sys, time
+marks, name, out = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+me = marks / f"{name}.running"
+seen = {p.name for p in marks.glob("*.running")}
+me.write_text("")
+time.sleep(1.0)
+seen |= {p.name for p in marks.glob("*.running") if p != me}
+me.unlink()
+(marks / f"{name}.seen").write_text(",".join(sorted(seen)))
+out.mkdir(parents=True, exist_ok=True)
+"""
+
+
+def test_max_parallel_one_never_runs_two_independent_steps_at_once(client: MLOpsClient, tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "overlap.py").write_text(OVERLAP)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    steps = [
+        Step(name, code=code, command=f"python overlap.py {marks} {name} ${{{{outputs.o}}}}", outputs={"o": None})
+        for name in ("x", "y", "z")
+    ]
+    result = client.training.begin_pipeline(TrainingPipeline("one-at-a-time", steps=steps), max_parallel=1).result()
+    assert result.status is Status.SUCCEEDED
+    assert {name: (marks / f"{name}.seen").read_text() for name in ("x", "y", "z")} == {"x": "", "y": "", "z": ""}
+    with pytest.raises(ConfigurationError, match="max_parallel"):
+        client.training.begin_pipeline(TrainingPipeline("zero", steps=steps), max_parallel=0)
