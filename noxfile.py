@@ -81,7 +81,7 @@ def bench(session: nox.Session) -> None:
     for script in sorted(pathlib.Path("benchmarks").glob("*.py")):
         if script.name.startswith("_"):
             continue
-        extra = ["--zenml-python", str(zenml_python)] if script.name == "demo_loop.py" else []
+        extra = ["--zenml-python", str(zenml_python)] if script.name in ("demo_loop.py", "training_pipeline.py") else []
         session.run("python", str(script), *extra, *session.posargs)
 
 

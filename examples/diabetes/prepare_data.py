@@ -22,5 +22,17 @@ def write_diabetes_csv(path: str | Path) -> Path:
     return target
 
 
+def write_data_card(csv: str | Path) -> Path:
+    """Write the data set's card next to ``csv`` (``<name>-card.md``; the pipeline's ``data_card`` input)."""
+    card = Path(csv).with_name(f"{Path(csv).stem}-card.md")
+    card.write_text(
+        "Diabetes (scikit-learn): 442 patients, 10 baseline features, target = progression after one year.\n",
+        encoding="utf-8",
+    )
+    return card
+
+
 if __name__ == "__main__":
-    print(write_diabetes_csv(sys.argv[1] if len(sys.argv) > 1 else "data/diabetes.csv"))
+    written = write_diabetes_csv(sys.argv[1] if len(sys.argv) > 1 else "data/diabetes.csv")
+    write_data_card(written)
+    print(written)

@@ -56,6 +56,10 @@ AZURE_UNSUPPORTED = {
         "this emulated world serves no Azure Monitor metrics; guarded rollouts on Azure run against the endpoint "
         "and Azure Monitor metrics fakes in tests/azure/test_guardrails.py"
     ),
+    "training.pipelines": (
+        "the emulated workspace runs command jobs but not a pipeline job's child steps; "
+        "tests/azure/test_training_pipeline.py covers the pipeline job PUT, per-step status and failures"
+    ),
     "data_factory.define": "pipelines are authored in Data Factory itself; define() is local-only by design",
     "monitoring.signals": (
         "the scenarios log inferences through the datastore of tests/azure/test_monitoring_azure.py's own Azurite "

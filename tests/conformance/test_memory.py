@@ -23,6 +23,7 @@ MEMORY_SUPPORTS = frozenset(
         "training.idempotency",
         "training.failure",
         "training.exit_code",
+        "training.pipelines",
         "validation.checks",
         "validation.report_store",
         "data_factory.define",

@@ -42,7 +42,15 @@ def distribution(tmp_path_factory: pytest.TempPathFactory) -> Path:
     package = root / PACKAGE
     package.mkdir()
     (package / "__init__.py").write_text(textwrap.dedent(BACKEND))
-    for capability in ("models", "approvals", "training", "validation", "data_factory", "deployments"):
+    for capability in (
+        "models",
+        "approvals",
+        "training",
+        "validation",
+        "data_factory",
+        "deployments",
+        "training_pipeline",
+    ):
         (package / f"{capability}.py").write_text(
             f"from mlops_sdk.backends.memory.{capability} import create_service\n"
         )

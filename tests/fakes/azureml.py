@@ -63,6 +63,18 @@ class JobPlan:
     params: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class PipelinePlan:
+    """Per step of a pipeline job: the statuses its child run reports on successive children listings.
+
+    The pipeline job itself follows its :class:`JobPlan`; a step named in ``errors`` carries that
+    run-history error (``{"code": ..., "message": ...}``) once it is ``Failed``.
+    """
+
+    steps: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 class FakeAzureML:
     """Azure ML workspace fake on a :class:`FakeService`."""
 
@@ -85,6 +97,9 @@ class FakeAzureML:
         self.datastore_secrets: dict[str, str] = {}
         self.code_container_url: Callable[[str], str] | None = None
         self.data_versions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.computes: set[str] = {"cpu-cluster", "cpu-small", "gpu-cluster"}
+        self.components: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pipeline_plans: dict[str, PipelinePlan] = {}
         self._lock = threading.Lock()
         ws = re.escape(self.ws)
         route = service.route
@@ -110,6 +125,10 @@ class FakeAzureML:
         route("PUT", ws + r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._put_version)
         route("GET", ws + r"/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._get_data_version)
         route("PUT", ws + r"/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._put_data_version)
+        route("GET", ws + r"/computes/(?P<name>[^/]+)", self._get_compute)
+        route("GET", ws + r"/components/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._get_component)
+        route("PUT", ws + r"/components/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", self._put_component)
+        route("GET", "/history/v1.0" + ws + r"/runs/(?P<name>[^/]+)/children", self._run_children)
         route("GET", ws + r"/datastores/(?P<name>[^/]+)", self._get_datastore)
         route("POST", ws + r"/datastores/(?P<name>[^/]+)/listSecrets", self._datastore_secrets)
         route("GET", "/history/v1.0" + ws + r"/runs/(?P<name>[^/]+)/details", self._run_details)
@@ -182,8 +201,56 @@ class FakeAzureML:
             ),
         )
 
+    def _children(self, parent: str) -> list[dict[str, Any]]:
+        """The child runs of pipeline job ``parent`` as the run history service lists them."""
+        job = self.jobs[parent]
+        plan = self.pipeline_plans.get(parent, PipelinePlan())
+        listed = self.job_gets.get(f"children:{parent}", 0)
+        parent_status = self._current(parent)["properties"]["status"]
+        runs = []
+        for node, body in (job["properties"].get("jobs") or {}).items():
+            statuses = plan.steps.get(node)
+            if statuses is None:
+                statuses = [parent_status] if parent_status in ("Completed", "Canceled") else ["Running"]
+            status = "Canceled" if parent in self.canceled else statuses[min(listed, len(statuses) - 1)]
+            runs.append(
+                {
+                    "runId": f"{parent}-{node}-child",
+                    "parentRunId": parent,
+                    "rootRunId": parent,
+                    "runType": "azureml.StepRun",
+                    "status": status,
+                    "displayName": body.get("display_name") or node,
+                    "name": node,
+                    "tags": body.get("tags") or {},
+                    "properties": {"azureml.nodeid": node, "StepType": "CommandStep"},
+                    "createdUtc": "2026-01-01T00:00:00.000Z",
+                    "target": "cpu-cluster",
+                }
+            )
+        return runs
+
+    def _run_children(self, request: Request, match: re.Match[str]) -> Response:
+        name = match["name"]
+        with self._lock:
+            if name not in self.jobs:
+                return Response(404, {"error": {"code": "UserError", "message": f"run {name} not found"}})
+            runs = self._children(name)
+            self.job_gets[f"children:{name}"] = self.job_gets.get(f"children:{name}", 0) + 1
+        return Response(200, {"value": runs, "nextLink": None})
+
+    def _child_details(self, name: str) -> Response | None:
+        for parent, plan in self.pipeline_plans.items():
+            for node, error in plan.errors.items():
+                if name == f"{parent}-{node}-child":
+                    return Response(200, {"runId": name, "status": "Failed", "error": {"error": error}})
+        return None
+
     def _run_details(self, request: Request, match: re.Match[str]) -> Response:
         name = match["name"]
+        child = self._child_details(name)
+        if child is not None:
+            return child
         if name not in self.jobs:
             return Response(404, {"error": {"code": "UserError", "message": f"run {name} not found"}})
         plan = self.plans.get(name, self.default_plan)
@@ -280,6 +347,47 @@ class FakeAzureML:
         self.canceled.add(name)
         location = f"{self.service.url}{self.ws}/jobs/{name}?api-version={request.api_version}"
         return Response(202, None, {"Location": location, "Retry-After": "0"})
+
+    def _get_compute(self, request: Request, match: re.Match[str]) -> Response:
+        name = match["name"]
+        if name not in self.computes:
+            return Response(404, {"error": {"code": "ResourceNotFound", "message": f"compute {name} not found"}})
+        return Response(
+            200,
+            {
+                "id": f"{self.ws}/computes/{name}",
+                "name": name,
+                "type": "Microsoft.MachineLearningServices/workspaces/computes",
+                "location": "westeurope",
+                "properties": {
+                    "computeType": "AmlCompute",
+                    "provisioningState": "Succeeded",
+                    "properties": {
+                        "vmSize": "STANDARD_DS3_V2",
+                        "scaleSettings": {"maxNodeCount": 4, "minNodeCount": 0},
+                    },
+                },
+                "systemData": SYSTEM_DATA,
+            },
+        )
+
+    def _get_component(self, request: Request, match: re.Match[str]) -> Response:
+        found = self.components.get((match["name"], match["version"]))
+        if found is None:
+            return Response(404, {"error": {"code": "UserError", "message": "component version not found"}})
+        return Response(200, copy.deepcopy(found))
+
+    def _put_component(self, request: Request, match: re.Match[str]) -> Response:
+        name, version = match["name"], match["version"]
+        resource = {
+            **request.json,
+            "id": f"{self.ws}/components/{name}/versions/{version}",
+            "name": version,
+            "type": "Microsoft.MachineLearningServices/workspaces/components/versions",
+            "systemData": SYSTEM_DATA,
+        }
+        self.components[(name, version)] = resource
+        return Response(201, copy.deepcopy(resource))
 
     def _list_jobs(self, request: Request, match: re.Match[str]) -> Response:
         with self._lock:

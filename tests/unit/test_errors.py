@@ -25,8 +25,10 @@ def test_tree_matches_the_contract() -> None:
     assert issubclass(errors.AuthenticationError, ServiceResponseError)
     assert issubclass(errors.ValidationFailedError, errors.GateError)
     assert issubclass(errors.OperationTimeoutError, errors.OperationError)
+    assert issubclass(errors.PipelineCycleError, errors.PipelineSpecError)
+    assert issubclass(errors.PipelineSpecError, errors.ConfigurationError)
     assert all(issubclass(cls, MlopsError) for cls in ALL_ERRORS)
-    assert len(ALL_ERRORS) == 18
+    assert len(ALL_ERRORS) == 22
     assert set(public_errors.__all__) == {cls.__name__ for cls in ALL_ERRORS}
 
 

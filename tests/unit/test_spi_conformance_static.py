@@ -21,6 +21,7 @@ CAPABILITIES = {
     "monitoring": "MonitoringService",
     "pipelines": "PipelineService",
     "training": "TrainingService",
+    "training_pipeline": "TrainingPipelineService",
     "validation": "ValidationService",
 }
 BACKENDS = ("local", "azure", "memory", "github")  # github: approvals_provider = "github"

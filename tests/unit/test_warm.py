@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from mlops_sdk.backends.local._warm import import_modules, model_modules, script_packages, warm_target
+from mlops_sdk.backends.local._warm import (
+    WarmTarget,
+    import_modules,
+    model_modules,
+    preload_more,
+    script_packages,
+    warm_modules,
+    warm_target,
+)
 
 
 def test_model_modules_follow_the_flavors_a_script_imports() -> None:
@@ -88,3 +96,14 @@ def test_paused_gc_restores_the_collectors_state() -> None:
     with pytest.raises(RuntimeError), paused_gc():
         raise RuntimeError("an import failed")
     assert gc.isenabled()
+
+
+def test_a_script_that_never_imports_mlflow_is_not_warmed_with_it(tmp_path: Path) -> None:
+    prep = tmp_path / "prep.py"
+    prep.write_text("import argparse\nimport pandas as pd\n", encoding="utf-8")
+    train = tmp_path / "train.py"
+    train.write_text("import pandas as pd\n\ndef main():\n    import mlflow.sklearn\n", encoding="utf-8")
+    assert warm_modules(WarmTarget(script=prep, module=None, args=())) == ["argparse", "pandas"]
+    assert preload_more(WarmTarget(script=prep, module=None, args=()), {}, stop=lambda: False) == []
+    assert warm_modules(WarmTarget(script=train, module=None, args=())) == ["mlflow", "pandas", "mlflow.sklearn"]
+    assert warm_modules(WarmTarget(script=None, module="pkg.train", args=()))[:1] == ["mlflow"]

@@ -6,9 +6,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from mlops_sdk.cli import train_pipeline_cmd
 from mlops_sdk.cli.output import state
 
 app = typer.Typer(help="Training runs (local subprocesses or Azure ML jobs).", no_args_is_help=True)
+app.add_typer(train_pipeline_cmd.app, name="pipeline")
 
 
 def _client() -> Any:

@@ -18,6 +18,7 @@ from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
 from mlops_sdk.models.training import TrainingRun
+from mlops_sdk.models.training_pipeline import PipelineRunResult
 
 __all__ = ["ModelClient"]
 
@@ -36,10 +37,11 @@ class ModelClient(BaseClient):
 
     def register(
         self,
-        run: TrainingRun | str,
+        run: TrainingRun | PipelineRunResult | str,
         *,
         name: str,
         output: str = "model",
+        step: str | None = None,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> ModelVersion:
@@ -50,16 +52,28 @@ class ModelClient(BaseClient):
         it produced the first time instead of a new one.
 
         Args:
-            run: The finished :class:`TrainingRun` or its id (a unique prefix of a recent run's id will do).
+            run: The finished :class:`TrainingRun` or its id (a unique prefix of a recent run's id will do),
+                or a finished :class:`PipelineRunResult` with ``step`` naming the step whose output to register.
             name: Registered model name.
             output: Name of the job output holding the MLflow model.
             description: Description of the version.
             tags: Extra tags.
+            step: With a pipeline run: the step that produced the model (its lineage records the
+                pipeline run and the step). A cached step registers the run that produced its outputs.
 
         Raises:
             ConfigurationError: the run did not succeed, has no such output, or it holds no MLflow model.
         """
         check_model_name(name)
+        pipeline_lineage: dict[str, str] = {}
+        if isinstance(run, PipelineRunResult):
+            pipeline_lineage = {"pipeline_run_id": run.id}
+            run = _pipeline_step_run(run, step)
+            pipeline_lineage["pipeline_step"] = str(step)
+        elif step is not None:
+            raise ConfigurationError(
+                "step= only applies when registering from a pipeline run", details={"field": "step"}
+            )
         if isinstance(run, str):
             training = self._service(TRAINING)
             run = resolve_prefix(
@@ -77,7 +91,7 @@ class ModelClient(BaseClient):
             name=name,
             description=description,
             tags=clean_tags,
-            lineage=run.lineage.with_inputs(training_run_id=run.id),
+            lineage=run.lineage.with_inputs(training_run_id=run.id, **pipeline_lineage),
             actor=current_identity(),
         )
 
@@ -151,6 +165,22 @@ class ModelClient(BaseClient):
         if parsed.version is not None:
             return self.get(parsed.name, parsed.version)
         return self.get_by_alias(parsed.name, parsed.alias or "")
+
+
+def _pipeline_step_run(run: PipelineRunResult, step: str | None) -> TrainingRun:
+    """The training run behind a pipeline step (outputs where the pipeline keeps them)."""
+    if step is None:
+        raise ConfigurationError(
+            f"registering from pipeline run {run.id} needs step= (one of: {', '.join(run.steps)})",
+            details={"field": "step"},
+        )
+    found = run.step(step)
+    if found.run is None or found.status is not Status.SUCCEEDED:
+        raise ConfigurationError(
+            f"step {step!r} of pipeline run {run.id} is {found.status.value}; only a succeeded step can be registered",
+            details={"field": "step", "status": found.status.value},
+        )
+    return found.run
 
 
 def _check_registrable(run: TrainingRun, output: str) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
-from mlops_sdk.backends.spi.keys import TRAINING
+from mlops_sdk.backends.spi.keys import TRAINING, TRAINING_PIPELINE
 from mlops_sdk.backends.spi.training import TRAIN_KIND, LogCallback, TrainingService
+from mlops_sdk.backends.spi.training_pipeline import PIPELINE_KIND, TrainingPipelineService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
@@ -17,6 +19,7 @@ from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.training import TrainingJob, TrainingRun
+from mlops_sdk.models.training_pipeline import PipelineRunResult, TrainingPipeline
 
 __all__ = ["TrainingClient"]
 
@@ -112,14 +115,113 @@ class TrainingClient(BaseClient):
         """Ask the run to stop and return at once; the run then ends as CANCELED."""
         self._by_id(run_id, self._svc().cancel)
 
-    def resume_operation(self, token: str, *, on_log: LogCallback | None = None) -> Operation[TrainingRun]:
-        """Rebuild a training operation from its continuation token (in any process)."""
+    def resume_operation(self, token: str, *, on_log: LogCallback | None = None) -> Operation[Any]:
+        """Rebuild a training (or training pipeline) operation from its continuation token (in any process)."""
 
         def attach(run_id: str, state: dict[str, Any]) -> Operation[Any]:
             return self._operation(self._svc().attach(run_id, state, on_log=on_log), description="training run")
 
-        resumed: Operation[TrainingRun] = self._resume(token, {TRAIN_KIND: attach})
-        return resumed
+        def attach_pipeline(run_id: str, state: dict[str, Any]) -> Operation[Any]:
+            return self._operation(self._pipelines().attach(run_id, state), description="pipeline run")
+
+        return self._resume(token, {TRAIN_KIND: attach, PIPELINE_KIND: attach_pipeline})
+
+    # -- pipelines ---------------------------------------------------------------------------------
+
+    def _pipelines(self) -> TrainingPipelineService:
+        return self._service(TRAINING_PIPELINE)
+
+    def begin_pipeline(
+        self,
+        pipeline: TrainingPipeline | Mapping[str, Any] | str | Path,
+        *,
+        idempotency_key: str | None = None,
+        max_parallel: int = 4,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        show_progress: bool | None = None,
+        cancel_on_interrupt: bool | None = None,
+    ) -> Operation[PipelineRunResult]:
+        """Run a training pipeline and return its operation.
+
+        Locally the steps run as training runs (independent ones in parallel, up to ``max_parallel``);
+        a step whose cache key matches an earlier successful step's is not run again (its outputs are
+        reused, ``StepRunResult.cached``). On Azure ML it is one pipeline job.
+
+        Args:
+            pipeline: A :class:`TrainingPipeline`, a dict of its fields, or the path of a pipeline YAML.
+            idempotency_key: A run already started with this key is re-attached to instead of started again.
+            max_parallel: How many steps run at once (local backends).
+            progress: Called after every poll with a :class:`ProgressEvent`.
+            show_progress: Force the progress display on/off.
+            cancel_on_interrupt: On Ctrl-C while waiting (see :meth:`begin_train`).
+
+        Raises:
+            PipelineSpecError: a cycle, a dangling binding or a type mismatch (named), before anything runs.
+            ConfigurationError: another invalid argument.
+        """
+        spec = _pipeline(pipeline)
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
+        annotate({"pipeline": spec.name, "backend": self.backend_name})
+        driver = self._pipelines().submit(
+            spec,
+            idempotency_key=idempotency_key or ambient_idempotency_key(),
+            lineage=_pipeline_lineage(spec),
+            max_parallel=max_parallel,
+        )
+        return self._operation(
+            driver,
+            description="pipeline run",
+            progress=progress,
+            show_progress=show_progress,
+            cancel_on_interrupt=cancel_on_interrupt,
+        )
+
+    def begin_resume_pipeline(
+        self,
+        run_id: str,
+        *,
+        pipeline: TrainingPipeline | Mapping[str, Any] | str | Path | None = None,
+        idempotency_key: str | None = None,
+        max_parallel: int | None = None,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        show_progress: bool | None = None,
+    ) -> Operation[PipelineRunResult]:
+        """Run a failed or canceled pipeline run again from its failed step, keeping its succeeded steps.
+
+        The new run (``resumed_from`` = ``run_id``) reuses every step that succeeded (``reused``) and runs
+        the others with the code as it is now. Pass ``pipeline`` to resume with a changed spec.
+
+        Raises:
+            ConflictError: the run is still running or succeeded, or was already resumed by a run that
+                ended (resume that one).
+            ResourceNotFoundError: no such run.
+        """
+        spec = _pipeline(pipeline) if pipeline is not None else None
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
+        driver = self._pipelines().resume(
+            _require_id(run_id),
+            pipeline=spec,
+            idempotency_key=idempotency_key,
+            lineage=_pipeline_lineage(spec) if spec is not None else collect_lineage(),
+            max_parallel=max_parallel,
+        )
+        return self._operation(driver, description="pipeline run", progress=progress, show_progress=show_progress)
+
+    def get_pipeline_run(self, run_id: str) -> PipelineRunResult:
+        """The pipeline run with its steps (each with its training run, metrics, outputs and cached flag)."""
+        return self._pipelines().get_run(_require_id(run_id))
+
+    def list_pipeline_runs(self, *, name: str | None = None, limit: int = 50) -> list[PipelineRunResult]:
+        """The most recent pipeline runs first (optionally of one pipeline)."""
+        if limit < 1:
+            raise ConfigurationError("limit must be at least 1", details={"field": "limit"})
+        return self._pipelines().list_runs(name=name, limit=limit)
+
+    def cancel_pipeline(self, run_id: str) -> None:
+        """Ask every running step of the pipeline run to stop; the run then ends CANCELED."""
+        self._pipelines().cancel(_require_id(run_id))
 
 
 def _require_id(run_id: str) -> str:
@@ -130,3 +232,16 @@ def _require_id(run_id: str) -> str:
 
 def _lineage(spec: TrainingJob) -> Lineage:
     return collect_lineage(cwd=spec.code).with_inputs(**spec.data_lineage())
+
+
+def _pipeline(pipeline: TrainingPipeline | Mapping[str, Any] | str | Path) -> TrainingPipeline:
+    if isinstance(pipeline, str | Path):
+        return TrainingPipeline.from_yaml(pipeline)
+    return TrainingPipeline.build(pipeline)
+
+
+def _pipeline_lineage(spec: TrainingPipeline) -> Lineage:
+    versions = {name: item.data_version for name, item in spec.inputs.items() if item.data_version}
+    refresh = next((item.refresh_run_id for item in spec.inputs.values() if item.refresh_run_id), None)
+    cwd = spec.code or next((step.code for step in spec.steps if step.code), None)
+    return collect_lineage(cwd=cwd).with_inputs(data_versions=versions or None, refresh_run_id=refresh)

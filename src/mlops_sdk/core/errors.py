@@ -29,6 +29,10 @@ __all__ = [
     "OperationFailedError",
     "OperationTimeoutError",
     "PermissionDeniedError",
+    "PipelineCycleError",
+    "PipelineReferenceError",
+    "PipelineSpecError",
+    "PipelineTypeError",
     "ResourceExistsError",
     "ResourceNotFoundError",
     "ServerError",
@@ -115,6 +119,22 @@ class ConfigurationError(MlopsError):
     """The configuration, an argument or the installed extras cannot work; the message says how to fix it."""
 
 
+class PipelineSpecError(ConfigurationError):
+    """A training pipeline's spec cannot run; ``details`` names the ``step`` and ``field`` at fault."""
+
+
+class PipelineCycleError(PipelineSpecError):
+    """The steps' bindings form a cycle; ``details["cycle"]`` lists the steps around it."""
+
+
+class PipelineReferenceError(PipelineSpecError):
+    """A binding names a step, output or pipeline input that does not exist."""
+
+
+class PipelineTypeError(PipelineSpecError):
+    """A binding connects an output to an input of an incompatible type (a file into a folder, data into a literal)."""
+
+
 class ServiceRequestError(MlopsError):
     """The request never reached the service (DNS, connection refused or reset, TLS)."""
 
@@ -195,6 +215,10 @@ _ERROR_TYPES: dict[str, type[MlopsError]] = {
     for cls in (
         MlopsError,
         ConfigurationError,
+        PipelineSpecError,
+        PipelineCycleError,
+        PipelineReferenceError,
+        PipelineTypeError,
         ServiceRequestError,
         ServiceResponseError,
         AuthenticationError,

@@ -38,6 +38,8 @@ class Lineage(BaseModel):
     training_run_id: str | None = None
     validation_digest: str | None = None
     flow_run_id: str | None = None
+    pipeline_run_id: str | None = None
+    pipeline_step: str | None = None
 
     def with_inputs(self, **values: object) -> Lineage:
         """Return a copy with more fields set (``training_run_id=...``, ``data_versions=...``)."""

@@ -151,6 +151,7 @@ class Flow:
                 f"flow name {name!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'"
             )
         self.name = name
+        self._client = client
         self.run_id = run_id or default_run_id()
         self.dry_run = dry_run
         self._clock = clock or SystemClock()
@@ -258,6 +259,26 @@ class Flow:
         self._journal.finished(self.name, self.run_id, name, "succeeded", value, None)
         self._state.steps.append(StepRecord(name, "succeeded", value, seconds=self._clock.monotonic() - started))
         return value
+
+    def pipeline(self, name: str, pipeline: Any, *, client: Any = None, max_parallel: int = 4) -> Any:
+        """Run a whole training pipeline as one step; returns its :class:`PipelineRunResult`.
+
+        The pipeline run is keyed by the step's idempotency key, so a re-run of a crashed flow with
+        the same run id re-attaches to the pipeline run in flight (its finished steps are not run
+        again), and a finished one is restored from the journal. ``client`` defaults to the flow's.
+        """
+        owner = client if client is not None else self._client
+        if owner is None and not self.dry_run:
+            raise ConfigurationError(
+                f"flow step {name!r} runs a pipeline: pass client= to Flow(...) or to flow.pipeline(...)",
+                details={"field": "client"},
+            )
+        pipeline_name = getattr(pipeline, "name", None) or str(pipeline)
+        return self.step(
+            name,
+            lambda step: owner.training.begin_pipeline(pipeline, idempotency_key=step.key, max_parallel=max_parallel),
+            describe=f"run training pipeline {pipeline_name!r}",
+        )
 
     def finish(self, outcome: str = "up_to_date") -> NoReturn:
         """End the ``with`` block here, cleanly, with ``outcome`` (e.g. nothing to retrain)."""

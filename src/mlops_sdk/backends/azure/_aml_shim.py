@@ -60,6 +60,15 @@ def run_details(ml_client: Any, job_name: str) -> Any:
     return ml_client.jobs._runs_operations.get_run_details(job_name)
 
 
+def run_children(ml_client: Any, job_name: str) -> list[Any]:
+    """The child runs of a pipeline job from the run history service (``GET .../runs/{name}/children``).
+
+    ``jobs.list(parent_job_name=...)`` makes the same call after a ``GET`` of the parent, which a poll
+    has just made: this skips it.
+    """
+    return list(ml_client.jobs._runs_operations.get_run_children(job_name))
+
+
 def regenerate_endpoint_key(ml_client: Any, endpoint: str, key_type: str) -> Any:
     """Start ``regenerateKeys`` for ``key_type`` (``Primary``/``Secondary``) without a ``keyValue``: an LRO poller."""
     operations = ml_client.online_endpoints._online_operation  # MLClient's generated REST operations

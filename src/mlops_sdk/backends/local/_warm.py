@@ -137,8 +137,24 @@ def script_packages(target: WarmTarget) -> list[str]:
     return [name for name in _imported_packages(target.script) if not _is_local(name, code_dir)]
 
 
+def uses_mlflow(target: WarmTarget) -> bool:
+    """Whether the command may use MLflow: a script importing it, or a module we cannot read."""
+    if target.script is None:
+        return True
+    return any(name.split(".")[0] == "mlflow" for name in script_packages(target))
+
+
+def warm_modules(target: WarmTarget) -> list[str]:
+    """What :func:`preload` imports: MLflow if the script uses it, and the packages the script imports.
+
+    A script that never imports MLflow (a data preparation step, say) does not pay for importing it.
+    """
+    packages = script_packages(target)
+    return ["mlflow", *packages] if uses_mlflow(target) else packages
+
+
 def preload(target: WarmTarget) -> list[str]:
-    """Import MLflow (hence numpy and pandas) and the installed packages the script imports.
+    """Import MLflow (hence numpy and pandas) when the script uses it, and the installed packages it imports.
 
     Modules are read from the script's ``import`` statements (anywhere in the file); modules of the
     job's own code folder are never imported here, and a package that fails to import is skipped
@@ -147,7 +163,7 @@ def preload(target: WarmTarget) -> list[str]:
     back on (call this in the supervisor only).
     """
     gc.disable()
-    return import_modules(["mlflow", *script_packages(target)])
+    return import_modules(warm_modules(target))
 
 
 def preload_more(target: WarmTarget, env: Mapping[str, str], *, stop: Callable[[], bool]) -> list[str]:
@@ -157,6 +173,8 @@ def preload_more(target: WarmTarget, env: Mapping[str, str], *, stop: Callable[[
     of the flavors the script imports (:func:`model_modules`). Everything here is what the script
     would import itself, so the time is never lost, only moved ahead of the fork.
     """
+    if not uses_mlflow(target):
+        return []
     names = []
     if env.get("MLFLOW_TRACKING_URI", "").startswith(("sqlite:", "postgresql", "mysql", "mssql")):
         names.append("mlflow.store.tracking.sqlalchemy_store")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the protocols are only needed by the type checker: keep thi
     from mlops_sdk.backends.spi.monitoring import MonitoringService
     from mlops_sdk.backends.spi.pipelines import PipelineService
     from mlops_sdk.backends.spi.training import TrainingService
+    from mlops_sdk.backends.spi.training_pipeline import TrainingPipelineService
     from mlops_sdk.backends.spi.validation import ValidationService
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "MONITORING",
     "PIPELINES",
     "TRAINING",
+    "TRAINING_PIPELINE",
     "VALIDATION",
     "ServiceKey",
 ]
@@ -74,6 +76,8 @@ PIPELINES: ServiceKey[PipelineService] = ServiceKey("pipelines", "PipelineServic
 """Azure DevOps pipeline runs."""
 TRAINING: ServiceKey[TrainingService] = ServiceKey("training", "TrainingService")
 """Training jobs and their runs."""
+TRAINING_PIPELINE: ServiceKey[TrainingPipelineService] = ServiceKey("training_pipeline", "TrainingPipelineService")
+"""Multi-step training pipelines (a DAG of training steps, cached and resumable)."""
 VALIDATION: ServiceKey[ValidationService] = ServiceKey("validation", "ValidationService")
 """What validation reads (data, training metrics) and records (reports)."""
 
@@ -85,6 +89,7 @@ BUILTIN_KEYS: tuple[ServiceKey[Any], ...] = (
     MONITORING,
     PIPELINES,
     TRAINING,
+    TRAINING_PIPELINE,
     VALIDATION,
 )
 """Every capability the SDK's own clients use."""

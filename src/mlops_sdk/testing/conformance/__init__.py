@@ -57,6 +57,7 @@ from mlops_sdk.testing.conformance.monitoring import (
 )
 from mlops_sdk.testing.conformance.pipelines import TestPipelineConformance
 from mlops_sdk.testing.conformance.training import TestTrainingConformance
+from mlops_sdk.testing.conformance.training_pipelines import TestTrainingPipelineConformance
 from mlops_sdk.testing.conformance.validation import TestValidationConformance
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "TestMonitoringSignalsConformance",
     "TestPipelineConformance",
     "TestTrainingConformance",
+    "TestTrainingPipelineConformance",
     "TestValidationConformance",
     "_conformance_record",
     "conformance_backend",

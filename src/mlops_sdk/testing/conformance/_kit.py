@@ -51,6 +51,8 @@ CAPABILITIES: Mapping[str, str] = {
     "training.idempotency": "a second submission with the same idempotency key attaches to the first run",
     "training.failure": "a script that exits non-zero ends FAILED with an OperationFailedError",
     "training.exit_code": "a failed run reports the script's exit code",
+    "training.pipelines": "a pipeline's steps run wired output -> input; a re-run is cached by content; "
+    "a failed step is named and resume re-runs from it",
     "validation.checks": "validate a registered MLflow model on data and training metrics; report recorded",
     "validation.report_store": "the whole report is kept and read back by its digest (get_report)",
     "deployments.rollout": "deploy an MLflow model folder with all traffic, score it, re-deploy unchanged, delete",

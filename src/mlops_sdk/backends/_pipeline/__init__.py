@@ -1,0 +1,1 @@
+"""The training-pipeline DAG executor shared by the local and memory backends (Azure ML runs its own)."""
