@@ -50,6 +50,7 @@ def distribution(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "data_factory",
         "deployments",
         "training_pipeline",
+        "monitoring",
     ):
         (package / f"{capability}.py").write_text(
             f"from mlops_sdk.backends.memory.{capability} import create_service\n"

@@ -35,6 +35,12 @@ def problems(error: ValidationError, *, root: str) -> list[str]:
     return lines
 
 
+def location(error: ValidationError) -> tuple[str | int, ...]:
+    """Where the first problem of ``error`` is (``()`` for the whole value)."""
+    found = error.errors()
+    return tuple(found[0]["loc"]) if found else ()
+
+
 def invalid_input(
     error: ValidationError,
     *,

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.invalid_input import invalid_input, location
 
 __all__ = ["GUARDRAIL_NAMES", "GuardrailBreach", "GuardrailObservation", "Guardrails", "typed_init"]
 
@@ -24,12 +24,8 @@ def typed_init(model: type[BaseModel], self: BaseModel, data: dict[str, Any]) ->
     try:
         BaseModel.__init__(self, **data)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join([model.__name__, *(str(part) for part in first["loc"])])
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or model.__name__}: {item['msg']}" for item in error.errors()
-        )
-        raise ConfigurationError(f"invalid {model.__name__}: {problems}", details={"field": field}) from None
+        field = ".".join([model.__name__, *(str(part) for part in location(error))])
+        raise invalid_input(error, what=model.__name__, field=field, root=model.__name__) from None
 
 
 def _seconds(value: Any) -> Any:

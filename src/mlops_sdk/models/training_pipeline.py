@@ -33,6 +33,7 @@ from mlops_sdk.core.errors import (
     PipelineSpecError,
     PipelineTypeError,
 )
+from mlops_sdk.core.invalid_input import invalid_input, location
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import Secret, protect
@@ -795,15 +796,12 @@ def _from_azure_layout(data: dict[str, Any], base: Path, source: str) -> dict[st
 
 
 def _config_error(error: ValidationError) -> ConfigurationError:
-    problems = []
-    for item in error.errors():
-        cause = (item.get("ctx") or {}).get("error")
-        if isinstance(cause, ConfigurationError):
-            return cause
-        where = ".".join(str(part) for part in item["loc"]) or "spec"
-        problems.append(f"{where}: {item['msg']}")
+    translated = invalid_input(error, what="training pipeline", root="spec")
+    problems = translated.details.get("errors")
+    if problems is None:  # a validator raised our own error: it already names step and field
+        return translated
     step = None
-    loc = error.errors()[0]["loc"] if error.errors() else ()
+    loc = location(error)
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
         step = f"#{loc[1]}"
     return PipelineSpecError(

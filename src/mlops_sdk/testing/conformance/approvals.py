@@ -213,7 +213,12 @@ class TestApprovalPendingConformance:
         assert [item.id for item in approvals.list_pending(_model("conf-pend", version="4"))] == [fourth.id]
         assert [item.id for item in approvals.list_pending("conf-pend", requester="DANA")] == [fourth.id]
         assert approvals.list_pending("conf-pend@5") == []
-        assert len(approvals.list_requests("all", model="conf-pend")) == 3
+        listed = {item.id for item in approvals.list_requests("all", model="conf-pend")}
+        assert {third.id, fourth.id} <= listed
+        if conformance_backend.skip_reason("approvals.audit") is None:
+            # a backend keeping its own audit trail keeps the request the policy blocked at request time too
+            # (Azure DevOps never receives a blocked request: its decision is on the model version's tags)
+            assert len(listed) == 3
 
     def test_approve_and_reject_by_model_reference(
         self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient

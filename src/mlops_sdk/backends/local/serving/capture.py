@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_sdk.backends.local.serving.payloads import to_jsonable
 from mlops_sdk.core.logging import get_logger
 
 __all__ = ["CAPTURE_HEADER", "CORRELATION_HEADER", "CaptureHub", "capture_partition"]
@@ -201,8 +202,9 @@ class CaptureHub:
             deployment=name,
             model=deployment.metadata.get("model"),
             columns=batch.columns if settings.inputs else None,
-            rows=batch.rows if settings.inputs else None,
-            predictions=predictions if settings.outputs else None,
+            # The fast scoring paths answer numpy arrays: the writer works on plain lists, one entry per row.
+            rows=to_jsonable(batch.rows) if settings.inputs else None,
+            predictions=to_jsonable(predictions) if settings.outputs else None,
             count=count,
         )
         future: asyncio.Future[bool] | None = None
