@@ -529,18 +529,18 @@ class _FlushingDriver(RolloutDriver):
 class AzureDeploymentService(PlatformDeploymentService[AzurePlatform]):
     """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` on Azure ML.
 
-        Rollouts, rollbacks, endpoint creation, resume and history are the shared ones
-        (:class:`~mlops_sdk.backends.spi.deployments.PlatformDeploymentService`), with drivers that write
-        the queued history tags when the operation ends (deployment LROs are followed by provisioning state).
+    Rollouts, rollbacks, endpoint creation, resume and history are the shared ones
+    (:class:`~mlops_sdk.backends.spi.deployments.PlatformDeploymentService`), with drivers that write
+    the queued history tags when the operation ends (deployment LROs are followed by provisioning state).
     ``create_endpoint`` ignores ``stop_with_client``: a managed endpoint runs in Azure, not in the client's machine.
     """
+
+    driver_class = _FlushingDriver
 
     def __init__(self, backend: AzureBackend) -> None:
         backend.require("azure.ai.ml", purpose="Azure ML online endpoints")
         self._backend = backend
         self.platform = AzurePlatform(backend)
-
-    driver_class = _FlushingDriver
 
     def _endpoint_name(self, endpoint: str) -> str:
         """Taken as is: the client checked it, and Azure ML answers a name it does not accept."""
