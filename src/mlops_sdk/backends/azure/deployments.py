@@ -24,8 +24,7 @@ from mlops_sdk.backends.azure import AzureBackend
 from mlops_sdk.backends.azure._aml_shim import initial_retry_after, regenerate_endpoint_key
 from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
 from mlops_sdk.backends.azure.errors import azure_errors
-from mlops_sdk.backends.spi.deployments import ModelSpec, RolloutDriver, ScoreAnswer
-from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND, EndpointDriver
+from mlops_sdk.backends.spi.deployments import ModelSpec, PlatformDeploymentService, RolloutDriver, ScoreAnswer
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -34,19 +33,17 @@ from mlops_sdk.core.errors import (
     ResourceNotFoundError,
     error_for_status,
 )
-from mlops_sdk.core.lineage import Lineage, current_identity
+from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status, status_from_aml
 from mlops_sdk.models.deployments import (
-    AnyStrategy,
     Capture,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
-    SmokeTest,
 )
 from mlops_sdk.models.guardrails import GuardrailObservation
 from mlops_sdk.models.resources import Probe, Resources
@@ -529,69 +526,25 @@ class _FlushingDriver(RolloutDriver):
         return result
 
 
-class AzureDeploymentService:
-    """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` on Azure ML."""
+class AzureDeploymentService(PlatformDeploymentService[AzurePlatform]):
+    """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` on Azure ML.
+
+    Rollouts, rollbacks, endpoint creation, resume and history are the shared ones
+    (:class:`~mlops_sdk.backends.spi.deployments.PlatformDeploymentService`), with drivers that write
+    the queued history tags when the operation ends (deployment LROs are followed by provisioning state).
+    ``create_endpoint`` ignores ``stop_with_client``: a managed endpoint runs in Azure, not in the client's machine.
+    """
+
+    driver_class = _FlushingDriver
 
     def __init__(self, backend: AzureBackend) -> None:
         backend.require("azure.ai.ml", purpose="Azure ML online endpoints")
         self._backend = backend
         self.platform = AzurePlatform(backend)
 
-    def deploy(
-        self,
-        model: ModelSpec,
-        *,
-        endpoint: str,
-        deployment: str,
-        strategy: AnyStrategy,
-        lineage: Lineage,
-        resources: Resources | None = None,
-        capture: Capture | None = None,
-    ) -> RolloutDriver:
-        """A rollout driver (nothing is sent before the first poll except model validation)."""
-        op_id = f"deploy-{endpoint}-{_suffix()}"
-        driver = RolloutDriver.new_deploy(
-            self.platform,
-            op_id,
-            model=model,
-            endpoint=endpoint,
-            deployment=deployment,
-            strategy=strategy,
-            lineage=lineage,
-            resources=resources,
-            capture=capture,
-        )
-        return _FlushingDriver(self.platform, op_id, driver.state(), strategy.smoke_test)
-
-    def rollback(
-        self, endpoint: str, *, to: str | None, smoke_test: SmokeTest | None, lineage: Lineage
-    ) -> RolloutDriver:
-        """A rollback driver."""
-        op_id = f"rollback-{endpoint}-{_suffix()}"
-        driver = RolloutDriver.new_rollback(
-            self.platform, op_id, endpoint=endpoint, to=to, smoke_test=smoke_test, lineage=lineage
-        )
-        return _FlushingDriver(self.platform, op_id, driver.state(), smoke_test)
-
-    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> EndpointDriver:
-        """PUT a key-authenticated managed endpoint unless it exists; the driver follows its provisioning.
-
-        ``stop_with_client`` is ignored: a managed endpoint runs in Azure, not in the client's machine.
-        """
-        self.platform.begin_endpoint(endpoint)
-        return EndpointDriver(self.platform, self.get_endpoint, f"endpoint-{endpoint}-{_suffix()}", endpoint)
-
-    def resume(
-        self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None
-    ) -> RolloutDriver | EndpointDriver:
-        """Rebuild a driver from a token (deployment LROs are then followed by their provisioning state)."""
-        if kind == ENDPOINT_KIND:
-            return EndpointDriver(self.platform, self.get_endpoint, op_id, state["endpoint"])
-        return _FlushingDriver(self.platform, op_id, state, smoke_test)
-
-    def history(self, endpoint: str) -> list[HistoryEntry]:
-        """History from the endpoint's tags."""
-        return self.platform.history(endpoint)
+    def _endpoint_name(self, endpoint: str) -> str:
+        """Taken as is: the client checked it, and Azure ML answers a name it does not accept."""
+        return endpoint
 
     def invoke(self, endpoint: str, payload: Any, *, deployment: str | None) -> Any:
         """Score through the endpoint (by weights unless ``deployment`` is given).
@@ -743,12 +696,6 @@ def _state(value: Any) -> str:
     """A provisioning state as the service's word (azure-ai-ml hands out enums or strings)."""
     value = getattr(value, "value", value)
     return str(value) if value else "Succeeded"
-
-
-def _suffix() -> str:
-    import uuid
-
-    return uuid.uuid4().hex[:12]
 
 
 def create_service(backend: AzureBackend) -> AzureDeploymentService:

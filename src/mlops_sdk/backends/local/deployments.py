@@ -17,7 +17,6 @@ import secrets
 import shutil
 import tempfile
 import threading
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -27,12 +26,8 @@ from mlops_sdk.backends.local import LocalBackend
 from mlops_sdk.backends.local.serving.app import write_json_atomic
 from mlops_sdk.backends.local.serving.process import EndpointServer, answer_error
 from mlops_sdk.backends.local.store import Migration
-from mlops_sdk.backends.spi.deployments import (
-    ModelSpec,
-    RolloutDriver,
-    ScoreAnswer,
-)
-from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND, EndpointDriver
+from mlops_sdk.backends.spi.deployments import ModelSpec, PlatformDeploymentService, ScoreAnswer
+from mlops_sdk.backends.spi.endpoints import EndpointDriver
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -46,13 +41,10 @@ from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
-    AnyStrategy,
-    Capture,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
-    SmokeTest,
 )
 from mlops_sdk.models.guardrails import GuardrailObservation
 from mlops_sdk.models.registry import ModelRef
@@ -404,8 +396,13 @@ _LOCAL_IGNORED = {
 """Why each :class:`Resources` field is ignored by the local backend."""
 
 
-class LocalDeploymentService:
-    """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` of the local backend."""
+class LocalDeploymentService(PlatformDeploymentService[LocalPlatform]):
+    """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` of the local backend.
+
+    Rollouts, rollbacks, endpoint creation, resume and history are the shared ones
+    (:class:`~mlops_sdk.backends.spi.deployments.PlatformDeploymentService`); a rollback first checks
+    that the endpoint exists, and ``stop_with_client`` ties a new endpoint's server to this client.
+    """
 
     def __init__(self, backend: LocalBackend) -> None:
         backend.require_extra("local online endpoints", ("mlflow", "starlette", "uvicorn"))
@@ -437,71 +434,24 @@ class LocalDeploymentService:
         if first:
             atexit.register(self.close)  # also after an uncaught exception; a SIGKILL leaves it to the server
 
-    def deploy(
-        self,
-        model: ModelSpec,
-        *,
-        endpoint: str,
-        deployment: str,
-        strategy: AnyStrategy,
-        lineage: Lineage,
-        resources: Resources | None = None,
-        capture: Capture | None = None,
-    ) -> RolloutDriver:
-        """A rollout driver (nothing happens before the first poll)."""
-        check_endpoint_name(endpoint)
-        return RolloutDriver.new_deploy(
-            self.platform,
-            _op_id("deploy", endpoint),
-            model=model,
-            endpoint=endpoint,
-            deployment=deployment,
-            strategy=strategy,
-            lineage=lineage,
-            resources=resources,
-            capture=capture,
-        )
-
-    def rollback(
-        self, endpoint: str, *, to: str | None, smoke_test: SmokeTest | None, lineage: Lineage
-    ) -> RolloutDriver:
-        """A rollback driver."""
-        self.platform.existing(endpoint)
-        return RolloutDriver.new_rollback(
-            self.platform,
-            _op_id("rollback", endpoint),
-            endpoint=endpoint,
-            to=to,
-            smoke_test=smoke_test,
-            lineage=lineage,
-        )
-
     def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> EndpointDriver:
         """Create the endpoint folder and start its server now (it then preloads the model loaders).
 
         The server runs detached and outlives this process unless ``stop_with_client`` ties it to the client.
         """
-        self.platform.begin_endpoint(endpoint)
+        driver = super().create_endpoint(endpoint)
         if stop_with_client:
             self._tie(endpoint)
-        return EndpointDriver(self.platform, self.get_endpoint, _op_id("endpoint", endpoint), endpoint)
+        return driver
 
-    def resume(
-        self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None
-    ) -> RolloutDriver | EndpointDriver:
-        """Rebuild a driver from a token's state."""
-        if kind == ENDPOINT_KIND:
-            return EndpointDriver(self.platform, self.get_endpoint, op_id, state["endpoint"])
-        return RolloutDriver(self.platform, op_id, state, smoke_test)
+    def _before_rollback(self, endpoint: str) -> None:
+        """The endpoint must exist (:class:`ResourceNotFoundError` naming the others)."""
+        self.platform.existing(endpoint)
 
     def shadow_pairs(self, endpoint: str, deployment: str) -> list[dict[str, Any]]:
         """The mirrored requests the server recorded for shadow ``deployment`` (live and shadow answers)."""
         pairs: list[dict[str, Any]] = self.platform.running(endpoint).admin("GET", f"shadow/{deployment}")
         return pairs
-
-    def history(self, endpoint: str) -> list[HistoryEntry]:
-        """History of ``endpoint`` (also of deleted endpoints), oldest first."""
-        return self.platform.history(check_endpoint_name(endpoint))
 
     def invoke(self, endpoint: str, payload: Any, *, deployment: str | None) -> Any:
         """Score ``payload`` (starting the endpoint's server if it is stopped)."""
@@ -608,10 +558,6 @@ class LocalDeploymentService:
             server.stop()
             server.start()
         return self.get_keys(endpoint)
-
-
-def _op_id(kind: str, endpoint: str) -> str:
-    return f"{kind}-{endpoint}-{uuid.uuid4().hex[:12]}"
 
 
 def create_service(backend: LocalBackend) -> LocalDeploymentService:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,7 @@ from mlops_sdk.backends.local.deployments import _digest_folder
 from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel, load_served_model
 from mlops_sdk.backends.local.serving.payloads import PayloadError, parse_json_body
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
-from mlops_sdk.backends.spi.deployments import ModelSpec, RolloutDriver, ScoreAnswer
-from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND, EndpointDriver
+from mlops_sdk.backends.spi.deployments import ModelSpec, PlatformDeploymentService, ScoreAnswer
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -39,17 +37,15 @@ from mlops_sdk.core.errors import (
     ResourceNotFoundError,
     error_for_status,
 )
-from mlops_sdk.core.lineage import Lineage, current_identity
+from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.deployments import (
-    AnyStrategy,
     DeploymentInfo,
     Endpoint,
     EndpointKeys,
     HistoryEntry,
-    SmokeTest,
 )
 from mlops_sdk.models.resources import Resources
 
@@ -357,8 +353,14 @@ class MemoryPlatform:
         return f"memory://endpoints/{endpoint}/score"
 
 
-class MemoryDeploymentService:
-    """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` of the memory backend."""
+class MemoryDeploymentService(PlatformDeploymentService[MemoryPlatform]):
+    """:class:`~mlops_sdk.backends.spi.deployments.DeploymentService` of the memory backend.
+
+    Rollouts, rollbacks, endpoint creation (``stop_with_client`` is meaningless in memory and ignored),
+    resume and history are the shared ones
+    (:class:`~mlops_sdk.backends.spi.deployments.PlatformDeploymentService`); a rollout refuses
+    ``capture`` and a rollback first checks that the endpoint exists.
+    """
 
     def __init__(self, backend: MemoryBackend) -> None:
         self._backend = backend
@@ -366,19 +368,9 @@ class MemoryDeploymentService:
         self._store = backend.store
         self._faults = backend.faults
 
-    def deploy(
-        self,
-        model: ModelSpec,
-        *,
-        endpoint: str,
-        deployment: str,
-        strategy: AnyStrategy,
-        lineage: Lineage,
-        resources: Resources | None = None,
-        capture: Capture | None = None,
-    ) -> RolloutDriver:
-        """A rollout driver (nothing happens before the first poll); ``capture`` is refused (see below)."""
-        check_endpoint_name(endpoint)
+    def _check_deploy(self, endpoint: str, capture: Capture | None) -> None:
+        """The endpoint name, then ``capture`` is refused."""
+        super()._check_deploy(endpoint, capture)
         if capture is not None:
             # Refused rather than ignored: a test relying on captured rows must not pass on an empty table.
             raise ConfigurationError(
@@ -387,48 +379,11 @@ class MemoryDeploymentService:
                 backend="memory",
                 details={"field": "capture"},
             )
-        return RolloutDriver.new_deploy(
-            self.platform,
-            _op_id("deploy", endpoint),
-            model=model,
-            endpoint=endpoint,
-            deployment=deployment,
-            strategy=strategy,
-            lineage=lineage,
-            resources=resources,
-        )
 
-    def rollback(
-        self, endpoint: str, *, to: str | None, smoke_test: SmokeTest | None, lineage: Lineage
-    ) -> RolloutDriver:
-        """A rollback driver."""
+    def _before_rollback(self, endpoint: str) -> None:
+        """The endpoint must exist (:class:`ResourceNotFoundError` naming the others)."""
         with self._store.lock:
             self.platform.existing(endpoint)
-        return RolloutDriver.new_rollback(
-            self.platform,
-            _op_id("rollback", endpoint),
-            endpoint=endpoint,
-            to=to,
-            smoke_test=smoke_test,
-            lineage=lineage,
-        )
-
-    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> EndpointDriver:
-        """Create the endpoint now (``stop_with_client`` is meaningless in memory and ignored)."""
-        self.platform.begin_endpoint(endpoint)
-        return EndpointDriver(self.platform, self.get_endpoint, _op_id("endpoint", endpoint), endpoint)
-
-    def resume(
-        self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None
-    ) -> RolloutDriver | EndpointDriver:
-        """Rebuild a driver from a token's state (within the same memory store)."""
-        if kind == ENDPOINT_KIND:
-            return EndpointDriver(self.platform, self.get_endpoint, op_id, state["endpoint"])
-        return RolloutDriver(self.platform, op_id, state, smoke_test)
-
-    def history(self, endpoint: str) -> list[HistoryEntry]:
-        """History of ``endpoint`` (also of a deleted one), oldest first."""
-        return self.platform.history(check_endpoint_name(endpoint))
 
     def invoke(self, endpoint: str, payload: Any, *, deployment: str | None) -> Any:
         """Score ``payload`` in process; MLflow bodies answer their predictions, as on local://."""
@@ -520,10 +475,6 @@ class MemoryDeploymentService:
             register_secret(item.keys[f"{key}_key"])
         self._faults.after("deployments.regenerate_keys")
         return self.get_keys(endpoint)
-
-
-def _op_id(kind: str, endpoint: str) -> str:
-    return f"{kind}-{endpoint}-{uuid.uuid4().hex[:12]}"
 
 
 def create_service(backend: MemoryBackend) -> MemoryDeploymentService:

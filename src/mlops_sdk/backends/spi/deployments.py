@@ -12,10 +12,11 @@ primitives of :class:`EndpointPlatform`.
 from __future__ import annotations
 
 import statistics
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -31,6 +32,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.operation import OperationDriver, PollResult
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.status import Status
@@ -50,12 +52,16 @@ from mlops_sdk.models.deployments import (
 from mlops_sdk.models.guardrails import GuardrailBreach, GuardrailObservation, Guardrails
 from mlops_sdk.models.resources import Resources
 
+if TYPE_CHECKING:
+    from mlops_sdk.backends.spi.endpoints import EndpointDriver
+
 __all__ = [
     "DEPLOY_KIND",
     "ROLLBACK_KIND",
     "DeploymentService",
     "EndpointPlatform",
     "ModelSpec",
+    "PlatformDeploymentService",
     "RolloutDriver",
     "ScoreAnswer",
     "previous_production",
@@ -1128,3 +1134,114 @@ def _truncate(value: Any, limit: int = 20) -> Any:
     if isinstance(value, list) and len(value) > limit:
         return value[:limit]
     return value
+
+
+# -- the service over a platform ---------------------------------------------------------------------
+
+P = TypeVar("P", bound=EndpointPlatform)
+
+
+class PlatformDeploymentService(Generic[P]):
+    """The operations every backend runs the same way over its :class:`EndpointPlatform`.
+
+    ``deploy``, ``rollback``, ``create_endpoint``, ``resume`` and ``history`` are written once here;
+    a backend's service subclasses this, sets ``self.platform`` and adds what really differs
+    (scoring, reading endpoints back, keys, logs, stop/start). It adapts the shared part with hooks:
+
+    * :attr:`driver_class`: the rollout driver class (a subclass may act when an operation ends);
+    * :meth:`_operation_id`: operation ids (``<kind>-<endpoint>-<12 hex>`` on every built-in backend);
+    * :meth:`_before_rollback`: the check before a rollback driver is made (e.g. that the endpoint exists);
+    * :meth:`_check_deploy` and :meth:`_endpoint_name`: the input checks before a rollout and a history read.
+
+    Drivers are resumed from their JSON state as is: the state format belongs to :class:`RolloutDriver`.
+    """
+
+    platform: P
+    driver_class: ClassVar[type[RolloutDriver]] = RolloutDriver
+    """The class of rollout and rollback drivers (new and resumed)."""
+
+    # -- hooks ------------------------------------------------------------------------------------------
+
+    def _operation_id(self, kind: str, endpoint: str) -> str:
+        """A new operation id: ``<kind>-<endpoint>-<12 hex digits>``."""
+        return f"{kind}-{endpoint}-{uuid.uuid4().hex[:12]}"
+
+    def _endpoint_name(self, endpoint: str) -> str:
+        """``endpoint`` checked with Azure ML's naming rule (:class:`ConfigurationError` otherwise)."""
+        return check_endpoint_name(endpoint)
+
+    def _check_deploy(self, endpoint: str, capture: Capture | None) -> None:
+        """Refuse a rollout's input before anything happens (default: the endpoint name)."""
+        self._endpoint_name(endpoint)
+
+    def _before_rollback(self, endpoint: str) -> None:
+        """Refuse a rollback before a driver is made (default: no check; the driver reports a missing endpoint)."""
+
+    # -- shared operations ------------------------------------------------------------------------------
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        """One endpoint (``ResourceNotFoundError`` when missing): each backend reads its own."""
+        raise NotImplementedError
+
+    def deploy(
+        self,
+        model: ModelSpec,
+        *,
+        endpoint: str,
+        deployment: str,
+        strategy: AnyStrategy,
+        lineage: Lineage,
+        resources: Resources | None = None,
+        capture: Capture | None = None,
+    ) -> RolloutDriver:
+        """A rollout driver (nothing is sent before the first poll but what validating the model needs)."""
+        self._check_deploy(endpoint, capture)
+        return self.driver_class.new_deploy(
+            self.platform,
+            self._operation_id("deploy", endpoint),
+            model=model,
+            endpoint=endpoint,
+            deployment=deployment,
+            strategy=strategy,
+            lineage=lineage,
+            resources=resources,
+            capture=capture,
+        )
+
+    def rollback(
+        self, endpoint: str, *, to: str | None, smoke_test: SmokeTest | None, lineage: Lineage
+    ) -> RolloutDriver:
+        """A rollback driver."""
+        self._before_rollback(endpoint)
+        return self.driver_class.new_rollback(
+            self.platform,
+            self._operation_id("rollback", endpoint),
+            endpoint=endpoint,
+            to=to,
+            smoke_test=smoke_test,
+            lineage=lineage,
+        )
+
+    def create_endpoint(self, endpoint: str, *, stop_with_client: bool = False) -> EndpointDriver:
+        """Start creating ``endpoint`` unless it exists; the driver waits until it is ready.
+
+        ``stop_with_client`` is ignored here; a backend whose endpoints run in the user's machine honours it.
+        """
+        from mlops_sdk.backends.spi.endpoints import EndpointDriver  # that module imports this one
+
+        self.platform.begin_endpoint(endpoint)
+        return EndpointDriver(self.platform, self.get_endpoint, self._operation_id("endpoint", endpoint), endpoint)
+
+    def resume(
+        self, kind: str, op_id: str, state: dict[str, Any], smoke_test: SmokeTest | None
+    ) -> RolloutDriver | EndpointDriver:
+        """Rebuild a driver from a continuation token's state."""
+        from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND, EndpointDriver
+
+        if kind == ENDPOINT_KIND:
+            return EndpointDriver(self.platform, self.get_endpoint, op_id, state["endpoint"])
+        return self.driver_class(self.platform, op_id, state, smoke_test)
+
+    def history(self, endpoint: str) -> list[HistoryEntry]:
+        """History entries of ``endpoint`` (also of a deleted one where the backend keeps them), oldest first."""
+        return self.platform.history(self._endpoint_name(endpoint))
