@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +21,46 @@ from mlops_sdk.models.approvals import (
     ReportFacts,
 )
 
-__all__ = ["ApprovalDraft", "ApprovalService", "cast_vote"]
+__all__ = ["ApprovalDraft", "ApprovalService", "cast_vote", "check_cancelable", "check_key_owner", "check_pending"]
+
+
+def check_pending(request: ApprovalRequest, *, backend: str, refused: str = "it takes no more votes") -> None:
+    """Refuse to act on a request that is no longer pending (``refused``: what the message says it refuses).
+
+    Raises:
+        ConflictError: the request is already decided or canceled.
+    """
+    if not request.is_pending:
+        raise ConflictError(
+            f"approval request {request.id} is already {request.status.value}; {refused}",
+            backend=backend,
+            operation_id=request.id,
+            details={"status": request.status.value},
+        )
+
+
+def check_cancelable(request: ApprovalRequest, *, backend: str) -> None:
+    """Refuse to cancel a request that is no longer pending.
+
+    Raises:
+        ConflictError: the request is already decided or canceled.
+    """
+    check_pending(request, backend=backend, refused="only pending requests can be canceled")
+
+
+def check_key_owner(draft: ApprovalDraft, owner: str, model_name: Any, model_version: Any, *, backend: str) -> None:
+    """Let ``draft`` attach to request ``owner``, made with its idempotency key, only for the same model version.
+
+    Raises:
+        ConflictError: the key already belongs to a request for another model version.
+    """
+    if (model_name, model_version) != (draft.model_name, draft.model_version):
+        raise ConflictError(
+            f"idempotency key {draft.idempotency_key!r} already belongs to request {owner} for "
+            f"{model_name}@{model_version}; use another key for {draft.model_name}@{draft.model_version}",
+            backend=backend,
+            operation_id=owner,
+        )
 
 
 def cast_vote(
@@ -42,13 +81,7 @@ def cast_vote(
     Raises:
         ConflictError: the request is no longer pending.
     """
-    if not request.is_pending:
-        raise ConflictError(
-            f"approval request {request.id} is already {request.status.value}; it takes no more votes",
-            backend=backend,
-            operation_id=request.id,
-            details={"status": request.status.value},
-        )
+    check_pending(request, backend=backend)
     if on_behalf_of is not None and not me.matches(on_behalf_of):
         claimed = ApproverIdentity(name=on_behalf_of.strip(), source="claimed")
         vote = ApprovalVote(approver=claimed, decision=decision, comment=comment, at=at, delegated_by=me)
