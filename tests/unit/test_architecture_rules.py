@@ -61,3 +61,11 @@ def test_the_architecture_page_draws_the_layers_and_one_request_path() -> None:
     # every module the page sends a newcomer to exists
     for path in set(re.findall(r"`((?:clients|backends|core|models|flows)/[\w/]+\.py)`", page)):
         assert (SRC / path).is_file(), path
+
+
+def test_operation_drivers_live_in_the_backends_layer() -> None:
+    # clients build drivers from backends/spi (or get them from a service); they never define one
+    hits = _hits(r"^\s*class \w*Driver\b", under=SRC / "clients")
+    assert not hits, "define the driver in backends/spi/<capability>.py and build it from the client:\n" + "\n".join(
+        hits
+    )

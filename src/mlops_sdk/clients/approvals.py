@@ -13,20 +13,19 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
-from mlops_sdk.backends.spi.approvals import ApprovalDraft, ApprovalService
+from mlops_sdk.backends.spi.approvals import WAIT_KIND, ApprovalDraft, ApprovalService, ApprovalWaitDriver
 from mlops_sdk.backends.spi.keys import APPROVALS, MODELS
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.deprecation import deprecated
-from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError, ResourceNotFoundError
+from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError
 from mlops_sdk.core.invalid_input import invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_idempotency_key
-from mlops_sdk.core.operation import Operation, PollingOptions, PollResult, ProgressEvent
+from mlops_sdk.core.operation import Operation, PollingOptions, ProgressEvent
 from mlops_sdk.core.paging import ItemPaged
-from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
@@ -48,7 +47,6 @@ __all__ = ["POLICY_FILE", "ApprovalClient", "parse_model_ref"]
 
 T = TypeVar("T")
 
-WAIT_KIND = "approvals.wait"
 POLICY_FILE = "approvals.toml"
 """Default file of :meth:`ApprovalClient.load_policy` (written by ``mlops init``)."""
 _log = get_logger(__name__)
@@ -92,58 +90,6 @@ def _rollout(rollout: PlannedRollout | Mapping[str, Any] | None) -> PlannedRollo
 
 # People answer in minutes, not milliseconds: poll like a remote service even on the local backend.
 _HUMAN_POLLING = PollingOptions(initial_interval=1.0, max_interval=15.0)
-
-
-class _WaitDriver:
-    """Polls one approval request until it is decided (or canceled)."""
-
-    def __init__(self, client: ApprovalClient, request_id: str) -> None:
-        self._client = client
-        self._id = request_id
-        self._request: ApprovalRequest | None = None
-
-    @property
-    def kind(self) -> str:
-        return WAIT_KIND
-
-    @property
-    def id(self) -> str:
-        return self._id
-
-    def poll(self) -> PollResult:
-        request = self._client.get(self._id)
-        self._request = request
-        if request.status is ApprovalStatus.CANCELED:
-            return PollResult(Status.CANCELED, native_status=request.status.value)
-        if request.status.is_final:
-            return PollResult(Status.SUCCEEDED, native_status=request.status.value, message=_summary(request))
-        tally = request.policy.evaluate(
-            request.votes, requester=request.requester, requested_at=request.created_at, now=self._client.now()
-        )
-        message = tally.reason
-        if request.deadline is not None:
-            message += f"; times out at {request.deadline:%Y-%m-%d %H:%M} UTC"
-        return PollResult(Status.RUNNING, native_status=request.status.value, message=message)
-
-    def result(self) -> ApprovalDecision:
-        request = self._request or self._client.get(self._id)
-        if request.decision is None:
-            raise OperationFailedError(
-                f"approval request {self._id} ended {request.status.value} without a decision", operation_id=self._id
-            )
-        self._client._record_on_model(request.decision)
-        self._client._notify("decided", request)
-        return request.decision
-
-    def cancel(self) -> None:
-        self._client.cancel(self._id, comment="canceled while waiting")
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-
-def _summary(request: ApprovalRequest) -> str:
-    return request.decision.reason if request.decision is not None else request.status.value
 
 
 class ApprovalClient(BaseClient):
@@ -570,7 +516,7 @@ class ApprovalClient(BaseClient):
         cancel_on_interrupt: bool = False,
     ) -> Operation[ApprovalDecision]:
         return self._operation(
-            _WaitDriver(self, request_id),
+            ApprovalWaitDriver(self._approvals, request_id, clock=self._context.clock, on_decided=self._decided),
             description="approval request",
             progress=progress,
             show_progress=show_progress,
@@ -584,6 +530,12 @@ class ApprovalClient(BaseClient):
             token, {WAIT_KIND: lambda request_id, state: self._wait_operation(request_id)}
         )
         return resumed
+
+    def _decided(self, request: ApprovalRequest) -> None:
+        """What a wait does once the request is decided: tag the model version, then notify."""
+        if request.decision is not None:
+            self._record_on_model(request.decision)
+        self._notify("decided", request)
 
     # -- notifications ---------------------------------------------------------------------------------
 

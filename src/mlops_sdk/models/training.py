@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
     ValidationError,
     field_serializer,
     field_validator,
@@ -30,8 +31,15 @@ from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.invalid_input import invalid_input
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.redaction import redact
-from mlops_sdk.core.secrets import Secret, protect
+from mlops_sdk.core.secrets import Secret
 from mlops_sdk.core.status import Status
+from mlops_sdk.models._spec_fields import (
+    coerce_values,
+    load_yaml_mapping,
+    protect_environment,
+    redacted,
+    resource_name,
+)
 
 __all__ = [
     "PLACEHOLDER",
@@ -196,6 +204,18 @@ class TrainingOutput(BaseModel):
         raise TypeError(f"cannot use a {type(value).__name__} as a training output; pass None, a type or a dict")
 
 
+TrainingInputs = Annotated[dict[str, TrainingInput], BeforeValidator(coerce_values(TrainingInput.coerce))]
+"""Input name -> :class:`TrainingInput`, converted from what users pass (a path, a refresh output, a literal)."""
+TrainingOutputs = Annotated[dict[str, TrainingOutput], BeforeValidator(coerce_values(TrainingOutput.coerce))]
+"""Output name -> :class:`TrainingOutput` (``None`` means a folder)."""
+EnvironmentVariables = Annotated[dict[str, EnvironmentValue], BeforeValidator(protect_environment)]
+"""Extra environment variables of a command; secret values stay :class:`~mlops_sdk.core.secrets.Secret`."""
+ResourceName = Annotated[str, AfterValidator(resource_name)]
+"""An experiment or pipeline name (letters, digits, ``-``, ``_``, ``.``)."""
+RedactedText = Annotated[str | None, AfterValidator(redacted)]
+"""An error text kept with secrets masked."""
+
+
 class TrainingJob(BaseModel):
     """A training job: THEIR code, run the same way locally and as an Azure ML command job.
 
@@ -224,40 +244,16 @@ class TrainingJob(BaseModel):
 
     code: Path
     command: str
-    inputs: dict[str, TrainingInput] = Field(default_factory=dict)
-    outputs: dict[str, TrainingOutput] = Field(default_factory=dict)
+    inputs: TrainingInputs = Field(default_factory=dict)
+    outputs: TrainingOutputs = Field(default_factory=dict)
     environment: str | None = None
     compute: str | None = None
-    experiment: str = "Default"
+    experiment: ResourceName = "Default"
     display_name: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    environment_variables: dict[str, EnvironmentValue] = Field(default_factory=dict)
+    environment_variables: EnvironmentVariables = Field(default_factory=dict)
     timeout: float | None = None
-
-    @field_validator("environment_variables", mode="before")
-    @classmethod
-    def _protect_environment(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {
-                str(key): protect(item, name=str(key)) if isinstance(item, str | SecretStr) else item
-                for key, item in value.items()
-            }
-        return value
-
-    @field_validator("inputs", mode="before")
-    @classmethod
-    def _coerce_inputs(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(key): TrainingInput.coerce(item) for key, item in value.items()}
-        return value
-
-    @field_validator("outputs", mode="before")
-    @classmethod
-    def _coerce_outputs(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(key): TrainingOutput.coerce(item) for key, item in value.items()}
-        return value
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -278,13 +274,6 @@ class TrainingJob(BaseModel):
     def _non_empty(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
-        return value
-
-    @field_validator("experiment")
-    @classmethod
-    def _experiment_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}", value):
-            raise ValueError("use letters, digits, '-', '_' and '.', starting with a letter or digit")
         return value
 
     @model_validator(mode="after")
@@ -368,18 +357,7 @@ class TrainingJob(BaseModel):
         ``environment_variables``, ``timeout`` (seconds).
         """
         source = Path(path)
-        try:
-            import yaml  # type: ignore[import-untyped,unused-ignore]
-        except ImportError as error:  # pragma: no cover - pyyaml is a base dependency
-            raise ConfigurationError("reading a YAML spec needs PyYAML: pip install pyyaml") from error
-        try:
-            data = yaml.safe_load(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigurationError(f"training spec {source} does not exist") from None
-        except yaml.YAMLError as error:
-            raise ConfigurationError(f"training spec {source} is not valid YAML: {error}") from error
-        if not isinstance(data, dict):
-            raise ConfigurationError(f"training spec {source} must be a mapping with at least 'code' and 'command'")
+        data = load_yaml_mapping(source, what="training spec", needs="at least 'code' and 'command'")
         data.pop("$schema", None)
         data.pop("type", None)
         if "experiment_name" in data:
@@ -455,9 +433,4 @@ class TrainingRun(BaseModel):
     created_at: datetime | None = None
     ended_at: datetime | None = None
     exit_code: int | None = None
-    error: str | None = None
-
-    @field_validator("error")
-    @classmethod
-    def _redact_error(cls, value: str | None) -> str | None:
-        return redact(value) if value else value
+    error: RedactedText = None

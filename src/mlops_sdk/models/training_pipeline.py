@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -36,14 +36,18 @@ from mlops_sdk.core.errors import (
 from mlops_sdk.core.invalid_input import invalid_input, location
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.redaction import redact
-from mlops_sdk.core.secrets import Secret, protect
+from mlops_sdk.core.secrets import Secret
 from mlops_sdk.core.status import Status
+from mlops_sdk.models._spec_fields import coerce_values, load_yaml_mapping
 from mlops_sdk.models.training import (
     PLACEHOLDER,
-    EnvironmentValue,
+    EnvironmentVariables,
+    RedactedText,
+    ResourceName,
     TrainingInput,
+    TrainingInputs,
     TrainingJob,
-    TrainingOutput,
+    TrainingOutputs,
     TrainingRun,
 )
 
@@ -182,10 +186,10 @@ class Step(BaseModel):
     code: Path | None = None
     command: str
     inputs: dict[str, StepInputValue] = Field(default_factory=dict)
-    outputs: dict[str, TrainingOutput] = Field(default_factory=dict)
+    outputs: TrainingOutputs = Field(default_factory=dict)
     environment: str | None = None
     compute: str | None = None
-    environment_variables: dict[str, EnvironmentValue] = Field(default_factory=dict)
+    environment_variables: EnvironmentVariables = Field(default_factory=dict)
     timeout: float | None = None
     display_name: str | None = None
     cache: bool = True
@@ -221,29 +225,10 @@ class Step(BaseModel):
             raise ValueError("use letters, digits and '_', starting with a letter or '_' (an Azure ML node name)")
         return value
 
-    @field_validator("environment_variables", mode="before")
-    @classmethod
-    def _protect(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {
-                str(key): protect(item, name=str(key)) if isinstance(item, str | SecretStr) else item
-                for key, item in value.items()
-            }
-        return value
-
     @field_validator("inputs", mode="before")
     @classmethod
     def _coerce_inputs(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(key): _coerce_input(item) for key, item in value.items()}
-        return value
-
-    @field_validator("outputs", mode="before")
-    @classmethod
-    def _coerce_outputs(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(key): TrainingOutput.coerce(item) for key, item in value.items()}
-        return value
+        return coerce_values(_coerce_input)(value)
 
     @model_validator(mode="after")
     def _own_fields(self) -> Step:
@@ -397,9 +382,9 @@ class TrainingPipeline(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
+    name: ResourceName
     steps: list[Step]
-    inputs: dict[str, TrainingInput] = Field(default_factory=dict)
+    inputs: TrainingInputs = Field(default_factory=dict)
     outputs: dict[str, PipelineOutput] = Field(default_factory=dict)
     experiment: str = "Default"
     code: Path | None = None
@@ -414,25 +399,11 @@ class TrainingPipeline(BaseModel):
             data["name"] = name
         super().__init__(**data)
 
-    @field_validator("name")
-    @classmethod
-    def _pipeline_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}", value):
-            raise ValueError("use letters, digits, '-', '_' and '.', starting with a letter or digit")
-        return value
-
     @field_validator("steps", mode="before")
     @classmethod
     def _coerce_steps(cls, value: Any) -> Any:
         if isinstance(value, Mapping):  # YAML ``jobs:`` style: name -> step
             return [{**dict(item), "name": name} if isinstance(item, Mapping) else item for name, item in value.items()]
-        return value
-
-    @field_validator("inputs", mode="before")
-    @classmethod
-    def _coerce_inputs(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(key): TrainingInput.coerce(item) for key, item in value.items()}
         return value
 
     @field_validator("outputs", mode="before")
@@ -619,17 +590,8 @@ class TrainingPipeline(BaseModel):
         A step output written ``${{parent.outputs.NAME}}`` becomes pipeline output ``NAME``, typed by
         the top-level ``outputs`` declaration as in Azure ML.
         """
-        import yaml  # type: ignore[import-untyped,unused-ignore]
-
         source = Path(path)
-        try:
-            data = yaml.safe_load(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigurationError(f"pipeline spec {source} does not exist") from None
-        except yaml.YAMLError as error:
-            raise ConfigurationError(f"pipeline spec {source} is not valid YAML: {error}") from error
-        if not isinstance(data, dict):
-            raise ConfigurationError(f"pipeline spec {source} must be a mapping with 'jobs'")
+        data = load_yaml_mapping(source, what="pipeline spec", needs="'jobs'")
         return cls.build(_from_azure_layout(data, source.resolve().parent, str(source)))
 
     def to_yaml_dict(self) -> dict[str, Any]:
@@ -837,12 +799,7 @@ class StepRunResult(BaseModel):
     outputs: dict[str, str] = Field(default_factory=dict)
     output_digests: dict[str, str] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
-    error: str | None = None
-
-    @field_validator("error")
-    @classmethod
-    def _redact_error(cls, value: str | None) -> str | None:
-        return redact(value) if value else value
+    error: RedactedText = None
 
 
 class PipelineRunResult(BaseModel):
@@ -879,13 +836,8 @@ class PipelineRunResult(BaseModel):
     lineage: Lineage = Field(default_factory=Lineage)
     created_at: datetime | None = None
     ended_at: datetime | None = None
-    error: str | None = None
+    error: RedactedText = None
     log_location: str | None = None
-
-    @field_validator("error")
-    @classmethod
-    def _redact_error(cls, value: str | None) -> str | None:
-        return redact(value) if value else value
 
     def step(self, name: str) -> StepRunResult:
         """The step ``name``.

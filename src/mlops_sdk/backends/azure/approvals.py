@@ -21,31 +21,31 @@ from __future__ import annotations
 import builtins
 import json
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ValidationError
-
 from mlops_sdk.backends.azure._devops import DevOps, current_run_id, devops_errors
-from mlops_sdk.backends.spi.approvals import ApprovalDraft
-from mlops_sdk.core.errors import (
-    ConfigurationError,
-    ConflictError,
-    PermissionDeniedError,
-    ResourceNotFoundError,
+from mlops_sdk.backends.spi.approval_policy import (
+    Outcome,
+    RecordedRequest,
+    counted_vote,
+    overruled,
+    parse_time,
+    provider_vote,
+    request_record,
+    select_requests,
 )
-from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.backends.spi.approvals import ApprovalDraft, check_cancelable, check_key_owner
+from mlops_sdk.core.errors import ConfigurationError, ConflictError, ResourceNotFoundError
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
-    ApprovalPolicy,
     ApprovalRequest,
     ApprovalStatus,
     ApprovalVote,
     ApproverIdentity,
     AuditVerification,
-    PlannedRollout,
-    ReportFacts,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ REPORT_PARAMETER = "mlopsReport"
 _PROPERTY = "mlops.approvalRequest"
 _APPROVAL_RECORD = "checkpoint.approval"
 _LIST_LIMIT = 50
-_SERVICE_CLOSED = {
+_SERVICE_CLOSED: dict[str, Literal["rejected", "timed_out"]] = {
     "rejected": "rejected",
     "canceled": "rejected",
     "failed": "rejected",
@@ -88,21 +88,6 @@ def _run_id(request_id: str) -> int:
     return int(text)
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    text = str(value).replace("Z", "+00:00")
-    # Azure DevOps sends 7 fractional digits; Python reads at most 6.
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _identity(ref: Any) -> dict[str, Any]:
     return ref if isinstance(ref, dict) else {}
 
@@ -118,7 +103,7 @@ def _vote_from_step(step: dict[str, Any]) -> ApprovalVote | None:
     if assigned and (assigned.get("isContainer") or (assigned.get("id") and assigned.get("id") != actual.get("id"))):
         # Azure DevOps let this user act for the group the step was assigned to: membership established.
         groups = tuple(str(assigned[key]) for key in ("displayName", "uniqueName") if assigned.get(key))
-    at = _parse_time(step.get("lastModifiedOn")) or _parse_time(step.get("initiatedOn")) or datetime.now(timezone.utc)
+    at = parse_time(step.get("lastModifiedOn")) or parse_time(step.get("initiatedOn")) or datetime.now(timezone.utc)
     return ApprovalVote(
         approver=ApproverIdentity(
             name=unique,
@@ -161,30 +146,13 @@ class AzureApprovalService:
     def create(self, draft: ApprovalDraft) -> ApprovalRequest:
         """Run the approval pipeline (or attach to the current run); decided drafts are not sent."""
         now = self._backend.clock.now()
-        spec = {
-            "v": 1,
-            "model_name": draft.model_name,
-            "model_version": draft.model_version,
-            "requester": draft.requester,
-            "reason": draft.reason,
-            "policy": draft.policy.model_dump(mode="json"),
-            "report": draft.report.model_dump(mode="json") if draft.report else None,
-            "lineage": draft.lineage.model_dump(mode="json", exclude_defaults=True),
-            "profile": draft.profile,
-            "idempotency_key": draft.idempotency_key,
-            "created_at": now.isoformat(),
-        }
+        spec = request_record(draft, now)
         if draft.rollout is not None:
             spec["rollout"] = draft.rollout.model_dump(mode="json")
         if draft.decided is not None:
             decision = draft.decided.model_copy(update={"requested_at": now, "decided_at": now})
-            return self._request(
-                decision.request_id,
-                spec,
-                status=ApprovalStatus(decision.status),
-                votes=(),
-                decision=decision,
-                external={"sent_to_devops": "no: decided by policy at request"},
+            return self._recorded(decision.request_id, spec).request(
+                ApprovalStatus(decision.status), (), decision, {"sent_to_devops": "no: decided by policy at request"}
             )
         text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
         if self._pipeline_id is not None:
@@ -250,14 +218,9 @@ class AzureApprovalService:
             except ResourceNotFoundError:
                 continue
             if spec.get("idempotency_key") == draft.idempotency_key:
-                if (spec.get("model_name"), spec.get("model_version")) != (draft.model_name, draft.model_version):
-                    raise ConflictError(
-                        f"idempotency key {draft.idempotency_key!r} already belongs to run {run_id} for "
-                        f"{spec.get('model_name')}@{spec.get('model_version')}",
-                        backend="azure",
-                        operation_id=f"run-{run_id}",
-                    )
-                return self.get(f"run-{run_id}")
+                request_id = f"run-{run_id}"
+                check_key_owner(draft, request_id, spec.get("model_name"), spec.get("model_version"), backend="azure")
+                return self.get(request_id)
         return None
 
     def _recent_runs(self) -> builtins.list[int]:
@@ -348,22 +311,18 @@ class AzureApprovalService:
         state = {"completed": "completed", "cancelling": "canceling"}.get(str(build.status).lower(), "inProgress")
         return state, (str(build.result) if build.result else None), None
 
+    def _recorded(self, request_id: str, spec: dict[str, Any]) -> RecordedRequest:
+        return RecordedRequest(request_id, spec, backend="azure", now=self._backend.clock.now())
+
     def get(self, request_id: str) -> ApprovalRequest:
         """The request as Azure DevOps has it now, judged by the request's policy."""
         run_id = _run_id(request_id)
-        spec = self._spec(run_id)
+        recorded = self._recorded(request_id, self._spec(run_id))
         state, result, web = self._run_state(run_id)
         approvals = self._approvals(run_id)
         votes = tuple(
             vote for approval in approvals for step in approval.get("steps") or [] if (vote := _vote_from_step(step))
         )
-        try:
-            policy = ApprovalPolicy.model_validate(spec["policy"])
-        except (KeyError, ValidationError) as error:
-            raise ConfigurationError(
-                f"run {run_id} carries an unreadable approval policy: {error}", backend="azure", operation_id=request_id
-            ) from error
-        created_at = _parse_time(spec.get("created_at")) or self._backend.clock.now()
         external = {
             "devops_project": self._devops.project.url,
             "run_id": str(run_id),
@@ -373,122 +332,55 @@ class AzureApprovalService:
         }
         if web:
             external["run_url"] = str(web)
-        status, decision = self._decide(request_id, spec, policy, votes, approvals, state, result, created_at)
-        return self._request(request_id, spec, status=status, votes=votes, decision=decision, external=external)
+        status, decision = self._decide(recorded, votes, approvals, state, result)
+        return recorded.request(status, votes, decision, external)
 
     def _decide(
         self,
-        request_id: str,
-        spec: dict[str, Any],
-        policy: ApprovalPolicy,
+        recorded: RecordedRequest,
         votes: tuple[ApprovalVote, ...],
         approvals: builtins.list[dict[str, Any]],
         state: str,
         result: str | None,
-        created_at: datetime,
     ) -> tuple[ApprovalStatus, ApprovalDecision | None]:
-        requester = spec.get("requester")
-        now = self._backend.clock.now()
-        tally = policy.evaluate(votes, requester=requester, requested_at=created_at, now=now)
-        status: str = tally.status
+        tally, decided_at = recorded.tally(votes)
+        status: Outcome = tally.status
         reason = tally.reason
-        decided_at = now
-        counted = [vote.at for vote in votes if policy.vote_problem(vote, requester=requester) is None]
-        if tally.status in ("approved", "rejected") and counted:
-            decided_at = max(counted)
-        elif tally.status == "timed_out" and policy.deadline(created_at) is not None:
-            decided_at = policy.deadline(created_at) or now
         if status == "pending" and state.lower() == "completed" and (result or "").lower() == "canceled":
             return ApprovalStatus.CANCELED, None
         if status == "pending":
             closed = [str(a.get("status", "")) for a in approvals if str(a.get("status", "")).lower() != "pending"]
-            ignored = "; ".join(f"{who}: {why}" for who, why in tally.ignored)
             if closed and len(closed) == len(approvals):
-                native = closed[0]
-                if native.lower() == "approved":
-                    status = "rejected"
-                    reason = (
-                        f"Azure DevOps approved the run, but not under the policy: "
-                        f"{ignored or 'too few counted approvals'}"
-                    )
-                else:
-                    status = _SERVICE_CLOSED.get(native.lower(), "rejected")
-                    reason = f"the Azure DevOps approval ended {native}" + (f" ({ignored})" if ignored else "")
-                stamps = [_parse_time(a.get("lastModifiedOn")) for a in approvals]
-                decided_at = max((stamp for stamp in stamps if stamp is not None), default=now)
+                status, reason = overruled(
+                    tally,
+                    closed[0],
+                    service="Azure DevOps",
+                    approved="the run",
+                    ended="approval",
+                    none_counted="too few counted approvals",
+                    closed_as=_SERVICE_CLOSED,
+                )
+                stamps = [parse_time(a.get("lastModifiedOn")) for a in approvals]
+                decided_at = max((stamp for stamp in stamps if stamp is not None), default=recorded.now)
             elif state.lower() == "completed" and not approvals:
                 status = "rejected"
                 reason = f"the pipeline run ended {result or 'without a result'} before any approval was requested"
-        if status == "pending":
-            return ApprovalStatus.PENDING, None
-        report = spec.get("report") or {}
-        decision = ApprovalDecision(
-            request_id=request_id,
-            model_name=str(spec.get("model_name")),
-            model_version=str(spec.get("model_version")),
-            status=status,  # type: ignore[arg-type]
-            approvers=tally.approvers,
-            rejected_by=tally.rejected_by,
-            votes=votes,
-            ignored=tally.ignored,
-            reason=reason,
-            requester=requester,
-            requested_at=created_at,
-            decided_at=decided_at,
-            policy=policy,
-            report_digest=report.get("digest") if isinstance(report, dict) else None,
-        )
-        return ApprovalStatus(status), decision
-
-    def _request(
-        self,
-        request_id: str,
-        spec: dict[str, Any],
-        *,
-        status: ApprovalStatus,
-        votes: tuple[ApprovalVote, ...],
-        decision: ApprovalDecision | None,
-        external: dict[str, str],
-    ) -> ApprovalRequest:
-        policy = ApprovalPolicy.model_validate(spec["policy"])
-        created_at = _parse_time(spec.get("created_at")) or self._backend.clock.now()
-        return ApprovalRequest(
-            id=request_id,
-            model_name=str(spec["model_name"]),
-            model_version=str(spec["model_version"]),
-            requester=spec.get("requester"),
-            reason=spec.get("reason"),
-            policy=policy,
-            report=ReportFacts.model_validate(spec["report"]) if spec.get("report") else None,
-            status=status,
-            created_at=created_at,
-            deadline=policy.deadline(created_at),
-            votes=votes,
-            decision=decision,
-            lineage=Lineage.model_validate(spec.get("lineage") or {}),
-            profile=spec.get("profile"),
-            external=external,
-            rollout=PlannedRollout.model_validate(spec["rollout"]) if spec.get("rollout") else None,
-        )
+        return recorded.outcome(tally, votes, status=status, reason=reason, decided_at=decided_at)
 
     def list(
         self, *, status: ApprovalStatus | None = None, model_name: str | None = None, model_version: str | None = None
     ) -> builtins.list[ApprovalRequest]:
         """Requests among the approval pipeline's most recent runs, newest first."""
-        found = []
+        return select_requests(
+            self._recorded_runs(), self.get, status=status, model_name=model_name, model_version=model_version
+        )
+
+    def _recorded_runs(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for run_id in self._recent_runs():
             try:
-                spec = self._spec(run_id)
+                yield f"run-{run_id}", self._spec(run_id)
             except ResourceNotFoundError:
                 continue  # a run started by hand, not by mlops
-            if model_name is not None and spec.get("model_name") != model_name:
-                continue
-            if model_version is not None and spec.get("model_version") != model_version:
-                continue
-            request = self.get(f"run-{run_id}")
-            if status is None or request.status is status:
-                found.append(request)
-        return found
 
     # -- votes ---------------------------------------------------------------------------------------
 
@@ -502,26 +394,16 @@ class AzureApprovalService:
     ) -> ApprovalRequest:
         """Check the vote against the policy as the authenticated user, then PATCH the run's approvals."""
         request = self.get(request_id)
-        if not request.is_pending:
-            raise ConflictError(
-                f"approval request {request_id} is already {request.status.value}; it takes no more votes",
-                backend="azure",
-                operation_id=request_id,
-            )
-        me = self.whoami()
-        if on_behalf_of is not None and not me.matches(on_behalf_of):
-            if not request.policy.allow_delegation:
-                raise PermissionDeniedError(
-                    f"{me} may not vote on behalf of {on_behalf_of}: the policy does not allow delegation",
-                    backend="azure",
-                    operation_id=request_id,
-                )
-            raise ConfigurationError(
+        me = provider_vote(
+            request,
+            self.whoami,
+            on_behalf_of=on_behalf_of,
+            backend="azure",
+            own_credentials=(
                 "Azure DevOps records every approval under the authenticated identity, so votes on behalf of "
-                "someone else cannot be cast there; that person approves with their own credentials",
-                backend="azure",
-                operation_id=request_id,
-            )
+                "someone else cannot be cast there; that person approves with their own credentials"
+            ),
+        )
         run_id = _run_id(request_id)
         pending = [a for a in self._approvals(run_id) if str(a.get("status", "")).lower() == "pending"]
         if not pending:
@@ -539,19 +421,14 @@ class AzureApprovalService:
             and step["assignedApprover"].get("isContainer")
             and step["assignedApprover"].get("displayName")
         )
-        candidate = ApprovalVote(
-            approver=me.model_copy(update={"groups": groups}),
-            decision=decision,
+        counted_vote(
+            request,
+            me.model_copy(update={"groups": groups}),
+            decision,
             comment=comment,
             at=self._backend.clock.now(),
+            backend="azure",
         )
-        problem = request.policy.vote_problem(candidate, requester=request.requester)
-        if problem is not None:
-            raise PermissionDeniedError(
-                f"{decision} of approval request {request_id} refused by the policy: {problem}",
-                backend="azure",
-                operation_id=request_id,
-            )
         body = [
             {
                 "approvalId": approval["id"],
@@ -572,13 +449,7 @@ class AzureApprovalService:
 
     def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
         """Cancel the approval run (its pending approval goes with it)."""
-        request = self.get(request_id)
-        if not request.is_pending:
-            raise ConflictError(
-                f"approval request {request_id} is already {request.status.value}",
-                backend="azure",
-                operation_id=request_id,
-            )
+        check_cancelable(self.get(request_id), backend="azure")
         from azure.devops.v7_1.build.models import Build
 
         run_id = _run_id(request_id)

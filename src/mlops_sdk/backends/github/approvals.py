@@ -23,29 +23,33 @@ import builtins
 import os
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
-
-from pydantic import ValidationError
 
 from mlops_sdk.backends.azure._http import HttpConfig
 from mlops_sdk.backends.base import Backend
 from mlops_sdk.backends.github._api import GitHubApi
 from mlops_sdk.backends.github._records import RequestRecords
-from mlops_sdk.backends.spi.approvals import ApprovalDraft
+from mlops_sdk.backends.spi.approval_policy import (
+    Outcome,
+    RecordedRequest,
+    counted_vote,
+    overruled,
+    parse_time,
+    provider_vote,
+    request_record,
+    select_requests,
+)
+from mlops_sdk.backends.spi.approvals import ApprovalDraft, check_cancelable
 from mlops_sdk.core.errors import ConfigurationError, ConflictError, PermissionDeniedError, ResourceNotFoundError
-from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
-    ApprovalPolicy,
     ApprovalRequest,
     ApprovalStatus,
     ApprovalVote,
     ApproverIdentity,
     AuditVerification,
-    ReportFacts,
 )
 
 __all__ = ["REQUEST_PREFIX", "GitHubApprovalService", "create_service", "records_folder"]
@@ -84,13 +88,6 @@ def _run_id(request_id: str) -> int:
             operation_id=request_id,
         )
     return int(text)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _review_key(review: Mapping[str, Any]) -> str:
@@ -147,18 +144,8 @@ class GitHubApprovalService:
     def create(self, draft: ApprovalDraft) -> ApprovalRequest:
         """Record the request for the run (decided drafts are recorded, never sent to GitHub)."""
         now = self._backend.clock.now()
-        record: dict[str, Any] = {
-            "v": 1,
-            "model_name": draft.model_name,
-            "model_version": draft.model_version,
-            "requester": draft.requester,
-            "reason": draft.reason,
-            "policy": draft.policy.model_dump(mode="json"),
-            "report": draft.report.model_dump(mode="json") if draft.report else None,
-            "lineage": draft.lineage.model_dump(mode="json", exclude_defaults=True),
-            "profile": draft.profile,
-            "idempotency_key": draft.idempotency_key,
-            "created_at": now.isoformat(),
+        record = {
+            **request_record(draft, now),
             "repository": self._api.repository,
             "environment": self._environment,
             "seen": {},
@@ -273,9 +260,10 @@ class GitHubApprovalService:
     def get(self, request_id: str) -> ApprovalRequest:
         """The request as GitHub has it now, judged by the request's policy."""
         record = self._record(request_id)
+        recorded = RecordedRequest(request_id, record, backend="github", now=self._backend.clock.now())
         if record.get("decision") is not None:
             decided = ApprovalDecision.model_validate(record["decision"])
-            return self._request(request_id, record, ApprovalStatus(decided.status), (), decided, {})
+            return recorded.request(ApprovalStatus(decided.status), (), decided, {})
         run_id = _run_id(request_id)
         external = {
             "repository": str(record.get("repository")),
@@ -283,7 +271,7 @@ class GitHubApprovalService:
             "run_url": self._run_url(record, run_id),
         }
         if record.get("status") == ApprovalStatus.CANCELED.value:
-            return self._request(request_id, record, ApprovalStatus.CANCELED, (), None, external)
+            return recorded.request(ApprovalStatus.CANCELED, (), None, external)
         pending = self._pending(run_id, record, request_id)
         reviews = self._reviews(run_id, record, request_id)
         votes = self._votes(request_id, record, reviews)
@@ -291,8 +279,8 @@ class GitHubApprovalService:
         names |= {str(env.get("name")) for review in reviews for env in review.get("environments") or []}
         external["environments"] = ",".join(sorted(name for name in names if name != "None"))
         external["github_status"] = "waiting" if pending else ("reviewed" if reviews else "not waiting yet")
-        status, decision = self._decide(request_id, record, votes, reviews, waiting=bool(pending))
-        return self._request(request_id, record, status, votes, decision, external)
+        status, decision = self._decide(recorded, votes, reviews, waiting=bool(pending))
+        return recorded.request(status, votes, decision, external)
 
     def _run_url(self, record: Mapping[str, Any], run_id: int) -> str:
         server = self._env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
@@ -319,7 +307,7 @@ class GitHubApprovalService:
                     ),
                     decision="approve" if review.get("state") == "approved" else "reject",
                     comment=review.get("comment") or None,
-                    at=_parse_time(seen[key]) or now,
+                    at=parse_time(seen[key]) or now,
                 )
             )
         if seen != (record.get("seen") or {}):
@@ -329,111 +317,36 @@ class GitHubApprovalService:
                 self._records.save(request_id, fresh)
         return tuple(votes)
 
+    @staticmethod
     def _decide(
-        self,
-        request_id: str,
-        record: Mapping[str, Any],
+        recorded: RecordedRequest,
         votes: tuple[ApprovalVote, ...],
         reviews: builtins.list[dict[str, Any]],
         *,
         waiting: bool,
     ) -> tuple[ApprovalStatus, ApprovalDecision | None]:
-        policy = self._policy(request_id, record)
-        requester = record.get("requester")
-        created_at = _parse_time(record.get("created_at")) or self._backend.clock.now()
-        now = self._backend.clock.now()
-        tally = policy.evaluate(votes, requester=requester, requested_at=created_at, now=now)
-        status: str = tally.status
+        tally, decided_at = recorded.tally(votes)
+        status: Outcome = tally.status
         reason = tally.reason
-        counted = [vote.at for vote in votes if policy.vote_problem(vote, requester=requester) is None]
-        decided_at = max(counted) if tally.status in ("approved", "rejected") and counted else now
-        if tally.status == "timed_out":
-            decided_at = policy.deadline(created_at) or now
         if status == "pending" and reviews and not waiting:
             # GitHub closed the review on votes the policy does not count.
-            ignored = "; ".join(f"{who}: {why}" for who, why in tally.ignored)
-            native = str(reviews[-1].get("state"))
-            status = "rejected"
-            if native == "approved":
-                reason = f"GitHub approved the deployment, but not under the policy: {ignored or 'no counted approval'}"
-            else:
-                reason = f"the GitHub deployment review ended {native}" + (f" ({ignored})" if ignored else "")
-            decided_at = max((vote.at for vote in votes), default=now)
-        if status == "pending":
-            return ApprovalStatus.PENDING, None
-        report = record.get("report") or {}
-        return ApprovalStatus(status), ApprovalDecision(
-            request_id=request_id,
-            model_name=str(record.get("model_name")),
-            model_version=str(record.get("model_version")),
-            status=status,  # type: ignore[arg-type]
-            approvers=tally.approvers,
-            rejected_by=tally.rejected_by,
-            votes=votes,
-            ignored=tally.ignored,
-            reason=reason,
-            requester=requester,
-            requested_at=created_at,
-            decided_at=decided_at,
-            policy=policy,
-            report_digest=report.get("digest") if isinstance(report, dict) else None,
-        )
-
-    @staticmethod
-    def _policy(request_id: str, record: Mapping[str, Any]) -> ApprovalPolicy:
-        try:
-            return ApprovalPolicy.model_validate(record["policy"])
-        except (KeyError, ValidationError) as error:
-            raise ConfigurationError(
-                f"approval request {request_id} carries an unreadable policy: {error}",
-                backend="github",
-                operation_id=request_id,
-            ) from error
-
-    def _request(
-        self,
-        request_id: str,
-        record: Mapping[str, Any],
-        status: ApprovalStatus,
-        votes: tuple[ApprovalVote, ...],
-        decision: ApprovalDecision | None,
-        external: dict[str, str],
-    ) -> ApprovalRequest:
-        policy = self._policy(request_id, record)
-        created_at = _parse_time(record.get("created_at")) or self._backend.clock.now()
-        return ApprovalRequest(
-            id=request_id,
-            model_name=str(record["model_name"]),
-            model_version=str(record["model_version"]),
-            requester=record.get("requester"),
-            reason=record.get("reason"),
-            policy=policy,
-            report=ReportFacts.model_validate(record["report"]) if record.get("report") else None,
-            status=status,
-            created_at=created_at,
-            deadline=policy.deadline(created_at),
-            votes=decision.votes if decision is not None and not votes else votes,
-            decision=decision,
-            lineage=Lineage.model_validate(record.get("lineage") or {}),
-            profile=record.get("profile"),
-            external=external,
-        )
+            status, reason = overruled(
+                tally,
+                str(reviews[-1].get("state")),
+                service="GitHub",
+                approved="the deployment",
+                ended="deployment review",
+                none_counted="no counted approval",
+            )
+            decided_at = max((vote.at for vote in votes), default=recorded.now)
+        return recorded.outcome(tally, votes, status=status, reason=reason, decided_at=decided_at)
 
     def list(
         self, *, status: ApprovalStatus | None = None, model_name: str | None = None, model_version: str | None = None
     ) -> builtins.list[ApprovalRequest]:
         """Recorded requests, newest first, each judged against GitHub now."""
-        found = []
-        for request_id in self._records.ids():
-            record = self._records.load(request_id) or {}
-            if model_name is not None and record.get("model_name") != model_name:
-                continue
-            if model_version is not None and record.get("model_version") != model_version:
-                continue
-            request = self.get(request_id)
-            if status is None or request.status is status:
-                found.append(request)
-        return found
+        records = ((request_id, self._records.load(request_id) or {}) for request_id in self._records.ids())
+        return select_requests(records, self.get, status=status, model_name=model_name, model_version=model_version)
 
     # -- votes ---------------------------------------------------------------------------------------
 
@@ -447,34 +360,17 @@ class GitHubApprovalService:
     ) -> ApprovalRequest:
         """Check the vote against the policy as the token's user, then review the run's waiting deployments."""
         request = self.get(request_id)
-        if not request.is_pending:
-            raise ConflictError(
-                f"approval request {request_id} is already {request.status.value}; it takes no more votes",
-                backend="github",
-                operation_id=request_id,
-            )
-        me = self.whoami()
-        if on_behalf_of is not None and not me.matches(on_behalf_of):
-            if not request.policy.allow_delegation:
-                raise PermissionDeniedError(
-                    f"{me} may not vote on behalf of {on_behalf_of}: the policy does not allow delegation",
-                    backend="github",
-                    operation_id=request_id,
-                )
-            raise ConfigurationError(
+        me = provider_vote(
+            request,
+            self.whoami,
+            on_behalf_of=on_behalf_of,
+            backend="github",
+            own_credentials=(
                 "GitHub records every deployment review under the token's user, so votes on behalf of someone else "
-                "cannot be cast there; that person reviews with their own token",
-                backend="github",
-                operation_id=request_id,
-            )
-        candidate = ApprovalVote(approver=me, decision=decision, comment=comment, at=self._backend.clock.now())
-        problem = request.policy.vote_problem(candidate, requester=request.requester)
-        if problem is not None:
-            raise PermissionDeniedError(
-                f"{decision} of approval request {request_id} refused by the policy: {problem}",
-                backend="github",
-                operation_id=request_id,
-            )
+                "cannot be cast there; that person reviews with their own token"
+            ),
+        )
+        candidate = counted_vote(request, me, decision, comment=comment, at=self._backend.clock.now(), backend="github")
         run_id = _run_id(request_id)
         record = self._record(request_id)
         pending = self._pending(run_id, record, request_id)
@@ -514,13 +410,7 @@ class GitHubApprovalService:
 
     def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
         """Withdraw the request here (the workflow run is left to GitHub: cancel it there to stop the job)."""
-        request = self.get(request_id)
-        if not request.is_pending:
-            raise ConflictError(
-                f"approval request {request_id} is already {request.status.value}",
-                backend="github",
-                operation_id=request_id,
-            )
+        check_cancelable(self.get(request_id), backend="github")
         with self._lock:
             record = self._record(request_id)
             record["status"] = ApprovalStatus.CANCELED.value

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops_sdk.backends.spi.approvals import ApprovalDraft, cast_vote
-from mlops_sdk.core.errors import ConflictError, PermissionDeniedError, ResourceNotFoundError
+from mlops_sdk.backends.spi.approvals import ApprovalDraft, cast_vote, check_cancelable, check_key_owner
+from mlops_sdk.core.errors import PermissionDeniedError, ResourceNotFoundError
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
@@ -84,13 +84,7 @@ class MemoryApprovalService:
             known = self._state.keys.get(draft.idempotency_key) if draft.idempotency_key else None
             if known is not None:
                 request = self._state.requests[known]
-                if (request.model_name, request.model_version) != (draft.model_name, draft.model_version):
-                    raise ConflictError(
-                        f"idempotency key {draft.idempotency_key!r} already belongs to request {known} for "
-                        f"{request.model_ref}; use another key for {draft.model_name}@{draft.model_version}",
-                        backend="memory",
-                        operation_id=known,
-                    )
+                check_key_owner(draft, known, request.model_name, request.model_version, backend="memory")
                 result = self._settle(known)
             else:
                 request_id = draft.decided.request_id if draft.decided is not None else str(uuid.uuid4())
@@ -178,13 +172,7 @@ class MemoryApprovalService:
         me = self.whoami()
         with self._store.lock:
             request = self._settle(request_id)
-            if not request.is_pending:
-                raise ConflictError(
-                    f"approval request {request_id} is already {request.status.value}; only pending requests can be "
-                    "canceled",
-                    backend="memory",
-                    operation_id=request_id,
-                )
+            check_cancelable(request, backend="memory")
             request = request.model_copy(update={"status": ApprovalStatus.CANCELED})
             self._state.requests[request_id] = request
             self._audit(request_id, "canceled", me.name, {"comment": comment})

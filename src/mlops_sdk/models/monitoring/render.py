@@ -7,7 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from mlops_sdk.core.redaction import redact
-from mlops_sdk.models.validation.render import _CSS, format_value
+from mlops_sdk.models.validation.render import _CSS, format_value, md_cell, report_html
 from mlops_sdk.models.validation.svg import threshold_bars
 
 if TYPE_CHECKING:
@@ -32,10 +32,6 @@ def _used(signal: SignalResult) -> list[tuple[str, str]]:
     return [(key, label) for key, label in _COLUMNS if any(getattr(f, key) is not None for f in signal.features)]
 
 
-def _cell(text: str) -> str:
-    return redact(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _state(signal: SignalResult) -> str:
     return "skipped" if signal.skipped else ("passed" if signal.passed else "alert")
 
@@ -58,21 +54,21 @@ def to_markdown(report: MonitorReport) -> str:
     for signal in report.signals:
         lines += ["", f"#### {signal.name} ({signal.kind}): {_state(signal)}", ""]
         if signal.message:
-            lines += [_cell(signal.message), ""]
+            lines += [md_cell(signal.message), ""]
         if signal.features:
             used = _used(signal)
             lines.append("| | Feature | " + " | ".join(label for _, label in used) + " | Alert |")
             lines.append("|---" * (len(used) + 3) + "|")
             for item in signal.features:
                 values = " | ".join(format_value(getattr(item, key)) for key, _ in used)
-                icon, reasons = "🚨" if item.alert else "✅", _cell("; ".join(item.alerts))
-                lines.append(f"| {icon} | {_cell(item.feature)} | {values} | {reasons} |")
+                icon, reasons = "🚨" if item.alert else "✅", md_cell("; ".join(item.alerts))
+                lines.append(f"| {icon} | {md_cell(item.feature)} | {values} | {reasons} |")
         if signal.metrics:
             lines += ["| | Metric | Value | Bound | Labelled rows |", "|---|---|---|---|---|"]
             for metric in signal.metrics:
                 bound = f"{'≥' if metric.greater_is_better else '≤'} {format_value(metric.threshold)}"
                 lines.append(
-                    f"| {'🚨' if metric.alert else '✅'} | {_cell(metric.metric)} | {format_value(metric.value)} | "
+                    f"| {'🚨' if metric.alert else '✅'} | {md_cell(metric.metric)} | {format_value(metric.value)} | "
                     f"{bound} | {metric.labeled_rows} |"
                 )
     lines += ["", f"Report digest: `{report.digest}`", ""]
@@ -141,12 +137,5 @@ def to_html(report: MonitorReport, *, fragment: bool = False) -> str:
         )
     for signal in report.signals:
         parts += _signal_html(signal)
-    parts.append(f'<p class="muted">report digest <code>{escape(report.digest)}</code></p></div>')
-    body = "".join(parts)
-    if fragment:
-        return body
     title = f"Monitor {report.monitor}: {report.outcome}"
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title></head><body>{body}</body></html>"
-    )
+    return report_html(parts, digest=report.digest, title=title, fragment=fragment)

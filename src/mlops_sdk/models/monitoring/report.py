@@ -6,15 +6,13 @@ carries a content digest, renders to Markdown / HTML (inline SVG) / JSON and dis
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from mlops_sdk.core.clock import utcnow
-from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.models._report import DigestedReport
 
 __all__ = ["CaptureStats", "FeatureStats", "MetricValue", "MonitorOutcome", "MonitorReport", "SignalResult"]
 
@@ -158,7 +156,7 @@ class CaptureStats(BaseModel):
         return self.dropped + self.failed
 
 
-class MonitorReport(BaseModel):
+class MonitorReport(DigestedReport):
     """The outcome of one monitor run as a value.
 
     Attributes:
@@ -195,21 +193,18 @@ class MonitorReport(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     digest: str
 
+    _digest_fields: ClassVar[frozenset[str]] = _DIGEST_FIELDS
+    _what: ClassVar[str] = "monitor report"
+    _redo: ClassVar[str] = "run the monitor again"
+    _renderer: ClassVar[str] = "mlops_sdk.models.monitoring.render"
+
     @classmethod
     def build(cls, **fields: Any) -> MonitorReport:
         """Create a report from its content: ``outcome`` decided from the signals, ``digest`` computed."""
-        fields.pop("digest", None)
         signals = tuple(SignalResult.model_validate(signal) for signal in fields.get("signals", ()))
         fields["signals"] = signals
         fields["outcome"] = "passed" if all(signal.passed for signal in signals) else "alert"
-        draft = cls.model_validate({**fields, "digest": ""})
-        return draft.model_copy(update={"digest": draft.compute_digest()})
-
-    def compute_digest(self) -> str:
-        """``sha256:<hex>`` of the canonical JSON of the content fields."""
-        content = self.model_dump(mode="json", include=set(_DIGEST_FIELDS))
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
-        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return cls._sealed(fields)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -245,46 +240,6 @@ class MonitorReport(BaseModel):
     def drifted_features(self) -> tuple[str, ...]:
         """Features that alerted in a ``data_drift`` signal."""
         return tuple(dict.fromkeys(name for s in self.signals if s.kind == "data_drift" for name in s.alerting))
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The whole report as JSON (readable back with :meth:`from_json`)."""
-        return self.model_dump_json(indent=indent)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> MonitorReport:
-        """Read a report written by :meth:`to_json`; refuses one whose content does not match its digest."""
-        try:
-            data = json.loads(text)
-            if isinstance(data, dict):
-                data.pop("passed", None)
-            report = cls.model_validate(data)
-        except ValueError as error:
-            raise ConfigurationError(f"not a monitor report: {error}", details={"field": "report"}) from error
-        if report.compute_digest() != report.digest:
-            raise ConfigurationError(
-                f"monitor report content does not match its digest {report.digest}: it was edited; "
-                "run the monitor again",
-                details={"field": "report", "digest": report.digest},
-            )
-        return report
-
-    def to_markdown(self) -> str:
-        """A Markdown summary for a CI step summary or a PR comment."""
-        from mlops_sdk.models.monitoring.render import to_markdown
-
-        return to_markdown(self)
-
-    def to_html(self) -> str:
-        """A self-contained HTML page (inline CSS and SVG plots)."""
-        from mlops_sdk.models.monitoring.render import to_html
-
-        return to_html(self)
-
-    def _repr_html_(self) -> str:
-        """Notebook display: the HTML report's body."""
-        from mlops_sdk.models.monitoring.render import to_html
-
-        return to_html(self, fragment=True)
 
     def __str__(self) -> str:
         return f"MonitorReport({self.endpoint}: {self.outcome}, {self.rows} rows, {len(self.alerts)} alerts)"

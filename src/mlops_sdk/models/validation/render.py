@@ -13,7 +13,7 @@ from mlops_sdk.models.validation.svg import Bar, BarGroup, Interval, grouped_bar
 if TYPE_CHECKING:
     from mlops_sdk.models.validation.report import CheckResult, ValidationReport
 
-__all__ = ["format_value", "to_html", "to_markdown"]
+__all__ = ["format_value", "md_cell", "report_html", "to_html", "to_markdown"]
 
 _ICON = {"promote": "✅", "not_promoted": "⏸️", "failed": "❌"}
 _WORD = {"promote": "promote", "not_promoted": "not promoted (not better than the champion)", "failed": "failed"}
@@ -39,8 +39,24 @@ def format_value(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
+    """``text`` fit for one Markdown table cell (secrets masked, pipes escaped, one line)."""
     return redact(text).replace("|", "\\|").replace("\n", " ")
+
+
+def report_html(parts: list[str], *, digest: str, title: str, fragment: bool) -> str:
+    """A report's HTML: ``parts`` (opening the report's ``div``), its digest, then the page around them.
+
+    ``fragment=True`` returns the report's ``div`` alone (what a notebook shows).
+    """
+    parts = [*parts, f'<p class="muted">report digest <code>{escape(digest)}</code></p></div>']
+    body = "".join(parts)
+    if fragment:
+        return body
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title></head><body>{body}</body></html>"
+    )
 
 
 def to_markdown(report: ValidationReport) -> str:
@@ -57,14 +73,14 @@ def to_markdown(report: ValidationReport) -> str:
     for check in report.checks:
         icon = "✅" if check.passed else ("⏸️" if check.comparative and check.error is None else "❌")
         lines.append(
-            f"| {icon} | {_md_cell(check.name)} | {_md_cell(format_value(check.observed))} | "
-            f"{_md_cell(format_value(check.expected))} | {_md_cell(check.error or check.message)} |"
+            f"| {icon} | {md_cell(check.name)} | {md_cell(format_value(check.observed))} | "
+            f"{md_cell(format_value(check.expected))} | {md_cell(check.error or check.message)} |"
         )
     if report.metrics:
         lines += ["", "| Metric (evaluation data) | Candidate | Champion |", "|---|---|---|"]
         for name, value in report.metrics.items():
             lines.append(
-                f"| {_md_cell(name)} | {format_value(value)} | {format_value(report.champion_metrics.get(name))} |"
+                f"| {md_cell(name)} | {format_value(value)} | {format_value(report.champion_metrics.get(name))} |"
             )
     drifted = [f"`{d.feature}` (PSI {d.psi:.3g})" for check in report.checks for d in check.drift if d.drifted]
     if drifted:
@@ -244,12 +260,5 @@ def to_html(report: ValidationReport, *, fragment: bool = False) -> str:
             for key, value in lineage.items()
         )
         parts.append(f"<h2>Lineage</h2><table>{rows}</table>")
-    parts.append(f'<p class="muted">report digest <code>{escape(report.digest)}</code></p></div>')
-    body = "".join(parts)
-    if fragment:
-        return body
     title = f"Validation of {report.model.ref}: {report.outcome}"
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title></head><body>{body}</body></html>"
-    )
+    return report_html(parts, digest=report.digest, title=title, fragment=fragment)

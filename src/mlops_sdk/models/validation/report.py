@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from mlops_sdk.core.clock import utcnow
-from mlops_sdk.core.errors import ConfigurationError, ValidationFailedError
+from mlops_sdk.core.errors import ValidationFailedError
 from mlops_sdk.core.lineage import TAG_PREFIX, Lineage
+from mlops_sdk.models._report import DigestedReport
 
 __all__ = [
     "VALIDATION_TAG_PREFIX",
@@ -172,7 +171,7 @@ def decide_outcome(checks: tuple[CheckResult, ...] | list[CheckResult]) -> Outco
     return "failed"
 
 
-class ValidationReport(BaseModel):
+class ValidationReport(DigestedReport):
     """The outcome of one validation as a value, auditable and exportable.
 
     Build it with :meth:`build` (which decides the outcome and computes the digest); read it back
@@ -209,23 +208,20 @@ class ValidationReport(BaseModel):
     lineage: Lineage = Field(default_factory=Lineage)
     digest: str
 
+    _digest_fields: ClassVar[frozenset[str]] = _DIGEST_FIELDS
+    _what: ClassVar[str] = "validation report"
+    _redo: ClassVar[str] = "re-run the validation"
+    _renderer: ClassVar[str] = "mlops_sdk.models.validation.render"
+
     # -- building ----------------------------------------------------------------------------------
 
     @classmethod
     def build(cls, **fields: Any) -> ValidationReport:
         """Create a report from its content: ``outcome`` is decided from the checks, ``digest`` computed."""
-        fields.pop("digest", None)
         checks = tuple(CheckResult.model_validate(check) for check in fields.get("checks", ()))
         fields["checks"] = checks
         fields["outcome"] = decide_outcome(checks)
-        draft = cls.model_validate({**fields, "digest": ""})
-        return draft.model_copy(update={"digest": draft.compute_digest()})
-
-    def compute_digest(self) -> str:
-        """``sha256:<hex>`` of the canonical JSON of the report's content fields."""
-        content = self.model_dump(mode="json", include=set(_DIGEST_FIELDS))
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
-        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return cls._sealed(fields)
 
     # -- the gate ----------------------------------------------------------------------------------
 
@@ -286,50 +282,6 @@ class ValidationReport(BaseModel):
         return tags
 
     # -- exports -----------------------------------------------------------------------------------
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The whole report as JSON (readable back with :meth:`from_json`)."""
-        return self.model_dump_json(indent=indent)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> ValidationReport:
-        """Read a report written by :meth:`to_json`.
-
-        Raises:
-            ConfigurationError: not a report, or its content does not match its digest (edited).
-        """
-        try:
-            data = json.loads(text)
-            if isinstance(data, dict):
-                data.pop("passed", None)
-            report = cls.model_validate(data)
-        except ValueError as error:
-            raise ConfigurationError(f"not a validation report: {error}", details={"field": "report"}) from error
-        if report.compute_digest() != report.digest:
-            raise ConfigurationError(
-                f"validation report content does not match its digest {report.digest}: it was edited after "
-                "it was made; re-run the validation",
-                details={"field": "report", "digest": report.digest},
-            )
-        return report
-
-    def to_markdown(self) -> str:
-        """A Markdown summary for an Azure DevOps / GitHub Actions step summary or a PR comment."""
-        from mlops_sdk.models.validation.render import to_markdown
-
-        return to_markdown(self)
-
-    def to_html(self) -> str:
-        """A self-contained HTML page (inline CSS and SVG plots, no network resources)."""
-        from mlops_sdk.models.validation.render import to_html
-
-        return to_html(self)
-
-    def _repr_html_(self) -> str:
-        """Notebook display: the HTML report's body."""
-        from mlops_sdk.models.validation.render import to_html
-
-        return to_html(self, fragment=True)
 
     def __str__(self) -> str:
         failed = len(self.failed_checks)

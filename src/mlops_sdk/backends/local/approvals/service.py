@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from mlops_sdk.backends.local.approvals import audit
 from mlops_sdk.backends.local.approvals.identity import os_identity, verified_identity
 from mlops_sdk.backends.local.store import Migration
-from mlops_sdk.backends.spi.approvals import ApprovalDraft, cast_vote
-from mlops_sdk.core.errors import ConflictError, PermissionDeniedError, ResourceNotFoundError
+from mlops_sdk.backends.spi.approvals import ApprovalDraft, cast_vote, check_cancelable, check_key_owner
+from mlops_sdk.core.errors import PermissionDeniedError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.models.approvals import (
@@ -134,14 +134,7 @@ class LocalApprovalService:
                     "SELECT * FROM approval_requests WHERE idempotency_key = ?", (draft.idempotency_key,)
                 ).fetchone()
                 if row is not None:
-                    if (row["model_name"], row["model_version"]) != (draft.model_name, draft.model_version):
-                        raise ConflictError(
-                            f"idempotency key {draft.idempotency_key!r} already belongs to request {row['id']} for "
-                            f"{row['model_name']}@{row['model_version']}; use another key for {draft.model_name}@"
-                            f"{draft.model_version}",
-                            backend="local",
-                            operation_id=row["id"],
-                        )
+                    check_key_owner(draft, row["id"], row["model_name"], row["model_version"], backend="local")
                     return self._load(connection, row)
             request_id = draft.decided.request_id if draft.decided is not None else str(uuid.uuid4())
             deadline = draft.policy.deadline(now)
@@ -263,13 +256,7 @@ class LocalApprovalService:
         now = self._backend.clock.now()
         with self._store.transaction() as connection:
             request = self._settle(connection, self._row(connection, request_id))
-            if not request.is_pending:
-                raise ConflictError(
-                    f"approval request {request_id} is already {request.status.value}; only pending requests can be "
-                    "canceled",
-                    backend="local",
-                    operation_id=request_id,
-                )
+            check_cancelable(request, backend="local")
             connection.execute(
                 "UPDATE approval_requests SET status = ? WHERE id = ?", (ApprovalStatus.CANCELED.value, request_id)
             )
