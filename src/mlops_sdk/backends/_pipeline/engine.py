@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops_sdk.backends._pipeline.digests import cache_key, code_digest, input_digest, store_output
 from mlops_sdk.backends.spi.training import TrainingService
@@ -36,6 +36,11 @@ from mlops_sdk.core.secrets import is_masked, reveal
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.training import TrainingInput, TrainingRun
 from mlops_sdk.models.training_pipeline import Binding, PipelineRunResult, StepRunResult, TrainingPipeline
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions
 
 __all__ = ["CacheEntry", "PipelineEngine", "PipelineRecord", "PipelineStateStore", "StepRecord"]
 
@@ -189,6 +194,7 @@ class PipelineEngine:
         max_parallel: int,
     ) -> PipelineRecord:
         """Record a new run (or return the one ``idempotency_key`` made) and start its first steps."""
+        check_max_parallel(max_parallel)
         if idempotency_key is not None:
             existing = self._store.by_key(idempotency_key)
             if existing is not None:
@@ -208,21 +214,17 @@ class PipelineEngine:
         self._specs.setdefault(created.id, pipeline)
         return created
 
-    def resume(
-        self,
-        run_id: str,
-        *,
-        pipeline: TrainingPipeline | None,
-        idempotency_key: str | None,
-        lineage: Lineage,
-        max_parallel: int | None,
-    ) -> PipelineRecord:
+    def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> PipelineRecord:
         """A new run of a failed or canceled run's pipeline that keeps its succeeded steps.
 
         Without a key, resuming a run that was already resumed returns that resumption while it is in
         flight or succeeded (a re-run of a crashed script re-attaches), and refuses when it ended
         otherwise (resume the newer run instead).
         """
+        pipeline, idempotency_key, lineage = options["pipeline"], options["idempotency_key"], options["lineage"]
+        max_parallel = options["max_parallel"]
+        if max_parallel is not None:
+            check_max_parallel(max_parallel)
         old = self.record(run_id)
         if old.status not in ("Failed", "Canceled"):
             raise ConflictError(

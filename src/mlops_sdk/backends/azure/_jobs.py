@@ -22,6 +22,7 @@ from mlops_sdk.backends.azure.errors import azure_errors
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.status import Status, status_from_aml
 from mlops_sdk.models.training import TrainingInput
 
 if TYPE_CHECKING:
@@ -125,6 +126,12 @@ class AmlJobs:
                 return self._ml().jobs.get(name)
 
         return self._backend.retry_policy.call(get)
+
+    def status(self, name: str) -> tuple[Any, str, Status]:
+        """The job, its native status (``Unknown`` when it reports none) and that status mapped."""
+        job = self.get(name)
+        native = job.status or "Unknown"
+        return job, native, status_from_aml(native)
 
     def find(self, name: str) -> Any | None:
         """The job, or None when it does not exist."""

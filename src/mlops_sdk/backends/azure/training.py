@@ -247,15 +247,9 @@ class AzureTrainingDriver(TrainingDriver):
 
     _service: AzureTrainingService
 
-    def __init__(self, service: AzureTrainingService, name: str) -> None:
-        self._service = service
-        self._run_id = name
-
     def poll(self) -> PollResult:
         """``GET {ws}/jobs/{name}``; on ``Failed`` also the run history error."""
-        job = self._service.jobs.get(self._run_id)
-        native = job.status or "Unknown"
-        status = status_from_aml(native)
+        job, native, status = self._service.jobs.status(self._run_id)
         error = None
         if status is Status.FAILED:
             message = self._service.failure(self._run_id)

@@ -38,7 +38,7 @@ from mlops_sdk.backends.azure._jobs import (
     job_tags,
     string_tags,
 )
-from mlops_sdk.backends.spi.training_pipeline import PIPELINE_KIND
+from mlops_sdk.backends.spi.training_pipeline import TrainingPipelineDriver
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
@@ -54,7 +54,10 @@ from mlops_sdk.models.training_pipeline import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from mlops_sdk.backends.azure import AzureBackend
+    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions
 
 __all__ = ["AzureTrainingPipelineService", "create_service"]
 
@@ -106,15 +109,7 @@ class AzureTrainingPipelineService:
         )
         return AzurePipelineDriver(self, name)
 
-    def resume(
-        self,
-        run_id: str,
-        *,
-        pipeline: TrainingPipeline | None,
-        idempotency_key: str | None,
-        lineage: Lineage,
-        max_parallel: int | None,
-    ) -> AzurePipelineDriver:
+    def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> AzurePipelineDriver:
         """Refused: Azure ML has no rerun-from-failed operation (see the module docstring)."""
         raise ConfigurationError(
             f"resuming pipeline run {run_id} is not supported on Azure ML: its REST API and azure-ai-ml have no "
@@ -327,57 +322,31 @@ def _declared_input(item: TrainingInput | Binding, pipeline: TrainingPipeline) -
     return Input(type=item.type or ("uri_file" if produced == "uri_file" else "uri_folder"))
 
 
-class AzurePipelineDriver:
+class AzurePipelineDriver(TrainingPipelineDriver):
     """Operation driver of one Azure ML pipeline job."""
 
-    def __init__(self, service: AzureTrainingPipelineService, name: str) -> None:
-        self._service = service
-        self._name = name
-
-    @property
-    def kind(self) -> str:
-        """``training.pipeline``."""
-        return PIPELINE_KIND
-
-    @property
-    def id(self) -> str:
-        """The pipeline job name."""
-        return self._name
+    _service: AzureTrainingPipelineService
 
     def poll(self) -> PollResult:
         """``GET {ws}/jobs/{name}``; while running, the running steps; on failure, the failed step's error."""
-        job = self._service.jobs.get(self._name)
-        native = job.status or "Unknown"
-        status = status_from_aml(native)
+        job, native, status = self._service.jobs.status(self._run_id)
         message = None
         error = None
         if status is Status.RUNNING:
             with contextlib.suppress(MlopsError):
                 running = [
                     step
-                    for step, child in self._service._children(self._name).items()
+                    for step, child in self._service._children(self._run_id).items()
                     if status_from_aml(child.status or "Unknown") is Status.RUNNING
                 ]
                 message = f"running {', '.join(running)}" if running else None
         if status is Status.FAILED:
-            result = self._service._to_result(job, self._service._children(self._name))
+            result = self._service._to_result(job, self._service._children(self._run_id))
             failed = result.failed_step
             error = OperationFailedError(
-                result.error or f"Azure ML pipeline job {self._name} failed",
+                result.error or f"Azure ML pipeline job {self._run_id} failed",
                 backend="azure",
-                operation_id=self._name,
+                operation_id=self._run_id,
                 details={"step": failed, "native_status": native, "studio_url": job.studio_url},
             )
         return PollResult(status=status, native_status=native, message=message, error=error)
-
-    def result(self) -> PipelineRunResult:
-        """The finished pipeline job with its steps."""
-        return self._service.get_run(self._name)
-
-    def cancel(self) -> None:
-        """Ask Azure ML to cancel the pipeline job (and its running steps)."""
-        self._service.cancel(self._name)
-
-    def state(self) -> dict[str, Any]:
-        """The job name is all a resume needs."""
-        return {}
