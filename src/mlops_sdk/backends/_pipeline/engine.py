@@ -40,7 +40,7 @@ from mlops_sdk.models.training_pipeline import Binding, PipelineRunResult, StepR
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions
+    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions, SubmitOptions
 
 __all__ = ["CacheEntry", "PipelineEngine", "PipelineRecord", "PipelineStateStore", "StepRecord"]
 
@@ -185,33 +185,42 @@ class PipelineEngine:
 
     # -- starting ----------------------------------------------------------------------------------
 
-    def submit(
-        self,
-        pipeline: TrainingPipeline,
-        *,
-        idempotency_key: str | None,
-        lineage: Lineage,
-        max_parallel: int,
-    ) -> PipelineRecord:
+    def submit(self, pipeline: TrainingPipeline, **options: Unpack[SubmitOptions]) -> PipelineRecord:
         """Record a new run (or return the one ``idempotency_key`` made) and start its first steps."""
+        idempotency_key, lineage, max_parallel = options["idempotency_key"], options["lineage"], options["max_parallel"]
         check_max_parallel(max_parallel)
         if idempotency_key is not None:
             existing = self._store.by_key(idempotency_key)
             if existing is not None:
                 return existing
+        steps = [StepRecord(step=name) for name in pipeline.order()]
+        return self._create(pipeline, steps, lineage, idempotency_key, max_parallel=max_parallel)
+
+    def _create(
+        self,
+        spec: TrainingPipeline,
+        steps: list[StepRecord],
+        lineage: Lineage,
+        idempotency_key: str | None,
+        *,
+        max_parallel: int,
+        resumed_from: str | None = None,
+    ) -> PipelineRecord:
+        """Store a new running run with its steps and remember its spec (with its secret values)."""
         run_id = f"pipe-{uuid.uuid4().hex[:12]}"
         record = PipelineRecord(
             id=run_id,
-            name=pipeline.name,
-            spec=pipeline.model_dump_json(),
+            name=spec.name,
+            spec=spec.model_dump_json(),
             status="Running",
             lineage=lineage.with_inputs(pipeline_run_id=run_id).model_dump_json(),
             created_at=self._now().isoformat(),
             idempotency_key=idempotency_key,
+            resumed_from=resumed_from,
             max_parallel=max_parallel,
         )
-        created = self._store.create(record, [StepRecord(step=name) for name in pipeline.order()])
-        self._specs.setdefault(created.id, pipeline)
+        created = self._store.create(record, steps)
+        self._specs.setdefault(created.id, spec)
         return created
 
     def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> PipelineRecord:
@@ -250,7 +259,6 @@ class PipelineEngine:
                 return existing
         spec = pipeline or self._spec(old)
         old_steps = self._store.steps(run_id)
-        new_id = f"pipe-{uuid.uuid4().hex[:12]}"
         steps = []
         for name in spec.order():
             kept = old_steps.get(name)
@@ -258,20 +266,9 @@ class PipelineEngine:
                 steps.append(replace(kept, reused=True))
             else:
                 steps.append(StepRecord(step=name))
-        record = PipelineRecord(
-            id=new_id,
-            name=spec.name,
-            spec=spec.model_dump_json(),
-            status="Running",
-            lineage=lineage.with_inputs(pipeline_run_id=new_id).model_dump_json(),
-            created_at=self._now().isoformat(),
-            idempotency_key=idempotency_key,
-            resumed_from=run_id,
-            max_parallel=max_parallel or old.max_parallel,
+        return self._create(
+            spec, steps, lineage, idempotency_key, max_parallel=max_parallel or old.max_parallel, resumed_from=run_id
         )
-        created = self._store.create(record, steps)
-        self._specs.setdefault(created.id, spec)
-        return created
 
     # -- looking at a run --------------------------------------------------------------------------
 

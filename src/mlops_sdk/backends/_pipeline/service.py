@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from mlops_sdk.backends._pipeline.engine import PipelineEngine
 from mlops_sdk.backends.spi.training_pipeline import TrainingPipelineDriver
 from mlops_sdk.core.errors import OperationFailedError
-from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.training_pipeline import PipelineRunResult, TrainingPipeline
@@ -15,7 +14,7 @@ from mlops_sdk.models.training_pipeline import PipelineRunResult, TrainingPipeli
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions
+    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions, SubmitOptions
 
 __all__ = ["EnginePipelineDriver", "EnginePipelineService"]
 
@@ -34,13 +33,9 @@ class EnginePipelineService:
         self._backend = backend
         self._poll_seconds = poll_seconds
 
-    def submit(
-        self, pipeline: TrainingPipeline, *, idempotency_key: str | None, lineage: Lineage, max_parallel: int
-    ) -> EnginePipelineDriver:
+    def submit(self, pipeline: TrainingPipeline, **options: Unpack[SubmitOptions]) -> EnginePipelineDriver:
         """Record the run (or find it by key) and start its first steps."""
-        record = self.engine.submit(
-            pipeline, idempotency_key=idempotency_key, lineage=lineage, max_parallel=max_parallel
-        )
+        record = self.engine.submit(pipeline, **options)
         self.engine.advance(record.id)
         return EnginePipelineDriver(self, record.id)
 

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from mlops_sdk.backends.azure import AzureBackend
-    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions
+    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions, SubmitOptions
 
 __all__ = ["AzureTrainingPipelineService", "create_service"]
 
@@ -90,10 +90,9 @@ class AzureTrainingPipelineService:
 
     # -- SPI ---------------------------------------------------------------------------------------
 
-    def submit(
-        self, pipeline: TrainingPipeline, *, idempotency_key: str | None, lineage: Lineage, max_parallel: int
-    ) -> AzurePipelineDriver:
+    def submit(self, pipeline: TrainingPipeline, **options: Unpack[SubmitOptions]) -> AzurePipelineDriver:
         """Create the pipeline job, or re-attach to the job the key names."""
+        idempotency_key, lineage = options["idempotency_key"], options["lineage"]
         missing = [step.name for step in pipeline.steps if not (step.environment or pipeline.environment)]
         if missing:
             raise ConfigurationError(

@@ -12,10 +12,21 @@ from mlops_sdk.models.training_pipeline import PipelineRunResult, TrainingPipeli
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["PIPELINE_KIND", "ResumeOptions", "TrainingPipelineDriver", "TrainingPipelineService"]
+__all__ = ["PIPELINE_KIND", "ResumeOptions", "SubmitOptions", "TrainingPipelineDriver", "TrainingPipelineService"]
 
 PIPELINE_KIND = "training.pipeline"
 """Operation kind of pipeline runs (routing key of their continuation tokens)."""
+
+
+class SubmitOptions(TypedDict):
+    """The keyword arguments of :meth:`TrainingPipelineService.submit` (declared once for every layer)."""
+
+    idempotency_key: str | None
+    """Key of the run: submitting again with the same key re-attaches to it."""
+    lineage: Lineage
+    """Lineage of the run."""
+    max_parallel: int
+    """Steps running at once (at least 1)."""
 
 
 class ResumeOptions(TypedDict):
@@ -35,12 +46,7 @@ class TrainingPipelineService(Protocol):
     """Runs training pipelines on one backend; drivers produce a :class:`PipelineRunResult`."""
 
     def submit(
-        self,
-        pipeline: TrainingPipeline,
-        *,
-        idempotency_key: str | None,
-        lineage: Lineage,
-        max_parallel: int,
+        self, pipeline: TrainingPipeline, **options: Unpack[SubmitOptions]
     ) -> OperationDriver[PipelineRunResult]:
         """Start the pipeline, or re-attach to the run already started with ``idempotency_key``."""
         ...
