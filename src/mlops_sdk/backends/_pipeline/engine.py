@@ -377,28 +377,17 @@ class PipelineEngine:
                 )
             cached = None if (pipeline.force_rerun or not spec.cache) else self._cached(key)
             if cached is not None:
-                if self._store.update_step(
-                    record.id,
-                    name,
-                    ("Pending",),
-                    status="Succeeded",
-                    cached=True,
-                    cache_key=key,
-                    training_run_id=cached.training_run_id,
-                    outputs=cached.outputs,
-                    digests=cached.digests,
-                    run=cached.run,
-                ):
-                    steps[name] = replace(
-                        step,
-                        status="Succeeded",
-                        cached=True,
-                        cache_key=key,
-                        training_run_id=cached.training_run_id,
-                        outputs=cached.outputs,
-                        digests=cached.digests,
-                        run=cached.run,
-                    )
+                hit: dict[str, Any] = {
+                    "status": "Succeeded",
+                    "cached": True,
+                    "cache_key": key,
+                    "training_run_id": cached.training_run_id,
+                    "outputs": cached.outputs,
+                    "digests": cached.digests,
+                    "run": cached.run,
+                }
+                if self._store.update_step(record.id, name, ("Pending",), **hit):
+                    steps[name] = replace(step, **hit)
                     changed = True
                 continue
             if running >= record.max_parallel:
