@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from mlops_sdk.cli.output import state
+from mlops_sdk.cli.output import pairs, state
 
 if TYPE_CHECKING:
     from mlops_sdk.clients.data_factory import DataFactoryClient
@@ -21,16 +21,6 @@ def _client() -> DataFactoryClient:
     from mlops_sdk.clients.data_factory import DataFactoryClient
 
     return DataFactoryClient(state.target, profile=state.profile, config_file=state.config_file)
-
-
-def _parameters(values: list[str]) -> dict[str, Any]:
-    parameters: dict[str, Any] = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise typer.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
-        parameters[name.strip()] = value
-    return parameters
 
 
 def _show_run(run: RefreshRun) -> None:
@@ -80,7 +70,7 @@ def refresh(
     """Start a refresh of PIPELINE; with --wait, wait and show its activities and outputs."""
     with _client() as client:
         operation = client.begin_refresh(
-            pipeline, parameters=_parameters(param or []), idempotency_key=key, coerce_strings=True
+            pipeline, parameters=pairs(param, flag="--param"), idempotency_key=key, coerce_strings=True
         )
         if not wait:
             state.emit(
@@ -107,23 +97,18 @@ def runs(
     """List refresh runs, newest first."""
     with _client() as client:
         found = client.list_runs(pipeline, status=status)[:limit]
-    if state.json:
-        state.emit(found)
-        return
-    state.table(
+    state.listing(
         "refresh runs",
         ["run", "pipeline", "status", "native", "started", "ended"],
-        [
-            (
-                run.run_id,
-                run.pipeline,
-                run.status.value,
-                run.native_status or "",
-                f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else "",
-                f"{run.ended_at:%Y-%m-%d %H:%M:%S}" if run.ended_at else "",
-            )
-            for run in found
-        ],
+        found,
+        lambda run: (
+            run.run_id,
+            run.pipeline,
+            run.status.value,
+            run.native_status or "",
+            f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else "",
+            f"{run.ended_at:%Y-%m-%d %H:%M:%S}" if run.ended_at else "",
+        ),
     )
 
 

@@ -81,14 +81,18 @@ def list_() -> None:
     """List endpoints with their traffic."""
     with _client() as client:
         endpoints = client.list_endpoints()
-    rows = [
-        (e.name, e.backend, e.state, ", ".join(f"{k}={v}" for k, v in e.traffic.items() if v), e.scoring_uri or "")
-        for e in endpoints
-    ]
-    if state.json:
-        state.emit(endpoints)
-    else:
-        state.table("endpoints", ["name", "backend", "state", "traffic", "scoring_uri"], rows)
+    state.listing(
+        "endpoints",
+        ["name", "backend", "state", "traffic", "scoring_uri"],
+        endpoints,
+        lambda e: (
+            e.name,
+            e.backend,
+            e.state,
+            ", ".join(f"{k}={v}" for k, v in e.traffic.items() if v),
+            e.scoring_uri or "",
+        ),
+    )
 
 
 @app.command("show")
@@ -174,8 +178,11 @@ def history(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None
     """Who moved which model version to what traffic, when."""
     with _client() as client:
         entries = client.history(name)
-    rows = [
-        (
+    state.listing(
+        f"history of {name}",
+        ["at", "action", "deployment", "model", "traffic", "by", "reason"],
+        entries,
+        lambda e: (
             e.at.isoformat(timespec="seconds"),
             e.action,
             e.deployment or "",
@@ -183,13 +190,8 @@ def history(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None
             ", ".join(f"{k}={v}" for k, v in e.traffic.items() if v),
             e.by or "",
             e.reason or "",
-        )
-        for e in entries
-    ]
-    if state.json:
-        state.emit(entries)
-    else:
-        state.table(f"history of {name}", ["at", "action", "deployment", "model", "traffic", "by", "reason"], rows)
+        ),
+    )
 
 
 @app.command("stop")

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mlops_sdk.cli.output import as_flags, state
+from mlops_sdk.cli.output import as_flags, pairs, state
 
 app = typer.Typer(help="The model registry: versions, aliases, lineage.", no_args_is_help=True)
 
@@ -37,20 +37,18 @@ def list_(
     """List the versions of a model, or the latest version of every model."""
     with _client() as client:
         versions = client.list_versions(name) if name is not None else client.list_models()
-    if state.json:
-        state.emit(versions)
-        return
-    rows = [
-        (
+    state.listing(
+        "models",
+        ["name", "version", "aliases", "run", "created"],
+        versions,
+        lambda v: (
             v.name,
             v.version,
             ", ".join(v.aliases),
             v.run_id or "",
             v.created_at.isoformat(timespec="seconds") if v.created_at else "",
-        )
-        for v in versions
-    ]
-    state.table("models", ["name", "version", "aliases", "run", "created"], rows)
+        ),
+    )
 
 
 @app.command("register")
@@ -64,12 +62,7 @@ def register(
     ] = None,
 ) -> None:
     """Register the MLflow model a finished training run wrote (again: the same version, not a new one)."""
-    tags: dict[str, str] = {}
-    for item in tag or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--tag")
-        tags[key.strip()] = value
+    tags = pairs(tag, flag="--tag", shape="KEY=VALUE")
     flags = as_flags(name="--name", output="--job-output", run="RUN", tags="--tag", description="--description")
     with flags, _client() as client:
         version = client.register(run_id, name=name, output=job_output, description=description, tags=tags)
@@ -97,21 +90,19 @@ def alias(
     with _client() as client:
         if alias_name is None:
             events = client.alias_history(name)
-            if state.json:
-                state.emit(events)
-                return
-            rows = [
-                (
+            state.listing(
+                f"alias history of {name}",
+                ["at", "alias", "action", "from", "to", "by"],
+                events,
+                lambda e: (
                     e.at.isoformat(timespec="seconds"),
                     e.alias,
                     e.action,
                     e.previous_version or "",
                     e.version or "",
                     e.actor or "",
-                )
-                for e in events
-            ]
-            state.table(f"alias history of {name}", ["at", "alias", "action", "from", "to", "by"], rows)
+                ),
+            )
             return
         if remove:
             client.remove_alias(name, alias_name)

@@ -22,19 +22,6 @@ def _client() -> Any:
     return MonitoringClient(state.target, profile=state.profile, config_file=state.config_file)
 
 
-def _write(report: Any, path: Path) -> None:
-    suffix = path.suffix.lower()
-    text = (
-        report.to_html()
-        if suffix in (".html", ".htm")
-        else (report.to_json() if suffix == ".json" else report.to_markdown())
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 @app.command("run")
 def run(
     monitor: Annotated[Path, typer.Argument(help="TOML file with a [monitor] table and [[monitor.signals]].")],
@@ -53,17 +40,7 @@ def run(
         spec = Monitor.from_toml(monitor)
     with as_flags(baseline_data="--baseline-data", monitor="MONITOR"), _client() as client:
         result = client.run(spec, baseline_data=baseline_data)
-    if report is not None:
-        _write(result, report)
-    if state.json:
-        state.emit(result)
-    else:
-        from rich.markdown import Markdown
-
-        state.console().print(Markdown(result.to_markdown()))
-        if report is not None:
-            state.line(f"report written to {report}")
-    raise typer.Exit(EXIT_OK if result.passed else EXIT_GATE)
+    state.gate_report(result, report, exit_code=EXIT_OK if result.passed else EXIT_GATE)
 
 
 @app.command("labels")

@@ -5,15 +5,27 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from mlops_sdk.core.errors import MlopsError
 from mlops_sdk.core.paging import ItemPaged
 
-__all__ = ["EXIT_ERROR", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "ID_COLUMNS", "CliState", "as_flags", "state"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_GATE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "ID_COLUMNS",
+    "CliState",
+    "as_flags",
+    "pairs",
+    "state",
+    "write_report",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -101,6 +113,48 @@ class CliState:
             table.add_row(*(Text(cell) for cell in row))
         console.print(table)
 
+    def listing(
+        self, title: str, columns: Sequence[str], items: Iterable[Any], row: Callable[[Any], Sequence[Any]]
+    ) -> None:
+        """``items`` as JSON (``--output json``), else as a table with the cells ``row(item)`` of each item."""
+        if self.json:
+            self.emit(items)
+            return
+        self.table(title, columns, [row(item) for item in items])
+
+    def started(self, operation: Any) -> None:
+        """A submitted operation not waited for: its id, status and the command that waits for it."""
+        self.emit(
+            {"id": operation.id, "status": operation.status().value, "token": operation.continuation_token()},
+            lambda data: self.console().print(
+                f"submitted {data['id']} ({data['status']}); wait with: mlops resume '{data['token']}'"
+            ),
+        )
+
+    def cancel_requested(self, run_id: str) -> None:
+        """Confirm that a run was asked to stop."""
+        self.emit({"id": run_id, "cancel_requested": True}, lambda d: self.line(f"cancel requested for {run_id}"))
+
+    def gate_report(self, result: Any, path: Path | None, *, exit_code: int) -> NoReturn:
+        """Write a gate's report to ``path`` (when given), print it and exit with ``exit_code``.
+
+        ``result`` renders itself (``to_markdown``/``to_html``/``to_json``): JSON on stdout with
+        ``--output json``, else the Markdown and where the report was written.
+        """
+        import typer
+
+        if path is not None:
+            write_report(result, path)
+        if self.json:
+            self.emit(result)
+        else:
+            from rich.markdown import Markdown
+
+            self.console().print(Markdown(result.to_markdown()))
+            if path is not None:
+                self.line(f"report written to {path}")
+        raise typer.Exit(exit_code)
+
     def line(self, text: str) -> None:
         """Print one line of plain text (user data inside is never read as rich markup)."""
         self.console().print(text, markup=False, highlight=False)
@@ -115,6 +169,33 @@ class CliState:
             from rich.markup import escape
 
             self.console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}")
+
+
+def write_report(report: Any, path: Path) -> None:
+    """Write ``report`` as HTML (``.html``/``.htm``), JSON (``.json``) or Markdown, replacing ``path`` whole."""
+    suffix = path.suffix.lower()
+    text = (
+        report.to_html()
+        if suffix in (".html", ".htm")
+        else (report.to_json() if suffix == ".json" else report.to_markdown())
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def pairs(items: Sequence[str] | None, *, flag: str, shape: str = "NAME=VALUE") -> dict[str, str]:
+    """``NAME=VALUE`` options as a mapping (names stripped); a malformed one is a usage error naming ``flag``."""
+    import typer
+
+    parsed: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{item!r} is not {shape}", param_hint=flag)
+        parsed[name.strip()] = value
+    return parsed
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from mlops_sdk.cli import train_pipeline_cmd
-from mlops_sdk.cli.output import state
+from mlops_sdk.cli.output import pairs, state
 
 app = typer.Typer(help="Training runs (local subprocesses or Azure ML jobs).", no_args_is_help=True)
 app.add_typer(train_pipeline_cmd.app, name="pipeline")
@@ -59,24 +59,14 @@ def submit(
     from mlops_sdk.models.training import TrainingJob
 
     job = TrainingJob.from_yaml(spec)
-    overrides: dict[str, str] = {}
-    for item in inputs or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise typer.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--input")
-        overrides[name.strip()] = value
+    overrides = pairs(inputs, flag="--input")
     if overrides:
         job = job.with_inputs(**overrides)
     on_log = (lambda line: typer.echo(line, err=True)) if wait and stream and not state.json else None
     with _client() as client:
         operation = client.begin_train(job, idempotency_key=key, on_log=on_log)
         if not wait:
-            state.emit(
-                {"id": operation.id, "status": operation.status().value, "token": operation.continuation_token()},
-                lambda data: state.console().print(
-                    f"submitted {data['id']} ({data['status']}); wait with: mlops resume '{data['token']}'"
-                ),
-            )
+            state.started(operation)
             return
         run = operation.result(timeout=timeout)
     state.emit(run, _render_run)
@@ -90,20 +80,18 @@ def runs(
     """List recent training runs, newest first."""
     with _client() as client:
         found = client.list_runs(experiment=experiment, limit=limit)
-    if state.json:
-        state.emit(found)
-        return
-    rows = [
-        (
+    state.listing(
+        "training runs",
+        ["id", "status", "experiment", "metrics", "created"],
+        found,
+        lambda r: (
             r.id,
             r.status.value,
             r.experiment or "",
             ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())),
             r.created_at.isoformat(timespec="seconds") if r.created_at else "",
-        )
-        for r in found
-    ]
-    state.table("training runs", ["id", "status", "experiment", "metrics", "created"], rows)
+        ),
+    )
 
 
 @app.command("show")
@@ -119,4 +107,4 @@ def cancel(run_id: Annotated[str, typer.Argument(help="Run id (local) or job nam
     """Ask a run to stop."""
     with _client() as client:
         client.cancel(run_id)
-    state.emit({"id": run_id, "cancel_requested": True}, lambda d: state.line(f"cancel requested for {run_id}"))
+    state.cancel_requested(run_id)

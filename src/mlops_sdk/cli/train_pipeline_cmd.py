@@ -48,12 +48,7 @@ def _render(run: Any) -> None:
 
 def _started(operation: Any, wait: bool, timeout: float | None) -> None:
     if not wait:
-        state.emit(
-            {"id": operation.id, "status": operation.status().value, "token": operation.continuation_token()},
-            lambda data: state.console().print(
-                f"submitted {data['id']} ({data['status']}); wait with: mlops resume '{data['token']}'"
-            ),
-        )
+        state.started(operation)
         return
     state.emit(operation.result(timeout=timeout), _render)
 
@@ -109,20 +104,18 @@ def runs(
     """List recent pipeline runs, newest first."""
     with _client() as client:
         found = client.list_pipeline_runs(name=name, limit=limit)
-    if state.json:
-        state.emit(found)
-        return
-    rows = [
-        (
+    state.listing(
+        "pipeline runs",
+        ["id", "pipeline", "status", "steps", "created"],
+        found,
+        lambda r: (
             r.id,
             r.name,
             r.status.value,
             ", ".join(f"{n}:{_flag(s) or s.status.value}" for n, s in r.steps.items()),
             r.created_at.isoformat(timespec="seconds") if r.created_at else "",
-        )
-        for r in found
-    ]
-    state.table("pipeline runs", ["id", "pipeline", "status", "steps", "created"], rows)
+        ),
+    )
 
 
 @app.command("cancel")
@@ -130,4 +123,4 @@ def cancel(run_id: Annotated[str, typer.Argument(help="Pipeline run id or pipeli
     """Ask every running step of a pipeline run to stop."""
     with _client() as client:
         client.cancel_pipeline(run_id)
-    state.emit({"id": run_id, "cancel_requested": True}, lambda d: state.line(f"cancel requested for {run_id}"))
+    state.cancel_requested(run_id)

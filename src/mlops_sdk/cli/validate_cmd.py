@@ -53,23 +53,4 @@ def validate(
             target=target or declared.target,
             record=record,
         )
-    if report is not None:
-        suffix = report.suffix.lower()
-        text = (
-            result.to_html()
-            if suffix in (".html", ".htm")
-            else (result.to_json() if suffix == ".json" else result.to_markdown())
-        )
-        report.parent.mkdir(parents=True, exist_ok=True)
-        temporary = report.with_name(report.name + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(report)
-    if state.json:
-        state.emit(result)
-    else:
-        from rich.markdown import Markdown
-
-        state.console().print(Markdown(result.to_markdown()))
-        if report is not None:
-            state.line(f"report written to {report}")
-    raise typer.Exit(EXIT_CODES[result.outcome])
+    state.gate_report(result, report, exit_code=EXIT_CODES[result.outcome])

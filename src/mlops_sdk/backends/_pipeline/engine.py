@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops_sdk.backends._pipeline.digests import cache_key, code_digest, input_digest, store_output
 from mlops_sdk.backends.spi.training import TrainingService
@@ -36,6 +36,11 @@ from mlops_sdk.core.secrets import is_masked, reveal
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.training import TrainingInput, TrainingRun
 from mlops_sdk.models.training_pipeline import Binding, PipelineRunResult, StepRunResult, TrainingPipeline
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions, SubmitOptions
 
 __all__ = ["CacheEntry", "PipelineEngine", "PipelineRecord", "PipelineStateStore", "StepRecord"]
 
@@ -180,49 +185,55 @@ class PipelineEngine:
 
     # -- starting ----------------------------------------------------------------------------------
 
-    def submit(
-        self,
-        pipeline: TrainingPipeline,
-        *,
-        idempotency_key: str | None,
-        lineage: Lineage,
-        max_parallel: int,
-    ) -> PipelineRecord:
+    def submit(self, pipeline: TrainingPipeline, **options: Unpack[SubmitOptions]) -> PipelineRecord:
         """Record a new run (or return the one ``idempotency_key`` made) and start its first steps."""
+        idempotency_key, lineage, max_parallel = options["idempotency_key"], options["lineage"], options["max_parallel"]
+        check_max_parallel(max_parallel)
         if idempotency_key is not None:
             existing = self._store.by_key(idempotency_key)
             if existing is not None:
                 return existing
+        steps = [StepRecord(step=name) for name in pipeline.order()]
+        return self._create(pipeline, steps, lineage, idempotency_key, max_parallel=max_parallel)
+
+    def _create(
+        self,
+        spec: TrainingPipeline,
+        steps: list[StepRecord],
+        lineage: Lineage,
+        idempotency_key: str | None,
+        *,
+        max_parallel: int,
+        resumed_from: str | None = None,
+    ) -> PipelineRecord:
+        """Store a new running run with its steps and remember its spec (with its secret values)."""
         run_id = f"pipe-{uuid.uuid4().hex[:12]}"
         record = PipelineRecord(
             id=run_id,
-            name=pipeline.name,
-            spec=pipeline.model_dump_json(),
+            name=spec.name,
+            spec=spec.model_dump_json(),
             status="Running",
             lineage=lineage.with_inputs(pipeline_run_id=run_id).model_dump_json(),
             created_at=self._now().isoformat(),
             idempotency_key=idempotency_key,
+            resumed_from=resumed_from,
             max_parallel=max_parallel,
         )
-        created = self._store.create(record, [StepRecord(step=name) for name in pipeline.order()])
-        self._specs.setdefault(created.id, pipeline)
+        created = self._store.create(record, steps)
+        self._specs.setdefault(created.id, spec)
         return created
 
-    def resume(
-        self,
-        run_id: str,
-        *,
-        pipeline: TrainingPipeline | None,
-        idempotency_key: str | None,
-        lineage: Lineage,
-        max_parallel: int | None,
-    ) -> PipelineRecord:
+    def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> PipelineRecord:
         """A new run of a failed or canceled run's pipeline that keeps its succeeded steps.
 
         Without a key, resuming a run that was already resumed returns that resumption while it is in
         flight or succeeded (a re-run of a crashed script re-attaches), and refuses when it ended
         otherwise (resume the newer run instead).
         """
+        pipeline, idempotency_key, lineage = options["pipeline"], options["idempotency_key"], options["lineage"]
+        max_parallel = options["max_parallel"]
+        if max_parallel is not None:
+            check_max_parallel(max_parallel)
         old = self.record(run_id)
         if old.status not in ("Failed", "Canceled"):
             raise ConflictError(
@@ -248,7 +259,6 @@ class PipelineEngine:
                 return existing
         spec = pipeline or self._spec(old)
         old_steps = self._store.steps(run_id)
-        new_id = f"pipe-{uuid.uuid4().hex[:12]}"
         steps = []
         for name in spec.order():
             kept = old_steps.get(name)
@@ -256,20 +266,9 @@ class PipelineEngine:
                 steps.append(replace(kept, reused=True))
             else:
                 steps.append(StepRecord(step=name))
-        record = PipelineRecord(
-            id=new_id,
-            name=spec.name,
-            spec=spec.model_dump_json(),
-            status="Running",
-            lineage=lineage.with_inputs(pipeline_run_id=new_id).model_dump_json(),
-            created_at=self._now().isoformat(),
-            idempotency_key=idempotency_key,
-            resumed_from=run_id,
-            max_parallel=max_parallel or old.max_parallel,
+        return self._create(
+            spec, steps, lineage, idempotency_key, max_parallel=max_parallel or old.max_parallel, resumed_from=run_id
         )
-        created = self._store.create(record, steps)
-        self._specs.setdefault(created.id, spec)
-        return created
 
     # -- looking at a run --------------------------------------------------------------------------
 
@@ -378,28 +377,17 @@ class PipelineEngine:
                 )
             cached = None if (pipeline.force_rerun or not spec.cache) else self._cached(key)
             if cached is not None:
-                if self._store.update_step(
-                    record.id,
-                    name,
-                    ("Pending",),
-                    status="Succeeded",
-                    cached=True,
-                    cache_key=key,
-                    training_run_id=cached.training_run_id,
-                    outputs=cached.outputs,
-                    digests=cached.digests,
-                    run=cached.run,
-                ):
-                    steps[name] = replace(
-                        step,
-                        status="Succeeded",
-                        cached=True,
-                        cache_key=key,
-                        training_run_id=cached.training_run_id,
-                        outputs=cached.outputs,
-                        digests=cached.digests,
-                        run=cached.run,
-                    )
+                hit: dict[str, Any] = {
+                    "status": "Succeeded",
+                    "cached": True,
+                    "cache_key": key,
+                    "training_run_id": cached.training_run_id,
+                    "outputs": cached.outputs,
+                    "digests": cached.digests,
+                    "run": cached.run,
+                }
+                if self._store.update_step(record.id, name, ("Pending",), **hit):
+                    steps[name] = replace(step, **hit)
                     changed = True
                 continue
             if running >= record.max_parallel:

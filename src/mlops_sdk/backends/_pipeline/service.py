@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_sdk.backends._pipeline.engine import PipelineEngine, check_max_parallel
-from mlops_sdk.backends.spi.training_pipeline import PIPELINE_KIND
+from mlops_sdk.backends._pipeline.engine import PipelineEngine
+from mlops_sdk.backends.spi.training_pipeline import TrainingPipelineDriver
 from mlops_sdk.core.errors import OperationFailedError
-from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.status import Status
 from mlops_sdk.models.training_pipeline import PipelineRunResult, TrainingPipeline
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions, SubmitOptions
 
 __all__ = ["EnginePipelineDriver", "EnginePipelineService"]
 
@@ -29,33 +33,15 @@ class EnginePipelineService:
         self._backend = backend
         self._poll_seconds = poll_seconds
 
-    def submit(
-        self, pipeline: TrainingPipeline, *, idempotency_key: str | None, lineage: Lineage, max_parallel: int
-    ) -> EnginePipelineDriver:
+    def submit(self, pipeline: TrainingPipeline, **options: Unpack[SubmitOptions]) -> EnginePipelineDriver:
         """Record the run (or find it by key) and start its first steps."""
-        record = self.engine.submit(
-            pipeline, idempotency_key=idempotency_key, lineage=lineage, max_parallel=check_max_parallel(max_parallel)
-        )
+        record = self.engine.submit(pipeline, **options)
         self.engine.advance(record.id)
         return EnginePipelineDriver(self, record.id)
 
-    def resume(
-        self,
-        run_id: str,
-        *,
-        pipeline: TrainingPipeline | None,
-        idempotency_key: str | None,
-        lineage: Lineage,
-        max_parallel: int | None,
-    ) -> EnginePipelineDriver:
+    def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> EnginePipelineDriver:
         """A new run keeping the succeeded steps of ``run_id``."""
-        record = self.engine.resume(
-            run_id,
-            pipeline=pipeline,
-            idempotency_key=idempotency_key,
-            lineage=lineage,
-            max_parallel=None if max_parallel is None else check_max_parallel(max_parallel),
-        )
+        record = self.engine.resume(run_id, **options)
         self.engine.advance(record.id)
         return EnginePipelineDriver(self, record.id)
 
@@ -78,22 +64,10 @@ class EnginePipelineService:
         self.engine.cancel(run_id)
 
 
-class EnginePipelineDriver:
+class EnginePipelineDriver(TrainingPipelineDriver):
     """Operation driver of one pipeline run: each poll moves the run on."""
 
-    def __init__(self, service: EnginePipelineService, run_id: str) -> None:
-        self._service = service
-        self._run_id = run_id
-
-    @property
-    def kind(self) -> str:
-        """``training.pipeline``."""
-        return PIPELINE_KIND
-
-    @property
-    def id(self) -> str:
-        """The pipeline run id."""
-        return self._run_id
+    _service: EnginePipelineService
 
     def poll(self) -> PollResult:
         """Reconcile and start ready steps; a failed run's error names the failed step."""
@@ -119,13 +93,5 @@ class EnginePipelineDriver:
         )
 
     def result(self) -> PipelineRunResult:
-        """The finished run."""
+        """The finished run (not moved on again: it is terminal)."""
         return self._service.engine.result(self._run_id)
-
-    def cancel(self) -> None:
-        """Stop every running step."""
-        self._service.cancel(self._run_id)
-
-    def state(self) -> dict[str, Any]:
-        """The id is all a resume needs."""
-        return {}

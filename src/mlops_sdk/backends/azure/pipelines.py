@@ -7,26 +7,27 @@ pipeline must declare as a string parameter), so a lost answer never starts a se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends.azure._devops import DevOps, devops_errors
+from mlops_sdk.backends.spi.pipelines import PipelineRunDriver
 from mlops_sdk.core.errors import (
     ConfigurationError,
-    OperationFailedError,
     ServiceRequestError,
     ServiceResponseError,
 )
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.core.operation import PollResult
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.secrets import is_secret
-from mlops_sdk.core.status import Status, status_from_devops
+from mlops_sdk.core.status import status_from_devops
 from mlops_sdk.models.pipelines import FailedTask, PipelineRun
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from mlops_sdk.backends.azure import AzureBackend
+    from mlops_sdk.backends.spi.pipelines import StartOptions
 
 __all__ = ["IDEMPOTENCY_PARAMETER", "AzurePipelineService", "create_service"]
 
@@ -119,21 +120,15 @@ class AzurePipelineService:
                 return run
         return None
 
-    def start_run(
-        self,
-        pipeline_id: int,
-        *,
-        branch: str | None,
-        parameters: Mapping[str, str],
-        variables: Mapping[str, str],
-        idempotency_key: str | None,
-    ) -> PipelineRunDriver:
+    def start_run(self, pipeline_id: int, **options: Unpack[StartOptions]) -> AzurePipelineRunDriver:
         """Start a run, or re-attach to the one already started with ``idempotency_key``."""
+        idempotency_key, branch = options["idempotency_key"], options["branch"]
+        parameters, variables = options["parameters"], options["variables"]
         if idempotency_key is not None:
             existing = self._find_by_key(pipeline_id, idempotency_key)
             if existing is not None:
                 _log.info("pipeline %s: re-attaching to run %s (key %s)", pipeline_id, existing.id, idempotency_key)
-                return PipelineRunDriver(self, pipeline_id, existing.id)
+                return AzurePipelineRunDriver(self, pipeline_id, existing.id)
         from azure.devops.v7_1.pipelines.models import (
             RepositoryResourceParameters,
             RunPipelineParameters,
@@ -179,11 +174,11 @@ class AzurePipelineService:
 
         run = self._backend.retry_policy.call(attempt)
         run_id = run.id if isinstance(run, PipelineRun) else int(run.id)
-        return PipelineRunDriver(self, pipeline_id, run_id)
+        return AzurePipelineRunDriver(self, pipeline_id, run_id)
 
-    def resume(self, pipeline_id: int, run_id: int) -> PipelineRunDriver:
+    def resume(self, pipeline_id: int, run_id: int) -> AzurePipelineRunDriver:
         """A driver for an existing run."""
-        return PipelineRunDriver(self, pipeline_id, run_id)
+        return AzurePipelineRunDriver(self, pipeline_id, run_id)
 
     def cancel(self, pipeline_id: int, run_id: int) -> None:
         """Ask Azure DevOps to cancel the run (it moves to ``canceling``, then ``completed``/``canceled``)."""
@@ -201,53 +196,12 @@ def _ref(branch: str) -> str:
     return branch if branch.startswith("refs/") else f"refs/heads/{branch}"
 
 
-class PipelineRunDriver:
-    """Operation driver following one pipeline run."""
+class AzurePipelineRunDriver(PipelineRunDriver):
+    """Operation driver following one Azure DevOps pipeline run."""
 
-    kind = "pipelines.run"
+    BACKEND = "azure"
+    _service: AzurePipelineService
 
-    def __init__(self, service: AzurePipelineService, pipeline_id: int, run_id: int) -> None:
-        self._service = service
-        self._pipeline_id = pipeline_id
-        self._run_id = run_id
-        self._last: PipelineRun | None = None
-
-    @property
-    def id(self) -> str:
-        """The run id."""
-        return str(self._run_id)
-
-    def poll(self) -> PollResult:
-        """Read the run once; a failed run's error names the failed tasks and their messages."""
-        run = self._service.get_run(self._pipeline_id, self._run_id)
-        if run.status is Status.FAILED:
-            run = run.model_copy(update={"failed_tasks": self._service.failed_tasks(self._run_id)})
-        self._last = run
-        error = None
-        if run.status is Status.FAILED:
-            tasks = "; ".join(
-                f"task {task.name!r}: {' / '.join(task.messages) or 'no message'}" for task in run.failed_tasks
-            )
-            error = OperationFailedError(
-                f"pipeline run {run.id} of {run.pipeline_name or run.pipeline_id} ended {run.native_result}"
-                + (f": {tasks}" if tasks else "")
-                + (f" ({run.url})" if run.url else ""),
-                backend="azure",
-                operation_id=self.id,
-                details={"url": run.url, "failed_tasks": [task.model_dump() for task in run.failed_tasks]},
-            )
-        message = f"{run.name}" if run.name else None
-        return PollResult(run.status, native_status=run.native_result or run.native_state, message=message, error=error)
-
-    def result(self) -> PipelineRun:
-        """The finished run."""
-        assert self._last is not None
-        return self._last
-
-    def cancel(self) -> None:
-        """Cancel the run."""
-        self._service.cancel(self._pipeline_id, self._run_id)
-
-    def state(self) -> dict[str, Any]:
-        """Pipeline and run id."""
-        return {"pipeline_id": self._pipeline_id, "run_id": self._run_id}
+    def failed_tasks(self) -> tuple[FailedTask, ...]:
+        """The failed tasks and their issue messages, from the build timeline."""
+        return self._service.failed_tasks(self._run_id)

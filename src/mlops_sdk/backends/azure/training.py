@@ -18,23 +18,25 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import math
 import re
-import tempfile
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends._snapshot import copy_snapshot
-from mlops_sdk.backends.azure._aml_shim import run_details, storage_settings
-from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
-from mlops_sdk.backends.azure.errors import azure_errors
+from mlops_sdk.backends.azure._jobs import (
+    AmlJobs,
+    aml_errors,
+    created_at,
+    job_input,
+    job_name_for_key,
+    job_tags,
+    string_tags,
+)
+from mlops_sdk.backends.azure._mlclient import create_ml_client
 from mlops_sdk.backends.spi.training import LogCallback, TrainingDriver
-from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError, ResourceNotFoundError
+from mlops_sdk.core.errors import ConfigurationError, OperationFailedError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
@@ -45,47 +47,14 @@ from mlops_sdk.models.training import TrainingJob, TrainingRun
 if TYPE_CHECKING:
     from mlops_sdk.backends.azure import AzureBackend
 
-__all__ = ["AzureTrainingService", "create_service", "job_name_for_key"]
+__all__ = ["AzureTrainingService", "aml_errors", "create_service", "job_name_for_key"]
 
 _log = get_logger(__name__)
-_FILE_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl", ".txt", ".tsv", ".pkl", ".npy", ".npz")
 
 
 def create_service(backend: AzureBackend) -> AzureTrainingService:
     """Entry point used by ``Backend.service("training", ...)``."""
     return AzureTrainingService(backend)
-
-
-def job_name_for_key(key: str) -> str:
-    """The Azure ML job name an idempotency key maps to (stable, valid, collision-resistant)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")[:60] or "job"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-    return f"mlops-{slug}-{digest}"
-
-
-_UPLOAD_RETRY = {"retry_total": 3, "initial_backoff": 0.2, "increment_base": 1.2, "random_jitter_range": 0.2}
-"""The storage SDK's retry for each code blob: 3 retries ~1.4-2 s apart (its default waits 15 s and more).
-
-Re-uploading a whole code folder because one of its blobs failed once would rarely get through a flaky
-connection (every blob must succeed in the same attempt); a failed upload fails the create, which the
-SDK's policy retries (idempotent by job name: the code asset is content-addressed).
-"""
-
-
-@contextlib.contextmanager
-def aml_errors(what: str, *, operation_id: str | None = None) -> Iterator[None]:
-    """Like ``azure_errors``, and azure-ai-ml's validation errors become :class:`ConfigurationError`."""
-    with quiet_azure():
-        try:
-            with azure_errors(what, operation_id=operation_id):
-                yield
-        except MlopsError as error:
-            from azure.ai.ml.exceptions import UserErrorException, ValidationException
-
-            cause = error.__cause__
-            if isinstance(cause, (ValidationException, UserErrorException)):
-                raise ConfigurationError(f"{what}: {cause}", backend="azure", operation_id=operation_id) from cause
-            raise
 
 
 class AzureTrainingService:
@@ -96,6 +65,7 @@ class AzureTrainingService:
         self._ml: Any = None
         self._mlflow: tuple[Any, str] | None = None
         self._lock = threading.Lock()
+        self.jobs = AmlJobs(backend, lambda: self.ml, noun="job")
 
     @property
     def ml(self) -> Any:
@@ -122,28 +92,11 @@ class AzureTrainingService:
                 "or a curated one like 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest'",
                 details={"field": "environment"},
             )
-        name = job_name_for_key(idempotency_key) if idempotency_key else f"mlops-train-{uuid.uuid4().hex[:12]}"
-        if self._find(name) is not None:
-            _log.info("Azure ML job %s already exists for key %r; re-attaching", name, idempotency_key)
-            return AzureTrainingDriver(self, name)
-        with tempfile.TemporaryDirectory(prefix="mlops-code-") as staging:
-            entity = self._command(job, name, lineage, idempotency_key, Path(staging) / "code")
-            first = True
-
-            def create() -> None:
-                nonlocal first
-                if not first and self._find(name) is not None:
-                    return  # the earlier attempt did create it; its answer was lost
-                first = False
-                # The code upload's blob clients are built inside azure-ai-ml: the shim hands them our settings
-                # and a short storage retry per blob; past it, this whole create is retried by our policy.
-                with (
-                    aml_errors(f"creating Azure ML job {name}", operation_id=name),
-                    storage_settings({**self._backend.http.core_kwargs(), **_UPLOAD_RETRY}),
-                ):
-                    self.ml.jobs.create_or_update(entity)
-
-            self._backend.retry_policy.call(create)
+        name = self.jobs.create(
+            idempotency_key,
+            lambda name, staging: self._command(job, name, lineage, idempotency_key, staging / "code"),
+            prefix="mlops-train",
+        )
         return AzureTrainingDriver(self, name)
 
     def attach(self, run_id: str, state: dict[str, Any], *, on_log: LogCallback | None = None) -> AzureTrainingDriver:
@@ -152,7 +105,7 @@ class AzureTrainingService:
 
     def get_run(self, run_id: str) -> TrainingRun:
         """The job with its MLflow metrics and params (and its error when it failed)."""
-        job = self._get(run_id)
+        job = self.jobs.get(run_id)
         status = status_from_aml(job.status or "Unknown")
         metrics, params = self._mlflow_data(run_id) if status is not Status.NOT_STARTED else ({}, {})
         error = self.failure(run_id) if status is Status.FAILED else None
@@ -160,38 +113,17 @@ class AzureTrainingService:
 
     def list_runs(self, *, experiment: str | None = None, limit: int = 50) -> list[TrainingRun]:
         """Most recent first (without metrics: those cost one MLflow call per run; use ``get_run``)."""
-        runs = []
-        with aml_errors("listing Azure ML jobs"):
-            for job in self.ml.jobs.list():
-                if experiment is not None and job.experiment_name != experiment:
-                    continue
-                runs.append(self._to_run(job))
-                if len(runs) >= limit:
-                    break
-        return runs
+        jobs = self.jobs.list(lambda job: experiment is None or job.experiment_name == experiment, limit)
+        return [self._to_run(job) for job in jobs]
 
     def cancel(self, run_id: str) -> None:
         """``POST {ws}/jobs/{name}/cancel`` (not waited for)."""
-        with aml_errors(f"canceling Azure ML job {run_id}", operation_id=run_id):
-            self.ml.jobs.begin_cancel(run_id)
+        self.jobs.cancel(run_id)
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _find(self, name: str) -> Any | None:
-        try:
-            return self._get(name)
-        except ResourceNotFoundError:
-            return None
-
-    def _get(self, name: str) -> Any:
-        def get() -> Any:
-            with aml_errors(f"reading Azure ML job {name}", operation_id=name):
-                return self.ml.jobs.get(name)
-
-        return self._backend.retry_policy.call(get)
-
     def _command(self, job: TrainingJob, name: str, lineage: Lineage, key: str | None, snapshot: Path) -> Any:
-        from azure.ai.ml import Input, Output, command
+        from azure.ai.ml import Output, command
 
         copy_snapshot(job.code, snapshot)
         inputs: dict[str, Any] = {}
@@ -199,18 +131,12 @@ class AzureTrainingService:
             if item.is_literal:
                 inputs[input_name] = item.value
                 continue
-            uri = str(item.uri)
-            kind = item.type or _guess_type(uri)
-            inputs[input_name] = Input(type=kind, path=uri, mode=item.mode) if item.mode else Input(type=kind, path=uri)
+            inputs[input_name] = job_input(item)
         outputs = {
             output_name: Output(**{k: v for k, v in {"type": o.type, "path": o.path, "mode": o.mode}.items() if v})
             for output_name, o in job.outputs.items()
         }
-        from mlops_sdk._version import __version__
-
-        tags = {**job.tags, **lineage.with_inputs(training_run_id=name).to_tags(), "mlops.sdk_version": __version__}
-        if key:
-            tags["mlops.idempotency_key"] = key
+        tags = job_tags(job.tags, lineage, key, training_run_id=name)
         with aml_errors("building the Azure ML command job"):
             entity = command(
                 name=name,
@@ -234,17 +160,13 @@ class AzureTrainingService:
 
     def failure(self, name: str) -> str:
         """The error the run history reports for a failed job (code and message)."""
-        try:
-            with aml_errors(f"reading the error of Azure ML job {name}", operation_id=name):
-                details = run_details(self.ml, name)
-        except MlopsError as error:
-            _log.info("no run history details for %s: %s", name, error)
-            return f"Azure ML job {name} failed (its error details could not be read: {error.message})"
-        root = getattr(getattr(details, "error", None), "error", None)
-        if root is None:
+        text, unread = self.jobs.run_error(name, noun="job")
+        if unread is not None:
+            _log.info("no run history details for %s: %s", name, unread)
+            return f"Azure ML job {name} failed (its error details could not be read: {unread.message})"
+        if text is None:
             return f"Azure ML job {name} failed without error details"
-        code = f"{root.code}: " if getattr(root, "code", None) else ""
-        return f"Azure ML job {name} failed: {code}{root.message}"
+        return f"Azure ML job {name} failed: {text}"
 
     def _mlflow_data(self, name: str) -> tuple[dict[str, float], dict[str, str]]:
         """Latest metrics and params of the job's MLflow run (``GET .../api/2.0/mlflow/runs/get``)."""
@@ -298,9 +220,8 @@ class AzureTrainingService:
         params: dict[str, str] | None = None,
         error: str | None = None,
     ) -> TrainingRun:
-        tags = {str(k): str(v) for k, v in (job.tags or {}).items()}
+        tags = string_tags(job)
         native = job.status or "Unknown"
-        created = getattr(getattr(job, "creation_context", None), "created_at", None)
         return TrainingRun(
             id=job.name,
             backend="azure",
@@ -316,16 +237,9 @@ class AzureTrainingService:
             lineage=Lineage.from_tags(tags),
             tags=tags,
             mlflow_run_id=job.name,
-            created_at=created,
+            created_at=created_at(job),
             error=error,
         )
-
-
-def _guess_type(uri: str) -> str:
-    path = uri.split("?", 1)[0].rstrip("/")
-    if "://" not in uri and Path(uri).is_file():
-        return "uri_file"
-    return "uri_file" if path.lower().endswith(_FILE_SUFFIXES) else "uri_folder"
 
 
 class AzureTrainingDriver(TrainingDriver):
@@ -333,15 +247,9 @@ class AzureTrainingDriver(TrainingDriver):
 
     _service: AzureTrainingService
 
-    def __init__(self, service: AzureTrainingService, name: str) -> None:
-        self._service = service
-        self._run_id = name
-
     def poll(self) -> PollResult:
         """``GET {ws}/jobs/{name}``; on ``Failed`` also the run history error."""
-        job = self._service._get(self._run_id)
-        native = job.status or "Unknown"
-        status = status_from_aml(native)
+        job, native, status = self._service.jobs.status(self._run_id)
         error = None
         if status is Status.FAILED:
             message = self._service.failure(self._run_id)

@@ -23,17 +23,23 @@
 from __future__ import annotations
 
 import contextlib
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends._snapshot import copy_snapshot
-from mlops_sdk.backends.azure._aml_shim import run_children, run_details, storage_settings
-from mlops_sdk.backends.azure.training import _UPLOAD_RETRY, _guess_type, aml_errors, job_name_for_key
-from mlops_sdk.backends.spi.training_pipeline import PIPELINE_KIND
-from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError, ResourceNotFoundError
+from mlops_sdk.backends.azure._aml_shim import run_children
+from mlops_sdk.backends.azure._jobs import (
+    AmlJobs,
+    aml_errors,
+    created_at,
+    guess_type,
+    job_input,
+    job_tags,
+    string_tags,
+)
+from mlops_sdk.backends.spi.training_pipeline import TrainingPipelineDriver
+from mlops_sdk.core.errors import ConfigurationError, MlopsError, OperationFailedError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
@@ -48,7 +54,10 @@ from mlops_sdk.models.training_pipeline import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from mlops_sdk.backends.azure import AzureBackend
+    from mlops_sdk.backends.spi.training_pipeline import ResumeOptions, SubmitOptions
 
 __all__ = ["AzureTrainingPipelineService", "create_service"]
 
@@ -67,6 +76,7 @@ class AzureTrainingPipelineService:
 
     def __init__(self, backend: AzureBackend) -> None:
         self._backend = backend
+        self.jobs = AmlJobs(backend, lambda: self.ml, noun="pipeline job")
 
     @property
     def ml(self) -> Any:
@@ -80,10 +90,9 @@ class AzureTrainingPipelineService:
 
     # -- SPI ---------------------------------------------------------------------------------------
 
-    def submit(
-        self, pipeline: TrainingPipeline, *, idempotency_key: str | None, lineage: Lineage, max_parallel: int
-    ) -> AzurePipelineDriver:
+    def submit(self, pipeline: TrainingPipeline, **options: Unpack[SubmitOptions]) -> AzurePipelineDriver:
         """Create the pipeline job, or re-attach to the job the key names."""
+        idempotency_key, lineage = options["idempotency_key"], options["lineage"]
         missing = [step.name for step in pipeline.steps if not (step.environment or pipeline.environment)]
         if missing:
             raise ConfigurationError(
@@ -91,38 +100,15 @@ class AzureTrainingPipelineService:
                 "TrainingPipeline.environment (e.g. 'azureml:sklearn-env:1')",
                 details={"step": missing[0], "field": "environment"},
             )
-        name = job_name_for_key(idempotency_key) if idempotency_key else f"mlops-pipe-{uuid.uuid4().hex[:12]}"
-        if self._find(name) is not None:
-            _log.info("Azure ML pipeline job %s already exists for key %r; re-attaching", name, idempotency_key)
-            return AzurePipelineDriver(self, name)
-        with tempfile.TemporaryDirectory(prefix="mlops-pipeline-") as staging:
-            entity = self._pipeline_job(pipeline, name, lineage, idempotency_key, Path(staging))
-            first = True
-
-            def create() -> None:
-                nonlocal first
-                if not first and self._find(name) is not None:
-                    return  # the earlier attempt did create it; its answer was lost
-                first = False
-                with (
-                    _validation_errors(name),
-                    aml_errors(f"creating Azure ML pipeline job {name}", operation_id=name),
-                    storage_settings({**self._backend.http.core_kwargs(), **_UPLOAD_RETRY}),
-                ):
-                    self.ml.jobs.create_or_update(entity)
-
-            self._backend.retry_policy.call(create)
+        name = self.jobs.create(
+            idempotency_key,
+            lambda name, staging: self._pipeline_job(pipeline, name, lineage, idempotency_key, staging),
+            prefix="mlops-pipe",
+            guard=_validation_errors,
+        )
         return AzurePipelineDriver(self, name)
 
-    def resume(
-        self,
-        run_id: str,
-        *,
-        pipeline: TrainingPipeline | None,
-        idempotency_key: str | None,
-        lineage: Lineage,
-        max_parallel: int | None,
-    ) -> AzurePipelineDriver:
+    def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> AzurePipelineDriver:
         """Refused: Azure ML has no rerun-from-failed operation (see the module docstring)."""
         raise ConfigurationError(
             f"resuming pipeline run {run_id} is not supported on Azure ML: its REST API and azure-ai-ml have no "
@@ -139,42 +125,21 @@ class AzureTrainingPipelineService:
 
     def get_run(self, run_id: str) -> PipelineRunResult:
         """The pipeline job with one entry per step (from its child runs)."""
-        job = self._get(run_id)
+        job = self.jobs.get(run_id)
         return self._to_result(job, self._children(run_id))
 
     def list_runs(self, *, name: str | None = None, limit: int = 50) -> list[PipelineRunResult]:
         """Most recent pipeline jobs first (steps not read: one call per job; use ``get_run``)."""
-        runs = []
-        with aml_errors("listing Azure ML jobs"):
-            for job in self.ml.jobs.list():
-                if getattr(job, "type", None) != "pipeline":
-                    continue
-                if name is not None and job.display_name != name:
-                    continue
-                runs.append(self._to_result(job, None))
-                if len(runs) >= limit:
-                    break
-        return runs
+        jobs = self.jobs.list(
+            lambda job: getattr(job, "type", None) == "pipeline" and (name is None or job.display_name == name), limit
+        )
+        return [self._to_result(job, None) for job in jobs]
 
     def cancel(self, run_id: str) -> None:
         """``POST {ws}/jobs/{name}/cancel``: Azure ML cancels the running child jobs."""
-        with aml_errors(f"canceling Azure ML pipeline job {run_id}", operation_id=run_id):
-            self.ml.jobs.begin_cancel(run_id)
+        self.jobs.cancel(run_id)
 
     # -- internals ---------------------------------------------------------------------------------
-
-    def _find(self, name: str) -> Any | None:
-        try:
-            return self._get(name)
-        except ResourceNotFoundError:
-            return None
-
-    def _get(self, name: str) -> Any:
-        def get() -> Any:
-            with aml_errors(f"reading Azure ML pipeline job {name}", operation_id=name):
-                return self.ml.jobs.get(name)
-
-        return self._backend.retry_policy.call(get)
 
     def _children(self, name: str) -> dict[str, Any]:
         """The pipeline job's child runs by step name (``GET /history/.../runs/{name}/children``)."""
@@ -197,8 +162,6 @@ class AzureTrainingPipelineService:
         from azure.ai.ml import Output, command
         from azure.ai.ml.entities import PipelineJob
         from azure.ai.ml.entities._job.pipeline.pipeline_job_settings import PipelineJobSettings
-
-        from mlops_sdk._version import __version__
 
         snapshots: dict[Path, Path] = {}
         bound_outputs = {(o.step, o.output): out for out, o in pipeline.outputs.items()}
@@ -233,7 +196,7 @@ class AzureTrainingPipelineService:
                     if isinstance(item, Binding):
                         setattr(node.inputs, input_name, item.expression)
                     elif not item.is_literal and item.uri:
-                        setattr(node.inputs, input_name, _job_input(item))
+                        setattr(node.inputs, input_name, job_input(item))
                 for out in step.outputs:
                     parent = bound_outputs.get((step.name, out))
                     if parent is not None:
@@ -242,14 +205,8 @@ class AzureTrainingPipelineService:
                     node.set_limits(timeout=int(step.timeout))
                 nodes[step.name] = node
                 _log.debug("pipeline %s step %d: %s", name, position, step.name)
-            tags = {
-                **pipeline.tags,
-                **lineage.with_inputs(pipeline_run_id=name).to_tags(),
-                "mlops.sdk_version": __version__,
-                ORDER_TAG: ",".join(pipeline.order()),
-            }
-            if key:
-                tags["mlops.idempotency_key"] = key
+            order = {ORDER_TAG: ",".join(pipeline.order())}
+            tags = job_tags({**pipeline.tags, **order}, lineage, key, pipeline_run_id=name)
             return PipelineJob(
                 name=name,
                 display_name=pipeline.name,
@@ -269,19 +226,13 @@ class AzureTrainingPipelineService:
 
     def failure(self, name: str) -> str:
         """The run-history error of a failed run (code and message, which holds the user log's tail)."""
-        try:
-            with aml_errors(f"reading the error of Azure ML run {name}", operation_id=name):
-                details = run_details(self.ml, name)
-        except MlopsError as error:
-            return f"its error details could not be read: {error.message}"
-        root = getattr(getattr(details, "error", None), "error", None)
-        if root is None:
-            return "no error details"
-        code = f"{root.code}: " if getattr(root, "code", None) else ""
-        return f"{code}{root.message}"
+        text, unread = self.jobs.run_error(name, noun="run")
+        if unread is not None:
+            return f"its error details could not be read: {unread.message}"
+        return text or "no error details"
 
     def _to_result(self, job: Any, children: dict[str, Any] | None) -> PipelineRunResult:
-        tags = {str(k): str(v) for k, v in (job.tags or {}).items()}
+        tags = string_tags(job)
         order = [s for s in tags.get(ORDER_TAG, "").split(",") if s] or list(getattr(job, "jobs", None) or {})
         status = status_from_aml(job.status or "Unknown")
         steps: dict[str, StepRunResult] = {}
@@ -308,7 +259,6 @@ class AzureTrainingPipelineService:
                 if failed
                 else f"Azure ML pipeline job {job.name} failed ({self.failure(job.name)})"
             )
-        created = getattr(getattr(job, "creation_context", None), "created_at", None)
         return PipelineRunResult(
             id=job.name,
             backend="azure",
@@ -319,7 +269,7 @@ class AzureTrainingPipelineService:
             outputs={out: f"azureml://jobs/{job.name}/outputs/{out}" for out in (job.outputs or {})},
             idempotency_key=tags.get("mlops.idempotency_key"),
             lineage=Lineage.from_tags(tags),
-            created_at=created,
+            created_at=created_at(job),
             error=error_text,
             log_location=job.studio_url,
         )
@@ -351,15 +301,7 @@ def _validation_errors(name: str) -> Iterator[None]:
 
 def _pipeline_input(item: TrainingInput) -> Any:
     """A pipeline-level input: the literal value, or an azure-ai-ml ``Input``."""
-    return item.value if item.is_literal else _job_input(item)
-
-
-def _job_input(item: TrainingInput) -> Any:
-    from azure.ai.ml import Input
-
-    uri = str(item.uri)
-    kind = item.type or _guess_type(uri)
-    return Input(type=kind, path=uri, mode=item.mode) if item.mode else Input(type=kind, path=uri)
+    return item.value if item.is_literal else job_input(item)
 
 
 def _declared_input(item: TrainingInput | Binding, pipeline: TrainingPipeline) -> Any:
@@ -369,67 +311,41 @@ def _declared_input(item: TrainingInput | Binding, pipeline: TrainingPipeline) -
     if isinstance(item, TrainingInput):
         if item.is_literal:
             return item.value
-        return Input(type=item.type or _guess_type(str(item.uri)))
+        return Input(type=item.type or guess_type(str(item.uri)))
     if item.source == "parent_input":
         source = pipeline.inputs[item.name]
         if source.is_literal:
             return source.value
-        return Input(type=item.type or source.type or _guess_type(str(source.uri)))
+        return Input(type=item.type or source.type or guess_type(str(source.uri)))
     produced = pipeline.step(str(item.step)).outputs[item.name].type
     return Input(type=item.type or ("uri_file" if produced == "uri_file" else "uri_folder"))
 
 
-class AzurePipelineDriver:
+class AzurePipelineDriver(TrainingPipelineDriver):
     """Operation driver of one Azure ML pipeline job."""
 
-    def __init__(self, service: AzureTrainingPipelineService, name: str) -> None:
-        self._service = service
-        self._name = name
-
-    @property
-    def kind(self) -> str:
-        """``training.pipeline``."""
-        return PIPELINE_KIND
-
-    @property
-    def id(self) -> str:
-        """The pipeline job name."""
-        return self._name
+    _service: AzureTrainingPipelineService
 
     def poll(self) -> PollResult:
         """``GET {ws}/jobs/{name}``; while running, the running steps; on failure, the failed step's error."""
-        job = self._service._get(self._name)
-        native = job.status or "Unknown"
-        status = status_from_aml(native)
+        job, native, status = self._service.jobs.status(self._run_id)
         message = None
         error = None
         if status is Status.RUNNING:
             with contextlib.suppress(MlopsError):
                 running = [
                     step
-                    for step, child in self._service._children(self._name).items()
+                    for step, child in self._service._children(self._run_id).items()
                     if status_from_aml(child.status or "Unknown") is Status.RUNNING
                 ]
                 message = f"running {', '.join(running)}" if running else None
         if status is Status.FAILED:
-            result = self._service._to_result(job, self._service._children(self._name))
+            result = self._service._to_result(job, self._service._children(self._run_id))
             failed = result.failed_step
             error = OperationFailedError(
-                result.error or f"Azure ML pipeline job {self._name} failed",
+                result.error or f"Azure ML pipeline job {self._run_id} failed",
                 backend="azure",
-                operation_id=self._name,
+                operation_id=self._run_id,
                 details={"step": failed, "native_status": native, "studio_url": job.studio_url},
             )
         return PollResult(status=status, native_status=native, message=message, error=error)
-
-    def result(self) -> PipelineRunResult:
-        """The finished pipeline job with its steps."""
-        return self._service.get_run(self._name)
-
-    def cancel(self) -> None:
-        """Ask Azure ML to cancel the pipeline job (and its running steps)."""
-        self._service.cancel(self._name)
-
-    def state(self) -> dict[str, Any]:
-        """The job name is all a resume needs."""
-        return {}

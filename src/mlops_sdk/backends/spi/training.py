@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from mlops_sdk.backends.spi._driver import RunDriver
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.operation import OperationDriver
 from mlops_sdk.models.training import TrainingJob, TrainingRun
@@ -57,34 +58,10 @@ class TrainingService(Protocol):
         ...
 
 
-class TrainingDriver:
-    """What every backend's training driver shares: the operation kind and the run id as operation id.
+class TrainingDriver(RunDriver[TrainingRun]):
+    """A training run's driver: ``kind == "training.train"``, the run id (Azure ML job name) as operation id.
 
-    A subclass sets ``_service`` and ``_run_id`` (the local or memory run id, the Azure ML job name) and
-    implements ``poll`` of :class:`~mlops_sdk.core.operation.OperationDriver`.
+    A subclass implements ``poll`` of :class:`~mlops_sdk.core.operation.OperationDriver`.
     """
 
-    _run_id: str
-    _service: TrainingService
-
-    @property
-    def kind(self) -> str:
-        """``training.train``."""
-        return TRAIN_KIND
-
-    @property
-    def id(self) -> str:
-        """The run id (the job name on Azure ML)."""
-        return self._run_id
-
-    def result(self) -> TrainingRun:
-        """The finished run with its metrics, params and outputs."""
-        return self._service.get_run(self._run_id)
-
-    def cancel(self) -> None:
-        """Ask the backend to cancel the run (its processes locally, the job on Azure ML)."""
-        self._service.cancel(self._run_id)
-
-    def state(self) -> dict[str, Any]:
-        """Nothing beyond the run id is needed to re-attach."""
-        return {}
+    KIND = TRAIN_KIND
