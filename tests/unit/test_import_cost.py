@@ -40,3 +40,24 @@ def test_cli_startup_is_light(argv: list[str]) -> None:
         f"with contextlib.redirect_stdout(io.StringIO()): run({argv!r})"
     )
     assert _loaded_after(body) == []
+
+
+def test_the_endpoint_server_process_skips_the_backend_configuration_machinery() -> None:
+    # The server starts as its own process (cold start counts): it needs the web stack, not the SDK's
+    # configuration layer, which the local backend's package used to import on the way in.
+    code = (
+        "import json, sys\n"
+        "import mlops_sdk.backends.local.serving.server\n"
+        "print(json.dumps(sorted({'pydantic_settings', 'tenacity'} & {n.split('.')[0] for n in sys.modules})))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_local_backend_class_still_loads_from_its_package() -> None:
+    from mlops_sdk.backends import local
+    from mlops_sdk.backends.registry import backend_class
+
+    assert backend_class("local") is local.LocalBackend
+    with pytest.raises(AttributeError):
+        _ = local.NoSuchThing  # type: ignore[attr-defined]
