@@ -203,8 +203,8 @@ class CaptureHub:
             model=deployment.metadata.get("model"),
             columns=batch.columns if settings.inputs else None,
             # The fast scoring paths answer numpy arrays: the writer works on plain lists, one entry per row.
-            rows=to_jsonable(batch.rows) if settings.inputs else None,
-            predictions=to_jsonable(predictions) if settings.outputs else None,
+            rows=_plain(batch.rows) if settings.inputs else None,
+            predictions=_plain(predictions) if settings.outputs else None,
             count=count,
         )
         future: asyncio.Future[bool] | None = None
@@ -365,6 +365,11 @@ def _column(values: list[Any]) -> Any:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         return pa.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in values], type=pa.string())
+
+
+def _plain(value: Any) -> Any:
+    """Lists stay as they are (no copy on the request path); numpy arrays and pandas objects become lists."""
+    return value if isinstance(value, list) else to_jsonable(value)
 
 
 def _rectangular(rows: list[Any], width: int) -> bool:
