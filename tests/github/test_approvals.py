@@ -364,3 +364,17 @@ def test_a_review_is_sent_once_even_when_its_answer_is_an_error(
         # GitHub applied the review before the answer was lost: the next look sees it, nothing was sent twice.
         assert alice.get(request.id).status is ApprovalStatus.APPROVED
     assert len(github.service.requests_to("POST", r"/pending_deployments$")) == 1
+
+
+def test_the_planned_rollout_is_kept_with_the_request(
+    github: FakeGitHub, ca_bundle: Path, clock: FakeClock, records: Path
+) -> None:
+    from mlops_sdk.models.approvals import PlannedRollout
+    from mlops_sdk.models.deployments import BlueGreen
+
+    plan = PlannedRollout.of("churn-ep", BlueGreen(steps=[10, 100]), rollback_to="blue")
+    with client_as("carol", github, ca_bundle, clock, records) as carol:
+        first = carol.request(model(), policy=POLICY, report=PASSED, rollout=plan)
+        assert first.rollout == plan
+    with client_as("bob", github, ca_bundle, clock, records) as bob:  # read back from the stored record
+        assert bob.get(first.id).rollout == plan

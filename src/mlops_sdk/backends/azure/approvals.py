@@ -147,8 +147,6 @@ class AzureApprovalService:
         """Run the approval pipeline (or attach to the current run); decided drafts are not sent."""
         now = self._backend.clock.now()
         spec = request_record(draft, now)
-        if draft.rollout is not None:
-            spec["rollout"] = draft.rollout.model_dump(mode="json")
         if draft.decided is not None:
             decision = draft.decided.model_copy(update={"requested_at": now, "decided_at": now})
             return self._recorded(decision.request_id, spec).request(

@@ -49,7 +49,7 @@ Outcome = Literal["pending", "approved", "rejected", "timed_out"]
 
 def request_record(draft: ApprovalDraft, now: datetime) -> dict[str, Any]:
     """The JSON record of ``draft`` requested at ``now``: what the provider keeps to find the request again."""
-    return {
+    record: dict[str, Any] = {
         "v": 1,
         "model_name": draft.model_name,
         "model_version": draft.model_version,
@@ -62,6 +62,9 @@ def request_record(draft: ApprovalDraft, now: datetime) -> dict[str, Any]:
         "idempotency_key": draft.idempotency_key,
         "created_at": now.isoformat(),
     }
+    if draft.rollout is not None:  # only when planned: a record without a plan stays as it was
+        record["rollout"] = draft.rollout.model_dump(mode="json")
+    return record
 
 
 def parse_time(value: Any) -> datetime | None:
