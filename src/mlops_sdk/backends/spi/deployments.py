@@ -11,6 +11,7 @@ primitives of :class:`EndpointPlatform`.
 
 from __future__ import annotations
 
+import abc
 import statistics
 import uuid
 from collections.abc import Mapping, Sequence
@@ -1141,7 +1142,7 @@ def _truncate(value: Any, limit: int = 20) -> Any:
 P = TypeVar("P", bound=EndpointPlatform)
 
 
-class PlatformDeploymentService(Generic[P]):
+class PlatformDeploymentService(abc.ABC, Generic[P]):
     """The operations every backend runs the same way over its :class:`EndpointPlatform`.
 
     ``deploy``, ``rollback``, ``create_endpoint``, ``resume`` and ``history`` are written once here;
@@ -1179,9 +1180,9 @@ class PlatformDeploymentService(Generic[P]):
 
     # -- shared operations ------------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def get_endpoint(self, name: str) -> Endpoint:
         """One endpoint (``ResourceNotFoundError`` when missing): each backend reads its own."""
-        raise NotImplementedError
 
     def deploy(
         self,

@@ -288,7 +288,9 @@ class CaptureHub:
                 try:
                     self._write(items[start : start + _BATCH_ITEMS])
                 except Exception:  # never let the writer die: later rows must still be written
-                    _log.exception("capture writer: unexpected error; %d requests not written", len(items))
+                    batch = items[start : start + _BATCH_ITEMS]
+                    _log.exception("capture writer: unexpected error; %d requests not written", len(batch))
+                    self._fail(batch)
             for event in waiting:
                 event.set()
 
@@ -297,30 +299,36 @@ class CaptureHub:
         for item in items:
             groups.setdefault(capture_partition(item.deployment, item.at), []).append(item)
         for partition, group in groups.items():
-            ok = True
             try:
                 self._write_file(partition, group)
             except Exception as error:
-                ok = False
-                counters = self.counters.setdefault(group[0].deployment, _Counters())
-                before = counters.failed
-                counters.failed += sum(item.count for item in group)
-                if before == 0 or before // 10_000 != counters.failed // 10_000:
-                    _log.error(
-                        "capture: writing %s failed (%d rows lost so far): %s", partition, counters.failed, error
-                    )
-            for item in group:
-                counters = self.counters.setdefault(item.deployment, _Counters())
-                with self._count_lock:
-                    counters.pending -= item.count
-                    if ok:
-                        counters.written += item.count
-                if item.done is not None:
-                    loop, future = item.done
-                    with contextlib.suppress(RuntimeError):  # the loop is gone (server stopping)
-                        loop.call_soon_threadsafe(_resolve, future, ok)
-            if ok:
-                self.counters.setdefault(group[0].deployment, _Counters()).files += 1
+                before = self.counters.setdefault(group[0].deployment, _Counters()).failed
+                self._fail(group)
+                failed = self.counters[group[0].deployment].failed
+                if before == 0 or before // 10_000 != failed // 10_000:
+                    _log.error("capture: writing %s failed (%d rows lost so far): %s", partition, failed, error)
+                continue
+            self._release(group, ok=True)
+            self.counters.setdefault(group[0].deployment, _Counters()).files += 1
+
+    def _fail(self, items: list[_Item]) -> None:
+        """Count ``items`` as failed and release them (an acknowledged answer then says ``failed``)."""
+        for item in items:
+            self.counters.setdefault(item.deployment, _Counters()).failed += item.count
+        self._release(items, ok=False)
+
+    def _release(self, items: list[_Item], *, ok: bool) -> None:
+        """Take ``items`` off the pending count and answer the requests waiting for them."""
+        for item in items:
+            counters = self.counters.setdefault(item.deployment, _Counters())
+            with self._count_lock:
+                counters.pending -= item.count
+                if ok:
+                    counters.written += item.count
+            if item.done is not None:
+                loop, future = item.done
+                with contextlib.suppress(RuntimeError):  # the loop is gone (server stopping)
+                    loop.call_soon_threadsafe(_resolve, future, ok)
 
     def _write_file(self, partition: str, items: list[_Item]) -> None:
         import pyarrow.parquet as pq
