@@ -3,7 +3,7 @@
 python -m pip install nox
 python -m nox -s tests        # the full test suite (what CI runs)
 python -m nox -s demo         # the end-to-end demo on the local backend
-python -m nox -s soak         # the demo SIGKILLed at 40 moments and resumed each time (~10-20 min)
+python -m nox -s soak         # the demo SIGKILLed at 40+ moments and resumed each time (~10-20 min)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ nox.options.default_venv_backend = "venv"
 def tests(session: nox.Session) -> None:
     """Run the test suite (pytest exits 5 when it collects nothing: that fails the session too)."""
     session.install("-e", ".[dev]")
-    session.run("pytest", "-n", "2", "--dist", "loadfile", *session.posargs)
+    session.run("pytest", "-n", "2", "--dist", "loadfile", "--durations=15", *session.posargs)
 
 
 @nox.session
@@ -87,8 +87,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """Long randomized sweeps: the demo killed at every moment of its run (seed: MLOPS_CRASH_SEED), and
-    the demo on emulated Azure under 25 % random faults."""
+    """Long randomized sweeps: the demo killed at every moment of its run (seed: MLOPS_CRASH_SEED), the
+    loop killed at every named step boundary, and the demo on emulated Azure under 25 % random faults."""
     session.install("-e", ".[dev]")
     session.run(
         "pytest",
@@ -98,6 +98,7 @@ def soak(session: nox.Session) -> None:
         "0",
         "-s",
         "tests/examples/test_crash_sweep.py",
+        "tests/examples/test_crash_resume.py",
         "tests/azure/test_demo_emulated.py",
         *session.posargs,
     )

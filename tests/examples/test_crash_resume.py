@@ -28,10 +28,24 @@ def _run(workdir: Path, kill: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+# Each kill point costs ~20 s (two runs of the whole loop): the default run covers a kill inside a
+# step at the start, after a step's side effect in the middle and inside the last step; `nox -s soak`
+# runs the other four (and tests/examples/test_crash_sweep.py kills at random moments).
+_SOAK = pytest.mark.soak
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "kill",
-    ["refresh:mid", "train:mid", "register:after", "validate:after", "request:mid", "approval:after", "deploy:mid"],
+    [
+        pytest.param("refresh:mid", marks=_SOAK),
+        "train:mid",
+        pytest.param("register:after", marks=_SOAK),
+        pytest.param("validate:after", marks=_SOAK),
+        pytest.param("request:mid", marks=_SOAK),
+        "approval:after",
+        "deploy:mid",
+    ],
 )
 def test_killed_loop_resumes_with_every_side_effect_once(tmp_path: Path, kill: str) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "diabetes"))
