@@ -6,10 +6,12 @@ the distribution of outputs can be compared between deployments). Mirrored (shad
 under the shadow deployment with ``source="mirror"``. Rollout guardrails read these; any Prometheus
 scraper can too.
 
-Recording is a few additions under one lock per answer (the latency bucket by :mod:`bisect`); a
-model's numpy answer is only appended to a list, and every 256 answers (or when ``/metrics`` is
-read) all pending predictions are bucketed by one numpy ``searchsorted``/``bincount``. The exposition
-text is built only when ``/metrics`` is read, by a ``prometheus_client`` collector. Series:
+Recording an answer is one append of a tuple to a deque (no lock, no arithmetic, no conversion of a
+numpy answer): every 1,024 answers, or when ``/metrics`` is read, the pending answers are counted in
+one vectorized step per (deployment, source): latency buckets and prediction buckets by one numpy
+``searchsorted``/``bincount`` each. The deque's append and pop are atomic, so answers recorded by the
+shadow threads while a flush runs are counted by the next one, never lost. The exposition text is
+built only when ``/metrics`` is read, by a ``prometheus_client`` collector. Series:
 
 * ``mlops_requests_total{deployment, source, status}`` (counter)
 * ``mlops_request_latency_seconds{deployment, source}`` (histogram)
@@ -21,10 +23,10 @@ text is built only when ``/metrics`` is read, by a ``prometheus_client`` collect
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 import threading
+from collections import Counter, deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,27 +60,24 @@ def metrics_enabled() -> bool:
 
 
 class _Series:
-    """Counters of one (deployment, source).
+    """Counters of one (deployment, source): statuses, the latency and the prediction histograms."""
 
-    Prediction buckets are counted in two places added up when read: a list for answers of a few
-    values (one Python increment each) and a numpy array for batches (one vector add).
-    """
-
-    __slots__ = ("latency", "latency_sum", "pending", "prediction_sum", "predictions", "predictions_few", "statuses")
+    __slots__ = ("latency", "latency_sum", "prediction_sum", "predictions", "statuses")
 
     def __init__(self, numpy: Any) -> None:
-        self.pending: list[Any] = []
         self.statuses: dict[int, int] = {}
-        self.latency = [0] * (len(LATENCY_BOUNDS) + 1)
+        self.latency = numpy.zeros(len(LATENCY_BOUNDS) + 1, dtype=numpy.int64)
         self.latency_sum = 0.0
         self.predictions = numpy.zeros(len(PREDICTION_BOUNDS) + 1, dtype=numpy.int64)
-        self.predictions_few = [0] * (len(PREDICTION_BOUNDS) + 1)
         self.prediction_sum = 0.0
 
 
-_FLUSH = 256
-"""Numpy answers wait in a list until this many are pending (or ``/metrics`` is read), then are bucketed
-together: one ``searchsorted`` over all of them instead of several numpy calls per answer."""
+_FLUSH = 1024
+"""Answers wait in the deque until this many are pending (or ``/metrics`` is read), then are counted
+together: a few numpy calls per flush instead of a dozen Python operations per answer."""
+
+_Answer = tuple[str, str, int, float, Any]
+"""(deployment, source, status, seconds, predictions) of one recorded answer."""
 
 
 class EndpointMetrics:
@@ -88,62 +87,94 @@ class EndpointMetrics:
         import numpy
 
         self._np = numpy
+        self._latency_bounds = numpy.asarray(LATENCY_BOUNDS)
         self._bounds = numpy.asarray(PREDICTION_BOUNDS)
         self._series: dict[tuple[str, str], _Series] = {}
-        self._lock = threading.Lock()
-        self._pending = 0
+        self._pending: deque[_Answer] = deque()
+        self._lock = threading.Lock()  # one flush at a time; recording never takes it
 
     def record(
         self, deployment: str, status: int, seconds: float, predictions: Any = None, source: str = "live"
     ) -> None:
         """Count one answer: its status, its latency and (for 200s) its numeric predictions."""
-        index = bisect.bisect_left(LATENCY_BOUNDS, seconds)
-        with self._lock:
-            series = self._series.get((deployment, source))
-            if series is None:
-                series = self._series[(deployment, source)] = _Series(self._np)
-            statuses = series.statuses
-            statuses[status] = statuses.get(status, 0) + 1
-            series.latency[index] += 1
-            series.latency_sum += seconds
-            if predictions is not None:
-                self._add_predictions(series, predictions)
-
-    def _add_predictions(self, series: _Series, predictions: Any) -> None:
-        dtype = getattr(predictions, "dtype", None)
-        if dtype is not None:
-            if dtype.kind in "fiu":
-                series.pending.append(predictions)
-                self._pending += 1
-                if self._pending >= _FLUSH:
-                    self._flush()
-            return
-        values = _numbers(predictions)
-        few = series.predictions_few
-        for value in values:
-            if -math.inf < value < math.inf:  # also False for NaN
-                few[bisect.bisect_left(PREDICTION_BOUNDS, value)] += 1
-                series.prediction_sum += value
+        pending = self._pending
+        pending.append((deployment, source, status, seconds, predictions))
+        if len(pending) >= _FLUSH:
+            with self._lock:
+                self._flush()
 
     def _flush(self) -> None:
-        """Bucket every pending numpy answer (called with the lock held)."""
+        """Count every pending answer (called with the lock held)."""
+        pending = self._pending
+        answers = [pending.popleft() for _ in range(len(pending))]  # later appends wait for the next flush
+        if not answers:
+            return
+        deployments, sources = {answer[0] for answer in answers}, {answer[1] for answer in answers}
+        if len(deployments) == 1 and len(sources) == 1:  # the usual case: one series
+            self._count((answers[0][0], answers[0][1]), answers)
+            return
+        groups: dict[tuple[str, str], list[_Answer]] = {}
+        for answer in answers:
+            groups.setdefault((answer[0], answer[1]), []).append(answer)
+        for key, group in groups.items():
+            self._count(key, group)
+
+    def _count(self, key: tuple[str, str], answers: list[_Answer]) -> None:
         np = self._np
-        for series in self._series.values():
-            if not series.pending:
-                continue
-            values = np.concatenate([item.ravel() for item in series.pending]).astype(np.float64, copy=False)
-            series.pending.clear()
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(np)
+        _, _, statuses, seconds, outputs = zip(*answers, strict=True)
+        counted = series.statuses
+        for status, count in Counter(statuses).items():
+            counted[status] = counted.get(status, 0) + count
+        latencies = np.asarray(seconds, dtype=np.float64)
+        series.latency += np.bincount(
+            np.searchsorted(self._latency_bounds, latencies, side="left"), minlength=len(series.latency)
+        )
+        series.latency_sum += float(latencies.sum())
+        values = self._values([output for output in outputs if output is not None])
+        if values is None:
+            return
+        with np.errstate(invalid="ignore", over="ignore"):
             total = float(values.sum())
-            if not math.isfinite(total):  # rare: drop the NaN and infinite values first
-                values = values[np.isfinite(values)]
-                total = float(values.sum())
-            series.predictions += np.bincount(np.searchsorted(self._bounds, values), minlength=len(series.predictions))
-            series.prediction_sum += total
-        self._pending = 0
+        if not math.isfinite(total):  # rare: drop the NaN and infinite values first
+            values = values[np.isfinite(values)]
+            total = float(values.sum())
+        series.predictions += np.bincount(
+            np.searchsorted(self._bounds, values, side="left"), minlength=len(series.predictions)
+        )
+        series.prediction_sum += total
+
+    def _values(self, outputs: list[Any]) -> Any:
+        """The numeric predictions of ``outputs`` as one float64 array (``None`` when there are none).
+
+        The fast scoring paths answer numeric numpy arrays: one ``concatenate`` flattens them all.
+        Anything else (JSON-ready lists, text or object arrays) is sorted out answer by answer.
+        """
+        np = self._np
+        if not outputs:
+            return None
+        if all(type(output) is np.ndarray for output in outputs):
+            joined = np.concatenate(outputs, axis=None)
+            if joined.dtype.kind in "fiu":
+                return joined.astype(np.float64, copy=False)
+        arrays: list[Any] = []
+        plain: list[float] = []
+        for output in outputs:
+            dtype = getattr(output, "dtype", None)
+            if dtype is None:
+                plain.extend(_numbers(output))
+            elif dtype.kind in "fiu":
+                arrays.append(np.ravel(output).astype(np.float64, copy=False))
+        if plain:
+            arrays.append(np.asarray(plain, dtype=np.float64))
+        return np.concatenate(arrays) if arrays else None
 
     def forget(self, deployment: str) -> None:
         """Drop a removed deployment's counters (a new deployment of that name starts from zero)."""
         with self._lock:
+            self._flush()
             for key in [key for key in self._series if key[0] == deployment]:
                 del self._series[key]
 
@@ -156,7 +187,7 @@ class EndpointMetrics:
         return bytes(generate_latest(registry))
 
     def snapshot(self) -> list[tuple[str, str, dict[int, int], list[int], float, list[int], float]]:
-        """A consistent copy of every series (taken under the lock, pending answers bucketed first)."""
+        """A consistent copy of every series (taken under the lock, pending answers counted first)."""
         with self._lock:
             self._flush()
             return [
@@ -164,9 +195,9 @@ class EndpointMetrics:
                     deployment,
                     source,
                     dict(series.statuses),
-                    list(series.latency),
+                    series.latency.tolist(),
                     series.latency_sum,
-                    [a + b for a, b in zip(series.predictions.tolist(), series.predictions_few, strict=True)],
+                    series.predictions.tolist(),
                     series.prediction_sum,
                 )
                 for (deployment, source), series in sorted(self._series.items())
