@@ -151,7 +151,7 @@ def _read(target: Path, model_dir: Path) -> CachedKernel:
         or intercept.dtype != np.float64
         or coef.ndim not in (1, 2)
         or coef.shape[0] != width
-        or intercept.shape != coef.shape[1:]
+        or intercept.shape not in ((), coef.shape[1:])  # a scalar when fitted without intercept
         or not coef.flags.c_contiguous
         or not (np.isfinite(coef).all() and np.isfinite(intercept).all())
     ):
