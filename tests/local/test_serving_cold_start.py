@@ -4,6 +4,7 @@ before the restart bit for bit, and never trusts a cache file that does not matc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -22,7 +23,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlops_sdk.backends.local.serving.kernels import cache_file
 from mlops_sdk.backends.local.serving.models import (
     LinearKernelModel,
     ModelLoadError,
@@ -160,7 +160,8 @@ def test_a_restarted_endpoint_answers_the_same_without_importing_scikit_learn(
     before = _score(endpoint)
     assert _maps_sklearn(first.pid)  # the first load needed scikit-learn: the observation can see it
     assert _kernel(endpoint) == "linear"
-    assert [item.name for item in _kernel_files(endpoint)] == [cache_file(Path("."), saved.ridge).name]
+    key = hashlib.sha256(str(saved.ridge.resolve()).encode()).hexdigest()
+    assert [item.name for item in _kernel_files(endpoint)] == [f"{key}.npz"]
 
     pid = _restart(endpoint)
     after = _score(endpoint)

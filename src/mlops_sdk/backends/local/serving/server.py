@@ -8,8 +8,8 @@ SIGTERM/SIGINT, finishing in-flight requests before it exits. When ``owner.json`
 however it ended.
 
 Once it serves, the server imports the scikit-learn fast path's modules in the background
-(:func:`~.models.start_preload`), so that the first deployment of a new model does not wait for
-them. A restart whose deployments are all scored from cached linear kernels (:mod:`.kernels`) needs
+(:func:`~.models.start_preload`), so that the first deployment of a new model finds them imported
+or on the way. A restart whose deployments are all scored from cached linear kernels (:mod:`.kernels`) needs
 none of them: it answers without scikit-learn, and preloads only once no scoring request has
 arrived for :data:`IDLE_BEFORE_PRELOAD` seconds, because the import holds the interpreter lock (and
 lowers the process's priority) for a few seconds, which halved the throughput and tripled the p99
