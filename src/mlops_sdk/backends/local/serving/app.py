@@ -158,7 +158,9 @@ class EndpointApp:
         admin_key: Key of the admin API.
         max_body_bytes: Larger request bodies get 413.
         state_path: Where deployments/traffic are persisted (``None``: not persisted).
-        loader: Loads a model directory (tests may pass another loader).
+        loader: Loads a model directory (tests may pass another loader). By default
+            :func:`load_served_model`, with the linear-kernel cache in ``kernels/`` next to
+            ``state_path`` (a restart then scores linear models without importing scikit-learn).
         capture_dir: Where inference capture files go (default: ``capture/`` next to ``state_path``).
     """
 
@@ -170,7 +172,7 @@ class EndpointApp:
         admin_key: str,
         max_body_bytes: int = 16 * 2**20,
         state_path: Path | None = None,
-        loader: Callable[..., ServedModel] = load_served_model,
+        loader: Callable[..., ServedModel] | None = None,
         capture_dir: Path | None = None,
     ) -> None:
         self.name = name
@@ -178,6 +180,12 @@ class EndpointApp:
         self._admin = f"Bearer {admin_key}".encode()
         self._max_body = max_body_bytes
         self._state_path = state_path
+        if loader is None:
+            loader = (
+                functools.partial(load_served_model, kernel_cache=state_path.parent / "kernels")
+                if state_path is not None
+                else load_served_model
+            )
         self._loader = loader
         self.table = RoutingTable({}, {}, {})
         self.stats: dict[str, dict[str, float]] = {}

@@ -10,10 +10,16 @@ signature (the columns, every cell's type, naming the row and column at fault). 
 ``mlflow.pyfunc``: :mod:`.schema` checks what it knows first, then MLflow's own schema enforcement.
 
 Importing scikit-learn (and skops) takes over a second, most of a first deployment's load. The
-server therefore calls :func:`start_preload` as soon as it listens: a background thread imports
-the fast path's modules (at a lower CPU priority on Linux, so it takes idle CPU rather than
-slowing the training running next to it), and :func:`load_served_model` waits for it instead of
-importing the same modules from a second thread.
+server therefore calls :func:`start_preload` once it serves: a background thread imports the fast
+path's modules (at a lower CPU priority on Linux, so it takes idle CPU rather than slowing the
+training running next to it), and :func:`load_served_model` waits for it instead of importing the
+same modules from a second thread.
+
+A plain linear regressor needs scikit-learn only to be loaded: it is scored as ``X @ coef + intercept``.
+With a ``kernel_cache`` folder (the endpoint server passes ``<endpoint>/kernels``), such a model's
+kernel is written there when it is loaded, and a later load of the same, unchanged files is a
+:class:`LinearKernelModel` built from that file (:mod:`.kernels`): no scikit-learn import and no
+wait for the preload, so a restarted server answers in well under a second.
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from mlops_sdk.backends.local._warm import import_modules
+from mlops_sdk.backends.local.serving.kernels import CachedKernel, fingerprint, read_kernel, write_kernel
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, to_jsonable
 from mlops_sdk.backends.local.serving.schema import align, check_cells, infer_csv, plain_numbers
 
 __all__ = [
     "PRELOAD_MODULES",
+    "LinearKernelModel",
     "ModelLoadError",
     "PyfuncModel",
     "ServedModel",
@@ -53,6 +61,7 @@ _preloaded = threading.Event()
 _preloaded.set()  # nothing to wait for until start_preload() runs
 
 _NUMERIC = frozenset({"double", "float", "long", "integer", "boolean"})
+_log = logging.getLogger("mlops_sdk.serving")
 
 
 class ModelLoadError(Exception):
@@ -95,24 +104,22 @@ class ServedModel(abc.ABC):
         return {"flavor": self.flavor, "columns": self.columns, "fast_path": self.flavor == "sklearn"}
 
 
-class SklearnModel(ServedModel):
-    """A scikit-learn estimator with a numeric (or absent) signature, scored with numpy directly."""
+class _NumericModel(ServedModel):
+    """The scikit-learn fast path's input handling: the signature's checks, then a float64 matrix in
+    signature order (shared by the estimator and by a linear model scored from its cached kernel)."""
 
-    def __init__(self, path: Path, estimator: Any, columns: list[str] | None, types: list[str] | None) -> None:
+    def __init__(self, path: Path, columns: list[str] | None, types: list[str] | None, width: int | None) -> None:
         super().__init__(path=path, flavor="sklearn", columns=columns)
         import numpy
 
         self._np = numpy
-        self._estimator = estimator
-        self._predict = estimator.predict
-        self._width: int | None = len(columns) if columns else getattr(estimator, "n_features_in_", None)
-        self._types: list[str | None] = list(types) if types else ["double"] * (self._width or 0)
+        self._width = width
+        self._types: list[str | None] = list(types) if types else ["double"] * (width or 0)
         self._integer_columns = [index for index, kind in enumerate(self._types) if kind in ("long", "integer")]
-        self._linear = _linear_kernel(estimator, self._width)
 
     @property
     def inline(self) -> bool:
-        """Estimator predictions on small batches take microseconds: run them on the event loop."""
+        """Predictions on small batches take microseconds: run them on the event loop."""
         return True
 
     def _cell_types(self, width: int) -> list[str | None]:
@@ -143,9 +150,31 @@ class SklearnModel(ServedModel):
         return matrix, names
 
     def predict(self, batch: Batch) -> Any:
-        """Build the numpy matrix in signature order and call ``estimator.predict``."""
+        """Build the numpy matrix in signature order and score it."""
         output = self.predict_raw(batch)
         return output.tolist() if hasattr(output, "tolist") else to_jsonable(output)
+
+    def _non_finite(self, matrix: Any, names: list[str] | None) -> str | None:
+        """``row R, column C: a missing value (NaN)`` (or an infinite number) for the first such cell, else None."""
+        np = self._np
+        bad = np.argwhere(~np.isfinite(matrix))
+        if not len(bad):
+            return None
+        row, column = (int(item) for item in bad[0])
+        name = f"column {names[column]!r}" if names else f"column {column}"
+        what = "a missing value (NaN)" if np.isnan(matrix[row, column]) else "an infinite number"
+        return f"row {row}, {name}: {what}, which the model does not take"
+
+
+class SklearnModel(_NumericModel):
+    """A scikit-learn estimator with a numeric (or absent) signature, scored with numpy directly."""
+
+    def __init__(self, path: Path, estimator: Any, columns: list[str] | None, types: list[str] | None) -> None:
+        width: int | None = len(columns) if columns else getattr(estimator, "n_features_in_", None)
+        super().__init__(path, columns, types, width)
+        self._estimator = estimator
+        self._predict = estimator.predict
+        self._linear = _linear_kernel(estimator, self._width)
 
     def predict_raw(self, batch: Batch) -> Any:
         """The estimator's output as numpy; linear models are evaluated from their coefficients.
@@ -165,16 +194,42 @@ class SklearnModel(ServedModel):
         except (ValueError, TypeError, IndexError) as error:
             raise PayloadError(self._rejected(matrix, names, error)) from None
 
+    def describe(self) -> dict[str, Any]:
+        """What the admin API reports; ``kernel`` is ``"linear"`` for a model scored from its coefficients."""
+        return {**super().describe(), "kernel": "linear" if self._linear is not None else None}
+
     def _rejected(self, matrix: Any, names: list[str] | None, error: BaseException) -> str:
         """Why the estimator refused the input, naming the first missing or infinite cell if there is one."""
-        np = self._np
-        bad = np.argwhere(~np.isfinite(matrix))
-        if len(bad):
-            row, column = (int(item) for item in bad[0])
-            name = f"column {names[column]!r}" if names else f"column {column}"
-            what = "a missing value (NaN)" if np.isnan(matrix[row, column]) else "an infinite number"
-            return f"row {row}, {name}: {what}, which the model does not take ({_first_line(error)})"
+        where = self._non_finite(matrix, names)
+        if where is not None:
+            return f"{where} ({_first_line(error)})"
         return f"the model rejected the input: {_first_line(error)}"
+
+
+class LinearKernelModel(_NumericModel):
+    """A linear regressor scored from its cached kernel (:mod:`.kernels`), without scikit-learn.
+
+    It answers what :class:`SklearnModel` answers for the same model, computed the same way
+    (``matrix @ coef + intercept`` on the same arrays), after the same input checks. A missing or
+    infinite cell is refused naming the row and column, as scikit-learn's linear models refuse it.
+    """
+
+    def __init__(self, path: Path, kernel: CachedKernel) -> None:
+        super().__init__(path, kernel.columns, kernel.types, kernel.width)
+        self._coef = kernel.coef
+        self._intercept = kernel.intercept
+
+    def predict_raw(self, batch: Batch) -> Any:
+        """``matrix @ coef + intercept`` on the checked float64 matrix."""
+        matrix, names = self._matrix(batch)
+        if self._np.isfinite(matrix).all():
+            return matrix @ self._coef + self._intercept
+        where = self._non_finite(matrix, names)
+        raise PayloadError(f"{where} (linear models take no missing or infinite values)")
+
+    def describe(self) -> dict[str, Any]:
+        """What the admin API reports; ``kernel`` is ``"cached"`` (scored from the kernel cache)."""
+        return {**super().describe(), "kernel": "cached"}
 
 
 class PyfuncModel(ServedModel):
@@ -307,7 +362,7 @@ def _load_estimator(folder: Path, conf: dict[str, Any]) -> Any:
         import mlflow.sklearn
 
         return mlflow.sklearn.load_model(str(folder))
-    if os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").strip().lower() not in ("true", "1"):
+    if not _pickle_allowed():
         raise ModelLoadError(
             "MLFLOW_ALLOW_PICKLE_DESERIALIZATION is not 'true', so MLflow models may not be deserialized here; "
             "set it to 'true' for models from trusted sources"
@@ -367,27 +422,37 @@ def start_preload(modules: tuple[str, ...] = PRELOAD_MODULES, *, niceness: int =
     return thread
 
 
-def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedModel:
+def load_served_model(path: str | Path, *, fast_path: bool = True, kernel_cache: Path | None = None) -> ServedModel:
     """Load the MLflow model at ``path`` with the fastest loader that keeps MLflow's semantics.
 
     Args:
         path: An MLflow model directory (with ``MLmodel``).
         fast_path: Allow the scikit-learn fast path (False forces pyfunc).
+        kernel_cache: A folder for the kernels of linear models (:mod:`.kernels`). A model with a
+            cached kernel for exactly its current files is served from it, without importing
+            scikit-learn and without waiting for :func:`start_preload`; a linear model loaded from
+            its files has its kernel written there. ``None``: no cache.
 
     Raises:
         ModelLoadError: the directory is not a loadable MLflow model.
     """
-    if not _preloaded.is_set():
-        _set_autogroup_nice(0)  # somebody waits now: full priority
-        _preloaded.wait()
     folder = Path(path)
     if not (folder / "MLmodel").is_file():
         raise ModelLoadError(f"{folder} has no MLmodel file; point to an MLflow model directory")
+    if fast_path and kernel_cache is not None and _pickle_allowed():
+        kernel = read_kernel(kernel_cache, folder)
+        if kernel is not None:
+            return LinearKernelModel(folder, kernel)
+    if not _preloaded.is_set():
+        _set_autogroup_nice(0)  # somebody waits now: full priority
+        _preloaded.wait()
     flavors, names, types, optional = _signature_columns(folder)
     numeric = types is None or all(kind in _NUMERIC for kind in types)
     if fast_path and isinstance(flavors.get("sklearn"), dict) and numeric and types != ["tensor"] and not optional:
+        conf = flavors["sklearn"]
+        cacheable = _cacheable_files(folder, conf) if kernel_cache is not None else None
         try:
-            estimator = _load_estimator(folder, flavors["sklearn"])
+            estimator = _load_estimator(folder, conf)
         except ModelLoadError:
             raise
         except Exception as error:
@@ -397,7 +462,10 @@ def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedMode
             columns = names or ([str(name) for name in feature_names] if feature_names is not None else None)
             # The estimator was fitted on a DataFrame; numpy input is what we feed on purpose.
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            return SklearnModel(folder, estimator, columns, types)
+            model = SklearnModel(folder, estimator, columns, types)
+            if kernel_cache is not None and cacheable is not None:
+                _cache_kernel(kernel_cache, model, types, cacheable)
+            return model
     import mlflow.pyfunc
 
     try:
@@ -405,3 +473,53 @@ def load_served_model(path: str | Path, *, fast_path: bool = True) -> ServedMode
     except Exception as error:
         raise ModelLoadError(f"cannot load the MLflow model in {folder}: {_first_line(error)}") from error
     return PyfuncModel(folder, model, names, types, optional)
+
+
+def _pickle_allowed() -> bool:
+    """MLflow's ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` switch (on unless set to something else than true/1)."""
+    return os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").strip().lower() in ("true", "1")
+
+
+def _cacheable_files(folder: Path, conf: dict[str, Any]) -> tuple[str, list[tuple[int, int, int]]] | None:
+    """The estimator file and the identity (inode, size, mtime) of it and ``MLmodel`` before the load,
+    when a kernel of this model may be cached: an estimator file read directly, no bundled code."""
+    name = conf.get("pickled_model")
+    if (
+        conf.get("code")
+        or conf.get("serialization_format", "pickle") not in ("skops", "pickle", "cloudpickle")
+        or not isinstance(name, str)
+        or Path(name).name != name
+    ):
+        return None
+    try:
+        return name, _identities(folder, name)
+    except OSError:
+        return None
+
+
+def _identities(folder: Path, name: str) -> list[tuple[int, int, int]]:
+    stats = [(folder / item).stat() for item in ("MLmodel", name)]
+    return [(item.st_ino, item.st_size, item.st_mtime_ns) for item in stats]
+
+
+def _cache_kernel(
+    cache_dir: Path, model: SklearnModel, types: list[str] | None, files: tuple[str, list[tuple[int, int, int]]]
+) -> None:
+    """Write the kernel of a linear ``model`` (nothing for other models); a failure only costs the next start.
+
+    The fingerprint is taken after the load; the files' identities before and after must agree, so
+    a model replaced while it was loading is not cached under the new files' fingerprint.
+    """
+    linear = model._linear
+    if linear is None or model._width is None:
+        return
+    name, before = files
+    try:
+        hashes = fingerprint(model.path, name)
+        if _identities(model.path, name) != before:
+            _log.info("%s changed while it was loading: its kernel is not cached", model.path)
+            return
+        kernel = CachedKernel(linear[0], linear[1], model.columns, types, model._width, type(model._estimator).__name__)
+        write_kernel(cache_dir, model.path, kernel, name, hashes)
+    except (OSError, ValueError) as error:
+        _log.info("the kernel of %s is not cached: %s", model.path, error)

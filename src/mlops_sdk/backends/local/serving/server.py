@@ -2,10 +2,19 @@
 
 Reads ``config.json`` and ``secrets.json`` from the endpoint folder, binds the socket itself (so a
 requested port 0 becomes a real port before anything is announced), writes ``server.json``
-(pid, host, port) atomically, starts importing the model loaders in the background, restores the
-persisted deployments and serves with uvicorn until SIGTERM/SIGINT, finishing in-flight requests
-before it exits. When ``owner.json`` names a process (a client that asked for ``stop_with_client``),
-the server also stops once that process has ended, however it ended.
+(pid, host, port) atomically, restores the persisted deployments and serves with uvicorn until
+SIGTERM/SIGINT, finishing in-flight requests before it exits. When ``owner.json`` names a process
+(a client that asked for ``stop_with_client``), the server also stops once that process has ended,
+however it ended.
+
+Once it serves, the server imports the scikit-learn fast path's modules in the background
+(:func:`~.models.start_preload`), so that the first deployment of a new model finds them imported
+or on the way. A restart whose deployments are all scored from cached linear kernels (:mod:`.kernels`) needs
+none of them: it answers without scikit-learn, and preloads only once no scoring request has
+arrived for :data:`IDLE_BEFORE_PRELOAD` seconds, because the import holds the interpreter lock (and
+lowers the process's priority) for a few seconds, which halved the throughput and tripled the p99
+latency of the first answers when it ran right away (measured). ``MLOPS_ENDPOINT_PRELOAD=0`` turns
+the preload off (a replica that only serves linear models then never imports scikit-learn).
 """
 
 from __future__ import annotations
@@ -21,7 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "serve"]
+__all__ = ["IDLE_BEFORE_PRELOAD", "main", "preload_enabled", "serve"]
+
+IDLE_BEFORE_PRELOAD = 2.0  # seconds without a scoring request before a kernel-served restart preloads
 
 
 def _socket(host: str, port: int) -> socket.socket:
@@ -90,6 +101,40 @@ def _hold_instance_lock(folder: Path) -> bool:
 _held: list[object] = []
 
 
+def preload_enabled() -> bool:
+    """False when ``MLOPS_ENDPOINT_PRELOAD`` is ``0``/``false``/``off``/``no``."""
+    return os.environ.get("MLOPS_ENDPOINT_PRELOAD", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def _after_startup(app: Any, server: Any) -> None:
+    """Start the preload now, or once the server is idle when every deployment is served from a cached kernel."""
+    from mlops_sdk.backends.local.serving.models import LinearKernelModel, start_preload
+
+    models = [item.model for item in app.table.deployments.values()]
+    if models and all(isinstance(model, LinearKernelModel) for model in models):
+        threading.Thread(target=_preload_when_idle, args=(app, server), name="mlops-idle", daemon=True).start()
+    else:
+        start_preload()
+
+
+def _preload_when_idle(app: Any, server: Any, interval: float = 0.25) -> None:
+    """Start the preload once no scoring request (live or mirrored) arrived for ``IDLE_BEFORE_PRELOAD`` seconds."""
+    from mlops_sdk.backends.local.serving.models import start_preload
+
+    seen, since = -1.0, time.monotonic()
+    while not server.should_exit:
+        time.sleep(interval)
+        try:
+            count = sum(item.get("requests", 0) + item.get("mirrored", 0) for item in list(app.stats.values()))
+        except RuntimeError:  # the counters changed while we read them: not idle
+            count = -1.0
+        if count != seen:
+            seen, since = count, time.monotonic()
+        elif time.monotonic() - since >= IDLE_BEFORE_PRELOAD:
+            start_preload()
+            return
+
+
 def serve(folder: Path) -> None:
     """Serve the endpoint described in ``folder`` until terminated."""
     if not _hold_instance_lock(folder):
@@ -98,7 +143,6 @@ def serve(folder: Path) -> None:
     import uvicorn
 
     from mlops_sdk.backends.local.serving.app import EndpointApp, write_json_atomic
-    from mlops_sdk.backends.local.serving.models import start_preload
 
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     secrets = json.loads((folder / "secrets.json").read_text(encoding="utf-8"))
@@ -115,9 +159,16 @@ def serve(folder: Path) -> None:
     write_json_atomic(
         folder / "server.json", {"pid": os.getpid(), "host": host, "port": port, "started_at": time.time()}
     )
-    start_preload()
     logging.getLogger("mlops_sdk").info("endpoint %s listening on http://%s:%d", config["name"], host, port)
-    server = uvicorn.Server(
+    preload = preload_enabled()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)  # the lifespan restored the deployments
+            if self.started and preload:
+                _after_startup(app, self)
+
+    server = Server(
         uvicorn.Config(
             app,
             lifespan="on",
