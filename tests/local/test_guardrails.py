@@ -56,7 +56,10 @@ def _rollout(store: Path, model: Path, name: str, guardrails: Guardrails) -> tup
     assert info is not None
     key = server.keys()["primary_key"]
     requests = [build_request(info.host, info.port, "/score", body, key=key) for body in payloads()]
-    load = LoadRun(info.host, info.port, requests, total=12_000, concurrency=4)
+    # The clock advances with the answers: a spent budget would let simulated time run on without
+    # traffic and end the bake as "insufficient_traffic". A slow provisioning (the new model's first
+    # load) once spent 12,000 requests before the bake began; stop() ends the load early anyway.
+    load = LoadRun(info.host, info.port, requests, total=80_000, concurrency=4)
     clock = LoadPacedClock(load, rate=RATE)
     load.start()
     try:
@@ -67,6 +70,7 @@ def _rollout(store: Path, model: Path, name: str, guardrails: Guardrails) -> tup
     finally:
         load.stop()
         load.join(30)
+    assert len(load.samples) < load.total, "the load budget ran out during the rollout: raise total"
     return result, load, server.admin("GET", "state")
 
 

@@ -136,7 +136,7 @@ def _guarded_promotion(store: Path, guardrails: Guardrails) -> tuple[object, dic
         )
         for row in rows
     ]
-    load = LoadRun(info.host, info.port, requests, total=6000, concurrency=4)
+    load = LoadRun(info.host, info.port, requests, total=40_000, concurrency=4)  # stopped when done
     clock = LoadPacedClock(load, rate=10)
     load.start()
     try:
@@ -147,6 +147,7 @@ def _guarded_promotion(store: Path, guardrails: Guardrails) -> tuple[object, dic
     finally:
         load.stop()
         load.join(30)
+    assert len(load.samples) < load.total, "the load budget ran out during the rollout: raise total"
     return result, server.admin("GET", "state"), load
 
 
