@@ -29,16 +29,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import operator
 import os
 import queue
 import random
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlops_sdk.backends.local.serving.payloads import to_jsonable
 from mlops_sdk.core.logging import get_logger
@@ -50,6 +51,14 @@ CAPTURE_HEADER = "x-mlops-capture"
 _CORRELATION_B = CORRELATION_HEADER.encode()
 _CAPTURE_B = CAPTURE_HEADER.encode()
 _VALID_ID = re.compile(rb"^[A-Za-z0-9._~-]{1,128}$")
+_QUEUED = (_CAPTURE_B, b"queued")
+_SAMPLED_OUT = (_CAPTURE_B, b"sampled-out")
+_FAILED = (_CAPTURE_B, b"failed")
+# positions in a queued item (see _Item)
+_REQUEST_ID, _AT, _DEPLOYMENT, _MODEL, _COLUMNS, _ROWS, _PREDICTIONS, _SIZE, _DONE = range(9)
+_DICTIONARY = ["_deployment", "_model"]
+"""Columns Parquet-encoded as a dictionary: one value per file, mostly (on every column it costs the
+writer twice the time for larger files, ids and numbers being mostly unique)."""
 _BATCH_ITEMS = 20_000
 """Requests written per file at most (a long queue after a stall becomes several files)."""
 _log = get_logger("mlops_sdk.serving.capture")
@@ -61,39 +70,38 @@ def capture_partition(deployment: str, moment: float) -> str:
     return f"{deployment}/{time.strftime('%Y-%m-%d', stamp)}/{time.strftime('%H', stamp)}"
 
 
-@dataclass
-class _Settings:
-    sample_rate: float
-    inputs: bool
-    outputs: bool
-    acknowledged: bool
-    flush_interval: float
-    max_queue: int
-    ack_timeout: float
+class _Item(NamedTuple):
+    """One queued request. The hook queues plain tuples in this field order (cheaper than building this
+    class); the writer unpacks either. Rows and predictions are kept as the server had them (lists,
+    numpy arrays, pandas objects): converting them is the writer's job."""
 
-
-@dataclass(slots=True)
-class _Item:
-    request_id: str
+    request_id: bytes
     at: float
     deployment: str
     model: str | None
-    columns: list[str] | None
-    rows: list[Any] | None
+    columns: Sequence[str] | None
+    rows: Any
     predictions: Any
-    count: int
+    size: int  # rows
     done: Any = None  # (loop, future) of an acknowledged answer
 
 
 @dataclass
 class _Counters:
+    """Rows per deployment. Each count has one writing thread, so no lock: the event loop counts
+    ``captured``, ``dropped`` and ``sampled_out``, the writer ``written``, ``failed`` and ``files``."""
+
     captured: int = 0
     written: int = 0
     dropped: int = 0
     failed: int = 0
     sampled_out: int = 0
     files: int = 0
-    pending: int = 0
+
+    @property
+    def pending(self) -> int:
+        """Rows queued and not yet written (or failed)."""
+        return self.captured - self.written - self.failed
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -107,26 +115,47 @@ class _Counters:
         }
 
 
-def _settings(metadata: Mapping[str, Any]) -> _Settings | None:
+@dataclass(slots=True)
+class _State:
+    """What the hook needs of one deployment, resolved once per metadata object (not per request)."""
+
+    metadata: Any  # the deployment's metadata dict this was resolved from (identity checked per request)
+    capturing: bool
+    counters: _Counters
+    model: str | None = None
+    sample_rate: float = 1.0
+    inputs: bool = True
+    outputs: bool = True
+    acknowledged: bool = False
+    max_queue: int = 0
+    ack_timeout: float = 0.0
+
+
+def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple[_State, float | None]:
+    """The deployment's capture state and flush interval (``None``: it does not capture)."""
     raw = metadata.get("capture")
     if not isinstance(raw, dict):
-        return None
+        return _State(metadata, False, counters), None
     from mlops_sdk.models.deployments import Capture
 
     try:
         spec = Capture.model_validate(raw)
     except ValueError as error:
-        _log.error("capture settings ignored (invalid): %s", error)
-        return None
-    return _Settings(
-        spec.sample_rate,
-        spec.inputs,
-        spec.outputs,
-        spec.durability == "acknowledged",
-        spec.flush_interval,
-        spec.max_queue,
-        spec.ack_timeout,
+        _log.error("capture settings of %s ignored (invalid): %s", name, error)
+        return _State(metadata, False, counters), None
+    state = _State(
+        metadata,
+        True,
+        counters,
+        model=metadata.get("model"),
+        sample_rate=spec.sample_rate,
+        inputs=spec.inputs,
+        outputs=spec.outputs,
+        acknowledged=spec.durability == "acknowledged",
+        max_queue=spec.max_queue,
+        ack_timeout=spec.ack_timeout,
     )
+    return state, spec.flush_interval
 
 
 class CaptureHub:
@@ -139,11 +168,10 @@ class CaptureHub:
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
         self.counters: dict[str, _Counters] = {}
-        self._cache: dict[str, tuple[int, _Settings | None]] = {}
+        self._states: dict[str, _State] = {}
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._count_lock = threading.Lock()
         self._wake = threading.Event()
         self._prefix = os.urandom(10).hex().encode()
         self._counter = 0
@@ -152,80 +180,103 @@ class CaptureHub:
 
     # -- the scoring path ------------------------------------------------------------------------
 
-    async def record(
+    def record(
         self, headers: Mapping[bytes, bytes], name: str, deployment: Any, batch: Any, predictions: Any
-    ) -> list[tuple[bytes, bytes]]:
-        """The answer's capture headers; queues the rows when ``deployment`` captures. Never raises."""
+    ) -> list[tuple[bytes, bytes]] | Awaitable[list[tuple[bytes, bytes]]]:
+        """The answer's capture headers; queues the rows when ``deployment`` captures. Never raises.
+
+        Synchronous (no coroutine per request) except for ``durability="acknowledged"``, where it
+        returns an awaitable of the headers that resolves once the rows are on disk (or the wait
+        times out): callers ``await`` a result that is not a list.
+        """
         supplied = headers.get(_CORRELATION_B)
         if supplied is not None and _VALID_ID.match(supplied):
             request_id = supplied
         else:  # a random per-process prefix and a counter: unique, and ~100x cheaper than uuid4
             self._counter += 1
             request_id = b"%s%012x" % (self._prefix, self._counter)
-        extra = [(_CORRELATION_B, request_id)]
+        if self.folder is None:
+            return [(_CORRELATION_B, request_id)]
         try:
-            settings = self._settings_of(name, deployment)
-            if settings is None:
-                return extra
-            extra.append((_CAPTURE_B, await self._enqueue(request_id, name, deployment, settings, batch, predictions)))
+            state = self._states.get(name)
+            if state is None or state.metadata is not deployment.metadata:
+                state = self._resolve(name, deployment.metadata)
+            if not state.capturing:
+                return [(_CORRELATION_B, request_id)]
+            rows = batch.rows
+            count = len(rows)
+            counters = state.counters
+            if state.sample_rate < 1.0 and random.random() >= state.sample_rate:  # noqa: S311 - sampling
+                counters.sampled_out += count
+                return [(_CORRELATION_B, request_id), _SAMPLED_OUT]
+            if counters.captured - counters.written - counters.failed + count > state.max_queue:
+                return [(_CORRELATION_B, request_id), (_CAPTURE_B, self._drop(name, counters, count))]
+            if state.inputs:
+                columns = batch.columns
+                # Tuples, not the parser's lists: a tuple holding only numbers and text leaves the
+                # garbage collector's books at its next young collection, so a second of queued
+                # requests is never promoted to the old generation, whose full collections in a server
+                # this size take ~0.2 s (lists would trigger one every ~20,000 captured requests).
+                columns = tuple(columns) if columns is not None else None
+                if count == 1 and type(rows[0]) is list:
+                    rows = (tuple(rows[0]),)
+                elif type(rows) is list:
+                    rows = tuple([tuple(row) if type(row) is list else row for row in rows])
+            else:
+                columns = rows = None
+            item = (
+                request_id,
+                time.time(),
+                name,
+                state.model,
+                columns,
+                rows,
+                predictions if state.outputs else None,
+                count,
+                None,
+            )
+            counters.captured += count  # before the put: the writer never sees more written than captured
+            if state.acknowledged:
+                loop = asyncio.get_running_loop()
+                future: asyncio.Future[bool] = loop.create_future()
+                self._queue.put((*item[:-1], (loop, future)))
+                self._wake.set()
+                return self._acknowledged(request_id, future, state.ack_timeout)
+            self._queue.put(item)
+            return [(_CORRELATION_B, request_id), _QUEUED]
         except Exception as error:  # capture must never fail scoring
             _log.error("capture of a request to %s failed: %s: %s", name, type(error).__name__, error)
-            extra.append((_CAPTURE_B, b"failed"))
-        return extra
+            return [(_CORRELATION_B, request_id), _FAILED]
 
-    def _settings_of(self, name: str, deployment: Any) -> _Settings | None:
-        if self.folder is None:
-            return None
-        cached = self._cache.get(name)
-        if cached is None or cached[0] != id(deployment):
-            cached = (id(deployment), _settings(deployment.metadata))
-            self._cache[name] = cached
-        return cached[1]
+    def _resolve(self, name: str, metadata: Mapping[str, Any]) -> _State:
+        """The deployment's capture state (a new metadata object: a new or re-configured deployment)."""
+        counters = self.counters.get(name)
+        if counters is None:
+            counters = self.counters[name] = _Counters()
+        state, interval = _state(name, metadata, counters)
+        if interval is not None:
+            self._interval = min(self._interval, interval)
+            self._ensure_writer()
+        self._states[name] = state
+        return state
 
-    async def _enqueue(
-        self, request_id: bytes, name: str, deployment: Any, settings: _Settings, batch: Any, predictions: Any
-    ) -> bytes:
-        counters = self.counters.setdefault(name, _Counters())
-        count = len(batch)
-        if settings.sample_rate < 1.0 and random.random() >= settings.sample_rate:  # noqa: S311 - sampling
-            counters.sampled_out += count
-            return b"sampled-out"
-        if counters.pending + count > settings.max_queue:
-            counters.dropped += count
-            if counters.dropped == count or counters.dropped // 1000 != (counters.dropped - count) // 1000:
-                _log.warning("capture queue of %s is full: %d rows dropped so far", name, counters.dropped)
-            return b"dropped"
-        now = time.time()
-        item = _Item(
-            request_id=request_id.decode("ascii"),
-            at=now,
-            deployment=name,
-            model=deployment.metadata.get("model"),
-            columns=batch.columns if settings.inputs else None,
-            # The fast scoring paths answer numpy arrays: the writer works on plain lists, one entry per row.
-            rows=_plain(batch.rows) if settings.inputs else None,
-            predictions=_plain(predictions) if settings.outputs else None,
-            count=count,
-        )
-        future: asyncio.Future[bool] | None = None
-        if settings.acknowledged:
-            loop = asyncio.get_running_loop()
-            future = loop.create_future()
-            item.done = (loop, future)
-        with self._count_lock:
-            counters.pending += count
-            counters.captured += count
-        self._interval = min(self._interval, settings.flush_interval)
-        self._ensure_writer()
-        self._queue.put(item)
-        if future is None:
-            return b"queued"
-        self._wake.set()
+    @staticmethod
+    def _drop(name: str, counters: _Counters, count: int) -> bytes:
+        counters.dropped += count
+        if counters.dropped == count or counters.dropped // 1000 != (counters.dropped - count) // 1000:
+            _log.warning("capture queue of %s is full: %d rows dropped so far", name, counters.dropped)
+        return b"dropped"
+
+    @staticmethod
+    async def _acknowledged(
+        request_id: bytes, future: asyncio.Future[bool], timeout: float
+    ) -> list[tuple[bytes, bytes]]:
+        header = [(_CORRELATION_B, request_id)]
         try:
-            stored = await asyncio.wait_for(asyncio.shield(future), settings.ack_timeout)
+            stored = await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
-            return b"queued"
-        return b"stored" if stored else b"failed"
+            return [*header, _QUEUED]
+        return [*header, (_CAPTURE_B, b"stored" if stored else b"failed")]
 
     # -- admin -----------------------------------------------------------------------------------
 
@@ -271,7 +322,7 @@ class CaptureHub:
         while not stop:
             self._wake.wait(timeout=self._interval)
             self._wake.clear()
-            items: list[_Item] = []
+            items: list[Any] = []
             waiting: list[threading.Event] = []
             while True:
                 try:
@@ -285,52 +336,60 @@ class CaptureHub:
                 else:
                     items.append(message)
             for start in range(0, len(items), _BATCH_ITEMS):
+                batch = items[start : start + _BATCH_ITEMS]
                 try:
-                    self._write(items[start : start + _BATCH_ITEMS])
+                    self._write(batch)
                 except Exception:  # never let the writer die: later rows must still be written
-                    batch = items[start : start + _BATCH_ITEMS]
                     _log.exception("capture writer: unexpected error; %d requests not written", len(batch))
                     self._fail(batch)
             for event in waiting:
                 event.set()
 
-    def _write(self, items: list[_Item]) -> None:
-        groups: dict[str, list[_Item]] = {}
-        for item in items:
-            groups.setdefault(capture_partition(item.deployment, item.at), []).append(item)
-        for partition, group in groups.items():
+    def _write(self, items: list[Any]) -> None:
+        for partition, group in _partitions(items):
             try:
                 self._write_file(partition, group)
             except Exception as error:
-                before = self.counters.setdefault(group[0].deployment, _Counters()).failed
+                counters = self._counters(group[0][_DEPLOYMENT])
+                before = counters.failed
                 self._fail(group)
-                failed = self.counters[group[0].deployment].failed
-                if before == 0 or before // 10_000 != failed // 10_000:
-                    _log.error("capture: writing %s failed (%d rows lost so far): %s", partition, failed, error)
+                if before == 0 or before // 10_000 != counters.failed // 10_000:
+                    _log.error(
+                        "capture: writing %s failed (%d rows lost so far): %s", partition, counters.failed, error
+                    )
                 continue
+            counters = self._counters(group[0][_DEPLOYMENT])
+            counters.files += 1
             self._release(group, ok=True)
-            self.counters.setdefault(group[0].deployment, _Counters()).files += 1
 
-    def _fail(self, items: list[_Item]) -> None:
+    def _counters(self, name: str) -> _Counters:
+        counters = self.counters.get(name)
+        if counters is None:  # the hook creates them first; this is for items queued by hand
+            counters = self.counters[name] = _Counters()
+        return counters
+
+    def _fail(self, items: list[Any]) -> None:
         """Count ``items`` as failed and release them (an acknowledged answer then says ``failed``)."""
-        for item in items:
-            self.counters.setdefault(item.deployment, _Counters()).failed += item.count
         self._release(items, ok=False)
 
-    def _release(self, items: list[_Item], *, ok: bool) -> None:
-        """Take ``items`` off the pending count and answer the requests waiting for them."""
+    def _release(self, items: list[Any], *, ok: bool) -> None:
+        """Count ``items`` written (or failed) and answer the requests waiting for them."""
+        rows: dict[str, int] = {}
         for item in items:
-            counters = self.counters.setdefault(item.deployment, _Counters())
-            with self._count_lock:
-                counters.pending -= item.count
-                if ok:
-                    counters.written += item.count
-            if item.done is not None:
-                loop, future = item.done
+            rows[item[_DEPLOYMENT]] = rows.get(item[_DEPLOYMENT], 0) + item[_SIZE]
+            done = item[_DONE]
+            if done is not None:
+                loop, future = done
                 with contextlib.suppress(RuntimeError):  # the loop is gone (server stopping)
                     loop.call_soon_threadsafe(_resolve, future, ok)
+        for name, count in rows.items():
+            counters = self._counters(name)
+            if ok:
+                counters.written += count
+            else:
+                counters.failed += count
 
-    def _write_file(self, partition: str, items: list[_Item]) -> None:
+    def _write_file(self, partition: str, items: list[Any]) -> None:
         import pyarrow.parquet as pq
 
         assert self.folder is not None
@@ -341,7 +400,7 @@ class CaptureHub:
         name = f"part-{int(time.time() * 1000)}-{os.getpid()}-{self._sequence:06d}.parquet"
         temporary = folder / f".{name}.tmp"
         try:
-            pq.write_table(table, temporary)
+            pq.write_table(table, temporary, use_dictionary=_DICTIONARY)
             with temporary.open("rb") as handle:
                 os.fsync(handle.fileno())
             temporary.replace(folder / name)
@@ -365,7 +424,26 @@ def _fsync_dir(folder: Path) -> None:
             os.close(handle)
 
 
-def _column(values: list[Any]) -> Any:
+def _partitions(items: list[Any]) -> list[tuple[str, list[Any]]]:
+    """The items grouped by (deployment, hour), in queue order within a group."""
+    first = items[0]
+    hour = first[_AT] // 3600
+    name = first[_DEPLOYMENT]
+    # the usual case, checked in two passes in C: one deployment, one hour
+    if all(item[_DEPLOYMENT] == name for item in items) and all(item[_AT] // 3600 == hour for item in items):
+        return [(capture_partition(name, first[_AT]), items)]
+    groups: dict[tuple[str, float], list[Any]] = {}
+    for item in items:
+        key = (item[_DEPLOYMENT], item[_AT] // 3600)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [item]
+        else:
+            group.append(item)
+    return [(capture_partition(group[0][_DEPLOYMENT], group[0][_AT]), group) for group in groups.values()]
+
+
+def _column(values: Any) -> Any:
     """An Arrow array of ``values``; mixed or nested values become text (JSON for lists/objects)."""
     import pyarrow as pa
 
@@ -376,39 +454,41 @@ def _column(values: list[Any]) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """Lists stay as they are (no copy on the request path); numpy arrays and pandas objects become lists."""
+    """Lists stay as they are; numpy arrays and pandas objects become lists (one entry per row)."""
     return value if isinstance(value, list) else to_jsonable(value)
 
 
-def _rectangular(rows: list[Any], width: int) -> bool:
-    return all(isinstance(row, list) and len(row) == width for row in rows)
+_SEQUENCES = {list, tuple}
 
 
-def _same_shape(items: list[_Item]) -> list[str] | None:
-    """The column names every item's rows share (all named, all rectangular), else ``None``."""
-    first = items[0].columns
-    if first is None:
+def _shared_columns(items: list[Any]) -> Sequence[str] | None:
+    """The column names every item's rows share (all named, rows held as sequences), else ``None``."""
+    first: Sequence[str] | None = items[0][_COLUMNS]
+    if first is None or not all(map(first.__eq__, [item[_COLUMNS] for item in items])):
         return None
-    for item in items:
-        if item.rows is None or item.columns != first or not _rectangular(item.rows, len(first)):
-            return None
+    if not set(map(type, [item[_ROWS] for item in items])) <= _SEQUENCES:
+        return None
     return first
 
 
-def _features(items: list[_Item]) -> dict[str, list[Any]]:
+def _features(items: list[Any]) -> dict[str, Any]:
     """Input columns of the items, ``None`` where a row lacks a column."""
-    shared = _same_shape(items)
+    shared = _shared_columns(items)
     if shared is not None:  # the usual case: one transposition of every row, in C
-        rows = [row for item in items for row in item.rows or ()]
-        return {key: list(values) for key, values in zip(shared, zip(*rows, strict=True), strict=True)}
+        rows = [row for item in items for row in item[_ROWS]]
+        if set(map(type, rows)) <= _SEQUENCES:
+            with contextlib.suppress(ValueError):  # a row of another width: the general way below
+                return dict(zip(shared, zip(*rows, strict=True), strict=True))
     features: dict[str, list[Any]] = {}
     total = 0
     for item in items:
-        for number, row in enumerate(item.rows or [None] * item.count):
+        count, columns = item[_SIZE], item[_COLUMNS]
+        item_rows = item[_ROWS]
+        for number, row in enumerate([None] * count if item_rows is None else _plain(item_rows)):
             if row is None:
                 continue
-            values = row if isinstance(row, list) else [row]
-            keys = item.columns if item.columns is not None else [f"input_{i}" for i in range(len(values))]
+            values = row if isinstance(row, (list, tuple)) else [row]
+            keys = columns if columns is not None else [f"input_{i}" for i in range(len(values))]
             for key, value in zip(keys, values, strict=False):
                 column = features.get(key)
                 if column is None:
@@ -417,53 +497,89 @@ def _features(items: list[_Item]) -> dict[str, list[Any]]:
                 if missing:  # rows of earlier requests that lacked this column
                     column.extend([None] * missing)
                 column.append(value)
-        total += item.count
+        total += count
         for column in features.values():
             column.extend([None] * (total - len(column)))
     return features
 
 
-def _table(items: list[_Item]) -> Any:
+_NUMERIC_KINDS = {"f": "float64", "i": "int64", "b": "bool"}
+_DTYPE = operator.attrgetter("dtype")
+
+
+def _array_predictions(items: list[Any], counts: list[int]) -> Any:
+    """The predictions of ``items`` as one numpy array when every item answered a 1-D numeric numpy
+    array with one value per row, all of one kind (the fast scoring paths); else ``None``."""
+    import numpy as np
+
+    outputs = [item[_PREDICTIONS] for item in items]
+    if set(map(type, outputs)) != {np.ndarray}:
+        return None
+    kinds = {dtype.kind for dtype in set(map(_DTYPE, outputs))}
+    if len(kinds) != 1 or (kind := kinds.pop()) not in _NUMERIC_KINDS:
+        return None
+    try:
+        if list(map(len, outputs)) != counts:  # len() of a 0-d array raises TypeError
+            return None
+        vector = np.concatenate(outputs)  # arrays of different dimensions raise ValueError
+    except (TypeError, ValueError):
+        return None
+    # the dtype Python values get in Arrow (float32 -> float64, as ``tolist`` + ``pa.array`` did)
+    return vector.astype(_NUMERIC_KINDS[kind], copy=False) if vector.ndim == 1 else None
+
+
+def _predictions(items: list[Any]) -> list[Any]:
+    """One prediction per row: lists and arrays row by row (padded with ``None`` / cut to the row count),
+    a single value (or object) repeated for every row of its request."""
+    predictions: list[Any] = []
+    for item in items:
+        count, output = item[_SIZE], _plain(item[_PREDICTIONS])
+        outputs = output if isinstance(output, list) else [output] * count
+        predictions += outputs[:count] if len(outputs) >= count else [*outputs, *([None] * (count - len(outputs)))]
+    return predictions
+
+
+def _table(items: list[Any]) -> Any:
     """The Arrow table of a group of queued requests (metadata columns start with ``_``)."""
+    import numpy as np
     import pyarrow as pa
 
-    ids: list[str] = []
-    request_ids: list[str] = []
-    row_numbers: list[int] = []
-    stamps: list[int] = []
-    models: list[str | None] = []
-    predictions: list[Any] = []
-    with_outputs = any(item.predictions is not None for item in items)
-    with_inputs = any(item.rows is not None for item in items)
-    for item in items:
-        count = item.count
-        if count == 1:
-            ids.append(item.request_id)
-            request_ids.append(item.request_id)
-            row_numbers.append(0)
-            stamps.append(int(item.at * 1_000_000))
-            models.append(item.model)
-        else:
-            ids += [f"{item.request_id}:{index}" for index in range(count)]
-            request_ids += [item.request_id] * count
-            row_numbers += range(count)
-            stamps += [int(item.at * 1_000_000)] * count
-            models += [item.model] * count
-        if with_outputs:
-            outputs = item.predictions if isinstance(item.predictions, list) else [item.predictions] * count
-            predictions += outputs[:count] if len(outputs) >= count else [*outputs, *([None] * (count - len(outputs)))]
-    total = len(ids)
-    features = _features(items) if with_inputs else {}
+    counts = [item[_SIZE] for item in items]
+    total = sum(counts)
+    single = total == len(items)  # every request one row: ids are the request ids
+    request_ids = pa.array([item[_REQUEST_ID] for item in items], type=pa.string())
+    stamps = (np.array([item[_AT] for item in items]) * 1_000_000).astype(np.int64)
+    models = [item[_MODEL] for item in items]
+    if single:
+        ids = request_ids
+        rows = pa.array(np.zeros(total, np.int32))
+        model_column = pa.repeat(models[0], total) if models.count(models[0]) == total else pa.array(models)
+    else:
+        ids = pa.array(
+            [
+                request_id if count == 1 else b"%s:%d" % (request_id, index)
+                for request_id, count in zip((item[_REQUEST_ID] for item in items), counts, strict=True)
+                for index in range(count)
+            ],
+            type=pa.string(),
+        )
+        repeats = np.array(counts)
+        request_ids = request_ids.take(pa.array(np.repeat(np.arange(len(items)), repeats)))
+        rows = pa.array(np.concatenate([np.arange(count, dtype=np.int32) for count in counts]))
+        stamps = np.repeat(stamps, repeats)
+        model_column = pa.array([model for model, count in zip(models, counts, strict=True) for _ in range(count)])
     arrays: dict[str, Any] = {
-        "_id": pa.array(ids, type=pa.string()),
-        "_request_id": pa.array(request_ids, type=pa.string()),
-        "_row": pa.array(row_numbers, type=pa.int32()),
+        "_id": ids,
+        "_request_id": request_ids,
+        "_row": rows,
         "_ts": pa.array(stamps, type=pa.timestamp("us", tz="UTC")),
-        "_deployment": pa.array([items[0].deployment] * total, type=pa.string()),
-        "_model": pa.array(models, type=pa.string()),
+        "_deployment": pa.repeat(items[0][_DEPLOYMENT], total),
+        "_model": model_column.cast(pa.string()),
     }
-    for key, column_values in features.items():
-        arrays[key] = _column(column_values)
-    if with_outputs:
-        arrays["_prediction"] = _column(predictions)
+    if any(item[_ROWS] is not None for item in items):
+        for key, column_values in _features(items).items():
+            arrays[key] = _column(column_values)
+    if any(item[_PREDICTIONS] is not None for item in items):
+        vector = _array_predictions(items, counts)
+        arrays["_prediction"] = pa.array(vector) if vector is not None else _column(_predictions(items))
     return pa.table(arrays)
