@@ -172,6 +172,86 @@ def capture_cost_in_process(requests: int = 2000, rounds: int = 7) -> dict[str, 
     return found
 
 
+def capture_cost_in_app(folder: Path, calls: int = 2000, rounds: int = 12) -> dict[str, list[float]]:
+    """CPU microseconds per 1-row scoring call of the server's ASGI app in this process, capture off vs on.
+
+    The app holds the benchmark's model as ``plain`` and as ``captured`` (``Capture()``) with its writer
+    thread running; each round scores ``calls`` requests through the app (no sockets, no second process)
+    and ends with a capture flush inside the window, timed with the process's CPU clock (every thread:
+    the writer's work and the garbage collections the queued requests cause are counted). Rounds
+    alternate ABBA; the collector is frozen after setup, as the server does after its imports.
+    """
+    import asyncio
+    import gc
+    import json
+
+    from mlops_sdk.backends.local.serving.app import EndpointApp
+
+    model, columns, rows = make_model(folder)
+    body = json.dumps({"input_data": {"columns": columns, "data": rows[:1]}}).encode()
+    app = EndpointApp(name="bench", keys=["key"], admin_key="admin", capture_dir=folder / "in-app-capture")
+
+    def scope(name: str) -> dict[str, object]:
+        headers = [(b"authorization", b"Bearer key"), (b"content-type", b"application/json")]
+        return {
+            "type": "http",
+            "method": "POST",
+            "path": "/score",
+            "root_path": "",
+            "query_string": b"",
+            "http_version": "1.1",
+            "headers": [*headers, (b"azureml-model-deployment", name.encode())],
+        }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise SystemExit(f"in-process scoring failed: {message['status']}")
+
+    async def run() -> dict[str, list[float]]:
+        await app.add_deployment("plain", {"model_path": str(model)})
+        await app.add_deployment("captured", {"model_path": str(model), "metadata": {"capture": {}}})
+        app.set_traffic({"plain": 100})
+        for name in ("plain", "captured"):  # warm-up: first file, imports
+            for _ in range(200):
+                await app(scope(name), receive, send)  # type: ignore[arg-type]
+        await app.capture.flush()
+        gc.freeze()
+        spent: dict[str, list[float]] = {"plain": [], "captured": []}
+        for number in range(rounds):
+            for name in ("plain", "captured") if number % 2 == 0 else ("captured", "plain"):
+                request = scope(name)
+                started = time.process_time()
+                for _ in range(calls):
+                    await app(dict(request), receive, send)  # type: ignore[arg-type]
+                await app.capture.flush()
+                spent[name].append((time.process_time() - started) / calls * 1e6)
+        await app.capture.close()
+        return spent
+
+    return asyncio.run(run())
+
+
+def print_in_app(spent: dict[str, list[float]]) -> float:
+    """Median and best of the rounds, the median of the per-round differences; returns the latter."""
+    import statistics
+
+    plain, captured = spent["plain"], spent["captured"]
+    differences = [c - p for p, c in zip(plain, captured, strict=True)]
+    median_plain = statistics.median(plain)
+    difference = statistics.median(differences)
+    print(
+        f"capture in the app, in process, CPU per 1-row call ({len(plain)} rounds): "
+        f"plain median {median_plain:.1f} us best {min(plain):.1f} us, "
+        f"captured median {statistics.median(captured):.1f} us best {min(captured):.1f} us; "
+        f"median round difference {difference:+.1f} us = {100 * difference / median_plain:+.1f} %, "
+        f"best vs best {min(captured) - min(plain):+.1f} us"
+    )
+    return difference
+
+
 def write_captures(root: Path, rows: int) -> list[Path]:
     import numpy as np
     import pyarrow as pa
@@ -262,6 +342,7 @@ def main() -> None:
                 f"without capture, {found['hook_captured']:.1f} us with; writer {found['writer']:.1f} us; "
                 f"capture costs {found['total']:.1f} us per request"
             )
+            print_in_app(capture_cost_in_app(folder))
             print(f"scoring throughput, 1 row, c=8, {args.requests} requests x {args.rounds} rounds:")
             results = capture_throughput(folder, args.requests, args.rounds)
             print_throughput(results)

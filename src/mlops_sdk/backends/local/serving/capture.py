@@ -59,6 +59,9 @@ _REQUEST_ID, _AT, _DEPLOYMENT, _MODEL, _COLUMNS, _ROWS, _PREDICTIONS, _SIZE, _DO
 _DICTIONARY = ["_deployment", "_model"]
 """Columns Parquet-encoded as a dictionary: one value per file, mostly (on every column it costs the
 writer twice the time for larger files, ids and numbers being mostly unique)."""
+_STATISTICS = ["_ts", "_deployment", "_model", "_row"]
+"""Columns with min/max statistics: those the monitoring reads filter on (the window, the deployment);
+statistics of every column cost the writer a third more."""
 _BATCH_ITEMS = 20_000
 """Requests written per file at most (a long queue after a stall becomes several files)."""
 _log = get_logger("mlops_sdk.serving.capture")
@@ -80,7 +83,7 @@ class _Item(NamedTuple):
     deployment: str
     model: str | None
     columns: Sequence[str] | None
-    rows: Any
+    rows: Any  # the row itself when ``size`` is 1, else a sequence of rows
     predictions: Any
     size: int  # rows
     done: Any = None  # (loop, future) of an acknowledged answer
@@ -129,6 +132,8 @@ class _State:
     acknowledged: bool = False
     max_queue: int = 0
     ack_timeout: float = 0.0
+    columns: Any = None  # the column names of the last request, and the same as a tuple (queued)
+    columns_tuple: tuple[str, ...] | None = None
 
 
 def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple[_State, float | None]:
@@ -212,15 +217,16 @@ class CaptureHub:
             if counters.captured - counters.written - counters.failed + count > state.max_queue:
                 return [(_CORRELATION_B, request_id), (_CAPTURE_B, self._drop(name, counters, count))]
             if state.inputs:
+                # Tuples, not the parser's lists: a tuple of numbers and text leaves the garbage
+                # collector's books at its next young collection, so queued requests are never
+                # promoted to the old generation (whose full collections they would otherwise trigger).
                 columns = batch.columns
-                # Tuples, not the parser's lists: a tuple holding only numbers and text leaves the
-                # garbage collector's books at its next young collection, so a second of queued
-                # requests is never promoted to the old generation, whose full collections in a server
-                # this size take ~0.2 s (lists would trigger one every ~20,000 captured requests).
-                columns = tuple(columns) if columns is not None else None
-                if count == 1 and type(rows[0]) is list:
-                    rows = (tuple(rows[0]),)
-                elif type(rows) is list:
+                if columns is not None and columns != state.columns:  # the usual: the same names again
+                    state.columns, state.columns_tuple = columns, tuple(columns)
+                columns = state.columns_tuple if columns is not None else None
+                if count == 1:  # one request, one row: the row itself (see _Item)
+                    rows = tuple(rows[0]) if type(rows[0]) is list else rows[0]
+                else:
                     rows = tuple([tuple(row) if type(row) is list else row for row in rows])
             else:
                 columns = rows = None
@@ -400,7 +406,7 @@ class CaptureHub:
         name = f"part-{int(time.time() * 1000)}-{os.getpid()}-{self._sequence:06d}.parquet"
         temporary = folder / f".{name}.tmp"
         try:
-            pq.write_table(table, temporary, use_dictionary=_DICTIONARY)
+            pq.write_table(table, temporary, use_dictionary=_DICTIONARY, write_statistics=_STATISTICS)
             with temporary.open("rb") as handle:
                 os.fsync(handle.fileno())
             temporary.replace(folder / name)
@@ -427,11 +433,11 @@ def _fsync_dir(folder: Path) -> None:
 def _partitions(items: list[Any]) -> list[tuple[str, list[Any]]]:
     """The items grouped by (deployment, hour), in queue order within a group."""
     first = items[0]
-    hour = first[_AT] // 3600
-    name = first[_DEPLOYMENT]
-    # the usual case, checked in two passes in C: one deployment, one hour
-    if all(item[_DEPLOYMENT] == name for item in items) and all(item[_AT] // 3600 == hour for item in items):
-        return [(capture_partition(name, first[_AT]), items)]
+    names = [item[_DEPLOYMENT] for item in items]
+    moments = [item[_AT] for item in items]
+    # the usual case, checked in C: one deployment (list.count compares identity first), one hour
+    if names.count(first[_DEPLOYMENT]) == len(names) and min(moments) // 3600 == max(moments) // 3600:
+        return [(capture_partition(first[_DEPLOYMENT], first[_AT]), items)]
     groups: dict[tuple[str, float], list[Any]] = {}
     for item in items:
         key = (item[_DEPLOYMENT], item[_AT] // 3600)
@@ -462,21 +468,29 @@ _SEQUENCES = {list, tuple}
 
 
 def _shared_columns(items: list[Any]) -> Sequence[str] | None:
-    """The column names every item's rows share (all named, rows held as sequences), else ``None``."""
+    """The column names every item's rows share, else ``None``."""
     first: Sequence[str] | None = items[0][_COLUMNS]
-    if first is None or not all(map(first.__eq__, [item[_COLUMNS] for item in items])):
+    if first is None:
         return None
-    if not set(map(type, [item[_ROWS] for item in items])) <= _SEQUENCES:
-        return None
-    return first
+    columns = [item[_COLUMNS] for item in items]
+    # list.count compares identity first: the hook queues one tuple per deployment's column names
+    return first if columns.count(first) == len(columns) else None
 
 
-def _features(items: list[Any]) -> dict[str, Any]:
-    """Input columns of the items, ``None`` where a row lacks a column."""
+def _rows(item: Any) -> Any:
+    """The rows of a queued request, as a sequence."""
+    return (item[_ROWS],) if item[_SIZE] == 1 else item[_ROWS]
+
+
+def _features(items: list[Any], total: int) -> dict[str, Any]:
+    """Input columns of the items (``total`` rows), ``None`` where a row lacks a column."""
     shared = _shared_columns(items)
     if shared is not None:  # the usual case: one transposition of every row, in C
-        rows = [row for item in items for row in item[_ROWS]]
-        if set(map(type, rows)) <= _SEQUENCES:
+        if total == len(items):  # one row per request: the rows themselves
+            rows = [item[_ROWS] for item in items]
+        else:
+            rows = [row for item in items if item[_ROWS] is not None for row in _rows(item)]
+        if len(rows) == total and set(map(type, rows)) <= _SEQUENCES:
             with contextlib.suppress(ValueError):  # a row of another width: the general way below
                 return dict(zip(shared, zip(*rows, strict=True), strict=True))
     features: dict[str, list[Any]] = {}
@@ -484,7 +498,7 @@ def _features(items: list[Any]) -> dict[str, Any]:
     for item in items:
         count, columns = item[_SIZE], item[_COLUMNS]
         item_rows = item[_ROWS]
-        for number, row in enumerate([None] * count if item_rows is None else _plain(item_rows)):
+        for number, row in enumerate([None] * count if item_rows is None else _plain(_rows(item))):
             if row is None:
                 continue
             values = row if isinstance(row, (list, tuple)) else [row]
@@ -577,7 +591,7 @@ def _table(items: list[Any]) -> Any:
         "_model": model_column.cast(pa.string()),
     }
     if any(item[_ROWS] is not None for item in items):
-        for key, column_values in _features(items).items():
+        for key, column_values in _features(items, total).items():
             arrays[key] = _column(column_values)
     if any(item[_PREDICTIONS] is not None for item in items):
         vector = _array_predictions(items, counts)

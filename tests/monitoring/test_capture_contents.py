@@ -1,0 +1,224 @@
+"""What capture files hold, row by row, against what was answered: numpy and list answers, 1-row and
+100-row requests in one file, answers of every shape, and capture settings changed on a loaded model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from mlops_sdk.backends.local.serving.capture import CaptureHub
+from mlops_sdk.backends.local.serving.payloads import Batch, to_jsonable
+from mlops_sdk.backends.local.serving.process import EndpointServer
+from mlops_sdk.models.deployments import Capture
+from tests.local._deploy import COLUMNS, Models, formula_a, save_models
+
+CAPTURED = SimpleNamespace(metadata={"capture": Capture(flush_interval=300).model_dump(mode="json"), "model": "m@1"})
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    return save_models(tmp_path_factory.mktemp("models"))
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("part-*.parquet"))
+
+
+def _rows(folder: Path) -> list[dict[str, Any]]:
+    return [row for path in _files(folder) for row in pq.read_table(path).to_pylist()]
+
+
+def _capture(folder: Path, requests: list[tuple[list[Any], Any]], columns: list[str] | None = COLUMNS) -> list[bytes]:
+    """Queue ``requests`` (rows, the model's answer) through the hook in one flush; their ids."""
+    hub = CaptureHub(folder)
+    ids = []
+    for rows, answer in requests:
+        headers = dict(hub.record({}, "blue", CAPTURED, Batch(rows=rows, columns=columns), answer))
+        assert headers[b"x-mlops-capture"] == b"queued"
+        ids.append(headers[b"x-mlops-correlation-id"])
+    asyncio.run(hub.close())  # writes the whole queue: one file
+    stats = hub.stats()
+    assert stats["written"] == stats["captured"] == sum(len(rows) for rows, _ in requests)
+    assert stats["pending"] == stats["failed"] == stats["dropped"] == 0
+    assert len(_files(folder)) == 1
+    return ids
+
+
+def _expected_ids(ids: list[bytes], requests: list[tuple[list[Any], Any]]) -> list[str]:
+    expected = []
+    for request_id, (rows, _) in zip(ids, requests, strict=True):
+        text = request_id.decode()
+        expected += [text] if len(rows) == 1 else [f"{text}:{index}" for index in range(len(rows))]
+    return expected
+
+
+def _inputs(count: int, start: float) -> list[list[float]]:
+    return [[start + index, start - index, index * 0.25] for index in range(count)]
+
+
+def test_numpy_and_list_answers_of_1_and_100_rows_in_one_file(tmp_path: Path) -> None:
+    many = _inputs(100, 10.0)
+    requests: list[tuple[list[Any], Any]] = [
+        (_inputs(1, 1.0), np.array([0.5])),  # the fast scoring path: a numpy array
+        (many, np.arange(100) * 1.5),
+        (_inputs(1, 2.0), [2.5]),  # a pyfunc model: a list
+        (_inputs(100, 20.0), [float(index) for index in range(100)]),
+        (_inputs(1, 3.0), np.array([7.25], dtype=np.float32)),  # float32 answers are stored as double
+    ]
+    ids = _capture(tmp_path, requests)
+    rows = _rows(tmp_path)
+    assert [row["_id"] for row in rows] == _expected_ids(ids, requests)
+    assert [row["_request_id"] for row in rows] == [
+        request_id.decode() for request_id, (inputs, _) in zip(ids, requests, strict=True) for _ in inputs
+    ]
+    assert [row["_row"] for row in rows] == [index for inputs, _ in requests for index in range(len(inputs))]
+    assert [[row[name] for name in COLUMNS] for row in rows] == [row for inputs, _ in requests for row in inputs]
+    answered = [value for _, answer in requests for value in to_jsonable(answer)]
+    assert [row["_prediction"] for row in rows] == answered
+    assert pq.read_schema(_files(tmp_path)[0]).field("_prediction").type == "double"
+    assert {row["_deployment"] for row in rows} == {"blue"}
+    assert {row["_model"] for row in rows} == {"m@1"}
+
+
+@pytest.mark.parametrize(
+    ("answers", "stored"),
+    [
+        pytest.param([np.array([[1.0], [2.0]]), np.array([[3.0]])], [[1.0], [2.0], [3.0]], id="shape-n-1"),
+        pytest.param(
+            [np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), np.array([[7.0, 8.0, 9.0]])],
+            [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]],
+            id="shape-n-k",
+        ),
+        pytest.param([np.array([3, 4]), np.array([5])], [3, 4, 5], id="integers"),
+        pytest.param([np.array([True, False]), np.array([True])], [True, False, True], id="booleans"),
+        pytest.param([np.array(["cat", "dog"]), np.array(["eel"])], ["cat", "dog", "eel"], id="labels"),
+        pytest.param([pd.Series([0.5, 1.5]), pd.Series([2.5])], [0.5, 1.5, 2.5], id="pandas"),
+        pytest.param([np.array(0.5), np.array(1.5)], [0.5, 0.5, 1.5], id="one-value-per-request"),
+        pytest.param([np.array([1.0, 2.0]), ["x"]], ["1.0", "2.0", "x"], id="numbers-and-text-as-text"),
+        pytest.param([np.array([1.0, 2.0]), np.array([True])], [1.0, 2.0, 1.0], id="numbers-then-flags-as-numbers"),
+        pytest.param([[{"p": 0.1}, {"p": 0.9}], [{"p": 0.4}]], [{"p": 0.1}, {"p": 0.9}, {"p": 0.4}], id="objects"),
+        pytest.param([[{"p": 0.1}, {"p": 0.9}], [0.4]], ['{"p": 0.1}', '{"p": 0.9}', "0.4"], id="objects-and-numbers"),
+        pytest.param([np.array([1.0]), np.array([2.0])], [1.0, None, 2.0], id="fewer-answers-than-rows"),
+    ],
+)
+def test_answers_of_every_shape_are_stored_row_by_row(tmp_path: Path, answers: list[Any], stored: list[Any]) -> None:
+    # the first request has 2 rows and the second 1, except where one answer covers a whole request
+    requests = list(zip([_inputs(2, 1.0), _inputs(1, 5.0)], answers, strict=True))
+    ids = _capture(tmp_path, requests)
+    rows = _rows(tmp_path)
+    assert [row["_id"] for row in rows] == _expected_ids(ids, requests)
+    assert [row["_prediction"] for row in rows] == stored
+    assert [[row[name] for name in COLUMNS] for row in rows] == [*_inputs(2, 1.0), *_inputs(1, 5.0)]
+
+
+def test_positional_rows_of_one_and_many_values(tmp_path: Path) -> None:
+    requests: list[tuple[list[Any], Any]] = [
+        ([4.0], np.array([1.0])),  # a 1-D tensor: one value per row
+        ([[1.0, 2.0], [3.0, 4.0]], np.array([2.0, 3.0])),
+        ([5.0, 6.0], np.array([4.0, 5.0])),
+    ]
+    _capture(tmp_path, requests, columns=None)
+    rows = _rows(tmp_path)
+    assert [row["input_0"] for row in rows] == [4.0, 1.0, 3.0, 5.0, 6.0]
+    assert [row["input_1"] for row in rows] == [None, 2.0, 4.0, None, None]
+    assert [row["_prediction"] for row in rows] == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def _client(server: EndpointServer) -> httpx.Client:
+    info = server.info()
+    assert info is not None
+    return httpx.Client(
+        base_url=info.url, timeout=30, headers={"Authorization": f"Bearer {server.keys()['primary_key']}"}
+    )
+
+
+def _server(folder: Path) -> EndpointServer:
+    server = EndpointServer(folder / "endpoints" / "ep-contents", "ep-contents")
+    server.create()
+    server.start()
+    return server
+
+
+@pytest.mark.parametrize("durability", ["batched", "acknowledged"])
+def test_served_answers_and_captured_rows_agree(tmp_path: Path, models: Models, durability: str) -> None:
+    server = _server(tmp_path)
+    try:
+        capture = Capture(durability=durability, flush_interval=300).model_dump(mode="json")  # type: ignore[arg-type]
+        for name, path in (("blue", models.a), ("green", models.pyfunc)):  # numpy answers, list answers
+            metadata = {"model": f"{name}@1", "capture": capture}
+            server.admin("PUT", f"deployments/{name}", {"model_path": str(path), "metadata": metadata})
+        server.admin("PUT", "traffic", {"traffic": {"blue": 100}})
+        bodies = [_inputs(1, 1.0), _inputs(100, 3.0), _inputs(1, 2.0), _inputs(7, -4.0)]
+        answers: dict[str, list[tuple[str, list[list[float]], Any]]] = {"blue": [], "green": []}
+        with _client(server) as http:
+            for name in answers:
+                for rows in bodies:
+                    answer = http.post(
+                        "/score",
+                        json={"input_data": {"columns": COLUMNS, "data": rows}},
+                        headers={"azureml-model-deployment": name},
+                    )
+                    assert answer.status_code == 200
+                    expected = "stored" if durability == "acknowledged" else "queued"
+                    assert answer.headers["x-mlops-capture"] == expected
+                    answers[name].append((answer.headers["x-mlops-correlation-id"], rows, answer.json()))
+        stats = server.admin("POST", "capture/flush")
+        assert stats["written"] == stats["captured"] == 2 * sum(len(rows) for rows in bodies)
+        for name, sent in answers.items():
+            folder = server.folder / "capture" / name
+            if durability == "batched":
+                assert len(_files(folder)) == 1  # 1-row and 100-row requests in one file
+            rows = sorted(_rows(folder), key=lambda row: (row["_ts"], row["_row"]))
+            expected_ids = [
+                request_id if len(inputs) == 1 else f"{request_id}:{index}"
+                for request_id, inputs, _ in sent
+                for index in range(len(inputs))
+            ]
+            assert [row["_id"] for row in rows] == expected_ids
+            assert [[row[column] for column in COLUMNS] for row in rows] == [
+                row for _, inputs, _ in sent for row in inputs
+            ]
+            assert [row["_prediction"] for row in rows] == [value for _, _, answer in sent for value in answer]
+            if name == "blue":
+                assert rows[1]["_prediction"] == pytest.approx(formula_a(bodies[1][0]))
+    finally:
+        server.stop()
+
+
+def test_capture_turned_on_for_a_loaded_model_takes_effect(tmp_path: Path, models: Models) -> None:
+    # the same model path with new metadata keeps the loaded model and replaces its settings
+    server = _server(tmp_path)
+    try:
+        server.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": {"model": "a@1"}})
+        server.admin("PUT", "traffic", {"traffic": {"blue": 100}})
+        body = {"input_data": {"columns": COLUMNS, "data": _inputs(1, 1.0)}}
+        with _client(server) as http:
+            assert "x-mlops-capture" not in http.post("/score", json=body).headers
+            metadata = {"model": "a@1", "capture": Capture().model_dump(mode="json")}
+            server.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": metadata})
+            on = http.post("/score", json=body)
+            assert on.headers["x-mlops-capture"] == "queued"
+            server.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": {"model": "a@1"}})
+            off = http.post("/score", json=body)
+            assert "x-mlops-capture" not in off.headers
+        stats = server.admin("POST", "capture/flush")
+        assert stats["written"] == 1
+        assert [row["_id"] for row in _rows(server.folder / "capture")] == [on.headers["x-mlops-correlation-id"]]
+    finally:
+        server.stop()
+
+
+def test_text_of_mixed_answers_is_json(tmp_path: Path) -> None:
+    # a flag before a number does not convert (Arrow's inference): each answer is stored as JSON text
+    requests: list[tuple[list[Any], Any]] = [(_inputs(1, 1.0), np.array([False])), (_inputs(1, 2.0), [0.5])]
+    _capture(tmp_path, requests)
+    assert [json.loads(row["_prediction"]) for row in _rows(tmp_path)] == [False, 0.5]
