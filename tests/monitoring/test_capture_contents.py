@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -98,7 +99,13 @@ def test_numpy_and_list_answers_of_1_and_100_rows_in_one_file(tmp_path: Path) ->
             [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]],
             id="shape-n-k",
         ),
+        pytest.param(
+            [np.array([0.5, 1.5], dtype=np.float32), np.array([2.5], dtype=np.float32)], [0.5, 1.5, 2.5], id="float32"
+        ),
         pytest.param([np.array([3, 4]), np.array([5])], [3, 4, 5], id="integers"),
+        pytest.param(
+            [np.array([3, 4], dtype=np.int32), np.array([5], dtype=np.int16)], [3, 4, 5], id="narrow-integers"
+        ),
         pytest.param([np.array([True, False]), np.array([True])], [True, False, True], id="booleans"),
         pytest.param([np.array(["cat", "dog"]), np.array(["eel"])], ["cat", "dog", "eel"], id="labels"),
         pytest.param([pd.Series([0.5, 1.5]), pd.Series([2.5])], [0.5, 1.5, 2.5], id="pandas"),
@@ -117,6 +124,8 @@ def test_answers_of_every_shape_are_stored_row_by_row(tmp_path: Path, answers: l
     rows = _rows(tmp_path)
     assert [row["_id"] for row in rows] == _expected_ids(ids, requests)
     assert [row["_prediction"] for row in rows] == stored
+    # the type Arrow gives the answers' JSON values (float32 answers are doubles, as in the answer)
+    assert pq.read_schema(_files(tmp_path)[0]).field("_prediction").type == pa.array(stored).type
     assert [[row[name] for name in COLUMNS] for row in rows] == [*_inputs(2, 1.0), *_inputs(1, 5.0)]
 
 
