@@ -48,7 +48,6 @@ def capture_throughput(folder: Path, total: int, rounds: int) -> dict[str, dict[
     """
     import json
 
-    from benchmarks.serving import cpu_seconds
     from tests.loadgen import LoadRun, build_request
 
     model, columns, rows = make_model(folder)
@@ -88,6 +87,113 @@ def capture_throughput(folder: Path, total: int, rounds: int) -> dict[str, dict[
         return results
     finally:
         server.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (all threads) a process has used so far: the kernel's per-process clock (nanoseconds)
+    on Linux, else psutil's (10 ms ticks, too coarse for a few thousand requests)."""
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)  # CPUCLOCK_SCHED of process ``pid`` (clock_getcpuclockid)
+    except (OSError, OverflowError):
+        from benchmarks.serving import cpu_seconds as ticks
+
+        return ticks(pid)
+
+
+def capture_paired(folder: Path, seconds: float, rounds: int) -> list[dict[str, float]]:
+    """Capture on vs off at the same time: two identical servers, each holding the model as ``plain`` and
+    ``captured``, loaded together (8 connections each) for ``seconds``, one server scoring through its
+    ``captured`` deployment and the other through ``plain``, the roles swapped every round.
+
+    Both variants share the same moments of the machine's load, which sequential rounds do not; each
+    server's CPU time per request (the window includes a capture flush, as in
+    :func:`capture_throughput`) and requests/s are compared within the round.
+    """
+    import json
+    import threading
+
+    from tests.loadgen import LoadRun, build_request
+
+    model, columns, rows = make_model(folder / "paired")
+    body = json.dumps({"input_data": {"columns": columns, "data": rows[:1]}}).encode()
+    servers = [EndpointServer(folder / "paired" / "endpoints" / name, name) for name in ("bench-a", "bench-b")]
+    infos = []
+    try:
+        for server in servers:
+            server.create()
+            infos.append(server.start())
+            server.admin("PUT", "deployments/plain", {"model_path": str(model)})
+            server.admin("PUT", "deployments/captured", {"model_path": str(model), "metadata": {"capture": {}}})
+            server.admin("PUT", "traffic", {"traffic": {"plain": 100}})
+        results = []
+        for number in range(rounds):
+            roles = ("captured", "plain") if number % 2 == 0 else ("plain", "captured")
+            requests = [
+                build_request(
+                    "127.0.0.1",
+                    info.port,
+                    "/score",
+                    body,
+                    key=server.keys()["primary_key"],
+                    headers={"azureml-model-deployment": role},
+                )
+                for server, info, role in zip(servers, infos, roles, strict=True)
+            ]
+
+            def load(total: int, requests: list[bytes] = requests) -> list[LoadRun]:
+                runs = [
+                    LoadRun("127.0.0.1", info.port, [request], total=total, concurrency=8)
+                    for info, request in zip(infos, requests, strict=True)
+                ]
+                for run in runs:
+                    run.start()
+                if total > 10**6:
+                    threading.Event().wait(seconds)
+                    for run in runs:
+                        run.stop()
+                for run in runs:
+                    run.join()
+                return runs
+
+            load(200)  # warm-up
+            for server in servers:
+                server.admin("POST", "capture/flush")
+            before = [cpu_seconds(info.pid) for info in infos]
+            runs = load(10**9)
+            for server in servers:
+                server.admin("POST", "capture/flush")
+            used = [cpu_seconds(info.pid) - start for info, start in zip(infos, before, strict=True)]
+            found: dict[str, float] = {}
+            for role, run, spent in zip(roles, runs, used, strict=True):
+                failures = sum(count for status, count in run.statuses().items() if status != 200)
+                if failures:
+                    raise SystemExit(f"{role}: {failures} failed requests {dict(run.statuses())}")
+                found[f"{role}_rps"] = run.summary()["rps"]
+                found[f"{role}_cpu_us"] = spent / len(run.samples) * 1e6
+            results.append(found)
+            print(
+                f"  round {number + 1}: plain {found['plain_rps']:6.0f} req/s {found['plain_cpu_us']:6.1f} us, "
+                f"captured {found['captured_rps']:6.0f} req/s {found['captured_cpu_us']:6.1f} us "
+                f"(captured on server {'ab'[roles.index('captured')]})"
+            )
+        return results
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def print_paired(results: list[dict[str, float]]) -> None:
+    """Median of the per-round costs (req/s and CPU per request)."""
+    import statistics
+
+    rate = [_cost(r["plain_rps"], r["captured_rps"], rate=True) for r in results]
+    cpu = [_cost(r["plain_cpu_us"], r["captured_cpu_us"], rate=False) for r in results]
+    extra = [r["captured_cpu_us"] - r["plain_cpu_us"] for r in results]
+    print(
+        f"  median of {len(results)} rounds: capture costs {statistics.median(rate):.1f} % of req/s, "
+        f"{statistics.median(cpu):+.1f} % CPU per request ({statistics.median(extra):+.1f} us); "
+        f"per round CPU {', '.join(f'{value:+.1f}' for value in cpu)} %"
+    )
 
 
 def print_throughput(results: dict[str, dict[str, list[float]]]) -> None:
@@ -172,14 +278,15 @@ def capture_cost_in_process(requests: int = 2000, rounds: int = 7) -> dict[str, 
     return found
 
 
-def capture_cost_in_app(folder: Path, calls: int = 2000, rounds: int = 12) -> dict[str, list[float]]:
+def capture_cost_in_app(folder: Path, calls: int = 6000, rounds: int = 10) -> dict[str, list[float]]:
     """CPU microseconds per 1-row scoring call of the server's ASGI app in this process, capture off vs on.
 
     The app holds the benchmark's model as ``plain`` and as ``captured`` (``Capture()``) with its writer
     thread running; each round scores ``calls`` requests through the app (no sockets, no second process)
     and ends with a capture flush inside the window, timed with the process's CPU clock (every thread:
-    the writer's work and the garbage collections the queued requests cause are counted). Rounds
-    alternate ABBA; the collector is frozen after setup, as the server does after its imports.
+    the writer's work and the garbage collections the queued requests cause are counted). A round is
+    one file, as one flush interval (1 s) is at about 6,000 requests/s. Rounds alternate ABBA; the
+    collector is frozen after setup, as the server does after its imports.
     """
     import asyncio
     import gc
@@ -187,6 +294,8 @@ def capture_cost_in_app(folder: Path, calls: int = 2000, rounds: int = 12) -> di
 
     from mlops_sdk.backends.local.serving.app import EndpointApp
 
+    folder = folder / "in-app"
+    folder.mkdir()
     model, columns, rows = make_model(folder)
     body = json.dumps({"input_data": {"columns": columns, "data": rows[:1]}}).encode()
     app = EndpointApp(name="bench", keys=["key"], admin_key="admin", capture_dir=folder / "in-app-capture")
@@ -330,6 +439,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="requests per throughput measurement")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of plain/captured (median and best reported)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="captured rows for the signals")
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of a paired round")
     parser.add_argument("--skip-serving", action="store_true")
     parser.add_argument("--skip-signals", action="store_true")
     args = parser.parse_args()
@@ -346,6 +456,8 @@ def main() -> None:
             print(f"scoring throughput, 1 row, c=8, {args.requests} requests x {args.rounds} rounds:")
             results = capture_throughput(folder, args.requests, args.rounds)
             print_throughput(results)
+            print(f"capture on and off at the same time, two servers, 1 row, c=8 each, {args.rounds} rounds:")
+            print_paired(capture_paired(folder, args.seconds, args.rounds))
             import statistics
 
             per_request = statistics.median(results["plain"]["cpu_us"])
