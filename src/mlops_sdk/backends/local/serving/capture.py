@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import operator
 import os
@@ -352,9 +353,9 @@ class CaptureHub:
                 event.set()
 
     def _write(self, items: list[Any]) -> None:
-        for partition, group in _partitions(items):
+        for partition, group, fields in _partitions(items):
             try:
-                self._write_file(partition, group)
+                self._write_file(partition, group, fields)
             except Exception as error:
                 counters = self._counters(group[0][_DEPLOYMENT])
                 before = counters.failed
@@ -395,11 +396,11 @@ class CaptureHub:
             else:
                 counters.failed += count
 
-    def _write_file(self, partition: str, items: list[Any]) -> None:
+    def _write_file(self, partition: str, items: list[Any], fields: list[tuple[Any, ...]] | None = None) -> None:
         import pyarrow.parquet as pq
 
         assert self.folder is not None
-        table = _table(items)
+        table = _table(items, fields)
         folder = self.folder / partition
         folder.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
@@ -430,14 +431,15 @@ def _fsync_dir(folder: Path) -> None:
             os.close(handle)
 
 
-def _partitions(items: list[Any]) -> list[tuple[str, list[Any]]]:
-    """The items grouped by (deployment, hour), in queue order within a group."""
+def _partitions(items: list[Any]) -> list[tuple[str, list[Any], list[tuple[Any, ...]] | None]]:
+    """The items grouped by (deployment, hour), in queue order within a group, with the group's fields
+    (:func:`_fields`) when they were computed on the way."""
     first = items[0]
-    names = [item[_DEPLOYMENT] for item in items]
-    moments = [item[_AT] for item in items]
-    # the usual case, checked in C: one deployment (list.count compares identity first), one hour
+    fields = _fields(items)
+    names, moments = fields[_DEPLOYMENT], fields[_AT]
+    # the usual case, checked in C: one deployment (count compares identity first), one hour
     if names.count(first[_DEPLOYMENT]) == len(names) and min(moments) // 3600 == max(moments) // 3600:
-        return [(capture_partition(first[_DEPLOYMENT], first[_AT]), items)]
+        return [(capture_partition(first[_DEPLOYMENT], first[_AT]), items, fields)]
     groups: dict[tuple[str, float], list[Any]] = {}
     for item in items:
         key = (item[_DEPLOYMENT], item[_AT] // 3600)
@@ -446,7 +448,12 @@ def _partitions(items: list[Any]) -> list[tuple[str, list[Any]]]:
             groups[key] = [item]
         else:
             group.append(item)
-    return [(capture_partition(group[0][_DEPLOYMENT], group[0][_AT]), group) for group in groups.values()]
+    return [(capture_partition(group[0][_DEPLOYMENT], group[0][_AT]), group, None) for group in groups.values()]
+
+
+def _fields(items: list[Any]) -> list[tuple[Any, ...]]:
+    """The queued items transposed: one tuple per field (one pass over the items, in C)."""
+    return list(zip(*items, strict=True))
 
 
 def _column(values: Any) -> Any:
@@ -467,14 +474,12 @@ def _plain(value: Any) -> Any:
 _SEQUENCES = {list, tuple}
 
 
-def _shared_columns(items: list[Any]) -> Sequence[str] | None:
+def _shared_columns(fields: list[tuple[Any, ...]]) -> Sequence[str] | None:
     """The column names every item's rows share, else ``None``."""
-    first: Sequence[str] | None = items[0][_COLUMNS]
-    if first is None:
-        return None
-    columns = [item[_COLUMNS] for item in items]
-    # list.count compares identity first: the hook queues one tuple per deployment's column names
-    return first if columns.count(first) == len(columns) else None
+    columns = fields[_COLUMNS]
+    first: Sequence[str] | None = columns[0]
+    # tuple.count compares identity first: the hook queues one tuple per deployment's column names
+    return first if first is not None and columns.count(first) == len(columns) else None
 
 
 def _rows(item: Any) -> Any:
@@ -482,12 +487,12 @@ def _rows(item: Any) -> Any:
     return (item[_ROWS],) if item[_SIZE] == 1 else item[_ROWS]
 
 
-def _features(items: list[Any], total: int) -> dict[str, Any]:
+def _features(items: list[Any], fields: list[tuple[Any, ...]], total: int) -> dict[str, Any]:
     """Input columns of the items (``total`` rows), ``None`` where a row lacks a column."""
-    shared = _shared_columns(items)
+    shared = _shared_columns(fields)
     if shared is not None:  # the usual case: one transposition of every row, in C
         if total == len(items):  # one row per request: the rows themselves
-            rows = [item[_ROWS] for item in items]
+            rows: Sequence[Any] = fields[_ROWS]
         else:
             rows = [row for item in items if item[_ROWS] is not None for row in _rows(item)]
         if len(rows) == total and set(map(type, rows)) <= _SEQUENCES:
@@ -521,12 +526,11 @@ _NUMERIC_KINDS = {"f": "float64", "i": "int64", "b": "bool"}
 _DTYPE = operator.attrgetter("dtype")
 
 
-def _array_predictions(items: list[Any], counts: list[int]) -> Any:
+def _array_predictions(outputs: tuple[Any, ...], counts: list[int]) -> Any:
     """The predictions of ``items`` as one numpy array when every item answered a 1-D numeric numpy
     array with one value per row, all of one kind (the fast scoring paths); else ``None``."""
     import numpy as np
 
-    outputs = [item[_PREDICTIONS] for item in items]
     if set(map(type, outputs)) != {np.ndarray}:
         return None
     kinds = {dtype.kind for dtype in set(map(_DTYPE, outputs))}
@@ -553,18 +557,25 @@ def _predictions(items: list[Any]) -> list[Any]:
     return predictions
 
 
-def _table(items: list[Any]) -> Any:
-    """The Arrow table of a group of queued requests (metadata columns start with ``_``)."""
+def _any_given(values: tuple[Any, ...]) -> bool:
+    """Whether any value is not ``None`` (by identity: ``==`` on a numpy array compares its elements)."""
+    return any(map(operator.is_not, values, itertools.repeat(None)))
+
+
+def _table(items: list[Any], fields: list[tuple[Any, ...]] | None = None) -> Any:
+    """The Arrow table of a group of queued requests (metadata columns start with ``_``); ``fields``:
+    the items' :func:`_fields`, when known."""
     import numpy as np
     import pyarrow as pa
 
-    counts = [item[_SIZE] for item in items]
+    if fields is None:
+        fields = _fields(items)
+    counts = list(fields[_SIZE])
     total = sum(counts)
-    single = total == len(items)  # every request one row: ids are the request ids
-    request_ids = pa.array([item[_REQUEST_ID] for item in items], type=pa.string())
-    stamps = (np.array([item[_AT] for item in items]) * 1_000_000).astype(np.int64)
-    models = [item[_MODEL] for item in items]
-    if single:
+    request_ids = pa.array(fields[_REQUEST_ID], type=pa.string())
+    stamps = (np.array(fields[_AT]) * 1_000_000).astype(np.int64)
+    models = fields[_MODEL]
+    if total == len(items):  # every request one row: ids are the request ids
         ids = request_ids
         rows = pa.array(np.zeros(total, np.int32))
         model_column = pa.repeat(models[0], total) if models.count(models[0]) == total else pa.array(models)
@@ -572,7 +583,7 @@ def _table(items: list[Any]) -> Any:
         ids = pa.array(
             [
                 request_id if count == 1 else b"%s:%d" % (request_id, index)
-                for request_id, count in zip((item[_REQUEST_ID] for item in items), counts, strict=True)
+                for request_id, count in zip(fields[_REQUEST_ID], counts, strict=True)
                 for index in range(count)
             ],
             type=pa.string(),
@@ -590,10 +601,10 @@ def _table(items: list[Any]) -> Any:
         "_deployment": pa.repeat(items[0][_DEPLOYMENT], total),
         "_model": model_column.cast(pa.string()),
     }
-    if any(item[_ROWS] is not None for item in items):
-        for key, column_values in _features(items, total).items():
+    if _any_given(fields[_ROWS]):
+        for key, column_values in _features(items, fields, total).items():
             arrays[key] = _column(column_values)
-    if any(item[_PREDICTIONS] is not None for item in items):
-        vector = _array_predictions(items, counts)
+    if _any_given(fields[_PREDICTIONS]):
+        vector = _array_predictions(fields[_PREDICTIONS], counts)
         arrays["_prediction"] = pa.array(vector) if vector is not None else _column(_predictions(items))
     return pa.table(arrays)
