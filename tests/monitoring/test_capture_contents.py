@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -35,7 +36,9 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _rows(folder: Path) -> list[dict[str, Any]]:
-    return [row for path in _files(folder) for row in pq.read_table(path).to_pylist()]
+    """The captured rows in the order they were answered (the server's ids count up)."""
+    rows = [row for path in _files(folder) for row in pq.read_table(path).to_pylist()]
+    return sorted(rows, key=lambda row: (row["_request_id"], row["_row"]))
 
 
 def _capture(folder: Path, requests: list[tuple[list[Any], Any]], columns: list[str] | None = COLUMNS) -> list[bytes]:
@@ -186,7 +189,7 @@ def test_served_answers_and_captured_rows_agree(tmp_path: Path, models: Models, 
             folder = server.folder / "capture" / name
             if durability == "batched":
                 assert len(_files(folder)) == 1  # 1-row and 100-row requests in one file
-            rows = sorted(_rows(folder), key=lambda row: (row["_ts"], row["_row"]))
+            rows = _rows(folder)
             expected_ids = [
                 request_id if len(inputs) == 1 else f"{request_id}:{index}"
                 for request_id, inputs, _ in sent
@@ -231,3 +234,61 @@ def test_text_of_mixed_answers_is_json(tmp_path: Path) -> None:
     requests: list[tuple[list[Any], Any]] = [(_inputs(1, 1.0), np.array([False])), (_inputs(1, 2.0), [0.5])]
     _capture(tmp_path, requests)
     assert [json.loads(row["_prediction"]) for row in _rows(tmp_path)] == [False, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("answers", "stored"),
+    [
+        pytest.param([np.array([0.5]), np.array([1.5]), np.array([2.5])], [0.5, 1.5, 2.5], id="numpy"),
+        pytest.param([[0.5], [1.5], [2.5]], [0.5, 1.5, 2.5], id="lists"),
+        pytest.param([np.array([[0.5]]), np.array([[1.5]]), np.array([[2.5]])], [[0.5], [1.5], [2.5]], id="shape-1-1"),
+        pytest.param([np.array(["a"]), np.array(["b"]), np.array(["c"])], ["a", "b", "c"], id="labels"),
+        pytest.param([np.array([1], dtype=np.int8), np.array([2]), np.array([3])], [1, 2, 3], id="integers"),
+        pytest.param([np.array(0.5), 1.5, pd.Series([2.5])], [0.5, 1.5, 2.5], id="scalars-and-series"),
+        pytest.param([np.array([0.5]), ["x"], np.array([2.5])], ["0.5", "x", "2.5"], id="numbers-and-text-as-text"),
+        pytest.param([[], [1.5, 9.0], np.array([2.5])], [None, 1.5, 2.5], id="too-few-and-too-many"),
+    ],
+)
+def test_one_row_requests_store_every_answer_shape(tmp_path: Path, answers: list[Any], stored: list[Any]) -> None:
+    requests = [(_inputs(1, float(index)), answer) for index, answer in enumerate(answers)]
+    ids = _capture(tmp_path, requests)
+    rows = _rows(tmp_path)
+    assert [row["_id"] for row in rows] == [request_id.decode() for request_id in ids]
+    assert [row["_row"] for row in rows] == [0, 0, 0]
+    assert [row["_prediction"] for row in rows] == stored
+    assert pq.read_schema(_files(tmp_path)[0]).field("_prediction").type == pa.array(stored).type
+    assert [[row[name] for name in COLUMNS] for row in rows] == [inputs[0] for inputs, _ in requests]
+
+
+def test_one_row_requests_with_other_columns_in_one_flush(tmp_path: Path) -> None:
+    hub = CaptureHub(tmp_path)
+    sent = [(["a", "b", "c"], [1.0, 2.0, 3.0]), (["c", "a"], [4.0, 5.0]), (["a", "b", "c"], [6.0, 7.0, 8.0])]
+    for columns, row in sent:
+        hub.record({}, "blue", CAPTURED, Batch(rows=[row], columns=columns), np.array([0.5]))
+    hub.record({}, "blue", CAPTURED, Batch(rows=[[9.0, 10.0]], columns=["a", "b", "c"]), np.array([0.5]))  # ragged
+    hub.record({}, "blue", CAPTURED, Batch(rows=[[11.0, 12.0]], columns=None), np.array([0.5]))  # positional
+    asyncio.run(hub.close())
+    rows = _rows(tmp_path)
+    assert len(_files(tmp_path)) == 1
+    assert [row["a"] for row in rows] == [1.0, 5.0, 6.0, 9.0, None]
+    assert [row["b"] for row in rows] == [2.0, None, 7.0, 10.0, None]
+    assert [row["c"] for row in rows] == [3.0, 4.0, 8.0, None, None]
+    assert [row["input_0"] for row in rows] == [None, None, None, None, 11.0]
+    assert hub.stats()["written"] == 5
+
+
+def test_one_row_requests_across_an_hour_go_to_both_hours(tmp_path: Path) -> None:
+    hub = CaptureHub(tmp_path)
+    hub._writer = threading.current_thread()  # no writer thread: this test writes
+    for _ in range(3):
+        hub.record({}, "blue", CAPTURED, Batch(rows=[[1.0, 2.0, 3.0]], columns=COLUMNS), np.array([0.5]))
+    lane = hub._states["blue"].lane
+    lane.ats[0] = 1_700_000_000.0  # 22:13 UTC, 2023-11-14
+    lane.ats[1] = 1_700_000_000.0 + 3600
+    hub._write([])
+    hours = sorted(path.parent.relative_to(tmp_path).as_posix() for path in _files(tmp_path))
+    assert hours[:2] == ["blue/2023-11-14/22", "blue/2023-11-14/23"]
+    assert len(hours) == 3  # and the third request's own hour
+    assert sum(len(pq.read_table(path)) for path in _files(tmp_path)) == 3
+    assert hub.stats()["written"] == 3
+    assert hub.stats()["pending"] == 0

@@ -37,6 +37,7 @@ import random
 import re
 import threading
 import time
+from array import array
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,7 @@ class _State:
     metadata: Any  # the deployment's metadata dict this was resolved from (identity checked per request)
     capturing: bool
     counters: _Counters
+    name: str = ""
     model: str | None = None
     sample_rate: float = 1.0
     inputs: bool = True
@@ -135,6 +137,7 @@ class _State:
     ack_timeout: float = 0.0
     columns: Any = None  # the column names of the last request, and the same as a tuple (queued)
     columns_tuple: tuple[str, ...] | None = None
+    lane: Any = None  # the _Lane of 1-row requests (batched durability)
 
 
 def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple[_State, float | None]:
@@ -153,6 +156,7 @@ def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple
         metadata,
         True,
         counters,
+        name=name,
         model=metadata.get("model"),
         sample_rate=spec.sample_rate,
         inputs=spec.inputs,
@@ -162,6 +166,57 @@ def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple
         ack_timeout=spec.ack_timeout,
     )
     return state, spec.flush_interval
+
+
+class _Lane:
+    """The 1-row requests of one deployment (one capture setting, one set of column names), held column
+    by column: the event loop appends, the writer takes.
+
+    Appending a request allocates no object the garbage collector tracks (the parser's values and the
+    model's answer are referenced, nothing is built), and the writer slices columns out of flat lists
+    instead of visiting one object per request. The event loop appends the id last, so the writer,
+    taking the first ``len(ids)`` entries of each list (each append, slice and ``del`` is atomic under
+    the GIL), always takes whole requests.
+    """
+
+    __slots__ = (
+        "ats",
+        "columns",
+        "ids",
+        "inputs",
+        "model",
+        "name",
+        "names",
+        "outputs",
+        "predictions",
+        "retired",
+        "values",
+    )
+
+    def __init__(self, name: str, model: str | None, names: list[str] | None, inputs: bool, outputs: bool) -> None:
+        self.name = name
+        self.model = model
+        self.names = names  # the column names as the parser gave them (compared per request)
+        self.columns = tuple(names) if names is not None else ()
+        self.inputs = inputs
+        self.outputs = outputs
+        self.retired = False  # no more appends: removed once empty
+        self.ids: list[bytes] = []
+        self.ats = array("d")
+        self.values: list[Any] = []  # the rows' values, row after row
+        self.predictions: list[Any] = []
+
+    def take(self) -> tuple[list[bytes], Any, list[Any], list[Any]] | None:
+        """The requests appended so far (ids, times, values, answers), removed from the lane."""
+        count = len(self.ids)
+        if not count:
+            return None
+        width = len(self.columns) if self.inputs else 0
+        ids, ats = self.ids[:count], self.ats[:count]
+        values, predictions = self.values[: count * width], self.predictions[:count]
+        del self.ats[:count], self.values[: count * width], self.predictions[:count]
+        del self.ids[:count]
+        return ids, ats, values, predictions
 
 
 class CaptureHub:
@@ -178,6 +233,7 @@ class CaptureHub:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._lanes: list[_Lane] = []
         self._wake = threading.Event()
         self._prefix = os.urandom(10).hex().encode()
         self._counter = 0
@@ -217,6 +273,23 @@ class CaptureHub:
                 return [(_CORRELATION_B, request_id), _SAMPLED_OUT]
             if counters.captured - counters.written - counters.failed + count > state.max_queue:
                 return [(_CORRELATION_B, request_id), (_CAPTURE_B, self._drop(name, counters, count))]
+            if count == 1 and not state.acknowledged:  # the usual request: into the lane
+                lane = state.lane
+                if state.inputs:
+                    names, row = batch.columns, rows[0]
+                    if names is not None and type(row) is list and len(row) == len(names):
+                        if names != lane.names:  # other columns than the last request's: another lane
+                            lane = self._new_lane(state, names)
+                        lane.values.extend(row)
+                    else:
+                        lane = None  # positional or ragged rows: the general queue below
+                if lane is not None:
+                    if state.outputs:
+                        lane.predictions.append(predictions)
+                    lane.ats.append(time.time())
+                    counters.captured += 1
+                    lane.ids.append(request_id)  # last: the writer takes whole requests
+                    return [(_CORRELATION_B, request_id), _QUEUED]
             if state.inputs:
                 # Tuples, not the parser's lists: a tuple of numbers and text leaves the garbage
                 # collector's books at its next young collection, so queued requests are never
@@ -264,8 +337,21 @@ class CaptureHub:
         if interval is not None:
             self._interval = min(self._interval, interval)
             self._ensure_writer()
+            self._new_lane(state, None)
+        previous = self._states.get(name)
+        if previous is not None and previous.lane is not None:
+            previous.lane.retired = True
         self._states[name] = state
         return state
+
+    def _new_lane(self, state: _State, names: list[str] | None) -> _Lane:
+        lane = _Lane(state.name, state.model, names, state.inputs, state.outputs)
+        if state.lane is not None:
+            state.lane.retired = True
+        state.lane = lane
+        with self._lock:
+            self._lanes.append(lane)
+        return lane
 
     @staticmethod
     def _drop(name: str, counters: _Counters, count: int) -> bytes:
@@ -342,32 +428,63 @@ class CaptureHub:
                     waiting.append(message)
                 else:
                     items.append(message)
-            for start in range(0, len(items), _BATCH_ITEMS):
-                batch = items[start : start + _BATCH_ITEMS]
-                try:
-                    self._write(batch)
-                except Exception:  # never let the writer die: later rows must still be written
-                    _log.exception("capture writer: unexpected error; %d requests not written", len(batch))
-                    self._fail(batch)
+            try:
+                self._write(items)
+            except Exception:  # never let the writer die: later rows must still be written
+                _log.exception("capture writer: unexpected error; %d requests not written", len(items))
+                self._fail(items)
             for event in waiting:
                 event.set()
 
     def _write(self, items: list[Any]) -> None:
-        for partition, group, fields in _partitions(items):
-            try:
-                self._write_file(partition, group, fields)
-            except Exception as error:
-                counters = self._counters(group[0][_DEPLOYMENT])
-                before = counters.failed
-                self._fail(group)
-                if before == 0 or before // 10_000 != counters.failed // 10_000:
-                    _log.error(
-                        "capture: writing %s failed (%d rows lost so far): %s", partition, counters.failed, error
-                    )
+        """Write the queued ``items`` and the lanes' requests: one file per (deployment, hour)."""
+        pieces: dict[str, list[_Piece]] = {}
+        for start in range(0, len(items), _BATCH_ITEMS):
+            for partition, group, fields in _partitions(items[start : start + _BATCH_ITEMS]):
+                pieces.setdefault(partition, []).append(_Piece(self, group, fields))
+        with self._lock:
+            lanes = list(self._lanes)
+        for lane in lanes:
+            taken = lane.take()
+            if taken is None:
                 continue
-            counters = self._counters(group[0][_DEPLOYMENT])
-            counters.files += 1
-            self._release(group, ok=True)
+            try:
+                for partition, piece in _lane_pieces(self, lane, *taken):
+                    pieces.setdefault(partition, []).append(piece)
+            except Exception:  # never let the writer die
+                _log.exception("capture writer: unexpected error; %d requests not written", len(taken[0]))
+                self._counters(lane.name).failed += len(taken[0])
+        with self._lock:  # a retired lane gets no more rows: dropped once written
+            self._lanes = [lane for lane in self._lanes if not lane.retired or lane.ids]
+        for partition, parts in pieces.items():
+            try:
+                if len(parts) == 1:
+                    table = parts[0].table()
+                else:  # 1-row requests and others (or several lanes): one table, in the order they came
+                    merged = sorted((item for part in parts for item in part.as_items()), key=_moment)
+                    table = _table(merged)
+            except Exception as error:
+                self._failed(partition, parts, error)
+                continue
+            self._write_piece(partition, parts, table)
+
+    def _write_piece(self, partition: str, parts: list[_Piece], table: Any) -> None:
+        try:
+            self._write_table(partition, table)
+        except Exception as error:
+            self._failed(partition, parts, error)
+            return
+        self._counters(parts[0].name).files += 1
+        for part in parts:
+            part.done(ok=True)
+
+    def _failed(self, partition: str, parts: list[_Piece], error: Exception) -> None:
+        counters = self._counters(parts[0].name)
+        before = counters.failed
+        for part in parts:
+            part.done(ok=False)
+        if before == 0 or before // 10_000 != counters.failed // 10_000:
+            _log.error("capture: writing %s failed (%d rows lost so far): %s", partition, counters.failed, error)
 
     def _counters(self, name: str) -> _Counters:
         counters = self.counters.get(name)
@@ -396,11 +513,11 @@ class CaptureHub:
             else:
                 counters.failed += count
 
-    def _write_file(self, partition: str, items: list[Any], fields: list[tuple[Any, ...]] | None = None) -> None:
+    def _write_table(self, partition: str, table: Any) -> None:
+        """Write ``table`` as a new file of ``partition``: temporary name, fsync, rename, folder fsync."""
         import pyarrow.parquet as pq
 
         assert self.folder is not None
-        table = _table(items, fields)
         folder = self.folder / partition
         folder.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
@@ -415,6 +532,94 @@ class CaptureHub:
             with contextlib.suppress(OSError):
                 temporary.unlink()
         _fsync_dir(folder)
+
+
+class _Piece:
+    """Queued requests of one partition, on their way into a file."""
+
+    def __init__(self, hub: CaptureHub, items: list[Any], fields: list[tuple[Any, ...]] | None) -> None:
+        self.hub, self.items, self.fields = hub, items, fields
+        self.name: str = items[0][_DEPLOYMENT]
+
+    def table(self) -> Any:
+        return _table(self.items, self.fields)
+
+    def as_items(self) -> list[Any]:
+        """The requests as queued items."""
+        return self.items
+
+    def done(self, *, ok: bool) -> None:
+        self.hub._release(self.items, ok=ok)
+
+
+class _LanePiece(_Piece):
+    """1-row requests taken from a lane, of one partition."""
+
+    def __init__(
+        self, hub: CaptureHub, lane: _Lane, ids: list[bytes], moments: Any, values: list[Any], predictions: list[Any]
+    ) -> None:
+        self.hub, self.lane, self.name = hub, lane, lane.name
+        self.ids, self.moments, self.values, self.predictions = ids, moments, values, predictions
+
+    def table(self) -> Any:
+        return _lane_table(self.lane, self.ids, self.moments, self.values, self.predictions)
+
+    def as_items(self) -> list[Any]:
+        lane, width = self.lane, len(self.lane.columns)
+        columns = lane.columns if lane.inputs else None
+        return [
+            (
+                request_id,
+                float(moment),
+                lane.name,
+                lane.model,
+                columns,
+                tuple(self.values[index * width : (index + 1) * width]) if lane.inputs else None,
+                self.predictions[index] if lane.outputs else None,
+                1,
+                None,
+            )
+            for index, (request_id, moment) in enumerate(zip(self.ids, self.moments.tolist(), strict=True))
+        ]
+
+    def done(self, *, ok: bool) -> None:
+        counters = self.hub._counters(self.name)
+        if ok:
+            counters.written += len(self.ids)
+        else:
+            counters.failed += len(self.ids)
+
+
+def _lane_pieces(
+    hub: CaptureHub, lane: _Lane, ids: list[bytes], ats: Any, values: list[Any], predictions: list[Any]
+) -> list[tuple[str, _Piece]]:
+    """What was taken from a lane, split by hour (one piece, usually)."""
+    import numpy as np
+
+    moments = np.frombuffer(ats, dtype=np.float64)
+    hours = moments // 3600
+    if hours.min() == hours.max():
+        return [
+            (capture_partition(lane.name, float(moments[0])), _LanePiece(hub, lane, ids, moments, values, predictions))
+        ]
+    width = len(lane.columns) if lane.inputs else 0
+    pieces: list[tuple[str, _Piece]] = []
+    for hour in np.unique(hours):
+        picks = np.flatnonzero(hours == hour).tolist()
+        piece = _LanePiece(
+            hub,
+            lane,
+            [ids[index] for index in picks],
+            moments[picks],
+            [value for index in picks for value in values[index * width : (index + 1) * width]],
+            [predictions[index] for index in picks] if lane.outputs else [],
+        )
+        pieces.append((capture_partition(lane.name, float(moments[picks[0]])), piece))
+    return pieces
+
+
+def _moment(item: Any) -> float:
+    return float(item[_AT])
 
 
 def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
@@ -546,14 +751,14 @@ def _array_predictions(outputs: tuple[Any, ...], counts: list[int]) -> Any:
     return vector.astype(_NUMERIC_KINDS[kind], copy=False) if vector.ndim == 1 else None
 
 
-def _predictions(items: list[Any]) -> list[Any]:
+def _row_predictions(outputs: Sequence[Any], counts: Sequence[int]) -> list[Any]:
     """One prediction per row: lists and arrays row by row (padded with ``None`` / cut to the row count),
     a single value (or object) repeated for every row of its request."""
     predictions: list[Any] = []
-    for item in items:
-        count, output = item[_SIZE], _plain(item[_PREDICTIONS])
-        outputs = output if isinstance(output, list) else [output] * count
-        predictions += outputs[:count] if len(outputs) >= count else [*outputs, *([None] * (count - len(outputs)))]
+    for count, answer in zip(counts, outputs, strict=True):
+        output = _plain(answer)
+        rows = output if isinstance(output, list) else [output] * count
+        predictions += rows[:count] if len(rows) >= count else [*rows, *([None] * (count - len(rows)))]
     return predictions
 
 
@@ -606,5 +811,33 @@ def _table(items: list[Any], fields: list[tuple[Any, ...]] | None = None) -> Any
             arrays[key] = _column(column_values)
     if _any_given(fields[_PREDICTIONS]):
         vector = _array_predictions(fields[_PREDICTIONS], counts)
-        arrays["_prediction"] = pa.array(vector) if vector is not None else _column(_predictions(items))
+        arrays["_prediction"] = (
+            pa.array(vector) if vector is not None else _column(_row_predictions(fields[_PREDICTIONS], counts))
+        )
+    return pa.table(arrays)
+
+
+def _lane_table(lane: _Lane, ids: list[bytes], moments: Any, values: list[Any], predictions: list[Any]) -> Any:
+    """The Arrow table of 1-row requests taken from ``lane`` (the same columns as :func:`_table`)."""
+    import numpy as np
+    import pyarrow as pa
+
+    count = len(ids)
+    request_ids = pa.array(ids, type=pa.string())
+    arrays: dict[str, Any] = {
+        "_id": request_ids,
+        "_request_id": request_ids,
+        "_row": pa.array(np.zeros(count, np.int32)),
+        "_ts": pa.array((moments * 1_000_000).astype(np.int64), type=pa.timestamp("us", tz="UTC")),
+        "_deployment": pa.repeat(lane.name, count),
+        "_model": pa.repeat(lane.model, count).cast(pa.string()),
+    }
+    if lane.inputs:
+        width = len(lane.columns)
+        for index, key in enumerate(lane.columns):
+            arrays[key] = _column(values[index::width])
+    if lane.outputs:
+        ones = [1] * count
+        vector = _array_predictions(tuple(predictions), ones)
+        arrays["_prediction"] = pa.array(vector) if vector is not None else _column(_row_predictions(predictions, ones))
     return pa.table(arrays)
