@@ -3,8 +3,9 @@
 Every scored request gets a correlation id (``x-mlops-correlation-id``: the caller's own when it sent
 a valid one, else a new one); row ``i`` of a batch of several rows is ``<id>:<i>``, a single row is
 ``<id>``. For a deployment loaded with ``metadata["capture"]`` (a :class:`~mlops_sdk.models.deployments.Capture`),
-the scoring path only appends the rows to an in-memory queue (:meth:`CaptureHub.record`: no I/O,
-no conversion); a writer thread turns queued requests into Parquet files, one per flush and
+the scoring path only appends the rows to memory (:meth:`CaptureHub.record`: no I/O, no conversion,
+no lock): a 1-row request to its deployment's lane, column by column (:class:`_Lane`), any other
+request to a queue as one tuple. A writer thread turns them into Parquet files, one per flush and
 (deployment, hour)::
 
     <endpoint folder>/capture/<deployment>/<YYYY-MM-DD>/<HH>/part-<epoch ms>-<pid>-<seq>.parquet
@@ -21,7 +22,7 @@ complete or absent, whatever kills the process. What an answer promises is in it
 * ``sampled-out``: skipped by ``sample_rate``.
 
 Capture never fails or blocks scoring: a full queue drops, a write error counts the rows as failed
-and logs (the first, then every 100th).
+and logs (the first failure, then one per 10,000 rows lost).
 """
 
 from __future__ import annotations
