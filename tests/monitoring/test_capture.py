@@ -205,10 +205,10 @@ def test_rows_of_different_shapes_in_one_write_keep_their_columns() -> None:
 
     at = 1_700_000_000.0
     items = [
-        _Item("r1", at, "blue", "m@1", ["a", "b"], [[1.0, 2.0], [3.0, 4.0]], [10.0, 20.0], 2),
-        _Item("r2", at, "blue", "m@1", None, [[5.0, 6.0, 7.0]], [30.0], 1),  # a tensor: positional inputs
-        _Item("r3", at, "blue", "m@1", ["b", "c"], [["x", "y"]], [{"p": 1}], 1),  # text in b: stored as text
-        _Item("r4", at, "blue", "m@1", ["a", "b"], None, [40.0], 1),  # outputs only
+        _Item(b"r1", at, "blue", "m@1", ["a", "b"], [[1.0, 2.0], [3.0, 4.0]], [10.0, 20.0], 2),
+        _Item(b"r2", at, "blue", "m@1", None, [5.0, 6.0, 7.0], [30.0], 1),  # a tensor: positional inputs
+        _Item(b"r3", at, "blue", "m@1", ["b", "c"], ["x", "y"], [{"p": 1}], 1),  # text in b: stored as text
+        _Item(b"r4", at, "blue", "m@1", ["a", "b"], None, [40.0], 1),  # outputs only
     ]
     rows = _table(items).to_pylist()
     assert [row["_id"] for row in rows] == ["r1:0", "r1:1", "r2", "r3", "r4"]

@@ -344,7 +344,9 @@ class EndpointApp:
             ) from None
         for mirror in mirrors:
             self._mirror(table, mirror, batch, name, predictions, time.perf_counter() - started, request_id)
-        captured = await self.capture.record(headers, name, deployment, batch, predictions)
+        captured = self.capture.record(headers, name, deployment, batch, predictions)
+        if not isinstance(captured, list):  # durability="acknowledged": the answer waits for the write
+            captured = await captured
         payload = predictions if protocol == "azureml" else {"predictions": predictions}
         body = _dumps(payload)
         if metrics is not None:

@@ -3,8 +3,9 @@
 Every scored request gets a correlation id (``x-mlops-correlation-id``: the caller's own when it sent
 a valid one, else a new one); row ``i`` of a batch of several rows is ``<id>:<i>``, a single row is
 ``<id>``. For a deployment loaded with ``metadata["capture"]`` (a :class:`~mlops_sdk.models.deployments.Capture`),
-the scoring path only appends the rows to an in-memory queue (:meth:`CaptureHub.record`: no I/O,
-no conversion); a writer thread turns queued requests into Parquet files, one per flush and
+the scoring path only appends the rows to memory (:meth:`CaptureHub.record`: no I/O, no conversion,
+no lock): a 1-row request to its deployment's lane, column by column (:class:`_Lane`), any other
+request to a queue as one tuple. A writer thread turns them into Parquet files, one per flush and
 (deployment, hour)::
 
     <endpoint folder>/capture/<deployment>/<YYYY-MM-DD>/<HH>/part-<epoch ms>-<pid>-<seq>.parquet
@@ -21,24 +22,27 @@ complete or absent, whatever kills the process. What an answer promises is in it
 * ``sampled-out``: skipped by ``sample_rate``.
 
 Capture never fails or blocks scoring: a full queue drops, a write error counts the rows as failed
-and logs (the first, then every 100th).
+and logs (the first failure, then one per 10,000 rows lost).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import operator
 import os
 import queue
 import random
 import re
 import threading
 import time
-from collections.abc import Mapping
+from array import array
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlops_sdk.backends.local.serving.payloads import to_jsonable
 from mlops_sdk.core.logging import get_logger
@@ -50,6 +54,17 @@ CAPTURE_HEADER = "x-mlops-capture"
 _CORRELATION_B = CORRELATION_HEADER.encode()
 _CAPTURE_B = CAPTURE_HEADER.encode()
 _VALID_ID = re.compile(rb"^[A-Za-z0-9._~-]{1,128}$")
+_QUEUED = (_CAPTURE_B, b"queued")
+_SAMPLED_OUT = (_CAPTURE_B, b"sampled-out")
+_FAILED = (_CAPTURE_B, b"failed")
+# positions in a queued item (see _Item)
+_REQUEST_ID, _AT, _DEPLOYMENT, _MODEL, _COLUMNS, _ROWS, _PREDICTIONS, _SIZE, _DONE = range(9)
+_DICTIONARY = ["_deployment", "_model"]
+"""Columns Parquet-encoded as a dictionary: one value per file, mostly (on every column it costs the
+writer twice the time for larger files, ids and numbers being mostly unique)."""
+_STATISTICS = ["_ts", "_deployment", "_model", "_row"]
+"""Columns with min/max statistics: those the monitoring reads filter on (the window, the deployment);
+statistics of every column cost the writer a third more."""
 _BATCH_ITEMS = 20_000
 """Requests written per file at most (a long queue after a stall becomes several files)."""
 _log = get_logger("mlops_sdk.serving.capture")
@@ -61,39 +76,38 @@ def capture_partition(deployment: str, moment: float) -> str:
     return f"{deployment}/{time.strftime('%Y-%m-%d', stamp)}/{time.strftime('%H', stamp)}"
 
 
-@dataclass
-class _Settings:
-    sample_rate: float
-    inputs: bool
-    outputs: bool
-    acknowledged: bool
-    flush_interval: float
-    max_queue: int
-    ack_timeout: float
+class _Item(NamedTuple):
+    """One queued request. The hook queues plain tuples in this field order (cheaper than building this
+    class); the writer unpacks either. Rows and predictions are kept as the server had them (lists,
+    numpy arrays, pandas objects): converting them is the writer's job."""
 
-
-@dataclass(slots=True)
-class _Item:
-    request_id: str
+    request_id: bytes
     at: float
     deployment: str
     model: str | None
-    columns: list[str] | None
-    rows: list[Any] | None
+    columns: Sequence[str] | None
+    rows: Any  # the row itself when ``size`` is 1, else a sequence of rows
     predictions: Any
-    count: int
+    size: int  # rows
     done: Any = None  # (loop, future) of an acknowledged answer
 
 
 @dataclass
 class _Counters:
+    """Rows per deployment. Each count has one writing thread, so no lock: the event loop counts
+    ``captured``, ``dropped`` and ``sampled_out``, the writer ``written``, ``failed`` and ``files``."""
+
     captured: int = 0
     written: int = 0
     dropped: int = 0
     failed: int = 0
     sampled_out: int = 0
     files: int = 0
-    pending: int = 0
+
+    @property
+    def pending(self) -> int:
+        """Rows queued and not yet written (or failed)."""
+        return self.captured - self.written - self.failed
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -107,26 +121,103 @@ class _Counters:
         }
 
 
-def _settings(metadata: Mapping[str, Any]) -> _Settings | None:
+@dataclass(slots=True)
+class _State:
+    """What the hook needs of one deployment, resolved once per metadata object (not per request)."""
+
+    metadata: Any  # the deployment's metadata dict this was resolved from (identity checked per request)
+    capturing: bool
+    counters: _Counters
+    name: str = ""
+    model: str | None = None
+    sample_rate: float = 1.0
+    inputs: bool = True
+    outputs: bool = True
+    acknowledged: bool = False
+    max_queue: int = 0
+    ack_timeout: float = 0.0
+    columns: Any = None  # the column names of the last request, and the same as a tuple (queued)
+    columns_tuple: tuple[str, ...] | None = None
+    lane: Any = None  # the _Lane of 1-row requests (batched durability)
+
+
+def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple[_State, float | None]:
+    """The deployment's capture state and flush interval (``None``: it does not capture)."""
     raw = metadata.get("capture")
     if not isinstance(raw, dict):
-        return None
+        return _State(metadata, False, counters), None
     from mlops_sdk.models.deployments import Capture
 
     try:
         spec = Capture.model_validate(raw)
     except ValueError as error:
-        _log.error("capture settings ignored (invalid): %s", error)
-        return None
-    return _Settings(
-        spec.sample_rate,
-        spec.inputs,
-        spec.outputs,
-        spec.durability == "acknowledged",
-        spec.flush_interval,
-        spec.max_queue,
-        spec.ack_timeout,
+        _log.error("capture settings of %s ignored (invalid): %s", name, error)
+        return _State(metadata, False, counters), None
+    state = _State(
+        metadata,
+        True,
+        counters,
+        name=name,
+        model=metadata.get("model"),
+        sample_rate=spec.sample_rate,
+        inputs=spec.inputs,
+        outputs=spec.outputs,
+        acknowledged=spec.durability == "acknowledged",
+        max_queue=spec.max_queue,
+        ack_timeout=spec.ack_timeout,
     )
+    return state, spec.flush_interval
+
+
+class _Lane:
+    """The 1-row requests of one deployment (one capture setting, one set of column names), held column
+    by column: the event loop appends, the writer takes.
+
+    Appending a request allocates no object the garbage collector tracks (the parser's values and the
+    model's answer are referenced, nothing is built), and the writer slices columns out of flat lists
+    instead of visiting one object per request. The event loop appends the id last, so the writer,
+    taking the first ``len(ids)`` entries of each list (each append, slice and ``del`` is atomic under
+    the GIL), always takes whole requests.
+    """
+
+    __slots__ = (
+        "ats",
+        "columns",
+        "ids",
+        "inputs",
+        "model",
+        "name",
+        "names",
+        "outputs",
+        "predictions",
+        "retired",
+        "values",
+    )
+
+    def __init__(self, name: str, model: str | None, names: list[str] | None, inputs: bool, outputs: bool) -> None:
+        self.name = name
+        self.model = model
+        self.names = names  # the column names as the parser gave them (compared per request)
+        self.columns = tuple(names) if names is not None else ()
+        self.inputs = inputs
+        self.outputs = outputs
+        self.retired = False  # no more appends: removed once empty
+        self.ids: list[bytes] = []
+        self.ats = array("d")
+        self.values: list[Any] = []  # the rows' values, row after row
+        self.predictions: list[Any] = []
+
+    def take(self) -> tuple[list[bytes], Any, list[Any], list[Any]] | None:
+        """The requests appended so far (ids, times, values, answers), removed from the lane."""
+        count = len(self.ids)
+        if not count:
+            return None
+        width = len(self.columns) if self.inputs else 0
+        ids, ats = self.ids[:count], self.ats[:count]
+        values, predictions = self.values[: count * width], self.predictions[:count]
+        del self.ats[:count], self.values[: count * width], self.predictions[:count]
+        del self.ids[:count]
+        return ids, ats, values, predictions
 
 
 class CaptureHub:
@@ -139,11 +230,11 @@ class CaptureHub:
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
         self.counters: dict[str, _Counters] = {}
-        self._cache: dict[str, tuple[int, _Settings | None]] = {}
+        self._states: dict[str, _State] = {}
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._count_lock = threading.Lock()
+        self._lanes: list[_Lane] = []
         self._wake = threading.Event()
         self._prefix = os.urandom(10).hex().encode()
         self._counter = 0
@@ -152,80 +243,134 @@ class CaptureHub:
 
     # -- the scoring path ------------------------------------------------------------------------
 
-    async def record(
+    def record(
         self, headers: Mapping[bytes, bytes], name: str, deployment: Any, batch: Any, predictions: Any
-    ) -> list[tuple[bytes, bytes]]:
-        """The answer's capture headers; queues the rows when ``deployment`` captures. Never raises."""
+    ) -> list[tuple[bytes, bytes]] | Awaitable[list[tuple[bytes, bytes]]]:
+        """The answer's capture headers; queues the rows when ``deployment`` captures. Never raises.
+
+        Synchronous (no coroutine per request) except for ``durability="acknowledged"``, where it
+        returns an awaitable of the headers that resolves once the rows are on disk (or the wait
+        times out): callers ``await`` a result that is not a list.
+        """
         supplied = headers.get(_CORRELATION_B)
         if supplied is not None and _VALID_ID.match(supplied):
             request_id = supplied
         else:  # a random per-process prefix and a counter: unique, and ~100x cheaper than uuid4
             self._counter += 1
             request_id = b"%s%012x" % (self._prefix, self._counter)
-        extra = [(_CORRELATION_B, request_id)]
+        if self.folder is None:
+            return [(_CORRELATION_B, request_id)]
         try:
-            settings = self._settings_of(name, deployment)
-            if settings is None:
-                return extra
-            extra.append((_CAPTURE_B, await self._enqueue(request_id, name, deployment, settings, batch, predictions)))
+            state = self._states.get(name)
+            if state is None or state.metadata is not deployment.metadata:
+                state = self._resolve(name, deployment.metadata)
+            if not state.capturing:
+                return [(_CORRELATION_B, request_id)]
+            rows = batch.rows
+            count = len(rows)
+            counters = state.counters
+            if state.sample_rate < 1.0 and random.random() >= state.sample_rate:  # noqa: S311 - sampling
+                counters.sampled_out += count
+                return [(_CORRELATION_B, request_id), _SAMPLED_OUT]
+            if counters.captured - counters.written - counters.failed + count > state.max_queue:
+                return [(_CORRELATION_B, request_id), (_CAPTURE_B, self._drop(name, counters, count))]
+            if count == 1 and not state.acknowledged:  # the usual request: into the lane
+                lane = state.lane
+                if state.inputs:
+                    names, row = batch.columns, rows[0]
+                    if names is not None and type(row) is list and len(row) == len(names):
+                        if names != lane.names:  # other columns than the last request's: another lane
+                            lane = self._new_lane(state, names)
+                        lane.values.extend(row)
+                    else:
+                        lane = None  # positional or ragged rows: the general queue below
+                if lane is not None:
+                    if state.outputs:
+                        lane.predictions.append(predictions)
+                    lane.ats.append(time.time())
+                    counters.captured += 1
+                    lane.ids.append(request_id)  # last: the writer takes whole requests
+                    return [(_CORRELATION_B, request_id), _QUEUED]
+            if state.inputs:
+                # Tuples, not the parser's lists: a tuple of numbers and text leaves the garbage
+                # collector's books at its next young collection, so queued requests are never
+                # promoted to the old generation (whose full collections they would otherwise trigger).
+                columns = batch.columns
+                if columns is not None and columns != state.columns:  # the usual: the same names again
+                    state.columns, state.columns_tuple = columns, tuple(columns)
+                columns = state.columns_tuple if columns is not None else None
+                if count == 1:  # one request, one row: the row itself (see _Item)
+                    rows = tuple(rows[0]) if type(rows[0]) is list else rows[0]
+                else:
+                    rows = tuple([tuple(row) if type(row) is list else row for row in rows])
+            else:
+                columns = rows = None
+            item = (
+                request_id,
+                time.time(),
+                name,
+                state.model,
+                columns,
+                rows,
+                predictions if state.outputs else None,
+                count,
+                None,
+            )
+            counters.captured += count  # before the put: the writer never sees more written than captured
+            if state.acknowledged:
+                loop = asyncio.get_running_loop()
+                future: asyncio.Future[bool] = loop.create_future()
+                self._queue.put((*item[:-1], (loop, future)))
+                self._wake.set()
+                return self._acknowledged(request_id, future, state.ack_timeout)
+            self._queue.put(item)
+            return [(_CORRELATION_B, request_id), _QUEUED]
         except Exception as error:  # capture must never fail scoring
             _log.error("capture of a request to %s failed: %s: %s", name, type(error).__name__, error)
-            extra.append((_CAPTURE_B, b"failed"))
-        return extra
+            return [(_CORRELATION_B, request_id), _FAILED]
 
-    def _settings_of(self, name: str, deployment: Any) -> _Settings | None:
-        if self.folder is None:
-            return None
-        cached = self._cache.get(name)
-        if cached is None or cached[0] != id(deployment):
-            cached = (id(deployment), _settings(deployment.metadata))
-            self._cache[name] = cached
-        return cached[1]
+    def _resolve(self, name: str, metadata: Mapping[str, Any]) -> _State:
+        """The deployment's capture state (a new metadata object: a new or re-configured deployment)."""
+        counters = self.counters.get(name)
+        if counters is None:
+            counters = self.counters[name] = _Counters()
+        state, interval = _state(name, metadata, counters)
+        if interval is not None:
+            self._interval = min(self._interval, interval)
+            self._ensure_writer()
+            self._new_lane(state, None)
+        previous = self._states.get(name)
+        if previous is not None and previous.lane is not None:
+            previous.lane.retired = True
+        self._states[name] = state
+        return state
 
-    async def _enqueue(
-        self, request_id: bytes, name: str, deployment: Any, settings: _Settings, batch: Any, predictions: Any
-    ) -> bytes:
-        counters = self.counters.setdefault(name, _Counters())
-        count = len(batch)
-        if settings.sample_rate < 1.0 and random.random() >= settings.sample_rate:  # noqa: S311 - sampling
-            counters.sampled_out += count
-            return b"sampled-out"
-        if counters.pending + count > settings.max_queue:
-            counters.dropped += count
-            if counters.dropped == count or counters.dropped // 1000 != (counters.dropped - count) // 1000:
-                _log.warning("capture queue of %s is full: %d rows dropped so far", name, counters.dropped)
-            return b"dropped"
-        now = time.time()
-        item = _Item(
-            request_id=request_id.decode("ascii"),
-            at=now,
-            deployment=name,
-            model=deployment.metadata.get("model"),
-            columns=batch.columns if settings.inputs else None,
-            # The fast scoring paths answer numpy arrays: the writer works on plain lists, one entry per row.
-            rows=_plain(batch.rows) if settings.inputs else None,
-            predictions=_plain(predictions) if settings.outputs else None,
-            count=count,
-        )
-        future: asyncio.Future[bool] | None = None
-        if settings.acknowledged:
-            loop = asyncio.get_running_loop()
-            future = loop.create_future()
-            item.done = (loop, future)
-        with self._count_lock:
-            counters.pending += count
-            counters.captured += count
-        self._interval = min(self._interval, settings.flush_interval)
-        self._ensure_writer()
-        self._queue.put(item)
-        if future is None:
-            return b"queued"
-        self._wake.set()
+    def _new_lane(self, state: _State, names: list[str] | None) -> _Lane:
+        lane = _Lane(state.name, state.model, names, state.inputs, state.outputs)
+        if state.lane is not None:
+            state.lane.retired = True
+        state.lane = lane
+        with self._lock:
+            self._lanes.append(lane)
+        return lane
+
+    @staticmethod
+    def _drop(name: str, counters: _Counters, count: int) -> bytes:
+        counters.dropped += count
+        if counters.dropped == count or counters.dropped // 1000 != (counters.dropped - count) // 1000:
+            _log.warning("capture queue of %s is full: %d rows dropped so far", name, counters.dropped)
+        return b"dropped"
+
+    @staticmethod
+    async def _acknowledged(
+        request_id: bytes, future: asyncio.Future[bool], timeout: float
+    ) -> list[tuple[bytes, bytes]]:
+        header = [(_CORRELATION_B, request_id)]
         try:
-            stored = await asyncio.wait_for(asyncio.shield(future), settings.ack_timeout)
+            stored = await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
-            return b"queued"
-        return b"stored" if stored else b"failed"
+            return [*header, _QUEUED]
+        return [*header, (_CAPTURE_B, b"stored" if stored else b"failed")]
 
     # -- admin -----------------------------------------------------------------------------------
 
@@ -271,7 +416,7 @@ class CaptureHub:
         while not stop:
             self._wake.wait(timeout=self._interval)
             self._wake.clear()
-            items: list[_Item] = []
+            items: list[Any] = []
             waiting: list[threading.Event] = []
             while True:
                 try:
@@ -284,64 +429,103 @@ class CaptureHub:
                     waiting.append(message)
                 else:
                     items.append(message)
-            for start in range(0, len(items), _BATCH_ITEMS):
-                try:
-                    self._write(items[start : start + _BATCH_ITEMS])
-                except Exception:  # never let the writer die: later rows must still be written
-                    batch = items[start : start + _BATCH_ITEMS]
-                    _log.exception("capture writer: unexpected error; %d requests not written", len(batch))
-                    self._fail(batch)
+            try:
+                self._write(items)
+            except Exception:  # never let the writer die: later rows must still be written
+                _log.exception("capture writer: unexpected error; %d requests not written", len(items))
+                self._fail(items)
             for event in waiting:
                 event.set()
 
-    def _write(self, items: list[_Item]) -> None:
-        groups: dict[str, list[_Item]] = {}
-        for item in items:
-            groups.setdefault(capture_partition(item.deployment, item.at), []).append(item)
-        for partition, group in groups.items():
-            try:
-                self._write_file(partition, group)
-            except Exception as error:
-                before = self.counters.setdefault(group[0].deployment, _Counters()).failed
-                self._fail(group)
-                failed = self.counters[group[0].deployment].failed
-                if before == 0 or before // 10_000 != failed // 10_000:
-                    _log.error("capture: writing %s failed (%d rows lost so far): %s", partition, failed, error)
+    def _write(self, items: list[Any]) -> None:
+        """Write the queued ``items`` and the lanes' requests: one file per (deployment, hour)."""
+        pieces: dict[str, list[_Piece]] = {}
+        for start in range(0, len(items), _BATCH_ITEMS):
+            for partition, group, fields in _partitions(items[start : start + _BATCH_ITEMS]):
+                pieces.setdefault(partition, []).append(_Piece(self, group, fields))
+        with self._lock:
+            lanes = list(self._lanes)
+        for lane in lanes:
+            taken = lane.take()
+            if taken is None:
                 continue
-            self._release(group, ok=True)
-            self.counters.setdefault(group[0].deployment, _Counters()).files += 1
+            try:
+                for partition, piece in _lane_pieces(self, lane, *taken):
+                    pieces.setdefault(partition, []).append(piece)
+            except Exception:  # never let the writer die
+                _log.exception("capture writer: unexpected error; %d requests not written", len(taken[0]))
+                self._counters(lane.name).failed += len(taken[0])
+        with self._lock:  # a retired lane gets no more rows: dropped once written
+            self._lanes = [lane for lane in self._lanes if not lane.retired or lane.ids]
+        for partition, parts in pieces.items():
+            try:
+                if len(parts) == 1:
+                    table = parts[0].table()
+                else:  # 1-row requests and others (or several lanes): one table, in the order they came
+                    merged = sorted((item for part in parts for item in part.as_items()), key=_moment)
+                    table = _table(merged)
+            except Exception as error:
+                self._failed(partition, parts, error)
+                continue
+            self._write_piece(partition, parts, table)
 
-    def _fail(self, items: list[_Item]) -> None:
+    def _write_piece(self, partition: str, parts: list[_Piece], table: Any) -> None:
+        try:
+            self._write_table(partition, table)
+        except Exception as error:
+            self._failed(partition, parts, error)
+            return
+        self._counters(parts[0].name).files += 1
+        for part in parts:
+            part.done(ok=True)
+
+    def _failed(self, partition: str, parts: list[_Piece], error: Exception) -> None:
+        counters = self._counters(parts[0].name)
+        before = counters.failed
+        for part in parts:
+            part.done(ok=False)
+        if before == 0 or before // 10_000 != counters.failed // 10_000:
+            _log.error("capture: writing %s failed (%d rows lost so far): %s", partition, counters.failed, error)
+
+    def _counters(self, name: str) -> _Counters:
+        counters = self.counters.get(name)
+        if counters is None:  # the hook creates them first; this is for items queued by hand
+            counters = self.counters[name] = _Counters()
+        return counters
+
+    def _fail(self, items: list[Any]) -> None:
         """Count ``items`` as failed and release them (an acknowledged answer then says ``failed``)."""
-        for item in items:
-            self.counters.setdefault(item.deployment, _Counters()).failed += item.count
         self._release(items, ok=False)
 
-    def _release(self, items: list[_Item], *, ok: bool) -> None:
-        """Take ``items`` off the pending count and answer the requests waiting for them."""
+    def _release(self, items: list[Any], *, ok: bool) -> None:
+        """Count ``items`` written (or failed) and answer the requests waiting for them."""
+        rows: dict[str, int] = {}
         for item in items:
-            counters = self.counters.setdefault(item.deployment, _Counters())
-            with self._count_lock:
-                counters.pending -= item.count
-                if ok:
-                    counters.written += item.count
-            if item.done is not None:
-                loop, future = item.done
+            rows[item[_DEPLOYMENT]] = rows.get(item[_DEPLOYMENT], 0) + item[_SIZE]
+            done = item[_DONE]
+            if done is not None:
+                loop, future = done
                 with contextlib.suppress(RuntimeError):  # the loop is gone (server stopping)
                     loop.call_soon_threadsafe(_resolve, future, ok)
+        for name, count in rows.items():
+            counters = self._counters(name)
+            if ok:
+                counters.written += count
+            else:
+                counters.failed += count
 
-    def _write_file(self, partition: str, items: list[_Item]) -> None:
+    def _write_table(self, partition: str, table: Any) -> None:
+        """Write ``table`` as a new file of ``partition``: temporary name, fsync, rename, folder fsync."""
         import pyarrow.parquet as pq
 
         assert self.folder is not None
-        table = _table(items)
         folder = self.folder / partition
         folder.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
         name = f"part-{int(time.time() * 1000)}-{os.getpid()}-{self._sequence:06d}.parquet"
         temporary = folder / f".{name}.tmp"
         try:
-            pq.write_table(table, temporary)
+            pq.write_table(table, temporary, use_dictionary=_DICTIONARY, write_statistics=_STATISTICS)
             with temporary.open("rb") as handle:
                 os.fsync(handle.fileno())
             temporary.replace(folder / name)
@@ -349,6 +533,94 @@ class CaptureHub:
             with contextlib.suppress(OSError):
                 temporary.unlink()
         _fsync_dir(folder)
+
+
+class _Piece:
+    """Queued requests of one partition, on their way into a file."""
+
+    def __init__(self, hub: CaptureHub, items: list[Any], fields: list[tuple[Any, ...]] | None) -> None:
+        self.hub, self.items, self.fields = hub, items, fields
+        self.name: str = items[0][_DEPLOYMENT]
+
+    def table(self) -> Any:
+        return _table(self.items, self.fields)
+
+    def as_items(self) -> list[Any]:
+        """The requests as queued items."""
+        return self.items
+
+    def done(self, *, ok: bool) -> None:
+        self.hub._release(self.items, ok=ok)
+
+
+class _LanePiece(_Piece):
+    """1-row requests taken from a lane, of one partition."""
+
+    def __init__(
+        self, hub: CaptureHub, lane: _Lane, ids: list[bytes], moments: Any, values: list[Any], predictions: list[Any]
+    ) -> None:
+        self.hub, self.lane, self.name = hub, lane, lane.name
+        self.ids, self.moments, self.values, self.predictions = ids, moments, values, predictions
+
+    def table(self) -> Any:
+        return _lane_table(self.lane, self.ids, self.moments, self.values, self.predictions)
+
+    def as_items(self) -> list[Any]:
+        lane, width = self.lane, len(self.lane.columns)
+        columns = lane.columns if lane.inputs else None
+        return [
+            (
+                request_id,
+                float(moment),
+                lane.name,
+                lane.model,
+                columns,
+                tuple(self.values[index * width : (index + 1) * width]) if lane.inputs else None,
+                self.predictions[index] if lane.outputs else None,
+                1,
+                None,
+            )
+            for index, (request_id, moment) in enumerate(zip(self.ids, self.moments.tolist(), strict=True))
+        ]
+
+    def done(self, *, ok: bool) -> None:
+        counters = self.hub._counters(self.name)
+        if ok:
+            counters.written += len(self.ids)
+        else:
+            counters.failed += len(self.ids)
+
+
+def _lane_pieces(
+    hub: CaptureHub, lane: _Lane, ids: list[bytes], ats: Any, values: list[Any], predictions: list[Any]
+) -> list[tuple[str, _Piece]]:
+    """What was taken from a lane, split by hour (one piece, usually)."""
+    import numpy as np
+
+    moments = np.frombuffer(ats, dtype=np.float64)
+    hours = moments // 3600
+    if hours.min() == hours.max():
+        return [
+            (capture_partition(lane.name, float(moments[0])), _LanePiece(hub, lane, ids, moments, values, predictions))
+        ]
+    width = len(lane.columns) if lane.inputs else 0
+    pieces: list[tuple[str, _Piece]] = []
+    for hour in np.unique(hours):
+        picks = np.flatnonzero(hours == hour).tolist()
+        piece = _LanePiece(
+            hub,
+            lane,
+            [ids[index] for index in picks],
+            moments[picks],
+            [value for index in picks for value in values[index * width : (index + 1) * width]],
+            [predictions[index] for index in picks] if lane.outputs else [],
+        )
+        pieces.append((capture_partition(lane.name, float(moments[picks[0]])), piece))
+    return pieces
+
+
+def _moment(item: Any) -> float:
+    return float(item[_AT])
 
 
 def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
@@ -365,7 +637,32 @@ def _fsync_dir(folder: Path) -> None:
             os.close(handle)
 
 
-def _column(values: list[Any]) -> Any:
+def _partitions(items: list[Any]) -> list[tuple[str, list[Any], list[tuple[Any, ...]] | None]]:
+    """The items grouped by (deployment, hour), in queue order within a group, with the group's fields
+    (:func:`_fields`) when they were computed on the way."""
+    first = items[0]
+    fields = _fields(items)
+    names, moments = fields[_DEPLOYMENT], fields[_AT]
+    # the usual case, checked in C: one deployment (count compares identity first), one hour
+    if names.count(first[_DEPLOYMENT]) == len(names) and min(moments) // 3600 == max(moments) // 3600:
+        return [(capture_partition(first[_DEPLOYMENT], first[_AT]), items, fields)]
+    groups: dict[tuple[str, float], list[Any]] = {}
+    for item in items:
+        key = (item[_DEPLOYMENT], item[_AT] // 3600)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [item]
+        else:
+            group.append(item)
+    return [(capture_partition(group[0][_DEPLOYMENT], group[0][_AT]), group, None) for group in groups.values()]
+
+
+def _fields(items: list[Any]) -> list[tuple[Any, ...]]:
+    """The queued items transposed: one tuple per field (one pass over the items, in C)."""
+    return list(zip(*items, strict=True))
+
+
+def _column(values: Any) -> Any:
     """An Arrow array of ``values``; mixed or nested values become text (JSON for lists/objects)."""
     import pyarrow as pa
 
@@ -376,39 +673,47 @@ def _column(values: list[Any]) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """Lists stay as they are (no copy on the request path); numpy arrays and pandas objects become lists."""
+    """Lists stay as they are; numpy arrays and pandas objects become lists (one entry per row)."""
     return value if isinstance(value, list) else to_jsonable(value)
 
 
-def _rectangular(rows: list[Any], width: int) -> bool:
-    return all(isinstance(row, list) and len(row) == width for row in rows)
+_SEQUENCES = {list, tuple}
 
 
-def _same_shape(items: list[_Item]) -> list[str] | None:
-    """The column names every item's rows share (all named, all rectangular), else ``None``."""
-    first = items[0].columns
-    if first is None:
-        return None
-    for item in items:
-        if item.rows is None or item.columns != first or not _rectangular(item.rows, len(first)):
-            return None
-    return first
+def _shared_columns(fields: list[tuple[Any, ...]]) -> Sequence[str] | None:
+    """The column names every item's rows share, else ``None``."""
+    columns = fields[_COLUMNS]
+    first: Sequence[str] | None = columns[0]
+    # tuple.count compares identity first: the hook queues one tuple per deployment's column names
+    return first if first is not None and columns.count(first) == len(columns) else None
 
 
-def _features(items: list[_Item]) -> dict[str, list[Any]]:
-    """Input columns of the items, ``None`` where a row lacks a column."""
-    shared = _same_shape(items)
+def _rows(item: Any) -> Any:
+    """The rows of a queued request, as a sequence."""
+    return (item[_ROWS],) if item[_SIZE] == 1 else item[_ROWS]
+
+
+def _features(items: list[Any], fields: list[tuple[Any, ...]], total: int) -> dict[str, Any]:
+    """Input columns of the items (``total`` rows), ``None`` where a row lacks a column."""
+    shared = _shared_columns(fields)
     if shared is not None:  # the usual case: one transposition of every row, in C
-        rows = [row for item in items for row in item.rows or ()]
-        return {key: list(values) for key, values in zip(shared, zip(*rows, strict=True), strict=True)}
+        if total == len(items):  # one row per request: the rows themselves
+            rows: Sequence[Any] = fields[_ROWS]
+        else:
+            rows = [row for item in items if item[_ROWS] is not None for row in _rows(item)]
+        if len(rows) == total and set(map(type, rows)) <= _SEQUENCES:
+            with contextlib.suppress(ValueError):  # a row of another width: the general way below
+                return dict(zip(shared, zip(*rows, strict=True), strict=True))
     features: dict[str, list[Any]] = {}
     total = 0
     for item in items:
-        for number, row in enumerate(item.rows or [None] * item.count):
+        count, columns = item[_SIZE], item[_COLUMNS]
+        item_rows = item[_ROWS]
+        for number, row in enumerate([None] * count if item_rows is None else _plain(_rows(item))):
             if row is None:
                 continue
-            values = row if isinstance(row, list) else [row]
-            keys = item.columns if item.columns is not None else [f"input_{i}" for i in range(len(values))]
+            values = row if isinstance(row, (list, tuple)) else [row]
+            keys = columns if columns is not None else [f"input_{i}" for i in range(len(values))]
             for key, value in zip(keys, values, strict=False):
                 column = features.get(key)
                 if column is None:
@@ -417,53 +722,123 @@ def _features(items: list[_Item]) -> dict[str, list[Any]]:
                 if missing:  # rows of earlier requests that lacked this column
                     column.extend([None] * missing)
                 column.append(value)
-        total += item.count
+        total += count
         for column in features.values():
             column.extend([None] * (total - len(column)))
     return features
 
 
-def _table(items: list[_Item]) -> Any:
-    """The Arrow table of a group of queued requests (metadata columns start with ``_``)."""
+_NUMERIC_KINDS = {"f": "float64", "i": "int64", "b": "bool"}
+_DTYPE = operator.attrgetter("dtype")
+
+
+def _array_predictions(outputs: tuple[Any, ...], counts: list[int]) -> Any:
+    """The predictions of ``items`` as one numpy array when every item answered a 1-D numeric numpy
+    array with one value per row, all of one kind (the fast scoring paths); else ``None``."""
+    import numpy as np
+
+    if set(map(type, outputs)) != {np.ndarray}:
+        return None
+    kinds = {dtype.kind for dtype in set(map(_DTYPE, outputs))}
+    if len(kinds) != 1 or (kind := kinds.pop()) not in _NUMERIC_KINDS:
+        return None
+    try:
+        if list(map(len, outputs)) != counts:  # len() of a 0-d array raises TypeError
+            return None
+        vector = np.concatenate(outputs)  # arrays of different dimensions raise ValueError
+    except (TypeError, ValueError):
+        return None
+    # the dtype Python values get in Arrow (float32 -> float64, as ``tolist`` + ``pa.array`` did)
+    return vector.astype(_NUMERIC_KINDS[kind], copy=False) if vector.ndim == 1 else None
+
+
+def _row_predictions(outputs: Sequence[Any], counts: Sequence[int]) -> list[Any]:
+    """One prediction per row: lists and arrays row by row (padded with ``None`` / cut to the row count),
+    a single value (or object) repeated for every row of its request."""
+    predictions: list[Any] = []
+    for count, answer in zip(counts, outputs, strict=True):
+        output = _plain(answer)
+        rows = output if isinstance(output, list) else [output] * count
+        predictions += rows[:count] if len(rows) >= count else [*rows, *([None] * (count - len(rows)))]
+    return predictions
+
+
+def _any_given(values: tuple[Any, ...]) -> bool:
+    """Whether any value is not ``None`` (by identity: ``==`` on a numpy array compares its elements)."""
+    return any(map(operator.is_not, values, itertools.repeat(None)))
+
+
+def _table(items: list[Any], fields: list[tuple[Any, ...]] | None = None) -> Any:
+    """The Arrow table of a group of queued requests (metadata columns start with ``_``); ``fields``:
+    the items' :func:`_fields`, when known."""
+    import numpy as np
     import pyarrow as pa
 
-    ids: list[str] = []
-    request_ids: list[str] = []
-    row_numbers: list[int] = []
-    stamps: list[int] = []
-    models: list[str | None] = []
-    predictions: list[Any] = []
-    with_outputs = any(item.predictions is not None for item in items)
-    with_inputs = any(item.rows is not None for item in items)
-    for item in items:
-        count = item.count
-        if count == 1:
-            ids.append(item.request_id)
-            request_ids.append(item.request_id)
-            row_numbers.append(0)
-            stamps.append(int(item.at * 1_000_000))
-            models.append(item.model)
-        else:
-            ids += [f"{item.request_id}:{index}" for index in range(count)]
-            request_ids += [item.request_id] * count
-            row_numbers += range(count)
-            stamps += [int(item.at * 1_000_000)] * count
-            models += [item.model] * count
-        if with_outputs:
-            outputs = item.predictions if isinstance(item.predictions, list) else [item.predictions] * count
-            predictions += outputs[:count] if len(outputs) >= count else [*outputs, *([None] * (count - len(outputs)))]
-    total = len(ids)
-    features = _features(items) if with_inputs else {}
+    if fields is None:
+        fields = _fields(items)
+    counts = list(fields[_SIZE])
+    total = sum(counts)
+    request_ids = pa.array(fields[_REQUEST_ID], type=pa.string())
+    stamps = (np.array(fields[_AT]) * 1_000_000).astype(np.int64)
+    models = fields[_MODEL]
+    if total == len(items):  # every request one row: ids are the request ids
+        ids = request_ids
+        rows = pa.array(np.zeros(total, np.int32))
+        model_column = pa.repeat(models[0], total) if models.count(models[0]) == total else pa.array(models)
+    else:
+        ids = pa.array(
+            [
+                request_id if count == 1 else b"%s:%d" % (request_id, index)
+                for request_id, count in zip(fields[_REQUEST_ID], counts, strict=True)
+                for index in range(count)
+            ],
+            type=pa.string(),
+        )
+        repeats = np.array(counts)
+        request_ids = request_ids.take(pa.array(np.repeat(np.arange(len(items)), repeats)))
+        rows = pa.array(np.concatenate([np.arange(count, dtype=np.int32) for count in counts]))
+        stamps = np.repeat(stamps, repeats)
+        model_column = pa.array([model for model, count in zip(models, counts, strict=True) for _ in range(count)])
     arrays: dict[str, Any] = {
-        "_id": pa.array(ids, type=pa.string()),
-        "_request_id": pa.array(request_ids, type=pa.string()),
-        "_row": pa.array(row_numbers, type=pa.int32()),
+        "_id": ids,
+        "_request_id": request_ids,
+        "_row": rows,
         "_ts": pa.array(stamps, type=pa.timestamp("us", tz="UTC")),
-        "_deployment": pa.array([items[0].deployment] * total, type=pa.string()),
-        "_model": pa.array(models, type=pa.string()),
+        "_deployment": pa.repeat(items[0][_DEPLOYMENT], total),
+        "_model": model_column.cast(pa.string()),
     }
-    for key, column_values in features.items():
-        arrays[key] = _column(column_values)
-    if with_outputs:
-        arrays["_prediction"] = _column(predictions)
+    if _any_given(fields[_ROWS]):
+        for key, column_values in _features(items, fields, total).items():
+            arrays[key] = _column(column_values)
+    if _any_given(fields[_PREDICTIONS]):
+        vector = _array_predictions(fields[_PREDICTIONS], counts)
+        arrays["_prediction"] = (
+            pa.array(vector) if vector is not None else _column(_row_predictions(fields[_PREDICTIONS], counts))
+        )
+    return pa.table(arrays)
+
+
+def _lane_table(lane: _Lane, ids: list[bytes], moments: Any, values: list[Any], predictions: list[Any]) -> Any:
+    """The Arrow table of 1-row requests taken from ``lane`` (the same columns as :func:`_table`)."""
+    import numpy as np
+    import pyarrow as pa
+
+    count = len(ids)
+    request_ids = pa.array(ids, type=pa.string())
+    arrays: dict[str, Any] = {
+        "_id": request_ids,
+        "_request_id": request_ids,
+        "_row": pa.array(np.zeros(count, np.int32)),
+        "_ts": pa.array((moments * 1_000_000).astype(np.int64), type=pa.timestamp("us", tz="UTC")),
+        "_deployment": pa.repeat(lane.name, count),
+        "_model": pa.repeat(lane.model, count).cast(pa.string()),
+    }
+    if lane.inputs:
+        width = len(lane.columns)
+        for index, key in enumerate(lane.columns):
+            arrays[key] = _column(values[index::width])
+    if lane.outputs:
+        ones = [1] * count
+        vector = _array_predictions(tuple(predictions), ones)
+        arrays["_prediction"] = pa.array(vector) if vector is not None else _column(_row_predictions(predictions, ones))
     return pa.table(arrays)
