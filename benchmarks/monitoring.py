@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.serving import make_model  # the serving benchmark's model
+from benchmarks.serving import cpu_seconds, make_model  # the serving benchmark's model and CPU clock
 
 from mlops_sdk.backends.local.serving.process import EndpointServer
 
@@ -103,17 +103,6 @@ def capture_throughput(folder: Path, total: int, rounds: int) -> dict[str, dict[
         return results
     finally:
         server.stop()
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (all threads) a process has used so far: the kernel's per-process clock (nanoseconds)
-    on Linux, else psutil's (10 ms ticks, too coarse for a few thousand requests)."""
-    try:
-        return time.clock_gettime(((~pid) << 3) | 2)  # CPUCLOCK_SCHED of process ``pid`` (clock_getcpuclockid)
-    except (OSError, OverflowError):
-        from benchmarks.serving import cpu_seconds as ticks
-
-        return ticks(pid)
 
 
 def capture_paired(folder: Path, seconds: float, rounds: int) -> list[dict[str, float]]:
