@@ -37,12 +37,12 @@ MEMORY_SUPPORTS = frozenset(
         "flows.loop",
         "flows.gates",
         "monitoring.signals",
+        "monitoring.capture",
     }
 )
 
 MEMORY_UNSUPPORTED = {
     "pipelines.runs": "client.pipelines runs Azure DevOps pipelines: a memory target has no CI service",
-    "monitoring.capture": "memory deployments do not record scored rows yet; captures come from log_inferences",
     "deployments.guardrails": (
         "memory deployments keep no live request metrics (errors, latency, predictions): guardrails are refused"
     ),

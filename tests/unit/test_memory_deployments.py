@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from mlops_sdk import MLOpsClient
@@ -159,12 +161,71 @@ def test_named_stores_share_endpoints(tmp_path: Path, models: dict[float, Path])
         reset_memory_stores()
 
 
-def test_capture_is_refused_not_silently_ignored(client: MLOpsClient, models: dict[float, Path]) -> None:
+def test_capture_keeps_every_scored_request_with_the_local_servers_columns(
+    client: MLOpsClient, clock: FakeClock, models: dict[float, Path], tmp_path: Path
+) -> None:
     from mlops_sdk import Capture
 
-    with pytest.raises(ConfigurationError, match="log_inferences") as caught:
-        client.deployments.begin_deploy(
-            models[0.0], endpoint="churn", deployment="blue", strategy=Replace(), capture=Capture()
-        )
-    assert caught.value.details["field"] == "capture"
-    assert client.deployments.list_endpoints() == []  # nothing was created
+    client.deployments.begin_deploy(
+        models[0.0], endpoint="churn", deployment="blue", strategy=Replace(), capture=Capture()
+    ).result()
+    one_row = {"input_data": {"columns": ["a", "b"], "data": [[2, 1]]}}
+    assert client.deployments.invoke("churn", one_row) == pytest.approx([4.0])
+    assert client.deployments.invoke("churn", ROWS) == pytest.approx(_answers(0.0))
+    answered = clock.now().timestamp()
+    clock.advance(1)  # a window ends before "now": the requests above are one second old
+    captured = client.monitoring.read_captures("churn", window="1h").sort_values("_ts", kind="stable")
+    smoke = len(captured) - 3  # the rollout's smoke test is a scored request too, as on the server
+    assert smoke >= 0
+    rows = captured.iloc[smoke:]
+    assert rows[["a", "b"]].values.tolist() == [[2, 1], [1, 0], [0, 1]]
+    assert rows["_prediction"].tolist() == pytest.approx([4.0, 3.0, -2.0])
+    single, first, second = rows["_id"].tolist()
+    assert len(single) == 32
+    assert ":" not in single
+    assert first.endswith(":0")
+    assert second == first[:-1] + "1"
+    assert first[:-2] == rows["_request_id"].iloc[1]
+    assert set(rows["_deployment"]) == {"blue"}
+    assert [stamp.timestamp() for stamp in rows["_ts"]] == pytest.approx([answered] * 3)  # the client's clock
+    stats = client.monitoring.capture_stats("churn")
+    assert stats.captured == stats.written == len(captured)
+    assert stats.lost == 0
+    assert stats.deployments["blue"]["captured"] == len(captured)
+
+    # the same columns as a capture file written by the local endpoint server for the same request
+    from mlops_sdk.backends.local.serving.capture import CaptureHub
+    from mlops_sdk.backends.local.serving.payloads import parse_json_body
+
+    hub = CaptureHub(tmp_path)
+    metadata = {"capture": Capture().model_dump(mode="json")}
+    hub.record({}, "blue", type("Deployment", (), {"metadata": metadata})(), parse_json_body(
+        b'{"input_data": {"columns": ["a", "b"], "data": [[2, 1]]}}', protocol="azureml"), [4.0])  # fmt: skip
+    asyncio.run(hub.close())
+    written = pq.read_schema(next(tmp_path.rglob("part-*.parquet")))
+    assert set(written.names) == set(captured.columns)
+
+
+def test_capture_sampling_and_outputs_only(client: MLOpsClient, clock: FakeClock, models: dict[float, Path]) -> None:
+    from mlops_sdk import Capture
+
+    client.deployments.begin_deploy(
+        models[0.0], endpoint="none", deployment="blue", strategy=Replace(), capture=Capture(sample_rate=1e-12)
+    ).result()
+    client.deployments.invoke("none", ROWS)
+    clock.advance(1)
+    assert len(client.monitoring.read_captures("none", window="1h")) == 0
+    stats = client.monitoring.capture_stats("none")
+    assert stats.captured == 0
+    assert stats.sampled_out >= 2
+    assert stats.deployments["blue"]["sampled_out"] == stats.sampled_out
+
+    client.deployments.begin_deploy(
+        models[0.0], endpoint="outs", deployment="blue", strategy=Replace(), capture=Capture(inputs=False)
+    ).result()
+    client.deployments.invoke("outs", ROWS)
+    clock.advance(1)
+    captured = client.monitoring.read_captures("outs", window="1h")
+    assert "a" not in captured.columns
+    assert "b" not in captured.columns
+    assert captured["_prediction"].tolist()[-2:] == pytest.approx(_answers(0.0))

@@ -6,7 +6,10 @@ backends. Models are loaded and scored in this process by the local endpoint ser
 loaders of :mod:`~mlops_sdk.backends.local.serving.models`, the request parsing of
 :mod:`~mlops_sdk.backends.local.serving.payloads` (with the signature checks of ``schema``) and the
 deterministic weighted routing of :mod:`~mlops_sdk.backends.local.serving.routing`. Nothing listens on
-a port: ``invoke`` is the way in.
+a port: ``invoke`` is the way in. A deployment rolled out with ``capture=Capture(...)`` keeps every
+request it scores (sampled by ``sample_rate``; inputs and outputs as configured) in the store's
+monitoring tables before the answer returns, with the columns and ids of the local server's capture
+files (:func:`~mlops_sdk.backends.local.serving.capture.capture_table`).
 
 Fault injection (``faults(client)``) knows these operations: ``deployments.create_endpoint``,
 ``deployments.create_deployment``, ``deployments.set_traffic``, ``deployments.score`` (smoke tests and
@@ -18,7 +21,9 @@ fail to start (its log says why), a hang keeps it provisioning until released.
 from __future__ import annotations
 
 import json
+import random
 import secrets
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +56,6 @@ from mlops_sdk.models.resources import Resources
 
 if TYPE_CHECKING:
     from mlops_sdk.backends.memory import MemoryBackend
-    from mlops_sdk.models.monitoring import Capture
 
 __all__ = ["MemoryDeploymentService", "MemoryPlatform", "create_service"]
 
@@ -303,8 +307,34 @@ class MemoryPlatform:
             ) from None
         for mirror in mirrors:
             self._mirror(item, table, mirror, batch)
+        self._capture(endpoint, record, batch, predictions)
         self._faults.after("deployments.score")
         return predictions if protocol == "azureml" else {"predictions": predictions}
+
+    def _capture(self, endpoint: str, record: _Deployment, batch: Any, predictions: Any) -> None:
+        """Keep a scored request of a deployment loaded with ``Capture`` (as the server's capture does)."""
+        raw = record.metadata.get("capture")
+        if not isinstance(raw, dict):
+            return
+        from mlops_sdk.backends.local.serving.capture import capture_table
+        from mlops_sdk.backends.memory.monitoring import keep_capture
+        from mlops_sdk.models.monitoring import Capture
+
+        settings = Capture.model_validate(raw)
+        if settings.sample_rate < 1.0 and random.random() >= settings.sample_rate:  # noqa: S311 - sampling
+            keep_capture(self._store, endpoint, record.name, sampled_out=len(batch))
+            return
+        table = capture_table(
+            uuid.uuid4().hex,
+            self.clock.now().timestamp(),
+            record.name,
+            record.metadata.get("model"),
+            count=len(batch),
+            columns=batch.columns if settings.inputs else None,
+            rows=batch.rows if settings.inputs else None,
+            predictions=predictions if settings.outputs else None,
+        )
+        keep_capture(self._store, endpoint, record.name, table)
 
     @staticmethod
     def _mirror(item: _Endpoint, table: RoutingTable, name: str, batch: Any) -> None:
@@ -359,7 +389,7 @@ class MemoryDeploymentService(PlatformDeploymentService[MemoryPlatform]):
     Rollouts, rollbacks, endpoint creation (``stop_with_client`` is meaningless in memory and ignored),
     resume and history are the shared ones
     (:class:`~mlops_sdk.backends.spi.deployments.PlatformDeploymentService`); a rollout refuses
-    ``capture`` and a rollback first checks that the endpoint exists.
+    a rollback first checks that the endpoint exists.
     """
 
     def __init__(self, backend: MemoryBackend) -> None:
@@ -367,18 +397,6 @@ class MemoryDeploymentService(PlatformDeploymentService[MemoryPlatform]):
         self.platform = MemoryPlatform(backend)
         self._store = backend.store
         self._faults = backend.faults
-
-    def _check_deploy(self, endpoint: str, capture: Capture | None) -> None:
-        """The endpoint name, then ``capture`` is refused."""
-        super()._check_deploy(endpoint, capture)
-        if capture is not None:
-            # Refused rather than ignored: a test relying on captured rows must not pass on an empty table.
-            raise ConfigurationError(
-                "memory deployments do not record what they score; feed monitors with "
-                "client.monitoring.log_inferences(...) in tests, or deploy on local:// to capture",
-                backend="memory",
-                details={"field": "capture"},
-            )
 
     def _before_rollback(self, endpoint: str) -> None:
         """The endpoint must exist (:class:`ResourceNotFoundError` naming the others)."""

@@ -1,8 +1,10 @@
 """Monitoring on the ``memory://`` backend: captured rows and labels as Arrow tables in the store.
 
-There is no endpoint server here, so captures come from ``client.monitoring.log_inferences``; the
-signals are the shared engine's, exactly as on the other backends. Training baselines are the refresh
-snapshots the memory data factory wrote to the store's scratch folder.
+Captures come from memory deployments loaded with ``Capture`` (:func:`keep_capture`, called for every
+request they score: the rows are kept before the answer returns, so capture never drops or fails
+here) and from ``client.monitoring.log_inferences``; the signals are the shared engine's, exactly as
+on the other backends. Training baselines are the refresh snapshots the memory data factory wrote to
+the store's scratch folder.
 """
 
 from __future__ import annotations
@@ -16,7 +18,26 @@ from mlops_sdk.backends.memory import MemoryBackend
 from mlops_sdk.core.errors import ResourceNotFoundError
 from mlops_sdk.models.monitoring import CaptureStats
 
-__all__ = ["MemoryMonitoringService", "create_service"]
+__all__ = ["MemoryMonitoringService", "create_service", "keep_capture"]
+
+
+def _state(store: Any) -> dict[str, dict[str, Any]]:
+    """The store's monitoring tables (call under the store lock)."""
+    state: dict[str, dict[str, Any]] = store.state.setdefault("monitoring", {"captures": {}, "labels": {}})
+    state.setdefault("sampled_out", {})
+    return state
+
+
+def keep_capture(store: Any, endpoint: str, deployment: str, table: Any = None, *, sampled_out: int = 0) -> None:
+    """Keep the captured rows of one request scored by ``deployment`` (``table``), or count the rows
+    its ``sample_rate`` skipped."""
+    with store.lock:
+        state = _state(store)
+        if table is not None:
+            state["captures"].setdefault(endpoint, []).append(table)
+        if sampled_out:
+            counts = state["sampled_out"].setdefault(endpoint, {})
+            counts[deployment] = counts.get(deployment, 0) + sampled_out
 
 
 def create_service(backend: MemoryBackend) -> MemoryMonitoringService:
@@ -31,12 +52,11 @@ class MemoryMonitoringService:
         require_modules(("pyarrow", "duckdb", "pandas", "scipy"), extra="local", purpose="monitoring")
         self._store = backend.store
         with self._store.lock:
-            self._state: dict[str, dict[str, list[Any]]] = self._store.state.setdefault(
-                "monitoring", {"captures": {}, "labels": {}}
-            )
+            self._state = _state(self._store)
 
     def _tables(self, kind: str, endpoint: str) -> list[Any]:
-        return self._state[kind].setdefault(endpoint, [])
+        tables: list[Any] = self._state[kind].setdefault(endpoint, [])
+        return tables
 
     def read_captures(
         self, endpoint: str, *, start: datetime, end: datetime, deployment: str | None, ids: bool = True
@@ -83,10 +103,25 @@ class MemoryMonitoringService:
         return pa.concat_tables(tables, promote_options="permissive") if tables else empty_labels()
 
     def capture_stats(self, endpoint: str) -> CaptureStats | None:
-        """Rows held (nothing is ever dropped in memory)."""
+        """Rows held per deployment (kept before each answer returned: nothing is queued, dropped or
+        lost in memory) and rows skipped by ``sample_rate``."""
+        import pyarrow.compute as pc
+
         with self._store.lock:
-            rows = sum(int(table.num_rows) for table in self._tables("captures", endpoint))
-        return CaptureStats(endpoint=endpoint, captured=rows, written=rows)
+            tables = list(self._tables("captures", endpoint))
+            skipped = dict(self._state["sampled_out"].get(endpoint, {}))
+        held: dict[str, int] = {}
+        for table in tables:
+            for entry in pc.value_counts(table.column("_deployment")).to_pylist():
+                held[entry["values"]] = held.get(entry["values"], 0) + int(entry["counts"])
+        deployments = {
+            name: {"captured": held.get(name, 0), "written": held.get(name, 0), "sampled_out": skipped.get(name, 0)}
+            for name in sorted({*held, *skipped})
+        }
+        rows = sum(held.values())
+        return CaptureStats(
+            endpoint=endpoint, captured=rows, written=rows, sampled_out=sum(skipped.values()), deployments=deployments
+        )
 
     def flush(self, endpoint: str) -> None:
         """Nothing is queued in memory."""

@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 from mlops_sdk.backends.local.serving.payloads import to_jsonable
 from mlops_sdk.core.logging import get_logger
 
-__all__ = ["CAPTURE_HEADER", "CORRELATION_HEADER", "CaptureHub", "capture_partition"]
+__all__ = ["CAPTURE_HEADER", "CORRELATION_HEADER", "CaptureHub", "capture_partition", "capture_table"]
 
 CORRELATION_HEADER = "x-mlops-correlation-id"
 CAPTURE_HEADER = "x-mlops-capture"
@@ -766,6 +766,34 @@ def _row_predictions(outputs: Sequence[Any], counts: Sequence[int]) -> list[Any]
 def _any_given(values: tuple[Any, ...]) -> bool:
     """Whether any value is not ``None`` (by identity: ``==`` on a numpy array compares its elements)."""
     return any(map(operator.is_not, values, itertools.repeat(None)))
+
+
+def capture_table(
+    request_id: str,
+    at: float,
+    deployment: str,
+    model: str | None,
+    *,
+    count: int,
+    columns: list[str] | None = None,
+    rows: list[Any] | None = None,
+    predictions: Any = None,
+) -> Any:
+    """The Arrow table of one scored request, with exactly the columns and ids of the server's capture
+    files (``_id`` is ``request_id``, or ``<request_id>:<row>`` for a request of several rows).
+
+    Args:
+        request_id: The request's correlation id.
+        at: When it was answered (epoch seconds).
+        deployment: The deployment that answered.
+        model: The model reference kept in the deployment's metadata, if any.
+        count: The number of rows scored.
+        columns: Input column names (``None``: positional input).
+        rows: The input rows (``None``: inputs not captured).
+        predictions: The answer (``None``: outputs not captured).
+    """
+    queued = rows[0] if rows is not None and count == 1 else rows
+    return _table([(request_id.encode("ascii"), at, deployment, model, columns, queued, predictions, count, None)])
 
 
 def _table(items: list[Any], fields: list[tuple[Any, ...]] | None = None) -> Any:
