@@ -72,7 +72,10 @@ def conformance_backend(workspace: FakeAzureML, azurite: Azurite, ca_bundle: Pat
         make_client=lambda clock: _client(workspace, azurite, ca_bundle, clock),
         supports=frozenset({"monitoring.signals"}),
         unsupported={
-            "monitoring.capture": "the fake endpoint does not run the data collector; see test_collector_files"
+            "monitoring.capture": (
+                "this module's workspace serves no endpoints; the serving fake's data collector runs in "
+                "tests/conformance/test_azure.py"
+            )
         },
     )
 

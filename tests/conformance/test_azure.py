@@ -61,13 +61,9 @@ AZURE_UNSUPPORTED = {
         "tests/azure/test_training_pipeline.py covers the pipeline job PUT, per-step status and failures"
     ),
     "data_factory.define": "pipelines are authored in Data Factory itself; define() is local-only by design",
-    "monitoring.signals": (
-        "the scenarios log inferences through the datastore of tests/azure/test_monitoring_azure.py's own Azurite "
-        "workspace; this module's emulated world does not wire that datastore for monitoring yet"
-    ),
-    "monitoring.capture": (
-        "the online-endpoint fake does not run Azure ML's data collector; reading its files back is tested with "
-        "collector-format files in tests/azure/test_monitoring_azure.py"
+    "monitoring.capture_stats": (
+        "Azure ML's data collector keeps no counters the SDK can read: capture_stats answers zeros there; "
+        "the rows themselves are read back (monitoring.capture)"
     ),
 }
 

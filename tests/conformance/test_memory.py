@@ -38,6 +38,7 @@ MEMORY_SUPPORTS = frozenset(
         "flows.gates",
         "monitoring.signals",
         "monitoring.capture",
+        "monitoring.capture_stats",
     }
 )
 

@@ -6,13 +6,25 @@ fetches the registered model version's files from the workspace's blob datastore
 with ``mlflow.pyfunc`` (MLflow's own loader, not the SDK's), and scores ``input_data`` with them. A
 model that cannot be loaded makes the deployment's operation fail, with the loader's error in the
 container log (``getLogs``), as a crashing inference server does.
+
+A deployment created with ``properties.dataCollector`` gets the data collector an MLflow deployment
+without a scoring script runs: every scored request (sampled by the collections' ``samplingRate``) is
+written to the workspace's blob datastore as the collector's CloudEvents JSON lines,
+``modelDataCollector/<endpoint>/<deployment>/<collection>/<yyyy>/<MM>/<dd>/<HH>/<file>.jsonl`` for the
+enabled ``model_inputs`` (the input rows as records) and ``model_outputs`` (the predictions), both
+carrying the request's ``x-request-id`` as ``correlationid``. Unlike the service, which buffers and
+rolls its files, the fake writes one file per request at once (readers list a folder either way).
 """
 
 from __future__ import annotations
 
+import json
+import random
 import re
 import tempfile
 import threading
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +47,7 @@ class ServingOnlineEndpoints(FakeOnlineEndpoints):
         self.container = container
         self.workdir = workdir
         self.loaded: dict[tuple[str, str], Any] = {}
+        self.collectors: dict[tuple[str, str], dict[str, Any]] = {}
         self._load_lock = threading.Lock()
 
     def _model_files(self, model_id: str) -> Path:
@@ -63,7 +76,13 @@ class ServingOnlineEndpoints(FakeOnlineEndpoints):
 
     def _put_deployment(self, request: Request, match: re.Match[str]) -> Response:
         endpoint, name = match["e"], match["d"]
-        model_id = str(((request.json or {}).get("properties") or {}).get("model") or "")
+        properties = (request.json or {}).get("properties") or {}
+        model_id = str(properties.get("model") or "")
+        collector = properties.get("dataCollector")
+        if isinstance(collector, dict):
+            self.collectors[(endpoint, name)] = collector
+        else:
+            self.collectors.pop((endpoint, name), None)
         error: str | None = None
         try:
             import mlflow.pyfunc
@@ -110,7 +129,45 @@ class ServingOnlineEndpoints(FakeOnlineEndpoints):
             output = model.predict(frame)
         except Exception as failure:
             return Response(400, {"message": f"{type(failure).__name__}: {failure}"})
-        return Response(200, output.tolist() if hasattr(output, "tolist") else list(output))
+        answer = output.tolist() if hasattr(output, "tolist") else list(output)
+        request_id = request.headers.get("x-request-id") or request.headers.get("x-ms-client-request-id")
+        request_id = request_id or str(uuid.uuid4())
+        self._collect(match["e"], name or "", request_id, frame.to_dict(orient="records"), answer)
+        return Response(200, answer, headers={"x-request-id": request_id})
+
+    def _collect(self, endpoint: str, deployment: str, request_id: str, rows: list[Any], answer: list[Any]) -> None:
+        """Write what the deployment's data collector would: one line per enabled collection."""
+        collector = self.collectors.get((endpoint, deployment))
+        if not collector:
+            return
+        enabled = {
+            name: spec
+            for name, spec in (collector.get("collections") or {}).items()
+            if name in ("model_inputs", "model_outputs")
+            and str(spec.get("dataCollectionMode", "")).lower() == "enabled"
+        }
+        rate = min((float(spec.get("samplingRate", 1.0)) for spec in enabled.values()), default=1.0)
+        if not enabled or random.random() >= rate:  # sampling, as the collector does
+            return
+        moment = datetime.now(timezone.utc)
+        blobs = self.azurite.service_client().get_container_client(self.container)
+        for name in enabled:
+            event = {
+                "specversion": "1.0",
+                "id": str(uuid.uuid4()),
+                "source": f"/onlineEndpoints/{endpoint}/deployments/{deployment}",
+                "type": f"azureml.inference.{name}",
+                "datacontenttype": "application/json",
+                "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "data": rows if name == "model_inputs" else answer,
+                "correlationid": request_id,
+                "xrequestid": request_id,
+                "modelversion": "default",
+                "collectdatatype": "pandas.core.frame.DataFrame",
+                "agent": "azureml-ai-monitoring/0.1.0b4",
+            }
+            path = f"modelDataCollector/{endpoint}/{deployment}/{name}/{moment:%Y/%m/%d/%H}/{uuid.uuid4().hex}.jsonl"
+            blobs.upload_blob(path, json.dumps(event) + "\n")
 
     def _pick(self, endpoint: str, traffic: dict[str, int]) -> str:
         """Weighted round robin over the live deployments (deterministic: every 100 requests follow the map)."""

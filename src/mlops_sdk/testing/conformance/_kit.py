@@ -74,6 +74,7 @@ CAPABILITIES: Mapping[str, str] = {
     "data_factory.cancel": "cancel a running refresh: the run and its running activity end CANCELED",
     "monitoring.signals": "log inferences and late labels; drift, performance and windows from client.monitoring",
     "monitoring.capture": "a deployment with Capture keeps scored rows (inputs, predictions, ids) for read_captures",
+    "monitoring.capture_stats": "capture_stats counts the rows a capturing deployment kept, none lost",
 }
 """Every capability a scenario may require, with what it means."""
 

@@ -11,7 +11,7 @@ from mlops_sdk.clients.hub import MLOpsClient
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.models.deployments import Capture, Replace
 from mlops_sdk.models.monitoring import DataBaseline, DataDrift, ModelPerformance, Monitor, PredictionDrift
-from mlops_sdk.testing.conformance._kit import ConformanceBackend, require
+from mlops_sdk.testing.conformance._kit import ConformanceBackend, deployable_model, require
 from mlops_sdk.testing.conformance.validation import _exact_model
 
 __all__ = ["TestMonitoringCaptureConformance", "TestMonitoringSignalsConformance"]
@@ -102,7 +102,8 @@ class TestMonitoringCaptureConformance:
         deployments = conformance_client.deployments
         try:
             deployments.begin_deploy(
-                _exact_model(tmp_path), endpoint="conf-cap", deployment="blue", strategy=Replace(),
+                deployable_model(conformance_backend, conformance_client, _exact_model(tmp_path)),
+                endpoint="conf-cap", deployment="blue", strategy=Replace(),
                 capture=Capture(), show_progress=False,
             ).result()  # fmt: skip
             assert deployments.invoke(
@@ -114,8 +115,27 @@ class TestMonitoringCaptureConformance:
             assert sorted(captured["_prediction"].tolist()) == pytest.approx([-2.0, 3.0])
             assert captured["_id"].str.endswith((":0", ":1")).all()
             assert set(captured["_deployment"]) == {"blue"}
-            stats = conformance_client.monitoring.capture_stats("conf-cap")
-            assert stats.written >= 2
-            assert stats.lost == 0
         finally:
             deployments.delete_endpoint("conf-cap")
+
+    def test_capture_stats_count_every_kept_row(
+        self, conformance_backend: ConformanceBackend, conformance_client: MLOpsClient, tmp_path: Path
+    ) -> None:
+        require(conformance_backend, "monitoring.capture", "monitoring.capture_stats", "deployments.rollout")
+        deployments = conformance_client.deployments
+        try:
+            deployments.begin_deploy(
+                deployable_model(conformance_backend, conformance_client, _exact_model(tmp_path)),
+                endpoint="conf-stats", deployment="blue", strategy=Replace(),
+                capture=Capture(), show_progress=False,
+            ).result()  # fmt: skip
+            for _ in range(3):
+                deployments.invoke("conf-stats", {"input_data": {"columns": ["a", "b"], "data": [[1, 0], [0, 1]]}})
+            kept = len(conformance_client.monitoring.read_captures("conf-stats", window="1h"))  # flushes first
+            stats = conformance_client.monitoring.capture_stats("conf-stats")
+            assert kept >= 6
+            assert stats.written == kept  # every row kept is counted, and nothing else
+            assert stats.lost == 0
+            assert stats.deployments["blue"]["written"] == kept
+        finally:
+            deployments.delete_endpoint("conf-stats")
