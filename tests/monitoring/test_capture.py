@@ -201,7 +201,8 @@ def test_full_queue_drops_and_counts_without_failing(server_factory) -> None:  #
 
 
 def test_rows_of_different_shapes_in_one_write_keep_their_columns() -> None:
-    from mlops_sdk.backends.local.serving.capture import _Item, _table
+    from mlops_sdk.backends.local.serving.capture_tables import Item as _Item
+    from mlops_sdk.backends.local.serving.capture_tables import items_table as _table
 
     at = 1_700_000_000.0
     items = [

@@ -5,8 +5,8 @@ a valid one, else a new one); row ``i`` of a batch of several rows is ``<id>:<i>
 ``<id>``. For a deployment loaded with ``metadata["capture"]`` (a :class:`~mlops_sdk.models.deployments.Capture`),
 the scoring path only appends the rows to memory (:meth:`CaptureHub.record`: no I/O, no conversion,
 no lock): a 1-row request to its deployment's lane, column by column (:class:`_Lane`), any other
-request to a queue as one tuple. A writer thread turns them into Parquet files, one per flush and
-(deployment, hour)::
+request to a queue as one tuple. A writer thread turns them into Arrow tables (:mod:`.capture_tables`)
+and those into Parquet files, one per flush and (deployment, hour)::
 
     <endpoint folder>/capture/<deployment>/<YYYY-MM-DD>/<HH>/part-<epoch ms>-<pid>-<seq>.parquet
 
@@ -29,9 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
-import operator
 import os
 import queue
 import random
@@ -39,12 +36,29 @@ import re
 import threading
 import time
 from array import array
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from mlops_sdk.backends.local.serving.payloads import to_jsonable
+from mlops_sdk.backends.local.serving.capture_tables import (
+    AT as _AT,
+)
+from mlops_sdk.backends.local.serving.capture_tables import (
+    DEPLOYMENT as _DEPLOYMENT,
+)
+from mlops_sdk.backends.local.serving.capture_tables import (
+    DONE as _DONE,
+)
+from mlops_sdk.backends.local.serving.capture_tables import (
+    SIZE as _SIZE,
+)
+from mlops_sdk.backends.local.serving.capture_tables import (
+    capture_table,
+    item_fields,
+    items_table,
+    lane_table,
+)
 from mlops_sdk.core.logging import get_logger
 
 __all__ = ["CAPTURE_HEADER", "CORRELATION_HEADER", "CaptureHub", "capture_partition", "capture_table"]
@@ -57,8 +71,6 @@ _VALID_ID = re.compile(rb"^[A-Za-z0-9._~-]{1,128}$")
 _QUEUED = (_CAPTURE_B, b"queued")
 _SAMPLED_OUT = (_CAPTURE_B, b"sampled-out")
 _FAILED = (_CAPTURE_B, b"failed")
-# positions in a queued item (see _Item)
-_REQUEST_ID, _AT, _DEPLOYMENT, _MODEL, _COLUMNS, _ROWS, _PREDICTIONS, _SIZE, _DONE = range(9)
 _DICTIONARY = ["_deployment", "_model"]
 """Columns Parquet-encoded as a dictionary: one value per file, mostly (on every column it costs the
 writer twice the time for larger files, ids and numbers being mostly unique)."""
@@ -74,22 +86,6 @@ def capture_partition(deployment: str, moment: float) -> str:
     """The relative folder of a deployment's captures for the hour of ``moment`` (epoch seconds, UTC)."""
     stamp = time.gmtime(moment)
     return f"{deployment}/{time.strftime('%Y-%m-%d', stamp)}/{time.strftime('%H', stamp)}"
-
-
-class _Item(NamedTuple):
-    """One queued request. The hook queues plain tuples in this field order (cheaper than building this
-    class); the writer unpacks either. Rows and predictions are kept as the server had them (lists,
-    numpy arrays, pandas objects): converting them is the writer's job."""
-
-    request_id: bytes
-    at: float
-    deployment: str
-    model: str | None
-    columns: Sequence[str] | None
-    rows: Any  # the row itself when ``size`` is 1, else a sequence of rows
-    predictions: Any
-    size: int  # rows
-    done: Any = None  # (loop, future) of an acknowledged answer
 
 
 @dataclass
@@ -299,7 +295,7 @@ class CaptureHub:
                 if columns is not None and columns != state.columns:  # the usual: the same names again
                     state.columns, state.columns_tuple = columns, tuple(columns)
                 columns = state.columns_tuple if columns is not None else None
-                if count == 1:  # one request, one row: the row itself (see _Item)
+                if count == 1:  # one request, one row: the row itself (see capture_tables.Item)
                     rows = tuple(rows[0]) if type(rows[0]) is list else rows[0]
                 else:
                     rows = tuple([tuple(row) if type(row) is list else row for row in rows])
@@ -463,7 +459,7 @@ class CaptureHub:
                     table = parts[0].table()
                 else:  # 1-row requests and others (or several lanes): one table, in the order they came
                     merged = sorted((item for part in parts for item in part.as_items()), key=_moment)
-                    table = _table(merged)
+                    table = items_table(merged)
             except Exception as error:
                 self._failed(partition, parts, error)
                 continue
@@ -543,7 +539,7 @@ class _Piece:
         self.name: str = items[0][_DEPLOYMENT]
 
     def table(self) -> Any:
-        return _table(self.items, self.fields)
+        return items_table(self.items, self.fields)
 
     def as_items(self) -> list[Any]:
         """The requests as queued items."""
@@ -563,7 +559,7 @@ class _LanePiece(_Piece):
         self.ids, self.moments, self.values, self.predictions = ids, moments, values, predictions
 
     def table(self) -> Any:
-        return _lane_table(self.lane, self.ids, self.moments, self.values, self.predictions)
+        return lane_table(self.lane, self.ids, self.moments, self.values, self.predictions)
 
     def as_items(self) -> list[Any]:
         lane, width = self.lane, len(self.lane.columns)
@@ -639,9 +635,9 @@ def _fsync_dir(folder: Path) -> None:
 
 def _partitions(items: list[Any]) -> list[tuple[str, list[Any], list[tuple[Any, ...]] | None]]:
     """The items grouped by (deployment, hour), in queue order within a group, with the group's fields
-    (:func:`_fields`) when they were computed on the way."""
+    (:func:`item_fields`) when they were computed on the way."""
     first = items[0]
-    fields = _fields(items)
+    fields = item_fields(items)
     names, moments = fields[_DEPLOYMENT], fields[_AT]
     # the usual case, checked in C: one deployment (count compares identity first), one hour
     if names.count(first[_DEPLOYMENT]) == len(names) and min(moments) // 3600 == max(moments) // 3600:
@@ -655,218 +651,3 @@ def _partitions(items: list[Any]) -> list[tuple[str, list[Any], list[tuple[Any, 
         else:
             group.append(item)
     return [(capture_partition(group[0][_DEPLOYMENT], group[0][_AT]), group, None) for group in groups.values()]
-
-
-def _fields(items: list[Any]) -> list[tuple[Any, ...]]:
-    """The queued items transposed: one tuple per field (one pass over the items, in C)."""
-    return list(zip(*items, strict=True))
-
-
-def _column(values: Any) -> Any:
-    """An Arrow array of ``values``; mixed or nested values become text (JSON for lists/objects)."""
-    import pyarrow as pa
-
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        return pa.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in values], type=pa.string())
-
-
-def _plain(value: Any) -> Any:
-    """Lists stay as they are; numpy arrays and pandas objects become lists (one entry per row)."""
-    return value if isinstance(value, list) else to_jsonable(value)
-
-
-_SEQUENCES = {list, tuple}
-
-
-def _shared_columns(fields: list[tuple[Any, ...]]) -> Sequence[str] | None:
-    """The column names every item's rows share, else ``None``."""
-    columns = fields[_COLUMNS]
-    first: Sequence[str] | None = columns[0]
-    # tuple.count compares identity first: the hook queues one tuple per deployment's column names
-    return first if first is not None and columns.count(first) == len(columns) else None
-
-
-def _rows(item: Any) -> Any:
-    """The rows of a queued request, as a sequence."""
-    return (item[_ROWS],) if item[_SIZE] == 1 else item[_ROWS]
-
-
-def _features(items: list[Any], fields: list[tuple[Any, ...]], total: int) -> dict[str, Any]:
-    """Input columns of the items (``total`` rows), ``None`` where a row lacks a column."""
-    shared = _shared_columns(fields)
-    if shared is not None:  # the usual case: one transposition of every row, in C
-        if total == len(items):  # one row per request: the rows themselves
-            rows: Sequence[Any] = fields[_ROWS]
-        else:
-            rows = [row for item in items if item[_ROWS] is not None for row in _rows(item)]
-        if len(rows) == total and set(map(type, rows)) <= _SEQUENCES:
-            with contextlib.suppress(ValueError):  # a row of another width: the general way below
-                return dict(zip(shared, zip(*rows, strict=True), strict=True))
-    features: dict[str, list[Any]] = {}
-    total = 0
-    for item in items:
-        count, columns = item[_SIZE], item[_COLUMNS]
-        item_rows = item[_ROWS]
-        for number, row in enumerate([None] * count if item_rows is None else _plain(_rows(item))):
-            if row is None:
-                continue
-            values = row if isinstance(row, (list, tuple)) else [row]
-            keys = columns if columns is not None else [f"input_{i}" for i in range(len(values))]
-            for key, value in zip(keys, values, strict=False):
-                column = features.get(key)
-                if column is None:
-                    column = features[key] = []
-                missing = total + number - len(column)
-                if missing:  # rows of earlier requests that lacked this column
-                    column.extend([None] * missing)
-                column.append(value)
-        total += count
-        for column in features.values():
-            column.extend([None] * (total - len(column)))
-    return features
-
-
-_NUMERIC_KINDS = {"f": "float64", "i": "int64", "b": "bool"}
-_DTYPE = operator.attrgetter("dtype")
-
-
-def _array_predictions(outputs: tuple[Any, ...], counts: list[int]) -> Any:
-    """The predictions of ``items`` as one numpy array when every item answered a 1-D numeric numpy
-    array with one value per row, all of one kind (the fast scoring paths); else ``None``."""
-    import numpy as np
-
-    if set(map(type, outputs)) != {np.ndarray}:
-        return None
-    kinds = {dtype.kind for dtype in set(map(_DTYPE, outputs))}
-    if len(kinds) != 1 or (kind := kinds.pop()) not in _NUMERIC_KINDS:
-        return None
-    try:
-        if list(map(len, outputs)) != counts:  # len() of a 0-d array raises TypeError
-            return None
-        vector = np.concatenate(outputs)  # arrays of different dimensions raise ValueError
-    except (TypeError, ValueError):
-        return None
-    # the dtype Python values get in Arrow (float32 -> float64, as ``tolist`` + ``pa.array`` did)
-    return vector.astype(_NUMERIC_KINDS[kind], copy=False) if vector.ndim == 1 else None
-
-
-def _row_predictions(outputs: Sequence[Any], counts: Sequence[int]) -> list[Any]:
-    """One prediction per row: lists and arrays row by row (padded with ``None`` / cut to the row count),
-    a single value (or object) repeated for every row of its request."""
-    predictions: list[Any] = []
-    for count, answer in zip(counts, outputs, strict=True):
-        output = _plain(answer)
-        rows = output if isinstance(output, list) else [output] * count
-        predictions += rows[:count] if len(rows) >= count else [*rows, *([None] * (count - len(rows)))]
-    return predictions
-
-
-def _any_given(values: tuple[Any, ...]) -> bool:
-    """Whether any value is not ``None`` (by identity: ``==`` on a numpy array compares its elements)."""
-    return any(map(operator.is_not, values, itertools.repeat(None)))
-
-
-def capture_table(
-    request_id: str,
-    at: float,
-    deployment: str,
-    model: str | None,
-    *,
-    count: int,
-    columns: list[str] | None = None,
-    rows: list[Any] | None = None,
-    predictions: Any = None,
-) -> Any:
-    """The Arrow table of one scored request, with exactly the columns and ids of the server's capture
-    files (``_id`` is ``request_id``, or ``<request_id>:<row>`` for a request of several rows).
-
-    Args:
-        request_id: The request's correlation id.
-        at: When it was answered (epoch seconds).
-        deployment: The deployment that answered.
-        model: The model reference kept in the deployment's metadata, if any.
-        count: The number of rows scored.
-        columns: Input column names (``None``: positional input).
-        rows: The input rows (``None``: inputs not captured).
-        predictions: The answer (``None``: outputs not captured).
-    """
-    queued = rows[0] if rows is not None and count == 1 else rows
-    return _table([(request_id.encode("ascii"), at, deployment, model, columns, queued, predictions, count, None)])
-
-
-def _table(items: list[Any], fields: list[tuple[Any, ...]] | None = None) -> Any:
-    """The Arrow table of a group of queued requests (metadata columns start with ``_``); ``fields``:
-    the items' :func:`_fields`, when known."""
-    import numpy as np
-    import pyarrow as pa
-
-    if fields is None:
-        fields = _fields(items)
-    counts = list(fields[_SIZE])
-    total = sum(counts)
-    request_ids = pa.array(fields[_REQUEST_ID], type=pa.string())
-    stamps = (np.array(fields[_AT]) * 1_000_000).astype(np.int64)
-    models = fields[_MODEL]
-    if total == len(items):  # every request one row: ids are the request ids
-        ids = request_ids
-        rows = pa.array(np.zeros(total, np.int32))
-        model_column = pa.repeat(models[0], total) if models.count(models[0]) == total else pa.array(models)
-    else:
-        ids = pa.array(
-            [
-                request_id if count == 1 else b"%s:%d" % (request_id, index)
-                for request_id, count in zip(fields[_REQUEST_ID], counts, strict=True)
-                for index in range(count)
-            ],
-            type=pa.string(),
-        )
-        repeats = np.array(counts)
-        request_ids = request_ids.take(pa.array(np.repeat(np.arange(len(items)), repeats)))
-        rows = pa.array(np.concatenate([np.arange(count, dtype=np.int32) for count in counts]))
-        stamps = np.repeat(stamps, repeats)
-        model_column = pa.array([model for model, count in zip(models, counts, strict=True) for _ in range(count)])
-    arrays: dict[str, Any] = {
-        "_id": ids,
-        "_request_id": request_ids,
-        "_row": rows,
-        "_ts": pa.array(stamps, type=pa.timestamp("us", tz="UTC")),
-        "_deployment": pa.repeat(items[0][_DEPLOYMENT], total),
-        "_model": model_column.cast(pa.string()),
-    }
-    if _any_given(fields[_ROWS]):
-        for key, column_values in _features(items, fields, total).items():
-            arrays[key] = _column(column_values)
-    if _any_given(fields[_PREDICTIONS]):
-        vector = _array_predictions(fields[_PREDICTIONS], counts)
-        arrays["_prediction"] = (
-            pa.array(vector) if vector is not None else _column(_row_predictions(fields[_PREDICTIONS], counts))
-        )
-    return pa.table(arrays)
-
-
-def _lane_table(lane: _Lane, ids: list[bytes], moments: Any, values: list[Any], predictions: list[Any]) -> Any:
-    """The Arrow table of 1-row requests taken from ``lane`` (the same columns as :func:`_table`)."""
-    import numpy as np
-    import pyarrow as pa
-
-    count = len(ids)
-    request_ids = pa.array(ids, type=pa.string())
-    arrays: dict[str, Any] = {
-        "_id": request_ids,
-        "_request_id": request_ids,
-        "_row": pa.array(np.zeros(count, np.int32)),
-        "_ts": pa.array((moments * 1_000_000).astype(np.int64), type=pa.timestamp("us", tz="UTC")),
-        "_deployment": pa.repeat(lane.name, count),
-        "_model": pa.repeat(lane.model, count).cast(pa.string()),
-    }
-    if lane.inputs:
-        width = len(lane.columns)
-        for index, key in enumerate(lane.columns):
-            arrays[key] = _column(values[index::width])
-    if lane.outputs:
-        ones = [1] * count
-        vector = _array_predictions(tuple(predictions), ones)
-        arrays["_prediction"] = pa.array(vector) if vector is not None else _column(_row_predictions(predictions, ones))
-    return pa.table(arrays)
