@@ -3,8 +3,6 @@ reading folders of them with DuckDB. Shared by the backends that keep Parquet fi
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 import uuid
 from datetime import datetime, timezone
@@ -12,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.files import atomic_write
 
 __all__ = ["empty_captures", "empty_labels", "labels_table", "read_parquet_folder", "write_parquet_atomic"]
 
@@ -81,23 +80,9 @@ def write_parquet_atomic(table: Any, folder: Path, prefix: str = "part") -> Path
     """Write ``table`` as a new Parquet file in ``folder``: temporary name, fsync, rename, fsync the folder."""
     import pyarrow.parquet as pq
 
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}-{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}.parquet"
-    temporary = folder / f".{name}.tmp"
-    try:
+    with atomic_write(folder / name, sync_folder=True) as temporary:
         pq.write_table(table, temporary)
-        with temporary.open("rb") as handle:
-            os.fsync(handle.fileno())
-        temporary.replace(folder / name)
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-    with contextlib.suppress(OSError):
-        handle_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(handle_fd)
-        finally:
-            os.close(handle_fd)
     return folder / name
 
 

@@ -8,13 +8,12 @@ replaced in one ``os.replace``: a killed process leaves the previous version or 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.files import atomic_write
 
 __all__ = ["RequestRecords"]
 
@@ -45,18 +44,8 @@ class RequestRecords:
 
     def save(self, request_id: str, record: dict[str, Any]) -> None:
         """Write the record in one atomic replace."""
-        path = self._path(request_id)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{request_id}.", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(record, stream, sort_keys=True, indent=1)
-                stream.flush()
-                os.fsync(stream.fileno())
-            Path(temporary).replace(path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_write(self._path(request_id)) as temporary:
+            temporary.write_text(json.dumps(record, sort_keys=True, indent=1), encoding="utf-8")
 
     def ids(self) -> list[str]:
         """Every recorded request id, newest first (by the record's ``created_at``)."""

@@ -9,7 +9,7 @@ deterministic weighted routing of :mod:`~mlops_sdk.backends.local.serving.routin
 a port: ``invoke`` is the way in. A deployment rolled out with ``capture=Capture(...)`` keeps every
 request it scores (sampled by ``sample_rate``; inputs and outputs as configured) in the store's
 monitoring tables before the answer returns, with the columns and ids of the local server's capture
-files (:func:`~mlops_sdk.backends.local.serving.capture.capture_table`).
+files (:func:`~mlops_sdk.backends.local.serving.capture_tables.capture_table`).
 
 Fault injection (``faults(client)``) knows these operations: ``deployments.create_endpoint``,
 ``deployments.create_deployment``, ``deployments.set_traffic``, ``deployments.score`` (smoke tests and
@@ -316,7 +316,7 @@ class MemoryPlatform:
         raw = record.metadata.get("capture")
         if not isinstance(raw, dict):
             return
-        from mlops_sdk.backends.local.serving.capture import capture_table
+        from mlops_sdk.backends.local.serving.capture_tables import capture_table
         from mlops_sdk.backends.memory.monitoring import keep_capture
         from mlops_sdk.models.monitoring import Capture
 

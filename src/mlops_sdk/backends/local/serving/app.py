@@ -37,8 +37,6 @@ import contextlib
 import functools
 import hmac
 import json
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
@@ -52,6 +50,7 @@ from mlops_sdk.backends.local.serving.models import ModelLoadError, ServedModel,
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, parse_csv, parse_json_body, to_jsonable
 from mlops_sdk.backends.local.serving.routing import RoutingTable, TrafficError, validate_traffic
 from mlops_sdk.backends.local.serving.shadow import ShadowLog
+from mlops_sdk.core.files import atomic_write
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import DEPLOYMENT_NAME
 
@@ -644,17 +643,5 @@ def _version_body() -> bytes:
 
 def write_json_atomic(path: Path, data: Any, *, mode: int | None = None) -> None:
     """Write ``data`` as JSON to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        if mode is not None:
-            os.fchmod(handle, mode)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2, sort_keys=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(temporary).unlink()
-        raise
+    with atomic_write(path, mode=mode) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")

@@ -42,26 +42,18 @@ from pathlib import Path
 from typing import Any
 
 from mlops_sdk.backends.local.serving.capture_tables import (
-    AT as _AT,
-)
-from mlops_sdk.backends.local.serving.capture_tables import (
-    DEPLOYMENT as _DEPLOYMENT,
-)
-from mlops_sdk.backends.local.serving.capture_tables import (
-    DONE as _DONE,
-)
-from mlops_sdk.backends.local.serving.capture_tables import (
-    SIZE as _SIZE,
-)
-from mlops_sdk.backends.local.serving.capture_tables import (
-    capture_table,
+    AT,
+    DEPLOYMENT,
+    DONE,
+    SIZE,
     item_fields,
     items_table,
     lane_table,
 )
+from mlops_sdk.core.files import atomic_write
 from mlops_sdk.core.logging import get_logger
 
-__all__ = ["CAPTURE_HEADER", "CORRELATION_HEADER", "CaptureHub", "capture_partition", "capture_table"]
+__all__ = ["CAPTURE_HEADER", "CORRELATION_HEADER", "CaptureHub", "capture_partition"]
 
 CORRELATION_HEADER = "x-mlops-correlation-id"
 CAPTURE_HEADER = "x-mlops-capture"
@@ -497,8 +489,8 @@ class CaptureHub:
         """Count ``items`` written (or failed) and answer the requests waiting for them."""
         rows: dict[str, int] = {}
         for item in items:
-            rows[item[_DEPLOYMENT]] = rows.get(item[_DEPLOYMENT], 0) + item[_SIZE]
-            done = item[_DONE]
+            rows[item[DEPLOYMENT]] = rows.get(item[DEPLOYMENT], 0) + item[SIZE]
+            done = item[DONE]
             if done is not None:
                 loop, future = done
                 with contextlib.suppress(RuntimeError):  # the loop is gone (server stopping)
@@ -515,20 +507,10 @@ class CaptureHub:
         import pyarrow.parquet as pq
 
         assert self.folder is not None
-        folder = self.folder / partition
-        folder.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
         name = f"part-{int(time.time() * 1000)}-{os.getpid()}-{self._sequence:06d}.parquet"
-        temporary = folder / f".{name}.tmp"
-        try:
+        with atomic_write(self.folder / partition / name, sync_folder=True) as temporary:
             pq.write_table(table, temporary, use_dictionary=_DICTIONARY, write_statistics=_STATISTICS)
-            with temporary.open("rb") as handle:
-                os.fsync(handle.fileno())
-            temporary.replace(folder / name)
-        finally:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-        _fsync_dir(folder)
 
 
 class _Piece:
@@ -536,7 +518,7 @@ class _Piece:
 
     def __init__(self, hub: CaptureHub, items: list[Any], fields: list[tuple[Any, ...]] | None) -> None:
         self.hub, self.items, self.fields = hub, items, fields
-        self.name: str = items[0][_DEPLOYMENT]
+        self.name: str = items[0][DEPLOYMENT]
 
     def table(self) -> Any:
         return items_table(self.items, self.fields)
@@ -616,7 +598,7 @@ def _lane_pieces(
 
 
 def _moment(item: Any) -> float:
-    return float(item[_AT])
+    return float(item[AT])
 
 
 def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
@@ -624,30 +606,21 @@ def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
         future.set_result(ok)
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        handle = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
-
-
 def _partitions(items: list[Any]) -> list[tuple[str, list[Any], list[tuple[Any, ...]] | None]]:
     """The items grouped by (deployment, hour), in queue order within a group, with the group's fields
     (:func:`item_fields`) when they were computed on the way."""
     first = items[0]
     fields = item_fields(items)
-    names, moments = fields[_DEPLOYMENT], fields[_AT]
+    names, moments = fields[DEPLOYMENT], fields[AT]
     # the usual case, checked in C: one deployment (count compares identity first), one hour
-    if names.count(first[_DEPLOYMENT]) == len(names) and min(moments) // 3600 == max(moments) // 3600:
-        return [(capture_partition(first[_DEPLOYMENT], first[_AT]), items, fields)]
+    if names.count(first[DEPLOYMENT]) == len(names) and min(moments) // 3600 == max(moments) // 3600:
+        return [(capture_partition(first[DEPLOYMENT], first[AT]), items, fields)]
     groups: dict[tuple[str, float], list[Any]] = {}
     for item in items:
-        key = (item[_DEPLOYMENT], item[_AT] // 3600)
+        key = (item[DEPLOYMENT], item[AT] // 3600)
         group = groups.get(key)
         if group is None:
             groups[key] = [item]
         else:
             group.append(item)
-    return [(capture_partition(group[0][_DEPLOYMENT], group[0][_AT]), group, None) for group in groups.values()]
+    return [(capture_partition(group[0][DEPLOYMENT], group[0][AT]), group, None) for group in groups.values()]

@@ -22,12 +22,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mlops_sdk.core.files import atomic_write
 
 __all__ = ["FORMAT", "CachedKernel", "cache_file", "fingerprint", "read_kernel", "write_kernel"]
 
@@ -95,18 +96,8 @@ def write_kernel(
         "estimator": kernel.estimator,
     }
     target = cache_file(cache_dir, model_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=cache_dir)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, coef=kernel.coef, intercept=kernel.intercept, meta=np.array(json.dumps(meta)))
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).replace(target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(temporary).unlink()
-        raise
+    with atomic_write(target) as temporary, temporary.open("wb") as stream:
+        np.savez(stream, coef=kernel.coef, intercept=kernel.intercept, meta=np.array(json.dumps(meta)))
     _prune(cache_dir)
     return target
 
