@@ -292,3 +292,38 @@ def test_one_row_requests_across_an_hour_go_to_both_hours(tmp_path: Path) -> Non
     assert sum(len(pq.read_table(path)) for path in _files(tmp_path)) == 3
     assert hub.stats()["written"] == 3
     assert hub.stats()["pending"] == 0
+
+
+def test_inputs_named_like_capture_columns_are_kept_beside_them(tmp_path: Path) -> None:
+    # a model without a signature takes any column name: "_id" or "_prediction" must not overwrite the capture's own
+    hub = CaptureHub(tmp_path)
+    one = dict(hub.record({}, "blue", CAPTURED, Batch(rows=[[7.0, 1.0]], columns=["_id", "x"]), np.array([0.5])))
+    many = dict(
+        hub.record({}, "blue", CAPTURED, Batch(rows=[[8.0, 9.0], [1.0, 2.0]], columns=["_prediction", "x"]), [3, 4])
+    )
+    asyncio.run(hub.close())
+    rows = _rows(tmp_path)
+    first = one[b"x-mlops-correlation-id"].decode()
+    second = many[b"x-mlops-correlation-id"].decode()
+    assert [row["_id"] for row in rows] == [first, f"{second}:0", f"{second}:1"]
+    assert [row["input__id"] for row in rows] == [7.0, None, None]
+    assert [row["input__prediction"] for row in rows] == [None, 8.0, 1.0]
+    assert [row["_prediction"] for row in rows] == [0.5, 3, 4]
+    assert [row["x"] for row in rows] == [1.0, 9.0, 2.0]
+
+
+def test_collector_rows_named_like_capture_columns_are_kept_beside_them() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from mlops_sdk.backends.azure.monitoring import _captured_table
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    line = {"time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "correlationid": "req-1"}
+    inputs = json.dumps({**line, "data": [{"_id": "mine", "_ts": 5, "x": 1.0}]}).encode()
+    outputs = json.dumps({**line, "data": [0.25]}).encode()
+    files = [("blue", "model_inputs", inputs), ("blue", "model_outputs", outputs)]
+    table = _captured_table(files, now - timedelta(hours=1), now + timedelta(hours=1))
+    assert table is not None
+    (row,) = table.to_pylist()
+    assert (row["_id"], row["_request_id"], row["_prediction"]) == ("req-1", "req-1", 0.25)
+    assert (row["input__id"], row["input__ts"], row["x"]) == ("mine", 5, 1.0)

@@ -12,7 +12,21 @@ from typing import Any
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.files import atomic_write
 
-__all__ = ["empty_captures", "empty_labels", "labels_table", "read_parquet_folder", "write_parquet_atomic"]
+__all__ = [
+    "empty_captures",
+    "empty_labels",
+    "feature_column",
+    "labels_table",
+    "read_parquet_folder",
+    "write_parquet_atomic",
+]
+
+
+def feature_column(name: str) -> str:
+    """The captured column of input column ``name``: names starting with ``_`` belong to the capture's own
+    columns (``_id``, ``_ts``, ...), so an input named that way is kept as ``input_<name>`` (``_id`` ->
+    ``input__id``) instead of overwriting them or being skipped by the monitors."""
+    return f"input_{name}" if name.startswith("_") else name
 
 
 def empty_captures() -> Any:

@@ -31,6 +31,7 @@ from mlops_sdk.backends.spi.keys import MODELS
 from mlops_sdk.core.errors import ResourceNotFoundError
 from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.models.monitoring import CaptureStats
+from mlops_sdk.monitoring.tables import feature_column
 
 if TYPE_CHECKING:
     from mlops_sdk.backends.azure import AzureBackend
@@ -224,6 +225,10 @@ def _captured_table(files: list[tuple[str, str, bytes]], start: datetime, end: d
             continue
         predicted = outputs.get(correlation, [])
         for index, row in enumerate(rows):
+            if isinstance(row, dict):
+                features = {feature_column(str(key)): value for key, value in row.items()}
+            else:
+                features = {"input": row}
             record = {
                 "_id": correlation if len(rows) == 1 else f"{correlation}:{index}",
                 "_request_id": correlation,
@@ -231,7 +236,7 @@ def _captured_table(files: list[tuple[str, str, bytes]], start: datetime, end: d
                 "_ts": moment,
                 "_deployment": deployment,
                 "_model": None,
-                **(row if isinstance(row, dict) else {"input": row}),
+                **features,
             }
             if index < len(predicted):
                 record["_prediction"] = predicted[index]

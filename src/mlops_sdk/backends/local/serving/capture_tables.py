@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 from mlops_sdk.backends.local.serving.payloads import to_jsonable
+from mlops_sdk.monitoring.tables import feature_column
 
 __all__ = [
     "AT",
@@ -249,7 +250,7 @@ def items_table(items: list[Any], fields: list[tuple[Any, ...]] | None = None) -
     }
     if _any_given(fields[ROWS]):
         for key, column_values in _features(items, fields, total).items():
-            arrays[key] = arrow_column(column_values)
+            arrays[feature_column(key)] = arrow_column(column_values)
     if _any_given(fields[PREDICTIONS]):
         vector = _array_predictions(fields[PREDICTIONS], counts)
         arrays["_prediction"] = (
@@ -276,7 +277,7 @@ def lane_table(lane: LaneLike, ids: list[bytes], moments: Any, values: list[Any]
     if lane.inputs:
         width = len(lane.columns)
         for index, key in enumerate(lane.columns):
-            arrays[key] = arrow_column(values[index::width])
+            arrays[feature_column(key)] = arrow_column(values[index::width])
     if lane.outputs:
         ones = [1] * count
         vector = _array_predictions(tuple(predictions), ones)
