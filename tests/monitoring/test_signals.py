@@ -64,7 +64,7 @@ def test_categorical_statistics_match_scipy() -> None:
 
 
 def _log(client: MLOpsClient, frame: pd.DataFrame, at: datetime, predictions: list[object] | None = None) -> list[str]:
-    return client.monitoring.log_inferences("ep", frame, predictions=predictions, at=at, model="m@1")
+    return client.monitoring.log_inferences("ep1", frame, predictions=predictions, at=at, model="m@1")
 
 
 def test_quality_counts_nulls_type_errors_and_out_of_range(client: MLOpsClient) -> None:
@@ -74,7 +74,7 @@ def test_quality_counts_nulls_type_errors_and_out_of_range(client: MLOpsClient) 
     )
     _log(client, current, NOW - timedelta(minutes=1))
     report = client.monitoring.run(
-        Monitor(endpoint="ep", window="1h", baseline=DataBaseline(), signals=[DataQuality()]), baseline_data=baseline
+        Monitor(endpoint="ep1", window="1h", baseline=DataBaseline(), signals=[DataQuality()]), baseline_data=baseline
     )
     age = report.signal("data_quality").feature("age")
     assert (age.null_rate, age.type_error_rate, age.out_of_range_rate) == pytest.approx((0.1, 0.1, 0.1))
@@ -95,7 +95,7 @@ def test_window_baseline_gives_prediction_drift_and_windows_do_not_mix(client: M
     _log(client, old, NOW - timedelta(days=2), predictions=(old.x > 0).astype(int).tolist())
     _log(client, new, NOW - timedelta(minutes=5), predictions=[1] * 500)  # the model now always says 1
     monitor = Monitor(
-        endpoint="ep",
+        endpoint="ep1",
         window="1h",
         baseline=WindowBaseline(window=(NOW - timedelta(days=3), NOW - timedelta(days=1))),
         signals=[DataDrift(), PredictionDrift(categorical=True)],
@@ -147,14 +147,14 @@ thresholds = { accuracy = 0.8, rmse = 3 }
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"endpoint": "e", "signals": []}, "signals"),
-        ({"endpoint": "e", "signals": [{"kind": "data_drift", "thresholds": {"psy": 1}}]}, r"\['psy'\] are unknown"),
+        ({"endpoint": "ep1", "signals": []}, "signals"),
+        ({"endpoint": "ep1", "signals": [{"kind": "data_drift", "thresholds": {"psy": 1}}]}, r"\['psy'\] are unknown"),
         (
-            {"endpoint": "e", "signals": [{"kind": "model_performance", "thresholds": {"acc": 1}}]},
+            {"endpoint": "ep1", "signals": [{"kind": "model_performance", "thresholds": {"acc": 1}}]},
             "unknown metric 'acc'",
         ),
-        ({"endpoint": "e", "signals": [{"kind": "data_drift"}], "thresholds": {"drift.psi": 1}}, "names no signal"),
-        ({"endpoint": "e", "signals": [{"kind": "data_drift"}], "window": "soon"}, "not a duration"),
+        ({"endpoint": "ep1", "signals": [{"kind": "data_drift"}], "thresholds": {"drift.psi": 1}}, "names no signal"),
+        ({"endpoint": "ep1", "signals": [{"kind": "data_drift"}], "window": "soon"}, "not a duration"),
     ],
 )
 def test_bad_monitors_are_refused_naming_the_problem(data: dict[str, object], message: str) -> None:
@@ -167,9 +167,9 @@ def test_report_round_trip_digest_renderings_and_retrain_decision(client: MLOpsC
     baseline = pd.DataFrame({"x": rng.normal(size=800), "z": rng.normal(size=800)})
     current = pd.DataFrame({"x": rng.normal(size=300) + 2, "z": rng.normal(size=300)})
     ids = _log(client, current, NOW - timedelta(minutes=2), predictions=[0] * 300)
-    client.monitoring.log_ground_truth("ep", ids[:100], [1] * 100)
+    client.monitoring.log_ground_truth("ep1", ids[:100], [1] * 100)
     report = client.monitoring.run(
-        Monitor(endpoint="ep", window="1h", signals=[DataDrift(), ModelPerformance(thresholds={"accuracy": 0.5})]),
+        Monitor(endpoint="ep1", window="1h", signals=[DataDrift(), ModelPerformance(thresholds={"accuracy": 0.5})]),
         baseline_data=baseline,
     )
     assert report.outcome == "alert"
@@ -198,15 +198,15 @@ def test_report_round_trip_digest_renderings_and_retrain_decision(client: MLOpsC
 
 def test_training_baseline_needs_a_registered_model_and_deployments_filter(client: MLOpsClient) -> None:
     frame = pd.DataFrame({"x": np.arange(20.0)})
-    client.monitoring.log_inferences("ep", frame, at=NOW - timedelta(minutes=1), deployment="blue", model="/tmp/m")
-    client.monitoring.log_inferences("ep", frame + 100, at=NOW - timedelta(minutes=1), deployment="green")
+    client.monitoring.log_inferences("ep1", frame, at=NOW - timedelta(minutes=1), deployment="blue", model="/tmp/m")
+    client.monitoring.log_inferences("ep1", frame + 100, at=NOW - timedelta(minutes=1), deployment="green")
     with pytest.raises(ConfigurationError, match="not a registered model version") as raised:
-        client.monitoring.run(Monitor(endpoint="ep", window="1h", deployment="blue", signals=[DataDrift()]))
+        client.monitoring.run(Monitor(endpoint="ep1", window="1h", deployment="blue", signals=[DataDrift()]))
     assert raised.value.details["field"] == "baseline.model"
     blue = client.monitoring.run(
-        Monitor(endpoint="ep", window="1h", deployment="blue", baseline=DataBaseline(), signals=[DataDrift()]),
+        Monitor(endpoint="ep1", window="1h", deployment="blue", baseline=DataBaseline(), signals=[DataDrift()]),
         baseline_data=frame,
     )
     assert (blue.rows, blue.passed, blue.deployment) == (20, True, "blue")
-    assert len(client.monitoring.read_captures("ep", window="1h")) == 40
-    assert set(client.monitoring.read_captures("ep", window="1h", deployment="green")["x"]) == set(frame.x + 100)
+    assert len(client.monitoring.read_captures("ep1", window="1h")) == 40
+    assert set(client.monitoring.read_captures("ep1", window="1h", deployment="green")["x"]) == set(frame.x + 100)

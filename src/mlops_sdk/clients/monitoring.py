@@ -25,6 +25,7 @@ from mlops_sdk.backends.spi.monitoring import MonitoringService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.monitoring import (
     CaptureStats,
@@ -56,18 +57,33 @@ def _monitor(monitor: Monitor | dict[str, Any] | str | Path) -> Monitor:
 
 
 def _window(value: Any, field: str) -> TimeWindow:
-    if isinstance(value, TimeWindow):
-        return value
-    try:
-        return TimeWindow.model_validate(value)
-    except ValueError as error:
-        raise ConfigurationError(f"{field}: {error}", details={"field": field}) from None
+    from mlops_sdk.models.monitoring.spec import as_window
+
+    return as_window(value, field)
 
 
-def _arrow(frame: Any) -> Any:
-    import pyarrow as pa
+def _dataset(data: Any, field: str) -> Any:
+    """``load_dataset(data)``; a DataFrame whose version cannot be computed (a column of mixed types,
+    repeated column names: pandas accepts them, Arrow does not) is still taken, its columns kept by the
+    capture writer's rule, with no version."""
+    import pandas
 
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    from mlops_sdk.checks.data import Dataset, load_dataset
+    from mlops_sdk.monitoring.tables import frame_table
+
+    if isinstance(data, pandas.DataFrame):
+        frame_table(data.head(0), field)  # refuses repeated column names, naming the field
+        try:
+            return load_dataset(data, field=field)
+        except (ValueError, TypeError):  # pyarrow's conversion errors are ValueErrors / TypeErrors
+            return Dataset(data, "")
+    return load_dataset(data, field=field)
+
+
+def _arrow(frame: Any, field: str = "baseline_data") -> Any:
+    from mlops_sdk.monitoring.tables import frame_table
+
+    return frame_table(frame, field)
 
 
 class MonitoringClient(BaseClient):
@@ -84,9 +100,8 @@ class MonitoringClient(BaseClient):
 
     @staticmethod
     def _name(endpoint: str) -> str:
-        if not isinstance(endpoint, str) or not endpoint.strip():
-            raise ConfigurationError("endpoint must be a non-empty endpoint name", details={"field": "endpoint"})
-        return endpoint.strip()
+        # the same rule on every backend: a name memory:// took would otherwise fail on local / Azure
+        return check_endpoint_name(endpoint)
 
     # -- capture -----------------------------------------------------------------------------------
 
@@ -137,10 +152,13 @@ class MonitoringClient(BaseClient):
         """
         import pyarrow as pa
 
-        from mlops_sdk.checks.data import load_dataset
+        from mlops_sdk.monitoring.tables import correlation_ids, frame_table, input_column
 
         endpoint = self._name(endpoint)
-        frame = load_dataset(data, field="data").frame.copy()
+        check_deployment_name(deployment)
+        if at is not None and not isinstance(at, datetime):
+            raise ConfigurationError(f"at must be a datetime, got {type(at).__name__}", details={"field": "at"})
+        frame = _dataset(data, "data").frame.copy()
         if prediction_column is not None:
             if prediction_column not in frame.columns:
                 raise ConfigurationError(
@@ -149,20 +167,38 @@ class MonitoringClient(BaseClient):
                 )
             predictions = frame.pop(prediction_column).tolist()
         rows = len(frame)
-        id_list = [uuid.uuid4().hex for _ in range(rows)] if ids is None else [str(item) for item in ids]
-        if len(id_list) != rows or (predictions is not None and len(list(predictions)) != rows):
-            raise ConfigurationError(
-                f"ids and predictions need one value per row of data ({rows} rows)", details={"field": "ids"}
-            )
         bad = [str(c) for c in frame.columns if str(c).startswith("_")]
         if bad:
             raise ConfigurationError(
                 f"input columns may not start with '_' (reserved for capture metadata): {bad}",
                 details={"field": "data"},
             )
-        table = _arrow(frame)
-        stamp = (at or self._now()).astimezone(timezone.utc)
-        metadata = {
+        id_list = [uuid.uuid4().hex for _ in range(rows)] if ids is None else correlation_ids(ids)
+        if len(id_list) != rows:
+            raise ConfigurationError(f"ids need one value per row of data ({rows} rows)", details={"field": "ids"})
+        if len(set(id_list)) < rows:
+            raise ConfigurationError(
+                "ids repeat: each row needs its own correlation id (a label joins to every row of its id)",
+                details={"field": "ids"},
+            )
+        if predictions is not None:
+            if isinstance(predictions, (str, bytes, dict)) or not hasattr(predictions, "__iter__"):
+                raise ConfigurationError(
+                    f"predictions must be a list with one value per row, got {type(predictions).__name__}",
+                    details={"field": "predictions"},
+                )
+            predictions = list(predictions)
+            if len(predictions) != rows:
+                raise ConfigurationError(
+                    f"predictions need one value per row of data ({rows} rows, {len(predictions)} predictions)",
+                    details={"field": "predictions"},
+                )
+        stamp = (
+            (at or self._now()).astimezone(timezone.utc)
+            if (at is None or at.tzinfo)
+            else at.replace(tzinfo=timezone.utc)
+        )  # a naive time is UTC, as in windows
+        columns = {
             "_id": pa.array(id_list, pa.string()),
             "_request_id": pa.array(id_list, pa.string()),
             "_row": pa.array([0] * rows, pa.int32()),
@@ -170,10 +206,13 @@ class MonitoringClient(BaseClient):
             "_deployment": pa.array([deployment] * rows, pa.string()),
             "_model": pa.array([model] * rows, pa.string()),
         }
-        for index, (name, column) in enumerate(metadata.items()):
-            table = table.add_column(index, name, column)
+        # one rule for every column with the capture writer's: values that share no type become text
+        inputs = frame_table(frame, "data")
+        for name in inputs.column_names:
+            columns[name] = inputs.column(name)
         if predictions is not None:
-            table = table.append_column("_prediction", pa.array(list(predictions)))
+            columns["_prediction"] = input_column(predictions)
+        table = pa.table(columns)
         self._svc().write_captures(endpoint, table)
         return id_list
 
@@ -213,9 +252,7 @@ class MonitoringClient(BaseClient):
         if data is not None:
             if ids is not None or labels is not None:
                 raise ConfigurationError("give ids and labels, or data=, not both", details={"field": "data"})
-            from mlops_sdk.checks.data import load_dataset
-
-            frame = load_dataset(data, field="data").frame
+            frame = _dataset(data, "data").frame
             missing = [c for c in (id_column, label_column) if c not in frame.columns]
             if missing:
                 raise ConfigurationError(
@@ -226,7 +263,7 @@ class MonitoringClient(BaseClient):
             ids, labels = frame[id_column].tolist(), frame[label_column].tolist()
         if ids is None or labels is None:
             raise ConfigurationError("pass ids= and labels= (or data=)", details={"field": "ids"})
-        table = labels_table(list(ids), list(labels), at=self._now())
+        table = labels_table(ids, labels, at=self._now())
         annotate({"endpoint": endpoint, "labels": table.num_rows})
         return self._svc().write_labels(endpoint, table)
 
@@ -276,13 +313,12 @@ class MonitoringClient(BaseClient):
         return report
 
     def _baseline(self, spec: Monitor, current: Any, now: datetime, baseline_data: Any) -> Any:
-        from mlops_sdk.checks.data import load_dataset
         from mlops_sdk.monitoring.engine import PREDICTION, BaselineData
 
         chosen = spec.baseline
         target = getattr(chosen, "target", None)
         if baseline_data is not None:
-            dataset = load_dataset(baseline_data, field="baseline_data")
+            dataset = _dataset(baseline_data, "baseline_data")
             return BaselineData(
                 _arrow(dataset.frame), target, {"kind": "data", "version": dataset.version, "rows": dataset.rows}
             )
@@ -291,7 +327,7 @@ class MonitoringClient(BaseClient):
                 raise ConfigurationError(
                     "a data baseline needs path= (or pass baseline_data= to run)", details={"field": "baseline.path"}
                 )
-            dataset = load_dataset(chosen.path, field="baseline.path")
+            dataset = _dataset(chosen.path, "baseline.path")
             return BaselineData(
                 _arrow(dataset.frame), target, {"kind": "data", "version": dataset.version, "rows": dataset.rows}
             )

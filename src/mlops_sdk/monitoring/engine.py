@@ -152,6 +152,11 @@ def _map(function: Callable[..., FeatureStats], jobs: Sequence[tuple[Any, ...]])
         return list(pool.map(lambda job: function(*job), jobs))
 
 
+def _compared(stats: FeatureStats) -> bool:
+    """Whether drift statistics could be computed (values on both sides)."""
+    return stats.psi is not None or stats.js is not None or stats.ks_statistic is not None
+
+
 def _watched(signal: DataDrift | DataQuality, current: Any, baseline: Any) -> list[str]:
     captured = feature_columns(current)
     if signal.features is not None:
@@ -163,7 +168,15 @@ def _watched(signal: DataDrift | DataQuality, current: Any, baseline: Any) -> li
                 details={"field": f"{signal.name}.features"},
             )
         return list(signal.features)
-    return [name for name in captured if name in baseline.column_names]
+    watched = [name for name in captured if name in baseline.column_names]
+    stray = sorted(set(getattr(signal, "categorical", ())) - set(watched))
+    if stray:
+        raise ConfigurationError(
+            f"{signal.name}: categorical names {stray}, which are not features both the captured inputs and the "
+            f"baseline have ({watched}); fix the names or remove them",
+            details={"field": f"{signal.name}.categorical"},
+        )
+    return watched
 
 
 def _data_drift(signal: DataDrift, current: Any, baseline: BaselineData) -> SignalResult:
@@ -186,11 +199,16 @@ def _data_drift(signal: DataDrift, current: Any, baseline: BaselineData) -> Sign
     ]
     stats = _map(_feature_drift, jobs)
     drifted = [item.feature for item in stats if item.alert]
-    message = f"drift in {', '.join(drifted)}" if drifted else f"no drift in {len(stats)} features"
+    uncompared = [item.feature for item in stats if not _compared(item)]
+    message = f"drift in {', '.join(drifted)}" if drifted else f"no drift in {len(stats) - len(uncompared)} features"
+    if uncompared:
+        # a feature with no values on one side has no statistics: say so instead of counting it as "no drift"
+        message += f"; not compared (no values to compare in the window or the baseline): {', '.join(uncompared)}"
     return SignalResult(
         name=signal.name,
         kind=signal.kind,
         passed=not drifted,
+        skipped=len(uncompared) == len(stats),
         message=message,
         thresholds=signal.thresholds,
         features=tuple(stats),
@@ -214,6 +232,14 @@ def _prediction_drift(signal: PredictionDrift, current: Any, baseline: BaselineD
         "prediction", baseline.table.column(column), current.column(PREDICTION), categorical, signal.bins,
         signal.thresholds,
     )  # fmt: skip
+    if not _compared(stats):
+        return SignalResult(
+            name=signal.name, kind=signal.kind, passed=True, skipped=True, thresholds=signal.thresholds,
+            message=f"no captured prediction is comparable with the baseline's {column!r} (captured: "
+            f"{current.column(PREDICTION).type}, baseline: {baseline.table.schema.field(column).type}, "
+            f"{'categorical' if categorical else 'numeric'}); set PredictionDrift(categorical=True) or name the "
+            "baseline's label column",
+        )  # fmt: skip
     return SignalResult(
         name=signal.name,
         kind=signal.kind,
@@ -235,23 +261,26 @@ def _quality(signal: DataQuality, current: Any, baseline: BaselineData) -> Signa
         reference = baseline.table.column(name)
         nulls = column.null_count
         numeric = _is_numeric(reference.type)
+        type_errors: int | None
+        outside: int | None
         if numeric:
             values, type_errors = _as_float(column)
             ref, _ = _as_float(reference)
             ref = ref[~np.isnan(ref)]
             valid = values[~np.isnan(values)]
-            outside = int(np.count_nonzero((valid < ref.min()) | (valid > ref.max()))) if ref.size else 0
+            outside = int(np.count_nonzero((valid < ref.min()) | (valid > ref.max()))) if ref.size else None
         else:
-            type_errors = 0
             known = {str(v) for v in reference.to_pylist() if v is not None}
-            outside = sum(1 for v in column.to_pylist() if v is not None and str(v) not in known)
+            # a baseline column with no values has no type and no categories to hold the window against
+            type_errors = 0 if known else None
+            outside = sum(1 for v in column.to_pylist() if v is not None and str(v) not in known) if known else None
         stats = FeatureStats(
             feature=name,
             kind="numeric" if numeric else "categorical",
             rows=rows,
             null_rate=nulls / rows if rows else 0.0,
-            type_error_rate=type_errors / rows if rows else 0.0,
-            out_of_range_rate=outside / rows if rows else 0.0,
+            type_error_rate=None if type_errors is None else (type_errors / rows if rows else 0.0),
+            out_of_range_rate=None if outside is None else (outside / rows if rows else 0.0),
         )
         alerts = tuple(
             f"{key} {getattr(stats, key):.3g} > {bound:g}"
@@ -298,7 +327,64 @@ def joined_labels(current: Any, labels: Any) -> Any:
         connection.close()
 
 
-def _performance(signal: ModelPerformance, current: Any, labels: Any) -> tuple[SignalResult, int]:
+def _kind(column: Any) -> str:
+    """``numbers``, ``text`` or the Arrow type's name (lists, structs, ... which no metric takes)."""
+    import pyarrow as pa
+
+    if _is_numeric(column.type) or pa.types.is_boolean(column.type) or pa.types.is_null(column.type):
+        return "numbers"
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return "text"
+    return str(column.type)
+
+
+def _comparable(truth: Any, predicted: Any, endpoint: str) -> tuple[Any, Any]:
+    """Labels and predictions as numpy arrays of one kind; text that is all numbers counts as numbers
+    (labels logged as numbers in one part and text in another are read back as text, as are
+    predictions whose values did not share one type in a capture file)."""
+    import numpy as np
+    import pandas
+
+    columns = {"labels": truth, "predictions": predicted}
+    kinds = {name: _kind(column) for name, column in columns.items()}
+    for name, kind in kinds.items():
+        if kind not in ("numbers", "text"):
+            raise ConfigurationError(
+                f"model_performance on {endpoint}: the {name} are {kind}; a metric compares numbers or classes "
+                "(text). Capture a plain prediction per row, or compute this metric yourself from read_captures",
+                details={"field": name},
+            )
+    values = {name: column.to_pandas() for name, column in columns.items()}
+    if len(set(kinds.values())) > 1:
+        for name, kind in kinds.items():
+            if kind == "text":
+                parsed = pandas.to_numeric(values[name], errors="coerce")
+                if parsed.isna().sum() > values[name].isna().sum():
+                    other = "predictions" if name == "labels" else "labels"
+                    example = values[name][parsed.isna() & values[name].notna()].iloc[0]
+                    advice = (
+                        "log labels of the predictions' type (labels logged once as numbers and once as text "
+                        "are read back as text)"
+                        if name == "labels"
+                        else "log labels of the predictions' type, or capture one number per row as the prediction"
+                    )
+                    raise ConfigurationError(
+                        f"model_performance on {endpoint}: the {name} are text (e.g. {str(example)[:60]!r}) but the "
+                        f"{other} are numbers; {advice}",
+                        details={"field": "labels"},
+                    )
+                values[name] = parsed
+    truth_values, predicted_values = values["labels"], values["predictions"]
+    known = (truth_values.notna() & predicted_values.notna()).to_numpy()
+    as_array = {True: lambda v: v.to_numpy(dtype=float), False: lambda v: v.to_numpy(dtype=object)}
+    numeric = kinds["labels"] == "numbers" or kinds["predictions"] == "numbers"
+    return (
+        np.asarray(as_array[numeric](truth_values))[known],
+        np.asarray(as_array[numeric](predicted_values))[known],
+    )
+
+
+def _performance(signal: ModelPerformance, current: Any, labels: Any, endpoint: str = "") -> tuple[SignalResult, int]:
     from mlops_sdk.checks.metrics import get_metric
 
     if PREDICTION not in current.column_names or labels is None or labels.num_rows == 0 or current.num_rows == 0:
@@ -307,18 +393,31 @@ def _performance(signal: ModelPerformance, current: Any, labels: Any) -> tuple[S
             name=signal.name, kind=signal.kind, passed=True, skipped=True, message=why, thresholds=signal.thresholds
         ), 0
     pairs = joined_labels(current, labels)
-    count = pairs.num_rows
+    # rows whose prediction is missing (the model answered null / NaN) have nothing to score
+    truth, predicted = _comparable(pairs.column("label"), pairs.column("prediction"), endpoint)
+    count = len(truth)
     if count < signal.min_labels:
         return SignalResult(
             name=signal.name, kind=signal.kind, passed=True, skipped=True, thresholds=signal.thresholds,
-            message=f"{count} labelled rows in the window, fewer than min_labels={signal.min_labels}",
+            message=f"{count} labelled rows with a prediction in the window, fewer than min_labels={signal.min_labels}",
         ), count  # fmt: skip
-    truth = pairs.column("label").to_numpy(zero_copy_only=False)
-    predicted = pairs.column("prediction").to_numpy(zero_copy_only=False)
     values = []
     for name, bound in signal.thresholds.items():
         metric = get_metric(name)
-        value = metric(truth, predicted)
+        try:
+            value = float(metric(truth, predicted))
+        except (ValueError, TypeError, ArithmeticError) as error:
+            raise ConfigurationError(
+                f"model_performance on {endpoint}: {name} cannot be computed on the {count} labelled rows "
+                f"({str(error).splitlines()[0][:200]}); pick a metric for this kind of model (e.g. accuracy / f1 "
+                "for classes, rmse / mae for numbers)",
+                details={"field": f"{signal.name}.thresholds.{name}"},
+            ) from None
+        if not math.isfinite(value):
+            return SignalResult(
+                name=signal.name, kind=signal.kind, passed=True, skipped=True, thresholds=signal.thresholds,
+                message=f"{name} is undefined on these {count} labelled rows (e.g. r2 of a constant truth)",
+            ), count  # fmt: skip
         alert = value < bound if metric.greater_is_better else value > bound
         values.append(
             MetricValue(
@@ -383,11 +482,17 @@ def run_signals(
             )
             continue
         if isinstance(signal, ModelPerformance):
-            result, labeled = _performance(signal, current, labels)
+            result, labeled = _performance(signal, current, labels, monitor.endpoint)
             results.append(result)
             continue
         if baseline is None:
             raise ConfigurationError(f"{signal.name} needs a baseline", details={"field": "baseline"})
+        if baseline.table.num_rows == 0:
+            raise ConfigurationError(
+                f"{signal.name}: the baseline ({baseline.description.get('kind', 'data')}) has no rows, so there is "
+                "nothing to compare the window with; choose a baseline with data",
+                details={"field": "baseline"},
+            )
         if isinstance(signal, DataDrift):
             results.append(_data_drift(signal, current, baseline))
         elif isinstance(signal, PredictionDrift):

@@ -55,7 +55,7 @@ class LocalMonitoringService:
         self, endpoint: str, *, start: datetime, end: datetime, deployment: str | None, ids: bool = True
     ) -> Any:
         """Rows of the hour partitions overlapping the window, filtered on ``_ts`` and the deployment."""
-        from mlops_sdk.monitoring.tables import empty_captures, read_parquet_folder
+        from mlops_sdk.monitoring.tables import CAPTURE_COLUMNS, empty_captures, read_parquet_folder
 
         root = self._endpoint(endpoint) / "capture"
         first = start.astimezone(timezone.utc).strftime("%Y-%m-%d/%H")
@@ -75,7 +75,9 @@ class LocalMonitoringService:
         if deployment is not None:
             where += " AND _deployment = ?"
             parameters.append(deployment)
-        return read_parquet_folder(files, where, parameters, exclude=() if ids else _ID_COLUMNS)
+        return read_parquet_folder(
+            files, where, parameters, exclude=() if ids else _ID_COLUMNS, required=CAPTURE_COLUMNS, what="capture"
+        )
 
     def write_captures(self, endpoint: str, table: Any) -> int:
         """One part per (deployment, hour) present in ``table``."""
@@ -105,10 +107,12 @@ class LocalMonitoringService:
 
     def read_labels(self, endpoint: str) -> Any:
         """Every part of the endpoint's labels."""
-        from mlops_sdk.monitoring.tables import empty_labels, read_parquet_folder
+        from mlops_sdk.monitoring.tables import LABEL_COLUMNS, empty_labels, read_parquet_folder
 
         files = sorted(self._labels(endpoint).glob("part-*.parquet"))
-        return read_parquet_folder(files) if files else empty_labels()
+        if not files:
+            return empty_labels()
+        return read_parquet_folder(files, required=LABEL_COLUMNS, what="labels", check_all=True)
 
     def capture_stats(self, endpoint: str) -> CaptureStats | None:
         """The running server's counters (since it started); ``None`` when it is not running."""

@@ -65,13 +65,13 @@ class MemoryMonitoringService:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from mlops_sdk.monitoring.tables import empty_captures
+        from mlops_sdk.monitoring.tables import empty_captures, union_tables
 
         with self._store.lock:
             tables = list(self._tables("captures", endpoint))
         if not tables:
             return empty_captures()
-        table = pa.concat_tables(tables, promote_options="permissive")
+        table = union_tables(tables)
         stamps = table.column("_ts")
         mask = pc.and_(
             pc.greater_equal(stamps, pa.scalar(start, stamps.type)), pc.less(stamps, pa.scalar(end, stamps.type))
@@ -94,13 +94,11 @@ class MemoryMonitoringService:
 
     def read_labels(self, endpoint: str) -> Any:
         """Every label of ``endpoint``."""
-        import pyarrow as pa
-
-        from mlops_sdk.monitoring.tables import empty_labels
+        from mlops_sdk.monitoring.tables import empty_labels, union_tables
 
         with self._store.lock:
             tables = list(self._tables("labels", endpoint))
-        return pa.concat_tables(tables, promote_options="permissive") if tables else empty_labels()
+        return union_tables(tables) if tables else empty_labels()
 
     def capture_stats(self, endpoint: str) -> CaptureStats | None:
         """Rows held per deployment (kept before each answer returned: nothing is queued, dropped or

@@ -6,16 +6,21 @@ is a bound that, once crossed, turns the signal into an alert (``MonitorReport.o
 
 from __future__ import annotations
 
+import math
 import re
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.invalid_input import validate_input
+from mlops_sdk.core.invalid_input import invalid_input, location, problems, validate_input
+from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,6 +50,10 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DRIFT_STATS = ("psi", "js", "wasserstein", "ks", "chi2_pvalue")
 """Drift statistics a threshold may bound: ``chi2_pvalue`` alerts BELOW its bound, the others above."""
 QUALITY_STATS = ("null_rate", "type_error_rate", "out_of_range_rate")
+_AT_MOST_ONE = frozenset({"js", "ks", "chi2_pvalue", *QUALITY_STATS})
+"""Statistics that are shares or probabilities: a bound above 1 could never be crossed (or always is)."""
+MAX_WINDOW = 36500 * 86400.0
+"""The longest window: 100 years (a longer one cannot be placed on the calendar)."""
 
 
 def parse_duration(value: Any, *, field: str = "window") -> float:
@@ -56,37 +65,87 @@ def parse_duration(value: Any, *, field: str = "window") -> float:
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _UNIT[match.group(2)]
     else:
-        raise ValueError(f"{field}: {value!r} is not a duration; use e.g. '30m', '24h', '7d' or a timedelta")
-    if seconds <= 0:
-        raise ValueError(f"{field}: the duration must be positive, got {value!r}")
+        prefix = f"{field}: " if field else ""
+        raise ValueError(f"{prefix}{value!r} is not a duration; use e.g. '30m', '24h', '7d' or a timedelta")
+    if not seconds > 0 or not seconds <= MAX_WINDOW:  # also refuses NaN
+        prefix = f"{field}: " if field else ""
+        raise ValueError(f"{prefix}the duration must be positive and at most 100 years, got {value!r}")
     return seconds
+
+
+_nesting = threading.local()
+
+
+@contextmanager
+def _inside() -> Iterator[None]:
+    """Validation of a value inside another: its problems stay pydantic's (with their path) so the
+    outermost model reports all of them, under their full field path, as one ConfigurationError."""
+    depth = getattr(_nesting, "depth", 0)
+    _nesting.depth = depth + 1
+    try:
+        yield
+    finally:
+        _nesting.depth = depth
+
+
+class _Spec(BaseModel):
+    """A monitoring value type: unknown fields are refused (a typo must not silently fall back to a
+    default) and a bad value raises :class:`ConfigurationError` naming the field, in code as from TOML."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **data: Any) -> None:
+        # pydantic calls this __init__ for nested values too (a signal dict inside a Monitor)
+        outermost = getattr(_nesting, "depth", 0) == 0
+        try:
+            with _inside():
+                super().__init__(**data)
+        except ValidationError as error:
+            if not outermost:
+                raise
+            name = type(self).__name__
+            field = ".".join([name, *(str(part) for part in location(error))])
+            raise invalid_input(error, what=name, field=field, root=name) from None
+
+
+def _nested(model: type[BaseModel], value: Any, field: str) -> Any:
+    """``model.model_validate(value)`` inside another model's validator: one clean line per problem
+    instead of pydantic's multi-line text (which would end up inside the outer error's message)."""
+    if isinstance(value, model):
+        return value
+    try:
+        with _inside():
+            return model.model_validate(value)
+    except ValidationError as error:
+        lines = [line.removeprefix(f"{field}: ") for line in problems(error, root=field)]
+        raise ValueError("; ".join(lines)) from None
 
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-class TimeWindow(BaseModel):
+class TimeWindow(_Spec):
     """A time range of captured traffic: fixed (``start``/``end``) or the ``last`` N seconds before now.
 
     Accepts ``"24h"`` / a timedelta (the last 24 hours), ``(start, end)``, or a dict of the fields.
     """
 
-    model_config = ConfigDict(frozen=True)
-
     start: datetime | None = None
     end: datetime | None = None
-    last: float | None = Field(default=None, gt=0)
+    last: float | None = Field(default=None, gt=0, le=MAX_WINDOW)
 
     @model_validator(mode="before")
     @classmethod
     def _coerce(cls, value: Any) -> Any:
         if isinstance(value, (str, timedelta, int, float)) and not isinstance(value, bool):
-            return {"last": parse_duration(value)}
+            return {"last": parse_duration(value, field="")}
         if isinstance(value, (tuple, list)) and len(value) == 2:
             return {"start": value[0], "end": value[1]}
         if isinstance(value, dict) and isinstance(value.get("last"), (str, timedelta)):
-            return {**value, "last": parse_duration(value["last"])}
+            return {**value, "last": parse_duration(value["last"], field="last")}
+        if isinstance(value, (tuple, list, bool)):
+            raise ValueError(f"{value!r} is not a window; use a duration ('24h'), a timedelta or (start, end)")
         return value
 
     @model_validator(mode="after")
@@ -108,7 +167,19 @@ class TimeWindow(BaseModel):
         return _utc(self.start), end
 
 
-class TrainingBaseline(BaseModel):
+def as_window(value: Any, field: str = "window") -> TimeWindow:
+    """``value`` (any :data:`WindowLike`) as a :class:`TimeWindow`; a :class:`ConfigurationError` naming
+    ``field`` when it is not one."""
+    if isinstance(value, TimeWindow):
+        return value
+    try:
+        with _inside():
+            return TimeWindow.model_validate(value)
+    except ValidationError as error:
+        raise invalid_input(error, what="window", field=field) from None
+
+
+class TrainingBaseline(_Spec):
     """The data the model was trained on: the snapshot its lineage records (``data_versions``).
 
     Attributes:
@@ -118,18 +189,14 @@ class TrainingBaseline(BaseModel):
         target: The label column of that data (for prediction drift against the training labels).
     """
 
-    model_config = ConfigDict(frozen=True)
-
     kind: Literal["training"] = "training"
     model: str | None = None
     input: str | None = None
     target: str | None = None
 
 
-class WindowBaseline(BaseModel):
+class WindowBaseline(_Spec):
     """An earlier window of the same endpoint's captured traffic (e.g. the week after the release)."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: Literal["window"] = "window"
     window: WindowLike
@@ -137,7 +204,7 @@ class WindowBaseline(BaseModel):
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, value: Any) -> Any:
-        return value if isinstance(value, TimeWindow) else TimeWindow.model_validate(value)
+        return _nested(TimeWindow, value, "window")
 
     @property
     def time_window(self) -> TimeWindow:
@@ -145,10 +212,8 @@ class WindowBaseline(BaseModel):
         return cast(TimeWindow, self.window)
 
 
-class DataBaseline(BaseModel):
+class DataBaseline(_Spec):
     """A dataset: a Parquet/CSV/JSON path (or a DataFrame given to ``run(..., baseline_data=)``)."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: Literal["data"] = "data"
     path: str | None = None
@@ -163,12 +228,25 @@ def _check_keys(thresholds: dict[str, float], allowed: tuple[str, ...], signal: 
     unknown = sorted(set(thresholds) - set(allowed))
     if unknown:
         raise ValueError(f"{signal} thresholds {unknown} are unknown; use {', '.join(allowed)}")
+    for name, bound in thresholds.items():
+        if not math.isfinite(bound) or bound < 0 or (name in _AT_MOST_ONE and bound > 1):
+            limits = "between 0 and 1" if name in _AT_MOST_ONE else "a finite number >= 0"
+            raise ValueError(f"{signal} threshold {name} = {bound!r} can never decide; use {limits}")
     return thresholds
 
 
-class _Signal(BaseModel):
-    model_config = ConfigDict(frozen=True)
+def _check_features(features: list[str] | None, field: str) -> list[str] | None:
+    if features is None:
+        return None
+    if not features:
+        raise ValueError(f"{field}: an empty list watches nothing; name features or leave it out (all of them)")
+    repeated = sorted({name for name in features if features.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{field}: {repeated} repeat; name each feature once")
+    return features
 
+
+class _Signal(_Spec):
     name: str = ""
 
     @model_validator(mode="after")
@@ -203,6 +281,17 @@ class DataDrift(_Signal):
     @classmethod
     def _known(cls, value: dict[str, float]) -> dict[str, float]:
         return _check_keys(value, DRIFT_STATS, "data_drift")
+
+    @field_validator("features")
+    @classmethod
+    def _features(cls, value: list[str] | None) -> list[str] | None:
+        return _check_features(value, "features")
+
+    @model_validator(mode="after")
+    def _categorical_watched(self) -> DataDrift:
+        if self.features is not None and (stray := sorted(set(self.categorical) - set(self.features))):
+            raise ValueError(f"categorical: {stray} are not in features {self.features}; add them or remove them")
+        return self
 
 
 class PredictionDrift(_Signal):
@@ -245,6 +334,11 @@ class DataQuality(_Signal):
     def _known(cls, value: dict[str, float]) -> dict[str, float]:
         return _check_keys(value, QUALITY_STATS, "data_quality")
 
+    @field_validator("features")
+    @classmethod
+    def _features(cls, value: list[str] | None) -> list[str] | None:
+        return _check_features(value, "features")
+
 
 class ModelPerformance(_Signal):
     """Model metrics on the captured rows that have ground truth (``log_ground_truth``).
@@ -267,11 +361,13 @@ class ModelPerformance(_Signal):
 
         if not value:
             raise ValueError("model_performance needs at least one metric threshold, e.g. {'accuracy': 0.8}")
-        for name in value:
+        for name, bound in value.items():
             try:
                 get_metric(name)
             except ConfigurationError as error:
                 raise ValueError(error.message) from None
+            if not math.isfinite(bound):
+                raise ValueError(f"model_performance threshold {name} = {bound!r} can never decide; use a number")
         return value
 
 
@@ -279,7 +375,7 @@ Signal = Annotated[DataDrift | PredictionDrift | DataQuality | ModelPerformance,
 """Any monitoring signal."""
 
 
-class Monitor(BaseModel):
+class Monitor(_Spec):
     """A monitoring policy for one endpoint: signals over a window against a baseline.
 
     Attributes:
@@ -294,8 +390,6 @@ class Monitor(BaseModel):
         name: A name for reports (default ``<endpoint>-monitor``).
     """
 
-    model_config = ConfigDict(frozen=True)
-
     endpoint: str = Field(min_length=1)
     signals: list[Signal] = Field(min_length=1)
     window: WindowLike = Field(default_factory=lambda: TimeWindow(last=86400.0))
@@ -307,7 +401,17 @@ class Monitor(BaseModel):
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, value: Any) -> Any:
-        return value if isinstance(value, TimeWindow) else TimeWindow.model_validate(value)
+        return _nested(TimeWindow, value, "window")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return check_endpoint_name(value)
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment(cls, value: str | None) -> str | None:
+        return None if value is None else check_deployment_name(value)
 
     @property
     def time_window(self) -> TimeWindow:
@@ -328,7 +432,7 @@ class Monitor(BaseModel):
             index = names.index(signal_name)
             current = signals[index]
             merged = {**current.thresholds, stat: float(bound)}
-            signals[index] = type(current).model_validate({**current.model_dump(), "thresholds": merged})
+            signals[index] = _nested(type(current), {**current.model_dump(), "thresholds": merged}, "thresholds")
         object.__setattr__(self, "signals", signals)
         if not self.name:
             object.__setattr__(self, "name", f"{self.endpoint}-monitor")
@@ -337,7 +441,8 @@ class Monitor(BaseModel):
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "monitor") -> Monitor:
         """Build from plain data (TOML/JSON); problems raise :class:`ConfigurationError` naming the field."""
-        return validate_input(cls, data, what="monitor", field="monitor", where=source)
+        with _inside():
+            return validate_input(cls, data, what="monitor", field="monitor", where=source)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Monitor:
@@ -361,7 +466,7 @@ class Monitor(BaseModel):
         file = Path(path)
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise ConfigurationError(
                 f"cannot read monitor file {file}: {error}", details={"field": "monitor"}
             ) from None
