@@ -28,7 +28,7 @@ from mlops_sdk.backends.azure._storage import DatastorePath, _container
 from mlops_sdk.backends.azure.training import aml_errors
 from mlops_sdk.backends.base import require_modules
 from mlops_sdk.backends.spi.keys import MODELS
-from mlops_sdk.core.errors import ResourceNotFoundError
+from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.models.monitoring import CaptureStats
 from mlops_sdk.monitoring.tables import feature_column
@@ -89,7 +89,7 @@ class AzureMonitoringService:
         prefix = f"{COLLECTOR_ROOT}/{_check(endpoint)}/" + (f"{deployment}/" if deployment else "")
         first = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
-        def read() -> list[tuple[str, str, bytes]]:
+        def read() -> list[tuple[str, str, bytes, str]]:
             found = []
             with self._container() as container:
                 for blob in container.list_blobs(name_starts_with=prefix):
@@ -101,9 +101,8 @@ class AzureMonitoringService:
                     )
                     if first <= hour < end:
                         deployment_name = blob.name[len(f"{COLLECTOR_ROOT}/{endpoint}/") :].split("/", 1)[0]
-                        found.append(
-                            (deployment_name, match["collection"], container.download_blob(blob.name).readall())
-                        )
+                        body = container.download_blob(blob.name).readall()
+                        found.append((deployment_name, match["collection"], body, blob.name))
             return found
 
         files = self._call(f"reading the data collector's files of {endpoint}", read)
@@ -163,24 +162,39 @@ class AzureMonitoringService:
 
     def read_labels(self, endpoint: str) -> Any:
         """Every label part of the endpoint."""
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from mlops_sdk.monitoring.tables import empty_labels
+        from mlops_sdk.monitoring.tables import LABEL_COLUMNS, empty_labels, union_tables
 
         prefix = f"{LABELS_ROOT}/{_check(endpoint)}/labels/"
 
-        def read() -> list[bytes]:
+        def read() -> list[tuple[str, bytes]]:
             with self._container() as container:
                 return [
-                    container.download_blob(blob.name).readall()
+                    (blob.name, container.download_blob(blob.name).readall())
                     for blob in container.list_blobs(name_starts_with=prefix)
                     if blob.name.endswith(".parquet")
                 ]
 
         parts = self._call(f"reading labels of {endpoint}", read)
-        tables = [pq.read_table(io.BytesIO(part)) for part in parts]
-        return pa.concat_tables(tables, promote_options="permissive") if tables else empty_labels()
+        tables = []
+        for name, part in parts:
+            try:
+                table = pq.read_table(io.BytesIO(part))
+            except (OSError, ValueError) as error:  # ArrowInvalid is a ValueError
+                raise ConfigurationError(
+                    f"labels file {name} is not a readable Parquet file ({str(error).splitlines()[0][:120]}); move it "
+                    "out of the labels folder",
+                    details={"field": "labels", "files": [name]},
+                ) from None
+            missing = [column for column in LABEL_COLUMNS if column not in table.column_names]
+            if missing:
+                raise ConfigurationError(
+                    f"labels file {name} has no column {', '.join(missing)}; move it out of the labels folder",
+                    details={"field": "labels", "files": [name]},
+                )
+            tables.append(table)
+        return union_tables(tables) if tables else empty_labels()
 
     # -- the rest ----------------------------------------------------------------------------------
 
@@ -201,17 +215,43 @@ class AzureMonitoringService:
         )
 
 
-def _captured_table(files: list[tuple[str, str, bytes]], start: datetime, end: datetime) -> Any:
+def _events(body: bytes, blob: str) -> list[dict[str, Any]]:
+    """The collector events of one file. Its last line may still be being appended (no newline yet):
+    that one is left for the next reading; any other line that is not an event is an error naming the
+    file and line (a foreign or damaged file must not silently drop rows)."""
+    text = body.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    events = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+            if not isinstance(event, dict) or "time" not in event:
+                raise ValueError("not a collector event (an object with 'time')")
+            _when(str(event["time"]))
+        except ValueError as error:
+            if number == len(lines):  # the unfinished last line of a file being appended to
+                break
+            raise ConfigurationError(
+                f"data collector file {blob} line {number} cannot be read ({str(error)[:120]}); move the file out "
+                "of the collector's folder",
+                details={"field": "capture", "files": [blob]},
+            ) from None
+        events.append(event)
+    return events
+
+
+def _captured_table(files: list[tuple[str, str, bytes, str]], start: datetime, end: datetime) -> Any:
     """Join input and output lines by correlation id and row into the captured-table shape."""
     import pyarrow as pa
 
+    from mlops_sdk.monitoring.tables import input_column
+
     inputs: dict[str, tuple[str, datetime, list[Any]]] = {}
     outputs: dict[str, list[Any]] = {}
-    for deployment, collection, body in files:
-        for line in body.decode("utf-8").splitlines():
-            if not line.strip():
-                continue
-            event = json.loads(line)
+    for deployment, collection, body, blob in files:
+        for event in _events(body, blob):
             correlation = str(event.get("correlationid") or event.get("xrequestid") or event.get("id"))
             data = event.get("data")
             rows = data if isinstance(data, list) else [data]
@@ -243,7 +283,9 @@ def _captured_table(files: list[tuple[str, str, bytes]], start: datetime, end: d
             records.append(record)
     if not records:
         return None
-    table = pa.Table.from_pylist(records)
-    return table.set_column(
-        table.schema.get_field_index("_ts"), "_ts", table.column("_ts").cast(pa.timestamp("us", tz="UTC"))
-    )
+    names = list(dict.fromkeys(name for record in records for name in record))
+    # column by column with the capture writer's rule: values sharing no one type are kept as text
+    columns = {name: input_column([record.get(name) for record in records]) for name in names}
+    columns["_ts"] = pa.array([record["_ts"] for record in records], pa.timestamp("us", tz="UTC"))
+    columns["_model"] = pa.array([None] * len(records), pa.string())
+    return pa.table(columns)
