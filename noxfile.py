@@ -88,7 +88,8 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def soak(session: nox.Session) -> None:
     """Long randomized sweeps: the demo killed at every moment of its run (seed: MLOPS_CRASH_SEED), the
-    loop killed at every named step boundary, and the demo on emulated Azure under 25 % random faults."""
+    loop killed at every named step boundary, ``mlops monitor labels`` / ``run`` killed 25 times each,
+    and the demo on emulated Azure under 25 % random faults."""
     session.install("-e", ".[dev]")
     session.run(
         "pytest",
@@ -99,6 +100,7 @@ def soak(session: nox.Session) -> None:
         "-s",
         "tests/examples/test_crash_sweep.py",
         "tests/examples/test_crash_resume.py",
+        "tests/monitoring/test_monitoring_crash.py",
         "tests/azure/test_demo_emulated.py",
         *session.posargs,
     )
