@@ -32,6 +32,7 @@ from mlops_sdk.models.monitoring import (
     DataQuality,
     ModelPerformance,
     Monitor,
+    MonitorReport,
     PredictionDrift,
     TimeWindow,
     WindowBaseline,
@@ -484,6 +485,16 @@ def test_unseen_categories_constant_columns_and_missing_features(memory: MLOpsCl
         ),
         "categorical names ['kk']",
     )
+
+
+def test_a_report_with_an_unbounded_statistic_reads_back(memory: MLOpsClient, recwarn: pytest.WarningsRecorder) -> None:
+    current = pd.DataFrame({"x": [1.0, 2.0, np.inf, 4.0, 5.0]})
+    report = _run(memory, current, pd.DataFrame({"x": [3.0] * 10}), DataDrift(thresholds={"wasserstein": 1.0}))
+    x = report.signal("data_drift").feature("x")
+    assert x.wasserstein is None  # over a constant baseline (std 0) it is infinite: JSON cannot hold that
+    assert report.alerts == ("data_drift: x: wasserstein inf > 1",)
+    assert MonitorReport.from_json(report.to_json()) == report  # was refused as "edited"
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
 def test_prediction_drift_against_an_incomparable_baseline_is_skipped_not_passed(memory: MLOpsClient) -> None:

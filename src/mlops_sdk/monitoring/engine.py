@@ -115,7 +115,8 @@ def _feature_drift(
     if not categorical:
         ref, _ = _as_float(reference)
         cur, _ = _as_float(current)
-        drift = numeric_drift(ref, cur, bins=bins)
+        with np.errstate(all="ignore"):  # infinite inputs: the statistics say so, no warning on stderr
+            drift = numeric_drift(ref, cur, bins=bins)
         stats = FeatureStats(
             feature=name,
             kind="numeric",
@@ -142,7 +143,13 @@ def _feature_drift(
             chi2_statistic=_plain(chi2),
             chi2_pvalue=_plain(pvalue),
         )
-    return stats.model_copy(update={"alerts": _drift_alerts(stats, thresholds)})
+    # alerts see the raw values; the report keeps finite numbers only (JSON has no infinity: a report
+    # holding one could not be read back), e.g. Wasserstein over a constant baseline (std 0) is inf
+    alerts = _drift_alerts(stats, thresholds)
+    infinite = {
+        key: None for key, value in stats.model_dump().items() if isinstance(value, float) and math.isinf(value)
+    }
+    return stats.model_copy(update={"alerts": alerts, **infinite})
 
 
 def _map(function: Callable[..., FeatureStats], jobs: Sequence[tuple[Any, ...]]) -> list[FeatureStats]:
