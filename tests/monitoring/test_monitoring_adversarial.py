@@ -7,6 +7,7 @@ Property tests are derandomized (the same examples on every run), so CI is stabl
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Iterator
@@ -616,3 +617,35 @@ def test_identical_data_never_alerts_and_a_shifted_feature_alone_alerts(seed: in
     with MLOpsClient("memory://", show_progress=False) as client:
         report = _run(client, moved, baseline, DataDrift(thresholds={"psi": 0.2, "js": 0.2}))
     assert report.drifted_features() == (shifted,), report.alerts
+
+
+# -- the CLI ------------------------------------------------------------------------------------------
+
+
+def test_cli_reports_bad_monitor_files_and_labels_as_typed_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from mlops_sdk.cli.main import run as cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "typo.toml").write_text(
+        f'[monitor]\nendpoint = "{EP}"\nwindw = "1h"\n[[monitor.signals]]\nkind = "data_drift"\n'
+    )
+    (tmp_path / "labels.csv").write_text("correlation_id,label\norder-1,1\norder-2,\n")  # an unknown outcome
+    target = f"local://{tmp_path / '.mlops'}"
+    assert cli(["-t", target, "-o", "json", "monitor", "run", "typo.toml"]) == 1
+    printed = json.loads(capfd.readouterr().out)["error"]
+    assert (printed["type"], printed["details"]["errors"]) == (
+        "ConfigurationError",
+        ["windw: Extra inputs are not permitted"],
+    )
+    assert cli(["-t", target, "-o", "json", "monitor", "labels", EP, "labels.csv"]) == 1
+    captured = capfd.readouterr()
+    printed = json.loads(captured.out)["error"]
+    assert (printed["type"], printed["details"]["field"], printed["details"]["index"]) == (
+        "ConfigurationError",
+        "labels",
+        1,
+    )
+    assert "Traceback" not in captured.err
+    assert not (tmp_path / ".mlops" / "monitoring").exists()  # nothing stored
