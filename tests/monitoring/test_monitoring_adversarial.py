@@ -649,3 +649,20 @@ def test_cli_reports_bad_monitor_files_and_labels_as_typed_errors(
     )
     assert "Traceback" not in captured.err
     assert not (tmp_path / ".mlops" / "monitoring").exists()  # nothing stored
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_label_files_keep_ids_that_look_like_numbers_as_text(memory: MLOpsClient, tmp_path: Path, suffix: str) -> None:
+    ids = ["00042", "1e5", "7"]  # pandas reads these as 42, 100000.0 and 7 unless told otherwise
+    memory.monitoring.log_inferences(EP, pd.DataFrame({"x": [1.0, 2.0, 3.0]}), predictions=[1, 0, 1], ids=ids)
+    path = tmp_path / f"labels{suffix}"
+    if suffix == ".csv":
+        path.write_text("correlation_id,label\n00042,1\n1e5,0\n7,0\n")
+    else:
+        path.write_text(json.dumps([{"correlation_id": i, "label": v} for i, v in zip(ids, [1, 0, 0], strict=True)]))
+    assert memory.monitoring.log_ground_truth(EP, data=path) == 3
+    report = memory.monitoring.run(
+        Monitor(endpoint=EP, window="1h", signals=[ModelPerformance(thresholds={"accuracy": 0.5})])
+    )
+    metric = report.signal("model_performance").metrics[0]
+    assert (metric.labeled_rows, metric.value) == (3, pytest.approx(2 / 3))

@@ -80,6 +80,23 @@ def _dataset(data: Any, field: str) -> Any:
     return load_dataset(data, field=field)
 
 
+def _labels_frame(data: Any, id_column: str) -> Any:
+    """Labels from ``data``; a CSV / JSON file's id column is read as text: ``00042`` stays ``00042``
+    (pandas would read 42, or 1e5 as 100000.0, and the label would join no captured row)."""
+    import pandas
+
+    path = Path(data) if isinstance(data, (str, Path)) and "://" not in str(data) else None
+    suffix = path.suffix.lower() if path is not None else ""
+    if path is not None and path.is_file() and suffix in (".csv", ".json", ".jsonl"):
+        try:
+            if suffix == ".csv":
+                return pandas.read_csv(path, dtype={id_column: str})
+            return pandas.read_json(path, lines=suffix == ".jsonl", dtype={id_column: str})
+        except (OSError, ValueError):
+            pass  # the generic reader says what is wrong, naming the field
+    return _dataset(data, "data").frame
+
+
 def _arrow(frame: Any, field: str = "baseline_data") -> Any:
     from mlops_sdk.monitoring.tables import frame_table
 
@@ -252,7 +269,7 @@ class MonitoringClient(BaseClient):
         if data is not None:
             if ids is not None or labels is not None:
                 raise ConfigurationError("give ids and labels, or data=, not both", details={"field": "data"})
-            frame = _dataset(data, "data").frame
+            frame = _labels_frame(data, id_column)
             missing = [c for c in (id_column, label_column) if c not in frame.columns]
             if missing:
                 raise ConfigurationError(
