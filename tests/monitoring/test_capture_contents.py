@@ -321,7 +321,7 @@ def test_collector_rows_named_like_capture_columns_are_kept_beside_them() -> Non
     line = {"time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "correlationid": "req-1"}
     inputs = json.dumps({**line, "data": [{"_id": "mine", "_ts": 5, "x": 1.0}]}).encode()
     outputs = json.dumps({**line, "data": [0.25]}).encode()
-    files = [("blue", "model_inputs", inputs), ("blue", "model_outputs", outputs)]
+    files = [("blue", "model_inputs", inputs, "in.jsonl"), ("blue", "model_outputs", outputs, "out.jsonl")]
     table = _captured_table(files, now - timedelta(hours=1), now + timedelta(hours=1))
     assert table is not None
     (row,) = table.to_pylist()

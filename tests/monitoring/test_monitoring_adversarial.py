@@ -666,3 +666,24 @@ def test_label_files_keep_ids_that_look_like_numbers_as_text(memory: MLOpsClient
     )
     metric = report.signal("model_performance").metrics[0]
     assert (metric.labeled_rows, metric.value) == (3, pytest.approx(2 / 3))
+
+
+def test_azure_collector_files_with_a_bad_line_an_unfinished_line_or_mixed_types() -> None:
+    from mlops_sdk.backends.azure.monitoring import _captured_table
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def line(correlation: str, data: Any) -> str:
+        return json.dumps({"time": stamp, "correlationid": correlation, "data": [data]}) + "\n"
+
+    inputs = (line("r1", {"x": 1.0}) + line("r2", {"x": "abc"}) + '{"time": "' + stamp).encode()  # being appended
+    outputs = (line("r1", 0.5) + line("r2", 0.7)).encode()
+    files = [("blue", "model_inputs", inputs, "a.jsonl"), ("blue", "model_outputs", outputs, "b.jsonl")]
+    table = _captured_table(files, now - timedelta(hours=1), now + timedelta(hours=1))
+    assert table is not None
+    assert table.column("_id").to_pylist() == ["r1", "r2"]
+    assert table.column("x").to_pylist() == ["1.0", "abc"]  # values sharing no type: text, as on disk locally
+    assert table.column("_prediction").to_pylist() == [0.5, 0.7]
+    broken = [("blue", "model_inputs", b"not json\n" + line("r3", {"x": 2.0}).encode(), "c/d.jsonl")]
+    _refused(lambda: _captured_table(broken, now - timedelta(hours=1), now + timedelta(hours=1)), "c/d.jsonl line 1")
