@@ -687,3 +687,20 @@ def test_azure_collector_files_with_a_bad_line_an_unfinished_line_or_mixed_types
     assert table.column("_prediction").to_pylist() == [0.5, 0.7]
     broken = [("blue", "model_inputs", b"not json\n" + line("r3", {"x": 2.0}).encode(), "c/d.jsonl")]
     _refused(lambda: _captured_table(broken, now - timedelta(hours=1), now + timedelta(hours=1)), "c/d.jsonl line 1")
+
+
+@pytest.mark.parametrize("backend", ["memory", "local"])
+def test_an_id_captured_twice_is_scored_once_with_its_latest_answer(
+    backend: str, memory: MLOpsClient, local: MLOpsClient
+) -> None:
+    client = memory if backend == "memory" else local
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    client.monitoring.log_inferences(EP, frame, predictions=[0, 0], ids=["a", "b"], at=NOW - timedelta(minutes=9))
+    # the job is retried (or a caller resends its own correlation id): "a" is captured again, answered 1
+    client.monitoring.log_inferences(EP, frame.iloc[:1], predictions=[1], ids=["a"], at=NOW - timedelta(minutes=2))
+    client.monitoring.log_ground_truth(EP, ["a", "b"], [1, 1])
+    report = client.monitoring.run(
+        Monitor(endpoint=EP, window="1h", signals=[ModelPerformance(thresholds={"accuracy": 0.1})])
+    )
+    metric = report.signal("model_performance").metrics[0]
+    assert (metric.labeled_rows, metric.value) == (2, pytest.approx(0.5))

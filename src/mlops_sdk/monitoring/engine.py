@@ -315,20 +315,24 @@ def arrow_result(connection: Any, query: str, parameters: list[Any] | None = Non
 
 
 def joined_labels(current: Any, labels: Any) -> Any:
-    """``(prediction, label)`` of every captured row that has a label (the latest label of an id wins)."""
+    """``(prediction, label)`` of every captured id that has a label: the latest label of an id wins, and
+    an id captured more than once (a caller resending its own correlation id, a batch job logging its
+    inferences again after a retry) counts once, with its latest answer."""
     import duckdb
 
     connection = duckdb.connect()
     try:
-        connection.register("captured", current.select([ID, PREDICTION]))
+        stamped = "_ts" in current.column_names
+        connection.register("captured", current.select([ID, PREDICTION, *(["_ts"] if stamped else [])]))
         connection.register("labels", labels)
+        latest = "arg_max(_prediction, _ts)" if stamped else "any_value(_prediction)"
         return arrow_result(
             connection,
-            """
-            SELECT c._prediction AS prediction, l.label AS label
-            FROM captured c
+            f"""
+            SELECT c.prediction AS prediction, l.label AS label
+            FROM (SELECT _id, {latest} AS prediction FROM captured GROUP BY _id) c
             JOIN (SELECT _id, arg_max(label, _logged_at) AS label FROM labels GROUP BY _id) l USING (_id)
-            """,
+            """,  # noqa: S608 - fixed text, no values
         )
     finally:
         connection.close()
