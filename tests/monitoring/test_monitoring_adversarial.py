@@ -704,3 +704,12 @@ def test_an_id_captured_twice_is_scored_once_with_its_latest_answer(
     )
     metric = report.signal("model_performance").metrics[0]
     assert (metric.labeled_rows, metric.value) == (2, pytest.approx(0.5))
+
+
+def test_a_monitor_edited_with_model_copy_is_checked_again(memory: MLOpsClient) -> None:
+    monitor = Monitor(endpoint=EP, window="1h", baseline=DataBaseline(), signals=[DataDrift()])
+    memory.monitoring.log_inferences(EP, pd.DataFrame({"x": [1.0, 2.0]}), at=NOW - timedelta(minutes=90))
+    wider = monitor.model_copy(update={"window": "2h"})  # pydantic does not validate updates
+    assert memory.monitoring.run(wider, baseline_data=pd.DataFrame({"x": [1.0, 2.0]})).rows == 2
+    _refused(lambda: memory.monitoring.run(monitor.model_copy(update={"window": "soon"})), "not a duration")
+    _refused(lambda: memory.monitoring.run(monitor.model_copy(update={"endpoint": "e"})), "endpoint name 'e'")

@@ -45,7 +45,8 @@ _log = get_logger(__name__)
 
 def _monitor(monitor: Monitor | dict[str, Any] | str | Path) -> Monitor:
     if isinstance(monitor, Monitor):
-        return monitor
+        # checked again: model_copy(update=...) skips validation (a window "2h" as text, a bad threshold)
+        return Monitor.from_dict(monitor.model_dump())
     if isinstance(monitor, dict):
         return Monitor.from_dict(monitor)
     if isinstance(monitor, (str, Path)):

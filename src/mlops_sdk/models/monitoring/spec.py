@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, cast
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -209,7 +209,7 @@ class WindowBaseline(_Spec):
     @property
     def time_window(self) -> TimeWindow:
         """The window as a :class:`TimeWindow`."""
-        return cast(TimeWindow, self.window)
+        return as_window(self.window)
 
 
 class DataBaseline(_Spec):
@@ -416,7 +416,7 @@ class Monitor(_Spec):
     @property
     def time_window(self) -> TimeWindow:
         """The window as a :class:`TimeWindow`."""
-        return cast(TimeWindow, self.window)
+        return as_window(self.window)
 
     @model_validator(mode="after")
     def _apply_thresholds(self) -> Monitor:
