@@ -70,7 +70,7 @@ def _dataset(data: Any, field: str) -> Any:
     import pandas
 
     from mlops_sdk.checks.data import Dataset, load_dataset
-    from mlops_sdk.monitoring.tables import frame_table
+    from mlops_sdk.monitoring.inputs import frame_table
 
     if isinstance(data, pandas.DataFrame):
         frame_table(data.head(0), field)  # refuses repeated column names, naming the field
@@ -99,7 +99,7 @@ def _labels_frame(data: Any, id_column: str) -> Any:
 
 
 def _arrow(frame: Any, field: str = "baseline_data") -> Any:
-    from mlops_sdk.monitoring.tables import frame_table
+    from mlops_sdk.monitoring.inputs import frame_table
 
     return frame_table(frame, field)
 
@@ -170,7 +170,7 @@ class MonitoringClient(BaseClient):
         """
         import pyarrow as pa
 
-        from mlops_sdk.monitoring.tables import correlation_ids, frame_table, input_column
+        from mlops_sdk.monitoring.inputs import correlation_ids, frame_table, input_column
 
         endpoint = self._name(endpoint)
         check_deployment_name(deployment)
@@ -264,7 +264,7 @@ class MonitoringClient(BaseClient):
         Returns:
             The number of labels recorded.
         """
-        from mlops_sdk.monitoring.tables import labels_table
+        from mlops_sdk.monitoring.inputs import labels_table
 
         endpoint = self._name(endpoint)
         if data is not None:

@@ -246,7 +246,7 @@ def _captured_table(files: list[tuple[str, str, bytes, str]], start: datetime, e
     """Join input and output lines by correlation id and row into the captured-table shape."""
     import pyarrow as pa
 
-    from mlops_sdk.monitoring.tables import input_column
+    from mlops_sdk.monitoring.inputs import input_column
 
     inputs: dict[str, tuple[str, datetime, list[Any]]] = {}
     outputs: dict[str, list[Any]] = {}
