@@ -713,3 +713,61 @@ def test_a_monitor_edited_with_model_copy_is_checked_again(memory: MLOpsClient) 
     assert memory.monitoring.run(wider, baseline_data=pd.DataFrame({"x": [1.0, 2.0]})).rows == 2
     _refused(lambda: memory.monitoring.run(monitor.model_copy(update={"window": "soon"})), "not a duration")
     _refused(lambda: memory.monitoring.run(monitor.model_copy(update={"endpoint": "e"})), "endpoint name 'e'")
+
+
+_CELLS = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**6), 10**6),
+    st.booleans(),
+    st.text(max_size=4),
+    st.sampled_from(["a", "b", "c"]),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1)),
+)
+_COLUMNS = st.lists(st.sampled_from(["x", "y", "z"]), min_size=1, max_size=3, unique=True)
+
+
+def _frame(draw: Any, columns: list[str], rows: int) -> pd.DataFrame:
+    kinds = {name: draw(st.sampled_from(["number", "text", "any"])) for name in columns}
+    cell = {"number": st.floats(-5, 5), "text": st.sampled_from(["a", "b", "c", None]), "any": _CELLS}
+    return pd.DataFrame({name: [draw(cell[kinds[name]]) for _ in range(rows)] for name in columns})
+
+
+@pytest.mark.parametrize("backend", ["memory", "local"])
+@settings(PROPERTY, max_examples=25)
+@given(data=st.data(), columns=_COLUMNS, rows=st.integers(1, 12), base_rows=st.integers(1, 12))
+def test_any_data_gives_a_report_that_reads_back_or_a_configuration_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    backend: str,
+    data: st.DataObject,
+    columns: list[str],
+    rows: int,
+    base_rows: int,
+) -> None:
+    current = _frame(data.draw, columns, rows)
+    baseline = _frame(data.draw, data.draw(_COLUMNS), base_rows)
+    predictions = data.draw(st.lists(_CELLS, min_size=rows, max_size=rows))
+    labels = data.draw(st.lists(st.one_of(st.integers(0, 2), st.floats(-2, 2)), min_size=rows, max_size=rows))
+    baseline["target"] = data.draw(st.lists(st.integers(0, 2), min_size=base_rows, max_size=base_rows))
+    signals = [
+        DataDrift(thresholds={"psi": 0.2, "js": 0.2, "wasserstein": 1.0, "ks": 0.5, "chi2_pvalue": 0.01}),
+        PredictionDrift(),
+        DataQuality(),
+        ModelPerformance(thresholds={"accuracy": 0.5}),
+    ]
+    target = "memory://" if backend == "memory" else f"local://{tmp_path_factory.mktemp('fuzz') / '.mlops'}"
+    with MLOpsClient(target, show_progress=False) as client:
+        try:
+            ids = client.monitoring.log_inferences(EP, current, predictions=predictions, at=NOW - timedelta(minutes=1))
+            client.monitoring.log_ground_truth(EP, ids, labels)
+            report = client.monitoring.run(
+                Monitor(endpoint=EP, window="1h", baseline=DataBaseline(target="target"), signals=signals),
+                baseline_data=baseline,
+            )
+        except ConfigurationError as error:
+            assert error.details.get("field"), error
+            return
+    assert MonitorReport.from_json(report.to_json()) == report
+    assert report.to_html().startswith("<!DOCTYPE html>")
+    assert report.rows == rows
