@@ -771,3 +771,13 @@ def test_any_data_gives_a_report_that_reads_back_or_a_configuration_error(
     assert MonitorReport.from_json(report.to_json()) == report
     assert report.to_html().startswith("<!DOCTYPE html>")
     assert report.rows == rows
+
+
+def test_training_baseline_and_deployment_filters_name_what_is_wrong(memory: MLOpsClient) -> None:
+    memory.monitoring.log_inferences(EP, pd.DataFrame({"x": [1.0]}), model="m@1", at=NOW - timedelta(minutes=1))
+    monitor = Monitor(
+        endpoint=EP, window="1h", baseline={"kind": "training", "model": "not a model ref"}, signals=[DataDrift()]
+    )
+    error = _refused(lambda: memory.monitoring.run(monitor), "baseline.model 'not a model ref' is not a registered")
+    assert error.details["field"] == "baseline.model"
+    _refused(lambda: memory.monitoring.read_captures(EP, deployment="../x"), "deployment name '../x'")

@@ -136,6 +136,8 @@ class MonitoringClient(BaseClient):
         Columns: ``_id`` (correlation id), ``_ts``, ``_deployment``, ``_model``, ``_prediction`` and the inputs.
         """
         endpoint = self._name(endpoint)
+        if deployment is not None:
+            check_deployment_name(deployment)
         start, end = _window(window, "window").resolve(self._now())
         service = self._svc()
         service.flush(endpoint)
@@ -387,10 +389,14 @@ class MonitoringClient(BaseClient):
         try:
             name, version, alias = parse_model_ref(reference)
         except ConfigurationError:
+            where = (
+                f"baseline.model {reference!r} is"
+                if chosen.model is not None
+                else f"the captured rows of {spec.endpoint} were served by {reference!r},"
+            )
             raise ConfigurationError(
-                f"the captured rows of {spec.endpoint} were served by {reference!r}, not a registered model "
-                "version, so there is no training lineage to take a baseline from; set "
-                "TrainingBaseline(model='name@version') or pass baseline_data=",
+                f"{where} not a registered model version (name@version or name@alias), so there is no training "
+                "lineage to take a baseline from; set TrainingBaseline(model='name@version') or pass baseline_data=",
                 details={"field": "baseline.model"},
             ) from None
         models = self._context.backend.service(MODELS)
