@@ -99,6 +99,7 @@ def soak(session: nox.Session) -> None:
         "-s",
         "tests/examples/test_crash_sweep.py",
         "tests/examples/test_crash_resume.py",
+        "tests/examples/test_docs_examples.py",
         "tests/azure/test_demo_emulated.py",
         *session.posargs,
     )
