@@ -294,15 +294,15 @@ def failed_pipeline(page: Page, assets: Assets, request: pytest.FixtureRequest) 
         "shutil.copy(sys.argv[1], pathlib.Path(sys.argv[2]) / 'rows.csv')\n",
         encoding="utf-8",
     )
+    flag = page.folder / "broken.flag"
     (code / "train.py").write_text(
         "import pathlib, sys\n"
-        "if pathlib.Path('broken.flag').exists():\n"
+        f"if pathlib.Path({str(flag)!r}).exists():\n"
         "    sys.exit('the feature store was down')\n"
         "pathlib.Path(sys.argv[2]).mkdir(parents=True, exist_ok=True)\n",
         encoding="utf-8",
     )
     (code / "rows.csv").write_text("a,b\n1,2\n", encoding="utf-8")
-    flag = page.folder / "broken.flag"
     flag.write_text("", encoding="utf-8")
     prep = Step(
         "prep",
