@@ -11,9 +11,11 @@ docs/contributing.md ("Examples in the docs are tests").
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,12 +190,9 @@ def check_command(args: list[str] | tuple[str, ...], *, partial: bool = False) -
     are fine; ``run/labels/stats`` names three subcommands). Groups and commands are told apart by
     their ``commands`` (typer ships its own copy of click).
     """
-    import typer
-
-    from mlops_sdk.cli.app import app
     from mlops_sdk.cli.main import hoist_output
 
-    root = command = typer.main.get_command(app)
+    root = command = _cli()
     words = [word for word in hoist_output(list(args)) if not (partial and word == "...")]
     path = ["mlops"]
     context = command.make_context("mlops", words, resilient_parsing=True)
@@ -230,6 +229,16 @@ def check_command(args: list[str] | tuple[str, ...], *, partial: bool = False) -
         if not hasattr(error, "format_message"):  # click's UsageError / BadParameter (typer's copy)
             raise
         raise AssertionError(f"`{' '.join([*path, *rest])}`: {error.format_message()}") from None
+
+
+@functools.cache
+def _cli() -> Any:
+    """The click command tree of the ``mlops`` app (built once: it takes ~20 ms)."""
+    import typer
+
+    from mlops_sdk.cli.app import app
+
+    return typer.main.get_command(app)
 
 
 def _remaining(context: object) -> list[str]:
@@ -279,3 +288,47 @@ def test_the_command_check_can_fail() -> None:
         check_command(["models", "list", "--colour", "..."], partial=True)
     with pytest.raises(AssertionError, match="no command 'restart'"):
         check_command(["endpoints", "restart"], partial=True)
+
+
+RUN_LOCALLY: dict[str, tuple[tuple[str, ...], set[tuple[str, ...]]]] = {
+    "models.md:bash:1": (("memory", "diabetes-model"), {("models", "register"), ("ui",)}),
+    "getting-started.md:bash:5": ((), set()),
+}
+"""Shell blocks whose commands also RUN here (in process), each exiting 0, on the target the setups named
+prepare (default ``local://.mlops``); minus the commands listed (``models register train-3f2a`` names an example run id,
+``ui`` starts a server that runs until stopped)."""
+
+
+@pytest.mark.parametrize("block_id", sorted(RUN_LOCALLY))
+def test_cli_blocks_run_as_shown(
+    block_id: str,
+    docs_assets: Assets,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mlops_sdk.cli.main import run
+
+    (block,) = [block for block in SHELL if block.id == block_id]
+    setups, left_out = RUN_LOCALLY[block_id]
+    page = Page(block_id.replace(":", "-"), tmp_path)
+    page.env["MLOPS_TARGET"] = "local://.mlops"
+    try:
+        for name in setups:
+            SETUPS[name](page, docs_assets, request)
+        for key, value in page.env.items():
+            monkeypatch.setenv(key, value)
+        ran = []
+        for command in mlops_commands(block):
+            if any(tuple(command.args[: len(skip)]) == skip for skip in left_out):
+                continue
+            capsys.readouterr()
+            code = run(list(command.args))
+            out = capsys.readouterr()
+            assert code == 0, f"mlops {' '.join(command.args)} exited {code}:\n{out.out}\n{out.err}"
+            ran.append(command.args)
+        assert ran, f"{block_id}: no command ran"
+    finally:
+        for cleanup in reversed(page.cleanups):
+            cleanup()
