@@ -490,6 +490,23 @@ min_labels = 20
     page.namespace.update(frame=frame, predicted=predicted, ids=ids, labels=labels)
 
 
+def my_package(page: Page, assets: Assets, request: pytest.FixtureRequest) -> None:
+    """An importable ``my_package.checks`` in the page folder holding the ``PredictsPositive`` check that
+    docs/validation.md defines (the python block with ``class PredictsPositive``)."""
+    import sys
+
+    from tests.examples._docs_blocks import blocks
+
+    (check,) = [b for b in blocks(ROOT / "docs" / "validation.md") if "class PredictsPositive" in b.code]
+    package = page.folder / "my_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "checks.py").write_text(check.code, encoding="utf-8")
+    sys.path.insert(0, str(page.folder))
+    page.cleanups.append(lambda: sys.path.remove(str(page.folder)))
+    page.cleanups.append(lambda: [sys.modules.pop(name, None) for name in ("my_package", "my_package.checks")])
+
+
 def azure_data_factory(page: Page, assets: Assets, request: pytest.FixtureRequest) -> None:
     """A Data Factory (the loopback TLS fake of tests/fakes, real azure-mgmt-datafactory client) with
     the pipelines ``sales`` and ``diabetes-features``. Binds ``factory`` (a DataFactoryClient) and
@@ -541,6 +558,7 @@ SETUPS: dict[str, Callable[[Page, Assets, pytest.FixtureRequest], None]] = {
     "pending-churn-requests": pending_churn_requests,
     "app-scoring": app_scoring,
     "churn-monitoring": churn_monitoring,
+    "my-package": my_package,
 }
 """Every setup a ``<!-- setup: ... -->`` directive may name (docs/contributing.md lists them)."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.examples._docs_blocks import (
     PAGES,
     ROOT,
     Block,
+    blocks,
     inline_commands,
     mlops_commands,
     python_blocks,
@@ -43,7 +45,10 @@ ELSEWHERE = {
 }
 """Blocks another test already runs verbatim (that test reads the block from the page)."""
 
-HELD_HERE = {"monitoring.md:1": "setup: memory, fake-clock, churn-model, churn-monitoring"}
+HELD_HERE = {
+    "monitoring.md:1": "setup: memory, fake-clock, churn-model, churn-monitoring",
+    "monitoring.md:toml:1": "file: monitor.toml",
+}
 """Directives for pages another branch owns (docs/monitoring.md), kept here until the page carries them."""
 
 SOAK = {
@@ -59,6 +64,13 @@ KNOWN_FAILURES = {
     ),
 }
 """Blocks that fail today on pages this test may not fix (xfail, strict: fixing them turns this red)."""
+
+
+def _held_here(block: Block) -> Block:
+    if block.id not in HELD_HERE:
+        return block
+    key, value = HELD_HERE[block.id].split(":", 1)
+    return replace(block, directives=(*block.directives, (key, value.strip())))
 
 
 def _marks(block: Block) -> list[pytest.MarkDecorator]:
@@ -103,9 +115,7 @@ def test_python_block_runs_as_printed(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
-    if block.id in HELD_HERE:
-        key, value = HELD_HERE[block.id].split(":", 1)
-        block = replace(block, directives=(*block.directives, (key, value.strip())))
+    block = _held_here(block)
     unknown = sorted({key for key, _ in block.directives} - DIRECTIVES)
     assert not unknown, f"{block.id}: unknown directive(s) {unknown}; known: {sorted(DIRECTIVES)}"
     skip = block.directive("skip")
@@ -332,3 +342,121 @@ def test_cli_blocks_run_as_shown(
     finally:
         for cleanup in reversed(page.cleanups):
             cleanup()
+
+
+# -- configuration files -----------------------------------------------------------------------------
+
+CONFIG = [block for page in PAGES for block in blocks(page) if block.lang in ("toml", "yaml", "json")]
+
+
+def config_file_name(block: Block) -> str | None:
+    """The file a config block shows: its ``<!-- file: NAME -->``, else a first-line ``# NAME`` comment."""
+    named = block.directive("file")
+    if named:
+        return named
+    first = block.code.splitlines()[0] if block.code.strip() else ""
+    match = re.match(r"#\s*([\w.-]+\.(?:toml|yaml|yml|json))\b", first)
+    return match[1] if match else None
+
+
+def load_config_block(block: Block, folder: Path) -> str:
+    """Parse the block; when it names a file the SDK reads, load it with the SDK's own loader.
+
+    Returns what was checked (``"syntax"`` or the loader), raising the loader's error otherwise.
+    """
+    import json
+
+    import tomllib
+    import yaml
+
+    parsed = {"toml": tomllib.loads, "yaml": yaml.safe_load, "json": json.loads}[block.lang](block.code)
+    name = config_file_name(block)
+    if name is None:
+        return "syntax"
+    path = folder / name
+    path.write_text(block.code, encoding="utf-8")
+    profiles = sorted(parsed.get("profiles", {})) if isinstance(parsed, dict) else []
+    if name == "mlops.toml":
+        from mlops_sdk.core.config import load_config
+
+        for profile in [None, *profiles]:
+            load_config({}, profile=profile, config_file=path)
+        return "load_config, every profile"
+    if name == "approvals.toml":
+        from mlops_sdk import MLOpsClient
+
+        settings = folder / "settings.toml"
+        settings.write_text(
+            'target = "memory://docs-config"\n'
+            + "".join(f'[profiles.{p}]\ntarget = "memory://docs-config"\n' for p in profiles),
+            encoding="utf-8",
+        )
+        for profile in [None, *profiles]:
+            with MLOpsClient(profile=profile, config_file=settings) as client:
+                client.approvals.load_policy(path)
+        return "approvals.load_policy, every profile"
+    if name == "checks.toml":
+        from mlops_sdk.checks.config import load_checks
+
+        load_checks(path)
+        return "load_checks"
+    if name == "monitor.toml":
+        from mlops_sdk import Monitor
+
+        Monitor.from_toml(path)
+        return "Monitor.from_toml"
+    if name == "pipelines.toml":
+        from mlops_sdk import MLOpsClient
+
+        with MLOpsClient(f"local://{folder / '.mlops'}") as client:
+            declared = {pipeline.name for pipeline in client.data_factory.list_pipelines()}
+        assert set(parsed["pipelines"]) <= declared, f"{name}: declared {sorted(declared)}"
+        return "data_factory.list_pipelines"
+    if name.endswith((".yaml", ".yml")) and parsed.get("type") == "pipeline":
+        from mlops_sdk import TrainingPipeline
+
+        TrainingPipeline.from_yaml(path)
+        return "TrainingPipeline.from_yaml"
+    return "syntax"
+
+
+@pytest.mark.parametrize("block", CONFIG, ids=[block.id for block in CONFIG])
+def test_config_blocks_load(
+    block: Block,
+    docs_assets: Assets,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    block = _held_here(block)
+    skip = block.directive("skip")
+    if skip is not None:
+        assert skip.strip(), f"{block.id}: <!-- skip: --> needs a reason"
+        pytest.skip(skip)
+    monkeypatch.chdir(tmp_path)
+    page = Page(block.id.replace(":", "-"), tmp_path)
+    try:
+        for name in block.setups:
+            SETUPS[name](page, docs_assets, request)
+        load_config_block(block, tmp_path)
+    finally:
+        for cleanup in reversed(page.cleanups):
+            cleanup()
+
+
+def test_the_config_check_can_fail(tmp_path: Path) -> None:
+    from mlops_sdk import ConfigurationError
+
+    def block(code: str, lang: str = "toml", name: str | None = None) -> Block:
+        directives = (("file", name),) if name else ()
+        return Block(page="docs/x.md", lang=lang, index=1, line=1, code=code, directives=directives)
+
+    checked = load_config_block(block('# mlops.toml\ntarget = "local://.mlops"\n'), tmp_path)
+    assert checked == "load_config, every profile"
+    with pytest.raises(ConfigurationError, match="targt"):
+        load_config_block(block('# mlops.toml\n[profiles.prod]\ntargt = "local://x"\n'), tmp_path)
+    with pytest.raises(ConfigurationError):
+        load_config_block(block("approverz = ['a']\n", name="approvals.toml"), tmp_path)
+    with pytest.raises(ValueError, match="Unclosed array"):
+        load_config_block(block("a = [1\n"), tmp_path)
+    assert load_config_block(block("a: 1\n", lang="yaml"), tmp_path) == "syntax"
