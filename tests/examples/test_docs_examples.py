@@ -57,6 +57,51 @@ SOAK = {
 }
 """Pages whose blocks are too slow for the CI budget: they run in ``nox -s soak`` (pytest -m soak)."""
 
+
+def _trigger_puts(namespace: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    service = namespace["azure_data_factory"].service
+    return {r.path.rsplit("/", 1)[-1]: r.json["properties"] for r in service.requests_to("PUT", r"/triggers/[^/]+$")}
+
+
+def _after_factory_triggers(namespace: dict[str, Any]) -> None:
+    puts = _trigger_puts(namespace)
+    assert list(puts) == ["nightly", "on-landing"]
+    assert puts["nightly"]["type"] == "ScheduleTrigger"
+    assert puts["nightly"]["typeProperties"]["recurrence"]["schedule"] == {"hours": [2], "minutes": [0]}
+    assert puts["nightly"]["pipelines"][0]["pipelineReference"]["referenceName"] == "sales"
+    assert puts["nightly"]["pipelines"][0]["parameters"] == {"min_amount": 0.0}
+    assert puts["on-landing"]["typeProperties"]["blobPathBeginsWith"] == "/landing/blobs/sales/"
+    service = namespace["azure_data_factory"].service
+    assert len(service.requests_to("DELETE", r"/triggers/nightly$")) == 1
+    assert set(namespace["azure_data_factory"].triggers) == {"on-landing"}
+
+
+def _after_flow_triggers(namespace: dict[str, Any]) -> None:
+    puts = _trigger_puts(namespace)
+    assert puts["lake-landing"]["type"] == "BlobEventsTrigger"
+    assert puts["lake-landing"]["typeProperties"]["blobPathEndsWith"] == ".csv"
+    assert puts["nightly"]["pipelines"][0]["pipelineReference"]["referenceName"] == "diabetes-features"
+    service = namespace["azure_data_factory"].service
+    assert service.requests_to("POST", r"/triggers/lake-landing/start$")
+
+
+def _after_devops_run(namespace: dict[str, Any]) -> None:
+    from mlops_sdk import Status
+
+    (start,) = namespace["azure_devops"].service.requests_to("POST", r"/_apis/pipelines/42/runs$")
+    assert start.json["templateParameters"] == {"model": "diabetes@3", "mlops_request_id": "release-2026-11-29"}
+    assert start.json["variables"] == {"ENV": {"value": "staging"}}
+    assert start.json["resources"]["repositories"]["self"]["refName"] == "refs/heads/main"
+    assert namespace["run"].status is Status.SUCCEEDED
+
+
+AFTER = {
+    "data-factory.md:3": _after_factory_triggers,
+    "flows.md:3": _after_flow_triggers,
+    "pipelines.md:1": _after_devops_run,
+}
+"""What the Azure examples must have sent to the loopback fakes (a block that runs is not enough there)."""
+
 KNOWN_FAILURES = {
     "monitoring.md:4": (
         "the block uses Flow without importing it (NameError: name 'Flow' is not defined): "
@@ -146,6 +191,8 @@ def test_python_block_runs_as_printed(
                 exec(compile(block.source(), str(ROOT / block.page), "exec"), page.namespace)  # noqa: S102
             else:
                 page.namespace.update(_import_as_file(page, file, block))
+        if block.id in AFTER:
+            AFTER[block.id](page.namespace)
     except BaseException:
         page.failed = block.id
         raise
