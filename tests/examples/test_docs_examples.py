@@ -507,3 +507,21 @@ def test_the_config_check_can_fail(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Unclosed array"):
         load_config_block(block("a = [1\n"), tmp_path)
     assert load_config_block(block("a: 1\n", lang="yaml"), tmp_path) == "syntax"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_client_methods_named_in_the_page_exist(page: Path) -> None:
+    """Prose and tables name ``client.<capability>.<method>``: each must exist on that client class."""
+    import importlib
+
+    from mlops_sdk.clients.hub import _SUB_CLIENTS
+
+    classes = {name: getattr(importlib.import_module(module), cls) for name, (module, cls) in _SUB_CLIENTS.items()}
+    missing = sorted(
+        {
+            match[0]
+            for match in re.finditer(r"client\.(\w+)\.(\w+)", page.read_text(encoding="utf-8"))
+            if match[1] not in classes or not hasattr(classes[match[1]], match[2])
+        }
+    )
+    assert not missing, f"{page.name} names what the clients do not have: {missing}"
