@@ -3,8 +3,10 @@
 One test per ``python`` block (``deployments.md:3``): a page's blocks run in order, in one namespace,
 in the page's own temporary folder with ``MLOPS_*`` pointing at a store there; ``<!-- setup: ... -->``
 comments name what the prose assumes (tests/examples/_docs_setups.py), ``<!-- skip: reason -->``
-skips a block with its reason. Every ``mlops`` command line shown in a ``console`` / ``bash`` block
-must parse against the real CLI (an unknown command or option fails). The rules are in
+skips a block with its reason. Every ``mlops`` command line shown in a ``console`` / ``bash`` block or
+in inline code must parse against the real CLI (an unknown command or option fails), and a few CLI
+blocks also run. Configuration blocks parse, and those naming their file load through the SDK's own
+loaders; every ``client.<capability>.<method>`` a page names exists. The rules are in
 docs/contributing.md ("Examples in the docs are tests").
 """
 
