@@ -97,12 +97,50 @@ def _after_devops_run(namespace: dict[str, Any]) -> None:
     assert namespace["run"].status is Status.SUCCEEDED
 
 
+def _after_secrets(namespace: dict[str, Any]) -> None:
+    shown = repr(namespace["job"])
+    assert (
+        "environment_variables={'STORAGE': Secret('***'), 'SERVICE_TOKEN': Secret('***'), 'DB_URL': Secret('***')"
+        in shown
+    )
+    assert "'LOG_LEVEL': 'debug'" in shown
+    assert "docs-token-1f2e3d" not in shown
+    assert "hunter2" not in shown
+
+
+def _after_two_approvals(namespace: dict[str, Any]) -> None:
+    decision = namespace["decision"]
+    assert decision.status == "approved"
+    assert {vote.approver.name for vote in decision.votes} == {"alice", "bob"}
+
+
+def _after_blue_green(namespace: dict[str, Any]) -> None:
+    result = namespace["result"]
+    assert result.succeeded
+    assert not result.rolled_back
+    assert [step.percent for step in result.steps] == [10, 50, 100]
+    assert all(step.smoke is not None and step.smoke.passed for step in result.steps)
+
+
+def _after_guardrails(namespace: dict[str, Any]) -> None:
+    # No traffic reaches the canary here: the bake is extended, then the rollout fails closed.
+    result = namespace["result"]
+    assert result.rolled_back
+    assert "fewer than the 200" in (result.reason or "")
+    assert result.traffic == {**result.previous_traffic, "diabetes-v3": 0}
+
+
 AFTER = {
     "data-factory.md:3": _after_factory_triggers,
     "flows.md:3": _after_flow_triggers,
     "pipelines.md:1": _after_devops_run,
+    "secrets.md:1": _after_secrets,
+    "approvals.md:1": _after_two_approvals,
+    "deployments.md:1": _after_blue_green,
+    "deployments.md:2": _after_guardrails,
 }
-"""What the Azure examples must have sent to the loopback fakes (a block that runs is not enough there)."""
+"""What some examples must have done, beyond running: the requests the Azure examples sent to the loopback
+fakes, and the outcome a page's prose or comments promise."""
 
 KNOWN_FAILURES = {
     "monitoring.md:4": (
