@@ -376,6 +376,13 @@ def diabetes_deployments(page: Page, assets: Assets, request: pytest.FixtureRequ
         deployments.begin_deploy(f"diabetes@{version}", endpoint="diabetes", strategy=BlueGreen(steps=[100])).result()
 
 
+def diabetes_endpoint(page: Page, assets: Assets, request: pytest.FixtureRequest) -> None:
+    """Endpoint ``diabetes`` serving ``diabetes-v1`` (diabetes@1 rolled out to 100 %); needs ``diabetes-model``."""
+    from mlops_sdk import BlueGreen
+
+    page.client().deployments.begin_deploy("diabetes@1", endpoint="diabetes", strategy=BlueGreen(steps=[100])).result()
+
+
 def approvers_vote(page: Page, assets: Assets, request: pytest.FixtureRequest) -> None:
     """One simulated minute into the next wait, ``alice@contoso.com`` and ``bob@contoso.com`` approve every
     pending request (needs ``memory`` and ``fake-clock``: votes are cast on the page's memory store)."""
@@ -554,6 +561,7 @@ SETUPS: dict[str, Callable[[Page, Assets, pytest.FixtureRequest], None]] = {
     "azure-devops": azure_devops,
     "diabetes-checks": diabetes_checks,
     "diabetes-deployments": diabetes_deployments,
+    "diabetes-endpoint": diabetes_endpoint,
     "approvers-vote": approvers_vote,
     "pending-churn-requests": pending_churn_requests,
     "app-scoring": app_scoring,

@@ -390,13 +390,20 @@ def test_the_command_check_can_fail() -> None:
 RUN_LOCALLY: dict[str, tuple[tuple[str, ...], set[tuple[str, ...]]]] = {
     "models.md:bash:1": (("memory", "diabetes-model"), {("models", "register"), ("ui",)}),
     "getting-started.md:bash:5": ((), set()),
+    "deployments.md:console:1": (("project", "fake-clock", "diabetes-model", "diabetes-endpoint"), set()),
 }
 """Shell blocks whose commands also RUN here (in process), each exiting 0, on the target the setups named
 prepare (default ``local://.mlops``); minus the commands listed (``models register train-3f2a`` names an example run id,
-``ui`` starts a server that runs until stopped)."""
+``ui`` starts a server that runs until stopped). The deployments block (a real endpoint server, three
+baked steps on a FakeClock, a rollback) runs in ``nox -s soak``."""
+
+RUN_LOCALLY_SOAK = {"deployments.md:console:1"}
 
 
-@pytest.mark.parametrize("block_id", sorted(RUN_LOCALLY))
+@pytest.mark.parametrize(
+    "block_id",
+    [pytest.param(key, marks=[pytest.mark.soak] if key in RUN_LOCALLY_SOAK else []) for key in sorted(RUN_LOCALLY)],
+)
 def test_cli_blocks_run_as_shown(
     block_id: str,
     docs_assets: Assets,
@@ -416,17 +423,21 @@ def test_cli_blocks_run_as_shown(
             SETUPS[name](page, docs_assets, request)
         for key, value in page.env.items():
             monkeypatch.setenv(key, value)
+        from mlops_sdk.testing import use_clock
+
         ran = []
         for command in mlops_commands(block):
             if any(tuple(command.args[: len(skip)]) == skip for skip in left_out):
                 continue
             capsys.readouterr()
-            code = run(list(command.args))
+            with use_clock(page.clock) if page.clock is not None else contextlib.nullcontext():
+                code = run(list(command.args))
             out = capsys.readouterr()
             assert code == 0, f"mlops {' '.join(command.args)} exited {code}:\n{out.out}\n{out.err}"
             ran.append(command.args)
         assert ran, f"{block_id}: no command ran"
     finally:
+        stop_local_endpoints(page)
         for cleanup in reversed(page.cleanups):
             cleanup()
 
