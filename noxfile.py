@@ -101,6 +101,7 @@ def soak(session: nox.Session) -> None:
         "tests/examples/test_crash_sweep.py",
         "tests/examples/test_crash_resume.py",
         "tests/monitoring/test_monitoring_crash.py",
+        "tests/examples/test_docs_examples.py",
         "tests/azure/test_demo_emulated.py",
         *session.posargs,
     )

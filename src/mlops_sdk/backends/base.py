@@ -27,7 +27,7 @@ from typing import Any, ClassVar, TypeVar, cast, overload
 from pydantic import BaseModel
 
 from mlops_sdk.backends.spi.keys import ServiceKey
-from mlops_sdk.core.clock import Clock, SystemClock
+from mlops_sdk.core.clock import Clock, default_clock
 from mlops_sdk.core.config import Config
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.invalid_input import validate_input
@@ -133,7 +133,7 @@ class Backend(abc.ABC):
         # config: with this backend's [backends.<name>] keys applied; settings: those keys, validated
         self.config, self.settings = backend_section(config, self.name, type(self).settings_model, target.scheme)
         self.credential = credential
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()
         self._services: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._closed = False

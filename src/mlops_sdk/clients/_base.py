@@ -16,7 +16,7 @@ from typing import Any, TypeVar, overload
 
 from mlops_sdk.backends.base import Backend
 from mlops_sdk.backends.spi.keys import ServiceKey
-from mlops_sdk.core.clock import Clock, SystemClock
+from mlops_sdk.core.clock import Clock, default_clock
 from mlops_sdk.core.config import Config, load_config
 from mlops_sdk.core.operation import (
     Operation,
@@ -42,7 +42,7 @@ class ClientContext:
     def __init__(self, config: Config, *, credential: Any = None, clock: Clock | None = None) -> None:
         self.config = config
         self.credential = credential
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()
         self._backend: Backend | None = None
         self._lock = threading.Lock()
 

@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "SystemClock", "utcnow"]
+__all__ = ["Clock", "SystemClock", "default_clock", "set_default_clock", "utcnow"]
 
 
 @runtime_checkable
@@ -50,3 +50,23 @@ class SystemClock:
 def utcnow() -> datetime:
     """Current UTC time, timezone-aware."""
     return datetime.now(timezone.utc)
+
+
+_default_clock: Clock | None = None
+
+
+def default_clock() -> Clock:
+    """The clock a client, backend, operation or flow uses when none is given: the real clock, unless a
+    test installed another with :func:`set_default_clock` (``mlops_sdk.testing.use_clock``)."""
+    return _default_clock if _default_clock is not None else SystemClock()
+
+
+def set_default_clock(clock: Clock | None) -> Clock | None:
+    """Make ``clock`` the default of everything created from now on (``None``: the real clock again).
+
+    Returns the previous default, so a caller can put it back. Process-wide, not per thread: a script
+    under test may build its clients in any thread.
+    """
+    global _default_clock
+    previous, _default_clock = _default_clock, clock
+    return previous

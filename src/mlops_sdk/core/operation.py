@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from mlops_sdk.core.clock import Clock, SystemClock
+from mlops_sdk.core.clock import Clock, default_clock
 from mlops_sdk.core.errors import (
     ConfigurationError,
     MlopsError,
@@ -204,7 +204,7 @@ class Operation(Generic[T]):
     ) -> None:
         self._driver = driver
         self._target = target
-        self._clock = clock or SystemClock()
+        self._clock = clock or default_clock()
         self._polling = polling or PollingOptions()
         self._progress = progress
         self._show_progress = show_progress

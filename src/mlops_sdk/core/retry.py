@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import tenacity
 
-from mlops_sdk.core.clock import Clock, SystemClock, utcnow
+from mlops_sdk.core.clock import Clock, default_clock, utcnow
 from mlops_sdk.core.errors import ConflictError, ServiceRequestError, ServiceResponseError
 from mlops_sdk.core.logging import get_logger
 
@@ -92,7 +92,7 @@ class RetryPolicy:
     max_backoff: float = 30.0
     deadline: float = 300.0
     jitter: float = 0.5
-    clock: Clock = field(default_factory=SystemClock, compare=False)
+    clock: Clock = field(default_factory=default_clock, compare=False)
     rng: Callable[[], float] = field(default=random.random, compare=False, repr=False)
 
     def with_options(self, **changes: Any) -> RetryPolicy:

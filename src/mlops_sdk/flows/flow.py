@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
-from mlops_sdk.core.clock import Clock, SystemClock
+from mlops_sdk.core.clock import Clock, default_clock
 from mlops_sdk.core.context import step_scope
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.logging import get_logger
@@ -154,7 +154,7 @@ class Flow:
         self._client = client
         self.run_id = run_id or default_run_id()
         self.dry_run = dry_run
-        self._clock = clock or SystemClock()
+        self._clock = clock or default_clock()
         self._state = _State()
         self._position = 0
         self._journal: StepJournal | None = None

@@ -7,7 +7,7 @@ backend behind a client. The pytest plugin (``mlops_sdk.testing.pytest_plugin``)
 the conformance suites every backend passes.
 """
 
-from mlops_sdk.testing.clock import FakeClock
+from mlops_sdk.testing.clock import FakeClock, use_clock
 from mlops_sdk.testing.memory import act_as, faults, memory_backend
 
-__all__ = ["FakeClock", "act_as", "faults", "memory_backend"]
+__all__ = ["FakeClock", "act_as", "faults", "memory_backend", "use_clock"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["FakeClock"]
+from mlops_sdk.core.clock import Clock, set_default_clock
+
+__all__ = ["FakeClock", "use_clock"]
 
 
 class FakeClock:
@@ -54,3 +57,19 @@ class FakeClock:
         """Run ``callback`` once the simulated time reaches ``moment`` seconds."""
         with self._lock:
             self._scheduled.append((moment, callback))
+
+
+@contextlib.contextmanager
+def use_clock(clock: Clock) -> Iterator[Clock]:
+    """Make ``clock`` the time of every client, flow and operation created inside the block without a
+    ``clock=`` argument, e.g. in a script under test that calls ``MLOpsClient.from_config()`` itself.
+
+    ``with use_clock(FakeClock()):`` turns a 300 s bake or an approval's timeout into an instant step.
+    The previous default comes back at the end of the block. Work in other processes (a local endpoint
+    server, a training subprocess) keeps real time.
+    """
+    previous = set_default_clock(clock)
+    try:
+        yield clock
+    finally:
+        set_default_clock(previous)
