@@ -47,10 +47,7 @@ ELSEWHERE = {
 }
 """Blocks another test already runs verbatim (that test reads the block from the page)."""
 
-HELD_HERE = {
-    "monitoring.md:1": "setup: memory, fake-clock, churn-model, churn-monitoring",
-    "monitoring.md:toml:1": "file: monitor.toml",
-}
+HELD_HERE: dict[str, str] = {}
 """Directives for pages another branch owns (docs/monitoring.md), kept here until the page carries them."""
 
 SOAK = {
@@ -142,12 +139,7 @@ AFTER = {
 """What some examples must have done, beyond running: the requests the Azure examples sent to the loopback
 fakes, and the outcome a page's prose or comments promise."""
 
-KNOWN_FAILURES = {
-    "monitoring.md:4": (
-        "the block uses Flow without importing it (NameError: name 'Flow' is not defined): "
-        "docs/monitoring.md belongs to the monitoring work, reported there"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 """Blocks that fail today on pages this test may not fix (xfail, strict: fixing them turns this red)."""
 
 
