@@ -227,6 +227,13 @@ def test_cell_checks_units() -> None:
     rows, names = align(Batch(rows=[[3, 1, 2]], columns=["c", "a", "b"]), COLUMNS)
     assert (rows, names) == ([[1, 2, 3]], COLUMNS)
     assert align(Batch(rows=[1, 2]), None) == ([[1], [2]], None)
+    # the usual request names the signature's columns in order: the batch then holds the signature's
+    # own list (the capture hook compares each request's columns with its lane's by identity)
+    usual = Batch(rows=[[1, 2, 3]], columns=["a", "b", "c"])
+    rows, names = align(usual, COLUMNS)
+    assert (rows, names) == ([[1, 2, 3]], COLUMNS) and usual.columns is COLUMNS and names is COLUMNS
+    with pytest.raises(PayloadError, match="appear more than once"):  # a signature naming a column twice
+        align(Batch(rows=[[1, 2]], columns=["a", "a"]), ["a", "a"])
     assert check_cells([["1.5", " 2 ", "true"]], ["x", "n", "flag"], ["double", "long", "boolean"], csv=True) == [
         [1.5, 2, True]
     ]
