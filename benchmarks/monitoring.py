@@ -76,26 +76,31 @@ def capture_throughput(folder: Path, total: int, rounds: int) -> dict[str, dict[
         server.admin("PUT", "traffic", {"traffic": {"plain": 100}})
         key = server.keys()["primary_key"]
         body = json.dumps({"input_data": {"columns": columns, "data": rows[:1]}}).encode()
-        results: dict[str, dict[str, list[float]]] = {name: {"rps": [], "cpu_us": []} for name in ("plain", "captured")}
+        results: dict[str, dict[str, list[float]]] = {
+            name: {"rps": [], "cpu_us": [], "writer_us": []} for name in ("plain", "captured")
+        }
         for number in range(rounds):
             for name in ("plain", "captured") if number % 2 == 0 else ("captured", "plain"):
                 request = build_request(
                     "127.0.0.1", info.port, "/score", body, key=key, headers={"azureml-model-deployment": name}
                 )
                 LoadRun("127.0.0.1", info.port, [request], total=200, concurrency=8).run()  # warm-up
-                server.admin("POST", "capture/flush")
-                before = cpu_seconds(info.pid)
+                writer = server.admin("POST", "capture/flush")["writer_pid"]
+                before, writer_before = cpu_seconds(info.pid), _writer_cpu(writer)
                 run = LoadRun("127.0.0.1", info.port, [request], total=total, concurrency=8).run()
                 server.admin("POST", "capture/flush")  # the writer's share of this round is counted
                 cpu_us = (cpu_seconds(info.pid) - before) / total * 1e6
+                writer_us = (_writer_cpu(writer) - writer_before) / total * 1e6
                 failures = sum(count for status, count in run.statuses().items() if status != 200)
                 if failures:
                     raise SystemExit(f"{name}: {failures} failed requests {dict(run.statuses())}")
                 summary = run.summary()
                 results[name]["rps"].append(summary["rps"])
                 results[name]["cpu_us"].append(cpu_us)
+                results[name]["writer_us"].append(writer_us)
                 print(
                     f"  {name:9s} {summary['rps']:8.0f} req/s  {cpu_us:6.1f} us CPU/request  "
+                    f"(+{writer_us:4.1f} us in the capture writer process)  "
                     f"p50 {summary['p50_ms']:.2f} ms  p99 {summary['p99_ms']:.2f} ms"
                 )
         stats = server.admin("POST", "capture/flush")
@@ -103,6 +108,16 @@ def capture_throughput(folder: Path, total: int, rounds: int) -> dict[str, dict[
         return results
     finally:
         server.stop()
+
+
+def _writer_cpu(pid: int | None) -> float:
+    """CPU seconds the capture writer process has used (0 when the server writes in a thread)."""
+    if pid is None:
+        return 0.0
+    try:
+        return cpu_seconds(pid)
+    except Exception:  # it ended (the server then writes itself)
+        return 0.0
 
 
 def capture_paired(folder: Path, seconds: float, rounds: int) -> list[dict[str, float]]:
@@ -161,24 +176,27 @@ def capture_paired(folder: Path, seconds: float, rounds: int) -> list[dict[str, 
                 return runs
 
             load(200)  # warm-up
-            for server in servers:
-                server.admin("POST", "capture/flush")
+            writers = [server.admin("POST", "capture/flush")["writer_pid"] for server in servers]
             before = [cpu_seconds(info.pid) for info in infos]
+            writer_before = [_writer_cpu(pid) for pid in writers]
             runs = load(10**9)
             for server in servers:
                 server.admin("POST", "capture/flush")
             used = [cpu_seconds(info.pid) - start for info, start in zip(infos, before, strict=True)]
+            writer_used = [_writer_cpu(pid) - start for pid, start in zip(writers, writer_before, strict=True)]
             found: dict[str, float] = {}
-            for role, run, spent in zip(roles, runs, used, strict=True):
+            for role, run, spent, writing in zip(roles, runs, used, writer_used, strict=True):
                 failures = sum(count for status, count in run.statuses().items() if status != 200)
                 if failures:
                     raise SystemExit(f"{role}: {failures} failed requests {dict(run.statuses())}")
                 found[f"{role}_rps"] = run.summary()["rps"]
                 found[f"{role}_cpu_us"] = spent / len(run.samples) * 1e6
+                found[f"{role}_writer_us"] = writing / len(run.samples) * 1e6
             results.append(found)
             print(
                 f"  round {number + 1}: plain {found['plain_rps']:6.0f} req/s {found['plain_cpu_us']:6.1f} us, "
                 f"captured {found['captured_rps']:6.0f} req/s {found['captured_cpu_us']:6.1f} us "
+                f"(+{found['captured_writer_us']:.1f} us writer process) "
                 f"(captured on server {'ab'[roles.index('captured')]})"
             )
         return results
@@ -216,6 +234,12 @@ def print_throughput(results: dict[str, dict[str, list[float]]]) -> None:
         )
     paired = [_cost(p, c, rate=False) for p, c in zip(plain["cpu_us"], captured["cpu_us"], strict=True)]
     print(f"  CPU cost per round pair: {', '.join(f'{value:+.1f}' for value in paired)} %")
+    rate = [_cost(p, c, rate=True) for p, c in zip(plain["rps"], captured["rps"], strict=True)]
+    print(
+        f"  median of the paired rounds: capture costs {statistics.median(rate):.1f} % of req/s, "
+        f"{statistics.median(paired):+.1f} % server CPU per request; the capture writer process used "
+        f"{statistics.median(captured['writer_us']):.1f} us per captured request (median) besides"
+    )
 
 
 def capture_cost_in_process(requests: int = 6000, rounds: int = 7) -> dict[str, float]:

@@ -161,6 +161,8 @@ class EndpointApp:
             :func:`load_served_model`, with the linear-kernel cache in ``kernels/`` next to
             ``state_path`` (a restart then scores linear models without importing scikit-learn).
         capture_dir: Where inference capture files go (default: ``capture/`` next to ``state_path``).
+        capture_process: Write capture files in a separate process (the endpoint server does; see
+            :mod:`.capture_writer`), else in a thread of this one.
     """
 
     def __init__(
@@ -173,6 +175,7 @@ class EndpointApp:
         state_path: Path | None = None,
         loader: Callable[..., ServedModel] | None = None,
         capture_dir: Path | None = None,
+        capture_process: bool = False,
     ) -> None:
         self.name = name
         self._keys = [f"Bearer {key}".encode() for key in keys if key]
@@ -196,7 +199,7 @@ class EndpointApp:
         self._router = self._build_router()
         if capture_dir is None and state_path is not None:
             capture_dir = state_path.parent / "capture"
-        self.capture = CaptureHub(capture_dir)
+        self.capture = CaptureHub(capture_dir, writer_process=capture_process)
 
     # -- ASGI entry --------------------------------------------------------------------------------
 

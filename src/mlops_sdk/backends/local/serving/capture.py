@@ -41,16 +41,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_sdk.backends.local.serving.capture_tables import (
-    AT,
-    DEPLOYMENT,
-    DONE,
-    SIZE,
-    item_fields,
-    items_table,
-    lane_table,
+from mlops_sdk.backends.local.serving.capture_files import (
+    BatchResult,
+    CaptureBatch,
+    LaneRequests,
+    capture_partition,
+    write_batch,
 )
-from mlops_sdk.core.files import atomic_write
+from mlops_sdk.backends.local.serving.capture_tables import DONE, prediction_vector
+from mlops_sdk.backends.local.serving.capture_writer import WriterProcess
 from mlops_sdk.core.logging import get_logger
 
 __all__ = ["CAPTURE_HEADER", "CORRELATION_HEADER", "CaptureHub", "capture_partition"]
@@ -63,21 +62,7 @@ _VALID_ID = re.compile(rb"^[A-Za-z0-9._~-]{1,128}$")
 _QUEUED = (_CAPTURE_B, b"queued")
 _SAMPLED_OUT = (_CAPTURE_B, b"sampled-out")
 _FAILED = (_CAPTURE_B, b"failed")
-_DICTIONARY = ["_deployment", "_model"]
-"""Columns Parquet-encoded as a dictionary: one value per file, mostly (on every column it costs the
-writer twice the time for larger files, ids and numbers being mostly unique)."""
-_STATISTICS = ["_ts", "_deployment", "_model", "_row"]
-"""Columns with min/max statistics: those the monitoring reads filter on (the window, the deployment);
-statistics of every column cost the writer a third more."""
-_BATCH_ITEMS = 20_000
-"""Requests written per file at most (a long queue after a stall becomes several files)."""
 _log = get_logger("mlops_sdk.serving.capture")
-
-
-def capture_partition(deployment: str, moment: float) -> str:
-    """The relative folder of a deployment's captures for the hour of ``moment`` (epoch seconds, UTC)."""
-    stamp = time.gmtime(moment)
-    return f"{deployment}/{time.strftime('%Y-%m-%d', stamp)}/{time.strftime('%H', stamp)}"
 
 
 @dataclass
@@ -213,10 +198,14 @@ class CaptureHub:
 
     Args:
         folder: Where capture files go (``None``: capture is off for every deployment).
+        writer_process: Write the files in a separate process (:mod:`.capture_writer`; the endpoint
+            server does), so that building them takes no interpreter time from scoring; else (and
+            whenever that process is not available) the writer thread writes them.
     """
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, *, writer_process: bool = False) -> None:
         self.folder = folder
+        self._process = WriterProcess(folder) if folder is not None and writer_process else None
         self.counters: dict[str, _Counters] = {}
         self._states: dict[str, _State] = {}
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -267,7 +256,7 @@ class CaptureHub:
                 if state.inputs:
                     names, row = batch.columns, rows[0]
                     if names is not None and type(row) is list and len(row) == len(names):
-                        if names != lane.names:  # other columns than the last request's: another lane
+                        if names is not lane.names and names != lane.names:  # other columns: another lane
                             lane = self._new_lane(state, names)
                         lane.values.extend(row)
                     else:
@@ -363,10 +352,16 @@ class CaptureHub:
     # -- admin -----------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counters per deployment and in total (since this server started)."""
+        """Counters per deployment and in total (since this server started), and ``writer_pid``: the
+        capture writer process's pid while one runs (``None``: the writer thread writes the files)."""
         deployments = {name: counters.as_dict() for name, counters in sorted(self.counters.items())}
         total = {key: sum(item[key] for item in deployments.values()) for key in _Counters().as_dict()}
-        return {"folder": str(self.folder) if self.folder else None, "deployments": deployments, **total}
+        return {
+            "folder": str(self.folder) if self.folder else None,
+            "writer_pid": self._process.pid if self._process is not None else None,
+            "deployments": deployments,
+            **total,
+        }
 
     async def flush(self, timeout: float = 30.0) -> dict[str, Any]:
         """Write everything queued so far, then return :meth:`stats`."""
@@ -401,79 +396,84 @@ class CaptureHub:
         # woken early only by an acknowledged row, a flush request or the stop, so batched capture
         # costs the scoring path a queue append and nothing else (no thread switch per request).
         stop = False
-        while not stop:
-            self._wake.wait(timeout=self._interval)
-            self._wake.clear()
-            items: list[Any] = []
-            waiting: list[threading.Event] = []
-            while True:
-                try:
-                    message = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if message is None:
-                    stop = True
-                elif isinstance(message, threading.Event):
-                    waiting.append(message)
-                else:
-                    items.append(message)
-            try:
+        try:
+            while not stop:
+                self._wake.wait(timeout=self._interval)
+                self._wake.clear()
+                items: list[Any] = []
+                waiting: list[threading.Event] = []
+                while True:
+                    try:
+                        message = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if message is None:
+                        stop = True
+                    elif isinstance(message, threading.Event):
+                        waiting.append(message)
+                    else:
+                        items.append(message)
                 self._write(items)
-            except Exception:  # never let the writer die: later rows must still be written
-                _log.exception("capture writer: unexpected error; %d requests not written", len(items))
-                self._fail(items)
-            for event in waiting:
-                event.set()
+                for event in waiting:
+                    event.set()
+        finally:
+            if self._process is not None:
+                self._process.close()
 
     def _write(self, items: list[Any]) -> None:
-        """Write the queued ``items`` and the lanes' requests: one file per (deployment, hour)."""
-        pieces: dict[str, list[_Piece]] = {}
-        for start in range(0, len(items), _BATCH_ITEMS):
-            for partition, group, fields in _partitions(items[start : start + _BATCH_ITEMS]):
-                pieces.setdefault(partition, []).append(_Piece(self, group, fields))
+        """Write the queued ``items`` and the lanes' requests (in the writer process when it is
+        available, else here) and apply the outcome to the counters and the waiting answers."""
+        waiting: dict[int, Any] = {}
+        for index, item in enumerate(items):
+            if item[DONE] is not None:  # an acknowledged request: its answer waits for this write
+                waiting[index] = item[DONE]
+                items[index] = (*item[:DONE], index)
+        batch = CaptureBatch(items, self._take_lanes())
+        if not batch.items and not batch.lanes:
+            return
+        try:
+            result = self._process.write(batch) if self._process is not None else None
+            if result is None:
+                result = write_batch(self.folder, batch) if self.folder is not None else BatchResult().fail_all(batch)
+        except Exception:  # never let the writer die: later rows must still be written
+            _log.exception("capture writer: unexpected error; %d requests not written", len(items))
+            result = BatchResult().fail_all(batch)
+        self._apply(result, waiting)
+
+    def _take_lanes(self) -> list[LaneRequests]:
+        """The requests appended to the lanes so far, removed from them (retired, empty lanes dropped)."""
         with self._lock:
             lanes = list(self._lanes)
+        taken: list[LaneRequests] = []
         for lane in lanes:
-            taken = lane.take()
-            if taken is None:
+            requests = lane.take()
+            if requests is None:
                 continue
-            try:
-                for partition, piece in _lane_pieces(self, lane, *taken):
-                    pieces.setdefault(partition, []).append(piece)
-            except Exception:  # never let the writer die
-                _log.exception("capture writer: unexpected error; %d requests not written", len(taken[0]))
-                self._counters(lane.name).failed += len(taken[0])
+            ids, moments, values, predictions = requests
+            if lane.outputs:  # one vector instead of an array per request: far cheaper to hand over
+                vector = prediction_vector(tuple(predictions), [1] * len(ids))
+                predictions = vector if vector is not None else predictions
+            taken.append(
+                LaneRequests(
+                    lane.name, lane.model, lane.columns, lane.inputs, lane.outputs, ids, moments, values, predictions
+                )
+            )
         with self._lock:  # a retired lane gets no more rows: dropped once written
             self._lanes = [lane for lane in self._lanes if not lane.retired or lane.ids]
-        for partition, parts in pieces.items():
-            try:
-                if len(parts) == 1:
-                    table = parts[0].table()
-                else:  # 1-row requests and others (or several lanes): one table, in the order they came
-                    merged = sorted((item for part in parts for item in part.as_items()), key=_moment)
-                    table = items_table(merged)
-            except Exception as error:
-                self._failed(partition, parts, error)
-                continue
-            self._write_piece(partition, parts, table)
+        return taken
 
-    def _write_piece(self, partition: str, parts: list[_Piece], table: Any) -> None:
-        try:
-            self._write_table(partition, table)
-        except Exception as error:
-            self._failed(partition, parts, error)
-            return
-        self._counters(parts[0].name).files += 1
-        for part in parts:
-            part.done(ok=True)
-
-    def _failed(self, partition: str, parts: list[_Piece], error: Exception) -> None:
-        counters = self._counters(parts[0].name)
-        before = counters.failed
-        for part in parts:
-            part.done(ok=False)
-        if before == 0 or before // 10_000 != counters.failed // 10_000:
-            _log.error("capture: writing %s failed (%d rows lost so far): %s", partition, counters.failed, error)
+    def _apply(self, result: BatchResult, waiting: Mapping[int, Any]) -> None:
+        """Count what was written and failed and answer the requests waiting for it."""
+        for name, rows in result.written.items():
+            self._counters(name).written += rows
+        for name, rows in result.failed.items():
+            self._counters(name).failed += rows
+        for name, files in result.files.items():
+            self._counters(name).files += files
+        for token, done in waiting.items():
+            loop, future = done
+            with contextlib.suppress(RuntimeError):  # the loop is gone (server stopping)
+                loop.call_soon_threadsafe(_resolve, future, result.acknowledged.get(token, False))
 
     def _counters(self, name: str) -> _Counters:
         counters = self.counters.get(name)
@@ -481,146 +481,7 @@ class CaptureHub:
             counters = self.counters[name] = _Counters()
         return counters
 
-    def _fail(self, items: list[Any]) -> None:
-        """Count ``items`` as failed and release them (an acknowledged answer then says ``failed``)."""
-        self._release(items, ok=False)
-
-    def _release(self, items: list[Any], *, ok: bool) -> None:
-        """Count ``items`` written (or failed) and answer the requests waiting for them."""
-        rows: dict[str, int] = {}
-        for item in items:
-            rows[item[DEPLOYMENT]] = rows.get(item[DEPLOYMENT], 0) + item[SIZE]
-            done = item[DONE]
-            if done is not None:
-                loop, future = done
-                with contextlib.suppress(RuntimeError):  # the loop is gone (server stopping)
-                    loop.call_soon_threadsafe(_resolve, future, ok)
-        for name, count in rows.items():
-            counters = self._counters(name)
-            if ok:
-                counters.written += count
-            else:
-                counters.failed += count
-
-    def _write_table(self, partition: str, table: Any) -> None:
-        """Write ``table`` as a new file of ``partition``: temporary name, fsync, rename, folder fsync."""
-        import pyarrow.parquet as pq
-
-        assert self.folder is not None
-        self._sequence += 1
-        name = f"part-{int(time.time() * 1000)}-{os.getpid()}-{self._sequence:06d}.parquet"
-        with atomic_write(self.folder / partition / name, sync_folder=True) as temporary:
-            pq.write_table(table, temporary, use_dictionary=_DICTIONARY, write_statistics=_STATISTICS)
-
-
-class _Piece:
-    """Queued requests of one partition, on their way into a file."""
-
-    def __init__(self, hub: CaptureHub, items: list[Any], fields: list[tuple[Any, ...]] | None) -> None:
-        self.hub, self.items, self.fields = hub, items, fields
-        self.name: str = items[0][DEPLOYMENT]
-
-    def table(self) -> Any:
-        return items_table(self.items, self.fields)
-
-    def as_items(self) -> list[Any]:
-        """The requests as queued items."""
-        return self.items
-
-    def done(self, *, ok: bool) -> None:
-        self.hub._release(self.items, ok=ok)
-
-
-class _LanePiece(_Piece):
-    """1-row requests taken from a lane, of one partition."""
-
-    def __init__(
-        self, hub: CaptureHub, lane: _Lane, ids: list[bytes], moments: Any, values: list[Any], predictions: list[Any]
-    ) -> None:
-        self.hub, self.lane, self.name = hub, lane, lane.name
-        self.ids, self.moments, self.values, self.predictions = ids, moments, values, predictions
-
-    def table(self) -> Any:
-        return lane_table(self.lane, self.ids, self.moments, self.values, self.predictions)
-
-    def as_items(self) -> list[Any]:
-        lane, width = self.lane, len(self.lane.columns)
-        columns = lane.columns if lane.inputs else None
-        return [
-            (
-                request_id,
-                float(moment),
-                lane.name,
-                lane.model,
-                columns,
-                tuple(self.values[index * width : (index + 1) * width]) if lane.inputs else None,
-                self.predictions[index] if lane.outputs else None,
-                1,
-                None,
-            )
-            for index, (request_id, moment) in enumerate(zip(self.ids, self.moments.tolist(), strict=True))
-        ]
-
-    def done(self, *, ok: bool) -> None:
-        counters = self.hub._counters(self.name)
-        if ok:
-            counters.written += len(self.ids)
-        else:
-            counters.failed += len(self.ids)
-
-
-def _lane_pieces(
-    hub: CaptureHub, lane: _Lane, ids: list[bytes], ats: Any, values: list[Any], predictions: list[Any]
-) -> list[tuple[str, _Piece]]:
-    """What was taken from a lane, split by hour (one piece, usually)."""
-    import numpy as np
-
-    moments = np.frombuffer(ats, dtype=np.float64)
-    hours = moments // 3600
-    if hours.min() == hours.max():
-        return [
-            (capture_partition(lane.name, float(moments[0])), _LanePiece(hub, lane, ids, moments, values, predictions))
-        ]
-    width = len(lane.columns) if lane.inputs else 0
-    pieces: list[tuple[str, _Piece]] = []
-    for hour in np.unique(hours):
-        picks = np.flatnonzero(hours == hour).tolist()
-        piece = _LanePiece(
-            hub,
-            lane,
-            [ids[index] for index in picks],
-            moments[picks],
-            [value for index in picks for value in values[index * width : (index + 1) * width]],
-            [predictions[index] for index in picks] if lane.outputs else [],
-        )
-        pieces.append((capture_partition(lane.name, float(moments[picks[0]])), piece))
-    return pieces
-
-
-def _moment(item: Any) -> float:
-    return float(item[AT])
-
 
 def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
     if not future.done():
         future.set_result(ok)
-
-
-def _partitions(items: list[Any]) -> list[tuple[str, list[Any], list[tuple[Any, ...]] | None]]:
-    """The items grouped by (deployment, hour), in queue order within a group, with the group's fields
-    (:func:`item_fields`) when they were computed on the way."""
-    first = items[0]
-    fields = item_fields(items)
-    names, moments = fields[DEPLOYMENT], fields[AT]
-    # the usual case, checked in C: one deployment (count compares identity first), one hour
-    if names.count(first[DEPLOYMENT]) == len(names) and min(moments) // 3600 == max(moments) // 3600:
-        return [(capture_partition(first[DEPLOYMENT], first[AT]), items, fields)]
-    groups: dict[tuple[str, float], list[Any]] = {}
-    for item in items:
-        key = (item[DEPLOYMENT], item[AT] // 3600)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [item]
-        else:
-            group.append(item)
-    return [(capture_partition(group[0][DEPLOYMENT], group[0][AT]), group, None) for group in groups.values()]

@@ -38,6 +38,7 @@ __all__ = [
     "items_table",
     "lane_table",
     "plain",
+    "prediction_vector",
 ]
 
 # positions in a queued item (see Item)
@@ -47,11 +48,16 @@ REQUEST_ID, AT, DEPLOYMENT, MODEL, COLUMNS, ROWS, PREDICTIONS, SIZE, DONE = rang
 class LaneLike(Protocol):
     """What :func:`lane_table` reads of a capture lane (1-row requests of one deployment and columns)."""
 
-    name: str
-    model: str | None
-    columns: tuple[str, ...]
-    inputs: bool
-    outputs: bool
+    @property
+    def name(self) -> str: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+    @property
+    def inputs(self) -> bool: ...
+    @property
+    def outputs(self) -> bool: ...
 
 
 class Item(NamedTuple):
@@ -145,9 +151,9 @@ _NUMERIC_KINDS = {"f": "float64", "i": "int64", "b": "bool"}
 _DTYPE = operator.attrgetter("dtype")
 
 
-def _array_predictions(outputs: tuple[Any, ...], counts: list[int]) -> Any:
-    """The predictions of ``items`` as one numpy array when every item answered a 1-D numeric numpy
-    array with one value per row, all of one kind (the fast scoring paths); else ``None``."""
+def prediction_vector(outputs: tuple[Any, ...], counts: list[int]) -> Any:
+    """The answers ``outputs`` (of ``counts`` rows each) as one numpy array when every one is a 1-D
+    numeric numpy array with one value per row, all of one kind (the fast scoring paths); else ``None``."""
     import numpy as np
 
     if set(map(type, outputs)) != {np.ndarray}:
@@ -252,15 +258,16 @@ def items_table(items: list[Any], fields: list[tuple[Any, ...]] | None = None) -
         for key, column_values in _features(items, fields, total).items():
             arrays[feature_column(key)] = arrow_column(column_values)
     if _any_given(fields[PREDICTIONS]):
-        vector = _array_predictions(fields[PREDICTIONS], counts)
+        vector = prediction_vector(fields[PREDICTIONS], counts)
         arrays["_prediction"] = (
             pa.array(vector) if vector is not None else arrow_column(_row_predictions(fields[PREDICTIONS], counts))
         )
     return pa.table(arrays)
 
 
-def lane_table(lane: LaneLike, ids: list[bytes], moments: Any, values: list[Any], predictions: list[Any]) -> Any:
-    """The Arrow table of 1-row requests taken from ``lane`` (the same columns as :func:`items_table`)."""
+def lane_table(lane: LaneLike, ids: list[bytes], moments: Any, values: list[Any], predictions: Any) -> Any:
+    """The Arrow table of 1-row requests taken from ``lane`` (the same columns as :func:`items_table`);
+    ``predictions``: one answer per request, or one numpy vector of them."""
     import numpy as np
     import pyarrow as pa
 
@@ -280,7 +287,8 @@ def lane_table(lane: LaneLike, ids: list[bytes], moments: Any, values: list[Any]
             arrays[feature_column(key)] = arrow_column(values[index::width])
     if lane.outputs:
         ones = [1] * count
-        vector = _array_predictions(tuple(predictions), ones)
+        # one numpy vector already (the capture writer hands answers over that way), or one per request
+        vector = predictions if isinstance(predictions, np.ndarray) else prediction_vector(tuple(predictions), ones)
         arrays["_prediction"] = (
             pa.array(vector) if vector is not None else arrow_column(_row_predictions(predictions, ones))
         )

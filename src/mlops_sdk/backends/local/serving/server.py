@@ -143,6 +143,7 @@ def serve(folder: Path) -> None:
     import uvicorn
 
     from mlops_sdk.backends.local.serving.app import EndpointApp, write_json_atomic
+    from mlops_sdk.backends.local.serving.capture_writer import writer_process_enabled
 
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     secrets = json.loads((folder / "secrets.json").read_text(encoding="utf-8"))
@@ -155,6 +156,7 @@ def serve(folder: Path) -> None:
         admin_key=secrets["admin_key"],
         max_body_bytes=int(config.get("max_body_bytes", 16 * 2**20)),
         state_path=folder / "state.json",
+        capture_process=writer_process_enabled(),
     )
     write_json_atomic(
         folder / "server.json", {"pid": os.getpid(), "host": host, "port": port, "started_at": time.time()}

@@ -1,0 +1,137 @@
+"""The capture writer process: the endpoint server hands each flush's requests to it, and nothing is
+lost when it dies (the server writes the files itself), when the server is killed, or on a stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from mlops_sdk.backends.local._processes import process_alive
+from mlops_sdk.backends.local.serving.process import EndpointServer
+from mlops_sdk.models.deployments import Capture
+from tests.local._deploy import COLUMNS, ROWS, Models, formula_a, save_models
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    return save_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def server(tmp_path: Path, models: Models) -> Iterator[EndpointServer]:
+    endpoint = EndpointServer(tmp_path / "endpoints" / "ep-writer", "ep-writer")
+    endpoint.create()
+    endpoint.start()
+    capture = Capture(flush_interval=300).model_dump(mode="json")  # written on flush (or stop) only
+    endpoint.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": {"capture": capture}})
+    endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
+    yield endpoint
+    endpoint.stop()
+
+
+def _score(server: EndpointServer, count: int) -> list[str]:
+    info = server.info()
+    assert info is not None
+    headers = {"Authorization": f"Bearer {server.keys()['primary_key']}"}
+    ids = []
+    with httpx.Client(base_url=info.url, timeout=30, headers=headers) as http:
+        for number in range(count):
+            row = ROWS[number % len(ROWS)]
+            answer = http.post("/score", json={"input_data": {"columns": COLUMNS, "data": [row]}})
+            assert answer.status_code == 200
+            assert answer.json() == [pytest.approx(formula_a(row))]
+            ids.append(answer.headers["x-mlops-correlation-id"])
+    return ids
+
+
+def _files(server: EndpointServer) -> dict[Path, list[dict[str, object]]]:
+    return {path: pq.read_table(path).to_pylist() for path in sorted((server.folder / "capture").rglob("*.parquet"))}
+
+
+def _writer_of(path: Path) -> int:
+    """The pid in ``part-<epoch ms>-<pid>-<seq>.parquet``: the process that wrote the file."""
+    return int(path.stem.split("-")[2])
+
+
+def _wait_gone(pid: int, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while process_alive(pid, None) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not process_alive(pid, None)
+
+
+def test_capture_files_are_written_by_a_separate_process(server: EndpointServer) -> None:
+    ids = _score(server, 12)
+    stats = server.admin("POST", "capture/flush")
+    info = server.info()
+    assert info is not None
+    writer = stats["writer_pid"]
+    assert isinstance(writer, int) and writer != info.pid and process_alive(writer, None)
+    assert (stats["captured"], stats["written"], stats["failed"], stats["files"]) == (12, 12, 0, 1)
+    files = _files(server)
+    assert [_writer_of(path) for path in files] == [writer]
+    rows = next(iter(files.values()))
+    assert [row["_id"] for row in rows] == ids
+    assert [row["_prediction"] for row in rows] == [pytest.approx(formula_a(ROWS[i % len(ROWS)])) for i in range(12)]
+    assert [[row[name] for name in COLUMNS] for row in rows] == [ROWS[i % len(ROWS)] for i in range(12)]
+    assert server.stop()
+    assert _wait_gone(writer)  # a graceful stop ends the writer process too
+
+
+def test_a_killed_writer_process_loses_no_row(server: EndpointServer) -> None:
+    first = _score(server, 5)
+    writer = server.admin("POST", "capture/flush")["writer_pid"]
+    os.kill(writer, signal.SIGKILL)
+    assert _wait_gone(writer)
+    second = _score(server, 7)
+    stats = server.admin("POST", "capture/flush")  # the server writes this batch itself
+    info = server.info()
+    assert info is not None
+    assert (stats["captured"], stats["written"], stats["failed"], stats["files"]) == (12, 12, 0, 2)
+    assert stats["writer_pid"] is None  # not restarted at once (RESTART_AFTER seconds later)
+    files = _files(server)
+    assert [_writer_of(path) for path in files] == [writer, info.pid]
+    assert [[row["_id"] for row in rows] for rows in files.values()] == [first, second]
+    assert "capture writer process failed" in server.log_tail(50)
+
+
+def test_a_killed_server_leaves_no_writer_process_and_no_partial_file(server: EndpointServer) -> None:
+    ids = _score(server, 8)
+    stats = server.admin("POST", "capture/flush")
+    writer, info = stats["writer_pid"], server.info()
+    assert info is not None
+    os.kill(info.pid, signal.SIGKILL)
+    assert _wait_gone(writer)  # its input ended with the server: it exits
+    files = _files(server)  # every file reads whole
+    assert [row["_id"] for rows in files.values() for row in rows] == ids
+    assert not [path for path in (server.folder / "capture").rglob("*") if path.name.startswith(".")]
+
+
+def test_the_writer_thread_writes_when_the_process_is_switched_off(
+    tmp_path: Path, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_CAPTURE_WRITER", "thread")
+    endpoint = EndpointServer(tmp_path / "endpoints" / "ep-thread", "ep-thread")
+    endpoint.create()
+    endpoint.start()
+    try:
+        capture = Capture().model_dump(mode="json")
+        endpoint.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": {"capture": capture}})
+        endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
+        ids = _score(endpoint, 4)
+        stats = endpoint.admin("POST", "capture/flush")
+        info = endpoint.info()
+        assert info is not None
+        assert stats["writer_pid"] is None and stats["written"] == 4
+        files = _files(endpoint)
+        assert {_writer_of(path) for path in files} == {info.pid}
+        assert [row["_id"] for rows in files.values() for row in rows] == ids
+    finally:
+        endpoint.stop()
