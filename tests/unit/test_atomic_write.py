@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,23 @@ def test_a_process_killed_while_writing_leaves_the_old_file_whole(tmp_path: Path
     assert target.read_text() == "old"
     leftovers = [path.name for path in tmp_path.iterdir() if path.name != "state.json"]
     assert all(name.startswith(".state.json.") and name.endswith(".tmp") for name in leftovers)
+
+
+def test_a_report_that_fails_half_way_leaves_the_old_report_and_no_temporary_file(tmp_path: Path) -> None:
+    from mlops_sdk.cli.output import write_report
+
+    class Report:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def to_markdown(self) -> str:
+            return self.text
+
+    target = tmp_path / "reports" / "monitor.md"
+    write_report(Report("# old\n"), target)
+    assert target.read_text(encoding="utf-8") == "# old\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644  # a report is for others to read
+    with pytest.raises(UnicodeEncodeError):  # fails while writing: the text cannot be UTF-8
+        write_report(Report("# new\n" + "\ud800"), target)
+    assert target.read_text(encoding="utf-8") == "# old\n"
+    assert sorted(path.name for path in target.parent.iterdir()) == ["monitor.md"]

@@ -179,10 +179,11 @@ def write_report(report: Any, path: Path) -> None:
         if suffix in (".html", ".htm")
         else (report.to_json() if suffix == ".json" else report.to_markdown())
     )
+    from mlops_sdk.core.files import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    with atomic_write(path, mode=0o644) as temporary:  # a killed command leaves the old report or the new one
+        temporary.write_text(text, encoding="utf-8")
 
 
 def pairs(items: Sequence[str] | None, *, flag: str, shape: str = "NAME=VALUE") -> dict[str, str]:

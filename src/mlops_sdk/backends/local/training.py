@@ -53,6 +53,7 @@ from mlops_sdk.core.errors import (
     OperationFailedError,
     ResourceNotFoundError,
 )
+from mlops_sdk.core.files import atomic_write
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
@@ -108,9 +109,8 @@ MIGRATIONS = [
 
 
 def _write_json(path: Path, data: dict[str, str]) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data), encoding="utf-8")
-    temporary.replace(path)
+    with atomic_write(path) as temporary:
+        temporary.write_text(json.dumps(data), encoding="utf-8")
 
 
 def create_service(backend: LocalBackend) -> LocalTrainingService:
@@ -456,9 +456,8 @@ class LocalTrainingService:
             # pre-creates the MLflow run; it starts the command once the run id is in the row.
             "submitter": {"pid": os.getpid(), "start": process_start_time(os.getpid())},
         }
-        temporary = run_dir / "launch.json.tmp"
-        temporary.write_text(json.dumps(launch), encoding="utf-8")
-        temporary.replace(run_dir / "launch.json")
+        with atomic_write(run_dir / "launch.json") as temporary:
+            temporary.write_text(json.dumps(launch), encoding="utf-8")
         supervisor = Path(__file__).with_name("_supervisor.py")
         with (run_dir / "logs" / "supervisor.log").open("ab") as supervisor_log:
             process = subprocess.Popen(
