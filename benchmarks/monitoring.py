@@ -25,8 +25,12 @@
    and DataQuality, next to the same statistics with pandas + scipy (``read_parquet``, ``ks_2samp``,
    ``wasserstein_distance``, ``jensenshannon``). Goal: at most 3 s on the 2-core machine.
 
+3. ``--instructions``: capture's cost counted in instructions by valgrind's callgrind in the endpoint
+   server process over HTTP (:func:`capture_instructions`): the one measurement here that gives the
+   same number on every run, whatever else the machine does.
+
 Run: ``python benchmarks/monitoring.py [--requests 4000] [--rounds 6] [--seconds 1.5] [--rows 1000000]
-[--skip-serving] [--skip-signals]`` (about 40 s for 1. with the defaults).
+[--skip-serving] [--skip-signals] [--instructions]`` (about 40 s for 1. with the defaults, ~4 min for 3.).
 """
 
 from __future__ import annotations
@@ -391,6 +395,107 @@ def print_in_app(spent: dict[str, list[float]]) -> float:
     return difference
 
 
+def capture_instructions(folder: Path, requests: int = 8000, per_file: int = 4000) -> dict[str, list[float]]:
+    """Instructions per 1-row request the endpoint server process executes (user space, every thread),
+    capture off vs on, counted by valgrind's callgrind: the same count on every run, whatever else
+    the machine does, where every clock-based measurement here swings by several percent.
+
+    The server runs under ``valgrind --tool=callgrind --instr-atstart=no``; counting is switched on
+    (``callgrind_control -i on``) for a window of ``requests`` requests over HTTP (8 connections) and
+    the capture flushes in it, and the window's total is dumped. Under valgrind the server is ~50x
+    slower, so time-based flushes would write 50x more files than at full speed: the captured
+    deployment's ``flush_interval`` is long and the window flushes every ``per_file`` requests
+    instead (one file per second at 4,000 requests/s; faster servers write bigger files, which cost
+    less per row). The capture writer process runs outside valgrind: its work is not counted here
+    (the clock measurements report its CPU). Windows: plain, captured, captured, plain.
+    """
+    import json
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    from tests.loadgen import LoadRun, build_request
+
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("--instructions needs valgrind (callgrind) on the PATH")
+    model, columns, rows = make_model(folder / "instructions")
+    server = EndpointServer(folder / "instructions" / "endpoints" / "bench", "bench")
+    server.create()
+    server.start()
+    server.admin("PUT", "deployments/plain", {"model_path": str(model)})
+    capture = {"capture": {"flush_interval": 300}}
+    server.admin("PUT", "deployments/captured", {"model_path": str(model), "metadata": capture})
+    server.admin("PUT", "traffic", {"traffic": {"plain": 100}})
+    key = server.keys()["primary_key"]
+    server.stop()  # restarted under valgrind, with its deployments
+    out = folder / "instructions" / "callgrind"
+    process = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}.%p",
+            sys.executable,
+            "-m",
+            "mlops_sdk.backends.local.serving.server",
+            str(server.folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "MLOPS_ENDPOINT_PRELOAD": "0", "PYTHONHASHSEED": "0"},
+    )
+    found: dict[str, list[float]] = {"plain": [], "captured": []}
+    try:
+        deadline = time.monotonic() + 300
+        while (info := server.info()) is None or info.pid != process.pid:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("the server did not start under valgrind")
+            time.sleep(0.5)
+        body = json.dumps({"input_data": {"columns": columns, "data": rows[:1]}}).encode()
+
+        def control(*arguments: str) -> None:
+            subprocess.run(["callgrind_control", *arguments, str(process.pid)], capture_output=True, check=True)
+
+        for number, name in enumerate(("plain", "captured", "captured", "plain"), start=1):
+            request = build_request(
+                "127.0.0.1", info.port, "/score", body, key=key, headers={"azureml-model-deployment": name}
+            )
+            LoadRun("127.0.0.1", info.port, [request], total=300, concurrency=8).run()  # warm-up
+            server.admin("POST", "capture/flush")
+            control("--zero")
+            control("-i", "on")
+            for _ in range(requests // per_file):
+                LoadRun("127.0.0.1", info.port, [request], total=per_file, concurrency=8).run()
+                server.admin("POST", "capture/flush")
+            control("-i", "off")
+            control("--dump")
+            dump = Path(f"{out}.{process.pid}.{number}")
+            while not dump.exists():
+                time.sleep(0.2)
+            time.sleep(0.5)  # written whole
+            total = re.search(r"^totals:\s+(\d+)", dump.read_text(errors="replace"), re.MULTILINE)
+            assert total is not None, dump
+            found[name].append(int(total.group(1)) / (requests // per_file * per_file))
+            print(f"  {name:9s} {found[name][-1]:10,.0f} instructions per request")
+    finally:
+        process.terminate()
+        process.wait(timeout=120)
+    return found
+
+
+def print_instructions(found: dict[str, list[float]]) -> None:
+    """Capture's cost in instructions per request and as a share of the plain request's."""
+    import statistics
+
+    plain, captured = statistics.mean(found["plain"]), statistics.mean(found["captured"])
+    print(
+        f"  capture costs {captured - plain:,.0f} instructions per request = {100 * (captured / plain - 1):+.1f} % "
+        f"of the server's {plain:,.0f} (user space; the kernel's share of the CPU comes on top of the plain number)"
+    )
+
+
 def write_captures(root: Path, rows: int) -> list[Path]:
     import numpy as np
     import pyarrow as pa
@@ -472,9 +577,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.5, help="length of a paired round")
     parser.add_argument("--skip-serving", action="store_true")
     parser.add_argument("--skip-signals", action="store_true")
+    parser.add_argument(
+        "--instructions", action="store_true", help="only capture's cost in instructions (valgrind's callgrind, ~4 min)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mlops-bench-monitoring-") as temporary:
         folder = Path(temporary)
+        if args.instructions:
+            print("instructions per 1-row request in the server process (callgrind), capture off vs on:")
+            print_instructions(capture_instructions(folder))
+            return
         if not args.skip_serving:
             found = capture_cost_in_process()
             print(
