@@ -231,7 +231,9 @@ def test_cell_checks_units() -> None:
     # own list (the capture hook compares each request's columns with its lane's by identity)
     usual = Batch(rows=[[1, 2, 3]], columns=["a", "b", "c"])
     rows, names = align(usual, COLUMNS)
-    assert (rows, names) == ([[1, 2, 3]], COLUMNS) and usual.columns is COLUMNS and names is COLUMNS
+    assert (rows, names) == ([[1, 2, 3]], COLUMNS)
+    assert usual.columns is COLUMNS
+    assert names is COLUMNS
     with pytest.raises(PayloadError, match="appear more than once"):  # a signature naming a column twice
         align(Batch(rows=[[1, 2]], columns=["a", "a"]), ["a", "a"])
     assert check_cells([["1.5", " 2 ", "true"]], ["x", "n", "flag"], ["double", "long", "boolean"], csv=True) == [

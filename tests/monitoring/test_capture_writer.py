@@ -73,7 +73,9 @@ def test_capture_files_are_written_by_a_separate_process(server: EndpointServer)
     info = server.info()
     assert info is not None
     writer = stats["writer_pid"]
-    assert isinstance(writer, int) and writer != info.pid and process_alive(writer, None)
+    assert isinstance(writer, int)
+    assert writer != info.pid
+    assert process_alive(writer, None)
     assert (stats["captured"], stats["written"], stats["failed"], stats["files"]) == (12, 12, 0, 1)
     files = _files(server)
     assert [_writer_of(path) for path in files] == [writer]
@@ -129,7 +131,8 @@ def test_the_writer_thread_writes_when_the_process_is_switched_off(
         stats = endpoint.admin("POST", "capture/flush")
         info = endpoint.info()
         assert info is not None
-        assert stats["writer_pid"] is None and stats["written"] == 4
+        assert stats["writer_pid"] is None
+        assert stats["written"] == 4
         files = _files(endpoint)
         assert {_writer_of(path) for path in files} == {info.pid}
         assert [row["_id"] for rows in files.values() for row in rows] == ids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -109,6 +110,21 @@ def test_digest_is_content_only_and_detects_edits() -> None:
         ValidationReport.from_json(edited)
     with pytest.raises(ConfigurationError, match="not a validation report"):
         ValidationReport.from_json("{}")
+
+
+def test_a_report_with_an_undefined_metric_reads_back_with_its_digest() -> None:
+    # r2 over a constant target is NaN; a ratio can be infinite: both stay what they were
+    report = ValidationReport.build(
+        model=ReportModel(name="diabetes", version="4"),
+        checks=[CheckResult(name="r2", passed=False, observed=float("nan"), expected=0.5)],
+        metrics={"r2": float("nan"), "ratio": float("inf"), "rmse": 52.5},
+    )
+    back = ValidationReport.from_json(report.to_json())
+    assert back.digest == report.digest
+    assert math.isnan(back.metrics["r2"])
+    assert back.metrics["ratio"] == math.inf
+    assert back.metrics["rmse"] == 52.5
+    assert back.to_json() == report.to_json()
 
 
 def test_tags_carry_outcome_and_lineage_digest() -> None:

@@ -49,8 +49,13 @@ class DigestedReport(BaseModel):
         return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """The whole report as JSON (readable back with :meth:`from_json`)."""
-        return self.model_dump_json(indent=indent)
+        """The whole report as JSON (readable back with :meth:`from_json`).
+
+        A number that is not finite (an undefined metric) is written as ``NaN`` / ``Infinity``, as
+        Python's ``json``, pandas and pydantic read it, so the report reads back with the digest it
+        was made with (pydantic's own JSON writes ``null`` there, which no longer matched it).
+        """
+        return json.dumps(self.model_dump(mode="json"), indent=indent, ensure_ascii=False, allow_nan=True)
 
     @classmethod
     def from_json(cls: type[R], text: str | bytes) -> R:
