@@ -386,3 +386,22 @@ def test_custom_metric() -> None:
     ctx = context(Table([1.0, 2.0, 3.0, 6.0]), Table([1.0, 2.0, 5.0, 6.0]), data=EVAL)
     assert MetricThreshold(within, min=0.75).run(ctx).observed == 0.75
     assert BeatsChampion(within).run(ctx).observed == 0.25
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"a": [1, "x", 2.5]}), "column 'a' mixes kinds of values"),
+        (pd.DataFrame({"a": [[1], {"k": 1}]}), "column 'a' mixes kinds of values"),
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]), r"names the column\(s\) \['a'\] more than once"),
+    ],
+)
+def test_data_that_cannot_be_versioned_is_a_configuration_error_naming_the_column(
+    frame: pd.DataFrame, message: str
+) -> None:
+    # pyarrow's ArrowInvalid / pandas' ValueError used to come out of the version computation
+    with pytest.raises(ConfigurationError, match=f"^evaluation: .*{message}") as caught:
+        load_dataset(frame, field="evaluation")
+    assert caught.value.details["field"] == "evaluation"
+    with pytest.raises(ConfigurationError, match=message):
+        load_dataset(frame.to_dict(orient="records") if frame.columns.is_unique else frame, field="evaluation")

@@ -48,9 +48,17 @@ class Dataset:
         return len(self.frame)
 
 
-def frame_digest(frame: Any) -> str:
-    """The data version of a frame (the same version a refresh snapshot of these rows carries)."""
-    return _frame_version(frame)
+def frame_digest(frame: Any, field: str = "data") -> str:
+    """The data version of a frame (the same version a refresh snapshot of these rows carries).
+
+    Raises:
+        ConfigurationError: the frame cannot be versioned (a repeated column name, a column of mixed
+            kinds); the message starts with ``field``.
+    """
+    try:
+        return _frame_version(frame)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{field}: {error.message}", details={"field": field, **error.details}) from None
 
 
 def _read(path: Path, field: str) -> Any:
@@ -113,7 +121,7 @@ def load_dataset(data: Any, *, field: str = "data", fetch: DataFetcher | None = 
     if isinstance(data, Dataset):
         return data
     if isinstance(data, pandas.DataFrame):
-        return Dataset(data, frame_digest(data))
+        return Dataset(data, frame_digest(data, field))
     uri, version = getattr(data, "uri", None), getattr(data, "version", None)
     if isinstance(uri, str) and isinstance(version, str):
         frame = _read(_local(uri, field, fetch), field)
@@ -125,13 +133,13 @@ def load_dataset(data: Any, *, field: str = "data", fetch: DataFetcher | None = 
             loaded = _read_parquet(path, field)
             return Dataset(loaded.frame, loaded.version, str(data)) if remote else loaded
         frame = _read(path, field)
-        return Dataset(frame, frame_digest(frame), str(data) if remote else str(path))
+        return Dataset(frame, frame_digest(frame, field), str(data) if remote else str(path))
     if isinstance(data, (list, dict)):
         try:
             frame = pandas.DataFrame(data)
         except ValueError as error:
             raise ConfigurationError(f"{field}: not a table: {error}", details={"field": field}) from error
-        return Dataset(frame, frame_digest(frame))
+        return Dataset(frame, frame_digest(frame, field))
     raise ConfigurationError(
         f"{field}: expected a pandas DataFrame, a path to a Parquet/CSV/JSON file, records or a refresh output, "
         f"got {type(data).__name__}",

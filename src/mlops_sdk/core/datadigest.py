@@ -39,7 +39,40 @@ def short_version(digest: str) -> str:
 
 
 def frame_version(frame: Any) -> str:
-    """The data version of a pandas DataFrame (the index is not part of the data)."""
+    """The data version of a pandas DataFrame (the index is not part of the data).
+
+    Raises:
+        ConfigurationError: the frame repeats a column name, or a column holds values of kinds one
+            Arrow column cannot (numbers and text, lists and scalars); the message names the column.
+    """
     import pyarrow as pa
 
-    return short_version(table_digest(canonical_table(pa.Table.from_pandas(frame, preserve_index=False))))
+    from mlops_sdk.core.errors import ConfigurationError
+
+    repeated = sorted({str(name) for name in frame.columns[frame.columns.duplicated()]})
+    if repeated:
+        raise ConfigurationError(
+            f"the data names the column(s) {repeated} more than once; give every column its own name",
+            details={"columns": repeated},
+        )
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+        column = _failed_column(frame, error)
+        where = f"column {column!r}" if column is not None else "a column"
+        raise ConfigurationError(
+            f"the data cannot be versioned: {where} mixes kinds of values ({error.args[0]}); give it one type "
+            f"(for example df[{column!r}].astype(str))",
+            details={"column": column},
+        ) from None
+    return short_version(table_digest(canonical_table(table)))
+
+
+def _failed_column(frame: Any, error: Exception) -> str | None:
+    """The column pyarrow names in ``error`` (``Conversion failed for column X with type ...``)."""
+    for part in error.args:
+        text = str(part)
+        if text.startswith("Conversion failed for column "):
+            name = text[len("Conversion failed for column ") :].rsplit(" with type ", 1)[0]
+            return next((str(column) for column in frame.columns if str(column) == name), name)
+    return None
