@@ -67,17 +67,34 @@ def _wait_gone(pid: int, seconds: float = 30.0) -> bool:
     return not process_alive(pid, None)
 
 
+def _writer_ready(server: EndpointServer, seconds: float = 60.0) -> int:
+    """The writer process's pid once it takes batches (while it starts, the server writes them itself)."""
+    deadline = time.monotonic() + seconds
+    while (pid := server.admin("GET", "capture")["writer_pid"]) is None:
+        assert time.monotonic() < deadline, "the capture writer process did not start"
+        time.sleep(0.05)
+    return int(pid)
+
+
+def _warm(server: EndpointServer) -> tuple[list[str], int, set[Path]]:
+    """Score one request (the first captured request starts the writer process), write it (the server
+    does: the process is still starting), wait for the process; the id, its pid and the files so far."""
+    first = _score(server, 1)
+    assert server.admin("POST", "capture/flush")["written"] == 1
+    return first, _writer_ready(server), set(_files(server))
+
+
 def test_capture_files_are_written_by_a_separate_process(server: EndpointServer) -> None:
-    ids = _score(server, 12)
-    stats = server.admin("POST", "capture/flush")
+    _, writer, before = _warm(server)
     info = server.info()
     assert info is not None
-    writer = stats["writer_pid"]
-    assert isinstance(writer, int)
     assert writer != info.pid
-    assert process_alive(writer, None)
-    assert (stats["captured"], stats["written"], stats["failed"], stats["files"]) == (12, 12, 0, 1)
-    files = _files(server)
+    assert [_writer_of(path) for path in before] == [info.pid]  # written while the process started
+    ids = _score(server, 12)
+    stats = server.admin("POST", "capture/flush")
+    assert stats["writer_pid"] == writer
+    assert (stats["captured"], stats["written"], stats["failed"], stats["files"]) == (13, 13, 0, 2)
+    files = {path: rows for path, rows in _files(server).items() if path not in before}
     assert [_writer_of(path) for path in files] == [writer]
     rows = next(iter(files.values()))
     assert [row["_id"] for row in rows] == ids
@@ -88,31 +105,33 @@ def test_capture_files_are_written_by_a_separate_process(server: EndpointServer)
 
 
 def test_a_killed_writer_process_loses_no_row(server: EndpointServer) -> None:
+    _, writer, before = _warm(server)
     first = _score(server, 5)
-    writer = server.admin("POST", "capture/flush")["writer_pid"]
+    assert server.admin("POST", "capture/flush")["written"] == 6
     os.kill(writer, signal.SIGKILL)
     assert _wait_gone(writer)
     second = _score(server, 7)
     stats = server.admin("POST", "capture/flush")  # the server writes this batch itself
     info = server.info()
     assert info is not None
-    assert (stats["captured"], stats["written"], stats["failed"], stats["files"]) == (12, 12, 0, 2)
+    assert (stats["captured"], stats["written"], stats["failed"], stats["files"]) == (13, 13, 0, 3)
     assert stats["writer_pid"] is None  # not restarted at once (RESTART_AFTER seconds later)
-    files = _files(server)
+    files = {path: rows for path, rows in _files(server).items() if path not in before}
     assert [_writer_of(path) for path in files] == [writer, info.pid]
     assert [[row["_id"] for row in rows] for rows in files.values()] == [first, second]
     assert "capture writer process failed" in server.log_tail(50)
 
 
 def test_a_killed_server_leaves_no_writer_process_and_no_partial_file(server: EndpointServer) -> None:
-    ids = _score(server, 8)
-    stats = server.admin("POST", "capture/flush")
-    writer, info = stats["writer_pid"], server.info()
+    ids, writer, _ = _warm(server)
+    ids += _score(server, 8)
+    server.admin("POST", "capture/flush")
+    info = server.info()
     assert info is not None
     os.kill(info.pid, signal.SIGKILL)
     assert _wait_gone(writer)  # its input ended with the server: it exits
     files = _files(server)  # every file reads whole
-    assert [row["_id"] for rows in files.values() for row in rows] == ids
+    assert sorted(row["_id"] for rows in files.values() for row in rows) == sorted(ids)
     assert not [path for path in (server.folder / "capture").rglob("*") if path.name.startswith(".")]
 
 

@@ -76,7 +76,7 @@ def _dataset(data: Any, field: str) -> Any:
         frame_table(data.head(0), field)  # refuses repeated column names, naming the field
         try:
             return load_dataset(data, field=field)
-        except (ValueError, TypeError):  # pyarrow's conversion errors are ValueErrors / TypeErrors
+        except ConfigurationError:  # no version for it: a column mixing kinds of values is data here
             return Dataset(data, "")
     return load_dataset(data, field=field)
 

@@ -386,6 +386,8 @@ class CaptureHub:
     def _ensure_writer(self) -> None:
         if self._writer is not None:  # started once; it runs until close()
             return
+        if self._process is not None:  # it warms up while the first flush interval passes
+            self._process.start()
         with self._lock:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name="mlops-capture", daemon=True)

@@ -22,6 +22,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,11 +32,13 @@ from mlops_sdk.core.logging import get_logger
 if TYPE_CHECKING:
     from mlops_sdk.backends.local.serving.capture_files import BatchResult, CaptureBatch
 
-__all__ = ["RESTART_AFTER", "WriterProcess", "main", "writer_process_enabled"]
+__all__ = ["READY", "RESTART_AFTER", "WriterProcess", "main", "writer_process_enabled"]
 
 RESTART_AFTER = 30.0
 """Seconds after a failure of the writer process before the next one is started (meanwhile the
 server's writer thread writes the batches itself)."""
+READY = b"R"
+"""The byte the process writes once it has imported what writing takes."""
 _log = get_logger("mlops_sdk.serving.capture")
 
 
@@ -55,14 +58,20 @@ class WriterProcess:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._process: subprocess.Popen[bytes] | None = None
+        self._ready = threading.Event()
         self._failed_at: float | None = None
 
+    def start(self) -> None:
+        """Start the process unless it runs (or failed lately); do not wait for it to be ready."""
+        self._running()
+
     def write(self, batch: CaptureBatch) -> BatchResult | None:
-        """``batch`` written by the process; ``None`` when the process is not available or failed on
-        the way, and the caller writes the batch itself. (Rows a failing process wrote before it
-        failed are then written twice; the monitoring reads count a correlation id once.)"""
+        """``batch`` written by the process; ``None`` when the process is not available, still
+        starting (its imports take a second or two, which an acknowledged answer must not wait for)
+        or failed on the way, and the caller writes the batch itself. (Rows a failing process wrote
+        before it failed are then written twice; the monitoring reads count a correlation id once.)"""
         process = self._running()
-        if process is None:
+        if process is None or not self._ready.is_set():
             return None
         try:
             data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
@@ -81,9 +90,9 @@ class WriterProcess:
 
     @property
     def pid(self) -> int | None:
-        """The running writer process's pid, if one runs."""
+        """The writer process's pid while it runs and takes batches (``None`` while it starts)."""
         process = self._process
-        return process.pid if process is not None and process.poll() is None else None
+        return process.pid if process is not None and process.poll() is None and self._ready.is_set() else None
 
     def close(self, timeout: float = 10.0) -> None:
         """End the process: it writes what it read, then exits (killed after ``timeout`` seconds)."""
@@ -110,7 +119,7 @@ class WriterProcess:
         if self._failed_at is not None and time.monotonic() - self._failed_at < RESTART_AFTER:
             return None
         try:
-            self._process = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "mlops_sdk.backends.local.serving.capture_writer", str(self.folder)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -119,8 +128,10 @@ class WriterProcess:
         except OSError as error:
             self._failed(str(error))
             return None
-        self._failed_at = None
-        return self._process
+        self._process, self._failed_at = process, None
+        self._ready = ready = threading.Event()
+        threading.Thread(target=_await_ready, args=(process, ready), name="mlops-capture-start", daemon=True).start()
+        return process
 
     def _failed(self, why: str) -> None:
         _log.error("capture writer process failed (%s); the server writes the files itself for %gs", why, RESTART_AFTER)
@@ -133,6 +144,14 @@ class WriterProcess:
                 if pipe is not None:
                     with contextlib.suppress(OSError):
                         pipe.close()
+
+
+def _await_ready(process: subprocess.Popen[bytes], ready: threading.Event) -> None:
+    """Set ``ready`` once the process says it is (one byte, after its imports)."""
+    assert process.stdout is not None
+    with contextlib.suppress(OSError, ValueError):
+        if process.stdout.read(1) == READY:
+            ready.set()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.parquet  # noqa: F401 - imported before the first batch arrives, not while it waits
 
     from mlops_sdk.backends.local.serving.capture_files import write_batch
+
+    try:
+        answers.write(READY)
+        answers.flush()
+    except (BrokenPipeError, OSError):
+        return 0
 
     requests = sys.stdin.buffer
     while True:
