@@ -427,12 +427,6 @@ class ApprovalClient(BaseClient):
         where = str(file)
         if profile and isinstance(profiles, dict) and profile in profiles:
             table, where = dict(profiles[profile]), f"{file} [profiles.{profile}]"
-        unknown = sorted(set(table) - set(ApprovalPolicy.model_fields))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown key(s) {unknown} in {where}; a policy has {', '.join(ApprovalPolicy.model_fields)}",
-                details={"path": str(file), "keys": unknown},
-            )
         try:
             with inside():
                 return ApprovalPolicy.model_validate(table)
