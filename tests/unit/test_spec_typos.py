@@ -9,13 +9,14 @@ mean") or listed as a type the SDK returns or reads back, with the reason.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 import mlops_sdk
 import mlops_sdk.models
@@ -34,7 +35,7 @@ from mlops_sdk import (
     TrainingJob,
     TrainingPipeline,
 )
-from mlops_sdk.core.input_spec import InputSpec
+from mlops_sdk.core.input_spec import InputSpec, read_stored
 from mlops_sdk.core.invalid_input import validate_input
 from mlops_sdk.models.data_factory import parse_pipeline
 
@@ -266,3 +267,59 @@ def test_dict_inputs_of_client_entry_points_name_the_typo_and_the_file() -> None
             {"name": "sales", "activities": [{"type": "copy", "name": "raw", "sorce": "x.csv"}]},
             where=str(Path("pipelines/sales.toml")),
         )
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_a_stored_spec_reads_back_under_the_forbidding_rule(name: str) -> None:
+    # operation tokens, the local store and deployment metadata keep model_dump output and read it back
+    model = PUBLIC[name]
+    spec = model(**SPECS[name][0])
+    assert model.model_validate_json(spec.model_dump_json()) == spec
+    assert model.model_validate(spec.model_dump(mode="json")) == spec
+
+
+def test_nested_specs_read_back_from_their_stored_form() -> None:
+    canary = Canary(
+        percent=5,
+        bake=60,
+        guardrails=Guardrails(p99_ms=100, window=30),
+        smoke_test=SmokeTest(payload={"input_data": [[1]]}, shape=[1], latency_budget=2),
+    )
+    assert Canary.model_validate_json(canary.model_dump_json()) == canary
+    prep = Step("prep", command="python prep.py --out ${{outputs.train}}", outputs={"train": None})
+    pipeline = TrainingPipeline(
+        "p",
+        inputs={"raw": "data/raw.csv"},
+        steps=[
+            prep,
+            Step("train", command="python t.py ${{inputs.data}}", inputs={"data": prep.output("train")}),
+        ],
+        outputs={"model": {"step": "prep", "output": "train"}},
+    )
+    assert TrainingPipeline.model_validate_json(pipeline.model_dump_json()) == pipeline
+    job = TrainingJob(
+        code=".",
+        command="python t.py",
+        inputs={"data": "data/train.csv", "rate": 0.1},
+        outputs={"model": "mlflow_model"},
+        timeout=60,
+    )
+    assert TrainingJob.model_validate_json(job.model_dump_json()) == job
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_stored_copies_with_keys_of_another_sdk_version_still_read_back(name: str) -> None:
+    model = PUBLIC[name]
+    spec = model(**SPECS[name][0])
+    stored = {**spec.model_dump(mode="json"), "added_by_a_later_version": 1}
+    assert read_stored(model, stored) == spec
+    assert read_stored(model, json.dumps(stored)) == spec
+    with pytest.raises(ConfigurationError, match="added_by_a_later_version"):
+        model.model_validate(stored)  # what a user passes is still checked
+
+
+def test_stored_nested_specs_ignore_unknown_keys_at_every_level_but_keep_their_checks() -> None:
+    stored = {"percent": 5, "bake": 60, "guardrails": {"p99_ms": 100, "later": True}, "later": "x"}
+    assert read_stored(Canary, stored) == Canary(percent=5, bake=60, guardrails=Guardrails(p99_ms=100))
+    with pytest.raises(ValidationError):  # a broken record stays an error its reader reports
+        read_stored(Canary, {**stored, "percent": 500})

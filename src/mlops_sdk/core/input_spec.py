@@ -9,17 +9,51 @@ returns are plain frozen models: they are read back from stored data and stay to
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mlops_sdk.core.invalid_input import inside, invalid_input, is_nested, location
 
-__all__ = ["InputSpec"]
+__all__ = ["InputSpec", "read_stored", "stored_data"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_stored = threading.local()
+
+
+@contextmanager
+def stored_data() -> Iterator[None]:
+    """Validation of data the SDK stored (a local row, an operation token, a service's properties):
+    input specs inside ignore keys they do not know, which another SDK version may have written."""
+    depth = getattr(_stored, "depth", 0)
+    _stored.depth = depth + 1
+    try:
+        yield
+    finally:
+        _stored.depth = depth
+
+
+def read_stored(model: type[M], data: Any) -> M:
+    """``model`` read back from stored ``data`` (a mapping, or JSON text), tolerant of unknown keys.
+
+    Raises:
+        ValidationError: the stored data is not a valid ``model`` (callers say which record it was).
+    """
+    with stored_data(), inside():
+        if isinstance(data, str | bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
 
 
 class InputSpec(BaseModel):
     """A frozen pydantic model users construct: unknown keys are refused, errors are typed.
+
+    Read stored copies back with :func:`read_stored` (or inside :func:`stored_data`): keys written by
+    another SDK version are then ignored instead of refused.
 
     Raises:
         ConfigurationError: (from the constructor) a value is invalid or a keyword is unknown; the
@@ -35,7 +69,10 @@ class InputSpec(BaseModel):
         outermost = not is_nested()
         try:
             with inside():
-                super().__init__(**data)
+                if getattr(_stored, "depth", 0):
+                    self.__pydantic_validator__.validate_python(data, self_instance=self, extra="ignore")
+                else:
+                    super().__init__(**data)
         except ValidationError as error:
             if not outermost:
                 raise
