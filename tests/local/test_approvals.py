@@ -340,7 +340,7 @@ def test_bad_input_gets_typed_errors_naming_the_field(client: ApprovalClient) ->
         client.approve("x", comment="  ")
     with pytest.raises(ResourceNotFoundError, match="no approval request 'nope'"):
         client.get("nope")
-    with pytest.raises(ValueError, match="approve every model"):
+    with pytest.raises(ConfigurationError, match="approve every model"):
         AutoApproveRule(require_validation_passed=False)
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlops_sdk.core.errors import ConfigurationError
 
-__all__ = ["inside", "invalid_input", "is_nested", "problems", "validate_input"]
+__all__ = ["inside", "invalid_input", "is_nested", "problems", "unknown_key_hint", "validate_input"]
 
 M = TypeVar("M", bound=BaseModel)
 
