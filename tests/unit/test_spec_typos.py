@@ -323,3 +323,19 @@ def test_stored_nested_specs_ignore_unknown_keys_at_every_level_but_keep_their_c
     assert read_stored(Canary, stored) == Canary(percent=5, bake=60, guardrails=Guardrails(p99_ms=100))
     with pytest.raises(ValidationError):  # a broken record stays an error its reader reports
         read_stored(Canary, {**stored, "percent": 500})
+
+
+def test_spec_files_with_a_typo_name_the_file_and_the_field_meant(tmp_path: Path) -> None:
+    job = tmp_path / "train.yml"
+    job.write_text("code: .\ncommand: python train.py\nenviroment: azureml:sklearn@latest\n")
+    with pytest.raises(ConfigurationError) as caught:
+        TrainingJob.from_yaml(job)
+    assert str(caught.value) == (
+        f"invalid training job in {job}: enviroment: Extra inputs are not permitted; did you mean `environment`?"
+    )
+    pipeline = tmp_path / "pipeline.yml"
+    pipeline.write_text(
+        "type: pipeline\nname: p\njobs:\n  train:\n    code: .\n    command: python t.py\n    cach: false\n"
+    )
+    with pytest.raises(ConfigurationError, match=rf"in {pipeline}: .*cach: Extra inputs .*did you mean `cache`\?"):
+        TrainingPipeline.from_yaml(pipeline)

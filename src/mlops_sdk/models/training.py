@@ -335,15 +335,16 @@ class TrainingJob(InputSpec):
         return TrainingJob.build({**dict(self), "inputs": {**self.inputs, **inputs}})
 
     @classmethod
-    def build(cls, spec: TrainingJob | Mapping[str, Any]) -> TrainingJob:
-        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the field."""
+    def build(cls, spec: TrainingJob | Mapping[str, Any], *, where: str | None = None) -> TrainingJob:
+        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the
+        field (and ``where`` it was read from, a spec file)."""
         if isinstance(spec, TrainingJob):
             return spec
         try:
             with inside():
                 return cls.model_validate(dict(spec))
         except ValidationError as error:
-            raise invalid_input(error, what="training job", root="spec", model=cls) from error
+            raise invalid_input(error, what="training job", where=where, root="spec", model=cls) from error
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainingJob:
@@ -367,7 +368,7 @@ class TrainingJob(InputSpec):
         if isinstance(inputs, dict):
             data["inputs"] = {key: _yaml_input(value, source) for key, value in inputs.items()}
             written = {key: _written_path(value) for key, value in inputs.items()}
-        job = cls.build(data)
+        job = cls.build(data, where=str(source))
         for name, item in job.inputs.items():
             if written.get(name) is not None and not item.is_literal:
                 item._declared_in = (str(source.resolve()), str(written[name]))

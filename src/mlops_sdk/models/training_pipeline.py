@@ -560,15 +560,16 @@ class TrainingPipeline(InputSpec):
         )
 
     @classmethod
-    def build(cls, spec: TrainingPipeline | Mapping[str, Any]) -> TrainingPipeline:
-        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the field."""
+    def build(cls, spec: TrainingPipeline | Mapping[str, Any], *, where: str | None = None) -> TrainingPipeline:
+        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the
+        field (and ``where`` it was read from, a pipeline file)."""
         if isinstance(spec, TrainingPipeline):
             return spec
         try:
             with inside():
                 return cls.model_validate(dict(spec))
         except ValidationError as error:
-            raise _config_error(error) from error
+            raise _config_error(error, where=where) from error
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainingPipeline:
@@ -584,7 +585,7 @@ class TrainingPipeline(InputSpec):
         """
         source = Path(path)
         data = load_yaml_mapping(source, what="pipeline spec", needs="'jobs'")
-        return cls.build(_from_azure_layout(data, source.resolve().parent, str(source)))
+        return cls.build(_from_azure_layout(data, source.resolve().parent, str(source)), where=str(source))
 
     def to_yaml_dict(self) -> dict[str, Any]:
         """The Azure ML pipeline job YAML layout of this pipeline (what :meth:`from_yaml` reads back)."""
@@ -749,8 +750,8 @@ def _from_azure_layout(data: dict[str, Any], base: Path, source: str) -> dict[st
     return data
 
 
-def _config_error(error: ValidationError) -> ConfigurationError:
-    translated = invalid_input(error, what="training pipeline", root="spec", model=TrainingPipeline)
+def _config_error(error: ValidationError, *, where: str | None = None) -> ConfigurationError:
+    translated = invalid_input(error, what="training pipeline", where=where, root="spec", model=TrainingPipeline)
     problems = translated.details.get("errors")
     if problems is None:  # a validator raised our own error: it already names step and field
         return translated
@@ -758,8 +759,9 @@ def _config_error(error: ValidationError) -> ConfigurationError:
     loc = location(error)
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
         step = f"#{loc[1]}"
+    place = f" in {where}" if where else ""
     return PipelineSpecError(
-        "invalid training pipeline: " + "; ".join(problems),
+        f"invalid training pipeline{place}: " + "; ".join(problems),
         details={"errors": problems, "step": step, "field": ".".join(str(p) for p in loc[2:]) or None},
     )
 
