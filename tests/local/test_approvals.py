@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import grp
+import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -338,7 +340,7 @@ def test_bad_input_gets_typed_errors_naming_the_field(client: ApprovalClient) ->
         client.approve("x", comment="  ")
     with pytest.raises(ResourceNotFoundError, match="no approval request 'nope'"):
         client.get("nope")
-    with pytest.raises(ValueError, match="approve every model"):
+    with pytest.raises(ConfigurationError, match="approve every model"):
         AutoApproveRule(require_validation_passed=False)
 
 
@@ -352,3 +354,28 @@ def test_a_validation_report_object_is_accepted_by_shape(client: ApprovalClient,
     assert request.report is not None
     assert request.report.digest == "sha256:abc"
     assert request.lineage.validation_digest == "sha256:abc"
+
+
+def test_a_request_stored_by_a_later_sdk_version_reads_back_while_new_policies_refuse_typos(
+    client: ApprovalClient, tmp_path: Path
+) -> None:
+    policy = ApprovalPolicy(approvers=["dana@contoso.com"])
+    request = client.request(model(), policy=policy, report=PASSED, rollout={"endpoint": "churn", "strategy": "canary"})
+    with sqlite3.connect(tmp_path / "store" / "mlops.db") as db:  # a later version wrote fields this one lacks
+        stored, rollout = db.execute(
+            "SELECT policy, rollout FROM approval_requests WHERE id = ?", (request.id,)
+        ).fetchone()
+        db.execute(
+            "UPDATE approval_requests SET policy = ?, rollout = ? WHERE id = ?",
+            (
+                json.dumps({**json.loads(stored), "escalate_after": 3600}),
+                json.dumps({**json.loads(rollout), "region": "westeurope"}),
+                request.id,
+            ),
+        )
+    again = client.get(request.id)
+    assert again.policy == policy
+    assert again.rollout is not None
+    assert again.rollout.strategy == "canary"
+    with pytest.raises(ConfigurationError, match=r"min_approval: Extra inputs .*did you mean `min_approvals`\?"):
+        client.request(model(version="4"), policy={"approvers": ["dana@contoso.com"], "min_approval": 2}, report=PASSED)

@@ -118,8 +118,20 @@ def test_solo_developer_policy_from_file_allows_and_records_self_approval(
     assert any("self-approved by the requester" in payload for payload in payloads)
 
     (tmp_path / "approvals.toml").write_text('approvers = ["x"]\nminimum = 2\n')
-    with ApprovalClient() as client, pytest.raises(ConfigurationError, match=r"unknown key\(s\) \['minimum'\]"):
+    with ApprovalClient() as client, pytest.raises(ConfigurationError, match=r"minimum: Extra inputs .*; accepted: "):
         client.load_policy()
+    # a misspelled key (at the top or in a rule table) names the file and the field meant, never ignored
+    (tmp_path / "approvals.toml").write_text(
+        'approvers = ["x", "y"]\nmin_approval = 2\n\n[[auto_approve_when]]\nprofile = ["dev"]\n'
+    )
+    with ApprovalClient() as client, pytest.raises(ConfigurationError) as caught:
+        client.load_policy()
+    assert str(caught.value) == (
+        f"invalid approval policy in {tmp_path / 'approvals.toml'}: "
+        "auto_approve_when.0.profile: Extra inputs are not permitted; did you mean `profiles`?; "
+        "min_approval: Extra inputs are not permitted; did you mean `min_approvals`?"
+    )
+    assert caught.value.details["path"] == str(tmp_path / "approvals.toml")
     (tmp_path / "approvals.toml").unlink()
     with ApprovalClient() as client, pytest.raises(ConfigurationError, match="mlops init"):
         client.load_policy()

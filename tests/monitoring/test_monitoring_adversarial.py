@@ -637,7 +637,7 @@ def test_cli_reports_bad_monitor_files_and_labels_as_typed_errors(
     printed = json.loads(capfd.readouterr().out)["error"]
     assert (printed["type"], printed["details"]["errors"]) == (
         "ConfigurationError",
-        ["windw: Extra inputs are not permitted"],
+        ["windw: Extra inputs are not permitted; did you mean `window`?"],
     )
     assert cli(["-t", target, "-o", "json", "monitor", "labels", EP, "labels.csv"]) == 1
     captured = capfd.readouterr()

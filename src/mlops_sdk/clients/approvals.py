@@ -20,7 +20,7 @@ from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.deprecation import deprecated
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError
-from mlops_sdk.core.invalid_input import invalid_input, validate_input
+from mlops_sdk.core.invalid_input import inside, invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_idempotency_key
@@ -427,17 +427,17 @@ class ApprovalClient(BaseClient):
         where = str(file)
         if profile and isinstance(profiles, dict) and profile in profiles:
             table, where = dict(profiles[profile]), f"{file} [profiles.{profile}]"
-        unknown = sorted(set(table) - set(ApprovalPolicy.model_fields))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown key(s) {unknown} in {where}; a policy has {', '.join(ApprovalPolicy.model_fields)}",
-                details={"path": str(file), "keys": unknown},
-            )
         try:
-            return ApprovalPolicy.model_validate(table)
+            with inside():
+                return ApprovalPolicy.model_validate(table)
         except ValidationError as error:
             raise invalid_input(
-                error, what="approval policy", where=where, root="policy", details={"path": str(file)}
+                error,
+                what="approval policy",
+                where=where,
+                root="policy",
+                details={"path": str(file)},
+                model=ApprovalPolicy,
             ) from error
 
     def whoami(self) -> ApproverIdentity:

@@ -23,6 +23,7 @@ from mlops_sdk.clients._ids import resolve_prefix
 from mlops_sdk.core.clock import utcnow
 from mlops_sdk.core.context import ambient_idempotency_key, ambient_key_is_fresh
 from mlops_sdk.core.errors import ConfigurationError, OperationTimeoutError
+from mlops_sdk.core.invalid_input import validate_input
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_idempotency_key, require_text
@@ -311,11 +312,15 @@ class DataFactoryClient(BaseClient):
         require_text(pipeline, "pipeline")
         if (schedule is None) == (storage_event is None):
             raise ConfigurationError("create_trigger needs exactly one of schedule=... or storage_event=...")
-        try:
-            parsed_schedule = Schedule.model_validate(schedule) if schedule is not None else None
-            parsed_event = StorageEvent.model_validate(storage_event) if storage_event is not None else None
-        except ValueError as error:
-            raise ConfigurationError(f"invalid trigger {name!r}: {error}") from error
+        what = f"trigger {name!r}"
+        parsed_schedule = (
+            validate_input(Schedule, schedule, what=what, field="schedule") if schedule is not None else None
+        )
+        parsed_event = (
+            validate_input(StorageEvent, storage_event, what=what, field="storage_event")
+            if storage_event is not None
+            else None
+        )
         service = self._svc()
         values = check_parameters(service.describe_pipeline(pipeline), parameters)
         return service.create_trigger(

@@ -22,7 +22,7 @@ from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND
 from mlops_sdk.backends.spi.keys import DEPLOYMENTS, MODELS
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.invalid_input import invalid_input, validate_input
+from mlops_sdk.core.invalid_input import inside, invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
 from mlops_sdk.core.operation import Operation, ProgressEvent
@@ -122,9 +122,10 @@ class DeploymentClient(BaseClient):
         if isinstance(strategy, dict):
             data = {"kind": "blue_green", **strategy}
             try:
-                return _STRATEGY.validate_python(data)
+                with inside():
+                    return _STRATEGY.validate_python(data)
             except ValidationError as error:
-                raise invalid_input(error, what="strategy", field="strategy") from None
+                raise invalid_input(error, what="strategy", field="strategy", model=AnyStrategy) from None
         raise ConfigurationError(
             "strategy must be Canary(...), Linear(...), AllAtOnce(...), BlueGreen(...), Replace() or Shadow(...) "
             f"(or a dict), got {type(strategy).__name__}",

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
-
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.input_spec import InputSpec
 
 __all__ = ["AzureMLTarget", "LocalTarget", "Target", "split_scheme"]
 
@@ -43,10 +42,8 @@ def split_scheme(uri: str) -> str:
     return uri.split("://", 1)[0].lower()
 
 
-class Target(BaseModel):
+class Target(InputSpec):
     """Where a backend works. Subclasses parse one scheme."""
-
-    model_config = ConfigDict(frozen=True)
 
     scheme: ClassVar[str]
     uri: str

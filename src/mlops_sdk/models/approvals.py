@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlops_sdk.core.errors import ApprovalRejectedError, ConfigurationError
+from mlops_sdk.core.input_spec import InputSpec
 from mlops_sdk.core.lineage import TAG_PREFIX, Lineage
 
 __all__ = [
@@ -150,7 +151,7 @@ class ApprovalVote(BaseModel):
     delegated_by: ApproverIdentity | None = None
 
 
-class AutoApproveRule(BaseModel):
+class AutoApproveRule(InputSpec):
     """A condition under which a request is approved without a person (every given field must hold).
 
     Attributes:
@@ -158,8 +159,6 @@ class AutoApproveRule(BaseModel):
         models: Model-name patterns (``fnmatch``, e.g. ``"sandbox-*"``); empty means any model.
         require_validation_passed: The validation report must be present and passed ("all checks passed").
     """
-
-    model_config = ConfigDict(frozen=True)
 
     profiles: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
@@ -214,7 +213,7 @@ class Tally(BaseModel):
     reason: str = ""
 
 
-class ApprovalPolicy(BaseModel):
+class ApprovalPolicy(InputSpec):
     """Who may approve a model version, how many must, and until when.
 
     Attributes:
@@ -232,8 +231,6 @@ class ApprovalPolicy(BaseModel):
         allow_delegation: Allow recording a vote on behalf of another identity (``on_behalf_of=``);
             the audit trail keeps both names.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     approvers: tuple[str, ...] = ()
     approver_groups: tuple[str, ...] = ()
@@ -416,7 +413,7 @@ def _smoke_summary(smoke: Any) -> str | None:
     return f"{samples} request(s) with {keys} to the new deployment, expecting {', '.join(expects) or 'an answer'}"
 
 
-class PlannedRollout(BaseModel):
+class PlannedRollout(InputSpec):
     """How an approved version is meant to reach production: shown to approvers next to the evidence.
 
     The gate does not enforce it (the deployment call does); it records what the approvers were
@@ -434,8 +431,6 @@ class PlannedRollout(BaseModel):
         rollback_to: What serves the traffic after a rollback (a deployment or model version);
             ``None`` means "the traffic split the endpoint had before the rollout".
     """
-
-    model_config = ConfigDict(frozen=True)
 
     endpoint: str
     strategy: str

@@ -28,7 +28,8 @@ from pydantic import (
 )
 
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.invalid_input import invalid_input
+from mlops_sdk.core.input_spec import InputSpec
+from mlops_sdk.core.invalid_input import inside, invalid_input
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import MASK, is_secret, protect
@@ -78,7 +79,7 @@ def _identifier(value: str, what: str) -> str:
 # --- pipeline declarations (local engine) -----------------------------------------------------
 
 
-class PipelineParameter(BaseModel):
+class PipelineParameter(InputSpec):
     """A declared pipeline parameter.
 
     A parameter without ``default`` is required. Types follow Data Factory's (``string``, ``int``,
@@ -88,8 +89,6 @@ class PipelineParameter(BaseModel):
     its default) is held as a :class:`~mlops_sdk.core.secrets.Secret`, never stored in the local
     store, and shown as ``***`` in runs, reprs, errors and ``--output json``.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: ParameterType = "string"
     secret: bool = False
@@ -119,9 +118,7 @@ class PipelineParameter(BaseModel):
         return self.secret or self.type == "securestring"
 
 
-class _Activity(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class _Activity(InputSpec):
     name: str
     """Name of the activity; also the name of its output (a table name in later SQL activities)."""
 
@@ -220,7 +217,7 @@ Python = PythonActivity
 Activity = Annotated[CopyActivity | SqlActivity | PythonActivity, Field(discriminator="type")]
 
 
-class RefreshPipeline(BaseModel):
+class RefreshPipeline(InputSpec):
     """A refresh pipeline for the local engine: activities run in order, each output a dataset.
 
     Example::
@@ -234,8 +231,6 @@ class RefreshPipeline(BaseModel):
             ],
         )
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     activities: tuple[Activity, ...]
@@ -292,9 +287,12 @@ def parse_pipeline(
     if isinstance(data, RefreshPipeline):
         return data
     try:
-        return RefreshPipeline.model_validate(data)
+        with inside():
+            return RefreshPipeline.model_validate(data)
     except ValidationError as error:
-        raise invalid_input(error, what="refresh pipeline", where=where, root="(root)") from error
+        raise invalid_input(
+            error, what="refresh pipeline", where=where, root="(root)", model=RefreshPipeline
+        ) from error
 
 
 # --- what the service tells about a pipeline --------------------------------------------------
@@ -455,10 +453,8 @@ class RefreshRun(BaseModel):
 # --- triggers ---------------------------------------------------------------------------------
 
 
-class Schedule(BaseModel):
+class Schedule(InputSpec):
     """A recurrence for a schedule trigger (Data Factory ``ScheduleTrigger``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     frequency: Literal["Minute", "Hour", "Day", "Week", "Month"]
     interval: int = Field(default=1, ge=1)
@@ -475,7 +471,7 @@ class Schedule(BaseModel):
         return value.capitalize() if isinstance(value, str) else value
 
 
-class StorageEvent(BaseModel):
+class StorageEvent(InputSpec):
     """A storage-event ("data lake") trigger: start a refresh when blobs are created or deleted.
 
     Args:
@@ -485,8 +481,6 @@ class StorageEvent(BaseModel):
         events: ``created`` and/or ``deleted``.
         ignore_empty_blobs: Skip zero-byte blobs.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     scope: str
     blob_path_begins_with: str | None = None

@@ -16,8 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from mlops_sdk.core.errors import OperationFailedError
+from mlops_sdk.core.input_spec import InputSpec
 from mlops_sdk.core.lineage import Lineage
-from mlops_sdk.models.guardrails import GuardrailBreach, GuardrailObservation, Guardrails, typed_init
+from mlops_sdk.models.guardrails import GuardrailBreach, GuardrailObservation, Guardrails
 from mlops_sdk.models.resources import Resources
 
 __all__ = [
@@ -52,7 +53,7 @@ def _seconds(value: Any) -> Any:
     return value.total_seconds() if isinstance(value, timedelta) else value
 
 
-class SmokeTest(BaseModel):
+class SmokeTest(InputSpec):
     """A request sent to the NEW deployment directly (by name) before each traffic step, with assertions.
 
     Exactly what is checked is up to you; at least one expectation is required, so a smoke test
@@ -77,7 +78,7 @@ class SmokeTest(BaseModel):
         retry_interval: Seconds between readiness attempts.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     payload: dict[str, Any] | list[Any]
     expected: Any = None
@@ -179,7 +180,7 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class Capture(BaseModel):
+class Capture(InputSpec):
     """Inference capture of a deployment: what it receives and answers, kept for monitoring.
 
     Off unless given (``begin_deploy(..., capture=Capture())``). Every scored row gets a correlation
@@ -201,8 +202,6 @@ class Capture(BaseModel):
             (``x-mlops-capture: queued``).
     """
 
-    model_config = ConfigDict(frozen=True)
-
     sample_rate: float = Field(default=1.0, gt=0, le=1)
     inputs: bool = True
     outputs: bool = True
@@ -223,8 +222,8 @@ class Capture(BaseModel):
         return self
 
 
-class _Strategy(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _Strategy(InputSpec):
+    """What every strategy shares; its constructor raises :class:`ConfigurationError` naming the field at fault."""
 
     smoke_test: SmokeTest | None = None
     rollback_on_failure: bool = True
@@ -311,10 +310,7 @@ class Shadow(_Strategy):
 
 
 class _Guarded(_Strategy):
-    """A strategy whose constructor raises :class:`ConfigurationError` naming the field at fault."""
-
-    def __init__(self, **data: Any) -> None:
-        typed_init(type(self), self, data)
+    """A strategy whose bake is given as ``bake`` or ``interval`` (seconds or a timedelta)."""
 
     @field_validator("bake", "interval", mode="before", check_fields=False)
     @classmethod

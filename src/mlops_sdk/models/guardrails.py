@@ -9,30 +9,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlops_sdk.core.invalid_input import invalid_input, location
+from mlops_sdk.core.input_spec import InputSpec
 
-__all__ = ["GUARDRAIL_NAMES", "GuardrailBreach", "GuardrailObservation", "Guardrails", "typed_init"]
+__all__ = ["GUARDRAIL_NAMES", "GuardrailBreach", "GuardrailObservation", "Guardrails"]
 
 GUARDRAIL_NAMES = ("error_rate", "p95_ms", "p99_ms", "prediction_shift")
 """The guardrails a rollout can watch, in the order they are checked."""
-
-
-def typed_init(model: type[BaseModel], self: BaseModel, data: dict[str, Any]) -> None:
-    """Run pydantic's ``__init__``; a validation error becomes a :class:`ConfigurationError` naming the field."""
-    try:
-        BaseModel.__init__(self, **data)
-    except ValidationError as error:
-        field = ".".join([model.__name__, *(str(part) for part in location(error))])
-        raise invalid_input(error, what=model.__name__, field=field, root=model.__name__) from None
 
 
 def _seconds(value: Any) -> Any:
     return value.total_seconds() if isinstance(value, timedelta) else value
 
 
-class Guardrails(BaseModel):
+class Guardrails(InputSpec):
     """Thresholds a new deployment's live traffic must stay within during every bake of a rollout.
 
     Evaluated continuously (every ``check_interval`` seconds) over the last ``window`` seconds of the
@@ -58,8 +49,6 @@ class Guardrails(BaseModel):
             production deployment when the rollout started).
     """
 
-    model_config = ConfigDict(frozen=True)
-
     error_rate: float | None = Field(default=None, ge=0, le=1)
     p95_ms: float | None = Field(default=None, gt=0)
     p99_ms: float | None = Field(default=None, gt=0)
@@ -71,9 +60,6 @@ class Guardrails(BaseModel):
     check_interval: float = Field(default=5.0, gt=0)
     max_extension: float | None = Field(default=None, ge=0)
     baseline: str | None = None
-
-    def __init__(self, **data: Any) -> None:
-        typed_init(Guardrails, self, data)
 
     @field_validator("window", "check_interval", "max_extension", mode="before")
     @classmethod

@@ -12,7 +12,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from mlops_sdk.core.input_spec import InputSpec
 
 __all__ = ["Autoscale", "Probe", "RequestSettings", "Resources", "iso_duration"]
 
@@ -35,9 +37,7 @@ def iso_duration(seconds: float) -> str:
     return text
 
 
-class _Seconds(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class _Seconds(InputSpec):
     @field_validator("*", mode="before")
     @classmethod
     def _timedelta_to_seconds(cls, value: Any) -> Any:
@@ -107,7 +107,7 @@ class Autoscale(_Seconds):
         return self
 
 
-class Resources(BaseModel):
+class Resources(InputSpec):
     """Sizing and runtime settings of a new deployment (``begin_deploy(..., resources=...)``).
 
     Attributes:
@@ -120,8 +120,6 @@ class Resources(BaseModel):
         readiness_probe: When the container takes traffic.
         autoscale: Optional CPU-based autoscale (Azure Monitor autoscale setting on the deployment).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     instance_type: str | None = None
     instance_count: int = Field(default=1, ge=1, le=1000)

@@ -28,7 +28,8 @@ from pydantic import (
 )
 
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.invalid_input import invalid_input
+from mlops_sdk.core.input_spec import InputSpec
+from mlops_sdk.core.invalid_input import inside, invalid_input
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import Secret
@@ -65,7 +66,7 @@ _VERSION_ATTRIBUTES = ("data_version", "version", "digest", "snapshot_id", "snap
 _REFRESH_ATTRIBUTES = ("refresh_run_id", "run_id")
 
 
-class TrainingInput(BaseModel):
+class TrainingInput(InputSpec):
     """One input of a training job: data (a path or URI) or a literal value.
 
     Build it directly, or pass what you have to :class:`TrainingJob` and let it convert: a local path
@@ -82,7 +83,7 @@ class TrainingInput(BaseModel):
         refresh_run_id: Id of the data refresh run that produced the data, recorded as lineage.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     uri: str | None = Field(default=None, alias="path")
     value: str | int | float | bool | None = None
@@ -174,7 +175,7 @@ def _refresh_run_id(value: Any) -> str | None:
     return found
 
 
-class TrainingOutput(BaseModel):
+class TrainingOutput(InputSpec):
     """One output of a training job: a folder (or file) the script writes to.
 
     Attributes:
@@ -183,8 +184,6 @@ class TrainingOutput(BaseModel):
         path: Azure ML only: datastore URI the output is written to (default: the job's own folder).
         mode: Azure ML output mode (``rw_mount``, ``upload``).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: OutputType = "uri_folder"
     path: str | None = None
@@ -216,7 +215,7 @@ RedactedText = Annotated[str | None, AfterValidator(redacted)]
 """An error text kept with secrets masked."""
 
 
-class TrainingJob(BaseModel):
+class TrainingJob(InputSpec):
     """A training job: THEIR code, run the same way locally and as an Azure ML command job.
 
     Attributes:
@@ -239,8 +238,6 @@ class TrainingJob(BaseModel):
             ``Secret``: ``***`` in ``repr`` and JSON, never stored; only the command's process sees it.
         timeout: Seconds after which the run is stopped and fails (enforced by the backend).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     code: Path
     command: str
@@ -338,14 +335,16 @@ class TrainingJob(BaseModel):
         return TrainingJob.build({**dict(self), "inputs": {**self.inputs, **inputs}})
 
     @classmethod
-    def build(cls, spec: TrainingJob | Mapping[str, Any]) -> TrainingJob:
-        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the field."""
+    def build(cls, spec: TrainingJob | Mapping[str, Any], *, where: str | None = None) -> TrainingJob:
+        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the
+        field (and ``where`` it was read from, a spec file)."""
         if isinstance(spec, TrainingJob):
             return spec
         try:
-            return cls.model_validate(dict(spec))
+            with inside():
+                return cls.model_validate(dict(spec))
         except ValidationError as error:
-            raise invalid_input(error, what="training job", root="spec") from error
+            raise invalid_input(error, what="training job", where=where, root="spec", model=cls) from error
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainingJob:
@@ -369,7 +368,7 @@ class TrainingJob(BaseModel):
         if isinstance(inputs, dict):
             data["inputs"] = {key: _yaml_input(value, source) for key, value in inputs.items()}
             written = {key: _written_path(value) for key, value in inputs.items()}
-        job = cls.build(data)
+        job = cls.build(data, where=str(source))
         for name, item in job.inputs.items():
             if written.get(name) is not None and not item.is_literal:
                 item._declared_in = (str(source.resolve()), str(written[name]))

@@ -33,7 +33,8 @@ from mlops_sdk.core.errors import (
     PipelineSpecError,
     PipelineTypeError,
 )
-from mlops_sdk.core.invalid_input import invalid_input, location
+from mlops_sdk.core.input_spec import InputSpec
+from mlops_sdk.core.invalid_input import inside, invalid_input, location
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import Secret
@@ -79,7 +80,7 @@ _ACCEPTS: dict[str, frozenset[str]] = {
 }
 
 
-class Binding(BaseModel):
+class Binding(InputSpec):
     """A step input bound to a pipeline input or to an earlier step's output.
 
     Attributes:
@@ -89,8 +90,6 @@ class Binding(BaseModel):
         step: The producing step (``step_output`` only).
         type: The type the consuming step expects (checked against the source's type), if declared.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: Literal["parent_input", "step_output"]
     name: str
@@ -131,10 +130,8 @@ class StepOutputRef(BaseModel):
         return Binding(source="step_output", step=self.step, name=self.name)
 
 
-class PipelineInput(BaseModel):
+class PipelineInput(InputSpec):
     """A Python reference to a pipeline input (``PipelineInput("raw")``), usable as a step input."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
 
@@ -155,7 +152,7 @@ def _spec_error(cls: type[PipelineSpecError], message: str, *, step: str | None,
     return cls(message, details={"step": step, "field": field, **more})
 
 
-class Step(BaseModel):
+class Step(InputSpec):
     """One step of a :class:`TrainingPipeline`: a training job (or a bare command) with bound inputs.
 
     ``Step("train", job=train_job, inputs={"data": prep.output("train")})`` takes the job's code,
@@ -179,8 +176,6 @@ class Step(BaseModel):
             key instead of running it (default True).
         cache_ignore: Inputs left out of the cache key: changing them alone does not re-run the step.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     code: Path | None = None
@@ -348,7 +343,7 @@ def _coerce_input(value: Any) -> Any:
     return TrainingInput.coerce(value)
 
 
-class PipelineOutput(BaseModel):
+class PipelineOutput(InputSpec):
     """A pipeline output: which step output it is, and its type.
 
     Attributes:
@@ -356,13 +351,11 @@ class PipelineOutput(BaseModel):
         output: The step's output name.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     step: str
     output: str
 
 
-class TrainingPipeline(BaseModel):
+class TrainingPipeline(InputSpec):
     """Training steps wired output -> input; runs locally as a DAG and on Azure ML as a pipeline job.
 
     Attributes:
@@ -379,8 +372,6 @@ class TrainingPipeline(BaseModel):
         tags: Tags recorded on the pipeline run and its steps.
         force_rerun: Run every step even when a cached result exists (Azure ML ``settings.force_rerun``).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: ResourceName
     steps: list[Step]
@@ -569,14 +560,16 @@ class TrainingPipeline(BaseModel):
         )
 
     @classmethod
-    def build(cls, spec: TrainingPipeline | Mapping[str, Any]) -> TrainingPipeline:
-        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the field."""
+    def build(cls, spec: TrainingPipeline | Mapping[str, Any], *, where: str | None = None) -> TrainingPipeline:
+        """Accept the model or a plain dict; invalid input is a :class:`ConfigurationError` naming the
+        field (and ``where`` it was read from, a pipeline file)."""
         if isinstance(spec, TrainingPipeline):
             return spec
         try:
-            return cls.model_validate(dict(spec))
+            with inside():
+                return cls.model_validate(dict(spec))
         except ValidationError as error:
-            raise _config_error(error) from error
+            raise _config_error(error, where=where) from error
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainingPipeline:
@@ -592,7 +585,7 @@ class TrainingPipeline(BaseModel):
         """
         source = Path(path)
         data = load_yaml_mapping(source, what="pipeline spec", needs="'jobs'")
-        return cls.build(_from_azure_layout(data, source.resolve().parent, str(source)))
+        return cls.build(_from_azure_layout(data, source.resolve().parent, str(source)), where=str(source))
 
     def to_yaml_dict(self) -> dict[str, Any]:
         """The Azure ML pipeline job YAML layout of this pipeline (what :meth:`from_yaml` reads back)."""
@@ -757,8 +750,8 @@ def _from_azure_layout(data: dict[str, Any], base: Path, source: str) -> dict[st
     return data
 
 
-def _config_error(error: ValidationError) -> ConfigurationError:
-    translated = invalid_input(error, what="training pipeline", root="spec")
+def _config_error(error: ValidationError, *, where: str | None = None) -> ConfigurationError:
+    translated = invalid_input(error, what="training pipeline", where=where, root="spec", model=TrainingPipeline)
     problems = translated.details.get("errors")
     if problems is None:  # a validator raised our own error: it already names step and field
         return translated
@@ -766,8 +759,9 @@ def _config_error(error: ValidationError) -> ConfigurationError:
     loc = location(error)
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
         step = f"#{loc[1]}"
+    place = f" in {where}" if where else ""
     return PipelineSpecError(
-        "invalid training pipeline: " + "; ".join(problems),
+        f"invalid training pipeline{place}: " + "; ".join(problems),
         details={"errors": problems, "step": step, "field": ".".join(str(p) for p in loc[2:]) or None},
     )
 

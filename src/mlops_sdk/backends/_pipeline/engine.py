@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mlops_sdk.backends._pipeline.digests import cache_key, code_digest, input_digest, store_output
 from mlops_sdk.backends.spi.training import TrainingService
 from mlops_sdk.core.errors import ConfigurationError, ConflictError, MlopsError, ResourceNotFoundError
+from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import OperationDriver
@@ -301,7 +302,7 @@ class PipelineEngine:
 
     def _spec(self, record: PipelineRecord) -> TrainingPipeline:
         spec = self._specs.get(record.id)
-        return spec if spec is not None else TrainingPipeline.model_validate_json(record.spec)
+        return spec if spec is not None else read_stored(TrainingPipeline, record.spec)
 
     def _reconcile(self, record: PipelineRecord, pipeline: TrainingPipeline) -> bool:
         changed = False
@@ -509,7 +510,7 @@ class PipelineEngine:
     def result(self, run_id: str) -> PipelineRunResult:
         """The run with each step's training run, metrics, outputs and cached/reused flags."""
         record = self.record(run_id)
-        pipeline = TrainingPipeline.model_validate_json(record.spec)
+        pipeline = read_stored(TrainingPipeline, record.spec)
         steps = self._store.steps(run_id)
         results: dict[str, StepRunResult] = {}
         for name in pipeline.order():

@@ -33,6 +33,7 @@ from mlops_sdk.core.errors import (
     ResourceNotFoundError,
     error_for_status,
 )
+from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
@@ -288,7 +289,7 @@ class AzurePlatform:
                 "mirror": metadata["previous"].get("mirror", {}),
             },
         }
-        resources = Resources.model_validate(metadata.get("resources") or {})
+        resources = read_stored(Resources, metadata.get("resources") or {})
         entity = ManagedOnlineDeployment(
             name=deployment,
             endpoint_name=endpoint,
@@ -715,7 +716,7 @@ def _data_collector(capture: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     from azure.ai.ml.entities import DataCollector, DeploymentCollection
 
-    settings = Capture.model_validate(capture)
+    settings = read_stored(Capture, capture)
     collections = {}
     if settings.inputs:
         collections["model_inputs"] = DeploymentCollection(enabled="true")

@@ -54,6 +54,7 @@ from mlops_sdk.core.errors import (
     ResourceNotFoundError,
 )
 from mlops_sdk.core.files import atomic_write
+from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
@@ -307,7 +308,7 @@ class LocalTrainingService:
 
     def _missing_secrets(self, row: sqlite3.Row, secrets: dict[str, str] | None) -> list[str]:
         """Secret environment variables the run's job needs that ``secrets`` does not bring."""
-        needed = sorted(_secret_names(TrainingJob.model_validate_json(row["spec"])))
+        needed = sorted(_secret_names(read_stored(TrainingJob, row["spec"])))
         return [name for name in needed if name not in (secrets or {})]
 
     def _retry_if_never_started(self, row: sqlite3.Row, secrets: dict[str, str] | None = None) -> bool:
@@ -405,7 +406,7 @@ class LocalTrainingService:
 
     def _start_supervisor(self, run_id: str, token: str, secrets: dict[str, str]) -> None:
         row = self._row(run_id)
-        job = TrainingJob.model_validate_json(row["spec"])
+        job = read_stored(TrainingJob, row["spec"])
         run_dir = Path(row["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
         for stale in ("mlflow.json", "result.json"):  # a previous attempt's hand-over files
@@ -478,7 +479,7 @@ class LocalTrainingService:
     def _hand_over_mlflow_run(self, run_id: str, *, retry: bool) -> None:
         """Create (or find) the MLflow run and hand it to the waiting supervisor through ``mlflow.json``."""
         row = self._row(run_id)
-        job = TrainingJob.model_validate_json(row["spec"])
+        job = read_stored(TrainingJob, row["spec"])
         run_dir = Path(row["run_dir"])
         try:
             mlflow_run_id, experiment_id = self._mlflow_run(row, job, retry=retry)
@@ -507,7 +508,7 @@ class LocalTrainingService:
                     [experiment_id], filter_string=f"tags.`mlops.training_run_id` = '{row['id']}'", max_results=1
                 )
                 if not found:
-                    return self._create_mlflow_run(row, TrainingJob.model_validate_json(row["spec"]), experiment_id)
+                    return self._create_mlflow_run(row, read_stored(TrainingJob, row["spec"]), experiment_id)
                 mlflow_run_id = str(found[0].info.run_id)
             if client.get_run(mlflow_run_id).info.status != "RUNNING":
                 client.update_run(mlflow_run_id, status="RUNNING")
@@ -588,7 +589,7 @@ class LocalTrainingService:
             connection.execute("UPDATE training_runs SET finalized = 1, error = ? WHERE id = ?", (error, row["id"]))
 
     def _failure_message(self, row: sqlite3.Row) -> str:
-        job = TrainingJob.model_validate_json(row["spec"])
+        job = read_stored(TrainingJob, row["spec"])
         if row["native_status"] == "TimedOut":
             head = f"training run {row['id']} exceeded its timeout of {job.timeout:g}s and was stopped"
         elif row["exit_code"] is not None and row["exit_code"] < 0:
@@ -601,7 +602,7 @@ class LocalTrainingService:
         return redact(f"{head}. Last log lines:\n{tail}" if tail else f"{head} (no output)")
 
     def _to_run(self, row: sqlite3.Row) -> TrainingRun:
-        job = TrainingJob.model_validate_json(row["spec"])
+        job = read_stored(TrainingJob, row["spec"])
         run_dir = Path(row["run_dir"])
         metrics: dict[str, float] = {}
         params: dict[str, str] = {}

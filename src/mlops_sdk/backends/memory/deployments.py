@@ -42,6 +42,7 @@ from mlops_sdk.core.errors import (
     ResourceNotFoundError,
     error_for_status,
 )
+from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.names import check_endpoint_name
 from mlops_sdk.core.redaction import register_secret
@@ -320,7 +321,7 @@ class MemoryPlatform:
         from mlops_sdk.backends.memory.monitoring import keep_capture
         from mlops_sdk.models.monitoring import Capture
 
-        settings = Capture.model_validate(raw)
+        settings = read_stored(Capture, raw)
         if settings.sample_rate < 1.0 and random.random() >= settings.sample_rate:  # noqa: S311 - sampling
             keep_capture(self._store, endpoint, record.name, sampled_out=len(batch))
             return

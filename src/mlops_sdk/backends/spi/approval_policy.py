@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from mlops_sdk.backends.spi.approvals import ApprovalDraft, cast_vote, check_pending
 from mlops_sdk.core.errors import ConfigurationError, PermissionDeniedError
+from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
@@ -107,7 +108,7 @@ class RecordedRequest:
             ConfigurationError: the record's policy is missing or unreadable.
         """
         try:
-            return ApprovalPolicy.model_validate(self.record["policy"])
+            return read_stored(ApprovalPolicy, self.record["policy"])
         except (KeyError, ValidationError) as error:
             raise ConfigurationError(
                 f"approval request {self.id} carries an unreadable approval policy: {error}",
@@ -197,7 +198,7 @@ class RecordedRequest:
             lineage=Lineage.model_validate(record.get("lineage") or {}),
             profile=record.get("profile"),
             external=external,
-            rollout=PlannedRollout.model_validate(record["rollout"]) if record.get("rollout") else None,
+            rollout=read_stored(PlannedRollout, record["rollout"]) if record.get("rollout") else None,
         )
 
 

@@ -31,6 +31,8 @@ from mlops_sdk.core.errors import (
     ServiceResponseError,
     error_from_dict,
 )
+from mlops_sdk.core.input_spec import read_stored, stored_data
+from mlops_sdk.core.invalid_input import inside
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_endpoint_name
@@ -78,6 +80,12 @@ _REFUSALS = {401, 403, 409}
 """Statuses a rollout fails with as the service's own error class (not ``OperationFailedError``)."""
 _STRATEGY: TypeAdapter[AnyStrategy] = TypeAdapter(Strategy)
 _log = get_logger(__name__)
+
+
+def _stored_strategy(data: Any) -> AnyStrategy:
+    """The strategy an operation token carries (keys another SDK version added are ignored)."""
+    with stored_data(), inside():
+        return _STRATEGY.validate_python(data)
 
 
 @dataclass(frozen=True)
@@ -394,7 +402,7 @@ class RolloutDriver:
         self._platform = platform
         self._id = op_id
         self._state = state
-        self._strategy = _STRATEGY.validate_python(state["strategy"]) if state.get("strategy") else None
+        self._strategy = _stored_strategy(state["strategy"]) if state.get("strategy") else None
         stored = state.get("smoke_test")
         if smoke_test is None and stored is not None:
             if state.get("smoke_predicate"):
@@ -402,7 +410,7 @@ class RolloutDriver:
                     "this operation's smoke test has a predicate, which continuation tokens cannot carry; "
                     "pass it again: resume_operation(token, smoke_test=SmokeTest(..., predicate=...))"
                 )
-            smoke_test = SmokeTest.model_validate(stored)
+            smoke_test = read_stored(SmokeTest, stored)
         self._smoke = smoke_test
 
     # -- construction ------------------------------------------------------------------------------
@@ -622,7 +630,7 @@ class RolloutDriver:
 
     def _resources(self) -> Resources | None:
         stored = self._state.get("resources")
-        return Resources.model_validate(stored) if stored is not None else None
+        return read_stored(Resources, stored) if stored is not None else None
 
     def _steps(self) -> list[int]:
         strategy = self._strategy

@@ -9,17 +9,15 @@ from __future__ import annotations
 import math
 import re
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.invalid_input import invalid_input, location, problems, validate_input
+from mlops_sdk.core.input_spec import InputSpec
+from mlops_sdk.core.invalid_input import inside, invalid_input, problems, validate_input
 from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
 
 if sys.version_info >= (3, 11):
@@ -73,39 +71,9 @@ def parse_duration(value: Any, *, field: str = "window") -> float:
     return seconds
 
 
-_nesting = threading.local()
-
-
-@contextmanager
-def _inside() -> Iterator[None]:
-    """Validation of a value inside another: its problems stay pydantic's (with their path) so the
-    outermost model reports all of them, under their full field path, as one ConfigurationError."""
-    depth = getattr(_nesting, "depth", 0)
-    _nesting.depth = depth + 1
-    try:
-        yield
-    finally:
-        _nesting.depth = depth
-
-
-class _Spec(BaseModel):
+class _Spec(InputSpec):
     """A monitoring value type: unknown fields are refused (a typo must not silently fall back to a
     default) and a bad value raises :class:`ConfigurationError` naming the field, in code as from TOML."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def __init__(self, **data: Any) -> None:
-        # pydantic calls this __init__ for nested values too (a signal dict inside a Monitor)
-        outermost = getattr(_nesting, "depth", 0) == 0
-        try:
-            with _inside():
-                super().__init__(**data)
-        except ValidationError as error:
-            if not outermost:
-                raise
-            name = type(self).__name__
-            field = ".".join([name, *(str(part) for part in location(error))])
-            raise invalid_input(error, what=name, field=field, root=name) from None
 
 
 def _nested(model: type[BaseModel], value: Any, field: str) -> Any:
@@ -114,10 +82,10 @@ def _nested(model: type[BaseModel], value: Any, field: str) -> Any:
     if isinstance(value, model):
         return value
     try:
-        with _inside():
+        with inside():
             return model.model_validate(value)
     except ValidationError as error:
-        lines = [line.removeprefix(f"{field}: ") for line in problems(error, root=field)]
+        lines = [line.removeprefix(f"{field}: ") for line in problems(error, root=field, model=model)]
         raise ValueError("; ".join(lines)) from None
 
 
@@ -173,10 +141,10 @@ def as_window(value: Any, field: str = "window") -> TimeWindow:
     if isinstance(value, TimeWindow):
         return value
     try:
-        with _inside():
+        with inside():
             return TimeWindow.model_validate(value)
     except ValidationError as error:
-        raise invalid_input(error, what="window", field=field) from None
+        raise invalid_input(error, what="window", field=field, model=TimeWindow) from None
 
 
 class TrainingBaseline(_Spec):
@@ -441,7 +409,7 @@ class Monitor(_Spec):
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "monitor") -> Monitor:
         """Build from plain data (TOML/JSON); problems raise :class:`ConfigurationError` naming the field."""
-        with _inside():
+        with inside():
             return validate_input(cls, data, what="monitor", field="monitor", where=source)
 
     @classmethod

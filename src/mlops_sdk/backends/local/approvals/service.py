@@ -20,6 +20,7 @@ from mlops_sdk.backends.local.approvals.identity import os_identity, verified_id
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.backends.spi.approvals import ApprovalDraft, cast_vote, check_cancelable, check_key_owner
 from mlops_sdk.core.errors import PermissionDeniedError, ResourceNotFoundError
+from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.models.approvals import (
@@ -376,7 +377,7 @@ class LocalApprovalService:
             model_version=row["model_version"],
             requester=row["requester"],
             reason=row["reason"],
-            policy=ApprovalPolicy.model_validate_json(row["policy"]),
+            policy=read_stored(ApprovalPolicy, row["policy"]),
             report=ReportFacts.model_validate_json(row["report"]) if row["report"] else None,
             status=ApprovalStatus(row["status"]),
             created_at=datetime.fromisoformat(row["created_at"]),
@@ -386,5 +387,5 @@ class LocalApprovalService:
             lineage=Lineage.model_validate_json(row["lineage"]),
             profile=row["profile"],
             external={"store": str(self._store.path)},
-            rollout=PlannedRollout.model_validate_json(row["rollout"]) if row["rollout"] else None,
+            rollout=read_stored(PlannedRollout, row["rollout"]) if row["rollout"] else None,
         )

@@ -37,6 +37,7 @@ from mlops_sdk.backends.local.data_factory.schema import COMPONENT, MIGRATIONS, 
 from mlops_sdk.backends.spi.data_factory import TriggersUnsupported, WatchedRun, refresh_failure
 from mlops_sdk.core.clock import utcnow
 from mlops_sdk.core.errors import ConfigurationError, ConflictError, ResourceNotFoundError
+from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
@@ -115,7 +116,7 @@ class LocalDataFactoryService(TriggersUnsupported):
         pipelines = load_declared_pipelines(pipelines_file(self._backend.config))
         rows = self._store.connection().execute("SELECT name, spec_json FROM df_pipelines").fetchall()
         for row in rows:  # defined in code wins over the file
-            pipelines[row["name"]] = RefreshPipeline.model_validate_json(row["spec_json"])
+            pipelines[row["name"]] = read_stored(RefreshPipeline, row["spec_json"])
         return pipelines
 
     def _pipeline(self, name: str) -> RefreshPipeline:
@@ -377,7 +378,7 @@ class LocalDataFactoryService(TriggersUnsupported):
                 backend="local",
                 operation_id=run_id,
             )
-        spec = RefreshPipeline.model_validate_json(reference["spec_json"])
+        spec = read_stored(RefreshPipeline, reference["spec_json"])
         activities = {row["name"]: row for row in self._activity_rows(run_id)}
         names = [activity.name for activity in spec.activities]
         reuse: list[dict[str, str | None]] = []

@@ -32,6 +32,7 @@ from mlops_sdk.backends.local.data_factory.process import SECRETS_ON_STDIN
 from mlops_sdk.backends.local.data_factory.snapshots import Snapshot, snapshot_path, write_snapshot
 from mlops_sdk.backends.local.store import LocalStore
 from mlops_sdk.core.clock import utcnow
+from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.redaction import redact, register_secret
 from mlops_sdk.models.data_factory import (
     CopyActivity,
@@ -134,7 +135,7 @@ class RunExecutor:
             return 0
         if not self._set_run("InProgress", expect=("Queued",), started_at=_now(), pid=os.getpid()):
             return 0  # someone else finished or canceled it
-        pipeline = RefreshPipeline.model_validate_json(row["spec_json"])
+        pipeline = read_stored(RefreshPipeline, row["spec_json"])
         parameters: dict[str, Any] = {**json.loads(row["parameters_json"]), **self.secrets}
         reuse: dict[str, str | None] = {item["name"]: item["digest"] for item in json.loads(row["reuse_json"])}
         current: tuple[int, str, str] | None = None
