@@ -222,3 +222,29 @@ def test_rows_of_different_shapes_in_one_write_keep_their_columns() -> None:
     same = _table([items[0], items[0]]).to_pylist()
     assert [row["a"] for row in same] == [1.0, 3.0, 1.0, 3.0]
     assert [row["_prediction"] for row in same] == [10.0, 20.0, 10.0, 20.0]
+
+
+def test_stored_capture_settings_from_another_version_or_invalid_never_fail_scoring(
+    tmp_path: Path, models: Models
+) -> None:
+    server = _start(tmp_path, models, None)
+    try:
+        later = {"sample_rate": 1.0, "written_by_a_later_version": True}  # an unknown key: ignored
+        broken = {"sample_rate": 5}  # not a rate: the deployment serves without capture, logged
+        for name, capture in (("later", later), ("broken", broken)):
+            metadata = {"model": "model-a@1", "capture": capture}
+            server.admin("PUT", f"deployments/{name}", {"model_path": str(models.a), "metadata": metadata})
+        with _client(server) as http:
+            answers = {
+                name: http.post("/score", json=_body(ROWS[0]), headers={"azureml-model-deployment": name})
+                for name in ("later", "broken")
+            }
+        assert {name: answer.status_code for name, answer in answers.items()} == {"later": 200, "broken": 200}
+        assert answers["later"].headers["x-mlops-capture"] == "queued"
+        assert "x-mlops-capture" not in answers["broken"].headers
+        stats = server.admin("POST", "capture/flush")
+        assert stats["deployments"]["later"]["written"] == 1
+        assert "broken" not in stats["deployments"] or stats["deployments"]["broken"]["captured"] == 0
+        assert "capture settings of broken ignored (invalid)" in server.log_tail(100)
+    finally:
+        server.stop()

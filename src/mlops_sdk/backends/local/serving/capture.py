@@ -119,10 +119,11 @@ def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple
     raw = metadata.get("capture")
     if not isinstance(raw, dict):
         return _State(metadata, False, counters), None
+    from mlops_sdk.core.input_spec import read_stored
     from mlops_sdk.models.deployments import Capture
 
-    try:
-        spec = Capture.model_validate(raw)
+    try:  # a stored copy: keys another SDK version wrote are ignored, bad values are not
+        spec = read_stored(Capture, raw)
     except ValueError as error:
         _log.error("capture settings of %s ignored (invalid): %s", name, error)
         return _State(metadata, False, counters), None
