@@ -51,6 +51,7 @@ HELD_HERE: dict[str, str] = {}
 """Directives for pages another branch owns (docs/monitoring.md), kept here until the page carries them."""
 
 SOAK = {
+    "architecture.md": "starts a real endpoint server for its blue/green sketch (~10 s; deployments.md does the same)",
     "training.md": "trains the diabetes Ridge model for real in a subprocess (~10 s on 2 shared cores)",
     "training-pipelines.md": "runs the 3-step diabetes pipeline for real, then again from Python (~25 s)",
 }

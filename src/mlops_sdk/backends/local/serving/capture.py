@@ -5,8 +5,10 @@ a valid one, else a new one); row ``i`` of a batch of several rows is ``<id>:<i>
 ``<id>``. For a deployment loaded with ``metadata["capture"]`` (a :class:`~mlops_sdk.models.deployments.Capture`),
 the scoring path only appends the rows to memory (:meth:`CaptureHub.record`: no I/O, no conversion,
 no lock): a 1-row request to its deployment's lane, column by column (:class:`_Lane`), any other
-request to a queue as one tuple. A writer thread turns them into Arrow tables (:mod:`.capture_tables`)
-and those into Parquet files, one per flush and (deployment, hour)::
+request to a queue as one tuple. Every ``flush_interval`` a writer thread takes them and hands them to
+the capture writer process (:mod:`.capture_writer`; the thread writes them itself when that process
+is off, starting or failed), which turns them into Arrow tables (:mod:`.capture_tables`) and Parquet
+files (:mod:`.capture_files`), one per flush and (deployment, hour)::
 
     <endpoint folder>/capture/<deployment>/<YYYY-MM-DD>/<HH>/part-<epoch ms>-<pid>-<seq>.parquet
 
@@ -416,7 +418,10 @@ class CaptureHub:
                         waiting.append(message)
                     else:
                         items.append(message)
-                self._write(items)
+                try:
+                    self._write(items)
+                except Exception:  # never let the writer die: later rows must still be written
+                    _log.exception("capture writer: unexpected error; %d queued requests not counted", len(items))
                 for event in waiting:
                     event.set()
         finally:
