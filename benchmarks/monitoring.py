@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.serving import cpu_seconds, make_model  # the serving benchmark's model and CPU clock
+from benchmarks.serving import announced, cpu_seconds, make_model  # the serving benchmark's helpers
 
 from mlops_sdk.backends.local.serving.process import EndpointServer
 
@@ -448,11 +448,7 @@ def capture_instructions(folder: Path, requests: int = 8000, per_file: int = 400
     )
     found: dict[str, list[float]] = {"plain": [], "captured": []}
     try:
-        deadline = time.monotonic() + 300
-        while (info := server.info()) is None or info.pid != process.pid:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit("the server did not start under valgrind")
-            time.sleep(0.5)
+        info = announced(server, process, 300, "the server under valgrind")
         body = json.dumps({"input_data": {"columns": columns, "data": rows[:1]}}).encode()
 
         def control(*arguments: str) -> None:

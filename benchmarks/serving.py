@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.loadgen import LoadRun, build_request  # test and benchmark tooling, not shipped
 
-from mlops_sdk.backends.local.serving.process import EndpointServer
+from mlops_sdk.backends.local.serving.process import EndpointServer, ServerInfo
 
 MINIMAL_APP = textwrap.dedent(
     """
@@ -462,6 +462,16 @@ TOGGLING_SERVER = textwrap.dedent(
 )
 
 
+def announced(endpoint: EndpointServer, process: subprocess.Popen[bytes], seconds: float, what: str) -> ServerInfo:
+    """The endpoint's server info once ``process`` (a server we launched ourselves) announced itself."""
+    deadline = time.monotonic() + seconds
+    while (info := endpoint.info()) is None or info.pid != process.pid:
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"{what} did not start")
+        time.sleep(0.05)
+    return info
+
+
 def metrics_http(folder: Path, model_path: Path, body: bytes, requests: int, rounds: int) -> None:
     """Metrics on vs off over HTTP in ONE server process, switched between rounds by a signal.
 
@@ -485,11 +495,7 @@ def metrics_http(folder: Path, model_path: Path, body: bytes, requests: int, rou
         env={**os.environ, "MLOPS_ENDPOINT_PRELOAD": "0"},
     )
     try:
-        deadline = time.monotonic() + 60
-        while (info := endpoint.info()) is None or info.pid != process.pid:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit("the toggling server did not start")
-            time.sleep(0.05)
+        info = announced(endpoint, process, 60, "the toggling server")
         key = endpoint.keys()["primary_key"]
         first_200(info.port, body, time.monotonic(), key=key)
         rps: dict[str, list[float]] = {"on": [], "off": []}

@@ -3,6 +3,7 @@ lost when it dies (the server writes the files itself), when the server is kille
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -156,4 +157,32 @@ def test_the_writer_thread_writes_when_the_process_is_switched_off(
         assert {_writer_of(path) for path in files} == {info.pid}
         assert [row["_id"] for rows in files.values() for row in rows] == ids
     finally:
+        endpoint.stop()
+
+
+def test_a_hung_writer_process_is_replaced_by_the_server_after_the_timeout(
+    tmp_path: Path, models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_CAPTURE_WRITER_TIMEOUT", "2")
+    endpoint = EndpointServer(tmp_path / "endpoints" / "ep-hung", "ep-hung")
+    endpoint.create()
+    endpoint.start()
+    writer = 0
+    try:
+        capture = Capture(flush_interval=300).model_dump(mode="json")
+        endpoint.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": {"capture": capture}})
+        endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
+        first, writer, _ = _warm(endpoint)
+        os.kill(writer, signal.SIGSTOP)  # alive, never answering (a hung disk, a stopped process)
+        ids = _score(endpoint, 5)  # scoring does not wait for capture
+        stats = endpoint.admin("POST", "capture/flush")  # the batch waits 2 s, then the server writes it
+        assert (stats["captured"], stats["written"], stats["failed"]) == (6, 6, 0)
+        assert stats["writer_pid"] is None
+        assert _wait_gone(writer)  # killed, not left stopped
+        assert sorted(row["_id"] for rows in _files(endpoint).values() for row in rows) == sorted(first + ids)
+        assert "capture writer process failed (no answer within 2s)" in endpoint.log_tail(50)
+    finally:
+        if writer:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(writer, signal.SIGCONT)
         endpoint.stop()

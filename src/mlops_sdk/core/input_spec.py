@@ -9,32 +9,24 @@ returns are plain frozen models: they are read back from stored data and stay to
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mlops_sdk.core.invalid_input import inside, invalid_input, is_nested, location
+from mlops_sdk.core.invalid_input import ThreadFlag, inside, invalid_input, is_nested, location
 
 __all__ = ["InputSpec", "read_stored", "stored_data"]
 
 M = TypeVar("M", bound=BaseModel)
 
-_stored = threading.local()
+_stored = ThreadFlag()
 
 
-@contextmanager
-def stored_data() -> Iterator[None]:
+def stored_data() -> contextlib.AbstractContextManager[None]:
     """Validation of data the SDK stored (a local row, an operation token, a service's properties):
     input specs inside ignore keys they do not know, which another SDK version may have written."""
-    depth = getattr(_stored, "depth", 0)
-    _stored.depth = depth + 1
-    try:
-        yield
-    finally:
-        _stored.depth = depth
+    return _stored.raised()
 
 
 def read_stored(model: type[M], data: Any) -> M:
@@ -69,7 +61,7 @@ class InputSpec(BaseModel):
         outermost = not is_nested()
         try:
             with inside():
-                if getattr(_stored, "depth", 0):
+                if _stored:
                     self.__pydantic_validator__.validate_python(data, self_instance=self, extra="ignore")
                 else:
                     super().__init__(**data)

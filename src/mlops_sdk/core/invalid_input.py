@@ -6,6 +6,7 @@ SDK's own typed error (never a pydantic exception), naming every bad field and w
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import threading
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlops_sdk.core.errors import ConfigurationError
 
-__all__ = ["inside", "invalid_input", "is_nested", "problems", "unknown_key_hint", "validate_input"]
+__all__ = ["ThreadFlag", "inside", "invalid_input", "is_nested", "problems", "unknown_key_hint", "validate_input"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,24 +26,38 @@ M = TypeVar("M", bound=BaseModel)
 _LEADING_FIELD = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_.]*): (?P<message>.+)$", re.S)
 
 
-_nesting = threading.local()
+class ThreadFlag:
+    """A per-thread flag that nested ``with flag.raised():`` blocks hold up (true while any is open)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __bool__(self) -> bool:
+        return bool(getattr(self._local, "depth", 0))
+
+    @contextmanager
+    def raised(self) -> Iterator[None]:
+        """The flag is true inside the block (and in blocks nested in it, in this thread)."""
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+
+
+_nesting = ThreadFlag()
 
 
 def is_nested() -> bool:
     """True while a value is validated inside another (or inside :func:`validate_input`)."""
-    return bool(getattr(_nesting, "depth", 0))
+    return bool(_nesting)
 
 
-@contextmanager
-def inside() -> Iterator[None]:
+def inside() -> contextlib.AbstractContextManager[None]:
     """Validation of a value inside another: an input spec's constructor then leaves its problems
     pydantic's (with their path), so the outermost caller reports all of them as one ConfigurationError."""
-    depth = getattr(_nesting, "depth", 0)
-    _nesting.depth = depth + 1
-    try:
-        yield
-    finally:
-        _nesting.depth = depth
+    return _nesting.raised()
 
 
 def _models_in(annotation: Any) -> set[type[BaseModel]]:

@@ -72,8 +72,14 @@ def union_tables(tables: list[Any]) -> Any:
 
     try:
         return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # kinds clash: see below
+        return pa.concat_tables(_clashing_columns_as_text(tables), promote_options="permissive")
+
+
+def _clashing_columns_as_text(tables: list[Any]) -> list[Any]:
+    """The tables with every column whose types differ between them turned into text."""
+    import pyarrow as pa
+
     types: dict[str, set[Any]] = {}
     for table in tables:
         for item in table.schema:
@@ -86,7 +92,7 @@ def union_tables(tables: list[Any]) -> Any:
             text = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
             table = table.set_column(table.column_names.index(name), name, text)
         as_text.append(table)
-    return pa.concat_tables(as_text, promote_options="permissive")
+    return as_text
 
 
 def write_parquet_atomic(table: Any, folder: Path, prefix: str = "part") -> Path:

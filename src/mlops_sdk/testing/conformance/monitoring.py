@@ -17,6 +17,15 @@ from mlops_sdk.testing.conformance.validation import _exact_model
 __all__ = ["TestMonitoringCaptureConformance", "TestMonitoringSignalsConformance"]
 
 
+def _deploy_capturing(backend: ConformanceBackend, client: MLOpsClient, folder: Path, endpoint: str) -> None:
+    """The validation suite's exact model (``3a - 2b``) deployed to ``endpoint`` as ``blue`` with ``Capture()``."""
+    client.deployments.begin_deploy(
+        deployable_model(backend, client, _exact_model(folder)),
+        endpoint=endpoint, deployment="blue", strategy=Replace(),
+        capture=Capture(), show_progress=False,
+    ).result()  # fmt: skip
+
+
 def _frames(rows: int = 400) -> tuple[object, object]:
     import numpy as np
     import pandas as pd
@@ -101,11 +110,7 @@ class TestMonitoringCaptureConformance:
         require(conformance_backend, "monitoring.capture", "deployments.rollout")
         deployments = conformance_client.deployments
         try:
-            deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _exact_model(tmp_path)),
-                endpoint="conf-cap", deployment="blue", strategy=Replace(),
-                capture=Capture(), show_progress=False,
-            ).result()  # fmt: skip
+            _deploy_capturing(conformance_backend, conformance_client, tmp_path, "conf-cap")
             assert deployments.invoke(
                 "conf-cap", {"input_data": {"columns": ["a", "b"], "data": [[1, 0], [0, 1]]}}
             ) == (pytest.approx([3.0, -2.0]))
@@ -124,11 +129,7 @@ class TestMonitoringCaptureConformance:
         require(conformance_backend, "monitoring.capture", "monitoring.capture_stats", "deployments.rollout")
         deployments = conformance_client.deployments
         try:
-            deployments.begin_deploy(
-                deployable_model(conformance_backend, conformance_client, _exact_model(tmp_path)),
-                endpoint="conf-stats", deployment="blue", strategy=Replace(),
-                capture=Capture(), show_progress=False,
-            ).result()  # fmt: skip
+            _deploy_capturing(conformance_backend, conformance_client, tmp_path, "conf-stats")
             for _ in range(3):
                 deployments.invoke("conf-stats", {"input_data": {"columns": ["a", "b"], "data": [[1, 0], [0, 1]]}})
             kept = len(conformance_client.monitoring.read_captures("conf-stats", window="1h"))  # flushes first

@@ -32,8 +32,11 @@ from mlops_sdk.core.logging import get_logger
 if TYPE_CHECKING:
     from mlops_sdk.backends.local.serving.capture_files import BatchResult, CaptureBatch
 
-__all__ = ["READY", "RESTART_AFTER", "WriterProcess", "main", "writer_process_enabled"]
+__all__ = ["ANSWER_TIMEOUT", "READY", "RESTART_AFTER", "WriterProcess", "main", "writer_process_enabled"]
 
+ANSWER_TIMEOUT = 60.0
+"""Seconds the writer process may take to answer a batch (``MLOPS_CAPTURE_WRITER_TIMEOUT``); a process
+that takes longer (hung, stopped) is killed and the server writes the batch itself."""
 RESTART_AFTER = 30.0
 """Seconds after a failure of the writer process before the next one is started (meanwhile the
 server's writer thread writes the batches itself)."""
@@ -53,10 +56,13 @@ class WriterProcess:
 
     Args:
         folder: The capture folder.
+        timeout: Seconds a batch's answer may take (default ``MLOPS_CAPTURE_WRITER_TIMEOUT``, else
+            :data:`ANSWER_TIMEOUT`).
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, timeout: float | None = None) -> None:
         self.folder = folder
+        self.timeout = timeout if timeout is not None else _answer_timeout()
         self._process: subprocess.Popen[bytes] | None = None
         self._ready = threading.Event()
         self._failed_at: float | None = None
@@ -79,13 +85,21 @@ class WriterProcess:
             return None
         assert process.stdin is not None
         assert process.stdout is not None
+        overdue = threading.Event()
+        watchdog = threading.Timer(self.timeout, _kill_overdue, args=(process, overdue))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             process.stdin.write(data)
             process.stdin.flush()
             result: BatchResult = pickle.load(process.stdout)  # noqa: S301 - our own child's pipe
         except Exception as error:
-            self._failed(f"{type(error).__name__}: {error}")
+            self._failed(
+                f"no answer within {self.timeout:g}s" if overdue.is_set() else f"{type(error).__name__}: {error}"
+            )
             return None
+        finally:
+            watchdog.cancel()
         return result
 
     @property
@@ -146,6 +160,25 @@ class WriterProcess:
                         pipe.close()
 
 
+def _answer_timeout() -> float:
+    text = os.environ.get("MLOPS_CAPTURE_WRITER_TIMEOUT", "")
+    try:
+        value = float(text) if text.strip() else ANSWER_TIMEOUT
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        _log.warning("MLOPS_CAPTURE_WRITER_TIMEOUT=%r is not a positive number of seconds: %gs", text, ANSWER_TIMEOUT)
+        return ANSWER_TIMEOUT
+    return value
+
+
+def _kill_overdue(process: subprocess.Popen[bytes], overdue: threading.Event) -> None:
+    """The watchdog of a batch: the process did not answer in time (its pipe then ends)."""
+    overdue.set()
+    with contextlib.suppress(OSError):
+        process.kill()
+
+
 def _await_ready(process: subprocess.Popen[bytes], ready: threading.Event) -> None:
     """Set ``ready`` once the process says it is (one byte, after its imports)."""
     assert process.stdout is not None
@@ -158,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve batches from stdin until it ends; returns the exit code."""
     arguments = sys.argv[1:] if argv is None else argv
     if len(arguments) != 1:
-        print("usage: python -m mlops_sdk.backends.local.serving.capture_writer FOLDER", file=sys.stderr)
+        sys.stderr.write("usage: python -m mlops_sdk.backends.local.serving.capture_writer FOLDER\n")
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
