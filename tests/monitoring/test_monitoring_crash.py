@@ -3,8 +3,10 @@
 After every kill: each label part is whole (all its rows, readable), the report file is absent or whole
 (its digest checks), and nothing the readers would pick up is half-written. After the kills, completing
 the commands gives exactly the answer of a run that was never killed (the same report digest: the window
-is fixed, so the digest depends on the data only). The moments are seeded: ``MLOPS_CRASH_SEED=<seed>``
-replays a sweep.
+is fixed, so the digest depends on the data only). The moments are seeded fractions of each command's
+own duration, measured on the uninterrupted reference run, so they land inside the run on a fast and on a
+loaded machine; a moment the command outran is halved until one lands. ``MLOPS_CRASH_SEED=<seed>`` replays
+a sweep.
 
 - ``test_monitor_commands_killed_at_seeded_moments_leave_whole_files`` (CI): 1 kill per command.
 - ``test_monitor_commands_killed_across_their_whole_run_leave_whole_files`` (``nox -s soak``): 25 each.
@@ -17,6 +19,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -26,7 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlops_sdk import MLOpsClient
-from mlops_sdk.models.monitoring import Monitor, MonitorReport
+from mlops_sdk.models.monitoring import MonitorReport
 
 SEED = int(os.environ.get("MLOPS_CRASH_SEED") or random.SystemRandom().randrange(2**32))
 ENDPOINT = "crash-mon"
@@ -62,9 +65,12 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(SRC)}
 
 
-def _complete(folder: Path, *argv: str) -> None:
+def _complete(folder: Path, *argv: str) -> float:
+    """Run the command to its end; its wall time in seconds."""
+    started = time.monotonic()
     done = subprocess.run(_command(folder, *argv), cwd=folder, env=_environment(), capture_output=True, timeout=120)
     assert done.returncode in (0, 3), done.stderr.decode()[-2000:]
+    return time.monotonic() - started
 
 
 def _kill_at(folder: Path, delay: float, *argv: str) -> bool:
@@ -92,33 +98,35 @@ def _whole_files(folder: Path, ids: set[str]) -> None:
         MonitorReport.from_json(report.read_text())  # whole: parses and its digest checks
 
 
-def _reference(folder: Path, monkeypatch: pytest.MonkeyPatch) -> MonitorReport:
-    """The answer of commands never killed, computed in process (the same code the CLI runs)."""
-    monkeypatch.chdir(folder)
-    with MLOpsClient(f"local://{folder / '.mlops'}", show_progress=False) as client:
-        client.monitoring.log_ground_truth(ENDPOINT, data="labels.csv")
-        return client.monitoring.run(Monitor.from_toml("monitor.toml"))
+def _kill_inside(folder: Path, ids: set[str], fraction: float, duration: float, *argv: str) -> None:
+    """SIGKILL the command ``fraction`` of ``duration`` into its run; halve a moment it outran."""
+    delay = fraction * duration
+    for _ in range(8):
+        landed = _kill_at(folder, delay, *argv)
+        _whole_files(folder, ids)
+        if landed:
+            return
+        delay /= 2
+    raise AssertionError(f"seed {SEED}: {argv[:3]} finished before every kill down to {delay:.3f} s")
 
 
-def _sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kills: int) -> None:
+def _sweep(tmp_path: Path, kills: int) -> None:
     print(f"\nmonitor crash seed: {SEED} (replay with MLOPS_CRASH_SEED={SEED})")
     rng = random.Random(SEED)
     reference, folder = tmp_path / "reference", tmp_path / "killed"
     for place in (reference, folder):
         place.mkdir()
         _project(place)
-    expected = _reference(reference, monkeypatch)
-    assert expected.labeled_rows == ROWS
     ids = set(pd.read_csv(folder / "labels.csv")["correlation_id"].astype(str))
     labels = ("monitor", "labels", ENDPOINT, "labels.csv")
     report = ("-o", "json", "monitor", "run", "monitor.toml", "--report", "out/report.json")
-    killed = 0
+    # the answer of commands never killed, and how long each takes on this machine now
+    durations = {argv: _complete(reference, *argv) for argv in (labels, report)}
+    expected = MonitorReport.from_json((reference / "out" / "report.json").read_text())
+    assert expected.labeled_rows == ROWS
     for argv in (labels, report):
         for _ in range(kills):
-            # a command takes ~1-3 s here, most of it starting Python: moments up to its end and past it
-            killed += _kill_at(folder, rng.uniform(0.3, 3.0), *argv)
-            _whole_files(folder, ids)
-    assert killed, f"seed {SEED}: every command finished before its kill"
+            _kill_inside(folder, ids, rng.uniform(0.05, 0.95), durations[argv], *argv)
     _complete(folder, *labels)
     _complete(folder, *report)
     _whole_files(folder, ids)
@@ -127,14 +135,10 @@ def _sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kills: int) -> None:
     assert again.labeled_rows == ROWS
 
 
-def test_monitor_commands_killed_at_seeded_moments_leave_whole_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _sweep(tmp_path, monkeypatch, kills=1)
+def test_monitor_commands_killed_at_seeded_moments_leave_whole_files(tmp_path: Path) -> None:
+    _sweep(tmp_path, kills=1)
 
 
 @pytest.mark.soak
-def test_monitor_commands_killed_across_their_whole_run_leave_whole_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _sweep(tmp_path, monkeypatch, kills=25)
+def test_monitor_commands_killed_across_their_whole_run_leave_whole_files(tmp_path: Path) -> None:
+    _sweep(tmp_path, kills=25)
