@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from mlops_sdk.checks._arguments import checked_arguments
 from mlops_sdk.checks.context import CheckContext
 from mlops_sdk.checks.data import Dataset, load_dataset
 from mlops_sdk.checks.metrics import Metric, available_metrics, find_metric, get_metric
@@ -33,6 +34,7 @@ def _metric_name(metric: str | Metric) -> str:
 # -- MetricThreshold ---------------------------------------------------------------------------------
 
 
+@checked_arguments
 @dataclass(frozen=True)
 class MetricThreshold:
     """A metric must stay within ``[min, max]``.
@@ -56,6 +58,12 @@ class MetricThreshold:
     comparative: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
+        if not _metric_name(self.metric).strip():
+            raise ConfigurationError(
+                "MetricThreshold needs a metric name (a metric the training run logged, or one of "
+                f"{', '.join(available_metrics())})",
+                details={"field": "metric"},
+            )
         if self.min is None and self.max is None:
             raise ConfigurationError(
                 f"MetricThreshold({_metric_name(self.metric)!r}) needs min=, max= or both", details={"field": "min"}
@@ -139,6 +147,7 @@ class MetricThreshold:
 # -- BeatsChampion -----------------------------------------------------------------------------------
 
 
+@checked_arguments
 @dataclass(frozen=True)
 class BeatsChampion:
     """The candidate must beat the current champion on the SAME pinned evaluation data.
@@ -307,6 +316,7 @@ def _kind_ok(series: Any, kind: str) -> bool:
     return bool(checks[kind](series))
 
 
+@checked_arguments
 @dataclass(frozen=True)
 class DataQuality:
     """The evaluation data must have the expected shape and content.
@@ -314,14 +324,14 @@ class DataQuality:
     Args:
         schema: Column -> kind (``number``, ``integer``, ``float``, ``string``, ``bool``, ``datetime``,
             ``category``); each column must exist with that kind.
-        not_null: Columns that must have no missing values.
+        not_null: Columns that must have no missing values (one name or several).
         ranges: Column -> ``(low, high)`` inclusive bounds (either may be ``None``).
         min_rows: Fewest acceptable rows.
         name: Name in the report (default ``data_quality``).
     """
 
     schema: Mapping[str, str] = field(default_factory=dict)
-    not_null: Sequence[str] = ()
+    not_null: str | Sequence[str] = ()
     ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     min_rows: int | None = None
     name: str = ""
@@ -425,6 +435,7 @@ def _is_numeric(series: Any) -> bool:
     return bool(types.is_numeric_dtype(series) and not types.is_bool_dtype(series))
 
 
+@checked_arguments
 @dataclass(frozen=True)
 class NoDrift:
     """No feature may drift between the reference (training snapshot) and the evaluation data.
@@ -438,7 +449,7 @@ class NoDrift:
         max_psi: Largest acceptable PSI (0.1 is commonly read as "no shift", 0.25 as "major shift").
         ks_pvalue: When set, a KS p-value below it also counts as drift (numeric features). Off by
             default: on large samples KS flags shifts too small to matter.
-        features: Columns to compare (default: every column both have, except the label).
+        features: Columns to compare, one name or several (default: every column both have, except the label).
         bins: Number of quantile bins for numeric PSI.
         name: Name in the report (default ``no_drift``).
     """
@@ -446,7 +457,7 @@ class NoDrift:
     reference: Any
     max_psi: float = 0.2
     ks_pvalue: float | None = None
-    features: Sequence[str] | None = None
+    features: str | Sequence[str] | None = None
     bins: int = 10
     name: str = ""
     comparative: ClassVar[bool] = False
@@ -468,6 +479,8 @@ class NoDrift:
             )
         if self.bins < 2:
             raise ConfigurationError(f"NoDrift bins must be at least 2, got {self.bins}", details={"field": "bins"})
+        if isinstance(self.features, str):
+            object.__setattr__(self, "features", (self.features,))
         _set_default_name(self, "no_drift")
 
     def _reference(self, context: CheckContext) -> Dataset:
@@ -560,6 +573,7 @@ class NoDrift:
 # -- SignatureCheck ----------------------------------------------------------------------------------
 
 
+@checked_arguments
 @dataclass(frozen=True)
 class SignatureCheck:
     """The model accepts a sample payload and answers one finite prediction per row.
