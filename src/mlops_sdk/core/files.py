@@ -2,6 +2,7 @@
 
 A process killed at any moment leaves the previous version of the file (or none) and, at worst, a
 temporary ``.<name>.<random>.tmp`` beside it, which readers never match (they look for the final names).
+:func:`file_lock` makes a check-then-act sequence one step across processes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_dir"]
+__all__ = ["atomic_write", "file_lock", "fsync_dir"]
 
 
 @contextlib.contextmanager
@@ -53,3 +54,23 @@ def fsync_dir(folder: Path) -> None:
             os.fsync(handle)
         finally:
             os.close(handle)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created, with its folder, if needed) for the block: one
+    process at a time, whatever else runs on the machine. The kernel releases it when the holder exits,
+    also when it is killed, so a crash never leaves it held. Without ``fcntl`` (Windows) it does nothing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: single-process use
+            yield
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

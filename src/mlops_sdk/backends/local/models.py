@@ -10,6 +10,8 @@ MLflow keeps no alias history.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +21,7 @@ from mlops_sdk.backends.local import LocalBackend
 from mlops_sdk.backends.local._mlflow import MlflowStore, mlflow_errors, mlflow_store
 from mlops_sdk.backends.local.store import Migration
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
+from mlops_sdk.core.files import file_lock
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
 from mlops_sdk.models.training import TrainingRun
@@ -89,7 +92,24 @@ class LocalModelService:
                 f"save one there, e.g. mlflow.sklearn.save_model(model, path=<the ${{{{outputs.{output}}}}} argument>)",
                 details={"field": "output", "value": output},
             )
-        existing = self._existing(name, run.mlflow_run_id, output)
+        # one registration of a model at a time, across processes: the lookup and the creation are one
+        # step, so two processes registering the same run output at once make one version, not two
+        with file_lock(self._backend.folder / "locks" / f"model-{_lock_name(name)}.lock"):
+            return self._register(run, run.mlflow_run_id, folder, output, name, description, tags, lineage, actor)
+
+    def _register(
+        self,
+        run: TrainingRun,
+        mlflow_run_id: str,
+        folder: Path,
+        output: str,
+        name: str,
+        description: str | None,
+        tags: Mapping[str, str],
+        lineage: Lineage,
+        actor: str,
+    ) -> ModelVersion:
+        existing = self._existing(name, mlflow_run_id, output)
         if existing is not None:
             return existing
         client = self._client
@@ -105,12 +125,12 @@ class LocalModelService:
             except Exception as error:
                 if getattr(error, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
                     raise
-            client.log_artifacts(run.mlflow_run_id, str(folder), artifact_path=output)
-            artifact_uri = client.get_run(run.mlflow_run_id).info.artifact_uri
+            client.log_artifacts(mlflow_run_id, str(folder), artifact_path=output)
+            artifact_uri = client.get_run(mlflow_run_id).info.artifact_uri
             version = client.create_model_version(
                 name,
                 f"{artifact_uri.rstrip('/')}/{output}",
-                run_id=run.mlflow_run_id,
+                run_id=mlflow_run_id,
                 tags=all_tags,
                 description=description,
             )
@@ -163,21 +183,23 @@ class LocalModelService:
     def set_alias(self, name: str, alias: str, version: str, *, actor: str) -> ModelVersion:
         """Point ``alias`` at ``version`` and record the move."""
         self.get(name, version)
-        previous = self._alias_target(name, alias)
-        if previous != str(version):
-            with mlflow_errors(f"setting alias {alias!r} of model {name!r}"):
-                self._client.set_registered_model_alias(name, alias, str(version))
-            self._record(name, alias, str(version), previous, "set", actor)
+        with self._alias_move() as connection:
+            previous = self._alias_target(name, alias)
+            if previous != str(version):
+                with mlflow_errors(f"setting alias {alias!r} of model {name!r}"):
+                    self._client.set_registered_model_alias(name, alias, str(version))
+                self._record(connection, name, alias, str(version), previous, "set", actor)
         return self.get(name, version)
 
     def remove_alias(self, name: str, alias: str, *, actor: str) -> None:
         """Remove ``alias`` (a no-op when it is not set)."""
-        previous = self._alias_target(name, alias)
-        if previous is None:
-            return
-        with mlflow_errors(f"removing alias {alias!r} of model {name!r}"):
-            self._client.delete_registered_model_alias(name, alias)
-        self._record(name, alias, None, previous, "removed", actor)
+        with self._alias_move() as connection:
+            previous = self._alias_target(name, alias)
+            if previous is None:
+                return
+            with mlflow_errors(f"removing alias {alias!r} of model {name!r}"):
+                self._client.delete_registered_model_alias(name, alias)
+            self._record(connection, name, alias, None, previous, "removed", actor)
 
     def get_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``alias`` points at."""
@@ -223,15 +245,27 @@ class LocalModelService:
         except ResourceNotFoundError:
             return None
 
+    def _alias_move(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One alias move at a time, across processes: the store's write lock is held from reading the
+        alias to recording the move (two processes setting a new alias at once would otherwise both
+        insert it into MLflow's alias table, and one fail on its unique key)."""
+        return self._store.transaction()
+
     def _record(
-        self, name: str, alias: str, version: str | None, previous: str | None, action: str, actor: str
+        self,
+        connection: sqlite3.Connection,
+        name: str,
+        alias: str,
+        version: str | None,
+        previous: str | None,
+        action: str,
+        actor: str,
     ) -> None:
-        with self._store.transaction() as connection:
-            connection.execute(
-                "INSERT INTO model_alias_events (name, alias, version, previous_version, action, actor, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, alias, version, previous, action, actor, self._backend.clock.now().isoformat()),
-            )
+        connection.execute(
+            "INSERT INTO model_alias_events (name, alias, version, previous_version, action, actor, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (name, alias, version, previous, action, actor, self._backend.clock.now().isoformat()),
+        )
 
     def _not_found(self, name: str, what: str) -> ResourceNotFoundError:
         try:
@@ -279,3 +313,10 @@ def _quote(value: str) -> str:
 
 def _version_key(item: ModelVersion) -> tuple[int, str]:
     return (int(item.version), item.version) if item.version.isdigit() else (-1, item.version)
+
+
+def _lock_name(name: str) -> str:
+    """A file name for model ``name`` (names are checked, but a lock file must never leave its folder)."""
+    import hashlib
+
+    return hashlib.sha256(name.encode()).hexdigest()[:16]

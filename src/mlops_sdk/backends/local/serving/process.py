@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from mlops_sdk.core.errors import (
     ServiceRequestError,
     error_for_status,
 )
+from mlops_sdk.core.files import file_lock
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
 
@@ -182,20 +183,8 @@ class EndpointServer:
             return info
         return None
 
-    @contextlib.contextmanager
-    def _start_lock(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / ".lock").open("a+") as handle:
-            try:
-                import fcntl
-            except ImportError:  # pragma: no cover - Windows: single-process use
-                yield
-                return
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def _start_lock(self) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.folder / ".lock")
 
     def launch(self) -> None:
         """Start the server detached unless it runs or is already starting; do not wait for it."""
