@@ -482,7 +482,9 @@ def test_a_store_whose_mlflow_database_is_unreadable_fails_the_run_cleanly(tmp_p
 
 
 CTRL_C_WAITER = """
-import sys
+import signal, sys
+# Ctrl-C as in a terminal, also when the suite was started in the background (which ignores SIGINT)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from mlops_sdk import MLOpsClient
 store, code, decision = sys.argv[1], sys.argv[2], sys.argv[3]
 with MLOpsClient(f"local://{store}", show_progress=False) as client:
