@@ -35,6 +35,7 @@ from mlops_sdk.core.errors import (
     ResourceNotFoundError,
     ServiceRequestError,
 )
+from mlops_sdk.core.files import file_lock
 from mlops_sdk.core.lineage import Lineage, current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_endpoint_name
@@ -140,6 +141,11 @@ class LocalPlatform:
                 backend="local",
             )
         return server
+
+    def traffic_lock(self, endpoint: str) -> contextlib.AbstractContextManager[None]:
+        """Held by a rollout while it reads, checks and changes ``endpoint``'s traffic: one such change at
+        a time, across processes (two rollouts at once would otherwise each write over the other)."""
+        return file_lock(self.root / check_endpoint_name(endpoint) / ".traffic.lock")
 
     def running(self, endpoint: str) -> EndpointServer:
         """An existing endpoint's server, started if it is not running (it restores its deployments)."""

@@ -20,6 +20,7 @@ fail to start (its log says why), a hang keeps it provisioning until released.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import secrets
@@ -238,6 +239,10 @@ class MemoryPlatform:
             item = self.existing(endpoint)
             traffic = {name: int(item.table.traffic.get(name, 0)) for name in item.deployments}
             return traffic, dict(item.table.mirror)
+
+    def traffic_lock(self, endpoint: str) -> contextlib.AbstractContextManager[Any]:
+        """Held by a rollout while it reads, checks and changes the traffic (the store's lock)."""
+        return self._store.lock
 
     def set_traffic(
         self,

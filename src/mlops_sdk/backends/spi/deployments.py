@@ -12,6 +12,7 @@ primitives of :class:`EndpointPlatform`.
 from __future__ import annotations
 
 import abc
+import contextlib
 import statistics
 import uuid
 from collections.abc import Mapping, Sequence
@@ -669,16 +670,18 @@ class RolloutDriver:
             if not smoke.passed:
                 return self._check_failed(f"smoke test before the {percent}% step failed: {smoke.reason}", smoke)
         platform, endpoint, name = self._platform, s["endpoint"], s["deployment"]
-        traffic, mirror = platform.get_traffic(endpoint)
-        if isinstance(self._strategy, Shadow):
-            new_traffic = dict(traffic)
-            new_traffic.setdefault(name, 0)
-            new_mirror = {**mirror, name: percent}
-        else:
-            new_traffic = shift_traffic(traffic, name, percent)
-            new_mirror = {key: value for key, value in mirror.items() if key != name}
-        if new_traffic != traffic or new_mirror != mirror:  # e.g. a first deployment is at 100 % from step one
-            self._set_traffic("traffic", new_traffic, new_mirror)
+        with self._traffic_change():
+            traffic, mirror = platform.get_traffic(endpoint)
+            self._check_unchanged(traffic, mirror)
+            if isinstance(self._strategy, Shadow):
+                new_traffic = dict(traffic)
+                new_traffic.setdefault(name, 0)
+                new_mirror = {**mirror, name: percent}
+            else:
+                new_traffic = shift_traffic(traffic, name, percent)
+                new_mirror = {key: value for key, value in mirror.items() if key != name}
+            if new_traffic != traffic or new_mirror != mirror:  # e.g. a first deployment is at 100 % from step one
+                self._set_traffic("traffic", new_traffic, new_mirror)
         s["steps"].append(
             StepResult(
                 percent=percent, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
@@ -713,7 +716,9 @@ class RolloutDriver:
                 return outcome
             if not outcome.passed:
                 return self._check_failed(f"smoke test after the final bake failed: {outcome.reason}", outcome)
-        return self._succeed(*self._platform.get_traffic(s["endpoint"]))
+        traffic, mirror = self._platform.get_traffic(s["endpoint"])
+        self._check_unchanged(traffic, mirror)
+        return self._succeed(traffic, mirror)
 
     # -- guardrails during a bake ------------------------------------------------------------------------
 
@@ -891,14 +896,15 @@ class RolloutDriver:
             if not smoke.passed:
                 s["log_tail"] = self._log_tail()
                 return self._fail(f"smoke test of rollback target {target!r} failed: {smoke.reason}")
-        traffic, mirror = platform.get_traffic(endpoint)
-        new_traffic = dict.fromkeys(traffic, 0)
-        new_traffic[target] = 100
-        new_mirror = {key: value for key, value in mirror.items() if key != target}
-        if new_traffic == traffic and new_mirror == mirror:
-            s["changed"] = False
-        else:
-            self._set_traffic("rollback", new_traffic, new_mirror, reason="rollback requested")
+        with self._traffic_change():
+            traffic, mirror = platform.get_traffic(endpoint)
+            new_traffic = dict.fromkeys(traffic, 0)
+            new_traffic[target] = 100
+            new_mirror = {key: value for key, value in mirror.items() if key != target}
+            if new_traffic == traffic and new_mirror == mirror:
+                s["changed"] = False
+            else:
+                self._set_traffic("rollback", new_traffic, new_mirror, reason="rollback requested")
         s["steps"].append(
             StepResult(
                 percent=100, traffic=new_traffic, mirror=new_mirror, smoke=smoke, at=platform.clock.now()
@@ -1014,13 +1020,17 @@ class RolloutDriver:
         s = self._state
         platform, endpoint = self._platform, s["endpoint"]
         previous = s.get("previous") or {"traffic": {}, "mirror": {}}
-        traffic, mirror = platform.get_traffic(endpoint)
-        restored = {name: int(previous["traffic"].get(name, 0)) for name in traffic}
-        restored_mirror = {name: int(weight) for name, weight in previous.get("mirror", {}).items() if name in traffic}
-        if restored != traffic or restored_mirror != mirror:
-            self._set_traffic("rollback", restored, restored_mirror, reason=reason)
-        else:
-            self._record("rollback", restored, restored_mirror, reason=reason)
+        with self._traffic_change():
+            traffic, mirror = platform.get_traffic(endpoint)
+            self._check_unchanged(traffic, mirror)  # never write back over another operation's change
+            restored = {name: int(previous["traffic"].get(name, 0)) for name in traffic}
+            restored_mirror = {
+                name: int(weight) for name, weight in previous.get("mirror", {}).items() if name in traffic
+            }
+            if restored != traffic or restored_mirror != mirror:
+                self._set_traffic("rollback", restored, restored_mirror, reason=reason)
+            else:
+                self._record("rollback", restored, restored_mirror, reason=reason)
         s["final_traffic"], s["final_mirror"] = restored, restored_mirror
 
     def _cancel_now(self) -> PollResult:
@@ -1101,6 +1111,34 @@ class RolloutDriver:
         self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
     ) -> None:
         self._platform.record(self._entry(action, traffic, mirror, reason=reason))
+
+    def _traffic_change(self) -> contextlib.AbstractContextManager[Any]:
+        """Reading, checking and changing the traffic as one step, where the platform offers a
+        ``traffic_lock(endpoint)`` (the local and memory backends; Azure ML refuses an endpoint
+        update while another one runs)."""
+        lock = getattr(self._platform, "traffic_lock", None)
+        return lock(self._state["endpoint"]) if lock is not None else contextlib.nullcontext()
+
+    def _check_unchanged(self, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
+        """Raise :class:`ConflictError` when the endpoint's maps are not those this operation set last:
+        another rollout, a rollback or a manual traffic change came in between. The operation then
+        stops where it is and leaves the traffic alone (writing over the other change would undo it)."""
+        s = self._state
+        if not s.get("steps"):
+            return
+        last = s["steps"][-1]
+        if dict(traffic) == last["traffic"] and dict(mirror) == last["mirror"]:
+            return
+        raise ConflictError(
+            f"the traffic of endpoint {s['endpoint']!r} changed while {self._id} ran: it set "
+            f"{last['traffic']} (mirror {last['mirror']}), the endpoint now has {dict(traffic)} (mirror "
+            f"{dict(mirror)}); another rollout, rollback or traffic change came in between. This operation "
+            "stops and leaves the traffic as it is: run one rollout per endpoint at a time",
+            backend=self._platform.backend,
+            operation_id=self._id,
+            status_code=409,
+            details={"expected": last["traffic"], "found": dict(traffic)},
+        )
 
     def _set_traffic(
         self, action: str, traffic: Mapping[str, int], mirror: Mapping[str, int], *, reason: str | None = None
