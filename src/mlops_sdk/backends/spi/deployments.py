@@ -1127,7 +1127,7 @@ class RolloutDriver:
         if not s.get("steps"):
             return
         last = s["steps"][-1]
-        if dict(traffic) == last["traffic"] and dict(mirror) == last["mirror"]:
+        if _weights(traffic) == _weights(last["traffic"]) and _weights(mirror) == _weights(last["mirror"]):
             return
         raise ConflictError(
             f"the traffic of endpoint {s['endpoint']!r} changed while {self._id} ran: it set "
@@ -1186,6 +1186,11 @@ def _truncate(value: Any, limit: int = 20) -> Any:
 # -- the service over a platform ---------------------------------------------------------------------
 
 P = TypeVar("P", bound=EndpointPlatform)
+
+
+def _weights(traffic: Mapping[str, int]) -> dict[str, int]:
+    """The deployments with a share (a service may list a deployment at 0 % or leave it out)."""
+    return {name: int(weight) for name, weight in traffic.items() if weight}
 
 
 class PlatformDeploymentService(abc.ABC, Generic[P]):
