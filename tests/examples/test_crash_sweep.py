@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,11 @@ from tests.examples._crash_sweep import (
     EXPECTED,
     SUBMISSION_WINDOWS,
     ChainResult,
+    _launch,
     chains,
     ci_subset,
     count_side_effects,
+    diagnose,
     full_sweep,
     run_chain,
     summary,
@@ -80,3 +83,18 @@ def test_demo_killed_across_its_whole_run_completes_with_every_side_effect_once(
         return
     assert len(kills) >= 25, summary(results, SEED)
     assert any(kill.training_claimed_without_mlflow_run for kill in kills), summary(results, SEED)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("offset", [0.0, 3.0, 8.0, 20.0])
+def test_two_runs_of_the_demo_at_once_complete_with_every_side_effect_once(tmp_path: Path, offset: float) -> None:
+    """The same run id started twice, the second ``offset`` seconds later (a CI re-run next to a running
+    job): both complete and every side effect happened once (before, the second failed on the
+    champion alias with an IntegrityError)."""
+    first, first_log = _launch(tmp_path, "twin", 1)
+    time.sleep(offset)
+    second, second_log = _launch(tmp_path, "twin", 2)
+    for process, log in ((first, first_log), (second, second_log)):
+        assert process.wait(timeout=900) == 0, diagnose(tmp_path, log)
+    _check(tmp_path, ChainResult("twin"), SEED)
