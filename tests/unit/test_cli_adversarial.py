@@ -88,8 +88,9 @@ class Shape:
     that is well formed but names nothing in an empty store; ``True`` gives a flag. ``files`` read a file
     the user names (``prefix`` is put before the path, ``@`` for ``--data @file``); ``outputs`` write one;
     ``folders`` are folders the command writes into. ``names`` name something in the store, so a value
-    naming nothing is an error. ``late`` files (data) are read only after store lookups that the other
-    values fail, so only a missing one is named in the message (the CLI checks it exists first).
+    naming nothing is an error. ``late`` files (data) are read only after store lookups, or only when
+    there are rows to compare, so only a missing one must fail at once, naming the flag (the CLI checks
+    that it exists); the others must merely not crash.
     ``empty_ok``: the baseline call succeeds on an empty store. ``creates``: the baseline call creates
     something (not run by the value sweeps, which only run values that must fail). ``serves``: it runs
     until stopped, so it is driven in a child process with values that must fail.
@@ -150,13 +151,19 @@ SHAPES: dict[tuple[str, ...], Shape] = {
     ("models", "list"): Shape({"name": MODEL}, names=("name",)),
     ("models", "register"): Shape({"run_id": RUN_ID, "name": "sweep-model"}, names=("run_id",)),
     ("models", "show"): Shape({"ref": f"{MODEL}@1"}, names=("ref",)),
+    # Monitoring answers for any endpoint name (a model served elsewhere logs its inferences), so an
+    # unknown endpoint is not an error for these three (docs/monitoring.md).
     ("monitor", "labels"): Shape(
-        {"endpoint": ENDPOINT, "data": "labels.csv"}, files=("data",), names=("endpoint",), late=("data",)
+        {"endpoint": ENDPOINT, "data": "labels.csv"}, files=("data",), late=("data",), empty_ok=True
     ),
     ("monitor", "run"): Shape(
-        {"monitor": "monitor.toml"}, files=("monitor", "baseline_data"), outputs=("report",), late=("baseline_data",)
+        {"monitor": "monitor.toml"},
+        files=("monitor", "baseline_data"),
+        outputs=("report",),
+        late=("baseline_data",),
+        empty_ok=True,
     ),
-    ("monitor", "stats"): Shape({"endpoint": ENDPOINT}, names=("endpoint",)),
+    ("monitor", "stats"): Shape({"endpoint": ENDPOINT}, empty_ok=True),
     ("resume",): Shape({"token": "not-a-token"}, names=("token",)),
     ("rollback",): Shape({"endpoint": ENDPOINT}, names=("endpoint",)),
     ("train", "cancel"): BY_RUN,
@@ -426,11 +433,11 @@ def cases_for(path: tuple[str, ...], *, soak: bool = False) -> list[Case]:
         if getattr(param, "is_flag", False) or name in ("help", "version", "output"):
             continue
         if name in shape.files or (not path and name == "config_file"):
-            found += [
-                Case(path, name, f"file:{kind}", value, True, named=kind == "missing" or name not in shape.late)
-                for kind, value in FILE_KINDS.items()
-            ]
-            found.append(Case(path, name, "file:empty", "bad/empty.txt", fail=name != "config_file"))
+            for kind, value in FILE_KINDS.items():
+                early = kind == "missing" or name not in shape.late
+                found.append(Case(path, name, f"file:{kind}", value, fail=early, named=early))
+            empty_fails = name != "config_file" and name not in shape.late
+            found.append(Case(path, name, "file:empty", "bad/empty.txt", fail=empty_fails))
             continue
         if name in shape.outputs:
             found += [Case(path, name, f"output:{kind}", value, True, True) for kind, value in OUTPUT_KINDS.items()]

@@ -23,13 +23,6 @@ def _client() -> Any:
     return MonitoringClient(state.target, profile=state.profile, config_file=state.config_file)
 
 
-def _require_endpoint(name: str) -> None:
-    from mlops_sdk.clients.deployments import DeploymentClient
-
-    with DeploymentClient(state.target, profile=state.profile, config_file=state.config_file) as deployments:
-        deployments.get_endpoint(name)
-
-
 @app.command("run")
 def run(
     monitor: Annotated[Path, typer.Argument(help="TOML file with a [monitor] table and [[monitor.signals]].")],
@@ -48,7 +41,6 @@ def run(
     existing(baseline_data, flag="--baseline-data")  # the baseline is read only when there are rows
     with as_flags(monitor="MONITOR"):
         spec = Monitor.from_toml(readable(monitor, flag="MONITOR", what="a monitor file (TOML)"))
-    _require_endpoint(spec.endpoint)  # a monitor of a misspelt endpoint would pass forever on no rows
     with as_flags(baseline_data="--baseline-data", monitor="MONITOR"), _client() as client:
         result = client.run(spec, baseline_data=baseline_data)
     state.gate_report(result, report, exit_code=EXIT_OK if result.passed else EXIT_GATE)
@@ -63,7 +55,6 @@ def labels(
 ) -> None:
     """Log ground truth for scored rows (joined to their predictions by correlation id)."""
     existing(data, flag="DATA")
-    _require_endpoint(endpoint)  # labels for an endpoint that does not exist would join nothing, ever
     with as_flags(data="DATA", id_column="--id-column", label_column="--label-column"), _client() as client:
         count = client.log_ground_truth(endpoint, data=data, id_column=id_column, label_column=label_column)
     state.emit({"endpoint": endpoint, "labels": count}, lambda _: state.line(f"{count} labels logged for {endpoint}"))
@@ -74,8 +65,6 @@ def stats(endpoint: Annotated[str, typer.Argument(help="Endpoint name.")]) -> No
     """Capture counters: rows captured, written, dropped (queue full), failed (write errors), sampled out."""
     with _client() as client:
         counters = client.capture_stats(endpoint)
-        if not counters.captured and not counters.deployments:
-            _require_endpoint(endpoint)  # zeros for an endpoint that does not exist would hide a typo
 
     def render(_: Any) -> None:
         state.line(
