@@ -624,7 +624,7 @@ NAMES = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 )
 
 
-@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pick=st.sampled_from(FUZZED), value=NAMES, json_mode=st.booleans())
 def test_fuzzed_names_never_crash(
     project: Path, pick: tuple[tuple[str, ...], str], value: str, json_mode: bool
