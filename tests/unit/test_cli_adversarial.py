@@ -335,7 +335,7 @@ HOSTILE_NAMES = {
     "markup": "[red]x[/red]",
     "empty": "",
 }
-CI_HOSTILE = ("traversal", "unicode", "empty", "spaces", "undecodable")
+CI_HOSTILE = ("traversal", "unicode", "empty", "long", "spaces", "undecodable")
 """The hostile names CI tries, two per parameter in rotation; ``-m soak`` tries all of them everywhere."""
 NUMBERS = {"int": ("-1", "0", "9" * 25, "-" + "9" * 25), "float": ("-1", "nan", "inf", "1e999")}
 
@@ -643,6 +643,45 @@ def test_fuzzed_names_never_crash_soak(
     _fuzz(project, pick, value, json_mode)
 
 
+def test_a_question_never_goes_to_stdout(project: Path) -> None:
+    """``endpoints delete`` asks on stderr; under ``-o json`` it never asks: ``--yes`` is required."""
+    asked = invoke(["endpoints", "delete", ENDPOINT])
+    assert (asked.code, asked.out) == (1, "")
+    assert "Delete endpoint no-such-endpoint" in asked.err
+    refused = invoke(["endpoints", "delete", ENDPOINT], json_mode=True)
+    assert refused.code == 2
+    error = json.loads(refused.out)["error"]
+    assert (error["type"], error["details"]["param"]) == ("UsageError", "--yes")
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["text", "json"])
+def test_a_model_longer_than_a_file_name_is_a_usage_error(project: Path, json_mode: bool) -> None:
+    """``deploy`` looks MODEL up as a folder first; a name the OS refuses used to escape as an OSError."""
+    outcome = invoke(["deploy", "x" * 256 + "@1", "--endpoint", ENDPOINT], json_mode=json_mode)
+    assert outcome.code == 2
+    assert problems(outcome, fail=True) == []
+    assert "too long for a model reference or a folder" in outcome.message
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["text", "json"])
+def test_undecodable_bytes_in_a_real_command_line(project: Path, json_mode: bool) -> None:
+    """Bytes that are not UTF-8 in argv (a real process decodes them to surrogates) are a usage error."""
+    argv = [*([b"-o", b"json"] if json_mode else []), b"train", b"show", b"run-\xff\xfe"]
+    child = subprocess.run(
+        [sys.executable.encode(), b"-m", b"mlops_sdk.cli", *argv], cwd=project, capture_output=True, timeout=120
+    )
+    out, err = child.stdout.decode(), child.stderr.decode()
+    assert child.returncode == 2
+    assert "Traceback" not in out + err
+    if json_mode:
+        error = json.loads(out)["error"]
+        assert error["type"] == "UsageError"
+        assert "run-\\udcff\\udcfe" in error["message"]
+    else:
+        assert (out, err.splitlines()[0]) == ("", "Usage: mlops [OPTIONS] COMMAND [ARGS]...")
+        assert "is not valid UTF-8" in err
+
+
 # --------------------------------------------------------------------------------------------------
 # Secret canaries in every place a user can put a secret, and every command run over them.
 
@@ -699,6 +738,10 @@ def test_no_canary_escapes_any_command(
                     continue
                 seen.see(f"mlops {' '.join(outcome.argv)} stdout", outcome.out)
                 seen.see(f"mlops {' '.join(outcome.argv)} stderr", outcome.err)
+            if path == ("endpoints", "keys"):  # --primary: the bare key for $(...), one JSON document with -o json
+                assert invoke([*argv_for(path, values), "--primary"]).out == keys["primary_key"] + "\n"
+                primary = invoke([*argv_for(path, values), "--primary"], json_mode=True)
+                assert json.loads(primary.out) == {"endpoint": LIVE_ENDPOINT, "primary_key": keys["primary_key"]}
     finally:
         invoke(["endpoints", "stop", LIVE_ENDPOINT])
     for record in caplog.records:

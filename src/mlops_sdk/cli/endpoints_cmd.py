@@ -20,6 +20,9 @@ def _client() -> Any:
     return DeploymentClient(state.target, profile=state.profile, config_file=state.config_file)
 
 
+NAME_MAX = 255
+"""The longest file name (in bytes) the usual file systems accept."""
+
 MAX_LINES = 1_000_000
 """The most log lines ``mlops endpoints logs --lines`` asks for."""
 
@@ -219,8 +222,7 @@ def delete(
     """Delete an endpoint and its deployments."""
     if not yes and state.json:
         raise typer.BadParameter("-o json never asks; pass --yes to delete", param_hint="--yes")
-    # The question goes to stderr: stdout carries only what the command prints as its result.
-    if not yes and not typer.confirm(f"Delete endpoint {name} and all its deployments?", err=True):
+    if not yes and not state.ask(f"Delete endpoint {name} and all its deployments?"):
         raise typer.Exit(EXIT_ERROR)
     with _client() as client:
         client.delete_endpoint(name)
@@ -265,6 +267,12 @@ def deploy(
     no_rollback: Annotated[bool, typer.Option("--no-rollback", help="Fail instead of rolling back.")] = False,
 ) -> None:
     """Roll a model out blue/green (10 -> 50 -> 100 by default), smoke-testing before every step."""
+    if any(len(part.encode()) > NAME_MAX for part in model.split("/")):
+        # The client looks MODEL up as a folder first, and the OS refuses such a name with an OSError.
+        raise typer.BadParameter(
+            f"too long for a model reference or a folder (at most {NAME_MAX} bytes between slashes)",
+            param_hint="MODEL",
+        )
     try:
         percents = [int(part) for part in steps.split(",") if part.strip()]
     except ValueError:

@@ -113,7 +113,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         if bad is not None:
             state.emit_error(
                 "UsageError",
-                f"{bad.encode('utf-8', 'backslashreplace').decode()!r} is not valid UTF-8; "
+                f"'{bad.encode('utf-8', 'backslashreplace').decode()}' is not valid UTF-8; "
                 "pass names, ids and paths as UTF-8 text",
                 {"usage": "Usage: mlops [OPTIONS] COMMAND [ARGS]..."},
                 usage=True,

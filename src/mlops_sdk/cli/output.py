@@ -159,6 +159,18 @@ class CliState:
                 self.line(f"report written to {path}")
         raise typer.Exit(exit_code)
 
+    def ask(self, question: str) -> bool:
+        """Ask a yes/no question on stderr and read the answer from stdin (no answer, end of input: no).
+
+        Never on stdout, which carries only the command's result (click's prompt writes there).
+        """
+        sys.stderr.write(f"{question} [y/N]: ")
+        sys.stderr.flush()
+        answer = sys.stdin.readline()
+        if not answer.endswith("\n"):
+            sys.stderr.write("\n")
+        return answer.strip().lower() in ("y", "yes")
+
     def line(self, text: str) -> None:
         """Print one line of plain text (user data inside is never read as rich markup)."""
         self.console().print(text, markup=False, highlight=False)
