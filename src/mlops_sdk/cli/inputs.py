@@ -69,7 +69,11 @@ def existing(value: str | None, *, flag: str) -> str | None:
     to compare): a misspelt path fails now, naming ``flag``, rather than later or never.
     """
     if value is not None and looks_local(value) and not Path(value).exists():
-        raise _refuse(flag, value, "does not exist", "pass an existing file or folder, or a URI")
+        # The wording of the SDK's own message for a missing data file, said earlier.
+        raise ConfigurationError(
+            f"{flag}: no such file {value}; pass an existing file or folder, or a URI",
+            details={"field": flag, "path": value},
+        )
     return value
 
 
