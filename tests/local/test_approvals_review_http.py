@@ -300,7 +300,7 @@ def test_the_key_file_is_private(tmp_path: Path) -> None:
         load_secret(tmp_path)
 
 
-def test_binding_beyond_loopback_needs_tls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_binding_beyond_loopback_needs_tls(tmp_path: Path, tls_ca: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert check_binding("127.0.0.1", 8765, None, None).url == "http://127.0.0.1:8765"
     assert check_binding("localhost", 8765, None, None).tls is False
     with pytest.raises(ConfigurationError, match="without TLS"):
@@ -310,6 +310,12 @@ def test_binding_beyond_loopback_needs_tls(tmp_path: Path, capsys: pytest.Captur
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.write_text("x")
     key.write_text("y")
+    # Files that are not a PEM pair are refused here, before the page is announced (uvicorn used to crash).
+    with pytest.raises(ConfigurationError, match="not a PEM certificate and its private key"):
+        check_binding("10.1.2.3", 443, cert, key)
+    issued = tls_ca.issue_cert("10.1.2.3")
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
     assert check_binding("10.1.2.3", 443, cert, key).url == "https://10.1.2.3:443"
     # The command refuses before binding anything.
     assert run(["-t", f"local://{tmp_path / 'store'}", "approvals", "serve", "--host", "0.0.0.0"]) == 1

@@ -64,6 +64,8 @@ def check_binding(host: str, port: int, tls_cert: Path | None, tls_key: Path | N
     for flag, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
         if path is not None and not path.is_file():
             raise ConfigurationError(f"{flag} {path} is not a file", details={"field": flag})
+    if tls_cert is not None and tls_key is not None:
+        _check_tls_pair(tls_cert, tls_key)
     if tls_cert is None and not is_loopback(host):
         raise ConfigurationError(
             f"refusing to serve the review page on {host} without TLS: votes and session cookies would cross the "
@@ -72,6 +74,22 @@ def check_binding(host: str, port: int, tls_cert: Path | None, tls_key: Path | N
             details={"field": "--host"},
         )
     return Binding(host, port, tls_cert, tls_key)
+
+
+def _check_tls_pair(tls_cert: Path, tls_key: Path) -> None:
+    """Load the certificate and key once here, so a bad pair fails before the page is announced."""
+    import ssl
+
+    try:
+        # An encrypted key is refused here rather than prompting for its passphrase.
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(tls_cert, tls_key, password=lambda: b"")
+    except (ssl.SSLError, OSError) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or "unreadable"
+        raise ConfigurationError(
+            f"--tls-cert {tls_cert} / --tls-key {tls_key} are not a PEM certificate and its private key ({reason}); "
+            "pass the certificate (chain) and the key it was issued for, both PEM",
+            details={"field": "--tls-cert"},
+        ) from None
 
 
 def uvicorn_config(app: Any, binding: Binding) -> Any:

@@ -124,8 +124,13 @@ def load_checks(path: str | Path) -> ChecksFile:
     file = Path(path)
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"checks file {file} does not exist", details={"field": "checks"}) from None
     except OSError as error:
-        raise ConfigurationError(f"cannot read checks file {file}: {error}", details={"field": "checks"}) from error
+        reason = error.strerror or "unreadable"
+        raise ConfigurationError(f"cannot read checks file {file} ({reason})", details={"field": "checks"}) from error
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"checks file {file} is not UTF-8 text", details={"field": "checks"}) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{file} is not valid TOML: {error}", details={"field": "checks"}) from error
     unknown = sorted(set(data) - _TOP_KEYS)

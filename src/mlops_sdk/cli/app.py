@@ -30,7 +30,6 @@ from mlops_sdk.cli.output import state
 app = typer.Typer(
     name="mlops",
     help="Drive the MLOps loop (refresh, train, register, validate, approve, deploy) on Azure or locally.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -60,6 +59,12 @@ def _global_options(
 ) -> None:
     if output.lower() not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--output")
+    if profile is not None and not profile.strip():
+        raise typer.BadParameter("give a profile name, or leave --profile out", param_hint="--profile")
+    if config_file is not None:
+        from mlops_sdk.cli.inputs import readable
+
+        readable(config_file, flag="--config", what="a config file (mlops.toml or pyproject.toml)")
     state.output = output.lower()
     state.target = target
     state.profile = profile

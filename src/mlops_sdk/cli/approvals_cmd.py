@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from mlops_sdk.clients.approvals import ApprovalClient
     from mlops_sdk.models.approvals import ApprovalRequest
 
-app = typer.Typer(help="Approval gates: list, inspect, approve, reject, verify the audit trail.", no_args_is_help=True)
+app = typer.Typer(help="Approval gates: list, inspect, approve, reject, verify the audit trail.")
 
 
 def _client() -> ApprovalClient:
@@ -181,10 +182,14 @@ def serve(
 
     with MLOpsClient(state.target, profile=state.profile, config_file=state.config_file) as client:
         site = ReviewSite.open(client, tls=binding.tls)
-        state.line(
-            f"review page on {binding.url} (store {client.target}); "
-            f"invite approvers with: mlops approvals invite REQUEST --to EMAIL --url {binding.url}"
+        state.emit(
+            {"url": binding.url, "store": str(client.target)},
+            lambda _: state.line(
+                f"review page on {binding.url} (store {client.target}); "
+                f"invite approvers with: mlops approvals invite REQUEST --to EMAIL --url {binding.url}"
+            ),
         )
+        sys.stdout.flush()
         uvicorn.Server(uvicorn_config(create_app(site), binding)).run()
 
 

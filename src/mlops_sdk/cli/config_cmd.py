@@ -6,7 +6,7 @@ import typer
 
 from mlops_sdk.cli.output import state
 
-app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
+app = typer.Typer(help="Inspect configuration.")
 
 
 @app.command("show")

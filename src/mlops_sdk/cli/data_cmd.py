@@ -6,15 +6,14 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from mlops_sdk.cli.inputs import MAX_LIMIT, finite_seconds
 from mlops_sdk.cli.output import pairs, state
 
 if TYPE_CHECKING:
     from mlops_sdk.clients.data_factory import DataFactoryClient
     from mlops_sdk.models.data_factory import RefreshRun
 
-app = typer.Typer(
-    help="Data refreshes (Azure Data Factory pipelines or local refresh pipelines).", no_args_is_help=True
-)
+app = typer.Typer(help="Data refreshes (Azure Data Factory pipelines or local refresh pipelines).")
 
 
 def _client() -> DataFactoryClient:
@@ -64,7 +63,8 @@ def refresh(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the run to finish.")] = False,
     timeout: Annotated[
-        Optional[float], typer.Option(help="With --wait: give up waiting after this many seconds.")  # noqa: UP045
+        Optional[float],  # noqa: UP045
+        typer.Option(help="With --wait: give up waiting after this many seconds.", callback=finite_seconds),
     ] = None,
 ) -> None:
     """Start a refresh of PIPELINE; with --wait, wait and show its activities and outputs."""
@@ -92,7 +92,7 @@ def runs(
         Optional[str],  # noqa: UP045
         typer.Option("--status", help="NotStarted, Running, Succeeded, Failed or Canceled."),
     ] = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1)] = 20,
+    limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1, max=MAX_LIMIT)] = 20,
 ) -> None:
     """List refresh runs, newest first."""
     with _client() as client:

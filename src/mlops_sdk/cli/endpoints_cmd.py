@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from mlops_sdk.cli.inputs import finite_seconds, json_value
 from mlops_sdk.cli.output import EXIT_ERROR, as_flags, state
 
-app = typer.Typer(help="Online endpoints: create, list, show, invoke, keys, logs, history, stop.", no_args_is_help=True)
+app = typer.Typer(help="Online endpoints: create, list, show, invoke, keys, logs, history, stop.")
 
 
 def _client() -> Any:
@@ -19,6 +19,12 @@ def _client() -> Any:
 
     return DeploymentClient(state.target, profile=state.profile, config_file=state.config_file)
 
+
+NAME_MAX = 255
+"""The longest file name (in bytes) the usual file systems accept."""
+
+MAX_LINES = 1_000_000
+"""The most log lines ``mlops endpoints logs --lines`` asks for."""
 
 KEY_VARIABLE = "MLOPS_ENDPOINT_KEY"
 """Shell variable the printed ``curl`` line reads the key from (the key itself is never printed there)."""
@@ -115,15 +121,7 @@ def invoke(
     ] = None,
 ) -> None:
     """Score a JSON payload and print the predictions."""
-    text = data if data is not None else "-"
-    if text == "-":
-        text = sys.stdin.read()
-    elif text.startswith("@"):
-        text = Path(text[1:]).read_text(encoding="utf-8")
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise typer.BadParameter(f"not valid JSON ({error})", param_hint="--data") from None
+    payload = json_value(data if data is not None else "-", flag="--data")
     with _client() as client:
         predictions = client.invoke(name, payload, deployment=deployment)
     sys.stdout.write(json.dumps(predictions) + "\n")
@@ -133,7 +131,7 @@ def invoke(
 def logs(
     name: Annotated[str, typer.Argument(help="Endpoint name.")],
     deployment: Annotated[Optional[str], typer.Option("--deployment", help="Deployment (Azure).")] = None,  # noqa: UP045
-    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines from the end.")] = 50,
+    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines from the end.", min=1, max=MAX_LINES)] = 50,
 ) -> None:
     """Print the tail of the endpoint's (or a deployment's) log."""
     with _client() as client:
@@ -162,11 +160,12 @@ def keys(
         found = client.regenerate_keys(name, key=regenerate) if regenerate else client.get_keys(name)
     primary_key = found.primary_key.get_secret_value()
     secondary_key = found.secondary_key.get_secret_value() if found.secondary_key else None
+    if state.json:  # one JSON document, --primary or not
+        shown = {"endpoint": name, "primary_key": primary_key}
+        state.emit(shown if primary else {**shown, "secondary_key": secondary_key})
+        return
     if primary:
         sys.stdout.write(primary_key + "\n")
-        return
-    if state.json:
-        state.emit({"endpoint": name, "primary_key": primary_key, "secondary_key": secondary_key})
         return
     state.line(f"primary_key    {primary_key}")
     if secondary_key:
@@ -178,6 +177,8 @@ def history(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None
     """Who moved which model version to what traffic, when."""
     with _client() as client:
         entries = client.history(name)
+        if not entries:
+            client.get_endpoint(name)  # an endpoint that never existed is an error, not an empty history
     state.listing(
         f"history of {name}",
         ["at", "action", "deployment", "model", "traffic", "by", "reason"],
@@ -219,7 +220,9 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete an endpoint and its deployments."""
-    if not yes and not typer.confirm(f"Delete endpoint {name} and all its deployments?"):
+    if not yes and state.json:
+        raise typer.BadParameter("-o json never asks; pass --yes to delete", param_hint="--yes")
+    if not yes and not state.ask(f"Delete endpoint {name} and all its deployments?"):
         raise typer.Exit(EXIT_ERROR)
     with _client() as client:
         client.delete_endpoint(name)
@@ -254,7 +257,9 @@ def deploy(
         Optional[str], typer.Option("--deployment", help="Deployment name (default: from the model).")  # noqa: UP045
     ] = None,
     steps: Annotated[str, typer.Option("--steps", help="Traffic steps in percent, ending at 100.")] = "10,50,100",
-    bake: Annotated[float, typer.Option("--bake", help="Seconds to wait after each step.")] = 0.0,
+    bake: Annotated[
+        float, typer.Option("--bake", help="Seconds to wait after each step.", callback=finite_seconds)
+    ] = 0.0,
     smoke: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--smoke", help="Smoke test (JSON or @file): {payload, expected|shape|dtype, latency_budget}."),
@@ -262,6 +267,12 @@ def deploy(
     no_rollback: Annotated[bool, typer.Option("--no-rollback", help="Fail instead of rolling back.")] = False,
 ) -> None:
     """Roll a model out blue/green (10 -> 50 -> 100 by default), smoke-testing before every step."""
+    if any(len(part.encode()) > NAME_MAX for part in model.split("/")):
+        # The client looks MODEL up as a folder first, and the OS refuses such a name with an OSError.
+        raise typer.BadParameter(
+            f"too long for a model reference or a folder (at most {NAME_MAX} bytes between slashes)",
+            param_hint="MODEL",
+        )
     try:
         percents = [int(part) for part in steps.split(",") if part.strip()]
     except ValueError:
@@ -273,11 +284,7 @@ def deploy(
         "rollback_on_failure": not no_rollback,
     }
     if smoke:
-        text = Path(smoke[1:]).read_text(encoding="utf-8") if smoke.startswith("@") else smoke
-        try:
-            strategy["smoke_test"] = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise typer.BadParameter(f"not valid JSON ({error})", param_hint="--smoke") from None
+        strategy["smoke_test"] = json_value(smoke, flag="--smoke")
     with as_flags(endpoint="--endpoint", deployment="--deployment", model="MODEL"), _client() as client:
         result = client.begin_deploy(model, endpoint=endpoint, deployment=deployment, strategy=strategy).result()
         scoring_uri = client.get_endpoint(endpoint).scoring_uri if result.succeeded else None

@@ -4,8 +4,10 @@ The files are package data (``mlops_sdk/cli/templates/<example>/``); ``*.tmpl`` 
 ``gitignore`` becomes ``.gitignore``, and ``approvals.toml`` names the account running ``init`` as
 the local approver. The sample data is scikit-learn's bundled diabetes set, written locally (no
 download). Existing files are never overwritten unless ``--force`` (an existing ``README.md`` or
-``.gitignore`` is kept and reported, not a conflict); every file is written to a
-temporary name first and renamed, so an interrupted ``init`` leaves no half-written file.
+``.gitignore`` is kept and reported, not a conflict). Every file is first written to a temporary
+name beside its destination and the files are renamed only once all were written, so a failed or
+interrupted ``init`` leaves no half-written file and no partial project; a FOLDER that is a file (or
+lies under one) is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -61,15 +63,37 @@ def _diabetes_csv() -> str:
     return text
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+def _check_folder(root: Path, names: list[str]) -> None:
+    """Refuse a FOLDER that is a file, or whose files would land under an existing file."""
+    for name in names:
+        for place in (root / name).parents:
+            if place.exists() and not place.is_dir():
+                raise ConfigurationError(
+                    f"FOLDER {root}: {place} is a file, not a folder; pick a folder (new or empty) for the project",
+                    details={"field": "FOLDER", "path": str(place)},
+                )
+
+
+def _write_all(root: Path, files: dict[str, str]) -> None:
+    """Write every file to ``.<name>.partial`` first, then rename them all; on failure remove the partials."""
+    staged: list[tuple[Path, Path]] = []
     try:
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+        for name, text in files.items():
+            final = root / name
+            final.parent.mkdir(parents=True, exist_ok=True)
+            partial = final.with_name(f".{final.name}.partial")
+            staged.append((partial, final))
+            partial.write_text(text, encoding="utf-8")
+    except OSError as error:
+        for partial, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+        raise ConfigurationError(
+            f"cannot write the project into {root}: {error.strerror or error} ({error.filename}); nothing was written",
+            details={"field": "FOLDER"},
+        ) from None
+    for partial, final in staged:
+        partial.replace(final)
 
 
 def init(
@@ -83,8 +107,9 @@ def init(
     from mlops_sdk.backends.local.approvals.identity import os_identity
 
     files = project_files(from_example, os_identity().name)
-    files[DATA_FILE] = _diabetes_csv()
     root = folder.resolve()
+    _check_folder(root, [*files, DATA_FILE])  # before the sample data is built
+    files[DATA_FILE] = _diabetes_csv()
     kept = sorted(name for name in KEEP_IF_PRESENT if name in files and (root / name).exists() and not force)
     for name in kept:
         del files[name]
@@ -94,8 +119,7 @@ def init(
             f"{root} already has {', '.join(existing)}; pick an empty folder or pass --force to overwrite them",
             details={"field": "FOLDER", "existing": existing},
         )
-    for name, text in files.items():
-        _write(root / name, text)
+    _write_all(root, files)
     written = sorted(files)
     shown = folder if str(folder) not in ("", ".") else Path()
 

@@ -8,13 +8,29 @@ import typer
 
 from mlops_sdk.cli.output import as_flags, pairs, state
 
-app = typer.Typer(help="The model registry: versions, aliases, lineage.", no_args_is_help=True)
+app = typer.Typer(help="The model registry: versions, aliases, lineage.")
 
 
 def _client() -> Any:
     from mlops_sdk.clients.models import ModelClient
 
     return ModelClient(state.target, profile=state.profile, config_file=state.config_file)
+
+
+def _require_model(client: Any, name: str) -> None:
+    """Raise ``ResourceNotFoundError`` unless model ``name`` has a version (listing the models there are).
+
+    The registry answers an empty list for a name it does not know; at the command line that would
+    hide a typo behind an empty table.
+    """
+    if next(iter(client.list_versions(name)), None) is not None:
+        return
+    from mlops_sdk.core.errors import ResourceNotFoundError
+
+    known = sorted({version.name for version in client.list_models()})
+    raise ResourceNotFoundError(
+        f"no registered model {name!r}; models: {', '.join(known) or 'none'}", details={"field": "NAME", "name": name}
+    )
 
 
 def _render_version(version: Any) -> None:
@@ -36,7 +52,9 @@ def list_(
 ) -> None:
     """List the versions of a model, or the latest version of every model."""
     with _client() as client:
-        versions = client.list_versions(name) if name is not None else client.list_models()
+        versions = list(client.list_versions(name) if name is not None else client.list_models())
+        if name is not None and not versions:
+            _require_model(client, name)
     state.listing(
         "models",
         ["name", "version", "aliases", "run", "created"],
@@ -90,6 +108,8 @@ def alias(
     with _client() as client:
         if alias_name is None:
             events = client.alias_history(name)
+            if not events:
+                _require_model(client, name)
             state.listing(
                 f"alias history of {name}",
                 ["at", "alias", "action", "from", "to", "by"],
@@ -105,6 +125,7 @@ def alias(
             )
             return
         if remove:
+            _require_model(client, name)
             client.remove_alias(name, alias_name)
             state.emit(
                 {"name": name, "alias": alias_name, "removed": True},

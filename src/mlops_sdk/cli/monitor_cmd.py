@@ -11,9 +11,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from mlops_sdk.cli.inputs import existing, readable, writable
 from mlops_sdk.cli.output import EXIT_GATE, EXIT_OK, as_flags, state
 
-app = typer.Typer(help="Production monitoring: monitors, ground truth, capture counters.", no_args_is_help=True)
+app = typer.Typer(help="Production monitoring: monitors, ground truth, capture counters.")
 
 
 def _client() -> Any:
@@ -36,8 +37,10 @@ def run(
     """Run a monitor: exit 0 when no signal alerted, 3 when one did, 1 on errors."""
     from mlops_sdk.models.monitoring import Monitor
 
+    writable(report, flag="--report")  # before the work, not after it
+    existing(baseline_data, flag="--baseline-data")  # the baseline is read only when there are rows
     with as_flags(monitor="MONITOR"):
-        spec = Monitor.from_toml(monitor)
+        spec = Monitor.from_toml(readable(monitor, flag="MONITOR", what="a monitor file (TOML)"))
     with as_flags(baseline_data="--baseline-data", monitor="MONITOR"), _client() as client:
         result = client.run(spec, baseline_data=baseline_data)
     state.gate_report(result, report, exit_code=EXIT_OK if result.passed else EXIT_GATE)
@@ -51,6 +54,7 @@ def labels(
     label_column: Annotated[str, typer.Option(help="Column with the labels.")] = "label",
 ) -> None:
     """Log ground truth for scored rows (joined to their predictions by correlation id)."""
+    existing(data, flag="DATA")
     with as_flags(data="DATA", id_column="--id-column", label_column="--label-column"), _client() as client:
         count = client.log_ground_truth(endpoint, data=data, id_column=id_column, label_column=label_column)
     state.emit({"endpoint": endpoint, "labels": count}, lambda _: state.line(f"{count} labels logged for {endpoint}"))

@@ -58,6 +58,10 @@ class CliState:
     profile: str | None = None
     config_file: str | None = None
 
+    def reset(self, *, output: str = "text") -> None:
+        """Start an invocation: ``output`` as detected on the command line, nothing else carried over."""
+        self.output, self.target, self.profile, self.config_file = output, None, None, None
+
     @property
     def json(self) -> bool:
         """True when ``--output json`` was given."""
@@ -155,9 +159,46 @@ class CliState:
                 self.line(f"report written to {path}")
         raise typer.Exit(exit_code)
 
+    def ask(self, question: str) -> bool:
+        """Ask a yes/no question on stderr and read the answer from stdin (no answer, end of input: no).
+
+        Never on stdout, which carries only the command's result (click's prompt writes there).
+        """
+        sys.stderr.write(f"{question} [y/N]: ")
+        sys.stderr.flush()
+        answer = sys.stdin.readline()
+        if not answer.endswith("\n"):
+            sys.stderr.write("\n")
+        return answer.strip().lower() in ("y", "yes")
+
     def line(self, text: str) -> None:
         """Print one line of plain text (user data inside is never read as rich markup)."""
         self.console().print(text, markup=False, highlight=False)
+
+    def emit_error(self, kind: str, message: str, details: Mapping[str, Any], *, usage: bool = False) -> None:
+        """Report an error that is not an :class:`MlopsError` (a usage error, a bug) the same way.
+
+        JSON mode: ``{"error": {...}}`` on stdout with the keys of ``MlopsError.to_dict()``; text mode:
+        ``error: message`` on stderr (after the usage line when ``usage``). Secrets are masked.
+        """
+        from mlops_sdk.core.redaction import redact
+
+        text = redact(message)
+        if self.json:
+            payload = {
+                "type": kind,
+                "message": text,
+                "backend": None,
+                "operation_id": None,
+                "status_code": None,
+                "request_id": None,
+                "details": {key: redact(str(value)) for key, value in details.items()},
+            }
+            sys.stdout.write(json.dumps({"error": payload}, indent=2, sort_keys=True) + "\n")
+            return
+        if usage and "usage" in details:
+            sys.stderr.write(f"{details['usage']}\nTry 'mlops --help' for help.\n")
+        sys.stderr.write(f"error: {text}\n")
 
     def error(self, error: Exception) -> None:
         """Report an error: JSON on stdout in JSON mode, a red line on stderr otherwise."""

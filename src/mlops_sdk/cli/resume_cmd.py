@@ -6,13 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from mlops_sdk.cli.inputs import finite_seconds
 from mlops_sdk.cli.output import state
 
 
 def resume(
     token: Annotated[str, typer.Argument(help="The continuation token an operation printed or returned.")],
     timeout: Annotated[
-        Optional[float], typer.Option(help="Give up waiting after this many seconds (the work keeps running).")  # noqa: UP045
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Give up waiting after this many seconds (the work keeps running).", callback=finite_seconds),
     ] = None,
 ) -> None:
     """Re-attach to an operation by its continuation token and wait for its result."""

@@ -7,9 +7,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from mlops_sdk.cli import train_pipeline_cmd
+from mlops_sdk.cli.inputs import MAX_LIMIT, finite_seconds, readable
 from mlops_sdk.cli.output import pairs, state
 
-app = typer.Typer(help="Training runs (local subprocesses or Azure ML jobs).", no_args_is_help=True)
+app = typer.Typer(help="Training runs (local subprocesses or Azure ML jobs).")
 app.add_typer(train_pipeline_cmd.app, name="pipeline")
 
 
@@ -45,7 +46,8 @@ def submit(
         Optional[str], typer.Option("--key", help="Idempotency key: re-running re-attaches instead of starting again.")  # noqa: UP045
     ] = None,
     timeout: Annotated[
-        Optional[float], typer.Option(help="Stop waiting after this many seconds (the run keeps going).")  # noqa: UP045
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Stop waiting after this many seconds (the run keeps going).", callback=finite_seconds),
     ] = None,
     stream: Annotated[
         bool, typer.Option("--stream/--no-stream", help="Print the script's output (local runs).")
@@ -58,7 +60,7 @@ def submit(
     """Submit a training job; print its id and continuation token (or its result with --wait)."""
     from mlops_sdk.models.training import TrainingJob
 
-    job = TrainingJob.from_yaml(spec)
+    job = TrainingJob.from_yaml(readable(spec, flag="SPEC", what="a training spec (YAML)"))
     overrides = pairs(inputs, flag="--input")
     if overrides:
         job = job.with_inputs(**overrides)
@@ -75,7 +77,7 @@ def submit(
 @app.command("runs")
 def runs(
     experiment: Annotated[Optional[str], typer.Option(help="Only runs of this experiment.")] = None,  # noqa: UP045
-    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many runs to show.", min=1, max=MAX_LIMIT)] = 20,
 ) -> None:
     """List recent training runs, newest first."""
     with _client() as client:

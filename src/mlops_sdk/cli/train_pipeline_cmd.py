@@ -6,11 +6,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from mlops_sdk.cli.inputs import MAX_LIMIT, finite_seconds, readable
 from mlops_sdk.cli.output import state
 
-app = typer.Typer(
-    help="Training pipelines (a local DAG of training runs, or an Azure ML pipeline job).", no_args_is_help=True
-)
+app = typer.Typer(help="Training pipelines (a local DAG of training runs, or an Azure ML pipeline job).")
 
 
 def _client() -> Any:
@@ -60,14 +59,16 @@ def submit(
     key: Annotated[
         Optional[str], typer.Option("--key", help="Idempotency key: re-running re-attaches instead of starting again.")  # noqa: UP045
     ] = None,
-    max_parallel: Annotated[int, typer.Option(help="Steps running at once (local).")] = 4,
+    max_parallel: Annotated[int, typer.Option(help="Steps running at once (local).", min=1, max=256)] = 4,
     timeout: Annotated[
-        Optional[float], typer.Option(help="Stop waiting after this many seconds (the run keeps going).")  # noqa: UP045
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Stop waiting after this many seconds (the run keeps going).", callback=finite_seconds),
     ] = None,
 ) -> None:
     """Run a pipeline; unchanged steps are taken from the cache. Prints its id and token, or its steps with --wait."""
     with _client() as client:
-        operation = client.begin_pipeline(spec, idempotency_key=key, max_parallel=max_parallel)
+        spec_file = readable(spec, flag="SPEC", what="a pipeline spec (YAML)")
+        operation = client.begin_pipeline(spec_file, idempotency_key=key, max_parallel=max_parallel)
         _started(operation, wait, timeout)
 
 
@@ -87,7 +88,8 @@ def resume(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the run to finish.")] = False,
     key: Annotated[Optional[str], typer.Option("--key", help="Idempotency key of the resumption.")] = None,  # noqa: UP045
     timeout: Annotated[
-        Optional[float], typer.Option(help="Stop waiting after this many seconds (the run keeps going).")  # noqa: UP045
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Stop waiting after this many seconds (the run keeps going).", callback=finite_seconds),
     ] = None,
 ) -> None:
     """Run a failed pipeline again from its failed step, keeping the steps that succeeded."""
@@ -99,7 +101,7 @@ def resume(
 @app.command("runs")
 def runs(
     name: Annotated[Optional[str], typer.Option(help="Only runs of this pipeline.")] = None,  # noqa: UP045
-    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many runs to show.", min=1, max=MAX_LIMIT)] = 20,
 ) -> None:
     """List recent pipeline runs, newest first."""
     with _client() as client:

@@ -47,7 +47,7 @@ def _store_folder() -> Path:
 
 
 def ui(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.", min=1, max=65535)] = 5000,
     print_command: Annotated[
         bool, typer.Option("--print-command", help="Print the mlflow command instead of running it.")
     ] = False,

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from mlops_sdk.cli.inputs import existing, readable, writable
 from mlops_sdk.cli.output import EXIT_ERROR, EXIT_GATE, EXIT_OK, as_flags, state
 
 __all__ = ["EXIT_CODES", "validate"]
@@ -41,8 +42,10 @@ def validate(
     from mlops_sdk.checks import load_checks
     from mlops_sdk.clients.validation import ValidationClient
 
+    writable(report, flag="--report")  # before the work, not after it
+    existing(data, flag="--data")
     with as_flags(checks="--checks"):
-        declared = load_checks(checks)
+        declared = load_checks(readable(checks, flag="--checks", what="a checks file (TOML)"))
     flags = as_flags(data="--data", target="--target", champion="--champion", checks="--checks", model="MODEL")
     with flags, ValidationClient(state.target, profile=state.profile, config_file=state.config_file) as client:
         result = client.validate(

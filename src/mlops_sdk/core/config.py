@@ -364,6 +364,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"config file {path} does not exist; fix {CONFIG_ENV} or config_file=",
             details={"file": str(path), "fix": f"point {CONFIG_ENV} / --config at an existing file, or unset it"},
         ) from None
+    except OSError as error:  # a folder, no permission
+        raise ConfigurationError(
+            f"config file {path} cannot be read ({error.strerror}); fix {CONFIG_ENV} or config_file=",
+            details={"file": str(path), "fix": f"point {CONFIG_ENV} / --config at a readable TOML file"},
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"config file {path} is not UTF-8 text; save it as UTF-8 TOML",
+            details={"file": str(path), "fix": f"save {path} as UTF-8"},
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(
             f"config file {path} is not valid TOML: {error}",
