@@ -202,6 +202,23 @@ def test_bad_types_in_an_unselected_profile(tmp_path: Path) -> None:
     assert "12345678" not in repr(caught.value.to_dict())
 
 
+def test_values_an_unselected_profile_holds_get_the_same_checks_as_the_selected_one(tmp_path: Path) -> None:
+    """Before, only the selected profile's values went through the settings' own checks: a webhook
+    written as ftp:// in the prod profile passed every dev run and broke the first prod one."""
+    token = "XXXXsecretXXXX1234567890"
+    (tmp_path / "mlops.toml").write_text(
+        'target = "local://.mlops"\n\n[profiles.prod]\n'
+        f'notify_webhook = "ftp://hooks.example.com/T000/B000/{token}"\nreview_url = "not a url"\n'
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_config()
+    assert _problems(caught.value) == {("prod", "notify_webhook"), ("prod", "review_url")}
+    assert "https:// URL" in caught.value.message
+    assert "scheme and host" in caught.value.message
+    assert token not in str(caught.value)  # a webhook URL's path is its credential: never echoed
+    assert token not in repr(caught.value.to_dict())
+
+
 def test_pyproject_profiles_are_checked_whole(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\n[tool.mlops]\ntarget = "local://x"\n[tool.mlops.profiles.ci]\ndata_factroy = "f"\n'

@@ -409,7 +409,7 @@ def _file_layers(
             )
         return {}, {}, None, ""
     table, where = _file_table(path)
-    problems = check_file_table(table, Settings.model_fields, SECRET_FIELDS, where)
+    problems = check_file_table(table, Settings.model_fields, SECRET_FIELDS, where, Settings)
     profiles = table.get(PROFILES, {})
     profiles = profiles if isinstance(profiles, dict) else {}
     top = {key: value for key, value in table.items() if key != PROFILES}

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from mlops_sdk.core.errors import ConfigurationError
@@ -111,17 +111,29 @@ def check_keys(values: Mapping[str, Any], fields: Mapping[str, FieldInfo], where
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {}
 
 
-def _type_problem(name: str, field: FieldInfo, value: Any, secret: bool) -> str | None:
+def _type_problem(name: str, field: FieldInfo, value: Any, secret: bool, model: type[BaseModel] | None) -> str | None:
+    """What is wrong with ``value`` for setting ``name``: its type, then the model's own checks of that
+    field (a webhook must be an https:// URL...), which every profile gets, selected or not."""
     adapter = _ADAPTERS.get(name)
     if adapter is None:
         adapter = _ADAPTERS[name] = TypeAdapter(Any if field.annotation is None else field.annotation)
+    shown = "" if secret else f" (got {_short(value)})"
     try:
         adapter.validate_python(value)
     except ValidationError as error:
-        reason = "; ".join(item["msg"] for item in error.errors())
-        shown = "" if secret else f" (got {_short(value)})"
-        return f"{reason}{shown}"
+        return "; ".join(item["msg"] for item in error.errors()) + shown
+    if model is None:
+        return None
+    try:  # the core validator: the model's field validators, without reading the environment
+        model.__pydantic_validator__.validate_python({name: value})
+    except ValidationError as error:
+        reasons = [_reason(item["msg"]) for item in error.errors() if item["loc"][:1] == (name,)]
+        return "; ".join(reasons) + shown if reasons else None
     return None
+
+
+def _reason(message: str) -> str:
+    return message.removeprefix("Value error, ")
 
 
 def _short(value: Any) -> str:
@@ -135,6 +147,7 @@ def _check_section(
     secret_fields: frozenset[str],
     where: str,
     profile: str | None,
+    model: type[BaseModel] | None = None,
 ) -> list[ConfigProblem]:
     known = sorted(fields)
     problems = []
@@ -160,7 +173,7 @@ def _check_section(
             text = "has no effect inside a profile; select a profile with --profile, MLOPS_PROFILE or a top-level key"
             problems.append(ConfigProblem(where, profile, key, text, remedy="remove 'profile'"))
         else:
-            reason = _type_problem(key, fields[key], value, key in secret_fields)
+            reason = _type_problem(key, fields[key], value, key in secret_fields, model)
             if reason is not None:
                 problems.append(ConfigProblem(where, profile, key, reason))
     return problems
@@ -181,16 +194,21 @@ def _check_backend_tables(value: Any, where: str, profile: str | None) -> list[C
 
 
 def check_file_table(
-    table: Mapping[str, Any], fields: Mapping[str, FieldInfo], secret_fields: frozenset[str], where: str
+    table: Mapping[str, Any],
+    fields: Mapping[str, FieldInfo],
+    secret_fields: frozenset[str],
+    where: str,
+    model: type[BaseModel] | None = None,
 ) -> list[ConfigProblem]:
     """Every problem of a config file's table (``mlops.toml``, or ``[tool.mlops]``): all its profiles.
 
     Checks unknown keys (with a did-you-mean), value types against the settings' types, tables where
     values belong, a ``profiles`` entry that is not a table of tables, and a top-level ``profile``
-    naming a profile the file does not define.
+    naming a profile the file does not define. With ``model``, each value also goes through that
+    model's own field checks.
     """
     top = {key: value for key, value in table.items() if key != PROFILES}
-    problems = _check_section(top, fields, secret_fields, where, None)
+    problems = _check_section(top, fields, secret_fields, where, None, model)
     profiles = table.get(PROFILES, {})
     if not isinstance(profiles, dict):
         text = "must be a table of tables like [profiles.dev]"
@@ -202,7 +220,7 @@ def check_file_table(
             remedy = f"write it as a table: [profiles.{name}] with its settings below"
             problems.append(ConfigProblem(where, None, f"{PROFILES}.{name}", text, remedy=remedy))
             continue
-        problems.extend(_check_section(section, fields, secret_fields, where, str(name)))
+        problems.extend(_check_section(section, fields, secret_fields, where, str(name), model))
     default = top.get("profile")
     if isinstance(default, str) and default not in profiles:
         defined = ", ".join(sorted(profiles)) or "none"
