@@ -80,3 +80,21 @@ def test_stats(logged: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["-t", TARGET, "-o", "json", "monitor", "stats", "churn"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert (stats["captured"], stats["dropped"], stats["failed"]) == (200, 0, 0)
+
+
+def test_a_monitor_that_saw_no_data_does_not_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, a monitor over an endpoint with no captured rows (a misspelt name, capture off) passed
+    with every signal skipped and exited 0: a scheduled job stayed green while it watched nothing."""
+    pd.DataFrame({"x": [1.0, 2.0, 3.0]}).to_parquet(tmp_path / "train.parquet")
+    (tmp_path / "monitor.toml").write_text(
+        '[monitor]\nendpoint = "no-such-endpoint"\nwindow = "1h"\n'
+        'baseline = { kind = "data", path = "train.parquet" }\n[[monitor.signals]]\nkind = "data_drift"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    code = run(["-t", f"local://{tmp_path / 'store'}", "-o", "json", "monitor", "run", "monitor.toml"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 3
+    assert (report["outcome"], report["passed"], report["rows"]) == ("no_data", False, 0)
+    assert report["signals"][0]["skipped"]

@@ -1,6 +1,7 @@
 """``mlops monitor``: run a monitor, log ground truth, show capture counters.
 
-``mlops monitor run monitor.toml`` exits 0 when no signal alerted, 3 when one did (a gate outcome, like
+``mlops monitor run monitor.toml`` exits 0 when no signal alerted, 3 when one did or when every signal was
+skipped for lack of data (outcome ``no_data``; a gate outcome, like
 ``mlops validate``'s "not promoted"), 1 on errors, so a scheduled CI job can branch on it.
 """
 

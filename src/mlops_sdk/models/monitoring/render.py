@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["to_html", "to_markdown"]
 
-_ICON = {"passed": "✅", "alert": "🚨"}
+_ICON = {"passed": "✅", "alert": "🚨", "no_data": "⚠️"}
 _COLUMNS = (
     ("psi", "PSI"),
     ("js", "JS"),

@@ -16,7 +16,7 @@ from mlops_sdk.models._report import DigestedReport
 
 __all__ = ["CaptureStats", "FeatureStats", "MetricValue", "MonitorOutcome", "MonitorReport", "SignalResult"]
 
-MonitorOutcome = Literal["passed", "alert"]
+MonitorOutcome = Literal["passed", "alert", "no_data"]
 """``passed``: no threshold crossed. ``alert``: at least one signal crossed a threshold."""
 
 _DIGEST_FIELDS = frozenset(
@@ -168,7 +168,9 @@ class MonitorReport(DigestedReport):
         baseline: What the baseline was (``kind``, ``version``, ``rows``, ...).
         rows: Captured rows in the window.
         labeled_rows: Of those, rows with ground truth.
-        outcome: ``passed`` or ``alert``.
+        outcome: ``passed``, ``alert`` (a signal crossed a threshold) or ``no_data`` (every signal was
+            skipped: nothing in the window to judge, e.g. capture is off or the endpoint name is wrong;
+            a monitor that saw nothing never passes).
         signals: One result per signal, in the monitor's order.
         capture: Capture counters of the endpoint when the backend reports them (drops show here).
         backend: Backend that ran it.
@@ -203,13 +205,18 @@ class MonitorReport(DigestedReport):
         """Create a report from its content: ``outcome`` decided from the signals, ``digest`` computed."""
         signals = tuple(SignalResult.model_validate(signal) for signal in fields.get("signals", ()))
         fields["signals"] = signals
-        fields["outcome"] = "passed" if all(signal.passed for signal in signals) else "alert"
+        if not all(signal.passed for signal in signals):
+            fields["outcome"] = "alert"
+        elif signals and all(signal.skipped for signal in signals):
+            fields["outcome"] = "no_data"
+        else:
+            fields["outcome"] = "passed"
         return cls._sealed(fields)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
-        """True when no signal crossed a threshold."""
+        """True when no signal crossed a threshold and at least one could be computed."""
         return self.outcome == "passed"
 
     @property

@@ -86,8 +86,9 @@ class TestMonitoringSignalsConformance:
             baseline_data=baseline,
         )
         assert outside.rows == 0
-        assert outside.passed
         assert outside.signals[0].skipped
+        assert outside.outcome == "no_data"  # a monitor that saw nothing never passes
+        assert not outside.passed
 
     def test_bad_ground_truth_is_refused_with_the_field(self, conformance_backend: ConformanceBackend,
                                                         conformance_client: MLOpsClient) -> None:  # fmt: skip
