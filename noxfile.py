@@ -89,7 +89,8 @@ def bench(session: nox.Session) -> None:
 def soak(session: nox.Session) -> None:
     """Long randomized sweeps: the demo killed at every moment of its run (seed: MLOPS_CRASH_SEED), the
     loop killed at every named step boundary, ``mlops monitor labels`` / ``run`` killed 25 times each,
-    and the demo on emulated Azure under 25 % random faults."""
+    the demo on emulated Azure under 25 % random faults, and every public client method called with
+    every hostile argument on ``local://`` and a populated ``memory://`` (plus 3,000 random ones)."""
     session.install("-e", ".[dev]")
     session.run(
         "pytest",
@@ -103,6 +104,7 @@ def soak(session: nox.Session) -> None:
         "tests/monitoring/test_monitoring_crash.py",
         "tests/examples/test_docs_examples.py",
         "tests/azure/test_demo_emulated.py",
+        "tests/unit/test_api_adversarial.py",
         *session.posargs,
     )
 

@@ -38,9 +38,11 @@ from hypothesis import strategies as st
 from mlops_sdk import MLOpsClient, MlopsError
 from mlops_sdk.backends.memory import reset_memory_stores
 from mlops_sdk.clients.hub import _SUB_CLIENTS
+from mlops_sdk.core.arguments import FREE_TEXT
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.operation import Operation
 from mlops_sdk.core.paging import ItemPaged
+from mlops_sdk.testing.clock import FakeClock
 
 # -- what is swept ---------------------------------------------------------------------------------
 
@@ -78,6 +80,13 @@ def public_methods() -> list[tuple[str, str]]:
 
 METHODS = public_methods()
 SWEPT = [(client, method) for client, method in METHODS if method not in NOT_SWEPT]
+
+# A vote the policy does not let count is refused (PermissionDeniedError) AND recorded in the
+# approval audit trail as "refused": that one entry is the only change such a refusal may make.
+AUDITED_REFUSALS = {("approvals", "approve"), ("approvals", "reject")}
+
+# Runtime state the memory backend keeps beside its data: not stored records.
+RUNTIME_ATTRIBUTES = {"_cursor": "the traffic router's round-robin position moves with every request"}
 
 # -- filler values: plausible arguments for the parameters not under attack ------------------------
 
@@ -296,7 +305,8 @@ def _freeze(value: Any, depth: int = 0) -> Any:
     if callable(value) or isinstance(value, type(threading.Lock()) | threading.Thread):
         return type(value).__name__
     if hasattr(value, "__dict__"):
-        return (type(value).__name__, _freeze(vars(value), depth + 1))
+        kept = {name: item for name, item in vars(value).items() if name not in RUNTIME_ATTRIBUTES}
+        return (type(value).__name__, _freeze(kept, depth + 1))
     return type(value).__name__
 
 
@@ -334,14 +344,47 @@ class Store:
     """A client on one backend and a picture of what it stores."""
 
     def __init__(self, target: str, root: Path | None) -> None:
-        self.client = MLOpsClient(target, show_progress=False)
+        # memory:// waits on a fake clock (an approval wait times out at once); local:// runs real processes
+        clock = FakeClock() if root is None else None
+        self.client = MLOpsClient(target, show_progress=False, clock=clock)
         self.root = root
+        self.fillers: dict[tuple[str, ...], Any] = {}
+        """Fillers naming things that exist: ``(client, parameter)`` or ``(client, method, parameter)``."""
+        self.name = "memory" if root is None else "local"
 
     def picture(self) -> Any:
         if self.root is not None:
             return _folder_picture(self.root)
         backend = self.client._context.backend
         return _freeze(backend.store.state)  # type: ignore[attr-defined]
+
+    def audit_events(self) -> list[str]:
+        """The approval audit trail's events, oldest first."""
+        if self.root is not None:
+            database = self.root / "store" / "mlops.db"
+            connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+            try:
+                return [row[0] for row in connection.execute("select event from approval_audit order by seq")]
+            except sqlite3.OperationalError:
+                return []
+            finally:
+                connection.close()
+        state = self.client._context.backend.store.state  # type: ignore[attr-defined]
+        return [entry.event for entry in state["approvals"].audit] if "approvals" in state else []
+
+    def picture_without_audit(self) -> Any:
+        """The picture, leaving out the approval audit trail."""
+        if self.root is not None:
+            picture = _folder_picture(self.root)
+            for tables in picture.values():
+                if isinstance(tables, dict):
+                    tables.pop("approval_audit", None)
+                    tables.pop("approval_audit_head", None)
+            return picture
+        state = dict(self.client._context.backend.store.state)  # type: ignore[attr-defined]
+        if "approvals" in state:
+            state["approvals"] = dataclasses.replace(state["approvals"], audit=[])
+        return _freeze(state)
 
 
 def _warm(store: Store) -> None:
@@ -360,7 +403,10 @@ def _parameters(client: MLOpsClient, attribute: str, method: str) -> list[inspec
     return [p for p in inspect.signature(function).parameters.values() if p.name not in UNSWEPT_PARAMETERS]
 
 
-def _filler(attribute: str, method: str, parameter: inspect.Parameter) -> Any:
+def _filler(store: Store, attribute: str, method: str, parameter: inspect.Parameter) -> Any:
+    for key in ((attribute, method, parameter.name), (attribute, parameter.name)):
+        if key in store.fillers:
+            return store.fillers[key]
     if (attribute, method, parameter.name) in METHOD_FILLERS:
         return METHOD_FILLERS[(attribute, method, parameter.name)]
     if parameter.name == "request":
@@ -376,7 +422,7 @@ def _filler(attribute: str, method: str, parameter: inspect.Parameter) -> Any:
 
 
 def _arguments(
-    attribute: str, method: str, parameters: list[inspect.Parameter], attacked: str | None, value: Any
+    store: Store, attribute: str, method: str, parameters: list[inspect.Parameter], attacked: str | None, value: Any
 ) -> tuple[list[Any], dict[str, Any]]:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -384,7 +430,7 @@ def _arguments(
         if parameter.name == attacked:
             given = value
         elif parameter.default is inspect.Parameter.empty:
-            given = _filler(attribute, method, parameter)
+            given = _filler(store, attribute, method, parameter)
         else:
             continue
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY:
@@ -402,7 +448,7 @@ def _consume(result: Any) -> Any:
         return list(result)
     if isinstance(result, Operation):
         with contextlib.suppress(MlopsError):  # let the work finish (or fail) before the store is compared
-            result.wait(timeout=60)
+            result.wait(timeout=30)
     return result
 
 
@@ -418,16 +464,20 @@ class Outcome:
 def call_once(store: Store, attribute: str, method: str, attacked: str | None, hostile: Hostile | None) -> Outcome:
     """Call ``method`` with ``hostile`` as parameter ``attacked``; say what broke the contract, if anything."""
     parameters = _parameters(store.client, attribute, method)
-    args, kwargs = _arguments(attribute, method, parameters, attacked, hostile.value if hostile else None)
+    args, kwargs = _arguments(store, attribute, method, parameters, attacked, hostile.value if hostile else None)
     call = f"{attribute}.{method}({attacked}={hostile.label if hostile else '-'})"
-    before = store.picture()
+    audited = (attribute, method) in AUDITED_REFUSALS
+    before = store.picture_without_audit() if audited else store.picture()
+    events = store.audit_events() if audited else []
     function = getattr(getattr(store.client, attribute), method)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _consume(function(*args, **kwargs))
     except MlopsError as error:
-        after = store.picture()
+        after = store.picture_without_audit() if audited else store.picture()
+        if audited and store.audit_events() not in (events, [*events, "refused"]):
+            return Outcome(call, f"refused, and the audit trail gained {store.audit_events()[len(events) :]}")
         if after != before:
             return Outcome(call, f"refused with {type(error).__name__} but changed the store: {_diff(before, after)}")
         if hostile is not None and hostile.wrong_type and not isinstance(error, ConfigurationError):
@@ -436,6 +486,7 @@ def call_once(store: Store, attribute: str, method: str, attacked: str | None, h
             named = (
                 attacked in str(error)
                 or attacked in str(error.details.get("field", ""))
+                or str(error.details.get("field", "")) in attacked.split("_")  # "baseline" for baseline_data
                 or (isinstance(hostile.value, str | Path) and str(hostile.value) in str(error))
             )
             if not named and not _refused_for_filler(store, attribute, method, error):
@@ -448,13 +499,13 @@ def call_once(store: Store, attribute: str, method: str, attacked: str | None, h
     return Outcome(call, None)
 
 
-_BASELINE: dict[tuple[bool, str, str], str | None] = {}
+_BASELINE: dict[tuple[str, str, str], str | None] = {}
 
 
 def _call_with_fillers(store: Store, attribute: str, method: str) -> str | None:
     """Call ``method`` with filler arguments only; the error it raised, as text."""
     parameters = _parameters(store.client, attribute, method)
-    args, kwargs = _arguments(attribute, method, parameters, None, None)
+    args, kwargs = _arguments(store, attribute, method, parameters, None, None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -466,7 +517,7 @@ def _call_with_fillers(store: Store, attribute: str, method: str) -> str | None:
 
 def _refused_for_filler(store: Store, attribute: str, method: str, error: MlopsError) -> bool:
     """True when the same error comes without the hostile value (a filler argument was refused first)."""
-    key = (store.root is None, attribute, method)
+    key = (store.name, attribute, method)
     if key not in _BASELINE:
         _BASELINE[key] = _call_with_fillers(store, attribute, method)
     return _BASELINE[key] == str(error)
@@ -498,6 +549,8 @@ def sweep(
     problems = []
     for parameter in _parameters(store.client, attribute, method):
         values = hostile_values(str(parameter.annotation), parameter.default, tmp)
+        if parameter.name in FREE_TEXT:  # prose may be empty where it is optional
+            values = [dataclasses.replace(v, must_refuse=False) if v.kind == "blank" else v for v in values]
         if not every_value:
             values = list({value.kind: value for value in reversed(values)}.values())
         for hostile in values:
@@ -551,6 +604,66 @@ def local_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     store.client.close()
 
 
+@pytest.fixture(scope="module")
+def populated_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A memory store holding one of everything (a trained run, model ``churn`` version 1 with alias
+    ``champion``, a validation report, a pending approval request, refresh pipeline ``sales`` and a
+    run of it, endpoint ``churn-api`` serving the model with capture on, logged inferences), so that
+    a hostile value meets real things in the other arguments and the call goes as deep as it can."""
+    from mlops_sdk import Capture, Copy, RefreshPipeline, Replace
+    from mlops_sdk.checks import MetricThreshold
+    from mlops_sdk.testing.conformance.validation import _exact_model, _frame, _registered
+
+    folder = tmp_path_factory.mktemp("populated")
+    store = Store("memory://", None)
+    store.name = "populated"
+    client = store.client
+    version = _registered(client, folder, "churn")
+    client.models.set_alias("churn", "champion", version.version)
+    report = client.validation.validate(
+        version, data=_frame(), checks=[MetricThreshold("rmse", max=1.0)], champion="champion"
+    )
+    request = client.approvals.request(version, policy={"approvers": ["alice"], "require_validation_passed": False})
+    (folder / "sales.csv").write_text("a,b\n1,2\n3,4\n")
+    client.data_factory.define(
+        RefreshPipeline(name="sales", activities=[Copy(name="raw", source=str(folder / "sales.csv"))])
+    )
+    refresh = client.data_factory.begin_refresh("sales").result()
+    (folder / "serve").mkdir()
+    client.deployments.begin_deploy(
+        _exact_model(folder / "serve"), endpoint="churn-api", deployment="blue", strategy=Replace(), capture=Capture()
+    ).result()
+    frame = _frame()[["a", "b"]]
+    client.monitoring.log_inferences("churn-api", frame, predictions=[0.0] * len(frame))
+    run_id = version.lineage.training_run_id if version.lineage else None
+    store.fillers = {
+        ("models", "name"): "churn",
+        ("models", "version"): version.version,
+        ("models", "run"): run_id,
+        ("deployments", "name"): "churn-api",
+        ("deployments", "endpoint"): "churn-api",
+        ("deployments", "model"): "churn@1",
+        ("deployments", "payload"): {"input_data": {"columns": ["a", "b"], "data": [[1.0, 0.0]]}},
+        ("monitoring", "endpoint"): "churn-api",
+        ("monitoring", "data"): frame,
+        ("monitoring", "monitor"): {"endpoint": "churn-api", "signals": [{"kind": "data_drift"}]},
+        ("validation", "model"): "churn@1",
+        ("validation", "digest"): report.digest,
+        ("validation", "data"): _frame(),
+        ("validation", "checks"): [MetricThreshold("rmse", max=1.0)],
+        ("approvals", "model"): "churn@1",
+        ("approvals", "request_id"): request.id,
+        ("approvals", "request"): request,
+        ("data_factory", "name"): "sales",
+        ("data_factory", "pipeline"): "sales",
+        ("data_factory", "run_id"): refresh.run_id,
+        ("training", "run_id"): run_id,
+    }
+    _warm(store)
+    yield store
+    client.close()
+
+
 def test_every_public_method_is_swept_or_listed() -> None:
     """A public method added to a client is swept unless it is listed here with a reason."""
     names = {method for _, method in METHODS}
@@ -572,6 +685,11 @@ def test_memory_refuses_hostile_arguments_cleanly(
     raised: set[type[MlopsError]] = set()
     problems = sweep(memory_store, attribute, method, tmp_path, every_value=True, raised=raised)
     assert not problems, "\n".join(problems)
+    _check_documented(attribute, method, raised)
+
+
+def _check_documented(attribute: str, method: str, raised: set[type[MlopsError]]) -> None:
+    """The refusals raised only errors the docstring names (or ConfigurationError, every method's)."""
     documented = documented_errors(attribute, method)
     if documented:
         undocumented = {
@@ -581,6 +699,17 @@ def test_memory_refuses_hostile_arguments_cleanly(
             and not any(issubclass(cls, named) or issubclass(named, cls) for named in documented)
         }
         assert not undocumented, f"{attribute}.{method} raised {undocumented}; its docstring names {documented}"
+
+
+@pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
+def test_populated_memory_refuses_hostile_arguments_cleanly(
+    populated_store: Store, attribute: str, method: str, tmp_path: Path
+) -> None:
+    """One hostile value per kind, with the other arguments naming things that exist (every value: soak)."""
+    raised: set[type[MlopsError]] = set()
+    problems = sweep(populated_store, attribute, method, tmp_path, every_value=False, raised=raised)
+    assert not problems, "\n".join(problems)
+    _check_documented(attribute, method, raised)
 
 
 @pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
@@ -676,3 +805,15 @@ def test_a_bad_continuation_token_is_a_configuration_error(memory_store: Store, 
     with pytest.raises(ConfigurationError, match="continuation token"):
         memory_store.client.resume_operation(token)
     assert memory_store.picture() == before
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
+def test_soak_populated_memory_every_hostile_value(
+    populated_store: Store, attribute: str, method: str, tmp_path: Path
+) -> None:
+    """Every hostile value, with the other arguments naming things that exist."""
+    raised: set[type[MlopsError]] = set()
+    problems = sweep(populated_store, attribute, method, tmp_path, every_value=True, raised=raised)
+    assert not problems, "\n".join(problems)
+    _check_documented(attribute, method, raised)

@@ -397,6 +397,7 @@ class ApprovalClient(BaseClient):
 
         Raises:
             ResourceNotFoundError: no request with this id (or unique id prefix).
+            ConflictError: the request is already decided or canceled.
         """
         return self._by_id(request_id, lambda full_id: self._approvals.cancel(full_id, comment=comment))
 

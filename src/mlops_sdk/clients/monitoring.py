@@ -339,12 +339,6 @@ class MonitoringClient(BaseClient):
         target = getattr(chosen, "target", None)
         if baseline_data is not None:
             dataset = _dataset(baseline_data, "baseline_data")
-            if not dataset.rows:
-                raise ConfigurationError(
-                    "baseline_data has no rows, so there is nothing to compare the window with; pass the rows "
-                    "the model was trained on (a DataFrame or a file)",
-                    details={"field": "baseline_data"},
-                )
             return BaselineData(
                 _arrow(dataset.frame), target, {"kind": "data", "version": dataset.version, "rows": dataset.rows}
             )

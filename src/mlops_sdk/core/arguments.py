@@ -48,25 +48,29 @@ _CONTROL = {chr(code) for code in range(32)} | {"\x7f"}
 _PROSE_WHITESPACE = {"\n", "\r", "\t"}
 
 
+_PLAIN_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "True or False", Path: "a path"}
+
+
 def describe(annotation: Any) -> str:
-    """A short human form of an annotation: ``str``, ``int``, ``a mapping``, ``ModelVersion or str``."""
+    """What an annotation takes, in words: ``a string or an integer``, ``'primary' or 'secondary'``."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         members = [describe(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
-        return " or ".join(members)
+        return " or ".join(dict.fromkeys(members))
     if origin is typing.Literal:
-        return "one of " + ", ".join(repr(arg) for arg in typing.get_args(annotation))
+        return " or ".join(repr(arg) for arg in typing.get_args(annotation))
     if origin is typing.Annotated:
         return describe(typing.get_args(annotation)[0])
-    if origin in (collections.abc.Mapping, dict):
-        return "a mapping with str keys"
-    if origin in (collections.abc.Sequence, list, tuple):
+    if origin in (collections.abc.Mapping, collections.abc.MutableMapping, dict):
+        return "a mapping with string keys"
+    if origin in (collections.abc.Sequence, collections.abc.Iterable, list, tuple):
         return "a list"
     if origin is collections.abc.Callable or annotation is collections.abc.Callable:
         return "a callable"
-    if annotation is Path:
-        return "a path"
-    return getattr(annotation, "__name__", str(annotation))
+    if annotation in _PLAIN_NAMES:
+        return _PLAIN_NAMES[annotation]
+    name = getattr(origin or annotation, "__name__", str(annotation))
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
 
 
 def _fits(value: Any, annotation: Any) -> bool:
