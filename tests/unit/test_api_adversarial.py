@@ -817,3 +817,55 @@ def test_soak_populated_memory_every_hostile_value(
     problems = sweep(populated_store, attribute, method, tmp_path, every_value=True, raised=raised)
     assert not problems, "\n".join(problems)
     _check_documented(attribute, method, raised)
+
+
+# -- constructors and operations -------------------------------------------------------------------
+
+
+def _constructor_cases(tmp: Path) -> list[tuple[str, dict[str, Any]]]:
+    garbage = tmp / "garbage.toml"
+    garbage.write_bytes(b"\xff\xfe\x00 not toml")
+    return [
+        ("settings", {"settings": 3}),
+        ("settings", {"settings": ["data_factory"]}),
+        ("profile", {"profile": 3}),
+        ("profile", {"profile": " "}),
+        ("clock", {"clock": "now"}),
+        ("config_file", {"config_file": 3}),
+        ("config_file", {"config_file": str(tmp)}),  # a folder
+        ("config_file", {"config_file": str(garbage)}),  # not UTF-8
+    ]
+
+
+@pytest.mark.parametrize("client_name", ["MLOpsClient", *sorted(class_name for _, class_name in _SUB_CLIENTS.values())])
+def test_client_constructors_refuse_bad_arguments(client_name: str, tmp_path: Path) -> None:
+    """``MLOpsClient(...)`` and every standalone client refuse a bad argument naming it (the config
+    file by its path); never a TypeError or IsADirectoryError."""
+    import mlops_sdk
+
+    cls = getattr(mlops_sdk, client_name)
+    for field, keywords in _constructor_cases(tmp_path):
+        if client_name == "MLOpsClient" and field == "settings":
+            continue  # MLOpsClient takes settings as keywords (checked by the configuration)
+        with pytest.raises(ConfigurationError) as caught:
+            cls("memory://", **keywords).close()
+        named = field in str(caught.value) or str(keywords[field]) in str(caught.value)
+        assert named, f"{client_name}({keywords}): {caught.value}"
+
+
+@pytest.mark.parametrize("timeout", ["10", math.nan, math.inf, -1, True, [1]], ids=repr)
+def test_operation_waits_refuse_a_bad_timeout(tmp_path: Path, timeout: Any) -> None:
+    """``Operation.wait`` / ``result`` take ``None`` or a finite number of seconds >= 0, also once done."""
+    from mlops_sdk import Copy, RefreshPipeline
+
+    (tmp_path / "a.csv").write_text("a\n1\n")
+    with MLOpsClient("memory://", show_progress=False, clock=FakeClock()) as client:
+        client.data_factory.define(
+            RefreshPipeline(name="s", activities=[Copy(name="raw", source=str(tmp_path / "a.csv"))])
+        )
+        operation = client.data_factory.begin_refresh("s")
+        for method in (operation.wait, operation.result):
+            with pytest.raises(ConfigurationError, match="timeout") as caught:
+                method(timeout=timeout)
+            assert caught.value.details["field"] == "timeout"
+        assert operation.result(timeout=0).status.value == "Succeeded"

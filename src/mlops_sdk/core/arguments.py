@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.names import check_idempotency_key
 
-__all__ = ["FREE_TEXT", "RULES", "argument_checker", "describe"]
+__all__ = ["FREE_TEXT", "RULES", "ArgumentChecker", "argument_checker", "check_timeout", "describe"]
 
 RULES: dict[str, Callable[[Any, str], Any]] = {"idempotency_key": check_idempotency_key}
 """Parameters with one naming rule wherever they appear: the rule replaces the generic value checks
@@ -111,7 +111,10 @@ def _fits(value: Any, annotation: Any) -> bool:
     if annotation is Path:
         return isinstance(value, os.PathLike)
     if isinstance(annotation, type):
-        return isinstance(value, annotation)
+        try:
+            return isinstance(value, annotation)
+        except TypeError:  # a protocol that is not runtime-checkable: the method checks it
+            return True
     return True  # a forward reference or construct we do not know: the method checks it
 
 
@@ -137,19 +140,36 @@ def _value_problem(name: str, value: Any) -> str | None:
     return None
 
 
-class _Checker:
-    """The signature and resolved annotations of one method, built on its first call."""
+class ArgumentChecker:
+    """The signature and resolved annotations of one function, resolved on the first check."""
 
     def __init__(self, function: Callable[..., Any], qualified: str) -> None:
-        self.signature = inspect.signature(function)
-        self.hints = typing.get_type_hints(function)
+        self.function = function
         self.qualified = qualified
+        self._resolved: tuple[inspect.Signature, dict[str, Any]] | None = None
 
-    def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    @property
+    def signature(self) -> inspect.Signature:
+        return self._resolve()[0]
+
+    @property
+    def hints(self) -> dict[str, Any]:
+        return self._resolve()[1]
+
+    def _resolve(self) -> tuple[inspect.Signature, dict[str, Any]]:
+        if self._resolved is None:  # annotations name classes imported after the function was defined
+            self._resolved = (inspect.signature(self.function), typing.get_type_hints(self.function))
+        return self._resolved
+
+    def check(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, qualified: str | None = None) -> None:
+        """Raise :class:`ConfigurationError` naming the parameter when the call does not fit.
+
+        ``qualified`` names the callable in messages instead of the one given at construction."""
+        where = qualified or self.qualified
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as error:
-            raise self._misfit(kwargs, error) from error
+            raise self._misfit(where, kwargs, error) from error
         for name, value in bound.arguments.items():
             parameter = self.signature.parameters[name]
             if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -159,30 +179,29 @@ class _Checker:
                 continue
             if not _fits(value, annotation):
                 raise ConfigurationError(
-                    f"{self.qualified}: {name} must be {describe(annotation)}, got {type(value).__name__} "
-                    f"{_short(value)}",
+                    f"{where}: {name} must be {describe(annotation)}, got {type(value).__name__} {_short(value)}",
                     details={"field": name, "expected": describe(annotation), "got": type(value).__name__},
                 )
             if name in RULES:
                 RULES[name](value, name)
             elif annotation is not Any and (problem := _value_problem(name, value)) is not None:
                 raise ConfigurationError(
-                    f"{self.qualified}: {name} {problem}, got {_short(value)}",
+                    f"{where}: {name} {problem}, got {_short(value)}",
                     details={"field": name},
                 )
 
-    def _misfit(self, kwargs: dict[str, Any], error: TypeError) -> ConfigurationError:
+    def _misfit(self, where: str, kwargs: dict[str, Any], error: TypeError) -> ConfigurationError:
         known = [name for name in self.signature.parameters if name != "self"]
         unknown = [name for name in kwargs if name not in self.signature.parameters]
         if unknown:
             close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
             hint = f"did you mean `{close[0]}`?" if close else f"accepted: {', '.join(known)}"
             return ConfigurationError(
-                f"{self.qualified} got an unknown keyword {unknown[0]!r}; {hint}", details={"field": unknown[0]}
+                f"{where} got an unknown keyword {unknown[0]!r}; {hint}", details={"field": unknown[0]}
             )
         return ConfigurationError(
-            f"{self.qualified}: {error}; its parameters: {', '.join(known)}",
-            details={"field": self.qualified},
+            f"{where}: {error}; its parameters: {', '.join(known)}",
+            details={"field": where},
         )
 
 
@@ -194,16 +213,23 @@ def _short(value: Any) -> str:
 def argument_checker(function: Callable[..., Any], qualified: str) -> Callable[[tuple[Any, ...], dict[str, Any]], None]:
     """A check of one call's ``(args, kwargs)`` against ``function``'s signature and annotations.
 
-    Annotations are resolved on the first call (the clients' modules are fully imported by then).
-
     Raises:
         ConfigurationError: (from the check) an argument does not fit; names ``qualified`` and the parameter.
     """
-    checker: list[_Checker] = []
+    return ArgumentChecker(function, qualified).check
 
-    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if not checker:
-            checker.append(_Checker(function, qualified))
-        checker[0].check(args, kwargs)
 
-    return check
+def check_timeout(value: Any, field: str = "timeout") -> float | None:
+    """A timeout in seconds: ``None`` (no limit) or a finite number >= 0.
+
+    Raises:
+        ConfigurationError: anything else (a string, NaN, infinity, a negative number), naming ``field``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or _value_problem(field, value) is not None:
+        raise ConfigurationError(
+            f"{field} must be None (no limit) or a finite number of seconds >= 0, got {_short(value)}",
+            details={"field": field},
+        )
+    return float(value)
