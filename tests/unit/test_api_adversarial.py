@@ -673,6 +673,15 @@ def test_every_public_method_is_swept_or_listed() -> None:
         if method in NOT_SWEPT:
             continue
         assert (attribute, method) in SWEPT, f"{client_class}.{method} is neither swept nor in NOT_SWEPT"
+    import importlib
+
+    for attribute, method in METHODS:
+        cls = getattr(importlib.import_module(_SUB_CLIENTS[attribute][0]), _SUB_CLIENTS[attribute][1])
+        parameters = [p for p in inspect.signature(getattr(cls, method)).parameters if p != "self"]
+        if method in NOT_SWEPT:
+            assert not parameters, f"{cls.__name__}.{method} takes arguments: sweep it instead of listing it"
+        else:  # every swept method gets at least one parameter attacked
+            assert set(parameters) - UNSWEPT_PARAMETERS, f"{cls.__name__}.{method} has no parameter the sweep attacks"
     assert len(SWEPT) >= 60
 
 
@@ -869,3 +878,16 @@ def test_operation_waits_refuse_a_bad_timeout(tmp_path: Path, timeout: Any) -> N
                 method(timeout=timeout)
             assert caught.value.details["field"] == "timeout"
         assert operation.result(timeout=0).status.value == "Succeeded"
+
+
+def test_the_argument_errors_docs_errors_md_shows(memory_store: Store) -> None:
+    """The messages docs/errors.md prints, word for word, and the field they carry."""
+    models = memory_store.client.models
+    with pytest.raises(ConfigurationError) as caught:
+        models.get("churn", None)  # type: ignore[arg-type]
+    assert str(caught.value) == "ModelClient.get: version must be a string or an integer, got NoneType None"
+    assert caught.value.details["field"] == "version"
+    with pytest.raises(ConfigurationError) as caught:
+        models.get("churn", 1, verison=2)  # type: ignore[call-arg]
+    assert str(caught.value) == "ModelClient.get got an unknown keyword 'verison'; did you mean `version`?"
+    assert caught.value.details["field"] == "verison"
