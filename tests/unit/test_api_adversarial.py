@@ -10,6 +10,7 @@ DataFrames with the wrong shape. The contract every call must keep (docs/errors.
   a dependency (``TypeError``, ``KeyError``, ``ArrowInvalid``, duckdb, sqlalchemy, mlflow, ...);
 * a value of the wrong type, a blank name or a negative count is refused, not silently used;
 * a ``ConfigurationError`` names the parameter it is about;
+* a ``get_`` of a well-formed name of nothing raises ``ResourceNotFoundError``;
 * a refused call leaves the store as it was: same files, same rows, no ``*.tmp``.
 
 The CI sweep is the memory backend with every value and ``local://`` with one value per kind;
@@ -39,7 +40,7 @@ from mlops_sdk import MLOpsClient, MlopsError
 from mlops_sdk.backends.memory import reset_memory_stores
 from mlops_sdk.clients.hub import _SUB_CLIENTS
 from mlops_sdk.core.arguments import FREE_TEXT
-from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.operation import Operation
 from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.testing.clock import FakeClock
@@ -480,6 +481,15 @@ def call_once(store: Store, attribute: str, method: str, attacked: str | None, h
             return Outcome(call, f"refused, and the audit trail gained {store.audit_events()[len(events) :]}")
         if after != before:
             return Outcome(call, f"refused with {type(error).__name__} but changed the store: {_diff(before, after)}")
+        missing = hostile is not None and hostile.kind == "missing" and method.startswith("get")
+        malformed = isinstance(error, ConfigurationError) and error.details.get("field") == attacked
+        if (
+            missing
+            and not isinstance(error, ResourceNotFoundError)
+            and not malformed  # "nothing-here" is no version number
+            and not _refused_for_filler(store, attribute, method, error)  # refused whatever the name
+        ):
+            return Outcome(call, f"a get_ of something missing raised {type(error).__name__}, not NotFound")
         if hostile is not None and hostile.wrong_type and not isinstance(error, ConfigurationError):
             return Outcome(call, f"wrong type refused as {type(error).__name__}, not ConfigurationError: {error}")
         if isinstance(error, ConfigurationError) and attacked is not None and hostile is not None:
@@ -604,19 +614,16 @@ def local_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     store.client.close()
 
 
-@pytest.fixture(scope="module")
-def populated_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """A memory store holding one of everything (a trained run, model ``churn`` version 1 with alias
+def _populate(store: Store, folder: Path) -> None:
+    """Put one of everything in ``store`` (a trained run, model ``churn`` version 1 with alias
     ``champion``, a validation report, a pending approval request, refresh pipeline ``sales`` and a
-    run of it, endpoint ``churn-api`` serving the model with capture on, logged inferences), so that
-    a hostile value meets real things in the other arguments and the call goes as deep as it can."""
+    run of it, endpoint ``churn-api`` serving the model with capture on, logged inferences) and point
+    the fillers at them, so that a hostile value meets real things in the other arguments and the
+    call goes as deep as it can."""
     from mlops_sdk import Capture, Copy, RefreshPipeline, Replace
     from mlops_sdk.checks import MetricThreshold
     from mlops_sdk.testing.conformance.validation import _exact_model, _frame, _registered
 
-    folder = tmp_path_factory.mktemp("populated")
-    store = Store("memory://", None)
-    store.name = "populated"
     client = store.client
     version = _registered(client, folder, "churn")
     client.models.set_alias("churn", "champion", version.version)
@@ -660,8 +667,32 @@ def populated_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]
         ("training", "run_id"): run_id,
     }
     _warm(store)
+
+
+@pytest.fixture(scope="module")
+def populated_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A memory store holding one of everything (see :func:`_populate`)."""
+    store = Store("memory://", None)
+    store.name = "populated"
+    _populate(store, tmp_path_factory.mktemp("populated"))
     yield store
-    client.close()
+    store.client.close()
+
+
+@pytest.fixture(scope="module")
+def populated_local_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A ``local://`` store holding one of everything (see :func:`_populate`); its endpoint is stopped after."""
+    root = tmp_path_factory.mktemp("populated-local")
+    (root / "inputs").mkdir()
+    store = Store(f"local://{root / 'store'}", root)
+    store.name = "populated-local"
+    try:
+        _populate(store, root / "inputs")
+        yield store
+    finally:
+        for endpoint in store.client.deployments.list_endpoints():
+            store.client.deployments.stop_endpoint(endpoint.name)
+        store.client.close()
 
 
 def test_every_public_method_is_swept_or_listed() -> None:
@@ -891,3 +922,26 @@ def test_the_argument_errors_docs_errors_md_shows(memory_store: Store) -> None:
         models.get("churn", 1, verison=2)  # type: ignore[call-arg]
     assert str(caught.value) == "ModelClient.get got an unknown keyword 'verison'; did you mean `version`?"
     assert caught.value.details["field"] == "verison"
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
+def test_soak_populated_local_every_hostile_value(populated_local_store: Store, attribute: str, method: str) -> None:
+    """Every hostile value on a ``local://`` store holding real models, runs, requests and a served endpoint."""
+    assert populated_local_store.root is not None
+    raised: set[type[MlopsError]] = set()
+    inputs = populated_local_store.root / "inputs"
+    problems = sweep(populated_local_store, attribute, method, inputs, every_value=True, raised=raised)
+    assert not problems, "\n".join(problems)
+    _check_documented(attribute, method, raised)
+
+
+def test_a_deployment_name_outside_the_rule_is_refused_by_every_method_taking_one(memory_store: Store) -> None:
+    """``deployment=`` names a deployment everywhere; the local endpoint also sends it as an HTTP header,
+    where a non-ASCII name used to crash ``invoke`` with UnicodeEncodeError."""
+    takers = [(a, m) for a, m, p in _TARGETS if p == "deployment"]
+    assert len(takers) >= 5
+    for attribute, method in takers:
+        for name in ("m\u00f6d\u00e8l-\u2713", "has space", "-dash"):
+            outcome = call_once(memory_store, attribute, method, "deployment", Hostile("bad", name, "rule"))
+            assert outcome.raised is ConfigurationError, (outcome, name)

@@ -287,6 +287,7 @@ class DeploymentClient(BaseClient):
         Raises:
             ConfigurationError: no shadow deployment, bad arguments, or a backend that cannot pair
                 answers (Azure ML discards mirrored answers; see docs/deployments.md).
+            ResourceNotFoundError: no such endpoint, or no such deployment on it.
         """
         from mlops_sdk.backends.spi.shadow import ShadowPairs, build_report
 

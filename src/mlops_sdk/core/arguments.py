@@ -12,7 +12,7 @@ inside a backend or a value silently used. The rules (docs/errors.md, "Arguments
   free text such as a comment);
 * a number must be finite and not negative (counts, ids, versions, timeouts and tolerances);
 * a call that does not fit the signature (missing or unknown keyword) is refused the same way;
-* a parameter with one rule everywhere (``idempotency_key``) is checked with that rule.
+* a parameter with one rule everywhere (``idempotency_key``, ``deployment``) is checked with that rule.
 
 Parameters annotated ``Any`` are the method's own business (data, payloads, reports).
 """
@@ -33,11 +33,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.names import check_idempotency_key
+from mlops_sdk.core.names import check_deployment_name, check_idempotency_key
 
 __all__ = ["FREE_TEXT", "RULES", "ArgumentChecker", "argument_checker", "check_timeout", "describe"]
 
-RULES: dict[str, Callable[[Any, str], Any]] = {"idempotency_key": check_idempotency_key}
+RULES: dict[str, Callable[[Any, str], Any]] = {
+    "idempotency_key": check_idempotency_key,
+    "deployment": check_deployment_name,  # also sent as an HTTP header: ASCII only
+}
 """Parameters with one naming rule wherever they appear: the rule replaces the generic value checks
 (so its message, which says what the value must look like, is the one users see)."""
 
