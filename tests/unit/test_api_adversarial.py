@@ -329,6 +329,18 @@ def _folder_picture(root: Path) -> dict[str, Any]:
     return picture
 
 
+def _folder_stats(root: Path) -> list[tuple[str, int, int]]:
+    """Every file under ``root`` with its size and modification time (the SQLite WAL included)."""
+    found = []
+    for path in root.rglob("*"):
+        if path.name.endswith("-shm"):  # readers touch the shared-memory index
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            stat = path.stat()
+            found.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return sorted(found)
+
+
 def _rows(database: Path) -> dict[str, list[tuple[Any, ...]]]:
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
@@ -352,10 +364,17 @@ class Store:
         self.fillers: dict[tuple[str, ...], Any] = {}
         """Fillers naming things that exist: ``(client, parameter)`` or ``(client, method, parameter)``."""
         self.name = "memory" if root is None else "local"
+        self._cached: tuple[Any, Any] | None = None
 
     def picture(self) -> Any:
+        """What the store holds: files and rows (``local://``) or the state (``memory://``)."""
         if self.root is not None:
-            return _folder_picture(self.root)
+            # Reading every row is slow; a write changes a file's size or modification time (the
+            # WAL's, for SQLite), so the rows are read again only when the files' stats moved.
+            stats = _folder_stats(self.root)
+            if self._cached is None or self._cached[0] != stats:
+                self._cached = (stats, _folder_picture(self.root))
+            return self._cached[1]
         backend = self.client._context.backend
         return _freeze(backend.store.state)  # type: ignore[attr-defined]
 
@@ -945,3 +964,20 @@ def test_a_deployment_name_outside_the_rule_is_refused_by_every_method_taking_on
         for name in ("m\u00f6d\u00e8l-\u2713", "has space", "-dash"):
             outcome = call_once(memory_store, attribute, method, "deployment", Hostile("bad", name, "rule"))
             assert outcome.raised is ConfigurationError, (outcome, name)
+
+
+@pytest.mark.parametrize("which", ["memory_store", "local_store"])
+def test_the_store_picture_sees_a_write(request: pytest.FixtureRequest, which: str) -> None:
+    """The before/after comparison the sweep relies on notices one new record and one new file."""
+    from mlops_sdk import Copy, RefreshPipeline
+
+    store: Store = request.getfixturevalue(which)
+    before = store.picture()
+    pipeline = RefreshPipeline(name=f"picture-{which.replace('_', '-')}", activities=[Copy(name="raw", source="x.csv")])
+    store.client.data_factory.define(pipeline)
+    assert store.picture() != before
+    if store.root is not None:
+        before = store.picture()
+        (store.root / "store" / "stray.tmp").write_text("half")
+        assert store.picture() != before
+        (store.root / "store" / "stray.tmp").unlink()
