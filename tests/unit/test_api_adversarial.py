@@ -981,3 +981,26 @@ def test_the_store_picture_sees_a_write(request: pytest.FixtureRequest, which: s
         (store.root / "store" / "stray.tmp").write_text("half")
         assert store.picture() != before
         (store.root / "store" / "stray.tmp").unlink()
+
+
+@pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
+def test_a_call_that_does_not_fit_the_signature_is_a_configuration_error(
+    memory_store: Store, attribute: str, method: str
+) -> None:
+    """No arguments where some are required, or an unknown keyword: ConfigurationError naming the
+    parameter (Python's TypeError before), and nothing changes."""
+    function = getattr(getattr(memory_store.client, attribute), method)
+    required = [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.default is inspect.Parameter.empty and p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    before = memory_store.picture()
+    if required:
+        with pytest.raises(ConfigurationError) as caught:
+            function()
+        assert caught.value.details["field"] == required[0], caught.value
+    with pytest.raises(ConfigurationError) as caught:
+        function(no_such_keyword=1)  # an unknown keyword is named first, whatever else is missing
+    assert caught.value.details["field"] == "no_such_keyword"
+    assert memory_store.picture() == before

@@ -3,7 +3,8 @@
 Every public method of every client is wrapped (in ``BaseClient.__init_subclass__``) so that an
 argument of the wrong type is refused before anything runs, with a :class:`ConfigurationError`
 naming the method, the parameter and what it takes, instead of an ``AttributeError`` from deep
-inside a backend or a value silently used. The rules (docs/errors.md, "Arguments"):
+inside a backend or a value silently used. The rules (docs/errors.md, "Bad arguments are refused
+before anything runs"):
 
 * the value must be an instance of the annotation (``bool`` is not an ``int``; an ``int`` is a
   ``float``; a mapping's keys must be strings where the annotation says so; a sequence is never a
@@ -153,10 +154,12 @@ class ArgumentChecker:
 
     @property
     def signature(self) -> inspect.Signature:
+        """The function's signature."""
         return self._resolve()[0]
 
     @property
     def hints(self) -> dict[str, Any]:
+        """The function's annotations, resolved to objects."""
         return self._resolve()[1]
 
     def _resolve(self) -> tuple[inspect.Signature, dict[str, Any]]:
@@ -172,7 +175,7 @@ class ArgumentChecker:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as error:
-            raise self._misfit(where, kwargs, error) from error
+            raise self._misfit(where, args, kwargs, error) from error
         for name, value in bound.arguments.items():
             parameter = self.signature.parameters[name]
             if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -193,7 +196,9 @@ class ArgumentChecker:
                     details={"field": name},
                 )
 
-    def _misfit(self, where: str, kwargs: dict[str, Any], error: TypeError) -> ConfigurationError:
+    def _misfit(
+        self, where: str, args: tuple[Any, ...], kwargs: dict[str, Any], error: TypeError
+    ) -> ConfigurationError:
         known = [name for name in self.signature.parameters if name != "self"]
         unknown = [name for name in kwargs if name not in self.signature.parameters]
         if unknown:
@@ -202,9 +207,18 @@ class ArgumentChecker:
             return ConfigurationError(
                 f"{where} got an unknown keyword {unknown[0]!r}; {hint}", details={"field": unknown[0]}
             )
+        parameters = list(self.signature.parameters.values())
+        missing = [
+            parameter.name
+            for position, parameter in enumerate(parameters)
+            if parameter.default is parameter.empty
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            and position >= len(args)
+            and parameter.name not in kwargs
+        ]
         return ConfigurationError(
             f"{where}: {error}; its parameters: {', '.join(known)}",
-            details={"field": where},
+            details={"field": missing[0] if missing else where},
         )
 
 
