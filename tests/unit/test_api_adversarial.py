@@ -815,6 +815,15 @@ def test_random_values_never_escape_the_error_tree(
     _fuzz(memory_store, target, value)
 
 
+@settings(max_examples=100, derandomize=True, deadline=None, database=None)
+@given(target=st.sampled_from(_TARGETS), value=_ANY_VALUE)
+def test_random_values_against_real_things_never_escape_the_error_tree(
+    populated_store: Store, target: tuple[str, str, str], value: Any
+) -> None:
+    """The same with the other arguments naming a real model, run, request, pipeline and endpoint."""
+    _fuzz(populated_store, target, value)
+
+
 @pytest.mark.soak
 @settings(max_examples=3000, deadline=None, database=None)
 @given(target=st.sampled_from(_TARGETS), value=_ANY_VALUE)
