@@ -13,7 +13,8 @@ before anything runs"):
   free text such as a comment);
 * a number must be finite and not negative (counts, ids, versions, timeouts and tolerances);
 * a call that does not fit the signature (missing or unknown keyword) is refused the same way;
-* a parameter with one rule everywhere (``idempotency_key``, ``deployment``) is checked with that rule.
+* a parameter with one rule everywhere (``idempotency_key``, ``deployment``, ``pipeline_id``) is
+  checked with that rule instead (its message says what the value must look like).
 
 Parameters annotated ``Any`` are the method's own business (data, payloads, reports).
 """
@@ -34,15 +35,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.names import check_deployment_name, check_idempotency_key
+from mlops_sdk.core.names import check_deployment_name, check_idempotency_key, check_positive_id
 
 __all__ = ["FREE_TEXT", "RULES", "ArgumentChecker", "argument_checker", "check_timeout", "describe"]
 
 RULES: dict[str, Callable[[Any, str], Any]] = {
     "idempotency_key": check_idempotency_key,
     "deployment": check_deployment_name,  # also sent as an HTTP header: ASCII only
+    "pipeline_id": check_positive_id,
 }
-"""Parameters with one naming rule wherever they appear: the rule replaces the generic value checks
+"""Parameters with one rule wherever they appear: the rule replaces the generic type and value checks
 (so its message, which says what the value must look like, is the one users see)."""
 
 FREE_TEXT = frozenset({"comment", "description", "reason"})
@@ -183,14 +185,15 @@ class ArgumentChecker:
             annotation = self.hints.get(name, Any)
             if value is parameter.default and value is None:
                 continue
+            if name in RULES:
+                RULES[name](value, name)
+                continue
             if not _fits(value, annotation):
                 raise ConfigurationError(
                     f"{where}: {name} must be {describe(annotation)}, got {type(value).__name__} {_short(value)}",
                     details={"field": name, "expected": describe(annotation), "got": type(value).__name__},
                 )
-            if name in RULES:
-                RULES[name](value, name)
-            elif annotation is not Any and (problem := _value_problem(name, value)) is not None:
+            if annotation is not Any and (problem := _value_problem(name, value)) is not None:
                 raise ConfigurationError(
                     f"{where}: {name} {problem}, got {_short(value)}",
                     details={"field": name},
