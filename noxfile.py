@@ -89,8 +89,9 @@ def bench(session: nox.Session) -> None:
 def soak(session: nox.Session) -> None:
     """Long randomized sweeps: the demo killed at every moment of its run (seed: MLOPS_CRASH_SEED), the
     loop killed at every named step boundary, ``mlops monitor labels`` / ``run`` killed 25 times each,
-    the demo on emulated Azure under 25 % random faults, and every CLI command with every hostile value
-    in both output modes plus 2000 fuzzed names."""
+    the demo on emulated Azure under 25 % random faults, every CLI command with every hostile value
+    in both output modes plus 2000 fuzzed names, and every public client method called with every
+    hostile argument on ``local://`` and a populated ``memory://`` (plus 3,000 random ones)."""
     session.install("-e", ".[dev]")
     session.run(
         "pytest",
@@ -105,6 +106,7 @@ def soak(session: nox.Session) -> None:
         "tests/examples/test_docs_examples.py",
         "tests/azure/test_demo_emulated.py",
         "tests/unit/test_cli_adversarial.py",
+        "tests/unit/test_api_adversarial.py",
         *session.posargs,
     )
 

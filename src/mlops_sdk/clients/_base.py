@@ -16,6 +16,7 @@ from typing import Any, TypeVar, overload
 
 from mlops_sdk.backends.base import Backend
 from mlops_sdk.backends.spi.keys import ServiceKey
+from mlops_sdk.core.arguments import ArgumentChecker, argument_checker
 from mlops_sdk.core.clock import Clock, default_clock
 from mlops_sdk.core.config import Config, load_config
 from mlops_sdk.core.operation import (
@@ -101,13 +102,15 @@ class BaseClient:
     """The backend capability this client drives (``"training"``, ...)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Wrap every public method of a client in one OpenTelemetry span (``mlops.<capability>.<method>``)."""
+        """Wrap every public method of a client in one OpenTelemetry span (``mlops.<capability>.<method>``),
+        inside which its arguments are checked against its annotations (:mod:`mlops_sdk.core.arguments`)."""
         super().__init_subclass__(**kwargs)
         prefix = cls._capability or cls.__name__.lower()
         for name, member in list(vars(cls).items()):
             if name.startswith("_") or not inspect.isfunction(member) or getattr(member, "__mlops_traced__", False):
                 continue
-            setattr(cls, name, traced(f"{prefix}.{name}")(member))
+            check = argument_checker(member, f"{cls.__name__}.{name}")
+            setattr(cls, name, traced(f"{prefix}.{name}", before=check)(member))
 
     def __init__(
         self,
@@ -120,6 +123,7 @@ class BaseClient:
         settings: Mapping[str, Any] | None = None,
         context: ClientContext | None = None,
     ) -> None:
+        _check_constructor(type(self).__name__, target, credential, clock, profile, config_file, settings, context)
         self._owns_context = context is None
         self._context = context or ClientContext.create(
             target, credential=credential, clock=clock, profile=profile, config_file=config_file, settings=settings
@@ -211,3 +215,12 @@ class BaseClient:
         token_matches_target(decoded, self.target)
         require_kind(decoded, resumers)
         return resumers[decoded.kind](decoded.id, decoded.state)
+
+
+_constructor = ArgumentChecker(BaseClient.__init__, "client")
+
+
+def _check_constructor(name: str, *values: Any) -> None:
+    """The constructor's arguments checked like every method's (the message names the client class)."""
+    keywords = ("target", "credential", "clock", "profile", "config_file", "settings", "context")
+    _constructor.check((None, values[0]), dict(zip(keywords[1:], values[1:], strict=True)), qualified=name)

@@ -27,6 +27,7 @@ from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, PollingOptions, ProgressEvent
 from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
+from mlops_sdk.core.user_files import is_existing_path, read_text_file
 from mlops_sdk.models.approvals import (
     ApprovalDecision,
     ApprovalPolicy,
@@ -392,7 +393,12 @@ class ApprovalClient(BaseClient):
         return request
 
     def cancel(self, request_id: str, *, comment: str | None = None) -> ApprovalRequest:
-        """Withdraw a pending request (status ``canceled``; waiting on it raises ``OperationCanceledError``)."""
+        """Withdraw a pending request (status ``canceled``; waiting on it raises ``OperationCanceledError``).
+
+        Raises:
+            ResourceNotFoundError: no request with this id (or unique id prefix).
+            ConflictError: the request is already decided or canceled.
+        """
         return self._by_id(request_id, lambda full_id: self._approvals.cancel(full_id, comment=comment))
 
     def load_policy(self, path: str | Path = POLICY_FILE) -> ApprovalPolicy:
@@ -412,16 +418,18 @@ class ApprovalClient(BaseClient):
         file = Path(path)
         if not file.is_absolute():
             file = self._context.config.base_dir / file
-        if not file.is_file():
+        if not is_existing_path(file):
             raise ConfigurationError(
                 f"no approval policy file {file}; write one (approvers = [...]) or run `mlops init`",
                 details={"field": "path", "path": str(file)},
             )
+        text = read_text_file(file, what="approval policy file", field="path")
         try:
-            with file.open("rb") as handle:
-                table: dict[str, Any] = tomllib.load(handle)
+            table: dict[str, Any] = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            raise ConfigurationError(f"{file} is not valid TOML: {error}", details={"path": str(file)}) from error
+            raise ConfigurationError(
+                f"path: {file} is not valid TOML: {error}", details={"field": "path", "path": str(file)}
+            ) from error
         profiles = table.pop("profiles", {})
         profile = self._context.config.settings.profile
         where = str(file)

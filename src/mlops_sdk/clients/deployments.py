@@ -28,6 +28,7 @@ from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
 from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.core.tracing import annotate
+from mlops_sdk.core.user_files import is_existing_path
 from mlops_sdk.models.deployments import (
     AllAtOnce,
     AnyStrategy,
@@ -102,9 +103,15 @@ class DeploymentClient(BaseClient):
             if named is None or named.version is None:  # an alias URI is resolved by the platform
                 return ModelSpec(ref=text, uri=text)
             return ModelSpec(ref=text, uri=text, name=named.name, version=named.version)
-        ref = None if Path(text).expanduser().exists() else ModelRef.try_parse(text)
-        if ref is None:
+        if is_existing_path(text):
             return ModelSpec(ref=text, uri=str(Path(text).expanduser().resolve()))
+        ref = ModelRef.try_parse(text)
+        if ref is None:
+            raise ConfigurationError(
+                f"model {_short(text)} is not a registered model (name@version, name:alias), a model URI "
+                "(models:/name/1, azureml:name:1) or an existing MLflow model folder",
+                details={"field": "model"},
+            )
         models = self._service(MODELS)
         found = (
             models.get(ref.name, ref.version)
@@ -231,6 +238,7 @@ class DeploymentClient(BaseClient):
 
         Raises:
             ConfigurationError: invalid model, names or strategy.
+            ResourceNotFoundError: the model reference names a version or alias that is not registered.
         """
         endpoint = self._name(endpoint, "endpoint")
         chosen = self._with_guardrails(self._strategy(strategy), guardrails)
@@ -279,6 +287,7 @@ class DeploymentClient(BaseClient):
         Raises:
             ConfigurationError: no shadow deployment, bad arguments, or a backend that cannot pair
                 answers (Azure ML discards mirrored answers; see docs/deployments.md).
+            ResourceNotFoundError: no such endpoint, or no such deployment on it.
         """
         from mlops_sdk.backends.spi.shadow import ShadowPairs, build_report
 
@@ -523,3 +532,8 @@ class DeploymentClient(BaseClient):
             raise ConfigurationError(f"key must be 'primary' or 'secondary', got {key!r}", details={"field": "key"})
         checked = self._name(endpoint, "endpoint")
         return self._svc().regenerate_keys(checked, key=key)
+
+
+def _short(text: str) -> str:
+    """``text`` quoted, cut to a length a message can hold."""
+    return repr(text) if len(text) <= 120 else repr(text[:117] + "...")

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.clients._base import BaseClient, ClientContext
+from mlops_sdk.core.arguments import ArgumentChecker
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.operation import Operation, decode_token
@@ -68,6 +69,9 @@ class MLOpsClient:
         config_file: str | Path | None = None,
         **settings: Any,
     ) -> None:
+        _constructor.check(
+            (self, target), {"credential": credential, "clock": clock, "profile": profile, "config_file": config_file}
+        )
         self._context = ClientContext.create(
             target, credential=credential, clock=clock, profile=profile, config_file=config_file, settings=settings
         )
@@ -187,3 +191,7 @@ class MLOpsClient:
         for client in clients:
             client.close()
         self._context.close()
+
+
+_constructor = ArgumentChecker(MLOpsClient.__init__, "MLOpsClient")
+"""Checks the constructor's arguments like every client method's (``settings`` are checked by the config)."""

@@ -63,6 +63,7 @@ class ModelClient(BaseClient):
 
         Raises:
             ConfigurationError: the run did not succeed, has no such output, or it holds no MLflow model.
+            ResourceNotFoundError: no training run with this id (or unique id prefix).
         """
         check_model_name(name)
         pipeline_lineage: dict[str, str] = {}

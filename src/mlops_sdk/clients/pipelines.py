@@ -12,20 +12,12 @@ from mlops_sdk.backends.spi.pipelines import PipelineService
 from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.context import ambient_idempotency_key
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.names import check_idempotency_key
+from mlops_sdk.core.names import check_idempotency_key, check_positive_id
 from mlops_sdk.core.operation import Operation, ProgressEvent
 from mlops_sdk.core.paging import ItemPaged
 from mlops_sdk.models.pipelines import PipelineRun
 
 __all__ = ["PipelineClient"]
-
-
-def _check_id(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(
-            f"{name} must be a positive integer (the id in the pipeline's URL), got {value!r}", details={"field": name}
-        )
-    return value
 
 
 def _check_strings(values: Mapping[str, Any] | None, name: str) -> dict[str, str]:
@@ -80,7 +72,7 @@ class PipelineClient(BaseClient):
         Raises:
             OperationFailedError (from ``result()``): the run failed; the message names failed tasks.
         """
-        checked_id = _check_id(pipeline_id, "pipeline_id")
+        checked_id = check_positive_id(pipeline_id, "pipeline_id")
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
         driver = self._pipelines().start_run(
@@ -94,15 +86,17 @@ class PipelineClient(BaseClient):
 
     def get_run(self, pipeline_id: int, run_id: int) -> PipelineRun:
         """One run; ``ResourceNotFoundError`` when it does not exist."""
-        return self._pipelines().get_run(_check_id(pipeline_id, "pipeline_id"), _check_id(run_id, "run_id"))
+        return self._pipelines().get_run(
+            check_positive_id(pipeline_id, "pipeline_id"), check_positive_id(run_id, "run_id")
+        )
 
     def list_runs(self, pipeline_id: int, *, top: int = 50) -> ItemPaged[PipelineRun]:
         """The most recent runs of a pipeline, newest first."""
-        return ItemPaged.of(self._pipelines().list_runs(_check_id(pipeline_id, "pipeline_id"), top=top))
+        return ItemPaged.of(self._pipelines().list_runs(check_positive_id(pipeline_id, "pipeline_id"), top=top))
 
     def cancel(self, pipeline_id: int, run_id: int) -> None:
         """Ask Azure DevOps to cancel a run."""
-        self._pipelines().cancel(_check_id(pipeline_id, "pipeline_id"), _check_id(run_id, "run_id"))
+        self._pipelines().cancel(check_positive_id(pipeline_id, "pipeline_id"), check_positive_id(run_id, "run_id"))
 
     def resume_operation(self, token: str) -> Operation[PipelineRun]:
         """Rebuild a ``begin_run`` operation from its continuation token."""

@@ -26,6 +26,7 @@ __all__ = [
     "check_idempotency_key",
     "check_model_name",
     "check_model_version",
+    "check_positive_id",
     "check_tags",
     "require_text",
 ]
@@ -115,6 +116,16 @@ def check_deployment_name(name: Any, field: str = "deployment") -> str:
             details={"field": field},
         )
     return name
+
+
+def check_positive_id(value: Any, field: str) -> int:
+    """A numeric id such as an Azure DevOps pipeline id (the number in the pipeline's URL)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(
+            f"{field} must be a positive integer (the id in the pipeline's URL), got {value!r}",
+            details={"field": field},
+        )
+    return value
 
 
 def check_tags(tags: Mapping[Any, Any], field: str = "tags") -> dict[str, str]:

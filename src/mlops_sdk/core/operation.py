@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from mlops_sdk.core.arguments import check_timeout
 from mlops_sdk.core.clock import Clock, default_clock
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -255,7 +256,9 @@ class Operation(Generic[T]):
         Raises:
             OperationTimeoutError: ``timeout`` seconds passed first. The work keeps running; the
                 error's ``details["continuation_token"]`` resumes it.
+            ConfigurationError: ``timeout`` is not ``None`` or a finite number of seconds >= 0.
         """
+        timeout = check_timeout(timeout)
         if self._final is not None:
             return
         start = self._clock.monotonic()
@@ -308,7 +311,9 @@ class Operation(Generic[T]):
             OperationFailedError: The work failed; the message says what failed and why.
             OperationCanceledError: The work was canceled.
             OperationTimeoutError: ``timeout`` passed first (the work keeps running).
+            ConfigurationError: ``timeout`` is not ``None`` or a finite number of seconds >= 0.
         """
+        timeout = check_timeout(timeout)
         if self._result is not None:
             return self._result[0]
         self.wait(timeout)

@@ -57,7 +57,14 @@ class LocalStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a file in the way, no permission, a name too long
+            raise ConfigurationError(
+                f"cannot use {folder} as the local store folder: {error.strerror or error}; point the "
+                "target at a folder you can write (local://<folder>)",
+                details={"field": "target", "path": str(folder)},
+            ) from error
         with self.transaction() as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS schema_versions ("

@@ -73,6 +73,11 @@ class LocalTarget(Target):
         if split_scheme(uri) != cls.scheme:
             raise ConfigurationError(f"{uri!r} is not a local:// target")
         rest = uri.split("://", 1)[1]
+        if any(ord(character) < 32 for character in rest):
+            raise ConfigurationError(
+                f"local target {uri!r} holds a control character (NUL, newline, ...); write local://<folder>",
+                details={"field": "target", "value": uri},
+            )
         folder = Path(rest) if rest else Path(".mlops")
         return cls(uri=f"local://{rest or '.mlops'}", folder=folder)
 

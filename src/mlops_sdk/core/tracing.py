@@ -36,13 +36,19 @@ def span(name: str, attributes: Mapping[str, str | int | float | bool] | None = 
         yield
 
 
-def traced(name: str) -> Callable[[F], F]:
-    """Decorate a function so every call runs inside :func:`span` ``name``."""
+def traced(name: str, *, before: Callable[[tuple[Any, ...], dict[str, Any]], None] | None = None) -> Callable[[F], F]:
+    """Decorate a function so every call runs inside :func:`span` ``name``.
+
+    ``before`` is called with the call's ``(args, kwargs)`` inside the span, first (the clients check
+    their arguments there); one wrapper, so a warning's ``stacklevel`` counts one frame for both.
+    """
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with span(name):
+                if before is not None:
+                    before(args, kwargs)
                 return function(*args, **kwargs)
 
         wrapper.__mlops_traced__ = True  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.names import MODEL_NAME
 from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.secrets import protect
+from mlops_sdk.core.user_files import read_text_file
 
 __all__ = ["coerce_values", "load_yaml_mapping", "protect_environment", "redacted", "resource_name"]
 
@@ -53,27 +54,27 @@ def redacted(value: str | None) -> str | None:
     return redact(value) if value else value
 
 
-def load_yaml_mapping(source: Path, *, what: str, needs: str) -> dict[str, Any]:
+def load_yaml_mapping(source: Path, *, what: str, needs: str, field: str = "path") -> dict[str, Any]:
     """The mapping a YAML spec file holds.
 
     Args:
         source: The file.
         what: What the file is, for messages (``"training spec"``).
         needs: What the mapping must have, for messages (``"at least 'code' and 'command'"``).
+        field: The parameter that named the file, for messages and ``details["field"]``.
 
     Raises:
-        ConfigurationError: the file is missing, not YAML, or not a mapping.
+        ConfigurationError: the file is missing, a folder, unreadable, not UTF-8, not YAML, or not a mapping.
     """
     try:
         import yaml  # type: ignore[import-untyped,unused-ignore]
     except ImportError as error:  # pragma: no cover - pyyaml is a base dependency
         raise ConfigurationError("reading a YAML spec needs PyYAML: pip install pyyaml") from error
+    text = read_text_file(source, what=what, field=field)
     try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"{what} {source} does not exist") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigurationError(f"{what} {source} is not valid YAML: {error}") from error
+        raise ConfigurationError(f"{what} {source} is not valid YAML: {error}", details={"field": field}) from error
     if not isinstance(data, dict):
-        raise ConfigurationError(f"{what} {source} must be a mapping with {needs}")
+        raise ConfigurationError(f"{what} {source} must be a mapping with {needs}", details={"field": field})
     return data

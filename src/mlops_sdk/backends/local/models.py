@@ -137,7 +137,9 @@ class LocalModelService:
         return self._to_version(version)
 
     def get(self, name: str, version: str) -> ModelVersion:
-        """One version."""
+        """One version (MLflow numbers versions: any other version string names none)."""
+        if not str(version).isdigit():
+            raise self._not_found(name, f"version {version}")
         try:
             with mlflow_errors(f"reading model {name}@{version}"):
                 return self._to_version(self._client.get_model_version(name, str(version)))
