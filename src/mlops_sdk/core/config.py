@@ -379,10 +379,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"config file {path} is not valid TOML: {error}",
             details={"file": str(path), "fix": f"correct the TOML syntax of {path} at the line and column named"},
         ) from error
-    except (OSError, UnicodeDecodeError, ValueError) as error:  # a folder, unreadable, not UTF-8, a NUL
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    except ValueError as error:  # a path holding a NUL byte
         raise ConfigurationError(
-            f"config file {path} cannot be read: {reason}; fix {CONFIG_ENV} or config_file=",
+            f"config file {path!r} cannot be read: {error}; fix {CONFIG_ENV} or config_file=",
             details={"file": str(path), "fix": f"point {CONFIG_ENV} / --config at a readable TOML file"},
         ) from None
 
