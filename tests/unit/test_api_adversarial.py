@@ -173,6 +173,8 @@ def _strings(annotation: str) -> list[Hostile]:
         Hostile("str-empty", "", "blank"),
         Hostile("str-blank", "  \t ", "blank"),
         Hostile("str-nul", "a\x00b", "garbage", must_refuse=False),
+        # bytes that were not UTF-8, as Python hands them over (argv, file names): SQLite cannot store them
+        Hostile("str-undecodable", "ab\udcffcd", "garbage"),
         Hostile("str-traversal", "../x", "traversal", must_refuse=False),
         Hostile("str-deep-traversal", "../../../../etc/passwd", "traversal", must_refuse=False),
         Hostile("str-unicode", "m\u00f6d\u00e8l-\u2713-\U0001f600", "unicode", must_refuse=False),
@@ -200,6 +202,7 @@ def _ints() -> list[Hostile]:
         Hostile("int-negative", -1, "number"),
         Hostile("int-zero", 0, "number", must_refuse=False),
         Hostile("int-huge", 10**18, "number", must_refuse=False),
+        Hostile("int-beyond-64-bits", 10**24, "number"),  # SQLite raised OverflowError
         Hostile("int-bool", True, "wrong-type", wrong_type=True),
         Hostile("int-float-nan", math.nan, "wrong-type", wrong_type=True),
         Hostile("int-str", "seven", "wrong-type", wrong_type=True),

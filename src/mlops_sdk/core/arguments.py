@@ -11,7 +11,9 @@ before anything runs"):
   string);
 * a string must not be blank or hold a NUL or other control character (except tab and newline in
   free text such as a comment);
-* a number must be finite and not negative (counts, ids, versions, timeouts and tolerances);
+* a string must be text (no undecodable bytes);
+* a number must be finite, not negative and at most 2**63 - 1 (counts, ids, versions, timeouts and
+  tolerances);
 * a call that does not fit the signature (missing or unknown keyword) is refused the same way;
 * a parameter with one rule everywhere (``idempotency_key``, ``deployment``, ``pipeline_id``) is
   checked with that rule instead (its message says what the value must look like).
@@ -52,6 +54,7 @@ FREE_TEXT = frozenset({"comment", "description", "reason"})
 
 _CONTROL = {chr(code) for code in range(32)} | {"\x7f"}
 _PROSE_WHITESPACE = {"\n", "\r", "\t"}
+_LARGEST = 2**63 - 1  # what a store or a service can hold as a number
 
 
 _PLAIN_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "True or False", Path: "a path"}
@@ -125,8 +128,11 @@ def _fits(value: Any, annotation: Any) -> bool:
 
 
 def _value_problem(name: str, value: Any) -> str | None:
-    """What is wrong with a value of the right type (blank, control characters, NaN, negative)."""
+    """What is wrong with a value of the right type (blank, control characters, not text, NaN, negative,
+    too large)."""
     if isinstance(value, str) and not isinstance(value, enum.Enum):
+        if not _encodable(value):
+            return "must be text (it holds undecodable bytes: pass names, ids and paths as UTF-8)"
         if name in FREE_TEXT:
             if set(value) & (_CONTROL - _PROSE_WHITESPACE):
                 return "must not contain control characters"
@@ -138,12 +144,23 @@ def _value_problem(name: str, value: Any) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
+    if isinstance(value, int) and abs(value) > _LARGEST:
+        return f"must be at most {_LARGEST}"
     number = float(value)
     if not math.isfinite(number):
         return "must be a finite number"
     if number < 0:
         return "must not be negative"
     return None
+
+
+def _encodable(text: str) -> bool:
+    """False for a string holding lone surrogates (Python's stand-ins for bytes that were not UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ArgumentChecker:
