@@ -79,6 +79,7 @@ def test_a_scheme_typo_proposes_the_closest_scheme() -> None:
     with pytest.raises(ConfigurationError, match=r"no backend for scheme 'locl'; did you mean 'local'\?") as caught:
         registry.parse_target("locl://x")
     assert caught.value.details["suggested_scheme"] == "local"
+    assert caught.value.details["field"] == "target"  # like every other bad-argument error
 
 
 def test_create_backend_for_local_config(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ def backend_class(scheme: str) -> type[Backend]:
         raise ConfigurationError(
             f"no backend for scheme {scheme!r}; {hint}supported schemes: {', '.join(supported_schemes())}",
             details={
+                "field": "target",
                 "scheme": scheme,
                 "supported": supported_schemes(),
                 "suggested_scheme": close[0] if close else None,
