@@ -80,6 +80,7 @@ def capture_throughput(folder: Path, total: int, rounds: int) -> dict[str, dict[
         server.admin("PUT", "traffic", {"traffic": {"plain": 100}})
         key = server.keys()["primary_key"]
         body = json.dumps({"input_data": {"columns": columns, "data": rows[:1]}}).encode()
+        warm_capture(server, info.port, body)
         results: dict[str, dict[str, list[float]]] = {
             name: {"rps": [], "cpu_us": [], "writer_us": []} for name in ("plain", "captured")
         }
@@ -112,6 +113,27 @@ def capture_throughput(folder: Path, total: int, rounds: int) -> dict[str, dict[
         return results
     finally:
         server.stop()
+
+
+def warm_capture(server: EndpointServer, port: int, body: bytes, timeout: float = 60.0) -> None:
+    """Send captured requests until the server's capture writer process is ready (it starts with the
+    first captured request and imports pyarrow: a one-time cost that is not the steady state measured)."""
+    from tests.loadgen import LoadRun, build_request
+
+    request = build_request(
+        "127.0.0.1",
+        port,
+        "/score",
+        body,
+        key=server.keys()["primary_key"],
+        headers={"azureml-model-deployment": "captured"},
+    )
+    deadline = time.monotonic() + timeout
+    while server.admin("POST", "capture/flush")["writer_pid"] is None:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the capture writer process of {server.name} was not ready after {timeout:g} s")
+        LoadRun("127.0.0.1", port, [request], total=50, concurrency=2).run()
+        time.sleep(0.2)
 
 
 def _writer_cpu(pid: int | None) -> float:
@@ -149,6 +171,8 @@ def capture_paired(folder: Path, seconds: float, rounds: int) -> list[dict[str, 
             server.admin("PUT", "deployments/plain", {"model_path": str(model)})
             server.admin("PUT", "deployments/captured", {"model_path": str(model), "metadata": {"capture": {}}})
             server.admin("PUT", "traffic", {"traffic": {"plain": 100}})
+        for server, info in zip(servers, infos, strict=True):
+            warm_capture(server, info.port, body)
         results = []
         for number in range(rounds):
             roles = ("captured", "plain") if number % 2 == 0 else ("plain", "captured")
