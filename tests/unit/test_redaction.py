@@ -20,6 +20,12 @@ from mlops_sdk.core.redaction import redact, register_secret
         ("token=ghp_abcdefgh12345 other", "ghp_abcdefgh12345"),
         ("client_secret: s3cr3t-value", "s3cr3t-value"),
         ("basic dXNlcjpwYXQ=", "dXNlcjpwYXQ"),
+        # tokens standing alone, e.g. echoed by an error about the argument they were wrongly passed to
+        ("deployment name 'ghp_A1b2C3d4E5A1b2C3d4E5A1b2C3d4E5A1b2C3d4' is invalid", "ghp_A1b2C3d4E5"),
+        ("got 'github_pat_11ABCDEFG0abcdefghij_klmnopqrstuvwxyz0123456789'", "github_pat_11ABC"),
+        ("webhook xoxb-123456789012-abcdefABCDEF failed", "xoxb-123456789012"),
+        (f"name '{'Ab1+' * 21}Ab==' is invalid", "Ab1+Ab1+Ab1+"),  # a storage account key (64 bytes)
+        (f"pipeline '{'abcd2345' * 6}wxyz' not found", "abcd2345abcd2345"),  # a classic DevOps PAT
     ],
 )
 def test_patterns(text: str, secret: str) -> None:
@@ -38,6 +44,9 @@ def test_registered_exact_values() -> None:
 def test_ordinary_text_is_untouched() -> None:
     text = "training run r-1 finished: rmse=53.2, model diabetes@3 registered"
     assert redact(text) == text
+    digest = "sha256:" + "ab12" * 16  # digests and ids keep their shape
+    correlation = "3f9a0c1d2e4b5a6978cd" + "0000000001ab"
+    assert redact(f"{digest} {correlation} train-37e19c2fdcfb") == f"{digest} {correlation} train-37e19c2fdcfb"
 
 
 def test_library_loggers_redact(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,7 +1,9 @@
 """Removing secrets from text before it reaches a log, an error message, a report or a terminal.
 
 Two mechanisms work together: patterns that recognise the shape of common secrets (bearer tokens,
-JWTs, connection-string keys, SAS signatures, ``key=...`` pairs) and exact values registered at run
+JWTs, connection-string keys, SAS signatures, ``key=...`` pairs, GitHub and Slack tokens, storage
+account keys, classic Azure DevOps PATs), also when one stands alone in the wrong argument, and exact
+values registered at run
 time with :func:`register_secret` (an endpoint key we just fetched, a PAT from the config), which
 catches secrets that have no recognisable shape.
 """
@@ -25,6 +27,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|sig|Password|pwd)=([^;&\s\"']+)"),
         rf"\1={MASK}",
     ),
+    # Tokens with a published shape, wherever they stand (a token passed as the wrong argument is
+    # echoed by the error naming that argument): GitHub, Slack, a storage account key (64 bytes in
+    # base64), a classic Azure DevOps PAT (52 characters of lowercase base32).
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})"), MASK),
+    (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]{10,}"), MASK),
+    (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}=="), MASK),
+    (re.compile(r"(?<![A-Za-z0-9])[a-z2-7]{52}(?![A-Za-z0-9])"), MASK),
     # key/token/secret/pat assignments in text, JSON or query strings: `api_key: abc`, `"token": "abc"`
     # (not the idempotency key of a side effect: it names work, it unlocks nothing).
     (
