@@ -12,6 +12,7 @@ import pytest
 from mlops_sdk import MLOpsClient
 from mlops_sdk.core.errors import (
     ConfigurationError,
+    ConflictError,
     OperationFailedError,
     OperationTimeoutError,
     ResourceNotFoundError,
@@ -84,6 +85,37 @@ def test_a_lost_answer_after_the_traffic_moved_is_redone_idempotently(
     assert client.deployments.invoke("churn", ROWS) == pytest.approx(_answers(10.0))
     deploys = [e for e in client.deployments.history("churn") if e.action == "deploy" and e.deployment == "green"]
     assert len(deploys) == 1
+
+
+def test_a_step_whose_answer_was_lost_after_it_moved_the_traffic_is_not_a_conflict(
+    client: MLOpsClient, models: dict[float, Path]
+) -> None:
+    """A retried step finds the traffic it set itself (a gateway 503 after the service acted): the
+    rollout goes on. Only a change that is not this operation's own stops it (ConflictError)."""
+    _blue(client, models)
+    operation = client.deployments.begin_deploy(
+        models[10.0], endpoint="churn", deployment="green", strategy=BlueGreen(steps=[50, 100], bake_time=60)
+    )
+    assert operation.status().value == "Running"  # the 50 % step is made
+    assert client.deployments.get_endpoint("churn").traffic == {"blue": 50, "green": 50}
+    faults(client).drop_answer("deployments.set_traffic", status_code=503)  # the 100 % step: applied, answer lost
+    result = operation.result()
+    assert (result.succeeded, result.traffic) == (True, {"blue": 0, "green": 100})
+
+
+def test_a_traffic_change_by_someone_else_stops_the_rollout_and_is_left_alone(
+    client: MLOpsClient, models: dict[float, Path]
+) -> None:
+    _blue(client, models)
+    operation = client.deployments.begin_deploy(
+        models[10.0], endpoint="churn", deployment="green", strategy=BlueGreen(steps=[50, 100], bake_time=60)
+    )
+    operation.status()  # the 50 % step
+    client.deployments.begin_rollback("churn", to="blue").result()  # an operator puts blue back meanwhile
+    with pytest.raises(ConflictError, match="changed while") as caught:
+        operation.result()
+    assert caught.value.details["expected"] == {"blue": 50, "green": 50}
+    assert client.deployments.get_endpoint("churn").traffic == {"blue": 100, "green": 0}  # the operator's
 
 
 def test_a_hung_provisioning_times_out_on_the_fake_clock_then_finishes_once_released(

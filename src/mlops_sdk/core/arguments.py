@@ -142,10 +142,12 @@ def _value_problem(name: str, value: Any) -> str | None:
         if set(value) & _CONTROL:
             return "must not contain control characters (NUL, newline, tab, ...)"
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, bool):
         return None
     if isinstance(value, int) and abs(value) > _LARGEST:
         return f"must be at most {_LARGEST}"
+    if not isinstance(value, numbers.Real):
+        return None
     number = float(value)
     if not math.isfinite(number):
         return "must be a finite number"

@@ -22,7 +22,7 @@ LONG_RUNNING = frozenset({"training.run", "deployments.provision"})
 @dataclass
 class _Plan:
     failures: list[MlopsError] = field(default_factory=list)
-    drops: int = 0
+    drops: list[int | None] = field(default_factory=list)  # per dropped answer: the status it fails with
     hang: threading.Event | None = None
 
 
@@ -55,16 +55,18 @@ class FaultInjector:
                     error or ServerError(f"injected fault: {operation} failed (503)", backend="memory", status_code=503)
                 )
 
-    def drop_answer(self, operation: str, times: int = 1) -> None:
+    def drop_answer(self, operation: str, times: int = 1, *, status_code: int | None = None) -> None:
         """Let the next ``times`` calls of ``operation`` take effect, then lose their answer.
 
         The caller sees :class:`ServiceResponseError` although the side effect happened: exactly the
-        case idempotency keys exist for.
+        case idempotency keys exist for. With ``status_code`` (e.g. 503, a gateway that timed out
+        after the service acted) it is a retryable :class:`ServerError`: the caller tries again and
+        finds its change already made.
         """
         if times < 1:
             raise ValueError("times must be at least 1")
         with self._lock:
-            self._plans.setdefault(operation, _Plan()).drops += times
+            self._plans.setdefault(operation, _Plan()).drops.extend([status_code] * times)
 
     def hang(self, operation: str) -> None:
         """Make ``operation`` hang until :meth:`release`.
@@ -120,10 +122,11 @@ class FaultInjector:
         """Raise :class:`ServiceResponseError` when the answer of this call is to be dropped."""
         with self._lock:
             plan = self._plans.get(operation)
-            drop = plan is not None and plan.drops > 0
-            if plan is not None and drop:
-                plan.drops -= 1
-        if drop:
-            raise ServiceResponseError(
-                f"injected fault: the answer of {operation} was lost after it took effect", backend="memory"
-            )
+            drop = plan is not None and bool(plan.drops)
+            status = plan.drops.pop(0) if plan is not None and drop else None
+        if not drop:
+            return
+        message = f"injected fault: the answer of {operation} was lost after it took effect"
+        if status is not None:
+            raise ServerError(message, backend="memory", status_code=status)
+        raise ServiceResponseError(message, backend="memory")

@@ -672,14 +672,12 @@ class RolloutDriver:
         platform, endpoint, name = self._platform, s["endpoint"], s["deployment"]
         with self._traffic_change():
             traffic, mirror = platform.get_traffic(endpoint)
-            self._check_unchanged(traffic, mirror)
-            if isinstance(self._strategy, Shadow):
-                new_traffic = dict(traffic)
-                new_traffic.setdefault(name, 0)
-                new_mirror = {**mirror, name: percent}
-            else:
-                new_traffic = shift_traffic(traffic, name, percent)
-                new_mirror = {key: value for key, value in mirror.items() if key != name}
+            last = s["steps"][-1] if s.get("steps") else None
+            # this very step applied by an earlier attempt whose answer was lost is not someone else's change
+            self._check_unchanged(
+                traffic, mirror, also=self._step_maps(last["traffic"], last["mirror"], percent) if last else None
+            )
+            new_traffic, new_mirror = self._step_maps(traffic, mirror, percent)
             if new_traffic != traffic or new_mirror != mirror:  # e.g. a first deployment is at 100 % from step one
                 self._set_traffic("traffic", new_traffic, new_mirror)
         s["steps"].append(
@@ -1022,11 +1020,12 @@ class RolloutDriver:
         previous = s.get("previous") or {"traffic": {}, "mirror": {}}
         with self._traffic_change():
             traffic, mirror = platform.get_traffic(endpoint)
-            self._check_unchanged(traffic, mirror)  # never write back over another operation's change
             restored = {name: int(previous["traffic"].get(name, 0)) for name in traffic}
             restored_mirror = {
                 name: int(weight) for name, weight in previous.get("mirror", {}).items() if name in traffic
             }
+            # never write back over another operation's change (an earlier attempt of this restore is ours)
+            self._check_unchanged(traffic, mirror, also=(restored, restored_mirror))
             if restored != traffic or restored_mirror != mirror:
                 self._set_traffic("rollback", restored, restored_mirror, reason=reason)
             else:
@@ -1119,15 +1118,34 @@ class RolloutDriver:
         lock = getattr(self._platform, "traffic_lock", None)
         return lock(self._state["endpoint"]) if lock is not None else contextlib.nullcontext()
 
-    def _check_unchanged(self, traffic: Mapping[str, int], mirror: Mapping[str, int]) -> None:
-        """Raise :class:`ConflictError` when the endpoint's maps are not those this operation set last:
-        another rollout, a rollback or a manual traffic change came in between. The operation then
-        stops where it is and leaves the traffic alone (writing over the other change would undo it)."""
+    def _step_maps(
+        self, traffic: Mapping[str, int], mirror: Mapping[str, int], percent: int
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """The traffic and mirror maps a step to ``percent`` makes of ``traffic`` and ``mirror``."""
+        name = self._state["deployment"]
+        if isinstance(self._strategy, Shadow):
+            return {name: 0, **traffic}, {**mirror, name: percent}
+        return shift_traffic(traffic, name, percent), {key: value for key, value in mirror.items() if key != name}
+
+    def _check_unchanged(
+        self,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int],
+        *,
+        also: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    ) -> None:
+        """Raise :class:`ConflictError` when the endpoint's maps are not those this operation set last
+        (nor ``also``: what the change being retried makes of them): another rollout, a rollback or a
+        manual traffic change came in between. The operation then stops where it is and leaves the
+        traffic alone (writing over the other change would undo it)."""
         s = self._state
         if not s.get("steps"):
             return
         last = s["steps"][-1]
-        if _weights(traffic) == _weights(last["traffic"]) and _weights(mirror) == _weights(last["mirror"]):
+        found = (_weights(traffic), _weights(mirror))
+        if found == (_weights(last["traffic"]), _weights(last["mirror"])):
+            return
+        if also is not None and found == (_weights(also[0]), _weights(also[1])):
             return
         raise ConflictError(
             f"the traffic of endpoint {s['endpoint']!r} changed while {self._id} ran: it set "
