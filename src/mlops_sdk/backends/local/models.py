@@ -92,48 +92,35 @@ class LocalModelService:
                 f"save one there, e.g. mlflow.sklearn.save_model(model, path=<the ${{{{outputs.{output}}}}} argument>)",
                 details={"field": "output", "value": output},
             )
+        mlflow_run_id = run.mlflow_run_id
         # one registration of a model at a time, across processes: the lookup and the creation are one
         # step, so two processes registering the same run output at once make one version, not two
         with file_lock(self._backend.folder / "locks" / f"model-{_lock_name(name)}.lock"):
-            return self._register(run, run.mlflow_run_id, folder, output, name, description, tags, lineage, actor)
-
-    def _register(
-        self,
-        run: TrainingRun,
-        mlflow_run_id: str,
-        folder: Path,
-        output: str,
-        name: str,
-        description: str | None,
-        tags: Mapping[str, str],
-        lineage: Lineage,
-        actor: str,
-    ) -> ModelVersion:
-        existing = self._existing(name, mlflow_run_id, output)
-        if existing is not None:
-            return existing
-        client = self._client
-        all_tags = {
-            **dict(tags),
-            **lineage.to_tags(),
-            "mlops.output": output,
-            "mlops.created_by": actor,
-        }
-        with mlflow_errors(f"registering model {name!r} from training run {run.id}", operation_id=run.id):
-            try:
-                client.create_registered_model(name)
-            except Exception as error:
-                if getattr(error, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
-                    raise
-            client.log_artifacts(mlflow_run_id, str(folder), artifact_path=output)
-            artifact_uri = client.get_run(mlflow_run_id).info.artifact_uri
-            version = client.create_model_version(
-                name,
-                f"{artifact_uri.rstrip('/')}/{output}",
-                run_id=mlflow_run_id,
-                tags=all_tags,
-                description=description,
-            )
+            existing = self._existing(name, mlflow_run_id, output)
+            if existing is not None:
+                return existing
+            client = self._client
+            all_tags = {
+                **dict(tags),
+                **lineage.to_tags(),
+                "mlops.output": output,
+                "mlops.created_by": actor,
+            }
+            with mlflow_errors(f"registering model {name!r} from training run {run.id}", operation_id=run.id):
+                try:
+                    client.create_registered_model(name)
+                except Exception as error:
+                    if getattr(error, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                client.log_artifacts(mlflow_run_id, str(folder), artifact_path=output)
+                artifact_uri = client.get_run(mlflow_run_id).info.artifact_uri
+                version = client.create_model_version(
+                    name,
+                    f"{artifact_uri.rstrip('/')}/{output}",
+                    run_id=mlflow_run_id,
+                    tags=all_tags,
+                    description=description,
+                )
         return self._to_version(version)
 
     def get(self, name: str, version: str) -> ModelVersion:
