@@ -25,16 +25,25 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     return save_models(tmp_path_factory.mktemp("models"))
 
 
-@pytest.fixture
-def server(tmp_path: Path, models: Models) -> Iterator[EndpointServer]:
-    endpoint = EndpointServer(tmp_path / "endpoints" / "ep-writer", "ep-writer")
+@contextlib.contextmanager
+def _capturing(folder: Path, name: str, models: Models, capture: Capture) -> Iterator[EndpointServer]:
+    """A started endpoint server whose only deployment ``blue`` (all the traffic) captures; stopped after."""
+    endpoint = EndpointServer(folder / "endpoints" / name, name)
     endpoint.create()
     endpoint.start()
-    capture = Capture(flush_interval=300).model_dump(mode="json")  # written on flush (or stop) only
-    endpoint.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": {"capture": capture}})
-    endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
-    yield endpoint
-    endpoint.stop()
+    try:
+        metadata = {"capture": capture.model_dump(mode="json")}
+        endpoint.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": metadata})
+        endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path, models: Models) -> Iterator[EndpointServer]:
+    with _capturing(tmp_path, "ep-writer", models, Capture(flush_interval=300)) as endpoint:  # written on flush
+        yield endpoint
 
 
 def _score(server: EndpointServer, count: int) -> list[str]:
@@ -140,13 +149,7 @@ def test_the_writer_thread_writes_when_the_process_is_switched_off(
     tmp_path: Path, models: Models, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLOPS_CAPTURE_WRITER", "thread")
-    endpoint = EndpointServer(tmp_path / "endpoints" / "ep-thread", "ep-thread")
-    endpoint.create()
-    endpoint.start()
-    try:
-        capture = Capture().model_dump(mode="json")
-        endpoint.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": {"capture": capture}})
-        endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
+    with _capturing(tmp_path, "ep-thread", models, Capture()) as endpoint:
         ids = _score(endpoint, 4)
         stats = endpoint.admin("POST", "capture/flush")
         info = endpoint.info()
@@ -156,33 +159,25 @@ def test_the_writer_thread_writes_when_the_process_is_switched_off(
         files = _files(endpoint)
         assert {_writer_of(path) for path in files} == {info.pid}
         assert [row["_id"] for rows in files.values() for row in rows] == ids
-    finally:
-        endpoint.stop()
 
 
 def test_a_hung_writer_process_is_replaced_by_the_server_after_the_timeout(
     tmp_path: Path, models: Models, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLOPS_CAPTURE_WRITER_TIMEOUT", "2")
-    endpoint = EndpointServer(tmp_path / "endpoints" / "ep-hung", "ep-hung")
-    endpoint.create()
-    endpoint.start()
     writer = 0
-    try:
-        capture = Capture(flush_interval=300).model_dump(mode="json")
-        endpoint.admin("PUT", "deployments/blue", {"model_path": str(models.a), "metadata": {"capture": capture}})
-        endpoint.admin("PUT", "traffic", {"traffic": {"blue": 100}})
-        first, writer, _ = _warm(endpoint)
-        os.kill(writer, signal.SIGSTOP)  # alive, never answering (a hung disk, a stopped process)
-        ids = _score(endpoint, 5)  # scoring does not wait for capture
-        stats = endpoint.admin("POST", "capture/flush")  # the batch waits 2 s, then the server writes it
-        assert (stats["captured"], stats["written"], stats["failed"]) == (6, 6, 0)
-        assert stats["writer_pid"] is None
-        assert _wait_gone(writer)  # killed, not left stopped
-        assert sorted(row["_id"] for rows in _files(endpoint).values() for row in rows) == sorted(first + ids)
-        assert "capture writer process failed (no answer within 2s)" in endpoint.log_tail(50)
-    finally:
-        if writer:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(writer, signal.SIGCONT)
-        endpoint.stop()
+    with _capturing(tmp_path, "ep-hung", models, Capture(flush_interval=300)) as endpoint:
+        try:
+            first, writer, _ = _warm(endpoint)
+            os.kill(writer, signal.SIGSTOP)  # alive, never answering (a hung disk, a stopped process)
+            ids = _score(endpoint, 5)  # scoring does not wait for capture
+            stats = endpoint.admin("POST", "capture/flush")  # the batch waits 2 s, then the server writes it
+            assert (stats["captured"], stats["written"], stats["failed"]) == (6, 6, 0)
+            assert stats["writer_pid"] is None
+            assert _wait_gone(writer)  # killed, not left stopped
+            assert sorted(row["_id"] for rows in _files(endpoint).values() for row in rows) == sorted(first + ids)
+            assert "capture writer process failed (no answer within 2s)" in endpoint.log_tail(50)
+        finally:
+            if writer:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(writer, signal.SIGCONT)

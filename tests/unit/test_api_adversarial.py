@@ -763,21 +763,32 @@ def _check_documented(attribute: str, method: str, raised: set[type[MlopsError]]
         assert not undocumented, f"{attribute}.{method} raised {undocumented}; its docstring names {documented}"
 
 
+DEPTHS = [
+    pytest.param(False, id="one-per-kind"),
+    pytest.param(True, id="every-value", marks=pytest.mark.soak),
+]
+"""CI sends one hostile value per kind; ``nox -s soak`` sends every one."""
+
+
+@pytest.mark.parametrize("every_value", DEPTHS)
 @pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
 def test_populated_memory_refuses_hostile_arguments_cleanly(
-    populated_store: Store, attribute: str, method: str, tmp_path: Path
+    populated_store: Store, attribute: str, method: str, tmp_path: Path, every_value: bool
 ) -> None:
-    """One hostile value per kind, with the other arguments naming things that exist (every value: soak)."""
+    """Hostile values with the other arguments naming things that exist."""
     raised: set[type[MlopsError]] = set()
-    problems = sweep(populated_store, attribute, method, tmp_path, every_value=False, raised=raised)
+    problems = sweep(populated_store, attribute, method, tmp_path, every_value=every_value, raised=raised)
     assert not problems, "\n".join(problems)
     _check_documented(attribute, method, raised)
 
 
+@pytest.mark.parametrize("every_value", DEPTHS)
 @pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
-def test_local_refuses_hostile_arguments_cleanly(local_store: Store, attribute: str, method: str) -> None:
+def test_local_refuses_hostile_arguments_cleanly(
+    local_store: Store, attribute: str, method: str, every_value: bool
+) -> None:
     assert local_store.root is not None
-    problems = sweep(local_store, attribute, method, local_store.root / "inputs", every_value=False)
+    problems = sweep(local_store, attribute, method, local_store.root / "inputs", every_value=every_value)
     assert not problems, "\n".join(problems)
 
 
@@ -835,15 +846,6 @@ def test_soak_random_values_on_local(local_store: Store, target: tuple[str, str,
     _fuzz(local_store, target, value)
 
 
-@pytest.mark.soak
-@pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
-def test_soak_local_every_hostile_value(local_store: Store, attribute: str, method: str) -> None:
-    """Every hostile value (not one per kind) on ``local://``."""
-    assert local_store.root is not None
-    problems = sweep(local_store, attribute, method, local_store.root / "inputs", every_value=True)
-    assert not problems, "\n".join(problems)
-
-
 # -- the hub: targets and continuation tokens ----------------------------------------------------------
 
 
@@ -876,18 +878,6 @@ def test_a_bad_continuation_token_is_a_configuration_error(memory_store: Store, 
     with pytest.raises(ConfigurationError, match="continuation token"):
         memory_store.client.resume_operation(token)
     assert memory_store.picture() == before
-
-
-@pytest.mark.soak
-@pytest.mark.parametrize(("attribute", "method"), SWEPT, ids=[f"{a}.{m}" for a, m in SWEPT])
-def test_soak_populated_memory_every_hostile_value(
-    populated_store: Store, attribute: str, method: str, tmp_path: Path
-) -> None:
-    """Every hostile value, with the other arguments naming things that exist."""
-    raised: set[type[MlopsError]] = set()
-    problems = sweep(populated_store, attribute, method, tmp_path, every_value=True, raised=raised)
-    assert not problems, "\n".join(problems)
-    _check_documented(attribute, method, raised)
 
 
 # -- constructors and operations -------------------------------------------------------------------
