@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.user_files import is_existing_path, read_text_file
 
 __all__ = ["MAX_LIMIT", "existing", "finite_seconds", "json_value", "looks_local", "read_text", "readable", "writable"]
 
@@ -29,26 +30,12 @@ def _refuse(flag: str, path: Path | str, problem: str, fix: str) -> Configuratio
 
 
 def read_text(path: str | Path, *, flag: str, what: str = "a file") -> str:
-    """The UTF-8 text of the file ``path`` named with ``flag``; a clear error when it cannot be that.
+    """The UTF-8 text of the file ``path`` named with ``flag`` (:func:`~mlops_sdk.core.user_files.read_text_file`).
 
     Raises:
         ConfigurationError: the file does not exist, is a folder, cannot be read, or is not UTF-8 text.
     """
-    file = Path(path)
-    fix = f"pass {what}"
-    if not file.exists():
-        raise _refuse(flag, file, "does not exist", fix)
-    if file.is_dir():
-        raise _refuse(flag, file, "is a folder, not a file", fix)
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise _refuse(flag, file, f"cannot be read ({error.strerror or 'unreadable'})", fix) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        problem = f"is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start})"
-        raise _refuse(flag, file, problem, f"{fix}, saved as UTF-8") from None
+    return read_text_file(Path(path), what=what, field=flag)
 
 
 def readable(path: str | Path, *, flag: str, what: str = "a file") -> Path:
@@ -68,7 +55,7 @@ def existing(value: str | None, *, flag: str) -> str | None:
     For data the SDK reads later, sometimes only in some cases (a baseline only when there are rows
     to compare): a misspelt path fails now, naming ``flag``, rather than later or never.
     """
-    if value is not None and looks_local(value) and not Path(value).exists():
+    if value is not None and looks_local(value) and not is_existing_path(value):
         # The wording of the SDK's own message for a missing data file, said earlier.
         raise ConfigurationError(
             f"{flag}: no such file {value}; pass an existing file or folder, or a URI",
