@@ -164,3 +164,17 @@ def test_doctor_names_the_exact_pip_command_for_a_missing_extra(
     assert not checks["local extra"]["ok"]
     assert "duckdb" in checks["local extra"]["detail"]
     assert shlex.split(checks["local extra"]["fix"]) == [sys.executable, "-m", "pip", "install", "mlops-sdk[local]"]
+
+
+@pytest.mark.parametrize("path", ["a" * 300, "a\x00b"], ids=["too-long-for-a-file-name", "nul"])
+def test_a_data_path_that_cannot_be_a_file_is_no_such_file(
+    path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``validate --data <300 characters>`` was an InternalError (OSError: File name too long)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "checks.toml").write_text('[[checks]]\ntype = "MetricThreshold"\nmetric = "r2"\nmin = 0.1\n')
+    code = run(["-t", "memory://", "-o", "json", "validate", "churn@1", "--checks", "checks.toml", "--data", path])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 1
+    assert error["type"] == "ConfigurationError"
+    assert error["message"].startswith("--data: no such file")
