@@ -127,7 +127,13 @@ class ScoreAnswer:
 
 
 class EndpointPlatform(Protocol):
-    """Primitives a backend provides to :class:`RolloutDriver`."""
+    """Primitives a backend provides to :class:`RolloutDriver`.
+
+    Optional: ``traffic_lock(endpoint) -> context manager``, held while a rollout reads, checks and
+    changes the traffic, so that each such step is one step for every process using the endpoint (the
+    local and memory platforms have one; without it the check before each change still catches
+    another operation's change, and a service such as Azure ML refuses concurrent updates itself).
+    """
 
     backend: str
     clock: Clock
