@@ -16,8 +16,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from mlops_sdk.backends.local.serving.capture import CaptureHub
+from mlops_sdk.backends.local.serving.capture_tables import items_table
 from mlops_sdk.backends.local.serving.payloads import Batch, to_jsonable
 from mlops_sdk.backends.local.serving.process import EndpointServer
 from mlops_sdk.models.deployments import Capture
@@ -258,6 +262,41 @@ def test_one_row_requests_store_every_answer_shape(tmp_path: Path, answers: list
     assert [row["_prediction"] for row in rows] == stored
     assert pq.read_schema(_files(tmp_path)[0]).field("_prediction").type == pa.array(stored).type
     assert [[row[name] for name in COLUMNS] for row in rows] == [inputs[0] for inputs, _ in requests]
+
+
+_DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int8, np.uint64, np.uint8, np.bool_, np.str_]
+_ANSWERS = st.one_of(
+    hnp.arrays(st.sampled_from(_DTYPES), shape=(1,)),  # what scoring one row usually answers
+    hnp.arrays(st.sampled_from(_DTYPES), shape=st.sampled_from([(), (0,), (2,), (1, 1), (1, 2)])),
+    st.lists(st.floats(), max_size=2),
+    st.floats(),
+    st.text(max_size=3),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answers=st.lists(_ANSWERS, min_size=1, max_size=5))
+def test_one_row_requests_are_stored_as_the_general_path_stores_them(
+    tmp_path_factory: pytest.TempPathFactory, answers: list[Any]
+) -> None:
+    # 1-row requests take the capture lane (answers kept as Python values, handed over column by
+    # column); requests of several rows take the queue. Whatever the answers' types and shapes, the
+    # lane must store exactly what the queue's table builder makes of the same requests.
+    folder = tmp_path_factory.mktemp("lane")
+    requests = [(_inputs(1, float(index)), answer) for index, answer in enumerate(answers)]
+    _capture(folder, requests)
+    stored = pq.read_table(_files(folder)[0])
+    expected = items_table(
+        [
+            (b"id-%d" % index, 0.0, "blue", "m@1", tuple(COLUMNS), tuple(rows[0]), answer, 1, None)
+            for index, (rows, answer) in enumerate(requests)
+        ]
+    )
+    for name in ("_prediction", *COLUMNS):
+        assert stored.schema.field(name).type == expected.schema.field(name).type, name
+        assert [repr(value) for value in stored.column(name).to_pylist()] == [
+            repr(value) for value in expected.column(name).to_pylist()
+        ], name
 
 
 def test_one_row_requests_with_other_columns_in_one_flush(tmp_path: Path) -> None:

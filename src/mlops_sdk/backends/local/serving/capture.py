@@ -37,7 +37,6 @@ import random
 import re
 import threading
 import time
-from array import array
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +64,7 @@ _QUEUED = (_CAPTURE_B, b"queued")
 _SAMPLED_OUT = (_CAPTURE_B, b"sampled-out")
 _FAILED = (_CAPTURE_B, b"failed")
 _log = get_logger("mlops_sdk.serving.capture")
+_now = time.time
 
 
 @dataclass
@@ -78,11 +78,12 @@ class _Counters:
     failed: int = 0
     sampled_out: int = 0
     files: int = 0
+    settled: int = 0  # written + failed (the writer adds to both)
 
     @property
     def pending(self) -> int:
         """Rows queued and not yet written (or failed)."""
-        return self.captured - self.written - self.failed
+        return self.captured - self.settled
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -114,6 +115,8 @@ class _State:
     columns: Any = None  # the column names of the last request, and the same as a tuple (queued)
     columns_tuple: tuple[str, ...] | None = None
     lane: Any = None  # the _Lane of 1-row requests (batched durability)
+    direct: bool = False  # every request is captured into the lane as it comes (no sampling, batched)
+    array_type: Any = None  # numpy.ndarray (imported once a deployment captures)
 
 
 def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple[_State, float | None]:
@@ -121,6 +124,8 @@ def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple
     raw = metadata.get("capture")
     if not isinstance(raw, dict):
         return _State(metadata, False, counters), None
+    from numpy import ndarray
+
     from mlops_sdk.core.input_spec import read_stored
     from mlops_sdk.models.deployments import Capture
 
@@ -141,6 +146,8 @@ def _state(name: str, metadata: Mapping[str, Any], counters: _Counters) -> tuple
         acknowledged=spec.durability == "acknowledged",
         max_queue=spec.max_queue,
         ack_timeout=spec.ack_timeout,
+        direct=spec.sample_rate >= 1.0 and spec.durability != "acknowledged" and spec.inputs and spec.outputs,
+        array_type=ndarray,
     )
     return state, spec.flush_interval
 
@@ -149,11 +156,11 @@ class _Lane:
     """The 1-row requests of one deployment (one capture setting, one set of column names), held column
     by column: the event loop appends, the writer takes.
 
-    Appending a request allocates no object the garbage collector tracks (the parser's values and the
-    model's answer are referenced, nothing is built), and the writer slices columns out of flat lists
-    instead of visiting one object per request. The event loop appends the id last, so the writer,
-    taking the first ``len(ids)`` entries of each list (each append, slice and ``del`` is atomic under
-    the GIL), always takes whole requests.
+    Appending a request allocates no object the garbage collector tracks (the parser's values are
+    referenced; a one-value numpy answer is kept as its Python value, so that the array itself is freed
+    at once), and the writer slices columns out of flat lists instead of visiting one object per
+    request. The event loop appends the id last, so the writer, taking the first ``len(ids)`` entries
+    of each list (each append, slice and ``del`` is atomic under the GIL), always takes whole requests.
     """
 
     __slots__ = (
@@ -167,7 +174,9 @@ class _Lane:
         "outputs",
         "predictions",
         "retired",
+        "scalars",
         "values",
+        "width",
     )
 
     def __init__(self, name: str, model: str | None, names: list[str] | None, inputs: bool, outputs: bool) -> None:
@@ -175,15 +184,17 @@ class _Lane:
         self.model = model
         self.names = names  # the column names as the parser gave them (compared per request)
         self.columns = tuple(names) if names is not None else ()
+        self.width = len(names) if names is not None else -1  # -1: no request matches a new lane's
         self.inputs = inputs
         self.outputs = outputs
         self.retired = False  # no more appends: removed once empty
+        self.scalars = True  # every answer appended so far is a Python value (``item()`` of a 1-value array)
         self.ids: list[bytes] = []
-        self.ats = array("d")
+        self.ats: list[float] = []
         self.values: list[Any] = []  # the rows' values, row after row
         self.predictions: list[Any] = []
 
-    def take(self) -> tuple[list[bytes], Any, list[Any], list[Any]] | None:
+    def take(self) -> tuple[list[bytes], list[float], list[Any], list[Any]] | None:
         """The requests appended so far (ids, times, values, answers), removed from the lane."""
         count = len(self.ids)
         if not count:
@@ -247,12 +258,29 @@ class CaptureHub:
             if not state.capturing:
                 return [(_CORRELATION_B, request_id)]
             rows = batch.rows
+            if state.direct and len(rows) == 1:  # the usual request, in as few steps as it takes
+                lane, row, counters = state.lane, rows[0], state.counters
+                if (
+                    counters.captured - counters.settled < state.max_queue
+                    and type(row) is list
+                    and len(row) == lane.width
+                    and (batch.columns is lane.names or batch.columns == lane.names)
+                    and type(predictions) is state.array_type
+                    and predictions.ndim == 1
+                    and len(predictions) == 1
+                ):
+                    lane.values.extend(row)
+                    lane.predictions.append(predictions.item())  # the value tolist() would give
+                    lane.ats.append(_now())
+                    counters.captured += 1
+                    lane.ids.append(request_id)  # last: the writer takes whole requests
+                    return [(_CORRELATION_B, request_id), _QUEUED]
             count = len(rows)
             counters = state.counters
             if state.sample_rate < 1.0 and random.random() >= state.sample_rate:  # noqa: S311 - sampling
                 counters.sampled_out += count
                 return [(_CORRELATION_B, request_id), _SAMPLED_OUT]
-            if counters.captured - counters.written - counters.failed + count > state.max_queue:
+            if counters.captured - counters.settled + count > state.max_queue:
                 return [(_CORRELATION_B, request_id), (_CAPTURE_B, self._drop(name, counters, count))]
             if count == 1 and not state.acknowledged:  # the usual request: into the lane
                 lane = state.lane
@@ -266,8 +294,12 @@ class CaptureHub:
                         lane = None  # positional or ragged rows: the general queue below
                 if lane is not None:
                     if state.outputs:
-                        lane.predictions.append(predictions)
-                    lane.ats.append(time.time())
+                        if type(predictions) is state.array_type and predictions.ndim == 1 and len(predictions) == 1:
+                            lane.predictions.append(predictions.item())
+                        else:
+                            lane.scalars = False  # before the append: the writer reads it after taking
+                            lane.predictions.append(predictions)
+                    lane.ats.append(_now())
                     counters.captured += 1
                     lane.ids.append(request_id)  # last: the writer takes whole requests
                     return [(_CORRELATION_B, request_id), _QUEUED]
@@ -450,6 +482,8 @@ class CaptureHub:
 
     def _take_lanes(self) -> list[LaneRequests]:
         """The requests appended to the lanes so far, removed from them (retired, empty lanes dropped)."""
+        import numpy as np
+
         with self._lock:
             lanes = list(self._lanes)
         taken: list[LaneRequests] = []
@@ -458,12 +492,22 @@ class CaptureHub:
             if requests is None:
                 continue
             ids, moments, values, predictions = requests
-            if lane.outputs:  # one vector instead of an array per request: far cheaper to hand over
+            scalars = lane.scalars  # read after taking: an answer appended as an object cleared it first
+            if lane.outputs and not scalars:  # one vector instead of an array per request: cheaper to hand over
                 vector = prediction_vector(tuple(predictions), [1] * len(ids))
                 predictions = vector if vector is not None else predictions
             taken.append(
                 LaneRequests(
-                    lane.name, lane.model, lane.columns, lane.inputs, lane.outputs, ids, moments, values, predictions
+                    lane.name,
+                    lane.model,
+                    lane.columns,
+                    lane.inputs,
+                    lane.outputs,
+                    ids,
+                    np.array(moments, dtype=np.float64),
+                    values,
+                    predictions,
+                    scalars and lane.outputs,
                 )
             )
         with self._lock:  # a retired lane gets no more rows: dropped once written
@@ -473,9 +517,13 @@ class CaptureHub:
     def _apply(self, result: BatchResult, waiting: Mapping[int, Any]) -> None:
         """Count what was written and failed and answer the requests waiting for it."""
         for name, rows in result.written.items():
-            self._counters(name).written += rows
+            counters = self._counters(name)
+            counters.written += rows
+            counters.settled += rows
         for name, rows in result.failed.items():
-            self._counters(name).failed += rows
+            counters = self._counters(name)
+            counters.failed += rows
+            counters.settled += rows
         for name, files in result.files.items():
             self._counters(name).files += files
         for token, done in waiting.items():

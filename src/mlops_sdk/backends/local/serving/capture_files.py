@@ -66,6 +66,7 @@ class LaneRequests(NamedTuple):
     moments: Any  # float64 epoch seconds, one per request (an array.array or numpy array)
     values: list[Any]  # the rows' values, row after row (``len(columns)`` per request)
     predictions: Any  # one answer per request (a list), or one numpy vector of them
+    scalars: bool = False  # ``predictions`` is a list of Python values (numbers, text), one per request
 
 
 class CaptureBatch(NamedTuple):

@@ -58,6 +58,8 @@ class LaneLike(Protocol):
     def inputs(self) -> bool: ...
     @property
     def outputs(self) -> bool: ...
+    @property
+    def scalars(self) -> bool: ...
 
 
 class Item(NamedTuple):
@@ -267,7 +269,8 @@ def items_table(items: list[Any], fields: list[tuple[Any, ...]] | None = None) -
 
 def lane_table(lane: LaneLike, ids: list[bytes], moments: Any, values: list[Any], predictions: Any) -> Any:
     """The Arrow table of 1-row requests taken from ``lane`` (the same columns as :func:`items_table`);
-    ``predictions``: one answer per request, or one numpy vector of them."""
+    ``predictions``: one answer per request, one numpy vector of them, or (``lane.scalars``) one
+    Python value per request."""
     import numpy as np
     import pyarrow as pa
 
@@ -285,7 +288,9 @@ def lane_table(lane: LaneLike, ids: list[bytes], moments: Any, values: list[Any]
         width = len(lane.columns)
         for index, key in enumerate(lane.columns):
             arrays[feature_column(key)] = arrow_column(values[index::width])
-    if lane.outputs:
+    if lane.outputs and lane.scalars:  # Python values: what tolist() of each one-value answer gives
+        arrays["_prediction"] = arrow_column(predictions)
+    elif lane.outputs:
         ones = [1] * count
         # one numpy vector already (the capture writer hands answers over that way), or one per request
         vector = predictions if isinstance(predictions, np.ndarray) else prediction_vector(tuple(predictions), ones)
