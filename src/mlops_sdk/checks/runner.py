@@ -71,14 +71,32 @@ def _normalise(check: Any, name: str, result: Any) -> CheckResult:
     )
 
 
+def _require_model_columns(context: CheckContext) -> None:
+    """Refuse evaluation data lacking a column the candidate takes, whichever checks were asked for.
+
+    Otherwise a validation of only data checks (``DataQuality``, ``NoDrift``) could promote a model on
+    data it cannot score. A model that fails to load is left to the checks (each reports it as failed).
+    """
+    if context.data is None:
+        return
+    try:
+        context.require_columns(context.candidate)
+    except ConfigurationError:
+        raise
+    except Exception:
+        return
+
+
 def run_checks(context: CheckContext, checks: Sequence[Any]) -> list[CheckResult]:
     """Prepare every check, then run each one; return one result per check, in order.
 
     Raises:
         ConfigurationError: a check's ``prepare`` found bad input (unknown metric, missing columns,
-            unreadable data). Raised before any check runs, so nothing half-validated is reported.
+            unreadable data), or the evaluation data lacks a column of the candidate's signature. Raised
+            before any check runs, so nothing half-validated is reported.
     """
     names = check_names(checks)
+    _require_model_columns(context)
     early: dict[int, CheckResult] = {}
     for index, check in enumerate(checks):
         prepare = getattr(check, "prepare", None)
