@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pwd
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +28,22 @@ import pytest
 
 from mlops_sdk import (
     ApprovalPolicy,
+    ApprovalRejectedError,
+    AutoApproveRule,
     ConfigurationError,
+    ConflictError,
     MLOpsClient,
+    MlopsError,
     ModelRef,
+    PermissionDeniedError,
     ResourceNotFoundError,
     TrainingJob,
     ValidationFailedError,
     ValidationReport,
 )
 from mlops_sdk.checks import BeatsChampion, DataQuality, MetricThreshold, NoDrift
-from mlops_sdk.testing import FakeClock
+from mlops_sdk.flows import Flow, add_summary, detect_ci, set_output
+from mlops_sdk.testing import FakeClock, act_as
 
 CANARY = "canary-Zq7xV3kP9sT1"
 """A unique fake secret: wherever the docs say a secret goes, it must never come back out."""
@@ -561,3 +573,453 @@ def test_validation_data_only_checks_still_refuse_data_the_model_cannot_take(ass
     assert caught.value.details["missing"] == ["b"]
     assert "a, c, y" in str(caught.value)
     assert not any(key.startswith("mlops.validation") for key in client.models.get("m", 1).tags)
+
+
+# -- approvals.md ---------------------------------------------------------------------------------
+
+
+def no_report_policy(**fields: Any) -> ApprovalPolicy:
+    """A policy that does not ask for a validation report (the tests vote on a bare version)."""
+    return ApprovalPolicy(require_validation_passed=False, **fields)
+
+
+def test_approvals_distinct_people_count_once_and_names_match_case_insensitively(assets: dict[str, Path]) -> None:
+    """approvals.md: min_approvals counts distinct people (approving twice counts once); the decision
+    carries approvers, votes with comments, the policy and requested/decided times."""
+    client = memory_client()
+    version = registered(client, assets)
+    request = client.approvals.request(version, policy=no_report_policy(approvers=["alice", "bob"], min_approvals=2))
+    with act_as(client, "alice"):
+        client.approvals.approve(request.id, comment="first look")
+        client.approvals.approve(request.id, comment="second look")
+    pending = client.approvals.get(request.id)
+    assert pending.status == "pending"
+    with act_as(client, "BOB"):
+        client.approvals.approve(request.id[:8], comment="ok")
+    decision = client.approvals.begin_wait(request.id).result()
+    assert (decision.status, decision.approved) == ("approved", True)
+    assert sorted(name.lower() for name in decision.approvers) == ["alice", "bob"]
+    assert [vote.comment for vote in decision.votes] == ["first look", "second look", "ok"]
+    assert decision.policy.min_approvals == 2
+    assert decision.decided_at >= decision.requested_at
+    with act_as(client, "bob"), pytest.raises(ConflictError):
+        client.approvals.reject(request.id, comment="too late")
+
+
+def test_approvals_a_rejection_wins_over_approvals(assets: dict[str, Path]) -> None:
+    """approvals.md: a rejection by an allowed approver wins over any number of approvals."""
+    client = memory_client()
+    version = registered(client, assets)
+    policy = no_report_policy(approvers=["alice", "bob", "carol"], min_approvals=3)
+    request = client.approvals.request(version, policy=policy)
+    with act_as(client, "alice"):
+        client.approvals.approve(request.id, comment="fine")
+    with act_as(client, "bob"):
+        client.approvals.reject(request.id, comment="latency regression")
+    decision = client.approvals.begin_wait(request.id).result()
+    assert (decision.status, decision.rejected_by) == ("rejected", ("bob",))
+    with pytest.raises(ApprovalRejectedError) as caught:
+        decision.raise_for_gate()
+    assert caught.value.details["status"] == "rejected"
+
+
+def test_approvals_refused_votes_change_nothing(assets: dict[str, Path]) -> None:
+    """approvals.md: the requester may not approve (forbid_self_approval), nor may someone the policy does
+    not list; approve/reject ask for a comment; delegation is refused unless allow_delegation."""
+    client = memory_client()
+    version = registered(client, assets)
+    request = client.approvals.request(version, policy=no_report_policy(approvers=["alice"]))
+    requester = request.requester
+    with act_as(client, requester), pytest.raises(PermissionDeniedError, match="forbid_self_approval"):
+        client.approvals.approve(request.id, comment="mine")
+    with act_as(client, "mallory"), pytest.raises(PermissionDeniedError, match="not an allowed approver"):
+        client.approvals.approve(request.id, comment="let me")
+    with act_as(client, "alice"):
+        for comment in ("", "   "):
+            with pytest.raises(ConfigurationError) as caught:
+                client.approvals.approve(request.id, comment=comment)
+            assert caught.value.details["field"] == "comment"
+    with act_as(client, "mallory"), pytest.raises(MlopsError):
+        client.approvals.approve(request.id, comment="for alice", on_behalf_of="alice")
+    after = client.approvals.get(request.id)
+    assert after.status == "pending"
+    assert client.approvals.verify_audit().ok
+
+
+def test_approvals_failed_validation_blocks_the_request_at_once(assets: dict[str, Path]) -> None:
+    """approvals.md: require_validation_passed with a failed report: the decision is 'rejected' at once."""
+    client = memory_client()
+    version = registered(client, assets)
+    report = client.validation.validate(
+        version, data=eval_frame(assets), target="y", checks=[MetricThreshold("rmse", max=1e-9)]
+    )
+    request = client.approvals.request(version, report=report, policy=ApprovalPolicy(approvers=["alice"]))
+    decision = client.approvals.begin_wait(request.id).result()
+    assert (decision.status, decision.approved) == ("rejected", False)
+    assert decision.report_digest == report.digest
+    assert list(client.approvals.list_pending()) == []
+
+
+def test_approvals_timeout_and_auto_approval_on_the_fake_clock(assets: dict[str, Path]) -> None:
+    """approvals.md: past the policy's timeout the decision is timed_out (a FakeClock sees it without
+    sleeping); an auto_approve_when rule that holds at request time auto-approves (no person asked)."""
+    client = memory_client()
+    version = registered(client, assets)
+    request = client.approvals.request(version, policy=no_report_policy(approvers=["alice"], timeout=timedelta(days=2)))
+    decision = client.approvals.begin_wait(request.id).result()
+    assert (decision.status, decision.approved) == ("timed_out", False)
+    report = client.validation.validate(
+        version, data=eval_frame(assets), target="y", checks=[MetricThreshold("rmse", max=100)]
+    )
+    auto = ApprovalPolicy(approvers=["alice"], auto_approve_when=[AutoApproveRule()])
+    request = client.approvals.request(version, report=report, policy=auto)
+    decision = client.approvals.begin_wait(request.id).result()
+    assert (decision.status, decision.approved) == ("auto_approved", True)
+
+
+def test_approvals_approve_by_model_reference_needs_exactly_one_pending_request(assets: dict[str, Path]) -> None:
+    """approvals.md: approve/reject by model reference: none pending is ResourceNotFoundError, several is a
+    ConfigurationError whose details['candidates'] lists their ids; a unique id prefix works."""
+    client = memory_client()
+    version = registered(client, assets)
+    policy = no_report_policy(approvers=["alice"])
+    with act_as(client, "alice"), pytest.raises(ResourceNotFoundError):
+        client.approvals.approve("m@1", comment="nothing pending")
+    one = client.approvals.request(version, policy=policy)
+    two = client.approvals.request(version, policy=policy)
+    with act_as(client, "alice"), pytest.raises(ConfigurationError) as caught:
+        client.approvals.approve("m@1", comment="which one?")
+    assert sorted(caught.value.details["candidates"]) == sorted([one.id, two.id])
+    assert [request.id for request in client.approvals.list_pending()] == [two.id, one.id]
+    with act_as(client, "alice"):
+        client.approvals.reject(two.id, comment="not this one")
+        client.approvals.approve("m@1", comment="this one")
+    assert client.approvals.get(one.id).status == "approved"
+
+
+def test_approvals_idempotency_key_attaches_to_the_request_already_made(assets: dict[str, Path]) -> None:
+    """approvals.md: request(..., idempotency_key=...) re-run attaches to the request it already made."""
+    client = memory_client()
+    version = registered(client, assets)
+    policy = no_report_policy(approvers=["alice"])
+    first = client.approvals.request(version, policy=policy, idempotency_key="flow-42/approve")
+    again = client.approvals.request(version, policy=policy, idempotency_key="flow-42/approve")
+    assert first.id == again.id
+    assert len(list(client.approvals.list_pending())) == 1
+
+
+def test_approvals_decision_tags_describe_the_latest_decision(assets: dict[str, Path]) -> None:
+    """approvals.md: the decision is written onto the model version as mlops.approval.* tags (status,
+    request_id, approvers, ...) and decisions_for lists every decision; a later decision replaces the
+    tags of an earlier one: no tag keeps describing the older decision."""
+    client = memory_client()
+    version = registered(client, assets)
+    policy = no_report_policy(approvers=["alice", "bob"])
+    first = client.approvals.request(version, policy=policy)
+    with act_as(client, "alice"):
+        client.approvals.approve(first.id, comment="ok")
+    assert client.models.get("m", 1).tags["mlops.approval.approvers"] == "alice"
+    second = client.approvals.request(version, policy=policy)
+    with act_as(client, "bob"):
+        client.approvals.reject(second.id, comment="drift")
+    tags = client.models.get("m", 1).tags
+    assert (tags["mlops.approval.status"], tags["mlops.approval.request_id"]) == ("rejected", second.id)
+    assert tags["mlops.approval.rejected_by"] == "bob"
+    assert tags.get("mlops.approval.approvers", "") == ""
+    assert [d.request_id for d in client.approvals.decisions_for("m@1")] == [first.id, second.id] or [
+        d.request_id for d in client.approvals.decisions_for("m@1")
+    ] == [second.id, first.id]
+
+
+def test_approvals_load_policy_profiles_and_unknown_keys(tmp_path: Path) -> None:
+    """approvals.md: load_policy reads TOML (timeout in seconds); [profiles.<name>] replaces keys for that
+    profile; unknown keys are errors naming the file."""
+    (tmp_path / "mlops.toml").write_text('target = "memory://"\n[profiles.azure]\n')
+    (tmp_path / "approvals.toml").write_text(
+        'approvers = ["alice"]\nforbid_self_approval = false\ntimeout = 86400\n'
+        '[profiles.azure]\napprovers = ["rm@example.com"]\nforbid_self_approval = true\n'
+    )
+    client = MLOpsClient.from_config(show_progress=False)
+    policy = client.approvals.load_policy("approvals.toml")
+    assert (policy.approvers, policy.forbid_self_approval, policy.timeout) == (
+        ("alice",),
+        False,
+        timedelta(days=1),
+    )
+    azure = MLOpsClient.from_config(profile="azure", show_progress=False).approvals.load_policy("approvals.toml")
+    assert (azure.approvers, azure.forbid_self_approval) == (("rm@example.com",), True)
+    (tmp_path / "typo.toml").write_text('approvers = ["alice"]\nmin_aprovals = 2\n')
+    with pytest.raises(ConfigurationError) as caught:
+        client.approvals.load_policy("typo.toml")
+    assert "typo.toml" in str(caught.value)
+    assert "min_aprovals" in str(caught.value)
+    for bad in ("missing.toml", "."):
+        with pytest.raises(ConfigurationError):
+            client.approvals.load_policy(bad)
+
+
+def test_approvals_local_audit_log_refuses_edits_and_verify_finds_them(
+    assets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """approvals.md (local): the audit log is append-only (SQLite triggers refuse UPDATE/DELETE);
+    `mlops approvals verify` exits 0 when intact and 1 listing each problem when an entry was edited."""
+    folder = tmp_path / ".mlops"
+    client = MLOpsClient(f"local://{folder}", show_progress=False)
+    run = client.training.begin_train(copy_job(assets)).result()
+    version = client.models.register(run, name="m")
+    me = pwd.getpwuid(os.getuid()).pw_name  # the local voter is the OS account
+    policy = no_report_policy(approvers=[me], forbid_self_approval=False)
+    request = client.approvals.request(version, policy=policy)
+    client.approvals.approve(request.id, comment="ok")
+    client.close()
+    target = f"local://{folder}"
+    code, out, _ = cli(capsys, "-t", target, "approvals", "verify")
+    assert code == 0
+    assert "intact" in out
+    with sqlite3.connect(folder / "mlops.db") as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        audit = next(name for name in tables if "audit" in name)
+        with pytest.raises(sqlite3.DatabaseError):
+            db.execute(f'DELETE FROM "{audit}"')  # noqa: S608 - our own table name
+        triggers = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'")]
+        for trigger in triggers:
+            db.execute(f'DROP TRIGGER "{trigger}"')
+        db.execute(f'DELETE FROM "{audit}" WHERE rowid = (SELECT MAX(rowid) FROM "{audit}")')  # noqa: S608
+    code, out, _err = cli(capsys, "-t", target, "-o", "json", "approvals", "verify")
+    assert code == 1
+    verdict = json.loads(out)
+    assert verdict["ok"] is False
+    assert any("deleted" in problem for problem in verdict["problems"])
+
+
+# -- flows.md -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flow", "run_id", "step"),
+    [
+        ("diabetes", "nightly-1", "train"),
+        ("Diabetes_Flow-With.A_Very-Long_Name_Indeed", "Run_ID-42." + "X" * 70, "Train_Step.Two"),
+        ("x", "1", "s" * 100),
+    ],
+)
+def test_flows_step_keys_follow_the_key_rule(tmp_path: Path, flow: str, run_id: str, step: str) -> None:
+    """flows.md: the key per step is <flow>-<run id>-<step>, lowercase [a-z0-9-], at most 63 characters,
+    the same on a re-run (which returns the recorded result without running again)."""
+    client = MLOpsClient(f"local://{tmp_path / '.mlops'}", show_progress=False)
+    keys: list[str] = []
+
+    def action(handle: Any) -> dict[str, int]:
+        keys.append(handle.key)
+        return {"n": len(keys)}
+
+    with Flow(flow, client=client, run_id=run_id) as first:
+        assert first.step(step, action) == {"n": 1}
+    with Flow(flow, client=client, run_id=run_id) as again:
+        assert again.step(step, action) == {"n": 1}
+    (key,) = keys
+    assert len(key) <= 63
+    assert set(key) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    assert key.startswith(flow.lower().replace("_", "-").replace(".", "-")[:20])
+    assert (first.outcome, again.outcome) == ("completed", "completed")
+    client.close()
+
+
+def test_flows_recorded_pydantic_results_come_back_as_the_same_type(assets: dict[str, Path], tmp_path: Path) -> None:
+    """flows.md: finished steps return their recorded result on a re-run (pydantic results come back as
+    the same type); a step may return an Operation: the flow waits for its result."""
+    client = MLOpsClient(f"local://{tmp_path / '.mlops'}", show_progress=False)
+    job = copy_job(assets)
+    submitted: list[str] = []
+
+    def train(step: Any) -> Any:
+        submitted.append(step.key)
+        return client.training.begin_train(job, idempotency_key=step.key)
+
+    with Flow("f", client=client, run_id="r") as flow:
+        run = flow.step("train", train)
+    with Flow("f", client=client, run_id="r") as flow:
+        again = flow.step("train", train)
+    assert type(again) is type(run)
+    assert (again.id, again.status) == (run.id, run.status)
+    assert len(submitted) == 1
+    assert len(list(client.training.list_runs())) == 1
+    client.close()
+
+
+def test_flows_gate_stops_cleanly_and_skips_the_rest(assets: dict[str, Path]) -> None:
+    """flows.md: a gate that does not pass skips the rest of the with block; flow.outcome is
+    not_promoted / failed / rejected, a value, not a crash."""
+    client = memory_client()
+    version = registered(client, assets)
+    client.models.set_alias("m", "champion", 1)
+    twin = registered(client, assets)
+    after: list[str] = []
+    with Flow("gates", client=client, run_id="r") as flow:
+        flow.gate(
+            "validate",
+            lambda step: client.validation.validate(
+                twin, data=eval_frame(assets), target="y", checks=[BeatsChampion("rmse")]
+            ),
+        )
+        after.append("ran")
+    assert (flow.outcome, after) == ("not_promoted", [])
+    request = client.approvals.request(version, policy=no_report_policy(approvers=["alice"]))
+    with act_as(client, "alice"):
+        client.approvals.reject(request.id, comment="no")
+    with Flow("gates2", client=client, run_id="r") as flow:
+        flow.gate("approve", lambda step: client.approvals.begin_wait(request.id))
+        after.append("ran")
+    assert (flow.outcome, after) == ("rejected", [])
+
+
+def test_flows_dry_run_runs_nothing_and_lists_the_plan(tmp_path: Path) -> None:
+    """flows.md: Flow(..., dry_run=True) runs nothing and lists in flow.plan the side effect of each step."""
+    client = MLOpsClient("memory://", show_progress=False)
+    ran: list[str] = []
+    with Flow("d", client=client, run_id="r", dry_run=True) as flow:
+        flow.step("a", lambda step: ran.append("a"), describe="refresh the sales data")
+        flow.step("b", lambda step: ran.append("b"))
+    assert ran == []
+    assert [(effect.step, effect.key) for effect in flow.plan] == [("a", "d-r-a"), ("b", "d-r-b")]
+    assert flow.plan[0].description == "refresh the sales data"
+
+
+def test_flows_finish_skips_the_rest_with_its_outcome() -> None:
+    """flows.md: flow.finish('up_to_date') makes that the outcome and skips the rest of the block."""
+    client = MLOpsClient("memory://", show_progress=False)
+    ran: list[str] = []
+    with Flow("n", client=client, run_id="r") as flow:
+        flow.finish("up_to_date")
+        ran.append("after")
+    assert (flow.outcome, ran) == ("up_to_date", [])
+
+
+_KILLED_FLOW = """\
+import os, signal, sys
+from mlops_sdk import MLOpsClient
+from mlops_sdk.flows import Flow
+
+client = MLOpsClient(sys.argv[1], show_progress=False)
+with Flow("crash", client=client, run_id="r1") as flow:
+    flow.step("first", lambda step: "done")
+    def second(step):
+        print(step.key, step.attempt, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    flow.step("second", second)
+"""
+
+
+def test_flows_a_step_in_flight_when_killed_runs_again_with_the_same_key(tmp_path: Path) -> None:
+    """flows.md: kill a flow at any moment and run it again with the same run id: finished steps return
+    their result without running, the step in flight runs again with the same key and attempt 2."""
+    script = tmp_path / "killed.py"
+    script.write_text(_KILLED_FLOW)
+    target = f"local://{tmp_path / '.mlops'}"
+    killed = subprocess.run(
+        [sys.executable, str(script), target], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    key, attempt = killed.stdout.split()
+    assert attempt == "1"
+    client = MLOpsClient(target, show_progress=False)
+    seen: list[tuple[str, str, int]] = []
+    with Flow("crash", client=client, run_id="r1") as flow:
+        first = flow.step("first", lambda step: seen.append(("first", step.key, step.attempt)))
+        flow.step("second", lambda step: seen.append(("second", step.key, step.attempt)))
+    assert first == "done"
+    assert seen == [("second", key, 2)]
+    assert flow.outcome == "completed"
+    client.close()
+
+
+def test_flows_ci_helpers_outside_ci_and_on_github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """flows.md: outside CI set_output is a no-op returning False and detect_ci() is None; on GitHub
+    Actions set_output appends to $GITHUB_OUTPUT (multi-line safe) and add_summary to
+    $GITHUB_STEP_SUMMARY."""
+    assert detect_ci() is None
+    assert set_output("flow_outcome", "completed") is False
+    output, summary = tmp_path / "out", tmp_path / "summary"
+    output.write_text("")
+    summary.write_text("")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert detect_ci() == "github_actions"
+    assert set_output("flow_outcome", "not_promoted") is not False
+    tricky = "line one\nEOF\nflow_outcome=hijacked\n"
+    set_output("notes", tricky)
+    add_summary("## Validation\n| a | b |")
+    parsed = parse_github_output(output.read_text())
+    assert parsed == {"flow_outcome": "not_promoted", "notes": tricky}
+    assert "## Validation" in summary.read_text()
+
+
+def parse_github_output(text: str) -> dict[str, str]:
+    """Read a $GITHUB_OUTPUT file the way the runner does (name=value, or name<<DELIM ... DELIM)."""
+    values: dict[str, str] = {}
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line:
+            continue
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body: list[str] = []
+            while lines[index] != delimiter:
+                body.append(lines[index])
+                index += 1
+            index += 1
+            values[name] = "\n".join(body)
+        else:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values
+
+
+def test_flows_two_steps_of_one_run_never_share_a_key() -> None:
+    """flows.md: 'an idempotency key per step': a second step with a name already used in this run
+    (or one whose key would be the same, 'Train' / 'train') is refused instead of silently returning the
+    first step's recorded result or re-attaching to its side effect."""
+    client = MLOpsClient("memory://", show_progress=False)
+    ran: list[str] = []
+    with Flow("f", client=client, run_id="r", journal_dir=".journal") as flow:
+        assert flow.step("train", lambda step: ran.append(step.key) or 1) == 1
+        for clash in ("train", "Train", "TRAIN"):
+            with pytest.raises(ConfigurationError) as caught:
+                flow.step(clash, lambda step: ran.append(step.key) or 2)
+            assert caught.value.details["field"] == "name"
+            assert "train" in str(caught.value)
+    assert ran == ["f-r-train"]
+
+
+@pytest.mark.parametrize("run_id", ["", "   ", "a\nb", "nightly\x00"])
+def test_flows_a_blank_or_control_character_run_id_is_refused(run_id: str) -> None:
+    """flows.md: re-running with the same run id resumes that run; errors.md: a blank string or one
+    holding a control character is refused. An empty run id (an unset variable) must not silently start
+    a fresh run that can never be resumed."""
+    with pytest.raises(ConfigurationError) as caught:
+        Flow("f", client=MLOpsClient("memory://", show_progress=False), run_id=run_id, journal_dir=".journal")
+    assert caught.value.details["field"] == "run_id"
+    assert not Path(".journal").exists()
+
+
+def test_flows_a_step_that_raised_may_be_tried_again_in_the_same_run() -> None:
+    """flows.md: a step that failed is not recorded as done: calling it again (same name, same key) runs
+    it again, as attempt 2."""
+    client = MLOpsClient("memory://", show_progress=False)
+    attempts: list[int] = []
+
+    def flaky(step: Any) -> str:
+        attempts.append(step.attempt)
+        if len(attempts) == 1:
+            raise RuntimeError("transient")
+        return "ok"
+
+    with Flow("f", client=client, run_id="r", journal_dir=".journal") as flow:
+        with pytest.raises(RuntimeError):
+            flow.step("fetch", flaky)
+        assert flow.step("fetch", flaky) == "ok"
+    assert attempts == [1, 2]
