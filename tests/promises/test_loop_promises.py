@@ -32,11 +32,16 @@ from mlops_sdk import (
     AutoApproveRule,
     ConfigurationError,
     ConflictError,
+    Copy,
     MLOpsClient,
     MlopsError,
     ModelRef,
+    OperationFailedError,
     PermissionDeniedError,
+    RefreshPipeline,
     ResourceNotFoundError,
+    Schedule,
+    Sql,
     TrainingJob,
     ValidationFailedError,
     ValidationReport,
@@ -1023,3 +1028,204 @@ def test_flows_a_step_that_raised_may_be_tried_again_in_the_same_run() -> None:
             flow.step("fetch", flaky)
         assert flow.step("fetch", flaky) == "ok"
     assert attempts == [1, 2]
+
+
+# -- data-factory.md ------------------------------------------------------------------------------
+
+_SALES_TOML = """\
+[pipelines.sales]
+parameters = { min_amount = { type = "float", default = 0.0 }, label = { type = "string", default = "x" }, \
+token = { type = "securestring" } }
+
+[[pipelines.sales.activities]]
+type = "copy"
+name = "raw"
+source = "data/sales/*.csv"
+
+[[pipelines.sales.activities]]
+type = "sql"
+name = "clean"
+query = "SELECT id, amount, $label AS label FROM raw WHERE amount >= $min_amount ORDER BY id"
+"""
+
+
+@pytest.fixture
+def sales_project(tmp_path: Path) -> Path:
+    """A project folder: mlops.toml on local://.mlops, pipelines.toml declaring 'sales', three CSV rows."""
+    (tmp_path / "mlops.toml").write_text('target = "local://.mlops"\n')
+    (tmp_path / "pipelines.toml").write_text(_SALES_TOML)
+    (tmp_path / "data" / "sales").mkdir(parents=True)
+    (tmp_path / "data" / "sales" / "a.csv").write_text("id,amount\n1,5.0\n2,15.0\n3,25.0\n")
+    return tmp_path
+
+
+def test_data_factory_local_refresh_snapshots_keys_and_secrets(
+    sales_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """data-factory.md (local): outputs are content-addressed Parquet at datasets/<2 hex>/<sha256>.parquet,
+    version = first 12 hex of the digest, identical refreshes give the same digest and one file; a key
+    re-attaches to its run; a securestring shows *** in the run, is *** in mlops.db and absent from the
+    worker log; SQL parameters are prepared, never pasted into the SQL."""
+    store = sales_project / ".mlops"
+    with MLOpsClient.from_config(show_progress=False) as client:
+        injection = "x' AS label FROM raw; DROP TABLE raw; --"
+        params = {"min_amount": 10.0, "token": CANARY, "label": injection}
+        run = client.data_factory.begin_refresh("sales", parameters=params, idempotency_key="nightly-1").result()
+        again = client.data_factory.begin_refresh("sales", parameters=params, idempotency_key="nightly-1").result()
+        other = client.data_factory.begin_refresh("sales", parameters={**params, "token": "x" * 8}).result()
+        assert again.run_id == run.run_id != other.run_id
+        clean = run.output("clean")
+        assert clean.row_count == 2
+        assert clean.version == clean.digest.removeprefix("sha256:")[:12]
+        path = Path(clean.uri)
+        assert path.parent.name == path.name[:2]
+        assert path.parent.parent == store / "datasets"
+        assert other.output("clean").digest == clean.digest
+        assert str(run.parameters["token"]) == "***"
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(path).column("label").to_pylist() == [injection, injection]
+        listed = [r.run_id for r in client.data_factory.list_runs("sales")]
+        assert listed == [other.run_id, run.run_id]
+    assert len(list((store / "datasets").rglob("*.parquet"))) == 2
+    assert contains_canary(store) == []
+    code, out, _ = cli(capsys, "data", "show", run.run_id, "-o", "json")
+    assert code == 0
+    assert CANARY not in out
+    assert json.loads(out)["parameters"]["token"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "named"),
+    [
+        ({"min_amount": "abc", "token": "t" * 8}, "min_amount"),
+        ({"min_amount": float("nan"), "token": "t" * 8}, "min_amount"),
+        ({"min_amount": float("inf"), "token": "t" * 8}, "min_amount"),
+        ({"min_amount": True, "token": "t" * 8}, "min_amount"),
+        ({"nope": 1, "token": "t" * 8}, "nope"),
+        ({"min_amount": 1.0}, "token"),
+        ({"mlops_request_id": "x", "token": "t" * 8}, "mlops_request_id"),
+    ],
+)
+def test_data_factory_parameters_are_checked_before_a_run_starts(
+    sales_project: Path, parameters: dict[str, Any], named: str
+) -> None:
+    """data-factory.md: begin_refresh checks the parameters against the declared types (a required one
+    missing, an unknown one, a wrong type) before it starts a run; errors.md: a NaN or infinite number
+    is refused."""
+    with MLOpsClient.from_config(show_progress=False) as client:
+        with pytest.raises(ConfigurationError) as caught:
+            client.data_factory.begin_refresh("sales", parameters=parameters)
+        assert named in str(caught.value)
+        assert list(client.data_factory.list_runs()) == []
+
+
+def test_data_factory_failures_name_the_activity_and_unknowns_are_not_found(tmp_path: Path) -> None:
+    """data-factory.md: a failed run raises OperationFailedError naming the failed activity and its
+    error, details['failed_activities'] carries it as data; get_run of an unknown id is
+    ResourceNotFoundError; triggers on the local backend are a ConfigurationError; a malformed
+    declaration names each bad field."""
+    (tmp_path / "data.csv").write_text("id\n1\n")
+    with MLOpsClient(f"local://{tmp_path / '.mlops'}", show_progress=False) as client:
+        client.data_factory.define(
+            RefreshPipeline(
+                name="bad",
+                activities=[
+                    Copy(name="raw", source=str(tmp_path / "data.csv")),
+                    Sql(name="Boom", query="SELECT nosuch FROM raw"),
+                ],
+            )
+        )
+        with pytest.raises(OperationFailedError) as caught:
+            client.data_factory.begin_refresh("bad").result()
+        assert "'Boom'" in str(caught.value)
+        (failed,) = caught.value.details["failed_activities"]
+        assert failed["name"] == "Boom"
+        assert "nosuch" in failed["error"]["message"]
+        with pytest.raises(ResourceNotFoundError):
+            client.data_factory.get_run("no-such-run")
+        with pytest.raises(ConfigurationError):
+            client.data_factory.create_trigger("nightly", "bad", schedule=Schedule(frequency="Day", hours=(2,)))
+    for build, field in (
+        (lambda: Sql(name="a b", query="SELECT 1"), "SqlActivity.name"),
+        (
+            lambda: RefreshPipeline(
+                name="x", activities=[Sql(name="a", query="SELECT 1"), Sql(name="a", query="SELECT 2")]
+            ),
+            "RefreshPipeline",
+        ),
+        (lambda: RefreshPipeline(name="x", activities=[]), "RefreshPipeline"),
+    ):
+        with pytest.raises(ConfigurationError) as bad:
+            build()
+        assert bad.value.details["field"] == field
+
+
+def test_cli_data_refresh_converts_params_and_refuses_non_finite_ones(
+    sales_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """data-factory.md: `mlops data refresh --param k=v` converts values to the declared types; errors.md:
+    NaN / infinite numbers are refused (exit 1, one JSON error document, no run started)."""
+    for value in ("nan", "inf", "-inf", "ten"):
+        code, out, _ = cli(
+            capsys,
+            "data",
+            "refresh",
+            "sales",
+            "--param",
+            f"min_amount={value}",
+            "--param",
+            "token=abcdefgh",
+            "-o",
+            "json",
+        )
+        assert code == 1, value
+        error = json.loads(out)["error"]
+        assert error["type"] == "ConfigurationError"
+        assert "min_amount" in error["message"]
+    code, out, _ = cli(capsys, "data", "runs", "-o", "json")
+    assert (code, json.loads(out)) == (0, [])
+    code, out, _ = cli(
+        capsys,
+        "data",
+        "refresh",
+        "sales",
+        "--param",
+        "min_amount=20",
+        "--param",
+        f"token={CANARY}",
+        "--wait",
+        "-o",
+        "json",
+    )
+    assert code == 0
+    assert CANARY not in out
+    run = json.loads(out)
+    assert run["parameters"]["min_amount"] == 20.0
+    assert run["status"] == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("kind", "default"),
+    [
+        ("float", float("nan")),
+        ("float", float("inf")),
+        ("float", "abc"),
+        ("int", 1.5),
+        ("int", True),
+        ("bool", "yes"),
+        ("array", "a,b"),
+        ("string", 5),
+    ],
+)
+def test_data_factory_a_default_of_the_wrong_type_is_a_malformed_declaration(kind: str, default: Any) -> None:
+    """data-factory.md: 'A malformed declaration raises ConfigurationError naming each bad field': a
+    default that is not a value of the declared type (or a NaN / infinite float) is one."""
+    with pytest.raises(ConfigurationError) as caught:
+        RefreshPipeline(
+            name="p",
+            parameters={"level": {"type": kind, "default": default}},
+            activities=[Sql(name="a", query="SELECT $level AS v")],
+        )
+    assert "level" in str(caught.value)
+    assert caught.value.details["field"].startswith("RefreshPipeline")
