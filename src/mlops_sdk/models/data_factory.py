@@ -532,7 +532,7 @@ def _check_default(name: str, parameter: PipelineParameter) -> None:
     expected = _PYTHON_TYPES[kind]
     if not isinstance(default, expected) or (kind in ("int", "float") and isinstance(default, bool)):
         raise ValueError(f"parameter {name!r}: default must be {kind}, got {type(default).__name__} {default!r}")
-    if kind == "float" and not math.isfinite(default):
+    if isinstance(default, float) and not math.isfinite(default):
         raise ValueError(f"parameter {name!r}: default must be a finite number, got {default!r}")
 
 
@@ -622,7 +622,7 @@ def check_parameters(
                 f"parameter {name!r} of pipeline {info.name!r} must be {kind}, got {type(value).__name__} {shown}",
                 details={"parameter": name, "type": kind, "got": type(value).__name__},
             )
-        if kind == "float" and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             # NaN compares false with everything (a filter would silently drop every row); JSON has no inf.
             raise ConfigurationError(
                 f"parameter {name!r} of pipeline {info.name!r} must be a finite number, got {value!r}",
