@@ -1229,3 +1229,211 @@ def test_data_factory_a_default_of_the_wrong_type_is_a_malformed_declaration(kin
         )
     assert "level" in str(caught.value)
     assert caught.value.details["field"].startswith("RefreshPipeline")
+
+
+# -- training.md ----------------------------------------------------------------------------------
+
+
+def test_training_local_run_layout_key_and_secrets(local_store: dict[str, Any]) -> None:
+    """training.md (local): each run lives in <store>/runs/<run id>/ (code/, outputs/<name>/,
+    logs/stdout.log, logs/stderr.log, launch.json, result.json); a key starts the run at most once;
+    secret environment variables (by name: *_TOKEN) show as *** and are never stored (secrets.md:
+    mlops.db, mlflow.db, run folders)."""
+    client, folder, run = local_store["client"], local_store["folder"], local_store["run"]
+    run_folder = folder / "runs" / run.id
+    for part in ("code/train.py", "logs/stdout.log", "logs/stderr.log", "launch.json", "result.json"):
+        assert (run_folder / part).is_file(), part
+    assert (run_folder / "outputs" / "model" / "MLmodel").is_file()
+    assert "copied the model" in (run_folder / "logs" / "stdout.log").read_text()
+    job = local_store["job"]
+    assert CANARY not in repr(job)
+    assert "***" in repr(job.environment_variables["SERVICE_TOKEN"])
+    again = client.training.begin_train(job, idempotency_key="promises-train-1").result()
+    assert again.id == run.id
+    assert [r.id for r in client.training.list_runs()] == [run.id]
+    assert contains_canary(folder) == []
+    assert CANARY not in again.model_dump_json()
+
+
+def test_training_failure_carries_exit_code_and_log_tail(local_store: dict[str, Any], tmp_path: Path) -> None:
+    """training.md (local): exit code 0 is SUCCEEDED, anything else FAILED; OperationFailedError carries
+    the exit code and the last 20 log lines; sys.exit(3) -> exit code 3."""
+    client = local_store["client"]
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "fail.py").write_text("import sys\nfor i in range(30):\n    print(f'line {i:02d}')\nsys.exit(3)\n")
+    operation = client.training.begin_train(TrainingJob(code=str(code), command="python fail.py"))
+    with pytest.raises(OperationFailedError) as caught:
+        operation.result()
+    message = str(caught.value)
+    assert "line 29" in message
+    assert "line 05" not in message
+    run = client.training.get_run(operation.id)
+    assert (run.status, run.exit_code) == ("Failed", 3)
+
+
+def test_training_specs_are_checked_before_submission(assets: dict[str, Path], tmp_path: Path) -> None:
+    """training.md: a placeholder naming no declared input/output is a ConfigurationError naming it, before
+    anything is submitted; on local an input path that does not exist says where it came from
+    (details['origin']); a misspelled TrainingJob keyword names the field (errors.md)."""
+    client = MLOpsClient(f"local://{tmp_path / '.mlops'}", show_progress=False)
+    with pytest.raises(ConfigurationError) as caught:
+        client.training.begin_train(
+            TrainingJob(code=str(assets["code"]), command="python train.py ${{inputs.train_data}}")
+        )
+    assert "train_data" in str(caught.value)
+    with pytest.raises(ConfigurationError) as caught:
+        client.training.begin_train(
+            TrainingJob(
+                code=str(assets["code"]),
+                command="python train.py ${{inputs.data}}",
+                inputs={"data": "no/such/train.csv"},
+            )
+        )
+    assert "no/such/train.csv" in str(caught.value)
+    assert "working directory" in caught.value.details["origin"]
+    with pytest.raises(ConfigurationError) as caught:
+        TrainingJob(code=str(assets["code"]), command="python train.py", enviroment_variables={})
+    assert "environment_variables" in str(caught.value)
+    with pytest.raises(ResourceNotFoundError):
+        client.training.get_run("train-doesnotexist")
+    assert list(client.training.list_runs()) == []
+    client.close()
+
+
+# -- configuration.md -----------------------------------------------------------------------------
+
+_BAD_PROFILES = """\
+target = "local://.mlops"
+profile = "dev"
+
+[profiles.dev]
+show_progress = true
+
+[profiles.prod]
+targt = "local://prod"
+retry_deadline = "soon"
+devops_pat = "{canary}"
+notify_webhook = "http://hooks.example.com/{canary}"
+
+[profiles.ci]
+credentail = "auto"
+"""
+
+
+def test_configuration_every_profile_is_checked_and_secrets_never_quoted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """configuration.md: the whole file is checked, every profile whichever is selected; all problems in
+    one ConfigurationError, details['problems'] with file/profile/key/problem/suggestion/message/fix;
+    secret settings' values are never quoted; `mlops -o json` prints them; `mlops doctor` shows one
+    failed check with a fix: line per problem and exits 1."""
+    (tmp_path / "mlops.toml").write_text(_BAD_PROFILES.format(canary=CANARY))
+    (tmp_path / "sub").mkdir()
+    os.chdir(tmp_path / "sub")  # found in the nearest parent
+    with pytest.raises(ConfigurationError) as caught:
+        MLOpsClient.from_config()
+    problems = caught.value.details["problems"]
+    assert {(p["profile"], p["key"]) for p in problems} == {
+        ("prod", "targt"),
+        ("prod", "retry_deadline"),
+        ("prod", "notify_webhook"),
+        ("ci", "credentail"),
+    }
+    by_key = {p["key"]: p for p in problems}
+    assert by_key["targt"]["suggestion"] == "target"
+    assert by_key["credentail"]["suggestion"] == "credential"
+    assert all(p["file"] == str(tmp_path / "mlops.toml") for p in problems)
+    assert all(set(p) >= {"file", "profile", "key", "problem", "suggestion", "message", "fix"} for p in problems)
+    assert "soon" in by_key["retry_deadline"]["message"]
+    assert CANARY not in str(caught.value)
+    assert CANARY not in repr(caught.value.to_dict())
+    code, out, err = cli(capsys, "-o", "json", "config", "show")
+    assert code == 1
+    assert len(json.loads(out)["error"]["details"]["problems"]) == 4
+    code, out, err = cli(capsys, "doctor")
+    assert code == 1
+    assert out.count("fix:") + err.count("fix:") >= 4
+    assert "rename 'targt' to 'target'" in out + err
+    assert CANARY not in out + err
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[profile.prod]\ntarget = "local://x"\n', "profile"),
+        ('[profiles.prod]\nprofile = "dev"\n', "profile"),
+        ("[profiles.prod.azure]\nx = 1\n", "azure"),
+        ('profile = "nope"\n[profiles.prod]\n', "profile"),
+        ("[weird]\nx = 1\n", "weird"),
+        ("profiles = 3\n", "profiles"),
+        ("retry_deadline = -5\n", "retry_deadline"),
+        ("retry_deadline = nan\n", "retry_deadline"),
+        ("retry_max_attempts = 0\n", "retry_max_attempts"),
+        ("poll_interval = -1.0\n", "poll_interval"),
+        ("poll_max_interval = inf\n", "poll_max_interval"),
+        ("connect_timeout = nan\n", "connect_timeout"),
+        ('show_progress = "maybe"\n', "show_progress"),
+    ],
+)
+def test_configuration_bad_files_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    """configuration.md: misplaced tables, a profile inside a profile, a top-level profile naming nothing,
+    and values the setting would refuse (its own checks: a deadline, attempt count or interval that is
+    NaN, infinite, zero or negative can never work) are each a problem naming the key."""
+    (tmp_path / "mlops.toml").write_text('target = "local://.mlops"\n' + toml)
+    with pytest.raises(ConfigurationError) as caught:
+        MLOpsClient.from_config()
+    assert [p["key"] for p in caught.value.details["problems"]] == [key]
+
+
+def test_configuration_precedence_profiles_and_relative_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """configuration.md: arguments > MLOPS_* > file > defaults; the profile by profile=, else MLOPS_PROFILE,
+    else the file's profile key; a requested profile must exist; a relative local:// folder resolves
+    against the config file's folder, so a notebook in a sub-folder uses the project's store."""
+    (tmp_path / "mlops.toml").write_text(
+        'target = "local://.mlops"\nprofile = "dev"\nretry_max_attempts = 3\n'
+        "[profiles.dev]\nretry_max_attempts = 4\n[profiles.prod]\nretry_max_attempts = 5\n"
+    )
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    from mlops_sdk.core.config import load_config
+
+    assert load_config().settings.retry_max_attempts == 4
+    monkeypatch.setenv("MLOPS_PROFILE", "prod")
+    assert load_config().settings.retry_max_attempts == 5
+    monkeypatch.setenv("MLOPS_RETRY_MAX_ATTEMPTS", "6")
+    assert load_config().settings.retry_max_attempts == 6
+    assert load_config({"retry_max_attempts": 7}).settings.retry_max_attempts == 7
+    monkeypatch.setenv("MLOPS_RETRY_MAX_ATTEMPTS", "many")
+    with pytest.raises(ConfigurationError) as caught:
+        load_config()
+    assert "MLOPS_RETRY_MAX_ATTEMPTS" in str(caught.value)
+    monkeypatch.delenv("MLOPS_RETRY_MAX_ATTEMPTS")
+    with pytest.raises(ConfigurationError, match="staging"):
+        load_config(profile="staging")
+    with MLOpsClient.from_config(show_progress=False) as client:
+        assert client.models.list_models() is not None
+    assert (tmp_path / ".mlops").is_dir()
+    assert not (tmp_path / "notebooks" / ".mlops").exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "hint"),
+    [("local:/x", "local:///x"), ("locl://x", "local"), (".mlops", "scheme")],
+)
+def test_configuration_bad_targets_propose_the_intended_uri(tmp_path: Path, target: str, hint: str) -> None:
+    """configuration.md: a target without a scheme is refused as such; 'local:/x' proposes 'local:///x';
+    an unknown scheme proposes the closest one."""
+    with pytest.raises(ConfigurationError) as caught:
+        MLOpsClient(target).models.list_models()
+    assert hint in str(caught.value)
+    assert not (tmp_path / "x").exists()
+
+
+def test_configuration_local_backend_takes_no_backend_table(tmp_path: Path) -> None:
+    """configuration.md: the local and memory backends take no per-backend keys (a [backends.local] table
+    is an error naming it)."""
+    (tmp_path / "mlops.toml").write_text('target = "local://.mlops"\n[backends.local]\nfolder = "x"\n')
+    with pytest.raises(ConfigurationError) as caught:
+        MLOpsClient.from_config(show_progress=False).models.list_models()
+    assert "backends.local" in str(caught.value)
