@@ -143,9 +143,27 @@ def rows_of(database: Path) -> dict[str, int]:
         return {table: connection.execute(count.format(table)).fetchone()[0] for table in tables}
 
 
+_SWEEP = """\
+import pathlib, sys
+
+needle = sys.argv[2].encode()
+for path in sorted(pathlib.Path(sys.argv[1]).rglob("*")):
+    if path.is_file() and needle in path.read_bytes():
+        print(path)
+"""
+
+
 def contains_canary(folder: Path) -> list[str]:
-    """Files below ``folder`` whose bytes hold :data:`CANARY`."""
-    return [str(path) for path in folder.rglob("*") if path.is_file() and CANARY.encode() in path.read_bytes()]
+    """Files below ``folder`` whose bytes hold :data:`CANARY`.
+
+    Read in a separate process: opening and closing a SQLite database file in a process that holds
+    connections to it drops that process's POSIX locks (SQLite's "how to corrupt" page, 2.2), which let
+    another process delete the WAL under the open connections.
+    """
+    swept = subprocess.run(
+        [sys.executable, "-c", _SWEEP, str(folder), CANARY], capture_output=True, text=True, check=True, timeout=60
+    )
+    return swept.stdout.split()
 
 
 @pytest.fixture(scope="module")
