@@ -33,6 +33,7 @@ from mlops_sdk import (
     ConfigurationError,
     ConflictError,
     Copy,
+    Lineage,
     MLOpsClient,
     MlopsError,
     ModelRef,
@@ -1455,3 +1456,178 @@ def test_configuration_local_backend_takes_no_backend_table(tmp_path: Path) -> N
     with pytest.raises(ConfigurationError) as caught:
         MLOpsClient.from_config(show_progress=False).models.list_models()
     assert "backends.local" in str(caught.value)
+
+
+# -- lineage.md -----------------------------------------------------------------------------------
+
+
+def _git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+
+def test_lineage_git_facts_with_credentials_stripped_and_ci_variables_winning(
+    assets: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lineage.md: git commit, dirty flag, branch and remote (credentials stripped) come from git — for a
+    training run, the job's code folder; CI variables win for commit and branch; user is the CI
+    requester; Lineage.to_tags()/from_tags() round-trip; nothing of the remote's password is kept."""
+    code = tmp_path / "repo"
+    code.mkdir()
+    (code / "train.py").write_text(_COPY_SCRIPT)
+    _git(code, "init", "-q")
+    _git(code, "-c", "user.email=a@example.com", "-c", "user.name=a", "add", "train.py")
+    _git(code, "-c", "user.email=a@example.com", "-c", "user.name=a", "commit", "-qm", "first")
+    _git(code, "remote", "add", "origin", f"https://user:{CANARY}@example.com/org/repo.git")
+    (code / "train.py").write_text(_COPY_SCRIPT + "# edited\n")
+    job = TrainingJob(
+        code=str(code),
+        command=f"python train.py {assets['model']} ${{{{outputs.model}}}}",
+        outputs={"model": "mlflow_model"},
+    )
+    client = memory_client()
+    lineage = client.training.begin_train(job).result().lineage
+    assert lineage.git_dirty is True
+    assert lineage.git_remote == "https://example.com/org/repo.git"
+    assert lineage.git_commit is not None
+    assert len(lineage.git_commit) == 40
+    assert Lineage.from_tags(lineage.to_tags()) == lineage
+    for name, value in {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_RUN_ID": "777",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "org/repo",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "GITHUB_WORKFLOW": "train",
+        "GITHUB_ACTOR": "octocat",
+        "GITHUB_SHA": "abc123def",
+        "GITHUB_REF_NAME": "feature-x",
+    }.items():
+        monkeypatch.setenv(name, value)
+    run = client.training.begin_train(job).result()
+    ci = client.models.register(run, name="m").lineage
+    assert (ci.ci_provider, ci.ci_build_id, ci.ci_pipeline, ci.user) == ("github_actions", "777", "train", "octocat")
+    assert (ci.git_commit, ci.git_branch) == ("abc123def", "feature-x")
+    assert "777" in (ci.ci_build_url or "")
+    assert ci.training_run_id == run.id
+    assert CANARY not in repr(ci) + repr(lineage) + json.dumps(ci.to_tags())
+
+
+# -- errors.md ------------------------------------------------------------------------------------
+
+
+def test_errors_carry_their_fields_pickle_round_trip_and_redact_secrets() -> None:
+    """errors.md: every error carries backend, operation_id, status_code, request_id, details and the
+    chained cause; redaction happens when the error is built (message, ids, every string in details);
+    errors pickle and serialise (to_dict / error_from_dict)."""
+    import pickle
+
+    from mlops_sdk.core.errors import error_from_dict
+
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    cause = ValueError("underlying")
+    try:
+        try:
+            raise cause
+        except ValueError as inner:
+            raise ResourceNotFoundError(
+                f"no run; token {token}",
+                backend="local",
+                operation_id=f"op {token}",
+                status_code=404,
+                request_id="req-1",
+                details={"nested": [f"Bearer {token}", {"k": token}]},
+            ) from inner
+    except ResourceNotFoundError as caught:
+        error = caught
+    assert error.__cause__ is cause
+    assert (error.backend, error.status_code, error.request_id) == ("local", 404, "req-1")
+    for shown in (str(error), repr(error), json.dumps(error.to_dict()), error.operation_id):
+        assert token not in shown
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is ResourceNotFoundError
+    assert str(again) == str(error)
+    rebuilt = error_from_dict(error.to_dict())
+    assert type(rebuilt) is ResourceNotFoundError
+    assert rebuilt.details == error.details
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.models.get("churn", None), "version"),
+        (lambda c: c.models.get("churn", 1, verison=2), "verison"),
+        (lambda c: c.models.get("churn", -1), "version"),
+        (lambda c: c.models.get("churn", True), "version"),
+        (lambda c: c.models.get("", 1), "name"),
+        (lambda c: c.models.get("ch\nurn", 1), "name"),
+        (lambda c: c.models.list_versions(3), "name"),
+        (lambda c: c.models.set_tags("churn", 1, {1: "x"}), "tags"),
+        (lambda c: c.training.begin_train(None), "job"),
+        (lambda c: c.training.list_runs(limit=float("nan")), "limit"),
+        (lambda c: c.data_factory.begin_refresh("sales", idempotency_key="bad key!"), "idempotency_key"),
+        (lambda c: c.approvals.list_pending(requester=""), "requester"),
+        (lambda c: c.validation.validate("churn@1", checks=[], record="yes"), "record"),
+    ],
+)
+def test_errors_bad_arguments_are_refused_before_anything_runs(call: Any, field: str) -> None:
+    """errors.md: a wrong type, blank or control-character string, NaN / negative number, unknown keyword
+    or bad idempotency key is a ConfigurationError naming the method and parameter; details['field'] is
+    the parameter's name; memory:// state is unchanged."""
+    client = memory_client()
+    with pytest.raises(ConfigurationError) as caught:
+        call(client)
+    assert caught.value.details["field"] == field
+    assert field in str(caught.value)
+    assert list(client.models.list_models()) == []
+
+
+def test_errors_operation_wait_timeout_is_checked_even_once_finished(assets: dict[str, Path]) -> None:
+    """errors.md: Operation.wait/result(timeout=) take None or a finite number >= 0, also once the work has
+    finished."""
+    client = memory_client()
+    operation = client.training.begin_train(copy_job(assets))
+    operation.result()
+    for bad in (float("nan"), float("inf"), -1, "10", True):
+        with pytest.raises(ConfigurationError) as caught:
+            operation.result(timeout=bad)
+        assert caught.value.details["field"] == "timeout"
+    assert operation.result(timeout=0).status == "Succeeded"
+
+
+def test_errors_a_refused_call_leaves_the_local_store_as_it_was(
+    local_store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """errors.md: a call refused with an MlopsError leaves the local store as it was: the same files (no
+    *.tmp) and the same rows in mlops.db and mlflow.db."""
+    client, folder = local_store["client"], local_store["folder"]
+    before = (files_of(folder), rows_of(folder / "mlops.db"), rows_of(folder / "mlflow.db"))
+    refusals = [
+        lambda: client.models.register(local_store["run"], name="m", output="nope"),
+        lambda: client.models.register("train-nope", name="x"),
+        lambda: client.models.set_alias("m", "latest", 1),
+        lambda: client.models.set_alias("m", "champion", 99),
+        lambda: client.models.set_tags("m", 1, {}),
+        lambda: client.approvals.request("m@1", policy=ApprovalPolicy(approvers=["a"])),
+        lambda: client.approvals.request("m:champion", policy=no_report_policy(approvers=["a"])),
+        lambda: client.validation.validate("m@1", data=Path("no-such.csv"), checks=[MetricThreshold("rmse", max=1)]),
+        lambda: client.training.begin_train(TrainingJob(code="no/such/folder", command="python x.py")),
+    ]
+    for refuse in refusals:
+        with pytest.raises(MlopsError):
+            refuse()
+    for args in (
+        ["models", "alias", "m", "v1", "1"],
+        ["validate", "m@1", "--data", "nope.csv", "--checks", "nope.toml"],
+        ["models", "register", "train-nope", "--name", "m"],
+    ):
+        code, _, _ = cli(capsys, "-t", f"local://{folder}", *args)
+        assert code == 1, args
+    assert files_of(folder) == before[0]
+    for database, rows in zip(("mlops.db", "mlflow.db"), before[1:], strict=True):
+        now = rows_of(folder / database)
+        # A component's tables are created (empty) the first time it is used: no record is added.
+        created = {table: count for table, count in now.items() if table not in rows and table != "schema_versions"}
+        assert created == dict.fromkeys(created, 0), database
+        assert {table: now[table] for table in rows if table != "schema_versions"} == {
+            table: count for table, count in rows.items() if table != "schema_versions"
+        }, database
