@@ -1631,3 +1631,203 @@ def test_errors_a_refused_call_leaves_the_local_store_as_it_was(
         assert {table: now[table] for table in rows if table != "schema_versions"} == {
             table: count for table, count in rows.items() if table != "schema_versions"
         }, database
+
+
+# -- validation.md / getting-started.md: `mlops validate` -----------------------------------------
+
+_CHECKS_TOML = """\
+target = "y"
+champion = "champion"
+
+[[checks]]
+type = "MetricThreshold"
+metric = "rmse"
+max = {max}
+
+[[checks]]
+type = "BeatsChampion"
+metric = "rmse"
+"""
+
+
+def test_cli_validate_exit_codes_reports_and_no_record(
+    local_store: dict[str, Any], assets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """validation.md / getting-started.md: `mlops validate` exits 0 (promote), 3 (not better than the
+    champion) or 1 (a check failed); --report writes HTML, Markdown or JSON by suffix; -o json prints the
+    report; --no-record leaves the model untouched."""
+    client, folder = local_store["client"], local_store["folder"]
+    target = f"local://{folder}"
+    twin_run = client.training.begin_train(copy_job(assets), idempotency_key="promises-train-2").result()
+    twin = client.models.register(twin_run, name="m")
+    assert twin.version == "2"
+    assert cli(capsys, "-t", target, "models", "alias", "m", "champion", "1")[0] == 0
+    data = tmp_path / "eval.csv"
+    eval_frame(assets).to_csv(data, index=False)
+    (tmp_path / "checks.toml").write_text(_CHECKS_TOML.format(max=100))
+    (tmp_path / "strict.toml").write_text(_CHECKS_TOML.format(max=1e-9))
+    base = ["-t", target, "validate"]
+    code, out, _ = cli(capsys, *base, "m@1", "--data", str(data), "--checks", "checks.toml", "--report", "r.html")
+    assert code == 0
+    page = (tmp_path / "r.html").read_text()
+    assert page.lstrip().lower().startswith(("<!doctype html", "<html"))
+    code, out, _ = cli(capsys, *base, "m@2", "--data", str(data), "--checks", "checks.toml", "--report", "r.md")
+    assert code == 3
+    assert "not" in (tmp_path / "r.md").read_text().lower()
+    tags_before = client.models.get("m", 2).tags
+    code, out, _ = cli(
+        capsys,
+        *base,
+        "m@2",
+        "--data",
+        str(data),
+        "--checks",
+        "strict.toml",
+        "--report",
+        "r.json",
+        "--no-record",
+        "-o",
+        "json",
+    )
+    assert code == 1
+    printed = json.loads(out)
+    assert printed["outcome"] == "failed"
+    assert ValidationReport.from_json((tmp_path / "r.json").read_text()).digest == printed["digest"]
+    assert client.models.get("m", 2).tags == tags_before
+
+
+@pytest.mark.parametrize(
+    ("checks", "named"),
+    [
+        ('[[checks]]\ntype = "MetricThreshold"\nmetric = "rmse"\nmaxx = 1\n', "maxx"),
+        ('[[checks]]\ntype = "NoSuchCheck"\n', "NoSuchCheck"),
+        ('targett = "y"\n[[checks]]\ntype = "MetricThreshold"\nmetric = "rmse"\nmax = 1\n', "targett"),
+        ("[[checks]]\nmetric = 1\n", "type"),
+    ],
+)
+def test_cli_validate_bad_checks_files_name_the_file_and_entry(
+    local_store: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], checks: str, named: str
+) -> None:
+    """validation.md: unknown keys and check types are errors naming the file, the entry and what is
+    accepted (exit 1, one JSON error document, nothing recorded)."""
+    (tmp_path / "checks.toml").write_text(checks)
+    data = tmp_path / "eval.csv"
+    data.write_text("a,b,c,y\n1,2,3,4\n")
+    before = local_store["client"].models.get("m", 1).tags
+    code, out, _ = cli(
+        capsys,
+        "-t",
+        f"local://{local_store['folder']}",
+        "validate",
+        "m@1",
+        "--data",
+        str(data),
+        "--checks",
+        "checks.toml",
+        "-o",
+        "json",
+    )
+    assert code == 1
+    error = json.loads(out)["error"]
+    assert error["type"] == "ConfigurationError"
+    assert "checks.toml" in error["message"]
+    assert named in error["message"]
+    assert local_store["client"].models.get("m", 1).tags == before
+
+
+def test_cli_json_output_is_one_document_and_usage_errors_exit_2(tmp_path: Path) -> None:
+    """README / errors.md: with -o json (before or after the subcommand) stdout is exactly one JSON
+    document, errors included, no traceback; usage errors exit 2 as type UsageError with details.usage
+    and details.param; the real `python -m mlops_sdk.cli` process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def mlops(*args: str) -> tuple[int, Any, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "mlops_sdk.cli", "-t", "memory://", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
+        return done.returncode, json.loads(done.stdout), done.stderr
+
+    code, document, err = mlops("models", "show", "nope@1", "-o", "json")
+    assert code == 1
+    assert document["error"]["type"] == "ResourceNotFoundError"
+    assert set(document["error"]) >= {"type", "message", "backend", "operation_id", "status_code", "request_id"}
+    assert "Traceback" not in err
+    code, document, _ = mlops("-o", "json", "train", "runs", "--limit", "0")
+    assert code == 2
+    assert document["error"]["type"] == "UsageError"
+    assert document["error"]["details"]["param"] == "--limit"
+    assert document["error"]["details"]["usage"].startswith("Usage: mlops")
+
+
+# -- getting-started.md ---------------------------------------------------------------------------
+
+_INIT_FILES = {
+    ".gitignore",
+    "README.md",
+    "approvals.toml",
+    "checks.toml",
+    "data/diabetes.csv",
+    "first_look.py",
+    "flow.py",
+    "job.yaml",
+    "mlops.toml",
+    "pipelines.toml",
+    "sample-request.json",
+    "train.py",
+}
+
+
+def test_init_writes_the_project_never_overwrites_and_refuses_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """getting-started.md: `mlops init` writes the listed files; never overwrites a file (--force does);
+    --from-example diabetes names the only example; errors.md: it writes every file or none, and refuses a
+    FOLDER that is a file before writing anything."""
+    code, out, _ = cli(capsys, "init", "proj")
+    assert code == 0
+    assert files_of(tmp_path / "proj") == _INIT_FILES
+    assert "wrote 12 files" in out
+    (tmp_path / "proj" / "train.py").write_text("# mine\n")
+    code, _, err = cli(capsys, "init", "proj")
+    assert code == 1
+    assert "--force" in err
+    assert (tmp_path / "proj" / "train.py").read_text() == "# mine\n"
+    assert cli(capsys, "init", "proj", "--force")[0] == 0
+    assert (tmp_path / "proj" / "train.py").read_text() != "# mine\n"
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "mlops.toml").write_text("# mine\n")
+    assert cli(capsys, "init", "partial")[0] == 1
+    assert files_of(tmp_path / "partial") == {"mlops.toml"}
+    (tmp_path / "afile").write_text("x")
+    code, out, _ = cli(capsys, "-o", "json", "init", "afile")
+    assert code == 1
+    assert json.loads(out)["error"]["details"]["field"] == "FOLDER"
+    assert (tmp_path / "afile").read_text() == "x"
+    assert cli(capsys, "init", "other", "--from-example", "nope")[0] == 1
+    assert not (tmp_path / "other").exists()
+    assert cli(capsys, "init", "named", "--from-example", "diabetes")[0] == 0
+    assert files_of(tmp_path / "named") == _INIT_FILES
+
+
+def test_hub_subclients_share_one_backend_and_standalone_clients_work(tmp_path: Path) -> None:
+    """getting-started.md: MLOpsClient is a hub whose sub-clients are created on first access (the same
+    one after); it is a context manager; each sub-client is constructible on its own, e.g.
+    TrainingClient('local://.mlops'); errors.md: a local:// folder holding a control character is refused."""
+    from mlops_sdk import ModelClient, TrainingClient
+
+    with MLOpsClient(f"local://{tmp_path / '.mlops'}", show_progress=False) as client:
+        assert client.models is client.models
+        assert list(client.models.list_models()) == []
+    training = TrainingClient(f"local://{tmp_path / '.mlops'}")
+    models = ModelClient(f"local://{tmp_path / '.mlops'}")
+    assert list(training.list_runs()) == []
+    assert list(models.list_models()) == []
+    with pytest.raises(ConfigurationError) as caught:
+        TrainingClient("local://" + str(tmp_path / "a\x00b"))
+    assert caught.value.details["field"] == "target"
