@@ -1831,3 +1831,55 @@ def test_hub_subclients_share_one_backend_and_standalone_clients_work(tmp_path: 
     with pytest.raises(ConfigurationError) as caught:
         TrainingClient("local://" + str(tmp_path / "a\x00b"))
     assert caught.value.details["field"] == "target"
+
+
+def test_approvals_wait_logs_once_who_may_approve_and_the_command(
+    assets: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """approvals.md: when begin_wait starts on a pending request it logs once, at WARNING on
+    mlops_sdk.clients.approvals, who may approve and the exact command (with -t TARGET when the client
+    got it as an argument)."""
+    client = memory_client()
+    version = registered(client, assets)
+    request = client.approvals.request(
+        version, policy=no_report_policy(approvers=["dana@contoso.com"], timeout=timedelta(hours=1))
+    )
+    with caplog.at_level("WARNING", logger="mlops_sdk.clients.approvals"):
+        assert client.approvals.begin_wait(request.id).result().status == "timed_out"
+    lines = [r.getMessage() for r in caplog.records if r.name == "mlops_sdk.clients.approvals"]
+    assert len(lines) == 1
+    assert all(r.levelname == "WARNING" for r in caplog.records if r.name == "mlops_sdk.clients.approvals")
+    assert "dana@contoso.com" in lines[0]
+    assert f'mlops -t memory:// approvals approve {request.id} -m "why you approve"' in lines[0]
+
+
+def test_approvals_devops_provider_on_a_local_target_is_refused(tmp_path: Path) -> None:
+    """approvals.md: approvals_provider = 'devops' on a local:// target is a ConfigurationError naming
+    approvals_provider."""
+    (tmp_path / "mlops.toml").write_text('target = "local://.mlops"\napprovals_provider = "devops"\n')
+    with pytest.raises(ConfigurationError, match="approvals_provider"):
+        MLOpsClient.from_config(show_progress=False).approvals.list_pending()
+
+
+def test_cli_approvals_ids_and_prefixes_round_trip(
+    local_store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """approvals.md / README: every id the CLI prints is accepted back, as is a unique prefix of at least
+    4 characters; tables print ids whole; a prefix matching nothing is ResourceNotFoundError (exit 1)."""
+    client, target = local_store["client"], f"local://{local_store['folder']}"
+    me = pwd.getpwuid(os.getuid()).pw_name
+    request = client.approvals.request(
+        "m@1", policy=no_report_policy(approvers=[me], forbid_self_approval=False), reason="weekly ünïcode retrain"
+    )
+    code, out, _ = cli(capsys, "-t", target, "approvals", "list")
+    assert code == 0
+    assert request.id in out
+    code, out, _ = cli(capsys, "-t", target, "-o", "json", "approvals", "show", request.id[:4])
+    assert code == 0
+    assert json.loads(out)["id"] == request.id
+    code, out, _ = cli(capsys, "-t", target, "approvals", "approve", request.id[:8], "-m", "reviewed ✓")
+    assert code == 0
+    assert client.approvals.get(request.id).status == "approved"
+    code, out, _ = cli(capsys, "-t", target, "-o", "json", "approvals", "show", "ffff0000")
+    assert code == 1
+    assert json.loads(out)["error"]["type"] == "ResourceNotFoundError"
