@@ -1883,3 +1883,126 @@ def test_cli_approvals_ids_and_prefixes_round_trip(
     code, out, _ = cli(capsys, "-t", target, "-o", "json", "approvals", "show", "ffff0000")
     assert code == 1
     assert json.loads(out)["error"]["type"] == "ResourceNotFoundError"
+
+
+def test_data_versions_are_one_identity_across_refresh_validation_and_retrain(
+    sales_project: Path, assets: dict[str, Path]
+) -> None:
+    """getting-started.md / validation.md: the data version is one identity everywhere: a validation of
+    the refresh output, its Parquet path, its DataFrame or a CSV of the same rows records the version the
+    refresh printed; flows.md: decide_retrain does not retrain on a snapshot the champion was trained
+    on, and wait_all returns the runs in the order given, failed ones returned, not raised."""
+    import pandas as pd
+
+    from mlops_sdk.flows import decide_retrain
+
+    with MLOpsClient.from_config(show_progress=False) as client:
+        client.data_factory.define(
+            RefreshPipeline(name="evaluation", activities=[Copy(name="clean", source=str(assets["eval"]))])
+        )
+        clean = client.data_factory.begin_refresh("evaluation").result().output("clean")
+        frame = pd.read_parquet(clean.uri)
+        frame.to_csv(sales_project / "clean.csv", index=False)
+        from mlops_sdk.checks import CheckContext, CheckResult
+
+        class Rows:
+            name = "rows"
+
+            def run(self, context: CheckContext) -> CheckResult:
+                return CheckResult(name=self.name, passed=True, observed=len(context.data.frame))
+
+        memory = memory_client()
+        version = registered(memory, assets)
+        seen = {
+            memory.validation.validate(version, data=data, checks=[Rows()], record=False).data_versions["evaluation"]
+            for data in (clean, clean.uri, frame, str(sales_project / "clean.csv"))
+        }
+        assert seen == {clean.version}
+        decision = decide_retrain(clean, reference=clean.uri, reference_version=clean.version)
+        assert decision.retrain is False
+        client.data_factory.define(
+            RefreshPipeline(name="broken", activities=[Sql(name="bad", query="SELECT nosuch FROM nowhere")])
+        )
+        operations = [
+            client.data_factory.begin_refresh("broken"),
+            client.data_factory.begin_refresh("sales", parameters={"token": "t" * 8}),
+        ]
+        finished = client.data_factory.wait_all(operations)
+        assert [r.pipeline for r in finished] == ["broken", "sales"]
+        assert [r.status for r in finished] == ["Failed", "Succeeded"]
+
+
+_ACTIVITIES = """\
+import os, time
+
+
+def slow(inputs, parameters):
+    time.sleep(60)
+    return inputs["raw"]
+
+
+def once_flag_exists(inputs, parameters):
+    if not os.path.exists(parameters["flag"]):
+        raise RuntimeError("the flag file is not there yet")
+    return inputs["raw"]
+"""
+
+
+def test_data_factory_local_cancel_and_rerun_from_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """data-factory.md (local): cancel asks and returns, the run ends Cancelled (OperationCanceledError from
+    result()); begin_rerun reuses the snapshots of the activities that succeeded (output['reusedFrom']);
+    README: a rerun of a run with secret parameters needs a new refresh (the values are not kept)."""
+    from mlops_sdk import OperationCanceledError, Python
+
+    (tmp_path / "activities_for_promises.py").write_text(_ACTIVITIES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "d.csv").write_text("id,v\n1,2\n")
+    flag = tmp_path / "flag"
+    with MLOpsClient(f"local://{tmp_path / '.mlops'}", show_progress=False) as client:
+        raw = Copy(name="raw", source=str(tmp_path / "d.csv"))
+        client.data_factory.define(
+            RefreshPipeline(name="slow", activities=[raw, Python(name="slow", function="activities_for_promises:slow")])
+        )
+        flaky = Python(name="flaky", function="activities_for_promises:once_flag_exists")
+        client.data_factory.define(
+            RefreshPipeline(name="flaky", parameters={"flag": {"type": "string"}}, activities=[raw, flaky])
+        )
+        client.data_factory.define(
+            RefreshPipeline(
+                name="secret", parameters={"flag": {"type": "string"}, "token": {"type": "securestring"}},
+                activities=[raw, flaky],
+            )
+        )
+        slow = client.data_factory.begin_refresh("slow")
+        client.data_factory.cancel(slow.id)
+        with pytest.raises(OperationCanceledError):
+            slow.result()
+        assert client.data_factory.get_run(slow.id).native_status == "Cancelled"
+        failed = client.data_factory.begin_refresh("flaky", parameters={"flag": str(flag)})
+        with pytest.raises(OperationFailedError, match="'flaky'"):
+            failed.result()
+        secret = client.data_factory.begin_refresh("secret", parameters={"flag": str(flag), "token": CANARY})
+        with pytest.raises(OperationFailedError):
+            secret.result()
+        flag.write_text("")
+        rerun = client.data_factory.begin_rerun(failed.id).result()
+        assert rerun.status == "Succeeded"
+        outputs = {activity.name: activity.output for activity in rerun.activities}
+        assert outputs["raw"]["reusedFrom"] == failed.id
+        with pytest.raises(ConfigurationError, match="secret"):
+            client.data_factory.begin_rerun(secret.id)
+    assert contains_canary(tmp_path / ".mlops") == []
+
+
+def test_training_timeout_fails_the_run_as_timed_out(local_store: dict[str, Any], tmp_path: Path) -> None:
+    """training.md: timeout (seconds): the run is stopped and fails, native status TimedOut."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "sleepy.py").write_text("import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n")
+    operation = local_store["client"].training.begin_train(
+        TrainingJob(code=str(code), command="python sleepy.py", timeout=1)
+    )
+    with pytest.raises(OperationFailedError, match="timeout"):
+        operation.result()
+    run = local_store["client"].training.get_run(operation.id)
+    assert (run.status, run.native_status) == ("Failed", "TimedOut")
