@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlops_sdk import (
     ApprovalPolicy,
@@ -48,7 +50,7 @@ from mlops_sdk import (
     ValidationReport,
 )
 from mlops_sdk.checks import BeatsChampion, DataQuality, MetricThreshold, NoDrift
-from mlops_sdk.flows import Flow, add_summary, detect_ci, set_output
+from mlops_sdk.flows import Flow, add_summary, detect_ci, mask_secret, set_output
 from mlops_sdk.testing import FakeClock, act_as
 
 CANARY = "canary-Zq7xV3kP9sT1"
@@ -1969,7 +1971,8 @@ def test_data_factory_local_cancel_and_rerun_from_failure(tmp_path: Path, monkey
         )
         client.data_factory.define(
             RefreshPipeline(
-                name="secret", parameters={"flag": {"type": "string"}, "token": {"type": "securestring"}},
+                name="secret",
+                parameters={"flag": {"type": "string"}, "token": {"type": "securestring"}},
                 activities=[raw, flaky],
             )
         )
@@ -2006,3 +2009,81 @@ def test_training_timeout_fails_the_run_as_timed_out(local_store: dict[str, Any]
         operation.result()
     run = local_store["client"].training.get_run(operation.id)
     assert (run.status, run.native_status) == ("Failed", "TimedOut")
+
+
+def test_flows_azure_devops_outputs_cannot_inject_logging_commands(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flows.md: on Azure DevOps set_output writes ##vso[task.setvariable ...;isOutput=true] and
+    mask_secret ##vso[task.setsecret]; a value holding a newline or ']' must not start a second
+    logging command, and a secret output is marked issecret."""
+    monkeypatch.setenv("TF_BUILD", "True")
+    monkeypatch.setenv("BUILD_BUILDID", "42")
+    assert detect_ci() == "azure_devops"
+    capsys.readouterr()
+    set_output("notes", "ok\n##vso[task.setvariable variable=EVIL]pwned;x]y\r\n")
+    set_output("token", CANARY, secret=True)
+    mask_secret("two\nlines")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith("##vso[") for line in lines)
+    assert lines[0].startswith("##vso[task.setvariable variable=notes;isOutput=true]")
+    assert "EVIL]" not in lines[0]
+    assert "issecret=true" in lines[1]
+    assert lines[2].startswith("##vso[task.setsecret]")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(min_size=0, max_size=40))
+def test_models_any_name_is_registered_and_found_or_refused_naming_the_field(
+    assets: dict[str, Path], name: str
+) -> None:
+    """models.md / errors.md (property): any string as a model name is either refused with a
+    ConfigurationError whose details['field'] is 'name' (nothing registered), or registered so that
+    get, resolve('name@1') and ModelRef round-trip find that same version."""
+    client = memory_client()
+    run = client.training.begin_train(copy_job(assets)).result()
+    try:
+        version = client.models.register(run, name=name)
+    except ConfigurationError as error:
+        assert error.details["field"] == "name"
+        assert list(client.models.list_models()) == []
+        return
+    assert client.models.get(name, 1) == version
+    assert client.models.resolve(f"{name}@1") == version
+    assert str(ModelRef.parse(f"{name}@1")) == f"{name}@1"
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.one_of(st.text(max_size=30), st.from_regex(r"(models:/|azureml:)?[\w.-]{0,12}[@:/][\w.-]{0,8}")))
+def test_model_ref_parse_refuses_or_round_trips(text: str) -> None:
+    """models.md (property): ModelRef.parse either raises ConfigurationError naming the field, or gives a
+    reference that parses back from its MLflow URI, and from its short form str(ref) whenever the name
+    and alias fit the short form (the registries' URI forms allow more characters)."""
+    try:
+        ref = ModelRef.parse(text, field="model")
+    except ConfigurationError as error:
+        assert error.details["field"] == "model"
+        return
+    assert ref.name
+    assert (ref.version is None) != (ref.alias is None)
+    assert ModelRef.parse(ref.mlflow_uri) == ref
+    if not text.strip().startswith(("models:/", "azureml:")):
+        assert ModelRef.parse(str(ref)) == ref
+
+
+def test_cli_models_output_json_before_or_after_the_subcommand(
+    local_store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """models.md / README: -o json works before or after the subcommand (the same document), and
+    `mlops models show` takes name@3 and name:alias."""
+    target = f"local://{local_store['folder']}"
+    before = cli(capsys, "-t", target, "-o", "json", "models", "list")
+    after = cli(capsys, "-t", target, "models", "list", "-o", "json")
+    assert before[0] == after[0] == 0
+    assert json.loads(before[1]) == json.loads(after[1])
+    assert {row["name"] for row in json.loads(before[1])} == {"m"}
+    local_store["client"].models.set_alias("m", "challenger", 1)
+    by_alias = json.loads(cli(capsys, "-t", target, "models", "show", "m:challenger", "-o", "json")[1])
+    by_version = json.loads(cli(capsys, "-t", target, "models", "show", "m@1", "-o", "json")[1])
+    assert by_alias["version"] == by_version["version"] == "1"
