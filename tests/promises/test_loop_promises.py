@@ -2087,3 +2087,22 @@ def test_cli_models_output_json_before_or_after_the_subcommand(
     by_alias = json.loads(cli(capsys, "-t", target, "models", "show", "m:challenger", "-o", "json")[1])
     by_version = json.loads(cli(capsys, "-t", target, "models", "show", "m@1", "-o", "json")[1])
     assert by_alias["version"] == by_version["version"] == "1"
+
+
+def test_cli_train_and_register_accept_unique_id_prefixes(
+    local_store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """training.md / models.md: `mlops train show` and `mlops models register` take a unique prefix of a
+    run id; registering the same run output again gives back the existing version; an unknown id is
+    ResourceNotFoundError (exit 1)."""
+    target, run = f"local://{local_store['folder']}", local_store["run"]
+    prefix = run.id[: len("train-") + 6]
+    code, out, _ = cli(capsys, "-t", target, "-o", "json", "train", "show", prefix)
+    assert code == 0
+    assert json.loads(out)["id"] == run.id
+    code, out, _ = cli(capsys, "-t", target, "-o", "json", "models", "register", prefix, "--name", "m")
+    assert code == 0
+    assert (json.loads(out)["name"], json.loads(out)["version"]) == ("m", "1")
+    code, out, _ = cli(capsys, "-t", target, "-o", "json", "train", "show", "train-ffffffffffff")
+    assert code == 1
+    assert json.loads(out)["error"]["type"] == "ResourceNotFoundError"
