@@ -44,6 +44,7 @@ from mlops_sdk import (
     RefreshPipeline,
     ResourceNotFoundError,
     Schedule,
+    Secret,
     Sql,
     TrainingJob,
     ValidationFailedError,
@@ -2106,3 +2107,37 @@ def test_cli_train_and_register_accept_unique_id_prefixes(
     code, out, _ = cli(capsys, "-t", target, "-o", "json", "train", "show", "train-ffffffffffff")
     assert code == 1
     assert json.loads(out)["error"]["type"] == "ResourceNotFoundError"
+
+
+def test_flows_journal_never_stores_a_secret_a_step_returned_or_raised(tmp_path: Path) -> None:
+    """flows.md: the journal is `flow_steps` in the local store; secrets.md: secrets are never written to
+    mlops.db. A step that returns a secret (by shape, or a registered Secret's value) or raises an
+    error quoting one leaves no trace of it in the store; on a re-run such a step runs again under the
+    same key instead of reading the secret back, and a plain result is still restored."""
+    store = tmp_path / ".mlops"
+    client = MLOpsClient(f"local://{store}", show_progress=False)
+    connection = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={CANARY}=="
+    registered_value = Secret(CANARY + "-registered").get_secret_value()
+    ran: list[str] = []
+
+    def returns(value: Any) -> Any:
+        def action(step: Any) -> Any:
+            ran.append(step.step)
+            return value
+
+        return action
+
+    def raises(step: Any) -> Any:
+        raise RuntimeError(f"could not connect with {connection}")
+
+    for _attempt in range(2):
+        with Flow("secrets", client=client, run_id="r1") as flow:
+            assert flow.step("conn", returns(connection)) == connection
+            assert flow.step("nested", returns({"url": connection})) == {"url": connection}
+            assert flow.step("registered", returns(registered_value)) == registered_value
+            assert flow.step("plain", returns({"rows": 3})) == {"rows": 3}
+            with pytest.raises(RuntimeError):
+                flow.step("boom", raises)
+    assert ran == ["conn", "nested", "registered", "plain", "conn", "nested", "registered"]
+    client.close()
+    assert contains_canary(store) == []
