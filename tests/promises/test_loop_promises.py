@@ -2141,3 +2141,33 @@ def test_flows_journal_never_stores_a_secret_a_step_returned_or_raised(tmp_path:
     assert ran == ["conn", "nested", "registered", "plain", "conn", "nested", "registered"]
     client.close()
     assert contains_canary(store) == []
+
+
+def test_secret_shaped_free_text_is_stored_and_shown_masked(
+    local_store: dict[str, Any], assets: dict[str, Path]
+) -> None:
+    """README / secrets by type: values shaped like connection strings are stored as *** and shown as ***
+    everywhere, and mlops.db / mlflow.db never hold them: in a training job's tags, description and
+    display name, a model version's description and tags (register and set_tags), an approval's reason,
+    votes and cancel comment (kept forever in the audit log)."""
+    client, folder = local_store["client"], local_store["folder"]
+    secret = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={CANARY}=="
+    job = copy_job(assets, tags={"source": secret}, description=f"reads {secret}", display_name=f"run {secret}")
+    assert CANARY not in repr(job)
+    run = client.training.begin_train(job).result()
+    version = client.models.register(run, name="masked", description=f"model of {secret}", tags={"conn": secret})
+    client.models.set_tags("masked", version.version, {"again": secret})
+    me = pwd.getpwuid(os.getuid()).pw_name
+    policy = no_report_policy(approvers=[me], forbid_self_approval=False)
+    approved = client.approvals.request(version, policy=policy, reason=f"because {secret}", idempotency_key="sx-1")
+    client.approvals.approve(approved.id, comment=f"checked {secret}")
+    canceled = client.approvals.request(version, policy=policy, reason="second", idempotency_key="sx-2")
+    client.approvals.cancel(canceled.id, comment=f"withdrawn {secret}")
+    shown = [
+        repr(run), repr(client.models.get("masked", version.version)),
+        repr(client.approvals.get(approved.id)), repr(client.approvals.get(canceled.id)),
+    ]
+    assert all(CANARY not in text for text in shown)
+    assert "AccountKey=***" in client.models.get("masked", version.version).tags["conn"]
+    assert client.approvals.verify_audit().ok
+    assert contains_canary(folder) == []

@@ -26,6 +26,7 @@ from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, PollingOptions, ProgressEvent
 from mlops_sdk.core.paging import ItemPaged
+from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.core.user_files import is_existing_path, read_text_file
 from mlops_sdk.models.approvals import (
@@ -169,7 +170,7 @@ class ApprovalClient(BaseClient):
             model_name=name,
             model_version=version,
             requester=requester,
-            reason=reason,
+            reason=redact(reason) if reason else reason,
             policy=rules,
             report=facts,
             lineage=collect_lineage().with_inputs(validation_digest=facts.digest if facts else None),
@@ -380,13 +381,14 @@ class ApprovalClient(BaseClient):
             _check_id(request_id)
         request_id = self._request_for(request_id)
         annotate({"request_id": request_id})
+        text = redact(comment.strip())  # the audit log keeps it forever: never a secret
         request = self._by_id(
             request_id,
-            lambda full_id: self._approvals.vote(full_id, decision, comment=comment.strip(), on_behalf_of=on_behalf_of),
+            lambda full_id: self._approvals.vote(full_id, decision, comment=text, on_behalf_of=on_behalf_of),
         )
         if request.decision is not None:
             self._record_on_model(request.decision)
-        cast = [vote for vote in request.votes if vote.decision == decision and vote.comment == comment.strip()]
+        cast = [vote for vote in request.votes if vote.decision == decision and vote.comment == text]
         self._notify("voted", request, vote=cast[-1] if cast else None)
         if request.decision is not None:
             self._notify("decided", request)
@@ -399,7 +401,8 @@ class ApprovalClient(BaseClient):
             ResourceNotFoundError: no request with this id (or unique id prefix).
             ConflictError: the request is already decided or canceled.
         """
-        return self._by_id(request_id, lambda full_id: self._approvals.cancel(full_id, comment=comment))
+        text = redact(comment) if comment else comment
+        return self._by_id(request_id, lambda full_id: self._approvals.cancel(full_id, comment=text))
 
     def load_policy(self, path: str | Path = POLICY_FILE) -> ApprovalPolicy:
         """The approval policy declared in a TOML file for this client's profile.
