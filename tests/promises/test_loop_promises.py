@@ -2164,8 +2164,10 @@ def test_secret_shaped_free_text_is_stored_and_shown_masked(
     canceled = client.approvals.request(version, policy=policy, reason="second", idempotency_key="sx-2")
     client.approvals.cancel(canceled.id, comment=f"withdrawn {secret}")
     shown = [
-        repr(run), repr(client.models.get("masked", version.version)),
-        repr(client.approvals.get(approved.id)), repr(client.approvals.get(canceled.id)),
+        repr(run),
+        repr(client.models.get("masked", version.version)),
+        repr(client.approvals.get(approved.id)),
+        repr(client.approvals.get(canceled.id)),
     ]
     assert all(CANARY not in text for text in shown)
     assert "AccountKey=***" in client.models.get("masked", version.version).tags["conn"]
