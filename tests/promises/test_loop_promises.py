@@ -2173,3 +2173,59 @@ def test_secret_shaped_free_text_is_stored_and_shown_masked(
     assert "AccountKey=***" in client.models.get("masked", version.version).tags["conn"]
     assert client.approvals.verify_audit().ok
     assert contains_canary(folder) == []
+
+
+def test_configuration_pyproject_config_file_and_config_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """configuration.md: [tool.mlops] in pyproject.toml gets the same checks as mlops.toml; MLOPS_CONFIG /
+    config_file= name the file, and one that is a folder or not UTF-8 text is refused naming it
+    (errors.md); `mlops config show` prints every value with its source, secrets masked."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.mlops]\ntarget = "memory://"\ntargt = 1\n')
+    with pytest.raises(ConfigurationError) as caught:
+        MLOpsClient.from_config()
+    assert [(p["key"], p["suggestion"]) for p in caught.value.details["problems"]] == [("targt", "target")]
+    assert "pyproject.toml" in str(caught.value)
+    (tmp_path / "pyproject.toml").write_text('[tool.mlops]\ntarget = "memory://"\nretry_max_attempts = 5\n')
+    (tmp_path / "folder.toml").mkdir()
+    (tmp_path / "latin1.toml").write_bytes('target = "local://caf\xe9"\n'.encode("latin-1"))
+    for bad in ("folder.toml", "latin1.toml"):
+        with pytest.raises(ConfigurationError) as caught:
+            MLOpsClient.from_config(config_file=bad)
+        assert bad in str(caught.value)
+    monkeypatch.setenv("MLOPS_DEVOPS_PAT", CANARY)
+    code, out, err = cli(capsys, "-o", "json", "config", "show")
+    assert code == 0
+    settings = json.loads(out)["settings"]
+    assert settings["retry_max_attempts"] == {"source": settings["retry_max_attempts"]["source"], "value": "5"}
+    assert "pyproject.toml" in settings["retry_max_attempts"]["source"]
+    assert "MLOPS_DEVOPS_PAT" in settings["devops_pat"]["source"]
+    code, text, _ = cli(capsys, "config", "show")
+    assert code == 0
+    assert CANARY not in out + err + text
+    assert "***" in text
+
+
+def test_data_factory_pipelines_toml_errors_and_define_wins(sales_project: Path) -> None:
+    """data-factory.md: a malformed declaration in pipelines.toml raises ConfigurationError naming each bad
+    field; a pipeline registered with define() wins over one of the same name in pipelines.toml; an
+    unknown pipeline is ResourceNotFoundError listing the known ones."""
+    with MLOpsClient.from_config(show_progress=False) as client:
+        with pytest.raises(ResourceNotFoundError) as caught:
+            client.data_factory.begin_refresh("nope")
+        assert "sales" in str(caught.value)
+        client.data_factory.define(
+            RefreshPipeline(name="sales", activities=[Sql(name="clean", query="SELECT 42 AS answer")])
+        )
+        run = client.data_factory.begin_refresh("sales").result()
+        assert run.output("clean").row_count == 1
+        assert run.output("clean").columns[0].name == "answer"
+    (sales_project / "pipelines.toml").write_text(
+        '[pipelines.broken]\n[[pipelines.broken.activities]]\ntype = "sql"\nname = "clean"\n'
+        '[[pipelines.broken.activities]]\ntype = "copy"\nname = "raw"\nsorce = "x.csv"\n'
+    )
+    with MLOpsClient.from_config(show_progress=False) as client, pytest.raises(ConfigurationError) as caught:
+        client.data_factory.begin_refresh("broken")
+    message = str(caught.value)
+    assert "query" in message
+    assert "sorce" in message
