@@ -2229,3 +2229,57 @@ def test_data_factory_pipelines_toml_errors_and_define_wins(sales_project: Path)
     message = str(caught.value)
     assert "query" in message
     assert "sorce" in message
+
+
+def test_cli_validate_report_must_be_writable_and_nothing_partial_is_left(
+    local_store: dict[str, Any], assets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """errors.md: --report must be writable (not a folder, no parent that is a file), checked before any
+    work; a command that fails leaves no *.tmp / *.partial file in the working folder or the store."""
+    folder = local_store["folder"]
+    data = tmp_path / "eval.csv"
+    eval_frame(assets).to_csv(data, index=False)
+    (tmp_path / "checks.toml").write_text(_CHECKS_TOML.format(max=100))
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    tags = local_store["client"].models.get("m", 1).tags
+    for report in ("a-folder", "a-file/report.html"):
+        code, out, _ = cli(
+            capsys,
+            "-t",
+            f"local://{folder}",
+            "-o",
+            "json",
+            "validate",
+            "m@1",
+            "--data",
+            str(data),
+            "--checks",
+            "checks.toml",
+            "--report",
+            report,
+        )
+        assert code in (1, 2), report
+        error = json.loads(out)["error"]
+        assert "--report" in error["message"] + json.dumps(error["details"])
+    assert local_store["client"].models.get("m", 1).tags == tags
+    leftovers = [p for p in [*tmp_path.rglob("*"), *folder.rglob("*")] if p.suffix in (".tmp", ".partial")]
+    assert leftovers == []
+
+
+def test_operation_timeout_carries_the_token_and_the_work_keeps_running(assets: dict[str, Path]) -> None:
+    """errors.md / README: OperationTimeoutError carries the continuation token; a timeout never stops
+    the work; client.resume_operation(token) picks it up (memory:// fault injection keeps the run going)."""
+    from mlops_sdk import OperationTimeoutError
+    from mlops_sdk.testing import faults
+
+    client = memory_client()
+    faults(client).hang("training.run")
+    operation = client.training.begin_train(copy_job(assets))
+    with pytest.raises(OperationTimeoutError) as caught:
+        operation.result(timeout=30)
+    token = caught.value.details["continuation_token"]
+    assert json.loads(token)["id"] == operation.id
+    assert operation.status() == "Running"
+    faults(client).release("training.run")
+    assert client.resume_operation(token).result(timeout=5).status == "Succeeded"
