@@ -2283,3 +2283,50 @@ def test_operation_timeout_carries_the_token_and_the_work_keeps_running(assets: 
     assert operation.status() == "Running"
     faults(client).release("training.run")
     assert client.resume_operation(token).result(timeout=5).status == "Succeeded"
+
+
+def test_approvals_github_cannot_hold_more_than_one_approval(
+    monkeypatch: pytest.MonkeyPatch, assets: dict[str, Path]
+) -> None:
+    """approvals.md: GitHub lets a deployment proceed after one required reviewer approves, so request()
+    refuses a policy with min_approvals > 1 (ConfigurationError on policy.min_approvals), before anything
+    is sent."""
+    monkeypatch.setenv("GITHUB_RUN_ID", "123")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "org/repo")
+    monkeypatch.setenv("GITHUB_API_URL", "https://127.0.0.1:9")  # nothing listens: a request would fail
+    monkeypatch.setenv("MLOPS_GITHUB_TOKEN", "ghp_" + "x" * 36)
+    client = MLOpsClient("memory://", show_progress=False, approvals_provider="github", clock=FakeClock())
+    version = registered(client, assets)
+    with pytest.raises(ConfigurationError) as caught:
+        client.approvals.request(version, policy=no_report_policy(approvers=["a", "b"], min_approvals=2))
+    assert caught.value.details["field"] == "policy.min_approvals"
+
+
+def test_training_yaml_paths_and_refresh_inputs_carry_their_origin(
+    sales_project: Path, assets: dict[str, Path]
+) -> None:
+    """training.md: relative paths of a YAML spec resolve against the file; a missing input path says where
+    it came from (declared in the file, resolved against its folder; details['origin']); with_inputs(
+    data=refresh output) brings the data version and refresh run id into the run's lineage."""
+    jobs = sales_project / "jobs"
+    (jobs / "code").mkdir(parents=True)
+    (jobs / "code" / "train.py").write_text(_COPY_SCRIPT)
+    (jobs / "job.yaml").write_text(
+        "code: code\n"
+        f"command: python train.py {assets['model']} ${{{{outputs.model}}}} ${{{{inputs.data}}}}\n"
+        "inputs:\n  data: data/train.csv\n"
+        "outputs:\n  model: mlflow_model\n"
+    )
+    job = TrainingJob.from_yaml(str(jobs / "job.yaml"))
+    with MLOpsClient.from_config(show_progress=False) as client:
+        with pytest.raises(ConfigurationError) as caught:
+            client.training.begin_train(job)
+        origin = caught.value.details["origin"]
+        assert "data/train.csv" in origin
+        assert str(jobs / "job.yaml") in origin
+        assert list(client.training.list_runs()) == []
+        refresh = client.data_factory.begin_refresh("sales", parameters={"token": "t" * 8}).result()
+        clean = refresh.output("clean")
+        run = client.training.begin_train(job.with_inputs(data=clean)).result()
+        assert run.lineage.refresh_run_id == refresh.run_id
+        assert clean.version in run.lineage.data_versions.values()
