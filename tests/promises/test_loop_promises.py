@@ -15,6 +15,7 @@ import json
 import math
 import os
 import pwd
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -804,19 +805,33 @@ def test_approvals_local_audit_log_refuses_edits_and_verify_finds_them(
     assert code == 0
     assert "intact" in out
     with sqlite3.connect(folder / "mlops.db") as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        audit = next(name for name in tables if "audit" in name)
         with pytest.raises(sqlite3.DatabaseError):
-            db.execute(f'DELETE FROM "{audit}"')  # noqa: S608 - our own table name
-        triggers = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'")]
-        for trigger in triggers:
-            db.execute(f'DROP TRIGGER "{trigger}"')
-        db.execute(f'DELETE FROM "{audit}" WHERE rowid = (SELECT MAX(rowid) FROM "{audit}")')  # noqa: S608
-    code, out, _err = cli(capsys, "-t", target, "-o", "json", "approvals", "verify")
-    assert code == 1
-    verdict = json.loads(out)
-    assert verdict["ok"] is False
-    assert any("deleted" in problem for problem in verdict["problems"])
+            db.execute("DELETE FROM approval_audit")
+        with pytest.raises(sqlite3.DatabaseError):
+            db.execute("UPDATE approval_audit SET actor = 'mallory'")
+    tampering = {
+        "deleted": ["DELETE FROM approval_audit WHERE seq = (SELECT MAX(seq) FROM approval_audit)"],
+        "edited": ["UPDATE approval_audit SET actor = 'mallory' WHERE seq = 1"],
+        "reordered": [
+            "UPDATE approval_audit SET seq = -1 WHERE seq = 1",
+            "UPDATE approval_audit SET seq = 1 WHERE seq = 2",
+            "UPDATE approval_audit SET seq = 2 WHERE seq = -1",
+        ],
+        "flipped decision": ["UPDATE approval_requests SET status = 'rejected'"],
+    }
+    for what, statements in tampering.items():
+        copy = tmp_path / what.replace(" ", "-")
+        shutil.copytree(folder, copy)
+        with sqlite3.connect(copy / "mlops.db") as db:
+            for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+                db.execute(f'DROP TRIGGER "{trigger}"')
+            for statement in statements:
+                db.execute(statement)
+        code, out, _err = cli(capsys, "-t", f"local://{copy}", "-o", "json", "approvals", "verify")
+        assert code == 1, what
+        verdict = json.loads(out)
+        assert verdict["ok"] is False, what
+        assert verdict["problems"], what
 
 
 # -- flows.md -------------------------------------------------------------------------------------
