@@ -2345,3 +2345,33 @@ def test_training_yaml_paths_and_refresh_inputs_carry_their_origin(
         run = client.training.begin_train(job.with_inputs(data=clean)).result()
         assert run.lineage.refresh_run_id == refresh.run_id
         assert clean.version in run.lineage.data_versions.values()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "   ",
+        "azureml://datastores/lake/paths/eval.csv",
+        "https://example.com/eval.csv",
+        "s3://b/eval.csv",
+        ".",
+        "train.py",
+        42,
+        b"bytes",
+    ],
+)
+def test_validation_bad_data_names_the_argument(assets: dict[str, Path], data: Any) -> None:
+    """validation.md / errors.md: data= is checked by the method itself with the same error as any
+    argument (ConfigurationError, details['field'] == 'data'); the local and memory backends read local
+    files and DataFrames only and say so for any other URI; nothing is recorded."""
+    client = memory_client()
+    version = registered(client, assets)
+    Path("train.py").write_text("print('not data')\n")
+    with pytest.raises(ConfigurationError) as caught:
+        client.validation.validate(version, data=data, target="y", checks=[MetricThreshold("rmse", max=9)])
+    assert caught.value.details["field"] == "data"
+    assert str(caught.value).startswith("data:")
+    if isinstance(data, str) and not data.strip():
+        assert "empty" in str(caught.value)  # not "cannot read .": the user named no file
+    assert not any(key.startswith("mlops.validation") for key in client.models.get("m", 1).tags)
