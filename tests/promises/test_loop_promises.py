@@ -2375,3 +2375,27 @@ def test_validation_bad_data_names_the_argument(assets: dict[str, Path], data: A
     if isinstance(data, str) and not data.strip():
         assert "empty" in str(caught.value)  # not "cannot read .": the user named no file
     assert not any(key.startswith("mlops.validation") for key in client.models.get("m", 1).tags)
+
+
+def test_approvals_a_report_of_another_version_never_opens_the_gate(assets: dict[str, Path]) -> None:
+    """approvals.md: the gate judges the version under validation: require_validation_passed and
+    auto-approve rules read the request's report, whose digest the decision carries. A passed report of
+    another version (or another model) is refused (ConfigurationError on report), not auto-approved."""
+    client = memory_client()
+    first = registered(client, assets)
+    second = registered(client, assets)
+    other = registered(client, assets, "other")
+    report = client.validation.validate(
+        first, data=eval_frame(assets), target="y", checks=[MetricThreshold("rmse", max=9)]
+    )
+    policy = ApprovalPolicy(approvers=["alice"], auto_approve_when=[AutoApproveRule()])
+    for target in (second, other, "m@2"):
+        with pytest.raises(ConfigurationError) as caught:
+            client.approvals.request(target, report=report, policy=policy)
+        assert caught.value.details["field"] == "report"
+        assert "m@1" in str(caught.value)
+    assert client.approvals.decisions_for("m@2") == []
+    assert list(client.approvals.list_pending()) == []
+    own = client.approvals.request(first, report=report, policy=policy)
+    assert own.decision is not None
+    assert own.decision.status == "auto_approved"

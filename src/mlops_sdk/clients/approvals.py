@@ -143,8 +143,8 @@ class ApprovalClient(BaseClient):
             its ``decision`` and no person is asked.
 
         Raises:
-            ConfigurationError: bad model reference, policy or report; or the policy requires a
-                passed validation and no report was given.
+            ConfigurationError: bad model reference, policy or report (one validating another model
+                version included); or the policy requires a passed validation and no report was given.
         """
         name, version, created_by = parse_model_ref(model)
         if idempotency_key is not None:
@@ -156,6 +156,14 @@ class ApprovalClient(BaseClient):
                 facts = ReportFacts.of(report)
             except (TypeError, ValidationError) as error:
                 raise ConfigurationError(f"invalid report: {error}", details={"field": "report"}) from error
+            validated = _reported_model(report)
+            if validated is not None and validated != (name, str(version)):
+                # Another version's passed report must never open (or auto-approve) this one's gate.
+                raise ConfigurationError(
+                    f"the report validates {validated[0]}@{validated[1]}, not {name}@{version}; pass the report "
+                    f"of client.validation.validate('{name}@{version}', ...)",
+                    details={"field": "report", "report_model": f"{validated[0]}@{validated[1]}"},
+                )
         if rules.require_validation_passed and facts is None:
             raise ConfigurationError(
                 f"the approval policy requires a passed validation (require_validation_passed=True) but no report "
@@ -596,3 +604,15 @@ def _check_id(request_id: str) -> str:
     if not isinstance(request_id, str) or not request_id.strip():
         raise ConfigurationError("request_id must be a non-empty string", details={"field": "request_id"})
     return request_id.strip()
+
+
+def _reported_model(report: Any) -> tuple[str, str] | None:
+    """``(name, version)`` of the model a validation report (or its dict) validated, when it says."""
+    model = report.get("model") if isinstance(report, Mapping) else getattr(report, "model", None)
+    if model is None:
+        return None
+    name = model.get("name") if isinstance(model, Mapping) else getattr(model, "name", None)
+    version = model.get("version") if isinstance(model, Mapping) else getattr(model, "version", None)
+    if not isinstance(name, str) or version is None:
+        return None
+    return name, str(version)
