@@ -2399,3 +2399,22 @@ def test_approvals_a_report_of_another_version_never_opens_the_gate(assets: dict
     own = client.approvals.request(first, report=report, policy=policy)
     assert own.decision is not None
     assert own.decision.status == "auto_approved"
+
+
+def test_data_factory_outputs_and_their_lineage(sales_project: Path) -> None:
+    """data-factory.md: every activity's result is an output named after it; run.output() without a name
+    is the last activity's; str(output) is its uri; run.lineage.data_versions records every output's
+    version; get_run gives the same outputs; an unknown output name is an error naming the known ones."""
+    with MLOpsClient.from_config(show_progress=False) as client:
+        run = client.data_factory.begin_refresh("sales", parameters={"token": "t" * 8}).result()
+        assert set(run.outputs) == {"raw", "clean"}
+        assert run.output().name == "clean"
+        assert str(run.output("raw")) == run.output("raw").uri
+        assert {run.outputs[name].version for name in run.outputs} <= set(run.lineage.data_versions.values())
+        again = client.data_factory.get_run(run.run_id)
+        assert {name: output.digest for name, output in again.outputs.items()} == {
+            name: output.digest for name, output in run.outputs.items()
+        }
+        with pytest.raises(MlopsError) as caught:
+            run.output("nope")
+        assert "clean" in str(caught.value)
