@@ -8,6 +8,7 @@ import typer
 
 from mlops_sdk.cli.inputs import MAX_LIMIT, finite_seconds
 from mlops_sdk.cli.output import pairs, state
+from mlops_sdk.core.status import Status
 
 if TYPE_CHECKING:
     from mlops_sdk.clients.data_factory import DataFactoryClient
@@ -89,7 +90,7 @@ def refresh(
 def runs(
     pipeline: Annotated[Optional[str], typer.Option("--pipeline", help="Only this pipeline.")] = None,  # noqa: UP045
     status: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[Status],  # noqa: UP045
         typer.Option("--status", help="NotStarted, Running, Succeeded, Failed or Canceled."),
     ] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1, max=MAX_LIMIT)] = 20,
