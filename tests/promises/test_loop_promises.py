@@ -2424,11 +2424,13 @@ def test_cli_data_runs_status_is_a_usage_error_when_not_a_status(
     sales_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """errors.md: a value of the wrong type or out of range is a usage error (exit 2, type UsageError,
-    details.param names the option); `mlops data runs --status Failed` filters by the SDK's status."""
-    code, out, _ = cli(capsys, "-o", "json", "data", "runs", "--status", "Bogus")
-    assert code == 2
-    error = json.loads(out)["error"]
-    assert (error["type"], error["details"]["param"]) == ("UsageError", "--status")
+    details.param names the option), for `data runs --status` and `approvals list --status` alike;
+    `mlops data runs --status Failed` filters by the SDK's status."""
+    for command in (["data", "runs"], ["approvals", "list"]):
+        code, out, _ = cli(capsys, "-o", "json", *command, "--status", "Bogus")
+        assert code == 2, command
+        error = json.loads(out)["error"]
+        assert (error["type"], error["details"]["param"]) == ("UsageError", "--status")
     assert cli(capsys, "data", "refresh", "sales", "--param", "token=abcdefgh", "--wait")[0] == 0
     code, out, _ = cli(capsys, "-o", "json", "data", "runs", "--pipeline", "sales", "--status", "Failed")
     assert (code, json.loads(out)) == (0, [])
