@@ -2436,3 +2436,30 @@ def test_cli_data_runs_status_is_a_usage_error_when_not_a_status(
     assert (code, json.loads(out)) == (0, [])
     code, out, _ = cli(capsys, "-o", "json", "data", "runs", "--status", "Succeeded")
     assert [run["status"] for run in json.loads(out)] == ["Succeeded"]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["data", "refresh", "sales", "--key", "bad key!"], "--key"),
+        (["data", "refresh", " "], "PIPELINE"),
+        (["train", "runs", "--experiment", ""], "--experiment"),
+        (["models", "list", ""], "NAME"),
+        (["models", "alias", "m", "bad alias", "1"], "ALIAS"),
+        (["validate", "m@1", "--data", "nope.csv", "--checks", "checks.toml"], "--data"),
+        (["approvals", "approve", "abcd", "-m", " "], "--comment"),
+    ],
+)
+def test_cli_errors_name_the_flags_not_the_python_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], flag: str
+) -> None:
+    """getting-started.md / validation.md: at the command line errors name the command's flags (`pass
+    --data ...`, `--data: no such file ...`), not the Python arguments (exit 1, details.flag)."""
+    (tmp_path / "checks.toml").write_text('[[checks]]\ntype = "MetricThreshold"\nmetric = "rmse"\nmax = 1\n')
+    code, out, _ = cli(capsys, "-t", "memory://", "-o", "json", *args)
+    assert code == 1
+    error = json.loads(out)["error"]
+    assert error["type"] == "ConfigurationError"
+    assert flag in error["message"] or error["details"].get("flag") == flag
+    for python_name in ("idempotency_key", "list_runs", "list_versions", ": experiment", "Client."):
+        assert python_name not in error["message"]
