@@ -2463,3 +2463,34 @@ def test_cli_errors_name_the_flags_not_the_python_arguments(
     assert flag in error["message"] or error["details"].get("flag") == flag
     for python_name in ("idempotency_key", "list_runs", "list_versions", ": experiment", "Client."):
         assert python_name not in error["message"]
+
+
+def test_lineage_azure_devops_build_facts_and_a_valid_build_url(
+    assets: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lineage.md: on Azure DevOps ci_build_id, ci_build_url (from SYSTEM_COLLECTIONURI and
+    SYSTEM_TEAMPROJECT), ci_pipeline (BUILD_DEFINITIONNAME) and user (BUILD_REQUESTEDFOREMAIL) are
+    recorded; flows.md: the default run id is ado-<BUILD_BUILDID>. A project name with a space still gives
+    one valid URL."""
+    from urllib.parse import urlsplit
+
+    for name, value in {
+        "TF_BUILD": "True",
+        "BUILD_BUILDID": "4242",
+        "SYSTEM_COLLECTIONURI": "https://dev.azure.com/org/",
+        "SYSTEM_TEAMPROJECT": "ML Platform",
+        "BUILD_DEFINITIONNAME": "train-ci",
+        "BUILD_REQUESTEDFOREMAIL": "dev@contoso.com",
+        "BUILD_SOURCEVERSION": "deadbeef",
+    }.items():
+        monkeypatch.setenv(name, value)
+    client = memory_client()
+    lineage = client.training.begin_train(copy_job(assets)).result().lineage
+    assert (lineage.ci_provider, lineage.ci_build_id, lineage.ci_pipeline) == ("azure_devops", "4242", "train-ci")
+    assert (lineage.user, lineage.git_commit) == ("dev@contoso.com", "deadbeef")
+    url = lineage.ci_build_url or ""
+    assert " " not in url
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.query) == ("https", "dev.azure.com", "buildId=4242")
+    assert parts.path == "/org/ML%20Platform/_build/results"
+    assert Flow("nightly", client=client, dry_run=True).run_id == "ado-4242"
