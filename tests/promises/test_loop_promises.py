@@ -2494,3 +2494,26 @@ def test_lineage_azure_devops_build_facts_and_a_valid_build_url(
     assert (parts.scheme, parts.netloc, parts.query) == ("https", "dev.azure.com", "buildId=4242")
     assert parts.path == "/org/ML%20Platform/_build/results"
     assert Flow("nightly", client=client, dry_run=True).run_id == "ado-4242"
+
+
+@pytest.mark.parametrize("provider", ["github_actions", "azure_devops"])
+def test_flows_mask_secret_masks_every_line_of_a_multi_line_secret(
+    provider: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flows.md: mask_secret(value) asks the CI system to mask the value (::add-mask:: on GitHub,
+    ##vso[task.setsecret] on Azure DevOps). CI logs are masked line by line and a command ends at its
+    newline: every line of a multi-line secret (a PEM key) is registered, and no line of it is ever
+    written outside a masking command."""
+    if provider == "github_actions":
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        command = "::add-mask::"
+    else:
+        monkeypatch.setenv("TF_BUILD", "True")
+        command = "##vso[task.setsecret]"
+    secret = f"-----BEGIN KEY-----\n{CANARY}AAAA\n{CANARY}BBBB\n-----END KEY-----"
+    capsys.readouterr()
+    assert mask_secret(secret) is True
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.startswith(command) for line in lines)
+    registered = {line.removeprefix(command) for line in lines}
+    assert {f"{CANARY}AAAA", f"{CANARY}BBBB"} <= registered
