@@ -2517,3 +2517,38 @@ def test_flows_mask_secret_masks_every_line_of_a_multi_line_secret(
     assert all(line.startswith(command) for line in lines)
     registered = {line.removeprefix(command) for line in lines}
     assert {f"{CANARY}AAAA", f"{CANARY}BBBB"} <= registered
+
+
+def test_validation_reports_never_hold_a_secret_a_check_reported(assets: dict[str, Path]) -> None:
+    """secrets.md / validation.md: validation reports never show a secret: what a check reports (its name,
+    observed, expected, message) is masked in the report, its JSON / HTML / Markdown exports and the
+    recorded tags."""
+    from mlops_sdk.checks import CheckResult
+
+    secret = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={CANARY}=="
+
+    class Leaky:
+        name = f"reads {secret}"
+
+        def run(self, context: Any) -> CheckResult:
+            return CheckResult(
+                name=self.name,
+                passed=True,
+                observed={"source": secret, "rows": [secret]},
+                expected=secret,
+                message=f"read {secret}",
+            )
+
+    client = memory_client()
+    version = registered(client, assets)
+    report = client.validation.validate(version, data=eval_frame(assets), target="y", checks=[Leaky()])
+    shown = [
+        report.to_json(),
+        report.to_html(),
+        report.to_markdown(),
+        repr(report),
+        json.dumps(client.models.get("m", 1).tags),
+    ]
+    assert all(CANARY not in text for text in shown)
+    assert "AccountKey=***" in json.dumps(report.checks[0].observed)
+    assert ValidationReport.from_json(report.to_json()).digest == report.digest

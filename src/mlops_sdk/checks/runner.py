@@ -32,6 +32,7 @@ def check_names(checks: Sequence[Any]) -> list[str]:
                 "run(context) -> CheckResult (see mlops_sdk.checks.Check)",
                 details={"field": f"checks[{index}]"},
             )
+        name = redact(name)
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
     return names
@@ -67,8 +68,23 @@ def _normalise(check: Any, name: str, result: Any) -> CheckResult:
             "kind": kind,
             "comparative": bool(getattr(check, "comparative", False)),
             "message": redact(result.message),
+            "observed": _masked(result.observed),
+            "expected": _masked(result.expected),
         }
     )
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with every secret in its strings masked (reports are stored, exported and shown)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {_masked(key): _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_masked(item) for item in value)
+    return value
 
 
 def _require_model_columns(context: CheckContext) -> None:
