@@ -2552,3 +2552,19 @@ def test_validation_reports_never_hold_a_secret_a_check_reported(assets: dict[st
     assert all(CANARY not in text for text in shown)
     assert "AccountKey=***" in json.dumps(report.checks[0].observed)
     assert ValidationReport.from_json(report.to_json()).digest == report.digest
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    flow=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", fullmatch=True),
+    run_id=st.text(min_size=1, max_size=80).filter(lambda text: text.strip() and text.isprintable()),
+    step=st.text(max_size=80),
+)
+def test_flows_every_key_follows_the_rule(flow: str, run_id: str, step: str) -> None:
+    """flows.md (property): whatever the flow name, run id and step name, step.key is lowercase
+    [a-z0-9-], at most 63 characters, and the same for the same inputs (dry runs compute it)."""
+    first = Flow(flow, run_id=run_id, dry_run=True)
+    key = first.key(step)
+    assert key == Flow(flow, run_id=run_id, dry_run=True).key(step)
+    assert 0 < len(key) <= 63
+    assert set(key) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
