@@ -100,7 +100,15 @@ def _local(uri: str, field: str, fetch: DataFetcher | None) -> Path:
             "or validate with a client for the target the data lives in",
             details={"field": field, "uri": uri},
         )
-    return fetch(uri)
+    try:
+        return fetch(uri)
+    except ConfigurationError as error:
+        if "field" in error.details:
+            raise
+        # The backend knows why it cannot read the URI; the message still names the argument.
+        raise ConfigurationError(
+            f"{field}: {error.message}", backend=error.backend, details={**error.details, "field": field}
+        ) from error
 
 
 def load_dataset(data: Any, *, field: str = "data", fetch: DataFetcher | None = None) -> Dataset:
@@ -126,6 +134,11 @@ def load_dataset(data: Any, *, field: str = "data", fetch: DataFetcher | None = 
     if isinstance(uri, str) and isinstance(version, str):
         frame = _read(_local(uri, field, fetch), field)
         return Dataset(frame, version, uri)
+    if isinstance(data, str) and not data.strip():
+        raise ConfigurationError(
+            f"{field}: is empty; pass a DataFrame, a Parquet/CSV/JSON file or a refresh output",
+            details={"field": field},
+        )
     if isinstance(data, (str, Path)):
         remote = isinstance(data, str) and bool(_REMOTE.match(data)) and not data.startswith("file://")
         path = _local(str(data), field, fetch)

@@ -32,6 +32,7 @@ def check_names(checks: Sequence[Any]) -> list[str]:
                 "run(context) -> CheckResult (see mlops_sdk.checks.Check)",
                 details={"field": f"checks[{index}]"},
             )
+        name = redact(name)
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
     return names
@@ -67,8 +68,39 @@ def _normalise(check: Any, name: str, result: Any) -> CheckResult:
             "kind": kind,
             "comparative": bool(getattr(check, "comparative", False)),
             "message": redact(result.message),
+            "observed": _masked(result.observed),
+            "expected": _masked(result.expected),
         }
     )
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with every secret in its strings masked (reports are stored, exported and shown)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {_masked(key): _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_masked(item) for item in value)
+    return value
+
+
+def _require_model_columns(context: CheckContext) -> None:
+    """Refuse evaluation data lacking a column the candidate takes, whichever checks were asked for.
+
+    Otherwise a validation of only data checks (``DataQuality``, ``NoDrift``) could promote a model on
+    data it cannot score. A model that fails to load is left to the checks (each reports it as failed).
+    """
+    if context.data is None:
+        return
+    try:
+        context.require_columns(context.candidate)
+    except ConfigurationError:
+        raise
+    except Exception:
+        return
 
 
 def run_checks(context: CheckContext, checks: Sequence[Any]) -> list[CheckResult]:
@@ -76,9 +108,11 @@ def run_checks(context: CheckContext, checks: Sequence[Any]) -> list[CheckResult
 
     Raises:
         ConfigurationError: a check's ``prepare`` found bad input (unknown metric, missing columns,
-            unreadable data). Raised before any check runs, so nothing half-validated is reported.
+            unreadable data), or the evaluation data lacks a column of the candidate's signature. Raised
+            before any check runs, so nothing half-validated is reported.
     """
     names = check_names(checks)
+    _require_model_columns(context)
     early: dict[int, CheckResult] = {}
     for index, check in enumerate(checks):
         prepare = getattr(check, "prepare", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -62,15 +63,28 @@ def _render_request(request: ApprovalRequest) -> None:
         console.print(f"  {key:12} {escape(value)}")
 
 
+class ListedStatus(str, Enum):
+    """What ``mlops approvals list --status`` accepts (an approval status, or ``all``)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    AUTO_APPROVED = "auto_approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+    CANCELED = "canceled"
+    ALL = "all"
+
+
 def list_(
     status: Annotated[
-        str, typer.Option(help="pending, approved, auto_approved, rejected, timed_out, canceled or all.")
-    ] = "pending",
+        ListedStatus,
+        typer.Option(help="pending, approved, auto_approved, rejected, timed_out, canceled or all."),
+    ] = ListedStatus.PENDING,
     model: Annotated[Optional[str], typer.Option(help="Only this model: name@version, name:alias or name.")] = None,  # noqa: UP045
 ) -> None:
     """List approval requests (pending ones by default)."""
     with _client() as client:
-        requests = client.list_requests(status, model=model)
+        requests = client.list_requests(status.value, model=model)
     if state.json:
         state.emit(requests)
         return

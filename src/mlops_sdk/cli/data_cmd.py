@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from mlops_sdk.cli.inputs import MAX_LIMIT, finite_seconds
-from mlops_sdk.cli.output import pairs, state
+from mlops_sdk.cli.output import as_flags, pairs, state
+from mlops_sdk.core.status import Status
 
 if TYPE_CHECKING:
     from mlops_sdk.clients.data_factory import DataFactoryClient
@@ -68,7 +69,7 @@ def refresh(
     ] = None,
 ) -> None:
     """Start a refresh of PIPELINE; with --wait, wait and show its activities and outputs."""
-    with _client() as client:
+    with as_flags(pipeline="PIPELINE", idempotency_key="--key", parameters="--param"), _client() as client:
         operation = client.begin_refresh(
             pipeline, parameters=pairs(param, flag="--param"), idempotency_key=key, coerce_strings=True
         )
@@ -89,13 +90,13 @@ def refresh(
 def runs(
     pipeline: Annotated[Optional[str], typer.Option("--pipeline", help="Only this pipeline.")] = None,  # noqa: UP045
     status: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[Status],  # noqa: UP045
         typer.Option("--status", help="NotStarted, Running, Succeeded, Failed or Canceled."),
     ] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many runs.", min=1, max=MAX_LIMIT)] = 20,
 ) -> None:
     """List refresh runs, newest first."""
-    with _client() as client:
+    with as_flags(pipeline="--pipeline", status="--status"), _client() as client:
         found = client.list_runs(pipeline, status=status)[:limit]
     state.listing(
         "refresh runs",

@@ -51,7 +51,7 @@ def list_(
     name: Annotated[Optional[str], typer.Argument(help="Model name (all versions); omit for every model.")] = None,  # noqa: UP045
 ) -> None:
     """List the versions of a model, or the latest version of every model."""
-    with _client() as client:
+    with as_flags(name="NAME"), _client() as client:
         versions = list(client.list_versions(name) if name is not None else client.list_models())
         if name is not None and not versions:
             _require_model(client, name)
@@ -92,7 +92,7 @@ def show(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME:ALIAS, e.g. diabetes@3, diabetes:champion.")],
 ) -> None:
     """Show one version with its tags and lineage."""
-    with _client() as client:
+    with as_flags(ref="REF"), _client() as client:
         version = client.resolve(ref)
     state.emit(version, _render_version)
 
@@ -105,7 +105,7 @@ def alias(
     remove: Annotated[bool, typer.Option("--remove", help="Remove the alias instead.")] = False,
 ) -> None:
     """Point ALIAS at VERSION (`mlops models alias diabetes champion 3`), remove it, or show the history."""
-    with _client() as client:
+    with as_flags(name="NAME", alias="ALIAS", version="VERSION"), _client() as client:
         if alias_name is None:
             events = client.alias_history(name)
             if not events:

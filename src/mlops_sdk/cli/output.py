@@ -246,7 +246,8 @@ def as_flags(**flags: str) -> Iterator[None]:
 
     Clients name their keyword arguments (``data=``, ``comment``) in errors; at the command line the
     user typed flags. ``flags`` maps an argument name to its flag; errors whose ``details["field"]``
-    is one of them get the argument's mentions (``data=``, a leading ``data:``) replaced by the flag.
+    is one of them get the argument's mentions (``data=``, a leading ``data:`` or ``data``, the argument
+    checker's ``Client.method: data``) replaced by the flag.
     """
     try:
         yield
@@ -256,7 +257,9 @@ def as_flags(**flags: str) -> Iterator[None]:
             raise
         flag = flags[field]
         message = re.sub(rf"(?<![\w.-]){re.escape(field)}=", flag, error.message)
-        error.message = re.sub(rf"^{re.escape(field)}:", f"{flag}:", message)
+        # The argument checker's "Client.method: field must ..." and a leading "field: " / "field 'x' ...".
+        message = re.sub(rf"^(?:\w+\.\w+: )?{re.escape(field)}\b(:?)", rf"{flag}\1", message)
+        error.message = message
         error.details["flag"] = flag
         error.args = (error.message,)
         raise

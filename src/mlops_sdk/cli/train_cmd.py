@@ -8,7 +8,7 @@ import typer
 
 from mlops_sdk.cli import train_pipeline_cmd
 from mlops_sdk.cli.inputs import MAX_LIMIT, finite_seconds, readable
-from mlops_sdk.cli.output import pairs, state
+from mlops_sdk.cli.output import as_flags, pairs, state
 
 app = typer.Typer(help="Training runs (local subprocesses or Azure ML jobs).")
 app.add_typer(train_pipeline_cmd.app, name="pipeline")
@@ -65,7 +65,7 @@ def submit(
     if overrides:
         job = job.with_inputs(**overrides)
     on_log = (lambda line: typer.echo(line, err=True)) if wait and stream and not state.json else None
-    with _client() as client:
+    with as_flags(idempotency_key="--key"), _client() as client:
         operation = client.begin_train(job, idempotency_key=key, on_log=on_log)
         if not wait:
             state.started(operation)
@@ -80,7 +80,7 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many runs to show.", min=1, max=MAX_LIMIT)] = 20,
 ) -> None:
     """List recent training runs, newest first."""
-    with _client() as client:
+    with as_flags(experiment="--experiment", limit="--limit"), _client() as client:
         found = client.list_runs(experiment=experiment, limit=limit)
     state.listing(
         "training runs",

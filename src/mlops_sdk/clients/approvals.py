@@ -26,6 +26,7 @@ from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.names import check_idempotency_key
 from mlops_sdk.core.operation import Operation, PollingOptions, ProgressEvent
 from mlops_sdk.core.paging import ItemPaged
+from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.core.user_files import is_existing_path, read_text_file
 from mlops_sdk.models.approvals import (
@@ -142,8 +143,8 @@ class ApprovalClient(BaseClient):
             its ``decision`` and no person is asked.
 
         Raises:
-            ConfigurationError: bad model reference, policy or report; or the policy requires a
-                passed validation and no report was given.
+            ConfigurationError: bad model reference, policy or report (one validating another model
+                version included); or the policy requires a passed validation and no report was given.
         """
         name, version, created_by = parse_model_ref(model)
         if idempotency_key is not None:
@@ -155,6 +156,14 @@ class ApprovalClient(BaseClient):
                 facts = ReportFacts.of(report)
             except (TypeError, ValidationError) as error:
                 raise ConfigurationError(f"invalid report: {error}", details={"field": "report"}) from error
+            validated = _reported_model(report)
+            if validated is not None and validated != (name, str(version)):
+                # Another version's passed report must never open (or auto-approve) this one's gate.
+                raise ConfigurationError(
+                    f"the report validates {validated[0]}@{validated[1]}, not {name}@{version}; pass the report "
+                    f"of client.validation.validate('{name}@{version}', ...)",
+                    details={"field": "report", "report_model": f"{validated[0]}@{validated[1]}"},
+                )
         if rules.require_validation_passed and facts is None:
             raise ConfigurationError(
                 f"the approval policy requires a passed validation (require_validation_passed=True) but no report "
@@ -169,7 +178,7 @@ class ApprovalClient(BaseClient):
             model_name=name,
             model_version=version,
             requester=requester,
-            reason=reason,
+            reason=redact(reason) if reason else reason,
             policy=rules,
             report=facts,
             lineage=collect_lineage().with_inputs(validation_digest=facts.digest if facts else None),
@@ -380,13 +389,14 @@ class ApprovalClient(BaseClient):
             _check_id(request_id)
         request_id = self._request_for(request_id)
         annotate({"request_id": request_id})
+        text = redact(comment.strip())  # the audit log keeps it forever: never a secret
         request = self._by_id(
             request_id,
-            lambda full_id: self._approvals.vote(full_id, decision, comment=comment.strip(), on_behalf_of=on_behalf_of),
+            lambda full_id: self._approvals.vote(full_id, decision, comment=text, on_behalf_of=on_behalf_of),
         )
         if request.decision is not None:
             self._record_on_model(request.decision)
-        cast = [vote for vote in request.votes if vote.decision == decision and vote.comment == comment.strip()]
+        cast = [vote for vote in request.votes if vote.decision == decision and vote.comment == text]
         self._notify("voted", request, vote=cast[-1] if cast else None)
         if request.decision is not None:
             self._notify("decided", request)
@@ -399,7 +409,8 @@ class ApprovalClient(BaseClient):
             ResourceNotFoundError: no request with this id (or unique id prefix).
             ConflictError: the request is already decided or canceled.
         """
-        return self._by_id(request_id, lambda full_id: self._approvals.cancel(full_id, comment=comment))
+        text = redact(comment) if comment else comment
+        return self._by_id(request_id, lambda full_id: self._approvals.cancel(full_id, comment=text))
 
     def load_policy(self, path: str | Path = POLICY_FILE) -> ApprovalPolicy:
         """The approval policy declared in a TOML file for this client's profile.
@@ -593,3 +604,15 @@ def _check_id(request_id: str) -> str:
     if not isinstance(request_id, str) or not request_id.strip():
         raise ConfigurationError("request_id must be a non-empty string", details={"field": "request_id"})
     return request_id.strip()
+
+
+def _reported_model(report: Any) -> tuple[str, str] | None:
+    """``(name, version)`` of the model a validation report (or its dict) validated, when it says."""
+    model = report.get("model") if isinstance(report, Mapping) else getattr(report, "model", None)
+    if model is None:
+        return None
+    name = model.get("name") if isinstance(model, Mapping) else getattr(model, "name", None)
+    version = model.get("version") if isinstance(model, Mapping) else getattr(model, "version", None)
+    if not isinstance(name, str) or version is None:
+        return None
+    return name, str(version)

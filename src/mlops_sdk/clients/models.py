@@ -14,6 +14,7 @@ from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.names import check_alias, check_model_name, check_model_version, check_tags
 from mlops_sdk.core.paging import ItemPaged
+from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.status import Status
 from mlops_sdk.core.tracing import annotate
 from mlops_sdk.models.registry import AliasEvent, ModelRef, ModelVersion
@@ -90,7 +91,7 @@ class ModelClient(BaseClient):
             run,
             output=output,
             name=name,
-            description=description,
+            description=redact(description) if description else description,
             tags=clean_tags,
             lineage=run.lineage.with_inputs(training_run_id=run.id, **pipeline_lineage),
             actor=current_identity(),

@@ -131,9 +131,9 @@ class Settings(BaseSettings):
     """CA bundle (PEM) trusted for every Azure and Azure DevOps connection (``REQUESTS_CA_BUNDLE`` is not read)."""
     proxy: ProxyUrl = None
     """HTTP(S) proxy URL (``http://host:port``) for every Azure connection; unset: ``HTTPS_PROXY`` is honoured."""
-    connect_timeout: float = Field(default=20.0, gt=0)
+    connect_timeout: float = Field(default=20.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for a TCP/TLS connection to any Azure service."""
-    read_timeout: float = Field(default=120.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for data on an open connection to any Azure service."""
     credential: CredentialKind = "auto"
     """Which azure-identity credential to use; ``auto`` picks the right one for the CI runner or desktop."""
@@ -141,10 +141,10 @@ class Settings(BaseSettings):
     """Azure Data Factory name used by ``client.data_factory``."""
     data_factory_resource_group: str | None = None
     """Resource group of the factory, when it differs from the workspace's."""
-    data_factory_visibility_wait: float = Field(default=30.0, ge=0.0)
+    data_factory_visibility_wait: float = Field(default=30.0, ge=0.0, allow_inf_nan=False)
     """Seconds to keep looking for a run whose ``createRun`` answer was lost before creating it again
     (``queryPipelineRuns`` can lag behind ``createRun``)."""
-    endpoint_busy_wait: float = Field(default=1200.0, ge=0.0)
+    endpoint_busy_wait: float = Field(default=1200.0, ge=0.0, allow_inf_nan=False)
     """Seconds an Azure ML endpoint/deployment PUT answered 409 (another operation in progress) is retried
     before the rollout fails with ``ConflictError``."""
     devops: str | None = None
@@ -186,13 +186,13 @@ class Settings(BaseSettings):
     """Append the approval summary to the CI run's summary (GitHub step summary / Azure DevOps upload)."""
 
     # --- behaviour -----------------------------------------------------------------------------
-    retry_deadline: float = 300.0
+    retry_deadline: float = Field(default=300.0, gt=0, allow_inf_nan=False)
     """Upper bound in seconds of one call including its retries."""
-    retry_max_attempts: int = 8
+    retry_max_attempts: int = Field(default=8, ge=1)
     """Attempts in total for one retried call."""
-    poll_interval: float | None = None
+    poll_interval: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """First polling interval of long-running operations (seconds); unset: the backend's (local 0.05, Azure 1)."""
-    poll_max_interval: float | None = None
+    poll_max_interval: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Largest polling interval of long-running operations (seconds); unset: the backend's (local 0.5, Azure 15)."""
     show_progress: bool | None = None
     """Progress bars for long waits: unset decides by terminal/notebook, true/false force."""

@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -93,7 +94,8 @@ def _ci(env: Mapping[str, str]) -> dict[str, str | None]:
         build_id = env.get("BUILD_BUILDID")
         url = None
         if collection and project and build_id:
-            url = f"{collection.rstrip('/')}/{project}/_build/results?buildId={build_id}"
+            # Project names may hold spaces ("My Project"): the link must still be one valid URL.
+            url = f"{collection.rstrip('/')}/{quote(project)}/_build/results?buildId={quote(build_id)}"
         return {
             "ci_provider": "azure_devops",
             "ci_build_id": build_id,

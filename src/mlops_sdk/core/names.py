@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.redaction import redact
 
 __all__ = [
     "ALIAS",
@@ -129,10 +130,10 @@ def check_positive_id(value: Any, field: str) -> int:
 
 
 def check_tags(tags: Mapping[Any, Any], field: str = "tags") -> dict[str, str]:
-    """Tags as strings; a tag name must be a non-empty string."""
+    """Tags as strings, secrets masked (tags are stored and shown); a tag name must be a non-empty string."""
     clean = {}
     for key, value in tags.items():
         if not isinstance(key, str) or not key.strip():
             raise ConfigurationError("tag names must be non-empty strings", details={"field": field})
-        clean[key] = str(value)
+        clean[key] = redact(str(value))
     return clean

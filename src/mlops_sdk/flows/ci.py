@@ -77,13 +77,22 @@ def set_output(
 
 
 def mask_secret(value: str, *, env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> bool:
-    """Ask the CI system to mask ``value`` in every later log line."""
+    """Ask the CI system to mask ``value`` in every later log line.
+
+    Logs are masked line by line, so each line of a multi-line value is registered on its own (a
+    command carrying the raw value would end at its first newline and print the rest in clear).
+    """
     system = detect_ci(env)
     out = stream or sys.stdout
+    # Lines of 3 characters or fewer ("{", "}") carry no secret and would garble every log line.
+    lines = [line for line in value.splitlines() if len(line.strip()) > 3] or [value]
     if system == "github_actions":
-        out.write(f"::add-mask::{value}\n")
+        # Workflow-command data escaping: %, CR and LF (the runner unescapes them).
+        for line in lines:
+            out.write(f"::add-mask::{line.replace('%', '%25').replace(chr(13), '%0D')}\n")
     elif system == "azure_devops":
-        out.write(f"##vso[task.setsecret]{_escape_vso(value)}\n")
+        for line in lines:
+            out.write(f"##vso[task.setsecret]{_escape_vso(line)}\n")
     else:
         return False
     out.flush()

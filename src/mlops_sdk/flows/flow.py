@@ -148,11 +148,20 @@ class Flow:
     ) -> None:
         if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
             raise ConfigurationError(
-                f"flow name {name!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'"
+                f"flow name {name!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'",
+                details={"field": "name"},
+            )
+        if run_id is not None and (not run_id.strip() or not run_id.isprintable()):
+            # An empty id (often an unset variable) would silently start a fresh run that never resumes.
+            raise ConfigurationError(
+                f"flow run_id {run_id!r} must be a non-blank printable id (re-use it to resume the run), "
+                "or None for a fresh one",
+                details={"field": "run_id"},
             )
         self.name = name
         self._client = client
         self.run_id = run_id or default_run_id()
+        self._keys: dict[str, str] = {}
         self.dry_run = dry_run
         self._clock = clock or default_clock()
         self._state = _State()
@@ -227,9 +236,21 @@ class Flow:
 
         On a re-run with the same run id, a step that finished returns its recorded result without
         running; one that was in flight runs again with the same idempotency key (re-attaching).
+
+        Raises:
+            ConfigurationError: an earlier step of this execution that did not fail has the same name,
+                or a name giving the same idempotency key (``Train`` / ``train``).
         """
-        self._position += 1
         key = self.key(name)
+        if key in self._keys:
+            # The journal would hand back the first step's result, the backends its side effect.
+            raise ConfigurationError(
+                f"flow step {name!r} has the idempotency key {key!r} of the earlier step {self._keys[key]!r} "
+                "of this run; give every step its own name",
+                details={"field": "name", "key": key},
+            )
+        self._keys[key] = name
+        self._position += 1
         if self.dry_run:
             self._state.plan.append(PlannedEffect(name, describe or f"run step {name!r}", key))
             self._state.steps.append(StepRecord(name, "planned"))
@@ -252,6 +273,7 @@ class Flow:
                 if isinstance(value, Operation):
                     value = value.result()
         except BaseException as error:
+            del self._keys[key]  # a failed step may be tried again in this execution
             self._journal.finished(self.name, self.run_id, name, "failed", None, str(error))
             seconds = self._clock.monotonic() - started
             self._state.steps.append(StepRecord(name, "failed", message=str(error), seconds=seconds))

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mlops_sdk.core.clock import Clock
+from mlops_sdk.core.redaction import redact
 from mlops_sdk.core.store import LocalStore, Migration
 
 __all__ = ["JournalEntry", "StepJournal", "decode_result", "encode_result"]
@@ -51,14 +52,37 @@ _OPAQUE = "opaque"
 
 
 def encode_result(value: Any) -> tuple[str, str]:
-    """Return ``(type tag, JSON text)``; pydantic models keep their class so they come back typed."""
+    """Return ``(type tag, JSON text)``; pydantic models keep their class so they come back typed.
+
+    A result holding a secret (a registered value, or one with a secret's shape) is never written:
+    it is recorded as opaque with the secret masked, so a re-run runs the step again (re-attaching
+    by its key) instead of reading the secret back from the store.
+    """
     if isinstance(value, BaseModel):
         cls = type(value)
-        return f"{cls.__module__}:{cls.__qualname__}", value.model_dump_json()
-    try:
-        return _JSON, json.dumps(value)
-    except (TypeError, ValueError):
-        return _OPAQUE, json.dumps(repr(value))
+        tag, text = f"{cls.__module__}:{cls.__qualname__}", value.model_dump_json()
+    else:
+        try:
+            tag, text = _JSON, json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return _OPAQUE, json.dumps(redact(repr(value)))
+    if _holds_secret(json.loads(text)):
+        return _OPAQUE, json.dumps(redact(repr(value)))
+    return tag, text
+
+
+def _holds_secret(data: Any) -> bool:
+    """Whether a string anywhere in ``data`` (decoded JSON) holds a secret.
+
+    Each string is checked on its own, so a field merely named like a secret (``cache_key``) is not one.
+    """
+    if isinstance(data, str):
+        return redact(data) != data
+    if isinstance(data, dict):
+        return any(_holds_secret(key) or _holds_secret(item) for key, item in data.items())
+    if isinstance(data, list):
+        return any(_holds_secret(item) for item in data)
+    return False
 
 
 def decode_result(type_tag: str, text: str) -> tuple[bool, Any]:
@@ -161,5 +185,14 @@ class StepJournal:
             connection.execute(
                 "UPDATE flow_steps SET status = ?, result_type = ?, result_json = ?, message = ?, finished_at = ? "
                 "WHERE flow = ? AND run_id = ? AND step = ?",
-                (status, type_tag, text, message, self._clock.now().isoformat(), flow, run_id, step),
+                (
+                    status,
+                    type_tag,
+                    text,
+                    redact(message) if message else message,
+                    self._clock.now().isoformat(),
+                    flow,
+                    run_id,
+                    step,
+                ),
             )

@@ -554,21 +554,19 @@ class ApprovalDecision(BaseModel):
         )
 
     def to_tags(self) -> dict[str, str]:
-        """The ``mlops.approval.*`` tags written onto the model version."""
-        tags = {
+        """The ``mlops.approval.*`` tags written onto the model version (every key, ``""`` when empty)."""
+        return {
             f"{APPROVAL_TAG_PREFIX}status": self.status,
             f"{APPROVAL_TAG_PREFIX}request_id": self.request_id,
             f"{APPROVAL_TAG_PREFIX}decided_at": self.decided_at.isoformat(),
             f"{APPROVAL_TAG_PREFIX}policy": self.policy.digest,
             f"{APPROVAL_TAG_PREFIX}reason": self.reason[:250],
+            # Written even when empty: a later decision on the same version overwrites every tag of an
+            # earlier one (tags are only ever added or overwritten), so none describes an older decision.
+            f"{APPROVAL_TAG_PREFIX}approvers": ", ".join(self.approvers),
+            f"{APPROVAL_TAG_PREFIX}rejected_by": ", ".join(self.rejected_by),
+            f"{APPROVAL_TAG_PREFIX}report": self.report_digest or "",
         }
-        if self.approvers:
-            tags[f"{APPROVAL_TAG_PREFIX}approvers"] = ", ".join(self.approvers)
-        if self.rejected_by:
-            tags[f"{APPROVAL_TAG_PREFIX}rejected_by"] = ", ".join(self.rejected_by)
-        if self.report_digest:
-            tags[f"{APPROVAL_TAG_PREFIX}report"] = self.report_digest
-        return tags
 
 
 class ApprovalRequest(BaseModel):

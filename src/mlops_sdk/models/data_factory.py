@@ -11,6 +11,7 @@ local engine; on Azure the pipeline is authored in Data Factory itself.
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -259,6 +260,7 @@ class RefreshPipeline(InputSpec):
             _identifier(name, "parameter name")
             if name == REQUEST_ID_PARAMETER:
                 raise ValueError(f"parameter name {REQUEST_ID_PARAMETER!r} is reserved for the idempotency key")
+            _check_default(name, value[name])
         return value
 
     @model_validator(mode="after")
@@ -520,6 +522,20 @@ class TriggerInfo(BaseModel):
 
 # --- parameter checking (both backends) -------------------------------------------------------
 
+
+def _check_default(name: str, parameter: PipelineParameter) -> None:
+    """A declared default must be a value of the parameter's type (a float one finite), like a value given."""
+    default = parameter.default
+    if default is None or parameter.is_secret:
+        return
+    kind = parameter.type
+    expected = _PYTHON_TYPES[kind]
+    if not isinstance(default, expected) or (kind in ("int", "float") and isinstance(default, bool)):
+        raise ValueError(f"parameter {name!r}: default must be {kind}, got {type(default).__name__} {default!r}")
+    if isinstance(default, float) and not math.isfinite(default):
+        raise ValueError(f"parameter {name!r}: default must be a finite number, got {default!r}")
+
+
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "securestring": (str,),
@@ -575,8 +591,8 @@ def check_parameters(
     them and hand the real value only to the run.
 
     Raises:
-        ConfigurationError: an unknown parameter, a value of the wrong type or a missing required one;
-            the message names the parameter and the expected type.
+        ConfigurationError: an unknown parameter, a value of the wrong type, a float that is NaN or
+            infinite, or a missing required one; the message names the parameter and the expected type.
     """
     given = dict(parameters or {})
     if REQUEST_ID_PARAMETER in given:
@@ -605,6 +621,12 @@ def check_parameters(
             raise ConfigurationError(
                 f"parameter {name!r} of pipeline {info.name!r} must be {kind}, got {type(value).__name__} {shown}",
                 details={"parameter": name, "type": kind, "got": type(value).__name__},
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            # NaN compares false with everything (a filter would silently drop every row); JSON has no inf.
+            raise ConfigurationError(
+                f"parameter {name!r} of pipeline {info.name!r} must be a finite number, got {value!r}",
+                details={"parameter": name, "type": kind, "got": repr(value)},
             )
         result[name] = list(value) if isinstance(value, tuple) else value
     missing = [name for name, spec in declared.items() if spec.required and name not in result]

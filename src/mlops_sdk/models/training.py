@@ -266,6 +266,16 @@ class TrainingJob(InputSpec):
             raise ValueError("must be a positive number of seconds")
         return value
 
+    @field_validator("display_name", "description")
+    @classmethod
+    def _mask_text(cls, value: str | None) -> str | None:
+        return redact(value) if value else value  # recorded with the run: never a secret
+
+    @field_validator("tags")
+    @classmethod
+    def _mask_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        return {key: redact(item) for key, item in value.items()}
+
     @field_validator("command")
     @classmethod
     def _non_empty(cls, value: str) -> str:

@@ -266,20 +266,20 @@ class ValidationReport(DigestedReport):
     # -- recording ---------------------------------------------------------------------------------
 
     def to_tags(self) -> dict[str, str]:
-        """Tags recorded on the model version: ``mlops.validation.*`` and the lineage ``mlops.validation_digest``."""
-        tags = {
+        """Tags recorded on the model version: ``mlops.validation.*`` (every key, ``""`` when empty) and the
+        lineage ``mlops.validation_digest``."""
+        return {
             f"{VALIDATION_TAG_PREFIX}outcome": self.outcome,
             f"{VALIDATION_TAG_PREFIX}passed": "true" if self.passed else "false",
             f"{VALIDATION_TAG_PREFIX}digest": self.digest,
             f"{VALIDATION_TAG_PREFIX}at": self.created_at.isoformat(),
             f"{VALIDATION_TAG_PREFIX}checks": str(len(self.checks)),
             f"{TAG_PREFIX}validation_digest": self.digest,
+            # Written even when empty: re-validating a version overwrites every tag of the older report
+            # (tags are only ever added or overwritten), so a passed report never shows stale failures.
+            f"{VALIDATION_TAG_PREFIX}failed": ", ".join(c.name for c in self.failed_checks)[:250],
+            f"{VALIDATION_TAG_PREFIX}champion": self.champion.ref if self.champion is not None else "",
         }
-        if self.failed_checks:
-            tags[f"{VALIDATION_TAG_PREFIX}failed"] = ", ".join(c.name for c in self.failed_checks)[:250]
-        if self.champion is not None:
-            tags[f"{VALIDATION_TAG_PREFIX}champion"] = self.champion.ref
-        return tags
 
     # -- exports -----------------------------------------------------------------------------------
 
