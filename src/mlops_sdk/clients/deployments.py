@@ -54,6 +54,7 @@ __all__ = ["DeploymentClient", "default_deployment_name"]
 
 _STRATEGY: TypeAdapter[AnyStrategy] = TypeAdapter(Strategy)
 _STRATEGIES = (BlueGreen, Replace, Shadow, Canary, Linear, AllAtOnce)
+_BY_KIND: dict[str, type[AnyStrategy]] = {cls.model_fields["kind"].default: cls for cls in _STRATEGIES}
 
 
 def default_deployment_name(model: ModelSpec) -> str:
@@ -128,6 +129,11 @@ class DeploymentClient(BaseClient):
             return strategy
         if isinstance(strategy, dict):
             data = {"kind": "blue_green", **strategy}
+            kind = data["kind"]
+            known = _BY_KIND.get(kind) if isinstance(kind, str) else None
+            if known is not None and all(isinstance(key, str) for key in data):
+                # the class itself checks it: the same line and field ("Canary.percent") as Canary(...)
+                return known(**data)
             try:
                 with inside():
                     return _STRATEGY.validate_python(data)

@@ -359,7 +359,9 @@ class MemoryPlatform:
             item = self.existing(endpoint)
             if item.table.traffic.get(deployment, 0) > 0 or item.table.mirror.get(deployment, 0) > 0:
                 raise ConflictError(
-                    f"deployment {deployment!r} still receives traffic; move its traffic first", backend="memory"
+                    f"deployment {deployment!r} still receives traffic; move its traffic first",
+                    backend="memory",
+                    status_code=409,
                 )
             item.deployments.pop(deployment, None)
             traffic = {k: v for k, v in item.table.traffic.items() if k != deployment}

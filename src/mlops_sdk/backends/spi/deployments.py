@@ -593,6 +593,7 @@ class RolloutDriver:
                         f"deployment {name!r} of endpoint {endpoint!r} serves traffic with another model "
                         f"({record.get('model') or 'unknown'}); deploy the new model under a new deployment name",
                         backend=platform.backend,
+                        status_code=409,
                     )
                 s["created"] = record is None
                 metadata = {
