@@ -9,8 +9,15 @@ folders. Each test names the promise it holds the product to.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import stat
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +39,9 @@ from mlops_sdk import (
     OperationTimeoutError,
     Replace,
     ResourceNotFoundError,
+    Secret,
     ServiceResponseError,
+    Shadow,
     SmokeTest,
 )
 from mlops_sdk.testing import FakeClock
@@ -366,6 +375,19 @@ def test_history_records_every_change_and_survives_delete(mem: MLOpsClient, mode
     assert len(mem.deployments.history("hist")) >= len(entries)
 
 
+def test_memory_logs_and_rollbacks_name_what_exists(mem: MLOpsClient, model_dirs: dict[str, Path]) -> None:
+    """errors.md: a name that names nothing is ResourceNotFoundError listing what exists; a failed
+    rollback's message names what failed (no 'None' standing in for a missing target)."""
+    mem.deployments.begin_deploy(model_dirs["one"], endpoint="logs", deployment="one").result()
+    with pytest.raises(ResourceNotFoundError, match=r"deployments: \['one'\]"):
+        mem.deployments.get_logs("logs", deployment="nope")
+    assert "one" in mem.deployments.get_logs("logs", deployment="one")
+    with pytest.raises(OperationFailedError) as info:
+        mem.deployments.begin_rollback("logs").result()
+    assert "None" not in str(info.value)
+    assert "no previous production deployment" in str(info.value)
+
+
 def test_memory_endpoints_cannot_be_stopped(mem: MLOpsClient, model_dirs: dict[str, Path]) -> None:
     """testing.md: stop_endpoint raises ConfigurationError on memory://."""
     mem.deployments.begin_deploy(model_dirs["one"], endpoint="nostop", deployment="one").result()
@@ -440,3 +462,544 @@ def test_a_timed_out_rollout_keeps_running_and_resumes_from_its_token(
     result = resumed.result()
     assert result.traffic.get("two") == 100
     assert mem.deployments.get_endpoint("resume").traffic.get("two") == 100
+
+
+# --------------------------------------------------------------------------------------------------
+# The local endpoint server (docs/deployments.md "The local endpoint server", "Operating endpoints")
+# --------------------------------------------------------------------------------------------------
+
+ENDPOINT = "served"
+
+
+class Served:
+    """The module's local endpoint: ``one`` live with capture, ``two`` a 50 % shadow."""
+
+    def __init__(self, client: MLOpsClient, store: Path, models: dict[str, Path]) -> None:
+        self.client = client
+        self.store = store
+        self.models = models
+        self.folder = store / "endpoints" / ENDPOINT
+
+    @property
+    def url(self) -> str:
+        return self.client.deployments.get_endpoint(ENDPOINT).scoring_uri.rsplit("/", 1)[0]
+
+    def key(self) -> str:
+        return self.client.deployments.get_keys(ENDPOINT).primary_key.get_secret_value()
+
+    def request(
+        self,
+        path: str,
+        body: bytes | str | dict[str, Any] | list[Any] | None = None,
+        *,
+        method: str | None = None,
+        key: str | None = "primary",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request to the server; returns (status, lower-cased headers, body)."""
+        data: bytes | None
+        if isinstance(body, dict | list):
+            data = json.dumps(body).encode()
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = body
+        sent = {"Content-Type": content_type, **(headers or {})}
+        if key == "primary":
+            sent["Authorization"] = f"Bearer {self.key()}"
+        elif key is not None:
+            sent["Authorization"] = f"Bearer {key}"
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)  # noqa: S310 (loopback http)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, model_dirs: dict[str, Path]) -> Iterator[Served]:
+    store = tmp_path_factory.mktemp("store") / ".mlops"
+    client = MLOpsClient(f"local://{store}", show_progress=False)
+    try:
+        client.deployments.begin_deploy(
+            model_dirs["one"], endpoint=ENDPOINT, deployment="one", capture=Capture(sample_rate=1.0)
+        ).result(timeout=120)
+        client.deployments.begin_deploy(
+            model_dirs["two"],
+            endpoint=ENDPOINT,
+            deployment="two",
+            strategy=Shadow(mirror_percent=50),
+            capture=Capture(sample_rate=1.0),
+        ).result(timeout=120)
+        yield Served(client, store, model_dirs)
+    finally:
+        try:
+            client.deployments.delete_endpoint(ENDPOINT)
+        finally:
+            client.close()
+
+
+def test_local_endpoint_folder_layout(served: Served) -> None:
+    """deployments.md: config.json (127.0.0.1), secrets.json 0600, server.json, state.json, models/, logs/."""
+    config = json.loads((served.folder / "config.json").read_text())
+    assert config["host"] == "127.0.0.1"
+    assert stat.S_IMODE((served.folder / "secrets.json").stat().st_mode) == 0o600
+    server = json.loads((served.folder / "server.json").read_text())
+    assert server["pid"] > 0
+    assert str(server["port"]) in served.url
+    state = json.loads((served.folder / "state.json").read_text())
+    assert "one" in json.dumps(state)
+    assert "two" in json.dumps(state)
+    copies = sorted(p.name for p in (served.folder / "models").iterdir())
+    assert any(name.startswith("one-") for name in copies)
+    assert any(name.startswith("two-") for name in copies)
+    assert (served.folder / "logs" / "server.log").is_file()
+    assert served.url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("path", ["/ping", "/health", "/version"])
+def test_probes_need_no_key_and_reveal_no_secret(served: Served, path: str) -> None:
+    """deployments.md: GET /ping, /health, /version need no key and reveal nothing secret."""
+    status, _, body = served.request(path, method="GET", key=None)
+    assert status == 200
+    secrets = json.loads((served.folder / "secrets.json").read_text())
+    for value in _strings(secrets):
+        if len(value) >= 6:
+            assert value not in body.decode("utf-8", "replace")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_scoring_needs_a_valid_key(served: Served) -> None:
+    """deployments.md: Authorization: Bearer <key>, 401 without a valid key (checked before the body)."""
+    assert served.request("/score", PAYLOAD, key=None)[0] == 401
+    assert served.request("/score", PAYLOAD, key="not-the-key")[0] == 401
+    assert served.request("/score", b"\xff not even json", key=None)[0] == 401
+    status, headers, body = served.request("/score", PAYLOAD)
+    assert status == 200
+    assert json.loads(body) == pytest.approx([6.0])  # a bare JSON list
+    assert headers["azureml-model-deployment"] == "one"
+    assert headers["x-mlops-correlation-id"]
+
+
+def test_both_protocols_answer(served: Served) -> None:
+    """deployments.md: /score answers a bare list; /invocations {"predictions": ...}, also from CSV."""
+    split = {"dataframe_split": {"columns": COLUMNS, "data": [ROW, [0.0, 0.0, 1.0]]}}
+    status, _, body = served.request("/invocations", split)
+    assert status == 200
+    assert json.loads(body) == {"predictions": pytest.approx([6.0, 1.0])}
+    records = {"dataframe_records": [dict(zip(COLUMNS, ROW, strict=True))]}
+    assert json.loads(served.request("/invocations", records)[2]) == {"predictions": pytest.approx([6.0])}
+    status, _, body = served.request("/invocations", "a,b,c\n1,2,3\n", content_type="text/csv")
+    assert status == 200
+    assert json.loads(body) == {"predictions": pytest.approx([6.0])}
+    both = {**split, **records}
+    status, _, body = served.request("/invocations", both)
+    assert status == 400
+    assert json.loads(body)["error_code"] == "BAD_REQUEST"
+
+
+def test_header_routes_to_one_deployment_regardless_of_weights(served: Served) -> None:
+    """deployments.md: azureml-model-deployment: <name> routes to that deployment; answers name it."""
+    status, headers, body = served.request("/score", PAYLOAD, headers={"azureml-model-deployment": "two"})
+    assert status == 200
+    assert headers["azureml-model-deployment"] == "two"
+    assert json.loads(body) == pytest.approx([4.0])
+    assert served.client.deployments.invoke(ENDPOINT, PAYLOAD, deployment="two") == pytest.approx([4.0])
+    status, _, body = served.request("/score", PAYLOAD, headers={"azureml-model-deployment": "nope"})
+    assert status == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"input_data": {"columns": COLUMNS, "data": []}}, "the input has no rows"),
+        ({"input_data": []}, "the input has no rows"),
+        ({"input_data": {"columns": COLUMNS, "data": [ROW, [1.0, 2.0]]}}, "row 1"),
+        ({"input_data": [[1.0, 2.0, 3.0, 4.0]]}, "row 0 has 4"),
+        ({"input_data": {"columns": ["a", "b", "c", "d"], "data": [[1, 2, 3, 4]]}}, "unknown column"),
+        ({"input_data": {"columns": ["a", "a", "c"], "data": [[1, 2, 3]]}}, "column"),
+        ({"input_data": {"columns": ["a", "b"], "data": [[1, 2]]}}, "column"),
+        ({"input_data": {"columns": COLUMNS, "data": [[1.0, True, 3.0]]}}, "row 0, column 'b': true is a boolean"),
+        ({"input_data": {"columns": COLUMNS, "data": [[1.0, "1.5", 3.0]]}}, "row 0, column 'b'"),
+        ({"input_data": {"columns": COLUMNS, "data": [[1.0, [2.0], 3.0]]}}, "row 0, column 'b'"),
+        ({"input_data": {"columns": COLUMNS, "data": [[1.0, {"x": 1}, 3.0]]}}, "row 0, column 'b'"),
+        ({"input_data": {"columns": COLUMNS, "data": [ROW, [1.0, 2.0, None]]}}, "row 1, column 'c'"),
+        ('{"input_data": [[1, 2, ' + "1" * 400 + "]]}", "too large for a 64-bit float"),
+        ('{"input_data": [[1, 2, NaN]]}', "row 0, column"),
+        ("{not json", "not valid JSON"),
+        (b'{"input_data": [[1, 2, "\xff"]]}', "not valid JSON"),
+        ({"something": "else"}, ""),
+        ("[" * 10_000 + "]" * 10_000, ""),
+    ],
+)
+def test_bad_input_is_a_400_naming_row_and_column(served: Served, body: Any, expected: str) -> None:
+    """deployments.md: bad input is a 400 {"error_code": "BAD_REQUEST", "message": ...}, never a 5xx."""
+    status, _, answer = served.request("/score", body)
+    assert status == 400, answer
+    error = json.loads(answer)
+    assert error["error_code"] == "BAD_REQUEST"
+    assert expected in error["message"]
+
+
+def test_other_client_errors(served: Served) -> None:
+    """deployments.md: 404 unknown path, 405 wrong method, 415 content type, 413 over the body limit."""
+    assert served.request("/nowhere", PAYLOAD)[0] == 404
+    assert served.request("/score", method="GET")[0] == 405
+    assert served.request("/score", PAYLOAD, content_type="text/plain")[0] == 415
+    assert served.request("/score", PAYLOAD, content_type="application/json; charset=latin-1")[0] == 415
+    assert served.request("/score", PAYLOAD)[0] == 200  # the server still answers
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(served: Served) -> None:
+    """deployments.md: 413 for a body over the limit (16 MiB); a chunked body while it streams."""
+    import http.client
+
+    port = int(served.url.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    chunk = b"1," * (512 * 1024)  # 1 MiB
+
+    def body() -> Iterator[bytes]:
+        yield b'{"input_data": [['
+        for _ in range(20):  # 20 MiB with no declared length
+            yield chunk
+
+    try:
+        # the server may answer and close while we still send: what "refused while it streams" looks like
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request(
+                "POST",
+                "/score",
+                body=body(),
+                headers={"Authorization": f"Bearer {served.key()}", "Content-Type": "application/json"},
+                encode_chunked=True,
+            )
+        assert connection.getresponse().status == 413
+    finally:
+        connection.close()
+
+
+def test_declared_length_over_the_limit_is_refused_at_once(served: Served) -> None:
+    """deployments.md: a declared length over the limit (16 MiB) is refused at once (no body sent)."""
+    import http.client
+
+    port = int(served.url.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest("POST", "/score")
+        connection.putheader("Authorization", f"Bearer {served.key()}")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(17 * 1024 * 1024))
+        connection.endheaders()
+        assert connection.getresponse().status == 413
+    finally:
+        connection.close()
+
+
+def test_metrics_need_a_key(served: Served) -> None:
+    """deployments.md: GET /metrics with a scoring key or the admin key; Prometheus text."""
+    assert served.request("/metrics", method="GET", key=None)[0] == 401
+    served.request("/score", PAYLOAD)
+    status, _, body = served.request("/metrics", method="GET")
+    assert status == 200
+    assert b"mlops_requests_total" in body
+    assert b'deployment="one"' in body
+
+
+@pytest.mark.parametrize(
+    ("sent", "used"),
+    [
+        ("order-17", True),
+        ("a.b_c~d-1", True),
+        ("x" * 128, True),
+        ("x" * 129, False),
+        ("has space", False),
+        ("ünïcode", False),
+        ("a/b", False),
+        ("", False),
+    ],
+)
+def test_correlation_ids_are_used_or_replaced_never_refused(served: Served, sent: str, used: bool) -> None:
+    """monitoring.md: your own x-mlops-correlation-id (1-128 of [A-Za-z0-9._~-]) is used; else replaced."""
+    header = {"x-mlops-correlation-id": sent} if sent.isascii() else {}
+    if not sent.isascii():  # urllib cannot send it; latin-1 bytes stand for it
+        header = {"x-mlops-correlation-id": sent.encode("utf-8").decode("latin-1")}
+    status, headers, _ = served.request("/score", PAYLOAD, headers=header)
+    assert status == 200
+    answered = headers["x-mlops-correlation-id"]
+    assert (answered == sent) is used
+    assert 1 <= len(answered) <= 128
+
+
+# --------------------------------------------------------------------------------------------------
+# Capture on the local server (docs/monitoring.md "Capture", "What is on disk, exactly")
+# --------------------------------------------------------------------------------------------------
+
+
+def test_capture_ids_columns_and_files(served: Served) -> None:
+    """monitoring.md: 1 row captured under its id, row i of a batch under <id>:<i>; the documented
+    columns; files at capture/<deployment>/<YYYY-MM-DD>/<HH>/part-<ms>-<pid>-<seq>.parquet, no temp files."""
+    tag = uuid.uuid4().hex[:8]
+    status, headers, _ = served.request("/score", PAYLOAD, headers={"x-mlops-correlation-id": f"one-{tag}"})
+    assert status == 200
+    assert headers["x-mlops-capture"] == "queued"
+    batch = {"input_data": {"columns": COLUMNS, "data": [ROW, [0.0, 0.0, 1.0]]}}
+    status, headers, _ = served.request("/score", batch, headers={"x-mlops-correlation-id": f"batch-{tag}"})
+    assert status == 200
+    frame = served.client.monitoring.read_captures(ENDPOINT, deployment="one")
+    ours = frame[frame["_id"].astype(str).str.endswith(tag) | frame["_id"].astype(str).str.contains(f"batch-{tag}")]
+    assert sorted(ours["_id"]) == sorted([f"one-{tag}", f"batch-{tag}:0", f"batch-{tag}:1"])
+    for column in ("_id", "_ts", "_deployment", "_model", "_prediction", "a", "b", "c"):
+        assert column in frame.columns, column
+    assert set(ours["_deployment"]) == {"one"}
+    by_id = dict(zip(ours["_id"], ours["_prediction"], strict=True))
+    assert float(by_id[f"batch-{tag}:1"]) == pytest.approx(1.0)
+    assert float(by_id[f"one-{tag}"]) == pytest.approx(6.0)
+    import re
+
+    parts = list((served.folder / "capture").rglob("*.parquet"))
+    assert parts
+    pattern = re.compile(r"capture/(one|two)/\d{4}-\d{2}-\d{2}/\d{2}/part-\d+-\d+-\d+\.parquet$")
+    for part in parts:
+        assert pattern.search(part.as_posix()), part
+    leftovers = [p for p in (served.folder / "capture").rglob("*") if p.is_file() and p.suffix != ".parquet"]
+    assert leftovers == []
+    stats = served.client.monitoring.capture_stats(ENDPOINT)
+    assert stats.written >= 3
+    assert stats.captured >= stats.written
+    assert stats.dropped == 0
+    assert stats.failed == 0
+
+
+def test_mirrored_requests_are_not_captured(served: Served) -> None:
+    """monitoring.md: only the answering deployment's scoring is captured, not mirrored copies."""
+    tag = uuid.uuid4().hex[:8]
+    for i in range(12):
+        status, headers, _ = served.request("/score", PAYLOAD, headers={"x-mlops-correlation-id": f"m{i}-{tag}"})
+        assert status == 200
+        assert headers["azureml-model-deployment"] == "one"
+    shadow = served.client.monitoring.read_captures(ENDPOINT, deployment="two")
+    assert not any(str(i).endswith(tag) for i in shadow["_id"]) if len(shadow) else True
+    live = served.client.monitoring.read_captures(ENDPOINT, deployment="one")
+    assert sum(1 for i in live["_id"] if str(i).endswith(tag)) == 12
+    report = served.client.deployments.shadow_report(ENDPOINT)
+    assert report.agreement_rate is not None
+    assert 0.0 <= report.agreement_rate <= 1.0
+
+
+def test_shadow_answers_never_reach_callers(served: Served) -> None:
+    """deployments.md: a Shadow deployment gets no live traffic; its answers never reach callers."""
+    for _ in range(10):
+        status, headers, body = served.request("/score", PAYLOAD)
+        assert status == 200
+        assert headers["azureml-model-deployment"] == "one"
+        assert json.loads(body) == pytest.approx([6.0])
+    endpoint = served.client.deployments.get_endpoint(ENDPOINT)
+    assert endpoint.traffic.get("two", 0) == 0
+    assert endpoint.mirror == {"two": 50}
+
+
+def test_names_that_name_nothing_are_not_found(served: Served) -> None:
+    """errors.md: something that does not exist is ResourceNotFoundError; shadow_report's docstring:
+    no such deployment on the endpoint -> ResourceNotFoundError (a 2-letter name is a valid deployment name)."""
+    for name in ("nope", "ab"):
+        with pytest.raises(ResourceNotFoundError, match=r"deployments: \["):
+            served.client.deployments.shadow_report(ENDPOINT, name)
+        with pytest.raises(ResourceNotFoundError, match=r"deployments: \["):
+            served.client.deployments.get_logs(ENDPOINT, deployment=name)
+        with pytest.raises(ResourceNotFoundError):
+            served.client.deployments.invoke(ENDPOINT, PAYLOAD, deployment=name)
+    assert "listening" in served.client.deployments.get_logs(ENDPOINT, deployment="one", lines=1000)
+
+
+def test_a_log_tail_of_zero_lines_is_refused_not_the_whole_log(served: Served, mem: MLOpsClient) -> None:
+    """errors.md: numbers are bounded (`endpoints logs --lines` 1-1000000); the API refuses what the CLI refuses."""
+    with pytest.raises(ConfigurationError) as info:
+        served.client.deployments.get_logs(ENDPOINT, lines=0)
+    assert info.value.details["field"] == "lines"
+    assert served.client.deployments.get_logs(ENDPOINT, lines=1).count("\n") == 0
+    with pytest.raises(ConfigurationError):
+        mem.deployments.get_logs(ENDPOINT, lines=0)
+
+
+def test_cli_logs_of_a_deployment_that_does_not_exist(served: Served) -> None:
+    """errors.md: a name that names nothing is an error, not an empty answer (exit 1, one JSON document)."""
+    result = mlops(served, "-o", "json", "endpoints", "logs", ENDPOINT, "--deployment", "nope")
+    assert result.returncode == 1, result.stdout
+    assert _one_json(result)["error"]["type"] == "ResourceNotFoundError"
+
+
+def test_regenerated_key_replaces_the_old_one(served: Served) -> None:
+    """deployments.md: regenerate_keys replaces one key; the old one stops working; secrets.json stays 0600;
+    deployments and traffic come back as they were."""
+    before = served.client.deployments.get_endpoint(ENDPOINT)
+    old = served.key()
+    served.old_keys = [old]  # type: ignore[attr-defined]
+    new = served.client.deployments.regenerate_keys(ENDPOINT, key="primary").primary_key.get_secret_value()
+    assert new != old
+    assert served.request("/score", PAYLOAD, key=old)[0] == 401
+    assert served.request("/score", PAYLOAD, key=new)[0] == 200
+    assert stat.S_IMODE((served.folder / "secrets.json").stat().st_mode) == 0o600
+    after = served.client.deployments.get_endpoint(ENDPOINT)
+    assert after.traffic == before.traffic
+    assert after.mirror == before.mirror
+
+
+def test_a_stopped_endpoint_comes_back_with_its_traffic(served: Served) -> None:
+    """deployments.md: stop_endpoint stops the server; the next invoke restarts it with deployments and traffic."""
+    before = served.client.deployments.get_endpoint(ENDPOINT)
+    assert served.client.deployments.stop_endpoint(ENDPOINT) is True
+    assert served.client.deployments.invoke(ENDPOINT, PAYLOAD) == pytest.approx([6.0])
+    after = served.client.deployments.get_endpoint(ENDPOINT)
+    assert after.traffic == before.traffic
+    assert after.mirror == before.mirror
+    assert served.client.deployments.invoke(ENDPOINT, PAYLOAD, deployment="two") == pytest.approx([4.0])
+
+
+# --------------------------------------------------------------------------------------------------
+# The command line (README "Command line", docs/deployments.md CLI, docs/errors.md "The command line")
+# --------------------------------------------------------------------------------------------------
+
+
+def mlops(served: Served, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``mlops -t local://<store> ARGS`` in a fresh interpreter."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_sdk.cli", "-t", f"local://{served.store}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=cwd or served.store.parent,
+        env=env,
+        check=False,
+    )
+
+
+def _one_json(result: subprocess.CompletedProcess[str]) -> Any:
+    """With -o json stdout is exactly one JSON document."""
+    return json.loads(result.stdout)
+
+
+def test_cli_keys_print_only_when_asked(served: Served) -> None:
+    """deployments.md: `endpoints keys NAME --primary` prints the bare key; -o json {"endpoint", "primary_key"}."""
+    key = served.key()
+    bare = mlops(served, "endpoints", "keys", ENDPOINT, "--primary")
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout.strip() == key
+    doc = mlops(served, "-o", "json", "endpoints", "keys", ENDPOINT, "--primary")
+    assert doc.returncode == 0
+    assert _one_json(doc) == {"endpoint": ENDPOINT, "primary_key": key}
+
+
+def test_cli_show_ends_with_a_curl_line_without_the_key(served: Served) -> None:
+    """deployments.md: `mlops endpoints show` ends with a scoring call reading the key from a variable."""
+    key = served.key()
+    shown = mlops(served, "endpoints", "show", ENDPOINT)
+    assert shown.returncode == 0, shown.stderr
+    last = [line for line in shown.stdout.splitlines() if line.strip()][-1]
+    assert "curl" in last
+    assert "$MLOPS_ENDPOINT_KEY" in last
+    for output in (shown, mlops(served, "-o", "json", "endpoints", "show", ENDPOINT)):
+        assert key not in output.stdout
+        assert key not in output.stderr
+    listed = mlops(served, "endpoints", "list", "-o", "json")
+    assert listed.returncode == 0
+    assert ENDPOINT in json.dumps(_one_json(listed))
+    assert key not in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error_type", "mentions"),
+    [
+        (["endpoints", "history", "no-such-endpoint"], 1, "ResourceNotFoundError", ENDPOINT),
+        (["endpoints"], 2, "UsageError", ""),
+        (["endpoints", "logs", ENDPOINT, "--lines", "0"], 2, "UsageError", "--lines"),
+        (["endpoints", "invoke", ENDPOINT, "--data", "{not json"], 2, "UsageError", "--data"),
+        (["endpoints", "invoke", ENDPOINT, "--data", "@missing.json"], 1, "ConfigurationError", "--data"),
+        (["deploy", "x@1", "--endpoint", ENDPOINT, "--bake", "nan"], 2, "UsageError", "--bake"),
+        (["deploy", "x@1", "--endpoint", ENDPOINT, "--bake", "-1"], 2, "UsageError", "--bake"),
+        (["deploy", "x@1", "--endpoint", ENDPOINT, "--smoke", "{not json"], 2, "UsageError", "--smoke"),
+        (["monitor", "run", "missing.toml"], 1, "ConfigurationError", "missing.toml"),
+    ],
+)
+def test_cli_errors_are_one_json_document_with_the_documented_exit_code(
+    served: Served, args: list[str], code: int, error_type: str, mentions: str
+) -> None:
+    """errors.md: exit 1 error / 2 usage; with -o json stdout is one JSON error document; no traceback."""
+    result = mlops(served, "-o", "json", *args)
+    assert result.returncode == code, (result.stdout, result.stderr)
+    error = _one_json(result)["error"]
+    assert error["type"] == error_type
+    assert mentions in json.dumps(error)
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_cli_invoke_from_a_file_and_delete_needs_yes(served: Served) -> None:
+    """deployments.md: `endpoints invoke NAME --data @file`; errors.md: with -o json delete needs --yes."""
+    request = served.store.parent / "sample-request.json"
+    request.write_text(json.dumps(PAYLOAD), encoding="utf-8")
+    invoked = mlops(served, "-o", "json", "endpoints", "invoke", ENDPOINT, "--data", "@sample-request.json")
+    assert invoked.returncode == 0, invoked.stderr
+    assert _one_json(invoked) == pytest.approx([6.0]) or _one_json(invoked).get("predictions") == pytest.approx([6.0])
+    refused = mlops(served, "-o", "json", "endpoints", "delete", ENDPOINT)
+    assert refused.returncode != 0
+    assert "error" in _one_json(refused)
+    assert served.client.deployments.get_endpoint(ENDPOINT).traffic.get("one") == 100
+
+
+def test_cli_deploy_rolled_back_exits_1_and_keeps_traffic(served: Served) -> None:
+    """deployments.md: `mlops deploy` exits 1 when the rollout was rolled back; the map is restored."""
+    before = served.client.deployments.get_endpoint(ENDPOINT)
+    smoke = json.dumps({"payload": PAYLOAD, "expected": [123.0]})
+    result = mlops(
+        served,
+        "deploy",
+        str(served.models["three"]),
+        "--endpoint",
+        ENDPOINT,
+        "--deployment",
+        "three",
+        "--steps",
+        "50,100",
+        "--smoke",
+        smoke,
+    )
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    after = served.client.deployments.get_endpoint(ENDPOINT)
+    assert after.traffic == before.traffic
+    assert after.mirror == before.mirror
+    assert "three" not in [d.name for d in after.deployments]
+
+
+def test_cli_monitor_stats_and_a_monitor_without_data(served: Served) -> None:
+    """monitoring.md: `mlops monitor stats ENDPOINT` (any endpoint name); a monitor that saw nothing
+    is no_data and `mlops monitor run` exits 3."""
+    stats = mlops(served, "-o", "json", "monitor", "stats", ENDPOINT)
+    assert stats.returncode == 0, stats.stderr
+    counters = _one_json(stats)
+    assert counters["written"] >= 1
+    other = mlops(served, "-o", "json", "monitor", "stats", "served-elsewhere")
+    assert other.returncode == 0, other.stderr
+    assert _one_json(other)["captured"] == 0
+    monitor = served.store.parent / "monitor.toml"
+    monitor.write_text(
+        '[monitor]\nendpoint = "nothing-here"\nwindow = "1h"\nbaseline = { kind = "data", path = "base.csv" }\n'
+        '[[monitor.signals]]\nkind = "data_drift"\n',
+        encoding="utf-8",
+    )
+    (served.store.parent / "base.csv").write_text("a,b,c\n1,2,3\n2,3,4\n3,4,5\n", encoding="utf-8")
+    run = mlops(served, "-o", "json", "monitor", "run", "monitor.toml")
+    assert run.returncode == 3, (run.stdout, run.stderr)
+    assert _one_json(run)["outcome"] == "no_data"

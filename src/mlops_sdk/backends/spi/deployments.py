@@ -1086,9 +1086,11 @@ class RolloutDriver:
             return PollResult(Status.FAILED, native_status="Failed", message=s.get("reason"), error=refusal)
         if outcome == "failed":
             tail = s.get("log_tail")
+            what = "deployment" if s["mode"] == "deploy" else "rollback"
+            of = f" of {s['deployment']!r}" if s.get("deployment") else ""  # a rollback that found no target
             failure = OperationFailedError(
-                f"{'deployment' if s['mode'] == 'deploy' else 'rollback'} of {s.get('deployment')!r} on endpoint "
-                f"{s['endpoint']!r} failed: {s.get('reason')}" + (f"\nDeployment log tail:\n{tail}" if tail else ""),
+                f"{what}{of} on endpoint {s['endpoint']!r} failed: {s.get('reason')}"
+                + (f"\nDeployment log tail:\n{tail}" if tail else ""),
                 backend=self._platform.backend,
                 operation_id=self._id,
                 details={"log_tail": tail, "reason": s.get("reason")},
