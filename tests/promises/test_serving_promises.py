@@ -32,9 +32,14 @@ from mlops_sdk import (
     Capture,
     ConfigurationError,
     ConflictError,
+    DataDrift,
+    DataQuality,
     Guardrails,
     Linear,
     MLOpsClient,
+    ModelPerformance,
+    Monitor,
+    MonitorReport,
     OperationFailedError,
     OperationTimeoutError,
     Replace,
@@ -1003,3 +1008,174 @@ def test_cli_monitor_stats_and_a_monitor_without_data(served: Served) -> None:
     run = mlops(served, "-o", "json", "monitor", "run", "monitor.toml")
     assert run.returncode == 3, (run.stdout, run.stderr)
     assert _one_json(run)["outcome"] == "no_data"
+
+
+# --------------------------------------------------------------------------------------------------
+# Monitoring on memory:// (docs/monitoring.md "Ground truth", "Signals", "Monitors in TOML", "The report")
+# --------------------------------------------------------------------------------------------------
+
+
+def _frame(n: int = 300, shift: float = 0.0, seed: int = 3) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"a": rng.normal(size=n) + shift, "b": rng.normal(size=n), "c": rng.normal(size=n)})
+
+
+@pytest.mark.parametrize(
+    ("ids", "labels", "field"),
+    [
+        ("order-17", [1], "ids"),  # a lone string is refused, not split into characters
+        (["a1", "a2"], [1], "labels"),  # one label per id
+        ([" a1"], [1], "ids"),  # no surrounding spaces
+        ([""], [1], "ids"),
+        (["x" * 1025], [1], "ids"),
+        (["a1", "a2"], [1, math.nan], "labels"),
+        (["a1", "a2"], [1, None], "labels"),
+        (["a1", "a2"], [1, math.inf], "labels"),
+        (["a1", "a2"], [1, "yes"], "labels"),  # all numbers or all text
+        (["a1", "a2"], [[1], [0]], "labels"),
+        (["a1", "a2"], [{"x": 1}, {"x": 0}], "labels"),
+        ([1.5, 2.5], [1, 0], "ids"),  # text or whole numbers
+    ],
+)
+def test_ground_truth_refusals_store_nothing(mem: MLOpsClient, ids: Any, labels: Any, field: str) -> None:
+    """monitoring.md: anything else raises ConfigurationError naming ids or labels, and nothing is stored."""
+    ids_out = mem.monitoring.log_inferences("churn", _frame(2), predictions=[0.0, 1.0], ids=["a1", "a2"])
+    assert ids_out == ["a1", "a2"]
+    with pytest.raises(ConfigurationError) as info:
+        mem.monitoring.log_ground_truth("churn", ids=ids, labels=labels)
+    assert info.value.details["field"] == field
+    # nothing stored: a performance monitor finds no labelled row
+    report = mem.monitoring.run(
+        Monitor(endpoint="churn", signals=[ModelPerformance(thresholds={"rmse": 5}, min_labels=1)]),
+        baseline_data=_frame(2),
+    )
+    assert report.rows == 2  # the inferences are in the window
+    assert report.labeled_rows == 0
+
+
+def test_ground_truth_latest_label_wins(mem: MLOpsClient) -> None:
+    """monitoring.md: when an id is labelled twice the latest label wins (within one call, the later one)."""
+    ids = mem.monitoring.log_inferences("churn", _frame(4), predictions=[1.0, 2.0, 3.0, 4.0])
+    assert len(ids) == 4
+    assert len(set(ids)) == 4
+    assert mem.monitoring.log_ground_truth("churn", ids=[*ids, ids[0]], labels=[0.0, 2.0, 3.0, 4.0, 1.0]) == 4
+    monitor = Monitor(endpoint="churn", signals=[ModelPerformance(thresholds={"rmse": 0.5}, min_labels=1)])
+    report = mem.monitoring.run(monitor, baseline_data=_frame(4))
+    assert report.labeled_rows == 4
+    assert report.passed, report.alerts  # rmse 0: the later label (1.0) of the first id won
+    mem.monitoring.log_ground_truth("churn", ids=[ids[1]], labels=[7.0])  # a later part corrects one
+    report = mem.monitoring.run(monitor, baseline_data=_frame(4))
+    assert not report.passed
+    assert report.outcome == "alert"
+
+
+def test_inference_ids_must_not_repeat(mem: MLOpsClient) -> None:
+    """monitoring.md: ids of log_inferences follow log_ground_truth's rule and must not repeat within a call."""
+    with pytest.raises(ConfigurationError) as info:
+        mem.monitoring.log_inferences("churn", _frame(2), predictions=[0.0, 1.0], ids=["same", "same"])
+    assert info.value.details["field"] == "ids"
+    assert len(mem.monitoring.read_captures("churn")) == 0
+
+
+@pytest.mark.parametrize("endpoint", ["ab", "-abc", "a" * 33, "has space", "ünï"])
+def test_monitoring_endpoint_names_follow_the_endpoint_rule(mem: MLOpsClient, endpoint: str) -> None:
+    """monitoring.md: endpoint names follow the endpoint rule (3-32 letters, digits or -) on memory:// too."""
+    with pytest.raises(ConfigurationError):
+        mem.monitoring.log_ground_truth(endpoint, ids=["a1"], labels=[1])
+    with pytest.raises(ConfigurationError):
+        mem.monitoring.log_inferences(endpoint, _frame(1), predictions=[1.0])
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"endpoint": "churn", "signals": [{"kind": "data_drift", "featurs": ["a"]}]}, "signals.0.data_drift.featurs"),
+        ({"endpoint": "churn", "window": "0h", "signals": [{"kind": "data_drift"}]}, "window"),
+        ({"endpoint": "churn", "window": "101y", "signals": [{"kind": "data_drift"}]}, "window"),
+        ({"endpoint": "churn", "signals": [{"kind": "data_drift", "thresholds": {"js": 1.5}}]}, "js"),
+        ({"endpoint": "churn", "signals": [{"kind": "data_drift", "thresholds": {"psi": math.nan}}]}, "psi"),
+        ({"endpoint": "churn", "signals": [{"kind": "data_drift", "thresholds": {"psi": -1}}]}, "psi"),
+        ({"endpoint": "churn", "signals": [{"kind": "data_drift", "features": []}]}, "features"),
+        ({"endpoint": "churn", "signals": [{"kind": "data_drift", "features": ["a", "a"]}]}, "features"),
+        ({"endpoint": "churn", "signals": [{"kind": "data_drift", "thresholds": {"nope": 1}}]}, "nope"),
+        ({"endpoint": "churn", "signals": []}, "signals"),
+        ({"endpoint": "x", "signals": [{"kind": "data_drift"}]}, "endpoint"),
+        ({"endpoint": "churn", "signals": [{"kind": "data_drift"}], "thresholds": {"nosuch.psi": 0.1}}, "nosuch"),
+    ],
+)
+def test_monitor_specs_name_the_bad_field(spec: dict[str, Any], field: str) -> None:
+    """monitoring.md: a monitor is checked when it is built; every problem is a ConfigurationError naming the field."""
+    with pytest.raises(ConfigurationError) as info:
+        Monitor(**spec)
+    assert field in str(info.value.details.get("field", "")) + str(info.value)
+
+
+def test_identical_window_and_baseline_never_alert(mem: MLOpsClient) -> None:
+    """monitoring.md: identical window and baseline never alert; a feature shifted alone is the only one."""
+    frame = _frame(400)
+    mem.monitoring.log_inferences("churn", frame, predictions=[0.0] * 400)
+    monitor = Monitor(endpoint="churn", signals=[DataDrift(), DataQuality()])
+    same = mem.monitoring.run(monitor, baseline_data=frame)
+    assert same.outcome == "passed"
+    assert same.passed
+    assert same.alerts == ()
+    shifted = mem.monitoring.run(monitor, baseline_data=_frame(400, shift=-3.0))
+    assert shifted.outcome == "alert"
+    assert shifted.drifted_features() == ("a",)
+
+
+def test_a_monitor_that_sees_nothing_does_not_pass(mem: MLOpsClient) -> None:
+    """monitoring.md: when every signal is skipped the outcome is no_data and passed is false."""
+    report = mem.monitoring.run(
+        Monitor(endpoint="nothing-here", signals=[DataDrift(), DataQuality()]), baseline_data=_frame(10)
+    )
+    assert report.outcome == "no_data"
+    assert report.passed is False
+
+
+def test_report_json_round_trips_and_refuses_an_edited_report(mem: MLOpsClient) -> None:
+    """monitoring.md: to_json() / from_json() (refuses an edited report: the content digest must match)."""
+    frame = _frame(200)
+    mem.monitoring.log_inferences("churn", frame, predictions=[0.0] * 200)
+    report = mem.monitoring.run(Monitor(endpoint="churn", signals=[DataDrift()]), baseline_data=_frame(200, shift=2))
+    text = report.to_json()
+    again = MonitorReport.from_json(text)
+    assert again.outcome == report.outcome
+    assert again.digest == report.digest
+    assert report.outcome == "alert"
+    for field, value in (("outcome", "passed"), ("rows", report.rows + 1), ("signals", [])):
+        edited = json.loads(text)
+        edited[field] = value
+        with pytest.raises(ConfigurationError, match="edited"):
+            MonitorReport.from_json(json.dumps(edited))
+    assert "<svg" in report.to_html()
+    assert report.to_markdown()
+
+
+def test_memory_capture_keeps_scored_rows_before_invoke_returns(mem: MLOpsClient, model_dirs: dict[str, Path]) -> None:
+    """monitoring.md/testing.md: memory deployments with Capture keep every scored request before invoke returns,
+    with the server's columns and <id>:<row> ids; capture_stats counts them."""
+    mem.deployments.begin_deploy(
+        model_dirs["one"], endpoint="memcap", deployment="one", capture=Capture(sample_rate=1.0)
+    ).result()
+    mem.deployments.invoke("memcap", {"input_data": {"columns": COLUMNS, "data": [ROW, [0.0, 0.0, 1.0]]}})
+    frame = mem.monitoring.read_captures("memcap")
+    assert len(frame) == 2
+    assert {"_id", "_ts", "_deployment", "_model", "_prediction", "a", "b", "c"} <= set(frame.columns)
+    assert sorted(str(i).rsplit(":", 1)[1] for i in frame["_id"]) == ["0", "1"]
+    assert sorted(float(p) for p in frame["_prediction"]) == pytest.approx([1.0, 6.0])
+    assert mem.monitoring.capture_stats("memcap").captured == 2
+
+
+def test_inputs_named_like_capture_columns_are_kept_apart(mem: MLOpsClient) -> None:
+    """monitoring.md: an input named like a capture column (_id) is kept as input__id on every backend."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"_id": ["mine-1", "mine-2"], "a": [1.0, 2.0]})
+    ids = mem.monitoring.log_inferences("churn", frame, predictions=[1.0, 2.0])
+    captured = mem.monitoring.read_captures("churn")
+    assert sorted(captured["_id"]) == sorted(ids)
+    assert sorted(captured["input__id"]) == ["mine-1", "mine-2"]
