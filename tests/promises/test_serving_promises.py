@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,59 @@ def test_first_deployment_gets_all_traffic_at_every_step(mem: MLOpsClient, model
     traffic_changes = [h.traffic for h in mem.deployments.history("first") if h.action not in ("create", "deploy")]
     assert traffic_changes
     assert all(t == {"one": 100} for t in traffic_changes)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "maps", "bakes_checked", "bakes_unchecked"),
+    [
+        (Canary(percent=5, bake=10), [5, 100], 2, 1),
+        (Linear(step_percent=30, interval=10), [30, 60, 90, 100], 4, 3),
+        (AllAtOnce(bake=10), [100], 1, 0),
+        (BlueGreen(steps=[10, 100], bake_time=timedelta(seconds=10)), [10, 100], 2, 1),
+        (Replace(), [100], 0, 0),
+    ],
+)
+def test_strategy_steps_and_bakes(
+    model_dirs: dict[str, Path], strategy: Any, maps: list[int], bakes_checked: int, bakes_unchecked: int
+) -> None:
+    """deployments.md: each strategy's steps (Linear: step_percent, twice that, ... 100); each step is
+    shift -> smoke test -> bake; the last step's bake and the final smoke test run when something checks
+    (a smoke test here), else the rollout ends at 100 %. Bakes take seconds or a timedelta, on the client's clock."""
+    for smoke, bakes in ((_smoke(), bakes_checked), (None, bakes_unchecked)):
+        clock = FakeClock()
+        with MLOpsClient("memory://", clock=clock, show_progress=False) as client:
+            client.deployments.begin_deploy(model_dirs["one"], endpoint="steps", deployment="one").result()
+            slept = sum(clock.sleeps)
+            result = client.deployments.begin_deploy(
+                model_dirs["two"],
+                endpoint="steps",
+                deployment="two",
+                strategy=strategy.model_copy(update={"smoke_test": smoke}),
+            ).result()
+            assert [step.percent for step in result.steps] == maps
+            assert [step.traffic["two"] for step in result.steps] == maps
+            assert all(sum(step.traffic.values()) == 100 for step in result.steps)
+            assert sum(clock.sleeps) - slept == pytest.approx(10.0 * bakes)
+            assert result.traffic["two"] == 100
+
+
+def test_local_and_memory_accept_resources_and_say_what_they_ignored(
+    mem: MLOpsClient, model_dirs: dict[str, Path]
+) -> None:
+    """deployments.md: every Resources field is accepted; result.resources_ignored names each with a reason;
+    result.resources echoes the request; bad values name resources and the field before anything is sent."""
+    from mlops_sdk import Resources
+
+    asked = Resources(instance_type="Standard_F4s_v2", instance_count=2)
+    result = mem.deployments.begin_deploy(model_dirs["one"], endpoint="sized", deployment="one", resources=asked).result()
+    assert set(result.resources_ignored) == {"instance_type", "instance_count"}
+    assert all(reason for reason in result.resources_ignored.values())
+    assert result.resources == asked
+    for bad, field in (({"instance_count": 0}, "instance_count"), ({"instance_type": "x"}, "instance_type")):
+        with pytest.raises(ConfigurationError, match=field) as info:
+            mem.deployments.begin_deploy(model_dirs["two"], endpoint="sized", deployment="two", resources=bad)
+        assert info.value.details["field"] == "resources"
+    assert [d.name for d in mem.deployments.get_endpoint("sized").deployments] == ["one"]
 
 
 def test_rerunning_the_same_deploy_changes_nothing(mem: MLOpsClient, model_dirs: dict[str, Path]) -> None:
