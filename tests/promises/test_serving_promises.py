@@ -271,7 +271,9 @@ def test_local_and_memory_accept_resources_and_say_what_they_ignored(
     from mlops_sdk import Resources
 
     asked = Resources(instance_type="Standard_F4s_v2", instance_count=2)
-    result = mem.deployments.begin_deploy(model_dirs["one"], endpoint="sized", deployment="one", resources=asked).result()
+    result = mem.deployments.begin_deploy(
+        model_dirs["one"], endpoint="sized", deployment="one", resources=asked
+    ).result()
     assert set(result.resources_ignored) == {"instance_type", "instance_count"}
     assert all(reason for reason in result.resources_ignored.values())
     assert result.resources == asked
@@ -1572,3 +1574,135 @@ def test_short_secrets_are_still_hidden_where_held() -> None:
     assert "abc" not in repr(short)
     assert "abc" not in str(short)
     assert short.get_secret_value() == "abc"
+
+
+def test_a_deployment_that_fails_to_start_carries_its_log_tail(served: Served, tmp_path: Path) -> None:
+    """deployments.md: a deployment that fails to start raises OperationFailedError carrying the tail of the
+    local server log; the traffic is untouched."""
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(served.models["one"], broken)
+    for estimator in broken.glob("model.*"):
+        estimator.write_bytes(b"this is not a model")
+    before = served.client.deployments.get_endpoint(ENDPOINT)
+    with pytest.raises(OperationFailedError) as info:
+        served.client.deployments.begin_deploy(broken, endpoint=ENDPOINT, deployment="broken").result(timeout=120)
+    assert "Deployment log tail" in str(info.value)
+    assert info.value.details["log_tail"]
+    after = served.client.deployments.get_endpoint(ENDPOINT)
+    assert after.traffic == before.traffic
+    assert after.mirror == before.mirror
+    assert served.client.deployments.history(ENDPOINT)[-1].action == "failed"
+    assert served.request("/score", PAYLOAD)[0] == 200
+
+
+def test_unknown_model_references_are_refused_before_anything_changes(mem: MLOpsClient) -> None:
+    """deployments.md (begin_deploy): a reference naming no registered version -> ResourceNotFoundError;
+    a model that is no reference, URI or folder -> ConfigurationError (field model); nothing is created."""
+    with pytest.raises(ResourceNotFoundError):
+        mem.deployments.begin_deploy("nosuch@3", endpoint="refs").result()
+    with pytest.raises(ResourceNotFoundError):
+        mem.deployments.begin_deploy("nosuch:champion", endpoint="refs").result()
+    with pytest.raises(ConfigurationError) as info:
+        mem.deployments.begin_deploy("not a model at all", endpoint="refs").result()
+    assert info.value.details["field"] == "model"
+    assert [e.name for e in mem.deployments.list_endpoints()] == []
+
+
+def test_memory_capture_sampling_and_what_is_kept(mem: MLOpsClient, model_dirs: dict[str, Path]) -> None:
+    """monitoring.md: sample_rate is decided per request and counted; inputs/outputs choose the columns."""
+    mem.deployments.begin_deploy(
+        model_dirs["one"], endpoint="sampled", deployment="one", capture=Capture(sample_rate=0.5)
+    ).result()
+    for _ in range(40):
+        mem.deployments.invoke("sampled", PAYLOAD)
+    stats = mem.monitoring.capture_stats("sampled")
+    assert stats.captured + stats.sampled_out == 40
+    assert 0 < stats.captured < 40
+    assert len(mem.monitoring.read_captures("sampled")) == stats.captured
+    mem.deployments.begin_deploy(
+        model_dirs["one"], endpoint="no-inputs", deployment="one", capture=Capture(inputs=False)
+    ).result()
+    mem.deployments.invoke("no-inputs", PAYLOAD)
+    kept = mem.monitoring.read_captures("no-inputs")
+    assert len(kept) == 1
+    assert "_prediction" in kept.columns
+    assert not {"a", "b", "c"} & set(kept.columns)
+    mem.deployments.begin_deploy(
+        model_dirs["one"], endpoint="no-outputs", deployment="one", capture=Capture(outputs=False)
+    ).result()
+    mem.deployments.invoke("no-outputs", PAYLOAD)
+    kept = mem.monitoring.read_captures("no-outputs")
+    assert len(kept) == 1
+    assert {"a", "b", "c"} <= set(kept.columns)
+    assert "_prediction" not in kept.columns or kept["_prediction"].isna().all()
+
+
+def test_cli_monitor_run_exit_codes_and_report(served: Served) -> None:
+    """monitoring.md: `mlops monitor run monitor.toml --report report.html`: exit 0 passed, 3 alert; -o json;
+    errors.md: --report must be writable (a folder is refused before any work, leaving no partial file)."""
+    work = served.store.parent
+    endpoint = "cli-mon"
+    served.client.monitoring.log_inferences(endpoint, _frame(300), predictions=[0.0] * 300)
+    _frame(300).to_csv(work / "same.csv", index=False)
+    _frame(300, shift=-3.0).to_csv(work / "shifted.csv", index=False)
+    for baseline, code, outcome in (("same.csv", 0, "passed"), ("shifted.csv", 3, "alert")):
+        (work / "mon.toml").write_text(
+            f'[monitor]\nendpoint = "{endpoint}"\nwindow = "24h"\nbaseline = {{ kind = "data", path = "{baseline}" }}\n'
+            '[[monitor.signals]]\nkind = "data_drift"\n',
+            encoding="utf-8",
+        )
+        report = work / f"report-{outcome}.html"
+        run = mlops(served, "-o", "json", "monitor", "run", "mon.toml", "--report", str(report))
+        assert run.returncode == code, (run.stdout, run.stderr)
+        assert _one_json(run)["outcome"] == outcome
+        assert "<svg" in report.read_text(encoding="utf-8")
+    (work / "a-folder").mkdir()
+    refused = mlops(served, "-o", "json", "monitor", "run", "mon.toml", "--report", str(work / "a-folder"))
+    assert refused.returncode in (1, 2)
+    assert "--report" in json.dumps(_one_json(refused))
+    assert list((work / "a-folder").iterdir()) == []
+    assert not [p for p in work.rglob("*") if p.suffix in (".tmp", ".partial")]
+
+
+def test_a_predicate_must_be_passed_again_to_resume(mem: MLOpsClient, model_dirs: dict[str, Path]) -> None:
+    """deployments.md: a smoke-test predicate cannot travel in a token: pass smoke_test= again to resume_operation;
+    operations.md: progress=callback gets a ProgressEvent after every poll."""
+    mem.deployments.begin_deploy(model_dirs["one"], endpoint="pred", deployment="one").result()
+    seen: list[Any] = []
+    smoke = SmokeTest(payload=PAYLOAD, predicate=lambda out: seen.append(out) is None)
+    events: list[Any] = []
+    op = mem.deployments.begin_deploy(
+        model_dirs["two"],
+        endpoint="pred",
+        deployment="two",
+        strategy=BlueGreen(steps=[10, 50, 100], bake_time=600, smoke_test=smoke),
+        progress=events.append,
+    )
+    with pytest.raises(OperationTimeoutError) as info:
+        op.result(timeout=100)
+    assert events
+    assert all(event.operation_id == op.id for event in events)
+    token = info.value.details["continuation_token"]
+    with pytest.raises(ConfigurationError, match="predicate"):
+        mem.deployments.resume_operation(token)
+    calls = len(seen)
+    result = mem.deployments.resume_operation(token, smoke_test=smoke).result()
+    assert result.traffic["two"] == 100
+    assert len(seen) > calls  # the predicate passed again is the one the later steps ran
+
+
+def test_cli_create_no_wait_prints_a_token_that_resume_finishes(served: Served) -> None:
+    """deployments.md: `mlops endpoints create NAME --no-wait` prints a resume token; `mlops resume TOKEN`."""
+    name = "made-ahead"
+    created = mlops(served, "-o", "json", "endpoints", "create", name, "--no-wait")
+    assert created.returncode == 0, created.stderr
+    document = _one_json(created)
+    token = document.get("continuation_token") or document.get("token")
+    assert isinstance(token, str), document
+    resumed = mlops(served, "-o", "json", "resume", token)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _one_json(resumed)["name"] == name
+    assert served.client.deployments.get_endpoint(name).name == name
+    served.client.deployments.delete_endpoint(name)
