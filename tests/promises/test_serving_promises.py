@@ -447,6 +447,12 @@ def test_memory_logs_and_rollbacks_name_what_exists(mem: MLOpsClient, model_dirs
         mem.deployments.begin_rollback("logs").result()
     assert "None" not in str(info.value)
     assert "no previous production deployment" in str(info.value)
+    history = mem.deployments.history("logs")
+    with pytest.raises(ResourceNotFoundError, match=r"deployments: \['one'\]"):
+        mem.deployments.begin_rollback("logs", to="nope")
+    with pytest.raises(ResourceNotFoundError, match=r"deployments: \['one'\]"):
+        mem.deployments.begin_promote_shadow("logs", "nope")
+    assert mem.deployments.history("logs") == history  # refused before anything ran
 
 
 def test_memory_endpoints_cannot_be_stopped(mem: MLOpsClient, model_dirs: dict[str, Path]) -> None:

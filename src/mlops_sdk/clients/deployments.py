@@ -351,6 +351,11 @@ class DeploymentClient(BaseClient):
             guardrails: Live thresholds watched during every bake.
             progress: Callback receiving a :class:`ProgressEvent` after every poll.
             show_progress: Force the progress bar on or off.
+
+        Raises:
+            ConfigurationError: no single mirrored deployment to default to, a deployment without a known
+                model, or a ``Shadow`` strategy.
+            ResourceNotFoundError: no such endpoint, or ``deployment`` names no deployment of it.
         """
         endpoint = self._name(endpoint, "endpoint")
         info = self.get_endpoint(endpoint)
@@ -363,6 +368,8 @@ class DeploymentClient(BaseClient):
                 )
             deployment = mirrored[0]
         found = next((item for item in info.deployments if item.name == deployment), None)
+        if found is None:
+            self._existing_deployment(endpoint, check_deployment_name(deployment), info)
         if found is None or not (found.model_uri or found.model):
             raise ConfigurationError(
                 f"endpoint {endpoint!r} has no deployment {deployment!r} with a known model; "
@@ -438,9 +445,14 @@ class DeploymentClient(BaseClient):
 
         "Previous production" comes from the endpoint's history: the deployment that had the largest
         share before the current one took over.
+
+        Raises:
+            ResourceNotFoundError: no such endpoint, or ``to`` names no deployment of it.
         """
         endpoint = self._name(endpoint, "endpoint")
         annotate({"endpoint": endpoint})
+        if to is not None:
+            self._existing_deployment(endpoint, check_deployment_name(to, "to"))
         driver = self._svc().rollback(endpoint, to=to, smoke_test=self._smoke(smoke_test), lineage=collect_lineage())
         return self._operation(driver, description=f"rollback of {endpoint}", progress=progress)
 
@@ -526,9 +538,9 @@ class DeploymentClient(BaseClient):
             self._existing_deployment(checked, check_deployment_name(deployment))
         return self._svc().get_logs(checked, deployment=deployment, lines=lines)
 
-    def _existing_deployment(self, endpoint: str, deployment: str) -> None:
+    def _existing_deployment(self, endpoint: str, deployment: str, info: Endpoint | None = None) -> None:
         """Raise ``ResourceNotFoundError`` (listing what exists) when ``endpoint`` has no ``deployment``."""
-        names = [item.name for item in self.get_endpoint(endpoint).deployments]
+        names = [item.name for item in (info or self.get_endpoint(endpoint)).deployments]
         if deployment not in names:
             raise ResourceNotFoundError(
                 f"endpoint {endpoint!r} has no deployment {deployment!r}; deployments: {names}",
