@@ -1712,3 +1712,99 @@ def test_cli_create_no_wait_prints_a_token_that_resume_finishes(served: Served) 
     assert _one_json(resumed)["name"] == name
     assert served.client.deployments.get_endpoint(name).name == name
     served.client.deployments.delete_endpoint(name)
+
+
+def test_data_quality_rates_and_an_empty_baseline(mem: MLOpsClient) -> None:
+    """monitoring.md: DataQuality null_rate / type_error_rate / out_of_range_rate with defaults 0.05, 0.01,
+    0.05; a column whose values share no type is kept as text (type errors); a baseline without rows is a
+    ConfigurationError (field baseline)."""
+    import numpy as np
+
+    base = _frame(200)
+    window = base.copy()
+    window.loc[:39, "b"] = None  # 20 % missing
+    window["c"] = window["c"].astype(object)
+    window.loc[:9, "c"] = "oops"  # 5 % text in a number column
+    window.loc[100:119, "a"] = 50.0  # 10 % beyond the baseline's max
+    mem.monitoring.log_inferences("quality", window, predictions=list(np.arange(200) % 2))
+    report = mem.monitoring.run(Monitor(endpoint="quality", signals=[DataQuality()]), baseline_data=base)
+    assert report.outcome == "alert"
+    assert sorted(report.alerts) == [
+        "data_quality: a: out_of_range_rate 0.1 > 0.05",
+        "data_quality: b: null_rate 0.2 > 0.05",
+        "data_quality: c: type_error_rate 0.05 > 0.01",
+    ]
+    with pytest.raises(ConfigurationError) as info:
+        mem.monitoring.run(Monitor(endpoint="quality", signals=[DataQuality()]), baseline_data=base.iloc[:0])
+    assert info.value.details["field"] == "baseline"
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "min_labels", "outcome"),
+    [
+        ({"accuracy": 0.85}, 1, "alert"),  # accuracy 0.5 alerts below its bound
+        ({"accuracy": 0.4}, 1, "passed"),
+        ({"rmse": 0.5}, 1, "alert"),  # rmse alerts above its bound (rmse of 0/1 misses is ~0.71)
+        ({"accuracy": 0.4}, 500, "no_data"),  # fewer labelled rows than min_labels: skipped, not an alert
+    ],
+)
+def test_model_performance_bounds(
+    mem: MLOpsClient, thresholds: dict[str, float], min_labels: int, outcome: str
+) -> None:
+    """monitoring.md: {"accuracy": 0.85} alerts below, {"rmse": 5} above; fewer labelled rows than
+    min_labels is skipped; a run whose every signal was skipped is no_data."""
+    ids = mem.monitoring.log_inferences("perf", _frame(200), predictions=[1] * 200)
+    mem.monitoring.log_ground_truth("perf", ids=ids[:100], labels=[1] * 50 + [0] * 50)
+    signal = ModelPerformance(thresholds=thresholds, min_labels=min_labels)
+    report = mem.monitoring.run(Monitor(endpoint="perf", signals=[signal]), baseline_data=_frame(200))
+    assert report.outcome == outcome
+    assert report.labeled_rows == 100
+
+
+def test_window_baseline_compares_two_windows_of_one_endpoint(mem: MLOpsClient) -> None:
+    """monitoring.md: WindowBaseline(window=(start, end)) is an earlier window of the same endpoint's captures."""
+    from datetime import datetime, timezone
+
+    from mlops_sdk import WindowBaseline
+
+    early = datetime(2025, 12, 20, tzinfo=timezone.utc)
+    mem.monitoring.log_inferences("windows", _frame(200), predictions=[0.0] * 200, at=early)
+    mem.monitoring.log_inferences("windows", _frame(200, shift=-3, seed=9), predictions=[0.0] * 200)
+    baseline = WindowBaseline(window=(early - timedelta(hours=1), early + timedelta(hours=1)))
+    report = mem.monitoring.run(Monitor(endpoint="windows", window="24h", baseline=baseline, signals=[DataDrift()]))
+    assert report.rows == 200
+    assert report.baseline["rows"] == 200
+    assert report.drifted_features() == ("a",)
+
+
+def test_torn_capture_files_are_named_not_read(served: Served) -> None:
+    """monitoring.md: capture files the SDK did not write whole (truncated, zero bytes, not Parquet) make
+    read_captures / run fail with a ConfigurationError listing each; empty hour folders and Parquet files
+    without _ts are fine."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    endpoint = "torn-ep"
+    served.client.monitoring.log_inferences(endpoint, _frame(5), predictions=[0.0] * 5)
+    parts = list((served.store / "endpoints" / endpoint / "capture").rglob("*.parquet"))
+    assert len(parts) == 1
+    hour = parts[0].parent
+    (hour.parent / "99").mkdir()  # an empty hour folder
+    pq.write_table(pa.table({"x": [1]}), hour / "part-no-ts.parquet")  # holds no captured rows: ignored
+    assert len(served.client.monitoring.read_captures(endpoint)) == 5
+    torn = {
+        hour / "part-zero.parquet": b"",
+        hour / "part-cut.parquet": parts[0].read_bytes()[: len(parts[0].read_bytes()) // 2],
+        hour / "part-text.parquet": b"not parquet at all",
+    }
+    for path, data in torn.items():
+        path.write_bytes(data)
+    with pytest.raises(ConfigurationError) as info:
+        served.client.monitoring.read_captures(endpoint)
+    for path in torn:
+        assert path.name in str(info.value)
+    with pytest.raises(ConfigurationError):
+        served.client.monitoring.run(Monitor(endpoint=endpoint, signals=[DataDrift()]), baseline_data=_frame(5))
+    for path in torn:
+        path.unlink()
+    assert len(served.client.monitoring.read_captures(endpoint)) == 5
