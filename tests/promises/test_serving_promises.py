@@ -927,9 +927,15 @@ def test_regenerated_key_replaces_the_old_one(served: Served) -> None:
 
 
 def test_a_stopped_endpoint_comes_back_with_its_traffic(served: Served) -> None:
-    """deployments.md: stop_endpoint stops the server; the next invoke restarts it with deployments and traffic."""
+    """deployments.md: stop_endpoint stops the server; the next invoke restarts it with deployments and traffic;
+    monitoring.md: a graceful stop writes the whole capture queue first."""
     before = served.client.deployments.get_endpoint(ENDPOINT)
+    tag = uuid.uuid4().hex[:8]
+    for i in range(3):  # queued rows: a graceful stop writes the whole queue before the server exits
+        assert served.request("/score", PAYLOAD, headers={"x-mlops-correlation-id": f"s{i}-{tag}"})[0] == 200
     assert served.client.deployments.stop_endpoint(ENDPOINT) is True
+    ids = set(served.client.monitoring.read_captures(ENDPOINT, deployment="one")["_id"])
+    assert {f"s{i}-{tag}" for i in range(3)} <= ids
     assert served.client.deployments.invoke(ENDPOINT, PAYLOAD) == pytest.approx([6.0])
     after = served.client.deployments.get_endpoint(ENDPOINT)
     assert after.traffic == before.traffic
@@ -1499,12 +1505,16 @@ def test_cli_deploy_ends_with_a_curl_line_and_endpoints_stop_start_delete(served
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting for its parent to reap it has exited)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    stat_file = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return stat_file.read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
@@ -1808,3 +1818,54 @@ def test_torn_capture_files_are_named_not_read(served: Served) -> None:
     for path in torn:
         path.unlink()
     assert len(served.client.monitoring.read_captures(endpoint)) == 5
+
+
+def test_capture_durability_and_a_full_queue(served: Served) -> None:
+    """monitoring.md: durability="acknowledged" answers `stored` once the rows' file is on disk, so a
+    SIGKILL right after loses nothing; a deployment whose queue holds max_queue rows answers `dropped`
+    (still 200 with the prediction) and counts the drops."""
+    import signal
+
+    name = "capture-kinds"
+    deployments = served.client.deployments
+    deployments.begin_deploy(
+        served.models["one"], endpoint=name, deployment="acked", capture=Capture(durability="acknowledged")
+    ).result(timeout=120)
+    deployments.begin_deploy(
+        served.models["two"],
+        endpoint=name,
+        deployment="capped",
+        strategy=Shadow(mirror_percent=1),
+        capture=Capture(max_queue=3, flush_interval=300),
+    ).result(timeout=120)
+    folder = served.store / "endpoints" / name
+    url = deployments.get_endpoint(name).scoring_uri
+    key = deployments.get_keys(name).primary_key.get_secret_value()
+
+    def score(deployment: str, correlation: str) -> tuple[int, str, Any]:
+        request = urllib.request.Request(  # noqa: S310 (loopback http)
+            url,
+            data=json.dumps(PAYLOAD).encode(),
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/json",
+                "azureml-model-deployment": deployment,
+                "x-mlops-correlation-id": correlation,
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            return answer.status, answer.headers["x-mlops-capture"], json.loads(answer.read())
+
+    tag = uuid.uuid4().hex[:8]
+    for i in range(5):
+        assert score("acked", f"k{i}-{tag}") == (200, "stored", pytest.approx([6.0]))
+    answers = [score("capped", f"q{i}-{tag}") for i in range(5)]
+    assert [a[1] for a in answers] == ["queued", "queued", "queued", "dropped", "dropped"]
+    assert all(a[0] == 200 and a[2] == pytest.approx([4.0]) for a in answers)
+    assert served.client.monitoring.capture_stats(name).dropped == 2
+    pid = json.loads((folder / "server.json").read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert _gone(pid)
+    frame = served.client.monitoring.read_captures(name, deployment="acked")
+    assert {f"k{i}-{tag}" for i in range(5)} <= set(frame["_id"])
+    deployments.delete_endpoint(name)
