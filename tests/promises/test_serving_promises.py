@@ -1869,3 +1869,46 @@ def test_capture_durability_and_a_full_queue(served: Served) -> None:
     frame = served.client.monitoring.read_captures(name, deployment="acked")
     assert {f"k{i}-{tag}" for i in range(5)} <= set(frame["_id"])
     deployments.delete_endpoint(name)
+
+
+def test_sdk_log_records_mask_secrets_in_tracebacks_too() -> None:
+    """secrets.md: secrets never appear in log records of the mlops_sdk.* loggers; errors.md: the CLI logs an
+    unexpected exception's traceback at DEBUG on the mlops_sdk.cli logger (that traceback included)."""
+    import io
+    import logging
+
+    import mlops_sdk.cli  # noqa: F401 - the documented CLI module owns the mlops_sdk.cli logger
+    from mlops_sdk.core.logging import RedactionFilter
+
+    canary = f"canary-{uuid.uuid4().hex}"
+    Secret(canary)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    logger = logging.getLogger("mlops_sdk.cli")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        try:
+            raise RuntimeError(f"connection to {canary} failed")
+        except RuntimeError:
+            logger.debug("unexpected error in mlops %s", canary, exc_info=True, stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    text = stream.getvalue()
+    assert "RuntimeError: connection to *** failed" in text
+    assert canary not in text
+    # the documented filter does the same on a handler for any logger
+    other = io.StringIO()
+    attached = logging.StreamHandler(other)
+    attached.addFilter(RedactionFilter())
+    plain = logging.getLogger(f"app-{uuid.uuid4().hex[:6]}")
+    plain.addHandler(attached)
+    try:
+        plain.error("boom", exc_info=RuntimeError(f"token {canary}"))
+    finally:
+        plain.removeHandler(attached)
+    assert "***" in other.getvalue()
+    assert canary not in other.getvalue()
