@@ -903,9 +903,9 @@ def test_a_log_tail_of_zero_lines_is_refused_not_the_whole_log(served: Served, m
         mem.deployments.get_logs(ENDPOINT, lines=0)
 
 
-def test_cli_logs_of_a_deployment_that_does_not_exist(served: Served) -> None:
+def test_cli_logs_of_a_deployment_that_does_not_exist(served: Served, cli: Any) -> None:
     """errors.md: a name that names nothing is an error, not an empty answer (exit 1, one JSON document)."""
-    result = mlops(served, "-o", "json", "endpoints", "logs", ENDPOINT, "--deployment", "nope")
+    result = cli("-o", "json", "endpoints", "logs", ENDPOINT, "--deployment", "nope")
     assert result.returncode == 1, result.stdout
     assert _one_json(result)["error"]["type"] == "ResourceNotFoundError"
 
@@ -962,6 +962,25 @@ def mlops(served: Served, *args: str, cwd: Path | None = None) -> subprocess.Com
     )
 
 
+@pytest.fixture
+def cli(served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``mlops -t local://<store> ARGS`` in this process (the console script's own ``run``): the same
+    command line without an interpreter start; tests about what a separate process prints use ``mlops``."""
+    from mlops_sdk.cli.main import run
+
+    for name in [name for name in os.environ if name.startswith("MLOPS_")]:
+        monkeypatch.delenv(name)
+
+    def call(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        monkeypatch.chdir(cwd or served.store.parent)
+        capsys.readouterr()
+        code = run(["-t", f"local://{served.store}", *args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return call
+
+
 def _one_json(result: subprocess.CompletedProcess[str]) -> Any:
     """With -o json stdout is exactly one JSON document."""
     return json.loads(result.stdout)
@@ -1010,10 +1029,10 @@ def test_cli_show_ends_with_a_curl_line_without_the_key(served: Served) -> None:
     ],
 )
 def test_cli_errors_are_one_json_document_with_the_documented_exit_code(
-    served: Served, args: list[str], code: int, error_type: str, mentions: str
+    served: Served, cli: Any, args: list[str], code: int, error_type: str, mentions: str
 ) -> None:
     """errors.md: exit 1 error / 2 usage; with -o json stdout is one JSON error document; no traceback."""
-    result = mlops(served, "-o", "json", *args)
+    result = cli("-o", "json", *args)
     assert result.returncode == code, (result.stdout, result.stderr)
     error = _one_json(result)["error"]
     assert error["type"] == error_type
@@ -1021,25 +1040,24 @@ def test_cli_errors_are_one_json_document_with_the_documented_exit_code(
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_cli_invoke_from_a_file_and_delete_needs_yes(served: Served) -> None:
+def test_cli_invoke_from_a_file_and_delete_needs_yes(served: Served, cli: Any) -> None:
     """deployments.md: `endpoints invoke NAME --data @file`; errors.md: with -o json delete needs --yes."""
     request = served.store.parent / "sample-request.json"
     request.write_text(json.dumps(PAYLOAD), encoding="utf-8")
-    invoked = mlops(served, "-o", "json", "endpoints", "invoke", ENDPOINT, "--data", "@sample-request.json")
+    invoked = cli("-o", "json", "endpoints", "invoke", ENDPOINT, "--data", "@sample-request.json")
     assert invoked.returncode == 0, invoked.stderr
     assert _one_json(invoked) == pytest.approx([6.0])
-    refused = mlops(served, "-o", "json", "endpoints", "delete", ENDPOINT)
+    refused = cli("-o", "json", "endpoints", "delete", ENDPOINT)
     assert refused.returncode != 0
     assert "error" in _one_json(refused)
     assert served.client.deployments.get_endpoint(ENDPOINT).traffic.get("one") == 100
 
 
-def test_cli_deploy_rolled_back_exits_1_and_keeps_traffic(served: Served) -> None:
+def test_cli_deploy_rolled_back_exits_1_and_keeps_traffic(served: Served, cli: Any) -> None:
     """deployments.md: `mlops deploy` exits 1 when the rollout was rolled back; the map is restored."""
     before = served.client.deployments.get_endpoint(ENDPOINT)
     smoke = json.dumps({"payload": PAYLOAD, "expected": [123.0]})
-    result = mlops(
-        served,
+    result = cli(
         "deploy",
         str(served.models["three"]),
         "--endpoint",
@@ -1059,14 +1077,14 @@ def test_cli_deploy_rolled_back_exits_1_and_keeps_traffic(served: Served) -> Non
     assert "three" not in [d.name for d in after.deployments]
 
 
-def test_cli_monitor_stats_and_a_monitor_without_data(served: Served) -> None:
+def test_cli_monitor_stats_and_a_monitor_without_data(served: Served, cli: Any) -> None:
     """monitoring.md: `mlops monitor stats ENDPOINT` (any endpoint name); a monitor that saw nothing
     is no_data and `mlops monitor run` exits 3."""
-    stats = mlops(served, "-o", "json", "monitor", "stats", ENDPOINT)
+    stats = cli("-o", "json", "monitor", "stats", ENDPOINT)
     assert stats.returncode == 0, stats.stderr
     counters = _one_json(stats)
     assert counters["written"] >= 1
-    other = mlops(served, "-o", "json", "monitor", "stats", "served-elsewhere")
+    other = cli("-o", "json", "monitor", "stats", "served-elsewhere")
     assert other.returncode == 0, other.stderr
     assert _one_json(other)["captured"] == 0
     monitor = served.store.parent / "monitor.toml"
@@ -1076,7 +1094,7 @@ def test_cli_monitor_stats_and_a_monitor_without_data(served: Served) -> None:
         encoding="utf-8",
     )
     (served.store.parent / "base.csv").write_text("a,b,c\n1,2,3\n2,3,4\n3,4,5\n", encoding="utf-8")
-    run = mlops(served, "-o", "json", "monitor", "run", "monitor.toml")
+    run = cli("-o", "json", "monitor", "run", "monitor.toml")
     assert run.returncode == 3, (run.stdout, run.stderr)
     assert _one_json(run)["outcome"] == "no_data"
 
@@ -1546,7 +1564,7 @@ def test_stop_with_client_ties_the_server_to_the_client(served: Served) -> None:
     served.client.deployments.delete_endpoint(name)
 
 
-def test_cli_labels_read_ids_as_text(served: Served) -> None:
+def test_cli_labels_read_ids_as_text(served: Served, cli: Any) -> None:
     """monitoring.md: from a CSV the id column is read as text: 00042 and 1e5 stay what they are;
     `mlops monitor labels ENDPOINT labels.csv`; a CSV with an empty label is refused and stores nothing."""
     endpoint = "labels-demo"
@@ -1555,13 +1573,13 @@ def test_cli_labels_read_ids_as_text(served: Served) -> None:
     labels_dir = served.store / "monitoring" / endpoint / "labels"
     bad = served.store.parent / "bad-labels.csv"
     bad.write_text("correlation_id,label\n00042,1\n1e5,\n", encoding="utf-8")
-    refused = mlops(served, "-o", "json", "monitor", "labels", endpoint, str(bad))
+    refused = cli("-o", "json", "monitor", "labels", endpoint, str(bad))
     assert refused.returncode == 1, refused.stdout
     assert _one_json(refused)["error"]["type"] == "ConfigurationError"
     assert not labels_dir.exists() or not any(labels_dir.rglob("*.parquet"))
     good = served.store.parent / "labels.csv"
     good.write_text("correlation_id,label\n00042,1\n1e5,0\n", encoding="utf-8")
-    logged = mlops(served, "-o", "json", "monitor", "labels", endpoint, str(good))
+    logged = cli("-o", "json", "monitor", "labels", endpoint, str(good))
     assert logged.returncode == 0, logged.stderr
     report = served.client.monitoring.run(
         Monitor(endpoint=endpoint, signals=[ModelPerformance(thresholds={"accuracy": 0.1}, min_labels=1)]),
@@ -1655,7 +1673,7 @@ def test_memory_capture_sampling_and_what_is_kept(mem: MLOpsClient, model_dirs: 
     assert "_prediction" not in kept.columns or kept["_prediction"].isna().all()
 
 
-def test_cli_monitor_run_exit_codes_and_report(served: Served) -> None:
+def test_cli_monitor_run_exit_codes_and_report(served: Served, cli: Any) -> None:
     """monitoring.md: `mlops monitor run monitor.toml --report report.html`: exit 0 passed, 3 alert; -o json;
     errors.md: --report must be writable (a folder is refused before any work, leaving no partial file)."""
     work = served.store.parent
@@ -1670,12 +1688,12 @@ def test_cli_monitor_run_exit_codes_and_report(served: Served) -> None:
             encoding="utf-8",
         )
         report = work / f"report-{outcome}.html"
-        run = mlops(served, "-o", "json", "monitor", "run", "mon.toml", "--report", str(report))
+        run = cli("-o", "json", "monitor", "run", "mon.toml", "--report", str(report))
         assert run.returncode == code, (run.stdout, run.stderr)
         assert _one_json(run)["outcome"] == outcome
         assert "<svg" in report.read_text(encoding="utf-8")
     (work / "a-folder").mkdir()
-    refused = mlops(served, "-o", "json", "monitor", "run", "mon.toml", "--report", str(work / "a-folder"))
+    refused = cli("-o", "json", "monitor", "run", "mon.toml", "--report", str(work / "a-folder"))
     assert refused.returncode in (1, 2)
     assert "--report" in json.dumps(_one_json(refused))
     assert list((work / "a-folder").iterdir()) == []
@@ -1709,15 +1727,15 @@ def test_a_predicate_must_be_passed_again_to_resume(mem: MLOpsClient, model_dirs
     assert len(seen) > calls  # the predicate passed again is the one the later steps ran
 
 
-def test_cli_create_no_wait_prints_a_token_that_resume_finishes(served: Served) -> None:
+def test_cli_create_no_wait_prints_a_token_that_resume_finishes(served: Served, cli: Any) -> None:
     """deployments.md: `mlops endpoints create NAME --no-wait` prints a resume token; `mlops resume TOKEN`."""
     name = "made-ahead"
-    created = mlops(served, "-o", "json", "endpoints", "create", name, "--no-wait")
+    created = cli("-o", "json", "endpoints", "create", name, "--no-wait")
     assert created.returncode == 0, created.stderr
     document = _one_json(created)
     token = document.get("continuation_token") or document.get("token")
     assert isinstance(token, str), document
-    resumed = mlops(served, "-o", "json", "resume", token)
+    resumed = cli("-o", "json", "resume", token)
     assert resumed.returncode == 0, resumed.stderr
     assert _one_json(resumed)["name"] == name
     assert served.client.deployments.get_endpoint(name).name == name
