@@ -110,10 +110,27 @@ def _smoke(**kwargs: Any) -> SmokeTest:
         (lambda: Linear(step_percent=0), "Linear.step_percent"),
         (lambda: AllAtOnce(bake=-1), "AllAtOnce.bake"),
         (lambda: Guardrails(error_rate=-0.1), "Guardrails.error_rate"),
+        (lambda: Canary(percent=5, bake=math.inf), "Canary.bake"),
+        (lambda: Linear(step_percent=10, interval=math.inf), "Linear.interval"),
+        (lambda: AllAtOnce(bake=math.inf), "AllAtOnce.bake"),
+        (lambda: BlueGreen(bake_time=math.inf), "BlueGreen.bake_time"),
+        (lambda: BlueGreen(bake_time=math.nan), "BlueGreen.bake_time"),
+        (lambda: Guardrails(error_rate=0.1, window=math.inf), "Guardrails.window"),
+        (lambda: Guardrails(error_rate=0.1, check_interval=math.inf), "Guardrails.check_interval"),
+        (lambda: Guardrails(p95_ms=math.inf), "Guardrails.p95_ms"),
+        (lambda: SmokeTest(payload=PAYLOAD, shape=[1], ready_deadline=math.inf), "SmokeTest.ready_deadline"),
+        (lambda: SmokeTest(payload=PAYLOAD, expected=[1.0], tolerance=math.inf), "SmokeTest.tolerance"),
+        (
+            lambda: Canary(
+                percent=5, bake=60, smoke_test={"payload": PAYLOAD, "shape": [1], "retry_interval": math.inf}
+            ),
+            "Canary.smoke_test.retry_interval",
+        ),
     ],
 )
 def test_invalid_strategy_values_name_the_field(build: Any, field: str) -> None:
-    """deployments.md: invalid values raise ConfigurationError with details["field"] (Canary.percent ...)."""
+    """deployments.md: invalid values raise ConfigurationError with details["field"] (Canary.percent ...);
+    a bake, window, interval or deadline that is not finite would be a rollout that never ends."""
     with pytest.raises(ConfigurationError) as info:
         build()
     assert info.value.details["field"] == field
