@@ -2047,3 +2047,51 @@ def test_cli_arguments_that_are_not_utf8_are_usage_errors(tmp_path: Path) -> Non
     assert result.returncode == 2, result.stdout
     assert json.loads(result.stdout)["error"]["type"] == "UsageError"
     assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "deployment", "ok"),
+    [
+        ("abc", "ab", True),
+        ("a" * 32, "b" * 32, True),
+        ("ab", "ok", False),  # endpoint: 3-32
+        ("a" * 33, "ok", False),
+        ("-abc", "ok", False),
+        ("abc-", "ok", False),
+        ("1abc", "ok", False),
+        ("ab_c", "ok", False),
+        ("ëndpoint", "ok", False),
+        ("abc", "a", False),  # deployment: 2-32, starting with a letter
+        ("abc", "b" * 33, False),
+        ("abc", "1b", False),
+        ("abc", "a_b", False),
+    ],
+)
+def test_endpoint_and_deployment_names_follow_azure_rules(
+    mem: MLOpsClient, model_dirs: dict[str, Path], endpoint: str, deployment: str, ok: bool
+) -> None:
+    """errors.md/deployments.md: endpoint names 3-32 letters, digits or '-' starting with a letter; deployment
+    names 2-32 letters, digits or '-' starting with a letter; refused before anything is created."""
+    if ok:
+        result = mem.deployments.begin_deploy(model_dirs["one"], endpoint=endpoint, deployment=deployment).result()
+        assert result.traffic == {deployment: 100}
+        return
+    with pytest.raises(ConfigurationError) as info:
+        mem.deployments.begin_deploy(model_dirs["one"], endpoint=endpoint, deployment=deployment)
+    assert info.value.details["field"] in ("endpoint", "deployment")
+    assert [e.name for e in mem.deployments.list_endpoints()] == []
+
+
+def test_windows_and_naive_times_are_utc(mem: MLOpsClient) -> None:
+    """monitoring.md: a naive `at` is UTC, as in windows; a window that ends before it starts is refused."""
+    from datetime import datetime, timezone
+
+    naive = datetime(2025, 12, 20, 12, 0)
+    mem.monitoring.log_inferences("naive", _frame(3), predictions=[0.0] * 3, at=naive)
+    aware = datetime(2025, 12, 20, 12, 0, tzinfo=timezone.utc)
+    frame = mem.monitoring.read_captures("naive", window=(aware - timedelta(minutes=1), aware + timedelta(minutes=1)))
+    assert len(frame) == 3
+    assert len(mem.monitoring.read_captures("naive", window=(naive, naive + timedelta(seconds=1)))) == 3
+    with pytest.raises(ConfigurationError) as info:
+        mem.monitoring.read_captures("naive", window=(aware, aware - timedelta(hours=1)))
+    assert info.value.details["field"] == "window"
