@@ -2095,3 +2095,38 @@ def test_windows_and_naive_times_are_utc(mem: MLOpsClient) -> None:
     with pytest.raises(ConfigurationError) as info:
         mem.monitoring.read_captures("naive", window=(aware, aware - timedelta(hours=1)))
     assert info.value.details["field"] == "window"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input_data": [[1.0, 2.0, 3.0]]},  # Azure ML's tensor form, as the docs' own payloads send it
+        {"input_data": [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]},
+        {"instances": [[1.0, 2.0, 3.0]]},
+    ],
+)
+def test_positional_rows_are_captured_under_the_signature_columns(served: Served, body: dict[str, Any]) -> None:
+    """monitoring.md: captured rows have one column per input (the model's inputs a, b, c), whichever
+    accepted form the request used, so monitors compare them with the baseline's columns."""
+    tag = f"pos-{uuid.uuid4().hex[:8]}"
+    path = "/score" if "input_data" in body else "/invocations"
+    assert served.request(path, body, headers={"x-mlops-correlation-id": tag})[0] == 200
+    frame = served.client.monitoring.read_captures(ENDPOINT, deployment="one")
+    ours = frame[frame["_id"].astype(str).str.startswith(tag)]
+    assert len(ours) == len(next(iter(body.values())))
+    assert ours[["a", "b", "c"]].astype(float).values.tolist() == [[1.0, 2.0, 3.0]] * len(ours)
+    assert not [column for column in frame.columns if column.startswith("input_")]
+
+
+def test_memory_captures_positional_rows_under_the_signature_columns(
+    mem: MLOpsClient, model_dirs: dict[str, Path]
+) -> None:
+    """monitoring.md: memory deployments capture with the server's columns: positional rows by the model's inputs."""
+    mem.deployments.begin_deploy(model_dirs["one"], endpoint="memcap", deployment="one", capture=Capture()).result()
+    mem.deployments.invoke("memcap", {"input_data": [ROW, [0.0, 0.0, 1.0]]})
+    frame = mem.monitoring.read_captures("memcap")
+    assert frame[["a", "b", "c"]].astype(float).values.tolist() == [ROW, [0.0, 0.0, 1.0]]
+    report = mem.monitoring.run(
+        Monitor(endpoint="memcap", signals=[DataQuality()]), baseline_data=_frame(50).assign(a=1.0, b=2.0, c=3.0)
+    )
+    assert report.signal("data_quality").skipped is False
