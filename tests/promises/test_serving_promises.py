@@ -1058,6 +1058,13 @@ def test_cli_show_ends_with_a_curl_line_without_the_key(served: Served) -> None:
         (["deploy", "x@1", "--endpoint", ENDPOINT, "--bake", "-1"], 2, "UsageError", "--bake"),
         (["deploy", "x@1", "--endpoint", ENDPOINT, "--smoke", "{not json"], 2, "UsageError", "--smoke"),
         (["monitor", "run", "missing.toml"], 1, "ConfigurationError", "missing.toml"),
+        (["deploy", "nosuch@1", "--endpoint", ENDPOINT], 1, "ResourceNotFoundError", "nosuch"),
+        (["rollback", "no-such-endpoint"], 1, "ResourceNotFoundError", ENDPOINT),
+        (["rollback", ENDPOINT, "--to", "nope"], 1, "ResourceNotFoundError", "nope"),
+        (["endpoints", "keys", "no-such-endpoint"], 1, "ResourceNotFoundError", ENDPOINT),
+        (["endpoints", "show", "x"], 1, "ConfigurationError", "endpoint"),
+        (["monitor", "labels", ENDPOINT, "missing.csv"], 1, "ConfigurationError", "missing.csv"),
+        (["monitor", "stats", "x"], 1, "ConfigurationError", "endpoint"),
     ],
 )
 def test_cli_errors_are_one_json_document_with_the_documented_exit_code(
