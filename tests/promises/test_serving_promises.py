@@ -2137,3 +2137,35 @@ def test_memory_captures_positional_rows_under_the_signature_columns(
         Monitor(endpoint="memcap", signals=[DataQuality()]), baseline_data=_frame(50).assign(a=1.0, b=2.0, c=3.0)
     )
     assert report.signal("data_quality").skipped is False
+
+
+def test_a_rollout_retries_failed_traffic_changes_without_doing_them_twice(
+    mem: MLOpsClient, model_dirs: dict[str, Path]
+) -> None:
+    """testing.md/deployments.md: a failed set_traffic (503) is retried by the rollout; an answer lost after
+    the change took effect is found as its own change (no conflict, no second entry); a lost create is
+    found by the re-run (changed=False), which finishes the traffic steps."""
+    from mlops_sdk.testing import faults
+
+    mem.deployments.begin_deploy(model_dirs["one"], endpoint="flaky", deployment="one").result()
+    injected = faults(mem)
+    injected.fail_next("deployments.set_traffic", times=2)
+    result = mem.deployments.begin_deploy(
+        model_dirs["two"], endpoint="flaky", deployment="two", strategy=BlueGreen(steps=[10, 50, 100])
+    ).result()
+    assert result.traffic["two"] == 100
+    changes = [h.traffic for h in mem.deployments.history("flaky") if h.deployment == "two" and h.action == "traffic"]
+    assert changes == [{"one": 90, "two": 10}, {"one": 50, "two": 50}, {"one": 0, "two": 100}]
+    injected.drop_answer("deployments.set_traffic", status_code=503)
+    result = mem.deployments.begin_deploy(
+        model_dirs["three"], endpoint="flaky", deployment="three", strategy=BlueGreen(steps=[10, 100])
+    ).result()
+    assert result.traffic["three"] == 100
+    changes = [h for h in mem.deployments.history("flaky") if h.deployment == "three" and h.action == "traffic"]
+    assert len(changes) == 2
+    injected.drop_answer("deployments.create_deployment")
+    with pytest.raises(OperationFailedError):
+        mem.deployments.begin_deploy(model_dirs["one"], endpoint="flaky", deployment="again").result()
+    rerun = mem.deployments.begin_deploy(model_dirs["one"], endpoint="flaky", deployment="again").result()
+    assert rerun.changed is False
+    assert rerun.traffic["again"] == 100
