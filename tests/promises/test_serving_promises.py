@@ -2169,3 +2169,40 @@ def test_a_rollout_retries_failed_traffic_changes_without_doing_them_twice(
     rerun = mem.deployments.begin_deploy(model_dirs["one"], endpoint="flaky", deployment="again").result()
     assert rerun.changed is False
     assert rerun.traffic["again"] == 100
+
+
+def test_a_server_outlives_a_crashed_script_unless_tied_to_it(served: Served) -> None:
+    """deployments.md: a local endpoint server outlives your script, also when it crashes; with
+    stop_with_client=True it stops when the process is killed (SIGKILL): the server checks its owner."""
+    import signal
+
+    script = (
+        "import os, sys, json\n"
+        "from mlops_sdk import MLOpsClient\n"
+        "client = MLOpsClient(sys.argv[1], show_progress=False)\n"
+        "client.deployments.begin_create_endpoint(sys.argv[2], stop_with_client=sys.argv[3] == 'tied').result()\n"
+        "print(json.load(open(sys.argv[4]))['pid'], flush=True)\n"
+        "if sys.argv[3] == 'tied':\n"
+        "    sys.stdin.read()  # killed here\n"
+        "os._exit(1)  # a crash: no close(), no atexit\n"
+    )
+    pids = {}
+    for name, mode in (("orphan-ep", "free"), ("tied-kill", "tied")):
+        server_json = served.store / "endpoints" / name / "server.json"
+        child = subprocess.Popen(
+            [sys.executable, "-c", script, f"local://{served.store}", name, mode, str(server_json)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        pids[name] = int(child.stdout.readline())
+        if mode == "tied":
+            os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+    assert _alive(pids["orphan-ep"])
+    assert served.client.deployments.get_endpoint("orphan-ep").name == "orphan-ep"
+    assert _gone(pids["tied-kill"])
+    for name in pids:
+        served.client.deployments.delete_endpoint(name)
+    assert _gone(pids["orphan-ep"])
