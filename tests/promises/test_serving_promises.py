@@ -2206,3 +2206,47 @@ def test_a_server_outlives_a_crashed_script_unless_tied_to_it(served: Served) ->
     for name in pids:
         served.client.deployments.delete_endpoint(name)
     assert _gone(pids["orphan-ep"])
+
+
+def test_ground_truth_from_files_and_frames(mem: MLOpsClient, tmp_path: Path) -> None:
+    """monitoring.md: data= takes a DataFrame or a Parquet/CSV/JSON path (id column read as text); a missing
+    file or column is a ConfigurationError naming data; ids/labels and data= together are refused."""
+    import pandas as pd
+
+    mem.monitoring.log_inferences("files", _frame(3), predictions=[1.0, 0.0, 1.0], ids=["00042", "1e5", "x"])
+    (tmp_path / "l.json").write_text(
+        json.dumps([{"correlation_id": "00042", "label": 1}, {"correlation_id": "1e5", "label": 0}]), encoding="utf-8"
+    )
+    (tmp_path / "l.csv").write_text("cid,y\n00042,1\n", encoding="utf-8")
+    pd.DataFrame({"correlation_id": ["x"], "label": [1.0]}).to_parquet(tmp_path / "l.parquet")
+    assert mem.monitoring.log_ground_truth("files", data=str(tmp_path / "l.json")) == 2
+    assert mem.monitoring.log_ground_truth("files", data=tmp_path / "l.csv", id_column="cid", label_column="y") == 1
+    assert mem.monitoring.log_ground_truth("files", data=str(tmp_path / "l.parquet")) == 1
+    for bad in (
+        {"data": str(tmp_path / "l.csv")},  # default column names absent
+        {"data": str(tmp_path / "missing.csv")},
+        {"data": pd.DataFrame({"correlation_id": ["x"]})},
+        {"data": str(tmp_path / "l.json"), "ids": ["x"], "labels": [1]},
+    ):
+        with pytest.raises(ConfigurationError) as info:
+            mem.monitoring.log_ground_truth("files", **bad)
+        assert info.value.details["field"] == "data"
+    signal = ModelPerformance(thresholds={"accuracy": 0.5}, min_labels=1)
+    report = mem.monitoring.run(Monitor(endpoint="files", signals=[signal]), baseline_data=_frame(3))
+    assert report.labeled_rows == 3  # 00042 and 1e5 joined as text
+
+
+def test_monitor_toml_threshold_overrides(mem: MLOpsClient, tmp_path: Path) -> None:
+    """monitoring.md: thresholds = { "<signal name>.<stat>" = ... } in the TOML overrides the signal's own."""
+    mem.monitoring.log_inferences("shift", _frame(300), predictions=[0.0] * 300)
+    toml = tmp_path / "monitor.toml"
+    for bound, outcome in ((100, "passed"), (0.25, "alert")):
+        toml.write_text(
+            f'[monitor]\nendpoint = "shift"\nthresholds = {{ "data_drift.psi" = {bound} }}\n'
+            '[[monitor.signals]]\nkind = "data_drift"\n',
+            encoding="utf-8",
+        )
+        report = mem.monitoring.run(str(toml), baseline_data=_frame(300, shift=-3))
+        assert report.outcome == outcome
+    with pytest.raises(ConfigurationError, match="nope.toml"):
+        mem.monitoring.run(str(tmp_path / "nope.toml"))
