@@ -2250,3 +2250,27 @@ def test_monitor_toml_threshold_overrides(mem: MLOpsClient, tmp_path: Path) -> N
         assert report.outcome == outcome
     with pytest.raises(ConfigurationError, match="nope.toml"):
         mem.monitoring.run(str(tmp_path / "nope.toml"))
+
+
+def test_a_rerun_of_an_interrupted_rollout_keeps_the_original_baseline(
+    mem: MLOpsClient, model_dirs: dict[str, Path]
+) -> None:
+    """deployments.md: re-running an interrupted rollout continues from the traffic it finds, and a rollback
+    of the re-run restores the original baseline (the map before the first run), not the half-way map."""
+    mem.deployments.begin_deploy(model_dirs["one"], endpoint="halfway", deployment="one").result()
+    first = mem.deployments.begin_deploy(
+        model_dirs["two"], endpoint="halfway", deployment="two", strategy=BlueGreen(steps=[10, 50, 100], bake_time=600)
+    )
+    with pytest.raises(OperationTimeoutError):
+        first.result(timeout=60)  # interrupted after its first step
+    assert mem.deployments.get_endpoint("halfway").traffic == {"one": 90, "two": 10}
+    rerun = mem.deployments.begin_deploy(
+        model_dirs["two"],
+        endpoint="halfway",
+        deployment="two",
+        strategy=BlueGreen(steps=[10, 50, 100], smoke_test=SmokeTest(payload=PAYLOAD, expected=[123.0])),
+    ).result()
+    assert rerun.rolled_back is True
+    assert rerun.changed is False
+    live = {name: share for name, share in mem.deployments.get_endpoint("halfway").traffic.items() if share}
+    assert live == {"one": 100}
