@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from mlops_sdk.cli.output import EXIT_ERROR, EXIT_GATE, EXIT_OK, EXIT_USAGE, state
 from mlops_sdk.core.errors import GateError, MlopsError
+from mlops_sdk.core.logging import get_logger
 
 __all__ = ["hoist_output", "main", "run"]
 
-_log = logging.getLogger("mlops_sdk.cli")
+_log = get_logger("mlops_sdk.cli")  # redacted: unexpected errors are logged with their traceback
 
 _OUTPUT_FORMATS = ("text", "json")
 

@@ -21,7 +21,7 @@ from mlops_sdk.backends.spi.deployments import DEPLOY_KIND, ROLLBACK_KIND, Deplo
 from mlops_sdk.backends.spi.endpoints import ENDPOINT_KIND
 from mlops_sdk.backends.spi.keys import DEPLOYMENTS, MODELS
 from mlops_sdk.clients._base import BaseClient
-from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.invalid_input import inside, invalid_input, validate_input
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.names import check_deployment_name, check_endpoint_name
@@ -54,6 +54,7 @@ __all__ = ["DeploymentClient", "default_deployment_name"]
 
 _STRATEGY: TypeAdapter[AnyStrategy] = TypeAdapter(Strategy)
 _STRATEGIES = (BlueGreen, Replace, Shadow, Canary, Linear, AllAtOnce)
+_BY_KIND: dict[str, type[AnyStrategy]] = {cls.model_fields["kind"].default: cls for cls in _STRATEGIES}
 
 
 def default_deployment_name(model: ModelSpec) -> str:
@@ -128,6 +129,11 @@ class DeploymentClient(BaseClient):
             return strategy
         if isinstance(strategy, dict):
             data = {"kind": "blue_green", **strategy}
+            kind = data["kind"]
+            known = _BY_KIND.get(kind) if isinstance(kind, str) else None
+            if known is not None and all(isinstance(key, str) and key.isidentifier() for key in data):
+                # the class itself checks it: the same line and field ("Canary.percent") as Canary(...)
+                return known(**data)
             try:
                 with inside():
                     return _STRATEGY.validate_python(data)
@@ -316,7 +322,8 @@ class DeploymentClient(BaseClient):
                     details={"field": "deployment"},
                 )
             deployment = mirrored[0]
-        name = self._name(deployment, "deployment")
+        name = check_deployment_name(deployment)
+        self._existing_deployment(endpoint, name)
         pairs = service.shadow_pairs(endpoint, name)
         return build_report(endpoint, name, pairs, tolerance=float(tolerance), slices=slices)
 
@@ -344,6 +351,11 @@ class DeploymentClient(BaseClient):
             guardrails: Live thresholds watched during every bake.
             progress: Callback receiving a :class:`ProgressEvent` after every poll.
             show_progress: Force the progress bar on or off.
+
+        Raises:
+            ConfigurationError: no single mirrored deployment to default to, a deployment without a known
+                model, or a ``Shadow`` strategy.
+            ResourceNotFoundError: no such endpoint, or ``deployment`` names no deployment of it.
         """
         endpoint = self._name(endpoint, "endpoint")
         info = self.get_endpoint(endpoint)
@@ -356,6 +368,8 @@ class DeploymentClient(BaseClient):
                 )
             deployment = mirrored[0]
         found = next((item for item in info.deployments if item.name == deployment), None)
+        if found is None:
+            self._existing_deployment(endpoint, check_deployment_name(deployment), info)
         if found is None or not (found.model_uri or found.model):
             raise ConfigurationError(
                 f"endpoint {endpoint!r} has no deployment {deployment!r} with a known model; "
@@ -431,9 +445,14 @@ class DeploymentClient(BaseClient):
 
         "Previous production" comes from the endpoint's history: the deployment that had the largest
         share before the current one took over.
+
+        Raises:
+            ResourceNotFoundError: no such endpoint, or ``to`` names no deployment of it.
         """
         endpoint = self._name(endpoint, "endpoint")
         annotate({"endpoint": endpoint})
+        if to is not None:
+            self._existing_deployment(endpoint, check_deployment_name(to, "to"))
         driver = self._svc().rollback(endpoint, to=to, smoke_test=self._smoke(smoke_test), lineage=collect_lineage())
         return self._operation(driver, description=f"rollback of {endpoint}", progress=progress)
 
@@ -504,9 +523,31 @@ class DeploymentClient(BaseClient):
         return self._svc().start_endpoint(checked)
 
     def get_logs(self, endpoint: str, *, deployment: str | None = None, lines: int = 50) -> str:
-        """Tail of the endpoint's (local server) or a deployment's (Azure container) log."""
+        """Tail of the endpoint's (local server) or a deployment's (Azure container) log.
+
+        Raises:
+            ConfigurationError: ``lines`` is not a whole number >= 1.
+            ResourceNotFoundError: no such endpoint, or no such deployment on it.
+        """
         checked = self._name(endpoint, "endpoint")
+        if lines < 1:  # a tail of 0 lines would read as the whole log (``lines[-0:]``)
+            raise ConfigurationError(
+                f"DeploymentClient.get_logs: lines must be 1 or more, got {lines}", details={"field": "lines"}
+            )
+        if deployment is not None:
+            self._existing_deployment(checked, check_deployment_name(deployment))
         return self._svc().get_logs(checked, deployment=deployment, lines=lines)
+
+    def _existing_deployment(self, endpoint: str, deployment: str, info: Endpoint | None = None) -> None:
+        """Raise ``ResourceNotFoundError`` (listing what exists) when ``endpoint`` has no ``deployment``."""
+        names = [item.name for item in (info or self.get_endpoint(endpoint)).deployments]
+        if deployment not in names:
+            raise ResourceNotFoundError(
+                f"endpoint {endpoint!r} has no deployment {deployment!r}; deployments: {names}",
+                backend=self._context.backend.name,
+                status_code=404,
+                details={"endpoint": endpoint, "deployment": deployment},
+            )
 
     def get_keys(self, endpoint: str) -> EndpointKeys:
         """The endpoint's scoring keys (``Authorization: Bearer <key>``); shown as ``***`` unless asked for.

@@ -173,6 +173,7 @@ class MonitoringClient(BaseClient):
         import pyarrow as pa
 
         from mlops_sdk.monitoring.inputs import correlation_ids, frame_table, input_column
+        from mlops_sdk.monitoring.tables import feature_column
 
         endpoint = self._name(endpoint)
         check_deployment_name(deployment)
@@ -187,12 +188,15 @@ class MonitoringClient(BaseClient):
                 )
             predictions = frame.pop(prediction_column).tolist()
         rows = len(frame)
-        bad = [str(c) for c in frame.columns if str(c).startswith("_")]
-        if bad:
+        # an input named like a capture column (_id) is kept as input__id, as the endpoint server keeps it
+        renamed = {c: feature_column(str(c)) for c in frame.columns if str(c).startswith("_")}
+        clashes = [f"{c} -> {name}" for c, name in renamed.items() if name in frame.columns]
+        if clashes:
             raise ConfigurationError(
-                f"input columns may not start with '_' (reserved for capture metadata): {bad}",
+                f"input columns starting with '_' are kept as input_<name>, which data already has: {clashes}",
                 details={"field": "data"},
             )
+        frame = frame.rename(columns=renamed)
         id_list = [uuid.uuid4().hex for _ in range(rows)] if ids is None else correlation_ids(ids)
         if len(id_list) != rows:
             raise ConfigurationError(f"ids need one value per row of data ({rows} rows)", details={"field": "ids"})

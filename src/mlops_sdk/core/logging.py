@@ -21,7 +21,14 @@ class RedactionFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the record in place; never drops it."""
+        """Redact the record in place (message, traceback and stack); never drops it."""
+        if record.exc_info and not record.exc_text:
+            # handlers format the traceback later, from exc_info, unless exc_text is already there
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):

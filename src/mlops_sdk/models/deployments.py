@@ -78,7 +78,7 @@ class SmokeTest(InputSpec):
         retry_interval: Seconds between readiness attempts.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, allow_inf_nan=False)
 
     payload: dict[str, Any] | list[Any]
     expected: Any = None
@@ -224,6 +224,8 @@ class Capture(InputSpec):
 
 class _Strategy(InputSpec):
     """What every strategy shares; its constructor raises :class:`ConfigurationError` naming the field at fault."""
+
+    model_config = ConfigDict(allow_inf_nan=False)  # an infinite bake would be a rollout that never ends
 
     smoke_test: SmokeTest | None = None
     rollback_on_failure: bool = True

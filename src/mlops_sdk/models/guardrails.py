@@ -49,6 +49,8 @@ class Guardrails(InputSpec):
             production deployment when the rollout started).
     """
 
+    model_config = ConfigDict(allow_inf_nan=False)  # an infinite window or interval never decides
+
     error_rate: float | None = Field(default=None, ge=0, le=1)
     p95_ms: float | None = Field(default=None, gt=0)
     p99_ms: float | None = Field(default=None, gt=0)

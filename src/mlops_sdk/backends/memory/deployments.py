@@ -330,13 +330,16 @@ class MemoryPlatform:
         if settings.sample_rate < 1.0 and random.random() >= settings.sample_rate:  # noqa: S311 - sampling
             keep_capture(self._store, endpoint, record.name, sampled_out=len(batch))
             return
+        columns = batch.columns
+        if columns is None and record.model is not None:  # positional rows, in the signature's order
+            columns = record.model.columns
         table = capture_table(
             uuid.uuid4().hex,
             self.clock.now().timestamp(),
             record.name,
             record.metadata.get("model"),
             count=len(batch),
-            columns=batch.columns if settings.inputs else None,
+            columns=columns if settings.inputs else None,
             rows=batch.rows if settings.inputs else None,
             predictions=predictions if settings.outputs else None,
         )
@@ -359,7 +362,9 @@ class MemoryPlatform:
             item = self.existing(endpoint)
             if item.table.traffic.get(deployment, 0) > 0 or item.table.mirror.get(deployment, 0) > 0:
                 raise ConflictError(
-                    f"deployment {deployment!r} still receives traffic; move its traffic first", backend="memory"
+                    f"deployment {deployment!r} still receives traffic; move its traffic first",
+                    backend="memory",
+                    status_code=409,
                 )
             item.deployments.pop(deployment, None)
             traffic = {k: v for k, v in item.table.traffic.items() if k != deployment}

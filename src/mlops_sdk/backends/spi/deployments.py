@@ -593,6 +593,7 @@ class RolloutDriver:
                         f"deployment {name!r} of endpoint {endpoint!r} serves traffic with another model "
                         f"({record.get('model') or 'unknown'}); deploy the new model under a new deployment name",
                         backend=platform.backend,
+                        status_code=409,
                     )
                 s["created"] = record is None
                 metadata = {
@@ -1085,9 +1086,11 @@ class RolloutDriver:
             return PollResult(Status.FAILED, native_status="Failed", message=s.get("reason"), error=refusal)
         if outcome == "failed":
             tail = s.get("log_tail")
+            what = "deployment" if s["mode"] == "deploy" else "rollback"
+            of = f" of {s['deployment']!r}" if s.get("deployment") else ""  # a rollback that found no target
             failure = OperationFailedError(
-                f"{'deployment' if s['mode'] == 'deploy' else 'rollback'} of {s.get('deployment')!r} on endpoint "
-                f"{s['endpoint']!r} failed: {s.get('reason')}" + (f"\nDeployment log tail:\n{tail}" if tail else ""),
+                f"{what}{of} on endpoint {s['endpoint']!r} failed: {s.get('reason')}"
+                + (f"\nDeployment log tail:\n{tail}" if tail else ""),
                 backend=self._platform.backend,
                 operation_id=self._id,
                 details={"log_tail": tail, "reason": s.get("reason")},

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from mlops_sdk.core.clock import utcnow
+from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.models._report import DigestedReport
 
 __all__ = ["CaptureStats", "FeatureStats", "MetricValue", "MonitorOutcome", "MonitorReport", "SignalResult"]
@@ -156,6 +157,15 @@ class CaptureStats(BaseModel):
         return self.dropped + self.failed
 
 
+def _decide(signals: tuple[SignalResult, ...]) -> MonitorOutcome:
+    """``alert`` when a signal crossed a threshold, ``no_data`` when every signal was skipped, else ``passed``."""
+    if not all(signal.passed for signal in signals):
+        return "alert"
+    if signals and all(signal.skipped for signal in signals):
+        return "no_data"
+    return "passed"
+
+
 class MonitorReport(DigestedReport):
     """The outcome of one monitor run as a value.
 
@@ -205,13 +215,26 @@ class MonitorReport(DigestedReport):
         """Create a report from its content: ``outcome`` decided from the signals, ``digest`` computed."""
         signals = tuple(SignalResult.model_validate(signal) for signal in fields.get("signals", ()))
         fields["signals"] = signals
-        if not all(signal.passed for signal in signals):
-            fields["outcome"] = "alert"
-        elif signals and all(signal.skipped for signal in signals):
-            fields["outcome"] = "no_data"
-        else:
-            fields["outcome"] = "passed"
+        fields["outcome"] = _decide(signals)
         return cls._sealed(fields)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> MonitorReport:
+        """Read a report written by :meth:`to_json`.
+
+        Raises:
+            ConfigurationError: not a report, its content does not match its digest, or its outcome is
+                not the one its signals decide (edited).
+        """
+        report = super().from_json(text)
+        decided = _decide(report.signals)
+        if report.outcome != decided:  # the digest covers the signals; the outcome follows from them
+            raise ConfigurationError(
+                f"{cls._what} says {report.outcome!r} but its signals say {decided!r}: it was edited after it "
+                f"was made; {cls._redo}",
+                details={"field": "report", "digest": report.digest},
+            )
+        return report
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -45,6 +45,7 @@ __all__ = [
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_TICK = timedelta(microseconds=1)
 DRIFT_STATS = ("psi", "js", "wasserstein", "ks", "chi2_pvalue")
 """Drift statistics a threshold may bound: ``chi2_pvalue`` alerts BELOW its bound, the others above."""
 QUALITY_STATS = ("null_rate", "type_error_rate", "out_of_range_rate")
@@ -127,10 +128,15 @@ class TimeWindow(_Spec):
         return self
 
     def resolve(self, now: datetime) -> tuple[datetime, datetime]:
-        """The concrete ``[start, end)`` in UTC, ``now`` closing open windows."""
-        end = _utc(self.end) if self.end is not None else _utc(now)
+        """The concrete ``[start, end)`` in UTC, ``now`` closing open windows.
+
+        An open window includes ``now`` itself (it ends one microsecond later): rows stamped at the
+        moment a monitor runs, which a clock that has not moved since (a fake clock) gives them, count.
+        """
+        closing = _utc(self.end) if self.end is not None else _utc(now)
+        end = closing if self.end is not None else closing + _TICK
         if self.last is not None:
-            return end - timedelta(seconds=self.last), end
+            return closing - timedelta(seconds=self.last), end
         assert self.start is not None
         return _utc(self.start), end
 

@@ -346,6 +346,10 @@ class EndpointApp:
             ) from None
         for mirror in mirrors:
             self._mirror(table, mirror, batch, name, predictions, time.perf_counter() - started, request_id)
+        if batch.columns is None and deployment.model.columns is not None:
+            # positional rows, checked to be in the signature's order: captured under its names (a copy:
+            # the mirrored copies still score the request as it came)
+            batch = Batch(rows=batch.rows, columns=deployment.model.columns, params=batch.params, csv=batch.csv)
         captured = self.capture.record(headers, name, deployment, batch, predictions)
         if not isinstance(captured, list):  # durability="acknowledged": the answer waits for the write
             captured = await captured

@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         except EOFError:
             return 0
         except Exception as error:  # a batch cut short: the server died while handing it over
-            logging.getLogger("mlops_sdk.serving.capture").warning("capture writer: input ended mid-batch (%s)", error)
+            get_logger("mlops_sdk.serving.capture").warning("capture writer: input ended mid-batch (%s)", error)
             return 0
         result = write_batch(folder, batch)
         try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 import time
 import zipfile
@@ -29,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from mlops_sdk.core.files import atomic_write
+from mlops_sdk.core.logging import get_logger
 
 __all__ = ["FORMAT", "CachedKernel", "cache_file", "fingerprint", "read_kernel", "write_kernel"]
 
 FORMAT = 1
 _KEEP = 64  # kernel files kept per endpoint (the most recently used); an older one costs a slower start
-_log = logging.getLogger("mlops_sdk.serving")
+_log = get_logger("mlops_sdk.serving")
 
 
 @dataclass(frozen=True)

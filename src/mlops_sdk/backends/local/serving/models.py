@@ -28,7 +28,6 @@ import abc
 import contextlib
 import gc
 import json
-import logging
 import os
 import pickle
 import threading
@@ -42,6 +41,7 @@ from mlops_sdk.backends.local._warm import import_modules
 from mlops_sdk.backends.local.serving.kernels import CachedKernel, fingerprint, read_kernel, write_kernel
 from mlops_sdk.backends.local.serving.payloads import Batch, PayloadError, to_jsonable
 from mlops_sdk.backends.local.serving.schema import align, check_cells, infer_csv, plain_numbers
+from mlops_sdk.core.logging import get_logger
 
 __all__ = [
     "PRELOAD_MODULES",
@@ -61,7 +61,7 @@ _preloaded = threading.Event()
 _preloaded.set()  # nothing to wait for until start_preload() runs
 
 _NUMERIC = frozenset({"double", "float", "long", "integer", "boolean"})
-_log = logging.getLogger("mlops_sdk.serving")
+_log = get_logger("mlops_sdk.serving")
 
 
 class ModelLoadError(Exception):
@@ -397,7 +397,7 @@ def _preload(modules: tuple[str, ...]) -> None:
     started = time.perf_counter()
     try:
         loaded = import_modules(modules)  # with the collector paused
-        logging.getLogger("mlops_sdk.serving").info(
+        get_logger("mlops_sdk.serving").info(
             "preloaded %s in %.1fs", ", ".join(loaded) or "nothing", time.perf_counter() - started
         )
     finally:
