@@ -11,6 +11,7 @@ holds. Models come from one small scikit-learn MLflow model saved once per modul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -2568,3 +2569,23 @@ def test_flows_every_key_follows_the_rule(flow: str, run_id: str, step: str) -> 
     assert key == Flow(flow, run_id=run_id, dry_run=True).key(step)
     assert 0 < len(key) <= 63
     assert set(key) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def test_training_cancel_ends_the_run_canceled(local_store: dict[str, Any], tmp_path: Path) -> None:
+    """training.md: cancel(id) stops the run (SIGTERM to its process group); the run is CANCELED and
+    result() raises OperationCanceledError; cancelling again is harmless or a ConflictError, never a
+    second outcome."""
+    from mlops_sdk import OperationCanceledError
+
+    client = local_store["client"]
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "sleepy.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(120)\n")
+    operation = client.training.begin_train(TrainingJob(code=str(code), command="python sleepy.py"))
+    client.training.cancel(operation.id)
+    with pytest.raises(OperationCanceledError):
+        operation.result(timeout=60)
+    assert client.training.get_run(operation.id).status == "Canceled"
+    with contextlib.suppress(ConflictError):
+        client.training.cancel(operation.id)
+    assert client.training.get_run(operation.id).status == "Canceled"
