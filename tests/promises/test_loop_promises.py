@@ -2589,3 +2589,24 @@ def test_training_cancel_ends_the_run_canceled(local_store: dict[str, Any], tmp_
     with contextlib.suppress(ConflictError):
         client.training.cancel(operation.id)
     assert client.training.get_run(operation.id).status == "Canceled"
+
+
+@pytest.mark.parametrize("champion", ["champoin", "Champion", "latest", "v1"])
+def test_validation_a_misspelt_or_reserved_champion_alias_is_refused(assets: dict[str, Path], champion: str) -> None:
+    """validation.md: 'no champion yet -> passes with "first model"' must not be reached through a typo:
+    a champion alias that no version holds but is a near-miss of one the model has ('did you mean'), or
+    a reserved name ('latest', v<number>), is a ConfigurationError on champion, not a promotion."""
+    client = memory_client()
+    registered(client, assets)
+    twin = registered(client, assets)
+    client.models.set_alias("m", "champion", 1)
+    with pytest.raises(ConfigurationError) as caught:
+        client.validation.validate(
+            twin, data=eval_frame(assets), target="y", checks=[BeatsChampion("rmse")], champion=champion
+        )
+    assert caught.value.details["field"] == "champion"
+    first = client.validation.validate(
+        twin, data=eval_frame(assets), target="y", checks=[BeatsChampion("rmse")], champion="production"
+    )
+    assert first.outcome == "promote"
+    assert "first model" in first.checks[0].message

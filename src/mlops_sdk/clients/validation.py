@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.core.names import ALIAS
+from mlops_sdk.core.names import ALIAS, check_alias
 from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.models.validation import ReportModel, ValidationReport
 
@@ -61,7 +62,17 @@ class ValidationClient(BaseClient):
         try:
             return self._models().get_by_alias(model.name, alias)
         except ResourceNotFoundError:
-            return None
+            pass
+        # No champion yet is "first model" (BeatsChampion passes), so a misspelt alias must not read as one.
+        held = sorted({name for version in self._models().list(model.name) for name in version.aliases})
+        close = difflib.get_close_matches(alias, held, n=1, cutoff=0.8)
+        if close:
+            raise ConfigurationError(
+                f"no version of {model.name} holds the champion alias {alias!r}; did you mean {close[0]!r}? "
+                f"(aliases of {model.name}: {', '.join(held)})",
+                details={"field": "champion", "value": alias, "suggestion": close[0]},
+            )
+        return None
 
     def validate(
         self,
@@ -80,7 +91,8 @@ class ValidationClient(BaseClient):
             data: Evaluation data, pinned for every check: a pandas ``DataFrame``, a Parquet/CSV/JSON
                 path, or a refresh ``DataOutput``. Metric checks and ``BeatsChampion`` score on it.
             checks: The checks (see :mod:`mlops_sdk.checks`), run in order.
-            champion: Alias of the version to compare with (``BeatsChampion``); not set -> "first model".
+            champion: Alias of the version to compare with (``BeatsChampion``); no version holds it ->
+                "first model", unless it is a near-miss of an alias the model has (a typo is refused).
             target: Label column of ``data`` (default: the one column the model's signature does not take).
             record: Record the report with the model version (tags, and the whole report where the
                 backend keeps it) so its digest is in the version's lineage.
@@ -102,6 +114,7 @@ class ValidationClient(BaseClient):
             raise ConfigurationError(
                 f"champion must be an alias name such as 'champion', got {champion!r}", details={"field": "champion"}
             )
+        check_alias(champion, field="champion")  # 'latest' and v<number> name no alias
         candidate = self._resolve(model)
         champion_version = self._champion(candidate, champion)
         service = self._svc()
