@@ -2591,7 +2591,7 @@ def test_training_cancel_ends_the_run_canceled(local_store: dict[str, Any], tmp_
     assert client.training.get_run(operation.id).status == "Canceled"
 
 
-@pytest.mark.parametrize("champion", ["champoin", "Champion", "latest", "v1"])
+@pytest.mark.parametrize("champion", ["champoin", "Champion", "champions", "champon", "latest", "v1"])
 def test_validation_a_misspelt_or_reserved_champion_alias_is_refused(assets: dict[str, Path], champion: str) -> None:
     """validation.md: 'no champion yet -> passes with "first model"' must not be reached through a typo:
     a champion alias that no version holds but is a near-miss of one the model has ('did you mean'), or
@@ -2610,3 +2610,8 @@ def test_validation_a_misspelt_or_reserved_champion_alias_is_refused(assets: dic
     )
     assert first.outcome == "promote"
     assert "first model" in first.checks[0].message
+    client.models.set_alias("m", "prod-1", 1)
+    other_region = client.validation.validate(  # one character substituted: a real name, not a slip
+        twin, data=eval_frame(assets), target="y", checks=[BeatsChampion("rmse")], champion="prod-2"
+    )
+    assert "first model" in other_region.checks[0].message
