@@ -11,6 +11,7 @@ holds. Models come from one small scikit-learn MLflow model saved once per modul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -2568,3 +2569,49 @@ def test_flows_every_key_follows_the_rule(flow: str, run_id: str, step: str) -> 
     assert key == Flow(flow, run_id=run_id, dry_run=True).key(step)
     assert 0 < len(key) <= 63
     assert set(key) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def test_training_cancel_ends_the_run_canceled(local_store: dict[str, Any], tmp_path: Path) -> None:
+    """training.md: cancel(id) stops the run (SIGTERM to its process group); the run is CANCELED and
+    result() raises OperationCanceledError; cancelling again is harmless or a ConflictError, never a
+    second outcome."""
+    from mlops_sdk import OperationCanceledError
+
+    client = local_store["client"]
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "sleepy.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(120)\n")
+    operation = client.training.begin_train(TrainingJob(code=str(code), command="python sleepy.py"))
+    client.training.cancel(operation.id)
+    with pytest.raises(OperationCanceledError):
+        operation.result(timeout=60)
+    assert client.training.get_run(operation.id).status == "Canceled"
+    with contextlib.suppress(ConflictError):
+        client.training.cancel(operation.id)
+    assert client.training.get_run(operation.id).status == "Canceled"
+
+
+@pytest.mark.parametrize("champion", ["champoin", "Champion", "champions", "champon", "latest", "v1"])
+def test_validation_a_misspelt_or_reserved_champion_alias_is_refused(assets: dict[str, Path], champion: str) -> None:
+    """validation.md: 'no champion yet -> passes with "first model"' must not be reached through a typo:
+    a champion alias that no version holds but is a near-miss of one the model has ('did you mean'), or
+    a reserved name ('latest', v<number>), is a ConfigurationError on champion, not a promotion."""
+    client = memory_client()
+    registered(client, assets)
+    twin = registered(client, assets)
+    client.models.set_alias("m", "champion", 1)
+    with pytest.raises(ConfigurationError) as caught:
+        client.validation.validate(
+            twin, data=eval_frame(assets), target="y", checks=[BeatsChampion("rmse")], champion=champion
+        )
+    assert caught.value.details["field"] == "champion"
+    first = client.validation.validate(
+        twin, data=eval_frame(assets), target="y", checks=[BeatsChampion("rmse")], champion="production"
+    )
+    assert first.outcome == "promote"
+    assert "first model" in first.checks[0].message
+    client.models.set_alias("m", "prod-1", 1)
+    other_region = client.validation.validate(  # one character substituted: a real name, not a slip
+        twin, data=eval_frame(assets), target="y", checks=[BeatsChampion("rmse")], champion="prod-2"
+    )
+    assert "first model" in other_region.checks[0].message

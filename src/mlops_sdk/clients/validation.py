@@ -15,7 +15,7 @@ from mlops_sdk.clients._base import BaseClient
 from mlops_sdk.core.errors import ConfigurationError, ResourceNotFoundError
 from mlops_sdk.core.lineage import collect_lineage
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.core.names import ALIAS
+from mlops_sdk.core.names import ALIAS, check_alias
 from mlops_sdk.models.registry import ModelRef, ModelVersion
 from mlops_sdk.models.validation import ReportModel, ValidationReport
 
@@ -26,6 +26,27 @@ _log = get_logger(__name__)
 
 def _report_model(version: ModelVersion) -> ReportModel:
     return ReportModel(name=version.name, version=version.version, uri=version.uri, run_id=version.run_id)
+
+
+def _typo_of(typed: str, alias: str) -> bool:
+    """Whether ``typed`` reads as a slip of ``alias``: another case, two neighbours swapped, or one
+    character more or less. A one-character substitution is not one: ``prod-1``/``prod-2`` are real names."""
+    if typed == alias:
+        return False
+    if typed.casefold() == alias.casefold():
+        return True
+    if len(typed) == len(alias):
+        diff = [i for i, (a, b) in enumerate(zip(typed, alias, strict=True)) if a != b]
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and typed[diff[0]] == alias[diff[1]]
+            and typed[diff[1]] == alias[diff[0]]
+        )
+    shorter, longer = sorted((typed, alias), key=len)
+    if len(longer) - len(shorter) != 1 or len(shorter) < 3:
+        return False
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
 class ValidationClient(BaseClient):
@@ -61,7 +82,17 @@ class ValidationClient(BaseClient):
         try:
             return self._models().get_by_alias(model.name, alias)
         except ResourceNotFoundError:
-            return None
+            pass
+        # No champion yet is "first model" (BeatsChampion passes), so a misspelt alias must not read as one.
+        held = sorted({name for version in self._models().list(model.name) for name in version.aliases})
+        close = next((name for name in held if _typo_of(alias, name)), None)
+        if close is not None:
+            raise ConfigurationError(
+                f"no version of {model.name} holds the champion alias {alias!r}; did you mean {close!r}? "
+                f"(aliases of {model.name}: {', '.join(held)})",
+                details={"field": "champion", "value": alias, "suggestion": close},
+            )
+        return None
 
     def validate(
         self,
@@ -80,7 +111,8 @@ class ValidationClient(BaseClient):
             data: Evaluation data, pinned for every check: a pandas ``DataFrame``, a Parquet/CSV/JSON
                 path, or a refresh ``DataOutput``. Metric checks and ``BeatsChampion`` score on it.
             checks: The checks (see :mod:`mlops_sdk.checks`), run in order.
-            champion: Alias of the version to compare with (``BeatsChampion``); not set -> "first model".
+            champion: Alias of the version to compare with (``BeatsChampion``); no version holds it ->
+                "first model", unless it reads as a slip of an alias the model has (refused: see validation.md).
             target: Label column of ``data`` (default: the one column the model's signature does not take).
             record: Record the report with the model version (tags, and the whole report where the
                 backend keeps it) so its digest is in the version's lineage.
@@ -102,6 +134,7 @@ class ValidationClient(BaseClient):
             raise ConfigurationError(
                 f"champion must be an alias name such as 'champion', got {champion!r}", details={"field": "champion"}
             )
+        check_alias(champion, field="champion")  # 'latest' and v<number> name no alias
         candidate = self._resolve(model)
         champion_version = self._champion(candidate, champion)
         service = self._svc()
