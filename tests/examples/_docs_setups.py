@@ -166,13 +166,15 @@ def copy_job(page: Page, source: Path, *, experiment: str, metrics: bool = True)
     )
 
 
-def _register(page: Page, source: Path, name: str, count: int, champion: str) -> None:
+def _register(page: Page, source: Path, name: str, count: int, champion: str, *, trained_on: Any = None) -> None:
     client = page.client()
     # Metrics cost nothing on memory://; on local:// importing MLflow costs each run ~2 s, so there no run
     # logs them (diabetes-checks binds a job that does, for the page that needs it).
     on_memory = client.target.startswith("memory://")
     for number in range(1, count + 1):
         job = copy_job(page, source, experiment=name, metrics=on_memory and number == count)
+        if trained_on is not None and number == count:  # the newest version's lineage names its training data
+            job = job.with_inputs(data=trained_on)
         run = client.training.begin_train(job, show_progress=False).result()
         version = client.models.register(run, name=name)
     client.models.set_alias(name, "champion", champion)
@@ -226,9 +228,17 @@ def diabetes_job(page: Page, assets: Assets, request: pytest.FixtureRequest) -> 
 def churn_model(page: Page, assets: Assets, request: pytest.FixtureRequest) -> None:
     """Versions 1..12 of ``churn`` (a classifier of ``churned`` from tenure, monthly, tickets; on
     ``memory://`` the run of version 12 logged accuracy), ``champion`` on 11, ``challenger`` on 12;
-    ``holdout.parquet`` (labelled churn data). Binds ``job``, ``run``, and ``model`` / ``version`` /
-    ``candidate`` (churn@12)."""
-    _register(page, assets.churn(), "churn", 12, "11")
+    ``holdout.parquet`` (labelled churn data). Version 12 was trained on the ``train_set`` snapshot of
+    the refresh pipeline ``churn-features`` (its training data, so a ``TrainingBaseline`` finds it).
+    Binds ``job``, ``run``, and ``model`` / ``version`` / ``candidate`` (churn@12)."""
+    from mlops_sdk import Copy, RefreshPipeline
+
+    training = page.folder / "churn-training.csv"
+    churn_frame(400, seed=1).to_csv(training, index=False)  # the rows assets.churn() was fitted on
+    factory = page.client().data_factory
+    factory.define(RefreshPipeline(name="churn-features", activities=[Copy(name="train_set", source=str(training))]))
+    snapshot = factory.begin_refresh("churn-features", show_progress=False).result().outputs["train_set"]
+    _register(page, assets.churn(), "churn", 12, "11", trained_on=snapshot)
     page.client().models.set_alias("churn", "challenger", "12")
     churn_frame(200, seed=2).to_parquet(page.folder / "holdout.parquet")
 

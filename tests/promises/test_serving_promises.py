@@ -888,6 +888,18 @@ def test_mirrored_requests_are_not_captured(served: Served) -> None:
     assert served.client.deployments.shadow_report(ENDPOINT, tolerance=2.5).agreement_rate == 1.0
 
 
+def test_shadow_slices_name_the_model_inputs_for_positional_rows(served: Served) -> None:
+    """deployments.md: report.slices is the agreement per quartile of every numeric input feature (the model's
+    inputs a, b, c), also for requests that sent positional rows (the docs' own payload form)."""
+    for i in range(20):
+        row = [float(i), 2.0, 3.0]
+        assert served.request("/score", {"input_data": [row]})[0] == 200
+    report = served.client.deployments.shadow_report(ENDPOINT, tolerance=0.5)
+    features = {item.feature for item in report.slices}
+    assert features
+    assert features <= {"a", "b", "c"}
+
+
 def test_admin_paths_need_the_admin_key(served: Served) -> None:
     """deployments.md: GET /admin/shadow/<deployment> needs the admin key (a scoring key is not enough)."""
     secrets = json.loads((served.folder / "secrets.json").read_text())

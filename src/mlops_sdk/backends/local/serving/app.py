@@ -383,6 +383,9 @@ class EndpointApp:
             return
         counters = self.stats.setdefault(name, {"requests": 0, "errors": 0, "mirrored": 0, "mirror_errors": 0})
         counters["mirrored"] += 1
+        columns = batch.columns
+        if columns is None and live in table.deployments:  # positional rows: in the live signature's order
+            columns = table.deployments[live].model.columns
 
         metrics, shadow_log = self.metrics, self.shadow_log
 
@@ -406,7 +409,7 @@ class EndpointApp:
                 name,
                 request_id=request_id or "",
                 live=live,
-                columns=batch.columns,
+                columns=columns,
                 rows=batch.rows,
                 live_output=to_jsonable(live_output),
                 live_seconds=live_seconds,
