@@ -69,3 +69,14 @@ def test_operation_drivers_live_in_the_backends_layer() -> None:
     assert not hits, "define the driver in backends/spi/<capability>.py and build it from the client:\n" + "\n".join(
         hits
     )
+
+
+def test_loggers_come_from_get_logger() -> None:
+    # get_logger attaches the redaction filter; a bare logging.getLogger logs secrets in clear
+    allowed = {
+        "mlops_sdk/core/logging.py",
+        "mlops_sdk/backends/azure/_aml_shim.py",  # reads azure-ai-ml's handlers, logs nothing
+        "mlops_sdk/backends/local/_mlflow.py",  # quiets MLflow's loggers, logs nothing
+    }
+    hits = [hit for hit in _hits(r"logging\.getLogger\(") if hit.split(":", 1)[0] not in allowed]
+    assert not hits, "log through mlops_sdk.core.logging.get_logger:\n" + "\n".join(hits)

@@ -30,7 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlops_sdk.core.logging import get_logger
+
 __all__ = ["IDLE_BEFORE_PRELOAD", "main", "preload_enabled", "serve"]
+
+_LOG = get_logger("mlops_sdk.serving")
 
 IDLE_BEFORE_PRELOAD = 2.0  # seconds without a scoring request before a kernel-served restart preloads
 
@@ -65,7 +69,7 @@ def _watch_owner(folder: Path, server: Any, interval: float = 1.0) -> None:
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if not process_alive(pid, start):
-            logging.getLogger("mlops_sdk").info("the owning process %d ended: stopping the endpoint server", pid)
+            _LOG.info("the owning process %d ended: stopping the endpoint server", pid)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             server.should_exit = True
@@ -138,7 +142,7 @@ def _preload_when_idle(app: Any, server: Any, interval: float = 0.25) -> None:
 def serve(folder: Path) -> None:
     """Serve the endpoint described in ``folder`` until terminated."""
     if not _hold_instance_lock(folder):
-        logging.getLogger("mlops_sdk").info("another server of %s is running; this one exits", folder.name)
+        _LOG.info("another server of %s is running; this one exits", folder.name)
         os._exit(0)
     import uvicorn
 
@@ -161,7 +165,7 @@ def serve(folder: Path) -> None:
     write_json_atomic(
         folder / "server.json", {"pid": os.getpid(), "host": host, "port": port, "started_at": time.time()}
     )
-    logging.getLogger("mlops_sdk").info("endpoint %s listening on http://%s:%d", config["name"], host, port)
+    _LOG.info("endpoint %s listening on http://%s:%d", config["name"], host, port)
     preload = preload_enabled()
 
     class Server(uvicorn.Server):
