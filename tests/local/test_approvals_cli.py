@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mlops_sdk.cli.approvals_cmd import ListedStatus
 from mlops_sdk.cli.main import run
-from mlops_sdk.models.approvals import ApprovalPolicy
+from mlops_sdk.models.approvals import ApprovalPolicy, ApprovalStatus
 from mlops_sdk.testing import FakeClock
 from tests.local._approvals import PASSED, git_identity, local_client, model
 
@@ -89,3 +90,8 @@ def test_list_shows_the_reason_and_a_vote_can_name_the_model(
     shown = json.loads(capsys.readouterr().out)
     assert [vote["comment"] for vote in shown["votes"]] == ["by model reference"]
     assert shown["reason"] == "release 3"
+
+
+def test_list_status_choices_are_every_approval_status_and_all() -> None:
+    # the CLI's choice list is its own enum (typer needs one): a status added to the model must appear here too
+    assert [choice.value for choice in ListedStatus] == [status.value for status in ApprovalStatus] + ["all"]
