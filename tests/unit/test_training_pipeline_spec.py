@@ -194,3 +194,85 @@ def test_random_graphs_are_refused_exactly_when_they_have_a_cycle(edges: dict[in
         order = TrainingPipeline("p", steps=steps).order()
         position = {name: index for index, name in enumerate(order)}
         assert all(position[f"s{up}"] < position[f"s{node}"] for node, ups in edges.items() for up in ups)
+
+
+_VALID_JOB = {"command": "python a.py --o ${{outputs.o}}", "code": ".", "outputs": {"o": {"type": "uri_folder"}}}
+
+
+@pytest.mark.parametrize(
+    ("layout", "step", "field"),
+    [
+        ({"inputs": 5}, None, "inputs"),
+        ({"settings": "gpu"}, None, "settings"),
+        ({"outputs": ["model"]}, None, "outputs"),
+        ({"outputs": {1: {"type": "uri_folder"}}}, None, "outputs"),
+        ({"jobs": {"a": {**_VALID_JOB, "inputs": "x"}}}, "a", "inputs"),
+        ({"jobs": {"a": {**_VALID_JOB, "outputs": 3}}}, "a", "outputs"),
+        (
+            {
+                "outputs": {"m": "mlflow_model"},
+                "jobs": {"a": {**_VALID_JOB, "outputs": {"o": "${{parent.outputs.m}}"}}},
+            },
+            None,
+            "outputs.m",
+        ),
+    ],
+)
+def test_a_yaml_part_of_the_wrong_shape_is_a_spec_error_naming_it(
+    tmp_path: Path, layout: dict, step: str | None, field: str
+) -> None:
+    # these parts were read as mappings unchecked: AttributeError / TypeError from inside the loader
+    spec = tmp_path / "p.yaml"
+    spec.write_text(yaml.safe_dump({"type": "pipeline", "display_name": "p", "jobs": {"a": _VALID_JOB}, **layout}))
+    with pytest.raises(PipelineSpecError) as caught:
+        TrainingPipeline.from_yaml(spec)
+    assert (caught.value.details["step"], caught.value.details["field"]) == (step, field)
+    assert str(spec) in caught.value.message
+
+
+@pytest.mark.parametrize(("field", "value"), [("inputs", {"x": None}), ("inputs", {"x": [1]}), ("outputs", {"o": 3})])
+def test_an_input_or_output_of_the_wrong_type_is_a_configuration_error(field: str, value: dict) -> None:
+    # the field rules raised TypeError, which pydantic passes through untranslated
+    for build in (TrainingJob, lambda **kw: Step("s", **kw)):
+        with pytest.raises(ConfigurationError) as caught:
+            build(command="python a.py", code=".", **{field: value})
+        assert caught.value.details["field"].endswith(f".{field}")
+        assert next(iter(value)) in caught.value.message
+
+
+_LEAF = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True),
+    st.text(max_size=6),
+    st.sampled_from(["${{parent.inputs.raw}}", "${{parent.jobs.a.outputs.o}}", "${{parent.outputs.m}}", "uri_folder"]),
+)
+_KEY = st.sampled_from(
+    ["type", "jobs", "inputs", "outputs", "command", "code", "cache", "cache_ignore", "settings", "path", "o", "m"]
+)
+_TREE = st.recursive(
+    _LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEY, inner, max_size=4)), max_leaves=12
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        _TREE,
+        st.dictionaries(_KEY, _TREE, max_size=4).map(lambda part: {"jobs": {"a": _VALID_JOB}, **part}),
+        st.dictionaries(_KEY, _TREE, max_size=4).map(lambda part: {"jobs": {"a": {**_VALID_JOB, **part}}}),
+    )
+)
+def test_any_yaml_document_loads_or_is_a_configuration_error(
+    tmp_path_factory: pytest.TempPathFactory, doc: object
+) -> None:
+    folder = tmp_path_factory.mktemp("spec")
+    spec = folder / "p.yaml"
+    spec.write_text(yaml.safe_dump(doc))
+    try:
+        pipeline = TrainingPipeline.from_yaml(spec)
+    except ConfigurationError as error:
+        assert str(spec) in error.message  # names the file it could not read
+    else:
+        assert pipeline.steps

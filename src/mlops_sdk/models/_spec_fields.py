@@ -35,9 +35,15 @@ def coerce_values(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A before-validator converting each value of a mapping with ``coerce`` (keys become strings)."""
 
     def convert(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(key): coerce(item) for key, item in value.items()}
-        return value
+        if not isinstance(value, Mapping):
+            return value
+        converted = {}
+        for key, item in value.items():
+            try:
+                converted[str(key)] = coerce(item)
+            except TypeError as error:  # pydantic passes a TypeError through; a ValueError names the field
+                raise ValueError(f"{key!s}: {error}") from None
+        return converted
 
     return convert
 

@@ -570,6 +570,9 @@ class TrainingPipeline(InputSpec):
                 return cls.model_validate(dict(spec))
         except ValidationError as error:
             raise _config_error(error, where=where) from error
+        except ConfigurationError as error:  # a validator's own error (cycle, reference, type)
+            _in_file(error, where)
+            raise
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainingPipeline:
@@ -664,6 +667,19 @@ def _resolve(base: Path, value: Any) -> Any:
     return value
 
 
+def _mapping(value: Any, source: str, field: str, *, step: str | None = None) -> dict[str, Any]:
+    """A mapping of the YAML layout with text keys (absent or empty: ``{}``), else a :class:`PipelineSpecError`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        where = f"job {step!r}: " if step is not None else ""
+        raise PipelineSpecError(
+            f"{source}: {where}{field!r} must map names to values, got {type(value).__name__} {str(value)[:60]!r}",
+            details={"step": step, "field": field},
+        )
+    return value
+
+
 def _from_azure_layout(data: dict[str, Any], base: Path, source: str) -> dict[str, Any]:
     data = dict(data)
     data.pop("$schema", None)
@@ -676,14 +692,14 @@ def _from_azure_layout(data: dict[str, Any], base: Path, source: str) -> dict[st
         data.pop("display_name", None)
     if "experiment_name" in data:
         data["experiment"] = data.pop("experiment_name")
-    settings = data.pop("settings", None) or {}
+    settings = _mapping(data.pop("settings", None), source, "settings")
     if settings.get("default_compute") and not data.get("compute"):
         data["compute"] = str(settings["default_compute"]).removeprefix("azureml:")
     if settings.get("force_rerun"):
         data["force_rerun"] = True
     if data.get("code") is not None:
         data["code"] = _resolve(base, str(data["code"]))
-    inputs = data.get("inputs") or {}
+    inputs = _mapping(data.get("inputs"), source, "inputs")
     data["inputs"] = {
         name: {**item, "path": _resolve(base, item["path"])}
         if isinstance(item, dict) and "path" in item
@@ -692,7 +708,7 @@ def _from_azure_layout(data: dict[str, Any], base: Path, source: str) -> dict[st
         else item
         for name, item in inputs.items()
     }
-    declared_outputs = data.pop("outputs", None) or {}
+    declared_outputs = _mapping(data.pop("outputs", None), source, "outputs")
     pipeline_outputs: dict[str, Any] = {}
     jobs = data.pop("jobs", None)
     if not isinstance(jobs, dict) or not jobs:
@@ -724,15 +740,15 @@ def _from_azure_layout(data: dict[str, Any], base: Path, source: str) -> dict[st
             else _resolve(base, item)
             if isinstance(item, str)
             else item
-            for key, item in (job.get("inputs") or {}).items()
+            for key, item in _mapping(job.get("inputs"), source, "inputs", step=name).items()
         }
         outputs = {}
-        for key, item in (job.get("outputs") or {}).items():
+        for key, item in _mapping(job.get("outputs"), source, "outputs", step=name).items():
             text = item if isinstance(item, str) else None
             found = _PARENT_OUTPUT.match(text.strip()) if text else None
             if found:
-                declared = declared_outputs.get(found["name"]) or {}
-                outputs[key] = {k: v for k, v in dict(declared).items() if k in ("type", "mode", "path")}
+                declared = _mapping(declared_outputs.get(found["name"]), source, f"outputs.{found['name']}")
+                outputs[key] = {k: v for k, v in declared.items() if k in ("type", "mode", "path")}
                 pipeline_outputs[found["name"]] = {"step": name, "output": key}
             else:
                 outputs[key] = item
@@ -750,11 +766,19 @@ def _from_azure_layout(data: dict[str, Any], base: Path, source: str) -> dict[st
     return data
 
 
+def _in_file(error: ConfigurationError, where: str | None) -> ConfigurationError:
+    """``error`` with the spec file it was read from named first (a project may hold several)."""
+    if where and where not in error.message:
+        error.message = f"{where}: {error.message}"
+        error.args = (error.message,)
+    return error
+
+
 def _config_error(error: ValidationError, *, where: str | None = None) -> ConfigurationError:
     translated = invalid_input(error, what="training pipeline", where=where, root="spec", model=TrainingPipeline)
     problems = translated.details.get("errors")
     if problems is None:  # a validator raised our own error: it already names step and field
-        return translated
+        return _in_file(translated, where)
     step = None
     loc = location(error)
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
