@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.invalid_input import ThreadFlag, inside, invalid_input, is_nested, location
 
 __all__ = ["InputSpec", "read_stored", "stored_data"]
@@ -71,3 +72,33 @@ class InputSpec(BaseModel):
             name = type(self).__name__
             field = ".".join([name, *(str(part) for part in location(error))])
             raise invalid_input(error, what=name, field=field, root=name, model=type(self)) from None
+        except TypeError:
+            # pydantic builds a nested spec from a dict as Spec(**value): keys that are not text fail in
+            # Python's call itself, before any validator could name the field
+            path = _non_text_keys(data) if outermost else None
+            if path is None:
+                raise
+            name = type(self).__name__
+            field = ".".join([name, *path])
+            raise ConfigurationError(
+                f"invalid {name}: {'.'.join(path) or name}: keys must be field names (text); use the spec class "
+                "or a dict of its fields",
+                details={"field": field},
+            ) from None
+
+
+def _non_text_keys(value: Any, path: tuple[str, ...] = ()) -> list[str] | None:
+    """The path to the first dict in ``value`` (nested dicts and lists) with a key that is not text."""
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            return list(path)
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_text_keys(item, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
