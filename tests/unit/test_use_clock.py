@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_sdk import ApprovalPolicy, MLOpsClient, TrainingJob
+from mlops_sdk import ApprovalPolicy, ConfigurationError, MLOpsClient, TrainingJob
 from mlops_sdk.backends.memory import reset_memory_stores
 from mlops_sdk.core.clock import SystemClock, default_clock
 from mlops_sdk.testing import FakeClock, use_clock
@@ -71,3 +71,17 @@ def test_use_clock_nests_and_restores_on_error() -> None:
         assert seen == [inner]
         assert default_clock() is outer
     assert isinstance(default_clock(), SystemClock)
+
+
+def test_fake_clock_takes_timedeltas_and_refuses_going_back() -> None:
+    clock = FakeClock()
+    clock.advance(timedelta(hours=2))  # a TypeError from inside before
+    clock.sleep(timedelta(minutes=1))
+    assert clock.monotonic() == 7260.0
+    assert clock.sleeps == [60.0]
+    for bad in (-1, float("nan"), float("inf"), "5", None, True):
+        with pytest.raises(ConfigurationError) as caught:
+            clock.advance(bad)  # type: ignore[arg-type]
+        assert caught.value.details["field"] == "seconds"
+    clock.sleep(-5)  # a deadline already past: no wait, as before
+    assert clock.monotonic() == 7260.0

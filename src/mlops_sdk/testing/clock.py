@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from mlops_sdk.core.clock import Clock, set_default_clock
+from mlops_sdk.core.errors import ConfigurationError
 
 __all__ = ["FakeClock", "use_clock"]
 
@@ -39,15 +43,29 @@ class FakeClock:
         """Simulated UTC time."""
         return self._start + timedelta(seconds=self.monotonic())
 
-    def sleep(self, seconds: float) -> None:
-        """Advance by ``seconds`` (negative values count as 0) and fire due callbacks."""
-        self.sleeps.append(seconds)
-        self.advance(max(0.0, seconds))
+    def sleep(self, seconds: float | timedelta) -> None:
+        """Advance by ``seconds`` (a number or a ``timedelta``; negative values count as 0, like
+        ``time.sleep``'s callers expect of a deadline already past) and fire due callbacks."""
+        amount = _seconds(seconds, "FakeClock.sleep")
+        self.sleeps.append(amount)
+        self.advance(max(0.0, amount))
 
-    def advance(self, seconds: float) -> None:
-        """Move time forward and run the callbacks that became due, in order."""
+    def advance(self, seconds: float | timedelta) -> None:
+        """Move time forward by ``seconds`` (a number or a ``timedelta``) and run the callbacks that
+        became due, in order.
+
+        Raises:
+            ConfigurationError: ``seconds`` is negative or not a finite number (a monotonic clock never
+                goes back).
+        """
+        amount = _seconds(seconds, "FakeClock.advance")
+        if amount < 0:
+            raise ConfigurationError(
+                f"FakeClock.advance: seconds must be 0 or more, got {amount} (a monotonic clock never goes back)",
+                details={"field": "seconds"},
+            )
         with self._lock:
-            self._now += seconds
+            self._now += amount
             due = sorted((item for item in self._scheduled if item[0] <= self._now), key=lambda item: item[0])
             self._scheduled = [item for item in self._scheduled if item[0] > self._now]
         for _, callback in due:
@@ -57,6 +75,18 @@ class FakeClock:
         """Run ``callback`` once the simulated time reaches ``moment`` seconds."""
         with self._lock:
             self._scheduled.append((moment, callback))
+
+
+def _seconds(value: Any, method: str) -> float:
+    """``value`` in seconds: a finite number, or a ``timedelta``."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ConfigurationError(
+            f"{method}: seconds must be a finite number of seconds or a timedelta, got {value!r}",
+            details={"field": "seconds"},
+        )
+    return float(value)
 
 
 @contextlib.contextmanager
