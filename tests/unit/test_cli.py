@@ -55,6 +55,22 @@ def test_doctor_names_the_fix_for_a_bad_target(capsys: pytest.CaptureFixture[str
     assert "fix:" in output
 
 
+def test_doctor_fails_on_a_misspelt_mlops_variable_and_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MLOPS_DATA_FACTRY", "df1")
+    assert run(["-o", "json", "-t", "local://.mlops", "doctor"]) == 1
+    failed = [check for check in json.loads(capsys.readouterr().out) if not check["ok"]]
+    assert failed == [
+        {
+            "check": "config",
+            "ok": False,
+            "detail": "MLOPS_DATA_FACTRY is not a setting and is ignored",
+            "fix": "rename MLOPS_DATA_FACTRY to MLOPS_DATA_FACTORY",
+        }
+    ]
+
+
 def test_config_error_exits_1_with_a_message_not_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

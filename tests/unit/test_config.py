@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from mlops_sdk.core.config import load_config
+from mlops_sdk.core.config import SWITCHES, Settings, load_config
 from mlops_sdk.core.errors import ConfigurationError
 
 MLOPS_TOML = """
@@ -334,3 +335,31 @@ def test_http_settings_defaults_and_values() -> None:
     assert settings.proxy == "http://proxy.example.com:3128"
     assert settings.blob_endpoint == "https://{account}.x"
     assert (settings.connect_timeout, settings.read_timeout) == (20.0, 120.0)
+
+
+def test_a_misspelt_mlops_variable_is_reported_not_silently_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLOPS_TARGT", "azureml://subscriptions/s/resourceGroups/rg/workspaces/w")
+    monkeypatch.setenv("MLOPS_Retry_Deadlne", "5")  # the settings read MLOPS_* case-insensitively
+    monkeypatch.setenv("MLOPS_TARGET_ENVIRONMENT", "blue")  # an application's own variable: left alone
+    monkeypatch.setenv("MLOPS_CAPTURE_WRITER", "thread")  # a switch of the endpoint server: known
+    with caplog.at_level("WARNING", logger="mlops_sdk.config"):
+        config = load_config()
+    assert config.settings.target == "local://.mlops"  # the typo does not take effect...
+    assert config.misspelt == (("MLOPS_Retry_Deadlne", "MLOPS_RETRY_DEADLINE"), ("MLOPS_TARGT", "MLOPS_TARGET"))
+    assert "MLOPS_TARGT is not a setting and is ignored; did you mean MLOPS_TARGET?" in caplog.text  # ...but is said
+
+
+def test_every_mlops_variable_the_code_reads_is_known() -> None:
+    # a variable read somewhere but missing from SWITCHES would be reported as a typo of a setting
+    source = Path(__file__).resolve().parents[2] / "src" / "mlops_sdk"
+    read = {
+        name
+        for path in source.rglob("*.py")
+        for name in re.findall(r"[\"']\b(MLOPS_[A-Z][A-Z_]*[A-Z])[\"']", path.read_text())
+    }
+    settings = {f"MLOPS_{name.upper()}" for name in Settings.model_fields}
+    assert read - settings - SWITCHES == set()
+    assert "MLOPS_CAPTURE_WRITER" in read  # the search finds the names as the code writes them

@@ -52,6 +52,10 @@ def _checks() -> list[DoctorCheck]:
         return _config_failure(error)
     where = str(config.file) if config.file else "defaults and environment (no config file)"
     checks = [DoctorCheck("config", True, f"loaded from {where}, profile {config.settings.profile or '-'}")]
+    checks.extend(
+        DoctorCheck("config", False, f"{variable} is not a setting and is ignored", f"rename {variable} to {meant}")
+        for variable, meant in config.misspelt
+    )
     target = config.settings.target
     try:
         parse_target(target, base_dir=config.base_dir)

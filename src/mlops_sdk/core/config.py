@@ -25,6 +25,7 @@ A wrong value from the environment or an argument is an error naming the field a
 from __future__ import annotations
 
 import contextvars
+import difflib
 import os
 import sys
 from collections.abc import Mapping
@@ -61,6 +62,7 @@ from mlops_sdk.core.config_problems import (
     problems_error,
 )
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.secrets import secret_name
 
@@ -69,11 +71,26 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Config", "Settings", "find_config_file", "load_config", "section_model"]
+__all__ = ["SWITCHES", "Config", "Settings", "find_config_file", "load_config", "misspelt_environment", "section_model"]
 
 ENV_PREFIX = "MLOPS_"
 CONFIG_ENV = "MLOPS_CONFIG"
 PROFILE_ENV = "MLOPS_PROFILE"
+SWITCHES = frozenset(
+    {
+        CONFIG_ENV,
+        "MLOPS_PROGRESS",
+        "MLOPS_ENDPOINT_PRELOAD",
+        "MLOPS_ENDPOINT_METRICS",
+        "MLOPS_ENDPOINT_KEY",
+        "MLOPS_CAPTURE_WRITER",
+        "MLOPS_CAPTURE_WRITER_TIMEOUT",
+    }
+)
+"""``MLOPS_*`` variables read outside the settings (the config file's path, process switches)."""
+
+_log = get_logger("mlops_sdk.config")
+_warned: set[str] = set()
 
 CredentialKind = Literal[
     "auto", "default", "azure_cli", "managed_identity", "workload_identity", "azure_pipelines", "client_secret"
@@ -301,12 +318,15 @@ class Config:
         file: The config file that was read, if any.
         base_dir: Folder relative ``local://`` targets resolve against (the config file's folder,
             else the working directory).
+        misspelt: ``MLOPS_*`` variables that are no setting but a near-miss of one (``MLOPS_TARGT``).
     """
 
     settings: Settings
     sources: Mapping[str, str] = field(default_factory=dict)
     file: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
+    misspelt: tuple[tuple[str, str], ...] = ()
+    """``(variable, the setting it probably meant)`` for each ``MLOPS_*`` variable that is read by nothing."""
 
     def describe(self) -> list[tuple[str, str, str]]:
         """Return ``(name, value, source)`` rows for display; secrets are masked."""
@@ -489,7 +509,33 @@ def load_config(
     finally:
         _FILE_LAYER.reset(reset)
     base_dir = path.resolve().parent if path is not None and sources["target"] != "argument" else Path.cwd()
-    return Config(settings=settings, sources=sources, file=path, base_dir=base_dir)
+    misspelt = tuple(misspelt_environment())
+    for variable, meant in misspelt:
+        if variable not in _warned:  # once per process: every client loads the configuration
+            _warned.add(variable)
+            _log.warning("%s is not a setting and is ignored; did you mean %s?", variable, meant)
+    return Config(settings=settings, sources=sources, file=path, base_dir=base_dir, misspelt=misspelt)
+
+
+def misspelt_environment(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """``(variable, meant)`` for every ``MLOPS_*`` variable that nothing reads but is a near-miss of one that
+    is read: a typo would otherwise be silently ignored (``MLOPS_TARGT`` leaves the default target).
+
+    Other ``MLOPS_*`` variables (an application's own) are left alone.
+    """
+    variables = os.environ if environ is None else environ
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | SWITCHES
+    names = {variable.removeprefix(ENV_PREFIX): variable for variable in known}
+    found = []
+    for variable in sorted(variables):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        # compared without the prefix, which every name shares: MLOPS_TARGET_ENV is not MLOPS_TARGET
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), sorted(names), n=1, cutoff=0.85)
+        if close:
+            found.append((variable, names[close[0]]))
+    return found
 
 
 def _invalid_value(error: ValidationError, sources: Mapping[str, str]) -> ConfigurationError:
