@@ -50,6 +50,31 @@ def test_pages_are_fetched_as_iteration_reaches_them() -> None:
     assert asked == [None, "p2", "p3"]  # fetched pages are kept
 
 
+def test_the_first_items_fetch_only_the_pages_they_need() -> None:
+    asked: list[str | None] = []
+    pages = {None: ([1, 2], "p2"), "p2": ([3, 4], "p3"), "p3": ([5], None)}
+
+    def fetch(token: str | None) -> tuple[list[int], str | None]:
+        asked.append(token)
+        return pages[token]
+
+    result = ItemPaged(fetch)
+    assert (result[0], result[1], result[:2], result[0:2:1]) == (1, 2, [1, 2], [1, 2])
+    assert asked == [None]  # a listing of thousands of runs shown 20 at a time reads one page
+    assert result[:3] == [1, 2, 3]
+    assert asked == [None, "p2"]
+    assert (result[4], result[-1], result[3:], result[::-1], result[:99]) == (
+        5,
+        5,
+        [4, 5],
+        [5, 4, 3, 2, 1],
+        [1, 2, 3, 4, 5],
+    )
+    with pytest.raises(IndexError):
+        result[5]
+    assert asked == [None, "p2", "p3"]
+
+
 def test_a_paged_result_still_behaves_as_the_list_it_replaced() -> None:
     result = ItemPaged.of(["a", "b", "c"])
     assert result == ["a", "b", "c"]

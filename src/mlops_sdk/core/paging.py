@@ -71,7 +71,26 @@ class ItemPaged(Sequence[T]):
     def __getitem__(self, index: slice) -> list[T]: ...
 
     def __getitem__(self, index: int | slice) -> T | list[T]:
+        # x[0] and x[:20] fetch only the pages they need (a CLI shows 20 of thousands of runs)
+        if isinstance(index, slice):
+            start, stop, step = index.start, index.stop, index.step
+            bounded = stop is not None and stop >= 0 and (start is None or start >= 0) and (step is None or step > 0)
+            return self._first(stop)[index] if bounded else self._all()[index]
+        if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
+            items = self._first(index + 1)
+            if index < len(items):
+                return items[index]
+            raise IndexError("ItemPaged index out of range")
         return self._all()[index]
+
+    def _first(self, count: int) -> list[T]:
+        """At least the first ``count`` items (fewer when there are fewer), fetching no page beyond them."""
+        items: list[T] = []
+        for page in self.by_page():
+            items.extend(page)
+            if len(items) >= count:
+                break
+        return items
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (ItemPaged, list, tuple)):
