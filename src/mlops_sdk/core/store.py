@@ -80,14 +80,29 @@ class LocalStore:
                 self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
             connection.row_factory = sqlite3.Row
-            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            _enable_wal(connection)
-            connection.execute("PRAGMA synchronous = NORMAL")
-            connection.execute("PRAGMA foreign_keys = ON")
+            try:
+                connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                _enable_wal(connection)  # the first read of the file
+                connection.execute("PRAGMA synchronous = NORMAL")
+                connection.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.DatabaseError as error:
+                connection.close()
+                raise self._unusable(error) from error
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
         return connection
+
+    def _unusable(self, error: sqlite3.DatabaseError) -> Exception:
+        """Our error for a store file SQLite cannot read (another file, or a damaged one); else ``error``."""
+        if getattr(error, "sqlite_errorname", None) not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            return error
+        return ConfigurationError(
+            f"{self.path} is not a readable mlops store ({error}): it was overwritten or damaged. Move it aside "
+            "(and its -wal/-shm files) to start an empty store there, or point the target at another folder",
+            backend="local",
+            details={"field": "target", "path": str(self.path)},
+        )
 
     @contextlib.contextmanager
     def transaction(self, *, exclusive: bool = False) -> Iterator[sqlite3.Connection]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -191,6 +192,9 @@ def quiet() -> Iterator[None]:
         yield
 
 
+_UNREADABLE_DB = re.compile(r"file is not a database|database disk image is malformed")
+
+
 @contextlib.contextmanager
 def mlflow_errors(what: str, *, operation_id: str | None = None) -> Iterator[None]:
     """Translate ``MlflowException`` raised in the block into the SDK's error tree."""
@@ -210,4 +214,14 @@ def mlflow_errors(what: str, *, operation_id: str | None = None) -> Iterator[Non
             raise ResourceExistsError(f"{what}: {message}", backend="local", operation_id=operation_id) from error
         if code == "INVALID_PARAMETER_VALUE":
             raise ConfigurationError(f"{what}: {message}", backend="local", operation_id=operation_id) from error
+        unreadable = _UNREADABLE_DB.search(message)
+        if unreadable:  # MLflow's own store (mlflow.db) overwritten or damaged
+            raise ConfigurationError(
+                f"{what}: the MLflow store of this target is not readable ({unreadable[0]}): "
+                "it was overwritten or damaged. Move mlflow.db (and its -wal/-shm files) out of the store folder "
+                "to start an empty registry there, or point the target at another folder",
+                backend="local",
+                operation_id=operation_id,
+                details={"field": "target"},
+            ) from error
         raise MlopsError(f"{what}: {code}: {message}", backend="local", operation_id=operation_id) from error
