@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlops_sdk.approvals_web.invites import parse_ttl, sign_claims
 from mlops_sdk.approvals_web.secret import SECRET_FILE, load_secret
@@ -373,3 +375,55 @@ def test_the_serve_command_serves_the_store(store: Store) -> None:
     assert f"review page on http://127.0.0.1:{port}" in out
     assert f"--url http://127.0.0.1:{port}" in out
     assert (store.folder / SECRET_FILE).read_text().strip() not in out + err
+
+
+_SEGMENT = st.one_of(st.text(max_size=12), st.sampled_from(["..", "%00", "%ff", "%", "%2e%2e", "a" * 3000, "é"]))
+_PATHS = st.one_of(
+    st.builds("/requests/{}".format, _SEGMENT),
+    st.builds("/requests/{}/vote".format, _SEGMENT),
+    st.builds("/invite/{}".format, _SEGMENT),
+    st.sampled_from(["/", "/healthz", "/review.css", "//", "/requests/", "/invite/"]),
+)
+_FORMS = st.dictionaries(
+    st.sampled_from(["decision", "comment", "csrf", "on_behalf_of", "x"]),
+    st.one_of(st.text(max_size=20), st.sampled_from(["approve", "reject", "", "x" * 20_000])),
+    max_size=4,
+)
+
+
+def test_no_request_gets_a_5xx_or_a_dropped_connection(store: Store) -> None:
+    """Any method, path, form and body a browser or a script can send is answered with a page below 500.
+
+    ``GET /requests/%00`` was a 500 (the approvals client refused the control character and nothing
+    caught it), and uvicorn then dropped the kept-alive connection the next request came on.
+    """
+    with serve(store.folder) as served, httpx.Client(base_url=served.url) as http:
+        invite = served.site.invites.issue(store.request, DANA, ttl=timedelta(hours=1), issued_by="lead")
+        assert _open(http, invite.url(served.url)).status_code == 303
+        assert http.get("/requests/%00").status_code == 404
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(
+            st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]),
+            _PATHS,
+            _FORMS,
+            st.booleans(),
+            st.sampled_from([None, "application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]),
+        )
+        def sweep(method: str, path: str, form: dict[str, str], undecodable: bool, content_type: str | None) -> None:
+            headers = {"content-type": content_type} if content_type and method not in ("GET", "HEAD") else {}
+            body: dict[str, Any] = (
+                {"content": b"\xff\xfedecision=approve&%zz=1"}
+                if undecodable
+                else {"data": form}
+                if method not in ("GET", "HEAD")
+                else {}
+            )
+            try:
+                answer = http.request(method, path, headers=headers, **body)
+            except httpx.InvalidURL:
+                return  # the client itself refuses to send it
+            assert answer.status_code < 500, (method, path, answer.status_code, answer.text[:300])
+
+        sweep()
+        assert served.client.approvals.get(store.request.id).votes == ()  # nothing forged a vote

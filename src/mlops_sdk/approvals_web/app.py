@@ -24,7 +24,13 @@ from mlops_sdk.approvals_web import pages
 from mlops_sdk.approvals_web.invites import ReviewSession
 from mlops_sdk.approvals_web.site import ReviewSite
 from mlops_sdk.backends.local.approvals.identity import acting_as
-from mlops_sdk.core.errors import ConflictError, MlopsError, PermissionDeniedError, ResourceNotFoundError
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    ConflictError,
+    MlopsError,
+    PermissionDeniedError,
+    ResourceNotFoundError,
+)
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import redact
 
@@ -35,6 +41,12 @@ __all__ = ["COOKIE", "SECURITY_HEADERS", "create_app"]
 
 COOKIE = "mlops_review"
 _MAX_FORM = 16 * 1024
+_STATUS: tuple[tuple[type[MlopsError], int], ...] = (
+    (ConfigurationError, 400),
+    (PermissionDeniedError, 403),
+    (ResourceNotFoundError, 404),
+    (ConflictError, 409),
+)
 _log = get_logger(__name__)
 
 SECURITY_HEADERS = {
@@ -143,7 +155,7 @@ def create_app(site: ReviewSite) -> Starlette:
             return _no_session()
         try:
             view = await run_in_threadpool(site.view, request.path_params["request_id"])
-        except ResourceNotFoundError:
+        except (ResourceNotFoundError, ConfigurationError):  # an id no request can have names none
             return _html(pages.error_page("No such request", "There is no such approval request.", session), 404)
         if not view.request.policy.is_listed(session.voter):
             message = f"{session.identity} is not an approver of this request: its page is for its approvers."
@@ -185,7 +197,16 @@ def create_app(site: ReviewSite) -> Starlette:
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def refused(request: Request, error: Exception) -> Response:
+        # Whatever the store or the approvals client refuses is a page saying so, never a 500 (a 500 also
+        # makes the server drop the connection the browser keeps open).
+        assert isinstance(error, MlopsError)
+        _log.warning("%s %s refused: %s", request.method, request.url.path, redact(str(error)))
+        status = next((code for kind, code in _STATUS if isinstance(error, kind)), 503)
+        return _html(pages.error_page("Refused", error.message, _session(site, request)), status)
+
     app = Starlette(
+        exception_handlers={MlopsError: refused},
         routes=[
             Route("/", pending),
             Route("/invite/{token}", invite, methods=["GET", "POST"]),
@@ -193,7 +214,7 @@ def create_app(site: ReviewSite) -> Starlette:
             Route("/requests/{request_id}/vote", vote, methods=["POST"]),
             Route("/review.css", stylesheet),
             Route("/healthz", health),
-        ]
+        ],
     )
     app.add_middleware(_SecurityHeaders, tls=site.tls)
     return app
