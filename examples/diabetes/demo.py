@@ -117,10 +117,16 @@ def land_files(lake: Path | str, rows: int, source: Path | None = None, *, ca_bu
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.csv"):
         if old != target:
-            old.unlink()
+            old.unlink(missing_ok=True)  # a second run of the same id may have removed it first
     if target.is_file() and target.read_text(encoding="utf-8") == text:
         return
-    partial = folder / f".{target.name}.partial"
+    write_whole(target, text)
+
+
+def write_whole(target: Path, text: str) -> None:
+    """Write ``target`` so that it appears whole or not at all, also with two runs of the demo at once
+    (each writes its own temporary file: they never rename each other's)."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(target)
 
@@ -220,7 +226,7 @@ def shifted_source(source: Path, folder: Path) -> Path:
     frame["target"] += TARGET_SHIFT
     target = folder / "diabetes-shifted.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(target, index=False)
+    write_whole(target, frame.to_csv(index=False))  # a refresh may be reading it (a resumed or second run)
     return target
 
 
@@ -292,12 +298,12 @@ def write_report(path: Path, rounds: list[dict[str, Any]], client: MLOpsClient) 
         f"<td>{html.escape(str(entry.traffic))}</td></tr>"
         for entry in client.deployments.history(ENDPOINT)
     )
-    path.write_text(
+    write_whole(
+        path,
         "<!doctype html><meta charset='utf-8'><title>mlops_sdk demo run</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto}</style>"
         f"<h1>mlops_sdk demo</h1>{''.join(sections)}"
         f"<h2>Endpoint history</h2><table><tr><th>at</th><th>action</th><th>traffic</th></tr>{history}</table>",
-        encoding="utf-8",
     )
 
 

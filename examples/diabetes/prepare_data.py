@@ -5,6 +5,7 @@ python prepare_data.py data/diabetes.csv
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,9 +17,11 @@ def write_diabetes_csv(path: str | Path) -> Path:
     frame = load_diabetes(as_frame=True).frame
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
+    # a killed run never leaves a half-written CSV behind; a name of its own per process, so two runs at
+    # once never rename each other's file
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     frame.to_csv(partial, index=False)
-    partial.replace(target)  # a killed run never leaves a half-written CSV behind
+    partial.replace(target)
     return target
 
 
