@@ -85,9 +85,13 @@ Handler = Callable[[Request, "re.Match[str]"], Response]
 
 
 class FakeService:
-    """An HTTPS server on 127.0.0.1 with routes, request recording and fault injection."""
+    """An HTTPS server on 127.0.0.1 with routes, request recording and fault injection.
 
-    def __init__(self, ca: trustme.CA) -> None:
+    ``hostnames`` adds names to its certificate (wildcards allowed, e.g. ``*.blob.core.chinacloudapi.cn``),
+    for clients that reach it under a cloud's real host names through a routing proxy.
+    """
+
+    def __init__(self, ca: trustme.CA, *, hostnames: tuple[str, ...] = ()) -> None:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -109,7 +113,7 @@ class FakeService:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        ca.issue_cert("127.0.0.1", "localhost", *hostnames).configure_cert(context)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 

@@ -61,7 +61,7 @@ from mlops_sdk.core.config_problems import (
     problems_error,
 )
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.redaction import register_secret
+from mlops_sdk.core.redaction import redact, register_secret
 from mlops_sdk.core.secrets import secret_name
 
 if sys.version_info >= (3, 11):
@@ -230,6 +230,10 @@ class Settings(BaseSettings):
         # A secret setting is masked wherever it could be quoted (an error naming a URL, a log line);
         # a webhook URL's token-like path segments and query values (where Slack and Teams put the token)
         # are registered on their own too, so a URL printed in pieces is masked as well.
+        for name in type(self).model_fields:  # a URL setting with a password (proxy = "http://u:pw@host")
+            value = getattr(self, name)
+            if isinstance(value, str) and "://" in value:
+                register_secret(urlsplit(value).password)
         for name in SECRET_FIELDS:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
@@ -314,7 +318,7 @@ class Config:
         for name in Settings.model_fields:
             value = getattr(self.settings, name)
             secret = name in SECRET_FIELDS and value is not None
-            shown = "***" if secret else str(_masked_sections(value) if name == BACKENDS else value)
+            shown = "***" if secret else redact(str(_masked_sections(value) if name == BACKENDS else value))
             rows.append((name, shown, self.sources.get(name, "default")))
         return rows
 
