@@ -113,7 +113,9 @@ def create_credential(
     env = os.environ if env is None else env
     http = http or HttpConfig.from_settings(settings)
     kind = choose_credential_kind(settings, env)
-    common: dict[str, Any] = {"authority": cloud.authority, **http.identity_kwargs()}
+    # Token requests are retried by the SDK's policy, with the call that needed the token (on the client's
+    # clock, within retry_deadline), not by azure-identity's own transport retries underneath it.
+    common: dict[str, Any] = {"authority": cloud.authority, "retry_total": 0, **http.identity_kwargs()}
     if is_custom_authority(cloud.authority):
         common["disable_instance_discovery"] = True
     if kind == "azure_pipelines":
@@ -161,4 +163,5 @@ def create_credential(
     # The chain includes managed identity, whose local endpoint must not go through the proxy: no proxy here.
     chain = {**common, **http.identity_kwargs(proxy=False)}
     chain.pop("proxies", None)
+    chain.pop("retry_total")  # managed identity (IMDS) needs azure-identity's own retries for its 410/503 answers
     return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True, **chain)

@@ -131,6 +131,13 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
     from mlops_sdk.backends.azure.credentials import summarize_credential_error
 
     if isinstance(error, core.ClientAuthenticationError) and getattr(error, "status_code", None) is None:
+        inner = _transport_cause(error)
+        if inner is not None:  # the token request itself never got an answer: a network problem, not a sign-in one
+            return ServiceRequestError(
+                f"{what}: the token request did not reach the sign-in service; {network_fix(inner)} ({error})",
+                backend="azure",
+                operation_id=operation_id,
+            )
         return AuthenticationError(
             f"{what}: could not get an access token; {summarize_credential_error(error)}",
             backend="azure",
