@@ -12,11 +12,13 @@ wins over whatever the machine presets; with neither configured the usual enviro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from mlops_sdk._version import __version__
 from mlops_sdk.core.config import Settings
+from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.logging import redact_library_logger
 
 __all__ = ["USER_AGENT", "HttpConfig"]
@@ -25,6 +27,25 @@ USER_AGENT = f"mlops-sdk/{__version__}"
 
 _MSREST_LOGGERS = ("msrest.universal_http", "msrest.universal_http.requests", "msrest.service_client")
 """msrest's loggers that quote a request's configuration (the proxy URL) or its URL."""
+
+
+def _check_ca_bundle(path: Path) -> None:
+    """Refuse a ``ca_bundle`` that requests would reject later as a network failure (or read as a folder)."""
+    fix = "set 'ca_bundle' to a PEM file holding the CA certificate(s) to trust (-----BEGIN CERTIFICATE-----)"
+    problem = None
+    try:
+        if not path.exists():
+            problem = "does not exist"
+        elif not path.is_file():
+            problem = "is not a file"
+        elif b"-----BEGIN CERTIFICATE-----" not in path.read_bytes():
+            problem = "holds no PEM certificate"
+    except OSError as error:
+        problem = f"cannot be read ({error.strerror})"
+    if problem is not None:
+        raise ConfigurationError(
+            f"ca_bundle {path} {problem}; {fix}", backend="azure", details={"field": "ca_bundle", "fix": fix}
+        )
 
 
 @dataclass(frozen=True)
@@ -39,7 +60,15 @@ class HttpConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpConfig:
-        """The configuration the settings describe."""
+        """The configuration the settings describe.
+
+        Raises:
+            ConfigurationError: ``ca_bundle`` is not a readable PEM file with a certificate (``details["field"]``
+                is ``"ca_bundle"``). It is checked here, when a client is about to use it, not when the
+                config file is read: a profile's bundle may exist only on the machine that selects it.
+        """
+        if settings.ca_bundle is not None:
+            _check_ca_bundle(Path(settings.ca_bundle))
         return cls(
             ca_bundle=str(settings.ca_bundle) if settings.ca_bundle is not None else None,
             proxy=settings.proxy,

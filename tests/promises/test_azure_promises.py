@@ -1,0 +1,405 @@
+"""What the docs promise a corporate user of the ``azure`` backend on day one, checked black-box.
+
+Pages: azure-setup.md (credentials, clouds, proxies, "One HTTP configuration for every client", sign-in),
+configuration.md (azure settings), errors.md (retry policy, error classes, the command line),
+secrets.md, and the Azure parts of data-factory.md, pipelines.md, models.md and deployments.md.
+
+The REAL client libraries (azure-mgmt-datafactory, azure-ai-ml, azure-devops, azure-identity) talk over
+loopback TLS to the fakes in ``tests/fakes``; faults are injected on the requests each flow sends and
+every test asserts on the requests the services received as well as on what the SDK returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("azure.identity")
+pytest.importorskip("azure.devops")
+
+from mlops_sdk import MLOpsClient
+from mlops_sdk.cli.main import run as mlops
+from mlops_sdk.clients.data_factory import DataFactoryClient
+from mlops_sdk.core.errors import (
+    ConfigurationError,
+    MlopsError,
+    ServiceRequestError,
+    ThrottledError,
+)
+from mlops_sdk.core.status import Status
+from mlops_sdk.testing import FakeClock
+from tests.fakes.azureml import FakeAzureML
+from tests.fakes.credential import StaticTokenCredential
+from tests.fakes.data_factory import FakeDataFactory
+from tests.fakes.devops import FakeDevOps
+from tests.fakes.proxy import connect_proxy
+from tests.fakes.server import FakeService, Fault
+from tests.fakes.token import ISSUED_TOKEN, FakeTokenEndpoint
+
+pytestmark = pytest.mark.azure
+
+SUB, RG, WS = "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "rg-corp", "ws-corp"
+TARGET = f"azureml://subscriptions/{SUB}/resourceGroups/{RG}/workspaces/{WS}"
+FACTORY = "adf-corp"
+PAT = "corp-devops-pat-canary-0123456789"
+CLIENT_SECRET = "corp-client-secret-canary-0123456789"
+PROXY_USER, PROXY_PASSWORD = "corp-user", "Pr0xy-passw0rd-canary-0123456789"
+
+
+# -- shared set-up --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def service(tls_ca: Any) -> Iterator[FakeService]:
+    running = FakeService(tls_ca).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def world(service: FakeService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Data Factory, Azure ML, Azure DevOps and a Microsoft Entra token endpoint on one loopback service."""
+    monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
+    adf = FakeDataFactory(service, clock)
+    adf.add_pipeline("refresh", parameters={})
+    aml = FakeAzureML(service, SUB, RG, WS)
+    aml.add_model_version("diabetes", "1")
+    devops = FakeDevOps(service)
+    devops.add_user(PAT, "builder@contoso.com")
+    devops.add_pipeline(42, "app-integration-tests")
+    tokens = FakeTokenEndpoint(service)
+    return {"adf": adf, "aml": aml, "devops": devops, "tokens": tokens}
+
+
+def _settings(service: FakeService, ca_bundle: Path | None, **more: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "cloud": "CorpCloud",
+        "resource_manager_url": service.url,
+        "authority_url": service.url,
+        "data_factory": FACTORY,
+        "devops": f"{service.url}/fabrikam/RM",
+        "devops_pat": PAT,
+        "show_progress": False,
+    }
+    if ca_bundle is not None:
+        settings["ca_bundle"] = str(ca_bundle)
+    settings.update(more)
+    return settings
+
+
+def _client_secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_TENANT_ID", "corp-tenant")
+    monkeypatch.setenv("AZURE_CLIENT_ID", "corp-client")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+
+
+def _error_texts(error: BaseException) -> list[str]:
+    texts = [str(error), repr(error)]
+    if isinstance(error, MlopsError):
+        texts.append(json.dumps(error.to_dict(), default=str))
+    return texts
+
+
+def _record_texts(records: list[logging.LogRecord]) -> list[str]:
+    texts = []
+    for record in records:
+        texts.append(record.getMessage())
+        if record.exc_info and record.exc_info[1] is not None:
+            texts.extend(_error_texts(record.exc_info[1]))
+    return texts
+
+
+def _leaks(texts: list[str], *needles: str) -> list[str]:
+    return [text[:300] for text in texts for needle in needles if needle in text]
+
+
+def _every_client_once(hub: MLOpsClient, devops_pipeline: int = 42) -> None:
+    """One call through each client family: ARM (Data Factory), Azure ML REST, Azure DevOps (msrest)."""
+    run = hub.data_factory.begin_refresh("refresh").result()
+    assert run.status is Status.SUCCEEDED
+    assert hub.models.get("diabetes", "1").version == "1"
+    assert hub.pipelines.begin_run(devops_pipeline).id == "101"
+
+
+# -- a proxy that needs credentials -------------------------------------------------------------------
+
+
+def test_an_authenticating_proxy_gets_its_credentials_on_every_tunnel_and_the_password_never_shows(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """azure-setup.md "One HTTP configuration for every client": `proxy` is used "for every Azure connection",
+    and "A password in the proxy URL is treated as a secret (masked in logs and errors)".
+
+    A corporate proxy that answers 407 without the right ``Proxy-Authorization`` is given
+    ``http://user:password@host:port``: token requests, ARM, Azure ML and Azure DevOps all authenticate
+    at the proxy, and the password appears in no log record (DEBUG, every logger)."""
+    _client_secret_env(monkeypatch)
+    caplog.set_level(logging.DEBUG)
+    with connect_proxy(credentials=(PROXY_USER, PROXY_PASSWORD)) as proxy:
+        url = proxy.url.replace("http://", f"http://{PROXY_USER}:{PROXY_PASSWORD}@")
+        settings = _settings(service, ca_bundle, proxy=url, credential="client_secret")
+        with MLOpsClient(TARGET, clock=clock, **settings) as hub:
+            _every_client_once(hub)
+    expected = "Basic " + base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
+    assert proxy.unauthenticated == []
+    assert proxy.authorizations
+    assert set(proxy.authorizations) == {expected}
+    assert proxy.tunnels_to(service.url) >= 3
+    assert [grant["client_id"] for grant in world["tokens"].grants] == ["corp-client"]
+    assert service.requests_to("POST", r"/pipelines/refresh/createRun$")
+    assert service.requests_to("GET", r"/models/diabetes/versions/1$")
+    assert service.requests_to("POST", r"/_apis/pipelines/42/runs$")
+    assert _leaks(_record_texts(caplog.records), PROXY_PASSWORD, CLIENT_SECRET, PAT) == []
+
+
+def test_a_wrong_proxy_password_is_a_service_request_error_naming_proxy_without_the_password(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """azure-setup.md: a request that never reached the service (proxy) "raises `ServiceRequestError` ...
+    whose message names the setting to change"; the proxy password is "masked in logs and errors"."""
+    caplog.set_level(logging.DEBUG)
+    wrong = "wr0ng-proxy-passw0rd-canary-98765"
+    with connect_proxy(credentials=(PROXY_USER, PROXY_PASSWORD)) as proxy:
+        url = proxy.url.replace("http://", f"http://{PROXY_USER}:{wrong}@")
+        settings = _settings(service, ca_bundle, proxy=url, retry_max_attempts=1)
+        with (
+            DataFactoryClient(TARGET, credential=StaticTokenCredential(), clock=clock, settings=settings) as factory,
+            pytest.raises(ServiceRequestError) as caught,
+        ):
+            factory.get_run("any-run")
+    assert proxy.unauthenticated  # the proxy said 407
+    assert "'proxy'" in caught.value.message
+    assert service.requests == []  # nothing reached the service
+    assert _leaks(_error_texts(caught.value) + _record_texts(caplog.records), wrong) == []
+
+
+def test_config_show_and_doctor_never_print_the_proxy_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """configuration.md: "`mlops config show` prints every effective value with its source; secrets are
+    masked"; azure-setup.md: "A password in the proxy URL is treated as a secret".
+
+    The proxy URL comes from the environment, from the flat key and from ``[backends.azure]``."""
+    (tmp_path / "mlops.toml").write_text(
+        f'target = "{TARGET}"\n'
+        f'[backends.azure]\nproxy = "http://{PROXY_USER}:file-{PROXY_PASSWORD}@proxy.corp.example:3128"\n'
+    )
+    monkeypatch.setenv("MLOPS_PROXY", f"http://{PROXY_USER}:{PROXY_PASSWORD}@proxy.corp.example:3128")
+    outputs = []
+    for argv in (["-o", "json", "config", "show"], ["config", "show"]):
+        assert mlops(argv) == 0
+        outputs.append(capsys.readouterr())
+    shown = json.loads(outputs[0].out)["settings"]
+    assert shown["proxy"]["source"] == "env MLOPS_PROXY"
+    assert "proxy.corp.example:3128" in shown["proxy"]["value"]  # the URL stays useful, only the password goes
+    texts = [text for output in outputs for text in (output.out, output.err)]
+    assert _leaks(texts, PROXY_PASSWORD) == []
+
+
+# -- throttling: 429 + Retry-After on each service ----------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["arm", "azureml", "devops"])
+def test_429_retry_after_is_honoured_on_every_service(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, where: str
+) -> None:
+    """errors.md "Retry policy": 429 is retried and the policy "honours ... `Retry-After` (seconds ...)";
+    README: "`Retry-After` / `retry-after-ms` honoured". A read throttled with `Retry-After: 7` by Data
+    Factory (ARM), Azure ML or Azure DevOps waits 7 s (on the client's clock) and then succeeds."""
+    paths = {
+        "arm": ("GET", r"/pipelineruns/"),
+        "azureml": ("GET", r"/models/diabetes/versions/1$"),
+        "devops": ("GET", r"/_apis/pipelines/42/runs/101$"),
+    }
+    method, path = paths[where]
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub:
+        if where == "arm":
+            run_id = hub.data_factory.begin_refresh("refresh").id
+        elif where == "devops":
+            hub.pipelines.begin_run(42)
+        service.inject(
+            Fault(method, path, status=429, headers={"Retry-After": "7"}, body={"error": {"code": "TooManyRequests"}})
+        )
+        before = len(service.requests_to(method, path))
+        if where == "arm":
+            assert hub.data_factory.get_run(run_id).run_id == run_id
+        elif where == "azureml":
+            assert hub.models.get("diabetes", "1").version == "1"
+        else:
+            assert hub.pipelines.get_run(42, 101).id == 101
+    assert len(service.requests_to(method, path)) - before == 2
+    assert 7.0 in clock.sleeps, clock.sleeps
+
+
+def test_a_retry_after_beyond_the_deadline_raises_throttled_at_once(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """errors.md: "An overall deadline (`retry_deadline`, 300 s) bounds the whole call; when the next wait
+    would cross it, the last error is raised with `details["attempts"]`". A 429 asking for an hour is
+    not slept through: `ThrottledError` with the service's hint, one request."""
+    service.inject(Fault("GET", r"/models/diabetes/versions/1$", status=429, headers={"Retry-After": "3600"}))
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub,
+        pytest.raises(ThrottledError) as caught,
+    ):
+        hub.models.get("diabetes", "1")
+    assert caught.value.status_code == 429
+    assert caught.value.details["attempts"] == 1
+    assert len(service.requests_to("GET", r"/models/diabetes/versions/1$")) == 1
+    assert sum(clock.sleeps) < 300
+
+
+# -- credential given by name -------------------------------------------------------------------------
+
+
+def test_credential_argument_takes_the_setting_s_names_and_refuses_anything_else(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-setup.md "Credentials": "Force one with `credential = "azure_pipelines" | ... | "client_secret"
+    ..."; configuration.md: arguments are the first layer of settings, "an unknown argument is refused",
+    a bad value "names the setting". `MLOpsClient(..., credential="client_secret")` therefore signs in with
+    the service principal; a misspelt kind or an object that is no credential is a `ConfigurationError`
+    naming `credential`, never an AttributeError from inside azure-core."""
+    _client_secret_env(monkeypatch)
+    settings = _settings(service, ca_bundle)
+    with MLOpsClient(TARGET, clock=clock, credential="client_secret", **settings) as hub:
+        assert hub.models.get("diabetes", "1").version == "1"
+    assert [grant["client_id"] for grant in world["tokens"].grants] == ["corp-client"]
+    (get,) = service.requests_to("GET", r"/models/diabetes/versions/1$")
+    assert get.headers["authorization"] == f"Bearer {ISSUED_TOKEN}"
+    for wrong in ("clientsecret", object()):
+        with pytest.raises(ConfigurationError) as caught:
+            MLOpsClient(TARGET, clock=clock, credential=wrong, **settings)
+        assert "credential" in caught.value.message
+        assert caught.value.details.get("field") == "credential" or caught.value.details["problems"][0]["key"] == (
+            "credential"
+        )
+
+
+# -- timeouts from the settings reach every client -----------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["arm", "azureml", "devops", "token"])
+def test_read_timeout_reaches_every_client_and_names_the_setting(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    """azure-setup.md: "`connect_timeout`, `read_timeout`: seconds, for every Azure connection"; a request
+    that never got its answer "raises `ServiceRequestError` ... whose message names the setting to change".
+    A service that answers after 3 s, with `read_timeout = 0.5`: Data Factory (ARM), Azure ML, Azure DevOps
+    and the token endpoint of the credential each give up and say to raise the timeout."""
+    paths = {
+        "arm": ("GET", r"/pipelineruns/any-run$"),
+        "azureml": ("GET", r"/models/diabetes/versions/1$"),
+        "devops": ("OPTIONS", r"/fabrikam/_apis$"),
+        "token": ("POST", r"/oauth2/v2\.0/token$"),
+    }
+    method, path = paths[where]
+    service.inject(Fault(method, path, delay=3.0, times=100))
+    _client_secret_env(monkeypatch)
+    settings = _settings(service, ca_bundle, read_timeout=0.5, retry_max_attempts=1)
+    credential: Any = StaticTokenCredential() if where != "token" else "client_secret"
+    with MLOpsClient(TARGET, clock=clock, credential=credential, **settings) as hub:
+        calls = {
+            "arm": lambda: hub.data_factory.get_run("any-run"),
+            "token": lambda: hub.data_factory.get_run("any-run"),
+            "azureml": lambda: hub.models.get("diabetes", "1"),
+            "devops": lambda: hub.pipelines.get_run(42, 101),
+        }
+        with pytest.raises(MlopsError) as caught:
+            calls[where]()
+    assert len(service.requests_to(method, path)) == 1, len(service.requests_to(method, path))  # no retry underneath
+    assert isinstance(caught.value, ServiceRequestError), caught.value
+    assert "read_timeout" in caught.value.message, caught.value.message
+
+
+# -- NO_PROXY and the environment ---------------------------------------------------------------------
+
+
+def test_without_a_proxy_setting_no_proxy_from_the_environment_is_honoured_by_every_client(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-setup.md: "With neither set, the usual environment applies (`HTTPS_PROXY`/`NO_PROXY`, ...)".
+    `HTTPS_PROXY` names a proxy that refuses everything and `NO_PROXY` exempts 127.0.0.1: the token
+    endpoint, ARM, Azure ML and Azure DevOps are all reached directly."""
+    with connect_proxy() as proxy:
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+        _client_secret_env(monkeypatch)
+        with MLOpsClient(TARGET, clock=clock, credential="client_secret", **_settings(service, ca_bundle)) as hub:
+            _every_client_once(hub)
+    assert proxy.tunnels == {}
+    assert world["tokens"].grants
+
+
+def test_a_proxy_setting_wins_over_no_proxy_for_every_client(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-setup.md: "A configured `ca_bundle` or `proxy` always wins over the environment: ... `NO_PROXY`
+    [is] not consulted ... (with `proxy` set, every Azure connection goes through it)". With
+    `NO_PROXY=127.0.0.1` the token request, ARM, Azure ML and every Azure DevOps request still tunnel
+    through the configured proxy: the service sees only connections the proxy opened."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    _client_secret_env(monkeypatch)
+    with connect_proxy() as proxy:
+        settings = _settings(service, ca_bundle, proxy=proxy.url)
+        with MLOpsClient(TARGET, clock=clock, credential="client_secret", **settings) as hub:
+            _every_client_once(hub)
+    assert proxy.tunnels_to(service.url) >= 4
+    assert world["tokens"].grants
+    assert service.requests_to("OPTIONS", r"/fabrikam/_apis$")
+
+
+def test_requests_ca_bundle_is_used_when_no_ca_bundle_is_set(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-setup.md: "With neither set, the usual environment applies (... the system trust store or
+    `REQUESTS_CA_BUNDLE`)": a machine whose `REQUESTS_CA_BUNDLE` names the corporate CA needs no setting."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_bundle))
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    _client_secret_env(monkeypatch)
+    with MLOpsClient(TARGET, clock=clock, credential="client_secret", **_settings(service, None)) as hub:
+        _every_client_once(hub)
+    assert world["tokens"].grants
+
+
+@pytest.mark.parametrize("problem", ["missing", "folder", "not-pem"])
+def test_a_ca_bundle_that_is_no_pem_file_is_a_configuration_error_naming_ca_bundle(
+    world: dict[str, Any], service: FakeService, clock: FakeClock, tmp_path: Path, problem: str
+) -> None:
+    """errors.md: `ConfigurationError` is "bad config ...; says how to fix it"; configuration.md: a bad
+    value "names the setting". A `ca_bundle` that does not exist, is a folder or holds no certificate
+    is refused naming `ca_bundle`, before any request, not reported as a network failure."""
+    bundle = tmp_path / "corp-ca.pem"
+    if problem == "folder":
+        bundle.mkdir()
+    elif problem == "not-pem":
+        bundle.write_text("this is not a certificate\n")
+    settings = _settings(service, bundle, retry_max_attempts=1)
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **settings) as hub,
+        pytest.raises(ConfigurationError) as caught,
+    ):
+        hub.models.get("diabetes", "1")
+    assert "ca_bundle" in caught.value.message
+    assert str(bundle) in caught.value.message
+    assert service.requests == []
