@@ -132,9 +132,16 @@ class FakeService:
         self._server.shutdown()
         self._server.server_close()
 
-    def route(self, method: str, pattern: str, handler: Handler) -> None:
-        """Answer ``method`` requests whose path fully matches ``pattern`` with ``handler``."""
-        self._routes.append((method.upper(), re.compile(pattern + r"/?$", re.IGNORECASE), handler))
+    def route(self, method: str, pattern: str, handler: Handler, *, first: bool = False) -> None:
+        """Answer ``method`` requests whose path fully matches ``pattern`` with ``handler``.
+
+        Routes are tried in the order they were added; ``first=True`` puts this one before all others.
+        """
+        entry = (method.upper(), re.compile(pattern + r"/?$", re.IGNORECASE), handler)
+        if first:
+            self._routes.insert(0, entry)
+        else:
+            self._routes.append(entry)
 
     def inject(self, fault: Fault) -> None:
         """Queue a fault for the next matching request(s)."""

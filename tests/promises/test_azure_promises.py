@@ -27,8 +27,11 @@ from mlops_sdk import MLOpsClient
 from mlops_sdk.cli.main import run as mlops
 from mlops_sdk.clients.data_factory import DataFactoryClient
 from mlops_sdk.core.errors import (
+    AuthenticationError,
     ConfigurationError,
     MlopsError,
+    PermissionDeniedError,
+    ResourceNotFoundError,
     ServiceRequestError,
     ThrottledError,
 )
@@ -39,7 +42,7 @@ from tests.fakes.credential import StaticTokenCredential
 from tests.fakes.data_factory import FakeDataFactory
 from tests.fakes.devops import FakeDevOps
 from tests.fakes.proxy import connect_proxy
-from tests.fakes.server import FakeService, Fault
+from tests.fakes.server import FakeService, Fault, Response
 from tests.fakes.token import ISSUED_TOKEN, FakeTokenEndpoint
 
 pytestmark = pytest.mark.azure
@@ -403,3 +406,247 @@ def test_a_ca_bundle_that_is_no_pem_file_is_a_configuration_error_naming_ca_bund
     assert "ca_bundle" in caught.value.message
     assert str(bundle) in caught.value.message
     assert service.requests == []
+
+
+# -- refusals: 401, 403, and names that name nothing ----------------------------------------------------
+
+
+def _arm_authorization_failed(action: str, scope: str) -> dict[str, Any]:
+    """ARM's 403 body (ErrorResponse of the common types; code and wording as Azure Resource Manager sends)."""
+    return {
+        "error": {
+            "code": "AuthorizationFailed",
+            "message": (
+                f"The client 'corp-client' with object id '6b1f0e4a-0000-4000-8000-000000000001' does not have "
+                f"authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If "
+                "access was recently granted, please refresh your credentials."
+            ),
+        }
+    }
+
+
+@pytest.mark.parametrize("where", ["arm", "azureml", "devops"])
+def test_403_is_permission_denied_saying_which_role_to_grant(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, where: str
+) -> None:
+    """errors.md: `PermissionDeniedError` for 403, never retried (only 408/429/5xx are), "a message that says
+    what to do next" (README), "Azure errors carry the ARM code in `details["error_code"]`"; azure-setup.md
+    names the least-privilege role per capability: **Data Factory Contributor** for refreshes, **AzureML
+    Data Scientist** for models. A 403 names that role; Azure DevOps' own refusal is quoted."""
+    factory_scope = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataFactory/factories/{FACTORY}"
+    faults = {
+        "arm": Fault(
+            "POST",
+            r"/pipelines/refresh/createRun$",
+            status=403,
+            body=_arm_authorization_failed(
+                "Microsoft.DataFactory/factories/pipelines/createRun/action", factory_scope + "/pipelines/refresh"
+            ),
+        ),
+        "azureml": Fault(
+            "GET",
+            r"/models/diabetes/versions/1$",
+            status=403,
+            body=_arm_authorization_failed(
+                "Microsoft.MachineLearningServices/workspaces/models/versions/read", world["aml"].ws
+            ),
+        ),
+        "devops": Fault(
+            "POST",
+            r"/_apis/pipelines/42/runs$",
+            status=403,
+            body={
+                "$id": "1",
+                "innerException": None,
+                "message": "TF215106: Access denied. corp-ci needs Queue builds permissions for build pipeline 42 "
+                "in team project RM to perform the action.",
+                "typeName": "Microsoft.TeamFoundation.Build.WebApi.AccessDeniedException, "
+                "Microsoft.TeamFoundation.Build2.WebApi",
+                "typeKey": "AccessDeniedException",
+                "errorCode": 0,
+                "eventId": 3000,
+            },
+        ),
+    }
+    fault = faults[where]
+    service.inject(fault)
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub:
+        calls = {
+            "arm": lambda: hub.data_factory.begin_refresh("refresh"),
+            "azureml": lambda: hub.models.get("diabetes", "1"),
+            "devops": lambda: hub.pipelines.begin_run(42, idempotency_key="perm-1"),
+        }
+        with pytest.raises(PermissionDeniedError) as caught:
+            calls[where]()
+    error = caught.value
+    assert error.status_code == 403
+    assert len(service.requests_to(fault.method, fault.path)) == 1  # a refusal is not retried
+    role = {"arm": "Data Factory Contributor", "azureml": "AzureML Data Scientist", "devops": "TF215106"}[where]
+    assert role in error.message, error.message
+    if where != "devops":
+        assert error.details["error_code"] == "AuthorizationFailed"
+        assert "grant" in error.message
+
+
+def test_401_from_resource_manager_is_an_authentication_error_saying_what_to_check(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """errors.md: `AuthenticationError` for "401 / no token"; README: messages say "what to do next". ARM's
+    401 for a token of the wrong tenant names what to check (the credential and its tenant, `authority_url`)."""
+    service.inject(
+        Fault(
+            "GET",
+            r"/models/diabetes/versions/1$",
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/other-tenant"'},
+            body={
+                "error": {
+                    "code": "InvalidAuthenticationTokenTenant",
+                    "message": "The access token is from the wrong issuer. It must match the tenant associated "
+                    "with this subscription. Please use the authority (URL) 'https://login.windows.net/corp' to get "
+                    "the token.",
+                }
+            },
+        )
+    )
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        hub.models.get("diabetes", "1")
+    assert caught.value.status_code == 401
+    assert caught.value.details["error_code"] == "InvalidAuthenticationTokenTenant"
+    assert "authority_url" in caught.value.message or "credential" in caught.value.message, caught.value.message
+
+
+def _arm_unknown_parents(service: FakeService) -> None:
+    """What Azure Resource Manager answers for a subscription, resource group, workspace or factory that does
+    not exist (before the fakes, which answer for any factory name)."""
+
+    def answer(request: Any, match: Any) -> Response:
+        if match["sub"] != SUB:
+            return Response(404, {"error": {"code": "SubscriptionNotFound", "message": f"The subscription "
+                                            f"'{match['sub']}' could not be found."}})  # fmt: skip
+        if match["rg"].lower() != RG:
+            return Response(404, {"error": {"code": "ResourceGroupNotFound", "message": f"Resource group "
+                                            f"'{match['rg']}' could not be found."}})  # fmt: skip
+        return Response(
+            404,
+            {
+                "error": {
+                    "code": "ResourceNotFound",
+                    "message": f"The Resource '{match['type']}/{match['name']}' under resource group '{match['rg']}' "
+                    "was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+                }
+            },
+        )
+
+    for method in ("GET", "PUT", "POST"):
+        service.route(
+            method,
+            rf"(?!/subscriptions/{SUB}/resourceGroups/{RG}/providers/[^/]+/(?:workspaces/{WS}|factories/{FACTORY})(?:/|$))"
+            r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+            r"(?P<type>Microsoft\.[A-Za-z]+/(?:workspaces|factories))/(?P<name>[^/]+)(?:/.*)?",
+            answer,
+            first=True,
+        )
+
+
+@pytest.mark.parametrize(
+    ("target", "field", "named"),
+    [
+        (f"azureml://subscriptions/{SUB[:-1]}1/resourceGroups/{RG}/workspaces/{WS}", "target", "subscription"),
+        (f"azureml://subscriptions/{SUB}/resourceGroups/rg-crop/workspaces/{WS}", "target", "resource group"),
+        (f"azureml://subscriptions/{SUB}/resourceGroups/{RG}/workspaces/ws-crop", "target", "workspace"),
+    ],
+)
+def test_a_target_naming_nothing_is_resource_not_found_naming_the_target(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, target: str, field: str, named: str
+) -> None:
+    """configuration.md "Target URIs" (`azureml://subscriptions/<sub>/resourceGroups/<rg>/workspaces/<ws>`);
+    errors.md: a "name that names nothing" is `ResourceNotFoundError`, and every error "says what to do
+    next". A typo in the target's subscription, resource group or workspace is not a missing model: the
+    error names the part of the target and the `target` setting (`details["field"]`)."""
+    _arm_unknown_parents(service)
+    with (
+        MLOpsClient(target, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub,
+        pytest.raises(ResourceNotFoundError) as caught,
+    ):
+        hub.models.get("diabetes", "1")
+    assert caught.value.details.get("field") == field, caught.value.details
+    assert named in caught.value.message, caught.value.message
+    assert "target" in caught.value.message
+
+
+def test_a_data_factory_naming_nothing_is_resource_not_found_naming_the_setting(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """azure-setup.md: `data_factory = "<factory>"` (+ `data_factory_resource_group`); errors.md: a name that
+    names nothing is `ResourceNotFoundError` saying what to do. A misspelt factory names `data_factory`."""
+    _arm_unknown_parents(service)
+    settings = _settings(service, ca_bundle, data_factory="adf-crop")
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **settings) as hub,
+        pytest.raises(ResourceNotFoundError) as caught,
+    ):
+        hub.data_factory.begin_refresh("refresh")
+    assert caught.value.details.get("field") == "data_factory", caught.value.details
+    assert "adf-crop" in caught.value.message
+
+
+# -- a sovereign cloud's endpoints reach every client ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cloud", "arm_host", "login_host"),
+    [
+        ("AzureChinaCloud", "management.chinacloudapi.cn", "login.chinacloudapi.cn"),
+        ("AzureUSGovernment", "management.usgovcloudapi.net", "login.microsoftonline.us"),
+    ],
+)
+def test_a_sovereign_cloud_s_endpoints_reach_every_client(
+    tls_ca: Any,
+    ca_bundle: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    cloud: str,
+    arm_host: str,
+    login_host: str,
+) -> None:
+    """azure-setup.md: "`cloud = "AzureChinaCloud" | "AzureUSGovernment"` switches every endpoint". With only
+    `cloud` set, the real clients are reached under the cloud's real host names (a proxy resolves them to the
+    loopback fakes): the service principal signs in at the cloud's sign-in host for the cloud's Resource
+    Manager scope, Data Factory and Azure ML go to the cloud's Resource Manager, and no request is sent to
+    the public cloud's hosts (the proxy refuses and records any other host)."""
+    monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
+    _client_secret_env(monkeypatch)
+    service = FakeService(tls_ca, hostnames=(arm_host, login_host)).start()
+    try:
+        world = {"adf": FakeDataFactory(service, clock), "aml": FakeAzureML(service, SUB, RG, WS)}
+        world["adf"].add_pipeline("refresh", parameters={})
+        world["aml"].add_model_version("diabetes", "1")
+        tokens = FakeTokenEndpoint(service)
+        port = int(service.url.rsplit(":", 1)[1])
+        with connect_proxy(routes={arm_host: port, login_host: port}) as proxy:
+            settings = {
+                "cloud": cloud,
+                "ca_bundle": str(ca_bundle),
+                "proxy": proxy.url,
+                "data_factory": FACTORY,
+                "show_progress": False,
+            }
+            with MLOpsClient(TARGET, clock=clock, credential="client_secret", **settings) as hub:
+                assert hub.data_factory.begin_refresh("refresh").result().status is Status.SUCCEEDED
+                assert hub.models.get("diabetes", "1").version == "1"
+    finally:
+        service.stop()
+    assert proxy.refused == []
+    assert proxy.tunnels[f"{arm_host}:443"] >= 1
+    assert proxy.tunnels[f"{login_host}:443"] >= 1
+    assert {grant["scope"].split()[0] for grant in tokens.grants} == {f"https://{arm_host}/.default"}
+    (create,) = service.requests_to("POST", r"/pipelines/refresh/createRun$")
+    (model,) = service.requests_to("GET", r"/models/diabetes/versions/1$")
+    assert create.headers["host"] == model.headers["host"] == arm_host
+    assert service.requests_to("GET", r"/corp-tenant/v2\.0/\.well-known/openid-configuration$")[0].headers["host"] == (
+        login_host
+    )

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar
 from mlops_sdk.backends.azure import AzureBackend
 from mlops_sdk.backends.azure._aml_shim import initial_retry_after, regenerate_endpoint_key
 from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
-from mlops_sdk.backends.azure.errors import azure_errors
+from mlops_sdk.backends.azure.errors import azure_errors, missing_target
 from mlops_sdk.backends.spi.deployments import ModelSpec, PlatformDeploymentService, RolloutDriver, ScoreAnswer
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import (
@@ -146,7 +146,9 @@ class AzurePlatform:
     def _exists(self, endpoint: str) -> bool:
         try:
             self.get_endpoint(endpoint)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             return False
         return True
 
@@ -269,7 +271,9 @@ class AzurePlatform:
         try:
             with quiet_azure(), azure_errors(f"reading deployment {deployment!r}"):
                 entity = self.ml.online_deployments.get(deployment, endpoint_name=endpoint)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             return None
         try:
             record: dict[str, Any] = json.loads((entity.tags or {}).get(_META, "{}"))
@@ -446,7 +450,9 @@ class AzurePlatform:
             return
         try:
             entity = self.get_endpoint(endpoint)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             self._pending.pop(endpoint, None)
             return
         queued = list(self._pending.get(endpoint, []))
@@ -480,7 +486,9 @@ class AzurePlatform:
         """Entries from the endpoint's tags (most recent ones kept), oldest first, plus unwritten ones."""
         try:
             tags = dict(self.get_endpoint(endpoint).tags or {})
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             tags = {}
         entries = [_expand(endpoint, tags[key]) for key in sorted(tags) if key.startswith(HISTORY_PREFIX)]
         return [entry for entry in entries if entry is not None] + list(self._pending.get(endpoint, []))
