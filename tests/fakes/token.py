@@ -25,7 +25,10 @@ class FakeTokenEndpoint:
         service.route("POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token", self._token)
 
     def _openid(self, request: Request, match: re.Match[str]) -> Response:
-        base = f"{self.service.url}/{match['tenant']}"
+        # Like Microsoft Entra, the endpoints are on the host the client asked (a cloud's sign-in host
+        # reached through a routing proxy, or the loopback address).
+        host = request.headers.get("host") or self.service.url.removeprefix("https://")
+        base = f"https://{host}/{match['tenant']}"
         return Response(
             200,
             {
