@@ -32,6 +32,7 @@ from mlops_sdk.core.errors import (
     MlopsError,
     PermissionDeniedError,
     ResourceNotFoundError,
+    ServerError,
     ServiceRequestError,
     ThrottledError,
 )
@@ -650,3 +651,114 @@ def test_a_sovereign_cloud_s_endpoints_reach_every_client(
     assert service.requests_to("GET", r"/corp-tenant/v2\.0/\.well-known/openid-configuration$")[0].headers["host"] == (
         login_host
     )
+
+
+# -- Azure DevOps faults: the SDK's one retry policy --------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["503-wrapped", "dropped"])
+def test_devops_reads_are_retried_by_the_sdk_policy_on_the_client_clock(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, fault: str
+) -> None:
+    """errors.md "Retry policy": "connection errors and 408, 429, 500, 502, 503, 504" are retried, the service's
+    error class is kept (`ServerError` for 5xx); testing.md / README: waits sleep through the injectable clock.
+    Azure DevOps answers a read with a 503 carrying its wrapped-exception body (whose status azure-devops
+    drops), or drops the connection: the SDK retries once, on the client's clock, and reads the run."""
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub:
+        hub.pipelines.begin_run(42)
+        path = r"/_apis/pipelines/42/runs/101$"
+        if fault == "dropped":
+            service.inject(Fault("GET", path, drop=True))
+        else:
+            body = {
+                "$id": "1",
+                "innerException": None,
+                "message": "TF400898: An Internal Error Occurred. Activity Id: 5b3a1c2e-0000-4000-8000-000000000001.",
+                "typeName": "Microsoft.VisualStudio.Services.WebApi.VssServiceUnavailableException, "
+                "Microsoft.VisualStudio.Services.WebApi",
+                "typeKey": "VssServiceUnavailableException",
+                "errorCode": 0,
+                "eventId": 3000,
+            }
+            service.inject(Fault("GET", path, status=503, body=body, headers={"Retry-After": "3"}))
+        assert hub.pipelines.get_run(42, 101).id == 101
+    assert len(service.requests_to("GET", path)) == 2
+    assert clock.sleeps, "the retry waited on the client's clock"
+    if fault == "503-wrapped":
+        assert 3.0 in clock.sleeps
+
+
+def test_devops_5xx_past_the_attempts_is_a_server_error_with_its_request_id(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """errors.md: `ServerError` for 5xx; "Every error carries ... `status_code`, `request_id`". A DevOps 500
+    that keeps coming is a `ServerError` with the status and the answer's `x-vss-e2eid` (what Microsoft
+    support asks for), after `retry_max_attempts` requests."""
+    path = r"/_apis/pipelines/42/runs/101$"
+    settings = _settings(service, ca_bundle, retry_max_attempts=3)
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **settings) as hub:
+        hub.pipelines.begin_run(42)
+        service.inject(
+            Fault("GET", path, status=500, times=10, headers={"x-vss-e2eid": "e2e-0123"}, body={"message": "boom"})
+        )
+        with pytest.raises(ServerError) as caught:
+            hub.pipelines.get_run(42, 101)
+    assert caught.value.status_code == 500
+    assert caught.value.request_id == "e2e-0123"
+    assert caught.value.details["attempts"] == 3
+    assert len(service.requests_to("GET", path)) == 3
+
+
+# -- the command line: one JSON document, typed error, no secret --------------------------------------
+
+
+def test_cli_json_error_from_azure_is_typed_and_holds_no_secret(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """errors.md "The command line": with `-o json`, "stdout holds exactly one JSON document, whatever happens
+    ... the error as {"error": {"type": ..., "status_code": ...}}", exit 1 for an `MlopsError`; secrets.md:
+    secrets never appear in `--output json`, log records or files. A day-one CI job configured entirely by
+    `MLOPS_*` variables and the service principal's `AZURE_*` variables, behind an authenticating proxy, whose
+    identity lacks the Data Factory role: the document is a `PermissionDeniedError` naming the role, and
+    the client secret, the PAT, the proxy password and the bearer token appear nowhere."""
+    caplog.set_level(logging.DEBUG)
+    _client_secret_env(monkeypatch)
+    service.inject(
+        Fault(
+            "POST",
+            r"/pipelines/refresh/createRun$",
+            status=403,
+            body=_arm_authorization_failed("Microsoft.DataFactory/factories/pipelines/createRun/action", "/factory"),
+        )
+    )
+    with connect_proxy(credentials=(PROXY_USER, PROXY_PASSWORD)) as proxy:
+        environment = {
+            "MLOPS_TARGET": TARGET,
+            "MLOPS_CLOUD": "CorpCloud",
+            "MLOPS_RESOURCE_MANAGER_URL": service.url,
+            "MLOPS_AUTHORITY_URL": service.url,
+            "MLOPS_CA_BUNDLE": str(ca_bundle),
+            "MLOPS_PROXY": proxy.url.replace("http://", f"http://{PROXY_USER}:{PROXY_PASSWORD}@"),
+            "MLOPS_CREDENTIAL": "client_secret",
+            "MLOPS_DATA_FACTORY": FACTORY,
+            "MLOPS_DEVOPS_PAT": PAT,
+        }
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        code = mlops(["-o", "json", "data", "refresh", "refresh"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    document = json.loads(out)
+    assert document["error"]["type"] == "PermissionDeniedError"
+    assert document["error"]["status_code"] == 403
+    assert "Data Factory Contributor" in document["error"]["message"]
+    assert proxy.unauthenticated == []
+    files = [path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file()]
+    texts = [out, err, *_record_texts(caplog.records), *files]
+    assert _leaks(texts, CLIENT_SECRET, PAT, PROXY_PASSWORD, ISSUED_TOKEN) == []
