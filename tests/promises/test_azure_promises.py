@@ -762,3 +762,59 @@ def test_cli_json_error_from_azure_is_typed_and_holds_no_secret(
     files = [path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file()]
     texts = [out, err, *_record_texts(caplog.records), *files]
     assert _leaks(texts, CLIENT_SECRET, PAT, PROXY_PASSWORD, ISSUED_TOKEN) == []
+
+
+# -- scoring: invoke ----------------------------------------------------------------------------------
+
+
+def _deployed(hub: MLOpsClient, service: FakeService) -> None:
+    from mlops_sdk.models.deployments import Replace
+    from mlops_sdk.models.registry import ModelVersion
+    from tests.fakes.azureml_endpoints import FakeOnlineEndpoints
+
+    FakeOnlineEndpoints(service, f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/"
+                                 f"Microsoft.MachineLearningServices/workspaces/{WS}")  # fmt: skip
+    model = ModelVersion(name="diabetes", version="1", uri="azureml:diabetes:1")
+    assert hub.deployments.begin_deploy(model, endpoint="churn", deployment="blue", strategy=Replace()).result()
+
+
+PAYLOAD = {"input_data": {"columns": ["a", "b"], "data": [[1, 2], [3, 4]]}}
+
+
+def test_invoke_honours_retry_after_of_a_throttled_scoring_request(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """deployments.md: `deployments.invoke(...)`; its docstring: "throttling, 5xx answers and dropped
+    connections are retried by the SDK's retry policy", which "honours ... `Retry-After`" (errors.md).
+    Managed endpoints throttle with 429 and `Retry-After`: the retry waits what the endpoint asked."""
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub:
+        _deployed(hub, service)
+        service.inject(
+            Fault("POST", r"/score/churn$", status=429, headers={"Retry-After": "5"}, body={"message": "slow down"})
+        )
+        before = list(clock.sleeps)
+        assert hub.deployments.invoke("churn", PAYLOAD) == [1.0, 1.0]
+    assert len(service.requests_to("POST", r"/score/churn$")) == 2
+    assert clock.sleeps[len(before) :] == [5.0]
+
+
+def test_invoke_that_never_gets_an_answer_is_a_service_request_error_naming_the_setting(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """azure-setup.md: the HTTP configuration reaches "the scoring smoke test / `invoke`", and "A request that
+    never reached the service (TLS verification, proxy, timeout) raises `ServiceRequestError` ... whose
+    message names the setting to change"; secrets.md: endpoint keys never appear in errors or logs. A
+    scoring request that times out is a `ServiceRequestError` naming `read_timeout`, not a 503 the endpoint
+    never sent, and the endpoint key appears in no error or log record."""
+    from tests.fakes.azureml_endpoints import PRIMARY_KEY
+
+    caplog.set_level(logging.DEBUG)
+    settings = _settings(service, ca_bundle, read_timeout=0.5, retry_max_attempts=1)
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **settings) as hub:
+        _deployed(hub, service)
+        service.inject(Fault("POST", r"/score/churn$", delay=3.0))
+        with pytest.raises(ServiceRequestError) as caught:
+            hub.deployments.invoke("churn", PAYLOAD)
+    assert caught.value.status_code is None
+    assert "read_timeout" in caught.value.message, caught.value.message
+    assert _leaks(_error_texts(caught.value) + _record_texts(caplog.records), PRIMARY_KEY) == []
