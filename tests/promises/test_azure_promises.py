@@ -818,3 +818,37 @@ def test_invoke_that_never_gets_an_answer_is_a_service_request_error_naming_the_
     assert caught.value.status_code is None
     assert "read_timeout" in caught.value.message, caught.value.message
     assert _leaks(_error_texts(caught.value) + _record_texts(caplog.records), PRIMARY_KEY) == []
+
+
+# -- secrets in the client libraries' own log records --------------------------------------------------
+
+
+def test_devops_secret_variables_and_parameters_appear_in_no_log_record_at_debug(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """secrets.md: "a queue-time variable that is secret (by name, shape or `Secret`) is sent with
+    `isSecret: true`; template parameters are sent as given ... and masked in the `PipelineRun` we return";
+    secrets never reach "log records". An application that logs everything at DEBUG (every logger, the
+    client libraries' included) sees no secret variable, no connection string and no PAT."""
+    from mlops_sdk import Secret
+
+    caplog.set_level(logging.DEBUG)
+    by_name, by_type = "canary-by-name-0123456789", "canary-by-type-0123456789"
+    connection = "DefaultEndpointsProtocol=https;AccountName=corp;AccountKey=Q2FuYXJ5S2V5MDEyMzQ1Njc4OQ=="
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub:
+        run = hub.pipelines.begin_run(
+            42,
+            parameters={"storage": connection},
+            variables={"DB_PASSWORD": by_name, "API": Secret(by_type), "LOG_LEVEL": "debug"},
+        )
+        assert hub.pipelines.get_run(42, int(run.id)).id == int(run.id)
+    (sent,) = service.requests_to("POST", r"/_apis/pipelines/42/runs$")
+    assert sent.json["variables"]["DB_PASSWORD"] == {"value": by_name, "isSecret": True}
+    assert sent.json["templateParameters"]["storage"] == connection  # the service needs them
+    texts = _record_texts(caplog.records)
+    assert _leaks(texts, by_name, by_type, "Q2FuYXJ5S2V5MDEyMzQ1Njc4OQ==", PAT) == []

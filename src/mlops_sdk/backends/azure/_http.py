@@ -19,14 +19,10 @@ from urllib.parse import urlsplit
 from mlops_sdk._version import __version__
 from mlops_sdk.core.config import Settings
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.logging import redact_library_logger
 
 __all__ = ["USER_AGENT", "HttpConfig"]
 
 USER_AGENT = f"mlops-sdk/{__version__}"
-
-_MSREST_LOGGERS = ("msrest.universal_http", "msrest.universal_http.requests", "msrest.service_client")
-"""msrest's loggers that quote a request's configuration (the proxy URL) or its URL."""
 
 
 def _check_ca_bundle(path: Path) -> None:
@@ -146,8 +142,7 @@ class HttpConfig:
         Its transport retries are switched off, as for every other client the backend creates: msrest's
         default urllib3 policy retries GETs on 408/5xx and on 429/503 with ``Retry-After``, sleeping for
         real under the SDK's own retry policy (which already honours the hint, on the client's clock, within
-        ``retry_deadline``). msrest logs the proxy URL at DEBUG on every request, so its loggers get the
-        redaction filter that masks a password in that URL.
+        ``retry_deadline``).
         """
         client.config.connection.verify = self.verify
         client.config.connection.timeout = (self.connect_timeout, self.read_timeout)
@@ -159,8 +154,6 @@ class HttpConfig:
         if self.proxy:
             client.config.proxies.add("http", self.proxy)
             client.config.proxies.add("https", self.proxy)
-            for name in _MSREST_LOGGERS:
-                redact_library_logger(name)
 
     def requests_kwargs(self) -> dict[str, Any]:
         """``verify``, ``proxies`` and ``timeout`` for a plain ``requests`` call."""

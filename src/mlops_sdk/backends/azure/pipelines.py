@@ -18,6 +18,7 @@ from mlops_sdk.core.errors import (
     ServiceResponseError,
 )
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.secrets import is_secret
 from mlops_sdk.core.status import status_from_devops
@@ -155,6 +156,9 @@ class AzurePipelineService:
         )
 
         template = dict(parameters)
+        for name, value in [*variables.items(), *parameters.items()]:
+            if is_secret(value, name=name):  # masked wherever a library quotes the request body
+                register_secret(value if isinstance(value, str) else value.get_secret_value())
         if idempotency_key is not None:
             template[IDEMPOTENCY_PARAMETER] = idempotency_key
         body = RunPipelineParameters(
