@@ -852,3 +852,50 @@ def test_devops_secret_variables_and_parameters_appear_in_no_log_record_at_debug
     assert sent.json["templateParameters"]["storage"] == connection  # the service needs them
     texts = _record_texts(caplog.records)
     assert _leaks(texts, by_name, by_type, "Q2FuYXJ5S2V5MDEyMzQ1Njc4OQ==", PAT) == []
+
+
+def test_a_sas_token_of_a_refused_code_upload_appears_in_no_error_or_log(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """secrets.md: SAS signatures (`sig=`) are secret by shape and never reach an error's `str`/`repr`/
+    `to_dict()` or a log record. Azure ML hands out a container SAS URL for the code upload; storage
+    refuses the upload (403, `x-ms-error-code: AuthorizationFailure`, as behind a storage firewall): the
+    error is typed (`PermissionDeniedError`, naming the Storage Blob Data Contributor role or the error
+    code) and the signature appears nowhere."""
+    from mlops_sdk.models.training import TrainingJob
+
+    caplog.set_level(logging.DEBUG)
+    signature = "Q2FuYXJ5U2FzU2lnbmF0dXJlMDEyMzQ1Njc4OQ%3D%3D"
+    world["aml"].code_container_url = lambda container: (
+        f"{service.url}/blob/{container}?sv=2021-08-06&sr=c&sp=racwl&se=2030-01-01T00%3A00%3A00Z&sig={signature}"
+    )
+    service.inject(
+        Fault(
+            "PUT",
+            r"^/blob/",
+            status=403,
+            times=50,
+            headers={"x-ms-error-code": "AuthorizationFailure"},
+            body={"error": {"code": "AuthorizationFailure", "message": "This request is not authorized."}},
+        )
+    )
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "train.py").write_text("print('training')\n")
+    job = TrainingJob(code=str(code), command="python train.py", environment="azureml:sklearn-env:1")
+    settings = _settings(service, ca_bundle, retry_max_attempts=1)
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **settings) as hub,
+        pytest.raises(MlopsError) as caught,
+    ):
+        hub.training.begin_train(job, idempotency_key="sas-canary-1")
+    assert service.requests_to("PUT", r"^/blob/"), "the upload was attempted"
+    assert service.requests_to("PUT", r"/jobs/") == []  # no job without its code
+    assert isinstance(caught.value, PermissionDeniedError), repr(caught.value)
+    texts = _error_texts(caught.value) + _record_texts(caplog.records)
+    assert _leaks(texts, signature, signature.replace("%3D", "=")) == []

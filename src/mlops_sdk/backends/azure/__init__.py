@@ -21,10 +21,11 @@ from mlops_sdk.backends.base import Backend, DoctorCheck, pip_install_command, r
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.config import Config, section_model
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.logging import redact_library_logger
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.targets import AzureMLTarget, Target
 
-__all__ = ["AZURE_EXTRA_MODULES", "AzureBackend"]
+__all__ = ["AZURE_EXTRA_MODULES", "LIBRARY_LOGGERS", "AzureBackend"]
 
 AZURE_EXTRA_MODULES = ("azure.identity", "azure.ai.ml", "azure.mgmt.datafactory", "azure.devops")
 _WORKSPACE_API = "2025-12-01"
@@ -49,6 +50,19 @@ AZURE_KEYS = (
 )
 """The Azure backend's own keys: ``[backends.azure]`` (the same names also work as flat top-level keys)."""
 
+LIBRARY_LOGGERS = (
+    "urllib3.connectionpool",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "azure.devops.client",
+    "msrest.universal_http",
+    "msrest.universal_http.requests",
+    "msrest.service_client",
+    "msrest.http_logger",
+)
+"""Loggers of the client libraries this backend drives that quote URLs, bodies or the proxy URL at DEBUG/INFO
+(urllib3's request line holds a SAS signature, azure-devops' ``Request content`` a run's secret variables,
+msrest's ``Configuring proxies`` the proxy password): each gets the SDK's redaction filter (no handler, no level)."""
+
 
 class AzureBackend(Backend):
     """Works against one Azure ML workspace (and the factory / DevOps project the config names)."""
@@ -65,6 +79,8 @@ class AzureBackend(Backend):
         self.workspace: AzureMLTarget = target
         self._saved_env: dict[str, tuple[str | None, str | None]] = {}
         self._env_lock = threading.Lock()
+        for name in LIBRARY_LOGGERS:
+            redact_library_logger(name)
         if self.config.settings.devops_pat is not None:
             register_secret(self.config.settings.devops_pat.get_secret_value())
         if self.http.proxy_password:

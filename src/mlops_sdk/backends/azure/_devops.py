@@ -38,7 +38,7 @@ from mlops_sdk.core.errors import (
     ServiceResponseError,
     error_for_status,
 )
-from mlops_sdk.core.logging import get_logger, redact_library_logger
+from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.retry import RetryPolicy, parse_retry_after
 
@@ -62,15 +62,6 @@ DEVOPS_SCOPE = "499b84ac-1321-427f-aa17-267ca6975798/.default"
 
 _log = get_logger(__name__)
 
-LIBRARY_LOGGERS = (
-    "azure.devops.client",
-    "msrest.universal_http",
-    "msrest.universal_http.requests",
-    "msrest.service_client",
-    "msrest.http_logger",
-)
-"""Loggers of azure-devops and msrest that quote request and response bodies, URLs or the proxy URL at DEBUG
-(``Request content: {...}`` holds a run's variables, secret ones included): they get the redaction filter."""
 _STATUS_IN_MESSAGE = re.compile(r"returned an? (\d{3}) status code")
 
 
@@ -314,8 +305,6 @@ class DevOps:
             # Connection takes no TLS/proxy settings and builds private LocationClients inside get_client
             # (resource-area discovery). Every client it creates passes through this per-instance hook
             # when use_fiddler is set, so it is where the configuration reaches all of them.
-            for name in LIBRARY_LOGGERS:
-                redact_library_logger(name)
             connection.use_fiddler = True
             connection._configure_client_for_fiddler = self._configure
             self._configure(connection._client)  # the connection's own client (authenticate())
