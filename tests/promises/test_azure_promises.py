@@ -899,3 +899,26 @@ def test_a_sas_token_of_a_refused_code_upload_appears_in_no_error_or_log(
     assert isinstance(caught.value, PermissionDeniedError), repr(caught.value)
     texts = _error_texts(caught.value) + _record_texts(caplog.records)
     assert _leaks(texts, signature, signature.replace("%3D", "=")) == []
+
+
+def test_a_misspelt_pipeline_lists_every_page_of_the_factory_s_pipelines(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """errors.md: `ResourceNotFoundError` "lists what exists where that is cheap"; data-factory.md: pipelines
+    are published in the factory. A factory with more pipelines than one page (`nextLink`) and a 429 on the
+    listing: the error for a misspelt pipeline still knows every pipeline, and nothing was started."""
+    adf = world["adf"]
+    adf.page_size = 20
+    for number in range(45):
+        adf.add_pipeline(f"p{number:03d}", parameters={})
+    service.inject(Fault("GET", r"/factories/[^/]+/pipelines$", status=429, headers={"Retry-After": "2"}))
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub,
+        pytest.raises(ResourceNotFoundError) as caught,
+    ):
+        hub.data_factory.begin_refresh("refrsh")
+    assert len(caught.value.details["known"]) == 46
+    assert "refresh" in caught.value.details["known"]
+    assert len(service.requests_to("GET", r"/factories/[^/]+/pipelines$")) == 1 + 3  # the 429, then 3 pages
+    assert 2.0 in clock.sleeps
+    assert service.requests_to("POST", r"/createRun$") == []
