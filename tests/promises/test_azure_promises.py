@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 pytest.importorskip("azure.identity")
 pytest.importorskip("azure.devops")
@@ -922,3 +923,51 @@ def test_a_misspelt_pipeline_lists_every_page_of_the_factory_s_pipelines(
     assert len(service.requests_to("GET", r"/factories/[^/]+/pipelines$")) == 1 + 3  # the 429, then 3 pages
     assert 2.0 in clock.sleeps
     assert service.requests_to("POST", r"/createRun$") == []
+
+
+# -- mlops doctor on a corporate network ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("problem", ["wrong-ca", "dead-proxy", "missing-ca"])
+def test_doctor_names_the_network_setting_to_fix(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    problem: str,
+) -> None:
+    """azure-setup.md: "`mlops -p prod doctor`: it checks the extras, obtains a token and GETs the workspace,
+    and prints a fix for each failure"; a request that never reached the service names "the setting to
+    change" (`ca_bundle`, `proxy`). Behind a TLS-inspecting proxy whose CA is not configured, or with a
+    proxy that is down, the fix names that setting, not `az login`; a `ca_bundle` that does not exist
+    is its own failed check naming `ca_bundle`, not a bad target. The client secret is never printed."""
+    _client_secret_env(monkeypatch)
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    environment = {
+        "MLOPS_TARGET": TARGET,
+        "MLOPS_CLOUD": "CorpCloud",
+        "MLOPS_RESOURCE_MANAGER_URL": service.url,
+        "MLOPS_AUTHORITY_URL": service.url,
+        "MLOPS_CREDENTIAL": "client_secret",
+        "MLOPS_CA_BUNDLE": {"wrong-ca": str(other), "dead-proxy": str(ca_bundle)}.get(problem, "/no/such/ca.pem"),
+    }
+    if problem == "dead-proxy":
+        environment["MLOPS_PROXY"] = "http://127.0.0.1:9"
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert mlops(["-o", "json", "doctor"]) == 1
+    out, err = capsys.readouterr()
+    checks = {check["check"]: check for check in json.loads(out)}
+    assert checks["target"]["ok"]
+    failed = [check for check in checks.values() if not check["ok"]]
+    assert len(failed) == 1, failed
+    expected = {"wrong-ca": ("credential", "'ca_bundle'"), "dead-proxy": ("credential", "'proxy'")}
+    name, setting = expected.get(problem, ("ca_bundle", "'ca_bundle'"))
+    assert failed[0]["check"] == name
+    assert setting in failed[0]["fix"], failed[0]
+    assert "az login" not in failed[0]["fix"]
+    assert service.requests_to("GET", r"/workspaces/") == []
+    assert _leaks([out, err], CLIENT_SECRET) == []

@@ -152,18 +152,25 @@ class AzureBackend(Backend):
         except ConfigurationError as error:
             checks.append(DoctorCheck("azure extra", False, error.message, pip_install_command("azure")))
         from mlops_sdk.backends.azure.credentials import choose_credential_kind, summarize_credential_error
+        from mlops_sdk.backends.azure.errors import network_fix, transport_cause
 
         try:
             kind = choose_credential_kind(self.config.settings)
             self.get_credential().get_token(self.cloud.arm_scope)
             checks.append(DoctorCheck("credential", True, f"{kind}: token obtained for {self.cloud.resource_manager}"))
         except Exception as error:  # any credential failure is a finding for the report, not a crash
+            inner = transport_cause(error)
+            fix = (  # a sign-in host that never answered is a network problem: name the setting, not az login
+                network_fix(inner)
+                if inner is not None
+                else "run `az login`, or set the 'credential' setting for your CI runner"
+            )
             checks.append(
                 DoctorCheck(
                     "credential",
                     False,
                     f"no token for {self.cloud.resource_manager}: {summarize_credential_error(error, with_fix=False)}",
-                    "run `az login`, or set the 'credential' setting for your CI runner",
+                    fix,
                 )
             )
             return checks
@@ -180,9 +187,14 @@ class AzureBackend(Backend):
             client: Any = self.http.pipeline_client(self.cloud.resource_manager, policies=[policy])
             with client:
                 response = client.send_request(HttpRequest("GET", url))
-        except Exception as error:  # unreachable endpoint: report it with the fix
+        except Exception as error:  # unreachable endpoint: report it with the setting to change
+            from mlops_sdk.backends.azure.errors import network_fix
+
             return DoctorCheck(
-                "workspace", False, f"{url} unreachable: {error}", "check network access and resource_manager_url"
+                "workspace",
+                False,
+                f"{url} unreachable: {error}",
+                f"{network_fix(error)}; and check resource_manager_url",
             )
         if response.status_code == 200:
             return DoctorCheck("workspace", True, f"{self.workspace.workspace} reachable")

@@ -15,7 +15,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.retry import parse_retry_after
 
-__all__ = ["azure_errors", "is_ambiguous", "missing_target", "network_fix", "translate_error"]
+__all__ = ["azure_errors", "is_ambiguous", "missing_target", "network_fix", "translate_error", "transport_cause"]
 
 _REQUEST_ID_HEADERS = (
     "x-ms-request-id",
@@ -101,7 +101,7 @@ def _arm_code(error: BaseException) -> str | None:
     return str(code) if code else None
 
 
-def _transport_cause(error: BaseException) -> BaseException | None:
+def transport_cause(error: BaseException) -> BaseException | None:
     """The connection-level failure a library wrapped in its own exception type, if any."""
     from azure.core import exceptions as core
 
@@ -196,7 +196,7 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
     from mlops_sdk.backends.azure.credentials import summarize_credential_error
 
     if isinstance(error, core.ClientAuthenticationError) and getattr(error, "status_code", None) is None:
-        inner = _transport_cause(error)
+        inner = transport_cause(error)
         if inner is not None:  # the token request itself never got an answer: a network problem, not a sign-in one
             return ServiceRequestError(
                 f"{what}: the token request did not reach the sign-in service; {network_fix(inner)} ({error})",
@@ -246,7 +246,7 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
         return ServiceRequestError(
             f"{what}: the connection failed; {network_fix(error)} ({error})", backend="azure", operation_id=operation_id
         )
-    inner = _transport_cause(error)
+    inner = transport_cause(error)
     if inner is not None:  # e.g. azure-ai-ml's AssetException around a failed blob upload
         failed = (
             "the connection failed"
