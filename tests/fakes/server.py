@@ -84,6 +84,17 @@ class Fault:
 Handler = Callable[[Request, "re.Match[str]"], Response]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Does not print a traceback when a client went away first (it timed out waiting for a slow answer)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeService:
     """An HTTPS server on 127.0.0.1 with routes, request recording and fault injection.
 
@@ -110,7 +121,7 @@ class FakeService:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost", *hostnames).configure_cert(context)
