@@ -971,3 +971,87 @@ def test_doctor_names_the_network_setting_to_fix(
     assert "az login" not in failed[0]["fix"]
     assert service.requests_to("GET", r"/workspaces/") == []
     assert _leaks([out, err], CLIENT_SECRET) == []
+
+
+# -- federated credentials of CI runners ----------------------------------------------------------------
+
+
+def test_azure_pipelines_federated_credential_is_chosen_and_fetched_per_request_through_the_proxy(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """azure-setup.md "Credentials": `credential = "auto"` picks first "Azure Pipelines service connection
+    with workload identity federation (`AzurePipelinesCredential`; ... tokens are fetched per request, so
+    jobs longer than the federated token's 10 minutes keep working)"; the HTTP configuration reaches "the
+    azure-identity credentials (token requests)". In an Azure Pipelines job (the `AZURESUBSCRIPTION_*` and
+    `SYSTEM_*` variables of an AzureCLI@2 step), each new Entra token is exchanged for a fresh OIDC token of
+    the service connection, both through the corporate proxy; the job's access token and the OIDC tokens
+    appear in no log record."""
+    caplog.set_level(logging.DEBUG)
+    devops, tokens = world["devops"], world["tokens"]
+    job_token = "job-system-access-token-canary-0123456789"
+    devops.add_user(job_token, "Project Collection Build Service")
+    tokens.expires_in = 0  # expired at once: every request needs a new access token
+    for name, value in {
+        "SYSTEM_OIDCREQUESTURI": devops.oidc_request_uri(),
+        "SYSTEM_ACCESSTOKEN": job_token,
+        "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": "sc-mlops-ci",
+        "AZURESUBSCRIPTION_CLIENT_ID": "ci-app",
+        "AZURESUBSCRIPTION_TENANT_ID": "corp-tenant",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with connect_proxy() as proxy:
+        settings = _settings(service, ca_bundle, proxy=proxy.url)
+        with MLOpsClient(TARGET, clock=clock, **settings) as hub:  # credential = "auto"
+            assert hub.models.get("diabetes", "1").version == "1"
+            assert hub.data_factory.begin_refresh("refresh").result().status is Status.SUCCEEDED
+    oidc = service.requests_to("POST", r"/oidctoken$")
+    assert len(oidc) >= 2, "a new federated token for each new access token"
+    assert {request.query["serviceConnectionId"] for request in oidc} == {"sc-mlops-ci"}
+    assert {request.headers["authorization"] for request in oidc} == {f"Bearer {job_token}"}
+    assertions = [grant["client_assertion"] for grant in tokens.grants]
+    assert assertions == devops.oidc_tokens  # each token request used the OIDC token fetched for it
+    assert {grant["client_id"] for grant in tokens.grants} == {"ci-app"}
+    assert proxy.tunnels_to(service.url) >= 2
+    assert _leaks(_record_texts(caplog.records), job_token, *devops.oidc_tokens) == []
+
+
+def test_workload_identity_is_chosen_from_the_token_file_and_signs_in_at_the_custom_authority(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """azure-setup.md "Credentials": `auto` picks "Workload identity (`AZURE_FEDERATED_TOKEN_FILE`): GitHub
+    Actions after `azure/login` with OIDC, AKS"; "Sign-in and custom authorities": with a custom
+    `authority_url` sign-in "goes only to `<authority_url>/<tenant>/v2.0/.well-known/openid-configuration`
+    and its token endpoint". The federated token from the file is the client assertion of every token
+    request, through the configured proxy, and never logged."""
+    caplog.set_level(logging.DEBUG)
+    tokens = world["tokens"]
+    tokens.expires_in = 0  # every request needs a new access token
+    token_file = tmp_path / "federated-token"
+    federated = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmNvbnRvc28vbWwifQ.c2lnbmF0dXJlLWZpcnN0"
+    token_file.write_text(federated)
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("AZURE_CLIENT_ID", "gh-app")
+    monkeypatch.setenv("AZURE_TENANT_ID", "corp-tenant")
+    settings = _settings(service, ca_bundle)
+    with connect_proxy() as proxy, MLOpsClient(TARGET, clock=clock, **settings, proxy=proxy.url) as hub:
+        assert hub.models.get("diabetes", "1").version == "1"
+        assert hub.data_factory.get_pipeline("refresh").name == "refresh"
+    assert len(tokens.grants) >= 2
+    assert {grant["client_assertion"] for grant in tokens.grants} == {federated}
+    assert {grant["client_id"] for grant in tokens.grants} == {"gh-app"}
+    assert proxy.refused == []  # no instance discovery at login.microsoftonline.com
+    assert proxy.tunnels_to(service.url) >= 2
+    sign_in = [r.path for r in service.requests if not r.path.startswith(("/subscriptions/", "/fabrikam/"))]
+    assert set(sign_in) <= {"/corp-tenant/v2.0/.well-known/openid-configuration", "/corp-tenant/oauth2/v2.0/token"}
+    assert _leaks(_record_texts(caplog.records), federated) == []
