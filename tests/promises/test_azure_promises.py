@@ -1055,3 +1055,32 @@ def test_workload_identity_is_chosen_from_the_token_file_and_signs_in_at_the_cus
     sign_in = [r.path for r in service.requests if not r.path.startswith(("/subscriptions/", "/fabrikam/"))]
     assert set(sign_in) <= {"/corp-tenant/v2.0/.well-known/openid-configuration", "/corp-tenant/oauth2/v2.0/token"}
     assert _leaks(_record_texts(caplog.records), federated) == []
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_throttled_token_request_is_retried_honouring_retry_after(
+    world: dict[str, Any],
+    service: FakeService,
+    ca_bundle: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+) -> None:
+    """errors.md "Retry policy": 429 and 503 are retried, `Retry-After` honoured; azure-setup.md: a throttled
+    or failing answer of the sign-in service is retried by azure-identity itself, honouring `Retry-After`.
+    Microsoft Entra throttles the token request (AADSTS50196-style 429, or a 503 during an incident) with
+    `Retry-After: 1`: the call that needed the token succeeds, the token request sent twice."""
+    _client_secret_env(monkeypatch)
+    service.inject(
+        Fault(
+            "POST",
+            r"/oauth2/v2\.0/token$",
+            status=status,
+            headers={"Retry-After": "1"},
+            body={"error": "temporarily_unavailable", "error_description": "AADSTS50196: throttled"},
+        )
+    )
+    settings = _settings(service, ca_bundle)
+    with MLOpsClient(TARGET, clock=clock, credential="client_secret", **settings) as hub:
+        assert hub.models.get("diabetes", "1").version == "1"
+    assert len(service.requests_to("POST", r"/oauth2/v2\.0/token$")) == 2
