@@ -1084,3 +1084,48 @@ def test_a_throttled_token_request_is_retried_honouring_retry_after(
     with MLOpsClient(TARGET, clock=clock, credential="client_secret", **settings) as hub:
         assert hub.models.get("diabetes", "1").version == "1"
     assert len(service.requests_to("POST", r"/oauth2/v2\.0/token$")) == 2
+
+
+# -- endpoint settings that cannot work are refused naming the key --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"cloud": "CorpCloud"}, "cloud"),
+        (
+            {"cloud": "CorpCloud", "resource_manager_url": "management.corp.example", "authority_url": "https://l/"},
+            "resource_manager_url",
+        ),
+        (
+            {
+                "cloud": "CorpCloud",
+                "resource_manager_url": "http://management.corp.example",
+                "authority_url": "https://l/",
+            },
+            "resource_manager_url",
+        ),
+        (
+            {"cloud": "CorpCloud", "resource_manager_url": "https://m/", "authority_url": "login.corp.example"},
+            "authority_url",
+        ),
+        ({"storage_suffix": "https://core.chinacloudapi.cn/"}, "storage_suffix"),
+        ({"proxy": "proxy.corp.example:3128"}, "proxy"),
+    ],
+)
+def test_endpoint_settings_that_cannot_work_are_refused_naming_the_key(
+    service: FakeService, clock: FakeClock, settings: dict[str, str], key: str
+) -> None:
+    """azure-setup.md: "A custom `cloud` name needs `resource_manager_url` and `authority_url`", `proxy` is "an
+    `http://host:port` proxy", `storage_suffix` "the blob suffix (`core.windows.net`, ...)"; configuration.md:
+    a bad value from an argument "names the setting and where it came from". A scheme-less Resource Manager
+    URL used to fail as a TLS problem ("set 'ca_bundle'"): each is a `ConfigurationError` naming the key,
+    before any request."""
+    with (
+        pytest.raises(ConfigurationError) as caught,
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **settings) as hub,
+    ):
+        hub.models.get("diabetes", "1")
+    assert key in caught.value.message, caught.value.message
+    assert "ca_bundle" not in caught.value.message
+    assert service.requests == []
