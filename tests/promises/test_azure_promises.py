@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -646,6 +647,7 @@ def test_a_sovereign_cloud_s_endpoints_reach_every_client(
     assert proxy.tunnels[f"{arm_host}:443"] >= 1
     assert proxy.tunnels[f"{login_host}:443"] >= 1
     assert {grant["scope"].split()[0] for grant in tokens.grants} == {f"https://{arm_host}/.default"}
+    assert "AZUREML_CURRENT_CLOUD" not in os.environ  # MLClient's setting was put back when the client closed
     (create,) = service.requests_to("POST", r"/pipelines/refresh/createRun$")
     (model,) = service.requests_to("GET", r"/models/diabetes/versions/1$")
     assert create.headers["host"] == model.headers["host"] == arm_host
@@ -1128,4 +1130,23 @@ def test_endpoint_settings_that_cannot_work_are_refused_naming_the_key(
         hub.models.get("diabetes", "1")
     assert key in caught.value.message, caught.value.message
     assert "ca_bundle" not in caught.value.message
+    assert service.requests == []
+
+
+def test_ssl_cert_file_is_not_read_and_the_error_names_ca_bundle(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-setup.md: with no `ca_bundle`, `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` apply, "else the `certifi`
+    package's CA list ... neither the operating system's trust store nor `SSL_CERT_FILE`". A corporate
+    laptop whose CA is only in `SSL_CERT_FILE` gets a `ServiceRequestError` that says to set `ca_bundle`."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_bundle))
+    settings = _settings(service, None, retry_max_attempts=1)
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **settings) as hub,
+        pytest.raises(ServiceRequestError) as caught,
+    ):
+        hub.models.get("diabetes", "1")
+    assert "'ca_bundle'" in caught.value.message
     assert service.requests == []

@@ -259,7 +259,8 @@ class DevOps:
     Args:
         project: Organization URL and project.
         authentication: An msrest ``Authentication`` (``BasicAuthentication``, a token authentication, ...).
-        http: CA bundle, proxy and timeouts for every request (default: system trust store, environment proxy).
+        http: CA bundle, proxy and timeouts for every request (default: REQUESTS_CA_BUNDLE or certifi's CAs,
+            environment proxy).
     """
 
     def __init__(self, project: DevOpsProject, authentication: Any, *, http: HttpConfig | None = None) -> None:

@@ -74,7 +74,7 @@ class HttpConfig:
 
     @property
     def verify(self) -> str | bool:
-        """``verify`` / ``connection_verify``: the bundle path, or True for the default trust store."""
+        """``verify`` / ``connection_verify``: the bundle path, or True (``REQUESTS_CA_BUNDLE``, else certifi's CAs)."""
         return self.ca_bundle if self.ca_bundle is not None else True
 
     @property
