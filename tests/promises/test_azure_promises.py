@@ -1150,3 +1150,41 @@ def test_ssl_cert_file_is_not_read_and_the_error_names_ca_bundle(
         hub.models.get("diabetes", "1")
     assert "'ca_bundle'" in caught.value.message
     assert service.requests == []
+
+
+def test_a_throttled_pipeline_start_without_a_key_is_retried_since_nothing_started(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """pipelines.md: "Without a key, a retryable failure is reported instead of retried" — because a lost
+    answer may hide a started run; errors.md: the SDK looks work up only "after an answer that leaves it open
+    whether the work started (dropped connection, timeout, 5xx)", and 429 is "retried". A 429 leaves nothing
+    open (Azure DevOps refused the request): the start is retried after its `Retry-After` and one run exists."""
+    service.inject(
+        Fault(
+            "POST",
+            r"/_apis/pipelines/42/runs$",
+            status=429,
+            headers={"Retry-After": "6"},
+            body={"message": "TF400733: The request has been throttled.", "typeKey": "RequestBlockedException"},
+        )
+    )
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub:
+        assert hub.pipelines.begin_run(42).id == "101"
+    assert len(service.requests_to("POST", r"/_apis/pipelines/42/runs$")) == 2
+    assert len(world["devops"].runs) == 1
+    assert 6.0 in clock.sleeps
+
+
+def test_a_dropped_pipeline_start_without_a_key_is_still_reported_not_retried(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """pipelines.md: "Without a key, a retryable failure is reported instead of retried": an answer lost after
+    Azure DevOps started the run must not start a second one."""
+    service.inject(Fault("POST", r"/_apis/pipelines/42/runs$", drop=True, after_handler=True))
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub,
+        pytest.raises(ConfigurationError, match="idempotency_key"),
+    ):
+        hub.pipelines.begin_run(42)
+    assert len(service.requests_to("POST", r"/_apis/pipelines/42/runs$")) == 1
+    assert len(world["devops"].runs) == 1

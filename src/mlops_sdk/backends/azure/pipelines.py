@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends.azure._devops import DevOps, devops_call, devops_errors
+from mlops_sdk.backends.azure.errors import is_ambiguous
 from mlops_sdk.backends.spi.pipelines import PipelineRunDriver
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -186,7 +187,7 @@ class AzurePipelineService:
                     found = self._find_by_key(pipeline_id, idempotency_key)
                     if found is not None:
                         return found
-                elif is_retryable(error):
+                elif is_retryable(error) and is_ambiguous(error):  # a 429 started nothing: retried below
                     raise ConfigurationError(
                         f"starting pipeline {pipeline_id} failed ({error.message}) and without an "
                         "idempotency_key a retry could start a second run; pass idempotency_key= to retry safely",
