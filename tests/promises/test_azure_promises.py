@@ -148,8 +148,8 @@ def test_an_authenticating_proxy_gets_its_credentials_on_every_tunnel_and_the_pa
     and "A password in the proxy URL is treated as a secret (masked in logs and errors)".
 
     A corporate proxy that answers 407 without the right ``Proxy-Authorization`` is given
-    ``http://user:password@host:port``: token requests, ARM, Azure ML and Azure DevOps all authenticate
-    at the proxy, and the password appears in no log record (DEBUG, every logger)."""
+    ``http://user:password@host:port``: token requests, ARM, Azure ML, Azure DevOps and the scoring POST all
+    authenticate at the proxy, and the password appears in no log record (DEBUG, every logger)."""
     _client_secret_env(monkeypatch)
     caplog.set_level(logging.DEBUG)
     with connect_proxy(credentials=(PROXY_USER, PROXY_PASSWORD)) as proxy:
@@ -157,6 +157,8 @@ def test_an_authenticating_proxy_gets_its_credentials_on_every_tunnel_and_the_pa
         settings = _settings(service, ca_bundle, proxy=url, credential="client_secret")
         with MLOpsClient(TARGET, clock=clock, **settings) as hub:
             _every_client_once(hub)
+            _deployed(hub, service)
+            assert hub.deployments.invoke("churn", PAYLOAD) == [1.0, 1.0]  # the scoring POST
     expected = "Basic " + base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
     assert proxy.unauthenticated == []
     assert proxy.authorizations
@@ -166,6 +168,7 @@ def test_an_authenticating_proxy_gets_its_credentials_on_every_tunnel_and_the_pa
     assert service.requests_to("POST", r"/pipelines/refresh/createRun$")
     assert service.requests_to("GET", r"/models/diabetes/versions/1$")
     assert service.requests_to("POST", r"/_apis/pipelines/42/runs$")
+    assert service.requests_to("POST", r"/score/churn$")
     assert _leaks(_record_texts(caplog.records), PROXY_PASSWORD, CLIENT_SECRET, PAT) == []
 
 
