@@ -1198,3 +1198,25 @@ def test_a_dropped_pipeline_start_without_a_key_is_still_reported_not_retried(
         hub.pipelines.begin_run(42)
     assert len(service.requests_to("POST", r"/_apis/pipelines/42/runs$")) == 1
     assert len(world["devops"].runs) == 1
+
+
+def test_a_wrong_devops_pat_is_an_authentication_error_naming_devops_pat_without_the_pat(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """pipelines.md "Authentication": `devops_pat`, else ...; errors.md: `AuthenticationError` for 401, not
+    retried, a message "that says what to do next", secrets never in `str`/`repr`/`to_dict()`. An expired PAT
+    is refused by Azure DevOps (TF400813): the error names `devops_pat`, the start is not repeated, and
+    neither the PAT nor its Basic-auth form appears in the error."""
+    expired = "expired-devops-pat-canary-9876543210"
+    basic = base64.b64encode(f":{expired}".encode()).decode()
+    settings = _settings(service, ca_bundle, devops_pat=expired)
+    with (
+        MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **settings) as hub,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        hub.pipelines.begin_run(42, idempotency_key="expired-pat")
+    assert caught.value.status_code == 401
+    assert "devops_pat" in caught.value.message
+    assert _leaks(_error_texts(caught.value), expired, basic) == []
+    assert len(service.requests_to("POST", r"/_apis/pipelines/42/runs$")) == 1
+    assert world["devops"].runs == {}
