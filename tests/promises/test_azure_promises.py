@@ -1220,3 +1220,22 @@ def test_a_wrong_devops_pat_is_an_authentication_error_naming_devops_pat_without
     assert _leaks(_error_texts(caught.value), expired, basic) == []
     assert len(service.requests_to("POST", r"/_apis/pipelines/42/runs$")) == 1
     assert world["devops"].runs == {}
+
+
+def test_a_new_endpoint_answered_with_arm_s_nested_not_found_is_created_not_blamed_on_the_target(
+    world: dict[str, Any], service: FakeService, ca_bundle: Path, clock: FakeClock
+) -> None:
+    """errors.md: a 404 "about the target itself" names the setting, and "is never read as 'this model /
+    endpoint / run does not exist yet'" — nor the reverse: Resource Manager answers a missing online endpoint
+    with `ResourceNotFound` naming `Microsoft.MachineLearningServices/workspaces/<ws>/onlineEndpoints/<e>`,
+    which is the endpoint missing (so the rollout creates it), not the workspace."""
+    nested = (
+        f"The Resource 'Microsoft.MachineLearningServices/workspaces/{WS}/onlineEndpoints/churn' under resource "
+        f"group '{RG}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+    )
+    answer = {"error": {"code": "ResourceNotFound", "message": nested}}
+    service.inject(Fault("GET", r"/onlineEndpoints/churn$", status=404, body=answer))
+    with MLOpsClient(TARGET, credential=StaticTokenCredential(), clock=clock, **_settings(service, ca_bundle)) as hub:
+        _deployed(hub, service)
+        assert hub.deployments.invoke("churn", PAYLOAD) == [1.0, 1.0]
+    assert service.requests_to("PUT", r"/onlineEndpoints/churn$")

@@ -124,7 +124,8 @@ _ROLES = (
 )
 """Resource provider -> the least-privilege role docs/azure-setup.md names for it, and its scope."""
 
-_NAMED_RESOURCE = re.compile(r"The Resource '(?P<type>Microsoft\.[\w.]+/\w+)/(?P<name>[^']+)' under resource group")
+_NAMED_RESOURCE = re.compile(r"The Resource '(?P<type>Microsoft\.[\w.]+/\w+)/(?P<name>[^'/]+)' under resource group")
+"""ARM's 404 text for a top-level resource; a nested one (``workspaces/ws/onlineEndpoints/e``) does not match."""
 
 
 def _fix_for(status: int, code: str | None, reason: str, url: str) -> tuple[str, str | None] | None:
