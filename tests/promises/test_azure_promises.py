@@ -1239,3 +1239,44 @@ def test_a_new_endpoint_answered_with_arm_s_nested_not_found_is_created_not_blam
         _deployed(hub, service)
         assert hub.deployments.invoke("churn", PAYLOAD) == [1.0, 1.0]
     assert service.requests_to("PUT", r"/onlineEndpoints/churn$")
+
+
+# -- approvals on Azure DevOps: the wait survives throttling ---------------------------------------------
+
+
+def test_waiting_for_an_azure_devops_approval_rides_out_throttling(
+    tls_ca: Any, ca_bundle: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """approvals.md (Azure DevOps environment approvals) and errors.md "Retry policy" (429 retried,
+    `Retry-After` honoured, 5xx retried, on the client's clock). While `begin_wait` follows a release
+    manager's approval, Azure DevOps throttles the raw approvals query (429, `Retry-After: 9`) and answers
+    the build timeline with a 503 carrying its wrapped-exception body: the wait goes on and returns the
+    approval, and the PATs appear in no log record."""
+    from datetime import datetime, timedelta, timezone
+
+    from mlops_sdk.models.approvals import ApprovalStatus
+    from tests.azure.test_approvals import ALICE, BOB, CAROL, PASSED, PATS, POLICY, client_as, model
+    from tests.fakes.devops import identity
+
+    caplog.set_level(logging.DEBUG)
+    service = FakeService(tls_ca).start()
+    try:
+        devops = FakeDevOps(service)
+        for email, pat in PATS.items():
+            devops.add_user(pat, email, email.split("@")[0].title())
+        devops.check_approvers = [identity(ALICE, "Alice"), identity(BOB, "Bob")]
+        clock = FakeClock(start=datetime.now(timezone.utc) - timedelta(seconds=5))
+        with client_as(devops, ca_bundle, clock, CAROL) as carol:
+            request = carol.request(model(), policy=POLICY, report=PASSED)
+            devops.act(devops.runs[101].approval_ids[0], identity(ALICE, "Alice"), "approved", "metrics hold")
+            service.inject(Fault("GET", r"/_apis/pipelines/approvals$", status=429, headers={"Retry-After": "9"}))
+            wrapped = {"message": "TF400898: An Internal Error Occurred.", "typeKey": "VssServiceUnavailableException"}
+            service.inject(Fault("GET", r"/build/builds/101/Timeline", status=503, body=wrapped))
+            before = len(clock.sleeps)
+            decision = carol.begin_wait(request.id, show_progress=False).result()
+    finally:
+        service.stop()
+    assert decision.status == ApprovalStatus.APPROVED
+    assert decision.approved
+    assert 9.0 in clock.sleeps[before:]
+    assert _leaks(_record_texts(caplog.records), *PATS.values()) == []
