@@ -61,7 +61,6 @@ DEVOPS_SCOPE = "499b84ac-1321-427f-aa17-267ca6975798/.default"
 """Microsoft Entra scope of Azure DevOps (the same in every cloud)."""
 
 _log = get_logger(__name__)
-
 _STATUS_IN_MESSAGE = re.compile(r"returned an? (\d{3}) status code")
 
 
@@ -160,7 +159,7 @@ def translate_devops_error(error: BaseException, *, what: str, operation_id: str
         return error
     answer = _last_error_answer()
     _answers.last = None
-    if answer is not None and not isinstance(error, (ConnectionError, OSError)):
+    if answer is not None and not isinstance(error, OSError):  # requests' connection errors are OSErrors
         headers = {str(key).lower(): str(value) for key, value in answer.headers.items()}
         reason = getattr(error, "message", None) or str(error)
         request_id = headers.get("x-vss-e2eid") or headers.get("activityid")
