@@ -48,8 +48,10 @@ def test_custom_authority_hosts(authority: str, custom: bool) -> None:
 
 
 def test_client_secret_credential_gets_the_http_configuration_and_no_instance_discovery(tmp_path: Path) -> None:
+    import trustme
+
     bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
+    trustme.CA().cert_pem.write_to_path(str(bundle))
     backend = _backend(
         cloud="Private",
         resource_manager_url="https://arm.private.example/",

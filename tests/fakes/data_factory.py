@@ -202,7 +202,14 @@ class FakeDataFactory:
         return copy.deepcopy(run.body)
 
     def _list_pipelines(self, request: Request, match: re.Match[str]) -> Response:
-        return Response(200, {"value": list(self.pipelines.values())})
+        # PipelineListResponse: one page of ``page_size`` and a ``nextLink`` to the next (Pipelines_ListByFactory).
+        offset = int(request.query.get("$skipToken") or 0)
+        pipelines = list(self.pipelines.values())
+        answer: dict[str, Any] = {"value": pipelines[offset : offset + self.page_size]}
+        if offset + self.page_size < len(pipelines):
+            next_offset = offset + self.page_size
+            answer["nextLink"] = f"{self.service.url}{request.path}?api-version={API_VERSION}&$skipToken={next_offset}"
+        return Response(200, answer)
 
     def _get_pipeline(self, request: Request, match: re.Match[str]) -> Response:
         name = match["name"]

@@ -103,6 +103,8 @@ class FakeDevOps:
         self.runs: dict[int, FakeRun] = {}
         self.pipelines: dict[int, str] = {PIPELINE_ID: "model-approval"}
         self.approvals: dict[str, dict[str, Any]] = {}
+        self.oidc_tokens: list[str] = []
+        """Federated tokens handed out by the OIDC endpoint, in order."""
         self._next_run = 100
         self._register()
 
@@ -164,6 +166,11 @@ class FakeDevOps:
         route("GET", rf"{proj}/_apis/pipelines/approvals", self._query_approvals)
         route("GET", rf"{proj}/_apis/pipelines/approvals/(?P<aid>[0-9a-f-]+)", self._get_approval)
         route("PATCH", rf"{proj}/_apis/pipelines/approvals", self._update_approvals)
+        route(
+            "POST",
+            rf"{proj}/_apis/distributedtask/hubs/build/plans/(?P<plan>[^/]+)/jobs/(?P<job>[^/]+)/oidctoken",
+            self._oidc_token,
+        )
 
     def _caller(self, request: Request) -> dict[str, Any] | None:
         header = request.headers.get("authorization", "")
@@ -207,6 +214,23 @@ class FakeDevOps:
             for lid, area, resource, template, version in _LOCATIONS
         ]
         return Response(200, {"count": len(value), "value": value})
+
+    def oidc_request_uri(self, plan: str = "plan-1", job: str = "job-1") -> str:
+        """``SYSTEM_OIDCREQUESTURI`` of a job of this project (what Azure Pipelines puts in a step's environment)."""
+        return f"{self.project_url}/_apis/distributedtask/hubs/build/plans/{plan}/jobs/{job}/oidctoken"
+
+    def _oidc_token(self, request: Request, match: re.Match[str]) -> Response:
+        """A service connection's federated (OIDC) token for the job, for the job's own ``System.AccessToken``."""
+        caller = self._authorized(request)
+        if isinstance(caller, Response):
+            return caller
+        connection = request.query.get("serviceConnectionId")
+        if not connection:
+            return Response(400, {"message": "serviceConnectionId is required", "typeKey": "ArgumentException"})
+        with self.lock:
+            self.oidc_tokens.append(f"oidc.{connection}.{len(self.oidc_tokens) + 1:04d}.fake-signature")
+            token = self.oidc_tokens[-1]
+        return Response(200, {"oidcToken": token})
 
     def _connection_data(self, request: Request, match: re.Match[str]) -> Response:
         caller = self._authorized(request)

@@ -84,10 +84,25 @@ class Fault:
 Handler = Callable[[Request, "re.Match[str]"], Response]
 
 
-class FakeService:
-    """An HTTPS server on 127.0.0.1 with routes, request recording and fault injection."""
+class _QuietServer(ThreadingHTTPServer):
+    """Does not print a traceback when a client went away first (it timed out waiting for a slow answer)."""
 
-    def __init__(self, ca: trustme.CA) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class FakeService:
+    """An HTTPS server on 127.0.0.1 with routes, request recording and fault injection.
+
+    ``hostnames`` adds names to its certificate (wildcards allowed, e.g. ``*.blob.core.chinacloudapi.cn``),
+    for clients that reach it under a cloud's real host names through a routing proxy.
+    """
+
+    def __init__(self, ca: trustme.CA, *, hostnames: tuple[str, ...] = ()) -> None:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -106,10 +121,10 @@ class FakeService:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        ca.issue_cert("127.0.0.1", "localhost", *hostnames).configure_cert(context)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -128,9 +143,16 @@ class FakeService:
         self._server.shutdown()
         self._server.server_close()
 
-    def route(self, method: str, pattern: str, handler: Handler) -> None:
-        """Answer ``method`` requests whose path fully matches ``pattern`` with ``handler``."""
-        self._routes.append((method.upper(), re.compile(pattern + r"/?$", re.IGNORECASE), handler))
+    def route(self, method: str, pattern: str, handler: Handler, *, first: bool = False) -> None:
+        """Answer ``method`` requests whose path fully matches ``pattern`` with ``handler``.
+
+        Routes are tried in the order they were added; ``first=True`` puts this one before all others.
+        """
+        entry = (method.upper(), re.compile(pattern + r"/?$", re.IGNORECASE), handler)
+        if first:
+            self._routes.insert(0, entry)
+        else:
+            self._routes.append(entry)
 
     def inject(self, fault: Fault) -> None:
         """Queue a fault for the next matching request(s)."""

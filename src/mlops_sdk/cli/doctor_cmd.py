@@ -60,11 +60,18 @@ def _checks() -> list[DoctorCheck]:
     try:
         parse_target(target, base_dir=config.base_dir)
         cls = backend_class(split_scheme(target))
-        checks.append(DoctorCheck("target", True, f"{target} -> {cls.__module__}.{cls.__name__}"))
-        backend = cls(cls.target_type.parse(target), config)
+        parsed = cls.target_type.parse(target)
     except MlopsError as error:
         fix = _target_fix(error, target, config.sources.get("target", "default"))
         checks.append(DoctorCheck("target", False, error.message, fix))
+        return checks
+    checks.append(DoctorCheck("target", True, f"{target} -> {cls.__module__}.{cls.__name__}"))
+    try:
+        backend = cls(parsed, config)
+    except MlopsError as error:  # a backend setting (e.g. ca_bundle): the check is named after it
+        field, hint = error.details.get("field"), error.details.get("fix")
+        name = str(field) if field else f"{cls.name} backend"
+        checks.append(DoctorCheck(name, False, error.message, str(hint) if hint else f"fix the '{name}' setting"))
         return checks
     try:
         checks.extend(backend.doctor())

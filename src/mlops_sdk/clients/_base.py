@@ -19,6 +19,7 @@ from mlops_sdk.backends.spi.keys import ServiceKey
 from mlops_sdk.core.arguments import ArgumentChecker, argument_checker
 from mlops_sdk.core.clock import Clock, default_clock
 from mlops_sdk.core.config import Config, load_config
+from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.operation import (
     Operation,
     OperationDriver,
@@ -58,8 +59,21 @@ class ClientContext:
         config_file: str | Path | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> ClientContext:
-        """Resolve the configuration (arguments > env > file > defaults) and build a context."""
+        """Resolve the configuration (arguments > env > file > defaults) and build a context.
+
+        ``credential`` is a credential object (anything with ``get_token``), or the name of a credential
+        kind (``"client_secret"``, ``"managed_identity"``, ...), which is the ``credential`` setting given
+        as an argument and checked like it.
+        """
         overrides = {**(settings or {}), "target": target}
+        if isinstance(credential, str):
+            overrides["credential"], credential = credential, None
+        elif credential is not None and not callable(getattr(credential, "get_token", None)):
+            raise ConfigurationError(
+                f"credential must be a token credential (an object with get_token, e.g. from azure.identity) or "
+                f"the name of a credential kind such as 'client_secret'; got {type(credential).__name__}",
+                details={"field": "credential"},
+            )
         return cls(load_config(overrides, profile=profile, config_file=config_file), credential=credential, clock=clock)
 
     @property
@@ -90,7 +104,8 @@ class BaseClient:
 
     Args:
         target: Target URI; default from configuration (``local://.mlops`` when nothing is set).
-        credential: An azure-identity credential for Azure targets (default: chosen from the config).
+        credential: An azure-identity credential for Azure targets, or the name of a credential kind
+            (``"client_secret"``, ...: the ``credential`` setting); default: chosen from the config.
         clock: Time source (tests pass a fake clock).
         profile: Config profile to apply.
         config_file: Config file to read instead of searching for ``mlops.toml`` / ``pyproject.toml``.

@@ -52,7 +52,8 @@ class MLOpsClient:
 
     Args:
         target: Target URI (default from configuration, else ``local://.mlops``).
-        credential: azure-identity credential for Azure targets (default: chosen from the config).
+        credential: azure-identity credential for Azure targets, or the name of a credential kind
+            (``"client_secret"``, ...: the ``credential`` setting); default: chosen from the config.
         clock: Time source for every wait (tests pass a fake clock).
         profile: Config profile to apply (``dev``, ``prod``, ...).
         config_file: Config file to read instead of searching for one.

@@ -63,7 +63,7 @@ from mlops_sdk.core.config_problems import (
 )
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.logging import get_logger
-from mlops_sdk.core.redaction import register_secret
+from mlops_sdk.core.redaction import redact, register_secret
 from mlops_sdk.core.secrets import secret_name
 
 if sys.version_info >= (3, 11):
@@ -116,9 +116,30 @@ def _blob_endpoint(value: str | None) -> str | None:
     return value.strip().rstrip("/")
 
 
+def _https_url(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    # azure-core sends bearer tokens only over TLS and MSAL accepts only https authorities.
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("write it as an https:// URL with a host, e.g. https://management.usgovcloudapi.net/")
+    return value.strip()
+
+
+def _dns_suffix(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip().strip(".")
+    if "://" in text or "/" in text or any(ch.isspace() for ch in text) or "." not in text:
+        raise ValueError("write the blob suffix alone, without scheme or path, e.g. core.chinacloudapi.cn")
+    return text
+
+
 # The checks travel with the type, so a backend's own settings model (section_model) runs them too.
 ProxyUrl = Annotated[str | None, AfterValidator(_proxy_url)]
 BlobEndpoint = Annotated[str | None, AfterValidator(_blob_endpoint)]
+HttpsUrl = Annotated[str | None, AfterValidator(_https_url)]
+DnsSuffix = Annotated[str | None, AfterValidator(_dns_suffix)]
 
 
 class Settings(BaseSettings):
@@ -135,11 +156,11 @@ class Settings(BaseSettings):
     # --- Azure -----------------------------------------------------------------------------------
     cloud: str = "AzureCloud"
     """Azure cloud: ``AzureCloud``, ``AzureChinaCloud``, ``AzureUSGovernment`` or a custom name."""
-    resource_manager_url: str | None = None
-    """Override of the Azure Resource Manager endpoint (sovereign clouds, private links, test fakes)."""
-    authority_url: str | None = None
-    """Override of the Microsoft Entra authority host."""
-    storage_suffix: str | None = None
+    resource_manager_url: HttpsUrl = None
+    """Override of the Azure Resource Manager endpoint (sovereign clouds, private links, test fakes): an https URL."""
+    authority_url: HttpsUrl = None
+    """Override of the Microsoft Entra authority host: an https URL."""
+    storage_suffix: DnsSuffix = None
     """Override of the cloud's blob storage suffix (``core.windows.net``): ``https://<account>.blob.<suffix>``."""
     blob_endpoint: BlobEndpoint = None
     """Blob endpoint for datastore reads, with ``{account}`` standing for the storage account, e.g.
@@ -247,6 +268,10 @@ class Settings(BaseSettings):
         # A secret setting is masked wherever it could be quoted (an error naming a URL, a log line);
         # a webhook URL's token-like path segments and query values (where Slack and Teams put the token)
         # are registered on their own too, so a URL printed in pieces is masked as well.
+        for name in type(self).model_fields:  # a URL setting with a password (proxy = "http://u:pw@host")
+            value = getattr(self, name)
+            if isinstance(value, str) and "://" in value:
+                register_secret(urlsplit(value).password)
         for name in SECRET_FIELDS:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
@@ -334,7 +359,7 @@ class Config:
         for name in Settings.model_fields:
             value = getattr(self.settings, name)
             secret = name in SECRET_FIELDS and value is not None
-            shown = "***" if secret else str(_masked_sections(value) if name == BACKENDS else value)
+            shown = "***" if secret else redact(str(_masked_sections(value) if name == BACKENDS else value))
             rows.append((name, shown, self.sources.get(name, "default")))
         return rows
 

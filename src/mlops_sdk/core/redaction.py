@@ -1,7 +1,7 @@
 """Removing secrets from text before it reaches a log, an error message, a report or a terminal.
 
 Two mechanisms work together: patterns that recognise the shape of common secrets (bearer tokens,
-JWTs, connection-string keys, SAS signatures, ``key=...`` pairs, GitHub and Slack tokens, storage
+JWTs, connection-string keys, SAS signatures, passwords in URLs, ``key=...`` pairs, GitHub and Slack tokens, storage
 account keys, classic Azure DevOps PATs), also when one stands alone in the wrong argument, and exact
 values registered at run
 time with :func:`register_secret` (an endpoint key we just fetched, a PAT from the config), which
@@ -27,6 +27,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"(?i)\b(AccountKey|SharedAccessKey|SharedAccessSignature|sig|Password|pwd)=([^;&\s\"']+)"),
         rf"\1={MASK}",
     ),
+    # The password of a URL's user information (a proxy URL `http://user:password@proxy:3128`).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/:@'\"]*):([^\s/@'\"]+)@"), rf"\1:{MASK}@"),
     # Tokens with a published shape, wherever they stand (a token passed as the wrong argument is
     # echoed by the error naming that argument): GitHub, Slack, a storage account key (64 bytes in
     # base64), a classic Azure DevOps PAT (52 characters of lowercase base32).

@@ -21,10 +21,11 @@ from mlops_sdk.backends.base import Backend, DoctorCheck, pip_install_command, r
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.config import Config, section_model
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.logging import redact_library_logger
 from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.targets import AzureMLTarget, Target
 
-__all__ = ["AZURE_EXTRA_MODULES", "AzureBackend"]
+__all__ = ["AZURE_EXTRA_MODULES", "LIBRARY_LOGGERS", "AzureBackend"]
 
 AZURE_EXTRA_MODULES = ("azure.identity", "azure.ai.ml", "azure.mgmt.datafactory", "azure.devops")
 _WORKSPACE_API = "2025-12-01"
@@ -49,6 +50,19 @@ AZURE_KEYS = (
 )
 """The Azure backend's own keys: ``[backends.azure]`` (the same names also work as flat top-level keys)."""
 
+LIBRARY_LOGGERS = (
+    "urllib3.connectionpool",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "azure.devops.client",
+    "msrest.universal_http",
+    "msrest.universal_http.requests",
+    "msrest.service_client",
+    "msrest.http_logger",
+)
+"""Loggers of the client libraries this backend drives that quote URLs, bodies or the proxy URL at DEBUG/INFO
+(urllib3's request line holds a SAS signature, azure-devops' ``Request content`` a run's secret variables,
+msrest's ``Configuring proxies`` the proxy password): each gets the SDK's redaction filter (no handler, no level)."""
+
 
 class AzureBackend(Backend):
     """Works against one Azure ML workspace (and the factory / DevOps project the config names)."""
@@ -65,6 +79,8 @@ class AzureBackend(Backend):
         self.workspace: AzureMLTarget = target
         self._saved_env: dict[str, tuple[str | None, str | None]] = {}
         self._env_lock = threading.Lock()
+        for name in LIBRARY_LOGGERS:
+            redact_library_logger(name)
         if self.config.settings.devops_pat is not None:
             register_secret(self.config.settings.devops_pat.get_secret_value())
         if self.http.proxy_password:
@@ -136,18 +152,25 @@ class AzureBackend(Backend):
         except ConfigurationError as error:
             checks.append(DoctorCheck("azure extra", False, error.message, pip_install_command("azure")))
         from mlops_sdk.backends.azure.credentials import choose_credential_kind, summarize_credential_error
+        from mlops_sdk.backends.azure.errors import network_fix, transport_cause
 
         try:
             kind = choose_credential_kind(self.config.settings)
             self.get_credential().get_token(self.cloud.arm_scope)
             checks.append(DoctorCheck("credential", True, f"{kind}: token obtained for {self.cloud.resource_manager}"))
         except Exception as error:  # any credential failure is a finding for the report, not a crash
+            inner = transport_cause(error)
+            fix = (  # a sign-in host that never answered is a network problem: name the setting, not az login
+                network_fix(inner)
+                if inner is not None
+                else "run `az login`, or set the 'credential' setting for your CI runner"
+            )
             checks.append(
                 DoctorCheck(
                     "credential",
                     False,
                     f"no token for {self.cloud.resource_manager}: {summarize_credential_error(error, with_fix=False)}",
-                    "run `az login`, or set the 'credential' setting for your CI runner",
+                    fix,
                 )
             )
             return checks
@@ -164,9 +187,14 @@ class AzureBackend(Backend):
             client: Any = self.http.pipeline_client(self.cloud.resource_manager, policies=[policy])
             with client:
                 response = client.send_request(HttpRequest("GET", url))
-        except Exception as error:  # unreachable endpoint: report it with the fix
+        except Exception as error:  # unreachable endpoint: report it with the setting to change
+            from mlops_sdk.backends.azure.errors import network_fix
+
             return DoctorCheck(
-                "workspace", False, f"{url} unreachable: {error}", "check network access and resource_manager_url"
+                "workspace",
+                False,
+                f"{url} unreachable: {error}",
+                f"{network_fix(error)}; and check resource_manager_url",
             )
         if response.status_code == 200:
             return DoctorCheck("workspace", True, f"{self.workspace.workspace} reachable")

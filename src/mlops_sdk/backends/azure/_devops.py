@@ -22,9 +22,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from mlops_sdk.backends.azure._http import HttpConfig
@@ -39,16 +40,19 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
-from mlops_sdk.core.retry import parse_retry_after
+from mlops_sdk.core.retry import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
     from mlops_sdk.backends.azure import AzureBackend
+
+T = TypeVar("T")
 
 __all__ = [
     "DEVOPS_SCOPE",
     "DevOps",
     "DevOpsProject",
     "current_run_id",
+    "devops_call",
     "devops_errors",
     "resolve_project",
 ]
@@ -131,10 +135,50 @@ def _status_from(error: BaseException) -> int | None:
     return None
 
 
+_answers = threading.local()
+"""The last error answer msrest received on this thread (azure-devops' exceptions drop status and headers)."""
+
+
+def _remember_answer(response: Any, *args: Any, **kwargs: Any) -> None:
+    """msrest response hook: keep this thread's last answer when it is an error (status >= 400)."""
+    _answers.last = response if getattr(response, "status_code", 0) >= 400 else None
+
+
+def _last_error_answer() -> Any:
+    return getattr(_answers, "last", None)
+
+
 def translate_devops_error(error: BaseException, *, what: str, operation_id: str | None = None) -> MlopsError:
-    """The :class:`MlopsError` for an exception raised by azure-devops / msrest / requests."""
+    """The :class:`MlopsError` for an exception raised by azure-devops / msrest / requests.
+
+    The status, ``Retry-After`` and request id come from the error answer itself when msrest's response
+    hook saw it (azure-devops raises ``AzureDevOpsServiceError`` without the status for answers that carry
+    a wrapped exception, and never keeps the headers).
+    """
     if isinstance(error, MlopsError):
         return error
+    answer = _last_error_answer()
+    _answers.last = None
+    if answer is not None and not isinstance(error, OSError):  # requests' connection errors are OSErrors
+        headers = {str(key).lower(): str(value) for key, value in answer.headers.items()}
+        reason = getattr(error, "message", None) or str(error)
+        request_id = headers.get("x-vss-e2eid") or headers.get("activityid")
+        if answer.status_code == 401:
+            return AuthenticationError(
+                f"{what}: Azure DevOps refused the credentials ({reason}); check devops_pat or the identity's access",
+                backend="azure",
+                status_code=401,
+                operation_id=operation_id,
+                request_id=request_id,
+            )
+        return error_for_status(
+            answer.status_code,
+            f"{what}: {reason}",
+            retry_after=parse_retry_after(headers),
+            backend="azure",
+            operation_id=operation_id,
+            request_id=request_id,
+        )
     from azure.devops.exceptions import AzureDevOpsAuthenticationError, AzureDevOpsServiceError
     from msrest.exceptions import AuthenticationError as MsrestAuthenticationError
 
@@ -168,12 +212,29 @@ def translate_devops_error(error: BaseException, *, what: str, operation_id: str
 @contextlib.contextmanager
 def devops_errors(what: str, *, operation_id: str | None = None) -> Iterator[None]:
     """Translate any azure-devops/msrest/requests exception raised in the block (chaining the original)."""
+    _answers.last = None
     try:
         yield
     except MlopsError:
         raise
     except Exception as error:
         raise translate_devops_error(error, what=what, operation_id=operation_id) from error
+
+
+def devops_call(
+    policy: RetryPolicy, what: str, fn: Callable[..., T], *args: Any, operation_id: str | None = None, **kwargs: Any
+) -> T:
+    """``fn(*args, **kwargs)`` through the SDK's retry policy, each attempt's error translated first.
+
+    The policy retries only the SDK's own errors (429 with its ``Retry-After``, 5xx, dropped connections),
+    so the translation must happen inside each attempt, not around the whole retried call.
+    """
+
+    def attempt() -> T:
+        with devops_errors(what, operation_id=operation_id):
+            return fn(*args, **kwargs)
+
+    return policy.call(attempt)
 
 
 def _credential_authentication(credential: Any) -> Any:
@@ -197,7 +258,8 @@ class DevOps:
     Args:
         project: Organization URL and project.
         authentication: An msrest ``Authentication`` (``BasicAuthentication``, a token authentication, ...).
-        http: CA bundle, proxy and timeouts for every request (default: system trust store, environment proxy).
+        http: CA bundle, proxy and timeouts for every request (default: REQUESTS_CA_BUNDLE or certifi's CAs,
+            environment proxy).
     """
 
     def __init__(self, project: DevOpsProject, authentication: Any, *, http: HttpConfig | None = None) -> None:
@@ -244,10 +306,16 @@ class DevOps:
             # (resource-area discovery). Every client it creates passes through this per-instance hook
             # when use_fiddler is set, so it is where the configuration reaches all of them.
             connection.use_fiddler = True
-            connection._configure_client_for_fiddler = self._http.configure_msrest
-            self._http.configure_msrest(connection._client)  # the connection's own client (authenticate())
+            connection._configure_client_for_fiddler = self._configure
+            self._configure(connection._client)  # the connection's own client (authenticate())
             self._connection = connection
         return self._connection
+
+    def _configure(self, client: Any) -> None:
+        """The HTTP configuration, and the hook that keeps error answers for the error translation."""
+        self._http.configure_msrest(client)
+        if _remember_answer not in client.config.hooks:
+            client.config.hooks.append(_remember_answer)
 
     def _client(self, name: str) -> Any:
         if name not in self._clients:

@@ -12,15 +12,36 @@ wins over whatever the machine presets; with neither configured the usual enviro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from mlops_sdk._version import __version__
 from mlops_sdk.core.config import Settings
+from mlops_sdk.core.errors import ConfigurationError
 
 __all__ = ["USER_AGENT", "HttpConfig"]
 
 USER_AGENT = f"mlops-sdk/{__version__}"
+
+
+def _check_ca_bundle(path: Path) -> None:
+    """Refuse a ``ca_bundle`` that requests would reject later as a network failure (or read as a folder)."""
+    fix = "set 'ca_bundle' to a PEM file holding the CA certificate(s) to trust (-----BEGIN CERTIFICATE-----)"
+    problem = None
+    try:
+        if not path.exists():
+            problem = "does not exist"
+        elif not path.is_file():
+            problem = "is not a file"
+        elif b"-----BEGIN CERTIFICATE-----" not in path.read_bytes():
+            problem = "holds no PEM certificate"
+    except OSError as error:
+        problem = f"cannot be read ({error.strerror})"
+    if problem is not None:
+        raise ConfigurationError(
+            f"ca_bundle {path} {problem}; {fix}", backend="azure", details={"field": "ca_bundle", "fix": fix}
+        )
 
 
 @dataclass(frozen=True)
@@ -35,7 +56,15 @@ class HttpConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpConfig:
-        """The configuration the settings describe."""
+        """The configuration the settings describe.
+
+        Raises:
+            ConfigurationError: ``ca_bundle`` is not a readable PEM file with a certificate (``details["field"]``
+                is ``"ca_bundle"``). It is checked here, when a client is about to use it, not when the
+                config file is read: a profile's bundle may exist only on the machine that selects it.
+        """
+        if settings.ca_bundle is not None:
+            _check_ca_bundle(Path(settings.ca_bundle))
         return cls(
             ca_bundle=str(settings.ca_bundle) if settings.ca_bundle is not None else None,
             proxy=settings.proxy,
@@ -45,7 +74,7 @@ class HttpConfig:
 
     @property
     def verify(self) -> str | bool:
-        """``verify`` / ``connection_verify``: the bundle path, or True for the default trust store."""
+        """``verify`` / ``connection_verify``: the bundle path, or True (``REQUESTS_CA_BUNDLE``, else certifi's CAs)."""
         return self.ca_bundle if self.ca_bundle is not None else True
 
     @property
@@ -108,9 +137,20 @@ class HttpConfig:
         )
 
     def configure_msrest(self, client: Any) -> None:
-        """Apply the configuration to one msrest ``ServiceClient`` (every azure-devops client is one)."""
+        """Apply the configuration to one msrest ``ServiceClient`` (every azure-devops client is one).
+
+        Its transport retries are switched off, as for every other client the backend creates: msrest's
+        default urllib3 policy retries GETs on 408/5xx and on 429/503 with ``Retry-After``, sleeping for
+        real under the SDK's own retry policy (which already honours the hint, on the client's clock, within
+        ``retry_deadline``).
+        """
         client.config.connection.verify = self.verify
         client.config.connection.timeout = (self.connect_timeout, self.read_timeout)
+        retry = client.config.retry_policy  # msrest's wrapper around a urllib3 Retry
+        retry.retries = 0  # total, connect and read
+        retry.policy.status_forcelist = frozenset()
+        retry.policy.respect_retry_after_header = False
+        retry.policy.raise_on_status = False  # an error status is the answer, translated by the SDK
         if self.proxy:
             client.config.proxies.add("http", self.proxy)
             client.config.proxies.add("https", self.proxy)

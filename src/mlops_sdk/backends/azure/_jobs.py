@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends.azure._aml_shim import run_details, storage_settings
 from mlops_sdk.backends.azure._mlclient import quiet_azure
-from mlops_sdk.backends.azure.errors import azure_errors
+from mlops_sdk.backends.azure.errors import azure_errors, missing_target
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
@@ -137,7 +137,9 @@ class AmlJobs:
         """The job, or None when it does not exist."""
         try:
             return self.get(name)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             return None
 
     def create(

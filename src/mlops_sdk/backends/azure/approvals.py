@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops_sdk.backends.azure._devops import DevOps, current_run_id, devops_errors
+from mlops_sdk.backends.azure._devops import DevOps, current_run_id, devops_call, devops_errors
 from mlops_sdk.backends.spi.approval_policy import (
     Outcome,
     RecordedRequest,
@@ -225,8 +225,13 @@ class AzureApprovalService:
         if self._pipeline_id is None:
             return []
         pipeline_id = self._pipeline_id
-        with devops_errors(f"listing runs of approval pipeline {pipeline_id}"):
-            runs = self._backend.retry_policy.call(self._devops.pipelines().list_runs, self._project, pipeline_id)
+        runs = devops_call(
+            self._backend.retry_policy,
+            f"listing runs of approval pipeline {pipeline_id}",
+            self._devops.pipelines().list_runs,
+            self._project,
+            pipeline_id,
+        )
         ids = sorted((int(run.id) for run in runs or []), reverse=True)
         return ids[:_LIST_LIMIT]
 
@@ -237,21 +242,32 @@ class AzureApprovalService:
             return cached[0]
         what = f"reading approval request run-{run_id}"
         build = self._devops.build()
-        with devops_errors(what, operation_id=f"run-{run_id}"):
-            info = self._backend.retry_policy.call(build.get_build, self._project, run_id)
+        info = devops_call(
+            self._backend.retry_policy, what, build.get_build, self._project, run_id, operation_id=f"run-{run_id}"
+        )
         definition = getattr(getattr(info, "definition", None), "id", None)
         text: Any = None
         if definition is not None:
-            with devops_errors(what, operation_id=f"run-{run_id}"):
-                run = self._backend.retry_policy.call(
-                    self._devops.pipelines().get_run, self._project, int(definition), run_id
-                )
+            run = devops_call(
+                self._backend.retry_policy,
+                what,
+                self._devops.pipelines().get_run,
+                self._project,
+                int(definition),
+                run_id,
+                operation_id=f"run-{run_id}",
+            )
             text = (run.template_parameters or {}).get(REQUEST_PARAMETER)
         if not text:
-            with devops_errors(what, operation_id=f"run-{run_id}"):
-                properties = self._backend.retry_policy.call(
-                    build.get_build_properties, self._project, run_id, filter=[_PROPERTY]
-                )
+            properties = devops_call(
+                self._backend.retry_policy,
+                what,
+                build.get_build_properties,
+                self._project,
+                run_id,
+                filter=[_PROPERTY],
+                operation_id=f"run-{run_id}",
+            )
             found = properties.get("value", properties) if isinstance(properties, dict) else {}
             value = found.get(_PROPERTY) if isinstance(found, dict) else None
             text = value.get("$value") if isinstance(value, dict) else value
@@ -274,8 +290,14 @@ class AzureApprovalService:
 
     def _approvals(self, run_id: int) -> builtins.list[dict[str, Any]]:
         request_id = f"run-{run_id}"
-        with devops_errors(f"reading the timeline of run {run_id}", operation_id=request_id):
-            timeline = self._backend.retry_policy.call(self._devops.build().get_build_timeline, self._project, run_id)
+        timeline = devops_call(
+            self._backend.retry_policy,
+            f"reading the timeline of run {run_id}",
+            self._devops.build().get_build_timeline,
+            self._project,
+            run_id,
+            operation_id=request_id,
+        )
         ids = [
             str(record.id)
             for record in (getattr(timeline, "records", None) or [])
@@ -297,15 +319,26 @@ class AzureApprovalService:
         request_id = f"run-{run_id}"
         definition = self._definition(run_id)
         if definition is not None:
-            with devops_errors(f"reading run {run_id}", operation_id=request_id):
-                run = self._backend.retry_policy.call(
-                    self._devops.pipelines().get_run, self._project, definition, run_id
-                )
+            run = devops_call(
+                self._backend.retry_policy,
+                f"reading run {run_id}",
+                self._devops.pipelines().get_run,
+                self._project,
+                definition,
+                run_id,
+                operation_id=request_id,
+            )
             url = getattr(getattr(run, "_links", None), "additional_properties", {}) or {}
             web = url.get("web", {}).get("href") if isinstance(url.get("web"), dict) else None
             return str(run.state or "unknown"), (str(run.result) if run.result else None), web or run.url
-        with devops_errors(f"reading run {run_id}", operation_id=request_id):
-            build = self._backend.retry_policy.call(self._devops.build().get_build, self._project, run_id)
+        build = devops_call(
+            self._backend.retry_policy,
+            f"reading run {run_id}",
+            self._devops.build().get_build,
+            self._project,
+            run_id,
+            operation_id=request_id,
+        )
         state = {"completed": "completed", "cancelling": "canceling"}.get(str(build.status).lower(), "inProgress")
         return state, (str(build.result) if build.result else None), None
 

@@ -57,7 +57,7 @@ def cloud_endpoints(settings: Settings) -> CloudEndpoints:
             raise ConfigurationError(
                 f"unknown Azure cloud {settings.cloud!r}; use one of AzureCloud, AzureChinaCloud, "
                 "AzureUSGovernment, or set resource_manager_url and authority_url for a custom cloud",
-                details={"cloud": settings.cloud},
+                details={"field": "cloud", "cloud": settings.cloud},
             )
         known = CloudEndpoints(
             settings.cloud, settings.resource_manager_url, settings.authority_url, "core.windows.net"

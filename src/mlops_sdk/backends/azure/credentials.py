@@ -113,7 +113,16 @@ def create_credential(
     env = os.environ if env is None else env
     http = http or HttpConfig.from_settings(settings)
     kind = choose_credential_kind(settings, env)
-    common: dict[str, Any] = {"authority": cloud.authority, **http.identity_kwargs()}
+    # A token request that got no answer (timeout, reset) is retried by the SDK's policy with the call that
+    # needed the token, on the client's clock. Throttled and failing answers (429, 5xx) stay with
+    # azure-identity's own retry underneath MSAL: MSAL caches such an answer for its Retry-After (60 s
+    # without one) and replays it to any retry from above, so only a retry below it can succeed.
+    common: dict[str, Any] = {
+        "authority": cloud.authority,
+        "retry_connect": 0,
+        "retry_read": 0,
+        **http.identity_kwargs(),
+    }
     if is_custom_authority(cloud.authority):
         common["disable_instance_discovery"] = True
     if kind == "azure_pipelines":
@@ -161,4 +170,6 @@ def create_credential(
     # The chain includes managed identity, whose local endpoint must not go through the proxy: no proxy here.
     chain = {**common, **http.identity_kwargs(proxy=False)}
     chain.pop("proxies", None)
+    for name in ("retry_connect", "retry_read"):  # managed identity (IMDS) keeps azure-identity's own retries
+        chain.pop(name)
     return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True, **chain)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mlops_sdk.backends.azure.errors import azure_errors, is_ambiguous
+from mlops_sdk.backends.azure.errors import azure_errors, is_ambiguous, missing_target
 from mlops_sdk.backends.spi.data_factory import WatchedRun, refresh_failure
 from mlops_sdk.core.clock import utcnow
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError
@@ -235,6 +235,8 @@ class AzureDataFactoryService:
                 )
             )
         except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             known = self._pipeline_names()
             raise ResourceNotFoundError(
                 f"pipeline {name!r} does not exist in Data Factory {self.factory!r} "
@@ -522,7 +524,9 @@ class AzureDataFactoryService:
             }
         try:
             existing = self._trigger_raw(name)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             existing = {}
         if (existing.get("properties") or {}).get("runtimeState") == "Started":
             self._lro(

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar
 from mlops_sdk.backends.azure import AzureBackend
 from mlops_sdk.backends.azure._aml_shim import initial_retry_after, regenerate_endpoint_key
 from mlops_sdk.backends.azure._mlclient import create_ml_client, quiet_azure
-from mlops_sdk.backends.azure.errors import azure_errors
+from mlops_sdk.backends.azure.errors import azure_errors, missing_target, translate_error
 from mlops_sdk.backends.spi.deployments import ModelSpec, PlatformDeploymentService, RolloutDriver, ScoreAnswer
 from mlops_sdk.core.clock import Clock
 from mlops_sdk.core.errors import (
@@ -37,7 +37,7 @@ from mlops_sdk.core.input_spec import read_stored
 from mlops_sdk.core.lineage import current_identity
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.redaction import register_secret
-from mlops_sdk.core.retry import is_retryable
+from mlops_sdk.core.retry import is_retryable, parse_retry_after
 from mlops_sdk.core.status import Status, status_from_aml
 from mlops_sdk.models.deployments import (
     Capture,
@@ -146,7 +146,9 @@ class AzurePlatform:
     def _exists(self, endpoint: str) -> bool:
         try:
             self.get_endpoint(endpoint)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             return False
         return True
 
@@ -269,7 +271,9 @@ class AzurePlatform:
         try:
             with quiet_azure(), azure_errors(f"reading deployment {deployment!r}"):
                 entity = self.ml.online_deployments.get(deployment, endpoint_name=endpoint)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             return None
         try:
             record: dict[str, Any] = json.loads((entity.tags or {}).get(_META, "{}"))
@@ -389,7 +393,8 @@ class AzurePlatform:
                 response = client.send_request(HttpRequest("POST", uri, content=json.dumps(payload).encode()))
                 data = response.read()
         except AzureError as error:
-            return ScoreAnswer(status=0, body=None, elapsed=time.perf_counter() - start, message=str(error))
+            elapsed = time.perf_counter() - start
+            return ScoreAnswer(status=0, body=None, elapsed=elapsed, message=str(error), error=error)
         elapsed = time.perf_counter() - start
         try:
             parsed = json.loads(data) if data else None
@@ -397,7 +402,8 @@ class AzurePlatform:
             parsed = None
         if response.status_code != 200:
             message = parsed.get("message") if isinstance(parsed, dict) else data.decode("utf-8", "replace")[:300]
-            return ScoreAnswer(response.status_code, None, elapsed, str(message))
+            hint = parse_retry_after({str(key): str(value) for key, value in response.headers.items()})
+            return ScoreAnswer(response.status_code, None, elapsed, str(message), retry_after=hint)
         return ScoreAnswer(200, parsed, elapsed)
 
     def forget_key(self, endpoint: str) -> None:
@@ -446,7 +452,9 @@ class AzurePlatform:
             return
         try:
             entity = self.get_endpoint(endpoint)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             self._pending.pop(endpoint, None)
             return
         queued = list(self._pending.get(endpoint, []))
@@ -480,7 +488,9 @@ class AzurePlatform:
         """Entries from the endpoint's tags (most recent ones kept), oldest first, plus unwritten ones."""
         try:
             tags = dict(self.get_endpoint(endpoint).tags or {})
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             tags = {}
         entries = [_expand(endpoint, tags[key]) for key in sorted(tags) if key.startswith(HISTORY_PREFIX)]
         return [entry for entry in entries if entry is not None] + list(self._pending.get(endpoint, []))
@@ -556,10 +566,13 @@ class AzureDeploymentService(PlatformDeploymentService[AzurePlatform]):
 
         def score() -> Any:
             answer = self.platform.score(endpoint, deployment or "", payload)
+            if answer.status == 0 and answer.error is not None:  # no answer: say which setting to change
+                raise translate_error(answer.error, what=f"invoking endpoint {endpoint!r}") from answer.error
             if answer.status != 200:
                 raise error_for_status(
                     answer.status or 503,
                     f"invoking endpoint {endpoint!r}: {answer.message}",
+                    retry_after=answer.retry_after,
                     backend="azure",
                 )
             return answer.body

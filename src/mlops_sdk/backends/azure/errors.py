@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.retry import parse_retry_after
 
-__all__ = ["azure_errors", "is_ambiguous", "network_fix", "translate_error"]
+__all__ = ["azure_errors", "is_ambiguous", "missing_target", "network_fix", "translate_error", "transport_cause"]
 
 _REQUEST_ID_HEADERS = (
     "x-ms-request-id",
@@ -100,7 +101,7 @@ def _arm_code(error: BaseException) -> str | None:
     return str(code) if code else None
 
 
-def _transport_cause(error: BaseException) -> BaseException | None:
+def transport_cause(error: BaseException) -> BaseException | None:
     """The connection-level failure a library wrapped in its own exception type, if any."""
     from azure.core import exceptions as core
 
@@ -114,6 +115,71 @@ def _transport_cause(error: BaseException) -> BaseException | None:
             return cause
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+_ROLES = (
+    ("Microsoft.DataFactory", "Data Factory Contributor", "factory"),
+    ("Microsoft.MachineLearningServices", "AzureML Data Scientist", "workspace"),
+    ("Microsoft.Storage", "Storage Blob Data Contributor", "storage account"),
+)
+"""Resource provider -> the least-privilege role docs/azure-setup.md names for it, and its scope."""
+
+_NAMED_RESOURCE = re.compile(r"The Resource '(?P<type>Microsoft\.[\w.]+/\w+)/(?P<name>[^'/]+)' under resource group")
+"""ARM's 404 text for a top-level resource; a nested one (``workspaces/ws/onlineEndpoints/e``) does not match."""
+
+
+def _fix_for(status: int, code: str | None, reason: str, url: str) -> tuple[str, str | None] | None:
+    """What to do about an Azure Resource Manager refusal, and the setting it concerns (``details["field"]``).
+
+    403: the role to grant (by resource provider); 401: what decides the token; 404 about the target
+    itself (subscription, resource group, workspace, factory): which setting names it wrongly.
+    """
+    text = f"{reason} {url}"
+    if status == 403:
+        for provider, role, scope in _ROLES:
+            if provider in text:
+                return f"grant the identity the '{role}' role on the {scope} (docs: azure-setup.md, roles)", None
+        return "grant the identity a role that allows this action on the scope named", None
+    if status == 401:
+        return (
+            "the service refused the token: check the 'credential' setting and the tenant it signs in to "
+            "(AZURE_TENANT_ID, authority_url)",
+            None,
+        )
+    lowered = (code or "").lower()
+    if status != 404:
+        return None
+    if lowered in ("subscriptionnotfound", "invalidsubscriptionid"):
+        return "the subscription does not exist or the identity cannot see it: check the subscription in the target", (
+            "target"
+        )
+    if lowered == "resourcegroupnotfound":
+        return (
+            "check the resource group in the target (or data_factory_resource_group for a factory elsewhere)",
+            "target",
+        )
+    named = _NAMED_RESOURCE.search(reason)
+    if lowered == "resourcenotfound" and named is not None:
+        kind = named["type"].lower()
+        if kind == "microsoft.machinelearningservices/workspaces":
+            return "the workspace does not exist: check the workspace in the target", "target"
+        if kind == "microsoft.datafactory/factories":
+            return (
+                "the factory does not exist: check the 'data_factory' setting (and data_factory_resource_group)",
+                "data_factory",
+            )
+    return None
+
+
+def missing_target(error: BaseException) -> bool:
+    """True for a 404 about what the settings name (subscription, resource group, workspace, factory).
+
+    Code that reads "not found" as "this item does not exist yet" must re-raise these: the item's
+    container is missing, which no create will fix.
+    """
+    from mlops_sdk.core.errors import ResourceNotFoundError
+
+    return isinstance(error, ResourceNotFoundError) and error.details.get("field") in ("target", "data_factory")
 
 
 def translate_error(error: BaseException, *, what: str, operation_id: str | None = None) -> MlopsError:
@@ -131,6 +197,13 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
     from mlops_sdk.backends.azure.credentials import summarize_credential_error
 
     if isinstance(error, core.ClientAuthenticationError) and getattr(error, "status_code", None) is None:
+        inner = transport_cause(error)
+        if inner is not None:  # the token request itself never got an answer: a network problem, not a sign-in one
+            return ServiceRequestError(
+                f"{what}: the token request did not reach the sign-in service; {network_fix(inner)} ({error})",
+                backend="azure",
+                operation_id=operation_id,
+            )
         return AuthenticationError(
             f"{what}: could not get an access token; {summarize_credential_error(error)}",
             backend="azure",
@@ -154,6 +227,13 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
             # A long-running operation that failed: the poll answered 200 with the failure inside;
             # its ARM error code says what kind of failure it was.
             status = _LRO_CODE_STATUS.get(code.lower(), status)
+        details: dict[str, Any] = {"error_code": code} if code else {}
+        request = getattr(response, "request", None)
+        fix = _fix_for(status, code, str(reason), str(getattr(request, "url", "") or ""))
+        if fix is not None:
+            reason = f"{reason}; {fix[0]}"
+            if fix[1] is not None:
+                details["field"] = fix[1]
         return error_for_status(
             status,
             f"{what}: {reason}",
@@ -161,13 +241,13 @@ def translate_error(error: BaseException, *, what: str, operation_id: str | None
             backend="azure",
             operation_id=operation_id,
             request_id=_request_id(headers),
-            details={"error_code": code} if code else None,
+            details=details or None,
         )
     if isinstance(error, core.ServiceResponseError):
         return ServiceRequestError(
             f"{what}: the connection failed; {network_fix(error)} ({error})", backend="azure", operation_id=operation_id
         )
-    inner = _transport_cause(error)
+    inner = transport_cause(error)
     if inner is not None:  # e.g. azure-ai-ml's AssetException around a failed blob upload
         failed = (
             "the connection failed"

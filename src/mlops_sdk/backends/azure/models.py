@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops_sdk.backends.azure._mlclient import create_ml_client
+from mlops_sdk.backends.azure.errors import missing_target
 from mlops_sdk.backends.azure.training import aml_errors
 from mlops_sdk.core.errors import ConfigurationError, MlopsError, ResourceNotFoundError
 from mlops_sdk.core.lineage import Lineage
@@ -203,7 +204,9 @@ class AzureModelService:
 
         try:
             return self._backend.retry_policy.call(get)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             raise self._not_found(name, f"version {version}", None) from None
 
     def _entities(self, name: str) -> builtins.list[Any]:
@@ -213,7 +216,9 @@ class AzureModelService:
 
         try:
             entities: builtins.list[Any] = self._backend.retry_policy.call(fetch)
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as error:
+            if missing_target(error):
+                raise
             return []
         return sorted(entities, key=lambda item: _version_number(item.version), reverse=True)
 

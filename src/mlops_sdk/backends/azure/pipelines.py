@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mlops_sdk.backends.azure._devops import DevOps, devops_errors
+from mlops_sdk.backends.azure._devops import DevOps, devops_call, devops_errors
+from mlops_sdk.backends.azure.errors import is_ambiguous
 from mlops_sdk.backends.spi.pipelines import PipelineRunDriver
 from mlops_sdk.core.errors import (
     ConfigurationError,
@@ -18,6 +19,7 @@ from mlops_sdk.core.errors import (
     ServiceResponseError,
 )
 from mlops_sdk.core.logging import get_logger
+from mlops_sdk.core.redaction import register_secret
 from mlops_sdk.core.retry import is_retryable
 from mlops_sdk.core.secrets import is_secret
 from mlops_sdk.core.status import status_from_devops
@@ -84,22 +86,40 @@ class AzurePipelineService:
 
     def get_run(self, pipeline_id: int, run_id: int) -> PipelineRun:
         """One run (``ResourceNotFoundError`` when it does not exist)."""
-        with devops_errors(f"reading run {run_id} of pipeline {pipeline_id}", operation_id=str(run_id)):
-            run = self._backend.retry_policy.call(self._devops.pipelines().get_run, self._project, pipeline_id, run_id)
+        run = devops_call(
+            self._backend.retry_policy,
+            f"reading run {run_id} of pipeline {pipeline_id}",
+            self._devops.pipelines().get_run,
+            self._project,
+            pipeline_id,
+            run_id,
+            operation_id=str(run_id),
+        )
         return self._convert(run, pipeline_id)
 
     def list_runs(self, pipeline_id: int, *, top: int) -> list[PipelineRun]:
         """The most recent runs, newest first (Azure DevOps answers at most 10,000)."""
-        with devops_errors(f"listing runs of pipeline {pipeline_id}"):
-            runs = self._backend.retry_policy.call(self._devops.pipelines().list_runs, self._project, pipeline_id)
+        runs = devops_call(
+            self._backend.retry_policy,
+            f"listing runs of pipeline {pipeline_id}",
+            self._devops.pipelines().list_runs,
+            self._project,
+            pipeline_id,
+        )
         converted = [self._convert(run, pipeline_id) for run in runs or []]
         converted.sort(key=lambda run: run.id, reverse=True)
         return converted[:top]
 
     def failed_tasks(self, run_id: int) -> tuple[FailedTask, ...]:
         """Tasks of a run whose result is ``failed``, with their issue messages (from the build timeline)."""
-        with devops_errors(f"reading the timeline of run {run_id}", operation_id=str(run_id)):
-            timeline = self._backend.retry_policy.call(self._devops.build().get_build_timeline, self._project, run_id)
+        timeline = devops_call(
+            self._backend.retry_policy,
+            f"reading the timeline of run {run_id}",
+            self._devops.build().get_build_timeline,
+            self._project,
+            run_id,
+            operation_id=str(run_id),
+        )
         failed = []
         for record in getattr(timeline, "records", None) or []:
             if getattr(record, "result", None) == "failed" and getattr(record, "type", None) == "Task":
@@ -137,6 +157,9 @@ class AzurePipelineService:
         )
 
         template = dict(parameters)
+        for name, value in [*variables.items(), *parameters.items()]:
+            if is_secret(value, name=name):  # masked wherever a library quotes the request body
+                register_secret(value if isinstance(value, str) else value.get_secret_value())
         if idempotency_key is not None:
             template[IDEMPOTENCY_PARAMETER] = idempotency_key
         body = RunPipelineParameters(
@@ -164,7 +187,7 @@ class AzurePipelineService:
                     found = self._find_by_key(pipeline_id, idempotency_key)
                     if found is not None:
                         return found
-                elif is_retryable(error):
+                elif is_retryable(error) and is_ambiguous(error):  # a 429 started nothing: retried below
                     raise ConfigurationError(
                         f"starting pipeline {pipeline_id} failed ({error.message}) and without an "
                         "idempotency_key a retry could start a second run; pass idempotency_key= to retry safely",

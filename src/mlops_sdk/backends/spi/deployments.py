@@ -118,12 +118,18 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ScoreAnswer:
-    """One scoring call's answer (``status`` 0: the request did not reach the deployment)."""
+    """One scoring call's answer (``status`` 0: the request did not reach the deployment).
+
+    ``retry_after`` is the wait the endpoint asked for (``Retry-After`` of a 429/503), ``error`` the
+    transport failure behind a ``status`` 0, so a caller that raises can say what to change.
+    """
 
     status: int
     body: Any
     elapsed: float
     message: str | None = None
+    retry_after: float | None = None
+    error: BaseException | None = None
 
 
 class EndpointPlatform(Protocol):
