@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mlops_sdk.core import redaction
 from mlops_sdk.core.logging import RedactionFilter, get_logger
 from mlops_sdk.core.redaction import redact, register_secret
 
@@ -61,3 +64,40 @@ def test_filter_can_be_used_on_any_handler() -> None:
     record = logging.LogRecord("other", logging.INFO, __file__, 1, "pat=%s", ("abcdefgh1234",), None)
     assert RedactionFilter().filter(record)
     assert record.getMessage() == "pat=***"
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry of this test's own (registered values are process-wide by design)."""
+    monkeypatch.setattr(redaction, "_registered", set())
+
+
+def test_a_registered_value_inside_a_longer_secret_masks_all_of_it(registry: None) -> None:
+    # Replacing the registered value first left the rest in clear ("pat=***1234", "github_pat_11...***ij_...").
+    register_secret("abcdefgh")
+    assert redact("pat=abcdefgh1234") == "pat=***"
+    token = "github_pat_11ABCDEFG0abcdefghij_klmnopqrstuvwxyz0123456789"
+    assert redact(f"got {token!r}") == "got '***'"
+    register_secret("p@ss word")  # a registered value the key=value shape would cut at the space
+    assert redact("password=p@ss word here") == "password=*** here"
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list("ab xyz=:;&'\"@/.-_*\n")), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=_TEXT,
+    secret=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-+/", min_size=6, max_size=20),
+    suffix=_TEXT,
+)
+def test_no_registered_value_survives_in_any_surrounding(prefix: str, secret: str, suffix: str) -> None:
+    previous = set(redaction._registered)
+    try:
+        redaction._registered.clear()
+        register_secret(secret)
+        for text in (prefix + secret + suffix, f"token={secret}{suffix}", f"https://u:{prefix}{secret}@h/x"):
+            assert secret not in redact(text)
+    finally:
+        redaction._registered.clear()
+        redaction._registered.update(previous)
