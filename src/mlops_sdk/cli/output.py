@@ -257,8 +257,9 @@ def as_flags(**flags: str) -> Iterator[None]:
             raise
         flag = flags[field]
         message = re.sub(rf"(?<![\w.-]){re.escape(field)}=", flag, error.message)
-        # The argument checker's "Client.method: field must ..." and a leading "field: " / "field 'x' ...".
-        message = re.sub(rf"^(?:\w+\.\w+: )?{re.escape(field)}\b(:?)", rf"{flag}\1", message)
+        # The argument checker's "Client.method: field must ...", a constructor's "Client: field must ...",
+        # and a leading "field: " / "field 'x' ...".
+        message = re.sub(rf"^(?:\w+(?:\.\w+)?: )?{re.escape(field)}\b(:?)", rf"{flag}\1", message)
         error.message = message
         error.details["flag"] = flag
         error.args = (error.message,)
