@@ -40,6 +40,20 @@ def _target_fix(error: MlopsError, target: str, source: str) -> str:
     return f"check {where}: write local://<folder> or azureml://subscriptions/<sub>/resourceGroups/<rg>/workspaces/<ws>"
 
 
+def _backend_failure(error: MlopsError, name: str, file: object) -> DoctorCheck:
+    """The failed check for a backend that could not be created, with the fix for its cause."""
+    from mlops_sdk.backends.base import DoctorCheck, pip_install_command
+
+    extra = error.details.get("extra")
+    if isinstance(extra, str):
+        return DoctorCheck(f"{extra} extra", False, error.message, pip_install_command(extra))
+    field = error.details.get("field")
+    if isinstance(field, str) and field.startswith("backends."):
+        where = f" in {file}" if file else ""
+        return DoctorCheck(field, False, error.message, f"correct the [{field}] table{where} as the message says")
+    return DoctorCheck(f"{name} backend", False, error.message, error.details.get("fix"))
+
+
 def _checks() -> list[DoctorCheck]:
     from mlops_sdk.backends.base import DoctorCheck
     from mlops_sdk.backends.registry import backend_class, parse_target
@@ -56,11 +70,16 @@ def _checks() -> list[DoctorCheck]:
     try:
         parse_target(target, base_dir=config.base_dir)
         cls = backend_class(split_scheme(target))
-        checks.append(DoctorCheck("target", True, f"{target} -> {cls.__module__}.{cls.__name__}"))
-        backend = cls(cls.target_type.parse(target), config)
+        parsed = cls.target_type.parse(target)
     except MlopsError as error:
         fix = _target_fix(error, target, config.sources.get("target", "default"))
         checks.append(DoctorCheck("target", False, error.message, fix))
+        return checks
+    checks.append(DoctorCheck("target", True, f"{target} -> {cls.__module__}.{cls.__name__}"))
+    try:
+        backend = cls(parsed, config)
+    except MlopsError as error:  # the target is fine: a missing extra or the backend's own settings are not
+        checks.append(_backend_failure(error, cls.name, config.file))
         return checks
     try:
         checks.extend(backend.doctor())
