@@ -592,3 +592,46 @@ def test_doctor_fix_for_a_bad_backend_table_names_the_table_not_the_target(tmp_p
     code, text, _ = mlops("doctor")
     assert "FAIL" in text
     assert "fix: correct the [backends.azure] table" in text
+
+
+# -- huge numbers ------------------------------------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(version=st.integers(min_value=2**63, max_value=10**40))
+def test_a_version_beyond_what_a_store_holds_is_refused_naming_the_argument(
+    project: dict[str, Any], version: int
+) -> None:
+    """errors.md: "a number that is NaN, infinite, negative or beyond 2**63 - 1 (counts, limits, ids,
+    versions, ...)" is a `ConfigurationError` naming the parameter; at the command line, the argument as
+    typed. It came back as a bare `MlopsError` quoting SQLite ("Python int too large to convert to SQLite
+    INTEGER") from `models show`, `validate` and `deploy`."""
+    with _cwd(project["folder"]):
+        for argv in (
+            ["models", "show", f"diabetes@{version}"],
+            ["models", "show", f"models:/diabetes/{version}"],
+            ["models", "alias", "diabetes", "champion", str(version)],
+            ["validate", f"diabetes@{version}", "--checks", "checks.toml", "--no-record"],
+            ["deploy", f"diabetes@{version}", "--endpoint", "never-made"],
+        ):
+            error = json_error(*mlops("-o", "json", *argv))
+            assert error["type"] == "ConfigurationError", (argv, error)
+            assert "9223372036854775807" in error["message"]
+            assert "SQLite" not in error["message"]
+
+
+@pytest.mark.parametrize("expires", ["99999999999999999999d", "31d", "721h", "2592001s", "0m"])
+def test_invite_expiry_is_bounded_whatever_the_number(project: dict[str, Any], expires: str) -> None:
+    """approvals.md: a review link "expires (`--expires 30m|24h|7d`, at most 30 days)": anything longer is
+    an error (exit 1, one JSON document), not `unexpected OverflowError ... please report it`."""
+    with _cwd(project["folder"]), MLOpsClient.from_config() as client:
+        request = client.approvals.request(
+            "diabetes@1",
+            policy=ApprovalPolicy(approvers=["dana@contoso.com"], require_validation_passed=False),
+            idempotency_key="invite-bounds",
+        )
+        error = json_error(
+            *mlops("-o", "json", "approvals", "invite", request.id, "--to", "dana@contoso.com", "--expires", expires)
+        )
+    assert error["type"] == "ConfigurationError"
+    assert "30 days" in error["message"]
