@@ -534,6 +534,16 @@ def _check_default(name: str, parameter: PipelineParameter) -> None:
         raise ValueError(f"parameter {name!r}: default must be {kind}, got {type(default).__name__} {default!r}")
     if isinstance(default, float) and not math.isfinite(default):
         raise ValueError(f"parameter {name!r}: default must be a finite number, got {default!r}")
+    if _beyond_int64(default):
+        raise ValueError(f"parameter {name!r}: default must be a 64-bit integer, got {default!r}")
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _beyond_int64(value: Any) -> bool:
+    """An integer no 64-bit store or service holds (the bound of every count, id and number the SDK takes)."""
+    return isinstance(value, int) and not isinstance(value, bool) and not -_INT64_MAX - 1 <= value <= _INT64_MAX
 
 
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
@@ -621,6 +631,12 @@ def check_parameters(
             raise ConfigurationError(
                 f"parameter {name!r} of pipeline {info.name!r} must be {kind}, got {type(value).__name__} {shown}",
                 details={"parameter": name, "type": kind, "got": type(value).__name__},
+            )
+        if _beyond_int64(value):  # DuckDB would make it a DECIMAL column, Data Factory refuses it
+            raise ConfigurationError(
+                f"parameter {name!r} of pipeline {info.name!r} must be a 64-bit integer "
+                f"(at most {_INT64_MAX} in size), got {value!r}",
+                details={"parameter": name, "type": kind, "got": repr(value)},
             )
         if isinstance(value, float) and not math.isfinite(value):
             # NaN compares false with everything (a filter would silently drop every row); JSON has no inf.
