@@ -351,6 +351,7 @@ def test_train_submit_input_must_name_an_input_of_the_spec(project: dict[str, An
         before = one_json(mlops("-o", "json", "train", "runs", "--limit", "1000")[1])
         error = json_error(*mlops("-o", "json", "train", "submit", "job.yaml", "--input", override))
         after = one_json(mlops("-o", "json", "train", "runs", "--limit", "1000")[1])
+    assert isinstance(after, list)
     assert error["type"] == "UsageError"
     assert error["details"]["param"] == "--input"
     assert says in error["message"]
@@ -635,3 +636,29 @@ def test_invite_expiry_is_bounded_whatever_the_number(project: dict[str, Any], e
         )
     assert error["type"] == "ConfigurationError"
     assert "30 days" in error["message"]
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(number=st.one_of(st.integers(min_value=2**63, max_value=10**30), st.integers(max_value=-(2**63) - 1)))
+def test_a_refresh_int_parameter_beyond_64_bits_is_refused(project: dict[str, Any], number: int) -> None:
+    """data-factory.md: `mlops data refresh sales --param min_amount=10` converts values to the declared
+    types and "checks the parameters against the pipeline's declared types" before a run starts; errors.md:
+    a number beyond 2**63 - 1 is refused. An `int` parameter of 10**25 ran, and reached the SQL as a
+    DECIMAL(38, 0) column."""
+    folder: Path = project["folder"]
+    pipelines = (folder / "pipelines.toml").read_text(encoding="utf-8")
+    if "[pipelines.typed]" not in pipelines:
+        (folder / "pipelines.toml").write_text(
+            pipelines + '\n[pipelines.typed]\nparameters = { n = { type = "int", default = 1 } }\n'
+            '[[pipelines.typed.activities]]\ntype = "sql"\nname = "out"\nquery = "SELECT $n AS n"\n',
+            encoding="utf-8",
+        )
+    with _cwd(folder):
+        before = one_json(mlops("-o", "json", "data", "runs", "--pipeline", "typed")[1])
+        error = json_error(*mlops("-o", "json", "data", "refresh", "typed", "--param", f"n={number}", "--wait"))
+        after = one_json(mlops("-o", "json", "data", "runs", "--pipeline", "typed")[1])
+    assert isinstance(after, list)
+    assert error["type"] == "ConfigurationError"
+    assert "'n'" in error["message"]
+    assert "64-bit" in error["message"]
+    assert len(after) == len(before)
