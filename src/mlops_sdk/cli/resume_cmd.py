@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlops_sdk.cli.inputs import finite_seconds
-from mlops_sdk.cli.output import state
+from mlops_sdk.cli.output import EXIT_GATE, state
 
 
 def resume(
@@ -19,7 +19,9 @@ def resume(
 ) -> None:
     """Re-attach to an operation by its continuation token and wait for its result.
 
-    The client is the token's target; when that is the configured target, the configured client (a
+    Exits 3 when the operation was a gate that did not pass (an approval wait that ended rejected or timed
+    out), like ``mlops validate`` for a model that is not promoted. The client is the token's
+    target; when that is the configured target, the configured client (a
     relative ``local://`` folder resolves against the config file's folder, as everywhere).
     """
     from mlops_sdk.clients.hub import MLOpsClient
@@ -37,3 +39,5 @@ def resume(
     with MLOpsClient(target, profile=state.profile, config_file=state.config_file) as client:
         result = client.resume_operation(token).result(timeout=timeout)
     state.emit(result)
+    if getattr(result, "approved", True) is False or getattr(result, "passed", True) is False:
+        raise typer.Exit(EXIT_GATE)  # a gate's outcome (an approval rejected, timed out) is a value
