@@ -662,3 +662,30 @@ def test_a_refresh_int_parameter_beyond_64_bits_is_refused(project: dict[str, An
     assert "'n'" in error["message"]
     assert "64-bit" in error["message"]
     assert len(after) == len(before)
+
+
+def test_resuming_an_approval_wait_exits_3_when_the_gate_did_not_pass(project: dict[str, Any]) -> None:
+    """README: exit codes "0 ok, 1 error, 2 usage, 3 a gate did not pass (`not_promoted`, rejected)";
+    operations.md: a wait is resumed from the shell with `mlops resume TOKEN`. The wait of a request
+    rejected with `mlops approvals reject` prints the decision and exits 3, so CI can branch on it as on
+    `mlops validate`; an approved one exits 0; a withdrawn one is a canceled operation (exit 1)."""
+    outcomes = {}
+    with _cwd(project["folder"]), MLOpsClient.from_config() as client:
+        mine = client.approvals.load_policy("approvals.toml")  # names whoever ran `mlops init`: us
+        policy = ApprovalPolicy(
+            approvers=list(mine.approvers), forbid_self_approval=False, require_validation_passed=False
+        )
+        for verdict in ("approve", "reject", "cancel"):
+            request = client.approvals.request(
+                "diabetes@1", policy=policy, reason=f"resume {verdict}", idempotency_key=f"resume-gate-{verdict}"
+            )
+            token = client.approvals.begin_wait(request.id).continuation_token()
+            if verdict == "cancel":
+                client.approvals.cancel(request.id)
+            else:
+                code, _, err = mlops("approvals", verdict, request.id[:8], "-m", "looked at it")
+                assert code == 0, err
+            code, out, err = mlops("-o", "json", "resume", token)
+            document = one_json(out)
+            outcomes[verdict] = (code, document["error"]["type"] if code == 1 else document["status"])
+    assert outcomes == {"approve": (0, "approved"), "reject": (3, "rejected"), "cancel": (1, "OperationCanceledError")}
