@@ -62,7 +62,7 @@ from mlops_sdk.core.config_problems import (
     problems_error,
 )
 from mlops_sdk.core.errors import ConfigurationError
-from mlops_sdk.core.redaction import register_secret
+from mlops_sdk.core.redaction import redact, register_secret
 from mlops_sdk.core.secrets import secret_name
 
 if sys.version_info >= (3, 11):
@@ -327,7 +327,8 @@ class Config:
             value = getattr(self.settings, name)
             secret = name in SECRET_FIELDS and value is not None
             shown = "***" if secret else str(_masked_sections(value) if name == BACKENDS else value)
-            rows.append((name, shown, self.sources.get(name, "default")))
+            # secret-shaped parts of plain values too: a proxy URL's password, a token pasted in a path
+            rows.append((name, redact(shown), self.sources.get(name, "default")))
         return rows
 
 

@@ -32,6 +32,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # base64), a classic Azure DevOps PAT (52 characters of lowercase base32).
     (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})"), MASK),
     (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]{10,}"), MASK),
+    # The password of a URL's user info (a proxy, a git remote): scheme://user:password@host.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?!\*\*\*@)([^@/\s]+)(@)"), rf"\1{MASK}\3"),
     (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}=="), MASK),
     (re.compile(r"(?<![A-Za-z0-9])[a-z2-7]{52}(?![A-Za-z0-9])"), MASK),
     # key/token/secret/pat assignments in text, JSON or query strings: `api_key: abc`, `"token": "abc"`
