@@ -689,3 +689,25 @@ def test_resuming_an_approval_wait_exits_3_when_the_gate_did_not_pass(project: d
             document = one_json(out)
             outcomes[verdict] = (code, document["error"]["type"] if code == 1 else document["status"])
     assert outcomes == {"approve": (0, "approved"), "reject": (3, "rejected"), "cancel": (1, "OperationCanceledError")}
+
+
+def test_config_show_and_doctor_mask_a_proxy_password(tmp_path: Path) -> None:
+    """README: "`mlops config show` prints every effective value and where it came from (secrets masked)";
+    azure-setup.md: "A password in the proxy URL is treated as a secret". `config show` printed the proxy
+    URL whole, password included, from the top level and from `[backends.azure]`; a bad proxy in another
+    profile is reported without its password."""
+    (tmp_path / "mlops.toml").write_text(
+        f'target = "{AZURE_TARGET}"\nproxy = "http://user:{CANARY}@proxy.example.com:8080"\n'
+        f'[backends.azure]\nproxy = "http://user:{CANARY}x@proxy.example.com:8080"\n'
+    )
+    code, out, err = mlops("-o", "json", "config", "show")
+    assert code == 0, err
+    assert one_json(out)["settings"]["proxy"]["value"] == "http://user:***@proxy.example.com:8080"
+    outputs = [out, err, *mlops("config", "show")[1:], *mlops("-o", "json", "doctor")[1:]]
+    with (tmp_path / "mlops.toml").open("a") as file:
+        file.write(f'[profiles.ci]\nproxy = "ftp://user:{CANARY}@proxy.example.com"\n')
+    error = json_error(*mlops("-o", "json", "config", "show"))
+    assert "proxy" in error["message"]
+    outputs += [json.dumps(error), *mlops("config", "show")[1:]]
+    for text in outputs:
+        assert CANARY not in text
