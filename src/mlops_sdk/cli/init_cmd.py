@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -96,8 +96,26 @@ def _write_all(root: Path, files: dict[str, str]) -> None:
         partial.replace(final)
 
 
+def _folder(given: str | None) -> Path:
+    """FOLDER as typed (the working folder when left out); a blank one or one with a control character is refused.
+
+    ``mlops init "$DIR"`` with ``DIR`` unset must not write the project into the working folder.
+    """
+    if given is None:
+        return Path()
+    if not given.strip() or any(ord(char) < 32 or char == "\x7f" for char in given):
+        raise ConfigurationError(
+            f"FOLDER {given!r} must not be blank or hold a control character; leave FOLDER out for the current folder",
+            details={"field": "FOLDER"},
+        )
+    return Path(given)
+
+
 def init(
-    folder: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path(),
+    folder: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(metavar="FOLDER", help="Project folder (created if missing; default: the current folder)."),
+    ] = None,
     from_example: Annotated[
         str, typer.Option("--from-example", help=f"Which example project to start from: {', '.join(EXAMPLES)}.")
     ] = "diabetes",
@@ -106,8 +124,9 @@ def init(
     """Write a small working project: config (local + Azure profiles), refresh pipeline, job, checks, data."""
     from mlops_sdk.backends.local.approvals.identity import os_identity
 
+    path = _folder(folder)
     files = project_files(from_example, os_identity().name)
-    root = folder.resolve()
+    root = path.resolve()
     _check_folder(root, [*files, DATA_FILE])  # before the sample data is built
     files[DATA_FILE] = _diabetes_csv()
     kept = sorted(name for name in KEEP_IF_PRESENT if name in files and (root / name).exists() and not force)
@@ -121,7 +140,7 @@ def init(
         )
     _write_all(root, files)
     written = sorted(files)
-    shown = folder if str(folder) not in ("", ".") else Path()
+    shown = path if str(path) not in ("", ".") else Path()
 
     def render(_: object) -> None:
         state.line(f"wrote {len(written)} files to {root}: {', '.join(written)}")
