@@ -146,8 +146,8 @@ COMMANDS = dict(_walk(typer.main.get_command(app)))
 FILLERS = {"comment": "reviewed", "to": "dana@contoso.com", "data": '{"input_data": [[1.0]]}', "yes": ""}
 """Well-formed values for the other required parameters (names that name nothing in an empty store)."""
 
-FREE_TEXT = {("models", "register", "description"), ("approvals", "invite", "url"), ("init", "folder")}
-"""Parameters where an empty value is not wrong in itself (free text, or the default folder)."""
+FREE_TEXT = {("models", "register", "description"), ("approvals", "invite", "url")}
+"""Parameters where an empty value is not wrong in itself (free text)."""
 
 PYTHON_NAMES = re.compile(r"\b\w+Client\.\w+\b|\bidempotency_key\b|\bbegin_\w+\b")
 """How a Python API error names its method and argument (``TrainingClient.get_run: run_id``)."""
@@ -529,6 +529,18 @@ def test_secrets_given_on_the_command_line_never_come_back(project: dict[str, An
 
 
 # -- mlops init --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["", "   ", "proj\nx", "proj\x1b[31m", "proj\tx"])
+def test_init_refuses_a_blank_folder_or_one_with_control_characters(tmp_path: Path, folder: str) -> None:
+    """errors.md: "no command prints a Python traceback"; a blank value or one holding a control character is
+    refused (the same rule the clients apply to every name and path). `mlops init "$DIR"` with `DIR` unset
+    wrote the whole project into the working folder; a newline in FOLDER made a folder whose printed
+    `cd` line cannot be pasted. Nothing is written (exit 1, one JSON document naming FOLDER)."""
+    error = json_error(*mlops("-o", "json", "init", folder))
+    assert error["type"] == "ConfigurationError"
+    assert error["message"].startswith("FOLDER")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_init_never_overwrites_and_force_rewrites_only_the_project(tmp_path: Path) -> None:
