@@ -89,6 +89,11 @@ def one_json(out: str) -> Any:
     return json.loads(out)
 
 
+def leftovers(folder: Path) -> list[Path]:
+    """errors.md: "A command that fails leaves no temporary or partial file (`*.tmp`, `*.partial`)"."""
+    return [path for path in folder.rglob("*") if path.suffix in (".tmp", ".partial") and path.is_file()]
+
+
 def json_error(code: int, out: str, err: str) -> dict[str, Any]:
     """The ``{"error": {...}}`` document of a failed ``-o json`` command, checked against errors.md."""
     assert code in (1, 2, 3), (code, out, err)
@@ -352,6 +357,7 @@ def test_train_submit_input_must_name_an_input_of_the_spec(project: dict[str, An
         error = json_error(*mlops("-o", "json", "train", "submit", "job.yaml", "--input", override))
         after = one_json(mlops("-o", "json", "train", "runs", "--limit", "1000")[1])
     assert isinstance(after, list)
+    assert leftovers(project["folder"]) == []
     assert error["type"] == "UsageError"
     assert error["details"]["param"] == "--input"
     assert says in error["message"]
@@ -376,6 +382,7 @@ def test_not_found_names_are_exit_1_and_say_what_exists(project: dict[str, Any])
             if argv[1] in ("list", "alias"):
                 assert error["type"] == "ResourceNotFoundError"
                 assert "diabetes" in error["message"]
+    assert leftovers(project["folder"]) == []
 
 
 # -- configuration and profiles --------------------------------------------------------------------
