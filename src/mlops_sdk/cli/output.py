@@ -68,10 +68,14 @@ class CliState:
         return self.output == "json"
 
     def console(self, *, stderr: bool = False) -> Any:
-        """A rich console on stdout (or stderr)."""
+        """A rich console on stdout (or stderr).
+
+        Emoji codes are off: user data (a reason ``"LGTM :smile:"``, a model description) is printed as
+        written, as the audit log keeps it.
+        """
         from rich.console import Console
 
-        return Console(stderr=stderr, soft_wrap=True)
+        return Console(stderr=stderr, soft_wrap=True, emoji=False)
 
     def emit(self, data: Any, render: Callable[[Any], None] | None = None) -> None:
         """Print ``data`` as JSON (``--output json``) or through ``render`` (default: pretty repr)."""
