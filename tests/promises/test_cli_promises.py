@@ -730,3 +730,26 @@ def test_config_show_and_doctor_mask_a_proxy_password(tmp_path: Path) -> None:
     outputs += [json.dumps(error), *mlops("config", "show")[1:]]
     for text in outputs:
         assert CANARY not in text
+
+
+REASONS = st.text(  # no letters that spell a secret's shape (key=, token:, user:pw@)
+    alphabet=st.sampled_from([*"abcXYZ019 []/:_*#`~<>=&!?.,;'\"()-+", "é", "😀"]), min_size=1, max_size=40
+).filter(lambda text: bool(text.strip()))
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(reason=st.one_of(REASONS, st.sampled_from(["LGTM :smile:", "[red]x[/red] :+1:", "see :thumbsup: [b]"])))
+def test_a_reason_is_shown_as_written(project: dict[str, Any], reason: str) -> None:
+    """approvals.md: "The `reason` given to `request()` is kept with the request and shown by `mlops approvals
+    list` (its own column) and `show`". What `show` prints is the text as the audit log keeps it: rich markup
+    is not interpreted and `:smile:` stays `:smile:` (it was turned into an emoji)."""
+    with _cwd(project["folder"]), MLOpsClient.from_config() as client:
+        request = client.approvals.request(
+            "diabetes@1",
+            policy=ApprovalPolicy(approvers=["nobody"], require_validation_passed=False),
+            reason=reason,
+        )
+        code, out, err = mlops("approvals", "show", request.id)
+        client.approvals.cancel(request.id)
+    assert code == 0, err
+    assert reason.strip() in out
