@@ -753,3 +753,33 @@ def test_a_reason_is_shown_as_written(project: dict[str, Any], reason: str) -> N
         client.approvals.cancel(request.id)
     assert code == 0, err
     assert reason.strip() in out
+
+
+GROUPS = sorted({path[:-1] for path in COMMANDS if len(path) > 1})
+
+
+@pytest.mark.parametrize(
+    "argv", [["-o", "json", "--version"], ["--version", "-o", "json"], ["--output=json", "--version"]]
+)
+def test_version_in_json_mode_is_one_json_document(argv: list[str]) -> None:
+    """errors.md: "With `-o json` ... stdout holds exactly one JSON document, whatever happens" (only
+    `--help` prints help text); `mlops -o json --version` printed `mlops-sdk 0.1.0`."""
+    code, out, err = mlops(*argv)
+    assert code == 0, err
+    assert one_json(out)["name"] == "mlops-sdk"
+    code, text, _ = mlops("--version")
+    assert text.strip() == f"mlops-sdk {one_json(out)['version']}"
+
+
+@pytest.mark.parametrize("group", [(), *GROUPS], ids=lambda group: " ".join(group) or "mlops")
+def test_a_group_without_a_command_is_a_usage_error(group: tuple[str, ...]) -> None:
+    """errors.md: "a group without a command (`mlops endpoints` answers `Missing command.`)" is a usage error:
+    exit 2, with `-o json` an error document of type `UsageError` whose `details.usage` is the usage line."""
+    error = json_error(*mlops("-o", "json", *group))
+    assert error["type"] == "UsageError"
+    assert error["message"] == "Missing command."
+    assert error["details"]["usage"].startswith(f"Usage: mlops {' '.join(group)}".rstrip())
+    code, out, err = mlops(*group)
+    assert code == 2
+    assert out == ""
+    assert "Missing command." in err
