@@ -783,3 +783,23 @@ def test_a_group_without_a_command_is_a_usage_error(group: tuple[str, ...]) -> N
     assert code == 2
     assert out == ""
     assert "Missing command." in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["approvals", "serve", "--port", "99999"],
+        ["approvals", "serve", "--port", "-1"],
+        ["ui", "--port", "0", "--print-command"],
+        ["ui", "--port", "65536", "--print-command"],
+        ["train", "runs", "--limit", "0"],
+        ["data", "runs", "--limit", "100001"],
+    ],
+)
+def test_a_number_out_of_range_is_a_usage_error(tmp_path: Path, argv: list[str]) -> None:
+    """errors.md: "A usage error is anything the command line itself gets wrong: ... a value of the wrong
+    type or out of range" (exit 2, `details.param` the option); a TCP port is 0-65535 (`ui --port` 1-65535).
+    `approvals serve --port 99999` was exit 1, a ConfigurationError from the server."""
+    error = json_error(*mlops("-o", "json", *argv))
+    assert error["type"] == "UsageError"
+    assert error["details"]["param"] == next(a for a in argv if a.startswith("--"))
