@@ -32,6 +32,9 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
 
+_MIN_FOLDED = 12
+"""The narrowest a column that is not an id gets (its header and values fold to fit), however narrow the terminal."""
+
 ID_COLUMNS = ("id", "run", "uri", "scoring_uri")
 """Table columns that hold ids or paths: printed whole so they can be pasted back into a command."""
 
@@ -115,8 +118,9 @@ class CliState:
             if column in whole:
                 widest = max([len(column), *(len(row[index]) for row in cells)])
                 table.add_column(column, no_wrap=True, min_width=widest)
-            else:
-                table.add_column(column, overflow="fold")
+            else:  # never squeezed to nothing by a narrow terminal: long values fold onto more lines
+                widest = max([len(column), *(len(row[index]) for row in cells)])
+                table.add_column(column, overflow="fold", min_width=min(widest, _MIN_FOLDED))
         for row in cells:
             table.add_row(*(Text(cell) for cell in row))
         console.print(table)
