@@ -803,3 +803,24 @@ def test_a_number_out_of_range_is_a_usage_error(tmp_path: Path, argv: list[str])
     error = json_error(*mlops("-o", "json", *argv))
     assert error["type"] == "UsageError"
     assert error["details"]["param"] == next(a for a in argv if a.startswith("--"))
+
+
+def test_a_narrow_terminal_never_hides_a_table_cell(project: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """approvals.md: "Tables print ids whole, never cut"; the other columns of a table fold onto more lines
+    rather than disappear. In a 60-column terminal `mlops approvals list` printed the ids and empty model,
+    status, requester and reason columns."""
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: a terminal, as when a person runs the command
+    monkeypatch.setenv("COLUMNS", "60")
+    with _cwd(project["folder"]), MLOpsClient.from_config() as client:
+        request = client.approvals.request(
+            "diabetes@1",
+            policy=ApprovalPolicy(approvers=["nobody"], require_validation_passed=False),
+            reason="narrow",
+            idempotency_key="narrow-terminal",
+        )
+        code, out, err = mlops("approvals", "list")
+    assert code == 0, err
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    row = next(line for line in plain.splitlines() if request.id in line)
+    for cell in ("diabetes@1", "pending", "narrow"):
+        assert cell in row, row
