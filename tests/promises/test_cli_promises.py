@@ -824,3 +824,20 @@ def test_a_narrow_terminal_never_hides_a_table_cell(project: dict[str, Any], mon
     row = next(line for line in plain.splitlines() if request.id in line)
     for cell in ("diabetes@1", "pending", "narrow"):
         assert cell in row, row
+
+
+def test_a_wait_that_times_out_exits_1_with_the_token_and_the_work_goes_on(project: dict[str, Any]) -> None:
+    """operations.md: "Timeouts never stop the work. `OperationTimeoutError.details["continuation_token"]`
+    holds the token; resume ... from the shell with `mlops resume TOKEN`"; errors.md: exit 1, one JSON
+    document. The resumed wait returns the same run, finished."""
+    with _cwd(project["folder"]):
+        error = json_error(
+            *mlops("-o", "json", "train", "submit", "job.yaml", "--wait", "--timeout", "0", "--key", "timeout-0")
+        )
+        assert error["type"] == "OperationTimeoutError"
+        token = error["details"]["continuation_token"]
+        code, out, err = mlops("-o", "json", "resume", token, "--timeout", "300")
+    assert code == 0, err
+    run = one_json(out)
+    assert run["id"] == error["operation_id"]
+    assert run["status"] == "Succeeded"
