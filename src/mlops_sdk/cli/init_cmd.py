@@ -64,10 +64,19 @@ def _diabetes_csv() -> str:
 
 
 def _check_folder(root: Path, names: list[str]) -> None:
-    """Refuse a FOLDER that is a file, or whose files would land under an existing file."""
+    """Refuse a FOLDER that is a file, whose files would land under an existing file, or that the file
+    system cannot hold (a name too long)."""
     for name in names:
         for place in (root / name).parents:
-            if place.exists() and not place.is_dir():
+            try:
+                is_file = place.exists() and not place.is_dir()
+            except (OSError, ValueError) as error:
+                reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                raise ConfigurationError(
+                    f"FOLDER {root}: cannot be a folder ({reason}); pick a shorter name",
+                    details={"field": "FOLDER"},
+                ) from None
+            if is_file:
                 raise ConfigurationError(
                     f"FOLDER {root}: {place} is a file, not a folder; pick a folder (new or empty) for the project",
                     details={"field": "FOLDER", "path": str(place)},

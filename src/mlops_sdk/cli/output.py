@@ -221,18 +221,28 @@ class CliState:
 
 
 def write_report(report: Any, path: Path) -> None:
-    """Write ``report`` as HTML (``.html``/``.htm``), JSON (``.json``) or Markdown, replacing ``path`` whole."""
+    """Write ``report`` as HTML (``.html``/``.htm``), JSON (``.json``) or Markdown, replacing ``path`` whole.
+
+    Raises:
+        ConfigurationError: the file cannot be written (naming ``--report``); no partial file is left.
+    """
     suffix = path.suffix.lower()
     text = (
         report.to_html()
         if suffix in (".html", ".htm")
         else (report.to_json() if suffix == ".json" else report.to_markdown())
     )
+    from mlops_sdk.core.errors import ConfigurationError
     from mlops_sdk.core.files import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, mode=0o644) as temporary:  # a killed command leaves the old report or the new one
-        temporary.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, mode=0o644) as temporary:  # a killed command leaves the old report or the new one
+            temporary.write_text(text, encoding="utf-8")
+    except OSError as error:  # a full disk, a folder made read-only meanwhile
+        raise ConfigurationError(
+            f"--report {path}: cannot be written ({error.strerror or error})", details={"field": "--report"}
+        ) from None
 
 
 def pairs(items: Sequence[str] | None, *, flag: str, shape: str = "NAME=VALUE") -> dict[str, str]:
