@@ -841,3 +841,36 @@ def test_a_wait_that_times_out_exits_1_with_the_token_and_the_work_goes_on(proje
     run = one_json(out)
     assert run["id"] == error["operation_id"]
     assert run["status"] == "Succeeded"
+
+
+TOO_LONG = "x" * 300
+"""A file name longer than any file system takes (255 bytes)."""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["init", TOO_LONG],
+        ["init", f"{TOO_LONG}/proj"],
+        ["validate", "m@1", "--checks", "checks.toml", "--report", f"{TOO_LONG}.html"],
+        ["validate", "m@1", "--checks", "checks.toml", "--report", f"reports/{TOO_LONG}/r.md"],
+        ["monitor", "run", "monitor.toml", "--report", f"{TOO_LONG}.html"],
+        ["-t", f"local://{TOO_LONG}", "ui", "--print-command"],
+        ["-t", f"local://{TOO_LONG}", "models", "list"],
+        ["--config", TOO_LONG, "config", "show"],
+        ["train", "submit", TOO_LONG],
+        ["validate", "m@1", "--checks", TOO_LONG],
+    ],
+    ids=lambda argv: " ".join(a[:12] for a in argv),
+)
+def test_a_name_too_long_for_the_file_system_is_an_error_naming_the_flag(tmp_path: Path, argv: list[str]) -> None:
+    """errors.md: "No command prints a Python traceback: an unexpected exception is a bug"; files the command
+    line reads or writes are checked first and refused with a ConfigurationError naming the flag and the path
+    (`--report` must be writable). A 300-character FOLDER, `--report` or local store folder was
+    `unexpected OSError: [Errno 36] File name too long ... please report it`."""
+    (tmp_path / "checks.toml").write_text('[[checks]]\ntype = "MetricThreshold"\nmetric = "r2"\nmin = 0.1\n')
+    (tmp_path / "monitor.toml").write_text('endpoint = "e1"\n[[signals]]\ntype = "DataDrift"\n')
+    error = json_error(*mlops("-o", "json", *argv))
+    assert error["type"] == "ConfigurationError", error
+    assert "unexpected" not in error["message"]
+    assert leftovers(tmp_path) == []
