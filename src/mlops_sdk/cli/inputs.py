@@ -112,6 +112,8 @@ def json_value(value: str, *, flag: str) -> Any:
         text = value
     try:
         return json.loads(text)
+    except RecursionError:
+        raise typer.BadParameter("its JSON is nested too deeply", param_hint=flag) from None
     except json.JSONDecodeError as error:
         source = f" in {value[1:]}" if value.startswith("@") else ""
         raise typer.BadParameter(f"not valid JSON{source} ({error})", param_hint=flag) from None
