@@ -874,3 +874,50 @@ def test_a_name_too_long_for_the_file_system_is_an_error_naming_the_flag(tmp_pat
     assert error["type"] == "ConfigurationError", error
     assert "unexpected" not in error["message"]
     assert leftovers(tmp_path) == []
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+"""JSON nested deeper than any parser follows."""
+
+
+def _typed_pipelines(folder: Path) -> None:
+    pipelines = (folder / "pipelines.toml").read_text(encoding="utf-8")
+    if "[pipelines.shaped]" not in pipelines:
+        (folder / "pipelines.toml").write_text(
+            pipelines + '\n[pipelines.shaped]\nparameters = { a = { type = "array", default = [] }, '
+            'o = { type = "object", default = {} } }\n'
+            '[[pipelines.shaped.activities]]\ntype = "sql"\nname = "out"\nquery = "SELECT 1 AS one"\n',
+            encoding="utf-8",
+        )
+
+
+@pytest.mark.parametrize(
+    "param", ["a=[NaN]", "a=[1, [2, Infinity]]", "a=[1e400]", 'o={"x": -Infinity}', 'o={"x": [NaN]}', f"a={DEEP}"]
+)
+def test_refresh_array_and_object_parameters_hold_finite_json(project: dict[str, Any], param: str) -> None:
+    """data-factory.md: values are "converted to the declared types" and checked before a run starts; "a
+    `float` value ... that is NaN or infinite is refused" (JSON has neither: Data Factory could not be sent
+    it). Inside an `array` or `object` parameter they were accepted, and JSON nested too deeply was
+    `unexpected RecursionError ... please report it`."""
+    _typed_pipelines(project["folder"])
+    with _cwd(project["folder"]):
+        before = one_json(mlops("-o", "json", "data", "runs", "--pipeline", "shaped")[1])
+        error = json_error(*mlops("-o", "json", "data", "refresh", "shaped", "--param", param))
+        after = one_json(mlops("-o", "json", "data", "runs", "--pipeline", "shaped")[1])
+    assert error["type"] == "ConfigurationError"
+    assert f"'{param[0]}'" in error["message"]
+    assert isinstance(after, list)
+    assert len(after) == len(before)
+
+
+@pytest.mark.parametrize(
+    "argv", [["endpoints", "invoke", "no-such-endpoint", "--data"], ["deploy", "m@1", "--endpoint", "ep-x", "--smoke"]]
+)
+@pytest.mark.parametrize("from_file", [False, True])
+def test_json_nested_too_deeply_is_a_usage_error(tmp_path: Path, argv: list[str], from_file: bool) -> None:
+    """errors.md: "a body that is not JSON is a usage error naming `--data` / `--smoke`"; JSON nested deeper
+    than the parser follows was `unexpected RecursionError ... please report it`."""
+    (tmp_path / "deep.json").write_text(DEEP)
+    error = json_error(*mlops("-o", "json", *argv, "@deep.json" if from_file else DEEP))
+    assert error["type"] == "UsageError"
+    assert error["details"]["param"] == argv[-1]
