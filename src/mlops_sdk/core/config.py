@@ -392,6 +392,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"config file {path} is not valid TOML: {error}",
             details={"file": str(path), "fix": f"correct the TOML syntax of {path} at the line and column named"},
         ) from error
+    except RecursionError:  # [[[[...]]]] deeper than the parser follows
+        raise ConfigurationError(
+            f"config file {path} is not valid TOML: nested too deeply",
+            details={"file": str(path), "fix": f"correct the TOML syntax of {path}"},
+        ) from None
     except ValueError as error:  # a path holding a NUL byte
         raise ConfigurationError(
             f"config file {path!r} cannot be read: {error}; fix {CONFIG_ENV} or config_file=",
