@@ -921,3 +921,35 @@ def test_json_nested_too_deeply_is_a_usage_error(tmp_path: Path, argv: list[str]
     error = json_error(*mlops("-o", "json", *argv, "@deep.json" if from_file else DEEP))
     assert error["type"] == "UsageError"
     assert error["details"]["param"] == argv[-1]
+
+
+DEEP_TOML = "x = " + "[" * 50_000 + "]" * 50_000 + "\n"
+
+
+@pytest.mark.parametrize(
+    ("file", "argv"),
+    [
+        ("mlops.toml", ["config", "show"]),
+        ("mlops.toml", ["doctor"]),
+        ("checks.toml", ["validate", "m@1", "--checks", "checks.toml"]),
+        ("job.yaml", ["train", "submit", "job.yaml"]),
+        ("pipeline.yaml", ["train", "pipeline", "submit", "pipeline.yaml"]),
+        ("monitor.toml", ["monitor", "run", "monitor.toml"]),
+        ("pipelines.toml", ["data", "refresh", "p"]),
+    ],
+)
+def test_a_file_nested_too_deeply_is_refused_naming_the_file(tmp_path: Path, file: str, argv: list[str]) -> None:
+    """errors.md: a file the command line reads that cannot be read as what it should hold is a
+    ConfigurationError naming the file (exit 1), and "no command prints a Python traceback". TOML or YAML
+    nested deeper than the parser follows was `unexpected RecursionError ... please report it`."""
+    (tmp_path / file).write_text(DEEP_TOML if file.endswith(".toml") else "code: " + "[" * 50_000 + "]" * 50_000)
+    code, out, err = mlops("-o", "json", *argv)
+    if argv == ["doctor"]:
+        assert code == 1
+        failed = [check for check in one_json(out) if not check["ok"]]
+        assert "nested too deeply" in failed[0]["detail"]
+        return
+    error = json_error(code, out, err)
+    assert error["type"] == "ConfigurationError", error
+    assert file in error["message"]
+    assert "nested too deeply" in error["message"]
