@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from mlops_sdk.core.config_problems import (
@@ -485,7 +487,10 @@ def load_config(
     if chosen:
         file_values["profile"] = chosen
 
-    env_values = EnvSettingsSource(Settings)()
+    try:
+        env_values = EnvSettingsSource(Settings)()
+    except (SettingsError, RecursionError) as error:  # MLOPS_BACKENDS that is not (readable) JSON
+        raise _unparsable_env(error) from None
     sources: dict[str, str] = {}
     for name in Settings.model_fields:
         if name in arguments:
@@ -508,6 +513,16 @@ def load_config(
         _FILE_LAYER.reset(reset)
     base_dir = path.resolve().parent if path is not None and sources["target"] != "argument" else Path.cwd()
     return Config(settings=settings, sources=sources, file=path, base_dir=base_dir)
+
+
+def _unparsable_env(error: Exception) -> ConfigurationError:
+    """A ``MLOPS_*`` variable of a structured setting (``MLOPS_BACKENDS``) whose value is not JSON."""
+    found = re.search(r'field "(\w+)"', str(error))
+    name = found[1] if found else BACKENDS
+    source = f"env {ENV_PREFIX}{name.upper()}"
+    problem = "not valid JSON (nested too deeply)" if isinstance(error, RecursionError) else "not valid JSON"
+    sentence = f"{name} (from {source}): {problem}; give a JSON object, e.g. " + '{"azure": {"proxy": "http://h:3128"}}'
+    return problems_error([ConfigProblem(source, None, name, problem, sentence=sentence)])
 
 
 def _invalid_value(error: ValidationError, sources: Mapping[str, str]) -> ConfigurationError:
