@@ -953,3 +953,36 @@ def test_a_file_nested_too_deeply_is_refused_naming_the_file(tmp_path: Path, fil
     assert error["type"] == "ConfigurationError", error
     assert file in error["message"]
     assert "nested too deeply" in error["message"]
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    value=st.one_of(
+        st.text(min_size=1, max_size=40).filter(lambda v: "\x00" not in v),
+        st.sampled_from(["not json", "{", "[1]", '{"azure": 5}', "[" * 3000 + "]" * 3000, "null", "{} extra"]),
+    )
+)
+def test_a_structured_setting_from_the_environment_is_checked_naming_the_variable(value: str) -> None:
+    """configuration.md: "Values from the environment (`MLOPS_*`) ... are checked when they are used: a bad
+    one names the setting and where it came from"; errors.md: never an internal error. `MLOPS_BACKENDS=not
+    json` was `unexpected SettingsError ... please report it`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLOPS_BACKENDS", value)
+        code, out, err = mlops("-o", "json", "config", "show")
+    if code == 0:
+        assert isinstance(one_json(out)["settings"]["backends"]["value"], str)
+        return
+    error = json_error(code, out, err)
+    assert error["type"] == "ConfigurationError", error
+    assert "MLOPS_BACKENDS" in error["message"]
+
+
+def test_backend_settings_from_the_environment_mask_a_proxy_password() -> None:
+    """secrets.md / azure-setup.md: a password in a proxy URL is a secret; `config show` masks secrets,
+    wherever the value came from (here `MLOPS_BACKENDS`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLOPS_BACKENDS", json.dumps({"azure": {"proxy": f"http://u:{CANARY}@proxy:3128"}}))
+        code, out, err = mlops("-o", "json", "config", "show")
+    assert code == 0, err
+    assert CANARY not in out + err
+    assert "u:***@proxy" in one_json(out)["settings"]["backends"]["value"]
