@@ -32,8 +32,9 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
 
-_MIN_FOLDED = 12
-"""The narrowest a column that is not an id gets (its header and values fold to fit), however narrow the terminal."""
+_MIN_FOLDED = 2
+"""The narrowest a column that is not an id gets (its values fold to fit), however narrow the terminal: a
+cell shows at least the start of its value, and an 80-column terminal still holds an 8-column table."""
 
 ID_COLUMNS = ("id", "run", "uri", "scoring_uri")
 """Table columns that hold ids or paths: printed whole so they can be pasted back into a command."""
