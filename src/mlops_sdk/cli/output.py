@@ -278,8 +278,9 @@ def as_flags(**flags: str) -> Iterator[None]:
         message = re.sub(rf"(?<![\w.-]){re.escape(field)}=", flag, error.message)
         # The argument checker's "Client.method: field must ...", a constructor's "Client: field must ...",
         # and a leading "field: " / "field 'x' ...".
-        # Not a file named like the argument (`checks.toml ...`, `data/x.csv ...`).
-        message = re.sub(rf"^(?:\w+(?:\.\w+)?: )?{re.escape(field)}(?![\w./-])(:?)", rf"{flag}\1", message)
+        # Not a file named like the argument (`checks.toml ...`, `data/x.csv ...`), nor a message naming the
+        # thing itself ("endpoint name 'x' is invalid").
+        message = re.sub(rf"^(?:\w+(?:\.\w+)?: )?{re.escape(field)}(?![\w./-]| name\b)(:?)", rf"{flag}\1", message)
         error.message = message
         error.details["flag"] = flag
         error.args = (error.message,)
