@@ -88,8 +88,13 @@ def parse_ttl(text: str) -> timedelta:
             f"--expires {text!r} is not a duration; write a number and a unit: 30m, 24h, 7d",
             details={"field": "expires"},
         )
-    ttl = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    return check_ttl(ttl)
+    amount, unit = int(match.group(1)), _UNITS[match.group(2)]
+    if amount > MAX_TTL / timedelta(**{unit: 1}):  # refused before timedelta overflows on a huge number
+        raise ConfigurationError(
+            f"an invite link must expire after more than 0 s and at most {MAX_TTL.days} days, got {text.strip()}",
+            details={"field": "expires"},
+        )
+    return check_ttl(timedelta(**{unit: amount}))
 
 
 def check_ttl(ttl: timedelta) -> timedelta:

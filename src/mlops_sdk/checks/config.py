@@ -133,6 +133,8 @@ def load_checks(path: str | Path) -> ChecksFile:
         raise ConfigurationError(f"checks file {file} is not UTF-8 text", details={"field": "checks"}) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{file} is not valid TOML: {error}", details={"field": "checks"}) from error
+    except RecursionError:  # [[[[...]]]] deeper than the parser follows
+        raise ConfigurationError(f"{file} is not valid TOML: nested too deeply", details={"field": "checks"}) from None
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ConfigurationError(

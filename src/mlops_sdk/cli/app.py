@@ -36,8 +36,12 @@ app = typer.Typer(
 
 
 def _version(value: bool) -> None:
+    """``--version``: the version line, or ``{"name": "mlops-sdk", "version": ...}`` with ``-o json``."""
     if value:
-        typer.echo(f"mlops-sdk {__version__}")
+        if state.json:  # -o json is known before parsing (main.run), even when --version comes first
+            state.emit({"name": "mlops-sdk", "version": __version__})
+        else:
+            typer.echo(f"mlops-sdk {__version__}")
         raise typer.Exit(0)
 
 

@@ -179,7 +179,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback needs --tls-cert/--tls-key.")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="TCP port.")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one).", min=0, max=65535)] = DEFAULT_PORT,
     tls_cert: Annotated[Optional[Path], typer.Option(help="PEM certificate (chain) for HTTPS.")] = None,  # noqa: UP045
     tls_key: Annotated[Optional[Path], typer.Option(help="PEM private key of the certificate.")] = None,  # noqa: UP045
 ) -> None:

@@ -40,6 +40,23 @@ def _target_fix(error: MlopsError, target: str, source: str) -> str:
     return f"check {where}: write local://<folder> or azureml://subscriptions/<sub>/resourceGroups/<rg>/workspaces/<ws>"
 
 
+def _backend_failure(error: MlopsError, name: str, file: object) -> DoctorCheck:
+    """The failed check for a backend that could not be created, with the fix for its cause."""
+    from mlops_sdk.backends.base import DoctorCheck, pip_install_command
+
+    extra = error.details.get("extra")
+    if isinstance(extra, str):
+        return DoctorCheck(f"{extra} extra", False, error.message, pip_install_command(extra))
+    field = error.details.get("field")
+    if isinstance(field, str) and field.startswith("backends."):
+        where = f" in {file}" if file else ""
+        return DoctorCheck(field, False, error.message, f"correct the [{field}] table{where} as the message says")
+    # another setting of the backend (ca_bundle): the check is named after it, with its fix
+    hint = error.details.get("fix")
+    check = str(field) if isinstance(field, str) and field else f"{name} backend"
+    return DoctorCheck(check, False, error.message, str(hint) if hint else f"fix the '{check}' setting")
+
+
 def _checks() -> list[DoctorCheck]:
     from mlops_sdk.backends.base import DoctorCheck
     from mlops_sdk.backends.registry import backend_class, parse_target
@@ -68,10 +85,8 @@ def _checks() -> list[DoctorCheck]:
     checks.append(DoctorCheck("target", True, f"{target} -> {cls.__module__}.{cls.__name__}"))
     try:
         backend = cls(parsed, config)
-    except MlopsError as error:  # a backend setting (e.g. ca_bundle): the check is named after it
-        field, hint = error.details.get("field"), error.details.get("fix")
-        name = str(field) if field else f"{cls.name} backend"
-        checks.append(DoctorCheck(name, False, error.message, str(hint) if hint else f"fix the '{name}' setting"))
+    except MlopsError as error:  # the target is fine: a missing extra or the backend's own settings are not
+        checks.append(_backend_failure(error, cls.name, config.file))
         return checks
     try:
         checks.extend(backend.doctor())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -64,10 +64,19 @@ def _diabetes_csv() -> str:
 
 
 def _check_folder(root: Path, names: list[str]) -> None:
-    """Refuse a FOLDER that is a file, or whose files would land under an existing file."""
+    """Refuse a FOLDER that is a file, whose files would land under an existing file, or that the file
+    system cannot hold (a name too long)."""
     for name in names:
         for place in (root / name).parents:
-            if place.exists() and not place.is_dir():
+            try:
+                is_file = place.exists() and not place.is_dir()
+            except (OSError, ValueError) as error:
+                reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                raise ConfigurationError(
+                    f"FOLDER {root}: cannot be a folder ({reason}); pick a shorter name",
+                    details={"field": "FOLDER"},
+                ) from None
+            if is_file:
                 raise ConfigurationError(
                     f"FOLDER {root}: {place} is a file, not a folder; pick a folder (new or empty) for the project",
                     details={"field": "FOLDER", "path": str(place)},
@@ -96,8 +105,26 @@ def _write_all(root: Path, files: dict[str, str]) -> None:
         partial.replace(final)
 
 
+def _folder(given: str | None) -> Path:
+    """FOLDER as typed (the working folder when left out); a blank one or one with a control character is refused.
+
+    ``mlops init "$DIR"`` with ``DIR`` unset must not write the project into the working folder.
+    """
+    if given is None:
+        return Path()
+    if not given.strip() or any(ord(char) < 32 or char == "\x7f" for char in given):
+        raise ConfigurationError(
+            f"FOLDER {given!r} must not be blank or hold a control character; leave FOLDER out for the current folder",
+            details={"field": "FOLDER"},
+        )
+    return Path(given)
+
+
 def init(
-    folder: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path(),
+    folder: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(metavar="FOLDER", help="Project folder (created if missing; default: the current folder)."),
+    ] = None,
     from_example: Annotated[
         str, typer.Option("--from-example", help=f"Which example project to start from: {', '.join(EXAMPLES)}.")
     ] = "diabetes",
@@ -106,8 +133,9 @@ def init(
     """Write a small working project: config (local + Azure profiles), refresh pipeline, job, checks, data."""
     from mlops_sdk.backends.local.approvals.identity import os_identity
 
+    path = _folder(folder)
     files = project_files(from_example, os_identity().name)
-    root = folder.resolve()
+    root = path.resolve()
     _check_folder(root, [*files, DATA_FILE])  # before the sample data is built
     files[DATA_FILE] = _diabetes_csv()
     kept = sorted(name for name in KEEP_IF_PRESENT if name in files and (root / name).exists() and not force)
@@ -121,7 +149,7 @@ def init(
         )
     _write_all(root, files)
     written = sorted(files)
-    shown = folder if str(folder) not in ("", ".") else Path()
+    shown = path if str(path) not in ("", ".") else Path()
 
     def render(_: object) -> None:
         state.line(f"wrote {len(written)} files to {root}: {', '.join(written)}")

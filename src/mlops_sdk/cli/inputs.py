@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from mlops_sdk.core.user_files import is_existing_path, read_text_file
 
 __all__ = ["MAX_LIMIT", "existing", "finite_seconds", "json_value", "looks_local", "read_text", "readable", "writable"]
 
+
+_NAME_MAX = 255
+"""The longest file or folder name (bytes) common file systems take (ext4, APFS, NTFS)."""
 
 MAX_LIMIT = 100_000
 """The largest ``--limit`` a listing accepts (the stores count rows in 64-bit integers)."""
@@ -65,7 +69,8 @@ def existing(value: str | None, *, flag: str) -> str | None:
 
 
 def writable(path: Path | None, *, flag: str) -> Path | None:
-    """``path`` when a file can be written there: not a folder, and no parent that is a file.
+    """``path`` when a file can be written there: not a folder, no parent that is a file, a name the file
+    system takes.
 
     Raises:
         ConfigurationError: naming ``flag`` and what to pass instead.
@@ -73,13 +78,20 @@ def writable(path: Path | None, *, flag: str) -> Path | None:
     if path is None:
         return None
     fix = "pass a file path in a folder that exists or can be created"
-    if path.is_dir():
-        raise _refuse(flag, path, "is a folder", fix)
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise _refuse(flag, path, f"{parent} is a file, not a folder", fix)
-            break
+    try:
+        if path.is_dir():
+            raise _refuse(flag, path, "is a folder", fix)
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise _refuse(flag, path, f"{parent} is a file, not a folder", fix)
+                break
+    except (OSError, ValueError) as error:  # a name too long for the file system, a NUL
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise _refuse(flag, path, f"cannot be a file ({reason})", fix) from None
+    longest = max(len(os.fsencode(part)) for part in path.parts)
+    if longest > _NAME_MAX:  # a folder not made yet: found now, not after the work, when the file is written
+        raise _refuse(flag, path, f"holds a name of {longest} bytes; file systems take at most {_NAME_MAX}", fix)
     return path
 
 
@@ -100,6 +112,8 @@ def json_value(value: str, *, flag: str) -> Any:
         text = value
     try:
         return json.loads(text)
+    except RecursionError:
+        raise typer.BadParameter("its JSON is nested too deeply", param_hint=flag) from None
     except json.JSONDecodeError as error:
         source = f" in {value[1:]}" if value.startswith("@") else ""
         raise typer.BadParameter(f"not valid JSON{source} ({error})", param_hint=flag) from None

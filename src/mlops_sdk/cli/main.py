@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from mlops_sdk.cli.output import EXIT_ERROR, EXIT_GATE, EXIT_OK, EXIT_USAGE, state
+from mlops_sdk.cli.output import EXIT_ERROR, EXIT_GATE, EXIT_OK, EXIT_USAGE, as_flags, state
 from mlops_sdk.core.errors import GateError, MlopsError
 from mlops_sdk.core.logging import get_logger
 
@@ -43,6 +43,46 @@ def hoist_output(argv: Sequence[str]) -> list[str]:
     return moved + args
 
 
+_ALIASES = {"idempotency_key": "key", "endpoint": "name"}
+"""Client arguments a command names differently (``--key``, the endpoint as ``NAME``)."""
+
+
+def _display(param: Any) -> str:
+    """How the user writes ``param``: its longest option (``--on-behalf-of``), or an argument's metavar."""
+    if param.param_type_name == "argument":
+        return str(param.metavar or param.name.upper())
+    return str(max(param.opts, key=len))
+
+
+def _name_flags(command: Any, inherited: dict[str, str]) -> None:
+    """Make every command's errors name what the user typed, not the client argument behind it.
+
+    A client refuses a bad value naming its method and argument (``TrainingClient.get_run: run_id must not
+    be empty``); at the command line the user typed ``RUN_ID`` or ``--key``. Each command's callback runs
+    inside :func:`~mlops_sdk.cli.output.as_flags` with its own parameters, the global options, and the
+    client arguments a command spells differently (:data:`_ALIASES`).
+    """
+    subcommands = getattr(command, "commands", None)
+    if subcommands is not None:
+        for sub in subcommands.values():
+            _name_flags(sub, inherited)
+        return
+    callback = command.callback
+    if callback is None:
+        return
+    flags = {**inherited, **{param.name: _display(param) for param in command.params if param.name}}
+    for client_name, cli_name in _ALIASES.items():
+        if client_name not in flags and cli_name in flags:
+            flags[client_name] = flags[cli_name]
+
+    @functools.wraps(callback)
+    def named(*args: Any, **kwargs: Any) -> Any:
+        with as_flags(**flags):
+            return callback(*args, **kwargs)
+
+    command.callback = named
+
+
 @functools.cache
 def _command() -> Any:
     """The click command typer builds from the app (built once: it reads every command's signature)."""
@@ -50,7 +90,10 @@ def _command() -> Any:
 
     from mlops_sdk.cli.app import app
 
-    return typer.main.get_command(app)
+    command = typer.main.get_command(app)
+    globals_ = {p.name: _display(p) for p in command.params if p.name and p.name not in ("output", "version")}
+    _name_flags(command, globals_)
+    return command
 
 
 def _wants_json(args: Sequence[str]) -> bool:

@@ -32,6 +32,10 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
 
+_MIN_FOLDED = 2
+"""The narrowest a column that is not an id gets (its values fold to fit), however narrow the terminal: a
+cell shows at least the start of its value, and an 80-column terminal still holds an 8-column table."""
+
 ID_COLUMNS = ("id", "run", "uri", "scoring_uri")
 """Table columns that hold ids or paths: printed whole so they can be pasted back into a command."""
 
@@ -68,10 +72,14 @@ class CliState:
         return self.output == "json"
 
     def console(self, *, stderr: bool = False) -> Any:
-        """A rich console on stdout (or stderr)."""
+        """A rich console on stdout (or stderr).
+
+        Emoji codes are off: user data (a reason ``"LGTM :smile:"``, a model description) is printed as
+        written, as the audit log keeps it.
+        """
         from rich.console import Console
 
-        return Console(stderr=stderr, soft_wrap=True)
+        return Console(stderr=stderr, soft_wrap=True, emoji=False)
 
     def emit(self, data: Any, render: Callable[[Any], None] | None = None) -> None:
         """Print ``data`` as JSON (``--output json``) or through ``render`` (default: pretty repr)."""
@@ -111,8 +119,9 @@ class CliState:
             if column in whole:
                 widest = max([len(column), *(len(row[index]) for row in cells)])
                 table.add_column(column, no_wrap=True, min_width=widest)
-            else:
-                table.add_column(column, overflow="fold")
+            else:  # never squeezed to nothing by a narrow terminal: long values fold onto more lines
+                widest = max([len(column), *(len(row[index]) for row in cells)])
+                table.add_column(column, overflow="fold", min_width=min(widest, _MIN_FOLDED))
         for row in cells:
             table.add_row(*(Text(cell) for cell in row))
         console.print(table)
@@ -213,18 +222,28 @@ class CliState:
 
 
 def write_report(report: Any, path: Path) -> None:
-    """Write ``report`` as HTML (``.html``/``.htm``), JSON (``.json``) or Markdown, replacing ``path`` whole."""
+    """Write ``report`` as HTML (``.html``/``.htm``), JSON (``.json``) or Markdown, replacing ``path`` whole.
+
+    Raises:
+        ConfigurationError: the file cannot be written (naming ``--report``); no partial file is left.
+    """
     suffix = path.suffix.lower()
     text = (
         report.to_html()
         if suffix in (".html", ".htm")
         else (report.to_json() if suffix == ".json" else report.to_markdown())
     )
+    from mlops_sdk.core.errors import ConfigurationError
     from mlops_sdk.core.files import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, mode=0o644) as temporary:  # a killed command leaves the old report or the new one
-        temporary.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, mode=0o644) as temporary:  # a killed command leaves the old report or the new one
+            temporary.write_text(text, encoding="utf-8")
+    except OSError as error:  # a full disk, a folder made read-only meanwhile
+        raise ConfigurationError(
+            f"--report {path}: cannot be written ({error.strerror or error})", details={"field": "--report"}
+        ) from None
 
 
 def pairs(items: Sequence[str] | None, *, flag: str, shape: str = "NAME=VALUE") -> dict[str, str]:
@@ -257,8 +276,11 @@ def as_flags(**flags: str) -> Iterator[None]:
             raise
         flag = flags[field]
         message = re.sub(rf"(?<![\w.-]){re.escape(field)}=", flag, error.message)
-        # The argument checker's "Client.method: field must ..." and a leading "field: " / "field 'x' ...".
-        message = re.sub(rf"^(?:\w+\.\w+: )?{re.escape(field)}\b(:?)", rf"{flag}\1", message)
+        # The argument checker's "Client.method: field must ...", a constructor's "Client: field must ...",
+        # and a leading "field: " / "field 'x' ...".
+        # Not a file named like the argument (`checks.toml ...`, `data/x.csv ...`), nor a message naming the
+        # thing itself ("endpoint name 'x' is invalid").
+        message = re.sub(rf"^(?:\w+(?:\.\w+)?: )?{re.escape(field)}(?![\w./-]| name\b)(:?)", rf"{flag}\1", message)
         error.message = message
         error.details["flag"] = flag
         error.args = (error.message,)

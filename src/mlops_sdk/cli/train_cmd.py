@@ -38,6 +38,52 @@ def _render_run(run: Any) -> None:
         console.print(f"[red]{escape(run.error)}[/]")
 
 
+def _literal(name: str, text: str, declared: Any) -> Any:
+    """``text`` as a value of the declared literal's type (``alpha=0.25`` for ``alpha: 0.5``)."""
+    import math
+
+    from mlops_sdk.models.training import TrainingInput
+
+    value: Any = text
+    try:
+        if isinstance(declared, bool):
+            if text.strip().lower() not in ("true", "false"):
+                raise ValueError(text)
+            value = text.strip().lower() == "true"
+        elif isinstance(declared, int):
+            value = int(text)
+        elif isinstance(declared, float):
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+    except ValueError:
+        kind = "true or false" if isinstance(declared, bool) else f"a finite {type(declared).__name__}"
+        raise typer.BadParameter(
+            f"{name}={text!r}: the spec declares {name} as a literal {declared!r}; give {kind}", param_hint="--input"
+        ) from None
+    return TrainingInput(value=value, type="literal")
+
+
+def _overrides(job: Any, given: dict[str, str]) -> dict[str, Any]:
+    """``--input NAME=VALUE`` as inputs: a path (data), or a value of the type the spec gives a literal input.
+
+    A NAME the spec does not declare is refused (with the closest one): it would replace nothing, and the
+    run would silently train on the spec's own data.
+    """
+    import difflib
+
+    for name in given:
+        if name not in job.inputs:
+            close = difflib.get_close_matches(name, list(job.inputs), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known = ", ".join(sorted(job.inputs)) or "none"
+            raise typer.BadParameter(
+                f"the spec has no input {name!r} to replace (its inputs: {known}){hint}", param_hint="--input"
+            )
+    declared = {name: item.value for name, item in job.inputs.items() if item.is_literal}
+    return {name: _literal(name, text, declared[name]) if name in declared else text for name, text in given.items()}
+
+
 @app.command("submit")
 def submit(
     spec: Annotated[str, typer.Argument(help="Training spec (YAML): code, command, inputs, outputs, ...")],
@@ -54,14 +100,19 @@ def submit(
     ] = True,
     inputs: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--input", "-i", help="NAME=VALUE replacing an input of the spec, e.g. data=<snapshot path>."),
+        typer.Option(
+            "--input",
+            "-i",
+            help="NAME=VALUE replacing an input of the spec, e.g. data=<snapshot path>; a literal input "
+            "(alpha: 0.5) takes a value of its type (alpha=0.25).",
+        ),
     ] = None,
 ) -> None:
     """Submit a training job; print its id and continuation token (or its result with --wait)."""
     from mlops_sdk.models.training import TrainingJob
 
     job = TrainingJob.from_yaml(readable(spec, flag="SPEC", what="a training spec (YAML)"))
-    overrides = pairs(inputs, flag="--input")
+    overrides = _overrides(job, pairs(inputs, flag="--input"))
     if overrides:
         job = job.with_inputs(**overrides)
     on_log = (lambda line: typer.echo(line, err=True)) if wait and stream and not state.json else None

@@ -11,6 +11,7 @@ import typer
 
 from mlops_sdk.cli.output import state
 from mlops_sdk.core.errors import ConfigurationError
+from mlops_sdk.core.user_files import is_existing_path
 
 __all__ = ["ui", "ui_command"]
 
@@ -54,7 +55,7 @@ def ui(
 ) -> None:
     """Open the MLflow UI on the local store (runs, metrics, registered models); Ctrl-C stops it."""
     folder = _store_folder()
-    if not (folder / "mlflow.db").is_file():
+    if not is_existing_path(folder / "mlflow.db"):  # False too for a folder no file system can hold
         raise ConfigurationError(
             f"no MLflow store in {folder} yet: train a model first (mlops train submit job.yaml --wait)",
             details={"field": "--target", "folder": str(folder)},

@@ -441,6 +441,10 @@ class ApprovalClient(BaseClient):
             raise ConfigurationError(
                 f"path: {file} is not valid TOML: {error}", details={"field": "path", "path": str(file)}
             ) from error
+        except RecursionError:  # [[[[...]]]] deeper than the parser follows
+            raise ConfigurationError(
+                f"path: {file} is not valid TOML: nested too deeply", details={"field": "path", "path": str(file)}
+            ) from None
         profiles = table.pop("profiles", {})
         profile = self._context.config.settings.profile
         where = str(file)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextvars
 import difflib
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -51,6 +53,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from mlops_sdk.core.config_problems import (
@@ -135,11 +138,22 @@ def _dns_suffix(value: str | None) -> str | None:
     return text
 
 
+def _not_a_boolean(value: Any) -> Any:
+    # pydantic reads true as 1 and false as 0: `retry_deadline = true` would silently be one second.
+    if isinstance(value, bool):
+        raise ValueError(f"Input should be a number, not {str(value).lower()}")
+    return value
+
+
 # The checks travel with the type, so a backend's own settings model (section_model) runs them too.
 ProxyUrl = Annotated[str | None, AfterValidator(_proxy_url)]
 BlobEndpoint = Annotated[str | None, AfterValidator(_blob_endpoint)]
 HttpsUrl = Annotated[str | None, AfterValidator(_https_url)]
 DnsSuffix = Annotated[str | None, AfterValidator(_dns_suffix)]
+Seconds = Annotated[float, BeforeValidator(_not_a_boolean)]
+"""A number of seconds (``true`` / ``false`` are refused, not read as 1 and 0)."""
+Count = Annotated[int, BeforeValidator(_not_a_boolean)]
+"""A whole number (``true`` / ``false`` are refused)."""
 
 
 class Settings(BaseSettings):
@@ -169,9 +183,9 @@ class Settings(BaseSettings):
     """CA bundle (PEM) trusted for every Azure and Azure DevOps connection (``REQUESTS_CA_BUNDLE`` is not read)."""
     proxy: ProxyUrl = None
     """HTTP(S) proxy URL (``http://host:port``) for every Azure connection; unset: ``HTTPS_PROXY`` is honoured."""
-    connect_timeout: float = Field(default=20.0, gt=0, allow_inf_nan=False)
+    connect_timeout: Seconds = Field(default=20.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for a TCP/TLS connection to any Azure service."""
-    read_timeout: float = Field(default=120.0, gt=0, allow_inf_nan=False)
+    read_timeout: Seconds = Field(default=120.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for data on an open connection to any Azure service."""
     credential: CredentialKind = "auto"
     """Which azure-identity credential to use; ``auto`` picks the right one for the CI runner or desktop."""
@@ -179,17 +193,17 @@ class Settings(BaseSettings):
     """Azure Data Factory name used by ``client.data_factory``."""
     data_factory_resource_group: str | None = None
     """Resource group of the factory, when it differs from the workspace's."""
-    data_factory_visibility_wait: float = Field(default=30.0, ge=0.0, allow_inf_nan=False)
+    data_factory_visibility_wait: Seconds = Field(default=30.0, ge=0.0, allow_inf_nan=False)
     """Seconds to keep looking for a run whose ``createRun`` answer was lost before creating it again
     (``queryPipelineRuns`` can lag behind ``createRun``)."""
-    endpoint_busy_wait: float = Field(default=1200.0, ge=0.0, allow_inf_nan=False)
+    endpoint_busy_wait: Seconds = Field(default=1200.0, ge=0.0, allow_inf_nan=False)
     """Seconds an Azure ML endpoint/deployment PUT answered 409 (another operation in progress) is retried
     before the rollout fails with ``ConflictError``."""
     devops: str | None = None
     """Azure DevOps project URL, e.g. ``https://dev.azure.com/org/project``."""
     devops_pat: SecretStr | None = None
     """Azure DevOps personal access token (else a bearer token from the credential is used)."""
-    approval_pipeline: int | None = None
+    approval_pipeline: Count | None = None
     """Azure DevOps pipeline id whose stage carries the environment approval check."""
 
     # --- approvals: where votes are cast, GitHub environments, notifications ---------------------
@@ -204,7 +218,7 @@ class Settings(BaseSettings):
     """GitHub REST API root; unset: ``GITHUB_API_URL``, else ``https://api.github.com`` (GHES: ``https://host/api/v3``)."""
     github_environment: str | None = None
     """Environment whose required reviewers gate the deployment job; unset: any environment the run waits on."""
-    github_run_id: int | None = None
+    github_run_id: Count | None = None
     """Workflow run a GitHub approval request attaches to; unset: ``GITHUB_RUN_ID`` (the run this job is in)."""
     approval_records: Path | None = None
     """Folder keeping GitHub approval requests (policy, requester, reason); unset: ``<store>/approvals-github``."""
@@ -224,13 +238,13 @@ class Settings(BaseSettings):
     """Append the approval summary to the CI run's summary (GitHub step summary / Azure DevOps upload)."""
 
     # --- behaviour -----------------------------------------------------------------------------
-    retry_deadline: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    retry_deadline: Seconds = Field(default=300.0, gt=0, allow_inf_nan=False)
     """Upper bound in seconds of one call including its retries."""
-    retry_max_attempts: int = Field(default=8, ge=1)
+    retry_max_attempts: Count = Field(default=8, ge=1)
     """Attempts in total for one retried call."""
-    poll_interval: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    poll_interval: Seconds | None = Field(default=None, gt=0, allow_inf_nan=False)
     """First polling interval of long-running operations (seconds); unset: the backend's (local 0.05, Azure 1)."""
-    poll_max_interval: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    poll_max_interval: Seconds | None = Field(default=None, gt=0, allow_inf_nan=False)
     """Largest polling interval of long-running operations (seconds); unset: the backend's (local 0.5, Azure 15)."""
     show_progress: bool | None = None
     """Progress bars for long waits: unset decides by terminal/notebook, true/false force."""
@@ -424,6 +438,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"config file {path} is not valid TOML: {error}",
             details={"file": str(path), "fix": f"correct the TOML syntax of {path} at the line and column named"},
         ) from error
+    except RecursionError:  # [[[[...]]]] deeper than the parser follows
+        raise ConfigurationError(
+            f"config file {path} is not valid TOML: nested too deeply",
+            details={"file": str(path), "fix": f"correct the TOML syntax of {path}"},
+        ) from None
     except ValueError as error:  # a path holding a NUL byte
         raise ConfigurationError(
             f"config file {path!r} cannot be read: {error}; fix {CONFIG_ENV} or config_file=",
@@ -512,7 +531,10 @@ def load_config(
     if chosen:
         file_values["profile"] = chosen
 
-    env_values = EnvSettingsSource(Settings)()
+    try:
+        env_values = EnvSettingsSource(Settings)()
+    except (SettingsError, RecursionError) as error:  # MLOPS_BACKENDS that is not (readable) JSON
+        raise _unparsable_env(error) from None
     sources: dict[str, str] = {}
     for name in Settings.model_fields:
         if name in arguments:
@@ -561,6 +583,16 @@ def misspelt_environment(environ: Mapping[str, str] | None = None) -> list[tuple
         if close:
             found.append((variable, names[close[0]]))
     return found
+
+
+def _unparsable_env(error: Exception) -> ConfigurationError:
+    """A ``MLOPS_*`` variable of a structured setting (``MLOPS_BACKENDS``) whose value is not JSON."""
+    found = re.search(r'field "(\w+)"', str(error))
+    name = found[1] if found else BACKENDS
+    source = f"env {ENV_PREFIX}{name.upper()}"
+    problem = "not valid JSON (nested too deeply)" if isinstance(error, RecursionError) else "not valid JSON"
+    sentence = f"{name} (from {source}): {problem}; give a JSON object, e.g. " + '{"azure": {"proxy": "http://h:3128"}}'
+    return problems_error([ConfigProblem(source, None, name, problem, sentence=sentence)])
 
 
 def _invalid_value(error: ValidationError, sources: Mapping[str, str]) -> ConfigurationError:

@@ -137,7 +137,8 @@ def _reason(message: str) -> str:
 
 
 def _short(value: Any) -> str:
-    text = redact(repr(value))  # before shortening: a cut secret may no longer be recognised
+    # As written in the file: TOML's true / false, not Python's True / False.
+    text = str(value).lower() if isinstance(value, bool) else redact(repr(value))  # redact before shortening
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -10,9 +10,13 @@ pyarrow is imported lazily (``core`` stays cheap to import).
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
-__all__ = ["canonical_table", "frame_version", "short_version", "table_digest"]
+__all__ = ["canonical_table", "frame_version", "short_version", "snapshot_version", "table_digest"]
+
+_SNAPSHOT_PATH = re.compile(r"(?:^|[/\\])datasets[/\\]([0-9a-f]{2})[/\\](\1[0-9a-f]{62})\.parquet$")
+"""A local refresh snapshot: ``<store>/datasets/<first 2 hex>/<64 hex digest>.parquet``."""
 
 
 def canonical_table(table: Any) -> Any:
@@ -31,6 +35,17 @@ def table_digest(table: Any) -> str:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return "sha256:" + hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def snapshot_version(path: str) -> str | None:
+    """The data version of a local refresh snapshot named by its path, else ``None``.
+
+    A snapshot is content-addressed (``.../datasets/88/8805c8c7f40b....parquet``): its file name is the
+    digest of its rows, so the path passed around in place of the refresh output (``mlops train submit
+    --input data=<snapshot path>``) still names its version, without reading the file.
+    """
+    match = _SNAPSHOT_PATH.search(path)
+    return short_version(match[2]) if match else None
 
 
 def short_version(digest: str) -> str:

@@ -76,6 +76,9 @@ def check_alias(alias: Any, field: str = "alias") -> str:
     return alias
 
 
+_LARGEST_VERSION = 2**63 - 1
+
+
 def check_model_version(version: Any, field: str = "version") -> str:
     """A model version as the registries keep it (a string); ``3`` and ``"3"`` are the same version."""
     text = str(version).strip()
@@ -83,6 +86,12 @@ def check_model_version(version: Any, field: str = "version") -> str:
         raise ConfigurationError(
             f"model version {version!r} is invalid; pass the version number, e.g. 3 or '3'",
             details={"field": field, "value": str(version)},
+        )
+    if text.isdigit() and int(text) > _LARGEST_VERSION:  # a store or service holds versions as 64-bit numbers
+        what = "model version" if field == "version" else f"{field}: version"
+        raise ConfigurationError(
+            f"{what} {text} is invalid: a version is at most {_LARGEST_VERSION}",
+            details={"field": field, "value": text},
         )
     return text
 

@@ -81,6 +81,10 @@ def load_yaml_mapping(source: Path, *, what: str, needs: str, field: str = "path
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigurationError(f"{what} {source} is not valid YAML: {error}", details={"field": field}) from error
+    except RecursionError:  # [[[[...]]]] deeper than the parser follows
+        raise ConfigurationError(
+            f"{what} {source} is not valid YAML: nested too deeply", details={"field": field}
+        ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"{what} {source} must be a mapping with {needs}", details={"field": field})
     return data

@@ -532,8 +532,18 @@ def _check_default(name: str, parameter: PipelineParameter) -> None:
     expected = _PYTHON_TYPES[kind]
     if not isinstance(default, expected) or (kind in ("int", "float") and isinstance(default, bool)):
         raise ValueError(f"parameter {name!r}: default must be {kind}, got {type(default).__name__} {default!r}")
-    if isinstance(default, float) and not math.isfinite(default):
-        raise ValueError(f"parameter {name!r}: default must be a finite number, got {default!r}")
+    if _non_finite(default) is not None:
+        raise ValueError(f"parameter {name!r}: default must hold finite numbers only, got {_short(default)}")
+    if _beyond_int64(default):
+        raise ValueError(f"parameter {name!r}: default must be a 64-bit integer, got {default!r}")
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _beyond_int64(value: Any) -> bool:
+    """An integer no 64-bit store or service holds (the bound of every count, id and number the SDK takes)."""
+    return isinstance(value, int) and not isinstance(value, bool) and not -_INT64_MAX - 1 <= value <= _INT64_MAX
 
 
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
@@ -564,11 +574,39 @@ def _coerce(name: str, value: str, kind: str) -> Any:
             raise ValueError(value)
         if kind in ("array", "object"):
             return json.loads(value)
+    except RecursionError:  # [[[[...]]]] deeper than the JSON parser goes
+        raise ConfigurationError(
+            f"parameter {name!r} must be {kind}: its JSON is nested too deeply",
+            details={"parameter": name, "type": kind},
+        ) from None
     except ValueError:
         raise ConfigurationError(
             f"parameter {name!r} must be {kind}, got {value!r}", details={"parameter": name, "type": kind}
         ) from None
     return value
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 80 characters (a parameter may be a long or deeply nested list)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deeply"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _non_finite(value: Any) -> float | None:
+    """The first NaN or infinite float inside ``value`` (lists, tuples and mappings walked without recursion)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return item
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return None
 
 
 def mask_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -622,11 +660,20 @@ def check_parameters(
                 f"parameter {name!r} of pipeline {info.name!r} must be {kind}, got {type(value).__name__} {shown}",
                 details={"parameter": name, "type": kind, "got": type(value).__name__},
             )
-        if isinstance(value, float) and not math.isfinite(value):
-            # NaN compares false with everything (a filter would silently drop every row); JSON has no inf.
+        if _beyond_int64(value):  # DuckDB would make it a DECIMAL column, Data Factory refuses it
             raise ConfigurationError(
-                f"parameter {name!r} of pipeline {info.name!r} must be a finite number, got {value!r}",
+                f"parameter {name!r} of pipeline {info.name!r} must be a 64-bit integer "
+                f"(at most {_INT64_MAX} in size), got {value!r}",
                 details={"parameter": name, "type": kind, "got": repr(value)},
+            )
+        bad = _non_finite(value)
+        if bad is not None:
+            # NaN compares false with everything (a filter would silently drop every row); JSON has neither,
+            # so an array or object holding one could not even be sent to Data Factory.
+            what = "a finite number" if isinstance(value, float) else f"{kind} of finite numbers (it holds {bad!r})"
+            raise ConfigurationError(
+                f"parameter {name!r} of pipeline {info.name!r} must be {what}, got {_short(value)}",
+                details={"parameter": name, "type": kind, "got": repr(bad)},
             )
         result[name] = list(value) if isinstance(value, tuple) else value
     missing = [name for name, spec in declared.items() if spec.required and name not in result]

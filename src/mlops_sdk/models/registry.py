@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.lineage import Lineage
+from mlops_sdk.core.names import check_model_version
 
 __all__ = ["AliasEvent", "ModelRef", "ModelVersion", "parse_model_ref"]
 
@@ -145,7 +146,11 @@ class ModelRef(BaseModel):
 
     @classmethod
     def try_parse(cls, text: str) -> ModelRef | None:
-        """Like :meth:`parse`, but ``None`` instead of an error when ``text`` is no model reference."""
+        """Like :meth:`parse`, but ``None`` instead of an error when ``text`` is no model reference.
+
+        Raises:
+            ConfigurationError: ``text`` names a version number beyond 2**63 - 1 (no registry holds it).
+        """
         return _match(text.strip()) if isinstance(text, str) else None
 
     @classmethod
@@ -168,18 +173,25 @@ class ModelRef(BaseModel):
         return f"{self.name}@{self.version}" if self.version is not None else f"{self.name}:{self.alias}"
 
 
-def _match(text: str) -> ModelRef | None:
+def _match(text: str, field: str = "model") -> ModelRef | None:
+    """The reference ``text`` spells, or ``None``.
+
+    Raises:
+        ConfigurationError: it spells a version number beyond what a registry holds (2**63 - 1).
+    """
     for pattern, names in _SPELLINGS:
         found = pattern.match(text)
         if found is not None:
             if names == "version":
+                if found["what"].isdigit():
+                    check_model_version(found["what"], field=field)  # a number no store can hold
                 return ModelRef.model_construct(name=found["name"], version=found["what"], alias=None)
             return ModelRef.model_construct(name=found["name"], version=None, alias=found["what"])
     return None
 
 
 def _split(value: Any, *, field: str) -> ModelRef:
-    found = _match(value.strip()) if isinstance(value, str) else None
+    found = _match(value.strip(), field) if isinstance(value, str) else None
     if found is None:
         raise ConfigurationError(
             f"{field}: model reference {value!r} is not one of {_FORMS}",

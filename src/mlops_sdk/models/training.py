@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlops_sdk.core.datadigest import snapshot_version
 from mlops_sdk.core.errors import ConfigurationError
 from mlops_sdk.core.input_spec import InputSpec
 from mlops_sdk.core.invalid_input import inside, invalid_input
@@ -72,7 +73,8 @@ class TrainingInput(InputSpec):
     Build it directly, or pass what you have to :class:`TrainingJob` and let it convert: a local path
     (``str`` / :class:`~pathlib.Path`), an ``azureml://`` or ``file://`` URI, anything with a ``.uri``
     attribute (a refresh output or data snapshot from ``client.data_factory``), or a number / bool
-    (a literal).
+    (a literal). A refresh output brings its data version and refresh run id; the path of a local
+    refresh snapshot (content-addressed, ``.../datasets/88/8805....parquet``) brings its data version.
 
     Attributes:
         uri: Local path, ``file://`` or ``azureml://`` URI of the data.
@@ -138,13 +140,15 @@ class TrainingInput(InputSpec):
         if isinstance(value, TrainingInput):
             return value
         if isinstance(value, Mapping):
-            return cls.model_validate(dict(value))
+            fields = dict(value)
+            path = fields.get("path", fields.get("uri"))
+            if isinstance(path, str) and fields.get("data_version") is None and snapshot_version(path):
+                fields["data_version"] = snapshot_version(path)
+            return cls.model_validate(fields)
         if isinstance(value, bool | int | float):
             return cls(value=value, type="literal")
-        if isinstance(value, Path):
-            return cls.model_validate({"uri": str(value)})
-        if isinstance(value, str):
-            return cls.model_validate({"uri": value})
+        if isinstance(value, str | Path):
+            return cls.model_validate({"uri": str(value), "data_version": snapshot_version(str(value))})
         uri = getattr(value, "uri", None)
         if isinstance(uri, str | Path):
             return cls.model_validate(

@@ -125,7 +125,7 @@ class LocalModelService:
 
     def get(self, name: str, version: str) -> ModelVersion:
         """One version (MLflow numbers versions: any other version string names none)."""
-        if not str(version).isdigit():
+        if not str(version).isdigit() or int(version) > 2**63 - 1:  # beyond SQLite's integers: names none
             raise self._not_found(name, f"version {version}")
         try:
             with mlflow_errors(f"reading model {name}@{version}"):

@@ -440,6 +440,10 @@ class Monitor(_Spec):
         file = Path(path)
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except RecursionError:  # [[[[...]]]] deeper than the parser follows
+            raise ConfigurationError(
+                f"cannot read monitor file {file}: not valid TOML: nested too deeply", details={"field": "monitor"}
+            ) from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise ConfigurationError(
                 f"cannot read monitor file {file}: {error}", details={"field": "monitor"}

@@ -58,6 +58,8 @@ def load_declared_pipelines(path: Path) -> dict[str, RefreshPipeline]:
             data: dict[str, Any] = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path} is not valid TOML: {error}") from error
+    except RecursionError:  # [[[[...]]]] deeper than the parser follows
+        raise ConfigurationError(f"{path} is not valid TOML: nested too deeply") from None
     unknown = sorted(set(data) - {"pipelines"})
     if unknown:
         raise ConfigurationError(
