@@ -1131,6 +1131,9 @@ def test_cli_deploy_rolled_back_exits_1_and_keeps_traffic(served: Served, cli: A
 def test_cli_monitor_stats_and_a_monitor_without_data(served: Served, cli: Any) -> None:
     """monitoring.md: `mlops monitor stats ENDPOINT` (any endpoint name); a monitor that saw nothing
     is no_data and `mlops monitor run` exits 3."""
+    # its own captured request, written (read_captures flushes first): not one an earlier test left
+    assert served.request("/score", PAYLOAD)[0] == 200
+    assert len(served.client.monitoring.read_captures(ENDPOINT)) >= 1
     stats = cli("-o", "json", "monitor", "stats", ENDPOINT)
     assert stats.returncode == 0, stats.stderr
     counters = _one_json(stats)
