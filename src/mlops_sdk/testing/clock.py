@@ -44,8 +44,8 @@ class FakeClock:
         return self._start + timedelta(seconds=self.monotonic())
 
     def sleep(self, seconds: float | timedelta) -> None:
-        """Advance by ``seconds`` (a number or a ``timedelta``; negative values count as 0, like
-        ``time.sleep``'s callers expect of a deadline already past) and fire due callbacks."""
+        """Advance by ``seconds`` (a number or a ``timedelta``; a negative amount, a deadline already
+        past, counts as 0) and fire due callbacks."""
         amount = _seconds(seconds, "FakeClock.sleep")
         self.sleeps.append(amount)
         self.advance(max(0.0, amount))
