@@ -91,7 +91,8 @@ def soak(session: nox.Session) -> None:
     loop killed at every named step boundary, ``mlops monitor labels`` / ``run`` killed 25 times each,
     the demo on emulated Azure under 25 % random faults, every CLI command with every hostile value
     in both output modes plus 2000 fuzzed names, and every public client method called with every
-    hostile argument on ``local://`` and a populated ``memory://`` (plus 3,000 random ones)."""
+    hostile argument on ``local://`` and a populated ``memory://`` (plus 3,000 random ones), and Ctrl-C sent
+    to ``mlops train submit --wait`` at 30 seeded moments."""
     session.install("-e", ".[dev]")
     session.run(
         "pytest",
@@ -107,6 +108,7 @@ def soak(session: nox.Session) -> None:
         "tests/azure/test_demo_emulated.py",
         "tests/unit/test_cli_adversarial.py",
         "tests/unit/test_api_adversarial.py",
+        "tests/local/test_training.py",
         *session.posargs,
     )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from typing import Any
 
 import pytest
@@ -179,6 +182,51 @@ def test_keyboard_interrupt_cancels_only_when_asked(clock: FakeClock, capsys: py
     with pytest.raises(KeyboardInterrupt):
         Operation(WorkDriver(canceled), clock=clock, cancel_on_interrupt=True).wait()
     assert canceled.canceled
+
+
+def _swallowed_ctrl_c() -> None:
+    # What the interpreter does when the press lands in a weakref callback or a __del__: the SIGINT
+    # handler runs, and its KeyboardInterrupt is printed as "Exception ignored in ..." and dropped.
+    with contextlib.suppress(KeyboardInterrupt):
+        handler = signal.getsignal(signal.SIGINT)
+        assert callable(handler)
+        handler(signal.SIGINT, None)
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals: main thread only")
+def test_a_ctrl_c_the_interpreter_swallowed_still_stops_the_wait(
+    clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a terminal
+    try:
+        work = Work(clock, "j-swallowed", finish_at=1000.0)
+        clock.at(2.0, _swallowed_ctrl_c)
+        with pytest.raises(KeyboardInterrupt):  # it waited the whole 1000 s before
+            Operation(WorkDriver(work), clock=clock, cancel_on_interrupt=False).wait()
+        assert clock.monotonic() < 10  # stopped at the next poll
+        assert "mlops resume" in capsys.readouterr().err
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+        after = Work(clock, "j-after", finish_at=clock.monotonic() + 3.0)
+        Operation(WorkDriver(after), clock=clock).wait()  # the press was handled once, not again
+        assert after.status() is Status.SUCCEEDED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals: main thread only")
+def test_an_application_sigint_handler_is_left_alone(clock: FakeClock) -> None:
+    seen: list[int] = []
+
+    def own(signum: int, frame: Any) -> None:
+        seen.append(signum)
+
+    previous = signal.signal(signal.SIGINT, own)
+    try:
+        clock.at(clock.monotonic() + 1.0, lambda: seen.append(-1) if signal.getsignal(signal.SIGINT) is own else None)
+        Operation(WorkDriver(Work(clock, "j-own", finish_at=clock.monotonic() + 3.0)), clock=clock).wait()
+        assert seen == [-1]  # during the wait the application's handler was still the one installed
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_progress_line_appears_only_for_long_waits(clock: FakeClock, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops_sdk.cli.output import EXIT_ERROR, EXIT_GATE, EXIT_OK, EXIT_USAGE, as_flags, state
 from mlops_sdk.core.errors import GateError, MlopsError
+from mlops_sdk.core.interrupts import interrupt_guard
 from mlops_sdk.core.logging import get_logger
 
 __all__ = ["hoist_output", "main", "run"]
@@ -162,7 +163,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                 usage=True,
             )
             return EXIT_USAGE
-        code = _command().main(args=args, prog_name="mlops", standalone_mode=False)
+        with interrupt_guard():  # a Ctrl-C the interpreter swallowed is raised at the next poll of a wait
+            code = _command().main(args=args, prog_name="mlops", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
     except SystemExit as exit_:
         code = exit_.code

@@ -28,6 +28,7 @@ from mlops_sdk.core.errors import (
     OperationFailedError,
     OperationTimeoutError,
 )
+from mlops_sdk.core.interrupts import forget_interrupt, interrupt_guard, raise_if_interrupted
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.progress import (
     NotebookProgressDisplay,
@@ -266,29 +267,32 @@ class Operation(Generic[T]):
         display: ProgressDisplay | NotebookProgressDisplay | None = None
         previous: Status | None = None
         try:
-            while True:
-                state = self._poll()
-                elapsed = self._clock.monotonic() - start
-                event = self._report(state, elapsed)
-                if display is not None:
-                    display.update(_describe(self._description, event))
-                if state.status.is_terminal:
-                    return
-                if state.status != previous:
-                    interval = self._polling.initial_interval
-                previous = state.status
-                if timeout is not None and elapsed >= timeout:
-                    raise self._timeout_error(timeout)
-                delay = state.retry_after if state.retry_after is not None else interval
-                if timeout is not None:
-                    delay = min(delay, max(0.0, timeout - elapsed))
-                if display is None and elapsed + delay >= self._polling.progress_after:
-                    display = self._open_display()
+            with interrupt_guard():  # a script's Ctrl-C too (the CLI installs the same guard)
+                while True:
+                    raise_if_interrupted()  # a Ctrl-C the interpreter swallowed (in a GC callback) stops here
+                    state = self._poll()
+                    elapsed = self._clock.monotonic() - start
+                    event = self._report(state, elapsed)
                     if display is not None:
                         display.update(_describe(self._description, event))
-                self._clock.sleep(delay if timeout is not None else self._while_waiting(delay))
-                interval = min(self._polling.max_interval, interval * self._polling.factor)
+                    if state.status.is_terminal:
+                        return
+                    if state.status != previous:
+                        interval = self._polling.initial_interval
+                    previous = state.status
+                    if timeout is not None and elapsed >= timeout:
+                        raise self._timeout_error(timeout)
+                    delay = state.retry_after if state.retry_after is not None else interval
+                    if timeout is not None:
+                        delay = min(delay, max(0.0, timeout - elapsed))
+                    if display is None and elapsed + delay >= self._polling.progress_after:
+                        display = self._open_display()
+                        if display is not None:
+                            display.update(_describe(self._description, event))
+                    self._clock.sleep(delay if timeout is not None else self._while_waiting(delay))
+                    interval = min(self._polling.max_interval, interval * self._polling.factor)
         except KeyboardInterrupt:
+            forget_interrupt()  # handled here: never raised a second time
             self._handle_interrupt()
             raise
         finally:

@@ -129,7 +129,9 @@ def _await_mlflow_run(run_dir: Path, spec: dict[str, Any], state: dict[str, Any]
         if data.get("run_id"):
             return data
         if data.get("error"):
-            return data["error"]
+            if data.get("canceled"):  # the submitter was interrupted (Ctrl-C) before the command started
+                state["canceled"] = True
+            return str(data["error"])
         if state["canceled"]:
             return "canceled before the command started"
         now = time.monotonic()

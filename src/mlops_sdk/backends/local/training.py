@@ -55,6 +55,7 @@ from mlops_sdk.core.errors import (
 )
 from mlops_sdk.core.files import atomic_write
 from mlops_sdk.core.input_spec import read_stored
+from mlops_sdk.core.interrupts import interrupt_pending
 from mlops_sdk.core.lineage import Lineage
 from mlops_sdk.core.logging import get_logger
 from mlops_sdk.core.operation import PollResult
@@ -109,7 +110,7 @@ MIGRATIONS = [
 ]
 
 
-def _write_json(path: Path, data: dict[str, str]) -> None:
+def _write_json(path: Path, data: dict[str, Any]) -> None:
     with atomic_write(path) as temporary:
         temporary.write_text(json.dumps(data), encoding="utf-8")
 
@@ -484,6 +485,14 @@ class LocalTrainingService:
         try:
             mlflow_run_id, experiment_id = self._mlflow_run(row, job, retry=retry)
         except BaseException as error:
+            if isinstance(error, KeyboardInterrupt) or interrupt_pending():
+                # Ctrl-C (perhaps swallowed inside MLflow's database layer, which then failed on a
+                # half-closed connection): the run is canceled, not failed, and never blamed on the store.
+                reason = "interrupted (Ctrl-C) while the run was being submitted: the command never started"
+                _write_json(run_dir / "mlflow.json", {"error": reason, "canceled": True})
+                if isinstance(error, KeyboardInterrupt):
+                    raise
+                raise KeyboardInterrupt from error
             _write_json(run_dir / "mlflow.json", {"error": f"creating the MLflow run failed: {error}"})
             raise
         # The supervisor waits for this file before it starts the command.
