@@ -15,6 +15,24 @@ if TYPE_CHECKING:
     from tests.fakes.azurite import Azurite
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Secrets a test's own body registers for redaction are forgotten after it.
+
+    The registry is process-wide by design (a value registered once is masked everywhere after), so a
+    test that registered ``"x" * 8`` as a secret parameter made every later test on that worker see
+    runs of x masked. What fixtures registered (module-scoped canaries) is kept: it happened in setup.
+    """
+    from mlops_sdk.core import redaction
+
+    before = set(redaction._registered)
+    try:
+        return (yield)
+    finally:
+        with redaction._lock:
+            redaction._registered.intersection_update(before)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Soak tests (long randomized sweeps) run only when selected: ``pytest -m soak`` / ``nox -s soak``."""
     if "soak" in (config.getoption("markexpr", "") or ""):
