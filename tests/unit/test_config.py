@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_sdk.core import config as config_module
 from mlops_sdk.core.config import SWITCHES, Settings, load_config
 from mlops_sdk.core.errors import ConfigurationError
 
@@ -341,6 +342,7 @@ def test_a_misspelt_mlops_variable_is_reported_not_silently_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config_module, "_warned", set())  # warned once per process: this test's process
     monkeypatch.setenv("MLOPS_TARGT", "azureml://subscriptions/s/resourceGroups/rg/workspaces/w")
     monkeypatch.setenv("MLOPS_Retry_Deadlne", "5")  # the settings read MLOPS_* case-insensitively
     monkeypatch.setenv("MLOPS_TARGET_ENVIRONMENT", "blue")  # an application's own variable: left alone
