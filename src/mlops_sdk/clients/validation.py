@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,10 +80,8 @@ class ValidationClient(BaseClient):
         return self._models().get_by_alias(ref.name, ref.alias or "")
 
     def _champion(self, model: ModelVersion, alias: str) -> ModelVersion | None:
-        try:
+        with contextlib.suppress(ResourceNotFoundError):  # no version holds it: a first model, or a typo
             return self._models().get_by_alias(model.name, alias)
-        except ResourceNotFoundError:
-            pass
         # No champion yet is "first model" (BeatsChampion passes), so a misspelt alias must not read as one.
         held = sorted({name for version in self._models().list(model.name) for name in version.aliases})
         close = next((name for name in held if _typo_of(alias, name)), None)
